@@ -1,0 +1,49 @@
+//! The `gatebench` command line: one subcommand per job.
+
+mod mock;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Offline AI-gateway simulator and load-test bench.
+#[derive(Debug, Parser)]
+#[command(name = "gatebench", version, about, long_about = None)]
+pub struct Cli {
+    /// Log filter (also `RUST_LOG`), e.g. `info` or `gatebench_mock=debug`.
+    #[arg(long, global = true, env = "GATEBENCH_LOG", default_value = "info")]
+    pub log: String,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the four mock providers (OpenAI, ElevenLabs, personality, WebVTT).
+    Mock(mock::MockArgs),
+}
+
+/// Sets up logging to stderr.
+pub fn init_tracing(cli: &Cli) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+/// Runs a parsed command line; the exit code follows the README: 0 success or READY,
+/// 1 a failed threshold or NOT READY, 2 bad usage or configuration.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Mock(args) => mock::run(args).await,
+        }
+    })
+}

@@ -1,0 +1,82 @@
+//! `gatebench mock`: the four mock providers in the foreground until Ctrl-C.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use gatebench_mock::{MockOptions, MockPorts, Profile, RunningMocks};
+
+/// Options of `gatebench mock`.
+#[derive(Debug, clap::Args)]
+pub struct MockArgs {
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// Port of the OpenAI-compatible mock.
+    #[arg(long, default_value_t = MockPorts::DEFAULT.openai)]
+    openai_port: u16,
+    /// Port of the ElevenLabs-compatible mock.
+    #[arg(long, default_value_t = MockPorts::DEFAULT.elevenlabs)]
+    elevenlabs_port: u16,
+    /// Port of the personality service.
+    #[arg(long, default_value_t = MockPorts::DEFAULT.personality)]
+    personality_port: u16,
+    /// Port of the WebVTT service.
+    #[arg(long, default_value_t = MockPorts::DEFAULT.webvtt)]
+    webvtt_port: u16,
+    /// Mock profile (latency, capacity, rate limits, faults); default: the built-in one,
+    /// documented in scenarios/profiles/default.toml.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Seed of every draw (content, latency, faults).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Multiply every delay by this (0 = no delays).
+    #[arg(long, default_value_t = 1.0)]
+    time_scale: f64,
+}
+
+pub async fn run(args: MockArgs) -> anyhow::Result<ExitCode> {
+    let profile = match &args.config {
+        Some(path) => Profile::load(path)?,
+        None => Profile::default(),
+    };
+    anyhow::ensure!(
+        args.time_scale >= 0.0 && args.time_scale.is_finite(),
+        "--time-scale must be a number ≥ 0"
+    );
+    let options = MockOptions {
+        host: args.host,
+        ports: MockPorts {
+            openai: args.openai_port,
+            elevenlabs: args.elevenlabs_port,
+            personality: args.personality_port,
+            webvtt: args.webvtt_port,
+        },
+        profile,
+        seed: args.seed,
+        time_scale: args.time_scale,
+        ..MockOptions::default()
+    };
+    let mocks = RunningMocks::start(options)
+        .await
+        .context("starting the mocks")?;
+    for (name, url) in mocks.urls() {
+        let base = if name == "openai" {
+            format!("{url}/v1")
+        } else {
+            url
+        };
+        println!("{name:<12} {base}");
+    }
+    println!(
+        "control API: GET/PUT /_mock/faults, GET /_mock/stats, POST /_mock/reset on each mock; Ctrl-C to stop"
+    );
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    eprintln!("draining...");
+    mocks.shutdown().await;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,216 @@
+//! The mock profile: latency, capacity, rate limits and faults of every mock, read
+//! from TOML. Unknown keys are errors that name the file, line and key.
+//!
+//! `scenarios/profiles/default.toml` documents every key with its default value; a
+//! test keeps it equal to [`Profile::default`].
+
+use std::path::Path;
+
+use gatebench_distr::Delay;
+use serde::{Deserialize, Serialize};
+
+use crate::capacity::CapacityConfig;
+use crate::core::ServiceSettings;
+use crate::elevenlabs::ElevenLabsProfile;
+use crate::faults::FaultSpec;
+use crate::openai::OpenAiProfile;
+use crate::ratelimit::RateLimitConfig;
+
+/// Settings of all four mocks.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Profile {
+    /// The OpenAI-compatible mock.
+    pub openai: OpenAiProfile,
+    /// The ElevenLabs-compatible mock.
+    pub elevenlabs: ElevenLabsProfile,
+    /// The personality service.
+    pub personality: ServiceProfile,
+    /// The WebVTT service.
+    pub webvtt: ServiceProfile,
+}
+
+/// A profile file that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ProfileError {
+    /// The file could not be read.
+    #[error("cannot read mock profile {path}: {source}")]
+    Read {
+        /// File.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or has unknown or mistyped keys.
+    #[error("{origin}: {message}")]
+    Parse {
+        /// File (or `<default>`).
+        origin: String,
+        /// toml's message: line, column, the offending key.
+        message: String,
+    },
+    /// A value is out of range.
+    #[error("{origin}: [{section}]: {message}")]
+    Invalid {
+        /// File.
+        origin: String,
+        /// Which table.
+        section: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Profile {
+    /// Reads a profile file.
+    pub fn load(path: &Path) -> Result<Profile, ProfileError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ProfileError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Profile::from_toml(&text, &path.display().to_string())
+    }
+
+    /// Parses a profile; `origin` names it in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<Profile, ProfileError> {
+        let profile: Profile = toml::from_str(text).map_err(|e| ProfileError::Parse {
+            origin: origin.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        profile.validate(origin)?;
+        Ok(profile)
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), ProfileError> {
+        let sections = [
+            ("openai", self.openai.settings()),
+            ("elevenlabs", self.elevenlabs.settings()),
+            ("personality", self.personality.settings()),
+            ("webvtt", self.webvtt.settings()),
+        ];
+        for (name, settings) in sections {
+            if let Err(e) = settings.faults.validate() {
+                return Err(ProfileError::Invalid {
+                    origin: origin.to_owned(),
+                    section: format!("{name}.faults"),
+                    message: e.to_string(),
+                });
+            }
+            let c = &settings.capacity;
+            if c.hard_limit > 0 && c.soft_limit > c.hard_limit {
+                return Err(ProfileError::Invalid {
+                    origin: origin.to_owned(),
+                    section: format!("{name}.capacity"),
+                    message: format!(
+                        "soft_limit {} is above hard_limit {}",
+                        c.soft_limit, c.hard_limit
+                    ),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Profile of a simple service (personality, WebVTT): the shared settings and one
+/// latency model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServiceProfile {
+    /// See [`ServiceSettings::require_key`].
+    pub require_key: bool,
+    /// See [`ServiceSettings::api_keys`].
+    pub api_keys: Vec<String>,
+    /// See [`ServiceSettings::body_limit`].
+    pub body_limit: usize,
+    /// See [`ServiceSettings::capacity`].
+    pub capacity: CapacityConfig,
+    /// See [`ServiceSettings::rate_limits`].
+    pub rate_limits: RateLimitConfig,
+    /// See [`ServiceSettings::faults`].
+    pub faults: FaultSpec,
+    /// Time before the response starts.
+    pub first_byte: Delay,
+    /// Extra time per unit of work (a cue, an interest).
+    pub per_item: Delay,
+}
+
+impl Default for ServiceProfile {
+    fn default() -> Self {
+        let s = ServiceSettings::default();
+        ServiceProfile {
+            require_key: s.require_key,
+            api_keys: s.api_keys,
+            body_limit: 1024 * 1024,
+            capacity: CapacityConfig {
+                soft_limit: 64,
+                hard_limit: 512,
+                slope: 1.0,
+            },
+            rate_limits: s.rate_limits,
+            faults: s.faults,
+            first_byte: Delay::LogNormal {
+                median: std::time::Duration::from_millis(25),
+                p99: std::time::Duration::from_millis(120),
+            },
+            per_item: Delay::Fixed(std::time::Duration::from_micros(200)),
+        }
+    }
+}
+
+impl ServiceProfile {
+    /// The settings every mock shares.
+    pub fn settings(&self) -> ServiceSettings {
+        ServiceSettings {
+            require_key: self.require_key,
+            api_keys: self.api_keys.clone(),
+            body_limit: self.body_limit,
+            capacity: self.capacity.clone(),
+            rate_limits: self.rate_limits.clone(),
+            faults: self.faults.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_default_profile_is_the_default() {
+        let shipped = include_str!("../../../scenarios/profiles/default.toml");
+        let parsed = Profile::from_toml(shipped, "default.toml").unwrap();
+        assert_eq!(parsed, Profile::default());
+    }
+
+    #[test]
+    fn unknown_keys_name_the_file_line_and_key() {
+        let text = "[openai]\nrequire_key = true\n\n[webvtt.faults]\nserver_eror = 0.1\n";
+        let error = Profile::from_toml(text, "my-profile.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("my-profile.toml: "), "{error}");
+        assert!(error.contains("line 5"), "{error}");
+        assert!(error.contains("server_eror"), "{error}");
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused() {
+        let text = "[personality.faults]\nreset = 2.0\n";
+        let error = Profile::from_toml(text, "p.toml").unwrap_err().to_string();
+        assert!(
+            error.contains("personality.faults") && error.contains("reset"),
+            "{error}"
+        );
+        let text = "[webvtt.capacity]\nsoft_limit = 10\nhard_limit = 5\n";
+        assert!(Profile::from_toml(text, "p.toml").is_err());
+    }
+
+    #[test]
+    fn wrong_types_are_refused() {
+        let error = Profile::from_toml("[openai]\nrequire_key = \"yes\"\n", "p.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("line 2"), "{error}");
+    }
+}

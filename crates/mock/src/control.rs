@@ -1,0 +1,106 @@
+//! The control API every mock serves next to its provider routes, in the spirit of
+//! Toxiproxy: read and change faults at run time, read stats, reset.
+//!
+//! | route                 | what it does                                             |
+//! |-----------------------|----------------------------------------------------------|
+//! | `GET /healthz`        | `{"status":"ok","mock":NAME}`                            |
+//! | `GET /_mock/faults`   | the fault spec in force and seconds since it was applied |
+//! | `PUT /_mock/faults`   | replaces it (JSON [`FaultSpec`]); windows count from now |
+//! | `GET /_mock/stats`    | requests by route and outcome, requests in flight        |
+//! | `POST /_mock/reset`   | profile faults back, stats and rate-limit buckets cleared |
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use bytes::Bytes;
+use http::{Method, StatusCode, Uri};
+use serde_json::json;
+
+use crate::core::MockCore;
+use crate::error::{ApiError, ErrorStyle};
+use crate::faults::FaultSpec;
+use crate::layer::mock_layer;
+
+/// A mock's full router: its provider routes behind the shared middleware, plus the
+/// control API and a 404 in the provider's shape.
+pub fn assemble(core: Arc<MockCore>, provider: Router) -> Router {
+    let style = core.style;
+    provider
+        .route_layer(from_fn_with_state(Arc::clone(&core), mock_layer))
+        .merge(routes(core))
+        .fallback(move |method: Method, uri: Uri| async move { not_found(style, &method, &uri) })
+}
+
+fn routes(core: Arc<MockCore>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/_mock/faults", get(get_faults).put(put_faults))
+        .route("/_mock/stats", get(stats))
+        .route("/_mock/reset", post(reset))
+        .with_state(core)
+}
+
+async fn healthz(State(core): State<Arc<MockCore>>) -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok", "mock": core.name }))
+}
+
+async fn get_faults(State(core): State<Arc<MockCore>>) -> Json<serde_json::Value> {
+    let (spec, since) = core.faults.get();
+    let active: Vec<usize> = spec
+        .windows
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| since >= w.from && since < w.to)
+        .map(|(i, _)| i)
+        .collect();
+    Json(
+        json!({ "faults": spec, "applied_seconds_ago": since.as_secs_f64(), "active_windows": active }),
+    )
+}
+
+async fn put_faults(State(core): State<Arc<MockCore>>, body: Bytes) -> Response {
+    let spec: FaultSpec = match serde_json::from_slice(&body) {
+        Ok(spec) => spec,
+        Err(error) => return control_error(format!("invalid fault spec: {error}")),
+    };
+    if let Err(error) = spec.validate() {
+        return control_error(error.to_string());
+    }
+    tracing::info!(mock = core.name, "fault spec replaced");
+    core.faults.set(spec.clone());
+    Json(json!({ "faults": spec, "applied_seconds_ago": 0.0, "active_windows": [] }))
+        .into_response()
+}
+
+async fn stats(State(core): State<Arc<MockCore>>) -> Response {
+    Json(core.stats.snapshot(core.name)).into_response()
+}
+
+async fn reset(State(core): State<Arc<MockCore>>) -> Json<serde_json::Value> {
+    core.reset();
+    Json(json!({ "status": "reset", "mock": core.name }))
+}
+
+fn control_error(message: String) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({ "error": message }))).into_response()
+}
+
+fn not_found(style: ErrorStyle, method: &Method, uri: &Uri) -> Response {
+    match style {
+        ErrorStyle::OpenAi => ApiError::openai(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            format!("Invalid URL ({method} {})", uri.path()),
+        )
+        .into_response(),
+        ErrorStyle::Detail => (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "detail": "Not Found" })),
+        )
+            .into_response(),
+    }
+}

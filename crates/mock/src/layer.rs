@@ -1,0 +1,270 @@
+//! The middleware every provider route goes through: request id, body limit, auth,
+//! fault injection, stats. Handlers see a buffered body and a [`RequestCtx`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, StatusCode, header};
+use http_body_util::BodyExt as _;
+
+use crate::core::{KeyHeader, MockCore, RequestCtx};
+use crate::error::{ErrorStyle, Outcome};
+use crate::faults::FaultKind;
+use crate::rng;
+use crate::server::Connection;
+
+/// Runs before every provider route (installed with `route_layer`).
+pub async fn mock_layer(
+    State(core): State<Arc<MockCore>>,
+    matched: Option<MatchedPath>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let route = matched.as_ref().map_or_else(
+        || request.uri().path().to_owned(),
+        |m| m.as_str().to_owned(),
+    );
+    let guard = core.stats.enter();
+    let (response, outcome) = handle(&core, &route, request, next).await;
+    core.stats.record(&route, outcome);
+    let (parts, body) = response.into_parts();
+    // The request stays in flight until its body has been sent.
+    let body = body.map_frame(move |frame| {
+        let _ = &guard;
+        frame
+    });
+    Response::from_parts(parts, Body::new(body))
+}
+
+async fn handle(
+    core: &MockCore,
+    route: &str,
+    request: Request,
+    next: Next,
+) -> (Response, &'static str) {
+    let style = core.style;
+    let (mut parts, body) = request.into_parts();
+
+    let key = api_key(&parts.headers, core.key_header);
+    if core.settings.require_key || !core.settings.api_keys.is_empty() {
+        let known = key.as_ref().is_some_and(|k| {
+            core.settings.api_keys.is_empty() || core.settings.api_keys.contains(k)
+        });
+        if !known {
+            return finish(style.unauthorized(key.is_some()).into_response(), None);
+        }
+    }
+
+    let limit = core.settings.body_limit;
+    let declared = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return finish(style.too_large(limit).into_response(), None);
+    }
+    let bytes = match axum::body::to_bytes(body, limit).await {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            let too_large = std::error::Error::source(&error)
+                .is_some_and(|e| e.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                return finish(style.too_large(limit).into_response(), None);
+            }
+            return (StatusCode::BAD_REQUEST.into_response(), "aborted");
+        }
+    };
+
+    let hash = rng::request_hash(route, &bytes);
+    let seed = rng::mix(
+        core.seed,
+        &[
+            &hash.to_le_bytes(),
+            &core.occurrences.next(hash).to_le_bytes(),
+        ],
+    );
+    let draw = core.faults.draw(route, &mut rng::stream(seed, "fault"));
+    let (spec, _) = core.faults.get();
+
+    let ctx = RequestCtx::new(
+        seed,
+        key,
+        core.time_scale,
+        draw.slow_down.unwrap_or(1.0),
+        (draw.fault == Some(FaultKind::StreamCut)).then(|| 0.2 + 0.6 * unit(seed)),
+    );
+    let fault_outcome = draw
+        .fault
+        .or(draw.slow_down.map(|_| FaultKind::SlowDown))
+        .map(FaultKind::outcome);
+    let scaled = |d: Duration| ctx.scaled(d);
+
+    let early = match draw.fault {
+        Some(FaultKind::RateLimit) => Some(
+            style
+                .rate_limited(
+                    spec.retry_after,
+                    "Rate limit reached (injected). Please try again later.",
+                    Default::default(),
+                )
+                .into_response(),
+        ),
+        Some(FaultKind::ServerError) => Some(
+            style
+                .server_fault(StatusCode::INTERNAL_SERVER_ERROR)
+                .into_response(),
+        ),
+        Some(FaultKind::BadGateway) => {
+            Some(style.server_fault(StatusCode::BAD_GATEWAY).into_response())
+        }
+        Some(FaultKind::Unavailable) => Some(
+            style
+                .server_fault(StatusCode::SERVICE_UNAVAILABLE)
+                .into_response(),
+        ),
+        Some(FaultKind::Timeout) => {
+            tokio::time::sleep(scaled(spec.timeout_after)).await;
+            Some(
+                style
+                    .server_fault(StatusCode::GATEWAY_TIMEOUT)
+                    .into_response(),
+            )
+        }
+        Some(FaultKind::Hang) => {
+            tokio::time::sleep(scaled(spec.hang_for)).await;
+            Some(reset_connection(parts.extensions.get::<Connection>()).await)
+        }
+        Some(FaultKind::Reset) => {
+            Some(reset_connection(parts.extensions.get::<Connection>()).await)
+        }
+        Some(FaultKind::Malformed) => Some(malformed(style)),
+        Some(FaultKind::StreamCut | FaultKind::SlowDown) | None => None,
+    };
+    if let Some(response) = early {
+        return finish(with_ids(response, core, &ctx), fault_outcome);
+    }
+
+    parts.extensions.insert(ctx.clone());
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    let response = if ctx.stream_cut_pending() {
+        cut_body(response).await
+    } else {
+        response
+    };
+    finish(with_ids(response, core, &ctx), fault_outcome)
+}
+
+fn finish(response: Response, fault: Option<&'static str>) -> (Response, &'static str) {
+    let outcome = fault.unwrap_or_else(|| match response.extensions().get::<Outcome>() {
+        Some(Outcome(label)) => label,
+        None if response.status().is_success() => "ok",
+        None if response.status() == StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+        None if response.status().is_client_error() => "client_error",
+        None => "server_error",
+    });
+    (response, outcome)
+}
+
+fn with_ids(mut response: Response, core: &MockCore, ctx: &RequestCtx) -> Response {
+    let headers = response.headers_mut();
+    let id = HeaderValue::from_str(ctx.id()).unwrap_or(HeaderValue::from_static("req_unknown"));
+    match core.style {
+        ErrorStyle::OpenAi => {
+            headers.insert(HeaderName::from_static("x-request-id"), id);
+            let ms = ctx.received().elapsed().as_millis() as u64;
+            headers.insert(
+                HeaderName::from_static("openai-processing-ms"),
+                HeaderValue::from(ms),
+            );
+            headers.insert(
+                HeaderName::from_static("openai-version"),
+                HeaderValue::from_static("2020-10-01"),
+            );
+        }
+        ErrorStyle::Detail => {
+            headers.insert(HeaderName::from_static("request-id"), id);
+        }
+    }
+    response
+}
+
+fn api_key(headers: &http::HeaderMap, source: KeyHeader) -> Option<String> {
+    let bearer = || {
+        let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+        let key = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))?
+            .trim();
+        (!key.is_empty()).then(|| key.to_owned())
+    };
+    match source {
+        KeyHeader::Bearer => bearer(),
+        KeyHeader::XiApiKey => headers
+            .get("xi-api-key")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(str::to_owned)
+            .or_else(bearer),
+    }
+}
+
+/// Resets the TCP connection. Without a connection handle (a router called in-process
+/// by a test), the closest thing is a body that fails at once.
+async fn reset_connection(connection: Option<&Connection>) -> Response {
+    match connection {
+        Some(connection) => {
+            connection.reset();
+            // The connection task drops this future with the connection.
+            std::future::pending::<()>().await;
+            unreachable_response()
+        }
+        None => {
+            let failing = futures::stream::once(async {
+                Err::<Bytes, _>(std::io::Error::other("connection reset"))
+            });
+            Response::new(Body::from_stream(failing))
+        }
+    }
+}
+
+fn unreachable_response() -> Response {
+    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+}
+
+fn malformed(style: ErrorStyle) -> Response {
+    let body: &'static str = match style {
+        ErrorStyle::OpenAi => {
+            r#"{"id":"chatcmpl-malformed","object":"chat.completion","created":1700000000,"choices":[{"index":0,"message":{"role":"assistant","content":"The answer is"#
+        }
+        ErrorStyle::Detail => r#"{"audio_base64":"SUQzBAAAAAAA","alignment":{"characters":["H","e"#,
+    };
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
+}
+
+/// Sends the first half of the body, then fails: the client sees the connection drop
+/// mid-body (fewer bytes than announced, or no final chunk). Streaming handlers cut
+/// their own streams (see [`RequestCtx::take_stream_cut`]); this is for the others.
+async fn cut_body(response: Response) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let bytes = body
+        .collect()
+        .await
+        .map(|c| c.to_bytes())
+        .unwrap_or_default();
+    let half = bytes.slice(..bytes.len() / 2);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let chunks = futures::stream::iter([Ok(half), Err(std::io::Error::other("stream cut"))]);
+    Response::from_parts(parts, Body::from_stream(chunks))
+}
+
+fn unit(seed: u64) -> f64 {
+    (rng::mix(seed, &[b"cut"]) >> 11) as f64 / (1u64 << 53) as f64
+}

@@ -1,0 +1,34 @@
+//! Mock AI providers that answer like the real ones.
+//!
+//! Four servers, each on its own listener: an OpenAI-compatible API ([`openai`]), an
+//! ElevenLabs-compatible text-to-speech API ([`elevenlabs`]), a personality service
+//! ([`personality`]) and a WebVTT service ([`webvtt`]). Each has a latency model, a
+//! capacity model, per-key rate limits and fault injection, all repeatable from one
+//! seed, and a control API ([`control`]) to change faults at run time.
+//!
+//! Every provider route goes through the same middleware ([`layer`]): request id,
+//! body limit, auth, faults, stats. Handlers then only parse, validate, wait the
+//! latency model and answer.
+
+pub mod capacity;
+pub mod config;
+pub mod control;
+pub mod core;
+pub mod elevenlabs;
+pub mod error;
+pub mod faults;
+pub mod layer;
+pub mod openai;
+pub mod personality;
+pub mod ratelimit;
+pub mod rng;
+mod serde_duration;
+pub mod server;
+mod set;
+pub mod stats;
+pub mod webvtt;
+
+pub use config::{Profile, ProfileError, ServiceProfile};
+pub use core::{MockCore, RequestCtx, ServiceSettings};
+pub use error::{ApiError, ErrorStyle};
+pub use set::{MockOptions, MockPorts, RunningMocks, StartError};

@@ -1,0 +1,171 @@
+//! Starting all four mocks in one process, each on its own listener.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::config::Profile;
+use crate::server::{self, ServerHandle};
+use crate::{elevenlabs, openai, personality, webvtt};
+
+/// Ports of the four mocks (0 = any free port).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MockPorts {
+    /// OpenAI-compatible.
+    pub openai: u16,
+    /// ElevenLabs-compatible.
+    pub elevenlabs: u16,
+    /// Personality.
+    pub personality: u16,
+    /// WebVTT.
+    pub webvtt: u16,
+}
+
+impl MockPorts {
+    /// 8701–8704.
+    pub const DEFAULT: MockPorts = MockPorts {
+        openai: 8701,
+        elevenlabs: 8702,
+        personality: 8703,
+        webvtt: 8704,
+    };
+    /// Free ports chosen by the OS (tests).
+    pub const EPHEMERAL: MockPorts = MockPorts {
+        openai: 0,
+        elevenlabs: 0,
+        personality: 0,
+        webvtt: 0,
+    };
+}
+
+/// How to start the mocks.
+#[derive(Clone, Debug)]
+pub struct MockOptions {
+    /// Address to bind.
+    pub host: IpAddr,
+    /// Ports.
+    pub ports: MockPorts,
+    /// Latency, capacity, limits and faults.
+    pub profile: Profile,
+    /// Seed of every draw.
+    pub seed: u64,
+    /// Every delay is multiplied by this (0 = no delays).
+    pub time_scale: f64,
+    /// How long shutdown waits for open requests.
+    pub drain: Duration,
+}
+
+impl Default for MockOptions {
+    fn default() -> Self {
+        MockOptions {
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            ports: MockPorts::DEFAULT,
+            profile: Profile::default(),
+            seed: 0,
+            time_scale: 1.0,
+            drain: server::DEFAULT_DRAIN,
+        }
+    }
+}
+
+/// A mock could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start the {mock} mock on {addr}: {source}")]
+pub struct StartError {
+    mock: &'static str,
+    addr: SocketAddr,
+    source: std::io::Error,
+}
+
+/// The four mocks, running.
+#[derive(Debug)]
+pub struct RunningMocks {
+    servers: Vec<(&'static str, ServerHandle)>,
+    drain: Duration,
+}
+
+impl RunningMocks {
+    /// Starts the four mocks.
+    pub async fn start(options: MockOptions) -> Result<RunningMocks, StartError> {
+        let MockOptions {
+            host,
+            ports,
+            profile,
+            seed,
+            time_scale,
+            drain,
+        } = options;
+        let apps: [(&'static str, u16, Router); 4] = [
+            (
+                "openai",
+                ports.openai,
+                openai::router(&profile.openai, seed, time_scale),
+            ),
+            (
+                "elevenlabs",
+                ports.elevenlabs,
+                elevenlabs::router(&profile.elevenlabs, seed, time_scale),
+            ),
+            (
+                "personality",
+                ports.personality,
+                personality::router(&profile.personality, seed, time_scale),
+            ),
+            (
+                "webvtt",
+                ports.webvtt,
+                webvtt::router(&profile.webvtt, seed, time_scale),
+            ),
+        ];
+        let mut servers = Vec::with_capacity(apps.len());
+        for (mock, port, router) in apps {
+            let addr = SocketAddr::new(host, port);
+            let started = async {
+                let listener = TcpListener::bind(addr).await?;
+                server::spawn(listener, router, drain)
+            };
+            match started.await {
+                Ok(handle) => {
+                    tracing::info!(mock, addr = %handle.addr(), "mock listening");
+                    servers.push((mock, handle));
+                }
+                Err(source) => {
+                    for (_, handle) in servers {
+                        handle.shutdown(Duration::ZERO).await;
+                    }
+                    return Err(StartError { mock, addr, source });
+                }
+            }
+        }
+        Ok(RunningMocks { servers, drain })
+    }
+
+    /// Address of one mock (`openai`, `elevenlabs`, `personality`, `webvtt`).
+    pub fn addr(&self, mock: &str) -> Option<SocketAddr> {
+        self.servers
+            .iter()
+            .find(|(name, _)| *name == mock)
+            .map(|(_, h)| h.addr())
+    }
+
+    /// `http://ADDR` of one mock.
+    pub fn url(&self, mock: &str) -> Option<String> {
+        self.addr(mock).map(|a| format!("http://{a}"))
+    }
+
+    /// Names and base URLs of the mocks, in start order.
+    pub fn urls(&self) -> Vec<(&'static str, String)> {
+        self.servers
+            .iter()
+            .map(|(name, h)| (*name, format!("http://{}", h.addr())))
+            .collect()
+    }
+
+    /// Stops all mocks, letting open requests finish within the drain time.
+    pub async fn shutdown(self) {
+        let drain = self.drain;
+        futures::future::join_all(self.servers.into_iter().map(|(_, h)| h.shutdown(drain))).await;
+    }
+}

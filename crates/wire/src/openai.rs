@@ -1,0 +1,51 @@
+//! OpenAI API shapes: errors (chat, embeddings and models come with the mock).
+
+use serde::{Deserialize, Serialize};
+
+/// The body of every OpenAI error response: `{"error": {...}}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// The error itself.
+    pub error: ErrorObject,
+}
+
+/// `{"message", "type", "param", "code"}`; `param` and `code` are always present,
+/// `null` when they do not apply, as the official SDKs expect.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorObject {
+    /// Human-readable message.
+    pub message: String,
+    /// Error type, e.g. `invalid_request_error`, `server_error`, `requests`, `tokens`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The request parameter at fault, if any.
+    pub param: Option<String>,
+    /// Machine-readable code, e.g. `model_not_found`, `rate_limit_exceeded`.
+    pub code: Option<String>,
+}
+
+impl ErrorBody {
+    /// Builds an error body.
+    pub fn new(kind: impl Into<String>, message: impl Into<String>) -> Self {
+        ErrorBody {
+            error: ErrorObject {
+                message: message.into(),
+                kind: kind.into(),
+                param: None,
+                code: None,
+            },
+        }
+    }
+
+    /// Sets the parameter at fault.
+    pub fn param(mut self, param: impl Into<String>) -> Self {
+        self.error.param = Some(param.into());
+        self
+    }
+
+    /// Sets the machine-readable code.
+    pub fn code(mut self, code: impl Into<String>) -> Self {
+        self.error.code = Some(code.into());
+        self
+    }
+}
