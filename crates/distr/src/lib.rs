@@ -17,6 +17,7 @@
 //! generator makes every draw repeatable.
 
 mod duration;
+pub mod serde_duration;
 
 use std::fmt;
 use std::str::FromStr;

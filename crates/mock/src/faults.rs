@@ -4,8 +4,9 @@
 //! windows force a fault (an outage from 30 s to 45 s). Window times count from the
 //! moment the spec was applied: at start, on `PUT /_mock/faults`, or on
 //! `POST /_mock/reset`. They are wall-clock times and are not scaled by the time
-//! scale; the delays inside a fault (how long a `timeout` waits before its 504, how
-//! long a `hang` holds the connection) are.
+//! scale; the wait before an injected `timeout`'s 504 is. A `hang` holds the
+//! connection for `hang_for` whatever the time scale: it stands for no answer at all.
+//! Probabilities and windows can be scoped to route prefixes and to models.
 
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::serde_duration;
+use gatebench_distr::serde_duration;
 
 /// One kind of fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -105,11 +106,16 @@ pub struct FaultSpec {
     /// How long an injected `timeout` waits before its 504 (scaled by the time scale).
     #[serde(with = "serde_duration")]
     pub timeout_after: Duration,
-    /// How long an injected `hang` holds the connection before dropping it (scaled).
+    /// How long an injected `hang` holds the connection before dropping it (not
+    /// scaled: a hang gives no answer even at time scale 0).
     #[serde(with = "serde_duration")]
     pub hang_for: Duration,
     /// Route prefixes the probabilities apply to; empty means every route.
     pub routes: Vec<String>,
+    /// Models (the request body's `model` or `model_id`) the probabilities apply to;
+    /// empty means every model. Lets one provider's models fail while another
+    /// provider served by the same mock (DeepSeek next to OpenAI) stays up.
+    pub models: Vec<String>,
     /// Windows that force a fault.
     pub windows: Vec<FaultWindow>,
 }
@@ -132,6 +138,9 @@ pub struct FaultWindow {
     /// Route prefixes; empty means every route.
     #[serde(default)]
     pub routes: Vec<String>,
+    /// Models; empty means every model.
+    #[serde(default)]
+    pub models: Vec<String>,
 }
 
 fn one() -> f64 {
@@ -156,6 +165,7 @@ impl Default for FaultSpec {
             timeout_after: Duration::from_secs(30),
             hang_for: Duration::from_secs(120),
             routes: Vec::new(),
+            models: Vec::new(),
             windows: Vec::new(),
         }
     }
@@ -264,6 +274,10 @@ fn matches(routes: &[String], route: &str) -> bool {
     routes.is_empty() || routes.iter().any(|r| route.starts_with(r.as_str()))
 }
 
+fn matches_model(models: &[String], model: Option<&str>) -> bool {
+    models.is_empty() || model.is_some_and(|m| models.iter().any(|x| x == m))
+}
+
 impl FaultState {
     /// Starts with `spec`, applied now.
     pub fn new(spec: FaultSpec) -> Self {
@@ -283,8 +297,15 @@ impl FaultState {
         (guard.0.clone(), guard.1.elapsed())
     }
 
-    /// Draws the faults of one request on `route`.
-    pub fn draw<R: Rng + ?Sized>(&self, route: &str, rng: &mut R) -> Draw {
+    /// True if some probability or window is scoped by model, so the caller must
+    /// tell [`FaultState::draw`] the request's model.
+    pub fn needs_model(&self) -> bool {
+        let guard = self.active.read().unwrap_or_else(|e| e.into_inner());
+        !guard.0.models.is_empty() || guard.0.windows.iter().any(|w| !w.models.is_empty())
+    }
+
+    /// Draws the faults of one request on `route` for `model` (if known).
+    pub fn draw<R: Rng + ?Sized>(&self, route: &str, model: Option<&str>, rng: &mut R) -> Draw {
         let guard = self.active.read().unwrap_or_else(|e| e.into_inner());
         let (spec, applied) = (&guard.0, guard.1);
         // Always draw the same number of values, so one request's draws do not depend
@@ -303,7 +324,7 @@ impl FaultState {
             Some(kind) => draw.fault = Some(kind),
             None => {}
         }
-        if matches(&spec.routes, route) {
+        if matches(&spec.routes, route) && matches_model(&spec.models, model) {
             if draw.fault.is_none() {
                 let mut acc = 0.0;
                 for kind in FaultKind::EXCLUSIVE {
@@ -341,7 +362,7 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(9);
         let mut out = std::collections::HashMap::new();
         for _ in 0..n {
-            *out.entry(state.draw(route, &mut rng).fault).or_default() += 1;
+            *out.entry(state.draw(route, None, &mut rng).fault).or_default() += 1;
         }
         out
     }
@@ -384,6 +405,7 @@ mod tests {
             to: Duration::from_secs(3600),
             probability: 1.0,
             routes: vec![],
+            models: vec![],
         };
         let spec = FaultSpec {
             windows: vec![window.clone()],
@@ -402,6 +424,17 @@ mod tests {
             ..FaultSpec::default()
         };
         assert_eq!(counts(spec, "/x", 50).get(&None), Some(&50));
+    }
+
+    #[test]
+    fn models_scope_faults_to_one_provider_s_models() {
+        let spec = FaultSpec { unavailable: 1.0, models: vec!["gpt-4o-mini".into()], ..FaultSpec::default() };
+        let state = FaultState::new(spec);
+        assert!(state.needs_model());
+        let mut rng = StdRng::seed_from_u64(1);
+        assert_eq!(state.draw("/v1/chat", Some("gpt-4o-mini"), &mut rng).fault, Some(FaultKind::Unavailable));
+        assert_eq!(state.draw("/v1/chat", Some("deepseek-chat"), &mut rng).fault, None);
+        assert_eq!(state.draw("/v1/chat", None, &mut rng).fault, None);
     }
 
     #[test]

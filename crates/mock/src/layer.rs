@@ -9,6 +9,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use futures::StreamExt as _;
 use http::{HeaderName, HeaderValue, StatusCode, header};
 use http_body_util::BodyExt as _;
 
@@ -88,7 +89,8 @@ async fn handle(
             &core.occurrences.next(hash).to_le_bytes(),
         ],
     );
-    let draw = core.faults.draw(route, &mut rng::stream(seed, "fault"));
+    let model = if core.faults.needs_model() { body_model(&bytes) } else { None };
+    let draw = core.faults.draw(route, model.as_deref(), &mut rng::stream(seed, "fault"));
     let (spec, _) = core.faults.get();
 
     let ctx = RequestCtx::new(
@@ -136,7 +138,9 @@ async fn handle(
             )
         }
         Some(FaultKind::Hang) => {
-            tokio::time::sleep(scaled(spec.hang_for)).await;
+            // Not scaled: a hang is no answer at all, even at time scale 0; `hang_for`
+            // only bounds how long the connection is held.
+            tokio::time::sleep(spec.hang_for).await;
             Some(reset_connection(parts.extensions.get::<Connection>()).await)
         }
         Some(FaultKind::Reset) => {
@@ -261,8 +265,24 @@ async fn cut_body(response: Response) -> Response {
         .unwrap_or_default();
     let half = bytes.slice(..bytes.len() / 2);
     parts.headers.remove(header::CONTENT_LENGTH);
-    let chunks = futures::stream::iter([Ok(half), Err(std::io::Error::other("stream cut"))]);
+    let chunks = futures::stream::iter([Ok(half)]).chain(futures::stream::once(async {
+        // Pending once, so the server flushes the head and the first half before failing.
+        tokio::task::yield_now().await;
+        Err(std::io::Error::other("stream cut"))
+    }));
     Response::from_parts(parts, Body::from_stream(chunks))
+}
+
+/// The `model` (OpenAI) or `model_id` (ElevenLabs) of a JSON body, for faults scoped
+/// by model; parsed only when such a fault is configured.
+fn body_model(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Model {
+        model: Option<String>,
+        model_id: Option<String>,
+    }
+    let parsed: Model = serde_json::from_slice(body).ok()?;
+    parsed.model.or(parsed.model_id)
 }
 
 fn unit(seed: u64) -> f64 {
