@@ -1,13 +1,56 @@
 //! A deterministic text embedder.
 //!
 //! The OpenAI mock serves its vectors from `/v1/embeddings`, and the gateway's
-//! semantic cache uses it in-process. It is a hashing embedder: each feature of a
-//! text (its words, word pairs and character trigrams) maps to a fixed pseudo-random
-//! dense direction, and the text's vector is the weighted sum, normalised to unit
-//! length. Texts that share most of their features are therefore close, and
-//! unrelated texts are nearly orthogonal.
+//! semantic cache uses it in-process. It is a hashing embedder: a text becomes
+//! weighted features (normalised words and character trigrams, see
+//! [`features`]), each feature maps to a fixed pseudo-random dense ±1 direction,
+//! and the text's vector is the weighted sum, normalised to unit length. Texts
+//! that share most of their meaningful words are therefore close, and unrelated
+//! texts are nearly orthogonal.
+//!
+//! Words are normalised before hashing: inflections meet on one stem, common
+//! synonyms and phrases of the shipped domains meet on one concept, and words that
+//! carry little meaning (articles, politeness, "tell me a story") weigh little.
+//! Words also weigh less the more of the shipped intents use them (a static
+//! table, `idf.rs`, generated from `fixtures/prompts/`), so the word that tells
+//! two similar questions apart outweighs the words they share; words the table
+//! never saw weigh fully. That is what lets a paraphrase land next to its
+//! original while a different question that shares its small talk does not.
+//!
+//! Directions are generated dimension by dimension from a stream, so the first
+//! `n` dimensions of a vector are, before normalisation, exactly the `n`-dimension
+//! vector: truncating and renormalising (what OpenAI's `dimensions` parameter does)
+//! keeps similarities close to the full vector's.
+
+pub mod features;
+mod idf;
+mod lexicon;
+mod project;
+mod tokens;
+mod words;
+
+#[cfg(test)]
+mod tests;
 
 use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+pub use features::{Feature, features};
+
+/// The cosine similarity at or above which the semantic cache treats two
+/// prompts as the same question.
+///
+/// Measured by `crates/embed/tests/calibration.rs` (run it with `--nocapture` for
+/// the full sweep) over the 1,130 prompts of the 226 intents in
+/// `fixtures/prompts/`, embedded at 1536 dimensions with `text-embedding-3-small`.
+/// It is the threshold with the best F1 among those where, both at it and 0.02
+/// below it, false hits stay at or under 1 % of hits and recall at or over 90 %,
+/// in two views of the cache:
+/// - each prompt against its nearest other prompt: precision 0.999 (false-hit
+///   rate 0.09 %), recall 0.989;
+/// - prompts replayed in four shuffled orders against a cache of earlier misses,
+///   so that new questions meet only other questions: precision 0.992 (false-hit
+///   rate 0.77 %), recall 0.973.
+pub const CALIBRATED_THRESHOLD: f32 = 0.71;
 
 /// Embeds texts into unit vectors of a fixed dimension.
 #[derive(Clone, Debug)]
@@ -38,57 +81,17 @@ impl Embedder {
         out
     }
 
-    /// Writes the unit vector of `text` into `out` (whose length must be `dims`).
+    /// Writes the unit vector of `text` into `out`.
+    ///
+    /// `out` should be `dims` long; any length works, and a shorter `out` receives
+    /// exactly the truncated, renormalised longer vector.
     pub fn embed_into(&self, text: &str, out: &mut [f32]) {
         out.iter_mut().for_each(|x| *x = 0.0);
-        let words = words(text);
-        for word in &words {
-            self.add_feature(word.as_bytes(), weight(word), out);
-        }
-        for pair in words.windows(2) {
-            let key = format!("{} {}", pair[0], pair[1]);
-            self.add_feature(key.as_bytes(), 0.5, out);
-        }
-        if words.is_empty() {
-            self.add_feature(b"\0empty", 1.0, out);
+        for f in features(text, self.salt) {
+            project::add_direction(f.key, f.weight, out);
         }
         normalise(out);
     }
-
-    fn add_feature(&self, feature: &[u8], weight: f32, out: &mut [f32]) {
-        let mut state = xxh3_64_with_seed(feature, self.salt);
-        for chunk in out.chunks_mut(64) {
-            let bits = splitmix(&mut state);
-            for (i, x) in chunk.iter_mut().enumerate() {
-                *x += if bits >> i & 1 == 1 { weight } else { -weight };
-            }
-        }
-    }
-}
-
-fn splitmix(state: &mut u64) -> u64 {
-    *state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    let mut z = *state;
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-fn words(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric() && c != '\'')
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect()
-}
-
-const STOPWORDS: &[&str] = &[
-    "a", "an", "the", "is", "are", "was", "be", "to", "of", "and", "or", "in", "on", "for", "with",
-    "me", "my", "you", "your", "i", "it", "what", "how", "can", "do", "does", "please", "about",
-    "that", "this",
-];
-
-fn weight(word: &str) -> f32 {
-    if STOPWORDS.contains(&word) { 0.2 } else { 1.0 }
 }
 
 /// Scales `v` to unit length (a zero vector stays zero).
