@@ -362,7 +362,8 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(9);
         let mut out = std::collections::HashMap::new();
         for _ in 0..n {
-            *out.entry(state.draw(route, None, &mut rng).fault).or_default() += 1;
+            *out.entry(state.draw(route, None, &mut rng).fault)
+                .or_default() += 1;
         }
         out
     }
@@ -428,12 +429,24 @@ mod tests {
 
     #[test]
     fn models_scope_faults_to_one_provider_s_models() {
-        let spec = FaultSpec { unavailable: 1.0, models: vec!["gpt-4o-mini".into()], ..FaultSpec::default() };
+        let spec = FaultSpec {
+            unavailable: 1.0,
+            models: vec!["gpt-4o-mini".into()],
+            ..FaultSpec::default()
+        };
         let state = FaultState::new(spec);
         assert!(state.needs_model());
         let mut rng = StdRng::seed_from_u64(1);
-        assert_eq!(state.draw("/v1/chat", Some("gpt-4o-mini"), &mut rng).fault, Some(FaultKind::Unavailable));
-        assert_eq!(state.draw("/v1/chat", Some("deepseek-chat"), &mut rng).fault, None);
+        assert_eq!(
+            state.draw("/v1/chat", Some("gpt-4o-mini"), &mut rng).fault,
+            Some(FaultKind::Unavailable)
+        );
+        assert_eq!(
+            state
+                .draw("/v1/chat", Some("deepseek-chat"), &mut rng)
+                .fault,
+            None
+        );
         assert_eq!(state.draw("/v1/chat", None, &mut rng).fault, None);
     }
 

@@ -89,8 +89,14 @@ async fn handle(
             &core.occurrences.next(hash).to_le_bytes(),
         ],
     );
-    let model = if core.faults.needs_model() { body_model(&bytes) } else { None };
-    let draw = core.faults.draw(route, model.as_deref(), &mut rng::stream(seed, "fault"));
+    let model = if core.faults.needs_model() {
+        body_model(&bytes)
+    } else {
+        None
+    };
+    let draw = core
+        .faults
+        .draw(route, model.as_deref(), &mut rng::stream(seed, "fault"));
     let (spec, _) = core.faults.get();
 
     let ctx = RequestCtx::new(

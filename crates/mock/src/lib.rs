@@ -22,7 +22,6 @@ pub mod openai;
 pub mod personality;
 pub mod ratelimit;
 pub mod rng;
-pub(crate) use gatebench_distr::serde_duration;
 pub mod server;
 mod set;
 pub mod stats;

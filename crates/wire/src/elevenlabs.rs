@@ -1,10 +1,41 @@
-//! ElevenLabs API shapes: errors (text-to-speech and voices come with the mock).
+//! ElevenLabs API shapes: text-to-speech requests and answers (audio, character
+//! alignment, streamed chunks), output formats, voices, models, the `stream-input`
+//! WebSocket messages, and errors.
 //!
 //! ElevenLabs answers in FastAPI's shapes: validation errors as a list of
 //! `{"loc", "msg", "type"}` under `detail`, other errors as `{"detail": {"status",
 //! "message"}}`. gatebench's own services (personality, WebVTT) use the same shapes.
+//!
+//! Requests are lenient like the real API: unknown fields are ignored, optional
+//! fields may be absent or `null`.
+
+mod formats;
+mod models;
+mod stream_input;
+mod tts;
+mod voices;
+
+pub use formats::{Codec, OutputFormat};
+pub use models::{Model, ModelLanguage, ModelRates, character_cost, is_half_price_model};
+pub use stream_input::{
+    GenerationConfig, StreamInputError, StreamInputMessage, StreamOutputMessage, WsAlignment,
+};
+pub use tts::{
+    AudioWithTimestamps, CharacterAlignment, PronunciationDictionaryLocator, TextToSpeechRequest,
+    VoiceSettings,
+};
+pub use voices::{GetVoicesResponse, SearchVoicesResponse, VerifiedLanguage, Voice};
 
 use serde::{Deserialize, Serialize};
+
+/// Response header: characters billed for the request (see [`character_cost`]).
+pub const CHARACTER_COST_HEADER: &str = "character-cost";
+/// Response header: the request's id.
+pub const REQUEST_ID_HEADER: &str = "request-id";
+/// Response header: id of the history item the generation was saved as.
+pub const HISTORY_ITEM_ID_HEADER: &str = "history-item-id";
+/// Request header carrying the API key.
+pub const API_KEY_HEADER: &str = "xi-api-key";
 
 /// `422` body: `{"detail": [{"loc": [...], "msg": "...", "type": "..."}]}`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -7,3 +7,5 @@
 
 pub mod elevenlabs;
 pub mod openai;
+pub mod personality;
+pub mod webvtt;

@@ -1,4 +1,33 @@
-//! OpenAI API shapes: errors (chat, embeddings and models come with the mock).
+//! OpenAI API shapes: errors, chat completions (request, response, stream chunks),
+//! usage, embeddings and models.
+//!
+//! Requests are lenient, as the real API is about what it ignores: unknown fields
+//! are skipped, so a request from any SDK version parses. Fields the API documents
+//! as optional are `Option` and left out when `None`; response fields the official
+//! SDKs expect to see as `null` (`logprobs`, `refusal`, `finish_reason` on stream
+//! chunks) are always written.
+
+mod chat;
+mod chunk;
+mod embeddings;
+mod models;
+mod response;
+mod strings;
+mod usage;
+
+pub use chat::{
+    ChatCompletionRequest, ChatMessage, ContentPart, FunctionCall, FunctionDefinition, ImageUrl,
+    JsonSchemaFormat, MessageContent, ResponseFormat, Stop, StreamOptions, Tool, ToolCall,
+};
+pub use chunk::{ChatCompletionChunk, ChunkChoice, Delta};
+pub use embeddings::{
+    Embedding, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage,
+    EmbeddingVector, EncodingFormat,
+};
+pub use models::{ModelList, ModelObject};
+pub use response::{AssistantMessage, ChatChoice, ChatCompletion};
+pub use strings::{FinishReason, Role};
+pub use usage::{CompletionTokensDetails, PromptTokensDetails, Usage};
 
 use serde::{Deserialize, Serialize};
 
@@ -49,3 +78,6 @@ impl ErrorBody {
         self
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,70 +1,145 @@
-//! The openai mock (placeholder until its routes land).
+//! The OpenAI-compatible mock (base URL `http://HOST:PORT/v1`).
+//!
+//! | route                       | what it does                                      |
+//! |-----------------------------|---------------------------------------------------|
+//! | `POST /v1/chat/completions` | chat, whole or streamed (server-sent events)      |
+//! | `POST /v1/embeddings`       | vectors as floats or base64, optional `dimensions` |
+//! | `GET /v1/models`            | the models of the profile                         |
+//! | `GET /v1/models/{id}`       | one model, or 404 `model_not_found`               |
+//!
+//! Answers are readable English drawn from `fixtures/corpus` by topic, the same for
+//! the same model, messages, format and seed. `usage` holds real token counts
+//! (tiktoken), chat framing included; `cached_tokens` comes from a simulated prompt
+//! cache. Each model has its own latency profile, and every route sits behind the
+//! shared middleware (auth, body limit, faults, stats) and the per-key, per-model
+//! rate limits and per-model capacity.
+
+mod admission;
+mod chat;
+mod completion;
+mod corpus;
+mod embeddings;
+mod models;
+mod profile;
+mod prompt_cache;
+mod stream;
+pub mod tokens;
+mod validate;
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use axum::Router;
-use serde::{Deserialize, Serialize};
+use axum::routing::{get, post};
+use gatebench_embed::Embedder;
+use moka::sync::Cache;
 
-use crate::capacity::CapacityConfig;
+pub use admission::{ORGANIZATION, rate_limited};
+pub use chat::{Planned, plan};
+pub use completion::{Format, Spec, Written, draw_length, write};
+pub use corpus::{Corpus, Sentence, Topic, corpus};
+pub use embeddings::{EMBEDDING_ENCODING, decode_base64, encode_base64, shorten};
+pub use profile::{ChatModel, EmbeddingModel, OpenAiProfile, PromptCacheConfig, TokenCount};
+pub use prompt_cache::PromptCache;
+pub use stream::token_pieces;
+pub use tokens::{Encoding, count_chat_prompt, prompt_sequence};
+
 use crate::control::assemble;
-use crate::core::{KeyHeader, MockCore, ServiceSettings};
-use crate::error::ErrorStyle;
-use crate::faults::FaultSpec;
-use crate::ratelimit::RateLimitConfig;
+use crate::core::{KeyHeader, MockCore};
+use crate::error::{ApiError, ErrorStyle};
 
-/// Profile of the openai mock.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct OpenAiProfile {
-    /// See [`ServiceSettings::require_key`].
-    pub require_key: bool,
-    /// See [`ServiceSettings::api_keys`].
-    pub api_keys: Vec<String>,
-    /// See [`ServiceSettings::body_limit`].
-    pub body_limit: usize,
-    /// See [`ServiceSettings::capacity`].
-    pub capacity: CapacityConfig,
-    /// See [`ServiceSettings::rate_limits`].
-    pub rate_limits: RateLimitConfig,
-    /// See [`ServiceSettings::faults`].
-    pub faults: FaultSpec,
+/// Text kept in the memo of written answers, in bytes.
+const ANSWER_MEMO_BYTES: u64 = 32 * 1024 * 1024;
+
+/// The state the OpenAI mock's handlers share.
+#[derive(Debug)]
+pub struct OpenAiMock {
+    /// The shared mock machinery (faults, limits, capacity, stats).
+    pub core: Arc<MockCore>,
+    profile: OpenAiProfile,
+    prompt_cache: PromptCache,
+    embedders: HashMap<String, Embedder>,
+    /// Written answers by request content: an answer depends only on the request,
+    /// so a repeated prompt skips writing and counting it again.
+    answers: Cache<u128, Arc<Vec<Written>>>,
 }
 
-impl Default for OpenAiProfile {
-    fn default() -> Self {
-        let s = ServiceSettings::default();
-        OpenAiProfile {
-            require_key: s.require_key,
-            api_keys: s.api_keys,
-            body_limit: s.body_limit,
-            capacity: s.capacity,
-            rate_limits: s.rate_limits,
-            faults: s.faults,
-        }
+impl OpenAiMock {
+    /// The mock's state for `profile`; `seed` is the run's seed.
+    pub fn new(profile: &OpenAiProfile, seed: u64, time_scale: f64) -> Arc<Self> {
+        let core = MockCore::new(
+            "openai",
+            ErrorStyle::OpenAi,
+            KeyHeader::Bearer,
+            profile.settings(),
+            seed,
+            time_scale,
+        );
+        let embedders = profile
+            .embedding_models
+            .iter()
+            .map(|(id, m)| (id.clone(), Embedder::new(id, m.dimensions as usize)))
+            .collect();
+        Arc::new(OpenAiMock {
+            core,
+            profile: profile.clone(),
+            prompt_cache: PromptCache::new(&profile.prompt_cache),
+            embedders,
+            answers: Cache::builder()
+                .weigher(|_, written: &Arc<Vec<Written>>| {
+                    let bytes: usize = written.iter().map(|w| w.text.len() + 64).sum();
+                    u32::try_from(bytes).unwrap_or(u32::MAX)
+                })
+                .max_capacity(ANSWER_MEMO_BYTES)
+                .build(),
+        })
+    }
+
+    /// The profile it serves.
+    pub fn profile(&self) -> &OpenAiProfile {
+        &self.profile
+    }
+
+    /// A chat model, or OpenAI's 404 `model_not_found`.
+    pub fn chat_model(&self, id: &str) -> Result<&ChatModel, ApiError> {
+        self.profile
+            .chat_models
+            .get(id)
+            .ok_or_else(|| self.core.style.not_found("model", id))
+    }
+
+    /// An embedding model and its embedder, or OpenAI's 404 `model_not_found`.
+    pub fn embedding_model(&self, id: &str) -> Result<(&EmbeddingModel, &Embedder), ApiError> {
+        self.profile
+            .embedding_models
+            .get(id)
+            .zip(self.embedders.get(id))
+            .ok_or_else(|| self.core.style.not_found("model", id))
     }
 }
 
-impl OpenAiProfile {
-    /// The settings every mock shares.
-    pub fn settings(&self) -> ServiceSettings {
-        ServiceSettings {
-            require_key: self.require_key,
-            api_keys: self.api_keys.clone(),
-            body_limit: self.body_limit,
-            capacity: self.capacity.clone(),
-            rate_limits: self.rate_limits.clone(),
-            faults: self.faults.clone(),
-        }
-    }
-}
-
-/// The openai mock's router.
+/// The OpenAI mock's router: provider routes behind the shared middleware, plus the
+/// control API.
 pub fn router(profile: &OpenAiProfile, seed: u64, time_scale: f64) -> Router {
-    let core = MockCore::new(
-        "openai",
-        ErrorStyle::OpenAi,
-        KeyHeader::Bearer,
-        profile.settings(),
-        seed,
-        time_scale,
-    );
-    assemble(core, Router::new())
+    // Building a tokenizer (and counting the corpus with it) takes a noticeable
+    // moment; do it before the first request needs it.
+    std::thread::spawn(|| {
+        tokens::warm_up();
+        for topic in corpus().topics() {
+            for encoding in [Encoding::O200kBase, Encoding::Cl100kBase] {
+                let _ = topic.walk(0, encoding).next();
+            }
+        }
+    });
+    let mock = OpenAiMock::new(profile, seed, time_scale);
+    let routes = Router::new()
+        .route("/v1/chat/completions", post(chat::handle))
+        .route("/v1/embeddings", post(embeddings::handle))
+        .route("/v1/models", get(models::list))
+        .route("/v1/models/{id}", get(models::retrieve))
+        .with_state(Arc::clone(&mock));
+    assemble(Arc::clone(&mock.core), routes)
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,297 @@
+//! `POST /v1/chat/completions`: parse, validate, count the prompt, write the
+//! choices, admit (rate limits, capacity), then answer after the latency model's
+//! delay, whole or streamed.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use gatebench_wire::openai::{
+    AssistantMessage, ChatChoice, ChatCompletion, ChatCompletionRequest, CompletionTokensDetails,
+    PromptTokensDetails, ResponseFormat, Usage,
+};
+use rand::RngExt as _;
+use xxhash_rust::xxh3::{xxh3_64, xxh3_128};
+
+use super::OpenAiMock;
+use super::admission::admit;
+use super::completion::{self, Format, Spec, Written};
+use super::profile::ChatModel;
+use super::stream;
+use super::tokens;
+use super::validate;
+use crate::core::RequestCtx;
+use crate::error::ApiError;
+
+/// `owned_by` of the models whose usage also carries DeepSeek's cache fields.
+const DEEPSEEK: &str = "deepseek";
+
+/// The route handler.
+pub(super) async fn handle(
+    State(mock): State<Arc<OpenAiMock>>,
+    ctx: RequestCtx,
+    body: Bytes,
+) -> Response {
+    match serve(&mock, &ctx, &body).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+/// Everything about an answer that does not depend on time: the choices and usage.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Planned {
+    /// One per `n` (shared with the memo of written answers).
+    pub choices: Arc<Vec<Written>>,
+    /// Token counts.
+    pub usage: Usage,
+    /// The prompt as tokens (for the prompt cache).
+    pub prompt: Vec<u32>,
+}
+
+/// How long an answer takes: time to first token, then time per token, both
+/// multiplied by the capacity factor.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Timing {
+    pub first: Duration,
+    pub per_token: Duration,
+    pub factor: f64,
+}
+
+impl Timing {
+    /// Before the server time scale: the delay of a step, under load.
+    pub fn loaded(&self, d: Duration) -> Duration {
+        d.mul_f64(self.factor.max(0.0))
+    }
+}
+
+/// Identity of one completion, the same on every chunk.
+#[derive(Clone, Debug)]
+pub(super) struct Meta {
+    pub id: String,
+    pub created: u64,
+    pub model: String,
+    pub fingerprint: String,
+}
+
+async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Response, ApiError> {
+    let request: ChatCompletionRequest = mock.core.style.parse_json(body)?;
+    validate::chat(&request)?;
+    let model = mock.chat_model(&request.model)?;
+    let planned = plan(mock, &request, model)?;
+    let n = planned.choices.len() as u64;
+    let reserved = match request.token_cap() {
+        Some(cap) => n.saturating_mul(cap.max(0) as u64),
+        None => u64::from(planned.usage.completion_tokens),
+    };
+    let admission = admit(
+        &mock.core,
+        ctx,
+        &request.model,
+        planned.prompt.len() as u64 + reserved,
+    )?;
+    let mut usage = planned.usage;
+    let cached = mock
+        .prompt_cache
+        .lookup_and_store(&request.model, &planned.prompt);
+    set_cached(&mut usage, cached, model);
+
+    let timing = Timing {
+        first: model.first_token.sample(&mut ctx.rng("first_token")),
+        per_token: model.per_token.sample(&mut ctx.rng("per_token")),
+        factor: admission.factor(),
+    };
+    let meta = Meta {
+        id: completion_id(ctx),
+        created: unix_now(),
+        model: request.model.clone(),
+        fingerprint: fingerprint(&request.model),
+    };
+    tracing::debug!(
+        model = %request.model,
+        prompt_tokens = usage.prompt_tokens,
+        completion_tokens = usage.completion_tokens,
+        cached_tokens = cached,
+        stream = request.is_stream(),
+        "chat completion"
+    );
+    if request.is_stream() {
+        let usage = request.include_usage().then_some(usage);
+        return Ok(stream::respond(
+            meta,
+            model.tokenizer,
+            planned.choices,
+            usage,
+            request.include_usage(),
+            timing,
+            ctx.clone(),
+            admission,
+        ));
+    }
+    let longest = planned.choices.iter().map(|c| c.tokens).max().unwrap_or(0);
+    let total = timing.first + timing.per_token * longest;
+    ctx.sleep(timing.loaded(total)).await;
+    let completion = ChatCompletion {
+        id: meta.id,
+        object: ChatCompletion::OBJECT.to_owned(),
+        created: meta.created,
+        model: meta.model,
+        choices: planned
+            .choices
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ChatChoice {
+                index: i as u32,
+                message: AssistantMessage::text(c.text.clone()),
+                logprobs: None,
+                finish_reason: Some(c.finish.clone()),
+            })
+            .collect(),
+        usage: Some(usage),
+        service_tier: Some("default".to_owned()),
+        system_fingerprint: Some(meta.fingerprint),
+    };
+    let mut response = Json(completion).into_response();
+    response.headers_mut().extend(admission.headers.clone());
+    Ok(response)
+}
+
+/// Counts the prompt, checks it against the model, and writes every choice. Pure:
+/// the same request on the same mock always plans the same answer (except for
+/// `cached_tokens`, which depends on what came before and is filled in later).
+pub fn plan(
+    mock: &OpenAiMock,
+    request: &ChatCompletionRequest,
+    model: &ChatModel,
+) -> Result<Planned, ApiError> {
+    let prompt = tokens::prompt_sequence(model.tokenizer, request);
+    validate::chat_for_model(request, model, prompt.len())?;
+    let choices = write_choices(mock, request, model);
+    let completion_tokens: u32 = choices.iter().map(|c| c.tokens).sum();
+    let prompt_tokens = prompt.len() as u32;
+    let mut usage = Usage {
+        prompt_tokens,
+        completion_tokens,
+        total_tokens: prompt_tokens + completion_tokens,
+        prompt_tokens_details: Some(PromptTokensDetails::default()),
+        completion_tokens_details: Some(CompletionTokensDetails::default()),
+        ..Usage::default()
+    };
+    set_cached(&mut usage, 0, model);
+    Ok(Planned {
+        choices,
+        usage,
+        prompt,
+    })
+}
+
+fn write_choices(
+    mock: &OpenAiMock,
+    request: &ChatCompletionRequest,
+    model: &ChatModel,
+) -> Arc<Vec<Written>> {
+    // What the text depends on: the model, the conversation, the answer's format
+    // and the seed. Not on temperature, caps or stop sequences, so a capped or
+    // stopped answer is a prefix of the uncapped one.
+    let messages = serde_json::to_vec(&request.messages).unwrap_or_default();
+    let format_key = serde_json::to_vec(&request.response_format).unwrap_or_default();
+    let seed = match request.seed {
+        Some(seed) => format!("seed:{seed}"),
+        None => "seed:none".to_owned(),
+    };
+    let stop = request.stop_sequences();
+    let n = request.choices().max(1) as u64;
+    let cap = request
+        .token_cap()
+        .map(|c| c.clamp(0, i64::from(u32::MAX)) as u32);
+    // The memo key adds what shapes the final text (cap, stop, n).
+    let shape = serde_json::to_vec(&(n, cap, &stop)).unwrap_or_default();
+    let parts: [&[u8]; 5] = [
+        request.model.as_bytes(),
+        &messages,
+        &format_key,
+        seed.as_bytes(),
+        &shape,
+    ];
+    let key = memo_key(&parts);
+    if let Some(written) = mock.answers.get(&key) {
+        return written;
+    }
+    let prompt_text = request.last_user_text().unwrap_or_default();
+    let format = match &request.response_format {
+        Some(ResponseFormat::JsonObject) => Format::JsonObject,
+        Some(ResponseFormat::JsonSchema { json_schema }) => {
+            Format::JsonSchema(json_schema.schema.as_ref())
+        }
+        Some(ResponseFormat::Text) | None => Format::Text,
+    };
+    let spec = Spec {
+        encoding: model.tokenizer,
+        length: model.output_tokens,
+        cap,
+        stop: &stop,
+        format,
+        prompt: &prompt_text,
+    };
+    let written: Arc<Vec<Written>> = Arc::new(
+        (0..n)
+            .map(|i| {
+                let mut rng = mock.core.content_rng(&[
+                    b"chat",
+                    parts[0],
+                    parts[1],
+                    parts[2],
+                    parts[3],
+                    &i.to_le_bytes(),
+                ]);
+                completion::write(&spec, &mut rng)
+            })
+            .collect(),
+    );
+    mock.answers.insert(key, Arc::clone(&written));
+    written
+}
+
+/// A 128-bit digest of length-prefixed parts (so part boundaries cannot shift).
+fn memo_key(parts: &[&[u8]]) -> u128 {
+    let mut bytes = Vec::with_capacity(parts.iter().map(|p| p.len() + 8).sum());
+    for part in parts {
+        bytes.extend_from_slice(&(part.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(part);
+    }
+    xxh3_128(&bytes)
+}
+
+fn set_cached(usage: &mut Usage, cached: u32, model: &ChatModel) {
+    if let Some(details) = &mut usage.prompt_tokens_details {
+        details.cached_tokens = cached;
+    }
+    if model.owned_by == DEEPSEEK {
+        usage.prompt_cache_hit_tokens = Some(cached);
+        usage.prompt_cache_miss_tokens = Some(usage.prompt_tokens.saturating_sub(cached));
+    }
+}
+
+/// `chatcmpl-` and 29 letters and digits, like OpenAI's ids.
+fn completion_id(ctx: &RequestCtx) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = ctx.rng("completion_id");
+    let tail: String = (0..29)
+        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
+        .collect();
+    format!("chatcmpl-{tail}")
+}
+
+/// A stable `fp_` fingerprint per model.
+fn fingerprint(model: &str) -> String {
+    format!("fp_{:010x}", xxh3_64(model.as_bytes()) & 0xff_ffff_ffff)
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

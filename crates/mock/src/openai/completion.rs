@@ -1,0 +1,287 @@
+//! Writing one choice: readable prose from the corpus topic the prompt is about, of a
+//! length drawn from the model's distribution, shaped as JSON when asked, cut at a
+//! stop sequence, truncated at the token cap, and counted exactly.
+//!
+//! Everything is drawn from the generator passed in; the caller seeds it from the
+//! request's content, so the same request always gets the same text.
+
+use gatebench_wire::openai::FinishReason;
+use rand::RngExt as _;
+use rand::rngs::StdRng;
+use serde_json::{Map, Value};
+
+use super::corpus::{Sentence, corpus};
+use super::profile::TokenCount;
+use super::tokens::Encoding;
+
+/// z-score of the 99th percentile of the standard normal distribution.
+const Z_P99: f64 = 2.326_347_874_040_841;
+/// Longest answer ever drawn, whatever the distribution says.
+const MAX_DRAWN_TOKENS: f64 = 32_768.0;
+/// How deep a JSON schema is followed.
+const MAX_SCHEMA_DEPTH: usize = 4;
+
+/// The shape of the answer (`response_format`).
+#[derive(Clone, Copy, Debug)]
+pub enum Format<'a> {
+    /// Prose.
+    Text,
+    /// A JSON object.
+    JsonObject,
+    /// A JSON value following this schema (an object when the schema is missing).
+    JsonSchema(Option<&'a Value>),
+}
+
+/// What to write.
+#[derive(Clone, Copy, Debug)]
+pub struct Spec<'a> {
+    /// Tokenizer the answer is counted with.
+    pub encoding: Encoding,
+    /// Length of an uncapped answer.
+    pub length: TokenCount,
+    /// `max_completion_tokens` / `max_tokens`.
+    pub cap: Option<u32>,
+    /// Stop sequences.
+    pub stop: &'a [&'a str],
+    /// Prose or JSON.
+    pub format: Format<'a>,
+    /// What the answer is about (the last user message).
+    pub prompt: &'a str,
+}
+
+/// One written choice.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Written {
+    /// The text.
+    pub text: String,
+    /// Its token count (exact, counted on the final text).
+    pub tokens: u32,
+    /// `stop`, or `length` when the cap cut it.
+    pub finish: FinishReason,
+}
+
+/// Writes one choice.
+pub fn write(spec: &Spec<'_>, rng: &mut StdRng) -> Written {
+    let target = draw_length(spec.length, rng);
+    let text = match corpus().pick(spec.prompt, rng) {
+        None => String::new(),
+        Some(topic) => {
+            let start = topic.random_start(rng);
+            let mut source = Source {
+                walk: topic.walk(start, spec.encoding),
+                rng,
+            };
+            match spec.format {
+                Format::Text => source.prose(target),
+                Format::JsonObject => {
+                    let mut object = Map::new();
+                    object.insert("topic".into(), Value::from(topic.name()));
+                    object.insert("answer".into(), Value::from(source.prose(target)));
+                    pretty(&Value::Object(object))
+                }
+                Format::JsonSchema(schema) => {
+                    let empty = Value::Object(Map::new());
+                    let mut budget = Some(target);
+                    let value = fill(schema.unwrap_or(&empty), &mut source, &mut budget, 0);
+                    pretty(&value)
+                }
+            }
+        }
+    };
+    finish(spec, text)
+}
+
+/// Applies the stop sequences and the token cap, and counts the result.
+pub fn finish(spec: &Spec<'_>, text: String) -> Written {
+    let text = cut_at_stop(text, spec.stop);
+    match spec.cap {
+        Some(cap) => {
+            let (text, tokens, truncated) = truncate(spec.encoding, text, cap as usize);
+            Written {
+                text,
+                tokens,
+                finish: if truncated {
+                    FinishReason::Length
+                } else {
+                    FinishReason::Stop
+                },
+            }
+        }
+        None => {
+            let tokens = spec.encoding.count(&text) as u32;
+            Written {
+                text,
+                tokens,
+                finish: FinishReason::Stop,
+            }
+        }
+    }
+}
+
+/// A log-normal draw with the distribution's median and p99, at least 1.
+pub fn draw_length(length: TokenCount, rng: &mut StdRng) -> usize {
+    let median = f64::from(length.median.max(1));
+    let p99 = f64::from(length.p99).max(median);
+    let sigma = (p99 / median).ln() / Z_P99;
+    // Box-Muller: two uniforms make one standard normal draw.
+    let u1: f64 = rng.random::<f64>().max(f64::MIN_POSITIVE);
+    let u2: f64 = rng.random();
+    let z = (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
+    (median * (sigma * z).exp())
+        .round()
+        .clamp(1.0, MAX_DRAWN_TOKENS) as usize
+}
+
+/// Sentences of one topic, walked in order from a random paragraph.
+struct Source<'r, I> {
+    walk: I,
+    rng: &'r mut StdRng,
+}
+
+impl<'r, I: Iterator<Item = Sentence>> Source<'r, I> {
+    /// Whole sentences until about `target` tokens.
+    fn prose(&mut self, target: usize) -> String {
+        let mut text = String::new();
+        let mut tokens = 0;
+        while tokens < target {
+            let Some(sentence) = self.walk.next() else {
+                break;
+            };
+            text.push_str(sentence.text);
+            // Counting sentence by sentence is close to the joined text's count; the
+            // exact count is taken on the final text.
+            tokens += sentence.tokens + 1;
+            text.push_str(if sentence.paragraph_end { "\n\n" } else { " " });
+        }
+        text.truncate(text.trim_end().len());
+        text
+    }
+
+    /// One sentence.
+    fn sentence(&mut self) -> String {
+        self.walk
+            .next()
+            .map(|s| s.text.to_owned())
+            .unwrap_or_default()
+    }
+
+    /// A number below `below`.
+    fn number(&mut self, below: u64) -> u64 {
+        self.rng.random_range(0..below.max(1))
+    }
+}
+
+/// A value that follows `schema`: the first string gets the long answer (`budget`
+/// tokens), other strings one sentence each.
+fn fill<I: Iterator<Item = Sentence>>(
+    schema: &Value,
+    source: &mut Source<'_, I>,
+    budget: &mut Option<usize>,
+    depth: usize,
+) -> Value {
+    if let Some(options) = schema.get("enum").and_then(Value::as_array)
+        && !options.is_empty()
+    {
+        let i = source.number(options.len() as u64) as usize;
+        return options[i].clone();
+    }
+    let kind = match schema.get("type") {
+        Some(Value::String(s)) => s.as_str(),
+        // ["string", "null"]: the first non-null type.
+        Some(Value::Array(types)) => types
+            .iter()
+            .filter_map(Value::as_str)
+            .find(|t| *t != "null")
+            .unwrap_or("null"),
+        _ if schema.get("properties").is_some() => "object",
+        _ => "string",
+    };
+    if depth >= MAX_SCHEMA_DEPTH && matches!(kind, "object" | "array") {
+        return Value::from(source.sentence());
+    }
+    match kind {
+        "object" => {
+            let mut object = Map::new();
+            match schema.get("properties").and_then(Value::as_object) {
+                Some(properties) if !properties.is_empty() => {
+                    for (name, property) in properties {
+                        object.insert(name.clone(), fill(property, source, budget, depth + 1));
+                    }
+                }
+                _ => {
+                    let answer = string(source, budget);
+                    object.insert("answer".into(), Value::from(answer));
+                }
+            }
+            Value::Object(object)
+        }
+        "array" => {
+            let items = schema.get("items").unwrap_or(&Value::Null);
+            let n = 1 + source.number(3);
+            Value::Array(
+                (0..n)
+                    .map(|_| fill(items, source, budget, depth + 1))
+                    .collect(),
+            )
+        }
+        "integer" => Value::from(1 + source.number(100)),
+        "number" => Value::from((source.number(10_000) as f64) / 100.0),
+        "boolean" => Value::from(source.number(2) == 1),
+        "null" => Value::Null,
+        _ => Value::from(string(source, budget)),
+    }
+}
+
+fn string<I: Iterator<Item = Sentence>>(
+    source: &mut Source<'_, I>,
+    budget: &mut Option<usize>,
+) -> String {
+    match budget.take() {
+        Some(target) => source.prose(target),
+        None => source.sentence(),
+    }
+}
+
+fn pretty(value: &Value) -> String {
+    serde_json::to_string_pretty(value).unwrap_or_default()
+}
+
+/// The text before the earliest stop sequence (which is not included).
+fn cut_at_stop(mut text: String, stop: &[&str]) -> String {
+    let first = stop
+        .iter()
+        .filter(|s| !s.is_empty())
+        .filter_map(|s| text.find(s))
+        .min();
+    if let Some(at) = first {
+        text.truncate(at);
+    }
+    text
+}
+
+/// The longest prefix of `text` that counts at most `cap` tokens, its count, and
+/// whether anything was cut. A prefix of tokens does not always re-tokenise to the
+/// same tokens, nor decode to whole characters, so the cut backs off until the
+/// prefix is valid UTF-8 and its own count fits.
+fn truncate(encoding: Encoding, text: String, cap: usize) -> (String, u32, bool) {
+    let tokens = encoding.encode(&text);
+    if tokens.len() <= cap {
+        return (text, tokens.len() as u32, false);
+    }
+    let mut n = cap;
+    while n > 0 {
+        if let Some(bytes) = encoding.decode_bytes(&tokens[..n])
+            && let Ok(prefix) = String::from_utf8(bytes)
+        {
+            let count = encoding.count(&prefix);
+            if count <= cap {
+                return (prefix, count as u32, true);
+            }
+        }
+        n -= 1;
+    }
+    (String::new(), 0, true)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,173 @@
+use proptest::prelude::*;
+use rand::SeedableRng as _;
+use serde_json::json;
+
+use super::*;
+
+fn spec(cap: Option<u32>) -> Spec<'static> {
+    Spec {
+        encoding: Encoding::O200kBase,
+        length: TokenCount {
+            median: 200,
+            p99: 900,
+        },
+        cap,
+        stop: &[],
+        format: Format::Text,
+        prompt: "Tell me a bedtime story about a dragon",
+    }
+}
+
+fn write_seeded(spec: &Spec<'_>, seed: u64) -> Written {
+    write(spec, &mut StdRng::seed_from_u64(seed))
+}
+
+#[test]
+fn the_count_is_the_count_of_the_returned_text() {
+    for seed in 0..20 {
+        for encoding in [Encoding::O200kBase, Encoding::Cl100kBase] {
+            let spec = Spec {
+                encoding,
+                ..spec(None)
+            };
+            let written = write_seeded(&spec, seed);
+            assert_eq!(written.tokens as usize, encoding.count(&written.text));
+            assert_eq!(written.finish, FinishReason::Stop);
+            assert!(!written.text.is_empty());
+        }
+    }
+}
+
+#[test]
+fn the_same_seed_writes_the_same_text_and_another_seed_another() {
+    let a = write_seeded(&spec(None), 42);
+    let b = write_seeded(&spec(None), 42);
+    let c = write_seeded(&spec(None), 43);
+    assert_eq!(a, b);
+    assert_ne!(a.text, c.text);
+}
+
+#[test]
+fn a_story_prompt_gets_story_prose() {
+    let written = write_seeded(&spec(None), 3);
+    let story_words = ["once", "little", "friend", "forest", "said", "day", "night"];
+    let lower = written.text.to_lowercase();
+    assert!(
+        story_words.iter().any(|w| lower.contains(w)),
+        "{}",
+        written.text
+    );
+    assert!(written.text.ends_with('.') || written.text.ends_with('?'));
+}
+
+#[test]
+fn the_cap_truncates_to_exactly_the_cap_and_says_length() {
+    let full = write_seeded(&spec(None), 5);
+    assert!(full.tokens > 10);
+    let capped = write_seeded(&spec(Some(10)), 5);
+    assert_eq!(capped.finish, FinishReason::Length);
+    assert_eq!(capped.tokens, 10);
+    assert_eq!(Encoding::O200kBase.count(&capped.text), 10);
+    assert!(
+        full.text.starts_with(&capped.text),
+        "a capped answer is a prefix"
+    );
+    // A cap above the natural length changes nothing.
+    let roomy = write_seeded(&spec(Some(full.tokens + 50)), 5);
+    assert_eq!(roomy, full);
+}
+
+#[test]
+fn a_stop_sequence_ends_the_text_before_it() {
+    let full = write_seeded(&spec(None), 8);
+    let stop = [". "];
+    let spec = Spec {
+        stop: &stop,
+        ..spec(None)
+    };
+    let stopped = write_seeded(&spec, 8);
+    assert_eq!(stopped.finish, FinishReason::Stop);
+    assert!(!stopped.text.contains(". "));
+    assert!(full.text.starts_with(&stopped.text));
+    assert!(stopped.tokens < full.tokens);
+}
+
+#[test]
+fn json_mode_writes_a_json_object() {
+    let spec = Spec {
+        format: Format::JsonObject,
+        ..spec(None)
+    };
+    let written = write_seeded(&spec, 1);
+    let value: Value = serde_json::from_str(&written.text).unwrap();
+    assert!(value["answer"].as_str().is_some_and(|a| a.len() > 20));
+    assert_eq!(value["topic"], "stories");
+}
+
+#[test]
+fn a_json_schema_is_followed() {
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "title": {"type": "string"},
+            "age": {"type": "integer"},
+            "mood": {"type": "string", "enum": ["happy", "sleepy"]},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "done": {"type": "boolean"},
+            "nested": {"type": "object", "properties": {"score": {"type": "number"}}}
+        }
+    });
+    let spec = Spec {
+        format: Format::JsonSchema(Some(&schema)),
+        ..spec(None)
+    };
+    let value: Value = serde_json::from_str(&write_seeded(&spec, 2).text).unwrap();
+    assert!(value["title"].is_string());
+    assert!(value["age"].is_u64());
+    assert!(["happy", "sleepy"].contains(&value["mood"].as_str().unwrap()));
+    assert!(value["tags"].as_array().is_some_and(|t| !t.is_empty()));
+    assert!(value["done"].is_boolean());
+    assert!(value["nested"]["score"].is_number());
+}
+
+#[test]
+fn lengths_follow_the_distribution() {
+    let mut rng = StdRng::seed_from_u64(11);
+    let length = TokenCount {
+        median: 200,
+        p99: 900,
+    };
+    let mut draws: Vec<usize> = (0..4001).map(|_| draw_length(length, &mut rng)).collect();
+    draws.sort_unstable();
+    let median = draws[2000];
+    let p99 = draws[3960];
+    assert!((170..=230).contains(&median), "median {median}");
+    assert!((650..=1200).contains(&p99), "p99 {p99}");
+}
+
+#[test]
+fn truncation_backs_off_past_a_split_character() {
+    // "é" and emoji take several bytes and often several tokens: a cut inside one
+    // must back off to a whole character, and the count must still be exact.
+    let text = "caf\u{e9} \u{1f600}\u{1f600}\u{1f600} na\u{ef}ve".to_owned();
+    for cap in 1..12 {
+        let (prefix, count, _) = truncate(Encoding::Cl100kBase, text.clone(), cap);
+        assert!(text.starts_with(&prefix));
+        assert_eq!(count as usize, Encoding::Cl100kBase.count(&prefix));
+        assert!(count as usize <= cap);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn any_cap_gives_an_exact_count_within_the_cap(seed in 0u64..1000, cap in 1u32..400) {
+        let written = write_seeded(&spec(Some(cap)), seed);
+        prop_assert_eq!(written.tokens as usize, Encoding::O200kBase.count(&written.text));
+        prop_assert!(written.tokens <= cap);
+        if written.finish == FinishReason::Length {
+            prop_assert!(written.tokens + 3 >= cap, "a cut keeps close to the cap");
+        }
+    }
+}

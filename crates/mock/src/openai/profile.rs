@@ -1,0 +1,336 @@
+//! The `[openai]` profile: shared settings, the models served with their tokenizer,
+//! limits and latency, and the simulated prompt cache.
+//!
+//! The defaults (and their sources) are written out in
+//! `scenarios/profiles/default.toml`; a test keeps the two equal.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use gatebench_distr::{Delay, serde_duration};
+use serde::{Deserialize, Serialize};
+
+use super::tokens::Encoding;
+use crate::capacity::CapacityConfig;
+use crate::core::ServiceSettings;
+use crate::faults::FaultSpec;
+use crate::ratelimit::RateLimitConfig;
+
+/// Profile of the OpenAI-compatible mock.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OpenAiProfile {
+    /// See [`ServiceSettings::require_key`].
+    pub require_key: bool,
+    /// See [`ServiceSettings::api_keys`].
+    pub api_keys: Vec<String>,
+    /// See [`ServiceSettings::body_limit`].
+    pub body_limit: usize,
+    /// See [`ServiceSettings::capacity`] (counted per model).
+    pub capacity: CapacityConfig,
+    /// See [`ServiceSettings::rate_limits`] (counted per API key and model).
+    pub rate_limits: RateLimitConfig,
+    /// See [`ServiceSettings::faults`].
+    pub faults: FaultSpec,
+    /// Chat models by id. A profile that lists any replaces the whole table.
+    pub chat_models: BTreeMap<String, ChatModel>,
+    /// Embedding models by id. A profile that lists any replaces the whole table.
+    pub embedding_models: BTreeMap<String, EmbeddingModel>,
+    /// The simulated provider prompt cache.
+    pub prompt_cache: PromptCacheConfig,
+}
+
+/// One chat model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChatModel {
+    /// `owned_by` in `/v1/models`; `deepseek` marks a DeepSeek model, whose usage also
+    /// carries DeepSeek's `prompt_cache_hit_tokens` / `prompt_cache_miss_tokens`.
+    pub owned_by: String,
+    /// `created` in `/v1/models` (Unix seconds).
+    pub created: u64,
+    /// Tokenizer used for `usage`.
+    pub tokenizer: Encoding,
+    /// Prompt plus completion tokens the model accepts.
+    pub context_window: u32,
+    /// Largest `max_tokens` / `max_completion_tokens` accepted.
+    pub max_output_tokens: u32,
+    /// Time to first token.
+    pub first_token: Delay,
+    /// Time per output token, drawn once per request (so a whole request is fast or
+    /// slow, as on a real shared backend), then multiplied by the capacity factor.
+    pub per_token: Delay,
+    /// Length of an answer when nothing caps it.
+    pub output_tokens: TokenCount,
+}
+
+impl Default for ChatModel {
+    fn default() -> Self {
+        ChatModel {
+            owned_by: "openai".to_owned(),
+            created: 1_700_000_000,
+            tokenizer: Encoding::O200kBase,
+            context_window: 128_000,
+            max_output_tokens: 16_384,
+            first_token: delay("lognormal(400ms, 1.5s)"),
+            per_token: delay("lognormal(12ms, 30ms)"),
+            output_tokens: TokenCount {
+                median: 200,
+                p99: 900,
+            },
+        }
+    }
+}
+
+/// A log-normal distribution of token counts, given by its median and 99th
+/// percentile.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenCount {
+    /// Median.
+    pub median: u32,
+    /// 99th percentile.
+    pub p99: u32,
+}
+
+/// One embedding model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmbeddingModel {
+    /// `owned_by` in `/v1/models`.
+    pub owned_by: String,
+    /// `created` in `/v1/models` (Unix seconds).
+    pub created: u64,
+    /// Native vector length.
+    pub dimensions: u32,
+    /// Accepts `dimensions` (shortened, renormalised vectors).
+    pub shortening: bool,
+    /// Tokens one input may have.
+    pub max_input_tokens: u32,
+    /// Time before the response, whatever the input.
+    pub base: Delay,
+    /// Extra time per input token (all inputs together).
+    pub per_token: Delay,
+}
+
+impl Default for EmbeddingModel {
+    fn default() -> Self {
+        EmbeddingModel {
+            owned_by: "system".to_owned(),
+            created: 1_700_000_000,
+            dimensions: 1536,
+            shortening: true,
+            max_input_tokens: 8192,
+            base: delay("lognormal(120ms, 600ms)"),
+            per_token: delay("10us"),
+        }
+    }
+}
+
+/// The simulated prompt cache: a prompt whose first `min_tokens` (or more) tokens
+/// were seen recently on the same model gets those tokens billed as cached.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PromptCacheConfig {
+    /// Turn the cache off (every `cached_tokens` is 0).
+    pub enabled: bool,
+    /// Shortest cacheable prefix.
+    pub min_tokens: u32,
+    /// Cached prefixes grow in steps of this many tokens past `min_tokens`.
+    pub increment: u32,
+    /// A prefix is forgotten after this long unused.
+    #[serde(with = "serde_duration")]
+    pub idle: Duration,
+    /// A prefix is forgotten this long after it was first cached, used or not.
+    #[serde(with = "serde_duration")]
+    pub max_age: Duration,
+    /// Prefixes remembered at most (each cacheable step of a prompt is one).
+    pub capacity: u64,
+}
+
+impl Default for PromptCacheConfig {
+    fn default() -> Self {
+        PromptCacheConfig {
+            enabled: true,
+            min_tokens: 1024,
+            increment: 128,
+            idle: Duration::from_secs(5 * 60),
+            max_age: Duration::from_secs(60 * 60),
+            capacity: 100_000,
+        }
+    }
+}
+
+impl Default for OpenAiProfile {
+    fn default() -> Self {
+        let s = ServiceSettings::default();
+        OpenAiProfile {
+            require_key: s.require_key,
+            api_keys: s.api_keys,
+            body_limit: s.body_limit,
+            capacity: CapacityConfig {
+                soft_limit: 256,
+                hard_limit: 2048,
+                slope: 1.0,
+            },
+            rate_limits: RateLimitConfig {
+                requests_per_minute: 30_000,
+                tokens_per_minute: 150_000_000,
+                concurrent_requests: 0,
+            },
+            faults: s.faults,
+            chat_models: default_chat_models(),
+            embedding_models: default_embedding_models(),
+            prompt_cache: PromptCacheConfig::default(),
+        }
+    }
+}
+
+impl OpenAiProfile {
+    /// The settings every mock shares.
+    pub fn settings(&self) -> ServiceSettings {
+        ServiceSettings {
+            require_key: self.require_key,
+            api_keys: self.api_keys.clone(),
+            body_limit: self.body_limit,
+            capacity: self.capacity.clone(),
+            rate_limits: self.rate_limits.clone(),
+            faults: self.faults.clone(),
+        }
+    }
+}
+
+/// A delay written as in the profile file, so defaults and file agree to the
+/// nanosecond. Only called with the constant texts below.
+fn delay(text: &str) -> Delay {
+    text.parse()
+        .unwrap_or_else(|e| panic!("default delay `{text}` does not parse: {e}"))
+}
+
+/// The chat models of the default profile (sources in `default.toml`).
+fn default_chat_models() -> BTreeMap<String, ChatModel> {
+    use Encoding::{Cl100kBase, O200kBase};
+    let model = |owned_by: &str,
+                 created,
+                 tokenizer,
+                 (context_window, max_output_tokens),
+                 (first_token, per_token),
+                 (median, p99)| ChatModel {
+        owned_by: owned_by.to_owned(),
+        created,
+        tokenizer,
+        context_window,
+        max_output_tokens,
+        first_token: delay(first_token),
+        per_token: delay(per_token),
+        output_tokens: TokenCount { median, p99 },
+    };
+    [
+        (
+            "gpt-4o",
+            model(
+                "system",
+                1_715_367_049,
+                O200kBase,
+                (128_000, 16_384),
+                ("lognormal(390ms, 1.6s)", "lognormal(12ms, 35ms)"),
+                (220, 1000),
+            ),
+        ),
+        (
+            "gpt-4o-mini",
+            model(
+                "system",
+                1_721_172_741,
+                O200kBase,
+                (128_000, 16_384),
+                ("lognormal(400ms, 1.5s)", "lognormal(17ms, 35ms)"),
+                (200, 900),
+            ),
+        ),
+        (
+            "gpt-3.5-turbo",
+            model(
+                "openai",
+                1_677_610_602,
+                Cl100kBase,
+                (16_385, 4_096),
+                ("lognormal(300ms, 1.2s)", "lognormal(13ms, 30ms)"),
+                (150, 700),
+            ),
+        ),
+        (
+            "gpt-4",
+            model(
+                "openai",
+                1_687_882_411,
+                Cl100kBase,
+                (8_192, 8_192),
+                ("lognormal(650ms, 2.5s)", "lognormal(33ms, 80ms)"),
+                (180, 800),
+            ),
+        ),
+        (
+            "deepseek-chat",
+            model(
+                "deepseek",
+                1_735_171_200,
+                O200kBase,
+                (128_000, 8_192),
+                ("lognormal(2s, 8s)", "lognormal(20ms, 45ms)"),
+                (250, 1100),
+            ),
+        ),
+    ]
+    .into_iter()
+    .map(|(id, m)| (id.to_owned(), m))
+    .collect()
+}
+
+/// The embedding models of the default profile.
+fn default_embedding_models() -> BTreeMap<String, EmbeddingModel> {
+    let model = |owned_by: &str, created, dimensions, shortening, base| EmbeddingModel {
+        owned_by: owned_by.to_owned(),
+        created,
+        dimensions,
+        shortening,
+        max_input_tokens: 8192,
+        base: delay(base),
+        per_token: delay("10us"),
+    };
+    [
+        (
+            "text-embedding-3-small",
+            model(
+                "system",
+                1_705_948_997,
+                1536,
+                true,
+                "lognormal(110ms, 500ms)",
+            ),
+        ),
+        (
+            "text-embedding-3-large",
+            model(
+                "system",
+                1_705_953_180,
+                3072,
+                true,
+                "lognormal(150ms, 700ms)",
+            ),
+        ),
+        (
+            "text-embedding-ada-002",
+            model(
+                "openai-internal",
+                1_671_217_299,
+                1536,
+                false,
+                "lognormal(120ms, 600ms)",
+            ),
+        ),
+    ]
+    .into_iter()
+    .map(|(id, m)| (id.to_owned(), m))
+    .collect()
+}

@@ -1,0 +1,318 @@
+//! A streamed chat completion: server-sent events of `chat.completion.chunk`
+//! objects, paced by the latency model, ending with `data: [DONE]`.
+//!
+//! Order, as the API sends it: each choice's role delta (`content: ""`), then one
+//! content delta per token (choices interleaved), then each choice's
+//! `finish_reason` chunk, then, with `stream_options.include_usage`, a chunk with
+//! empty `choices` and the usage (every other chunk then carries `"usage": null`).
+//! A stream-cut fault ends the body with an error after a share of the chunks, so
+//! the client sees the connection drop without `[DONE]`.
+
+use std::io;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use gatebench_wire::openai::{ChatCompletionChunk, ChunkChoice, Delta, FinishReason, Role, Usage};
+use http::{HeaderValue, header};
+use tokio::time::Instant;
+
+use super::admission::Admission;
+use super::chat::{Meta, Timing};
+use super::completion::Written;
+use super::tokens::Encoding;
+use crate::core::RequestCtx;
+
+/// Chunks written back to back (no delay between them) share one body frame, up
+/// to about this many bytes.
+const FRAME_BYTES: usize = 16 * 1024;
+const DONE: &[u8] = b"data: [DONE]\n\n";
+/// Pause before a cut, so the server writes out what was already sent (headers
+/// included) before the connection drops; otherwise, with no delays at all, the
+/// client could see the connection fail before any response.
+const CUT_GRACE: Duration = Duration::from_millis(20);
+
+/// One chunk to send, and the wait before it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Event {
+    Role(usize),
+    Content(usize, usize),
+    Finish(usize),
+    Usage,
+}
+
+/// The streamed response. `admission` is held until the body ends.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn respond(
+    meta: Meta,
+    encoding: Encoding,
+    choices: Arc<Vec<Written>>,
+    usage: Option<Usage>,
+    include_usage: bool,
+    timing: Timing,
+    ctx: RequestCtx,
+    admission: Admission,
+) -> Response {
+    let pieces: Vec<Vec<String>> = choices
+        .iter()
+        .map(|c| token_pieces(encoding, &c.text))
+        .collect();
+    let steps = schedule(&pieces, include_usage, timing);
+    let cut_at = ctx.take_stream_cut().map(|share| {
+        ((share * steps.len() as f64) as usize).clamp(1, steps.len().saturating_sub(1).max(1))
+    });
+    let headers = admission.headers.clone();
+    let state = Sse {
+        meta,
+        pieces,
+        finishes: choices.iter().map(|c| c.finish.clone()).collect(),
+        usage,
+        include_usage,
+        steps,
+        next: 0,
+        cut_at,
+        deadline: Instant::now(),
+        ctx,
+        finished: false,
+        _admission: admission,
+    };
+    let body = futures::stream::unfold(state, Sse::step);
+    let mut response = Response::new(Body::from_stream(body));
+    let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.extend(headers);
+    response
+}
+
+/// `text` split at token boundaries, each piece whole UTF-8 (a character split
+/// across tokens goes out with its last token). The pieces concatenate to `text`.
+pub fn token_pieces(encoding: Encoding, text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut pending: Vec<u8> = Vec::new();
+    for token in encoding.encode(text) {
+        pending.extend(encoding.decode_bytes(&[token]).unwrap_or_default());
+        if let Ok(piece) = std::str::from_utf8(&pending) {
+            out.push(piece.to_owned());
+            pending.clear();
+        }
+    }
+    if !pending.is_empty() {
+        out.push(String::from_utf8_lossy(&pending).into_owned());
+    }
+    out
+}
+
+/// Events in sending order with the (loaded, unscaled) wait before each: the
+/// first token after the time to first token, each later token (and the finish)
+/// one time-per-token after the previous, choices generated side by side.
+fn schedule(pieces: &[Vec<String>], include_usage: bool, timing: Timing) -> Vec<(Event, Duration)> {
+    let per_token = timing.loaded(timing.per_token);
+    let mut steps = Vec::new();
+    for i in 0..pieces.len() {
+        let wait = if i == 0 {
+            timing.loaded(timing.first)
+        } else {
+            Duration::ZERO
+        };
+        steps.push((Event::Role(i), wait));
+    }
+    let longest = pieces.iter().map(Vec::len).max().unwrap_or(0);
+    for position in 0..longest {
+        let mut first_in_round = true;
+        for (i, p) in pieces.iter().enumerate() {
+            if position < p.len() {
+                let wait = if position > 0 && first_in_round {
+                    per_token
+                } else {
+                    Duration::ZERO
+                };
+                first_in_round = false;
+                steps.push((Event::Content(i, position), wait));
+            }
+        }
+    }
+    for i in 0..pieces.len() {
+        let wait = if i == 0 { per_token } else { Duration::ZERO };
+        steps.push((Event::Finish(i), wait));
+    }
+    if include_usage {
+        steps.push((Event::Usage, Duration::ZERO));
+    }
+    steps
+}
+
+struct Sse {
+    meta: Meta,
+    pieces: Vec<Vec<String>>,
+    finishes: Vec<FinishReason>,
+    usage: Option<Usage>,
+    include_usage: bool,
+    steps: Vec<(Event, Duration)>,
+    next: usize,
+    cut_at: Option<usize>,
+    deadline: Instant,
+    ctx: RequestCtx,
+    finished: bool,
+    _admission: Admission,
+}
+
+impl Sse {
+    async fn step(mut self) -> Option<(Result<Bytes, io::Error>, Sse)> {
+        if self.finished {
+            return None;
+        }
+        if self.cut_at == Some(self.next) {
+            self.finished = true;
+            tokio::time::sleep(CUT_GRACE).await;
+            tracing::debug!(id = %self.meta.id, after = self.next, "stream cut");
+            return Some((Err(io::Error::other("stream cut")), self));
+        }
+        if self.next >= self.steps.len() {
+            self.finished = true;
+            return Some((Ok(Bytes::from_static(DONE)), self));
+        }
+        // Waits count from a running deadline, so timer overshoot on one token does
+        // not add up over a long answer.
+        self.deadline += self.ctx.scaled(self.steps[self.next].1);
+        if self.deadline > Instant::now() {
+            tokio::time::sleep_until(self.deadline).await;
+        }
+        let mut frame = Vec::new();
+        loop {
+            let event = self.steps[self.next].0;
+            self.write(event, &mut frame);
+            self.next += 1;
+            let more = self.next < self.steps.len()
+                && self.cut_at != Some(self.next)
+                && frame.len() < FRAME_BYTES
+                && self.ctx.scaled(self.steps[self.next].1).is_zero();
+            if !more {
+                break;
+            }
+        }
+        if self.next >= self.steps.len() && self.cut_at.is_none() {
+            frame.extend_from_slice(DONE);
+            self.finished = true;
+        }
+        Some((Ok(Bytes::from(frame)), self))
+    }
+
+    fn write(&self, event: Event, out: &mut Vec<u8>) {
+        let choice = |index: usize, delta: Delta, finish: Option<FinishReason>| ChunkChoice {
+            index: index as u32,
+            delta,
+            logprobs: None,
+            finish_reason: finish,
+        };
+        let (choices, usage) = match event {
+            Event::Role(i) => (
+                vec![choice(
+                    i,
+                    Delta {
+                        role: Some(Role::Assistant),
+                        content: Some(String::new()),
+                        ..Delta::default()
+                    },
+                    None,
+                )],
+                None,
+            ),
+            Event::Content(i, p) => (
+                vec![choice(
+                    i,
+                    Delta {
+                        content: self.pieces.get(i).and_then(|v| v.get(p)).cloned(),
+                        ..Delta::default()
+                    },
+                    None,
+                )],
+                None,
+            ),
+            Event::Finish(i) => (
+                vec![choice(i, Delta::default(), self.finishes.get(i).cloned())],
+                None,
+            ),
+            Event::Usage => (Vec::new(), self.usage.clone()),
+        };
+        let chunk = ChatCompletionChunk {
+            id: self.meta.id.clone(),
+            object: ChatCompletionChunk::OBJECT.to_owned(),
+            created: self.meta.created,
+            model: self.meta.model.clone(),
+            system_fingerprint: Some(self.meta.fingerprint.clone()),
+            service_tier: Some("default".to_owned()),
+            choices,
+            usage: self.include_usage.then_some(usage),
+        };
+        out.extend_from_slice(b"data: ");
+        // Serialising plain structs into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, &chunk);
+        out.extend_from_slice(b"\n\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timing() -> Timing {
+        Timing {
+            first: Duration::from_millis(400),
+            per_token: Duration::from_millis(10),
+            factor: 1.0,
+        }
+    }
+
+    #[test]
+    fn pieces_concatenate_to_the_text_and_number_about_one_per_token() {
+        for text in ["Once upon a time, a rabbit.", "caf\u{e9} \u{1f600} ok", ""] {
+            let pieces = token_pieces(Encoding::O200kBase, text);
+            assert_eq!(pieces.concat(), text);
+            assert!(pieces.len() <= Encoding::O200kBase.count(text));
+        }
+        let plain = "Every morning he hopped to the edge of the meadow.";
+        assert_eq!(
+            token_pieces(Encoding::Cl100kBase, plain).len(),
+            Encoding::Cl100kBase.count(plain)
+        );
+    }
+
+    #[test]
+    fn the_schedule_sends_roles_then_tokens_then_finishes_then_usage() {
+        let pieces = vec![vec!["a".to_owned(), "b".to_owned()], vec!["c".to_owned()]];
+        let steps = schedule(&pieces, true, timing());
+        let events: Vec<Event> = steps.iter().map(|s| s.0).collect();
+        assert_eq!(
+            events,
+            [
+                Event::Role(0),
+                Event::Role(1),
+                Event::Content(0, 0),
+                Event::Content(1, 0),
+                Event::Content(0, 1),
+                Event::Finish(0),
+                Event::Finish(1),
+                Event::Usage,
+            ]
+        );
+        let total: Duration = steps.iter().map(|s| s.1).sum();
+        assert_eq!(total, Duration::from_millis(400 + 2 * 10));
+    }
+
+    #[test]
+    fn load_stretches_every_wait() {
+        let pieces = vec![vec!["a".to_owned(); 5]];
+        let loaded = Timing {
+            factor: 2.0,
+            ..timing()
+        };
+        let total: Duration = schedule(&pieces, false, loaded).iter().map(|s| s.1).sum();
+        assert_eq!(total, Duration::from_millis(2 * (400 + 5 * 10)));
+    }
+}

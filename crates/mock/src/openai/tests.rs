@@ -1,0 +1,485 @@
+//! The router called in-process: shapes, usage, determinism, streaming, limits.
+
+use axum::body::Body;
+use axum::response::Response;
+use gatebench_wire::openai::{
+    ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, EmbeddingResponse, EmbeddingVector,
+    FinishReason, ModelList,
+};
+use http::{Request, StatusCode};
+use serde_json::{Value, json};
+use tower::ServiceExt as _;
+
+use super::*;
+use crate::capacity::CapacityConfig;
+use crate::faults::FaultSpec;
+use crate::ratelimit::RateLimitConfig;
+
+fn app(profile: &OpenAiProfile, seed: u64) -> Router {
+    router(profile, seed, 0.0)
+}
+
+async fn send(app: &Router, method: &str, path: &str, body: Option<Value>) -> Response {
+    let request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", "application/json")
+        .header("authorization", "Bearer sk-test")
+        .body(body.map_or_else(Body::empty, |b| Body::from(b.to_string())))
+        .unwrap();
+    app.clone().oneshot(request).await.unwrap()
+}
+
+async fn json_of(response: Response) -> Value {
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+async fn chat(app: &Router, body: Value) -> ChatCompletion {
+    let response = send(app, "POST", "/v1/chat/completions", Some(body)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    serde_json::from_value(json_of(response).await).unwrap()
+}
+
+fn story(model: &str) -> Value {
+    json!({
+        "model": model,
+        "messages": [
+            {"role": "system", "content": "You tell gentle stories to children."},
+            {"role": "user", "content": "Tell me a bedtime story about a brave rabbit."}
+        ]
+    })
+}
+
+#[tokio::test]
+async fn a_completion_has_the_api_s_shape_and_real_counts() {
+    let app = app(&OpenAiProfile::default(), 1);
+    let response = send(
+        &app,
+        "POST",
+        "/v1/chat/completions",
+        Some(story("gpt-4o-mini")),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    assert_eq!(headers["x-ratelimit-limit-requests"], "30000");
+    assert_eq!(headers["x-ratelimit-remaining-requests"], "29999");
+    assert!(headers.contains_key("x-ratelimit-remaining-tokens"));
+    assert!(
+        headers["x-request-id"]
+            .to_str()
+            .unwrap()
+            .starts_with("req_")
+    );
+    let value = json_of(response).await;
+    assert_eq!(value["object"], "chat.completion");
+    assert!(value["id"].as_str().unwrap().starts_with("chatcmpl-"));
+    assert_eq!(value["choices"][0]["message"]["role"], "assistant");
+    assert_eq!(value["choices"][0]["logprobs"], Value::Null);
+    assert_eq!(
+        value["usage"]["completion_tokens_details"]["reasoning_tokens"],
+        0
+    );
+    let completion: ChatCompletion = serde_json::from_value(value).unwrap();
+    let usage = completion.usage.clone().unwrap();
+    let request: ChatCompletionRequest = serde_json::from_value(story("gpt-4o-mini")).unwrap();
+    assert_eq!(
+        usage.prompt_tokens as usize,
+        count_chat_prompt(Encoding::O200kBase, &request)
+    );
+    let text = completion.text().unwrap();
+    assert_eq!(
+        usage.completion_tokens as usize,
+        Encoding::O200kBase.count(text)
+    );
+    assert_eq!(
+        usage.total_tokens,
+        usage.prompt_tokens + usage.completion_tokens
+    );
+    assert_eq!(usage.cached_tokens(), 0);
+    assert_eq!(usage.prompt_cache_hit_tokens, None, "not a DeepSeek model");
+}
+
+#[tokio::test]
+async fn the_same_request_gets_the_same_text_on_another_mock_with_the_same_seed() {
+    let a = chat(&app(&OpenAiProfile::default(), 7), story("gpt-4o")).await;
+    let b = chat(&app(&OpenAiProfile::default(), 7), story("gpt-4o")).await;
+    let other_run = chat(&app(&OpenAiProfile::default(), 8), story("gpt-4o")).await;
+    assert_eq!(a.text(), b.text());
+    assert_ne!(a.text(), other_run.text());
+    let mut seeded = story("gpt-4o");
+    seeded["seed"] = json!(12345);
+    let c = chat(&app(&OpenAiProfile::default(), 7), seeded).await;
+    assert_ne!(a.text(), c.text(), "the request's seed changes the answer");
+}
+
+#[tokio::test]
+async fn n_choices_differ_and_their_tokens_add_up() {
+    let app = app(&OpenAiProfile::default(), 2);
+    let mut body = story("gpt-3.5-turbo");
+    body["n"] = json!(3);
+    let completion = chat(&app, body).await;
+    assert_eq!(completion.choices.len(), 3);
+    let texts: Vec<&str> = completion
+        .choices
+        .iter()
+        .map(|c| c.message.content.as_deref().unwrap())
+        .collect();
+    assert_ne!(texts[0], texts[1]);
+    let sum: usize = texts.iter().map(|t| Encoding::Cl100kBase.count(t)).sum();
+    assert_eq!(completion.usage.unwrap().completion_tokens as usize, sum);
+}
+
+#[tokio::test]
+async fn max_tokens_cuts_with_finish_reason_length() {
+    let app = app(&OpenAiProfile::default(), 3);
+    for field in ["max_tokens", "max_completion_tokens"] {
+        let mut body = story("gpt-4o");
+        body[field] = json!(5);
+        let completion = chat(&app, body).await;
+        assert_eq!(
+            completion.choices[0].finish_reason,
+            Some(FinishReason::Length)
+        );
+        assert_eq!(completion.usage.unwrap().completion_tokens, 5);
+    }
+}
+
+#[tokio::test]
+async fn unknown_models_get_model_not_found() {
+    let app = app(&OpenAiProfile::default(), 0);
+    for (path, body) in [
+        ("/v1/chat/completions", story("gpt-9")),
+        (
+            "/v1/embeddings",
+            json!({"model": "gpt-9", "input": "hello"}),
+        ),
+    ] {
+        let response = send(&app, "POST", path, Some(body)).await;
+        assert_eq!(response.status(), 404);
+        let error = json_of(response).await;
+        assert_eq!(error["error"]["code"], "model_not_found");
+        assert_eq!(error["error"]["type"], "invalid_request_error");
+    }
+    let response = send(&app, "GET", "/v1/models/gpt-9", None).await;
+    assert_eq!(response.status(), 404);
+}
+
+#[tokio::test]
+async fn models_are_listed_and_retrieved() {
+    let app = app(&OpenAiProfile::default(), 0);
+    let list: ModelList =
+        serde_json::from_value(json_of(send(&app, "GET", "/v1/models", None).await).await).unwrap();
+    let ids: Vec<&str> = list.data.iter().map(|m| m.id.as_str()).collect();
+    for id in [
+        "gpt-4o-mini",
+        "gpt-4o",
+        "gpt-3.5-turbo",
+        "gpt-4",
+        "deepseek-chat",
+        "text-embedding-3-small",
+        "text-embedding-3-large",
+        "text-embedding-ada-002",
+    ] {
+        assert!(ids.contains(&id), "{id} missing from {ids:?}");
+    }
+    let one = json_of(send(&app, "GET", "/v1/models/deepseek-chat", None).await).await;
+    assert_eq!(one["owned_by"], "deepseek");
+    assert_eq!(one["object"], "model");
+}
+
+fn sse_chunks(body: &str) -> (Vec<ChatCompletionChunk>, bool) {
+    let mut chunks = Vec::new();
+    let mut done = false;
+    for event in body.split("\n\n").filter(|e| !e.is_empty()) {
+        let data = event.strip_prefix("data: ").expect("every event is data");
+        if data == "[DONE]" {
+            done = true;
+        } else {
+            chunks.push(serde_json::from_str(data).unwrap());
+        }
+    }
+    (chunks, done)
+}
+
+#[tokio::test]
+async fn a_stream_sends_role_tokens_finish_usage_and_done() {
+    let app = app(&OpenAiProfile::default(), 4);
+    let mut body = story("gpt-4o-mini");
+    body["stream"] = json!(true);
+    body["stream_options"] = json!({"include_usage": true});
+    let response = send(&app, "POST", "/v1/chat/completions", Some(body)).await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    assert!(response.headers().contains_key("x-ratelimit-limit-tokens"));
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    assert!(text.ends_with("data: [DONE]\n\n"));
+    // Every chunk but the last has `"usage":null`.
+    let raw_events = text.matches("\"usage\":null").count();
+    let (chunks, done) = sse_chunks(&text);
+    assert!(done);
+    assert_eq!(raw_events, chunks.len() - 1);
+    let first = &chunks[0].choices[0].delta;
+    assert_eq!(first.role, Some(gatebench_wire::openai::Role::Assistant));
+    assert_eq!(first.content.as_deref(), Some(""));
+    let last = chunks.last().unwrap();
+    assert!(last.choices.is_empty());
+    let usage = last.usage().unwrap();
+    let finish = &chunks[chunks.len() - 2].choices[0];
+    assert_eq!(finish.finish_reason, Some(FinishReason::Stop));
+    let content: String = chunks
+        .iter()
+        .flat_map(|c| &c.choices)
+        .filter_map(|c| c.delta.content.as_deref())
+        .collect();
+    assert_eq!(
+        usage.completion_tokens as usize,
+        Encoding::O200kBase.count(&content)
+    );
+    let content_chunks = chunks.len() - 3;
+    assert_eq!(
+        content_chunks, usage.completion_tokens as usize,
+        "one token per chunk"
+    );
+    // The streamed text is the text of the same request unstreamed.
+    let whole = chat(&app, story("gpt-4o-mini")).await;
+    assert_eq!(whole.text(), Some(content.as_str()));
+}
+
+#[tokio::test]
+async fn a_stream_without_include_usage_has_no_usage_field() {
+    let app = app(&OpenAiProfile::default(), 5);
+    let mut body = story("gpt-4");
+    body["stream"] = json!(true);
+    body["max_tokens"] = json!(3);
+    let response = send(&app, "POST", "/v1/chat/completions", Some(body)).await;
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    assert!(!text.contains("\"usage\""));
+    let (chunks, done) = sse_chunks(&text);
+    assert!(done);
+    assert_eq!(
+        chunks.last().unwrap().choices[0].finish_reason,
+        Some(FinishReason::Length)
+    );
+}
+
+#[tokio::test]
+async fn a_stream_cut_fault_ends_the_body_with_an_error_and_no_done() {
+    let profile = OpenAiProfile {
+        faults: FaultSpec {
+            stream_cut: 1.0,
+            ..FaultSpec::default()
+        },
+        ..OpenAiProfile::default()
+    };
+    let app = app(&profile, 6);
+    let mut body = story("gpt-4o");
+    body["stream"] = json!(true);
+    let response = send(&app, "POST", "/v1/chat/completions", Some(body)).await;
+    assert_eq!(response.status(), 200);
+    let mut stream = response.into_body().into_data_stream();
+    let mut received = Vec::new();
+    let mut failed = false;
+    while let Some(frame) = futures::StreamExt::next(&mut stream).await {
+        match frame {
+            Ok(bytes) => received.extend_from_slice(&bytes),
+            Err(_) => {
+                failed = true;
+                break;
+            }
+        }
+    }
+    assert!(failed, "the body ends with an error");
+    let text = String::from_utf8(received).unwrap();
+    assert!(text.starts_with("data: "));
+    assert!(!text.contains("[DONE]"));
+}
+
+fn long_conversation(model: &str) -> Value {
+    let background = "The customer wrote to us about a parcel that did not arrive. ".repeat(160);
+    json!({
+        "model": model,
+        "messages": [
+            {"role": "system", "content": background},
+            {"role": "user", "content": "Where is my order?"}
+        ]
+    })
+}
+
+#[tokio::test]
+async fn a_repeated_long_prompt_is_billed_as_cached_in_128_token_steps() {
+    let app = app(&OpenAiProfile::default(), 9);
+    let first = chat(&app, long_conversation("gpt-4o")).await.usage.unwrap();
+    assert!(first.prompt_tokens >= 1024, "{}", first.prompt_tokens);
+    assert_eq!(first.cached_tokens(), 0);
+    let second = chat(&app, long_conversation("gpt-4o")).await.usage.unwrap();
+    let expected = 1024 + (first.prompt_tokens - 1024) / 128 * 128;
+    assert_eq!(second.cached_tokens(), expected);
+    // DeepSeek models report their cache in DeepSeek's fields too.
+    chat(&app, long_conversation("deepseek-chat")).await;
+    let deepseek = chat(&app, long_conversation("deepseek-chat"))
+        .await
+        .usage
+        .unwrap();
+    let hit = deepseek.prompt_cache_hit_tokens.unwrap();
+    assert!(hit >= 1024);
+    assert_eq!(
+        hit + deepseek.prompt_cache_miss_tokens.unwrap(),
+        deepseek.prompt_tokens
+    );
+}
+
+#[tokio::test]
+async fn embeddings_come_as_floats_or_base64_and_shorten_on_request() {
+    let app = app(&OpenAiProfile::default(), 10);
+    let body =
+        json!({"model": "text-embedding-3-small", "input": ["a red apple", "a green apple"]});
+    let response = send(&app, "POST", "/v1/embeddings", Some(body)).await;
+    assert_eq!(response.status(), 200);
+    let floats: EmbeddingResponse = serde_json::from_value(json_of(response).await).unwrap();
+    assert_eq!(floats.data.len(), 2);
+    assert_eq!(floats.usage.prompt_tokens, 6);
+    let EmbeddingVector::Float(v) = &floats.data[0].embedding else {
+        panic!("floats asked for");
+    };
+    assert_eq!(v.len(), 1536);
+    let body = json!({
+        "model": "text-embedding-3-small",
+        "input": "a red apple",
+        "encoding_format": "base64",
+        "dimensions": 256
+    });
+    let b64: EmbeddingResponse = serde_json::from_value(
+        json_of(send(&app, "POST", "/v1/embeddings", Some(body)).await).await,
+    )
+    .unwrap();
+    let EmbeddingVector::Base64(text) = &b64.data[0].embedding else {
+        panic!("base64 asked for");
+    };
+    let short = decode_base64(text).unwrap();
+    assert_eq!(short, shorten(v.clone(), 256));
+    let body = json!({"model": "text-embedding-ada-002", "input": "x", "dimensions": 256});
+    let response = send(&app, "POST", "/v1/embeddings", Some(body)).await;
+    assert_eq!(response.status(), 400);
+}
+
+#[tokio::test]
+async fn the_rate_limit_refuses_with_openai_s_wording_and_headers() {
+    let profile = OpenAiProfile {
+        rate_limits: RateLimitConfig {
+            requests_per_minute: 2,
+            ..RateLimitConfig::default()
+        },
+        ..OpenAiProfile::default()
+    };
+    let app = app(&profile, 11);
+    chat(&app, story("gpt-4o-mini")).await;
+    chat(&app, story("gpt-4o-mini")).await;
+    let response = send(
+        &app,
+        "POST",
+        "/v1/chat/completions",
+        Some(story("gpt-4o-mini")),
+    )
+    .await;
+    assert_eq!(response.status(), 429);
+    let h = response.headers().clone();
+    assert!(h.contains_key("retry-after") && h.contains_key("retry-after-ms"));
+    assert_eq!(h["x-ratelimit-remaining-requests"], "0");
+    let error = json_of(response).await;
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(
+            "Rate limit reached for gpt-4o-mini in organization org-gatebench on requests per min (RPM): Limit 2, Used 2, Requested 1. Please try again in "
+        ),
+        "{message}"
+    );
+    // Limits are per model: another model still has its own bucket.
+    chat(&app, story("gpt-4o")).await;
+}
+
+#[tokio::test]
+async fn past_the_hard_limit_requests_get_503() {
+    let profile = OpenAiProfile {
+        capacity: CapacityConfig {
+            soft_limit: 1,
+            hard_limit: 1,
+            slope: 1.0,
+        },
+        ..OpenAiProfile::default()
+    };
+    let app = app(&profile, 12);
+    let mut body = story("gpt-4o");
+    body["stream"] = json!(true);
+    // An open stream holds its slot until its body is dropped.
+    let open = send(&app, "POST", "/v1/chat/completions", Some(body)).await;
+    assert_eq!(open.status(), 200);
+    let refused = send(&app, "POST", "/v1/chat/completions", Some(story("gpt-4o"))).await;
+    assert_eq!(refused.status(), 503);
+    assert_eq!(json_of(refused).await["error"]["type"], "server_error");
+    drop(open);
+    chat(&app, story("gpt-4o")).await;
+}
+
+#[tokio::test]
+async fn bad_bodies_get_400_in_openai_s_shape() {
+    let app = app(&OpenAiProfile::default(), 13);
+    let cases: Vec<(&str, Body)> = vec![
+        ("malformed", Body::from("{\"model\": ")),
+        ("invalid utf-8", Body::from(vec![0x7b, 0xff, 0xfe, 0x7d])),
+        ("wrong type", Body::from(r#"{"model": 5, "messages": []}"#)),
+        ("missing", Body::from(r#"{"model": "gpt-4o"}"#)),
+        ("empty", Body::empty()),
+    ];
+    for (what, body) in cases {
+        let request = Request::builder()
+            .method("POST")
+            .uri("/v1/chat/completions")
+            .header("content-type", "application/json")
+            .body(body)
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), 400, "{what}");
+        let error = json_of(response).await;
+        assert_eq!(error["error"]["type"], "invalid_request_error", "{what}");
+        assert!(error["error"].get("code").is_some(), "{what}");
+    }
+}
+
+#[test]
+fn a_repeated_request_is_served_from_the_memo_of_written_answers() {
+    let mock = OpenAiMock::new(&OpenAiProfile::default(), 14, 0.0);
+    let model = mock.chat_model("gpt-4o").unwrap().clone();
+    let request: ChatCompletionRequest = serde_json::from_value(story("gpt-4o")).unwrap();
+    let first = plan(&mock, &request, &model).unwrap();
+    let again = plan(&mock, &request, &model).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&first.choices, &again.choices));
+    // A cap is part of the memo key: the capped answer is written, not reused.
+    let capped = ChatCompletionRequest {
+        max_tokens: Some(4),
+        ..request.clone()
+    };
+    let capped = plan(&mock, &capped, &model).unwrap();
+    assert_eq!(capped.choices[0].tokens, 4);
+    assert!(first.choices[0].text.starts_with(&capped.choices[0].text));
+    // A fresh mock with the same seed writes the same answer.
+    let fresh = OpenAiMock::new(&OpenAiProfile::default(), 14, 0.0);
+    assert_eq!(
+        plan(&fresh, &request, &model).unwrap().choices,
+        first.choices
+    );
+}
