@@ -1,0 +1,238 @@
+//! The SQLite side of the ledger: schema, batched inserts and reads.
+//!
+//! Money is stored as TEXT decimal strings (never REAL, which would round), and
+//! read back with the same exact parser; units are INTEGER.
+
+use std::str::FromStr;
+
+use rusqlite::{Connection, Row, params};
+use rust_decimal::Decimal;
+
+use super::LedgerError;
+use crate::entry::{CacheOutcome, Flags, LedgerEntry};
+use crate::meter::Usage;
+use crate::price::{Kind, UnitPrices};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS ledger (
+    id INTEGER PRIMARY KEY,
+    at_ms INTEGER NOT NULL,
+    tenant TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    prompt_tokens INTEGER NOT NULL,
+    cached_tokens INTEGER NOT NULL,
+    completion_tokens INTEGER NOT NULL,
+    characters INTEGER NOT NULL,
+    requests INTEGER NOT NULL,
+    input_per_million TEXT,
+    cached_input_per_million TEXT,
+    output_per_million TEXT,
+    per_thousand_characters TEXT,
+    per_request TEXT,
+    cost_usd TEXT NOT NULL,
+    cache TEXT NOT NULL,
+    saved_usd TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    estimated INTEGER NOT NULL,
+    priced_by_fallback INTEGER NOT NULL,
+    failed INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ledger_tenant_id ON ledger (tenant, id);
+";
+
+const COLUMNS: &str = "id, at_ms, tenant, request_id, provider, model, kind, \
+    prompt_tokens, cached_tokens, completion_tokens, characters, requests, \
+    input_per_million, cached_input_per_million, output_per_million, \
+    per_thousand_characters, per_request, cost_usd, cache, saved_usd, attempts, \
+    estimated, priced_by_fallback, failed";
+
+/// Opens (creating if needed) the database and its schema.
+pub(crate) fn open(path: &str) -> Result<Connection, LedgerError> {
+    let open_err = |source| LedgerError::Open {
+        path: path.to_owned(),
+        source,
+    };
+    let conn = if path == ":memory:" {
+        Connection::open_in_memory().map_err(open_err)?
+    } else {
+        let conn = Connection::open(path).map_err(open_err)?;
+        // WAL lets readers run beside the writer's batches; FULL makes a
+        // committed batch survive a power cut, one fsync per batch.
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(open_err)?;
+        conn
+    };
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(open_err)?;
+    conn.execute_batch(SCHEMA).map_err(open_err)?;
+    Ok(conn)
+}
+
+/// Converts a unit count for an INTEGER column (checked at record time).
+fn int(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn text(d: Option<Decimal>) -> Option<String> {
+    d.map(|d| d.to_string())
+}
+
+/// Writes a batch in one transaction: all of it or none of it.
+pub(crate) fn insert_batch(conn: &mut Connection, batch: &[LedgerEntry]) -> rusqlite::Result<()> {
+    let tx = conn.transaction()?;
+    {
+        let sql = format!(
+            "INSERT INTO ledger ({COLUMNS}) VALUES \
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
+              ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
+        );
+        let mut stmt = tx.prepare_cached(&sql)?;
+        for e in batch {
+            stmt.execute(params![
+                int(e.id),
+                e.at,
+                e.tenant,
+                e.request_id,
+                e.provider,
+                e.model,
+                e.kind.as_str(),
+                int(e.usage.prompt_tokens),
+                int(e.usage.cached_tokens),
+                int(e.usage.completion_tokens),
+                int(e.usage.characters),
+                int(e.usage.requests),
+                text(e.prices.input_per_million),
+                text(e.prices.cached_input_per_million),
+                text(e.prices.output_per_million),
+                text(e.prices.per_thousand_characters),
+                text(e.prices.per_request),
+                e.cost_usd.to_string(),
+                e.cache.as_str(),
+                e.saved_usd.to_string(),
+                e.attempts,
+                e.flags.estimated,
+                e.flags.priced_by_fallback,
+                e.flags.failed,
+            ])?;
+        }
+    }
+    tx.commit()
+}
+
+/// A stored value that does not parse back.
+fn corrupt(id: i64, column: &'static str, value: impl Into<String>) -> LedgerError {
+    LedgerError::Corrupt {
+        id,
+        column,
+        value: value.into(),
+    }
+}
+
+fn decimal(id: i64, column: &'static str, s: String) -> Result<Decimal, LedgerError> {
+    Decimal::from_str(&s).map_err(|_| corrupt(id, column, s))
+}
+
+fn units(row: &Row<'_>, id: i64, idx: usize, column: &'static str) -> Result<u64, LedgerError> {
+    let v: i64 = row.get(idx)?;
+    u64::try_from(v).map_err(|_| corrupt(id, column, v.to_string()))
+}
+
+fn price(
+    row: &Row<'_>,
+    id: i64,
+    idx: usize,
+    column: &'static str,
+) -> Result<Option<Decimal>, LedgerError> {
+    let v: Option<String> = row.get(idx)?;
+    v.map(|s| decimal(id, column, s)).transpose()
+}
+
+fn entry(row: &Row<'_>) -> Result<LedgerEntry, LedgerError> {
+    let id: i64 = row.get(0)?;
+    let kind: String = row.get(6)?;
+    let cache: String = row.get(18)?;
+    Ok(LedgerEntry {
+        id: u64::try_from(id).map_err(|_| corrupt(id, "id", id.to_string()))?,
+        at: row.get(1)?,
+        tenant: row.get(2)?,
+        request_id: row.get(3)?,
+        provider: row.get(4)?,
+        model: row.get(5)?,
+        kind: Kind::from_str(&kind).map_err(|_| corrupt(id, "kind", kind))?,
+        usage: Usage {
+            prompt_tokens: units(row, id, 7, "prompt_tokens")?,
+            cached_tokens: units(row, id, 8, "cached_tokens")?,
+            completion_tokens: units(row, id, 9, "completion_tokens")?,
+            characters: units(row, id, 10, "characters")?,
+            requests: units(row, id, 11, "requests")?,
+        },
+        prices: UnitPrices {
+            input_per_million: price(row, id, 12, "input_per_million")?,
+            cached_input_per_million: price(row, id, 13, "cached_input_per_million")?,
+            output_per_million: price(row, id, 14, "output_per_million")?,
+            per_thousand_characters: price(row, id, 15, "per_thousand_characters")?,
+            per_request: price(row, id, 16, "per_request")?,
+        },
+        cost_usd: decimal(id, "cost_usd", row.get(17)?)?,
+        cache: CacheOutcome::from_str(&cache).map_err(|_| corrupt(id, "cache", cache))?,
+        saved_usd: decimal(id, "saved_usd", row.get(19)?)?,
+        attempts: row.get(20)?,
+        flags: Flags {
+            estimated: row.get(21)?,
+            priced_by_fallback: row.get(22)?,
+            failed: row.get(23)?,
+        },
+    })
+}
+
+/// Entries in id order after `after_id`, at most `limit`, of one tenant or all.
+pub(crate) fn select(
+    conn: &Connection,
+    tenant: Option<&str>,
+    after_id: u64,
+    limit: usize,
+) -> Result<Vec<LedgerEntry>, LedgerError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let after = int(after_id);
+    let mut out = Vec::new();
+    match tenant {
+        Some(tenant) => {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM ledger WHERE tenant = ?1 AND id > ?2 ORDER BY id LIMIT ?3"
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(params![tenant, after, limit])?;
+            while let Some(row) = rows.next()? {
+                out.push(entry(row)?);
+            }
+        }
+        None => {
+            let sql = format!("SELECT {COLUMNS} FROM ledger WHERE id > ?1 ORDER BY id LIMIT ?2");
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let mut rows = stmt.query(params![after, limit])?;
+            while let Some(row) = rows.next()? {
+                out.push(entry(row)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Calls `f` with every stored entry, in id order (loading totals at open).
+pub(crate) fn for_each(
+    conn: &Connection,
+    mut f: impl FnMut(&LedgerEntry) -> Result<(), LedgerError>,
+) -> Result<(), LedgerError> {
+    let sql = format!("SELECT {COLUMNS} FROM ledger ORDER BY id");
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        f(&entry(row)?)?;
+    }
+    Ok(())
+}

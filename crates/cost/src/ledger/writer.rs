@@ -1,0 +1,73 @@
+//! The writer thread: drains the channel and writes entries in batches, one
+//! transaction per batch, so that recording never waits on SQLite.
+//!
+//! A batch that fails to write (disk full, say) is kept and retried with the
+//! next one; every flush waiting on it is told of the failure. When every sender
+//! is gone the thread writes what is left and ends.
+
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+use tracing::{debug, error};
+
+use super::store;
+use crate::entry::LedgerEntry;
+
+/// Most entries written in one transaction.
+pub(crate) const MAX_BATCH: usize = 4096;
+
+/// What the writer is sent.
+pub(crate) enum Msg {
+    /// An entry to write.
+    Entry(Box<LedgerEntry>),
+    /// Answer once everything sent before this is written, or why it was not.
+    Flush(SyncSender<Result<(), String>>),
+}
+
+fn write(conn: &Mutex<Connection>, batch: &[LedgerEntry]) -> Result<(), String> {
+    if batch.is_empty() {
+        return Ok(());
+    }
+    let mut conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+    store::insert_batch(&mut conn, batch).map_err(|e| e.to_string())
+}
+
+/// The thread's body.
+pub(crate) fn run(rx: Receiver<Msg>, conn: Arc<Mutex<Connection>>) {
+    let mut pending: Vec<LedgerEntry> = Vec::new();
+    let mut acks: Vec<SyncSender<Result<(), String>>> = Vec::new();
+    while let Ok(first) = rx.recv() {
+        let mut next = Some(first);
+        while let Some(msg) = next {
+            match msg {
+                Msg::Entry(entry) => pending.push(*entry),
+                Msg::Flush(ack) => acks.push(ack),
+            }
+            next = if pending.len() < MAX_BATCH {
+                rx.try_recv().ok()
+            } else {
+                None
+            };
+        }
+        let result = write(&conn, &pending);
+        match &result {
+            Ok(()) => {
+                if !pending.is_empty() {
+                    debug!(entries = pending.len(), "ledger batch written");
+                }
+                pending.clear();
+            }
+            Err(e) => {
+                error!(error = %e, entries = pending.len(), "ledger batch failed, will retry")
+            }
+        }
+        for ack in acks.drain(..) {
+            // A flusher that gave up waiting is no concern of the writer.
+            let _ = ack.send(result.clone());
+        }
+    }
+    if let Err(e) = write(&conn, &pending) {
+        error!(error = %e, lost = pending.len(), "ledger entries lost at shutdown");
+    }
+}
