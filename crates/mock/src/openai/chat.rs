@@ -21,7 +21,6 @@ use super::admission::admit;
 use super::completion::{self, Format, Spec, Written};
 use super::profile::ChatModel;
 use super::stream;
-use super::tokens;
 use super::validate;
 use crate::core::RequestCtx;
 use crate::error::ApiError;
@@ -167,7 +166,7 @@ pub fn plan(
     request: &ChatCompletionRequest,
     model: &ChatModel,
 ) -> Result<Planned, ApiError> {
-    let prompt = tokens::prompt_sequence(model.tokenizer, request);
+    let prompt = gatebench_tokens::prompt_sequence(model.tokenizer, request);
     validate::chat_for_model(request, model, prompt.len())?;
     let choices = write_choices(mock, request, model);
     let completion_tokens: u32 = choices.iter().map(|c| c.tokens).sum();

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::corpus::{Sentence, corpus};
 use super::profile::TokenCount;
-use super::tokens::Encoding;
+use gatebench_tokens::Encoding;
 
 /// z-score of the 99th percentile of the standard normal distribution.
 const Z_P99: f64 = 2.326_347_874_040_841;

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use rand::RngExt as _;
 use rand::rngs::StdRng;
 
-use super::tokens::Encoding;
+use gatebench_tokens::Encoding;
 
 const SOURCES: [(&str, &str); 3] = [
     (

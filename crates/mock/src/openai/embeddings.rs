@@ -18,7 +18,7 @@ use gatebench_wire::openai::{
 
 use super::OpenAiMock;
 use super::admission::admit;
-use super::tokens::Encoding;
+use gatebench_tokens::Encoding;
 use super::validate::{self, invalid};
 use crate::core::RequestCtx;
 use crate::error::ApiError;

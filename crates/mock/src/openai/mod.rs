@@ -23,7 +23,6 @@ mod models;
 mod profile;
 mod prompt_cache;
 mod stream;
-pub mod tokens;
 mod validate;
 
 use std::collections::HashMap;
@@ -42,7 +41,7 @@ pub use embeddings::{EMBEDDING_ENCODING, decode_base64, encode_base64, shorten};
 pub use profile::{ChatModel, EmbeddingModel, OpenAiProfile, PromptCacheConfig, TokenCount};
 pub use prompt_cache::PromptCache;
 pub use stream::token_pieces;
-pub use tokens::{Encoding, count_chat_prompt, prompt_sequence};
+pub use gatebench_tokens::{Encoding, count_chat_prompt, prompt_sequence};
 
 use crate::control::assemble;
 use crate::core::{KeyHeader, MockCore};
@@ -124,7 +123,7 @@ pub fn router(profile: &OpenAiProfile, seed: u64, time_scale: f64) -> Router {
     // Building a tokenizer (and counting the corpus with it) takes a noticeable
     // moment; do it before the first request needs it.
     std::thread::spawn(|| {
-        tokens::warm_up();
+        gatebench_tokens::warm_up();
         for topic in corpus().topics() {
             for encoding in [Encoding::O200kBase, Encoding::Cl100kBase] {
                 let _ = topic.walk(0, encoding).next();

@@ -10,7 +10,7 @@ use std::time::Duration;
 use gatebench_distr::{Delay, serde_duration};
 use serde::{Deserialize, Serialize};
 
-use super::tokens::Encoding;
+use gatebench_tokens::Encoding;
 use crate::capacity::CapacityConfig;
 use crate::core::ServiceSettings;
 use crate::faults::FaultSpec;

@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use super::admission::Admission;
 use super::chat::{Meta, Timing};
 use super::completion::Written;
-use super::tokens::Encoding;
+use gatebench_tokens::Encoding;
 use crate::core::RequestCtx;
 
 /// Chunks written back to back (no delay between them) share one body frame, up

@@ -1,5 +1,6 @@
 //! Token counts with the models' own tokenizers (tiktoken), and the framing OpenAI
-//! bills on top of a chat's text.
+//! bills on top of a chat's text. The OpenAI mock reports usage with these counts;
+//! the gateway reserves budgets and prices cache hits with the same ones.
 //!
 //! A chat prompt costs, per the OpenAI cookbook ("How to count tokens with
 //! tiktoken"), 3 tokens per message, plus the tokens of its role and content, plus
