@@ -1,0 +1,353 @@
+//! Tests of the semantic cache.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use gatebench_embed::Embedder;
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+use super::*;
+
+/// The embedder's calibrated threshold: its paraphrases hit, different questions miss.
+const THRESHOLD: f32 = gatebench_embed::CALIBRATED_THRESHOLD;
+
+fn embedder() -> Embedder {
+    Embedder::new("text-embedding-3-small", 1536)
+}
+
+fn request(model: &str, query: &str) -> Value {
+    json!({
+        "model": model,
+        "messages": [
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": query}
+        ]
+    })
+}
+
+fn chat_keys(tenant: &str, model: &str, query: &str) -> ChatKeys {
+    ChatKeys::from_request(tenant, &request(model, query)).expect("cacheable")
+}
+
+fn cache(max_entries: u64, ttl: Duration) -> SemanticCache<String> {
+    SemanticCache::new(CacheConfig {
+        threshold: THRESHOLD,
+        ttl,
+        max_entries,
+        ..CacheConfig::default()
+    })
+}
+
+/// Looks up and, on a miss, stores `answer`; returns the lookup.
+fn lookup_or_insert(
+    c: &SemanticCache<String>,
+    tenant: &str,
+    keys: &ChatKeys,
+    answer: &str,
+) -> Lookup<String> {
+    let e = embedder();
+    let outcome = c.lookup(tenant, keys, |q| e.embed(q));
+    if let Lookup::Miss(miss) = &outcome {
+        let key = c
+            .insert(tenant, keys, &miss.vector, answer.to_owned())
+            .expect("insert");
+        assert_eq!(key, miss.key);
+    }
+    outcome
+}
+
+fn hit(outcome: Lookup<String>) -> Hit<String> {
+    match outcome {
+        Lookup::Hit(hit) => hit,
+        Lookup::Miss(_) => panic!("expected a hit"),
+    }
+}
+
+#[test]
+fn exact_hit_does_not_embed() {
+    let c = cache(100, Duration::from_secs(60));
+    let keys = chat_keys("alpha", "gpt-4o-mini", "Tell me a story about a dragon");
+    assert!(matches!(
+        lookup_or_insert(&c, "alpha", &keys, "once upon a time"),
+        Lookup::Miss(_)
+    ));
+
+    let same = chat_keys("alpha", "gpt-4o-mini", "  tell me a STORY about a dragon ");
+    let h = hit(c.lookup("alpha", &same, |_| panic!("exact hits must not embed")));
+    assert_eq!(h.kind, HitKind::Exact);
+    assert_eq!(h.value, "once upon a time");
+    assert_eq!(h.similarity, 1.0);
+    assert_eq!(h.key, keys.exact);
+    let m = c.metrics();
+    assert_eq!(
+        (m.exact_hits, m.semantic_hits, m.misses, m.inserts),
+        (1, 0, 1, 1)
+    );
+}
+
+#[test]
+fn paraphrase_hits_and_unrelated_misses() {
+    let c = cache(100, Duration::from_secs(60));
+    let stored = chat_keys("alpha", "gpt-4o-mini", "Tell me a story about a dragon");
+    lookup_or_insert(&c, "alpha", &stored, "once upon a time");
+
+    let paraphrase = chat_keys(
+        "alpha",
+        "gpt-4o-mini",
+        "Can you tell me a story about a dragon?",
+    );
+    let h = hit(lookup_or_insert(&c, "alpha", &paraphrase, "unused"));
+    assert_eq!(h.kind, HitKind::Semantic);
+    assert_eq!(h.value, "once upon a time");
+    assert_eq!(h.key, stored.exact, "the served entry is the stored one");
+    assert!(h.similarity >= THRESHOLD && h.similarity < 1.0);
+
+    let unrelated = chat_keys(
+        "alpha",
+        "gpt-4o-mini",
+        "What is the tax rate on dividends in Spain",
+    );
+    assert!(matches!(
+        lookup_or_insert(&c, "alpha", &unrelated, "19%"),
+        Lookup::Miss(_)
+    ));
+    assert_eq!(c.metrics().semantic_hits, 1);
+}
+
+#[test]
+fn other_tenants_and_partitions_miss() {
+    let c = cache(100, Duration::from_secs(60));
+    let e = embedder();
+    let alpha = chat_keys("alpha", "gpt-4o-mini", "Tell me a story about a dragon");
+    lookup_or_insert(&c, "alpha", &alpha, "alpha's answer");
+
+    let beta = chat_keys("beta", "gpt-4o-mini", "Tell me a story about a dragon");
+    assert!(matches!(
+        c.lookup("beta", &beta, |q| e.embed(q)),
+        Lookup::Miss(_)
+    ));
+    // keys computed for alpha but presented by beta: the stored tenant refuses
+    assert!(matches!(
+        c.lookup("beta", &alpha, |q| e.embed(q)),
+        Lookup::Miss(_)
+    ));
+    let other_model = chat_keys("alpha", "deepseek-chat", "Tell me a story about a dragon");
+    assert!(matches!(
+        c.lookup("alpha", &other_model, |q| e.embed(q)),
+        Lookup::Miss(_)
+    ));
+}
+
+#[test]
+fn reinsert_replaces_and_keeps_one_vector() {
+    let c = cache(100, Duration::from_secs(60));
+    let e = embedder();
+    let keys = chat_keys("alpha", "m", "hello there");
+    let v = e.embed(&keys.query);
+    c.insert("alpha", &keys, &v, "first".into())
+        .expect("insert");
+    c.insert("alpha", &keys, &v, "second".into())
+        .expect("insert");
+    c.run_pending_tasks();
+    assert_eq!(c.partition_sizes(), vec![1]);
+    let h = hit(c.lookup("alpha", &keys, |q| e.embed(q)));
+    assert_eq!(h.value, "second");
+    // the surviving vector is the new entry's: a semantic lookup finds it too
+    let paraphrase = chat_keys("alpha", "m", "hello there please");
+    assert_eq!(
+        hit(c.lookup("alpha", &paraphrase, |q| e.embed(q))).value,
+        "second"
+    );
+}
+
+#[test]
+fn bad_vectors_are_refused_without_leaving_a_partition() {
+    let c = cache(100, Duration::from_secs(60));
+    let keys = chat_keys("alpha", "m", "hello");
+    assert!(c.insert("alpha", &keys, &[0.0; 8], "x".into()).is_err());
+    assert!(
+        c.insert("alpha", &keys, &[f32::NAN; 8], "x".into())
+            .is_err()
+    );
+    assert_eq!(c.partition_count(), 0);
+    c.insert("alpha", &keys, &[1.0; 8], "x".into())
+        .expect("insert");
+    // a vector of other dimensions than the partition's is refused, and matches nothing
+    assert!(
+        c.insert(
+            "alpha",
+            &chat_keys("alpha", "m", "bye"),
+            &[1.0; 4],
+            "y".into()
+        )
+        .is_err()
+    );
+    assert!(
+        c.lookup_similar("alpha", &chat_keys("alpha", "m", "bye"), &[1.0; 4])
+            .is_none()
+    );
+}
+
+#[test]
+fn expired_entries_leave_cache_and_index() {
+    let c = cache(100, Duration::from_millis(30));
+    let keys = chat_keys("alpha", "m", "Tell me a story about a dragon");
+    lookup_or_insert(&c, "alpha", &keys, "answer");
+    assert_eq!(c.partition_count(), 1);
+    // poll, never assert on elapsed time: the entry must go eventually
+    let mut expired = false;
+    for _ in 0..1000 {
+        if c.lookup_exact("alpha", &keys).is_none() {
+            expired = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(expired);
+    c.run_pending_tasks();
+    assert_eq!(c.len(), 0);
+    assert_eq!(c.partition_count(), 0, "an empty partition is dropped");
+    assert_eq!(c.metrics().expired, 1);
+    let e = embedder();
+    assert!(matches!(
+        c.lookup("alpha", &keys, |q| e.embed(q)),
+        Lookup::Miss(_)
+    ));
+}
+
+#[test]
+fn capacity_eviction_removes_vectors() {
+    let c = cache(20, Duration::from_secs(60));
+    let e = embedder();
+    let all: Vec<ChatKeys> = (0..120)
+        .map(|i| chat_keys("alpha", "m", &format!("question {i} about topic {}", i * 7)))
+        .collect();
+    for keys in &all {
+        c.insert("alpha", keys, &e.embed(&keys.query), keys.query.clone())
+            .expect("insert");
+    }
+    let len = c.len();
+    assert!(len <= 20, "{len}");
+    assert_eq!(
+        c.partition_sizes().iter().sum::<usize>() as u64,
+        len,
+        "index holds exactly the live entries"
+    );
+    assert_eq!(c.metrics().evicted, 120 - len);
+    for keys in &all {
+        if c.lookup_exact("alpha", keys).is_none() {
+            // evicted: its own vector must not find it any more
+            let similar = c.lookup_similar("alpha", keys, &e.embed(&keys.query));
+            assert_ne!(similar.map(|h| h.key), Some(keys.exact));
+        }
+    }
+}
+
+#[test]
+fn clear_and_invalidate() {
+    let c = cache(100, Duration::from_secs(60));
+    let e = embedder();
+    let a = chat_keys("alpha", "m", "first question here");
+    let b = chat_keys("beta", "m", "second question here");
+    lookup_or_insert(&c, "alpha", &a, "a");
+    lookup_or_insert(&c, "beta", &b, "b");
+    assert_eq!(c.len(), 2);
+    c.invalidate(&a.exact);
+    assert!(matches!(
+        c.lookup("alpha", &a, |q| e.embed(q)),
+        Lookup::Miss(_)
+    ));
+    assert_eq!(c.partition_count(), 1);
+    c.clear();
+    assert!(c.is_empty());
+    assert_eq!(c.partition_count(), 0);
+    assert!(matches!(
+        c.lookup("beta", &b, |q| e.embed(q)),
+        Lookup::Miss(_)
+    ));
+}
+
+#[test]
+fn concurrent_lookups_and_inserts() {
+    let c = std::sync::Arc::new(cache(10_000, Duration::from_secs(60)));
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let c = &c;
+            s.spawn(move || {
+                let tenant = if t % 2 == 0 { "alpha" } else { "beta" };
+                for i in 0..100 {
+                    let keys =
+                        chat_keys(tenant, "m", &format!("question {} of thread {t}", i % 30));
+                    if let Lookup::Hit(h) = lookup_or_insert(c, tenant, &keys, tenant) {
+                        assert_eq!(h.value, tenant);
+                    }
+                }
+            });
+        }
+    });
+    let m = c.metrics();
+    assert_eq!(m.hits() + m.misses, 400);
+}
+
+const TENANTS: [&str; 3] = ["alpha", "beta", "gamma"];
+const MODELS: [&str; 2] = ["gpt-4o-mini", "deepseek-chat"];
+const QUERIES: [&str; 6] = [
+    "tell me a story about a dragon",
+    "tell me a story about a brave dragon",
+    "what is the weather in paris",
+    "how do I reset my password",
+    "how can I reset my password please",
+    "write a poem about the sea",
+];
+
+/// A value that says where it was stored.
+#[derive(Clone, Debug, PartialEq)]
+struct Origin {
+    tenant: String,
+    partition: PartitionKey,
+}
+
+fn prop_request(model: usize, temperature: Option<u8>, query: usize) -> Value {
+    let mut r = request(MODELS[model], QUERIES[query]);
+    if let Some(t) = temperature {
+        r["temperature"] = json!(f32::from(t) / 10.0);
+    }
+    r
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Whatever was stored by whom, a lookup returns only an entry of the same
+    /// tenant and partition; with the threshold at -1 it hits exactly when that
+    /// tenant's partition holds something.
+    #[test]
+    fn never_serves_another_tenant_or_partition(
+        ops in prop::collection::vec((0..3usize, 0..2usize, prop::option::of(0u8..3), 0..6usize, prop::bool::ANY), 1..40)
+    ) {
+        let e = embedder();
+        let c: SemanticCache<Origin> = SemanticCache::new(CacheConfig { threshold: -1.0, ..CacheConfig::default() });
+        let mut stored: BTreeMap<(String, PartitionKey), BTreeSet<ExactKey>> = BTreeMap::new();
+        for (tenant, model, temperature, query, insert) in ops {
+            let tenant = TENANTS[tenant];
+            let keys = ChatKeys::from_request(tenant, &prop_request(model, temperature, query)).expect("cacheable");
+            let slot = (tenant.to_owned(), keys.partition);
+            match c.lookup(tenant, &keys, |q| e.embed(q)) {
+                Lookup::Hit(h) => {
+                    prop_assert_eq!(&h.value.tenant, tenant);
+                    prop_assert_eq!(h.value.partition, keys.partition);
+                    prop_assert!(stored.get(&slot).is_some_and(|keys| keys.contains(&h.key)));
+                }
+                Lookup::Miss(miss) => {
+                    prop_assert!(!stored.contains_key(&slot));
+                    if insert {
+                        let origin = Origin { tenant: tenant.to_owned(), partition: keys.partition };
+                        c.insert(tenant, &keys, &miss.vector, origin).expect("insert");
+                        stored.entry(slot).or_default().insert(keys.exact);
+                    }
+                }
+            }
+        }
+    }
+}
