@@ -1,0 +1,330 @@
+//! Chat completion streams: relaying an upstream stream, and replaying a cached
+//! answer as a stream.
+//!
+//! The relay forwards each event as it arrives, reading it on the way: the text
+//! (for the cache), the finish reasons, and the final usage (for billing). The
+//! gateway always asks upstream for the usage chunk; when the client did not ask
+//! for it, that chunk is dropped and `"usage": null` is removed from the others,
+//! so the client sees what it would have seen from the provider. The call is
+//! billed when the stream ends, however it ends: after `[DONE]` from the reported
+//! usage; when the upstream breaks off or the client goes away, from the gateway's
+//! own count of the text received, marked `estimated`.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures::stream::{BoxStream, StreamExt};
+use gatebench_cache::ChatKeys;
+use gatebench_cost::{CacheOutcome, Kind, Reservation, Usage};
+use gatebench_queue::Permit;
+use gatebench_tokens::Encoding;
+use http::{HeaderMap, StatusCode};
+use serde_json::{Value, json};
+
+use crate::billing::{Charge, charge};
+use crate::chat::{ChatCall, billed_usage};
+use crate::meta::Meta;
+use crate::sse::{Event, EventReader, data_event};
+use crate::state::{CachedChat, CachedChoice, Gateway};
+
+/// Who served the stream, for the ledger.
+#[derive(Debug)]
+pub struct Billing {
+    /// Provider.
+    pub provider: String,
+    /// Model.
+    pub model: String,
+    /// Cache outcome (miss or bypass).
+    pub outcome: CacheOutcome,
+    /// Upstream attempts.
+    pub attempts: u32,
+}
+
+/// A stream being relayed.
+pub struct Relay {
+    state: RelayState,
+}
+
+struct RelayState {
+    gateway: Arc<Gateway>,
+    meta: Meta,
+    reservation: Option<Reservation>,
+    permit: Option<Permit>,
+    upstream: BoxStream<'static, reqwest::Result<Bytes>>,
+    reader: EventReader,
+    client_usage: bool,
+    encoding: Encoding,
+    prompt_tokens: u64,
+    texts: Vec<String>,
+    finish: Vec<Option<String>>,
+    usage: Option<gatebench_wire::openai::Usage>,
+    fingerprint: Option<String>,
+    billing: Billing,
+    store: Option<(ChatKeys, Option<Vec<f32>>)>,
+    idle: Duration,
+    out: VecDeque<Bytes>,
+    done: bool,
+    finished: bool,
+}
+
+impl Relay {
+    /// Prepares the relay of `response`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        gateway: Arc<Gateway>,
+        meta: Meta,
+        reservation: Reservation,
+        permit: Option<Permit>,
+        response: reqwest::Response,
+        billing: Billing,
+        call: ChatCall,
+        store: Option<(ChatKeys, Option<Vec<f32>>)>,
+    ) -> Relay {
+        let idle = gateway
+            .upstreams
+            .providers()
+            .iter()
+            .find(|p| p.name() == billing.provider)
+            .map_or(Duration::from_secs(120), |p| p.config.timeout);
+        Relay {
+            state: RelayState {
+                gateway,
+                meta,
+                reservation: Some(reservation),
+                permit,
+                upstream: response.bytes_stream().boxed(),
+                reader: EventReader::default(),
+                client_usage: call.client_usage,
+                encoding: call.encoding,
+                prompt_tokens: call.prompt_tokens,
+                texts: Vec::new(),
+                finish: Vec::new(),
+                usage: None,
+                fingerprint: None,
+                billing,
+                store,
+                idle,
+                out: VecDeque::new(),
+                done: false,
+                finished: false,
+            },
+        }
+    }
+
+    /// The streaming response.
+    pub fn into_response(self, status: StatusCode, headers: HeaderMap) -> Response {
+        let body = futures::stream::unfold(self.state, |mut state| async move {
+            let item = state.next().await?;
+            Some((item, state))
+        });
+        (status, headers, Body::from_stream(body)).into_response()
+    }
+}
+
+impl RelayState {
+    async fn next(&mut self) -> Option<Result<Bytes, std::io::Error>> {
+        loop {
+            if let Some(bytes) = self.out.pop_front() {
+                return Some(Ok(bytes));
+            }
+            if self.done {
+                self.finish();
+                return None;
+            }
+            let broke = match tokio::time::timeout(self.idle, self.upstream.next()).await {
+                Ok(Some(Ok(chunk))) => match self.reader.push(&chunk) {
+                    Ok(events) => {
+                        events.into_iter().for_each(|e| self.on_event(e));
+                        continue;
+                    }
+                    Err(error) => error.to_string(),
+                },
+                Ok(Some(Err(error))) => format!("upstream stream broke: {error}"),
+                Ok(None) => "upstream stream ended before [DONE]".to_owned(),
+                Err(_) => "upstream stream went silent".to_owned(),
+            };
+            tracing::debug!(request_id = %self.meta.id, reason = %broke, "stream cut");
+            self.finish();
+            return Some(Err(std::io::Error::other(broke)));
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        let Some(data) = event.data.as_deref() else {
+            self.out.push_back(event.raw);
+            return;
+        };
+        if data.trim() == "[DONE]" {
+            self.done = true;
+            self.out.push_back(event.raw);
+            return;
+        }
+        let Ok(mut chunk) = serde_json::from_str::<Value>(data) else {
+            self.out.push_back(event.raw);
+            return;
+        };
+        if let Some(usage) = chunk.get("usage").filter(|u| u.is_object())
+            && let Ok(usage) = serde_json::from_value(usage.clone())
+        {
+            self.usage = Some(usage);
+        }
+        if self.fingerprint.is_none() {
+            self.fingerprint = chunk
+                .get("system_fingerprint")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+        }
+        let choices = chunk.get("choices").and_then(Value::as_array);
+        for choice in choices.into_iter().flatten() {
+            let index = choice.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
+            if index >= 128 {
+                continue;
+            }
+            if self.texts.len() <= index {
+                self.texts.resize(index + 1, String::new());
+                self.finish.resize(index + 1, None);
+            }
+            if let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str) {
+                self.texts[index].push_str(text);
+            }
+            if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
+                self.finish[index] = Some(reason.to_owned());
+            }
+        }
+        if self.client_usage {
+            self.out.push_back(event.raw);
+            return;
+        }
+        let usage_only = choices.is_some_and(|c| c.is_empty())
+            && chunk.get("usage").is_some_and(Value::is_object);
+        if usage_only {
+            return;
+        }
+        match chunk.as_object_mut().and_then(|o| o.remove("usage")) {
+            Some(_) => self.out.push_back(data_event(&chunk.to_string())),
+            None => self.out.push_back(event.raw),
+        }
+    }
+
+    /// Bills the call and stores a complete answer; runs once, however the stream ends.
+    fn finish(&mut self) {
+        if std::mem::replace(&mut self.finished, true) {
+            return;
+        }
+        self.permit = None;
+        let (usage, estimated) = match &self.usage {
+            Some(u) => (billed_usage(u), false),
+            None => {
+                let counted: u64 = self
+                    .texts
+                    .iter()
+                    .map(|t| self.encoding.count(t) as u64)
+                    .sum();
+                (
+                    Usage {
+                        prompt_tokens: self.prompt_tokens,
+                        completion_tokens: counted,
+                        ..Usage::default()
+                    },
+                    true,
+                )
+            }
+        };
+        charge(
+            &self.gateway,
+            &self.meta,
+            self.reservation.take(),
+            Charge {
+                provider: Some(&self.billing.provider),
+                model: &self.billing.model,
+                kind: Kind::Chat,
+                usage,
+                cache: self.billing.outcome,
+                attempts: self.billing.attempts,
+                estimated,
+                failed: false,
+            },
+        );
+        let complete = self.done
+            && !estimated
+            && self.finish.iter().all(Option::is_some)
+            && !self.texts.is_empty();
+        if let (true, Some((keys, vector))) = (complete, self.store.take()) {
+            let vector = vector.unwrap_or_else(|| self.gateway.embedder.embed(&keys.query));
+            let cached = CachedChat {
+                model: self.billing.model.clone(),
+                provider: self.billing.provider.clone(),
+                choices: self
+                    .texts
+                    .iter()
+                    .zip(&self.finish)
+                    .map(|(content, reason)| CachedChoice {
+                        content: content.clone(),
+                        finish_reason: reason.clone().unwrap_or_else(|| "stop".to_owned()),
+                    })
+                    .collect(),
+                completion_tokens: usage.completion_tokens,
+                system_fingerprint: self.fingerprint.clone(),
+            };
+            if let Err(error) =
+                self.gateway
+                    .chat_cache
+                    .insert(&self.meta.tenant.id, &keys, &vector, cached)
+            {
+                tracing::warn!(%error, "cache insert failed");
+            }
+        }
+    }
+}
+
+impl Drop for RelayState {
+    fn drop(&mut self) {
+        // The client went away mid-stream: the upstream tokens were still spent.
+        self.finish();
+    }
+}
+
+/// A cached answer as a stream: the role, the text in word-sized pieces, the finish
+/// reason, the usage chunk if the client asked for it, and `[DONE]`.
+pub fn replay(
+    id: &str,
+    created: u64,
+    cached: &CachedChat,
+    usage: Option<&Value>,
+) -> impl futures::Stream<Item = Result<Bytes, std::convert::Infallible>> + Send + 'static {
+    let chunk = |choices: Value, usage_field: Option<Value>| {
+        let mut c = json!({
+            "id": id,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": cached.model,
+            "system_fingerprint": cached.system_fingerprint,
+            "choices": choices,
+        });
+        if let (Some(object), Some(u)) = (c.as_object_mut(), usage_field) {
+            object.insert("usage".into(), u);
+        }
+        data_event(&c.to_string())
+    };
+    let null_usage = || usage.map(|_| Value::Null);
+    let mut events = Vec::new();
+    for (index, choice) in cached.choices.iter().enumerate() {
+        let delta = json!([{ "index": index, "delta": { "role": "assistant", "content": "", "refusal": null }, "logprobs": null, "finish_reason": null }]);
+        events.push(chunk(delta, null_usage()));
+        for piece in choice.content.split_inclusive(' ') {
+            let delta = json!([{ "index": index, "delta": { "content": piece }, "logprobs": null, "finish_reason": null }]);
+            events.push(chunk(delta, null_usage()));
+        }
+        let end = json!([{ "index": index, "delta": {}, "logprobs": null, "finish_reason": choice.finish_reason }]);
+        events.push(chunk(end, null_usage()));
+    }
+    if let Some(u) = usage {
+        events.push(chunk(json!([]), Some(u.clone())));
+    }
+    events.push(data_event("[DONE]"));
+    futures::stream::iter(events.into_iter().map(Ok))
+}

@@ -1,0 +1,480 @@
+//! The gateway's configuration file (TOML): tenants, upstream providers, model
+//! routes and fallbacks, cache, retries, queue, pricing and ledger.
+//!
+//! Every table denies unknown keys; errors name the file, the line and the key.
+//! `scenarios/gateway/demo.toml` is the configuration `gatebench up` uses when none
+//! is given, and documents every key.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::time::Duration;
+
+use gatebench_cost::FallbackPrice;
+use gatebench_queue::Priority;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use gatebench_distr::serde_duration;
+
+/// The whole configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Tenants and their API keys.
+    #[serde(rename = "tenant", default)]
+    pub tenants: Vec<TenantConfig>,
+    /// Upstream providers.
+    #[serde(rename = "provider", default)]
+    pub providers: Vec<ProviderConfig>,
+    /// Model routes: which provider serves a model, and its fallbacks.
+    #[serde(rename = "route", default)]
+    pub routes: Vec<RouteConfig>,
+    /// Semantic and exact-match caches.
+    #[serde(default)]
+    pub cache: CacheSettings,
+    /// Retries against one provider.
+    #[serde(default)]
+    pub retry: RetrySettings,
+    /// Admission queue in front of each provider.
+    #[serde(default)]
+    pub queue: QueueSettings,
+    /// Upstream health (circuit breaker and readiness).
+    #[serde(default)]
+    pub health: HealthSettings,
+    /// Prices.
+    #[serde(default)]
+    pub pricing: PricingSettings,
+    /// Largest request body accepted, in bytes.
+    #[serde(default = "default_body_limit")]
+    pub body_limit: usize,
+}
+
+fn default_body_limit() -> usize {
+    8 * 1024 * 1024
+}
+
+/// One tenant.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    /// Tenant id, shown in usage and the ledger.
+    pub id: String,
+    /// API keys that identify this tenant.
+    pub keys: Vec<String>,
+    /// Spending limit in USD (decimal string); none means unlimited.
+    #[serde(default, with = "rust_decimal::serde::str_option")]
+    pub budget_usd: Option<Decimal>,
+    /// Priority class of requests that do not send `x-gatebench-priority`.
+    #[serde(default)]
+    pub priority: Priority,
+}
+
+/// What an upstream speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    /// OpenAI-compatible chat and embeddings (OpenAI, DeepSeek, ...).
+    Openai,
+    /// ElevenLabs-compatible text-to-speech.
+    Elevenlabs,
+    /// The personality service.
+    Personality,
+    /// The WebVTT service.
+    Webvtt,
+}
+
+/// One upstream provider.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    /// Name used in routes, the ledger and `x-gatebench-provider` (also the pricing
+    /// file's `provider` for models priced by provider).
+    pub name: String,
+    /// Protocol.
+    pub kind: ProviderKind,
+    /// Base URL without the `/v1` path, e.g. `http://127.0.0.1:8701`.
+    pub base_url: String,
+    /// API key sent upstream (`Authorization: Bearer`, or `xi-api-key` for ElevenLabs).
+    #[serde(default)]
+    pub api_key: Option<String>,
+    /// Name of an environment variable holding the API key (preferred over `api_key`).
+    #[serde(default)]
+    pub api_key_env: Option<String>,
+    /// Upstream calls in flight at once.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Requests allowed to wait for a slot; beyond this, 429.
+    #[serde(default = "default_queue_capacity")]
+    pub queue_capacity: usize,
+    /// Timeout of one attempt (for streams: the longest silence between chunks).
+    #[serde(default = "default_timeout", with = "serde_duration")]
+    pub timeout: Duration,
+    /// Timeout to connect.
+    #[serde(default = "default_connect_timeout", with = "serde_duration")]
+    pub connect_timeout: Duration,
+}
+
+fn default_concurrency() -> usize {
+    64
+}
+fn default_queue_capacity() -> usize {
+    2048
+}
+fn default_timeout() -> Duration {
+    Duration::from_secs(120)
+}
+fn default_connect_timeout() -> Duration {
+    Duration::from_secs(3)
+}
+
+/// Which provider serves a model, and where to go when it fails.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Model name as clients send it.
+    pub model: String,
+    /// Provider serving it.
+    pub provider: String,
+    /// Model name upstream, if different.
+    #[serde(default)]
+    pub upstream_model: Option<String>,
+    /// Tried in order when the provider fails after its retries.
+    #[serde(default)]
+    pub fallbacks: Vec<FallbackConfig>,
+}
+
+/// One fallback target.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FallbackConfig {
+    /// Provider.
+    pub provider: String,
+    /// Model at that provider.
+    pub model: String,
+}
+
+/// Where the semantic cache's query embeddings come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EmbedderSource {
+    /// The gatebench embedder, in-process (free, microseconds).
+    #[default]
+    Local,
+    /// The upstream `/v1/embeddings` of the provider serving `embedding_model`
+    /// (its calls are billed to the tenant in the ledger).
+    Upstream,
+}
+
+/// Cache settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CacheSettings {
+    /// Cache at all.
+    pub enabled: bool,
+    /// Cosine similarity at or above which a cached answer is served.
+    pub threshold: f32,
+    /// How long an entry lives.
+    #[serde(with = "serde_duration")]
+    pub ttl: Duration,
+    /// Entries kept per cache (chat; embeddings and TTS each have their own).
+    pub max_entries: u64,
+    /// Where query embeddings come from.
+    pub embedder: EmbedderSource,
+    /// Embedding model (name for the local embedder's salt, or the upstream model).
+    pub embedding_model: String,
+    /// Dimensions of the query embeddings.
+    pub dimensions: usize,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        CacheSettings {
+            enabled: true,
+            threshold: gatebench_embed::CALIBRATED_THRESHOLD,
+            ttl: Duration::from_secs(3600),
+            max_entries: 100_000,
+            embedder: EmbedderSource::Local,
+            embedding_model: "text-embedding-3-small".to_owned(),
+            dimensions: 1536,
+        }
+    }
+}
+
+/// Retries against one provider, before fallbacks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetrySettings {
+    /// Attempts per provider, the first included.
+    pub max_attempts: u32,
+    /// Backoff base: attempt n waits a random time in [0, base × 2^n] ("full jitter").
+    #[serde(with = "serde_duration")]
+    pub base: Duration,
+    /// Upper bound of one backoff.
+    #[serde(with = "serde_duration")]
+    pub max_backoff: Duration,
+    /// Longest `retry-after` honoured; a longer one moves on to the fallbacks.
+    #[serde(with = "serde_duration")]
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetrySettings {
+    fn default() -> Self {
+        RetrySettings {
+            max_attempts: 3,
+            base: Duration::from_millis(100),
+            max_backoff: Duration::from_secs(2),
+            max_retry_after: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Queue settings shared by every provider's queue.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct QueueSettings {
+    /// A waiting request climbs one priority class per `aging` waited.
+    #[serde(with = "serde_duration")]
+    pub aging: Duration,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        QueueSettings {
+            aging: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Circuit breaker per provider; `/readyz` reports it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HealthSettings {
+    /// Consecutive failed attempts that open the circuit.
+    pub failure_threshold: u32,
+    /// How long an open circuit waits before letting a trial request through.
+    #[serde(with = "serde_duration")]
+    pub open_for: Duration,
+}
+
+impl Default for HealthSettings {
+    fn default() -> Self {
+        HealthSettings {
+            failure_threshold: 5,
+            open_for: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Prices.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PricingSettings {
+    /// A folder of price files; default: the `pricing/` files built into the binary.
+    pub dir: Option<String>,
+    /// Prices of a model no price file knows; such calls are flagged
+    /// `priced_by_fallback` in the ledger, never priced at zero.
+    pub fallback: FallbackPrice,
+}
+
+/// A configuration that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Unreadable file.
+    #[error("cannot read gateway config {path}: {source}")]
+    Read {
+        /// File.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Not TOML, or an unknown or mistyped key.
+    #[error("{origin}: {message}")]
+    Parse {
+        /// File.
+        origin: String,
+        /// toml's message, with line, column and key.
+        message: String,
+    },
+    /// Values that do not fit together.
+    #[error("{origin}: {message}")]
+    Invalid {
+        /// File.
+        origin: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+/// The demo configuration: two tenants, the four local mocks as upstreams.
+pub const DEMO_CONFIG: &str = include_str!("../../../scenarios/gateway/demo.toml");
+
+impl GatewayConfig {
+    /// Reads a configuration file.
+    pub fn load(path: &Path) -> Result<GatewayConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        GatewayConfig::from_toml(&text, &path.display().to_string())
+    }
+
+    /// The built-in demo configuration.
+    pub fn demo() -> GatewayConfig {
+        match GatewayConfig::from_toml(DEMO_CONFIG, "<demo>") {
+            Ok(config) => config,
+            Err(error) => unreachable!("the built-in demo config is checked by a test: {error}"),
+        }
+    }
+
+    /// Parses a configuration; `origin` names it in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<GatewayConfig, ConfigError> {
+        let config: GatewayConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            origin: origin.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        config.validate().map_err(|message| ConfigError::Invalid {
+            origin: origin.to_owned(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    /// Points every provider of a kind at another base URL (the embedded stack puts the
+    /// mocks on free ports).
+    pub fn set_base_url(&mut self, kind: ProviderKind, base_url: &str) {
+        for provider in self.providers.iter_mut().filter(|p| p.kind == kind) {
+            provider.base_url = base_url.trim_end_matches('/').to_owned();
+        }
+    }
+
+    /// True if any key is one of the demo keys.
+    pub fn uses_demo_keys(&self) -> bool {
+        self.tenants
+            .iter()
+            .flat_map(|t| &t.keys)
+            .any(|k| k.ends_with("-dev") && k.starts_with("gb-"))
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let mut ids = BTreeSet::new();
+        let mut keys = BTreeSet::new();
+        for tenant in &self.tenants {
+            if !ids.insert(&tenant.id) {
+                return Err(format!("tenant `{}` is defined twice", tenant.id));
+            }
+            if tenant.keys.is_empty() {
+                return Err(format!("tenant `{}` has no keys", tenant.id));
+            }
+            for key in &tenant.keys {
+                if key.trim().is_empty() {
+                    return Err(format!("tenant `{}` has an empty key", tenant.id));
+                }
+                if !keys.insert(key) {
+                    return Err(format!(
+                        "a key of tenant `{}` is also used by another tenant",
+                        tenant.id
+                    ));
+                }
+            }
+            if tenant.budget_usd.is_some_and(|b| b.is_sign_negative()) {
+                return Err(format!("tenant `{}`: budget_usd is negative", tenant.id));
+            }
+        }
+        let mut names = BTreeSet::new();
+        for provider in &self.providers {
+            if !names.insert(provider.name.as_str()) {
+                return Err(format!("provider `{}` is defined twice", provider.name));
+            }
+            if !(provider.base_url.starts_with("http://")
+                || provider.base_url.starts_with("https://"))
+            {
+                return Err(format!(
+                    "provider `{}`: base_url must start with http:// or https://",
+                    provider.name
+                ));
+            }
+            if provider.concurrency == 0 {
+                return Err(format!(
+                    "provider `{}`: concurrency must be at least 1",
+                    provider.name
+                ));
+            }
+        }
+        for route in &self.routes {
+            let targets = std::iter::once(route.provider.as_str())
+                .chain(route.fallbacks.iter().map(|f| f.provider.as_str()));
+            for name in targets {
+                if !names.contains(name) {
+                    return Err(format!(
+                        "route `{}` names provider `{name}`, which is not defined",
+                        route.model
+                    ));
+                }
+            }
+        }
+        if !(0.0..=1.0).contains(&self.cache.threshold) {
+            return Err(format!(
+                "cache.threshold {} is outside [0, 1]",
+                self.cache.threshold
+            ));
+        }
+        if self.retry.max_attempts == 0 {
+            return Err("retry.max_attempts must be at least 1".to_owned());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_demo_config_is_valid() {
+        let config = GatewayConfig::demo();
+        assert_eq!(config.tenants.len(), 2);
+        assert!(config.uses_demo_keys());
+        assert!(
+            config
+                .providers
+                .iter()
+                .any(|p| p.kind == ProviderKind::Elevenlabs)
+        );
+    }
+
+    #[test]
+    fn unknown_keys_name_file_line_and_key() {
+        let text = "[[tenant]]\nid = \"a\"\nkeys = [\"k\"]\nbudjet_usd = \"1\"\n";
+        let error = GatewayConfig::from_toml(text, "gw.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(error.starts_with("gw.toml: "), "{error}");
+        assert!(
+            error.contains("line 4") && error.contains("budjet_usd"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn inconsistent_configs_are_refused() {
+        let dup =
+            "[[tenant]]\nid = \"a\"\nkeys = [\"k\"]\n[[tenant]]\nid = \"b\"\nkeys = [\"k\"]\n";
+        assert!(
+            GatewayConfig::from_toml(dup, "x")
+                .unwrap_err()
+                .to_string()
+                .contains("another tenant")
+        );
+        let route = "[[route]]\nmodel = \"m\"\nprovider = \"nowhere\"\n";
+        assert!(
+            GatewayConfig::from_toml(route, "x")
+                .unwrap_err()
+                .to_string()
+                .contains("nowhere")
+        );
+        let money = "[[tenant]]\nid = \"a\"\nkeys = [\"k\"]\nbudget_usd = \"-1\"\n";
+        assert!(GatewayConfig::from_toml(money, "x").is_err());
+        let money = "[[tenant]]\nid = \"a\"\nkeys = [\"k\"]\nbudget_usd = \"lots\"\n";
+        assert!(GatewayConfig::from_toml(money, "x").is_err());
+    }
+}

@@ -1,0 +1,307 @@
+//! Getting one request through the upstreams: queue admission, attempts with
+//! retries, circuit breakers, and fallbacks, in the order the plan gives.
+//!
+//! For each target in turn: skip it if its circuit is open; wait for a slot in its
+//! queue; then attempt, retrying transient failures with backoff (holding the slot:
+//! the backoff is the upstream's to spend, not another request's). Transient means
+//! a connection error, a timeout, 408/409/429/5xx, a body cut before its end, or a
+//! 200 whose body is not what the route returns. A response that is not transient
+//! (success, or the caller's own 4xx) ends the walk. When a target is exhausted the
+//! next one is tried; when all are, the last upstream error response is passed on
+//! as the provider sent it, or, if there is none, the gateway answers 502/504.
+//!
+//! Streams can be retried only until their head arrives: once bytes flow to the
+//! client, a cut is the client's to see.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use gatebench_queue::{Permit, Rejected, Ticket};
+use http::{HeaderMap, Method, StatusCode};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+
+use crate::config::RetrySettings;
+use crate::error::GatewayError;
+use crate::health::CircuitState;
+use crate::metrics::Metrics;
+use crate::retry::{self, retryable_status};
+use crate::timing::Timing;
+use crate::upstream::{AttemptError, Target, Upstreams};
+
+/// Checks that a successful body is what the route returns.
+pub type Accept = dyn Fn(&[u8]) -> bool + Send + Sync;
+
+/// What to send: the same for every attempt, except the body, which a fallback may
+/// rewrite (another model).
+pub struct Outbound<'a> {
+    /// Method.
+    pub method: Method,
+    /// Path and query, starting with `/`.
+    pub path: &'a str,
+    /// The client's headers (only safe ones are forwarded).
+    pub headers: &'a HeaderMap,
+    /// Stream the successful response instead of buffering it.
+    pub stream: bool,
+    /// For buffered responses: is a 2xx body valid? (A 200 with a malformed body is
+    /// an upstream fault worth another attempt.)
+    pub accept: &'a Accept,
+}
+
+/// An upstream response body.
+#[derive(Debug)]
+pub enum Body {
+    /// Read whole.
+    Buffered(Bytes),
+    /// Still arriving (successful streams only).
+    Streaming(reqwest::Response),
+}
+
+/// A response from an upstream, still holding its upstream slot.
+#[derive(Debug)]
+pub struct Dispatched {
+    /// Status.
+    pub status: StatusCode,
+    /// Upstream headers.
+    pub headers: HeaderMap,
+    /// Body.
+    pub body: Body,
+    /// Who answered.
+    pub target: Target,
+    /// The upstream slot, held while a streamed body is still arriving (a buffered
+    /// body has released it already).
+    pub permit: Option<Permit>,
+    /// Upstream attempts made, across all targets.
+    pub attempts: u32,
+}
+
+/// No response to pass on.
+#[derive(Debug)]
+pub struct Undispatched {
+    /// What to answer.
+    pub error: GatewayError,
+    /// Upstream attempts made.
+    pub attempts: u32,
+    /// The provider tried last, if any.
+    pub provider: Option<String>,
+}
+
+enum Attempt {
+    Done(StatusCode, HeaderMap, Body),
+    Transient {
+        kept: Option<(StatusCode, HeaderMap, Bytes)>,
+        asked: Option<Duration>,
+        failure: GatewayError,
+    },
+}
+
+/// Walks `plan`. `body_for` gives the body for a target. `timing` collects queue and
+/// upstream time.
+#[allow(clippy::too_many_arguments)]
+pub async fn dispatch(
+    upstreams: &Upstreams,
+    retry: &RetrySettings,
+    metrics: &Metrics,
+    plan: Vec<Target>,
+    ticket: Ticket,
+    outbound: Outbound<'_>,
+    body_for: impl Fn(&Target) -> Bytes,
+    timing: &mut Timing,
+) -> Result<Dispatched, Undispatched> {
+    let mut attempts = 0u32;
+    // The last transient error response (already read), to pass on if nothing better comes.
+    let mut kept: Option<(StatusCode, HeaderMap, Bytes, Target)> = None;
+    let mut failure: Option<GatewayError> = None;
+    let mut tried: Option<String> = None;
+    let mut rng = StdRng::seed_from_u64(timing.started().elapsed().as_nanos() as u64 ^ 0x9e37_79b9);
+    for target in plan {
+        let provider = &target.provider;
+        tried = Some(provider.name().to_owned());
+        if !provider.circuit.allow() {
+            failure.get_or_insert(GatewayError::Unreachable {
+                detail: format!("{} is failing (circuit open)", provider.name()),
+                timeout: false,
+            });
+            continue;
+        }
+        let queued = Instant::now();
+        let admitted = provider.queue.acquire(ticket.clone()).await;
+        let waited = queued.elapsed();
+        timing.queue += waited;
+        metrics.queue_wait(provider.name(), ticket.priority.as_str(), waited);
+        let permit = match admitted {
+            Ok(permit) => permit,
+            Err(rejected) => {
+                // A refused trial frees the half-open slot for the next request.
+                provider.circuit.neutral();
+                failure = Some(queue_error(provider.name(), rejected));
+                continue;
+            }
+        };
+        let body = body_for(&target);
+        for attempt in 0..retry.max_attempts {
+            attempts += 1;
+            let started = Instant::now();
+            let outcome = attempt_once(upstreams, &target, &outbound, body.clone()).await;
+            timing.upstream += started.elapsed();
+            let asked = match outcome {
+                Attempt::Done(status, headers, body) => {
+                    if status.is_success() {
+                        provider.circuit.success();
+                    } else {
+                        provider.circuit.neutral();
+                    }
+                    let permit = matches!(body, Body::Streaming(_)).then_some(permit);
+                    return Ok(Dispatched {
+                        status,
+                        headers,
+                        body,
+                        target,
+                        permit,
+                        attempts,
+                    });
+                }
+                Attempt::Transient {
+                    kept: response,
+                    asked,
+                    failure: why,
+                } => {
+                    provider.circuit.failure();
+                    tracing::debug!(provider = provider.name(), attempt, error = %why, "transient upstream failure");
+                    failure = Some(why);
+                    if let Some((status, headers, bytes)) = response {
+                        kept = Some((status, headers, bytes, target.clone()));
+                    }
+                    asked
+                }
+            };
+            if attempt + 1 == retry.max_attempts {
+                break;
+            }
+            let Some(delay) = retry::backoff(retry, attempt, asked, &mut rng) else {
+                // The provider asks for a longer pause than we wait: fall back now.
+                break;
+            };
+            let slept = Instant::now();
+            tokio::time::sleep(delay).await;
+            timing.upstream += slept.elapsed();
+            if provider.circuit.state() == CircuitState::Open {
+                break;
+            }
+        }
+    }
+    match kept {
+        Some((status, headers, bytes, target)) => Ok(Dispatched {
+            status,
+            headers,
+            body: Body::Buffered(bytes),
+            target,
+            permit: None,
+            attempts,
+        }),
+        None => Err(Undispatched {
+            error: failure.unwrap_or_else(|| GatewayError::Unreachable {
+                detail: "no upstream is configured for this route".into(),
+                timeout: false,
+            }),
+            attempts,
+            provider: tried,
+        }),
+    }
+}
+
+async fn attempt_once(
+    upstreams: &Upstreams,
+    target: &Target,
+    outbound: &Outbound<'_>,
+    body: Bytes,
+) -> Attempt {
+    let provider = &target.provider;
+    let result = upstreams
+        .send(
+            provider,
+            outbound.method.clone(),
+            outbound.path,
+            outbound.headers,
+            body,
+            outbound.stream,
+        )
+        .await;
+    let response = match result {
+        Ok(response) => response,
+        Err(error) => {
+            return Attempt::Transient {
+                kept: None,
+                asked: None,
+                failure: GatewayError::Unreachable {
+                    detail: format!("{}: {error}", provider.name()),
+                    timeout: matches!(error, AttemptError::Timeout),
+                },
+            };
+        }
+    };
+    let status = response.status();
+    let headers = response.headers().clone();
+    if status.is_success() && outbound.stream {
+        return Attempt::Done(status, headers, Body::Streaming(response));
+    }
+    let bytes = match response.bytes().await {
+        Ok(bytes) => bytes,
+        Err(error) => {
+            return Attempt::Transient {
+                kept: None,
+                asked: None,
+                failure: GatewayError::Unreachable {
+                    detail: format!(
+                        "{}: body cut: {}",
+                        provider.name(),
+                        AttemptError::from(error)
+                    ),
+                    timeout: false,
+                },
+            };
+        }
+    };
+    if retryable_status(status) {
+        let asked = retry::retry_after(&headers);
+        let failure = GatewayError::Unreachable {
+            detail: format!("{} answered {status}", provider.name()),
+            timeout: false,
+        };
+        return Attempt::Transient {
+            kept: Some((status, headers, bytes)),
+            asked,
+            failure,
+        };
+    }
+    if status.is_success() && !(outbound.accept)(&bytes) {
+        return Attempt::Transient {
+            kept: None,
+            asked: None,
+            failure: GatewayError::Unreachable {
+                detail: format!(
+                    "{} answered {status} with a malformed body",
+                    provider.name()
+                ),
+                timeout: false,
+            },
+        };
+    }
+    Attempt::Done(status, headers, Body::Buffered(bytes))
+}
+
+fn queue_error(provider: &str, rejected: Rejected) -> GatewayError {
+    let retry_after = rejected.retry_after().max(Duration::from_millis(1));
+    match rejected {
+        Rejected::Full { .. } => GatewayError::QueueFull {
+            provider: provider.to_owned(),
+            retry_after,
+        },
+        Rejected::DeadlineUnmeetable { .. } | Rejected::DeadlineExpired { .. } => {
+            GatewayError::Deadline {
+                provider: provider.to_owned(),
+                retry_after,
+            }
+        }
+    }
+}

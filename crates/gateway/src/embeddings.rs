@@ -1,0 +1,226 @@
+//! `POST /v1/embeddings`: exact-match cache, queue, upstream, billing by input tokens.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use gatebench_cache::exact_key;
+use gatebench_cost::{CacheOutcome, Kind, Usage};
+use gatebench_tokens::Encoding;
+use gatebench_wire::openai::{EmbeddingInput, EmbeddingRequest, EmbeddingResponse};
+use http::{HeaderMap, Method};
+
+use crate::billing::{Charge, charge, failed, reserve};
+use crate::config::ProviderKind;
+use crate::dispatch::{Body as UpstreamBody, Outbound, dispatch};
+use crate::error::GatewayError;
+use crate::meta::Meta;
+use crate::report::{Report, passthrough};
+use crate::request::{json_object, observed, read, typed, with_field};
+use crate::state::{CachedBody, Gateway};
+
+/// The route handler.
+pub async fn handle(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    observed(&gateway, "embeddings", async {
+        let body = read(body, gateway.config.body_limit).await?;
+        serve(&gateway, &headers, body).await
+    })
+    .await
+}
+
+/// Input tokens of an embeddings request, as OpenAI counts them (cl100k_base).
+pub fn input_tokens(input: &EmbeddingInput) -> u64 {
+    let encoding = Encoding::Cl100kBase;
+    match input {
+        EmbeddingInput::Text(text) => encoding.count(text) as u64,
+        EmbeddingInput::Texts(texts) => texts.iter().map(|t| encoding.count(t) as u64).sum(),
+        EmbeddingInput::Tokens(tokens) => tokens.len() as u64,
+        EmbeddingInput::TokenLists(lists) => lists.iter().map(|l| l.len() as u64).sum(),
+    }
+}
+
+async fn serve(
+    gateway: &Arc<Gateway>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response, GatewayError> {
+    let mut meta = Meta::read(gateway, headers, false)?;
+    let value = json_object(&body)?;
+    let request: EmbeddingRequest = typed(&value)?;
+    let tokens = input_tokens(&request.input);
+    let usage = Usage {
+        prompt_tokens: tokens,
+        ..Usage::default()
+    };
+    let reservation = reserve(gateway, &meta, &request.model, &usage)?;
+
+    let key = exact_key(&meta.tenant.id, "/v1/embeddings", &value);
+    let cacheable = gateway.config.cache.enabled;
+    if cacheable && !meta.no_cache {
+        let looked = Instant::now();
+        let found = gateway.exact_cache.get(&meta.tenant.id, &key);
+        meta.timing.cache += looked.elapsed();
+        if let Some(cached) = found {
+            gateway.metrics.cache("embeddings", "hit");
+            let usage = serde_json::from_slice::<EmbeddingResponse>(&cached.body)
+                .map(|r| Usage {
+                    prompt_tokens: u64::from(r.usage.prompt_tokens),
+                    ..Usage::default()
+                })
+                .unwrap_or(usage);
+            let entry = charge(
+                gateway,
+                &meta,
+                Some(reservation),
+                Charge {
+                    provider: Some(&cached.provider),
+                    model: &cached.model,
+                    kind: Kind::Embeddings,
+                    usage,
+                    cache: CacheOutcome::Hit,
+                    attempts: 0,
+                    estimated: false,
+                    failed: false,
+                },
+            );
+            let report = Report {
+                cache: Some(CacheOutcome::Hit),
+                similarity: Some(1.0),
+                cache_key: Some(key.to_string()),
+                cost: entry.map(|e| e.cost_usd),
+                provider: Some(cached.provider.clone()),
+                model: Some(cached.model.clone()),
+                attempts: 0,
+            };
+            let mut response_headers = cached.headers.clone();
+            report.write(&meta, &mut response_headers);
+            return Ok((cached.status, response_headers, cached.body).into_response());
+        }
+        gateway.metrics.cache("embeddings", "miss");
+    } else {
+        gateway.metrics.cache("embeddings", "bypass");
+    }
+    let outcome = if cacheable && !meta.no_cache {
+        CacheOutcome::Miss
+    } else {
+        CacheOutcome::Bypass
+    };
+
+    let plan = gateway
+        .upstreams
+        .plan(ProviderKind::Openai, Some(&request.model));
+    let accept = |body: &[u8]| serde_json::from_slice::<EmbeddingResponse>(body).is_ok();
+    let outbound = Outbound {
+        method: Method::POST,
+        path: "/v1/embeddings",
+        headers,
+        stream: false,
+        accept: &accept,
+    };
+    let dispatched = match dispatch(
+        &gateway.upstreams,
+        &gateway.config.retry,
+        &gateway.metrics,
+        plan,
+        meta.ticket(),
+        outbound,
+        |target| with_field(&value, "model", target.model.as_deref()),
+        &mut meta.timing,
+    )
+    .await
+    {
+        Ok(d) => d,
+        Err(undispatched) => {
+            gateway
+                .metrics
+                .attempts("embeddings", undispatched.attempts);
+            failed(
+                gateway,
+                &meta,
+                reservation,
+                undispatched.provider.as_deref(),
+                &request.model,
+                Kind::Embeddings,
+                undispatched.attempts,
+            );
+            return Err(undispatched.error);
+        }
+    };
+    gateway.metrics.attempts("embeddings", dispatched.attempts);
+    let provider = dispatched.target.provider.name().to_owned();
+    let model = dispatched
+        .target
+        .model
+        .clone()
+        .unwrap_or_else(|| request.model.clone());
+    let UpstreamBody::Buffered(bytes) = dispatched.body else {
+        unreachable!("embeddings are never streamed");
+    };
+    let mut report = Report {
+        cache: Some(outcome),
+        provider: Some(provider.clone()),
+        model: Some(model.clone()),
+        attempts: dispatched.attempts,
+        ..Report::default()
+    };
+    let mut response_headers = passthrough(&dispatched.headers);
+    if !dispatched.status.is_success() {
+        failed(
+            gateway,
+            &meta,
+            reservation,
+            Some(&provider),
+            &model,
+            Kind::Embeddings,
+            dispatched.attempts,
+        );
+        report.write(&meta, &mut response_headers);
+        return Ok((dispatched.status, response_headers, bytes).into_response());
+    }
+    let (usage, estimated) = match serde_json::from_slice::<EmbeddingResponse>(&bytes) {
+        Ok(r) => (
+            Usage {
+                prompt_tokens: u64::from(r.usage.prompt_tokens),
+                ..Usage::default()
+            },
+            false,
+        ),
+        Err(_) => (usage, true),
+    };
+    let entry = charge(
+        gateway,
+        &meta,
+        Some(reservation),
+        Charge {
+            provider: Some(&provider),
+            model: &model,
+            kind: Kind::Embeddings,
+            usage,
+            cache: outcome,
+            attempts: dispatched.attempts,
+            estimated,
+            failed: false,
+        },
+    );
+    report.cost = entry.map(|e| e.cost_usd);
+    if cacheable && !meta.no_store {
+        let cached = CachedBody {
+            status: dispatched.status,
+            headers: response_headers.clone(),
+            body: bytes.clone(),
+            model,
+            provider,
+        };
+        gateway.exact_cache.insert(&meta.tenant.id, key, cached);
+        report.cache_key = Some(key.to_string());
+    }
+    report.write(&meta, &mut response_headers);
+    Ok((dispatched.status, response_headers, bytes).into_response())
+}

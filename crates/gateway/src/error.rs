@@ -1,0 +1,202 @@
+//! Errors the gateway itself raises, in OpenAI's error shape.
+//!
+//! Errors that come from an upstream (after retries and fallbacks) are passed on as
+//! the upstream sent them; these are the ones the gateway decides on its own: auth,
+//! malformed requests, budgets, queue admission, and upstreams it could not reach.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use gatebench_wire::openai::ErrorBody;
+use http::{HeaderName, HeaderValue, StatusCode};
+use rust_decimal::Decimal;
+
+use crate::auth::AuthError;
+
+/// An error answered by the gateway.
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    /// No key, or an unknown key.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The body is not what the route takes.
+    #[error("{message}")]
+    BadRequest {
+        /// What is wrong.
+        message: String,
+        /// The parameter at fault.
+        param: Option<String>,
+        /// OpenAI error code.
+        code: Option<&'static str>,
+    },
+    /// The body is over the gateway's limit.
+    #[error("request body over {limit} bytes")]
+    TooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// The tenant's budget cannot cover the most this call could cost.
+    #[error(
+        "budget of tenant {tenant} exhausted: {remaining} USD left, this call may cost up to {needed} USD"
+    )]
+    OverBudget {
+        /// Tenant.
+        tenant: String,
+        /// What is left (limit − spent − reserved).
+        remaining: Decimal,
+        /// The most the call could cost.
+        needed: Decimal,
+    },
+    /// Too many requests waiting for the provider.
+    #[error("the queue for {provider} is full")]
+    QueueFull {
+        /// Provider.
+        provider: String,
+        /// Estimated time until a slot frees.
+        retry_after: Duration,
+    },
+    /// The request's deadline cannot be met, or passed while it waited.
+    #[error("the deadline of this request cannot be met ({provider} queue)")]
+    Deadline {
+        /// Provider.
+        provider: String,
+        /// Estimated time until a slot frees.
+        retry_after: Duration,
+    },
+    /// No provider could be reached (connection errors or timeouts on every attempt).
+    #[error("no upstream could serve this request: {detail}")]
+    Unreachable {
+        /// Last failure.
+        detail: String,
+        /// Whether the last failure was a timeout.
+        timeout: bool,
+    },
+    /// No such route.
+    #[error("Invalid URL ({method} {path})")]
+    NotFound {
+        /// Method.
+        method: String,
+        /// Path.
+        path: String,
+    },
+    /// A bug: logged, and answered with a 500.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl GatewayError {
+    /// A 400 about `param`.
+    pub fn bad_request(message: impl Into<String>, param: Option<&str>) -> Self {
+        GatewayError::BadRequest {
+            message: message.into(),
+            param: param.map(str::to_owned),
+            code: None,
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            GatewayError::Auth(_) => StatusCode::UNAUTHORIZED,
+            GatewayError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            GatewayError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            GatewayError::NotFound { .. } => StatusCode::NOT_FOUND,
+            GatewayError::OverBudget { .. }
+            | GatewayError::QueueFull { .. }
+            | GatewayError::Deadline { .. } => StatusCode::TOO_MANY_REQUESTS,
+            GatewayError::Unreachable { timeout: true, .. } => StatusCode::GATEWAY_TIMEOUT,
+            GatewayError::Unreachable { .. } => StatusCode::BAD_GATEWAY,
+            GatewayError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn body(&self) -> ErrorBody {
+        let message = match self {
+            GatewayError::Auth(AuthError::Missing) => {
+                "You didn't provide an API key. Send your gatebench key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).".to_owned()
+            }
+            GatewayError::Auth(AuthError::Invalid) => "Incorrect API key provided.".to_owned(),
+            other => other.to_string(),
+        };
+        let (kind, code) = match self {
+            GatewayError::Auth(AuthError::Missing) => ("invalid_request_error", None),
+            GatewayError::Auth(AuthError::Invalid) => {
+                ("invalid_request_error", Some("invalid_api_key"))
+            }
+            GatewayError::BadRequest { code, .. } => ("invalid_request_error", *code),
+            GatewayError::TooLarge { .. } => ("invalid_request_error", Some("request_too_large")),
+            GatewayError::NotFound { .. } => ("invalid_request_error", None),
+            GatewayError::OverBudget { .. } => ("insufficient_quota", Some("insufficient_quota")),
+            GatewayError::QueueFull { .. } => ("requests", Some("queue_full")),
+            GatewayError::Deadline { .. } => ("requests", Some("deadline_exceeded")),
+            GatewayError::Unreachable { .. } | GatewayError::Internal(_) => ("server_error", None),
+        };
+        let mut body = ErrorBody::new(kind, message);
+        if let Some(code) = code {
+            body = body.code(code);
+        }
+        if let GatewayError::BadRequest {
+            param: Some(param), ..
+        } = self
+        {
+            body = body.param(param.clone());
+        }
+        body
+    }
+}
+
+impl IntoResponse for GatewayError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status_code(), Json(self.body())).into_response();
+        let headers = response.headers_mut();
+        match &self {
+            GatewayError::OverBudget { .. } => {
+                headers.insert(
+                    HeaderName::from_static("x-should-retry"),
+                    HeaderValue::from_static("false"),
+                );
+            }
+            GatewayError::QueueFull { retry_after, .. }
+            | GatewayError::Deadline { retry_after, .. } => {
+                let secs = retry_after.as_millis().div_ceil(1000).max(1) as u64;
+                headers.insert(http::header::RETRY_AFTER, HeaderValue::from(secs));
+                headers.insert(
+                    HeaderName::from_static("retry-after-ms"),
+                    HeaderValue::from(retry_after.as_millis().max(1) as u64),
+                );
+            }
+            GatewayError::Internal(detail) => tracing::error!(%detail, "internal error"),
+            _ => {}
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn budget_refusals_say_not_to_retry() {
+        let error = GatewayError::OverBudget {
+            tenant: "a".into(),
+            remaining: Decimal::ONE,
+            needed: Decimal::TEN,
+        };
+        let response = error.into_response();
+        assert_eq!(response.status(), 429);
+        assert_eq!(response.headers()["x-should-retry"], "false");
+    }
+
+    #[test]
+    fn queue_refusals_carry_retry_after() {
+        let error = GatewayError::QueueFull {
+            provider: "openai".into(),
+            retry_after: Duration::from_millis(1200),
+        };
+        let response = error.into_response();
+        assert_eq!(response.headers()["retry-after"], "2");
+        assert_eq!(response.headers()["retry-after-ms"], "1200");
+    }
+}

@@ -1,0 +1,89 @@
+//! Operational endpoints: `/healthz` (the process is up), `/readyz` (every
+//! provider's circuit is closed or trying again), `/metrics` (Prometheus), and
+//! `/v1/models` (what clients may ask for).
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use serde_json::json;
+
+use crate::health::CircuitState;
+use crate::state::Gateway;
+
+/// `GET /healthz`.
+pub async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+/// `GET /readyz`: 503 while a provider's circuit is open.
+pub async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
+    let providers: Vec<_> = gateway
+        .upstreams
+        .providers()
+        .iter()
+        .map(|p| (p.name().to_owned(), p.circuit.state(), p.queue.snapshot()))
+        .collect();
+    let ready = providers
+        .iter()
+        .all(|(_, state, _)| *state != CircuitState::Open);
+    let body = json!({
+        "status": if ready { "ready" } else { "degraded" },
+        "providers": providers.iter().map(|(name, state, queue)| json!({
+            "name": name,
+            "circuit": state,
+            "in_flight": queue.in_flight,
+            "waiting": queue.waiting.total(),
+        })).collect::<Vec<_>>(),
+    });
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+/// `GET /metrics`.
+pub async fn metrics(State(gateway): State<Arc<Gateway>>) -> Response {
+    let mut response = gateway.metrics.render().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    response
+}
+
+/// `GET /v1/models`: routed models and every priced chat or embedding model.
+pub async fn models(State(gateway): State<Arc<Gateway>>) -> Json<serde_json::Value> {
+    let mut ids: Vec<(String, String)> = gateway
+        .prices
+        .prices()
+        .iter()
+        .filter(|p| {
+            matches!(
+                p.kind,
+                gatebench_cost::Kind::Chat | gatebench_cost::Kind::Embeddings
+            )
+        })
+        .map(|p| (p.model.clone(), p.provider.clone()))
+        .collect();
+    for model in gateway.upstreams.routed_models() {
+        if !ids.iter().any(|(id, _)| id == model) {
+            let owner = gateway
+                .upstreams
+                .plan(crate::config::ProviderKind::Openai, Some(model))
+                .first()
+                .map_or_else(|| "gatebench".to_owned(), |t| t.provider.name().to_owned());
+            ids.push((model.to_owned(), owner));
+        }
+    }
+    ids.sort();
+    let data: Vec<_> = ids
+        .into_iter()
+        .map(|(id, owner)| json!({ "id": id, "object": "model", "created": 1_700_000_000u64, "owned_by": owner }))
+        .collect();
+    Json(json!({ "object": "list", "data": data }))
+}

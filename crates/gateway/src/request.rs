@@ -1,0 +1,102 @@
+//! Reading request bodies: JSON objects with clear 400s, and typed views of them.
+
+use std::future::Future;
+use std::time::Instant;
+
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::GatewayError;
+use crate::state::Gateway;
+
+/// Reads a request body up to `limit` bytes (413 in OpenAI's shape beyond).
+pub async fn read(body: axum::body::Body, limit: usize) -> Result<Bytes, GatewayError> {
+    axum::body::to_bytes(body, limit).await.map_err(|error| {
+        let too_large = std::error::Error::source(&error)
+            .is_some_and(|e| e.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            GatewayError::TooLarge { limit }
+        } else {
+            GatewayError::bad_request(format!("could not read the request body: {error}"), None)
+        }
+    })
+}
+
+/// Runs a route's work, turning errors into responses and counting the result.
+pub async fn observed(
+    gateway: &Gateway,
+    route: &'static str,
+    work: impl Future<Output = Result<Response, GatewayError>>,
+) -> Response {
+    let started = Instant::now();
+    gateway.metrics.in_flight().inc();
+    let response = work.await.unwrap_or_else(IntoResponse::into_response);
+    gateway.metrics.in_flight().dec();
+    gateway
+        .metrics
+        .request(route, response.status().as_u16(), started.elapsed());
+    response
+}
+
+/// The body as a JSON object; anything else is a 400 naming what is wrong.
+pub fn json_object(body: &Bytes) -> Result<Value, GatewayError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        GatewayError::bad_request(
+            format!(
+                "We could not parse the JSON body of your request: {}.",
+                e.to_string()
+                    .split(" at line ")
+                    .next()
+                    .unwrap_or("invalid JSON")
+            ),
+            None,
+        )
+    })?;
+    if !value.is_object() {
+        return Err(GatewayError::bad_request(
+            "The request body must be a JSON object.",
+            None,
+        ));
+    }
+    Ok(value)
+}
+
+/// A typed view of a JSON body; type errors name the parameter.
+pub fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, GatewayError> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner().to_string();
+        if let Some(field) = inner
+            .strip_prefix("missing field `")
+            .and_then(|r| r.split('`').next())
+        {
+            GatewayError::BadRequest {
+                message: format!("Missing required parameter: '{field}'."),
+                param: Some(field.to_owned()),
+                code: Some("missing_required_parameter"),
+            }
+        } else {
+            GatewayError::BadRequest {
+                message: format!("Invalid value for '{path}': {inner}."),
+                param: Some(path),
+                code: Some("invalid_type"),
+            }
+        }
+    })
+}
+
+/// Replaces a top-level string field (the model, on a fallback) and serialises.
+pub fn with_field(value: &Value, field: &str, replacement: Option<&str>) -> Bytes {
+    match replacement {
+        None => Bytes::from(serde_json::to_vec(value).unwrap_or_default()),
+        Some(new) => {
+            let mut value = value.clone();
+            if let Some(object) = value.as_object_mut() {
+                object.insert(field.to_owned(), Value::String(new.to_owned()));
+            }
+            Bytes::from(serde_json::to_vec(&value).unwrap_or_default())
+        }
+    }
+}

@@ -1,0 +1,171 @@
+//! gatebench's own services behind the gateway: `POST /v1/personality` and
+//! `POST /v1/webvtt`, billed per request, not cached.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use gatebench_cost::{CacheOutcome, Kind, Usage};
+use http::{HeaderMap, Method};
+
+use crate::billing::{Charge, charge, failed, reserve};
+use crate::config::ProviderKind;
+use crate::dispatch::{Body as UpstreamBody, Outbound, dispatch};
+use crate::error::GatewayError;
+use crate::meta::Meta;
+use crate::report::{Report, passthrough};
+use crate::request::{json_object, observed, read};
+use crate::state::Gateway;
+
+/// `POST /v1/personality`.
+pub async fn personality(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    observed(&gateway, "personality", async {
+        let body = read(body, gateway.config.body_limit).await?;
+        serve(&gateway, Service::Personality, &headers, body).await
+    })
+    .await
+}
+
+/// `POST /v1/webvtt`.
+pub async fn webvtt(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    observed(&gateway, "webvtt", async {
+        let body = read(body, gateway.config.body_limit).await?;
+        serve(&gateway, Service::Webvtt, &headers, body).await
+    })
+    .await
+}
+
+#[derive(Clone, Copy)]
+enum Service {
+    Personality,
+    Webvtt,
+}
+
+impl Service {
+    fn name(self) -> &'static str {
+        match self {
+            Service::Personality => "personality",
+            Service::Webvtt => "webvtt",
+        }
+    }
+
+    fn kind(self) -> (ProviderKind, Kind) {
+        match self {
+            Service::Personality => (ProviderKind::Personality, Kind::Personality),
+            Service::Webvtt => (ProviderKind::Webvtt, Kind::Webvtt),
+        }
+    }
+}
+
+async fn serve(
+    gateway: &Arc<Gateway>,
+    service: Service,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response, GatewayError> {
+    let mut meta = Meta::read(gateway, headers, false)?;
+    json_object(&body)?;
+    let model = service.name();
+    let (provider_kind, kind) = service.kind();
+    let one = Usage {
+        requests: 1,
+        ..Usage::default()
+    };
+    let reservation = reserve(gateway, &meta, model, &one)?;
+    gateway.metrics.cache(model, "bypass");
+    let path = format!("/v1/{model}");
+    let accept = move |body: &[u8]| match service {
+        Service::Personality => serde_json::from_slice::<serde_json::Value>(body).is_ok(),
+        Service::Webvtt => {
+            body.starts_with(b"WEBVTT") || serde_json::from_slice::<serde_json::Value>(body).is_ok()
+        }
+    };
+    let outbound = Outbound {
+        method: Method::POST,
+        path: &path,
+        headers,
+        stream: false,
+        accept: &accept,
+    };
+    let plan = gateway.upstreams.plan(provider_kind, None);
+    let dispatched = match dispatch(
+        &gateway.upstreams,
+        &gateway.config.retry,
+        &gateway.metrics,
+        plan,
+        meta.ticket(),
+        outbound,
+        |_| body.clone(),
+        &mut meta.timing,
+    )
+    .await
+    {
+        Ok(d) => d,
+        Err(undispatched) => {
+            gateway.metrics.attempts(model, undispatched.attempts);
+            failed(
+                gateway,
+                &meta,
+                reservation,
+                undispatched.provider.as_deref(),
+                model,
+                kind,
+                undispatched.attempts,
+            );
+            return Err(undispatched.error);
+        }
+    };
+    gateway.metrics.attempts(model, dispatched.attempts);
+    let provider = dispatched.target.provider.name().to_owned();
+    let UpstreamBody::Buffered(bytes) = dispatched.body else {
+        unreachable!("services are never streamed");
+    };
+    let mut report = Report {
+        cache: Some(CacheOutcome::Bypass),
+        provider: Some(provider.clone()),
+        model: Some(model.to_owned()),
+        attempts: dispatched.attempts,
+        ..Report::default()
+    };
+    let mut response_headers = passthrough(&dispatched.headers);
+    if dispatched.status.is_success() {
+        let entry = charge(
+            gateway,
+            &meta,
+            Some(reservation),
+            Charge {
+                provider: Some(&provider),
+                model,
+                kind,
+                usage: one,
+                cache: CacheOutcome::Bypass,
+                attempts: dispatched.attempts,
+                estimated: false,
+                failed: false,
+            },
+        );
+        report.cost = entry.map(|e| e.cost_usd);
+    } else {
+        failed(
+            gateway,
+            &meta,
+            reservation,
+            Some(&provider),
+            model,
+            kind,
+            dispatched.attempts,
+        );
+    }
+    report.write(&meta, &mut response_headers);
+    Ok((dispatched.status, response_headers, bytes).into_response())
+}

@@ -1,0 +1,173 @@
+//! The gateway's shared state: everything a request needs, built once at start.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use gatebench_cache::{CacheConfig, ExactCache, SemanticCache};
+use gatebench_cost::{Budget, Budgets, Ledger, LedgerError, PriceBook, PricingError};
+use gatebench_embed::Embedder;
+use http::{HeaderMap, StatusCode};
+
+use crate::auth::Auth;
+use crate::config::GatewayConfig;
+use crate::metrics::Metrics;
+use crate::upstream::{UpstreamError, Upstreams};
+
+/// A cached chat completion: what is needed to answer again, as JSON or as a stream.
+#[derive(Clone, Debug)]
+pub struct CachedChat {
+    /// The model that produced it.
+    pub model: String,
+    /// Provider that served it.
+    pub provider: String,
+    /// Choices: text and finish reason.
+    pub choices: Vec<CachedChoice>,
+    /// Completion tokens of all choices.
+    pub completion_tokens: u64,
+    /// The provider's `system_fingerprint`, if any.
+    pub system_fingerprint: Option<String>,
+}
+
+/// One cached choice.
+#[derive(Clone, Debug)]
+pub struct CachedChoice {
+    /// Text.
+    pub content: String,
+    /// Finish reason.
+    pub finish_reason: String,
+}
+
+/// A cached exact-match response (embeddings, text-to-speech).
+#[derive(Clone, Debug)]
+pub struct CachedBody {
+    /// Status (always a success).
+    pub status: StatusCode,
+    /// Headers worth replaying (content type, character cost).
+    pub headers: HeaderMap,
+    /// Body.
+    pub body: Bytes,
+    /// Model that produced it.
+    pub model: String,
+    /// Provider that served it.
+    pub provider: String,
+}
+
+/// Everything requests share.
+pub struct Gateway {
+    /// Configuration it started with.
+    pub config: GatewayConfig,
+    /// Keys → tenants.
+    pub auth: Auth,
+    /// Providers, routes, queues, circuits.
+    pub upstreams: Upstreams,
+    /// Prices.
+    pub prices: PriceBook,
+    /// Budgets per tenant.
+    pub budgets: Budgets,
+    /// The cost ledger.
+    pub ledger: Ledger,
+    /// Chat completions by similarity.
+    pub chat_cache: SemanticCache<CachedChat>,
+    /// Embeddings and text-to-speech by exact match.
+    pub exact_cache: ExactCache<CachedBody>,
+    /// Query embeddings for the semantic cache (local source).
+    pub embedder: Embedder,
+    /// Prometheus metrics.
+    pub metrics: Metrics,
+    boot: u64,
+    next_id: AtomicU64,
+}
+
+/// The gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A price file is wrong.
+    #[error(transparent)]
+    Pricing(#[from] PricingError),
+    /// The ledger database could not be opened.
+    #[error("cannot open the cost ledger: {0}")]
+    Ledger(#[from] LedgerError),
+    /// Upstream settings are wrong.
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
+    /// The listener could not bind.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// Address.
+        addr: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gateway")
+            .field("tenants", &self.config.tenants.len())
+            .field("providers", &self.upstreams.providers().len())
+            .field("cached_chats", &self.chat_cache.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gateway {
+    /// Builds the gateway from its configuration; `ledger` is a SQLite file path or
+    /// `:memory:`. Budgets resume from what the ledger says was spent.
+    pub fn new(config: GatewayConfig, ledger: &str) -> Result<Arc<Gateway>, StartError> {
+        let prices = match &config.pricing.dir {
+            Some(dir) => PriceBook::load_dir(dir)?,
+            None => PriceBook::shipped()?,
+        }
+        .with_fallback(config.pricing.fallback)?;
+        let ledger = Ledger::open(ledger)?;
+        let budgets = Budgets::new();
+        for tenant in &config.tenants {
+            budgets.set_budget(
+                &tenant.id,
+                Budget {
+                    limit: tenant.budget_usd,
+                },
+            );
+        }
+        budgets.restore_spent(&ledger);
+        let cache = &config.cache;
+        let chat_cache = SemanticCache::new(CacheConfig {
+            threshold: cache.threshold,
+            ttl: cache.ttl,
+            max_entries: cache.max_entries,
+            ..CacheConfig::default()
+        });
+        let exact_cache = ExactCache::new(cache.ttl, cache.max_entries);
+        let embedder = Embedder::new(&cache.embedding_model, cache.dimensions);
+        let upstreams = Upstreams::new(&config)?;
+        let boot = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO)
+            .as_secs();
+        Ok(Arc::new(Gateway {
+            auth: Auth::new(&config.tenants),
+            upstreams,
+            prices,
+            budgets,
+            ledger,
+            chat_cache,
+            exact_cache,
+            embedder,
+            metrics: Metrics::default(),
+            boot,
+            next_id: AtomicU64::new(1),
+            config,
+        }))
+    }
+
+    /// A fresh request id, unique within this gateway's ledger across restarts.
+    pub fn request_id(&self) -> String {
+        format!(
+            "gb-{:x}-{:06x}",
+            self.boot,
+            self.next_id.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+}

@@ -1,0 +1,274 @@
+//! Upstream providers: where a request can go, in which order, and how one attempt
+//! is sent.
+//!
+//! A request's plan is its model's route (the provider serving it, then its
+//! fallbacks), or, for a model without a route, the first provider of the kind the
+//! route needs. Each provider has its own admission queue and circuit breaker.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use gatebench_queue::{QueueConfig, Scheduler};
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+
+use crate::config::{GatewayConfig, ProviderConfig, ProviderKind};
+use crate::health::Circuit;
+
+/// One upstream provider.
+#[derive(Debug)]
+pub struct Provider {
+    /// Its configuration.
+    pub config: ProviderConfig,
+    /// Key sent upstream.
+    api_key: Option<String>,
+    /// Its admission queue.
+    pub queue: Arc<Scheduler>,
+    /// Its circuit breaker.
+    pub circuit: Circuit,
+}
+
+impl Provider {
+    /// Name, as in the ledger and `x-gatebench-provider`.
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+}
+
+/// Where one attempt goes: a provider and the model name to send it.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// The provider.
+    pub provider: Arc<Provider>,
+    /// Model to put in the body (`None`: leave the body's model alone).
+    pub model: Option<String>,
+}
+
+/// All providers and routes.
+#[derive(Debug)]
+pub struct Upstreams {
+    client: reqwest::Client,
+    providers: Vec<Arc<Provider>>,
+    routes: HashMap<String, Vec<(usize, Option<String>)>>,
+}
+
+/// An upstream setting that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    /// The HTTP client could not be built.
+    #[error("cannot build the upstream HTTP client: {0}")]
+    Client(#[from] reqwest::Error),
+    /// A queue setting is invalid.
+    #[error("provider `{provider}`: {source}")]
+    Queue {
+        /// Provider.
+        provider: String,
+        /// Cause.
+        source: gatebench_queue::QueueConfigError,
+    },
+    /// `api_key_env` names a variable that is not set.
+    #[error("provider `{provider}`: environment variable {var} is not set")]
+    MissingKey {
+        /// Provider.
+        provider: String,
+        /// Variable.
+        var: String,
+    },
+}
+
+impl Upstreams {
+    /// Builds providers, their queues and circuits, and the route table.
+    pub fn new(config: &GatewayConfig) -> Result<Upstreams, UpstreamError> {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(256)
+            .pool_idle_timeout(Duration::from_secs(90))
+            .tcp_nodelay(true)
+            .connect_timeout(
+                config
+                    .providers
+                    .iter()
+                    .map(|p| p.connect_timeout)
+                    .max()
+                    .unwrap_or(Duration::from_secs(3)),
+            )
+            .build()?;
+        let mut providers = Vec::with_capacity(config.providers.len());
+        for p in &config.providers {
+            let api_key = match &p.api_key_env {
+                Some(var) => Some(std::env::var(var).map_err(|_| UpstreamError::MissingKey {
+                    provider: p.name.clone(),
+                    var: var.clone(),
+                })?),
+                None => p.api_key.clone(),
+            };
+            let queue = Scheduler::new(QueueConfig {
+                concurrency: p.concurrency,
+                capacity: p.queue_capacity,
+                aging: config.queue.aging,
+                initial_service_time: Duration::from_millis(500),
+            })
+            .map_err(|source| UpstreamError::Queue {
+                provider: p.name.clone(),
+                source,
+            })?;
+            let circuit = Circuit::new(config.health.failure_threshold, config.health.open_for);
+            providers.push(Arc::new(Provider {
+                config: p.clone(),
+                api_key,
+                queue,
+                circuit,
+            }));
+        }
+        let index = |name: &str| {
+            providers
+                .iter()
+                .position(|p: &Arc<Provider>| p.config.name == name)
+        };
+        let mut routes = HashMap::new();
+        for route in &config.routes {
+            let mut plan = Vec::new();
+            // Validation has checked that every provider named exists.
+            if let Some(i) = index(&route.provider) {
+                plan.push((i, route.upstream_model.clone()));
+            }
+            for fallback in &route.fallbacks {
+                if let Some(i) = index(&fallback.provider) {
+                    plan.push((i, Some(fallback.model.clone())));
+                }
+            }
+            routes.insert(route.model.clone(), plan);
+        }
+        Ok(Upstreams {
+            client,
+            providers,
+            routes,
+        })
+    }
+
+    /// Every provider.
+    pub fn providers(&self) -> &[Arc<Provider>] {
+        &self.providers
+    }
+
+    /// Models with a route.
+    pub fn routed_models(&self) -> impl Iterator<Item = &str> {
+        self.routes.keys().map(String::as_str)
+    }
+
+    /// The targets to try for `model` on a route of `kind`, in order. Empty when no
+    /// provider of that kind exists.
+    pub fn plan(&self, kind: ProviderKind, model: Option<&str>) -> Vec<Target> {
+        let routed = model.and_then(|m| self.routes.get(m)).filter(|plan| {
+            plan.iter()
+                .all(|(i, _)| self.providers[*i].config.kind == kind)
+        });
+        match routed {
+            Some(plan) => plan
+                .iter()
+                .map(|(i, m)| Target {
+                    provider: Arc::clone(&self.providers[*i]),
+                    model: m.clone(),
+                })
+                .collect(),
+            None => self
+                .providers
+                .iter()
+                .find(|p| p.config.kind == kind)
+                .map(|p| Target {
+                    provider: Arc::clone(p),
+                    model: None,
+                })
+                .into_iter()
+                .collect(),
+        }
+    }
+
+    /// Sends one attempt. `path_and_query` starts with `/`. For a stream, the
+    /// provider's timeout bounds the wait for the response head; the relay then
+    /// bounds the silence between chunks.
+    pub async fn send(
+        &self,
+        provider: &Provider,
+        method: Method,
+        path_and_query: &str,
+        headers: &HeaderMap,
+        body: Bytes,
+        stream: bool,
+    ) -> Result<reqwest::Response, AttemptError> {
+        let url = format!("{}{}", provider.config.base_url, path_and_query);
+        let mut request = self
+            .client
+            .request(method, url)
+            .headers(forwarded(headers))
+            .body(body);
+        if let Some(key) = &provider.api_key {
+            request = match provider.config.kind {
+                ProviderKind::Elevenlabs => request.header("xi-api-key", key),
+                _ => request.bearer_auth(key),
+            };
+        }
+        let timeout = provider.config.timeout;
+        if stream {
+            match tokio::time::timeout(timeout, request.send()).await {
+                Ok(result) => result.map_err(AttemptError::from),
+                Err(_) => Err(AttemptError::Timeout),
+            }
+        } else {
+            request
+                .timeout(timeout)
+                .send()
+                .await
+                .map_err(AttemptError::from)
+        }
+    }
+}
+
+/// An attempt that got no response.
+#[derive(Debug, thiserror::Error)]
+pub enum AttemptError {
+    /// No response within the provider's timeout.
+    #[error("upstream timed out")]
+    Timeout,
+    /// The connection could not be made, or broke before a response.
+    #[error("upstream connection failed: {0}")]
+    Connection(String),
+}
+
+impl From<reqwest::Error> for AttemptError {
+    fn from(error: reqwest::Error) -> Self {
+        if error.is_timeout() {
+            AttemptError::Timeout
+        } else {
+            // Keep the whole chain: "connection reset", "connection refused" are in the sources.
+            let mut text = error.to_string();
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                text.push_str(": ");
+                text.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            AttemptError::Connection(text)
+        }
+    }
+}
+
+/// Request headers passed upstream: content type and the provider-meaningful
+/// ones; never the client's credentials (the provider's own key is added instead),
+/// never hop-by-hop or gateway headers.
+fn forwarded(headers: &HeaderMap) -> HeaderMap {
+    const PASS: [&str; 4] = ["content-type", "accept", "openai-beta", "user-agent"];
+    let mut out = HeaderMap::new();
+    for name in PASS {
+        if let Some(value) = headers.get(name) {
+            out.insert(HeaderName::from_static(name), value.clone());
+        }
+    }
+    if !out.contains_key(http::header::CONTENT_TYPE) {
+        out.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+    out
+}

@@ -1,0 +1,13 @@
+//! The gateway in front of the real mocks, driven by real clients (reqwest and
+//! async-openai): auth, headers, cache, queue, retries and fallbacks, cost.
+
+#[path = "gateway/basics.rs"]
+mod basics;
+#[path = "gateway/cache.rs"]
+mod cache;
+#[path = "gateway/cost.rs"]
+mod cost;
+#[path = "gateway/queue.rs"]
+mod queue;
+#[path = "gateway/resilience.rs"]
+mod resilience;

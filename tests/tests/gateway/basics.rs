@@ -1,0 +1,288 @@
+//! Auth, the response headers, the front routes, and an official client.
+
+use async_openai::Client;
+use async_openai::config::OpenAIConfig;
+use async_openai::types::chat::{
+    ChatCompletionRequestUserMessageArgs, CreateChatCompletionRequestArgs,
+};
+use gatebench_e2e::{ALPHA, chat_body, client, stack};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn requests_without_a_valid_key_get_401_in_openai_shape() {
+    let stack = stack(|_| {}).await;
+    let http = client();
+    let url = format!("{}/v1/chat/completions", stack.gateway_url());
+    for request in [
+        http.post(&url).json(&chat_body("gpt-4o-mini", "hi")),
+        http.post(&url)
+            .bearer_auth("gb-nobody")
+            .json(&chat_body("gpt-4o-mini", "hi")),
+    ] {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["type"], "invalid_request_error");
+        assert!(body["error"].as_object().unwrap().contains_key("code"));
+    }
+    // The tenant's own endpoints need a key too.
+    let response = http
+        .get(format!("{}/v1/gatebench/usage", stack.gateway_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_response_says_what_the_gateway_did() {
+    let stack = stack(|_| {}).await;
+    let response = client()
+        .post(format!("{}/v1/chat/completions", stack.gateway_url()))
+        .bearer_auth(ALPHA)
+        .json(&chat_body(
+            "gpt-4o-mini",
+            "Tell me a short story about a brave turtle.",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let h = response.headers();
+    assert_eq!(h["x-gatebench-cache"], "miss");
+    assert_eq!(h["x-gatebench-provider"], "openai");
+    assert_eq!(h["x-gatebench-attempts"], "1");
+    assert!(
+        h["x-gatebench-request-id"]
+            .to_str()
+            .unwrap()
+            .starts_with("gb-")
+    );
+    let cost: rust_decimal::Decimal = h["x-gatebench-cost-usd"].to_str().unwrap().parse().unwrap();
+    assert!(cost > rust_decimal::Decimal::ZERO);
+    let timing = h["server-timing"].to_str().unwrap();
+    for part in ["queue;dur=", "cache;dur=", "upstream;dur=", "total;dur="] {
+        assert!(timing.contains(part), "{timing}");
+    }
+    let body: Value = response.json().await.unwrap();
+    assert!(body["usage"]["completion_tokens"].as_u64().unwrap() > 0);
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn malformed_requests_get_clear_400s_and_unknown_routes_404() {
+    let stack = stack(|_| {}).await;
+    let http = client();
+    let url = format!("{}/v1/chat/completions", stack.gateway_url());
+    let cases: Vec<(reqwest::RequestBuilder, &str)> = vec![
+        (
+            http.post(&url).bearer_auth(ALPHA).body("{not json"),
+            "malformed",
+        ),
+        (
+            http.post(&url).bearer_auth(ALPHA).body(vec![0xff, 0xfe]),
+            "bad utf-8",
+        ),
+        (
+            http.post(&url)
+                .bearer_auth(ALPHA)
+                .json(&json!({"messages": []})),
+            "missing model",
+        ),
+        (
+            http.post(&url)
+                .bearer_auth(ALPHA)
+                .json(&json!({"model": 3, "messages": []})),
+            "wrong type",
+        ),
+        (
+            http.post(&url).bearer_auth(ALPHA).json(&json!([1, 2])),
+            "not an object",
+        ),
+        (
+            http.post(&url)
+                .bearer_auth(ALPHA)
+                .header("x-gatebench-priority", "urgent")
+                .json(&chat_body("gpt-4o-mini", "x")),
+            "bad priority",
+        ),
+    ];
+    for (request, what) in cases {
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 400, "{what}");
+        let body: Value = response.json().await.unwrap();
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{what}: {body}"
+        );
+    }
+    let huge = vec![b' '; 9 * 1024 * 1024];
+    let response = http
+        .post(&url)
+        .bearer_auth(ALPHA)
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let response = http
+        .get(format!("{}/v1/nothing", stack.gateway_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_official_client_needs_only_the_base_url_and_a_tenant_key() {
+    let stack = stack(|_| {}).await;
+    let config = OpenAIConfig::new()
+        .with_api_base(format!("{}/v1", stack.gateway_url()))
+        .with_api_key(ALPHA);
+    let openai = Client::with_config(config);
+    let request = CreateChatCompletionRequestArgs::default()
+        .model("gpt-4o-mini")
+        .max_completion_tokens(40u32)
+        .messages([ChatCompletionRequestUserMessageArgs::default()
+            .content("What is a carbon footprint?")
+            .build()
+            .unwrap()
+            .into()])
+        .build()
+        .unwrap();
+    let response = openai.chat().create(request.clone()).await.unwrap();
+    assert!(
+        !response.choices[0]
+            .message
+            .content
+            .clone()
+            .unwrap_or_default()
+            .is_empty()
+    );
+    let usage = response.usage.unwrap();
+    assert!(usage.completion_tokens <= 40);
+
+    let mut stream_request = request;
+    stream_request.stream = Some(true);
+    let mut stream = openai.chat().create_stream(stream_request).await.unwrap();
+    let mut text = String::new();
+    use futures::StreamExt as _;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.unwrap();
+        if let Some(choice) = chunk.choices.first() {
+            text.push_str(choice.delta.content.as_deref().unwrap_or(""));
+        }
+    }
+    assert!(!text.is_empty());
+
+    let models = openai.models().list().await.unwrap();
+    assert!(models.data.iter().any(|m| m.id == "gpt-4o-mini"));
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn every_front_route_answers_through_the_gateway() {
+    let stack = stack(|_| {}).await;
+    let http = client();
+    let base = stack.gateway_url();
+    let embed = http
+        .post(format!("{base}/v1/embeddings"))
+        .bearer_auth(ALPHA)
+        .json(&json!({"model": "text-embedding-3-small", "input": "hello"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(embed.status(), 200);
+    assert_eq!(
+        embed.json::<Value>().await.unwrap()["data"][0]["embedding"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1536
+    );
+
+    let voice = "21m00Tcm4TlvDq8ikWAM";
+    for (suffix, content_type) in [
+        ("", "audio/mpeg"),
+        ("/stream", "audio/mpeg"),
+        ("/with-timestamps", "application/json"),
+    ] {
+        let response = http
+            .post(format!("{base}/v1/text-to-speech/{voice}{suffix}"))
+            .header("xi-api-key", ALPHA)
+            .json(&json!({"text": "Once upon a time."}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{suffix}");
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(content_type),
+            "{suffix}"
+        );
+        assert!(
+            response.headers().contains_key("character-cost"),
+            "{suffix}"
+        );
+        assert!(
+            response.headers().contains_key("x-gatebench-cost-usd"),
+            "{suffix}"
+        );
+        assert!(!response.bytes().await.unwrap().is_empty(), "{suffix}");
+    }
+    let personality = http
+        .post(format!("{base}/v1/personality"))
+        .bearer_auth(ALPHA)
+        .json(&json!({"age": 6, "interests": ["dinosaurs"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(personality.status(), 200);
+    assert_eq!(personality.headers()["x-gatebench-cache"], "bypass");
+    let vtt = http
+        .post(format!("{base}/v1/webvtt"))
+        .bearer_auth(ALPHA)
+        .json(&json!({"text": "Hello there. Goodbye now.", "duration_seconds": 3.0}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(vtt.status(), 200);
+    assert!(vtt.text().await.unwrap().starts_with("WEBVTT"));
+    // Upstream validation errors come back in the provider's own shape.
+    let bad = http
+        .post(format!("{base}/v1/personality"))
+        .bearer_auth(ALPHA)
+        .json(&json!({"age": 40, "interests": []}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 422);
+    assert!(bad.json::<Value>().await.unwrap()["detail"].is_array());
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        assert_eq!(
+            http.get(format!("{base}{path}"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200,
+            "{path}"
+        );
+    }
+    let metrics = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(metrics.contains("gatebench_requests_total"), "{metrics}");
+    stack.shutdown().await;
+}

@@ -1,0 +1,387 @@
+//! Cost tracking, checked against an independent recomputation: the prices read
+//! straight from `pricing/*.toml` with `toml`, the units taken from what each
+//! response carried, and the arithmetic done here, not by the gateway's code.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+
+use gatebench_e2e::{ALPHA, BETA, chat_body, client, stack};
+use gatebench_tokens::Encoding;
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+/// model → (field → price), from the repo's price files.
+fn price_table() -> HashMap<String, HashMap<String, Decimal>> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../pricing");
+    let mut table = HashMap::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let file: toml::Value = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        for model in file["model"].as_array().unwrap() {
+            let mut prices = HashMap::new();
+            for (key, value) in model.as_table().unwrap() {
+                if let Some(text) = value.as_str()
+                    && (key.ends_with("_per_million") || key.starts_with("per_"))
+                {
+                    prices.insert(key.clone(), Decimal::from_str(text).unwrap());
+                }
+            }
+            table.insert(model["id"].as_str().unwrap().to_owned(), prices);
+        }
+    }
+    table
+}
+
+fn price(table: &HashMap<String, HashMap<String, Decimal>>, model: &str, field: &str) -> Decimal {
+    table[model].get(field).copied().unwrap_or(Decimal::ZERO)
+}
+
+fn chat_cost(
+    table: &HashMap<String, HashMap<String, Decimal>>,
+    model: &str,
+    usage: &Value,
+) -> Decimal {
+    let prompt = Decimal::from(usage["prompt_tokens"].as_u64().unwrap());
+    let cached = Decimal::from(
+        usage["prompt_tokens_details"]["cached_tokens"]
+            .as_u64()
+            .unwrap_or(0),
+    );
+    let completion = Decimal::from(usage["completion_tokens"].as_u64().unwrap());
+    let million = Decimal::from(1_000_000);
+    ((prompt - cached) * price(table, model, "input_per_million")
+        + cached * price(table, model, "cached_input_per_million")
+        + completion * price(table, model, "output_per_million"))
+        / million
+}
+
+struct Seen {
+    request_id: String,
+    expected: Decimal,
+    cache_hit: bool,
+}
+
+#[tokio::test]
+async fn every_ledger_entry_equals_an_independent_recomputation() {
+    let stack = stack(|_| {}).await;
+    let http = client();
+    let url = stack.gateway_url();
+    let table = price_table();
+    let mut seen: Vec<Seen> = Vec::new();
+    let header = |r: &reqwest::Response, name: &str| r.headers()[name].to_str().unwrap().to_owned();
+
+    // Chat on three models, a repeated long prompt (provider-cached tokens), a cache hit.
+    let long =
+        "Our returns policy explains, in detail, how customers may send back goods. ".repeat(120);
+    let prompts: Vec<(&str, String)> = vec![
+        (
+            "gpt-4o-mini",
+            "Tell me a story about a lighthouse keeper.".into(),
+        ),
+        ("gpt-4o", "Explain scope 2 emissions briefly.".into()),
+        (
+            "deepseek-chat",
+            "How do I change my delivery address?".into(),
+        ),
+        (
+            "gpt-4o-mini",
+            format!("{long} Question one: how long do I have?"),
+        ),
+        (
+            "gpt-4o-mini",
+            format!("{long} Question two: who pays for shipping?"),
+        ),
+        (
+            "gpt-4o-mini",
+            "Tell me a story about a lighthouse keeper.".into(),
+        ),
+    ];
+    for (model, prompt) in &prompts {
+        let r = http
+            .post(format!("{url}/v1/chat/completions"))
+            .bearer_auth(ALPHA)
+            .json(&chat_body(model, prompt))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let (id, cache) = (
+            header(&r, "x-gatebench-request-id"),
+            header(&r, "x-gatebench-cache"),
+        );
+        let body: Value = r.json().await.unwrap();
+        let served = body["model"].as_str().unwrap().to_owned();
+        seen.push(Seen {
+            request_id: id,
+            expected: chat_cost(&table, &served, &body["usage"]),
+            cache_hit: cache == "hit",
+        });
+    }
+    assert!(
+        seen.last().unwrap().cache_hit,
+        "the repeated prompt hit the cache"
+    );
+
+    // A stream with include_usage: usage from its final chunk.
+    let mut body = chat_body("gpt-4o-mini", "Write two sentences about recycling.");
+    body["stream"] = true.into();
+    body["stream_options"] = json!({"include_usage": true});
+    let r = http
+        .post(format!("{url}/v1/chat/completions"))
+        .bearer_auth(ALPHA)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let id = header(&r, "x-gatebench-request-id");
+    let text = r.text().await.unwrap();
+    let usage = text
+        .split("\n\n")
+        .filter_map(|e| e.strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .map(|d| serde_json::from_str::<Value>(d).unwrap())
+        .find(|c| c["usage"].is_object())
+        .unwrap()["usage"]
+        .clone();
+    seen.push(Seen {
+        request_id: id,
+        expected: chat_cost(&table, "gpt-4o-mini", &usage),
+        cache_hit: false,
+    });
+
+    // A stream without include_usage: the client has no usage; count the text it got.
+    let mut body = chat_body("gpt-4o-mini", "Write two sentences about composting.");
+    body["stream"] = true.into();
+    let r = http
+        .post(format!("{url}/v1/chat/completions"))
+        .bearer_auth(ALPHA)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let unusaged = header(&r, "x-gatebench-request-id");
+    let text = r.text().await.unwrap();
+    let content: String = text
+        .split("\n\n")
+        .filter_map(|e| e.strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .filter_map(|d| {
+            serde_json::from_str::<Value>(d).unwrap()["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    let completion_tokens = Encoding::O200kBase.count(&content) as u64;
+
+    // Embeddings, speech, the two services.
+    let r = http
+        .post(format!("{url}/v1/embeddings"))
+        .bearer_auth(ALPHA)
+        .json(&json!({"model": "text-embedding-3-small", "input": ["green energy", "wind farms"]}))
+        .send()
+        .await
+        .unwrap();
+    let id = header(&r, "x-gatebench-request-id");
+    let body: Value = r.json().await.unwrap();
+    let tokens = Decimal::from(body["usage"]["prompt_tokens"].as_u64().unwrap());
+    seen.push(Seen {
+        request_id: id,
+        expected: tokens * price(&table, "text-embedding-3-small", "input_per_million")
+            / Decimal::from(1_000_000),
+        cache_hit: false,
+    });
+    for model in ["eleven_multilingual_v2", "eleven_flash_v2_5"] {
+        let r = http
+            .post(format!("{url}/v1/text-to-speech/21m00Tcm4TlvDq8ikWAM"))
+            .header("xi-api-key", ALPHA)
+            .json(&json!({"text": "A quiet night by the sea.", "model_id": model}))
+            .send()
+            .await
+            .unwrap();
+        let id = header(&r, "x-gatebench-request-id");
+        let characters = Decimal::from_str(&header(&r, "character-cost")).unwrap();
+        seen.push(Seen {
+            request_id: id,
+            expected: characters * price(&table, model, "per_thousand_characters")
+                / Decimal::from(1000),
+            cache_hit: false,
+        });
+    }
+    for (path, body, model) in [
+        (
+            "/v1/personality",
+            json!({"age": 7, "interests": ["space"]}),
+            "personality",
+        ),
+        (
+            "/v1/webvtt",
+            json!({"text": "Hello there.", "duration_seconds": 1.5}),
+            "webvtt",
+        ),
+    ] {
+        let r = http
+            .post(format!("{url}{path}"))
+            .bearer_auth(ALPHA)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        seen.push(Seen {
+            request_id: header(&r, "x-gatebench-request-id"),
+            expected: price(&table, model, "per_request"),
+            cache_hit: false,
+        });
+    }
+
+    // The ledger, as the tenant reads it.
+    let ledger: Value = http
+        .get(format!("{url}/v1/gatebench/ledger?limit=1000"))
+        .bearer_auth(ALPHA)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entries = ledger["data"].as_array().unwrap();
+    let by_id: HashMap<&str, &Value> = entries
+        .iter()
+        .map(|e| (e["request_id"].as_str().unwrap(), e))
+        .collect();
+    let mut mismatches = Vec::new();
+    for s in &seen {
+        let entry = by_id[s.request_id.as_str()];
+        let (cost, saved) = (
+            Decimal::from_str(entry["cost_usd"].as_str().unwrap()).unwrap(),
+            Decimal::from_str(entry["saved_usd"].as_str().unwrap()).unwrap(),
+        );
+        let (want_cost, want_saved) = if s.cache_hit {
+            (Decimal::ZERO, s.expected)
+        } else {
+            (s.expected, Decimal::ZERO)
+        };
+        if cost != want_cost || saved != want_saved {
+            mismatches.push(format!(
+                "{}: cost {cost} (want {want_cost}), saved {saved} (want {want_saved})",
+                s.request_id
+            ));
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "entries that differ:\n{}",
+        mismatches.join("\n")
+    );
+    let stream_entry = by_id[unusaged.as_str()];
+    assert_eq!(
+        stream_entry["usage"]["completion_tokens"].as_u64().unwrap(),
+        completion_tokens
+    );
+    assert!(
+        !stream_entry["flags"]["estimated"]
+            .as_bool()
+            .unwrap_or(false)
+    );
+
+    // Totals are the sum of the entries, exactly.
+    let usage: Value = http
+        .get(format!("{url}/v1/gatebench/usage"))
+        .bearer_auth(ALPHA)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sum: Decimal = entries
+        .iter()
+        .map(|e| Decimal::from_str(e["cost_usd"].as_str().unwrap()).unwrap())
+        .sum();
+    assert_eq!(
+        Decimal::from_str(usage["cost_usd"].as_str().unwrap()).unwrap(),
+        sum
+    );
+    assert_eq!(usage["requests"].as_u64().unwrap(), entries.len() as u64);
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_tenant_over_budget_is_refused_and_told_not_to_retry() {
+    let stack = stack(|o| {
+        o.gateway.tenants[1].budget_usd = Some(Decimal::from_str("0.0001").unwrap());
+    })
+    .await;
+    let http = client();
+    let response = http
+        .post(format!("{}/v1/chat/completions", stack.gateway_url()))
+        .bearer_auth(BETA)
+        .json(&json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1000}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["x-should-retry"], "false");
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"]["code"],
+        "insufficient_quota"
+    );
+    // A call within the budget still goes through.
+    let response = http
+        .post(format!("{}/v1/chat/completions", stack.gateway_url()))
+        .bearer_auth(BETA)
+        .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 5}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn totals_and_budgets_survive_a_restart() {
+    let dir = std::env::temp_dir().join(format!("gatebench-ledger-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ledger = dir.join("ledger.db").display().to_string();
+    let _ = std::fs::remove_file(&ledger);
+    let http = client();
+    let first = stack(|o| o.ledger = ledger.clone()).await;
+    for i in 0..3 {
+        let r = http
+            .post(format!("{}/v1/chat/completions", first.gateway_url()))
+            .bearer_auth(ALPHA)
+            .json(&chat_body("gpt-4o-mini", &format!("restart question {i}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let before: Value = http
+        .get(format!("{}/v1/gatebench/usage", first.gateway_url()))
+        .bearer_auth(ALPHA)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    first.shutdown().await;
+
+    let second = stack(|o| o.ledger = ledger.clone()).await;
+    let after: Value = http
+        .get(format!("{}/v1/gatebench/usage", second.gateway_url()))
+        .bearer_auth(ALPHA)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after["cost_usd"], before["cost_usd"]);
+    assert_eq!(after["requests"], 3);
+    assert_eq!(after["budget"]["spent_usd"], before["cost_usd"]);
+    second.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

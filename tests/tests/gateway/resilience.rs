@@ -1,0 +1,197 @@
+//! Retries, fallbacks and readiness against injected upstream faults.
+
+use std::time::Duration;
+
+use gatebench_e2e::{ALPHA, chat_body, client, eventually, mock_stats, set_faults, stack};
+use serde_json::{Value, json};
+
+async fn chat(http: &reqwest::Client, url: &str, model: &str, prompt: &str) -> reqwest::Response {
+    http.post(format!("{url}/v1/chat/completions"))
+        .bearer_auth(ALPHA)
+        .header("x-gatebench-cache", "no-cache, no-store")
+        .json(&chat_body(model, prompt))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_rate_limited_attempt_is_retried_after_the_time_the_provider_asks() {
+    let stack = stack(|_| {}).await;
+    let http = client();
+    let mock = stack.mock_url("openai").unwrap();
+    // Every request in the first 300 ms is refused with retry-after 400 ms; the
+    // gateway must wait that long, then succeed.
+    set_faults(
+        &http,
+        &mock,
+        json!({ "retry_after": "400ms", "windows": [{ "kind": "rate_limit", "from": "0s", "to": "300ms" }] }),
+    )
+    .await;
+    let response = chat(&http, &stack.gateway_url(), "gpt-4o-mini", "retry me").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-gatebench-attempts"], "2");
+    assert_eq!(response.headers()["x-gatebench-provider"], "openai");
+    let stats = mock_stats(&http, &mock).await;
+    assert_eq!(
+        stats["by_route"]["/v1/chat/completions"]["fault_rate_limit"], 1,
+        "{stats}"
+    );
+    assert_eq!(
+        stats["by_route"]["/v1/chat/completions"]["ok"], 1,
+        "{stats}"
+    );
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_model_that_keeps_failing_falls_back_to_its_next_provider() {
+    let stack = stack(|_| {}).await;
+    let http = client();
+    let mock = stack.mock_url("openai").unwrap();
+    set_faults(
+        &http,
+        &mock,
+        json!({ "unavailable": 1.0, "models": ["gpt-4o-mini"] }),
+    )
+    .await;
+    let response = chat(
+        &http,
+        &stack.gateway_url(),
+        "gpt-4o-mini",
+        "fall back please",
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-gatebench-provider"], "deepseek");
+    assert_eq!(response.headers()["x-gatebench-model"], "deepseek-chat");
+    assert_eq!(
+        response.headers()["x-gatebench-attempts"],
+        "4",
+        "3 attempts on openai, then deepseek"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["model"], "deepseek-chat");
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn client_errors_are_never_retried() {
+    let stack = stack(|_| {}).await;
+    let http = client();
+    let response = chat(&http, &stack.gateway_url(), "gpt-9-imaginary", "hello").await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(response.headers()["x-gatebench-attempts"], "1");
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"]["code"],
+        "model_not_found"
+    );
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn malformed_and_cut_upstream_bodies_are_retried() {
+    let stack = stack(|_| {}).await;
+    let http = client();
+    let mock = stack.mock_url("openai").unwrap();
+    for kind in ["malformed", "stream_cut", "reset"] {
+        set_faults(
+            &http,
+            &mock,
+            json!({ "windows": [{ "kind": kind, "from": "0s", "to": "1h" }] }),
+        )
+        .await;
+        // Every attempt fails: the client gets a clean error, not a broken body.
+        let response = chat(&http, &stack.gateway_url(), "deepseek-chat", kind).await;
+        assert_eq!(response.status(), 502, "{kind}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"]["type"], "server_error", "{kind}");
+        set_faults(&http, &mock, json!({})).await;
+        // Let the circuit close again before the next kind.
+        eventually("ready again", Duration::from_secs(10), || async {
+            http.get(format!("{}/readyz", stack.gateway_url()))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                == 200
+        })
+        .await;
+        let response = chat(&http, &stack.gateway_url(), "deepseek-chat", kind).await;
+        assert_eq!(response.status(), 200, "{kind} recovered");
+    }
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_outage_opens_the_circuit_and_readiness_returns_when_it_ends() {
+    let stack = stack(|o| o.gateway.health.open_for = Duration::from_millis(200)).await;
+    let http = client();
+    let url = stack.gateway_url();
+    let mock = stack.mock_url("openai").unwrap();
+    set_faults(&http, &mock, json!({ "windows": [{ "kind": "unavailable", "from": "0s", "to": "1h", "models": ["deepseek-chat"] }] })).await;
+    for _ in 0..2 {
+        let _ = chat(&http, &url, "deepseek-chat", "down").await;
+    }
+    let ready = http.get(format!("{url}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let body: Value = ready.json().await.unwrap();
+    let deepseek = body["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "deepseek")
+        .unwrap()
+        .clone();
+    assert_eq!(deepseek["circuit"], "open");
+
+    set_faults(&http, &mock, json!({})).await;
+    eventually(
+        "readiness after the outage",
+        Duration::from_secs(10),
+        || async {
+            http.get(format!("{url}/readyz"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                == 200
+        },
+    )
+    .await;
+    assert_eq!(
+        chat(&http, &url, "deepseek-chat", "up again")
+            .await
+            .status(),
+        200
+    );
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_upstream_is_a_clean_502() {
+    let mut config = gatebench_gateway::GatewayConfig::demo();
+    for p in config.providers.iter_mut() {
+        // Nothing listens on the discard port.
+        p.base_url = "http://127.0.0.1:9".into();
+    }
+    config.retry.base = Duration::from_millis(1);
+    let state = gatebench_gateway::Gateway::new(config, ":memory:").unwrap();
+    let gateway = gatebench_gateway::RunningGateway::start(state, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let http = client();
+    let response = http
+        .post(format!("{}/v1/personality", gateway.url()))
+        .bearer_auth(ALPHA)
+        .json(&json!({"age": 5, "interests": ["cats"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 502);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"]["type"],
+        "server_error"
+    );
+    gateway.shutdown().await;
+}
