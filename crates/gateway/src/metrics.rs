@@ -53,6 +53,7 @@ pub struct Metrics {
     cost: Family<TenantLabels, Counter<f64, std::sync::atomic::AtomicU64>>,
     saved: Family<TenantLabels, Counter<f64, std::sync::atomic::AtomicU64>>,
     in_flight: Gauge,
+    resident: Gauge,
 }
 
 fn latency_histogram() -> Histogram {
@@ -75,6 +76,7 @@ impl Default for Metrics {
         let cost = Family::<TenantLabels, Counter<f64, std::sync::atomic::AtomicU64>>::default();
         let saved = Family::<TenantLabels, Counter<f64, std::sync::atomic::AtomicU64>>::default();
         let in_flight = Gauge::default();
+        let resident = Gauge::default();
         registry.register(
             "requests",
             "Requests answered, by route and HTTP status",
@@ -115,6 +117,11 @@ impl Default for Metrics {
             "Requests being served",
             in_flight.clone(),
         );
+        registry.register(
+            "process_resident_memory_bytes",
+            "Resident memory of this process",
+            resident.clone(),
+        );
         Metrics {
             registry,
             requests,
@@ -125,6 +132,7 @@ impl Default for Metrics {
             cost,
             saved,
             in_flight,
+            resident,
         }
     }
 }
@@ -183,14 +191,29 @@ impl Metrics {
         &self.in_flight
     }
 
-    /// Prometheus text exposition.
+    /// Prometheus text exposition (resident memory read now).
     pub fn render(&self) -> String {
+        if let Some(bytes) = resident_bytes() {
+            self.resident.set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        }
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
             out.clear();
         }
         out
     }
+}
+
+/// Resident memory of this process, bytes.
+fn resident_bytes() -> Option<u64> {
+    let pid = sysinfo::get_current_pid().ok()?;
+    let mut system = sysinfo::System::new();
+    system.refresh_processes_specifics(
+        sysinfo::ProcessesToUpdate::Some(&[pid]),
+        false,
+        sysinfo::ProcessRefreshKind::nothing().with_memory(),
+    );
+    system.process(pid).map(sysinfo::Process::memory)
 }
 
 #[cfg(test)]

@@ -18,10 +18,10 @@ use gatebench_wire::openai::{
 
 use super::OpenAiMock;
 use super::admission::admit;
-use gatebench_tokens::Encoding;
 use super::validate::{self, invalid};
 use crate::core::RequestCtx;
 use crate::error::ApiError;
+use gatebench_tokens::Encoding;
 
 /// The tokenizer of OpenAI's embedding models.
 pub const EMBEDDING_ENCODING: Encoding = Encoding::Cl100kBase;

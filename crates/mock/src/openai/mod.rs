@@ -38,10 +38,10 @@ pub use chat::{Planned, plan};
 pub use completion::{Format, Spec, Written, draw_length, write};
 pub use corpus::{Corpus, Sentence, Topic, corpus};
 pub use embeddings::{EMBEDDING_ENCODING, decode_base64, encode_base64, shorten};
+pub use gatebench_tokens::{Encoding, count_chat_prompt, prompt_sequence};
 pub use profile::{ChatModel, EmbeddingModel, OpenAiProfile, PromptCacheConfig, TokenCount};
 pub use prompt_cache::PromptCache;
 pub use stream::token_pieces;
-pub use gatebench_tokens::{Encoding, count_chat_prompt, prompt_sequence};
 
 use crate::control::assemble;
 use crate::core::{KeyHeader, MockCore};

@@ -10,11 +10,11 @@ use std::time::Duration;
 use gatebench_distr::{Delay, serde_duration};
 use serde::{Deserialize, Serialize};
 
-use gatebench_tokens::Encoding;
 use crate::capacity::CapacityConfig;
 use crate::core::ServiceSettings;
 use crate::faults::FaultSpec;
 use crate::ratelimit::RateLimitConfig;
+use gatebench_tokens::Encoding;
 
 /// Profile of the OpenAI-compatible mock.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -22,8 +22,8 @@ use tokio::time::Instant;
 use super::admission::Admission;
 use super::chat::{Meta, Timing};
 use super::completion::Written;
-use gatebench_tokens::Encoding;
 use crate::core::RequestCtx;
+use gatebench_tokens::Encoding;
 
 /// Chunks written back to back (no delay between them) share one body frame, up
 /// to about this many bytes.
