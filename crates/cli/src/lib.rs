@@ -1,6 +1,9 @@
 //! The `gatebench` command line: one subcommand per job.
 
+mod bench;
+mod gateway;
 mod mock;
+mod run;
 
 use std::process::ExitCode;
 
@@ -10,8 +13,8 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "gatebench", version, about, long_about = None)]
 pub struct Cli {
-    /// Log filter (also `RUST_LOG`), e.g. `info` or `gatebench_mock=debug`.
-    #[arg(long, global = true, env = "GATEBENCH_LOG", default_value = "info")]
+    /// Log filter (also `RUST_LOG`), e.g. `info` or `gatebench_gateway=debug`.
+    #[arg(long, global = true, env = "GATEBENCH_LOG", default_value = "warn")]
     pub log: String,
     /// What to do.
     #[command(subcommand)]
@@ -23,6 +26,14 @@ pub struct Cli {
 pub enum Command {
     /// Start the four mock providers (OpenAI, ElevenLabs, personality, WebVTT).
     Mock(mock::MockArgs),
+    /// Start the gateway in front of the upstreams its configuration names.
+    Gateway(gateway::GatewayArgs),
+    /// Start the mocks (8701–8704) and the gateway (8700), wired together.
+    Up(gateway::UpArgs),
+    /// Run a scenario file against a target (default: the embedded stack).
+    Run(run::RunArgs),
+    /// Benchmarks of gatebench itself (`bench driver`).
+    Bench(bench::BenchArgs),
 }
 
 /// Sets up logging to stderr.
@@ -44,6 +55,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     runtime.block_on(async {
         match cli.command {
             Command::Mock(args) => mock::run(args).await,
+            Command::Gateway(args) => gateway::gateway(args).await,
+            Command::Up(args) => gateway::up(args).await,
+            Command::Run(args) => run::run(args).await,
+            Command::Bench(args) => bench::run(args).await,
         }
     })
 }

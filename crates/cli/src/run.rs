@@ -1,0 +1,133 @@
+//! `gatebench run SCENARIO.toml`: one scenario file against a target, results in a
+//! folder, a summary on stdout, and the exit code of its thresholds.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use anyhow::Context as _;
+use gatebench_driver::{RunOptions, ScenarioFile, Targets};
+use gatebench_stack::{Stack, StackOptions};
+
+/// Options of `gatebench run`.
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Scenario file (TOML).
+    scenario: PathBuf,
+    /// Base URL of the target (a gateway, a mock, your own service); default: start
+    /// the embedded stack (mocks and gateway) in-process on free loopback ports.
+    #[arg(long, value_name = "URL")]
+    target: Option<String>,
+    /// Seed of every draw (payloads, think times; the embedded mocks too); default:
+    /// the file's `seed`.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Squeeze the whole file to this length (stages scale proportionally), e.g. `30s`.
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
+    /// Output folder for results.json; default: reports/NAME-TIMESTAMP.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// No live progress; print only the end summary.
+    #[arg(long)]
+    quiet: bool,
+    /// Write JSON-lines events (stages, per-second snapshots, breaches, end) here.
+    #[arg(long, value_name = "FILE")]
+    events: Option<PathBuf>,
+    /// Embedded stack only: multiply every mock delay by this (0 = no delays).
+    #[arg(long, default_value_t = 1.0)]
+    time_scale: f64,
+    /// Keep one record per request in results.json (intent, status, usage, gateway headers).
+    #[arg(long)]
+    record_requests: bool,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    gatebench_driver::parse_duration(text).map_err(|e| e.to_string())
+}
+
+/// Starts the embedded stack (the four mocks and the gateway in front of them) on
+/// free loopback ports, its ledger in the output folder, and targets the gateway.
+async fn start_stack(seed: u64, time_scale: f64, out: &Path) -> anyhow::Result<(Stack, Targets)> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut options = StackOptions::ephemeral(seed, time_scale);
+    options.ledger = out.join("ledger.db").display().to_string();
+    let stack = Stack::start(options)
+        .await
+        .context("starting the embedded stack")?;
+    let targets = Targets::new(stack.gateway_url());
+    Ok((stack, targets))
+}
+
+/// Default output folder: `reports/NAME-YYYYMMDD-HHMMSS`.
+fn default_out(name: &str) -> PathBuf {
+    let stamp: String = humantime::format_rfc3339_seconds(SystemTime::now())
+        .to_string()
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == 'T')
+        .collect::<String>()
+        .replace('T', "-");
+    Path::new("reports").join(format!("{name}-{stamp}"))
+}
+
+pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let file = match ScenarioFile::load(&args.scenario) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if !(args.time_scale >= 0.0 && args.time_scale.is_finite()) {
+        eprintln!("error: --time-scale must be a number ≥ 0");
+        return Ok(ExitCode::from(2));
+    }
+    let seed = args.seed.unwrap_or(file.seed);
+    let out = args.out.clone().unwrap_or_else(|| default_out(&file.name));
+    let (stack, targets) = match &args.target {
+        Some(url) => (None, Targets::new(url)),
+        None => {
+            let (stack, targets) = start_stack(seed, args.time_scale, &out).await?;
+            (Some(stack), targets)
+        }
+    };
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("stopping: in-flight requests get their grace period (Ctrl-C again to quit)");
+            let _ = cancel_tx.send(true);
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    let options = RunOptions {
+        seed: Some(seed),
+        duration: args.duration,
+        quiet: args.quiet,
+        events: args.events.clone(),
+        record_requests: args.record_requests,
+        cancel: Some(cancel_rx),
+        workers: None,
+    };
+    let outcome = gatebench_driver::run(&file, &targets, options).await;
+    ctrl_c.abort();
+    if let Some(stack) = stack {
+        stack.shutdown().await;
+    }
+    let results = match outcome {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let path = results.write_json(&out)?;
+    gatebench_driver::print_summary(&results);
+    println!("\n  results: {}", path.display());
+    Ok(if results.passed() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,410 @@
+//! The HTTP client of the hot path: one HTTP/1.1 connection per VU and endpoint, as
+//! oha does, and exactly one outcome per request.
+//!
+//! A VU keeps its connections alive between iterations and opens a new one only after
+//! the previous one closed or failed. Every request ends in one [`Sample`], whatever
+//! happens: a response of any status, a failure before the response, a timeout (the
+//! whole exchange, body included, is bounded by the request's timeout) or an
+//! interruption when the run's grace period runs out.
+
+mod conn;
+mod gateway;
+mod sse;
+mod validate;
+mod ws;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::{HeaderMap, Method, Request};
+use http_body_util::{BodyExt as _, Full};
+use hyper::client::conn::http1::SendRequest;
+use tokio::sync::mpsc;
+
+use conn::{Body, Conn, drive};
+pub use gateway::parse_server_timing;
+pub(crate) use validate::check_body;
+
+use crate::metrics::Sample;
+use crate::metrics::aggregator::Msg;
+use crate::outcome::Outcome;
+use crate::payload::Payload;
+use crate::scenario::Kind;
+use crate::targets::Endpoint;
+
+/// A request ready to be sent many times: everything but the payload.
+#[derive(Clone, Debug)]
+pub(crate) struct Prepared {
+    /// Global request index (for the aggregator).
+    pub index: u32,
+    /// Kind.
+    pub kind: Kind,
+    /// Streamed (chat stream, TTS stream).
+    pub stream: bool,
+    /// Index into the run's endpoints.
+    pub endpoint: usize,
+    /// Method.
+    pub method: Method,
+    /// Headers sent with every request (auth, priority, content type, extras).
+    pub headers: HeaderMap,
+    /// Timeout of the whole exchange.
+    pub timeout: Duration,
+}
+
+/// Times of a run: offsets are µs since `start`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Clock {
+    pub start: Instant,
+}
+
+impl Clock {
+    pub fn us(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.start).as_micros()).unwrap_or(u64::MAX)
+    }
+}
+
+/// A VU's open connections, one slot per endpoint.
+#[derive(Default)]
+pub(crate) struct Conns {
+    slots: Vec<Option<Conn>>,
+}
+
+impl Conns {
+    pub fn new(endpoints: usize) -> Conns {
+        Conns {
+            slots: (0..endpoints).map(|_| None).collect(),
+        }
+    }
+}
+
+/// What the exchange itself found out (everything but the timing of its end).
+struct Exchange {
+    outcome: Outcome,
+    status: u16,
+    ttfb: Option<Instant>,
+    ttft: Option<Instant>,
+    itl_us: Vec<u32>,
+    tokens_per_s: Option<f64>,
+    bytes: u64,
+    usage: Option<crate::metrics::Usage>,
+    tts_characters: Option<u64>,
+    gateway: Option<Box<crate::metrics::GatewayInfo>>,
+    /// When the last byte arrived (saves reading the clock twice).
+    end: Option<Instant>,
+}
+
+impl Exchange {
+    fn failed(outcome: Outcome) -> Exchange {
+        Exchange {
+            outcome,
+            status: 0,
+            ttfb: None,
+            ttft: None,
+            itl_us: Vec::new(),
+            tokens_per_s: None,
+            bytes: 0,
+            usage: None,
+            tts_characters: None,
+            gateway: None,
+            end: None,
+        }
+    }
+}
+
+/// Sends an `interrupted` sample if a request's future is dropped before it finishes
+/// (its task aborted when the run's grace period ran out), so that no request sent
+/// goes uncounted.
+struct InFlight<'a> {
+    tx: &'a mpsc::UnboundedSender<Msg>,
+    clock: &'a Clock,
+    request: u32,
+    intended: Instant,
+    sent: Instant,
+    intent: Option<Arc<str>>,
+    armed: bool,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            let ex = Exchange::failed(Outcome::Interrupted);
+            let sample = ex.into_sample(
+                self.clock,
+                self.request,
+                self.intended,
+                self.sent,
+                Instant::now(),
+                self.intent.take(),
+            );
+            let _ = self.tx.send(Msg::Done(sample));
+        }
+    }
+}
+
+impl Exchange {
+    fn into_sample(
+        self,
+        clock: &Clock,
+        request: u32,
+        intended: Instant,
+        sent: Instant,
+        end: Instant,
+        intent: Option<Arc<str>>,
+    ) -> Sample {
+        let since_sent = |t: Instant| {
+            u64::try_from(t.saturating_duration_since(sent).as_micros()).unwrap_or(u64::MAX)
+        };
+        Sample {
+            request,
+            outcome: self.outcome,
+            status: self.status,
+            intended_us: clock.us(intended),
+            sent_us: clock.us(sent),
+            end_us: clock.us(end),
+            ttfb_us: self.ttfb.map(since_sent),
+            ttft_us: self.ttft.map(since_sent),
+            itl_us: self.itl_us,
+            tokens_per_s: self.tokens_per_s,
+            bytes: self.bytes,
+            usage: self.usage,
+            tts_characters: self.tts_characters,
+            gateway: self.gateway,
+            intent,
+        }
+    }
+}
+
+/// Sends one request, classifies what happened and reports it on `tx`. Every path
+/// reports exactly one sample, even when the future is dropped midway. `intended` is
+/// the open-loop schedule's time (`None` in closed loops: the send time).
+pub(crate) async fn execute(
+    conns: &mut Conns,
+    endpoints: &[Endpoint],
+    prepared: &Prepared,
+    payload: Payload,
+    clock: &Clock,
+    intended: Option<Instant>,
+    tx: &mpsc::UnboundedSender<Msg>,
+) {
+    let sent = Instant::now();
+    let intended = intended.unwrap_or(sent);
+    let mut guard = InFlight {
+        tx,
+        clock,
+        request: prepared.index,
+        intended,
+        sent,
+        intent: payload.intent.clone(),
+        armed: true,
+    };
+    let deadline = tokio::time::Instant::from_std(sent + prepared.timeout);
+    let endpoint = &endpoints[prepared.endpoint];
+    let ex = {
+        let slot = &mut conns.slots[prepared.endpoint];
+        let work = async {
+            if prepared.kind == Kind::TtsWs {
+                // boxed: its state is large and would otherwise bloat every request's future
+                Box::pin(ws::exchange(endpoint, prepared, payload)).await
+            } else {
+                http_exchange(slot, endpoint, prepared, payload, sent).await
+            }
+        };
+        // pinned in place so that the timeout wraps a pointer, not a copy of the state
+        let work = std::pin::pin!(work);
+        match tokio::time::timeout_at(deadline, work).await {
+            Ok(ex) => ex,
+            Err(_) => Exchange::failed(Outcome::Timeout),
+        }
+    };
+    if !matches!(
+        ex.outcome,
+        Outcome::Ok | Outcome::Http(_) | Outcome::ValidationFailure
+    ) {
+        // the connection's state is unknown after a failure mid-exchange
+        conns.slots[prepared.endpoint] = None;
+    }
+    guard.armed = false;
+    let end = ex.end.unwrap_or_else(Instant::now);
+    let sample = ex.into_sample(
+        clock,
+        prepared.index,
+        intended,
+        sent,
+        end,
+        guard.intent.take(),
+    );
+    let _ = tx.send(Msg::Done(sample));
+}
+
+fn classify_send_error(e: &hyper::Error) -> Outcome {
+    if e.is_parse() || e.is_parse_status() {
+        Outcome::MalformedBody
+    } else if e.is_timeout() {
+        Outcome::Timeout
+    } else {
+        // closed, incomplete or reset before a response: the server dropped us
+        Outcome::Reset
+    }
+}
+
+async fn http_exchange(
+    slot: &mut Option<Conn>,
+    endpoint: &Endpoint,
+    prepared: &Prepared,
+    payload: Payload,
+    sent: Instant,
+) -> Exchange {
+    if !slot.as_mut().is_some_and(Conn::alive) {
+        *slot = None;
+        // boxed: connecting is rare and its state would bloat every request's future
+        match Box::pin(Conn::open(endpoint)).await {
+            Ok(c) => *slot = Some(c),
+            Err(o) => return Exchange::failed(o),
+        }
+    }
+    let Some(Conn { sender, driver }) = slot.as_mut() else {
+        return Exchange::failed(Outcome::Reset);
+    };
+    let uri = if endpoint.prefix.is_empty() {
+        payload.path
+    } else {
+        format!("{}{}", endpoint.prefix, payload.path)
+    };
+    let mut builder = Request::builder().method(prepared.method.clone()).uri(uri);
+    if let Some(h) = builder.headers_mut() {
+        // `Host` is among the prepared headers
+        h.clone_from(&prepared.headers);
+    }
+    let request = match builder.body(Full::new(payload.body)) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot build a request");
+            return Exchange::failed(Outcome::ValidationFailure);
+        }
+    };
+    let work = std::pin::pin!(exchange_on(sender, request, prepared, sent));
+    drive(driver, work).await
+}
+
+/// Sends the request on a ready connection and reads the whole response.
+async fn exchange_on(
+    sender: &mut SendRequest<Body>,
+    request: Request<Body>,
+    prepared: &Prepared,
+    sent: Instant,
+) -> Exchange {
+    if sender.ready().await.is_err() {
+        return Exchange::failed(Outcome::Reset);
+    }
+    let response = match sender.send_request(request).await {
+        Ok(r) => r,
+        Err(e) => return Exchange::failed(classify_send_error(&e)),
+    };
+    let ttfb = Instant::now();
+    let status = response.status().as_u16();
+    let headers = response.headers();
+    let content_type = headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let mut ex = Exchange::failed(Outcome::Ok);
+    ex.status = status;
+    ex.ttfb = Some(ttfb);
+    ex.gateway = gateway::read(headers);
+    ex.tts_characters = headers
+        .get(&gateway::CHARACTER_COST)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok());
+    let capacity = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0)
+        .min(1 << 22);
+    let success = (200..300).contains(&status);
+    let sse = success && prepared.kind == Kind::Chat && prepared.stream;
+    let collect = success && !sse && prepared.kind != Kind::Http;
+    let mut stream_state = sse.then(sse::SseState::default);
+    let mut buf: Vec<u8> = if collect {
+        Vec::with_capacity(capacity)
+    } else {
+        Vec::new()
+    };
+    let mut body = response.into_body();
+    let mut cut = false;
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => {
+                if let Ok(data) = frame.into_data() {
+                    ex.bytes += data.len() as u64;
+                    if let Some(s) = &mut stream_state {
+                        s.feed(&data, Instant::now());
+                    } else if collect {
+                        buf.extend_from_slice(&data);
+                    }
+                }
+            }
+            Err(_) => {
+                cut = true;
+                break;
+            }
+        }
+    }
+    let end = Instant::now();
+    ex.end = Some(end);
+    if !success {
+        ex.outcome = Outcome::Http(status);
+        return ex;
+    }
+    if let Some(mut s) = stream_state {
+        s.finish(end);
+        ex.outcome = if cut {
+            Outcome::StreamCut
+        } else if s.malformed {
+            Outcome::MalformedBody
+        } else if s.chunks == 0 && !s.done {
+            // not an event stream at all (an error document with a 200, say)
+            Outcome::ValidationFailure
+        } else if !s.done {
+            Outcome::StreamCut
+        } else if s.error_event || s.chunks == 0 {
+            Outcome::ValidationFailure
+        } else {
+            Outcome::Ok
+        };
+        ex.ttft = s.first_content;
+        ex.usage = s.usage;
+        ex.tokens_per_s = match (s.usage, s.first_content, s.last_content) {
+            (Some(u), Some(first), Some(last)) if u.completion_tokens > 1 && last > first => {
+                Some((u.completion_tokens - 1) as f64 / (last - first).as_secs_f64())
+            }
+            (Some(u), _, _) if u.completion_tokens > 0 => Some(
+                u.completion_tokens as f64
+                    / end.saturating_duration_since(sent).as_secs_f64().max(1e-6),
+            ),
+            _ => None,
+        };
+        ex.itl_us = s.itl_us;
+        return ex;
+    }
+    if cut {
+        ex.outcome = Outcome::StreamCut;
+        return ex;
+    }
+    if collect {
+        let (outcome, usage) = check_body(prepared.kind, prepared.stream, &content_type, &buf);
+        ex.outcome = outcome;
+        ex.usage = usage;
+        if prepared.kind == Kind::Chat
+            && let Some(u) = usage
+            && u.completion_tokens > 0
+        {
+            ex.tokens_per_s = Some(
+                u.completion_tokens as f64
+                    / end.saturating_duration_since(sent).as_secs_f64().max(1e-6),
+            );
+        }
+    }
+    ex
+}

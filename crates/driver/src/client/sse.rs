@@ -1,0 +1,210 @@
+//! Incremental reading of a chat completion stream (server-sent events).
+//!
+//! Records when each non-empty content delta arrived, the usage of the final chunk and
+//! whether `data: [DONE]` closed the stream. Chunks are parsed leniently: unknown
+//! fields are ignored, since the target may be anyone's OpenAI-compatible service.
+
+use std::borrow::Cow;
+use std::time::Instant;
+
+use serde::Deserialize;
+
+use crate::metrics::Usage;
+
+#[derive(Deserialize)]
+struct Chunk<'a> {
+    #[serde(default, borrow)]
+    choices: Vec<ChunkChoice<'a>>,
+    #[serde(default)]
+    usage: Option<UsageJson>,
+    #[serde(default)]
+    error: Option<serde::de::IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct ChunkChoice<'a> {
+    #[serde(default, borrow)]
+    delta: Option<Delta<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Delta<'a> {
+    #[serde(default, borrow)]
+    content: Option<Cow<'a, str>>,
+    #[serde(default)]
+    tool_calls: Option<serde::de::IgnoredAny>,
+}
+
+/// `usage` as OpenAI sends it; every field optional.
+#[derive(Deserialize, Default)]
+pub(crate) struct UsageJson {
+    #[serde(default)]
+    pub prompt_tokens: u64,
+    #[serde(default)]
+    pub completion_tokens: u64,
+    #[serde(default)]
+    pub prompt_tokens_details: Option<PromptDetails>,
+}
+
+#[derive(Deserialize, Default)]
+pub(crate) struct PromptDetails {
+    #[serde(default)]
+    pub cached_tokens: Option<u64>,
+}
+
+impl From<UsageJson> for Usage {
+    fn from(u: UsageJson) -> Usage {
+        Usage {
+            prompt_tokens: u.prompt_tokens,
+            completion_tokens: u.completion_tokens,
+            cached_tokens: u
+                .prompt_tokens_details
+                .and_then(|d| d.cached_tokens)
+                .unwrap_or(0),
+        }
+    }
+}
+
+/// State of one stream being read.
+#[derive(Default)]
+pub(crate) struct SseState {
+    line: Vec<u8>,
+    /// `data: [DONE]` seen.
+    pub done: bool,
+    /// A data line was not JSON.
+    pub malformed: bool,
+    /// An `error` object arrived in the stream.
+    pub error_event: bool,
+    /// Chunks with at least one choice.
+    pub chunks: u64,
+    /// First non-empty content.
+    pub first_content: Option<Instant>,
+    /// Latest non-empty content.
+    pub last_content: Option<Instant>,
+    /// Gaps between content chunks after the first, µs.
+    pub itl_us: Vec<u32>,
+    /// Usage of the final chunk.
+    pub usage: Option<Usage>,
+}
+
+impl SseState {
+    /// Feeds bytes as they arrive; `now` is their arrival time.
+    pub fn feed(&mut self, mut bytes: &[u8], now: Instant) {
+        while let Some(nl) = bytes.iter().position(|&b| b == b'\n') {
+            let (head, rest) = bytes.split_at(nl);
+            bytes = &rest[1..];
+            if self.line.is_empty() {
+                self.on_line(head, now);
+            } else {
+                let mut line = std::mem::take(&mut self.line);
+                line.extend_from_slice(head);
+                self.on_line(&line, now);
+                line.clear();
+                self.line = line;
+            }
+        }
+        self.line.extend_from_slice(bytes);
+    }
+
+    /// Handles an unterminated last line when the body ends.
+    pub fn finish(&mut self, now: Instant) {
+        if !self.line.is_empty() {
+            let line = std::mem::take(&mut self.line);
+            self.on_line(&line, now);
+        }
+    }
+
+    fn on_line(&mut self, line: &[u8], now: Instant) {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let Some(data) = line.strip_prefix(b"data:") else {
+            // comments, `event:`, `id:` and blank separators carry nothing we measure
+            return;
+        };
+        let data = data.strip_prefix(b" ").unwrap_or(data);
+        if data == b"[DONE]" {
+            self.done = true;
+            return;
+        }
+        if self.done {
+            return;
+        }
+        let chunk: Chunk<'_> = match serde_json::from_slice(data) {
+            Ok(c) => c,
+            Err(_) => {
+                self.malformed = true;
+                return;
+            }
+        };
+        if chunk.error.is_some() {
+            self.error_event = true;
+        }
+        if let Some(u) = chunk.usage {
+            self.usage = Some(u.into());
+        }
+        if chunk.choices.is_empty() {
+            return;
+        }
+        self.chunks += 1;
+        let has_content = chunk.choices.iter().any(|c| {
+            c.delta.as_ref().is_some_and(|d| {
+                d.content.as_deref().is_some_and(|t| !t.is_empty()) || d.tool_calls.is_some()
+            })
+        });
+        if has_content {
+            if let Some(last) = self.last_content {
+                let gap = now.saturating_duration_since(last).as_micros();
+                self.itl_us.push(u32::try_from(gap).unwrap_or(u32::MAX));
+            } else {
+                self.first_content = Some(now);
+            }
+            self.last_content = Some(now);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn reads_content_usage_and_done_across_split_frames() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut s = SseState::default();
+        s.feed(
+            b"data: {\"choices\":[{\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n",
+            ms(1),
+        );
+        s.feed(
+            b"data: {\"choices\":[{\"delta\":{\"content\":\"Once\"}}]}\n\ndata: {\"choi",
+            ms(10),
+        );
+        s.feed(b"ces\":[{\"delta\":{\"content\":\" upon\"}}]}\n\n", ms(25));
+        s.feed(b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":12,\"completion_tokens\":2,\"prompt_tokens_details\":{\"cached_tokens\":0}}}\n\n", ms(26));
+        s.feed(b"data: [DONE]\n\n", ms(27));
+        s.finish(ms(27));
+        assert!(s.done && !s.malformed);
+        assert_eq!(s.first_content, Some(ms(10)));
+        assert_eq!(s.itl_us, vec![15_000]);
+        assert_eq!(s.usage.unwrap().completion_tokens, 2);
+        assert_eq!(s.chunks, 3);
+    }
+
+    #[test]
+    fn flags_garbage_and_missing_done() {
+        let now = Instant::now();
+        let mut s = SseState::default();
+        s.feed(b"data: {not json}\n\n", now);
+        s.finish(now);
+        assert!(s.malformed && !s.done);
+        let mut s = SseState::default();
+        s.feed(
+            b"data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\r\n\r\n",
+            now,
+        );
+        s.finish(now);
+        assert!(!s.done && s.first_content.is_some());
+    }
+}

@@ -1,0 +1,317 @@
+//! Whether a 2xx body is what its kind returns.
+//!
+//! Bodies are read leniently (unknown fields are fine, the target may be anyone's
+//! service) but a body that does not parse is `malformed_body`, and one that parses
+//! but lacks what the kind must return is `validation_failure`.
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+use super::sse::UsageJson;
+use crate::metrics::Usage;
+use crate::outcome::Outcome;
+use crate::scenario::Kind;
+
+#[derive(Deserialize)]
+struct ChatResponse {
+    #[serde(default)]
+    choices: Vec<ChatChoice>,
+    #[serde(default)]
+    usage: Option<UsageJson>,
+}
+
+#[derive(Deserialize)]
+struct ChatChoice {
+    #[serde(default)]
+    message: Option<ChatMessage>,
+}
+
+#[derive(Deserialize)]
+struct ChatMessage {
+    #[serde(default)]
+    content: Option<serde_json::Value>,
+    #[serde(default)]
+    tool_calls: Option<IgnoredAny>,
+}
+
+#[derive(Deserialize)]
+struct EmbeddingResponse {
+    #[serde(default)]
+    data: Vec<EmbeddingItem>,
+    #[serde(default)]
+    usage: Option<UsageJson>,
+}
+
+#[derive(Deserialize)]
+struct EmbeddingItem {
+    #[serde(default)]
+    embedding: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct TimestampsResponse {
+    #[serde(default)]
+    audio_base64: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PersonalityResponse {
+    #[serde(default)]
+    traits: Option<Vec<IgnoredAny>>,
+}
+
+/// The verdict on a complete 2xx body and the usage it carried.
+pub(crate) fn check_body(
+    kind: Kind,
+    stream: bool,
+    content_type: &str,
+    body: &[u8],
+) -> (Outcome, Option<Usage>) {
+    let json = |body: &[u8]| -> Result<serde_json::Value, Outcome> {
+        serde_json::from_slice(body).map_err(|_| Outcome::MalformedBody)
+    };
+    match kind {
+        Kind::Chat => match serde_json::from_slice::<ChatResponse>(body) {
+            Err(_) => (malformed_or_invalid(body), None),
+            Ok(r) => {
+                let usage = r.usage.map(Usage::from);
+                let valid = r
+                    .choices
+                    .first()
+                    .and_then(|c| c.message.as_ref())
+                    .is_some_and(|m| {
+                        matches!(m.content, Some(serde_json::Value::String(_)))
+                            || m.tool_calls.is_some()
+                    });
+                (
+                    if valid {
+                        Outcome::Ok
+                    } else {
+                        Outcome::ValidationFailure
+                    },
+                    usage,
+                )
+            }
+        },
+        Kind::Embeddings => match serde_json::from_slice::<EmbeddingResponse>(body) {
+            Err(_) => (malformed_or_invalid(body), None),
+            Ok(r) => {
+                let usage = r.usage.map(Usage::from);
+                let valid = r
+                    .data
+                    .first()
+                    .and_then(|d| d.embedding.as_ref())
+                    .is_some_and(|e| match e {
+                        serde_json::Value::Array(v) => !v.is_empty(),
+                        serde_json::Value::String(s) => !s.is_empty(),
+                        _ => false,
+                    });
+                (
+                    if valid {
+                        Outcome::Ok
+                    } else {
+                        Outcome::ValidationFailure
+                    },
+                    usage,
+                )
+            }
+        },
+        Kind::Tts => {
+            // audio, not an error document that came with a 200
+            let looks_json = content_type.contains("json") || body.first() == Some(&b'{');
+            let ok = !body.is_empty() && !looks_json;
+            (
+                if ok {
+                    Outcome::Ok
+                } else {
+                    Outcome::ValidationFailure
+                },
+                None,
+            )
+        }
+        Kind::TtsTimestamps => {
+            let audio_in = |line: &[u8]| -> Result<bool, Outcome> {
+                let r: TimestampsResponse =
+                    serde_json::from_slice(line).map_err(|_| Outcome::MalformedBody)?;
+                Ok(r.audio_base64.is_some_and(|a| !a.is_empty()))
+            };
+            let result = if stream {
+                // newline-delimited JSON, one object per audio chunk
+                body.split(|&b| b == b'\n')
+                    .filter(|l| !l.iter().all(u8::is_ascii_whitespace))
+                    .try_fold(false, |any, line| audio_in(line).map(|a| any || a))
+            } else {
+                audio_in(body)
+            };
+            match result {
+                Ok(true) => (Outcome::Ok, None),
+                Ok(false) => (Outcome::ValidationFailure, None),
+                Err(o) => (o, None),
+            }
+        }
+        Kind::Personality => match serde_json::from_slice::<PersonalityResponse>(body) {
+            Err(_) => (malformed_or_invalid(body), None),
+            Ok(r) => (
+                if r.traits.is_some() {
+                    Outcome::Ok
+                } else {
+                    Outcome::ValidationFailure
+                },
+                None,
+            ),
+        },
+        Kind::Webvtt => {
+            let text = body.strip_prefix("\u{feff}".as_bytes()).unwrap_or(body);
+            if content_type.contains("json") {
+                // `Accept: application/json` returns the cues as JSON
+                match json(body) {
+                    Ok(v) if v.get("cues").is_some() || v.is_array() => (Outcome::Ok, None),
+                    Ok(_) => (Outcome::ValidationFailure, None),
+                    Err(o) => (o, None),
+                }
+            } else if text.starts_with(b"WEBVTT")
+                && matches!(text.get(6), None | Some(b'\n' | b'\r' | b' ' | b'\t'))
+            {
+                (Outcome::Ok, None)
+            } else {
+                (Outcome::ValidationFailure, None)
+            }
+        }
+        Kind::Http | Kind::TtsWs => (Outcome::Ok, None),
+    }
+}
+
+/// JSON that does not fit the expected struct is invalid; bytes that are not JSON at
+/// all are malformed.
+fn malformed_or_invalid(body: &[u8]) -> Outcome {
+    if serde_json::from_slice::<IgnoredAny>(body).is_ok() {
+        Outcome::ValidationFailure
+    } else {
+        Outcome::MalformedBody
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_bodies() {
+        let ok = br#"{"choices":[{"message":{"role":"assistant","content":"hi"}}],"usage":{"prompt_tokens":5,"completion_tokens":1}}"#;
+        let (o, u) = check_body(Kind::Chat, false, "application/json", ok);
+        assert_eq!(o, Outcome::Ok);
+        assert_eq!(u.unwrap().prompt_tokens, 5);
+        assert_eq!(
+            check_body(Kind::Chat, false, "", br#"{"choices":[]}"#).0,
+            Outcome::ValidationFailure
+        );
+        assert_eq!(
+            check_body(Kind::Chat, false, "", br#"{"choices": 3}"#).0,
+            Outcome::ValidationFailure
+        );
+        assert_eq!(
+            check_body(Kind::Chat, false, "", b"{\"choices\":[{").0,
+            Outcome::MalformedBody
+        );
+    }
+
+    #[test]
+    fn other_kinds() {
+        assert_eq!(
+            check_body(
+                Kind::Embeddings,
+                false,
+                "",
+                br#"{"data":[{"embedding":[0.1]}]}"#
+            )
+            .0,
+            Outcome::Ok
+        );
+        assert_eq!(
+            check_body(
+                Kind::Embeddings,
+                false,
+                "",
+                br#"{"data":[{"embedding":"AAAA"}]}"#
+            )
+            .0,
+            Outcome::Ok
+        );
+        assert_eq!(
+            check_body(Kind::Embeddings, false, "", br#"{"data":[]}"#).0,
+            Outcome::ValidationFailure
+        );
+        assert_eq!(
+            check_body(Kind::Tts, false, "audio/mpeg", b"\xff\xfb\x90").0,
+            Outcome::Ok
+        );
+        assert_eq!(
+            check_body(Kind::Tts, false, "audio/mpeg", b"").0,
+            Outcome::ValidationFailure
+        );
+        assert_eq!(
+            check_body(Kind::Tts, false, "application/json", b"{}").0,
+            Outcome::ValidationFailure
+        );
+        assert_eq!(
+            check_body(
+                Kind::TtsTimestamps,
+                false,
+                "",
+                br#"{"audio_base64":"AAA","alignment":{}}"#
+            )
+            .0,
+            Outcome::Ok
+        );
+        assert_eq!(
+            check_body(
+                Kind::TtsTimestamps,
+                true,
+                "",
+                b"{\"audio_base64\":\"AA\"}\n{\"audio_base64\":\"\"}\n"
+            )
+            .0,
+            Outcome::Ok
+        );
+        assert_eq!(
+            check_body(
+                Kind::TtsTimestamps,
+                true,
+                "",
+                b"{\"audio_base64\":\"AA\"}\n{oops\n"
+            )
+            .0,
+            Outcome::MalformedBody
+        );
+        assert_eq!(
+            check_body(Kind::Personality, false, "", br#"{"traits":[]}"#).0,
+            Outcome::Ok
+        );
+        assert_eq!(
+            check_body(Kind::Personality, false, "", br#"{"tone":"x"}"#).0,
+            Outcome::ValidationFailure
+        );
+        assert_eq!(
+            check_body(
+                Kind::Webvtt,
+                false,
+                "text/vtt",
+                b"WEBVTT\n\n00:00.000 --> 00:01.000\nhi\n"
+            )
+            .0,
+            Outcome::Ok
+        );
+        assert_eq!(
+            check_body(Kind::Webvtt, false, "text/vtt", b"\xef\xbb\xbfWEBVTT\n").0,
+            Outcome::Ok
+        );
+        assert_eq!(
+            check_body(Kind::Webvtt, false, "text/vtt", b"WEBVTTX\n").0,
+            Outcome::ValidationFailure
+        );
+        assert_eq!(
+            check_body(Kind::Webvtt, false, "text/plain", b"hello").0,
+            Outcome::ValidationFailure
+        );
+    }
+}

@@ -1,0 +1,418 @@
+//! Running a scenario file: scenarios start at their offsets, each runs its executor,
+//! stops when its time is up (or a threshold aborts the run), lets in-flight requests
+//! finish for its grace period, then interrupts what is left. Every request sent ends
+//! in exactly one outcome: `sent = ok + failed`.
+
+mod closed;
+mod open;
+mod schedule;
+mod workers;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant, SystemTime};
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use tokio::sync::{mpsc, watch};
+
+pub use schedule::Schedule;
+
+use crate::client::{Clock, Prepared};
+use crate::metrics::aggregator::{
+    Aggregator, Layout, Live, LiveScenario, Msg, RequestInfo, ScenarioInfo,
+};
+use crate::payload::Mix;
+use crate::progress::Reporter;
+use crate::results::{self, RunMeta, RunResults};
+use crate::scenario::{Kind, Load, Scenario, ScenarioFile};
+use crate::targets::{Endpoint, TargetError, Targets, resolve};
+use crate::threshold::evaluate_all;
+
+/// Options of one run (what the CLI's flags set).
+#[derive(Clone, Debug, Default)]
+pub struct RunOptions {
+    /// Overrides the file's seed.
+    pub seed: Option<u64>,
+    /// Squeezes (or stretches) the whole file to this length.
+    pub duration: Option<Duration>,
+    /// No live progress bars (they are drawn only on a terminal anyway).
+    pub quiet: bool,
+    /// Writes JSON-lines events to this file.
+    pub events: Option<PathBuf>,
+    /// Keeps one [`crate::RequestRecord`] per request in the results.
+    pub record_requests: bool,
+    /// Stops the run early (graceful stop) when it turns `true` (e.g. on Ctrl-C).
+    pub cancel: Option<watch::Receiver<bool>>,
+    /// Threads the VUs run on (default: one per core).
+    pub workers: Option<usize>,
+}
+
+/// A run could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A target URL is invalid or does not resolve.
+    #[error(transparent)]
+    Target(#[from] TargetError),
+    /// The events file cannot be created.
+    #[error("cannot create the events file {}: {source}", path.display())]
+    Events {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The VU threads cannot start.
+    #[error("cannot start the VU threads: {0}")]
+    Workers(std::io::Error),
+    /// A header of a request cannot be sent.
+    #[error("request `{request}`: invalid header `{header}`")]
+    Header {
+        /// Request name.
+        request: String,
+        /// Header name.
+        header: String,
+    },
+}
+
+/// Everything a scenario's executor needs.
+pub(crate) struct ScenarioCtx {
+    pub index: usize,
+    pub seed: u64,
+    pub load: Load,
+    pub mix: Mix,
+    /// The scenario's requests, in order.
+    pub prepared: Vec<Prepared>,
+    pub endpoints: Arc<Vec<Endpoint>>,
+    pub clock: Clock,
+    pub tx: mpsc::UnboundedSender<Msg>,
+    pub live: Arc<Live>,
+    pub hard_stop: watch::Receiver<bool>,
+    /// Iteration counter (payload sequence index).
+    pub iterations: AtomicU64,
+    /// Where VUs run.
+    pub workers: Arc<workers::Workers>,
+}
+
+/// Runs a scenario file against the targets and returns its results.
+#[tracing::instrument(skip_all, fields(scenario = %file.name))]
+pub async fn run(
+    file: &ScenarioFile,
+    targets: &Targets,
+    options: RunOptions,
+) -> Result<RunResults, RunError> {
+    let file = match options.duration {
+        Some(d) => file.with_duration(d),
+        None => file.clone(),
+    };
+    let seed = options.seed.unwrap_or(file.seed);
+    let (endpoints, endpoint_of) = resolve_endpoints(&file, targets).await?;
+    let endpoints = Arc::new(endpoints);
+    let layout = layout(&file);
+    let workers = Arc::new(
+        workers::Workers::start(
+            options
+                .workers
+                .unwrap_or_else(workers::Workers::default_count),
+        )
+        .map_err(RunError::Workers)?,
+    );
+    let live = Arc::new(Live {
+        scenarios: file
+            .scenarios
+            .iter()
+            .map(|_| LiveScenario::new(workers.len()))
+            .collect(),
+    });
+    let show_bars = !options.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let bar_list: Vec<(String, Duration)> = file
+        .scenarios
+        .iter()
+        .map(|s| (s.name.clone(), s.load.executor.duration()))
+        .collect();
+    let mut reporter = Reporter::new(
+        show_bars.then_some(bar_list.as_slice()),
+        options.events.as_deref(),
+    )
+    .map_err(|source| RunError::Events {
+        path: options.events.clone().unwrap_or_default(),
+        source,
+    })?;
+    let planned = file.planned_duration();
+    let executors: Vec<(String, String)> = file
+        .scenarios
+        .iter()
+        .map(|s| (s.name.clone(), s.load.executor.name().to_owned()))
+        .collect();
+    reporter.start(&file.name, seed, planned, &executors);
+
+    let workers = Arc::new(
+        workers::Workers::start(
+            options
+                .workers
+                .unwrap_or_else(workers::Workers::default_count),
+        )
+        .map_err(RunError::Workers)?,
+    );
+    let started_at = SystemTime::now();
+    let start = Instant::now();
+    let clock = Clock { start };
+    let (tx, rx) = mpsc::unbounded_channel();
+    let (abort_tx, abort_rx) = watch::channel(false);
+    let aggregator = Aggregator::new(
+        layout,
+        live.clone(),
+        start,
+        file.thresholds.clone(),
+        options.record_requests,
+        abort_tx,
+        reporter,
+    );
+    let aggregator = tokio::spawn(aggregator.run(rx));
+
+    // one stop signal for the whole run: a threshold abort or the caller's cancel
+    let (stop_all_tx, stop_all_rx) = watch::channel(false);
+    let watcher = {
+        let mut abort_rx = abort_rx.clone();
+        let mut cancel = options.cancel.clone();
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = abort_rx.wait_for(|&a| a) => {}
+                _ = async {
+                    match &mut cancel {
+                        Some(c) => { let _ = c.wait_for(|&c| c).await; }
+                        None => std::future::pending::<()>().await,
+                    }
+                } => {}
+            }
+            let _ = stop_all_tx.send(true);
+        })
+    };
+
+    let mut runners = Vec::new();
+    let mut global_index = 0u32;
+    for (i, scenario) in file.scenarios.iter().enumerate() {
+        let prepared = scenario
+            .requests
+            .iter()
+            .map(|r| {
+                let e = endpoint_of[global_index as usize];
+                let p = prepare(r, global_index, (e, &endpoints[e]), &scenario.load);
+                global_index += 1;
+                p
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let (hard_tx, hard_rx) = watch::channel(false);
+        let ctx = Arc::new(ScenarioCtx {
+            index: i,
+            seed,
+            load: scenario.load.clone(),
+            mix: Mix::new(scenario, i, seed),
+            prepared,
+            endpoints: endpoints.clone(),
+            clock,
+            tx: tx.clone(),
+            live: live.clone(),
+            hard_stop: hard_rx,
+            iterations: AtomicU64::new(0),
+            workers: workers.clone(),
+        });
+        runners.push(tokio::spawn(run_scenario(
+            ctx,
+            start,
+            stop_all_rx.clone(),
+            hard_tx,
+        )));
+    }
+    drop(tx);
+    for r in runners {
+        if let Err(e) = r.await {
+            tracing::error!(error = %e, "a scenario task failed");
+        }
+    }
+    watcher.abort();
+    let output = match aggregator.await {
+        Ok(o) => o,
+        Err(e) => unreachable!("the aggregator task never panics: {e}"),
+    };
+    let mut thresholds = evaluate_all(&file.thresholds, &output.store);
+    let abort_reason = output.aborted_by.as_ref().map(|(i, r)| {
+        thresholds[*i].aborted = true;
+        format!(
+            "threshold {} {} failed (value {:?})",
+            r.key, r.expression, r.value
+        )
+    });
+    let cancelled = options.cancel.as_ref().is_some_and(|c| *c.borrow());
+    let meta = RunMeta {
+        name: file.name.clone(),
+        scenario_file: Some(file.path.display().to_string()),
+        seed,
+        started_at,
+        planned,
+        aborted: abort_reason.is_some() || cancelled,
+        abort_reason: abort_reason.or_else(|| cancelled.then(|| "cancelled".to_owned())),
+        executors: executors.into_iter().collect::<BTreeMap<_, _>>(),
+    };
+    let results = results::build(
+        meta,
+        &output.store,
+        output.timeseries,
+        output.records,
+        thresholds,
+    );
+    let mut reporter = output.reporter;
+    reporter.end(results.end_event());
+    Ok(results)
+}
+
+async fn run_scenario(
+    ctx: Arc<ScenarioCtx>,
+    run_start: Instant,
+    mut stop_all: watch::Receiver<bool>,
+    hard_tx: watch::Sender<bool>,
+) {
+    let load = ctx.load.clone();
+    let start = run_start + load.start_time;
+    tokio::select! {
+        () = tokio::time::sleep_until(tokio::time::Instant::from_std(start)) => {}
+        _ = stop_all.wait_for(|&s| s) => return,
+    }
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let work = async {
+        match Schedule::for_executor(&load.executor) {
+            Some(schedule) => {
+                let max_vus = load.executor.max_vus();
+                open::run(
+                    ctx.clone(),
+                    schedule,
+                    max_vus,
+                    load.max_lateness,
+                    start,
+                    stop_rx,
+                )
+                .await;
+            }
+            None => closed::run(ctx.clone(), start, stop_rx).await,
+        }
+    };
+    tokio::pin!(work);
+    let end = tokio::time::Instant::from_std(start + load.executor.duration());
+    tokio::select! {
+        () = &mut work => return,
+        () = tokio::time::sleep_until(end) => {}
+        _ = stop_all.wait_for(|&s| s) => {}
+    }
+    let _ = stop_tx.send(true);
+    tokio::select! {
+        () = &mut work => return,
+        () = tokio::time::sleep(load.graceful_stop) => {}
+    }
+    tracing::debug!(
+        scenario = ctx.index,
+        "grace period over: interrupting in-flight requests"
+    );
+    let _ = hard_tx.send(true);
+    work.await;
+}
+
+async fn resolve_endpoints(
+    file: &ScenarioFile,
+    targets: &Targets,
+) -> Result<(Vec<Endpoint>, Vec<usize>), RunError> {
+    let mut endpoints: Vec<Endpoint> = Vec::new();
+    let mut of = Vec::new();
+    for s in &file.scenarios {
+        for r in &s.requests {
+            let url = targets.url_for(r.spec.kind);
+            let index = match endpoints.iter().position(|e| e.url == url) {
+                Some(i) => i,
+                None => {
+                    endpoints.push(resolve(url).await?);
+                    endpoints.len() - 1
+                }
+            };
+            of.push(index);
+        }
+    }
+    Ok((endpoints, of))
+}
+
+fn layout(file: &ScenarioFile) -> Layout {
+    Layout {
+        scenarios: file
+            .scenarios
+            .iter()
+            .map(|s| ScenarioInfo {
+                name: s.name.clone(),
+                load: s.load.clone(),
+            })
+            .collect(),
+        requests: file
+            .scenarios
+            .iter()
+            .enumerate()
+            .flat_map(|(i, s)| {
+                s.requests.iter().map(move |r| RequestInfo {
+                    name: r.spec.name.clone(),
+                    kind: r.spec.kind.name(),
+                    scenario: i,
+                    priority: r.spec.priority.clone(),
+                })
+            })
+            .collect(),
+    }
+}
+
+fn prepare(
+    request: &crate::scenario::Request,
+    index: u32,
+    endpoint: (usize, &Endpoint),
+    load: &Load,
+) -> Result<Prepared, RunError> {
+    let spec = &request.spec;
+    let bad = |header: &str| RunError::Header {
+        request: spec.name.clone(),
+        header: header.to_owned(),
+    };
+    let mut headers = HeaderMap::new();
+    let value = |v: &str, name: &str| HeaderValue::from_str(v).map_err(|_| bad(name));
+    headers.insert(http::header::HOST, value(&endpoint.1.host, "host")?);
+    if spec.kind != Kind::Http || spec.body.is_some() {
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+    if let Some(key) = &spec.api_key {
+        headers.insert(
+            http::header::AUTHORIZATION,
+            value(&format!("Bearer {key}"), "authorization")?,
+        );
+        if spec.kind.is_tts() {
+            headers.insert("xi-api-key", value(key, "xi-api-key")?);
+        }
+    }
+    if let Some(p) = &spec.priority {
+        headers.insert("x-gatebench-priority", value(p, "x-gatebench-priority")?);
+    }
+    for (name, v) in &spec.headers {
+        let name_h = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad(name))?;
+        headers.insert(name_h, value(v, name)?);
+    }
+    Ok(Prepared {
+        index,
+        kind: spec.kind,
+        stream: spec.stream,
+        endpoint: endpoint.0,
+        method: spec.method.clone(),
+        headers,
+        timeout: spec.timeout.unwrap_or(load.timeout),
+    })
+}
+
+/// A scenario's mix, for previewing payloads without running (suites, tests).
+pub fn mix_of(scenario: &Scenario, scenario_index: usize, seed: u64) -> Mix {
+    Mix::new(scenario, scenario_index, seed)
+}

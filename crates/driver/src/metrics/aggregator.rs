@@ -1,0 +1,362 @@
+//! The aggregator task: owns every histogram, closes a time-series point each second,
+//! watches thresholds that may abort the run, and feeds progress and events.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, watch};
+
+use super::record::RequestRecord;
+use super::sample::Sample;
+use super::store::{RequestStats, Store};
+use super::timeseries::{Interval, TimePoint};
+use crate::progress::{Reporter, ScenarioLine, Snapshot};
+use crate::scenario::Load;
+use crate::threshold::{Threshold, ThresholdResult, evaluate};
+
+/// How often queued samples are taken in.
+const DRAIN_EVERY: Duration = Duration::from_millis(10);
+
+/// A message from the engine.
+#[derive(Debug)]
+pub(crate) enum Msg {
+    /// A request finished (in any way).
+    Done(Sample),
+    /// An iteration of this request was dropped for want of a VU.
+    Dropped { request: u32 },
+}
+
+/// Static description of the run the aggregator reports on.
+#[derive(Clone, Debug)]
+pub(crate) struct Layout {
+    pub scenarios: Vec<ScenarioInfo>,
+    pub requests: Vec<RequestInfo>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct ScenarioInfo {
+    pub name: String,
+    pub load: Load,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct RequestInfo {
+    pub name: String,
+    pub kind: &'static str,
+    pub scenario: usize,
+    pub priority: Option<String>,
+}
+
+/// Gauges the engine updates and the aggregator reads.
+#[derive(Debug, Default)]
+pub(crate) struct Live {
+    pub scenarios: Vec<LiveScenario>,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct LiveScenario {
+    /// Requests sent so far, one counter per VU thread so that threads do not fight
+    /// over one cache line on every request.
+    started: Box<[Shard]>,
+    /// VUs active now.
+    pub vus: AtomicU64,
+}
+
+/// A counter alone on its cache line.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+struct Shard(AtomicU64);
+
+impl LiveScenario {
+    pub fn new(shards: usize) -> LiveScenario {
+        LiveScenario {
+            started: (0..shards.max(1)).map(|_| Shard::default()).collect(),
+            vus: AtomicU64::new(0),
+        }
+    }
+
+    /// Counts a request sent from shard `shard` (a VU thread's index).
+    pub fn start(&self, shard: usize) {
+        self.started[shard % self.started.len()]
+            .0
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Requests sent so far.
+    pub fn started(&self) -> u64 {
+        self.started
+            .iter()
+            .map(|s| s.0.load(Ordering::Relaxed))
+            .sum()
+    }
+}
+
+/// What the aggregator hands back at the end.
+pub(crate) struct Output {
+    pub store: Store,
+    pub timeseries: Vec<TimePoint>,
+    pub records: Option<Vec<RequestRecord>>,
+    /// Index of the threshold that aborted the run.
+    pub aborted_by: Option<(usize, ThresholdResult)>,
+    /// The reporter, for the end event.
+    pub reporter: Reporter,
+}
+
+pub(crate) struct Aggregator {
+    layout: Layout,
+    live: Arc<Live>,
+    store: Store,
+    start: Instant,
+    total: Interval,
+    per_scenario: Vec<Interval>,
+    completed: Vec<u64>,
+    errors: Vec<u64>,
+    timeseries: Vec<TimePoint>,
+    records: Option<Vec<RequestRecord>>,
+    thresholds: Vec<Threshold>,
+    failing: Vec<bool>,
+    aborted_by: Option<(usize, ThresholdResult)>,
+    abort: watch::Sender<bool>,
+    reporter: Reporter,
+    stages: Vec<Option<String>>,
+    last_tick: Instant,
+}
+
+impl Aggregator {
+    pub fn new(
+        layout: Layout,
+        live: Arc<Live>,
+        start: Instant,
+        thresholds: Vec<Threshold>,
+        record_requests: bool,
+        abort: watch::Sender<bool>,
+        reporter: Reporter,
+    ) -> Aggregator {
+        let store = Store {
+            requests: layout
+                .requests
+                .iter()
+                .map(|r| RequestStats {
+                    name: r.name.clone(),
+                    scenario: layout.scenarios[r.scenario].name.clone(),
+                    kind: r.kind.to_owned(),
+                    ..RequestStats::default()
+                })
+                .collect(),
+            elapsed: Duration::ZERO,
+        };
+        let n = layout.scenarios.len();
+        Aggregator {
+            failing: vec![false; thresholds.len()],
+            thresholds,
+            store,
+            start,
+            total: Interval::default(),
+            per_scenario: (0..n).map(|_| Interval::default()).collect(),
+            completed: vec![0; n],
+            errors: vec![0; n],
+            timeseries: Vec::new(),
+            records: record_requests.then(Vec::new),
+            aborted_by: None,
+            abort,
+            reporter,
+            stages: vec![None; n],
+            last_tick: start,
+            layout,
+            live,
+        }
+    }
+
+    /// Runs until every sender is gone.
+    pub async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Msg>) -> Output {
+        let mut ticker = tokio::time::interval_at(
+            tokio::time::Instant::from_std(self.start + Duration::from_secs(1)),
+            Duration::from_secs(1),
+        );
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // draining on a short timer instead of waiting on the channel means a send does
+        // not wake this task: VUs pay one lock-free push per request, nothing more
+        let mut drain = tokio::time::interval(DRAIN_EVERY);
+        drain.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        self.stage_events(Duration::ZERO);
+        loop {
+            let open = tokio::select! {
+                biased;
+                _ = ticker.tick() => {
+                    let open = self.drain(&mut rx);
+                    self.tick();
+                    open
+                }
+                _ = drain.tick() => self.drain(&mut rx),
+            };
+            if !open {
+                break;
+            }
+        }
+        self.tick();
+        self.store.elapsed = self.last_tick.saturating_duration_since(self.start);
+        Output {
+            store: self.store,
+            timeseries: self.timeseries,
+            records: self.records,
+            aborted_by: self.aborted_by,
+            reporter: self.reporter,
+        }
+    }
+
+    /// Handles every queued message; `false` once every sender is gone.
+    fn drain(&mut self, rx: &mut mpsc::UnboundedReceiver<Msg>) -> bool {
+        loop {
+            match rx.try_recv() {
+                Ok(msg) => self.handle(msg),
+                Err(mpsc::error::TryRecvError::Empty) => return true,
+                Err(mpsc::error::TryRecvError::Disconnected) => return false,
+            }
+        }
+    }
+
+    fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Done(sample) => {
+                let Some(info) = self.layout.requests.get(sample.request as usize) else {
+                    return;
+                };
+                let scenario = info.scenario;
+                let failed = !sample.outcome.is_ok();
+                let latency = sample.latency_us();
+                self.store.requests[sample.request as usize].record(&sample);
+                for iv in [&mut self.total, &mut self.per_scenario[scenario]] {
+                    iv.requests += 1;
+                    iv.errors += u64::from(failed);
+                    iv.latency.record(latency);
+                }
+                self.completed[scenario] += 1;
+                self.errors[scenario] += u64::from(failed);
+                if let Some(records) = &mut self.records {
+                    records.push(RequestRecord::from_sample(
+                        &sample,
+                        &self.layout.scenarios[scenario].name,
+                        &info.name,
+                        info.kind,
+                        info.priority.as_deref(),
+                    ));
+                }
+            }
+            Msg::Dropped { request } => {
+                let Some(info) = self.layout.requests.get(request as usize) else {
+                    return;
+                };
+                self.store.requests[request as usize].dropped += 1;
+                self.total.dropped += 1;
+                self.per_scenario[info.scenario].dropped += 1;
+            }
+        }
+    }
+
+    fn tick(&mut self) {
+        let now = Instant::now();
+        let seconds = now.saturating_duration_since(self.last_tick).as_secs_f64();
+        if seconds < 0.001 && !self.timeseries.is_empty() {
+            return;
+        }
+        self.last_tick = now;
+        let elapsed = now.saturating_duration_since(self.start);
+        self.store.elapsed = elapsed;
+        let mut point = TimePoint {
+            t: super::hist::round3(elapsed.as_secs_f64()),
+            ..TimePoint::default()
+        };
+        let mut lines = Vec::with_capacity(self.layout.scenarios.len());
+        let (mut all_in_flight, mut all_vus) = (0, 0);
+        for (i, s) in self.layout.scenarios.iter().enumerate() {
+            let live = &self.live.scenarios[i];
+            let in_flight = live.started().saturating_sub(self.completed[i]);
+            let vus = live.vus.load(Ordering::Relaxed);
+            all_in_flight += in_flight;
+            all_vus += vus;
+            let p = self.per_scenario[i].close(seconds, in_flight, vus);
+            lines.push(ScenarioLine {
+                vus,
+                rps: p.rps,
+                p95_ms: p.p95_ms,
+                sent: live.started(),
+                errors: self.errors[i],
+                dropped: self
+                    .store
+                    .requests
+                    .iter()
+                    .filter(|r| r.scenario == s.name)
+                    .map(|r| r.dropped)
+                    .sum(),
+                start: s.load.start_time,
+                duration: s.load.executor.duration(),
+            });
+            point.scenarios.insert(s.name.clone(), p);
+        }
+        point.total = self.total.close(seconds, all_in_flight, all_vus);
+        self.stage_events(elapsed);
+        self.check_thresholds(elapsed);
+        self.reporter.snapshot(&Snapshot {
+            elapsed,
+            point: &point,
+            scenarios: &lines,
+        });
+        self.timeseries.push(point);
+    }
+
+    fn stage_events(&mut self, elapsed: Duration) {
+        for (i, s) in self.layout.scenarios.iter().enumerate() {
+            let phase = phase(&s.load, elapsed);
+            if self.stages[i].as_deref() != Some(phase.0.as_str()) {
+                self.reporter.stage(&s.name, &phase.0, phase.1, elapsed);
+                self.stages[i] = Some(phase.0);
+            }
+        }
+    }
+
+    fn check_thresholds(&mut self, elapsed: Duration) {
+        for (i, t) in self.thresholds.iter().enumerate() {
+            let result = evaluate(t, &self.store);
+            let failing = result.value.is_some() && !result.passed;
+            if failing && !self.failing[i] {
+                self.reporter.breach(&result, elapsed);
+            }
+            self.failing[i] = failing;
+            if failing
+                && t.abort_on_fail
+                && elapsed >= t.delay_abort_eval
+                && self.aborted_by.is_none()
+            {
+                tracing::warn!(threshold = %t.key, expression = %t.expression, "threshold failed: aborting the run");
+                let mut result = result;
+                result.aborted = true;
+                self.aborted_by = Some((i, result));
+                let _ = self.abort.send(true);
+            }
+        }
+    }
+}
+
+/// Name of a scenario's phase at `elapsed`, and the stage target if in a stage.
+fn phase(load: &Load, elapsed: Duration) -> (String, Option<f64>) {
+    if elapsed < load.start_time {
+        return ("waiting".into(), None);
+    }
+    let mut t = elapsed - load.start_time;
+    let stages = load.executor.stages();
+    if stages.is_empty() {
+        return if t < load.executor.duration() {
+            ("running".into(), None)
+        } else {
+            ("ending".into(), None)
+        };
+    }
+    for (i, s) in stages.iter().enumerate() {
+        if t < s.duration {
+            return (format!("stage {}", i + 1), Some(s.target));
+        }
+        t -= s.duration;
+    }
+    ("ending".into(), None)
+}

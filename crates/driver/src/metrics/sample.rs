@@ -1,0 +1,96 @@
+//! What one finished request reports to the aggregator.
+
+use std::sync::Arc;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::outcome::Outcome;
+
+/// Token usage a response carried (`usage`, or the final stream chunk's).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// `prompt_tokens`.
+    pub prompt_tokens: u64,
+    /// `completion_tokens`.
+    pub completion_tokens: u64,
+    /// `prompt_tokens_details.cached_tokens`.
+    pub cached_tokens: u64,
+}
+
+/// What the gateway said about a response in its headers.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GatewayInfo {
+    /// `x-gatebench-cache`: `hit`, `miss` or `bypass`.
+    pub cache: Option<String>,
+    /// `x-gatebench-cache-similarity`.
+    pub similarity: Option<f64>,
+    /// `x-gatebench-cache-key`: the entry served on a hit.
+    pub cache_key: Option<String>,
+    /// `x-gatebench-cost-usd`, exact.
+    pub cost_usd: Option<Decimal>,
+    /// `x-gatebench-provider`.
+    pub provider: Option<String>,
+    /// `x-gatebench-attempts`.
+    pub attempts: Option<u32>,
+    /// `x-gatebench-model`.
+    pub model: Option<String>,
+    /// `x-gatebench-request-id`: the gateway's id of the call (its ledger's `request_id`).
+    pub request_id: Option<String>,
+    /// `server-timing` parts: name and duration in milliseconds.
+    pub server_timing: Vec<(String, f64)>,
+}
+
+impl GatewayInfo {
+    /// Whether any gateway header was present.
+    pub fn is_empty(&self) -> bool {
+        *self == GatewayInfo::default()
+    }
+}
+
+/// One finished (or dropped) request.
+#[derive(Clone, Debug)]
+pub(crate) struct Sample {
+    /// Global index of the request in the file (scenario order, then request order).
+    pub request: u32,
+    /// Outcome.
+    pub outcome: Outcome,
+    /// HTTP status (0 when none arrived).
+    pub status: u16,
+    /// Intended send time, µs since the run started.
+    pub intended_us: u64,
+    /// Actual send time, µs since the run started.
+    pub sent_us: u64,
+    /// End (last byte or failure), µs since the run started.
+    pub end_us: u64,
+    /// Response headers, µs after the send.
+    pub ttfb_us: Option<u64>,
+    /// First non-empty content, µs after the send (streams).
+    pub ttft_us: Option<u64>,
+    /// Gaps between content chunks after the first, µs (streams).
+    pub itl_us: Vec<u32>,
+    /// Completion tokens per second of generation.
+    pub tokens_per_s: Option<f64>,
+    /// Response body bytes.
+    pub bytes: u64,
+    /// Usage from the body.
+    pub usage: Option<Usage>,
+    /// `character-cost` header of TTS responses.
+    pub tts_characters: Option<u64>,
+    /// Gateway headers, when any were present.
+    pub gateway: Option<Box<GatewayInfo>>,
+    /// Catalog entry the payload came from.
+    pub intent: Option<Arc<str>>,
+}
+
+impl Sample {
+    /// Latency from the intended send time, µs.
+    pub fn latency_us(&self) -> u64 {
+        self.end_us.saturating_sub(self.intended_us)
+    }
+
+    /// Latency from the actual send time, µs.
+    pub fn latency_uncorrected_us(&self) -> u64 {
+        self.end_us.saturating_sub(self.sent_us)
+    }
+}

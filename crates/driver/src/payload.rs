@@ -1,0 +1,353 @@
+//! Payload choice: which request of the mix, which catalog entry, which wording.
+//!
+//! Iteration `n` of a scenario gets a generator seeded from (seed, scenario, n) alone,
+//! so the sequence of payloads is the same on every run with the same seed, however
+//! VUs interleave. Entries are drawn by Zipf popularity over a rank order that the
+//! seed shuffles (so the most popular intent is not always the first in the file),
+//! then one of the entry's variants (canonical prompt or a paraphrase) uniformly.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::{Value, json};
+use xxhash_rust::xxh3::xxh3_64_with_seed;
+
+use crate::fixtures::{Catalog, Entry};
+use crate::scenario::{Kind, Request, RequestSpec, Scenario};
+
+/// One request's body, path and the entry it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Payload {
+    /// Path and query, without the target's prefix.
+    pub path: String,
+    /// Body (empty for `GET`).
+    pub body: Bytes,
+    /// Catalog entry id (intent, text or profile).
+    pub intent: Option<Arc<str>>,
+    /// The chosen wording (prompt or text).
+    pub text: Option<Arc<str>>,
+    /// WebSocket text messages, in order (TTS WebSocket only).
+    pub ws_messages: Vec<String>,
+}
+
+/// Cumulative Zipf weights over `n` ranks.
+#[derive(Clone, Debug)]
+struct Zipf {
+    cdf: Vec<f64>,
+}
+
+impl Zipf {
+    fn new(n: usize, exponent: f64) -> Zipf {
+        let mut total = 0.0;
+        let cdf = (1..=n)
+            .map(|rank| {
+                total += 1.0 / (rank as f64).powf(exponent);
+                total
+            })
+            .collect();
+        Zipf { cdf }
+    }
+
+    fn draw<R: Rng + ?Sized>(&self, rng: &mut R) -> usize {
+        let total = self.cdf.last().copied().unwrap_or(0.0);
+        let u = unit(rng) * total;
+        self.cdf
+            .partition_point(|&c| c <= u)
+            .min(self.cdf.len().saturating_sub(1))
+    }
+}
+
+fn unit<R: Rng + ?Sized>(rng: &mut R) -> f64 {
+    (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+fn below<R: Rng + ?Sized>(rng: &mut R, n: usize) -> usize {
+    // modulo bias is below 2^-40 for catalog sizes
+    (rng.next_u64() % n.max(1) as u64) as usize
+}
+
+/// Draws payloads for one request.
+#[derive(Clone, Debug)]
+struct Source {
+    spec: Arc<RequestSpec>,
+    catalog: Option<Arc<Catalog>>,
+    zipf: Zipf,
+    /// Rank → entry index.
+    order: Vec<usize>,
+    /// Body of `http` requests, shared.
+    fixed_body: Bytes,
+}
+
+impl Source {
+    fn new(request: &Request, seed: u64) -> Source {
+        let n = request.catalog.as_ref().map_or(0, |c| c.entries.len());
+        let mut order: Vec<usize> = (0..n).collect();
+        let mut rng = StdRng::seed_from_u64(xxh3_64_with_seed(request.spec.name.as_bytes(), seed));
+        for i in (1..order.len()).rev() {
+            order.swap(i, below(&mut rng, i + 1));
+        }
+        Source {
+            spec: Arc::new(request.spec.clone()),
+            catalog: request.catalog.clone(),
+            zipf: Zipf::new(n.max(1), request.spec.zipf),
+            order,
+            fixed_body: Bytes::from(request.spec.body.clone().unwrap_or_default()),
+        }
+    }
+
+    fn draw<R: Rng + ?Sized>(&self, rng: &mut R) -> Payload {
+        let spec = &*self.spec;
+        let entry: Option<&Entry> = self.catalog.as_ref().map(|c| {
+            let rank = self.zipf.draw(rng);
+            &c.entries[self.order[rank]]
+        });
+        let text = entry.map(|e| e.variants[below(rng, e.variants.len())].clone());
+        let intent = entry.map(|e| e.id.clone());
+        let t = text.as_deref().unwrap_or("");
+        let mut ws_messages = Vec::new();
+        let (path, body): (String, Option<Value>) = match spec.kind {
+            Kind::Chat => {
+                let mut messages = Vec::with_capacity(2);
+                if let Some(system) = entry
+                    .and_then(|e| e.system.as_deref())
+                    .or(spec.system.as_deref())
+                {
+                    messages.push(json!({"role": "system", "content": system}));
+                }
+                messages.push(json!({"role": "user", "content": t}));
+                let mut body = json!({"model": spec.model, "messages": messages});
+                if spec.stream {
+                    body["stream"] = json!(true);
+                    if spec.include_usage {
+                        body["stream_options"] = json!({"include_usage": true});
+                    }
+                }
+                if let Some(m) = spec.max_tokens {
+                    body["max_tokens"] = json!(m);
+                }
+                if let Some(temp) = spec.temperature {
+                    body["temperature"] = json!(temp);
+                }
+                ("/v1/chat/completions".into(), Some(body))
+            }
+            Kind::Embeddings => {
+                let mut body = json!({"model": spec.model, "input": t});
+                if let Some(d) = spec.dimensions {
+                    body["dimensions"] = json!(d);
+                }
+                if let Some(f) = &spec.encoding_format {
+                    body["encoding_format"] = json!(f);
+                }
+                ("/v1/embeddings".into(), Some(body))
+            }
+            Kind::Tts | Kind::TtsTimestamps => {
+                let mut path = format!("/v1/text-to-speech/{}", encode(&spec.voice_id));
+                if spec.stream {
+                    path.push_str("/stream");
+                }
+                if spec.kind == Kind::TtsTimestamps {
+                    path.push_str("/with-timestamps");
+                }
+                if let Some(f) = &spec.output_format {
+                    path.push_str("?output_format=");
+                    path.push_str(&encode(f));
+                }
+                (path, Some(json!({"text": t, "model_id": spec.model})))
+            }
+            Kind::TtsWs => {
+                let mut path =
+                    format!("/v1/text-to-speech/{}/stream-input", encode(&spec.voice_id));
+                if let Some(m) = &spec.model {
+                    path.push_str("?model_id=");
+                    path.push_str(&encode(m));
+                }
+                if let Some(f) = &spec.output_format {
+                    path.push(if spec.model.is_some() { '&' } else { '?' });
+                    path.push_str("output_format=");
+                    path.push_str(&encode(f));
+                }
+                ws_messages.push(json!({"text": " "}).to_string());
+                let words: Vec<&str> = t.split_whitespace().collect();
+                for chunk in words.chunks(spec.chunk_words.max(1)) {
+                    ws_messages.push(json!({"text": format!("{} ", chunk.join(" "))}).to_string());
+                }
+                ws_messages.push(json!({"text": ""}).to_string());
+                (path, None)
+            }
+            Kind::Personality => {
+                let body = entry
+                    .and_then(|e| e.profile.as_deref().cloned())
+                    .unwrap_or_else(|| json!({}));
+                ("/v1/personality".into(), Some(body))
+            }
+            Kind::Webvtt => {
+                let secs = spec.duration_seconds.unwrap_or_else(|| {
+                    ((t.chars().count() as f64 / 15.0) * 10.0).round().max(10.0) / 10.0
+                });
+                (
+                    "/v1/webvtt".into(),
+                    Some(json!({"text": t, "duration_seconds": secs})),
+                )
+            }
+            Kind::Http => {
+                return Payload {
+                    path: spec.path.clone().unwrap_or_else(|| "/".into()),
+                    body: self.fixed_body.clone(),
+                    intent: None,
+                    text: None,
+                    ws_messages,
+                };
+            }
+        };
+        let path = match &spec.path {
+            Some(p) => p.clone(),
+            None => path,
+        };
+        Payload {
+            path,
+            body: body.map_or_else(Bytes::new, |b| Bytes::from(b.to_string())),
+            intent,
+            text,
+            ws_messages,
+        }
+    }
+}
+
+/// Percent-encodes a path segment or query value (unreserved characters stay).
+fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// The weighted mix of one scenario's requests and their payload sources.
+#[derive(Clone, Debug)]
+pub struct Mix {
+    /// The payload of a mix of one fixed request (no catalog): no draw needed.
+    fixed: Option<Payload>,
+    seed: u64,
+    scenario: u64,
+    cumulative: Vec<f64>,
+    sources: Vec<Source>,
+}
+
+/// One drawn iteration: which request, with which payload.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Drawn {
+    /// Index of the request in the scenario.
+    pub request: usize,
+    /// The payload.
+    pub payload: Payload,
+}
+
+impl Mix {
+    /// Prepares a scenario's mix; `scenario` is its index in the file.
+    pub fn new(scenario: &Scenario, scenario_index: usize, seed: u64) -> Mix {
+        let mut total = 0.0;
+        let cumulative = scenario
+            .requests
+            .iter()
+            .map(|r| {
+                total += r.spec.weight;
+                total
+            })
+            .collect();
+        let sources: Vec<Source> = scenario
+            .requests
+            .iter()
+            .map(|r| Source::new(r, seed))
+            .collect();
+        let fixed = match sources.as_slice() {
+            [only] if only.catalog.is_none() => Some(only.draw(&mut StdRng::seed_from_u64(0))),
+            _ => None,
+        };
+        Mix {
+            fixed,
+            seed,
+            scenario: scenario_index as u64,
+            cumulative,
+            sources,
+        }
+    }
+
+    /// The generator of iteration `n`: a function of seed, scenario and `n` only.
+    pub fn rng(&self, n: u64) -> StdRng {
+        let mut key = [0u8; 16];
+        key[..8].copy_from_slice(&self.scenario.to_le_bytes());
+        key[8..].copy_from_slice(&n.to_le_bytes());
+        StdRng::seed_from_u64(xxh3_64_with_seed(&key, self.seed))
+    }
+
+    /// Whether every iteration gets the same payload (one request, no catalog).
+    pub fn is_fixed(&self) -> bool {
+        self.fixed.is_some()
+    }
+
+    /// Draws iteration `n`.
+    pub fn draw(&self, n: u64) -> Drawn {
+        if let Some(payload) = &self.fixed {
+            // a single fixed request needs no randomness: keep the hot path lean
+            return Drawn {
+                request: 0,
+                payload: payload.clone(),
+            };
+        }
+        let mut rng = self.rng(n);
+        let total = self.cumulative.last().copied().unwrap_or(0.0);
+        let u = unit(&mut rng) * total;
+        let request = self
+            .cumulative
+            .partition_point(|&c| c <= u)
+            .min(self.sources.len() - 1);
+        let payload = self.sources[request].draw(&mut rng);
+        Drawn { request, payload }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zipf_favours_low_ranks_and_covers_all() {
+        let z = Zipf::new(10, 1.0);
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut counts = [0u32; 10];
+        for _ in 0..20_000 {
+            counts[z.draw(&mut rng)] += 1;
+        }
+        assert!(counts[0] > counts[1] && counts[1] > counts[4] && counts[4] > counts[9]);
+        assert!(counts.iter().all(|&c| c > 0));
+        // rank 1 has weight 1 / H(10) ≈ 0.341
+        let share = f64::from(counts[0]) / 20_000.0;
+        assert!((0.32..0.36).contains(&share), "share {share}");
+    }
+
+    #[test]
+    fn zipf_exponent_zero_is_uniform() {
+        let z = Zipf::new(4, 0.0);
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut counts = [0u32; 4];
+        for _ in 0..40_000 {
+            counts[z.draw(&mut rng)] += 1;
+        }
+        assert!(
+            counts.iter().all(|&c| (9_000..11_000).contains(&c)),
+            "{counts:?}"
+        );
+    }
+
+    #[test]
+    fn encode_keeps_unreserved() {
+        assert_eq!(encode("mp3_44100_128"), "mp3_44100_128");
+        assert_eq!(encode("a b/c"), "a%20b%2Fc");
+    }
+}

@@ -1,0 +1,235 @@
+//! Merging the results of several runs (e.g. several driver processes against one
+//! target) from their serialised histograms and counters.
+//!
+//! Counts and histograms add exactly. The merged run lasts as long as the longest
+//! input (runs are taken to be concurrent), so `rps` is the combined rate. Time-series
+//! points add per second; their percentiles cannot be merged exactly without
+//! per-second histograms, so a merged point keeps the largest of the inputs' (an upper
+//! bound). Thresholds are not carried over: re-evaluate them on the merged store.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, UNIX_EPOCH};
+
+use super::{RunMeta, RunResults, build};
+use crate::metrics::{Hist, RequestStats, Store, TimePoint};
+use crate::outcome::Outcome;
+
+/// Results cannot be merged.
+#[derive(Debug, thiserror::Error)]
+pub enum MergeError {
+    /// Nothing to merge.
+    #[error("no results to merge")]
+    Empty,
+    /// A results file of another format version.
+    #[error("results format version {0} is not supported (expected {expected})", expected = super::SCHEMA_VERSION)]
+    Version(u32),
+    /// A histogram does not decode.
+    #[error("request `{request}`, metric `{metric}`: {source}")]
+    Histogram {
+        /// Request name.
+        request: String,
+        /// Metric.
+        metric: String,
+        /// Why.
+        source: crate::metrics::HistDecodeError,
+    },
+    /// An outcome class is unknown.
+    #[error("request `{request}`: unknown outcome class `{class}`")]
+    Outcome {
+        /// Request name.
+        request: String,
+        /// The class.
+        class: String,
+    },
+    /// One request name has two kinds or scenarios.
+    #[error("request `{0}` has a different kind or scenario in two of the runs")]
+    Conflict(String),
+}
+
+/// Rebuilds the store of one results document.
+pub(super) fn store_of(results: &RunResults) -> Result<Store, MergeError> {
+    if results.schema_version != super::SCHEMA_VERSION {
+        return Err(MergeError::Version(results.schema_version));
+    }
+    let mut requests: BTreeMap<String, RequestStats> = BTreeMap::new();
+    for (name, k) in &results.kinds {
+        let mut r = RequestStats {
+            name: name.clone(),
+            scenario: k.scenario.clone(),
+            kind: k.kind.clone(),
+            dropped: k.dropped,
+            prompt_tokens: k.usage.prompt_tokens,
+            completion_tokens: k.usage.completion_tokens,
+            cached_tokens: k.usage.cached_tokens,
+            usage_responses: k.usage.responses,
+            tts_characters: k.tts_characters,
+            ..RequestStats::default()
+        };
+        for (class, o) in &k.outcomes {
+            let outcome = Outcome::parse(class).ok_or_else(|| MergeError::Outcome {
+                request: name.clone(),
+                class: class.clone(),
+            })?;
+            r.outcomes.entry(outcome).or_default().count = o.count;
+        }
+        if let Some(g) = &k.gateway {
+            let get = |key: &str| g.cache.get(key).copied().unwrap_or(0);
+            r.cache.hit = get("hit");
+            r.cache.miss = get("miss");
+            r.cache.bypass = get("bypass");
+            r.cache.other = get("other");
+            r.cost_usd = g.cost_usd;
+            r.cost_max = g.cost_max_usd;
+            r.cost_responses = g.cost_responses;
+            r.providers = g.providers.clone();
+        }
+        requests.insert(name.clone(), r);
+    }
+    for blob in &results.histograms {
+        let decoded = Hist::from_base64(&blob.hdr).map_err(|source| MergeError::Histogram {
+            request: blob.request.clone(),
+            metric: blob.metric.clone(),
+            source,
+        })?;
+        let Some(r) = requests.get_mut(&blob.request) else {
+            continue;
+        };
+        match &blob.outcome {
+            Some(class) => {
+                let outcome = Outcome::parse(class).ok_or_else(|| MergeError::Outcome {
+                    request: blob.request.clone(),
+                    class: class.clone(),
+                })?;
+                if let Some(h) = r
+                    .outcomes
+                    .entry(outcome)
+                    .or_default()
+                    .named_mut(&blob.metric)
+                {
+                    h.merge(&decoded);
+                }
+            }
+            None => match blob.metric.as_str() {
+                "similarity" => r.similarity.merge(&decoded),
+                "attempts" => r.attempts.merge(&decoded),
+                other => {
+                    if let Some(part) = other.strip_prefix("server_timing.") {
+                        r.server_timing
+                            .entry(part.to_owned())
+                            .or_default()
+                            .merge(&decoded);
+                    }
+                }
+            },
+        }
+    }
+    Ok(Store {
+        requests: requests.into_values().collect(),
+        elapsed: Duration::from_secs_f64(results.duration_s.max(0.0)),
+    })
+}
+
+/// Merges several runs into one results document.
+pub fn merge(runs: &[RunResults]) -> Result<RunResults, MergeError> {
+    let first = runs.first().ok_or(MergeError::Empty)?;
+    let mut merged: BTreeMap<String, RequestStats> = BTreeMap::new();
+    let mut elapsed = Duration::ZERO;
+    for run in runs {
+        let store = store_of(run)?;
+        elapsed = elapsed.max(store.elapsed);
+        for r in store.requests {
+            match merged.get_mut(&r.name) {
+                Some(existing) => {
+                    if existing.kind != r.kind || existing.scenario != r.scenario {
+                        return Err(MergeError::Conflict(r.name));
+                    }
+                    existing.merge(&r);
+                }
+                None => {
+                    merged.insert(r.name.clone(), r);
+                }
+            }
+        }
+    }
+    let store = Store {
+        requests: merged.into_values().collect(),
+        elapsed,
+    };
+    let mut names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
+    names.dedup();
+    let started_at = runs
+        .iter()
+        .filter_map(|r| humantime::parse_rfc3339(&r.started_at).ok())
+        .min()
+        .unwrap_or(UNIX_EPOCH);
+    let reasons: Vec<&str> = runs
+        .iter()
+        .filter_map(|r| r.abort_reason.as_deref())
+        .collect();
+    let meta = RunMeta {
+        name: names.join("+"),
+        scenario_file: first.scenario_file.clone(),
+        seed: first.seed,
+        started_at,
+        planned: Duration::from_secs_f64(
+            runs.iter()
+                .map(|r| r.planned_duration_s)
+                .fold(0.0, f64::max),
+        ),
+        aborted: runs.iter().any(|r| r.aborted),
+        abort_reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
+        executors: runs
+            .iter()
+            .flat_map(|r| {
+                r.scenarios
+                    .iter()
+                    .map(|(n, s)| (n.clone(), s.executor.clone()))
+            })
+            .collect(),
+    };
+    let records = runs.iter().any(|r| r.requests.is_some()).then(|| {
+        runs.iter()
+            .flat_map(|r| r.requests.iter().flatten().cloned())
+            .collect()
+    });
+    Ok(build(
+        meta,
+        &store,
+        merge_timeseries(runs),
+        records,
+        Vec::new(),
+    ))
+}
+
+fn merge_timeseries(runs: &[RunResults]) -> Vec<TimePoint> {
+    let len = runs.iter().map(|r| r.timeseries.len()).max().unwrap_or(0);
+    (0..len)
+        .map(|i| {
+            let mut out = TimePoint::default();
+            for p in runs.iter().filter_map(|r| r.timeseries.get(i)) {
+                out.t = out.t.max(p.t);
+                add_point(&mut out.total, &p.total);
+                for (name, sp) in &p.scenarios {
+                    add_point(out.scenarios.entry(name.clone()).or_default(), sp);
+                }
+            }
+            out
+        })
+        .collect()
+}
+
+fn add_point(into: &mut crate::metrics::Point, p: &crate::metrics::Point) {
+    into.requests += p.requests;
+    into.errors += p.errors;
+    into.dropped += p.dropped;
+    into.rps = crate::metrics::round3(into.rps + p.rps);
+    into.in_flight += p.in_flight;
+    into.vus += p.vus;
+    let max = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(x), Some(y)) => Some(x.max(y)),
+        (x, y) => x.or(y),
+    };
+    into.p50_ms = max(into.p50_ms, p.p50_ms);
+    into.p95_ms = max(into.p95_ms, p.p95_ms);
+    into.p99_ms = max(into.p99_ms, p.p99_ms);
+}

@@ -1,0 +1,474 @@
+//! Results of a run: the machine-readable `results.json` (schema in
+//! `crates/driver/schema/results.schema.json`).
+//!
+//! Stable fields: `totals`, `kinds.<request name>` (counts, errors by class, latency
+//! and stream percentiles, gateway figures), `thresholds`, `timeseries`, and
+//! `histograms` (every HDR histogram, V2 encoding in base64) so that results of several
+//! runs can be merged exactly ([`merge`]).
+
+mod merge;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize, Serializer};
+
+pub use merge::{MergeError, merge};
+
+use crate::metrics::{
+    RequestRecord, SIMILARITY_SCALE, Store, Summary, TOKENS_SCALE, TimePoint, US_TO_MS, round3,
+};
+use crate::outcome::Outcome;
+use crate::threshold::ThresholdResult;
+
+/// Version of the results format.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What a run was, besides its measurements.
+#[derive(Clone, Debug)]
+pub struct RunMeta {
+    /// Scenario file name.
+    pub name: String,
+    /// Scenario file path.
+    pub scenario_file: Option<String>,
+    /// Seed used.
+    pub seed: u64,
+    /// Wall-clock start.
+    pub started_at: SystemTime,
+    /// Planned length.
+    pub planned: Duration,
+    /// Stopped early.
+    pub aborted: bool,
+    /// Why.
+    pub abort_reason: Option<String>,
+    /// Executor per scenario.
+    pub executors: BTreeMap<String, String>,
+}
+
+/// Totals of the run.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Totals {
+    /// Requests sent (`ok + failed`).
+    pub sent: u64,
+    /// Succeeded.
+    pub ok: u64,
+    /// Failed, any class.
+    pub failed: u64,
+    /// Iterations dropped for want of a free VU (never sent).
+    pub dropped: u64,
+    /// Requests sent per second of run time.
+    pub rps: f64,
+    /// Failed requests by outcome class.
+    pub errors: BTreeMap<String, u64>,
+}
+
+/// One scenario's totals.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ScenarioResults {
+    /// Executor name.
+    pub executor: String,
+    /// Requests sent.
+    pub sent: u64,
+    /// Succeeded.
+    pub ok: u64,
+    /// Failed.
+    pub failed: u64,
+    /// Dropped.
+    pub dropped: u64,
+}
+
+/// Count and latency of one outcome class.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct OutcomeResults {
+    /// Requests with this outcome.
+    pub count: u64,
+    /// Their latency from the intended time, ms.
+    pub latency_ms: Option<Summary>,
+}
+
+/// Token usage summed over the responses that carried it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UsageTotals {
+    /// Prompt tokens.
+    pub prompt_tokens: u64,
+    /// Completion tokens.
+    pub completion_tokens: u64,
+    /// Cached prompt tokens.
+    pub cached_tokens: u64,
+    /// Responses that carried usage.
+    pub responses: u64,
+}
+
+/// What the gateway's headers said, summed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct GatewayResults {
+    /// `x-gatebench-cache` values.
+    pub cache: BTreeMap<String, u64>,
+    /// hits ÷ (hits + misses).
+    pub cache_hit_rate: Option<f64>,
+    /// Similarity of hits.
+    pub similarity: Option<Summary>,
+    /// Sum of `x-gatebench-cost-usd`, exact.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub cost_usd: Decimal,
+    /// Largest single cost, exact.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub cost_max_usd: Decimal,
+    /// Responses that carried a cost.
+    pub cost_responses: u64,
+    /// Responses by provider.
+    pub providers: BTreeMap<String, u64>,
+    /// Attempts per request.
+    pub attempts: Option<Summary>,
+    /// `server-timing` parts, ms.
+    pub server_timing_ms: BTreeMap<String, Summary>,
+}
+
+/// Everything about one request name.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct KindResults {
+    /// Scenario.
+    pub scenario: String,
+    /// Kind name.
+    pub kind: String,
+    /// Requests sent.
+    pub sent: u64,
+    /// Succeeded.
+    pub ok: u64,
+    /// Failed.
+    pub failed: u64,
+    /// Dropped.
+    pub dropped: u64,
+    /// Failed by outcome class.
+    pub errors: BTreeMap<String, u64>,
+    /// Latency from the intended send time (all outcomes), ms.
+    pub latency_ms: Option<Summary>,
+    /// Latency from the actual send time, ms.
+    pub latency_uncorrected_ms: Option<Summary>,
+    /// Time to response headers, ms.
+    pub ttfb_ms: Option<Summary>,
+    /// Time to first token (streams), ms.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub ttft_ms: Option<Summary>,
+    /// Inter-token latency (streams), ms.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub itl_ms: Option<Summary>,
+    /// Completion tokens per second.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tokens_per_s: Option<Summary>,
+    /// Response body bytes.
+    pub response_bytes: Option<Summary>,
+    /// Per outcome class.
+    pub outcomes: BTreeMap<String, OutcomeResults>,
+    /// Usage the responses carried.
+    pub usage: UsageTotals,
+    /// TTS characters billed (`character-cost`).
+    pub tts_characters: u64,
+    /// Gateway figures, when its headers were present.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub gateway: Option<GatewayResults>,
+}
+
+/// One serialised histogram.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct HistogramBlob {
+    /// Request name.
+    pub request: String,
+    /// Outcome class; `null` for request-level histograms (gateway figures).
+    pub outcome: Option<String>,
+    /// `latency`, `latency_uncorrected`, `ttfb`, `ttft`, `itl`, `tokens_per_s`, `bytes`,
+    /// `similarity`, `attempts` or `server_timing.<part>`.
+    pub metric: String,
+    /// Unit of the raw values: `us`, `tokens_per_s_x100`, `bytes`, `similarity_x1000`, `count`.
+    pub unit: String,
+    /// HDR histogram, V2 encoding, base64.
+    pub hdr: String,
+}
+
+/// The results of one run (or of several, merged).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunResults {
+    /// Format version.
+    pub schema_version: u32,
+    /// Scenario file name.
+    pub name: String,
+    /// Scenario file path.
+    pub scenario_file: Option<String>,
+    /// Seed used.
+    pub seed: u64,
+    /// Start, RFC 3339.
+    pub started_at: String,
+    /// Run length, seconds.
+    pub duration_s: f64,
+    /// Planned length, seconds.
+    pub planned_duration_s: f64,
+    /// Stopped early (a threshold with `abort_on_fail`, or cancelled).
+    pub aborted: bool,
+    /// Why it stopped early.
+    pub abort_reason: Option<String>,
+    /// Totals.
+    pub totals: Totals,
+    /// Per scenario.
+    pub scenarios: BTreeMap<String, ScenarioResults>,
+    /// Per request name.
+    pub kinds: BTreeMap<String, KindResults>,
+    /// Threshold outcomes.
+    pub thresholds: Vec<ThresholdResult>,
+    /// One point per second.
+    pub timeseries: Vec<TimePoint>,
+    /// Every histogram.
+    pub histograms: Vec<HistogramBlob>,
+    /// One record per request, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub requests: Option<Vec<RequestRecord>>,
+}
+
+/// The results file cannot be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot write {}: {source}", path.display())]
+pub struct WriteError {
+    /// The file.
+    pub path: PathBuf,
+    /// Why.
+    pub source: std::io::Error,
+}
+
+impl RunResults {
+    /// Whether every threshold passed (and there was no abort).
+    pub fn passed(&self) -> bool {
+        self.thresholds.iter().all(|t| t.passed) && !self.thresholds.iter().any(|t| t.aborted)
+    }
+
+    /// Writes `DIR/results.json` (creating `DIR`) and returns its path.
+    pub fn write_json(&self, dir: &Path) -> Result<PathBuf, WriteError> {
+        let path = dir.join("results.json");
+        let err = |source| WriteError {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(err)?;
+        let text = serde_json::to_vec_pretty(self).map_err(|e| err(std::io::Error::other(e)))?;
+        std::fs::write(&path, text).map_err(err)?;
+        Ok(path)
+    }
+
+    /// Reads a results file.
+    pub fn read_json(path: &Path) -> Result<RunResults, WriteError> {
+        let err = |source| WriteError {
+            path: path.to_owned(),
+            source,
+        };
+        let text = std::fs::read(path).map_err(err)?;
+        serde_json::from_slice(&text)
+            .map_err(|e| err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))
+    }
+
+    /// Rebuilds the histograms and counters (for merging or re-evaluating thresholds).
+    pub fn store(&self) -> Result<Store, MergeError> {
+        merge::store_of(self)
+    }
+
+    /// The `end` event of the events file.
+    pub fn end_event(&self) -> serde_json::Value {
+        serde_json::json!({
+            "type": "end",
+            "t": self.duration_s,
+            "totals": self.totals,
+            "aborted": self.aborted,
+            "abort_reason": self.abort_reason,
+            "thresholds_passed": self.passed(),
+            "thresholds": self.thresholds,
+        })
+    }
+}
+
+/// Builds results from a run's store.
+pub fn build(
+    meta: RunMeta,
+    store: &Store,
+    timeseries: Vec<TimePoint>,
+    records: Option<Vec<RequestRecord>>,
+    thresholds: Vec<ThresholdResult>,
+) -> RunResults {
+    let duration = store.elapsed.as_secs_f64();
+    let mut totals = Totals::default();
+    let mut scenarios: BTreeMap<String, ScenarioResults> = meta
+        .executors
+        .iter()
+        .map(|(name, executor)| {
+            (
+                name.clone(),
+                ScenarioResults {
+                    executor: executor.clone(),
+                    ..ScenarioResults::default()
+                },
+            )
+        })
+        .collect();
+    let mut kinds = BTreeMap::new();
+    let mut histograms = Vec::new();
+    for r in &store.requests {
+        let k = kind_results(r, &mut histograms);
+        totals.sent += k.sent;
+        totals.ok += k.ok;
+        totals.failed += k.failed;
+        totals.dropped += k.dropped;
+        for (class, n) in &k.errors {
+            *totals.errors.entry(class.clone()).or_default() += n;
+        }
+        let s = scenarios.entry(r.scenario.clone()).or_default();
+        s.sent += k.sent;
+        s.ok += k.ok;
+        s.failed += k.failed;
+        s.dropped += k.dropped;
+        kinds.insert(r.name.clone(), k);
+    }
+    totals.rps = if duration > 0.0 {
+        round3(totals.sent as f64 / duration)
+    } else {
+        0.0
+    };
+    RunResults {
+        schema_version: SCHEMA_VERSION,
+        name: meta.name,
+        scenario_file: meta.scenario_file,
+        seed: meta.seed,
+        started_at: humantime::format_rfc3339_millis(meta.started_at).to_string(),
+        duration_s: round3(duration),
+        planned_duration_s: round3(meta.planned.as_secs_f64()),
+        aborted: meta.aborted,
+        abort_reason: meta.abort_reason,
+        totals,
+        scenarios,
+        kinds,
+        thresholds,
+        timeseries,
+        histograms,
+        requests: records,
+    }
+}
+
+fn kind_results(r: &crate::metrics::RequestStats, blobs: &mut Vec<HistogramBlob>) -> KindResults {
+    use crate::metrics::Hist;
+    let mut merged: BTreeMap<&'static str, Hist> = BTreeMap::new();
+    let mut outcomes = BTreeMap::new();
+    let mut errors = BTreeMap::new();
+    for (outcome, stats) in &r.outcomes {
+        let class = outcome.class().into_owned();
+        for (metric, h) in stats.named() {
+            merged.entry(metric).or_default().merge(h);
+            if let Some(hdr) = h.to_base64() {
+                blobs.push(HistogramBlob {
+                    request: r.name.clone(),
+                    outcome: Some(class.clone()),
+                    metric: metric.to_owned(),
+                    unit: unit_of(metric).to_owned(),
+                    hdr,
+                });
+            }
+        }
+        if *outcome != Outcome::Ok {
+            errors.insert(class.clone(), stats.count);
+        }
+        outcomes.insert(
+            class,
+            OutcomeResults {
+                count: stats.count,
+                latency_ms: stats.latency.summary(US_TO_MS),
+            },
+        );
+    }
+    let summary = |name: &str, scale: f64| merged.get(name).and_then(|h| h.summary(scale));
+    let mut request_blob = |metric: String, unit: &str, h: &Hist| {
+        if let Some(hdr) = h.to_base64() {
+            blobs.push(HistogramBlob {
+                request: r.name.clone(),
+                outcome: None,
+                metric,
+                unit: unit.to_owned(),
+                hdr,
+            });
+        }
+    };
+    request_blob("similarity".into(), "similarity_x1000", &r.similarity);
+    request_blob("attempts".into(), "count", &r.attempts);
+    for (part, h) in &r.server_timing {
+        request_blob(format!("server_timing.{part}"), "us", h);
+    }
+    let has_gateway = r.cache != Default::default()
+        || r.cost_responses > 0
+        || !r.providers.is_empty()
+        || !r.server_timing.is_empty()
+        || !r.attempts.is_empty();
+    let gateway = has_gateway.then(|| {
+        let mut cache = BTreeMap::new();
+        for (name, n) in [
+            ("hit", r.cache.hit),
+            ("miss", r.cache.miss),
+            ("bypass", r.cache.bypass),
+            ("other", r.cache.other),
+        ] {
+            if n > 0 {
+                cache.insert(name.to_owned(), n);
+            }
+        }
+        let decided = r.cache.hit + r.cache.miss;
+        GatewayResults {
+            cache,
+            cache_hit_rate: (decided > 0).then(|| round3(r.cache.hit as f64 / decided as f64)),
+            similarity: r.similarity.summary(SIMILARITY_SCALE),
+            cost_usd: r.cost_usd,
+            cost_max_usd: r.cost_max,
+            cost_responses: r.cost_responses,
+            providers: r.providers.clone(),
+            attempts: r.attempts.summary(1.0),
+            server_timing_ms: r
+                .server_timing
+                .iter()
+                .filter_map(|(k, h)| h.summary(US_TO_MS).map(|s| (k.clone(), s)))
+                .collect(),
+        }
+    });
+    let sent = r.sent();
+    let ok = r.ok();
+    KindResults {
+        scenario: r.scenario.clone(),
+        kind: r.kind.clone(),
+        sent,
+        ok,
+        failed: sent - ok,
+        dropped: r.dropped,
+        errors,
+        latency_ms: summary("latency", US_TO_MS),
+        latency_uncorrected_ms: summary("latency_uncorrected", US_TO_MS),
+        ttfb_ms: summary("ttfb", US_TO_MS),
+        ttft_ms: summary("ttft", US_TO_MS),
+        itl_ms: summary("itl", US_TO_MS),
+        tokens_per_s: summary("tokens_per_s", TOKENS_SCALE),
+        response_bytes: summary("bytes", 1.0),
+        outcomes,
+        usage: UsageTotals {
+            prompt_tokens: r.prompt_tokens,
+            completion_tokens: r.completion_tokens,
+            cached_tokens: r.cached_tokens,
+            responses: r.usage_responses,
+        },
+        tts_characters: r.tts_characters,
+        gateway,
+    }
+}
+
+fn unit_of(metric: &str) -> &'static str {
+    match metric {
+        "tokens_per_s" => "tokens_per_s_x100",
+        "bytes" => "bytes",
+        _ => "us",
+    }
+}
+
+/// Serialises a duration as its text form (`1.5s`).
+pub(crate) fn ser_duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(&gatebench_distr::format_duration(*d))
+}

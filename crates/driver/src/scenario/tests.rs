@@ -1,0 +1,305 @@
+//! Scenario files: what parses, and errors that name file, line and key.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::*;
+
+fn path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scenario.toml")
+}
+
+fn parse(text: &str) -> Result<ScenarioFile, ScenarioError> {
+    ScenarioFile::parse(&path(), text)
+}
+
+/// Asserts an error at `line` whose key is `key`.
+fn fails_at(text: &str, line: usize, key: &str) -> String {
+    match parse(text) {
+        Ok(_) => panic!("expected an error at line {line}, key {key}"),
+        Err(e) => {
+            let shown = e.to_string();
+            assert_eq!((e.line(), e.key()), (line, key), "error was: {shown}");
+            assert!(shown.contains("scenario.toml"), "{shown}");
+            shown
+        }
+    }
+}
+
+const GOOD: &str = r#"
+name = "mix"
+seed = 7
+[load]
+executor = "ramping-arrival-rate"
+start_rate = 5
+stages = [{ duration = "10s", target = 50 }, { duration = "20s", target = 50 }]
+max_vus = 40
+max_lateness = "250ms"
+[[requests]]
+name = "story"
+kind = "chat"
+stream = true
+weight = 3
+prompts = "prompts/mini.toml"
+priority = "high"
+api_key = "gb-alpha-dev"
+headers = { "x-gatebench-cache" = "no-cache" }
+[[requests]]
+name = "voice"
+kind = "tts"
+texts = "tts/texts.toml"
+output_format = "mp3_22050_32"
+[[requests]]
+name = "health"
+kind = "http"
+path = "/healthz"
+[thresholds]
+"latency{request:story}" = ["p95 < 8s", "p99 < 12000"]
+errors = [{ threshold = "rate < 1%", abort_on_fail = true, delay_abort_eval = "5s" }]
+cache_hit_rate = "rate > 40%"
+"#;
+
+#[test]
+fn a_full_file_parses() {
+    let f = parse(GOOD).unwrap();
+    assert_eq!(f.name, "mix");
+    assert_eq!(f.seed, 7);
+    assert_eq!(f.scenarios.len(), 1);
+    let s = &f.scenarios[0];
+    assert_eq!(s.name, "mix");
+    match &s.load.executor {
+        Executor::RampingArrivalRate {
+            start_rate,
+            stages,
+            max_vus,
+        } => {
+            assert_eq!(*start_rate, 5.0);
+            assert_eq!(stages.len(), 2);
+            assert_eq!(*max_vus, 40);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(s.load.max_lateness, Duration::from_millis(250));
+    assert_eq!(s.load.timeout, DEFAULT_TIMEOUT);
+    assert_eq!(s.requests.len(), 3);
+    let story = &s.requests[0];
+    assert!(story.spec.stream && story.spec.include_usage);
+    assert_eq!(story.spec.model.as_deref(), Some(DEFAULT_CHAT_MODEL));
+    assert_eq!(story.catalog.as_ref().unwrap().entries.len(), 3);
+    assert_eq!(
+        story.spec.headers,
+        vec![("x-gatebench-cache".to_owned(), "no-cache".to_owned())]
+    );
+    assert_eq!(
+        s.requests[1].catalog.as_ref().unwrap().entries[0]
+            .id
+            .as_ref(),
+        "greeting"
+    );
+    assert!(s.requests[2].catalog.is_none());
+    assert_eq!(f.thresholds.len(), 4);
+    assert!(
+        f.thresholds
+            .iter()
+            .any(|t| t.abort_on_fail && t.delay_abort_eval == Duration::from_secs(5))
+    );
+    assert_eq!(f.planned_duration(), Duration::from_secs(30));
+}
+
+#[test]
+fn several_scenarios_with_offsets() {
+    let f = parse(
+        r#"
+[scenarios.warm]
+load = { executor = "constant-vus", vus = 2, duration = "10s", think_time = "lognormal(800ms, 3s)" }
+requests = [{ name = "a", kind = "http", path = "/a" }]
+[scenarios.peak]
+load = { executor = "constant-arrival-rate", rate = 1, time_unit = "100ms", duration = "20s", start_time = "10s" }
+requests = [{ name = "b", kind = "http", path = "/b", method = "post", body = "{}" }]
+"#,
+    )
+    .unwrap();
+    assert_eq!(f.scenarios.len(), 2);
+    assert_eq!(f.planned_duration(), Duration::from_secs(30));
+    let peak = f.scenarios.iter().find(|s| s.name == "peak").unwrap();
+    assert_eq!(
+        peak.load.executor,
+        Executor::ConstantArrivalRate {
+            rate: 10.0,
+            duration: Duration::from_secs(20),
+            max_vus: DEFAULT_MAX_VUS
+        }
+    );
+    assert_eq!(peak.requests[0].spec.method, http::Method::POST);
+    let short = f.with_duration(Duration::from_secs(3));
+    assert_eq!(short.planned_duration(), Duration::from_secs(3));
+    let peak = short.scenarios.iter().find(|s| s.name == "peak").unwrap();
+    assert_eq!(peak.load.start_time, Duration::from_secs(1));
+}
+
+#[test]
+fn unknown_keys_name_their_line_and_path() {
+    fails_at("name = \"x\"\nspeed = 3\n", 2, "speed");
+    let e = fails_at(
+        "[load]\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"1s\"\nthinktime = \"1s\"\n[[requests]]\nname = \"a\"\nkind = \"http\"\npath = \"/\"\n",
+        5,
+        "load.thinktime",
+    );
+    assert!(e.contains("unknown field"), "{e}");
+    fails_at(
+        "[load]\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"1s\"\n[[requests]]\nname = \"a\"\nkind = \"http\"\npath = \"/\"\n[[requests]]\nname = \"b\"\nkind = \"http\"\npath = \"/\"\nstreem = true\n",
+        13,
+        "requests[1].streem",
+    );
+}
+
+#[test]
+fn wrong_types_and_values_are_located() {
+    fails_at(
+        "[load]\nexecutor = \"constant-vus\"\nvus = \"many\"\n",
+        3,
+        "load.vus",
+    );
+    fails_at(
+        "[load]\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"ten\"\n",
+        4,
+        "load.duration",
+    );
+    fails_at(
+        "[load]\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"1s\"\nthink_time = \"gauss(1s)\"\n",
+        5,
+        "load.think_time",
+    );
+    fails_at("name = \"x\"\n[load\n", 2, "");
+}
+
+#[test]
+fn semantic_errors_name_the_key() {
+    let base =
+        |load: &str, req: &str| format!("[load]\n{load}\n[[requests]]\nname = \"a\"\n{req}\n");
+    fails_at(
+        &base("executor = \"warp\"", "kind = \"http\"\npath = \"/\""),
+        1,
+        "load.executor",
+    );
+    fails_at(
+        &base(
+            "executor = \"constant-arrival-rate\"\nrate = 1\nduration = \"1s\"\nvus = 3",
+            "kind = \"http\"\npath = \"/\"",
+        ),
+        1,
+        "load.vus",
+    );
+    fails_at(
+        &base(
+            "executor = \"constant-vus\"\nvus = 1",
+            "kind = \"http\"\npath = \"/\"",
+        ),
+        1,
+        "load.duration",
+    );
+    fails_at(
+        &base(
+            "executor = \"ramping-vus\"\nstages = []",
+            "kind = \"http\"\npath = \"/\"",
+        ),
+        1,
+        "load.stages",
+    );
+    fails_at(
+        &base(
+            "executor = \"constant-vus\"\nvus = 1\nduration = \"1s\"",
+            "kind = \"chat\"",
+        ),
+        5,
+        "requests[0].prompts",
+    );
+    fails_at(
+        &base(
+            "executor = \"constant-vus\"\nvus = 1\nduration = \"1s\"",
+            "kind = \"chat\"\nprompts = \"prompts/missing.toml\"",
+        ),
+        5,
+        "requests[0].prompts",
+    );
+    fails_at(
+        &base(
+            "executor = \"constant-vus\"\nvus = 1\nduration = \"1s\"",
+            "kind = \"http\"",
+        ),
+        5,
+        "requests[0].path",
+    );
+    fails_at(
+        &base(
+            "executor = \"constant-vus\"\nvus = 1\nduration = \"1s\"",
+            "kind = \"tts\"\nmax_tokens = 5",
+        ),
+        5,
+        "requests[0].max_tokens",
+    );
+    fails_at(
+        &base(
+            "executor = \"constant-vus\"\nvus = 1\nduration = \"1s\"",
+            "kind = \"telepathy\"",
+        ),
+        5,
+        "requests[0].kind",
+    );
+    fails_at(
+        &base(
+            "executor = \"constant-vus\"\nvus = 1\nduration = \"1s\"",
+            "kind = \"chat\"\nprompts = \"prompts/mini.toml\"\ninclude_usage = true",
+        ),
+        5,
+        "requests[0].include_usage",
+    );
+}
+
+#[test]
+fn threshold_errors_point_at_their_key() {
+    let head = "[load]\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"1s\"\n[[requests]]\nname = \"a\"\nkind = \"http\"\npath = \"/\"\n[thresholds]\n";
+    let e = fails_at(
+        &format!("{head}latency = [\"p95 <\"]\n"),
+        10,
+        "thresholds.\"latency\"",
+    );
+    assert!(e.contains("not a number"), "{e}");
+    fails_at(
+        &format!("{head}latensy = [\"p95 < 1s\"]\n"),
+        10,
+        "thresholds.\"latensy\"",
+    );
+    fails_at(
+        &format!("{head}errors = [\"p95 < 1%\"]\n"),
+        10,
+        "thresholds.\"errors\"",
+    );
+    let e = fails_at(
+        &format!("{head}\n\"latency{{request:nope}}\" = \"p95 < 1s\"\n"),
+        11,
+        "thresholds.\"latency{request:nope}\"",
+    );
+    assert!(e.contains("no request is named"), "{e}");
+    fails_at(
+        &format!("{head}errors = {{ threshold = \"rate < 1%\", abort = true }}\n"),
+        10,
+        "thresholds.\"errors\"",
+    );
+}
+
+#[test]
+fn duplicate_names_and_bad_catalogs_are_rejected() {
+    let dup = "[load]\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"1s\"\n[[requests]]\nname = \"a\"\nkind = \"http\"\npath = \"/\"\n[[requests]]\nname = \"a\"\nkind = \"http\"\npath = \"/x\"\n";
+    let e = parse(dup).unwrap_err().to_string();
+    assert!(e.contains("used twice"), "{e}");
+    // a catalog with a bad entry reports the catalog's own file, line and key
+    let dir = std::env::temp_dir().join(format!("gatebench-driver-catalog-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("bad.toml"), "domain = \"x\"\ndescription = \"y\"\n[[intent]]\nid = \"a\"\ncanonical = \"b\"\nparaphrases = [\"c\"]\nextra = 1\n").unwrap();
+    let text = "[load]\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"1s\"\n[[requests]]\nname = \"a\"\nkind = \"chat\"\nprompts = \"bad.toml\"\n";
+    let e = ScenarioFile::parse(&dir.join("s.toml"), text).unwrap_err();
+    assert_eq!((e.line(), e.key()), (7, "intent[0].extra"), "{e}");
+    assert!(e.to_string().contains("bad.toml"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,183 @@
+//! The end-of-run summary, in the spirit of k6's: scenarios, thresholds with ✓/✗,
+//! a table per request name, totals and errors by class.
+
+use std::fmt::Write as _;
+
+use crate::results::RunResults;
+use crate::threshold::ThresholdResult;
+
+/// Formats milliseconds short: `0.42ms`, `87.3ms`, `1.24s`.
+pub fn fmt_ms(ms: f64) -> String {
+    if ms >= 1000.0 {
+        format!("{:.2}s", ms / 1000.0)
+    } else if ms >= 10.0 {
+        format!("{ms:.1}ms")
+    } else {
+        format!("{ms:.2}ms")
+    }
+}
+
+fn fmt_value(t: &ThresholdResult) -> String {
+    let Some(v) = t.value else {
+        return "no data".to_owned();
+    };
+    let expr = t.expression.trim_start();
+    match t.metric.as_str() {
+        "latency" | "latency_uncorrected" | "ttfb" | "ttft" | "itl"
+            if !expr.starts_with("count") =>
+        {
+            fmt_ms(v)
+        }
+        "errors" | "dropped" | "cache_hit_rate" if expr.starts_with("rate") => {
+            format!("{:.2}%", v * 100.0)
+        }
+        "requests" if expr.starts_with("rate") => format!("{v:.1}/s"),
+        "cost_usd" => format!("${v}"),
+        _ if v.fract() == 0.0 => format!("{v:.0}"),
+        _ => format!("{v:.2}"),
+    }
+}
+
+/// The summary as text.
+pub fn summary_text(r: &RunResults) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "\n  {} · seed {} · ran {:.1}s of {:.1}s planned{}",
+        r.name,
+        r.seed,
+        r.duration_s,
+        r.planned_duration_s,
+        if r.aborted {
+            format!(
+                " · STOPPED EARLY: {}",
+                r.abort_reason.as_deref().unwrap_or("aborted")
+            )
+        } else {
+            String::new()
+        }
+    );
+    let _ = writeln!(s, "\n  scenarios");
+    for (name, sc) in &r.scenarios {
+        let _ = writeln!(
+            s,
+            "    {name:<22} {:<22} sent {:>8}  ok {:>8}  failed {:>6}  dropped {:>6}",
+            sc.executor, sc.sent, sc.ok, sc.failed, sc.dropped
+        );
+    }
+    if !r.thresholds.is_empty() {
+        let _ = writeln!(s, "\n  thresholds");
+        for t in &r.thresholds {
+            let mark = if t.passed { "✓" } else { "✗" };
+            let label = format!("{} {}", t.key, t.expression);
+            let dots = ".".repeat(56usize.saturating_sub(label.chars().count()).max(2));
+            let abort = if t.aborted { "  (aborted the run)" } else { "" };
+            let _ = writeln!(s, "    {mark} {label} {dots} {}{abort}", fmt_value(t));
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\n  {:<24} {:>8} {:>8} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "request", "sent", "ok", "fail", "drop", "p50", "p90", "p95", "p99", "max"
+    );
+    let row = |s: &mut String, label: &str, sum: &crate::metrics::Summary| {
+        let _ = writeln!(
+            s,
+            "  {label:<24} {:>8} {:>8} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "",
+            "",
+            "",
+            "",
+            fmt_ms(sum.p50),
+            fmt_ms(sum.p90),
+            fmt_ms(sum.p95),
+            fmt_ms(sum.p99),
+            fmt_ms(sum.max)
+        );
+    };
+    for (name, k) in &r.kinds {
+        let lat = k.latency_ms.clone().unwrap_or_default();
+        let _ = writeln!(
+            s,
+            "  {:<24} {:>8} {:>8} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            truncate(name, 24),
+            k.sent,
+            k.ok,
+            k.failed,
+            k.dropped,
+            fmt_ms(lat.p50),
+            fmt_ms(lat.p90),
+            fmt_ms(lat.p95),
+            fmt_ms(lat.p99),
+            fmt_ms(lat.max)
+        );
+        if let (Some(c), Some(u)) = (&k.latency_ms, &k.latency_uncorrected_ms)
+            && (c.p99 - u.p99).abs() > 0.05 * u.p99.max(1.0)
+        {
+            row(&mut s, "  uncorrected", u);
+        }
+        if let Some(t) = &k.ttft_ms {
+            row(&mut s, "  ttft", t);
+        }
+        if let Some(t) = &k.itl_ms {
+            row(&mut s, "  itl", t);
+        }
+        if let Some(t) = &k.tokens_per_s {
+            let _ = writeln!(
+                s,
+                "    tokens/s: p50 {:.1}  p95 {:.1}  mean {:.1}",
+                t.p50, t.p95, t.mean
+            );
+        }
+        if let Some(g) = &k.gateway {
+            let mut parts = Vec::new();
+            if let Some(rate) = g.cache_hit_rate {
+                parts.push(format!("cache hit {:.1}%", rate * 100.0));
+            }
+            if g.cost_responses > 0 {
+                parts.push(format!("cost ${}", g.cost_usd));
+            }
+            for (part, sum) in &g.server_timing_ms {
+                parts.push(format!("{part} p95 {}", fmt_ms(sum.p95)));
+            }
+            if !parts.is_empty() {
+                let _ = writeln!(s, "    gateway: {}", parts.join(" · "));
+            }
+        }
+    }
+    let t = &r.totals;
+    let _ = writeln!(
+        s,
+        "\n  totals: sent {}  ok {}  failed {}  dropped {}  rps {:.1}",
+        t.sent, t.ok, t.failed, t.dropped, t.rps
+    );
+    if !t.errors.is_empty() {
+        let list: Vec<String> = t.errors.iter().map(|(c, n)| format!("{c} × {n}")).collect();
+        let _ = writeln!(s, "  errors: {}", list.join(" · "));
+    }
+    if !r.thresholds.is_empty() {
+        let failed = r.thresholds.iter().filter(|t| !t.passed).count();
+        let _ = writeln!(
+            s,
+            "  thresholds: {} of {} held",
+            r.thresholds.len() - failed,
+            r.thresholds.len()
+        );
+    }
+    s
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    if s.chars().count() <= n {
+        s.to_owned()
+    } else {
+        let mut t: String = s.chars().take(n - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+/// Prints the summary to stdout.
+pub fn print_summary(r: &RunResults) {
+    print!("{}", summary_text(r));
+}
