@@ -1,0 +1,97 @@
+//! Charts drawn from each run's per-second time series.
+//!
+//! The suite runner puts suite-level charts into [`SuiteReport::charts`] (queue wait
+//! by priority, cache hit rate over time, cost by provider and model, ...). Latency
+//! percentiles, throughput and errors over time exist for every run, so this crate
+//! derives them from `timeseries` itself; the HTML page shows them under each run
+//! unless `charts` already holds a chart with the same id (a runner that wants
+//! different ones can supply them).
+//!
+//! [`SuiteReport::charts`]: crate::model::SuiteReport::charts
+
+use gatebench_driver::RunResults;
+
+use crate::escape::slug;
+use crate::model::{Chart, ChartKind, Series};
+
+/// Id of a run's latency-over-time chart.
+pub fn latency_chart_id(run_key: &str) -> String {
+    format!("run-{}-latency", slug(run_key))
+}
+
+/// Id of a run's throughput-and-errors chart.
+pub fn throughput_chart_id(run_key: &str) -> String {
+    format!("run-{}-throughput", slug(run_key))
+}
+
+/// Id of a run's errors-and-drops chart.
+pub fn errors_chart_id(run_key: &str) -> String {
+    format!("run-{}-errors", slug(run_key))
+}
+
+/// A run's charts from its time series: latency p50/p95/p99 over time, requests per
+/// second, errors and dropped iterations per second. Empty when the
+/// run has no time series.
+pub fn run_charts(run_key: &str, run: &RunResults) -> Vec<Chart> {
+    if run.timeseries.is_empty() {
+        return Vec::new();
+    }
+    let pick = |f: fn(&gatebench_driver::metrics::Point) -> Option<f64>| -> Vec<[f64; 2]> {
+        run.timeseries
+            .iter()
+            .filter_map(|p| f(&p.total).map(|y| [p.t, y]))
+            .collect()
+    };
+    let latency = Chart {
+        id: latency_chart_id(run_key),
+        title: format!("{run_key}: latency over time"),
+        kind: ChartKind::Line,
+        x_label: "s".to_owned(),
+        y_unit: "ms".to_owned(),
+        categories: Vec::new(),
+        series: [
+            ("p50", pick(|p| p.p50_ms)),
+            ("p95", pick(|p| p.p95_ms)),
+            ("p99", pick(|p| p.p99_ms)),
+        ]
+        .into_iter()
+        .map(|(name, points)| Series {
+            name: name.to_owned(),
+            points,
+        })
+        .collect(),
+    };
+    let line = |id: String, title: String, unit: &str, series: Vec<(&str, Vec<[f64; 2]>)>| Chart {
+        id,
+        title,
+        kind: ChartKind::Line,
+        x_label: "s".to_owned(),
+        y_unit: unit.to_owned(),
+        categories: Vec::new(),
+        series: series
+            .into_iter()
+            .map(|(name, points)| Series {
+                name: name.to_owned(),
+                points,
+            })
+            .collect(),
+    };
+    // errors get their own axis: next to hundreds of requests a second, a few
+    // failures would draw as a flat line at zero
+    let throughput = line(
+        throughput_chart_id(run_key),
+        format!("{run_key}: throughput"),
+        "req/s",
+        vec![("requests/s", pick(|p| Some(p.rps)))],
+    );
+    let errors = line(
+        errors_chart_id(run_key),
+        format!("{run_key}: errors and drops"),
+        "per s",
+        vec![
+            ("errors", pick(|p| Some(p.errors as f64))),
+            ("dropped", pick(|p| Some(p.dropped as f64))),
+        ],
+    );
+    vec![latency, throughput, errors]
+}

@@ -1,0 +1,240 @@
+//! Comparing reports: regressions need to be worse beyond the tolerance and beyond
+//! the run-to-run noise the histograms show.
+
+mod common;
+
+use common::{KindSpec, latencies, run};
+use gatebench_report::{
+    CheckStatus, Comparison, FigureChange, NoiseModel, Scope, SuiteReport, compare, parse_tolerance,
+};
+
+const KEY: &str = "load/latency";
+
+fn with_run(latency_ms: Vec<f64>) -> SuiteReport {
+    let mut r = common::ready_report();
+    r.runs.clear();
+    r.runs.insert(
+        KEY.to_owned(),
+        run(
+            "latency",
+            10.0,
+            vec![KindSpec::new("chat", "chat", latency_ms)],
+        ),
+    );
+    r
+}
+
+fn figure<'a>(c: &'a Comparison, metric: &str) -> &'a FigureChange {
+    c.figures
+        .iter()
+        .find(|f| f.metric == metric && matches!(&f.scope, Scope::Request { run, request } if run == KEY && request == "chat"))
+        .unwrap_or_else(|| panic!("no `{metric}` figure in {:#?}", c.figures))
+}
+
+#[test]
+fn latency_up_half_with_many_samples_is_a_regression() {
+    let base = latencies(5000, 100.0, 0.3, 11);
+    let slow: Vec<f64> = latencies(5000, 100.0, 0.3, 12)
+        .iter()
+        .map(|v| v * 1.5)
+        .collect();
+    let c = compare(&with_run(slow), &with_run(base), 0.10);
+    for metric in ["latency p50", "latency p95", "latency p99"] {
+        let f = figure(&c, metric);
+        assert_eq!(f.noise, NoiseModel::Histogram);
+        assert!(f.regression, "{f:#?}");
+        let pct = f.change_pct.unwrap();
+        assert!((40.0..60.0).contains(&pct), "{metric}: {pct}%");
+        let (b, n) = (f.baseline_interval.unwrap(), f.current_interval.unwrap());
+        assert!(b.hi < n.lo, "{f:#?}");
+    }
+    assert!(c.has_regressions());
+    let text = c.console();
+    assert!(text.starts_with("REGRESSION — "), "{text}");
+    assert!(
+        text.contains("· chat · latency p95")
+            && text.contains("+50.7%")
+            && text.contains("REGRESSION"),
+        "{text}"
+    );
+    for l in text.lines() {
+        assert!(l.chars().count() <= 100, "{l}");
+    }
+    let json: serde_json::Value = serde_json::from_str(&c.to_json()).unwrap();
+    assert_eq!(json["regressions"], serde_json::json!(c.regressions));
+    assert_eq!(json["figures"][0]["scope"], "check");
+}
+
+#[test]
+fn a_large_move_within_the_noise_of_few_samples_is_not_flagged() {
+    // eight samples: the p95 interval runs from the 80th percentile to beyond the
+    // largest sample, which does not bound it
+    let base = vec![10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 400.0];
+    let cur = vec![10.0, 20.0, 30.0, 40.0, 50.0, 60.0, 70.0, 600.0];
+    let c = compare(&with_run(cur.clone()), &with_run(base.clone()), 0.10);
+    let f = figure(&c, "latency p95");
+    assert!(f.worse && f.beyond_tolerance, "{f:#?}");
+    assert!(!f.beyond_noise && !f.regression, "{f:#?}");
+    assert!(!c.has_regressions(), "{}", c.console());
+    assert!(f.current_interval.unwrap().hi.is_infinite());
+    assert!(c.console().contains("within noise"));
+    // JSON has no infinity: an open end is null
+    let json: serde_json::Value = serde_json::from_str(&c.to_json()).unwrap();
+    assert!(
+        json["figures"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["current_interval"]["hi"].is_null())
+    );
+
+    // the same shift with many samples is beyond the noise
+    let many = |v: &[f64]| v.iter().cycle().take(8 * 500).copied().collect::<Vec<_>>();
+    let c = compare(&with_run(many(&cur)), &with_run(many(&base)), 0.10);
+    assert!(figure(&c, "latency p99").regression);
+}
+
+#[test]
+fn a_change_within_tolerance_is_not_flagged() {
+    let base = latencies(20_000, 100.0, 0.3, 21);
+    let cur: Vec<f64> = base.iter().map(|v| v * 1.05).collect();
+    let c = compare(&with_run(cur), &with_run(base), 0.10);
+    let f = figure(&c, "latency p50");
+    assert!(f.worse && !f.beyond_tolerance && !f.regression, "{f:#?}");
+    // beyond the noise, yet within tolerance
+    assert!(f.beyond_noise, "{f:#?}");
+    assert!(!c.has_regressions());
+}
+
+#[test]
+fn an_improvement_is_not_flagged() {
+    let base = latencies(5000, 100.0, 0.3, 31);
+    let cur: Vec<f64> = base.iter().map(|v| v * 0.5).collect();
+    let c = compare(&with_run(cur), &with_run(base), 0.10);
+    let f = figure(&c, "latency p95");
+    assert!(
+        !f.worse && f.beyond_tolerance && f.beyond_noise && !f.regression,
+        "{f:#?}"
+    );
+    let rps = figure(&c, "requests/s");
+    assert_eq!(rps.change, 0.0);
+    assert!(!c.has_regressions());
+    assert!(c.console().starts_with("NO REGRESSION"));
+}
+
+#[test]
+fn a_newly_failing_check_is_a_regression_whatever_its_numbers() {
+    let base = common::ready_report();
+    let mut cur = base.clone();
+    let check = cur
+        .checks
+        .iter_mut()
+        .find(|c| c.name == "cost_tracking")
+        .unwrap();
+    check.passed = false; // same criteria values, now judged a failure
+    let c = compare(&cur, &base, 0.10);
+    let change = c.checks.iter().find(|k| k.name == "cost_tracking").unwrap();
+    assert_eq!(change.status, CheckStatus::NewlyFailing);
+    assert!(change.regression && c.has_regressions());
+    assert_eq!(c.regressions, 1);
+    assert!(c.figures.iter().all(|f| !f.regression));
+    assert!(c.console().contains("REGRESSION (newly failing)"));
+}
+
+#[test]
+fn checks_in_only_one_report_are_reported_not_flagged() {
+    let base = common::ready_report();
+    let mut cur = base.clone();
+    let removed = cur.checks.remove(1);
+    let mut added = cur.checks[0].clone();
+    added.name = "memory_monitoring".to_owned();
+    added.passed = false;
+    cur.checks.push(added);
+    cur.runs.remove("concurrent_handling/burst");
+    let c = compare(&cur, &base, 0.10);
+    let status = |n: &str| c.checks.iter().find(|k| k.name == n).unwrap().status;
+    assert_eq!(status(&removed.name), CheckStatus::OnlyInBaseline);
+    assert_eq!(status("memory_monitoring"), CheckStatus::OnlyInCurrent);
+    assert!(!c.has_regressions(), "{}", c.console());
+    assert!(
+        c.notes
+            .iter()
+            .any(|n| n.contains("concurrent_handling/burst"))
+    );
+}
+
+#[test]
+fn criteria_are_judged_by_tolerance_and_direction() {
+    let base = common::ready_report();
+    let mut cur = base.clone();
+    let hit = cur
+        .checks
+        .iter_mut()
+        .find(|c| c.name == "cache_efficiency")
+        .unwrap();
+    hit.criteria[0].value = Some(30.5); // hit rate 41.2% → 30.5%: higher is better, −26%
+    hit.criteria[1].value = Some(0.52); // false hits 0.5% → 0.52%: worse by 4%, within 10%
+    let c = compare(&cur, &base, 0.10);
+    let crit = |m: &str| {
+        c.figures
+            .iter()
+            .find(|f| {
+                f.metric == m
+                    && matches!(&f.scope, Scope::Check { check } if check == "cache_efficiency")
+            })
+            .unwrap()
+    };
+    assert!(crit("hit rate").regression && crit("hit rate").noise == NoiseModel::None);
+    assert!(!crit("false-hit rate").regression && crit("false-hit rate").worse);
+}
+
+#[test]
+fn error_rates_use_binomial_noise() {
+    let mk = |failed: usize, n: usize| {
+        let mut r = common::ready_report();
+        r.runs.clear();
+        let mut k = KindSpec::new("chat", "chat", latencies(n - failed, 100.0, 0.3, 41));
+        if failed > 0 {
+            k.failed = vec![("http_503", latencies(failed, 20.0, 0.1, 42))];
+        }
+        r.runs.insert(KEY.to_owned(), run("latency", 10.0, vec![k]));
+        r
+    };
+    // 0.5% → 5% over 2000 requests each: far beyond the binomial interval
+    let c = compare(&mk(100, 2000), &mk(10, 2000), 0.10);
+    let f = figure(&c, "error rate");
+    assert_eq!(f.noise, NoiseModel::Binomial);
+    assert!(f.regression, "{f:#?}");
+    // 1 of 20 → 2 of 20: doubled, but within the noise of 20 requests
+    let c = compare(&mk(2, 20), &mk(1, 20), 0.10);
+    let f = figure(&c, "error rate");
+    assert!(
+        f.worse && f.beyond_tolerance && !f.beyond_noise && !f.regression,
+        "{f:#?}"
+    );
+}
+
+#[test]
+fn unreadable_histograms_fall_back_to_tolerance_with_a_note() {
+    let base = with_run(latencies(3000, 100.0, 0.3, 51));
+    let mut cur = with_run(latencies(3000, 100.0, 0.3, 52));
+    for h in &mut cur.runs.get_mut(KEY).unwrap().histograms {
+        h.hdr = "not base64 at all!".to_owned();
+    }
+    let c = compare(&cur, &base, 0.10);
+    assert_eq!(figure(&c, "latency p95").noise, NoiseModel::None);
+    assert!(
+        c.notes.iter().any(|n| n.contains("does not decode")),
+        "{:?}",
+        c.notes
+    );
+}
+
+#[test]
+fn tolerances_parse() {
+    assert_eq!(parse_tolerance("10%").unwrap(), 0.1);
+    assert_eq!(parse_tolerance(" 5 % ").unwrap(), 0.05);
+    assert_eq!(parse_tolerance("0.2").unwrap(), 0.2);
+    assert!(parse_tolerance("ten").is_err());
+    assert!(parse_tolerance("-1%").is_err());
+}

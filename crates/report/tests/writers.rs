@@ -1,0 +1,229 @@
+//! Every rendering of a report: files written, console, Markdown, HTML, JUnit.
+
+mod common;
+
+use gatebench_report::{
+    ReportError, console, html, junit, markdown, read_report, read_report_dir, write_all,
+};
+
+#[test]
+fn write_all_writes_four_files_that_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("nested/focused");
+    let report = common::focused_report();
+    let written = write_all(&report, &out).unwrap();
+    for p in [
+        &written.json,
+        &written.markdown,
+        &written.html,
+        &written.junit,
+    ] {
+        assert!(
+            std::fs::metadata(p).unwrap().len() > 200,
+            "{} is nearly empty",
+            p.display()
+        );
+    }
+    assert_eq!(read_report_dir(&out).unwrap(), report);
+}
+
+#[test]
+fn console_starts_with_the_verdict_and_fits_100_columns() {
+    let report = common::focused_report();
+    let text = console(&report);
+    let first = text.lines().next().unwrap();
+    assert_eq!(
+        first,
+        "NOT READY — 3 of 6 checks failed (1 critical, 1 major, 1 minor)"
+    );
+    for l in text.lines() {
+        assert!(
+            l.chars().count() <= 100,
+            "line too wide ({}): {l}",
+            l.chars().count()
+        );
+    }
+    assert!(text.contains("FAIL") && text.contains("warn") && text.contains("pass"));
+    // each recommendation cites its figure
+    assert!(text.contains("figure: queue p95 160 ms of 205 ms total (78%)"));
+    let ready = console(&common::ready_report());
+    assert_eq!(
+        ready.lines().next().unwrap(),
+        "READY — 6 of 6 checks passed"
+    );
+}
+
+#[test]
+fn minor_failures_leave_the_verdict_ready_with_a_warning() {
+    let mut r = common::ready_report();
+    let minor = r
+        .checks
+        .iter_mut()
+        .find(|c| c.name == "endpoint_coverage")
+        .unwrap();
+    minor.passed = false;
+    r.verdict = gatebench_report::SuiteReport::verdict_of(&r.checks);
+    assert_eq!(
+        console(&r).lines().next().unwrap(),
+        "READY — 5 of 6 checks passed, 1 minor warning"
+    );
+}
+
+#[test]
+fn markdown_has_the_checks_table_and_sections() {
+    let md = markdown(&common::focused_report());
+    assert!(md.contains("| Severity | Check | Target | Measured | Result |"));
+    let rows = md
+        .lines()
+        .filter(|l| {
+            l.starts_with("| critical |")
+                || l.starts_with("| major |")
+                || l.starts_with("| minor |")
+        })
+        .count();
+    assert_eq!(rows, 6, "{md}");
+    assert!(md.contains("### Queue performance — ❌ **FAIL**"));
+    assert!(
+        md.contains("## Recommendations")
+            && md.contains("## Environment")
+            && md.contains("## Runs")
+    );
+    assert!(md.contains("| chat | chat |"), "per-kind figures missing");
+    // user text is inert: no raw tags
+    assert!(!md.contains("<b>beta</b>") && md.contains("&lt;b&gt;beta&lt;/b&gt;"));
+    assert!(!md.contains("<script>"));
+}
+
+#[test]
+fn html_is_self_contained_and_escaped() {
+    let page = html(&common::focused_report());
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert!(!page.to_lowercase().contains("<script"), "a script element");
+    assert!(
+        !page.contains("<b>beta</b>") && page.contains("Endpoint coverage &lt;b&gt;beta&lt;/b&gt;")
+    );
+    for attr in ["src=", "href=", "url(", "@import"] {
+        for (i, _) in page.match_indices(attr) {
+            let rest = &page[i + attr.len()..];
+            let value = rest.trim_start_matches(['"', '\'', ' ']);
+            assert!(
+                value.starts_with('#'),
+                "outside resource: {}",
+                &page[i..(i + 60).min(page.len())]
+            );
+        }
+    }
+    assert!(!page.contains("<img") && !page.contains("<link") && !page.contains("<iframe"));
+    assert!(page.contains("class=\"banner not-ready\""));
+    // one row per check, charts as inline SVG: 3 suite charts + 3 per run
+    assert_eq!(
+        page.matches("<tr class=\"failed\"><td><span class=\"badge")
+            .count(),
+        3
+    );
+    assert_eq!(page.matches("<svg class=\"chart\"").count(), 3 + 3 * 2);
+    assert_eq!(page.matches("<details class=\"check\"").count(), 6);
+    let ready = html(&common::ready_report());
+    assert!(ready.contains("class=\"banner ready\""));
+}
+
+#[test]
+fn html_skips_run_charts_the_runner_supplied() {
+    let mut r = common::focused_report();
+    let (key, run) = r
+        .runs
+        .iter()
+        .next()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .unwrap();
+    r.charts.extend(gatebench_report::run_charts(&key, &run));
+    assert_eq!(html(&r).matches("<svg class=\"chart\"").count(), 3 + 3 * 2);
+}
+
+#[test]
+fn junit_parses_with_one_testcase_per_check() {
+    let report = common::focused_report();
+    let xml = junit(&report);
+    let doc = roxmltree::Document::parse(&xml).expect("junit.xml is well-formed XML");
+    let suites: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testsuite"))
+        .collect();
+    assert_eq!(suites.len(), 1);
+    assert_eq!(suites[0].attribute("name"), Some("gatebench.focused"));
+    assert_eq!(suites[0].attribute("tests"), Some("6"));
+    assert_eq!(suites[0].attribute("failures"), Some("2"));
+    let cases: Vec<_> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("testcase"))
+        .collect();
+    assert_eq!(cases.len(), report.checks.len());
+    for (case, check) in cases.iter().zip(&report.checks) {
+        assert_eq!(case.attribute("classname"), Some("gatebench.focused"));
+        assert_eq!(case.attribute("name"), Some(check.name.as_str()));
+        let failure = case.children().find(|n| n.has_tag_name("failure"));
+        assert_eq!(
+            failure.is_some(),
+            !check.passed && check.severity.blocks(),
+            "{}",
+            check.name
+        );
+        if let Some(f) = failure {
+            let body = f.text().unwrap();
+            assert!(body.contains(&format!("target: {}", check.target)));
+            assert!(body.contains(&format!("measured: {}", check.measured)));
+            assert!(body.contains(&check.evidence.summary));
+            assert!(f.attribute("message").unwrap().contains(&check.measured));
+        }
+    }
+    // the minor failure is a warning, its markup text intact after parsing
+    let minor = cases
+        .iter()
+        .find(|c| c.attribute("name") == Some("endpoint_coverage"))
+        .unwrap();
+    let out = minor
+        .children()
+        .find(|n| n.has_tag_name("system-out"))
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(out.starts_with("WARNING:") && out.contains("<script>alert(1)</script>"));
+}
+
+#[test]
+fn junit_survives_hostile_names() {
+    let mut r = common::focused_report();
+    r.suite = "a\"b<c>&'d".to_owned();
+    r.checks[0].name = "x\u{1}\"y\"\n<z>".to_owned();
+    let xml = junit(&r);
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let first = doc
+        .descendants()
+        .find(|n| n.has_tag_name("testcase"))
+        .unwrap();
+    assert_eq!(first.attribute("name"), Some("x\u{FFFD}\"y\"\n<z>"));
+}
+
+#[test]
+fn bad_report_files_name_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = read_report_dir(dir.path()).unwrap_err();
+    assert!(matches!(missing, ReportError::Io { .. }));
+    assert!(missing.to_string().contains("report.json"), "{missing}");
+    let path = dir.path().join("report.json");
+    std::fs::write(&path, "{ not json").unwrap();
+    let corrupt = read_report(&path).unwrap_err();
+    assert!(
+        matches!(corrupt, ReportError::Json { .. }) && corrupt.to_string().contains("report.json"),
+        "{corrupt}"
+    );
+    std::fs::write(&path, r#"{"schema_version": 1, "suite": "x"}"#).unwrap();
+    let partial = read_report(&path).unwrap_err();
+    assert!(partial.to_string().contains("missing field"), "{partial}");
+    std::fs::write(&path, r#"{"schema_version": 99}"#).unwrap();
+    let version = read_report(&path).unwrap_err();
+    assert!(
+        matches!(version, ReportError::Version { found: 99, .. }),
+        "{version}"
+    );
+}
