@@ -317,6 +317,7 @@ impl FaultState {
             elapsed >= w.from
                 && elapsed < w.to
                 && matches(&w.routes, route)
+                && matches_model(&w.models, model)
                 && u_window < w.probability
         });
         match in_window.map(|w| w.kind) {
@@ -448,6 +449,34 @@ mod tests {
             None
         );
         assert_eq!(state.draw("/v1/chat", None, &mut rng).fault, None);
+    }
+
+    #[test]
+    fn windows_can_be_scoped_to_models_too() {
+        let window = FaultWindow {
+            kind: FaultKind::Unavailable,
+            from: Duration::ZERO,
+            to: Duration::from_secs(3600),
+            probability: 1.0,
+            routes: vec![],
+            models: vec!["gpt-4o-mini".into()],
+        };
+        let state = FaultState::new(FaultSpec {
+            windows: vec![window],
+            ..FaultSpec::default()
+        });
+        assert!(state.needs_model());
+        let mut rng = StdRng::seed_from_u64(1);
+        assert_eq!(
+            state.draw("/v1/chat", Some("gpt-4o-mini"), &mut rng).fault,
+            Some(FaultKind::Unavailable)
+        );
+        assert_eq!(
+            state
+                .draw("/v1/chat", Some("deepseek-chat"), &mut rng)
+                .fault,
+            None
+        );
     }
 
     #[test]
