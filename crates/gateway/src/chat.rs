@@ -35,9 +35,10 @@ pub async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    observed(&gateway, "chat", async {
-        let body = read(body, gateway.config.body_limit).await?;
-        serve(&gateway, &headers, body).await
+    let gw = &gateway;
+    observed(gw, "chat", |id| async move {
+        let body = read(body, gw.config.body_limit).await?;
+        serve(gw, &headers, body, id).await
     })
     .await
 }
@@ -57,8 +58,9 @@ async fn serve(
     gateway: &Arc<Gateway>,
     headers: &HeaderMap,
     body: Bytes,
+    id: String,
 ) -> Result<Response, GatewayError> {
-    let meta = Meta::read(gateway, headers, false)?;
+    let meta = Meta::read(gateway, headers, false, id)?;
     let value = json_object(&body)?;
     let request: ChatCompletionRequest = typed(&value)?;
     if request.model.trim().is_empty() {
@@ -177,7 +179,15 @@ async fn answer(
                 Kind::Chat,
                 undispatched.attempts,
             );
-            return Err(undispatched.error);
+            let mut response = undispatched.error.into_response();
+            let report = Report {
+                cache: Some(outcome),
+                provider: undispatched.provider,
+                attempts: undispatched.attempts,
+                ..Report::default()
+            };
+            report.write(&meta, response.headers_mut());
+            return Ok(response);
         }
     };
     gateway.metrics.attempts("chat", dispatched.attempts);

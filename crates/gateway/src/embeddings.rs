@@ -28,9 +28,10 @@ pub async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    observed(&gateway, "embeddings", async {
-        let body = read(body, gateway.config.body_limit).await?;
-        serve(&gateway, &headers, body).await
+    let gw = &gateway;
+    observed(gw, "embeddings", |id| async move {
+        let body = read(body, gw.config.body_limit).await?;
+        serve(gw, &headers, body, id).await
     })
     .await
 }
@@ -50,8 +51,9 @@ async fn serve(
     gateway: &Arc<Gateway>,
     headers: &HeaderMap,
     body: Bytes,
+    id: String,
 ) -> Result<Response, GatewayError> {
-    let mut meta = Meta::read(gateway, headers, false)?;
+    let mut meta = Meta::read(gateway, headers, false, id)?;
     let value = json_object(&body)?;
     let request: EmbeddingRequest = typed(&value)?;
     let tokens = input_tokens(&request.input);
@@ -150,7 +152,15 @@ async fn serve(
                 Kind::Embeddings,
                 undispatched.attempts,
             );
-            return Err(undispatched.error);
+            let mut response = undispatched.error.into_response();
+            let report = Report {
+                cache: Some(outcome),
+                provider: undispatched.provider,
+                attempts: undispatched.attempts,
+                ..Report::default()
+            };
+            report.write(&meta, response.headers_mut());
+            return Ok(response);
         }
     };
     gateway.metrics.attempts("embeddings", dispatched.attempts);

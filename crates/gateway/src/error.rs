@@ -72,6 +72,25 @@ pub enum GatewayError {
         /// Whether the last failure was a timeout.
         timeout: bool,
     },
+    /// A body that does not fit an ElevenLabs-style route, answered in FastAPI's
+    /// shape as those providers do: 422 `{"detail": [{"loc", "msg", "type"}]}`.
+    #[error("{msg}")]
+    Validation {
+        /// Where: `["body", "text"]`.
+        loc: Vec<String>,
+        /// What is wrong.
+        msg: String,
+        /// Machine-readable kind: `missing`, `json_invalid`, `value_error`.
+        kind: String,
+    },
+    /// A route that exists, called with another method.
+    #[error("Method {method} not allowed for {path}")]
+    MethodNotAllowed {
+        /// Method.
+        method: String,
+        /// Path.
+        path: String,
+    },
     /// No such route.
     #[error("Invalid URL ({method} {path})")]
     NotFound {
@@ -95,6 +114,37 @@ impl GatewayError {
         }
     }
 
+    /// The same error in FastAPI's validation shape, for ElevenLabs-style routes
+    /// (text-to-speech, personality, WebVTT), whose clients expect a 422 `detail` list.
+    pub fn detail_shaped(self) -> Self {
+        match self {
+            GatewayError::BadRequest {
+                message,
+                param,
+                code,
+            } => {
+                let kind = match (code, &param) {
+                    (Some("missing_required_parameter"), _) => "missing",
+                    (_, None) => "json_invalid",
+                    _ => "value_error",
+                };
+                let loc = std::iter::once("body".to_owned())
+                    .chain(param.iter().flat_map(|p| {
+                        p.split('.')
+                            .filter(|s| !s.is_empty() && *s != "?")
+                            .map(str::to_owned)
+                    }))
+                    .collect();
+                GatewayError::Validation {
+                    loc,
+                    msg: message,
+                    kind: kind.to_owned(),
+                }
+            }
+            other => other,
+        }
+    }
+
     /// The HTTP status.
     pub fn status_code(&self) -> StatusCode {
         match self {
@@ -102,6 +152,8 @@ impl GatewayError {
             GatewayError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             GatewayError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::NotFound { .. } => StatusCode::NOT_FOUND,
+            GatewayError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            GatewayError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             GatewayError::OverBudget { .. }
             | GatewayError::QueueFull { .. }
             | GatewayError::Deadline { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -126,7 +178,9 @@ impl GatewayError {
             }
             GatewayError::BadRequest { code, .. } => ("invalid_request_error", *code),
             GatewayError::TooLarge { .. } => ("invalid_request_error", Some("request_too_large")),
-            GatewayError::NotFound { .. } => ("invalid_request_error", None),
+            GatewayError::NotFound { .. }
+            | GatewayError::MethodNotAllowed { .. }
+            | GatewayError::Validation { .. } => ("invalid_request_error", None),
             GatewayError::OverBudget { .. } => ("insufficient_quota", Some("insufficient_quota")),
             GatewayError::QueueFull { .. } => ("requests", Some("queue_full")),
             GatewayError::Deadline { .. } => ("requests", Some("deadline_exceeded")),
@@ -148,6 +202,10 @@ impl GatewayError {
 
 impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
+        if let GatewayError::Validation { loc, msg, kind } = &self {
+            let body = serde_json::json!({ "detail": [{ "loc": loc, "msg": msg, "type": kind }] });
+            return (self.status_code(), Json(body)).into_response();
+        }
         let mut response = (self.status_code(), Json(self.body())).into_response();
         let headers = response.headers_mut();
         match &self {
@@ -187,6 +245,22 @@ mod tests {
         let response = error.into_response();
         assert_eq!(response.status(), 429);
         assert_eq!(response.headers()["x-should-retry"], "false");
+    }
+
+    #[test]
+    fn bad_requests_on_elevenlabs_routes_take_fastapi_s_shape() {
+        let missing = GatewayError::BadRequest {
+            message: "Missing required parameter: 'text'.".into(),
+            param: Some("text".into()),
+            code: Some("missing_required_parameter"),
+        };
+        let response = missing.detail_shaped().into_response();
+        assert_eq!(response.status(), 422);
+        let malformed =
+            GatewayError::bad_request("We could not parse the JSON body", None).detail_shaped();
+        assert!(
+            matches!(malformed, GatewayError::Validation { ref kind, .. } if kind == "json_invalid")
+        );
     }
 
     #[test]

@@ -66,6 +66,12 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/metrics", get(ops::metrics))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
+        .method_not_allowed_fallback(|method: http::Method, uri: http::Uri| async move {
+            GatewayError::MethodNotAllowed {
+                method: method.to_string(),
+                path: uri.path().to_owned(),
+            }
+        })
         .fallback(|method: http::Method, uri: http::Uri| async move {
             GatewayError::NotFound {
                 method: method.to_string(),

@@ -44,6 +44,7 @@ impl Meta {
         gateway: &Gateway,
         headers: &HeaderMap,
         allow_xi: bool,
+        id: String,
     ) -> Result<Meta, GatewayError> {
         let timing = Timing::start();
         let tenant = gateway.auth.authenticate(headers, allow_xi)?;
@@ -102,7 +103,7 @@ impl Meta {
             }
         }
         Ok(Meta {
-            id: gateway.request_id(),
+            id,
             tenant,
             priority,
             deadline,

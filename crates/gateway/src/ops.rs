@@ -56,8 +56,12 @@ pub async fn metrics(State(gateway): State<Arc<Gateway>>) -> Response {
     response
 }
 
-/// `GET /v1/models`: routed models and every priced chat or embedding model.
-pub async fn models(State(gateway): State<Arc<Gateway>>) -> Json<serde_json::Value> {
+/// `GET /v1/models`: routed models and every priced chat or embedding model (a key
+/// is needed, as with OpenAI).
+pub async fn models(State(gateway): State<Arc<Gateway>>, headers: http::HeaderMap) -> Response {
+    if let Err(error) = gateway.auth.authenticate(&headers, false) {
+        return crate::error::GatewayError::from(error).into_response();
+    }
     let mut ids: Vec<(String, String)> = gateway
         .prices
         .prices()
@@ -85,5 +89,5 @@ pub async fn models(State(gateway): State<Arc<Gateway>>) -> Json<serde_json::Val
         .into_iter()
         .map(|(id, owner)| json!({ "id": id, "object": "model", "created": 1_700_000_000u64, "owned_by": owner }))
         .collect();
-    Json(json!({ "object": "list", "data": data }))
+    Json(json!({ "object": "list", "data": data })).into_response()
 }

@@ -24,21 +24,32 @@ pub async fn read(body: axum::body::Body, limit: usize) -> Result<Bytes, Gateway
     })
 }
 
-/// Runs a route's work, turning errors into responses and counting the result.
-pub async fn observed(
-    gateway: &Gateway,
-    route: &'static str,
-    work: impl Future<Output = Result<Response, GatewayError>>,
-) -> Response {
+/// Runs a route's work with a fresh request id, turning errors into responses,
+/// stamping the id on every response (errors included), and counting the result.
+pub async fn observed<F, Fut>(gateway: &Gateway, route: &'static str, work: F) -> Response
+where
+    F: FnOnce(String) -> Fut,
+    Fut: Future<Output = Result<Response, GatewayError>>,
+{
     let started = Instant::now();
+    let id = gateway.request_id();
     gateway.metrics.in_flight().inc();
-    let response = work.await.unwrap_or_else(IntoResponse::into_response);
+    let mut response = work(id.clone())
+        .await
+        .unwrap_or_else(IntoResponse::into_response);
     gateway.metrics.in_flight().dec();
+    if !response.headers().contains_key(REQUEST_ID)
+        && let Ok(value) = http::HeaderValue::from_str(&id)
+    {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
     gateway
         .metrics
         .request(route, response.status().as_u16(), started.elapsed());
     response
 }
+
+const REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-gatebench-request-id");
 
 /// The body as a JSON object; anything else is a 400 naming what is wrong.
 pub fn json_object(body: &Bytes) -> Result<Value, GatewayError> {

@@ -25,9 +25,10 @@ pub async fn personality(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    observed(&gateway, "personality", async {
-        let body = read(body, gateway.config.body_limit).await?;
-        serve(&gateway, Service::Personality, &headers, body).await
+    let gw = &gateway;
+    observed(gw, "personality", |id| async move {
+        let body = read(body, gw.config.body_limit).await?;
+        serve(gw, Service::Personality, &headers, body, id).await
     })
     .await
 }
@@ -38,9 +39,10 @@ pub async fn webvtt(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    observed(&gateway, "webvtt", async {
-        let body = read(body, gateway.config.body_limit).await?;
-        serve(&gateway, Service::Webvtt, &headers, body).await
+    let gw = &gateway;
+    observed(gw, "webvtt", |id| async move {
+        let body = read(body, gw.config.body_limit).await?;
+        serve(gw, Service::Webvtt, &headers, body, id).await
     })
     .await
 }
@@ -72,9 +74,10 @@ async fn serve(
     service: Service,
     headers: &HeaderMap,
     body: Bytes,
+    id: String,
 ) -> Result<Response, GatewayError> {
-    let mut meta = Meta::read(gateway, headers, false)?;
-    json_object(&body)?;
+    let mut meta = Meta::read(gateway, headers, false, id)?;
+    json_object(&body).map_err(GatewayError::detail_shaped)?;
     let model = service.name();
     let (provider_kind, kind) = service.kind();
     let one = Usage {
@@ -122,7 +125,15 @@ async fn serve(
                 kind,
                 undispatched.attempts,
             );
-            return Err(undispatched.error);
+            let mut response = undispatched.error.into_response();
+            let report = Report {
+                cache: Some(CacheOutcome::Bypass),
+                provider: undispatched.provider,
+                attempts: undispatched.attempts,
+                ..Report::default()
+            };
+            report.write(&meta, response.headers_mut());
+            return Ok(response);
         }
     };
     gateway.metrics.attempts(model, dispatched.attempts);

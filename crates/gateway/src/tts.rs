@@ -73,9 +73,10 @@ macro_rules! form_handler {
             headers: HeaderMap,
             body: Body,
         ) -> Response {
-            observed(&gateway, "tts", async {
-                let body = read(body, gateway.config.body_limit).await?;
-                serve(&gateway, $form, &voice, query.as_deref(), &headers, body).await
+            let gw = &gateway;
+            observed(gw, "tts", |id| async move {
+                let body = read(body, gw.config.body_limit).await?;
+                serve(gw, $form, &voice, query.as_deref(), &headers, body, id).await
             })
             .await
         }
@@ -104,10 +105,11 @@ async fn serve(
     query: Option<&str>,
     headers: &HeaderMap,
     body: Bytes,
+    id: String,
 ) -> Result<Response, GatewayError> {
-    let mut meta = Meta::read(gateway, headers, true)?;
-    let value = json_object(&body)?;
-    let request: TextToSpeechRequest = typed(&value)?;
+    let mut meta = Meta::read(gateway, headers, true, id)?;
+    let value = json_object(&body).map_err(GatewayError::detail_shaped)?;
+    let request: TextToSpeechRequest = typed(&value).map_err(GatewayError::detail_shaped)?;
     let model = request
         .model_id
         .clone()
@@ -215,7 +217,15 @@ async fn serve(
                 Kind::Tts,
                 undispatched.attempts,
             );
-            return Err(undispatched.error);
+            let mut response = undispatched.error.into_response();
+            let report = Report {
+                cache: Some(outcome),
+                provider: undispatched.provider,
+                attempts: undispatched.attempts,
+                ..Report::default()
+            };
+            report.write(&meta, response.headers_mut());
+            return Ok(response);
         }
     };
     gateway.metrics.attempts("tts", dispatched.attempts);
