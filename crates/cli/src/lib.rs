@@ -4,6 +4,7 @@ mod bench;
 mod gateway;
 mod mock;
 mod run;
+mod suite;
 
 use std::process::ExitCode;
 
@@ -32,6 +33,12 @@ pub enum Command {
     Up(gateway::UpArgs),
     /// Run a scenario file against a target (default: the embedded stack).
     Run(run::RunArgs),
+    /// Run a readiness suite (`focused`, `comprehensive` or a file): READY or NOT READY.
+    Suite(suite::SuiteArgs),
+    /// Save, list or delete baselines of suite reports.
+    Baseline(suite::BaselineArgs),
+    /// Compare a suite report with a baseline; exit 1 on a regression.
+    Compare(suite::CompareArgs),
     /// Benchmarks of gatebench itself (`bench driver`).
     Bench(bench::BenchArgs),
 }
@@ -58,6 +65,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Gateway(args) => gateway::gateway(args).await,
             Command::Up(args) => gateway::up(args).await,
             Command::Run(args) => run::run(args).await,
+            Command::Suite(args) => suite::suite(args).await,
+            Command::Baseline(args) => suite::baseline(args).await,
+            Command::Compare(args) => suite::compare_cmd(args).await,
             Command::Bench(args) => bench::run(args).await,
         }
     })

@@ -1,0 +1,189 @@
+//! `gatebench suite` (a readiness suite ending in a verdict), `gatebench baseline`
+//! (save, list, delete named reports) and `gatebench compare` (a report against a
+//! baseline).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use anyhow::Context as _;
+use gatebench_report::{
+    BaselineStore, DEFAULT_BASELINE_DB, Verdict, compare, console, list_text, parse_tolerance,
+    read_report_dir, write_all,
+};
+use gatebench_suite::{SuiteFile, SuiteOptions, run_suite};
+
+/// Options of `gatebench suite`.
+#[derive(Debug, clap::Args)]
+pub struct SuiteArgs {
+    /// `focused`, `comprehensive`, or a suite file.
+    suite: String,
+    /// Base URL of a running gateway; default: start the embedded stack per check.
+    #[arg(long, value_name = "URL")]
+    target: Option<String>,
+    /// Tenant key the suite reads an external gateway's ledger with.
+    #[arg(long, default_value = "gb-alpha-dev")]
+    key: String,
+    /// Seed of every draw; default: the suite file's.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Report folder; default: reports/SUITE-TIMESTAMP.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Print only the verdict and the checks table at the end.
+    #[arg(long)]
+    quiet: bool,
+    /// Compare with this baseline; a regression makes the verdict NOT READY.
+    #[arg(long, value_name = "NAME")]
+    baseline: Option<String>,
+    /// How far a figure may move before it counts (with --baseline), e.g. `10%`.
+    #[arg(long, default_value = "10%", value_parser = tolerance)]
+    tolerance: f64,
+    /// Baseline database.
+    #[arg(long, default_value = DEFAULT_BASELINE_DB)]
+    db: PathBuf,
+}
+
+/// `gatebench baseline ...`.
+#[derive(Debug, clap::Args)]
+pub struct BaselineArgs {
+    #[command(subcommand)]
+    action: BaselineAction,
+    /// Baseline database.
+    #[arg(long, global = true, default_value = DEFAULT_BASELINE_DB)]
+    db: PathBuf,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum BaselineAction {
+    /// Save a report folder under a name (replacing a baseline of that name).
+    Save {
+        /// Folder holding report.json.
+        report_dir: PathBuf,
+        /// Baseline name.
+        #[arg(long)]
+        name: String,
+    },
+    /// List saved baselines.
+    List,
+    /// Delete a baseline.
+    Delete {
+        /// Baseline name.
+        name: String,
+    },
+}
+
+/// Options of `gatebench compare`.
+#[derive(Debug, clap::Args)]
+pub struct CompareArgs {
+    /// Folder holding report.json.
+    report_dir: PathBuf,
+    /// Baseline name.
+    #[arg(long)]
+    baseline: String,
+    /// How far a figure may move before it counts, e.g. `10%`.
+    #[arg(long, default_value = "10%", value_parser = tolerance)]
+    tolerance: f64,
+    /// Baseline database.
+    #[arg(long, default_value = DEFAULT_BASELINE_DB)]
+    db: PathBuf,
+}
+
+fn tolerance(text: &str) -> Result<f64, String> {
+    parse_tolerance(text).map_err(|e| e.to_string())
+}
+
+fn default_out(suite: &str) -> PathBuf {
+    let stamp: String = humantime::format_rfc3339_seconds(SystemTime::now())
+        .to_string()
+        .chars()
+        .filter(|c| c.is_ascii_digit() || *c == 'T')
+        .collect::<String>()
+        .replace('T', "-");
+    let name: String = suite
+        .rsplit('/')
+        .next()
+        .unwrap_or(suite)
+        .trim_end_matches(".toml")
+        .to_owned();
+    Path::new("reports").join(format!("{name}-{stamp}"))
+}
+
+pub async fn suite(args: SuiteArgs) -> anyhow::Result<ExitCode> {
+    let file = match SuiteFile::load(&args.suite) {
+        Ok(file) => file,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let out = args.out.clone().unwrap_or_else(|| default_out(&args.suite));
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    if !args.quiet {
+        let target = args.target.as_deref().unwrap_or("the embedded stack");
+        eprintln!(
+            "suite {} ({} checks) against {target}",
+            file.name,
+            file.checks.len()
+        );
+    }
+    let options = SuiteOptions {
+        target: args.target.clone(),
+        key: args.key.clone(),
+        seed: args.seed,
+        out: out.clone(),
+        quiet: args.quiet,
+    };
+    let report = run_suite(&file, &options).await;
+    let written = write_all(&report, &out)?;
+    println!("{}", console(&report));
+    let mut regressed = false;
+    if let Some(name) = &args.baseline {
+        let store = BaselineStore::open(&args.db)?;
+        let baseline = store.load(name)?;
+        let comparison = compare(&report, &baseline, args.tolerance);
+        println!("{}", comparison.console());
+        regressed = comparison.has_regressions();
+    }
+    println!(
+        "reports: {}",
+        written.html.parent().unwrap_or(&out).display()
+    );
+    Ok(if report.verdict == Verdict::Ready && !regressed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+pub async fn baseline(args: BaselineArgs) -> anyhow::Result<ExitCode> {
+    let store = BaselineStore::open(&args.db)?;
+    match args.action {
+        BaselineAction::Save { report_dir, name } => {
+            let info = store.save_dir(&name, &report_dir)?;
+            println!(
+                "saved baseline {} ({} {}, {}/{} checks passed)",
+                info.name, info.suite, info.verdict, info.checks_passed, info.checks_total
+            );
+        }
+        BaselineAction::List => print!("{}", list_text(&store.list()?)),
+        BaselineAction::Delete { name } => {
+            store.delete(&name)?;
+            println!("deleted baseline {name}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn compare_cmd(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    let report = read_report_dir(&args.report_dir)?;
+    let store = BaselineStore::open(&args.db)?;
+    let baseline = store.load(&args.baseline)?;
+    let comparison = compare(&report, &baseline, args.tolerance);
+    println!("{}", comparison.console());
+    Ok(if comparison.has_regressions() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

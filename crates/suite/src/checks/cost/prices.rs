@@ -1,0 +1,290 @@
+//! The check's own reading of the price files (`pricing/*.toml`): model id → unit
+//! prices, as exact decimals.
+//!
+//! This reader shares nothing with the gateway's price book on purpose: a check
+//! that reused the gateway's parser and maths would agree with the gateway's
+//! mistakes. It reads only what pricing needs (`provider`, and each `[[model]]`'s
+//! `id`, `kind` and prices); dates and sources are the gateway's validation job.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde::Deserialize;
+
+/// Unit prices in USD; `None` where the unit has no price.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Prices {
+    /// Per 1,000,000 uncached prompt tokens.
+    pub input_per_million: Option<Decimal>,
+    /// Per 1,000,000 prompt tokens served from the provider's prompt cache.
+    pub cached_input_per_million: Option<Decimal>,
+    /// Per 1,000,000 completion tokens.
+    pub output_per_million: Option<Decimal>,
+    /// Per 1,000 billed characters.
+    pub per_thousand_characters: Option<Decimal>,
+    /// Per request.
+    pub per_request: Option<Decimal>,
+}
+
+/// The price keys, in the order they are reported.
+pub const PRICE_FIELDS: [&str; 5] = [
+    "input_per_million",
+    "cached_input_per_million",
+    "output_per_million",
+    "per_thousand_characters",
+    "per_request",
+];
+
+impl Prices {
+    /// The price named by one of [`PRICE_FIELDS`].
+    pub fn get(&self, field: &str) -> Option<Decimal> {
+        match field {
+            "input_per_million" => self.input_per_million,
+            "cached_input_per_million" => self.cached_input_per_million,
+            "output_per_million" => self.output_per_million,
+            "per_thousand_characters" => self.per_thousand_characters,
+            "per_request" => self.per_request,
+            _ => None,
+        }
+    }
+
+    fn slot(&mut self, field: &str) -> Option<&mut Option<Decimal>> {
+        match field {
+            "input_per_million" => Some(&mut self.input_per_million),
+            "cached_input_per_million" => Some(&mut self.cached_input_per_million),
+            "output_per_million" => Some(&mut self.output_per_million),
+            "per_thousand_characters" => Some(&mut self.per_thousand_characters),
+            "per_request" => Some(&mut self.per_request),
+            _ => None,
+        }
+    }
+}
+
+/// One model's row of the table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModelPrice {
+    /// The file's `provider`.
+    pub provider: String,
+    /// `chat`, `embeddings`, `tts`, `personality` or `webvtt`.
+    pub kind: String,
+    /// Its prices.
+    pub prices: Prices,
+    /// The file it came from.
+    pub file: PathBuf,
+}
+
+/// Every model of a price folder.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PriceTable {
+    /// The folder read.
+    pub dir: PathBuf,
+    models: BTreeMap<String, ModelPrice>,
+}
+
+/// A price folder the check cannot use.
+#[derive(Debug, thiserror::Error)]
+pub enum PriceError {
+    /// The folder cannot be listed.
+    #[error("cannot read the price folder {dir}: {source}")]
+    Folder {
+        /// Folder.
+        dir: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// The folder holds no price file.
+    #[error("the price folder {dir} holds no .toml file")]
+    Empty {
+        /// Folder.
+        dir: PathBuf,
+    },
+    /// A file cannot be read.
+    #[error("cannot read price file {file}: {source}")]
+    Read {
+        /// File.
+        file: PathBuf,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// A file is not TOML.
+    #[error("price file {file}: {message}")]
+    Parse {
+        /// File.
+        file: PathBuf,
+        /// toml's message.
+        message: String,
+    },
+    /// A model row the check cannot price with.
+    #[error("price file {file}: model `{model}`: {message}")]
+    Model {
+        /// File.
+        file: PathBuf,
+        /// Model id (`?` when the row has none).
+        model: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The same model id in two rows.
+    #[error("model `{model}` is priced twice: in {first} and {second}")]
+    Duplicate {
+        /// Model id.
+        model: String,
+        /// First file.
+        first: PathBuf,
+        /// Second file.
+        second: PathBuf,
+    },
+}
+
+impl PriceTable {
+    /// Reads every `*.toml` file of `dir`.
+    pub fn load(dir: &Path) -> Result<PriceTable, PriceError> {
+        let listing = std::fs::read_dir(dir).map_err(|source| PriceError::Folder {
+            dir: dir.to_path_buf(),
+            source,
+        })?;
+        let mut files: Vec<PathBuf> = listing
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        // Sorted, so that a duplicate always names the same two files.
+        files.sort();
+        if files.is_empty() {
+            return Err(PriceError::Empty {
+                dir: dir.to_path_buf(),
+            });
+        }
+        let mut table = PriceTable {
+            dir: dir.to_path_buf(),
+            models: BTreeMap::new(),
+        };
+        for file in files {
+            let text = std::fs::read_to_string(&file).map_err(|source| PriceError::Read {
+                file: file.clone(),
+                source,
+            })?;
+            for (id, row) in parse_file(&text, &file)? {
+                if let Some(first) = table.models.get(&id) {
+                    return Err(PriceError::Duplicate {
+                        model: id,
+                        first: first.file.clone(),
+                        second: file,
+                    });
+                }
+                table.models.insert(id, row);
+            }
+        }
+        Ok(table)
+    }
+
+    /// The row of `model`, if a file prices it.
+    pub fn get(&self, model: &str) -> Option<&ModelPrice> {
+        self.models.get(model)
+    }
+
+    /// Models priced.
+    pub fn len(&self) -> usize {
+        self.models.len()
+    }
+}
+
+/// The rows of one price file.
+fn parse_file(text: &str, file: &Path) -> Result<Vec<(String, ModelPrice)>, PriceError> {
+    let document: toml::Table = toml::from_str(text).map_err(|e| PriceError::Parse {
+        file: file.to_path_buf(),
+        message: e.to_string().trim_end().to_owned(),
+    })?;
+    let parse_error = |message: &str| PriceError::Parse {
+        file: file.to_path_buf(),
+        message: message.to_owned(),
+    };
+    let provider = document
+        .get("provider")
+        .and_then(toml::Value::as_str)
+        .ok_or_else(|| parse_error("no `provider` string"))?;
+    if let Some(currency) = document.get("currency")
+        && currency.as_str() != Some("USD")
+    {
+        return Err(parse_error(&format!("currency {currency} is not \"USD\"")));
+    }
+    let rows = match document.get("model") {
+        None => return Ok(Vec::new()),
+        Some(toml::Value::Array(rows)) => rows,
+        Some(_) => {
+            return Err(parse_error(
+                "`model` must be an array of tables ([[model]])",
+            ));
+        }
+    };
+    rows.iter()
+        .map(|row| {
+            let model_error = |model: &str, message: String| PriceError::Model {
+                file: file.to_path_buf(),
+                model: model.to_owned(),
+                message,
+            };
+            let row = row
+                .as_table()
+                .ok_or_else(|| model_error("?", "not a table".into()))?;
+            let id = row
+                .get("id")
+                .and_then(toml::Value::as_str)
+                .ok_or_else(|| model_error("?", "no `id` string".into()))?;
+            let kind = row
+                .get("kind")
+                .and_then(toml::Value::as_str)
+                .ok_or_else(|| model_error(id, "no `kind` string".into()))?;
+            let mut prices = Prices::default();
+            for field in PRICE_FIELDS {
+                let Some(value) = row.get(field) else {
+                    continue;
+                };
+                // A TOML number would already have been rounded by the parser.
+                let text = value.as_str().ok_or_else(|| {
+                    model_error(
+                        id,
+                        format!("`{field}` must be a decimal string, not {value}"),
+                    )
+                })?;
+                let price = Decimal::from_str(text.trim()).map_err(|e| {
+                    model_error(id, format!("`{field}` = {text:?} is not a decimal: {e}"))
+                })?;
+                if price.is_sign_negative() {
+                    return Err(model_error(id, format!("`{field}` = {text:?} is negative")));
+                }
+                if let Some(slot) = prices.slot(field) {
+                    *slot = Some(price);
+                }
+            }
+            let row = ModelPrice {
+                provider: provider.to_owned(),
+                kind: kind.to_owned(),
+                prices,
+                file: file.to_path_buf(),
+            };
+            Ok((id.to_owned(), row))
+        })
+        .collect()
+}
+
+/// The price folder of a check: the spec's `pricing` (relative to the suite
+/// file), else the first `pricing/` folder found walking up from the suite's
+/// folder, else `pricing` in the working directory.
+pub fn price_dir(
+    spec_pricing: Option<&str>,
+    resolve: impl Fn(&str) -> PathBuf,
+    suite_base: &Path,
+) -> PathBuf {
+    if let Some(dir) = spec_pricing {
+        return resolve(dir);
+    }
+    let base = std::fs::canonicalize(suite_base).unwrap_or_else(|_| suite_base.to_path_buf());
+    base.ancestors()
+        .map(|a| a.join("pricing"))
+        .find(|p| p.is_dir())
+        .unwrap_or_else(|| PathBuf::from("pricing"))
+}

@@ -1,0 +1,80 @@
+//! Scenario load: the light, medium, heavy and burst patterns, each with its own
+//! latency and error targets. The p95 judged is the worst of the pattern's request
+//! kinds (the user feels the slowest thing they do).
+
+use gatebench_report::Evidence;
+use serde_json::json;
+
+use super::{CheckOutcome, Ctx, criterion, number};
+
+pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
+    let mut criteria = Vec::new();
+    let mut runs = Vec::new();
+    let mut table = Vec::new();
+    for pattern in &ctx.spec.patterns {
+        let results = ctx.drive(&pattern.scenario).await?;
+        let totals = &results.totals;
+        let worst = results
+            .kinds
+            .iter()
+            .filter_map(|(name, k)| k.latency_ms.as_ref().map(|s| (name.clone(), s.p95)))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        let error_rate =
+            (totals.sent > 0).then(|| 100.0 * totals.failed as f64 / totals.sent as f64);
+        criteria.push(criterion(
+            &format!("{} p95", pattern.name),
+            worst.as_ref().map(|w| w.1),
+            "ms",
+            pattern.p95_ms_max,
+            false,
+            worst.as_ref().map_or("-".into(), |(name, p95)| {
+                format!("{} ({name})", number(*p95, "ms"))
+            }),
+        ));
+        criteria.push(criterion(
+            &format!("{} errors", pattern.name),
+            error_rate,
+            "%",
+            pattern.error_rate_max,
+            false,
+            format!(
+                "{:.2}% ({} of {})",
+                error_rate.unwrap_or(0.0),
+                totals.failed,
+                totals.sent
+            ),
+        ));
+        table.push(json!({
+            "pattern": pattern.name,
+            "sent": totals.sent,
+            "failed": totals.failed,
+            "rps": totals.rps,
+            "worst_p95_ms": worst.as_ref().map(|w| w.1),
+            "worst_kind": worst.as_ref().map(|w| w.0.clone()),
+        }));
+        runs.push((format!("{}-{}", pattern.name, results.name), results));
+    }
+    let evidence = Evidence {
+        summary: table
+            .iter()
+            .map(|row| {
+                format!(
+                    "{}: {} sent, {} failed, {} req/s, worst p95 {} ms",
+                    row["pattern"].as_str().unwrap_or(""),
+                    row["sent"],
+                    row["failed"],
+                    row["rps"],
+                    row["worst_p95_ms"]
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        details: json!(table),
+    };
+    Ok(CheckOutcome {
+        result: ctx.result(criteria, evidence),
+        runs,
+        charts: Vec::new(),
+        recommendations: Vec::new(),
+    })
+}

@@ -1,0 +1,184 @@
+//! The checks. Each takes its spec and a subject, runs what it needs (usually a
+//! driver scenario), and returns a [`CheckResult`] whose criteria say what was
+//! measured against which target, with the evidence; plus the driver results,
+//! charts and recommendations it produced.
+//!
+//! A check that cannot measure (the target is down, a scenario produced no data)
+//! fails: its criteria say so. It never passes by default.
+
+mod cache;
+mod concurrency;
+mod cost;
+mod endpoints;
+mod load;
+mod memory;
+mod queue;
+mod resilience;
+
+use std::path::Path;
+use std::time::Instant;
+
+use gatebench_driver::{RunOptions, RunResults, ScenarioFile, Targets};
+use gatebench_report::{Chart, CheckResult, Criterion, Evidence, Recommendation};
+
+use crate::file::{CheckKind, CheckSpec, SuiteFile};
+use crate::subject::Subject;
+
+/// What a check produced.
+#[derive(Debug)]
+pub struct CheckOutcome {
+    /// The result.
+    pub result: CheckResult,
+    /// Driver results, by scenario name.
+    pub runs: Vec<(String, RunResults)>,
+    /// Charts.
+    pub charts: Vec<Chart>,
+    /// Advice.
+    pub recommendations: Vec<Recommendation>,
+}
+
+/// What a check works with.
+pub struct Ctx<'a> {
+    /// The suite.
+    pub suite: &'a SuiteFile,
+    /// This check.
+    pub spec: &'a CheckSpec,
+    /// The system under test.
+    pub subject: &'a Subject,
+    /// Seed.
+    pub seed: u64,
+    /// Report folder.
+    pub out: &'a Path,
+}
+
+/// Runs one check.
+pub async fn run(ctx: &Ctx<'_>) -> CheckOutcome {
+    let started = Instant::now();
+    let mut outcome = if !ctx.subject.reachable().await {
+        unmeasurable(
+            ctx,
+            format!("the target {} does not answer", ctx.subject.gateway),
+        )
+    } else {
+        let result = match ctx.spec.kind {
+            CheckKind::Queue => queue::run(ctx).await,
+            CheckKind::Cache => cache::run(ctx).await,
+            CheckKind::Cost => cost::run(ctx).await,
+            CheckKind::Concurrency => concurrency::run(ctx).await,
+            CheckKind::Resilience => resilience::run(ctx).await,
+            CheckKind::Endpoints => endpoints::run(ctx).await,
+            CheckKind::Memory => memory::run(ctx).await,
+            CheckKind::Load => load::run(ctx).await,
+        };
+        result.unwrap_or_else(|error| unmeasurable(ctx, error))
+    };
+    outcome.result.duration_s = started.elapsed().as_secs_f64();
+    outcome
+}
+
+/// A check that could not measure: one failed criterion saying why.
+pub fn unmeasurable(ctx: &Ctx<'_>, why: impl Into<String>) -> CheckOutcome {
+    let why = why.into();
+    let criterion = Criterion {
+        name: "measurement".into(),
+        target: "data to judge".into(),
+        measured: format!("none: {why}"),
+        passed: false,
+        value: None,
+        unit: String::new(),
+        higher_is_better: true,
+    };
+    CheckOutcome {
+        result: CheckResult::from_criteria(
+            &ctx.spec.name,
+            ctx.title(),
+            ctx.spec.severity,
+            vec![criterion],
+            Evidence {
+                summary: format!("The check could not measure: {why}."),
+                details: serde_json::Value::Null,
+            },
+            0.0,
+        ),
+        runs: Vec::new(),
+        charts: Vec::new(),
+        recommendations: Vec::new(),
+    }
+}
+
+impl Ctx<'_> {
+    /// Display title.
+    pub fn title(&self) -> &str {
+        self.spec.title.as_deref().unwrap_or(&self.spec.name)
+    }
+
+    /// Runs a driver scenario (relative to the suite file) against the gateway,
+    /// keeping one record per request.
+    pub async fn drive(&self, scenario: &str) -> Result<RunResults, String> {
+        let path = self.suite.resolve(scenario);
+        let file = ScenarioFile::load(&path).map_err(|e| e.to_string())?;
+        let options = RunOptions {
+            seed: Some(self.seed),
+            quiet: true,
+            record_requests: true,
+            ..RunOptions::default()
+        };
+        gatebench_driver::run(&file, &Targets::new(self.subject.gateway.clone()), options)
+            .await
+            .map_err(|e| format!("scenario {}: {e}", path.display()))
+    }
+
+    /// Builds the check's result from its criteria.
+    pub fn result(&self, criteria: Vec<Criterion>, evidence: Evidence) -> CheckResult {
+        CheckResult::from_criteria(
+            &self.spec.name,
+            self.title(),
+            self.spec.severity,
+            criteria,
+            evidence,
+            0.0,
+        )
+    }
+}
+
+/// A criterion `value ≤ max` (or `≥ min` with `at_least`).
+pub fn criterion(
+    name: &str,
+    value: Option<f64>,
+    unit: &str,
+    bound: f64,
+    at_least: bool,
+    measured: String,
+) -> Criterion {
+    let passed = value.is_some_and(|v| if at_least { v >= bound } else { v <= bound });
+    let sign = if at_least { "≥" } else { "≤" };
+    Criterion {
+        name: name.to_owned(),
+        target: format!("{sign} {}", number(bound, unit)),
+        measured: if value.is_some() {
+            measured
+        } else {
+            format!("no data ({measured})")
+        },
+        passed,
+        value,
+        unit: unit.to_owned(),
+        higher_is_better: at_least,
+    }
+}
+
+/// `12.3 ms`, `99.5%`, `3`.
+pub fn number(value: f64, unit: &str) -> String {
+    let text = if value.fract() == 0.0 && value.abs() < 1e12 {
+        format!("{value:.0}")
+    } else if value.abs() < 1.0 {
+        format!("{value:.3}")
+    } else {
+        format!("{value:.2}")
+    };
+    match unit {
+        "%" => format!("{text}%"),
+        "" | "count" => text,
+        unit => format!("{text} {unit}"),
+    }
+}

@@ -1,0 +1,441 @@
+//! Suite files (`scenarios/suites/*.toml`): a list of checks, each with a severity,
+//! the scenario it runs, its targets, the fault profile it applies to the mocks and
+//! the adjustments it makes to the embedded stack.
+//!
+//! ```toml
+//! name = "focused"
+//! seed = 42
+//! time_scale = 0.1                 # embedded mocks' delays (ignored with --target)
+//!
+//! [[check]]
+//! name = "queue_performance"
+//! title = "Queue performance"
+//! severity = "critical"            # critical | major | minor
+//! kind = "queue"                   # queue | cache | cost | concurrency | resilience
+//!                                  # | endpoints | memory | load
+//! scenario = "focused/queue.toml"  # relative to this file
+//! [check.targets]
+//! queue_overhead_p99_ms = 2.0
+//! [check.stack]                    # embedded stack only
+//! concurrency = { openai = 4 }
+//! [check.faults.openai]            # PUT to the openai mock's /_mock/faults
+//! server_error = 0.05
+//! ```
+//!
+//! Unknown keys are errors naming the file, line and key. The built-in suites
+//! (`focused`, `comprehensive`) are compiled into the binary; a path names any file.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use gatebench_report::Severity;
+use serde::Deserialize;
+
+/// A suite file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SuiteFile {
+    /// Suite name.
+    pub name: String,
+    /// What it is for.
+    #[serde(default)]
+    pub description: String,
+    /// Seed of every draw (the command line can override it).
+    #[serde(default = "default_seed")]
+    pub seed: u64,
+    /// Mock delays multiplied by this on the embedded stack.
+    #[serde(default = "one")]
+    pub time_scale: f64,
+    /// The checks, in order.
+    #[serde(rename = "check")]
+    pub checks: Vec<CheckSpec>,
+    /// Folder the file's relative paths start from (not in the file).
+    #[serde(skip)]
+    pub base: PathBuf,
+    /// Where the file came from, for messages.
+    #[serde(skip)]
+    pub origin: String,
+}
+
+fn default_seed() -> u64 {
+    42
+}
+
+fn one() -> f64 {
+    1.0
+}
+
+/// The kinds of check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    /// Mixed priorities above upstream capacity.
+    Queue,
+    /// Paraphrase workload: hit rate, false hits, threshold sweep.
+    Cache,
+    /// The ledger against an independent recomputation.
+    Cost,
+    /// A burst of concurrent requests.
+    Concurrency,
+    /// Injected faults and an outage.
+    Resilience,
+    /// Every front route, its errors and shapes.
+    Endpoints,
+    /// Resident memory over a soak.
+    Memory,
+    /// Load patterns, each with its own targets.
+    Load,
+}
+
+/// One check.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckSpec {
+    /// Machine name.
+    pub name: String,
+    /// Display title (default: the name).
+    #[serde(default)]
+    pub title: Option<String>,
+    /// Severity.
+    pub severity: Severity,
+    /// What is measured.
+    pub kind: CheckKind,
+    /// The driver scenario it runs, relative to the suite file.
+    #[serde(default)]
+    pub scenario: Option<String>,
+    /// Targets (each kind uses some of these keys).
+    #[serde(default)]
+    pub targets: Targets,
+    /// Load patterns (`load` checks).
+    #[serde(default, rename = "pattern")]
+    pub patterns: Vec<Pattern>,
+    /// Embedded-stack adjustments.
+    #[serde(default)]
+    pub stack: StackTweaks,
+    /// Fault specs to apply, by mock (`openai`, `elevenlabs`, `personality`, `webvtt`),
+    /// in the mock control API's JSON shape.
+    #[serde(default)]
+    pub faults: BTreeMap<String, toml::Value>,
+    /// Price folder of the independent recomputation (`cost` checks; default `pricing`).
+    #[serde(default)]
+    pub pricing: Option<String>,
+    /// Length of the soak (`memory` checks).
+    #[serde(default)]
+    pub duration: Option<String>,
+}
+
+/// Targets of every kind of check; a check refuses keys it does not use.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Targets {
+    /// Queue: p99 of the queue stage when the upstream has room, ms.
+    pub queue_overhead_p99_ms: Option<f64>,
+    /// Queue: requests lost (sent but never answered), at most.
+    pub lost_max: Option<u64>,
+    /// Cache: hit rate, %, at least.
+    pub hit_rate_min: Option<f64>,
+    /// Cache: false hits (a hit served from another intent's answer), % of hits, at most.
+    pub false_hit_rate_max: Option<f64>,
+    /// Cost: share of ledger entries equal to the recomputation, %, at least.
+    pub exact_min: Option<f64>,
+    /// Concurrency, resilience: share of requests that succeeded, %, at least.
+    pub success_rate_min: Option<f64>,
+    /// Concurrency: p95 latency, ms, at most.
+    pub p95_ms_max: Option<f64>,
+    /// Resilience: readiness back this long after the outage ends, s, at most.
+    pub ready_within_s: Option<f64>,
+    /// Endpoints: share of probes answered as expected, %, at least.
+    pub coverage_min: Option<f64>,
+    /// Memory: resident memory growth after warm-up, MB per minute, at most.
+    pub growth_mb_per_min_max: Option<f64>,
+}
+
+/// One load pattern of a `load` check.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pattern {
+    /// Name shown in the report.
+    pub name: String,
+    /// Scenario, relative to the suite file.
+    pub scenario: String,
+    /// p95 latency, ms, at most.
+    pub p95_ms_max: f64,
+    /// Error rate, %, at most.
+    pub error_rate_max: f64,
+}
+
+/// Changes to the embedded stack for one check.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackTweaks {
+    /// Upstream concurrency by provider name.
+    #[serde(default)]
+    pub concurrency: BTreeMap<String, usize>,
+    /// Queue capacity by provider name.
+    #[serde(default)]
+    pub queue_capacity: BTreeMap<String, usize>,
+    /// The gateway's cache threshold.
+    #[serde(default)]
+    pub cache_threshold: Option<f32>,
+    /// Extra chat models the OpenAI mock serves (e.g. a fine-tuned model no price
+    /// file knows).
+    #[serde(default)]
+    pub extra_models: Vec<String>,
+    /// Mock delays multiplied by this for this check (default: the suite's).
+    #[serde(default)]
+    pub time_scale: Option<f64>,
+}
+
+/// A suite file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SuiteFileError {
+    /// Unreadable.
+    #[error("cannot read suite {path}: {source}")]
+    Read {
+        /// File.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// Not TOML, or an unknown or mistyped key.
+    #[error("{origin}: {message}")]
+    Parse {
+        /// File.
+        origin: String,
+        /// toml's message (line, column, key).
+        message: String,
+    },
+    /// Values that do not make sense.
+    #[error("{origin}: check `{check}`: {message}")]
+    Invalid {
+        /// File.
+        origin: String,
+        /// Check.
+        check: String,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+const FOCUSED: &str = include_str!("../../../scenarios/suites/focused.toml");
+const COMPREHENSIVE: &str = include_str!("../../../scenarios/suites/comprehensive.toml");
+
+/// The repository's `scenarios/suites` folder, where built-in suites' scenarios live.
+pub fn builtin_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/suites")
+}
+
+impl SuiteFile {
+    /// `focused`, `comprehensive`, or a path to a suite file.
+    pub fn load(name_or_path: &str) -> Result<SuiteFile, SuiteFileError> {
+        let builtin = match name_or_path {
+            "focused" => Some(FOCUSED),
+            "comprehensive" => Some(COMPREHENSIVE),
+            _ => None,
+        };
+        match builtin {
+            Some(text) => {
+                // Scenario paths resolve against the working directory's
+                // scenarios/suites when it exists (a checkout), else the source tree.
+                let local = Path::new("scenarios/suites");
+                let base = if local.is_dir() {
+                    local.to_path_buf()
+                } else {
+                    builtin_dir()
+                };
+                SuiteFile::parse(text, &format!("<built-in {name_or_path}>"), &base)
+            }
+            None => {
+                let path = Path::new(name_or_path);
+                let text =
+                    std::fs::read_to_string(path).map_err(|source| SuiteFileError::Read {
+                        path: name_or_path.to_owned(),
+                        source,
+                    })?;
+                let base = path
+                    .parent()
+                    .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+                SuiteFile::parse(&text, name_or_path, &base)
+            }
+        }
+    }
+
+    /// Parses a suite; relative paths start at `base`.
+    pub fn parse(text: &str, origin: &str, base: &Path) -> Result<SuiteFile, SuiteFileError> {
+        let mut file: SuiteFile = toml::from_str(text).map_err(|e| SuiteFileError::Parse {
+            origin: origin.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        file.base = base.to_path_buf();
+        file.origin = origin.to_owned();
+        file.validate()?;
+        Ok(file)
+    }
+
+    /// A path of the file, resolved against its folder.
+    pub fn resolve(&self, relative: &str) -> PathBuf {
+        let path = Path::new(relative);
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.base.join(path)
+        }
+    }
+
+    fn validate(&self) -> Result<(), SuiteFileError> {
+        let invalid = |check: &str, message: String| SuiteFileError::Invalid {
+            origin: self.origin.clone(),
+            check: check.to_owned(),
+            message,
+        };
+        if !(self.time_scale >= 0.0 && self.time_scale.is_finite()) {
+            return Err(invalid("-", "time_scale must be a number ≥ 0".into()));
+        }
+        let mut names = std::collections::BTreeSet::new();
+        for check in &self.checks {
+            if !names.insert(&check.name) {
+                return Err(invalid(&check.name, "is defined twice".into()));
+            }
+            let needs_scenario = !matches!(check.kind, CheckKind::Endpoints | CheckKind::Load);
+            if needs_scenario && check.scenario.is_none() {
+                return Err(invalid(&check.name, "needs a `scenario`".into()));
+            }
+            if check.kind == CheckKind::Load && check.patterns.is_empty() {
+                return Err(invalid(
+                    &check.name,
+                    "a load check needs at least one [[check.pattern]]".into(),
+                ));
+            }
+            for (key, allowed) in check.targets.present() {
+                if !allowed.contains(&check.kind) {
+                    return Err(invalid(
+                        &check.name,
+                        format!("target `{key}` does not apply to a {:?} check", check.kind),
+                    ));
+                }
+            }
+            for mock in check.faults.keys() {
+                if !["openai", "elevenlabs", "personality", "webvtt"].contains(&mock.as_str()) {
+                    return Err(invalid(
+                        &check.name,
+                        format!("faults for unknown mock `{mock}`"),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Targets {
+    /// The keys set, with the kinds that use each.
+    fn present(&self) -> Vec<(&'static str, &'static [CheckKind])> {
+        use CheckKind::*;
+        let mut out: Vec<(&'static str, &'static [CheckKind])> = Vec::new();
+        let mut add = |set: bool, key: &'static str, kinds: &'static [CheckKind]| {
+            if set {
+                out.push((key, kinds));
+            }
+        };
+        add(
+            self.queue_overhead_p99_ms.is_some(),
+            "queue_overhead_p99_ms",
+            &[Queue],
+        );
+        add(self.lost_max.is_some(), "lost_max", &[Queue, Concurrency]);
+        add(self.hit_rate_min.is_some(), "hit_rate_min", &[Cache]);
+        add(
+            self.false_hit_rate_max.is_some(),
+            "false_hit_rate_max",
+            &[Cache],
+        );
+        add(self.exact_min.is_some(), "exact_min", &[Cost]);
+        add(
+            self.success_rate_min.is_some(),
+            "success_rate_min",
+            &[Concurrency, Resilience],
+        );
+        add(self.p95_ms_max.is_some(), "p95_ms_max", &[Concurrency]);
+        add(
+            self.ready_within_s.is_some(),
+            "ready_within_s",
+            &[Resilience],
+        );
+        add(self.coverage_min.is_some(), "coverage_min", &[Endpoints]);
+        add(
+            self.growth_mb_per_min_max.is_some(),
+            "growth_mb_per_min_max",
+            &[Memory],
+        );
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_built_in_suites_parse() {
+        let focused = SuiteFile::load("focused").unwrap();
+        assert_eq!(focused.checks.len(), 5);
+        let comprehensive = SuiteFile::load("comprehensive").unwrap();
+        assert_eq!(comprehensive.checks.len(), 8);
+        for suite in [&focused, &comprehensive] {
+            for check in &suite.checks {
+                for scenario in check
+                    .scenario
+                    .iter()
+                    .chain(check.patterns.iter().map(|p| &p.scenario))
+                {
+                    assert!(
+                        suite.resolve(scenario).is_file(),
+                        "{}: {scenario}",
+                        check.name
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn typos_name_the_line_and_key() {
+        let text = "name = \"x\"\n[[check]]\nname = \"c\"\nseverity = \"major\"\nkind = \"cost\"\nscenario = \"s.toml\"\n[check.targets]\nexact_mn = 100\n";
+        let error = SuiteFile::parse(text, "my.toml", Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("my.toml: ")
+                && error.contains("line 8")
+                && error.contains("exact_mn"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn targets_of_another_kind_are_refused() {
+        let text = "name = \"x\"\n[[check]]\nname = \"c\"\nseverity = \"major\"\nkind = \"cost\"\nscenario = \"s.toml\"\n[check.targets]\nhit_rate_min = 10\n";
+        let error = SuiteFile::parse(text, "my.toml", Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("check `c`") && error.contains("hit_rate_min"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn bad_severities_and_kinds_are_refused() {
+        for bad in [
+            "severity = \"huge\"\nkind = \"cost\"",
+            "severity = \"major\"\nkind = \"vibes\"",
+        ] {
+            let text =
+                format!("name = \"x\"\n[[check]]\nname = \"c\"\n{bad}\nscenario = \"s.toml\"\n");
+            assert!(
+                SuiteFile::parse(&text, "my.toml", Path::new(".")).is_err(),
+                "{bad}"
+            );
+        }
+    }
+}

@@ -1,0 +1,313 @@
+//! A suite says NOT READY when a check's cause is injected, READY when nothing is
+//! wrong, and the same seed gives the same verdict. Small workloads, mock delays off.
+
+use std::path::{Path, PathBuf};
+
+use gatebench_report::{SuiteReport, Verdict};
+use gatebench_suite::{SuiteFile, SuiteOptions, run_suite};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn suite(checks: &str) -> SuiteFile {
+    let text = format!("name = \"test\"\nseed = 7\ntime_scale = 0.0\n{checks}");
+    SuiteFile::parse(&text, "test suite", &fixtures()).unwrap()
+}
+
+async fn run(file: &SuiteFile, target: Option<String>) -> SuiteReport {
+    let out = std::env::temp_dir().join(format!(
+        "gatebench-suite-test-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    let options = SuiteOptions {
+        target,
+        key: "gb-alpha-dev".into(),
+        seed: None,
+        out: out.clone(),
+        quiet: true,
+    };
+    let report = run_suite(file, &options).await;
+    let _ = std::fs::remove_dir_all(&out);
+    report
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+fn failed<'a>(report: &'a SuiteReport, check: &str) -> &'a gatebench_report::CheckResult {
+    let result = report.checks.iter().find(|c| c.name == check).unwrap();
+    assert!(!result.passed, "{check} should fail: {}", result.measured);
+    result
+}
+
+const HEALTHY: &str = r#"
+[[check]]
+name = "queue"
+severity = "critical"
+kind = "queue"
+scenario = "queue.toml"
+
+[[check]]
+name = "cache"
+severity = "major"
+kind = "cache"
+scenario = "chat.toml"
+[check.targets]
+hit_rate_min = 5.0
+false_hit_rate_max = 5.0
+
+[[check]]
+name = "cost"
+severity = "critical"
+kind = "cost"
+scenario = "mixed.toml"
+
+[[check]]
+name = "burst"
+severity = "major"
+kind = "concurrency"
+scenario = "chat.toml"
+
+[[check]]
+name = "resilience"
+severity = "critical"
+kind = "resilience"
+scenario = "chat.toml"
+
+[[check]]
+name = "load"
+severity = "major"
+kind = "load"
+[[check.pattern]]
+name = "services"
+scenario = "services.toml"
+p95_ms_max = 5000.0
+error_rate_max = 1.0
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_healthy_stack_is_ready_and_the_same_seed_gives_the_same_verdict() {
+    let file = suite(HEALTHY);
+    let first = run(&file, None).await;
+    for check in &first.checks {
+        assert!(check.passed, "{}: {}", check.name, check.measured);
+    }
+    assert_eq!(first.verdict, Verdict::Ready);
+    let second = run(&file, None).await;
+    for check in second.checks.iter().filter(|c| !c.passed) {
+        eprintln!("second run: {} failed: {}", check.name, check.measured);
+    }
+    assert_eq!(second.verdict, first.verdict);
+    let outcomes = |r: &SuiteReport| {
+        r.checks
+            .iter()
+            .map(|c| (c.name.clone(), c.passed))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(outcomes(&second), outcomes(&first));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_target_fails_every_check() {
+    let report = run(&suite(HEALTHY), Some("http://127.0.0.1:9".into())).await;
+    assert_eq!(report.verdict, Verdict::NotReady);
+    for check in &report.checks {
+        assert!(!check.passed, "{}", check.name);
+        assert!(
+            check.measured.contains("does not answer"),
+            "{}",
+            check.measured
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hanging_upstreams_lose_requests_in_the_queue_check() {
+    let file = suite(
+        r#"
+[[check]]
+name = "queue"
+severity = "critical"
+kind = "queue"
+scenario = "queue.toml"
+[check.faults.openai]
+hang = 1.0
+hang_for = "1h"
+"#,
+    );
+    let report = run(&file, None).await;
+    assert_eq!(report.verdict, Verdict::NotReady);
+    let queue = failed(&report, "queue");
+    let lost = queue
+        .criteria
+        .iter()
+        .find(|c| c.name == "requests lost")
+        .unwrap();
+    assert!(!lost.passed, "{}", lost.measured);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_threshold_that_matches_anything_fails_the_cache_check_on_false_hits() {
+    let file = suite(
+        r#"
+[[check]]
+name = "cache"
+severity = "major"
+kind = "cache"
+scenario = "chat.toml"
+[check.targets]
+hit_rate_min = 5.0
+false_hit_rate_max = 5.0
+[check.stack]
+cache_threshold = 0.0
+"#,
+    );
+    let report = run(&file, None).await;
+    assert_eq!(report.verdict, Verdict::NotReady);
+    let cache = failed(&report, "cache");
+    let false_hits = cache
+        .criteria
+        .iter()
+        .find(|c| c.name == "false-hit rate")
+        .unwrap();
+    assert!(!false_hits.passed, "{}", false_hits.measured);
+    assert!(
+        report
+            .recommendations
+            .iter()
+            .any(|r| r.rule == "cache-threshold"),
+        "{:?}",
+        report.recommendations
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_price_file_that_disagrees_with_the_ledger_fails_the_cost_check() {
+    let prices = std::env::temp_dir().join(format!("gatebench-prices-{}", std::process::id()));
+    std::fs::create_dir_all(&prices).unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../pricing");
+    for entry in std::fs::read_dir(&shipped).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            // One price nudged: gpt-4o-mini's input, 0.15 → 0.16 per million tokens.
+            let text = text.replacen(
+                "input_per_million = \"0.15\"",
+                "input_per_million = \"0.16\"",
+                1,
+            );
+            std::fs::write(prices.join(path.file_name().unwrap()), text).unwrap();
+        }
+    }
+    let file = suite(&format!(
+        "[[check]]\nname = \"cost\"\nseverity = \"critical\"\nkind = \"cost\"\nscenario = \"mixed.toml\"\npricing = \"{}\"\n",
+        prices.display()
+    ));
+    let report = run(&file, None).await;
+    let _ = std::fs::remove_dir_all(&prices);
+    assert_eq!(report.verdict, Verdict::NotReady);
+    let cost = failed(&report, "cost");
+    assert!(
+        cost.evidence.summary.contains("gpt-4o-mini"),
+        "{}",
+        cost.evidence.summary
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tiny_upstream_fails_the_burst() {
+    let file = suite(
+        r#"
+[[check]]
+name = "burst"
+severity = "major"
+kind = "concurrency"
+scenario = "chat.toml"
+[check.stack]
+concurrency = { openai = 1, deepseek = 1 }
+queue_capacity = { openai = 1, deepseek = 1 }
+"#,
+    );
+    let report = run(&file, None).await;
+    assert_eq!(report.verdict, Verdict::NotReady);
+    let burst = failed(&report, "burst");
+    assert!(!burst.criteria[0].passed, "{}", burst.criteria[0].measured);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_upstream_failing_fails_the_resilience_check() {
+    let file = suite(
+        r#"
+[[check]]
+name = "resilience"
+severity = "critical"
+kind = "resilience"
+scenario = "chat.toml"
+[check.faults.openai]
+server_error = 1.0
+"#,
+    );
+    let report = run(&file, None).await;
+    assert_eq!(report.verdict, Verdict::NotReady);
+    let resilience = failed(&report, "resilience");
+    assert!(
+        resilience.criteria[0].value.unwrap() < 50.0,
+        "{}",
+        resilience.criteria[0].measured
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_service_fails_its_load_pattern() {
+    let file = suite(
+        r#"
+[[check]]
+name = "load"
+severity = "major"
+kind = "load"
+[[check.pattern]]
+name = "services"
+scenario = "services.toml"
+p95_ms_max = 5000.0
+error_rate_max = 1.0
+[check.faults.personality]
+server_error = 1.0
+"#,
+    );
+    let report = run(&file, None).await;
+    assert_eq!(report.verdict, Verdict::NotReady);
+    failed(&report, "load");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_minor_failure_is_a_warning_not_a_block() {
+    let file = suite(
+        r#"
+[[check]]
+name = "load"
+severity = "minor"
+kind = "load"
+[[check.pattern]]
+name = "services"
+scenario = "services.toml"
+p95_ms_max = 5000.0
+error_rate_max = 1.0
+[check.faults.personality]
+server_error = 1.0
+"#,
+    );
+    let report = run(&file, None).await;
+    failed(&report, "load");
+    assert_eq!(report.verdict, Verdict::Ready);
+    assert!(
+        report
+            .recommendations
+            .iter()
+            .any(|r| r.rule == "minor-failure")
+    );
+}
