@@ -194,6 +194,11 @@ impl ErrorStyle {
     /// A body that is not JSON, or JSON that does not fit `T`: the provider's 400/422
     /// naming the parameter at fault.
     pub fn parse_json<T: DeserializeOwned>(self, body: &[u8]) -> Result<T, ApiError> {
+        // The common case parses once; the path-tracking parser, slower, only runs to
+        // explain an error.
+        if let Ok(value) = serde_json::from_slice(body) {
+            return Ok(value);
+        }
         let mut de = serde_json::Deserializer::from_slice(body);
         let value: T = serde_path_to_error::deserialize(&mut de)
             .map_err(|error| self.json_error(error.path().to_string(), error.into_inner()))?;

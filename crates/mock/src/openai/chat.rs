@@ -48,7 +48,7 @@ pub struct Planned {
     /// Token counts.
     pub usage: Usage,
     /// The prompt as tokens (for the prompt cache).
-    pub prompt: Vec<u32>,
+    pub prompt: Arc<Vec<u32>>,
 }
 
 /// How long an answer takes: time to first token, then time per token, both
@@ -166,9 +166,10 @@ pub fn plan(
     request: &ChatCompletionRequest,
     model: &ChatModel,
 ) -> Result<Planned, ApiError> {
-    let prompt = gatebench_tokens::prompt_sequence(model.tokenizer, request);
+    let messages = serde_json::to_vec(&request.messages).unwrap_or_default();
+    let prompt = prompt_tokens(mock, request, model, &messages);
     validate::chat_for_model(request, model, prompt.len())?;
-    let choices = write_choices(mock, request, model);
+    let choices = write_choices(mock, request, model, &messages);
     let completion_tokens: u32 = choices.iter().map(|c| c.tokens).sum();
     let prompt_tokens = prompt.len() as u32;
     let mut usage = Usage {
@@ -187,15 +188,33 @@ pub fn plan(
     })
 }
 
+/// The prompt's token sequence, memoised: tokenising is the costliest step of
+/// planning, and load tests repeat prompts.
+fn prompt_tokens(
+    mock: &OpenAiMock,
+    request: &ChatCompletionRequest,
+    model: &ChatModel,
+    messages: &[u8],
+) -> Arc<Vec<u32>> {
+    let tools = serde_json::to_vec(&request.tools).unwrap_or_default();
+    let key = memo_key(&[model.tokenizer.name().as_bytes(), messages, &tools]);
+    if let Some(prompt) = mock.prompts.get(&key) {
+        return prompt;
+    }
+    let prompt = Arc::new(gatebench_tokens::prompt_sequence(model.tokenizer, request));
+    mock.prompts.insert(key, Arc::clone(&prompt));
+    prompt
+}
+
 fn write_choices(
     mock: &OpenAiMock,
     request: &ChatCompletionRequest,
     model: &ChatModel,
+    messages: &[u8],
 ) -> Arc<Vec<Written>> {
     // What the text depends on: the model, the conversation, the answer's format
     // and the seed. Not on temperature, caps or stop sequences, so a capped or
     // stopped answer is a prefix of the uncapped one.
-    let messages = serde_json::to_vec(&request.messages).unwrap_or_default();
     let format_key = serde_json::to_vec(&request.response_format).unwrap_or_default();
     let seed = match request.seed {
         Some(seed) => format!("seed:{seed}"),
@@ -210,7 +229,7 @@ fn write_choices(
     let shape = serde_json::to_vec(&(n, cap, &stop)).unwrap_or_default();
     let parts: [&[u8]; 5] = [
         request.model.as_bytes(),
-        &messages,
+        messages,
         &format_key,
         seed.as_bytes(),
         &shape,

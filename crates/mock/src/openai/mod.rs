@@ -47,6 +47,9 @@ use crate::control::assemble;
 use crate::core::{KeyHeader, MockCore};
 use crate::error::{ApiError, ErrorStyle};
 
+/// Token sequences kept in the memo of prompts, in bytes.
+const PROMPT_MEMO_BYTES: u64 = 16 * 1024 * 1024;
+
 /// Text kept in the memo of written answers, in bytes.
 const ANSWER_MEMO_BYTES: u64 = 32 * 1024 * 1024;
 
@@ -61,6 +64,8 @@ pub struct OpenAiMock {
     /// Written answers by request content: an answer depends only on the request,
     /// so a repeated prompt skips writing and counting it again.
     answers: Cache<u128, Arc<Vec<Written>>>,
+    /// Prompt token sequences by conversation, for the same reason.
+    prompts: Cache<u128, Arc<Vec<u32>>>,
 }
 
 impl OpenAiMock {
@@ -90,6 +95,12 @@ impl OpenAiMock {
                     u32::try_from(bytes).unwrap_or(u32::MAX)
                 })
                 .max_capacity(ANSWER_MEMO_BYTES)
+                .build(),
+            prompts: Cache::builder()
+                .weigher(|_, prompt: &Arc<Vec<u32>>| {
+                    u32::try_from(prompt.len() * 4 + 64).unwrap_or(u32::MAX)
+                })
+                .max_capacity(PROMPT_MEMO_BYTES)
                 .build(),
         })
     }
