@@ -76,7 +76,8 @@ async fn serve(
         ));
     }
     let encoding = Encoding::for_model(&request.model);
-    let prompt_tokens = count_chat_prompt(encoding, &request) as u64;
+    let prompt_tokens =
+        gateway.prompt_tokens(&body, || count_chat_prompt(encoding, &request) as u64);
     let choices = request.choices().max(1) as u64;
     let cap = request
         .token_cap()
@@ -89,7 +90,9 @@ async fn serve(
     };
     let reservation = reserve(gateway, &meta, &request.model, &worst)?;
 
-    let keys = (gateway.config.cache.enabled && choices == 1)
+    // Nothing to look up and nothing to store: no keys to compute.
+    let uses_cache = !(meta.no_cache && meta.no_store);
+    let keys = (gateway.config.cache.enabled && choices == 1 && uses_cache)
         .then(|| ChatKeys::from_request(&meta.tenant.id, &value))
         .flatten();
     let call = ChatCall {

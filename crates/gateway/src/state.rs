@@ -54,6 +54,9 @@ pub struct CachedBody {
     pub provider: String,
 }
 
+/// Chat bodies whose prompt count is remembered.
+const PROMPT_COUNTS: u64 = 100_000;
+
 /// Everything requests share.
 pub struct Gateway {
     /// Configuration it started with.
@@ -76,6 +79,9 @@ pub struct Gateway {
     pub embedder: Embedder,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// Prompt token counts by request body: counting is the costliest step of a
+    /// chat request's admission, and load repeats bodies.
+    prompt_counts: moka::sync::Cache<u128, u64>,
     boot: u64,
     next_id: AtomicU64,
 }
@@ -156,10 +162,22 @@ impl Gateway {
             exact_cache,
             embedder,
             metrics: Metrics::default(),
+            prompt_counts: moka::sync::Cache::new(PROMPT_COUNTS),
             boot,
             next_id: AtomicU64::new(1),
             config,
         }))
+    }
+
+    /// The prompt tokens of a chat body, counted by `count` the first time it is seen.
+    pub fn prompt_tokens(&self, body: &[u8], count: impl FnOnce() -> u64) -> u64 {
+        let key = xxhash_rust::xxh3::xxh3_128(body);
+        if let Some(n) = self.prompt_counts.get(&key) {
+            return n;
+        }
+        let n = count();
+        self.prompt_counts.insert(key, n);
+        n
     }
 
     /// A fresh request id, unique within this gateway's ledger across restarts.
