@@ -1,4 +1,5 @@
-//! `gatebench bench driver`: how fast and how light the load driver is.
+//! `gatebench bench driver`: how fast and how light the load driver is (`bench mock`
+//! and `bench gateway` live in their own files).
 //!
 //! Throughput: a trivial HTTP/1.1 server answers `ok` on loopback; the driver, then
 //! `oha` and `wrk` (when on PATH) load it with the same number of connections for the
@@ -38,9 +39,18 @@ enum BenchWhat {
     /// Driver requests/s against a trivial loopback server, beside oha and wrk; with
     /// --vus, the memory of that many idle closed-loop VUs.
     Driver(DriverArgs),
+    /// The OpenAI mock's requests/s (delays and rate limits off) beside a trivial
+    /// handler on the same server stack, with wrk at the same concurrency.
+    Mock(crate::bench_mock::MockBenchArgs),
+    /// Latency the gateway adds: the same open-loop rate straight to the mock and
+    /// through the gateway, alternately, in one run.
+    Gateway(crate::bench_gateway::GatewayBenchArgs),
     /// The trivial server the benchmark loads (run as a child process).
     #[command(hide = true)]
     Server(ServerArgs),
+    /// Mocks, gateway and a trivial handler for the benchmarks (run as a child process).
+    #[command(hide = true)]
+    StackServer,
 }
 
 #[derive(Debug, clap::Args)]
@@ -79,6 +89,9 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     match args.what {
         BenchWhat::Server(a) => serve(a).await,
+        BenchWhat::StackServer => crate::bench_stack::serve().await,
+        BenchWhat::Mock(a) => crate::bench_mock::run(a).await,
+        BenchWhat::Gateway(a) => crate::bench_gateway::run(a).await,
         BenchWhat::Driver(a) => match a.vus {
             Some(vus) => memory(&a, vus).await,
             None => throughput(&a).await,
@@ -122,16 +135,29 @@ async fn serve(args: ServerArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// The server child and its URL.
-struct ServerChild {
+pub(crate) struct ServerChild {
     child: Child,
     url: String,
 }
 
 impl ServerChild {
     fn start() -> anyhow::Result<ServerChild> {
+        let child = ServerChild::spawn(&["bench", "server"])?;
+        anyhow::ensure!(
+            child.url.starts_with("http://"),
+            "the benchmark server said `{}`",
+            child.url
+        );
+        Ok(child)
+    }
+
+    /// Runs this binary with `args` as a child and reads the first line it prints
+    /// (its address, or a JSON line of addresses). The child stops when its stdin
+    /// closes, i.e. when this handle is dropped.
+    pub(crate) fn spawn(args: &[&str]) -> anyhow::Result<ServerChild> {
         let exe = std::env::current_exe().context("finding the gatebench binary")?;
         let mut child = Command::new(exe)
-            .args(["bench", "server"])
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -143,12 +169,15 @@ impl ServerChild {
             .context("no stdout from the benchmark server")?;
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line)?;
-        let url = line.trim().to_owned();
-        anyhow::ensure!(
-            url.starts_with("http://"),
-            "the benchmark server said `{url}`"
-        );
-        Ok(ServerChild { child, url })
+        Ok(ServerChild {
+            child,
+            url: line.trim().to_owned(),
+        })
+    }
+
+    /// The first line the child printed.
+    pub(crate) fn line(&self) -> &str {
+        &self.url
     }
 }
 
@@ -270,7 +299,7 @@ async fn throughput(args: &DriverArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn median(values: &[f64]) -> Option<f64> {
+pub(crate) fn median(values: &[f64]) -> Option<f64> {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
     match v.len() {
@@ -281,7 +310,7 @@ fn median(values: &[f64]) -> Option<f64> {
 }
 
 /// A tool's version, `None` when it is not on PATH.
-fn tool_version(tool: &str) -> Option<String> {
+pub(crate) fn tool_version(tool: &str) -> Option<String> {
     let out = Command::new(tool)
         .arg(if tool == "wrk" { "-v" } else { "--version" })
         .output()
@@ -303,7 +332,7 @@ fn tool_version(tool: &str) -> Option<String> {
 }
 
 /// Runs a load tool and reads its rate.
-fn run_tool(tool: &str, args: &[&str], parse: fn(&str) -> Option<f64>) -> Option<f64> {
+pub(crate) fn run_tool(tool: &str, args: &[&str], parse: fn(&str) -> Option<f64>) -> Option<f64> {
     eprintln!("running {tool} {}", args.join(" "));
     let out = Command::new(tool).args(args).output().ok()?;
     let rate = parse(&String::from_utf8_lossy(&out.stdout));
@@ -318,7 +347,7 @@ fn parse_oha(text: &str) -> Option<f64> {
     v["summary"]["requestsPerSec"].as_f64()
 }
 
-fn parse_wrk(text: &str) -> Option<f64> {
+pub(crate) fn parse_wrk(text: &str) -> Option<f64> {
     text.lines()
         .find_map(|l| l.trim().strip_prefix("Requests/sec:"))
         .and_then(|v| v.trim().parse().ok())

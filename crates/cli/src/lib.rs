@@ -1,6 +1,9 @@
 //! The `gatebench` command line: one subcommand per job.
 
 mod bench;
+mod bench_gateway;
+mod bench_mock;
+mod bench_stack;
 mod gateway;
 mod mock;
 mod run;

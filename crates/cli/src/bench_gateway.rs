@@ -1,0 +1,172 @@
+//! `gatebench bench gateway`: the latency the gateway adds. The same open-loop
+//! arrival rate of non-stream chat requests goes straight to the OpenAI mock and
+//! through the gateway (cache off: `no-cache, no-store`), alternately, in one run;
+//! the difference of the latency percentiles is what the gateway costs a caller.
+//! The gateway's own `server-timing` (total minus upstream) is reported beside it.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use gatebench_driver::{RunOptions, RunResults, ScenarioFile, Targets};
+use hdrhistogram::Histogram;
+
+use crate::bench::ServerChild;
+
+/// Options of `gatebench bench gateway`.
+#[derive(Debug, clap::Args)]
+pub struct GatewayBenchArgs {
+    /// Arrival rate, requests per second.
+    #[arg(long, default_value_t = 5000)]
+    rate: u32,
+    /// Length of each phase.
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    duration: Duration,
+    /// Phases per target, alternating (mock, gateway, mock, gateway, ...).
+    #[arg(long, default_value_t = 2)]
+    rounds: u32,
+}
+
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    gatebench_driver::parse_duration(text).map_err(|e| e.to_string())
+}
+
+fn scenario(rate: u32, duration: Duration) -> anyhow::Result<ScenarioFile> {
+    let text = format!(
+        r#"name = "bench-gateway"
+[load]
+executor = "constant-arrival-rate"
+rate = {rate}
+duration = "{}"
+max_vus = 4000
+[[requests]]
+name = "chat"
+kind = "chat"
+model = "gpt-4o-mini"
+max_tokens = 16
+prompts = "fixtures/prompts/support.toml"
+api_key = "gb-alpha-dev"
+headers = {{ "x-gatebench-cache" = "no-cache, no-store" }}
+"#,
+        gatebench_driver::format_duration(duration)
+    );
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/bench-gateway.toml");
+    Ok(ScenarioFile::parse(&base, &text)?)
+}
+
+struct Phase {
+    latency: Histogram<u64>,
+    overhead: Histogram<u64>,
+    sent: u64,
+    failed: u64,
+    dropped: u64,
+}
+
+impl Phase {
+    fn new() -> Phase {
+        let h =
+            || Histogram::new(3).unwrap_or_else(|_| unreachable!("3 significant digits is valid"));
+        Phase {
+            latency: h(),
+            overhead: h(),
+            sent: 0,
+            failed: 0,
+            dropped: 0,
+        }
+    }
+
+    fn add(&mut self, results: &RunResults) {
+        self.sent += results.totals.sent;
+        self.failed += results.totals.failed;
+        self.dropped += results.totals.dropped;
+        for r in results
+            .requests
+            .iter()
+            .flatten()
+            .filter(|r| r.outcome == "ok")
+        {
+            let _ = self.latency.record((r.latency_ms * 1000.0) as u64);
+            if let (Some(total), Some(upstream)) = (
+                r.server_timing.get("total"),
+                r.server_timing.get("upstream"),
+            ) {
+                let _ = self
+                    .overhead
+                    .record(((total - upstream).max(0.0) * 1000.0) as u64);
+            }
+        }
+    }
+
+    fn ms(h: &Histogram<u64>, q: f64) -> f64 {
+        h.value_at_quantile(q) as f64 / 1000.0
+    }
+}
+
+pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
+    let servers = ServerChild::spawn(&["bench", "stack-server"])?;
+    let urls: serde_json::Value =
+        serde_json::from_str(servers.line()).context("reading the server addresses")?;
+    let gateway = urls["gateway"].as_str().context("no gateway")?.to_owned();
+    let openai = urls["openai"]
+        .as_str()
+        .context("no OpenAI mock")?
+        .to_owned();
+    let file = scenario(args.rate, args.duration)?;
+    let warm = scenario(args.rate.min(500), Duration::from_secs(2))?;
+    let options = || RunOptions {
+        quiet: true,
+        record_requests: true,
+        ..RunOptions::default()
+    };
+    eprintln!(
+        "{} req/s for {:?} per phase, {} round(s); servers in a child process",
+        args.rate, args.duration, args.rounds
+    );
+    for url in [&openai, &gateway] {
+        gatebench_driver::run(&warm, &Targets::new(url.clone()), options()).await?;
+    }
+    let (mut direct, mut through) = (Phase::new(), Phase::new());
+    for _ in 0..args.rounds.max(1) {
+        direct.add(&gatebench_driver::run(&file, &Targets::new(openai.clone()), options()).await?);
+        through
+            .add(&gatebench_driver::run(&file, &Targets::new(gateway.clone()), options()).await?);
+    }
+    println!(
+        "\n  {:<22} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8}",
+        "target", "p50 ms", "p90 ms", "p99 ms", "p999 ms", "sent", "failed", "dropped"
+    );
+    for (name, p) in [
+        ("mock directly", &direct),
+        ("through the gateway", &through),
+    ] {
+        println!(
+            "  {name:<22} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>8} {:>8} {:>8}",
+            Phase::ms(&p.latency, 0.5),
+            Phase::ms(&p.latency, 0.9),
+            Phase::ms(&p.latency, 0.99),
+            Phase::ms(&p.latency, 0.999),
+            p.sent,
+            p.failed,
+            p.dropped
+        );
+    }
+    let added = |q: f64| Phase::ms(&through.latency, q) - Phase::ms(&direct.latency, q);
+    println!(
+        "\n  added by the gateway: p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms",
+        added(0.5),
+        added(0.9),
+        added(0.99)
+    );
+    if !through.overhead.is_empty() {
+        println!(
+            "  gateway's own time (server-timing total − upstream): p50 {:.3} ms, p99 {:.3} ms",
+            Phase::ms(&through.overhead, 0.5),
+            Phase::ms(&through.overhead, 0.99)
+        );
+    }
+    println!(
+        "  latency from the intended send time (open loop); driver, gateway and mock share this machine's cores"
+    );
+    Ok(ExitCode::SUCCESS)
+}
