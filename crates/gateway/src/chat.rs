@@ -15,14 +15,15 @@ use gatebench_wire::openai::{ChatCompletion, ChatCompletionRequest};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::billing::{Charge, charge, failed, reserve};
+use crate::billing::{Charge, charge, reserve};
 use crate::chat_stream::{self, Relay};
 use crate::config::ProviderKind;
-use crate::dispatch::{Body as UpstreamBody, Dispatched, Outbound, dispatch};
+use crate::dispatch::{Body as UpstreamBody, Dispatched, Outbound};
 use crate::error::GatewayError;
 use crate::meta::Meta;
 use crate::report::{Report, passthrough};
 use crate::request::{json_object, observed, read, typed, with_field};
+use crate::respond::{Billed, send, upstream_error};
 use crate::state::{CachedChat, CachedChoice, Gateway};
 
 /// Completion tokens reserved for a request that sets no cap (OpenAI's own default
@@ -158,42 +159,26 @@ async fn answer(
         stream: call.stream,
         accept: &accept,
     };
-    let dispatched = dispatch(
-        &gateway.upstreams,
-        &gateway.config.retry,
-        &gateway.metrics,
+    let billed = Billed {
+        route: "chat",
+        model: &call.model,
+        kind: Kind::Chat,
+        outcome,
+    };
+    let sent = send(
+        gateway,
+        &mut meta,
+        billed,
+        reservation,
         plan,
-        meta.ticket(),
         outbound,
         |target| with_field(&upstream_value, "model", target.model.as_deref()),
-        &mut meta.timing,
     )
     .await;
-    let dispatched = match dispatched {
-        Ok(d) => d,
-        Err(undispatched) => {
-            gateway.metrics.attempts("chat", undispatched.attempts);
-            failed(
-                gateway,
-                &meta,
-                reservation,
-                undispatched.provider.as_deref(),
-                &call.model,
-                Kind::Chat,
-                undispatched.attempts,
-            );
-            let mut response = undispatched.error.into_response();
-            let report = Report {
-                cache: Some(outcome),
-                provider: undispatched.provider,
-                attempts: undispatched.attempts,
-                ..Report::default()
-            };
-            report.write(&meta, response.headers_mut());
-            return Ok(response);
-        }
+    let (dispatched, reservation) = match sent {
+        Ok(sent) => sent,
+        Err(response) => return Ok(response),
     };
-    gateway.metrics.attempts("chat", dispatched.attempts);
     let Dispatched {
         status,
         headers: upstream_headers,
@@ -242,18 +227,21 @@ async fn answer(
     drop(permit);
 
     if !status.is_success() {
-        failed(
+        let billed = Billed {
+            model: &served_model,
+            ..billed
+        };
+        let response_headers = passthrough(&upstream_headers);
+        return Ok(upstream_error(
             gateway,
             &meta,
             reservation,
-            Some(&provider),
-            &served_model,
-            Kind::Chat,
-            attempts,
-        );
-        let mut response_headers = passthrough(&upstream_headers);
-        report.write(&meta, &mut response_headers);
-        return Ok((status, response_headers, bytes).into_response());
+            billed,
+            &report,
+            status,
+            response_headers,
+            bytes,
+        ));
     }
 
     let completion: ChatCompletion = match serde_json::from_slice(&bytes) {

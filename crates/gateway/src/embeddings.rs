@@ -13,13 +13,14 @@ use gatebench_tokens::Encoding;
 use gatebench_wire::openai::{EmbeddingInput, EmbeddingRequest, EmbeddingResponse};
 use http::{HeaderMap, Method};
 
-use crate::billing::{Charge, charge, failed, reserve};
+use crate::billing::{Charge, charge, reserve};
 use crate::config::ProviderKind;
-use crate::dispatch::{Body as UpstreamBody, Outbound, dispatch};
+use crate::dispatch::{Body as UpstreamBody, Outbound};
 use crate::error::GatewayError;
 use crate::meta::Meta;
 use crate::report::{Report, passthrough};
 use crate::request::{json_object, observed, read, typed, with_field};
+use crate::respond::{Billed, exact_hit, send, upstream_error};
 use crate::state::{CachedBody, Gateway};
 
 /// The route handler.
@@ -56,64 +57,38 @@ async fn serve(
     let mut meta = Meta::read(gateway, headers, false, id)?;
     let value = json_object(&body)?;
     let request: EmbeddingRequest = typed(&value)?;
-    let tokens = input_tokens(&request.input);
     let usage = Usage {
-        prompt_tokens: tokens,
+        prompt_tokens: input_tokens(&request.input),
         ..Usage::default()
     };
     let reservation = reserve(gateway, &meta, &request.model, &usage)?;
 
     let key = exact_key(&meta.tenant.id, "/v1/embeddings", &value);
     let cacheable = gateway.config.cache.enabled;
-    if cacheable && !meta.no_cache {
-        let looked = Instant::now();
-        let found = gateway.exact_cache.get(&meta.tenant.id, &key);
-        meta.timing.cache += looked.elapsed();
-        if let Some(cached) = found {
-            gateway.metrics.cache("embeddings", "hit");
-            let usage = serde_json::from_slice::<EmbeddingResponse>(&cached.body)
-                .map(|r| Usage {
-                    prompt_tokens: u64::from(r.usage.prompt_tokens),
-                    ..Usage::default()
-                })
-                .unwrap_or(usage);
-            let entry = charge(
-                gateway,
-                &meta,
-                Some(reservation),
-                Charge {
-                    provider: Some(&cached.provider),
-                    model: &cached.model,
-                    kind: Kind::Embeddings,
-                    usage,
-                    cache: CacheOutcome::Hit,
-                    attempts: 0,
-                    estimated: false,
-                    failed: false,
-                },
-            );
-            let report = Report {
-                cache: Some(CacheOutcome::Hit),
-                similarity: Some(1.0),
-                cache_key: Some(key.to_string()),
-                cost: entry.map(|e| e.cost_usd),
-                provider: Some(cached.provider.clone()),
-                model: Some(cached.model.clone()),
-                attempts: 0,
-            };
-            let mut response_headers = cached.headers.clone();
-            report.write(&meta, &mut response_headers);
-            return Ok((cached.status, response_headers, cached.body).into_response());
-        }
-        gateway.metrics.cache("embeddings", "miss");
-    } else {
-        gateway.metrics.cache("embeddings", "bypass");
-    }
     let outcome = if cacheable && !meta.no_cache {
         CacheOutcome::Miss
     } else {
         CacheOutcome::Bypass
     };
+    if outcome == CacheOutcome::Miss {
+        let looked = Instant::now();
+        let found = gateway.exact_cache.get(&meta.tenant.id, &key);
+        meta.timing.cache += looked.elapsed();
+        if let Some(cached) = found {
+            gateway.metrics.cache("embeddings", "hit");
+            let usage = billed_usage(&cached.body).unwrap_or(usage);
+            return Ok(exact_hit(
+                gateway,
+                &meta,
+                reservation,
+                key,
+                cached,
+                Kind::Embeddings,
+                usage,
+            ));
+        }
+    }
+    gateway.metrics.cache("embeddings", outcome.as_str());
 
     let plan = gateway
         .upstreams
@@ -126,44 +101,26 @@ async fn serve(
         stream: false,
         accept: &accept,
     };
-    let dispatched = match dispatch(
-        &gateway.upstreams,
-        &gateway.config.retry,
-        &gateway.metrics,
+    let billed = Billed {
+        route: "embeddings",
+        model: &request.model,
+        kind: Kind::Embeddings,
+        outcome,
+    };
+    let (dispatched, reservation) = match send(
+        gateway,
+        &mut meta,
+        billed,
+        reservation,
         plan,
-        meta.ticket(),
         outbound,
         |target| with_field(&value, "model", target.model.as_deref()),
-        &mut meta.timing,
     )
     .await
     {
-        Ok(d) => d,
-        Err(undispatched) => {
-            gateway
-                .metrics
-                .attempts("embeddings", undispatched.attempts);
-            failed(
-                gateway,
-                &meta,
-                reservation,
-                undispatched.provider.as_deref(),
-                &request.model,
-                Kind::Embeddings,
-                undispatched.attempts,
-            );
-            let mut response = undispatched.error.into_response();
-            let report = Report {
-                cache: Some(outcome),
-                provider: undispatched.provider,
-                attempts: undispatched.attempts,
-                ..Report::default()
-            };
-            report.write(&meta, response.headers_mut());
-            return Ok(response);
-        }
+        Ok(sent) => sent,
+        Err(response) => return Ok(response),
     };
-    gateway.metrics.attempts("embeddings", dispatched.attempts);
     let provider = dispatched.target.provider.name().to_owned();
     let model = dispatched
         .target
@@ -182,27 +139,24 @@ async fn serve(
     };
     let mut response_headers = passthrough(&dispatched.headers);
     if !dispatched.status.is_success() {
-        failed(
+        let billed = Billed {
+            model: &model,
+            ..billed
+        };
+        return Ok(upstream_error(
             gateway,
             &meta,
             reservation,
-            Some(&provider),
-            &model,
-            Kind::Embeddings,
-            dispatched.attempts,
-        );
-        report.write(&meta, &mut response_headers);
-        return Ok((dispatched.status, response_headers, bytes).into_response());
+            billed,
+            &report,
+            dispatched.status,
+            response_headers,
+            bytes,
+        ));
     }
-    let (usage, estimated) = match serde_json::from_slice::<EmbeddingResponse>(&bytes) {
-        Ok(r) => (
-            Usage {
-                prompt_tokens: u64::from(r.usage.prompt_tokens),
-                ..Usage::default()
-            },
-            false,
-        ),
-        Err(_) => (usage, true),
+    let (usage, estimated) = match billed_usage(&bytes) {
+        Some(reported) => (reported, false),
+        None => (usage, true),
     };
     let entry = charge(
         gateway,
@@ -233,4 +187,13 @@ async fn serve(
     }
     report.write(&meta, &mut response_headers);
     Ok((dispatched.status, response_headers, bytes).into_response())
+}
+
+/// The input tokens an embeddings response reports.
+fn billed_usage(body: &[u8]) -> Option<Usage> {
+    let response: EmbeddingResponse = serde_json::from_slice(body).ok()?;
+    Some(Usage {
+        prompt_tokens: u64::from(response.usage.prompt_tokens),
+        ..Usage::default()
+    })
 }

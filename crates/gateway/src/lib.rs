@@ -22,6 +22,7 @@ pub mod metrics;
 mod ops;
 pub mod report;
 pub mod request;
+mod respond;
 pub mod retry;
 mod services;
 pub mod sse;

@@ -10,13 +10,14 @@ use bytes::Bytes;
 use gatebench_cost::{CacheOutcome, Kind, Usage};
 use http::{HeaderMap, Method};
 
-use crate::billing::{Charge, charge, failed, reserve};
+use crate::billing::{Charge, charge, reserve};
 use crate::config::ProviderKind;
-use crate::dispatch::{Body as UpstreamBody, Outbound, dispatch};
+use crate::dispatch::{Body as UpstreamBody, Outbound};
 use crate::error::GatewayError;
 use crate::meta::Meta;
 use crate::report::{Report, passthrough};
 use crate::request::{json_object, observed, read};
+use crate::respond::{Billed, send, upstream_error};
 use crate::state::Gateway;
 
 /// `POST /v1/personality`.
@@ -101,42 +102,26 @@ async fn serve(
         accept: &accept,
     };
     let plan = gateway.upstreams.plan(provider_kind, None);
-    let dispatched = match dispatch(
-        &gateway.upstreams,
-        &gateway.config.retry,
-        &gateway.metrics,
+    let billed = Billed {
+        route: model,
+        model,
+        kind,
+        outcome: CacheOutcome::Bypass,
+    };
+    let (dispatched, reservation) = match send(
+        gateway,
+        &mut meta,
+        billed,
+        reservation,
         plan,
-        meta.ticket(),
         outbound,
         |_| body.clone(),
-        &mut meta.timing,
     )
     .await
     {
-        Ok(d) => d,
-        Err(undispatched) => {
-            gateway.metrics.attempts(model, undispatched.attempts);
-            failed(
-                gateway,
-                &meta,
-                reservation,
-                undispatched.provider.as_deref(),
-                model,
-                kind,
-                undispatched.attempts,
-            );
-            let mut response = undispatched.error.into_response();
-            let report = Report {
-                cache: Some(CacheOutcome::Bypass),
-                provider: undispatched.provider,
-                attempts: undispatched.attempts,
-                ..Report::default()
-            };
-            report.write(&meta, response.headers_mut());
-            return Ok(response);
-        }
+        Ok(sent) => sent,
+        Err(response) => return Ok(response),
     };
-    gateway.metrics.attempts(model, dispatched.attempts);
     let provider = dispatched.target.provider.name().to_owned();
     let UpstreamBody::Buffered(bytes) = dispatched.body else {
         unreachable!("services are never streamed");
@@ -149,34 +134,34 @@ async fn serve(
         ..Report::default()
     };
     let mut response_headers = passthrough(&dispatched.headers);
-    if dispatched.status.is_success() {
-        let entry = charge(
-            gateway,
-            &meta,
-            Some(reservation),
-            Charge {
-                provider: Some(&provider),
-                model,
-                kind,
-                usage: one,
-                cache: CacheOutcome::Bypass,
-                attempts: dispatched.attempts,
-                estimated: false,
-                failed: false,
-            },
-        );
-        report.cost = entry.map(|e| e.cost_usd);
-    } else {
-        failed(
+    if !dispatched.status.is_success() {
+        return Ok(upstream_error(
             gateway,
             &meta,
             reservation,
-            Some(&provider),
+            billed,
+            &report,
+            dispatched.status,
+            response_headers,
+            bytes,
+        ));
+    }
+    let entry = charge(
+        gateway,
+        &meta,
+        Some(reservation),
+        Charge {
+            provider: Some(&provider),
             model,
             kind,
-            dispatched.attempts,
-        );
-    }
+            usage: one,
+            cache: CacheOutcome::Bypass,
+            attempts: dispatched.attempts,
+            estimated: false,
+            failed: false,
+        },
+    );
+    report.cost = entry.map(|e| e.cost_usd);
     report.write(&meta, &mut response_headers);
     Ok((dispatched.status, response_headers, bytes).into_response())
 }

@@ -20,13 +20,14 @@ use gatebench_queue::Permit;
 use gatebench_wire::elevenlabs::{AudioWithTimestamps, CHARACTER_COST_HEADER, TextToSpeechRequest};
 use http::{HeaderMap, Method};
 
-use crate::billing::{Charge, charge, failed, reserve};
+use crate::billing::{Charge, charge, reserve};
 use crate::config::ProviderKind;
-use crate::dispatch::{Body as UpstreamBody, Outbound, dispatch};
+use crate::dispatch::{Body as UpstreamBody, Outbound};
 use crate::error::GatewayError;
 use crate::meta::Meta;
 use crate::report::{Report, passthrough};
 use crate::request::{json_object, observed, read, typed, with_field};
+use crate::respond::{Billed, exact_hit, send, upstream_error};
 use crate::state::{CachedBody, Gateway};
 
 /// ElevenLabs' default model, used for pricing when the request names none.
@@ -131,53 +132,34 @@ async fn serve(
 
     let cacheable = gateway.config.cache.enabled;
     let key = exact_key(&meta.tenant.id, &path, &value);
-    if cacheable && !meta.no_cache {
+    let outcome = if cacheable && !meta.no_cache {
+        CacheOutcome::Miss
+    } else {
+        CacheOutcome::Bypass
+    };
+    if outcome == CacheOutcome::Miss {
         let looked = Instant::now();
         let found = gateway.exact_cache.get(&meta.tenant.id, &key);
         meta.timing.cache += looked.elapsed();
         if let Some(cached) = found {
             gateway.metrics.cache("tts", "hit");
             let characters = billed_characters(&cached.headers).unwrap_or(characters);
-            let entry = charge(
+            let usage = Usage {
+                characters,
+                ..Usage::default()
+            };
+            return Ok(exact_hit(
                 gateway,
                 &meta,
-                Some(reservation),
-                Charge {
-                    provider: Some(&cached.provider),
-                    model: &cached.model,
-                    kind: Kind::Tts,
-                    usage: Usage {
-                        characters,
-                        ..Usage::default()
-                    },
-                    cache: CacheOutcome::Hit,
-                    attempts: 0,
-                    estimated: false,
-                    failed: false,
-                },
-            );
-            let report = Report {
-                cache: Some(CacheOutcome::Hit),
-                similarity: Some(1.0),
-                cache_key: Some(key.to_string()),
-                cost: entry.map(|e| e.cost_usd),
-                provider: Some(cached.provider.clone()),
-                model: Some(cached.model.clone()),
-                attempts: 0,
-            };
-            let mut response_headers = cached.headers.clone();
-            report.write(&meta, &mut response_headers);
-            return Ok((cached.status, response_headers, cached.body).into_response());
+                reservation,
+                key,
+                cached,
+                Kind::Tts,
+                usage,
+            ));
         }
-        gateway.metrics.cache("tts", "miss");
-    } else {
-        gateway.metrics.cache("tts", "bypass");
     }
-    let outcome = if cacheable && !meta.no_cache {
-        CacheOutcome::Miss
-    } else {
-        CacheOutcome::Bypass
-    };
+    gateway.metrics.cache("tts", outcome.as_str());
 
     let plan = gateway
         .upstreams
@@ -193,44 +175,32 @@ async fn serve(
         stream: form.streamed(),
         accept: &accept,
     };
-    let dispatched = match dispatch(
-        &gateway.upstreams,
-        &gateway.config.retry,
-        &gateway.metrics,
+    let billed = Billed {
+        route: "tts",
+        model: &model,
+        kind: Kind::Tts,
+        outcome,
+    };
+    let (dispatched, reservation) = match send(
+        gateway,
+        &mut meta,
+        billed,
+        reservation,
         plan,
-        meta.ticket(),
         outbound,
         |target| with_field(&value, "model_id", target.model.as_deref()),
-        &mut meta.timing,
     )
     .await
     {
-        Ok(d) => d,
-        Err(undispatched) => {
-            gateway.metrics.attempts("tts", undispatched.attempts);
-            failed(
-                gateway,
-                &meta,
-                reservation,
-                undispatched.provider.as_deref(),
-                &model,
-                Kind::Tts,
-                undispatched.attempts,
-            );
-            let mut response = undispatched.error.into_response();
-            let report = Report {
-                cache: Some(outcome),
-                provider: undispatched.provider,
-                attempts: undispatched.attempts,
-                ..Report::default()
-            };
-            report.write(&meta, response.headers_mut());
-            return Ok(response);
-        }
+        Ok(sent) => sent,
+        Err(response) => return Ok(response),
     };
-    gateway.metrics.attempts("tts", dispatched.attempts);
     let provider = dispatched.target.provider.name().to_owned();
-    let model = dispatched.target.model.clone().unwrap_or(model);
+    let model = dispatched
+        .target
+        .model
+        .clone()
+        .unwrap_or_else(|| model.clone());
     let mut report = Report {
         cache: Some(outcome),
         provider: Some(provider.clone()),
@@ -240,21 +210,25 @@ async fn serve(
     };
     let mut response_headers = passthrough(&dispatched.headers);
     if !dispatched.status.is_success() {
-        failed(
-            gateway,
-            &meta,
-            reservation,
-            Some(&provider),
-            &model,
-            Kind::Tts,
-            dispatched.attempts,
-        );
-        report.write(&meta, &mut response_headers);
+        // Error responses are buffered, never streamed.
         let bytes = match dispatched.body {
             UpstreamBody::Buffered(bytes) => bytes,
             UpstreamBody::Streaming(_) => Bytes::new(),
         };
-        return Ok((dispatched.status, response_headers, bytes).into_response());
+        let billed = Billed {
+            model: &model,
+            ..billed
+        };
+        return Ok(upstream_error(
+            gateway,
+            &meta,
+            reservation,
+            billed,
+            &report,
+            dispatched.status,
+            response_headers,
+            bytes,
+        ));
     }
     let (billed, estimated) = match billed_characters(&dispatched.headers) {
         Some(n) => (n, false),
