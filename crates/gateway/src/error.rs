@@ -224,6 +224,11 @@ impl IntoResponse for GatewayError {
                     HeaderValue::from(retry_after.as_millis().max(1) as u64),
                 );
             }
+            // The rest of the body is never read: the connection closes after the
+            // answer, and says so, so that a pooled client does not reuse it.
+            GatewayError::TooLarge { .. } => {
+                headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+            }
             GatewayError::Internal(detail) => tracing::error!(%detail, "internal error"),
             _ => {}
         }

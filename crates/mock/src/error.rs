@@ -174,7 +174,9 @@ impl ErrorStyle {
         .outcome("unauthorized")
     }
 
-    /// A body over the mock's limit.
+    /// A body over the mock's limit. The rest of the body is never read, so the
+    /// connection closes after the answer and says so: a pooled client must not send
+    /// its next request on it.
     pub fn too_large(self, limit: usize) -> ApiError {
         let message = format!("Request body too large: the limit is {limit} bytes.");
         match self {
@@ -188,6 +190,7 @@ impl ErrorStyle {
                 ApiError::status(StatusCode::PAYLOAD_TOO_LARGE, "request_too_large", message)
             }
         }
+        .header(http::header::CONNECTION, HeaderValue::from_static("close"))
         .outcome("too_large")
     }
 

@@ -403,6 +403,7 @@ async fn auth_and_body_limits_answer_in_the_provider_shape() {
         .await
         .unwrap();
     assert_eq!(response.status(), 413);
+    assert_eq!(response.headers()["connection"], "close");
     assert_eq!(
         response.json::<Value>().await.unwrap()["error"]["code"],
         "request_too_large"

@@ -128,6 +128,9 @@ async fn malformed_requests_get_clear_400s_and_unknown_routes_404() {
         .await
         .unwrap();
     assert_eq!(response.status(), 413);
+    // The unread rest of the body ends the connection; the answer says so, and the
+    // pooled client's next request goes out on a fresh one.
+    assert_eq!(response.headers()["connection"], "close");
     let response = http
         .get(format!("{}/v1/nothing", stack.gateway_url()))
         .send()

@@ -32,9 +32,6 @@ fn the_route_list_matches_the_gateway_router() {
     assert_eq!(found, listed);
 }
 
-/// Probes the embedded gateway is known to fail, and why. The check reports them
-/// (and fails); this test tolerates only these, so that any other failure, a new
-/// one or a regression, stops it.
 /// Every probe, against the embedded stack of the comprehensive suite's check, with
 /// the mocks' delays off; then against a target that is not a gateway (the OpenAI
 /// mock itself), which must fail.
