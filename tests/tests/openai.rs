@@ -479,9 +479,20 @@ async fn a_repeated_long_prompt_reports_cached_tokens() {
     let first = first.usage.unwrap();
     assert!(first.prompt_tokens >= 1024);
     assert_eq!(first.prompt_tokens_details.unwrap().cached_tokens, Some(0));
-    let second = client.chat().create(request).await.unwrap().usage.unwrap();
+    let second = client.chat().create(request.clone()).await.unwrap();
+    let second = second.usage.unwrap();
     let cached = second.prompt_tokens_details.unwrap().cached_tokens.unwrap();
     assert_eq!(cached, 1024 + (second.prompt_tokens - 1024) / 128 * 128);
+
+    // A reset is a cold start: the provider's prompt cache is empty again.
+    let reset = reqwest::Client::new()
+        .post(format!("{url}/_mock/reset"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reset.status(), 200);
+    let third = client.chat().create(request).await.unwrap().usage.unwrap();
+    assert_eq!(third.prompt_tokens_details.unwrap().cached_tokens, Some(0));
     mocks.shutdown().await;
 }
 

@@ -7,7 +7,9 @@
 //! | `GET /_mock/faults`   | the fault spec in force and seconds since it was applied |
 //! | `PUT /_mock/faults`   | replaces it (JSON [`FaultSpec`]); windows count from now |
 //! | `GET /_mock/stats`    | requests by route and outcome, requests in flight        |
-//! | `POST /_mock/reset`   | profile faults back, stats and rate-limit buckets cleared |
+//! | `POST /_mock/reset`   | a cold start: profile faults, stats, buckets, draws, caches |
+//!
+//! The user's guide is `crates/mock/CONTROL.md`.
 
 use std::sync::Arc;
 

@@ -1,8 +1,8 @@
 //! What every mock shares: its settings, fault state, limits, stats, and the
 //! per-request context handlers receive.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
@@ -83,6 +83,16 @@ pub struct MockCore {
     /// Per-model capacity.
     pub capacity: Capacity,
     pub(crate) occurrences: Occurrences,
+    /// What a provider keeps beyond the shared machinery and must forget on reset.
+    forget: OnceLock<Forget>,
+}
+
+struct Forget(Box<dyn Fn() + Send + Sync>);
+
+impl std::fmt::Debug for Forget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Forget")
+    }
 }
 
 impl MockCore {
@@ -106,6 +116,7 @@ impl MockCore {
             limits: RateLimiter::new(settings.rate_limits.clone()),
             capacity: Capacity::new(settings.capacity.clone()),
             occurrences: Occurrences::default(),
+            forget: OnceLock::new(),
             settings,
         })
     }
@@ -123,12 +134,21 @@ impl MockCore {
             .map_err(|_| self.style.overloaded())
     }
 
-    /// Back to the state at start: faults from the profile, no stats, full buckets.
+    /// Back to the state at start: faults from the profile, no stats, full buckets,
+    /// and whatever the provider registered with [`MockCore::on_reset`].
     pub fn reset(&self) {
         self.faults.set(self.settings.faults.clone());
         self.stats.clear();
         self.limits.clear();
         self.occurrences.clear();
+        if let Some(Forget(forget)) = self.forget.get() {
+            forget();
+        }
+    }
+
+    /// Registers what a provider must forget on reset (once; later calls are ignored).
+    pub fn on_reset(&self, forget: impl Fn() + Send + Sync + 'static) {
+        let _ = self.forget.set(Forget(Box::new(forget)));
     }
 }
 

@@ -84,10 +84,13 @@ impl OpenAiMock {
             .iter()
             .map(|(id, m)| (id.clone(), Embedder::new(id, m.dimensions as usize)))
             .collect();
+        let prompt_cache = PromptCache::new(&profile.prompt_cache);
+        let forgotten = prompt_cache.clone();
+        core.on_reset(move || forgotten.clear());
         Arc::new(OpenAiMock {
             core,
             profile: profile.clone(),
-            prompt_cache: PromptCache::new(&profile.prompt_cache),
+            prompt_cache,
             embedders,
             answers: Cache::builder()
                 .weigher(|_, written: &Arc<Vec<Written>>| {

@@ -14,7 +14,7 @@ use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 use super::profile::PromptCacheConfig;
 
 /// Prefixes seen recently, per model.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub struct PromptCache {
     seen: Option<Cache<u64, ()>>,
     min: usize,
@@ -35,6 +35,13 @@ impl PromptCache {
             seen,
             min: config.min_tokens.max(1) as usize,
             step: config.increment.max(1) as usize,
+        }
+    }
+
+    /// Forgets every prefix; the clones of a cache share what they remember.
+    pub fn clear(&self) {
+        if let Some(seen) = &self.seen {
+            seen.invalidate_all();
         }
     }
 
