@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
-use gatebench_driver::{RunOptions, ScenarioFile, Targets};
+use gatebench_driver::{RunOptions, ScenarioFile, Targets, Trust};
 use gatebench_stack::{Stack, StackOptions};
 
 /// Options of `gatebench run`.
@@ -18,6 +18,18 @@ pub struct RunArgs {
     /// the embedded stack (mocks and gateway) in-process on free loopback ports.
     #[arg(long, value_name = "URL")]
     target: Option<String>,
+    /// https targets: trust the CA certificates in this PEM file instead of the
+    /// system's.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "insecure",
+        requires = "target"
+    )]
+    cacert: Option<PathBuf>,
+    /// https targets: accept any certificate (self-signed staging servers).
+    #[arg(long, short = 'k', requires = "target")]
+    insecure: bool,
     /// Seed of every draw (payloads, think times; the embedded mocks too); default:
     /// the file's `seed`.
     #[arg(long)]
@@ -85,7 +97,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let seed = args.seed.unwrap_or(file.seed);
     let out = args.out.clone().unwrap_or_else(|| default_out(&file.name));
     let (stack, targets) = match &args.target {
-        Some(url) => (None, Targets::new(url)),
+        Some(url) => {
+            let trust = match (&args.cacert, args.insecure) {
+                (Some(file), _) => Trust::CaFile(file.clone()),
+                (None, true) => Trust::Insecure,
+                (None, false) => Trust::Platform,
+            };
+            (None, Targets::new(url).with_trust(trust))
+        }
         None => {
             let (stack, targets) = start_stack(seed, args.time_scale, &out).await?;
             (Some(stack), targets)

@@ -8,7 +8,7 @@
 //!   those times (no coordinated omission), keeping the latency from the actual send
 //!   time beside it; closed-loop executors run VUs with think times;
 //! - every request sent ends in exactly one outcome class (`ok`, `http_<code>`,
-//!   `timeout`, `connect_error`, `reset`, `malformed_body`, `stream_cut`,
+//!   `timeout`, `connect_error`, `tls_error`, `reset`, `malformed_body`, `stream_cut`,
 //!   `validation_failure`, `interrupted`), so `sent = ok + failed`;
 //! - streams yield time to first token, inter-token latency and tokens per second from
 //!   the server's own usage; a gateway's headers yield cache outcomes, cost and
@@ -39,6 +39,7 @@ pub mod targets;
 pub mod threshold;
 
 pub use client::parse_server_timing;
+pub use client::tls::Trust;
 pub use engine::{RunError, RunOptions, Schedule, mix_of, run};
 pub use gatebench_distr::{format_duration, parse_duration};
 pub use metrics::{RequestRecord, Usage};

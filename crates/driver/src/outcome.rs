@@ -14,6 +14,8 @@ pub enum Outcome {
     Timeout,
     /// The connection could not be opened.
     ConnectError,
+    /// The TLS handshake failed (an untrusted certificate, no common protocol).
+    TlsError,
     /// The connection was reset or closed before a response arrived.
     Reset,
     /// A 2xx whose body is not parseable (bad JSON, bad SSE).
@@ -36,6 +38,7 @@ impl Outcome {
             Outcome::Http(code) => return Cow::Owned(format!("http_{code}")),
             Outcome::Timeout => "timeout",
             Outcome::ConnectError => "connect_error",
+            Outcome::TlsError => "tls_error",
             Outcome::Reset => "reset",
             Outcome::MalformedBody => "malformed_body",
             Outcome::StreamCut => "stream_cut",
@@ -50,6 +53,7 @@ impl Outcome {
             "ok" => Outcome::Ok,
             "timeout" => Outcome::Timeout,
             "connect_error" => Outcome::ConnectError,
+            "tls_error" => Outcome::TlsError,
             "reset" => Outcome::Reset,
             "malformed_body" => Outcome::MalformedBody,
             "stream_cut" => Outcome::StreamCut,
@@ -89,6 +93,7 @@ mod tests {
             Outcome::Http(503),
             Outcome::Timeout,
             Outcome::ConnectError,
+            Outcome::TlsError,
             Outcome::Reset,
             Outcome::MalformedBody,
             Outcome::StreamCut,

@@ -6,16 +6,21 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
+use crate::client::tls::{Tls, Trust};
 use crate::scenario::Kind;
 
 /// Base URLs of the target.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Targets {
-    /// Default base URL (`http://host:port`, optionally with a path prefix).
+    /// Default base URL (`http://host:port` or `https://...`, optionally with a path
+    /// prefix).
     pub base: String,
     /// Base URL per kind, overriding `base`.
     pub per_kind: BTreeMap<Kind, String>,
+    /// Certificates `https://` targets may present.
+    pub trust: Trust,
 }
 
 /// A URL cannot be targeted.
@@ -24,6 +29,14 @@ pub enum TargetError {
     /// Not a URL.
     #[error("`{url}` is not a valid base URL: {reason}")]
     Invalid {
+        /// The URL.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The TLS settings cannot be used (an unreadable CA file, a bad server name).
+    #[error("`{url}`: {reason}")]
+    Tls {
         /// The URL.
         url: String,
         /// Why.
@@ -45,7 +58,14 @@ impl Targets {
         Targets {
             base: base.into(),
             per_kind: BTreeMap::new(),
+            trust: Trust::default(),
         }
+    }
+
+    /// Which certificates `https://` targets may present.
+    pub fn with_trust(mut self, trust: Trust) -> Targets {
+        self.trust = trust;
+        self
     }
 
     /// The four mocks, each on its own base URL; the OpenAI mock is the base.
@@ -73,7 +93,7 @@ impl Targets {
 }
 
 /// A parsed, resolved base URL.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub(crate) struct Endpoint {
     /// The URL as given.
     pub url: String,
@@ -83,11 +103,26 @@ pub(crate) struct Endpoint {
     pub addr: SocketAddr,
     /// Path prefix without a trailing slash (`""` or `/api`).
     pub prefix: String,
+    /// TLS, for `https://`.
+    pub tls: Option<Arc<Tls>>,
 }
 
-/// Splits `http://host[:port][/prefix]`; a trailing `/v1` is dropped because routes
+/// The parts of a base URL.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Base {
+    /// `https://`.
+    pub tls: bool,
+    /// Host name or address (IPv6 without brackets).
+    pub host: String,
+    /// Port (80 or 443 by default).
+    pub port: u16,
+    /// Path prefix without a trailing slash.
+    pub prefix: String,
+}
+
+/// Splits `http[s]://host[:port][/prefix]`; a trailing `/v1` is dropped because routes
 /// already start with it.
-pub(crate) fn parse_base(url: &str) -> Result<(String, u16, String), TargetError> {
+pub(crate) fn parse_base(url: &str) -> Result<Base, TargetError> {
     let invalid = |reason: &str| TargetError::Invalid {
         url: url.to_owned(),
         reason: reason.to_owned(),
@@ -95,17 +130,13 @@ pub(crate) fn parse_base(url: &str) -> Result<(String, u16, String), TargetError
     let uri: http::Uri = url
         .parse()
         .map_err(|e: http::uri::InvalidUri| invalid(&e.to_string()))?;
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return Err(invalid(
-                "https is not supported: the driver speaks plain HTTP/1.1 (put a TLS-terminating proxy in front or target the service's plain port)",
-            ));
-        }
-        _ => return Err(invalid("expected a URL starting with http://")),
-    }
+    let tls = match uri.scheme_str() {
+        Some("http") => false,
+        Some("https") => true,
+        _ => return Err(invalid("expected a URL starting with http:// or https://")),
+    };
     let host = uri.host().ok_or_else(|| invalid("no host"))?;
-    let port = uri.port_u16().unwrap_or(80);
+    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
     let mut prefix = uri.path().trim_end_matches('/').to_owned();
     if prefix.ends_with("/v1") {
         prefix.truncate(prefix.len() - 3);
@@ -113,18 +144,34 @@ pub(crate) fn parse_base(url: &str) -> Result<(String, u16, String), TargetError
     if uri.query().is_some() {
         return Err(invalid("a base URL has no query"));
     }
-    Ok((
-        host.trim_start_matches('[')
+    Ok(Base {
+        tls,
+        host: host
+            .trim_start_matches('[')
             .trim_end_matches(']')
             .to_owned(),
         port,
         prefix,
-    ))
+    })
 }
 
 /// Parses and resolves a base URL.
-pub(crate) async fn resolve(url: &str) -> Result<Endpoint, TargetError> {
-    let (host, port, prefix) = parse_base(url)?;
+pub(crate) async fn resolve(url: &str, trust: &Trust) -> Result<Endpoint, TargetError> {
+    let Base {
+        tls,
+        host,
+        port,
+        prefix,
+    } = parse_base(url)?;
+    let tls = if tls {
+        let tls = Tls::new(&host, trust).map_err(|reason| TargetError::Tls {
+            url: url.to_owned(),
+            reason,
+        })?;
+        Some(Arc::new(tls))
+    } else {
+        None
+    };
     let mut addrs = tokio::net::lookup_host((host.as_str(), port))
         .await
         .map_err(|e| TargetError::Resolve {
@@ -135,7 +182,8 @@ pub(crate) async fn resolve(url: &str) -> Result<Endpoint, TargetError> {
         host: format!("{host}:{port}"),
         reason: "no address".into(),
     })?;
-    let host_header = if port == 80 {
+    let default_port = if tls.is_some() { 443 } else { 80 };
+    let host_header = if port == default_port {
         host.clone()
     } else if host.contains(':') {
         format!("[{host}]:{port}")
@@ -147,6 +195,7 @@ pub(crate) async fn resolve(url: &str) -> Result<Endpoint, TargetError> {
         host: host_header,
         addr,
         prefix,
+        tls,
     })
 }
 
@@ -156,23 +205,33 @@ mod tests {
 
     #[test]
     fn base_urls_split_into_host_port_and_prefix() {
+        let base = |tls: bool, host: &str, port: u16, prefix: &str| Base {
+            tls,
+            host: host.into(),
+            port,
+            prefix: prefix.into(),
+        };
         assert_eq!(
             parse_base("http://127.0.0.1:8700").unwrap(),
-            ("127.0.0.1".into(), 8700, "".into())
+            base(false, "127.0.0.1", 8700, "")
         );
         assert_eq!(
             parse_base("http://127.0.0.1:8700/v1").unwrap(),
-            ("127.0.0.1".into(), 8700, "".into())
+            base(false, "127.0.0.1", 8700, "")
         );
         assert_eq!(
             parse_base("http://localhost/api/").unwrap(),
-            ("localhost".into(), 80, "/api".into())
+            base(false, "localhost", 80, "/api")
         );
         assert_eq!(
             parse_base("http://[::1]:9000").unwrap(),
-            ("::1".into(), 9000, "".into())
+            base(false, "::1", 9000, "")
         );
-        assert!(parse_base("https://example.com").is_err());
+        assert_eq!(
+            parse_base("https://example.com/v1").unwrap(),
+            base(true, "example.com", 443, "")
+        );
+        assert!(parse_base("ftp://example.com").is_err());
         assert!(parse_base("127.0.0.1:8700").is_err());
         assert!(parse_base("http://h:1/?q=1").is_err());
     }

@@ -345,7 +345,7 @@ async fn an_unreachable_or_invalid_target_is_reported() {
         "[load]\nexecutor = \"per-vu-iterations\"\nvus = 1\niterations = 1\n[[requests]]\nname = \"a\"\nkind = \"http\"\npath = \"/\"\n",
     );
     assert!(
-        run(&file, &Targets::new("https://127.0.0.1:1"), quiet())
+        run(&file, &Targets::new("ftp://127.0.0.1:1"), quiet())
             .await
             .is_err()
     );

@@ -15,15 +15,15 @@ use futures::FutureExt as _;
 use http_body_util::Full;
 use hyper::client::conn::http1::{Connection, SendRequest};
 use hyper_util::rt::TokioIo;
-use tokio::net::TcpStream;
 
+use super::tls::{Failure, Stream};
 use crate::outcome::Outcome;
 use crate::targets::Endpoint;
 
 /// Request body type of every HTTP request the driver sends.
 pub(crate) type Body = Full<Bytes>;
 
-type Driver = Pin<Box<Connection<TokioIo<TcpStream>, Body>>>;
+type Driver = Pin<Box<Connection<TokioIo<Stream>, Body>>>;
 
 /// An open connection: the sender and the future that performs its I/O.
 pub(crate) struct Conn {
@@ -35,11 +35,9 @@ pub(crate) struct Conn {
 impl Conn {
     /// Connects and performs the HTTP/1.1 handshake.
     pub async fn open(endpoint: &Endpoint) -> Result<Conn, Outcome> {
-        let stream = TcpStream::connect(endpoint.addr)
+        let stream = Stream::open(endpoint.addr, endpoint.tls.as_deref())
             .await
-            .map_err(|_| Outcome::ConnectError)?;
-        // small requests must not wait for Nagle and delayed ACKs
-        let _ = stream.set_nodelay(true);
+            .map_err(Failure::outcome)?;
         let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
             .await
             .map_err(|_| Outcome::ConnectError)?;

@@ -10,6 +10,7 @@
 mod conn;
 mod gateway;
 mod sse;
+pub(crate) mod tls;
 mod validate;
 mod ws;
 

@@ -10,10 +10,10 @@ use std::time::Instant;
 
 use futures::{SinkExt as _, StreamExt as _};
 use serde::Deserialize;
-use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
+use super::tls::Stream;
 use super::{Exchange, Prepared};
 use crate::outcome::Outcome;
 use crate::payload::Payload;
@@ -36,7 +36,11 @@ pub(super) async fn exchange(
     prepared: &Prepared,
     payload: Payload,
 ) -> Exchange {
-    let url = format!("ws://{}{}{}", endpoint.host, endpoint.prefix, payload.path);
+    let scheme = if endpoint.tls.is_some() { "wss" } else { "ws" };
+    let url = format!(
+        "{scheme}://{}{}{}",
+        endpoint.host, endpoint.prefix, payload.path
+    );
     let mut request = match url.as_str().into_client_request() {
         Ok(r) => r,
         Err(e) => {
@@ -49,11 +53,10 @@ pub(super) async fn exchange(
             request.headers_mut().insert(name.clone(), value.clone());
         }
     }
-    let stream = match TcpStream::connect(endpoint.addr).await {
+    let stream = match Stream::open(endpoint.addr, endpoint.tls.as_deref()).await {
         Ok(s) => s,
-        Err(_) => return Exchange::failed(Outcome::ConnectError),
+        Err(failure) => return Exchange::failed(failure.outcome()),
     };
-    let _ = stream.set_nodelay(true);
     let (mut socket, response) = match tokio_tungstenite::client_async(request, stream).await {
         Ok(pair) => pair,
         Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {

@@ -329,7 +329,7 @@ async fn resolve_endpoints(
             let index = match endpoints.iter().position(|e| e.url == url) {
                 Some(i) => i,
                 None => {
-                    endpoints.push(resolve(url).await?);
+                    endpoints.push(resolve(url, &targets.trust).await?);
                     endpoints.len() - 1
                 }
             };

@@ -100,6 +100,7 @@ fn parse_status(v: &str) -> Option<StatusFilter> {
     let known = [
         "timeout",
         "connect_error",
+        "tls_error",
         "reset",
         "malformed_body",
         "stream_cut",

@@ -105,7 +105,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
         .filter(|r| {
             matches!(
                 r.outcome.as_str(),
-                "timeout" | "connect_error" | "reset" | "interrupted" | "stream_cut"
+                "timeout" | "connect_error" | "tls_error" | "reset" | "interrupted" | "stream_cut"
             )
         })
         .count() as u64;

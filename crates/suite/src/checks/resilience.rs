@@ -17,9 +17,10 @@ use serde_json::json;
 
 use super::{CheckOutcome, Ctx, criterion, number};
 
-const UNCLEAN: [&str; 6] = [
+const UNCLEAN: [&str; 7] = [
     "timeout",
     "connect_error",
+    "tls_error",
     "reset",
     "malformed_body",
     "validation_failure",
