@@ -14,7 +14,7 @@ pub fn console(report: &SuiteReport) -> String {
     out.push_str(&summary::verdict_line(report));
     out.push('\n');
     out.push_str(&format!(
-        "suite {} · seed {} · {} target {} · {:.1} s\n\n",
+        "suite {} · seed {} · {} target: {} · {:.1} s\n\n",
         report.suite, report.seed, report.target.mode, report.target.url, report.duration_s
     ));
     // a check's line, then one line per criterion, so each target sits beside its

@@ -121,9 +121,10 @@ pub async fn run_suite(file: &SuiteFile, options: &SuiteOptions) -> SuiteReport 
                 "embedded"
             }
             .to_owned(),
-            url: options.target.clone().unwrap_or_else(|| {
-                "embedded stack (mocks and gateway, free loopback ports)".into()
-            }),
+            url: options
+                .target
+                .clone()
+                .unwrap_or_else(|| "mocks and gateway on free loopback ports".into()),
         },
         environment: env::environment(),
         versions,
