@@ -71,6 +71,15 @@ async fn start_stack(seed: u64, time_scale: f64, out: &Path) -> anyhow::Result<(
     Ok((stack, targets))
 }
 
+/// What `--cacert` and `--insecure` ask for.
+pub(crate) fn trust(cacert: Option<&PathBuf>, insecure: bool) -> Trust {
+    match (cacert, insecure) {
+        (Some(file), _) => Trust::CaFile(file.clone()),
+        (None, true) => Trust::Insecure,
+        (None, false) => Trust::Platform,
+    }
+}
+
 /// Default output folder: `reports/NAME-YYYYMMDD-HHMMSS`.
 fn default_out(name: &str) -> PathBuf {
     let stamp: String = humantime::format_rfc3339_seconds(SystemTime::now())
@@ -98,11 +107,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let out = args.out.clone().unwrap_or_else(|| default_out(&file.name));
     let (stack, targets) = match &args.target {
         Some(url) => {
-            let trust = match (&args.cacert, args.insecure) {
-                (Some(file), _) => Trust::CaFile(file.clone()),
-                (None, true) => Trust::Insecure,
-                (None, false) => Trust::Platform,
-            };
+            let trust = trust(args.cacert.as_ref(), args.insecure);
             (None, Targets::new(url).with_trust(trust))
         }
         None => {

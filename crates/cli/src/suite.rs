@@ -21,6 +21,18 @@ pub struct SuiteArgs {
     /// Base URL of a running gateway; default: start the embedded stack per check.
     #[arg(long, value_name = "URL")]
     target: Option<String>,
+    /// https targets: trust the CA certificates in this PEM file instead of the
+    /// system's.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "insecure",
+        requires = "target"
+    )]
+    cacert: Option<PathBuf>,
+    /// https targets: accept any certificate (self-signed staging servers).
+    #[arg(long, short = 'k', requires = "target")]
+    insecure: bool,
     /// Tenant key the suite reads an external gateway's ledger with.
     #[arg(long, default_value = "gb-alpha-dev")]
     key: String,
@@ -117,6 +129,11 @@ pub async fn suite(args: SuiteArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    let trust = crate::run::trust(args.cacert.as_ref(), args.insecure);
+    if let Err(error) = trust.client_config() {
+        eprintln!("error: {error}");
+        return Ok(ExitCode::from(2));
+    }
     let out = args.out.clone().unwrap_or_else(|| default_out(&args.suite));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     if !args.quiet {
@@ -133,6 +150,7 @@ pub async fn suite(args: SuiteArgs) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         out: out.clone(),
         quiet: args.quiet,
+        trust,
     };
     let report = run_suite(&file, &options).await;
     let written = write_all(&report, &out)?;

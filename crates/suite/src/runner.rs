@@ -7,6 +7,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
+use gatebench_driver::Trust;
 use gatebench_report::{SCHEMA_VERSION, SuiteReport, TargetInfo, Verdict};
 
 use crate::checks::{self, Ctx, unmeasurable};
@@ -27,6 +28,8 @@ pub struct SuiteOptions {
     pub out: PathBuf,
     /// Print nothing while running.
     pub quiet: bool,
+    /// Certificates an `https://` target may present.
+    pub trust: Trust,
 }
 
 /// Runs every check of `file` and builds the report.
@@ -49,7 +52,7 @@ pub async fn run_suite(file: &SuiteFile, options: &SuiteOptions) -> SuiteReport 
             let _ = std::io::stderr().flush();
         }
         let subject = match &options.target {
-            Some(url) => Ok(Subject::external(url, &options.key)),
+            Some(url) => Subject::external(url, &options.key).with_trust(options.trust.clone()),
             None => Subject::embedded(file, spec, seed, &options.out).await,
         };
         let outcome = match subject {

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
+use gatebench_driver::Trust;
 use gatebench_mock::openai::ChatModel;
 use gatebench_stack::{Stack, StackOptions};
 use serde_json::Value;
@@ -24,6 +25,8 @@ pub struct Subject {
     pub key: String,
     /// The embedded stack's gateway configuration (for the fallback prices).
     pub embedded_config: Option<gatebench_gateway::GatewayConfig>,
+    /// Certificates an `https://` gateway may present.
+    pub trust: Trust,
     stack: Option<Stack>,
     http: reqwest::Client,
 }
@@ -111,6 +114,7 @@ impl Subject {
             mocks,
             key: "gb-alpha-dev".to_owned(),
             embedded_config: Some(config),
+            trust: Trust::Platform,
             stack: Some(stack),
             http: client(),
         })
@@ -123,9 +127,27 @@ impl Subject {
             mocks: BTreeMap::new(),
             key: key.to_owned(),
             embedded_config: None,
+            trust: Trust::Platform,
             stack: None,
             http: client(),
         }
+    }
+
+    /// The same gateway, reached with `trust` for its certificate (by the suite's own
+    /// calls and by the load it drives).
+    pub fn with_trust(mut self, trust: Trust) -> Result<Subject, SubjectError> {
+        if trust != Trust::Platform {
+            let config = trust
+                .client_config()
+                .map_err(|e| http_error("TLS settings", e))?;
+            self.http = reqwest::Client::builder()
+                .timeout(CALL_TIMEOUT)
+                .use_preconfigured_tls(config)
+                .build()
+                .map_err(|e| http_error("TLS settings", e))?;
+        }
+        self.trust = trust;
+        Ok(self)
     }
 
     /// True when the suite started this subject itself.
@@ -252,9 +274,12 @@ impl Subject {
     }
 }
 
+/// How long one of the suite's own calls may take.
+const CALL_TIMEOUT: Duration = Duration::from_secs(60);
+
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
-        .timeout(Duration::from_secs(60))
+        .timeout(CALL_TIMEOUT)
         .build()
         .unwrap_or_default()
 }

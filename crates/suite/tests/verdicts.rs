@@ -27,6 +27,7 @@ async fn run(file: &SuiteFile, target: Option<String>) -> SuiteReport {
         seed: None,
         out: out.clone(),
         quiet: true,
+        trust: gatebench_driver::Trust::Platform,
     };
     let report = run_suite(file, &options).await;
     let _ = std::fs::remove_dir_all(&out);

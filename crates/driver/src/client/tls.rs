@@ -52,16 +52,15 @@ impl std::fmt::Debug for Tls {
     }
 }
 
-impl Tls {
-    /// TLS to `host` with `trust`; the error says what could not be loaded.
-    pub fn new(host: &str, trust: &Trust) -> Result<Tls, String> {
-        let name = ServerName::try_from(host.to_owned())
-            .map_err(|e| format!("`{host}` is not a TLS server name: {e}"))?;
+impl Trust {
+    /// A rustls client configuration (HTTP/1.1 only) that trusts these certificates;
+    /// the error says what could not be loaded.
+    pub fn client_config(&self) -> Result<ClientConfig, String> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| e.to_string())?;
-        let mut config = match trust {
+        let mut config = match self {
             Trust::Platform => builder
                 .with_platform_verifier()
                 .map_err(|e| format!("cannot load the system's trusted certificates: {e}"))?
@@ -89,10 +88,18 @@ impl Tls {
                 )))
                 .with_no_client_auth(),
         };
-        // the driver speaks HTTP/1.1 only
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(config)
+    }
+}
+
+impl Tls {
+    /// TLS to `host` with `trust`; the error says what could not be loaded.
+    pub fn new(host: &str, trust: &Trust) -> Result<Tls, String> {
+        let name = ServerName::try_from(host.to_owned())
+            .map_err(|e| format!("`{host}` is not a TLS server name: {e}"))?;
         Ok(Tls {
-            connector: TlsConnector::from(Arc::new(config)),
+            connector: TlsConnector::from(Arc::new(trust.client_config()?)),
             name,
             warned: AtomicBool::new(false),
         })

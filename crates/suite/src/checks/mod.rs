@@ -123,7 +123,9 @@ impl Ctx<'_> {
             record_requests: true,
             ..RunOptions::default()
         };
-        gatebench_driver::run(&file, &Targets::new(self.subject.gateway.clone()), options)
+        let targets =
+            Targets::new(self.subject.gateway.clone()).with_trust(self.subject.trust.clone());
+        gatebench_driver::run(&file, &targets, options)
             .await
             .map_err(|e| format!("scenario {}: {e}", path.display()))
     }
