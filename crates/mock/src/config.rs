@@ -129,6 +129,8 @@ pub struct ServiceProfile {
     pub rate_limits: RateLimitConfig,
     /// See [`ServiceSettings::faults`].
     pub faults: FaultSpec,
+    /// See [`ServiceSettings::call_log_capacity`].
+    pub call_log_capacity: usize,
     /// Time before the response starts.
     pub first_byte: Delay,
     /// Extra time per unit of work (a cue, an interest).
@@ -149,6 +151,7 @@ impl Default for ServiceProfile {
             },
             rate_limits: s.rate_limits,
             faults: s.faults,
+            call_log_capacity: s.call_log_capacity,
             first_byte: Delay::LogNormal {
                 median: std::time::Duration::from_millis(25),
                 p99: std::time::Duration::from_millis(120),
@@ -168,6 +171,7 @@ impl ServiceProfile {
             capacity: self.capacity.clone(),
             rate_limits: self.rate_limits.clone(),
             faults: self.faults.clone(),
+            call_log_capacity: self.call_log_capacity,
         }
     }
 }

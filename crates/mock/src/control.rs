@@ -7,32 +7,46 @@
 //! | `GET /_mock/faults`   | the fault spec in force and seconds since it was applied |
 //! | `PUT /_mock/faults`   | replaces it (JSON [`FaultSpec`]); windows count from now |
 //! | `GET /_mock/stats`    | requests by route and outcome, requests in flight        |
-//! | `POST /_mock/reset`   | a cold start: profile faults, stats, buckets, draws, caches |
+//! | `GET /_mock/calls`    | the call log, paged (`after`, `limit`), oldest first     |
+//! | `GET /_mock/books`    | exact totals of the books: by model, key and outcome     |
+//! | `GET /_mock/set`      | the base URLs of every mock of this set                  |
+//! | `POST /_mock/reset`   | a cold start: profile faults, stats, books, buckets, draws, caches |
 //!
 //! The user's guide is `crates/mock/CONTROL.md`.
 
 use std::sync::Arc;
 
-use axum::extract::State;
+use axum::Extension;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
+use gatebench_wire::books::MockSet;
 use http::{Method, StatusCode, Uri};
 use serde_json::json;
 
 use crate::core::MockCore;
 use crate::error::{ApiError, ErrorStyle};
 use crate::faults::FaultSpec;
-use crate::layer::mock_layer;
+use crate::layer::{account_layer, mock_layer};
 
-/// A mock's full router: its provider routes behind the shared middleware, plus the
-/// control API and a 404 in the provider's shape.
-pub fn assemble(core: Arc<MockCore>, provider: Router) -> Router {
+/// A mock's full router: its provider routes behind the shared middleware, its
+/// account routes (usage reports) behind the key check only, plus the control API
+/// and a 404 in the provider's shape.
+pub fn assemble(core: Arc<MockCore>, provider: Router, account: Router) -> Router {
     let style = core.style;
+    // axum refuses a route layer on a router without routes.
+    let account = if account.has_routes() {
+        account.route_layer(from_fn_with_state(Arc::clone(&core), account_layer))
+    } else {
+        account
+    };
     provider
         .route_layer(from_fn_with_state(Arc::clone(&core), mock_layer))
+        .merge(account)
         .merge(routes(core))
         .fallback(move |method: Method, uri: Uri| async move { not_found(style, &method, &uri) })
 }
@@ -42,6 +56,9 @@ fn routes(core: Arc<MockCore>) -> Router {
         .route("/healthz", get(healthz))
         .route("/_mock/faults", get(get_faults).put(put_faults))
         .route("/_mock/stats", get(stats))
+        .route("/_mock/calls", get(calls))
+        .route("/_mock/books", get(books))
+        .route("/_mock/set", get(set))
         .route("/_mock/reset", post(reset))
         .with_state(core)
 }
@@ -80,6 +97,51 @@ async fn put_faults(State(core): State<Arc<MockCore>>, body: Bytes) -> Response 
 
 async fn stats(State(core): State<Arc<MockCore>>) -> Response {
     Json(core.stats.snapshot(core.name)).into_response()
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CallsQuery {
+    #[serde(default)]
+    after: u64,
+    #[serde(default = "default_page")]
+    limit: usize,
+}
+
+fn default_page() -> usize {
+    1000
+}
+
+async fn calls(
+    State(core): State<Arc<MockCore>>,
+    query: Result<Query<CallsQuery>, QueryRejection>,
+) -> Response {
+    let query = match query {
+        Ok(Query(query)) => query,
+        Err(error) => {
+            return control_error(format!(
+                "invalid query: {} (expected after=ID&limit=N)",
+                error.body_text()
+            ));
+        }
+    };
+    Json(core.books.page(query.after, query.limit)).into_response()
+}
+
+async fn books(State(core): State<Arc<MockCore>>) -> Response {
+    Json(core.books.summary()).into_response()
+}
+
+/// The mocks started together, shared by their routers once all are listening.
+pub type SharedSet = Arc<std::sync::OnceLock<MockSet>>;
+
+async fn set(State(core): State<Arc<MockCore>>, set: Option<Extension<SharedSet>>) -> Response {
+    match set.as_ref().and_then(|Extension(set)| set.get()) {
+        Some(set) => Json(set.clone()).into_response(),
+        // A mock started on its own knows of no other.
+        None => Json(json!({ "mocks": {}, "note": format!("{} was started alone", core.name) }))
+            .into_response(),
+    }
 }
 
 async fn reset(State(core): State<Arc<MockCore>>) -> Json<serde_json::Value> {

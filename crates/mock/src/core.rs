@@ -2,7 +2,7 @@
 //! per-request context handlers receive.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
@@ -11,6 +11,9 @@ use http::request::Parts;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
+use gatebench_wire::books::{CallRecord, CallUsage, key_id};
+
+use crate::books::{self, Books};
 use crate::capacity::{Capacity, CapacityConfig, LoadPermit};
 use crate::error::{ApiError, ErrorStyle};
 use crate::faults::{FaultSpec, FaultState};
@@ -35,6 +38,9 @@ pub struct ServiceSettings {
     pub rate_limits: RateLimitConfig,
     /// Faults in force at start.
     pub faults: FaultSpec,
+    /// Calls the raw call log keeps (`GET /_mock/calls`); totals are kept whatever
+    /// the log drops.
+    pub call_log_capacity: usize,
 }
 
 impl Default for ServiceSettings {
@@ -46,6 +52,7 @@ impl Default for ServiceSettings {
             capacity: CapacityConfig::default(),
             rate_limits: RateLimitConfig::default(),
             faults: FaultSpec::default(),
+            call_log_capacity: books::DEFAULT_CAPACITY,
         }
     }
 }
@@ -78,6 +85,8 @@ pub struct MockCore {
     pub faults: FaultState,
     /// Requests by route and outcome.
     pub stats: Arc<Stats>,
+    /// Every call served, with its usage (the provider's books).
+    pub books: Arc<Books>,
     /// Per-key limits.
     pub limits: RateLimiter,
     /// Per-model capacity.
@@ -113,6 +122,7 @@ impl MockCore {
             time_scale: time_scale.max(0.0),
             faults: FaultState::new(settings.faults.clone()),
             stats: Arc::default(),
+            books: Arc::new(Books::new(name, settings.call_log_capacity)),
             limits: RateLimiter::new(settings.rate_limits.clone()),
             capacity: Capacity::new(settings.capacity.clone()),
             occurrences: Occurrences::default(),
@@ -139,6 +149,7 @@ impl MockCore {
     pub fn reset(&self) {
         self.faults.set(self.settings.faults.clone());
         self.stats.clear();
+        self.books.clear();
         self.limits.clear();
         self.occurrences.clear();
         if let Some(Forget(forget)) = self.forget.get() {
@@ -153,41 +164,107 @@ impl MockCore {
 }
 
 /// What a handler knows about the request it serves, set up by the shared middleware.
+///
+/// The context also carries the call's entry in the books: handlers say what they
+/// served ([`RequestCtx::serve`]), the middleware says how it ended, and when the
+/// last copy of the context is dropped (the answer's body sent, or the call
+/// abandoned) the entry is written.
 #[derive(Clone, Debug)]
 pub struct RequestCtx {
     inner: Arc<CtxInner>,
 }
 
+/// Who asked, for the books.
+#[derive(Debug, Default)]
+pub(crate) struct Caller {
+    pub api_key: Option<String>,
+    pub traceparent: Option<String>,
+    pub client_request_id: Option<String>,
+}
+
+/// How a request is to be served: what the middleware drew for it.
+#[derive(Debug)]
+pub(crate) struct Draws {
+    pub seed: u64,
+    pub time_scale: f64,
+    pub slow_down: f64,
+    pub stream_cut: Option<f64>,
+}
+
+impl Draws {
+    /// For a request refused before its body was read: no faults, no delays, a seed
+    /// of its own (so its request id is its own).
+    pub(crate) fn unfaulted(core: &MockCore, route: &str) -> Draws {
+        let hash = rng::request_hash(route, b"refused");
+        let n = core.occurrences.next(hash);
+        Draws {
+            seed: rng::mix(core.seed, &[&hash.to_le_bytes(), &n.to_le_bytes()]),
+            time_scale: 0.0,
+            slow_down: 1.0,
+            stream_cut: None,
+        }
+    }
+}
+
 #[derive(Debug)]
 struct CtxInner {
     id: String,
-    seed: u64,
-    api_key: Option<String>,
-    time_scale: f64,
-    slow_down: f64,
-    stream_cut: Option<f64>,
+    draws: Draws,
+    caller: Caller,
     cut_claimed: AtomicBool,
     received: Instant,
+    at_ms: u64,
+    route: String,
+    books: Arc<Books>,
+    mock: &'static str,
+    call: Mutex<Call>,
+}
+
+/// What a handler served: what goes on the bill when the call ends.
+#[derive(Clone, Debug, Default)]
+pub struct Served {
+    /// Model (or `model_id`).
+    pub model: Option<String>,
+    /// Voice.
+    pub voice: Option<String>,
+    /// Units as reported to the client (or, for a stream, as delivered so far).
+    pub usage: CallUsage,
+    /// Digest of the content delivered ([`gatebench_wire::books::digest`]).
+    pub content_digest: Option<String>,
+    /// Digest of the prompt.
+    pub prompt_digest: Option<String>,
+    /// Id of the answer.
+    pub response_id: Option<String>,
+    /// A streamed answer.
+    pub stream: bool,
+    /// A chat stream: if it ends early, `usage` holds what was delivered (set by the
+    /// stream itself), and is billed as such.
+    pub partial_billing: bool,
+}
+
+#[derive(Debug, Default)]
+struct Call {
+    served: Option<Served>,
+    outcome: Option<&'static str>,
+    status: u16,
+    complete: bool,
 }
 
 impl RequestCtx {
-    pub(crate) fn new(
-        seed: u64,
-        api_key: Option<String>,
-        time_scale: f64,
-        slow_down: f64,
-        stream_cut: Option<f64>,
-    ) -> Self {
+    pub(crate) fn new(core: &MockCore, route: &str, draws: Draws, caller: Caller) -> Self {
+        let seed = draws.seed;
         RequestCtx {
             inner: Arc::new(CtxInner {
                 id: format!("req_{:016x}{:016x}", seed, rng::mix(seed, &[b"id"])),
-                seed,
-                api_key,
-                time_scale,
-                slow_down,
-                stream_cut,
+                draws,
+                caller,
                 cut_claimed: AtomicBool::new(false),
                 received: Instant::now(),
+                at_ms: books::unix_ms(),
+                route: route.to_owned(),
+                books: Arc::clone(&core.books),
+                mock: core.name,
+                call: Mutex::default(),
             }),
         }
     }
@@ -199,7 +276,7 @@ impl RequestCtx {
 
     /// The caller's API key, if any.
     pub fn api_key(&self) -> Option<&str> {
-        self.inner.api_key.as_deref()
+        self.inner.caller.api_key.as_deref()
     }
 
     /// The key rate limits are counted against (`anonymous` without a key).
@@ -210,7 +287,7 @@ impl RequestCtx {
     /// A generator for one purpose (`latency`, `length`, ...), repeatable for the same
     /// seed and workload.
     pub fn rng(&self, purpose: &str) -> StdRng {
-        rng::stream(self.inner.seed, purpose)
+        rng::stream(self.inner.draws.seed, purpose)
     }
 
     /// When the request arrived.
@@ -220,7 +297,7 @@ impl RequestCtx {
 
     /// `d` as this request will wait it: times the time scale and any slow-down fault.
     pub fn scaled(&self, d: Duration) -> Duration {
-        let factor = self.inner.time_scale * self.inner.slow_down;
+        let factor = self.inner.draws.time_scale * self.inner.draws.slow_down;
         if factor == 0.0 {
             Duration::ZERO
         } else {
@@ -240,14 +317,79 @@ impl RequestCtx {
     /// (between 0.2 and 0.8). A handler that streams calls this and cuts its stream
     /// itself; otherwise the middleware cuts the body.
     pub fn take_stream_cut(&self) -> Option<f64> {
-        let cut = self.inner.stream_cut?;
+        let cut = self.inner.draws.stream_cut?;
         self.inner.cut_claimed.store(true, Ordering::Release);
         Some(cut)
     }
 
     /// A stream cut was drawn and the handler did not cut its stream itself.
     pub(crate) fn stream_cut_pending(&self) -> bool {
-        self.inner.stream_cut.is_some() && !self.inner.cut_claimed.load(Ordering::Acquire)
+        self.inner.draws.stream_cut.is_some() && !self.inner.cut_claimed.load(Ordering::Acquire)
+    }
+
+    fn call(&self) -> std::sync::MutexGuard<'_, Call> {
+        self.inner.call.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Says what the call served (or changes it as a stream goes on). A call that
+    /// served nothing is not billed.
+    pub fn serve(&self, update: impl FnOnce(&mut Served)) {
+        update(self.call().served.get_or_insert_with(Served::default));
+    }
+
+    /// How the answer was classified when it left (see [`crate::stats`]).
+    pub(crate) fn set_outcome(&self, outcome: &'static str, status: u16) {
+        let mut call = self.call();
+        call.outcome = Some(outcome);
+        call.status = status;
+    }
+
+    /// The answer's body was sent to its end.
+    pub(crate) fn set_complete(&self) {
+        self.call().complete = true;
+    }
+}
+
+impl Drop for CtxInner {
+    fn drop(&mut self) {
+        let call = std::mem::take(self.call.get_mut().unwrap_or_else(|e| e.into_inner()));
+        let complete = call.complete;
+        // An answer that left as a success but did not arrive whole, or a handler
+        // dropped before it answered: the client went away.
+        let answered_ok = matches!(call.outcome, None | Some("ok" | "fault_slow_down"));
+        let outcome = match call.outcome {
+            Some(outcome) if complete || !answered_ok => outcome,
+            _ => "client_closed",
+        };
+        let partial = |s: &Served| s.partial_billing && !complete;
+        let billed = call
+            .served
+            .as_ref()
+            .is_some_and(|s| answered_ok || partial(s));
+        let delivered = call.served.as_ref().is_some_and(|s| complete || partial(s));
+        let served = call.served.unwrap_or_default();
+        self.books.record(CallRecord {
+            id: 0,
+            mock: self.mock.to_owned(),
+            at_ms: self.at_ms,
+            duration_ms: self.received.elapsed().as_secs_f64() * 1000.0,
+            route: std::mem::take(&mut self.route),
+            api_key_id: self.caller.api_key.as_deref().map(key_id),
+            model: served.model,
+            voice: served.voice,
+            outcome: outcome.to_owned(),
+            status: call.status,
+            stream: served.stream,
+            complete,
+            billed,
+            usage: served.usage,
+            content_digest: served.content_digest.filter(|_| delivered),
+            prompt_digest: served.prompt_digest,
+            response_id: served.response_id,
+            request_id: std::mem::take(&mut self.id),
+            traceparent: self.caller.traceparent.take(),
+            client_request_id: self.caller.client_request_id.take(),
+        });
     }
 }
 

@@ -13,11 +13,12 @@ use futures::StreamExt as _;
 use http::{HeaderName, HeaderValue, StatusCode, header};
 use http_body_util::BodyExt as _;
 
-use crate::core::{KeyHeader, MockCore, RequestCtx};
+use crate::core::{Caller, Draws, KeyHeader, MockCore, RequestCtx};
 use crate::error::{ErrorStyle, Outcome};
 use crate::faults::FaultKind;
 use crate::rng;
 use crate::server::Connection;
+use crate::tracked::Tracked;
 
 /// Runs before every provider route (installed with `route_layer`).
 pub async fn mock_layer(
@@ -30,16 +31,56 @@ pub async fn mock_layer(
         || request.uri().path().to_owned(),
         |m| m.as_str().to_owned(),
     );
-    let guard = core.stats.enter();
-    let (response, outcome) = handle(&core, &route, request, next).await;
+    let in_flight = core.stats.enter();
+    let (response, outcome, ctx) = handle(&core, &route, request, next).await;
     core.stats.record(&route, outcome);
+    ctx.set_outcome(outcome, response.status().as_u16());
     let (parts, body) = response.into_parts();
-    // The request stays in flight until its body has been sent.
-    let body = body.map_frame(move |frame| {
-        let _ = &guard;
-        frame
-    });
-    Response::from_parts(parts, Body::new(body))
+    // The request stays in flight, and its books entry open, until its body has
+    // been sent.
+    Response::from_parts(parts, Body::new(Tracked::new(body, ctx, in_flight)))
+}
+
+/// Whether the profile's key settings let `key` in.
+fn admitted(core: &MockCore, key: Option<&str>) -> bool {
+    if !core.settings.require_key && core.settings.api_keys.is_empty() {
+        return true;
+    }
+    key.is_some_and(|k| {
+        core.settings.api_keys.is_empty() || core.settings.api_keys.iter().any(|a| a == k)
+    })
+}
+
+/// Runs before the account routes (usage and cost reports): the provider's key
+/// check only; they are not faulted, limited, counted or booked.
+pub async fn account_layer(
+    State(core): State<Arc<MockCore>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let key = api_key(request.headers(), core.key_header);
+    if !admitted(&core, key.as_deref()) {
+        return core.style.unauthorized(key.is_some()).into_response();
+    }
+    next.run(request).await
+}
+
+/// Longest correlation header kept in the books.
+const MAX_CORRELATION: usize = 256;
+
+fn caller(headers: &http::HeaderMap, source: KeyHeader) -> Caller {
+    let correlation = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.is_empty() && v.len() <= MAX_CORRELATION)
+            .map(str::to_owned)
+    };
+    Caller {
+        api_key: api_key(headers, source),
+        traceparent: correlation("traceparent"),
+        client_request_id: correlation("x-request-id"),
+    }
 }
 
 async fn handle(
@@ -47,18 +88,20 @@ async fn handle(
     route: &str,
     request: Request,
     next: Next,
-) -> (Response, &'static str) {
+) -> (Response, &'static str, RequestCtx) {
     let style = core.style;
     let (mut parts, body) = request.into_parts();
+    let caller = caller(&parts.headers, core.key_header);
+    // A request refused before anything was drawn for it.
+    let refused = |response: Response, caller: Caller| {
+        let (response, outcome) = finish(response, None);
+        let ctx = RequestCtx::new(core, route, Draws::unfaulted(core, route), caller);
+        (with_ids(response, core, &ctx), outcome, ctx)
+    };
 
-    let key = api_key(&parts.headers, core.key_header);
-    if core.settings.require_key || !core.settings.api_keys.is_empty() {
-        let known = key.as_ref().is_some_and(|k| {
-            core.settings.api_keys.is_empty() || core.settings.api_keys.contains(k)
-        });
-        if !known {
-            return finish(style.unauthorized(key.is_some()).into_response(), None);
-        }
+    if !admitted(core, caller.api_key.as_deref()) {
+        let response = style.unauthorized(caller.api_key.is_some()).into_response();
+        return refused(response, caller);
     }
 
     let limit = core.settings.body_limit;
@@ -67,7 +110,7 @@ async fn handle(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return finish(style.too_large(limit).into_response(), None);
+        return refused(style.too_large(limit).into_response(), caller);
     }
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => bytes,
@@ -75,9 +118,10 @@ async fn handle(
             let too_large = std::error::Error::source(&error)
                 .is_some_and(|e| e.is::<http_body_util::LengthLimitError>());
             if too_large {
-                return finish(style.too_large(limit).into_response(), None);
+                return refused(style.too_large(limit).into_response(), caller);
             }
-            return (StatusCode::BAD_REQUEST.into_response(), "aborted");
+            let ctx = RequestCtx::new(core, route, Draws::unfaulted(core, route), caller);
+            return (StatusCode::BAD_REQUEST.into_response(), "aborted", ctx);
         }
     };
 
@@ -100,16 +144,24 @@ async fn handle(
     let (spec, _) = core.faults.get();
 
     let ctx = RequestCtx::new(
-        seed,
-        key,
-        core.time_scale,
-        draw.slow_down.unwrap_or(1.0),
-        (draw.fault == Some(FaultKind::StreamCut)).then(|| 0.2 + 0.6 * unit(seed)),
+        core,
+        route,
+        Draws {
+            seed,
+            time_scale: core.time_scale,
+            slow_down: draw.slow_down.unwrap_or(1.0),
+            stream_cut: (draw.fault == Some(FaultKind::StreamCut)).then(|| 0.2 + 0.6 * unit(seed)),
+        },
+        caller,
     );
     let fault_outcome = draw
         .fault
         .or(draw.slow_down.map(|_| FaultKind::SlowDown))
         .map(FaultKind::outcome);
+    // Known now, so that a call abandoned while a fault holds it is booked as such.
+    if let Some(outcome) = fault_outcome.filter(|_| draw.fault.is_some()) {
+        ctx.set_outcome(outcome, 0);
+    }
     let scaled = |d: Duration| ctx.scaled(d);
 
     let early = match draw.fault {
@@ -156,7 +208,8 @@ async fn handle(
         Some(FaultKind::StreamCut | FaultKind::SlowDown) | None => None,
     };
     if let Some(response) = early {
-        return finish(with_ids(response, core, &ctx), fault_outcome);
+        let (response, outcome) = finish(with_ids(response, core, &ctx), fault_outcome);
+        return (response, outcome, ctx);
     }
 
     parts.extensions.insert(ctx.clone());
@@ -168,7 +221,8 @@ async fn handle(
     } else {
         response
     };
-    finish(with_ids(response, core, &ctx), fault_outcome)
+    let (response, outcome) = finish(with_ids(response, core, &ctx), fault_outcome);
+    (response, outcome, ctx)
 }
 
 fn finish(response: Response, fault: Option<&'static str>) -> (Response, &'static str) {
@@ -205,7 +259,7 @@ fn with_ids(mut response: Response, core: &MockCore, ctx: &RequestCtx) -> Respon
     response
 }
 
-fn api_key(headers: &http::HeaderMap, source: KeyHeader) -> Option<String> {
+pub(crate) fn api_key(headers: &http::HeaderMap, source: KeyHeader) -> Option<String> {
     let bearer = || {
         let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
         let key = value

@@ -10,6 +10,7 @@
 //! body limit, auth, faults, stats. Handlers then only parse, validate, wait the
 //! latency model and answer.
 
+pub mod books;
 pub mod capacity;
 pub mod config;
 pub mod control;
@@ -25,9 +26,10 @@ pub mod rng;
 pub mod server;
 mod set;
 pub mod stats;
+mod tracked;
 pub mod webvtt;
 
 pub use config::{Profile, ProfileError, ServiceProfile};
-pub use core::{MockCore, RequestCtx, ServiceSettings};
+pub use core::{MockCore, RequestCtx, Served, ServiceSettings};
 pub use error::{ApiError, ErrorStyle};
 pub use set::{MockOptions, MockPorts, RunningMocks, StartError};

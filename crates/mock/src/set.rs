@@ -3,10 +3,14 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use axum::Router;
+use std::sync::Arc;
+
+use axum::{Extension, Router};
+use gatebench_wire::books::MockSet;
 use tokio::net::TcpListener;
 
 use crate::config::Profile;
+use crate::control::SharedSet;
 use crate::server::{self, ServerHandle};
 use crate::{elevenlabs, openai, personality, webvtt};
 
@@ -119,9 +123,11 @@ impl RunningMocks {
                 webvtt::router(&profile.webvtt, seed, time_scale),
             ),
         ];
+        let set = SharedSet::default();
         let mut servers = Vec::with_capacity(apps.len());
         for (mock, port, router) in apps {
             let addr = SocketAddr::new(host, port);
+            let router = router.layer(Extension(Arc::clone(&set)));
             let started = async {
                 let listener = TcpListener::bind(addr).await?;
                 server::spawn(listener, router, drain)
@@ -139,7 +145,15 @@ impl RunningMocks {
                 }
             }
         }
-        Ok(RunningMocks { servers, drain })
+        let running = RunningMocks { servers, drain };
+        let _ = set.set(MockSet {
+            mocks: running
+                .urls()
+                .into_iter()
+                .map(|(name, url)| (name.to_owned(), url))
+                .collect(),
+        });
+        Ok(running)
     }
 
     /// Address of one mock (`openai`, `elevenlabs`, `personality`, `webvtt`).

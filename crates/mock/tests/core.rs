@@ -59,7 +59,12 @@ async fn start(style: ErrorStyle, settings: ServiceSettings) -> (ServerHandle, S
         .route("/v1/echo", post(echo))
         .with_state(Arc::clone(&core));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let handle = server::spawn(listener, assemble(core, routes), Duration::from_secs(1)).unwrap();
+    let handle = server::spawn(
+        listener,
+        assemble(core, routes, axum::Router::new()),
+        Duration::from_secs(1),
+    )
+    .unwrap();
     let url = format!("http://{}", handle.addr());
     (handle, url)
 }

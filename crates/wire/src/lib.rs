@@ -5,6 +5,7 @@
 //! mark optional are `Option` here and omitted when `None`, so a response serialised
 //! from these types is what the official SDKs expect.
 
+pub mod books;
 pub mod elevenlabs;
 pub mod openai;
 pub mod personality;

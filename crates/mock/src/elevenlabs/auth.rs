@@ -14,8 +14,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::AppState;
-use crate::core::RequestCtx;
+use crate::core::{KeyHeader, RequestCtx};
 use crate::error::{ApiError, ErrorStyle};
+use crate::layer::api_key;
 
 /// Which keys the mock accepts.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -59,7 +60,9 @@ pub async fn layer(State(state): State<AppState>, request: Request, next: Next) 
     let key = request
         .extensions()
         .get::<RequestCtx>()
-        .and_then(|ctx| ctx.api_key().map(str::to_owned));
+        .map(|ctx| ctx.api_key().map(str::to_owned))
+        // Account routes run without the shared middleware, so read the headers.
+        .unwrap_or_else(|| api_key(request.headers(), KeyHeader::XiApiKey));
     match state.auth.check(state.core.style, key.as_deref()) {
         Ok(()) => next.run(request).await,
         Err(error) => error.into_response(),

@@ -25,6 +25,7 @@
 //! checked by this module (see [`auth`]), concurrency, capacity and per-minute
 //! characters by [`admission`].
 
+mod account;
 pub mod admission;
 pub mod alignment;
 pub mod audio;
@@ -88,6 +89,8 @@ pub struct ElevenLabsProfile {
     pub rate_limits: RateLimitConfig,
     /// See [`ServiceSettings::faults`].
     pub faults: FaultSpec,
+    /// See [`ServiceSettings::call_log_capacity`].
+    pub call_log_capacity: usize,
     /// Latency by model id; a model left out keeps its built-in latency.
     pub models: BTreeMap<String, ModelLatency>,
 }
@@ -114,6 +117,7 @@ impl Default for ElevenLabsProfile {
                 concurrent_requests: 15,
             },
             faults: s.faults,
+            call_log_capacity: s.call_log_capacity,
             models: MODELS
                 .iter()
                 .map(|m| (m.id.to_owned(), models::default_latency(m.id)))
@@ -132,6 +136,7 @@ impl ElevenLabsProfile {
             capacity: self.capacity.clone(),
             rate_limits: self.rate_limits.clone(),
             faults: self.faults.clone(),
+            call_log_capacity: self.call_log_capacity,
         }
     }
 
@@ -209,7 +214,12 @@ pub fn router(profile: &ElevenLabsProfile, seed: u64, time_scale: f64) -> Router
         .route("/v1/models", get(models::list))
         .route_layer(from_fn_with_state(state.clone(), auth::layer));
     let socket = Router::new().route(&format!("{tts}/stream-input"), get(ws::stream_input));
-    assemble(core, http.merge(socket).with_state(state))
+    let account = Router::new()
+        .route("/v1/user/subscription", get(account::subscription))
+        .route("/v1/usage/character-stats", get(account::character_stats))
+        .route_layer(from_fn_with_state(state.clone(), auth::layer))
+        .with_state(state.clone());
+    assemble(core, http.merge(socket).with_state(state), account)
 }
 
 #[cfg(test)]

@@ -76,6 +76,7 @@ async fn respond(prepared: Prepared, ctx: RequestCtx, kind: Kind) -> Response {
         timeline,
         audio,
     } = prepared;
+    ctx.serve(|served| served.stream = true);
     let chunks = audio.chunks(CHUNK_MS);
     let mut items = VecDeque::with_capacity(chunks.len());
     for (i, chunk) in chunks.iter().enumerate() {

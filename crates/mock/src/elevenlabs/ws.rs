@@ -37,7 +37,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use gatebench_wire::elevenlabs::{
-    OutputFormat, StreamInputError, StreamInputMessage, StreamOutputMessage,
+    OutputFormat, StreamInputError, StreamInputMessage, StreamOutputMessage, character_cost,
 };
 use http::StatusCode;
 use rand::rngs::StdRng;
@@ -332,6 +332,14 @@ impl Session {
                 .fail(socket, "invalid_output_format", message, POLICY)
                 .await;
         };
+        let (model, voice) = (self.model.id, self.voice.voice_id.as_str());
+        self.ctx.serve(|served| {
+            served.model.get_or_insert_with(|| model.to_owned());
+            served.voice.get_or_insert_with(|| voice.to_owned());
+            served.stream = true;
+            served.usage.characters += character_cost(model, text);
+            served.usage.audio_ms += timeline.duration_ms;
+        });
         let message = StreamOutputMessage {
             audio: Some(STANDARD.encode(&audio.bytes)),
             is_final: None,

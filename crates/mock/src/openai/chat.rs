@@ -9,6 +9,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use gatebench_wire::books::{CallUsage, digest};
 use gatebench_wire::openai::{
     AssistantMessage, ChatChoice, ChatCompletion, ChatCompletionRequest, CompletionTokensDetails,
     PromptTokensDetails, ResponseFormat, Usage,
@@ -109,6 +110,20 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         model: request.model.clone(),
         fingerprint: fingerprint(&request.model),
     };
+    ctx.serve(|served| {
+        served.model = Some(request.model.clone());
+        served.usage = CallUsage {
+            input_tokens: u64::from(usage.prompt_tokens),
+            cached_tokens: u64::from(cached),
+            output_tokens: u64::from(usage.completion_tokens),
+            ..CallUsage::default()
+        };
+        served.content_digest = planned.choices.first().map(|c| digest(c.text.as_bytes()));
+        served.prompt_digest = request.last_user_text().map(|t| digest(t.as_bytes()));
+        served.response_id = Some(meta.id.clone());
+        served.stream = request.is_stream();
+        served.partial_billing = request.is_stream();
+    });
     tracing::debug!(
         model = %request.model,
         prompt_tokens = usage.prompt_tokens,

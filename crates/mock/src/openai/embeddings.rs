@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
+use gatebench_wire::books::digest;
 use gatebench_wire::openai::{
     Embedding, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage,
     EmbeddingVector, EncodingFormat,
@@ -62,6 +63,11 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         })
         .collect();
 
+    ctx.serve(|served| {
+        served.model = Some(request.model.clone());
+        served.usage.input_tokens = total as u64;
+        served.prompt_digest = inputs.first().map(|(text, _)| digest(text.as_bytes()));
+    });
     let base = model.base.sample(&mut ctx.rng("embedding_base"));
     let per_token = model.per_token.sample(&mut ctx.rng("embedding_per_token"));
     let delay = base + per_token.mul_f64(total as f64);

@@ -23,6 +23,7 @@ mod models;
 mod profile;
 mod prompt_cache;
 mod stream;
+mod usage;
 mod validate;
 
 use std::collections::HashMap;
@@ -66,6 +67,8 @@ pub struct OpenAiMock {
     answers: Cache<u128, Arc<Vec<Written>>>,
     /// Prompt token sequences by conversation, for the same reason.
     prompts: Cache<u128, Arc<Vec<u32>>>,
+    /// Prices of the Costs API.
+    prices: gatebench_cost::PriceBook,
 }
 
 impl OpenAiMock {
@@ -85,6 +88,11 @@ impl OpenAiMock {
             .map(|(id, m)| (id.clone(), Embedder::new(id, m.dimensions as usize)))
             .collect();
         let prompt_cache = PromptCache::new(&profile.prompt_cache);
+        // The shipped files are checked by the cost crate's tests, so they load.
+        let prices = gatebench_cost::PriceBook::shipped().unwrap_or_else(|error| {
+            tracing::error!(%error, "shipped price files do not load; the Costs API prices nothing");
+            gatebench_cost::PriceBook::from_files(&[]).expect("an empty price book")
+        });
         let forgotten = prompt_cache.clone();
         core.on_reset(move || forgotten.clear());
         Arc::new(OpenAiMock {
@@ -105,6 +113,7 @@ impl OpenAiMock {
                 })
                 .max_capacity(PROMPT_MEMO_BYTES)
                 .build(),
+            prices,
         })
     }
 
@@ -151,7 +160,15 @@ pub fn router(profile: &OpenAiProfile, seed: u64, time_scale: f64) -> Router {
         .route("/v1/models", get(models::list))
         .route("/v1/models/{id}", get(models::retrieve))
         .with_state(Arc::clone(&mock));
-    assemble(Arc::clone(&mock.core), routes)
+    let account = Router::new()
+        .route(
+            "/v1/organization/usage/completions",
+            get(usage::completions),
+        )
+        .route("/v1/organization/usage/embeddings", get(usage::embeddings))
+        .route("/v1/organization/costs", get(usage::costs))
+        .with_state(Arc::clone(&mock));
+    assemble(Arc::clone(&mock.core), routes, account)
 }
 
 #[cfg(test)]

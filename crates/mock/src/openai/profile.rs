@@ -32,6 +32,8 @@ pub struct OpenAiProfile {
     pub rate_limits: RateLimitConfig,
     /// See [`ServiceSettings::faults`].
     pub faults: FaultSpec,
+    /// See [`ServiceSettings::call_log_capacity`].
+    pub call_log_capacity: usize,
     /// Chat models by id. A profile that lists any replaces the whole table.
     pub chat_models: BTreeMap<String, ChatModel>,
     /// Embedding models by id. A profile that lists any replaces the whole table.
@@ -179,6 +181,7 @@ impl Default for OpenAiProfile {
                 concurrent_requests: 0,
             },
             faults: s.faults,
+            call_log_capacity: s.call_log_capacity,
             chat_models: default_chat_models(),
             embedding_models: default_embedding_models(),
             prompt_cache: PromptCacheConfig::default(),
@@ -196,6 +199,7 @@ impl OpenAiProfile {
             capacity: self.capacity.clone(),
             rate_limits: self.rate_limits.clone(),
             faults: self.faults.clone(),
+            call_log_capacity: self.call_log_capacity,
         }
     }
 }

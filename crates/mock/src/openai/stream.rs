@@ -15,6 +15,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
+use gatebench_wire::books::digest;
 use gatebench_wire::openai::{ChatCompletionChunk, ChunkChoice, Delta, FinishReason, Role, Usage};
 use http::{HeaderValue, header};
 use tokio::time::Instant;
@@ -65,6 +66,8 @@ pub(super) fn respond(
     });
     let headers = admission.headers.clone();
     let state = Sse {
+        encoding,
+        all_sent: false,
         meta,
         pieces,
         finishes: choices.iter().map(|c| c.finish.clone()).collect(),
@@ -148,6 +151,9 @@ fn schedule(pieces: &[Vec<String>], include_usage: bool, timing: Timing) -> Vec<
 }
 
 struct Sse {
+    encoding: Encoding,
+    /// The stream went out to `[DONE]`.
+    all_sent: bool,
     meta: Meta,
     pieces: Vec<Vec<String>>,
     finishes: Vec<FinishReason>,
@@ -175,6 +181,7 @@ impl Sse {
         }
         if self.next >= self.steps.len() {
             self.finished = true;
+            self.all_sent = true;
             return Some((Ok(Bytes::from_static(DONE)), self));
         }
         // Waits count from a running deadline, so timer overshoot on one token does
@@ -199,6 +206,7 @@ impl Sse {
         if self.next >= self.steps.len() && self.cut_at.is_none() {
             frame.extend_from_slice(DONE);
             self.finished = true;
+            self.all_sent = true;
         }
         Some((Ok(Bytes::from(frame)), self))
     }
@@ -254,6 +262,31 @@ impl Sse {
         // Serialising plain structs into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *out, &chunk);
         out.extend_from_slice(b"\n\n");
+    }
+}
+
+impl Drop for Sse {
+    /// A stream that ended early (cut, or left by its client) is billed for what
+    /// went out: the prompt and the tokens of the content delivered, counted as a
+    /// client that read them would count them.
+    fn drop(&mut self) {
+        if self.all_sent {
+            return;
+        }
+        let mut texts = vec![String::new(); self.pieces.len()];
+        for (event, _) in &self.steps[..self.next.min(self.steps.len())] {
+            if let Event::Content(i, p) = *event
+                && let Some(piece) = self.pieces.get(i).and_then(|v| v.get(p))
+            {
+                texts[i].push_str(piece);
+            }
+        }
+        let tokens: u64 = texts.iter().map(|t| self.encoding.count(t) as u64).sum();
+        let content = texts.first().map(|t| digest(t.as_bytes()));
+        self.ctx.serve(|served| {
+            served.usage.output_tokens = tokens;
+            served.content_digest = content;
+        });
     }
 }
 

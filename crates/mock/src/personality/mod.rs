@@ -114,7 +114,7 @@ pub fn router(profile: &ServiceProfile, seed: u64, time_scale: f64) -> Router {
         per_item: profile.per_item,
     });
     let routes = Router::new().route(ROUTE, post(create)).with_state(state);
-    assemble(core, routes)
+    assemble(core, routes, Router::new())
 }
 
 /// The answer to `request`, drawing from the core's content generator seeded by the
@@ -142,6 +142,10 @@ async fn create(
     let (limit_headers, _concurrency) = admit(core, &ctx, items.max(1))?;
     let permit = core.enter(CAPACITY_KEY)?;
 
+    ctx.serve(|served| {
+        served.model = Some(CAPACITY_KEY.to_owned());
+        served.usage.requests = 1;
+    });
     let mut rng = ctx.rng("latency");
     let mut wait = state.first_byte.sample(&mut rng);
     for _ in 0..items {

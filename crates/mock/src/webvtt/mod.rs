@@ -128,7 +128,7 @@ pub fn router(profile: &ServiceProfile, seed: u64, time_scale: f64) -> Router {
         per_item: profile.per_item,
     });
     let routes = Router::new().route(ROUTE, post(create)).with_state(state);
-    assemble(core, routes)
+    assemble(core, routes, Router::new())
 }
 
 /// Subtitles for a request: the cues, and the timeline's length in milliseconds.
@@ -164,6 +164,10 @@ async fn create(
     let (limit_headers, _concurrency) = admit(core, &ctx, characters)?;
     let permit = core.enter(CAPACITY_KEY)?;
 
+    ctx.serve(|served| {
+        served.model = Some(CAPACITY_KEY.to_owned());
+        served.usage.requests = 1;
+    });
     let mut rng = ctx.rng("latency");
     let mut wait = state.first_byte.sample(&mut rng);
     for _ in 0..cues.len() {
