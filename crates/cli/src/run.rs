@@ -132,7 +132,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         events: args.events.clone(),
         record_requests: args.record_requests,
         cancel: Some(cancel_rx),
-        workers: None,
+        ..RunOptions::default()
     };
     let outcome = gatebench_driver::run(&file, &targets, options).await;
     ctrl_c.abort();

@@ -11,6 +11,7 @@ mod conn;
 mod gateway;
 mod sse;
 pub(crate) mod tls;
+pub(crate) mod trace;
 mod validate;
 mod ws;
 
@@ -50,6 +51,8 @@ pub(crate) struct Prepared {
     pub headers: HeaderMap,
     /// Timeout of the whole exchange.
     pub timeout: Duration,
+    /// Traces each request (runs that keep request records).
+    pub tracer: Option<Arc<trace::Tracer>>,
 }
 
 /// Times of a run: offsets are µs since `start`.
@@ -90,6 +93,7 @@ struct Exchange {
     usage: Option<crate::metrics::Usage>,
     tts_characters: Option<u64>,
     gateway: Option<Box<crate::metrics::GatewayInfo>>,
+    trace: Option<Box<crate::metrics::Trace>>,
     /// When the last byte arrived (saves reading the clock twice).
     end: Option<Instant>,
 }
@@ -107,6 +111,7 @@ impl Exchange {
             usage: None,
             tts_characters: None,
             gateway: None,
+            trace: None,
             end: None,
         }
     }
@@ -122,13 +127,15 @@ struct InFlight<'a> {
     intended: Instant,
     sent: Instant,
     intent: Option<Arc<str>>,
+    trace: Option<Box<crate::metrics::Trace>>,
     armed: bool,
 }
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         if self.armed {
-            let ex = Exchange::failed(Outcome::Interrupted);
+            let mut ex = Exchange::failed(Outcome::Interrupted);
+            ex.trace = self.trace.take();
             let sample = ex.into_sample(
                 self.clock,
                 self.request,
@@ -171,6 +178,7 @@ impl Exchange {
             tts_characters: self.tts_characters,
             gateway: self.gateway,
             intent,
+            trace: self.trace,
         }
     }
 }
@@ -189,6 +197,11 @@ pub(crate) async fn execute(
 ) {
     let sent = Instant::now();
     let intended = intended.unwrap_or(sent);
+    let trace = prepared
+        .tracer
+        .as_ref()
+        .filter(|_| prepared.kind != Kind::TtsWs)
+        .map(|t| t.start(prepared.kind, &payload));
     let mut guard = InFlight {
         tx,
         clock,
@@ -196,6 +209,14 @@ pub(crate) async fn execute(
         intended,
         sent,
         intent: payload.intent.clone(),
+        // what is known of a traced request before any answer, should none come
+        trace: trace.as_ref().map(|t| {
+            Box::new(crate::metrics::Trace {
+                client_request_id: t.client_request_id.clone(),
+                prompt_digest: t.prompt_digest.clone(),
+                ..Default::default()
+            })
+        }),
         armed: true,
     };
     let deadline = tokio::time::Instant::from_std(sent + prepared.timeout);
@@ -207,7 +228,7 @@ pub(crate) async fn execute(
                 // boxed: its state is large and would otherwise bloat every request's future
                 Box::pin(ws::exchange(endpoint, prepared, payload)).await
             } else {
-                http_exchange(slot, endpoint, prepared, payload, sent).await
+                http_exchange(slot, endpoint, prepared, payload, sent, trace).await
             }
         };
         // pinned in place so that the timeout wraps a pointer, not a copy of the state
@@ -225,6 +246,10 @@ pub(crate) async fn execute(
         conns.slots[prepared.endpoint] = None;
     }
     guard.armed = false;
+    let mut ex = ex;
+    if ex.trace.is_none() {
+        ex.trace = guard.trace.take();
+    }
     let end = ex.end.unwrap_or_else(Instant::now);
     let sample = ex.into_sample(
         clock,
@@ -254,6 +279,7 @@ async fn http_exchange(
     prepared: &Prepared,
     payload: Payload,
     sent: Instant,
+    trace: Option<Box<crate::metrics::Trace>>,
 ) -> Exchange {
     if !slot.as_mut().is_some_and(Conn::alive) {
         *slot = None;
@@ -275,6 +301,12 @@ async fn http_exchange(
     if let Some(h) = builder.headers_mut() {
         // `Host` is among the prepared headers
         h.clone_from(&prepared.headers);
+        if let Some(id) = trace
+            .as_ref()
+            .and_then(|t| http::HeaderValue::from_str(&t.client_request_id).ok())
+        {
+            h.insert(trace::CORRELATION, id);
+        }
     }
     let request = match builder.body(Full::new(payload.body)) {
         Ok(r) => r,
@@ -283,7 +315,7 @@ async fn http_exchange(
             return Exchange::failed(Outcome::ValidationFailure);
         }
     };
-    let work = std::pin::pin!(exchange_on(sender, request, prepared, sent));
+    let work = std::pin::pin!(exchange_on(sender, request, prepared, sent, trace));
     drive(driver, work).await
 }
 
@@ -293,6 +325,7 @@ async fn exchange_on(
     request: Request<Body>,
     prepared: &Prepared,
     sent: Instant,
+    mut trace: Option<Box<crate::metrics::Trace>>,
 ) -> Exchange {
     if sender.ready().await.is_err() {
         return Exchange::failed(Outcome::Reset);
@@ -313,6 +346,9 @@ async fn exchange_on(
     ex.status = status;
     ex.ttfb = Some(ttfb);
     ex.gateway = gateway::read(headers);
+    if let (Some(t), Some(tracer)) = (trace.as_deref_mut(), &prepared.tracer) {
+        tracer.capture(t, headers);
+    }
     ex.tts_characters = headers
         .get(&gateway::CHARACTER_COST)
         .and_then(|v| v.to_str().ok())
@@ -326,7 +362,11 @@ async fn exchange_on(
     let success = (200..300).contains(&status);
     let sse = success && prepared.kind == Kind::Chat && prepared.stream;
     let collect = success && !sse && prepared.kind != Kind::Http;
-    let mut stream_state = sse.then(sse::SseState::default);
+    let mut stream_state = sse.then(|| {
+        let mut state = sse::SseState::default();
+        state.capture = trace.is_some().then(trace::StreamCapture::default);
+        state
+    });
     let mut buf: Vec<u8> = if collect {
         Vec::with_capacity(capacity)
     } else {
@@ -356,10 +396,15 @@ async fn exchange_on(
     ex.end = Some(end);
     if !success {
         ex.outcome = Outcome::Http(status);
+        ex.trace = trace;
         return ex;
     }
     if let Some(mut s) = stream_state {
         s.finish(end);
+        if let (Some(t), Some(capture)) = (trace.as_deref_mut(), s.capture.take()) {
+            capture.finish(t);
+        }
+        ex.trace = trace;
         ex.outcome = if cut {
             Outcome::StreamCut
         } else if s.malformed {
@@ -391,8 +436,16 @@ async fn exchange_on(
     }
     if cut {
         ex.outcome = Outcome::StreamCut;
+        ex.trace = trace;
         return ex;
     }
+    if let Some(t) = trace.as_deref_mut()
+        && collect
+        && prepared.kind == Kind::Chat
+    {
+        trace::read_chat(t, &buf);
+    }
+    ex.trace = trace;
     if collect {
         let (outcome, usage) = check_body(prepared.kind, prepared.stream, &content_type, &buf);
         ex.outcome = outcome;

@@ -9,10 +9,13 @@ use std::time::Instant;
 
 use serde::Deserialize;
 
+use super::trace::StreamCapture;
 use crate::metrics::Usage;
 
 #[derive(Deserialize)]
 struct Chunk<'a> {
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     choices: Vec<ChunkChoice<'a>>,
     #[serde(default)]
@@ -23,8 +26,12 @@ struct Chunk<'a> {
 
 #[derive(Deserialize)]
 struct ChunkChoice<'a> {
+    #[serde(default)]
+    index: u32,
     #[serde(default, borrow)]
     delta: Option<Delta<'a>>,
+    #[serde(default, borrow)]
+    finish_reason: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -85,6 +92,8 @@ pub(crate) struct SseState {
     pub itl_us: Vec<u32>,
     /// Usage of the final chunk.
     pub usage: Option<Usage>,
+    /// What the stream delivered, when the request is traced.
+    pub capture: Option<StreamCapture>,
 }
 
 impl SseState {
@@ -145,6 +154,22 @@ impl SseState {
             return;
         }
         self.chunks += 1;
+        if let Some(capture) = &mut self.capture {
+            if capture.id.is_none() {
+                capture.id = chunk.id.as_deref().map(str::to_owned);
+            }
+            for choice in chunk.choices.iter().filter(|c| c.index == 0) {
+                if let Some(text) = choice.delta.as_ref().and_then(|d| d.content.as_deref())
+                    && !text.is_empty()
+                {
+                    capture.text.push_str(text);
+                    capture.chunks += 1;
+                }
+                if let Some(finish) = &choice.finish_reason {
+                    capture.finish = Some(finish.to_string());
+                }
+            }
+        }
         let has_content = chunk.choices.iter().any(|c| {
             c.delta.as_ref().is_some_and(|d| {
                 d.content.as_deref().is_some_and(|t| !t.is_empty()) || d.tool_calls.is_some()

@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, watch};
 
 pub use schedule::Schedule;
 
+use crate::client::trace::Tracer;
 use crate::client::{Clock, Prepared};
 use crate::metrics::aggregator::{
     Aggregator, Layout, Live, LiveScenario, Msg, RequestInfo, ScenarioInfo,
@@ -41,8 +42,15 @@ pub struct RunOptions {
     pub quiet: bool,
     /// Writes JSON-lines events to this file.
     pub events: Option<PathBuf>,
-    /// Keeps one [`crate::RequestRecord`] per request in the results.
+    /// Keeps one [`crate::RequestRecord`] per request in the results, and traces
+    /// each request: an `x-request-id` sent with it, digests of the prompt sent and
+    /// the content received.
     pub record_requests: bool,
+    /// Response headers to keep in each request record (`claims`), e.g. a target's
+    /// cost or cache header (with `record_requests`).
+    pub capture_headers: Vec<String>,
+    /// API keys to send instead of the scenario's: scenario key → key sent.
+    pub keys: BTreeMap<String, String>,
     /// Stops the run early (graceful stop) when it turns `true` (e.g. on Ctrl-C).
     pub cancel: Option<watch::Receiver<bool>>,
     /// Threads the VUs run on (default: one per core).
@@ -146,15 +154,6 @@ pub async fn run(
         .map(|s| (s.name.clone(), s.load.executor.name().to_owned()))
         .collect();
     reporter.start(&file.name, seed, planned, &executors);
-
-    let workers = Arc::new(
-        workers::Workers::start(
-            options
-                .workers
-                .unwrap_or_else(workers::Workers::default_count),
-        )
-        .map_err(RunError::Workers)?,
-    );
     let started_at = SystemTime::now();
     let start = Instant::now();
     let clock = Clock { start };
@@ -190,6 +189,27 @@ pub async fn run(
         })
     };
 
+    let tracer = if options.record_requests {
+        let capture = options
+            .capture_headers
+            .iter()
+            .map(|h| {
+                HeaderName::from_bytes(h.to_ascii_lowercase().as_bytes()).map_err(|_| {
+                    RunError::Header {
+                        request: "(captured headers)".into(),
+                        header: h.clone(),
+                    }
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let nanos = started_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let tag = format!("{:08x}", (nanos ^ seed.rotate_left(17)) as u32);
+        Some(Arc::new(Tracer::new(tag, capture)))
+    } else {
+        None
+    };
     let mut runners = Vec::new();
     let mut global_index = 0u32;
     for (i, scenario) in file.scenarios.iter().enumerate() {
@@ -198,7 +218,17 @@ pub async fn run(
             .iter()
             .map(|r| {
                 let e = endpoint_of[global_index as usize];
-                let p = prepare(r, global_index, (e, &endpoints[e]), &scenario.load);
+                let p = prepare(
+                    r,
+                    global_index,
+                    (e, &endpoints[e]),
+                    &scenario.load,
+                    &options.keys,
+                )
+                .map(|mut p| {
+                    p.tracer.clone_from(&tracer);
+                    p
+                });
                 global_index += 1;
                 p
             })
@@ -370,6 +400,7 @@ fn prepare(
     index: u32,
     endpoint: (usize, &Endpoint),
     load: &Load,
+    keys: &BTreeMap<String, String>,
 ) -> Result<Prepared, RunError> {
     let spec = &request.spec;
     let bad = |header: &str| RunError::Header {
@@ -386,6 +417,7 @@ fn prepare(
         );
     }
     if let Some(key) = &spec.api_key {
+        let key = keys.get(key).unwrap_or(key);
         headers.insert(
             http::header::AUTHORIZATION,
             value(&format!("Bearer {key}"), "authorization")?,
@@ -409,6 +441,7 @@ fn prepare(
         method: spec.method.clone(),
         headers,
         timeout: spec.timeout.unwrap_or(load.timeout),
+        tracer: None,
     })
 }
 

@@ -15,7 +15,7 @@ mod timeseries;
 pub use hist::{Hist, HistDecodeError, SIGFIG, Summary, round3};
 pub use record::RequestRecord;
 pub(crate) use sample::Sample;
-pub use sample::{GatewayInfo, Usage};
+pub use sample::{GatewayInfo, Trace, Usage};
 pub use store::{
     CacheCounts, OutcomeStats, RequestStats, SIMILARITY_SCALE, Store, TOKENS_SCALE, US_TO_MS,
     status_matches,

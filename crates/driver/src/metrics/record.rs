@@ -82,6 +82,27 @@ pub struct RequestRecord {
     /// `server-timing` parts, ms.
     #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
     pub server_timing: BTreeMap<String, f64>,
+    /// The `x-request-id` the driver sent, which a target may forward upstream.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub client_request_id: Option<String>,
+    /// Digest of the prompt (or text) sent.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub prompt_digest: Option<String>,
+    /// Digest of the content received (a chat answer's first choice).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub content_digest: Option<String>,
+    /// The answer's `id`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub response_id: Option<String>,
+    /// The first choice's `finish_reason`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub finish_reason: Option<String>,
+    /// Content chunks of the first choice received (streams).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub chunks: Option<u64>,
+    /// Headers the run captured (a target's claims: cost, cache status, ids).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub claims: BTreeMap<String, String>,
 }
 
 impl RequestRecord {
@@ -94,6 +115,7 @@ impl RequestRecord {
     ) -> RequestRecord {
         let ms = |us: u64| round3(us as f64 / 1000.0);
         let g = s.gateway.as_deref();
+        let t = s.trace.as_deref();
         RequestRecord {
             scenario: scenario.to_owned(),
             request: request.to_owned(),
@@ -120,6 +142,15 @@ impl RequestRecord {
             request_id: g.and_then(|g| g.request_id.clone()),
             server_timing: g
                 .map(|g| g.server_timing.iter().cloned().collect())
+                .unwrap_or_default(),
+            client_request_id: t.map(|t| t.client_request_id.clone()),
+            prompt_digest: t.and_then(|t| t.prompt_digest.clone()),
+            content_digest: t.and_then(|t| t.content_digest.clone()),
+            response_id: t.and_then(|t| t.response_id.clone()),
+            finish_reason: t.and_then(|t| t.finish_reason.clone()),
+            chunks: t.and_then(|t| t.chunks),
+            claims: t
+                .map(|t| t.claims.iter().cloned().collect())
                 .unwrap_or_default(),
         }
     }

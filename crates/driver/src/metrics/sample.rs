@@ -48,6 +48,27 @@ impl GatewayInfo {
     }
 }
 
+/// What a traced request sent and received, for judging it against the truth the
+/// mocks keep (their books) and against what the target claimed in its headers.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Trace {
+    /// The `x-request-id` the driver sent.
+    pub client_request_id: String,
+    /// Digest of the prompt sent (`gatebench_wire::books::digest` of the wording).
+    pub prompt_digest: Option<String>,
+    /// Digest of the content received (a chat answer's first choice, reassembled
+    /// from a stream).
+    pub content_digest: Option<String>,
+    /// The answer's `id`.
+    pub response_id: Option<String>,
+    /// The first choice's `finish_reason`.
+    pub finish_reason: Option<String>,
+    /// Chat content chunks received (streams).
+    pub chunks: Option<u64>,
+    /// Headers the run was asked to capture, as received.
+    pub claims: Vec<(String, String)>,
+}
+
 /// One finished (or dropped) request.
 #[derive(Clone, Debug)]
 pub(crate) struct Sample {
@@ -81,6 +102,8 @@ pub(crate) struct Sample {
     pub gateway: Option<Box<GatewayInfo>>,
     /// Catalog entry the payload came from.
     pub intent: Option<Arc<str>>,
+    /// What a traced request saw (runs that keep request records).
+    pub trace: Option<Box<Trace>>,
 }
 
 impl Sample {

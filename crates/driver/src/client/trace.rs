@@ -1,0 +1,125 @@
+//! Tracing requests for judgement: a correlation id sent with each request, the
+//! digests of the prompt sent and the content received, and the headers a target
+//! profile names as claims. Only runs that keep request records trace.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use gatebench_wire::books::digest;
+use http::HeaderName;
+use serde::Deserialize;
+
+use crate::metrics::Trace;
+use crate::payload::Payload;
+use crate::scenario::Kind;
+
+/// Header carrying the driver's id of a request.
+pub(crate) const CORRELATION: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A run's tracer: shared by its requests.
+#[derive(Debug)]
+pub(crate) struct Tracer {
+    tag: String,
+    next: AtomicU64,
+    capture: Vec<HeaderName>,
+}
+
+impl Tracer {
+    /// Ids are `gb-TAG-N`; `capture` names the headers to keep.
+    pub fn new(tag: String, capture: Vec<HeaderName>) -> Tracer {
+        Tracer {
+            tag,
+            next: AtomicU64::new(1),
+            capture,
+        }
+    }
+
+    /// A trace for one request about to be sent.
+    pub fn start(&self, kind: Kind, payload: &Payload) -> Box<Trace> {
+        let n = self.next.fetch_add(1, Ordering::Relaxed);
+        let prompt_digest = match kind {
+            Kind::Chat | Kind::Embeddings | Kind::Tts | Kind::TtsTimestamps => {
+                payload.text.as_deref().map(|t| digest(t.as_bytes()))
+            }
+            _ => None,
+        };
+        Box::new(Trace {
+            client_request_id: format!("gb-{}-{n}", self.tag),
+            prompt_digest,
+            ..Trace::default()
+        })
+    }
+
+    /// Keeps the captured headers of a response.
+    pub fn capture(&self, trace: &mut Trace, headers: &http::HeaderMap) {
+        for name in &self.capture {
+            for value in headers.get_all(name) {
+                if let Ok(text) = value.to_str() {
+                    trace
+                        .claims
+                        .push((name.as_str().to_owned(), text.to_owned()));
+                }
+            }
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ChatAnswer {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    choices: Vec<ChatChoice>,
+}
+
+#[derive(Deserialize)]
+struct ChatChoice {
+    #[serde(default)]
+    message: Option<ChatMessage>,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ChatMessage {
+    #[serde(default)]
+    content: Option<String>,
+}
+
+/// Reads the id, first choice's content digest and finish reason of a whole chat
+/// answer.
+pub(crate) fn read_chat(trace: &mut Trace, body: &[u8]) {
+    let Ok(answer) = serde_json::from_slice::<ChatAnswer>(body) else {
+        return;
+    };
+    trace.response_id = answer.id;
+    if let Some(first) = answer.choices.into_iter().next() {
+        trace.finish_reason = first.finish_reason;
+        trace.content_digest = first
+            .message
+            .and_then(|m| m.content)
+            .map(|c| digest(c.as_bytes()));
+    }
+}
+
+/// What a chat stream delivered, for its trace.
+#[derive(Debug, Default)]
+pub(crate) struct StreamCapture {
+    /// The first choice's text.
+    pub text: String,
+    /// The first chunk's `id`.
+    pub id: Option<String>,
+    /// The first choice's `finish_reason`.
+    pub finish: Option<String>,
+    /// Chunks that carried content for the first choice.
+    pub chunks: u64,
+}
+
+impl StreamCapture {
+    /// Completes the trace with what the stream delivered.
+    pub fn finish(self, trace: &mut Trace) {
+        trace.response_id = self.id;
+        trace.finish_reason = self.finish;
+        trace.content_digest = Some(digest(self.text.as_bytes()));
+        trace.chunks = Some(self.chunks);
+    }
+}
