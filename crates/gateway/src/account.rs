@@ -1,6 +1,7 @@
 //! A tenant's own money: `GET /v1/gatebench/usage` (totals) and
 //! `GET /v1/gatebench/ledger?after=ID&limit=N` (entries, oldest first). A tenant
-//! sees only its own.
+//! sees only its own. And `GET /v1/gatebench/config`: the settings a suite judges
+//! the gateway by (cache threshold, fallback price), read-only.
 
 use std::sync::Arc;
 
@@ -92,4 +93,35 @@ pub async fn ledger(
     entries.truncate(limit);
     let next_after = entries.last().map(|e| e.id);
     Json(json!({ "object": "list", "data": entries, "has_more": has_more, "next_after": next_after })).into_response()
+}
+
+/// `GET /v1/gatebench/config`: what a suite needs to judge this gateway, read-only
+/// and free of secrets: the cache's settings and the fallback price of unknown
+/// models. A tenant reads it with its own key.
+pub async fn config(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> Response {
+    if let Err(error) = gateway.auth.authenticate(&headers, true) {
+        return GatewayError::from(error).into_response();
+    }
+    let cache = &gateway.config.cache;
+    let fallback = gateway.prices.fallback();
+    let price = |d: rust_decimal::Decimal| d.normalize().to_string();
+    Json(json!({
+        "cache": {
+            "enabled": cache.enabled,
+            "threshold": cache.threshold,
+            "ttl_s": cache.ttl.as_secs_f64(),
+            "embedding_model": cache.embedding_model,
+            "dimensions": cache.dimensions,
+        },
+        "pricing": {
+            "fallback": {
+                "input_per_million": price(fallback.input_per_million),
+                "cached_input_per_million": price(fallback.cached_input_per_million),
+                "output_per_million": price(fallback.output_per_million),
+                "per_thousand_characters": price(fallback.per_thousand_characters),
+                "per_request": price(fallback.per_request),
+            }
+        }
+    }))
+    .into_response()
 }

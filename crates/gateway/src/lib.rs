@@ -64,6 +64,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/v1/webvtt", post(services::webvtt))
         .route("/v1/gatebench/usage", get(account::usage))
         .route("/v1/gatebench/ledger", get(account::ledger))
+        .route("/v1/gatebench/config", get(account::config))
         .route("/metrics", get(ops::metrics))
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))

@@ -257,7 +257,17 @@ impl From<reqwest::Error> for AttemptError {
 /// ones; never the client's credentials (the provider's own key is added instead),
 /// never hop-by-hop or gateway headers.
 fn forwarded(headers: &HeaderMap) -> HeaderMap {
-    const PASS: [&str; 4] = ["content-type", "accept", "openai-beta", "user-agent"];
+    // Correlation headers too, so a provider's logs (and the mocks' books) name the
+    // client's request on every attempt.
+    const PASS: [&str; 7] = [
+        "content-type",
+        "accept",
+        "openai-beta",
+        "user-agent",
+        "x-request-id",
+        "traceparent",
+        "tracestate",
+    ];
     let mut out = HeaderMap::new();
     for name in PASS {
         if let Some(value) = headers.get(name) {

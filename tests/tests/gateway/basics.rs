@@ -289,3 +289,54 @@ async fn every_front_route_answers_through_the_gateway() {
     assert!(metrics.contains("gatebench_requests_total"), "{metrics}");
     stack.shutdown().await;
 }
+
+#[tokio::test]
+async fn correlation_headers_reach_the_provider_and_the_config_is_readable() {
+    let stack = stack(|_| {}).await;
+    let http = client();
+    let response = http
+        .post(format!("{}/v1/chat/completions", stack.gateway_url()))
+        .bearer_auth(ALPHA)
+        .header("x-request-id", "app-req-7")
+        .header(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        )
+        .json(&chat_body("gpt-4o-mini", "Tell me about otters."))
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+    let openai = stack.mock_url("openai").unwrap();
+    let page: gatebench_wire::books::CallPage = http
+        .get(format!("{openai}/_mock/calls"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let call = page.data.last().expect("the upstream call is booked");
+    assert_eq!(call.client_request_id.as_deref(), Some("app-req-7"));
+    assert!(call.traceparent.as_deref().unwrap().starts_with("00-0af7"));
+
+    let config: Value = http
+        .get(format!("{}/v1/gatebench/config", stack.gateway_url()))
+        .bearer_auth(ALPHA)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let threshold = config["cache"]["threshold"].as_f64().unwrap();
+    assert!((threshold - f64::from(gatebench_embed::CALIBRATED_THRESHOLD)).abs() < 1e-6);
+    assert_eq!(config["pricing"]["fallback"]["input_per_million"], "30");
+    let anonymous = http
+        .get(format!("{}/v1/gatebench/config", stack.gateway_url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status(), 401);
+    stack.shutdown().await;
+}
