@@ -36,7 +36,7 @@ pub enum Command {
     Up(gateway::UpArgs),
     /// Run a scenario file against a target (default: the embedded stack).
     Run(run::RunArgs),
-    /// Run a readiness suite (`focused`, `comprehensive` or a file): READY or NOT READY.
+    /// Run a readiness suite (`focused`, `comprehensive`, `conformance` or a file): READY or NOT READY.
     Suite(suite::SuiteArgs),
     /// Save, list or delete baselines of suite reports.
     Baseline(suite::BaselineArgs),

@@ -11,16 +11,32 @@ use gatebench_report::{
     BaselineStore, DEFAULT_BASELINE_DB, Verdict, compare, console, list_text, parse_tolerance,
     read_report_dir, write_all,
 };
-use gatebench_suite::{SuiteFile, SuiteOptions, run_suite};
+use gatebench_suite::{SuiteFile, SuiteOptions, TargetProfile, run_suite};
 
 /// Options of `gatebench suite`.
 #[derive(Debug, clap::Args)]
 pub struct SuiteArgs {
-    /// `focused`, `comprehensive`, or a suite file.
+    /// `focused`, `comprehensive`, `conformance`, or a suite file.
     suite: String,
-    /// Base URL of a running gateway; default: start the embedded stack per check.
+    /// Base URL of the system under test (a gateway, a proxy, your app); default:
+    /// start the embedded stack per check.
     #[arg(long, value_name = "URL")]
     target: Option<String>,
+    /// One of the mocks the target's upstreams point at (`gatebench mock` prints
+    /// them); the others are found from it. Their books are the truth the checks
+    /// judge by, and faults are injected there.
+    #[arg(long, value_name = "URL", requires = "target")]
+    mocks: Option<String>,
+    /// How the target reports what it did: a preset (`gatebench`, `litellm`,
+    /// `generic`) or a target profile file.
+    #[arg(
+        long,
+        visible_alias = "profile",
+        value_name = "NAME|FILE",
+        default_value = "gatebench",
+        requires = "target"
+    )]
+    preset: String,
     /// https targets: trust the CA certificates in this PEM file instead of the
     /// system's.
     #[arg(
@@ -33,9 +49,10 @@ pub struct SuiteArgs {
     /// https targets: accept any certificate (self-signed staging servers).
     #[arg(long, short = 'k', requires = "target")]
     insecure: bool,
-    /// Tenant key the suite reads an external gateway's ledger with.
-    #[arg(long, default_value = "gb-alpha-dev")]
-    key: String,
+    /// A tenant key of the target (repeat for more tenants: the isolation checks
+    /// need two). The first also reads the target's own endpoints.
+    #[arg(long = "key", value_name = "KEY", default_values_t = ["gb-alpha-dev".to_owned()])]
+    keys: Vec<String>,
     /// Seed of every draw; default: the suite file's.
     #[arg(long)]
     seed: Option<u64>,
@@ -129,6 +146,13 @@ pub async fn suite(args: SuiteArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
+    let profile = match TargetProfile::load(&args.preset) {
+        Ok(profile) => profile,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let trust = crate::run::trust(args.cacert.as_ref(), args.insecure);
     if let Err(error) = trust.client_config() {
         eprintln!("error: {error}");
@@ -137,7 +161,17 @@ pub async fn suite(args: SuiteArgs) -> anyhow::Result<ExitCode> {
     let out = args.out.clone().unwrap_or_else(|| default_out(&args.suite));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     if !args.quiet {
-        let target = args.target.as_deref().unwrap_or("the embedded stack");
+        let target = match (&args.target, &args.mocks) {
+            (None, _) => "the embedded stack".to_owned(),
+            (Some(url), Some(mocks)) => format!(
+                "{url} (profile {}; truth from the mocks at {mocks})",
+                profile.name
+            ),
+            (Some(url), None) => format!(
+                "{url} (profile {}; no --mocks: faults and truth unavailable)",
+                profile.name
+            ),
+        };
         eprintln!(
             "suite {} ({} checks) against {target}",
             file.name,
@@ -146,7 +180,9 @@ pub async fn suite(args: SuiteArgs) -> anyhow::Result<ExitCode> {
     }
     let options = SuiteOptions {
         target: args.target.clone(),
-        key: args.key.clone(),
+        mocks: args.mocks.clone(),
+        keys: args.keys.clone(),
+        profile,
         seed: args.seed,
         out: out.clone(),
         quiet: args.quiet,

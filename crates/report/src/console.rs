@@ -14,8 +14,12 @@ pub fn console(report: &SuiteReport) -> String {
     out.push_str(&summary::verdict_line(report));
     out.push('\n');
     out.push_str(&format!(
-        "suite {} · seed {} · {} target: {} · {:.1} s\n\n",
-        report.suite, report.seed, report.target.mode, report.target.url, report.duration_s
+        "suite {} · seed {} · {:.1} s\ntarget {}\ntruth  {}\n\n",
+        report.suite,
+        report.seed,
+        report.duration_s,
+        report.target.describe(),
+        report.target.truth()
     ));
     // a check's line, then one line per criterion, so each target sits beside its
     // measurement without repeating the criterion's name

@@ -40,6 +40,8 @@ pub fn junit(report: &SuiteReport) -> String {
         ("seed", report.seed.to_string()),
         ("target", report.target.url.clone()),
         ("target_mode", report.target.mode.clone()),
+        ("target_profile", report.target.profile.clone()),
+        ("truth", report.target.mocks.clone().unwrap_or_default()),
     ] {
         let _ = writeln!(
             s,

@@ -51,7 +51,7 @@ pub use junit::junit;
 pub use markdown::markdown;
 pub use model::{
     Chart, ChartKind, CheckResult, Criterion, Environment, Evidence, Recommendation,
-    SCHEMA_VERSION, Series, Severity, SuiteReport, TargetInfo, Verdict,
+    SCHEMA_VERSION, Series, Severity, Source, SuiteReport, TargetInfo, Verdict,
 };
 pub use summary::verdict_line;
 

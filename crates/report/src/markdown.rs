@@ -15,12 +15,7 @@ pub fn markdown(report: &SuiteReport) -> String {
     let _ = writeln!(s, "**{}**\n", md(&summary::verdict_line(report)));
     let _ = writeln!(s, "| | |\n|---|---|");
     let _ = writeln!(s, "| Suite | {} |", md(&report.suite));
-    let _ = writeln!(
-        s,
-        "| Target | {} ({}) |",
-        md(&report.target.url),
-        md(&report.target.mode)
-    );
+    let _ = writeln!(s, "| Target | {} |", md(&report.target.describe()));
     let _ = writeln!(s, "| Seed | {} |", report.seed);
     let _ = writeln!(s, "| Started | {} |", md(&report.started_at));
     let _ = writeln!(s, "| Duration | {} s |\n", num(report.duration_s));
@@ -84,15 +79,16 @@ fn check_sections(s: &mut String, report: &SuiteReport) {
         } else {
             let _ = writeln!(
                 s,
-                "| Criterion | Target | Measured | Met |\n|---|---|---|---|"
+                "| Criterion | Target | Measured | Source | Met |\n|---|---|---|---|---|"
             );
             for k in &c.criteria {
                 let _ = writeln!(
                     s,
-                    "| {} | {} | {} | {} |",
+                    "| {} | {} | {} | {} | {} |",
                     md(&k.name),
                     md(&k.target),
                     md(&k.measured),
+                    k.source.label(),
                     if k.passed { "yes" } else { "**no**" }
                 );
             }

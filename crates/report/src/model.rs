@@ -111,6 +111,31 @@ pub struct TargetInfo {
     pub mode: String,
     /// Base URL of the gateway tested.
     pub url: String,
+    /// The target profile its claims were read with.
+    #[serde(default)]
+    pub profile: String,
+    /// The mocks whose books were the truth (`null`: none known).
+    #[serde(default)]
+    pub mocks: Option<String>,
+}
+
+impl TargetInfo {
+    /// `URL (mode, profile P)`.
+    pub fn describe(&self) -> String {
+        if self.profile.is_empty() {
+            format!("{} ({})", self.url, self.mode)
+        } else {
+            format!("{} ({}, profile {})", self.url, self.mode, self.profile)
+        }
+    }
+
+    /// Where the truth came from.
+    pub fn truth(&self) -> String {
+        match &self.mocks {
+            Some(m) => format!("the mocks' books at {m}"),
+            None => "none: the mocks behind the target are unknown".to_owned(),
+        }
+    }
 }
 
 /// The machine the suite ran on.
@@ -196,6 +221,44 @@ pub struct Criterion {
     pub unit: String,
     /// Whether a higher value is better (for regression direction).
     pub higher_is_better: bool,
+    /// Where the figure comes from.
+    #[serde(default)]
+    pub source: Source,
+}
+
+/// Where a figure comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// Measured at the client: what the driver saw (latency, status, content).
+    #[default]
+    Client,
+    /// The truth: the mocks' books of every upstream call.
+    Truth,
+    /// What the target claims (its headers, ledger or endpoints), taken as given.
+    Claim,
+    /// A claim compared with the truth.
+    ClaimVsTruth,
+}
+
+impl Criterion {
+    /// The same criterion, its figure from `source`.
+    pub fn from_source(mut self, source: Source) -> Criterion {
+        self.source = source;
+        self
+    }
+}
+
+impl Source {
+    /// The label reports print.
+    pub fn label(self) -> &'static str {
+        match self {
+            Source::Client => "client",
+            Source::Truth => "truth",
+            Source::Claim => "claim",
+            Source::ClaimVsTruth => "claim vs truth",
+        }
+    }
 }
 
 /// The data behind a check: a human summary and structured details.

@@ -12,7 +12,8 @@
 //! title = "Queue performance"
 //! severity = "critical"            # critical | major | minor
 //! kind = "queue"                   # queue | cache | cost | concurrency | resilience
-//!                                  # | endpoints | memory | load
+//!                                  # | endpoints | memory | load | streaming | usage
+//!                                  # | errors | isolation
 //! scenario = "focused/queue.toml"  # relative to this file
 //! [check.targets]
 //! queue_overhead_p99_ms = 2.0
@@ -23,7 +24,8 @@
 //! ```
 //!
 //! Unknown keys are errors naming the file, line and key. The built-in suites
-//! (`focused`, `comprehensive`) are compiled into the binary; a path names any file.
+//! (`focused`, `comprehensive`, `conformance`) are compiled into the binary; a path
+//! names any file.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -85,6 +87,14 @@ pub enum CheckKind {
     Memory,
     /// Load patterns, each with its own targets.
     Load,
+    /// Streams reassembled at the client against the mocks' content and usage.
+    Streaming,
+    /// Reported token usage against the mocks' books.
+    Usage,
+    /// Upstream failures must reach the client as errors.
+    Errors,
+    /// One tenant never gets an answer cached for another.
+    Isolation,
 }
 
 /// One check.
@@ -122,6 +132,10 @@ pub struct CheckSpec {
     /// Length of the soak (`memory` checks).
     #[serde(default)]
     pub duration: Option<String>,
+    /// Target profiles for which a figure the target does not claim is skipped
+    /// rather than failed (e.g. `["generic"]` on a cost check).
+    #[serde(default)]
+    pub optional_for: Vec<String>,
 }
 
 /// Targets of every kind of check; a check refuses keys it does not use.
@@ -148,6 +162,12 @@ pub struct Targets {
     pub coverage_min: Option<f64>,
     /// Memory: resident memory growth after warm-up, MB per minute, at most.
     pub growth_mb_per_min_max: Option<f64>,
+    /// Streaming: share of streams equal to the mock's content, %, at least.
+    pub faithful_min: Option<f64>,
+    /// Errors: failures passed off as success, at most.
+    pub masked_max: Option<u64>,
+    /// Isolation: answers served across tenants, at most.
+    pub leaks_max: Option<u64>,
 }
 
 /// One load pattern of a `load` check.
@@ -219,6 +239,7 @@ pub enum SuiteFileError {
 
 const FOCUSED: &str = include_str!("../../../scenarios/suites/focused.toml");
 const COMPREHENSIVE: &str = include_str!("../../../scenarios/suites/comprehensive.toml");
+const CONFORMANCE: &str = include_str!("../../../scenarios/suites/conformance.toml");
 
 /// The repository's `scenarios/suites` folder, where built-in suites' scenarios live.
 pub fn builtin_dir() -> PathBuf {
@@ -226,11 +247,12 @@ pub fn builtin_dir() -> PathBuf {
 }
 
 impl SuiteFile {
-    /// `focused`, `comprehensive`, or a path to a suite file.
+    /// `focused`, `comprehensive`, `conformance`, or a path to a suite file.
     pub fn load(name_or_path: &str) -> Result<SuiteFile, SuiteFileError> {
         let builtin = match name_or_path {
             "focused" => Some(FOCUSED),
             "comprehensive" => Some(COMPREHENSIVE),
+            "conformance" => Some(CONFORMANCE),
             _ => None,
         };
         match builtin {
@@ -349,7 +371,14 @@ impl Targets {
             "false_hit_rate_max",
             &[Cache],
         );
-        add(self.exact_min.is_some(), "exact_min", &[Cost]);
+        add(
+            self.exact_min.is_some(),
+            "exact_min",
+            &[Cost, Usage, Streaming],
+        );
+        add(self.faithful_min.is_some(), "faithful_min", &[Streaming]);
+        add(self.masked_max.is_some(), "masked_max", &[Errors]);
+        add(self.leaks_max.is_some(), "leaks_max", &[Isolation]);
         add(
             self.success_rate_min.is_some(),
             "success_rate_min",
@@ -381,7 +410,9 @@ mod tests {
         assert_eq!(focused.checks.len(), 5);
         let comprehensive = SuiteFile::load("comprehensive").unwrap();
         assert_eq!(comprehensive.checks.len(), 8);
-        for suite in [&focused, &comprehensive] {
+        let conformance = SuiteFile::load("conformance").unwrap();
+        assert_eq!(conformance.checks.len(), 7);
+        for suite in [&focused, &comprehensive, &conformance] {
             for check in &suite.checks {
                 for scenario in check
                     .scenario

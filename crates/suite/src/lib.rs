@@ -10,11 +10,15 @@
 pub mod checks;
 mod env;
 pub mod file;
+pub mod pricing;
+pub mod profile;
 mod recommend;
 mod runner;
 mod stats;
 pub mod subject;
 pub mod sweep;
+pub mod truth;
 
 pub use file::{CheckKind, CheckSpec, SuiteFile, SuiteFileError};
+pub use profile::{ProfileError, TargetProfile};
 pub use runner::{SuiteOptions, run_suite};

@@ -12,16 +12,24 @@ use gatebench_report::{SCHEMA_VERSION, SuiteReport, TargetInfo, Verdict};
 
 use crate::checks::{self, Ctx, unmeasurable};
 use crate::file::SuiteFile;
-use crate::subject::Subject;
+use crate::profile::TargetProfile;
+use crate::subject::{Subject, SubjectError, client};
+use crate::truth::Books;
 use crate::{env, recommend};
 
 /// How to run a suite.
 #[derive(Clone, Debug)]
 pub struct SuiteOptions {
-    /// An external gateway's base URL; `None` starts the embedded stack per check.
+    /// An external target's base URL; `None` starts the embedded stack per check.
     pub target: Option<String>,
-    /// The tenant key the suite reads the external gateway's ledger with.
-    pub key: String,
+    /// One mock of the set the external target's upstreams point at: its books are
+    /// the truth, and faults are injected there.
+    pub mocks: Option<String>,
+    /// Tenant keys of the external target (the first is the suite's own; more are
+    /// more tenants, for the isolation checks).
+    pub keys: Vec<String>,
+    /// The external target's profile (a preset name or a file).
+    pub profile: TargetProfile,
     /// Overrides the file's seed.
     pub seed: Option<u64>,
     /// Report folder (ledgers of the embedded stack go here too).
@@ -37,6 +45,10 @@ pub async fn run_suite(file: &SuiteFile, options: &SuiteOptions) -> SuiteReport 
     let started = Instant::now();
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let seed = options.seed.unwrap_or(file.seed);
+    let books = match (&options.target, &options.mocks) {
+        (Some(_), Some(url)) => Some(Books::discover(client(), url).await),
+        _ => None,
+    };
     let mut checks = Vec::new();
     let mut runs = BTreeMap::new();
     let mut charts = Vec::new();
@@ -51,13 +63,28 @@ pub async fn run_suite(file: &SuiteFile, options: &SuiteOptions) -> SuiteReport 
             );
             let _ = std::io::stderr().flush();
         }
-        let subject = match &options.target {
-            Some(url) => Subject::external(url, &options.key).with_trust(options.trust.clone()),
-            None => Subject::embedded(file, spec, seed, &options.out).await,
+        let subject = match (&options.target, &books) {
+            (Some(_), Some(Err(error))) => Err(SubjectError::Http {
+                what: "finding the mocks".into(),
+                detail: error.clone(),
+            }),
+            (Some(url), books) => Subject::external(
+                url,
+                &options.keys,
+                options.profile.clone(),
+                books.as_ref().and_then(|b| b.as_ref().ok()).cloned(),
+            )
+            .with_trust(options.trust.clone()),
+            (None, _) => Subject::embedded(file, spec, seed, &options.out).await,
         };
         let outcome = match subject {
             Err(error) => {
-                let ctx_subject = Subject::external("http://127.0.0.1:9", &options.key);
+                let ctx_subject = Subject::external(
+                    "http://127.0.0.1:9",
+                    &options.keys,
+                    options.profile.clone(),
+                    None,
+                );
                 let ctx = Ctx {
                     suite: file,
                     spec,
@@ -79,6 +106,7 @@ pub async fn run_suite(file: &SuiteFile, options: &SuiteOptions) -> SuiteReport 
                     Ok(()) => checks::run(&ctx).await,
                     Err(error) => unmeasurable(&ctx, error.to_string()),
                 };
+                subject.clear_faults(&spec.faults).await;
                 subject.shutdown().await;
                 outcome
             }
@@ -128,6 +156,16 @@ pub async fn run_suite(file: &SuiteFile, options: &SuiteOptions) -> SuiteReport 
                 .target
                 .clone()
                 .unwrap_or_else(|| "mocks and gateway on free loopback ports".into()),
+            profile: if options.target.is_some() {
+                options.profile.name.clone()
+            } else {
+                "gatebench".to_owned()
+            },
+            mocks: match (&options.target, &books) {
+                (None, _) => Some("the embedded mocks".to_owned()),
+                (Some(_), Some(Ok(_))) => options.mocks.clone(),
+                (Some(_), _) => None,
+            },
         },
         environment: env::environment(),
         versions,

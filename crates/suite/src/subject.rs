@@ -1,7 +1,9 @@
 //! What a check runs against: the embedded stack (started for the check, with the
-//! check's adjustments and a fresh ledger) or an external gateway. Everything a
-//! check learns about the gateway comes through HTTP: responses, the tenant's
-//! ledger and usage, `/readyz` and `/metrics`; faults go to the mocks' control API.
+//! check's adjustments and a fresh ledger) or an external target, and the mocks its
+//! upstreams point at. Everything a check learns comes through HTTP: the target's
+//! responses and whatever its profile says it claims (headers, a ledger, a config
+//! endpoint), and the truth from the mocks' books; faults go to the mocks' control
+//! API.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,18 +15,25 @@ use gatebench_stack::{Stack, StackOptions};
 use serde_json::Value;
 
 use crate::file::{CheckSpec, SuiteFile};
+use crate::profile::TargetProfile;
+use crate::truth::Books;
+
+/// The embedded stack's demo tenants' keys, which the shipped scenarios use; against
+/// another target they are swapped for the `--key`s given.
+pub const DEMO_KEYS: [&str; 2] = ["gb-alpha-dev", "gb-beta-dev"];
 
 /// A check's system under test.
 #[derive(Debug)]
 pub struct Subject {
-    /// The gateway's base URL (without `/v1`).
+    /// The target's base URL (without `/v1`).
     pub gateway: String,
-    /// Mock base URLs by name (embedded stack only).
-    pub mocks: BTreeMap<String, String>,
-    /// The tenant key the suite reads the ledger with.
-    pub key: String,
-    /// The embedded stack's gateway configuration (for the fallback prices).
-    pub embedded_config: Option<gatebench_gateway::GatewayConfig>,
+    /// The books of the mocks the target's upstreams point at, when known (always
+    /// on the embedded stack; with `--mocks` for an external target).
+    pub books: Option<Books>,
+    /// Tenant keys: the first is the suite's own; more are more tenants.
+    pub keys: Vec<String>,
+    /// Where the target reports what it did.
+    pub profile: TargetProfile,
     /// Certificates an `https://` gateway may present.
     pub trust: Trust,
     stack: Option<Stack>,
@@ -45,8 +54,10 @@ pub enum SubjectError {
         /// Why it failed.
         detail: String,
     },
-    /// Faults cannot be injected into an external target.
-    #[error("faults cannot be injected: the target is external and its mocks are unknown")]
+    /// Faults cannot be injected without the mocks.
+    #[error(
+        "faults cannot be injected: the mocks behind the target are unknown (name them with --mocks URL)"
+    )]
     NoFaultControl,
 }
 
@@ -102,35 +113,70 @@ impl Subject {
                 .chat_models
                 .insert(model.clone(), base);
         }
-        let config = options.gateway.clone();
         let stack = Stack::start(options).await?;
         let mocks = stack
             .mock_urls()
             .into_iter()
             .map(|(name, url)| (name.to_owned(), url))
             .collect();
+        let http = client();
         Ok(Subject {
             gateway: stack.gateway_url(),
-            mocks,
-            key: "gb-alpha-dev".to_owned(),
-            embedded_config: Some(config),
+            books: Some(Books::new(http.clone(), mocks)),
+            keys: vec![DEMO_KEYS[0].to_owned(), DEMO_KEYS[1].to_owned()],
+            profile: TargetProfile::load("gatebench")
+                .map_err(|e| http_error("the gatebench profile", e))?,
             trust: Trust::Platform,
             stack: Some(stack),
-            http: client(),
+            http,
         })
     }
 
-    /// An external gateway.
-    pub fn external(url: &str, key: &str) -> Subject {
+    /// An external target, judged with `profile`, with the mocks' books if known.
+    pub fn external(
+        url: &str,
+        keys: &[String],
+        profile: TargetProfile,
+        books: Option<Books>,
+    ) -> Subject {
         Subject {
             gateway: url.trim_end_matches('/').trim_end_matches("/v1").to_owned(),
-            mocks: BTreeMap::new(),
-            key: key.to_owned(),
-            embedded_config: None,
+            books,
+            keys: keys.to_vec(),
+            profile,
             trust: Trust::Platform,
             stack: None,
             http: client(),
         }
+    }
+
+    /// The suite's own tenant key.
+    pub fn key(&self) -> &str {
+        self.keys.first().map_or(DEMO_KEYS[0], String::as_str)
+    }
+
+    /// The scenarios' demo keys mapped to this subject's tenants: the first demo
+    /// key to the first tenant, the second to the second (or the first again).
+    pub fn key_map(&self) -> BTreeMap<String, String> {
+        DEMO_KEYS
+            .iter()
+            .enumerate()
+            .map(|(i, demo)| {
+                let key = self.keys.get(i).or(self.keys.first());
+                (
+                    demo.to_string(),
+                    key.map_or(demo.to_string(), String::clone),
+                )
+            })
+            .collect()
+    }
+
+    /// The mocks' books, or why the check cannot have the truth.
+    pub fn truth(&self) -> Result<&Books, String> {
+        self.books.as_ref().ok_or_else(|| {
+            "not measurable: the mocks behind the target are unknown (name them with --mocks URL)"
+                .to_owned()
+        })
     }
 
     /// The same gateway, reached with `trust` for its certificate (by the suite's own
@@ -165,37 +211,46 @@ impl Subject {
         &self,
         faults: &BTreeMap<String, toml::Value>,
     ) -> Result<(), SubjectError> {
+        if faults.is_empty() {
+            return Ok(());
+        }
+        let books = self.books.as_ref().ok_or(SubjectError::NoFaultControl)?;
         for (mock, spec) in faults {
-            let url = self.mocks.get(mock).ok_or(SubjectError::NoFaultControl)?;
             let body = serde_json::to_value(spec).map_err(|e| http_error("fault spec", e))?;
-            self.put_faults(url, &body).await?;
+            books
+                .put_faults(mock, &body)
+                .await
+                .map_err(|e| http_error("applying faults", e))?;
         }
         Ok(())
     }
 
-    /// Replaces one mock's faults with a JSON spec.
-    pub async fn put_faults(&self, mock_url: &str, spec: &Value) -> Result<(), SubjectError> {
-        let response = self
-            .http
-            .put(format!("{mock_url}/_mock/faults"))
-            .json(spec)
-            .send()
-            .await
-            .map_err(|e| http_error("applying faults", e))?;
-        if !response.status().is_success() {
-            let text = response.text().await.unwrap_or_default();
-            return Err(http_error("applying faults", text));
+    /// Puts every mock back to its profile's faults (the check is over).
+    pub async fn clear_faults(&self, faults: &BTreeMap<String, toml::Value>) {
+        if let Some(books) = &self.books {
+            for mock in faults.keys() {
+                let _ = books.put_faults(mock, &serde_json::json!({})).await;
+            }
         }
-        Ok(())
     }
 
-    /// Every ledger entry of the subject's tenant, oldest first.
-    pub async fn ledger(&self) -> Result<Vec<Value>, SubjectError> {
+    /// The target's settings endpoint, if its profile names one.
+    pub async fn config(&self) -> Option<Value> {
+        let path = self.profile.config.as_ref()?.path.clone();
+        self.get_json(&path).await.ok()
+    }
+
+    /// Every ledger entry of the subject's tenant, oldest first, if the profile
+    /// names a ledger.
+    pub async fn ledger(&self) -> Result<Option<Vec<Value>>, SubjectError> {
+        let Some(path) = self.profile.ledger.as_ref().map(|l| l.path.clone()) else {
+            return Ok(None);
+        };
         let mut entries = Vec::new();
         let mut after = 0u64;
         loop {
             let page: Value = self
-                .get_json(&format!("/v1/gatebench/ledger?after={after}&limit=1000"))
+                .get_json(&format!("{path}?after={after}&limit=1000"))
                 .await?;
             let data = page["data"].as_array().cloned().unwrap_or_default();
             entries.extend(data);
@@ -204,12 +259,7 @@ impl Subject {
                 _ => break,
             }
         }
-        Ok(entries)
-    }
-
-    /// The tenant's usage totals.
-    pub async fn usage(&self) -> Result<Value, SubjectError> {
-        self.get_json("/v1/gatebench/usage").await
+        Ok(Some(entries))
     }
 
     /// `/readyz` answered 200.
@@ -222,6 +272,21 @@ impl Subject {
             .await
         {
             Ok(r) => r.status().is_success(),
+            Err(_) => false,
+        }
+    }
+
+    /// Whether the target serves a readiness route at all (`/readyz` answers
+    /// something other than 404 or 405).
+    pub async fn ready_route(&self) -> bool {
+        match self
+            .http
+            .get(format!("{}/readyz", self.gateway))
+            .timeout(Duration::from_secs(2))
+            .send()
+            .await
+        {
+            Ok(r) => !matches!(r.status().as_u16(), 404 | 405),
             Err(_) => false,
         }
     }
@@ -254,7 +319,7 @@ impl Subject {
         let response = self
             .http
             .get(format!("{}{path}", self.gateway))
-            .bearer_auth(&self.key)
+            .bearer_auth(self.key())
             .send()
             .await
             .map_err(|e| http_error(path, e))?;
@@ -277,7 +342,8 @@ impl Subject {
 /// How long one of the suite's own calls may take.
 const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
-fn client() -> reqwest::Client {
+/// The suite's HTTP client for its own calls.
+pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(CALL_TIMEOUT)
         .build()

@@ -23,7 +23,9 @@ async fn run(file: &SuiteFile, target: Option<String>) -> SuiteReport {
     ));
     let options = SuiteOptions {
         target,
-        key: "gb-alpha-dev".into(),
+        mocks: None,
+        keys: vec!["gb-alpha-dev".into()],
+        profile: gatebench_suite::TargetProfile::load("gatebench").unwrap(),
         seed: None,
         out: out.clone(),
         quiet: true,

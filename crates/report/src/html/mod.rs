@@ -57,7 +57,8 @@ fn banner(s: &mut String, r: &SuiteReport) {
     );
     for (k, v) in [
         ("Suite", r.suite.clone()),
-        ("Target", format!("{} ({})", r.target.url, r.target.mode)),
+        ("Target", r.target.describe()),
+        ("Truth", r.target.truth()),
         ("Seed", r.seed.to_string()),
         ("Started", r.started_at.clone()),
         ("Duration", format!("{} s", num(r.duration_s))),
@@ -163,15 +164,16 @@ fn evidence(s: &mut String, r: &SuiteReport) {
         if c.criteria.is_empty() {
             s.push_str("<p>Nothing was measured, so the check fails.</p>\n");
         } else {
-            s.push_str("<table>\n<thead><tr><th>Criterion</th><th>Target</th><th>Measured</th><th>Met</th></tr></thead>\n<tbody>\n");
+            s.push_str("<table>\n<thead><tr><th>Criterion</th><th>Target</th><th>Measured</th><th>Source</th><th>Met</th></tr></thead>\n<tbody>\n");
             for k in &c.criteria {
                 let _ = writeln!(
                     s,
-                    "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    "<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                     if k.passed { "" } else { " class=\"failed\"" },
                     esc(&k.name),
                     esc(&k.target),
                     esc(&k.measured),
+                    k.source.label(),
                     if k.passed {
                         "<span class=\"badge pass\">yes</span>"
                     } else {
@@ -264,7 +266,8 @@ fn environment(s: &mut String, r: &SuiteReport) {
         ("Memory", bytes(e.memory_bytes)),
         ("Host", e.hostname.clone()),
         ("Seed", r.seed.to_string()),
-        ("Target", format!("{} ({})", r.target.url, r.target.mode)),
+        ("Target", r.target.describe()),
+        ("Truth", r.target.truth()),
         ("Started", r.started_at.clone()),
     ] {
         let _ = writeln!(s, "<tr><th>{k}</th><td>{}</td></tr>", esc(&v));

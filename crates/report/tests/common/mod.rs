@@ -276,6 +276,7 @@ pub fn criterion(
         value: Some(value),
         unit: unit.to_owned(),
         higher_is_better,
+        source: gatebench_report::Source::Truth,
     }
 }
 
@@ -405,6 +406,8 @@ pub fn focused_report() -> SuiteReport {
         target: TargetInfo {
             mode: "embedded".to_owned(),
             url: "http://127.0.0.1:41234".to_owned(),
+            profile: "gatebench".to_owned(),
+            mocks: Some("http://127.0.0.1:41235".to_owned()),
         },
         environment: Environment {
             os: "Linux 6.1 (Debian 12)".to_owned(),

@@ -1,88 +1,117 @@
-//! Cache efficiency: a workload drawn from the paraphrase catalogs with repeats.
-//! The driver records each request's intent; the gateway says which entry it served
-//! (`x-gatebench-cache-key`, also sent on the miss that stored it). A hit is false
-//! when the entry it was served from was stored by a request of another intent.
-//! Measured: the hit rate, the false-hit rate, the similarity of hits, and a
-//! threshold sweep over the catalogs with the same embedder to show where the
-//! configured threshold sits.
+//! Cache efficiency, judged by the truth: a workload drawn from the paraphrase
+//! catalogs with repeats, and hard negatives (different asks about the same
+//! subject). A true hit is an answer the target gave without an upstream call (the
+//! mocks' books); a false hit is an answer whose content the mocks produced only
+//! for prompts of other intents. Where the target also claims hits and misses (its
+//! profile's cache header), each claim is checked against the truth. A threshold
+//! sweep over the catalogs with the same embedder shows where the target's
+//! configured threshold sits, when the target declares it over HTTP.
 
 use std::collections::{BTreeMap, HashMap};
 
-use gatebench_driver::RequestRecord;
-use gatebench_report::{Chart, ChartKind, Criterion, Evidence, Recommendation, Series};
+use gatebench_report::{Chart, ChartKind, Criterion, Evidence, Recommendation, Series, Source};
 use serde_json::json;
 
-use super::{CheckOutcome, Ctx, criterion};
+use super::streaming::first;
+use super::{CheckOutcome, Ctx, criterion, share};
+use crate::profile::CacheSays;
 use crate::sweep::{SweepRow, find_catalogs, sweep};
 
 const CATALOGS: [&str; 3] = ["stories.toml", "esg.toml", "support.toml"];
 
 pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
     let scenario = ctx.spec.scenario.as_deref().unwrap_or_default();
-    let results = ctx.drive(scenario).await?;
-    let records: Vec<&RequestRecord> = results
-        .requests
-        .as_deref()
-        .unwrap_or_default()
+    let judged = ctx.drive_judged(scenario).await?;
+    let records = judged.records();
+    // Which intent each prompt belongs to, from the requests themselves.
+    let intent_of: HashMap<&str, &str> = records
         .iter()
-        .filter(|r| r.kind == "chat" && r.outcome == "ok")
+        .filter_map(|r| Some((r.prompt_digest.as_deref()?, r.intent.as_deref()?)))
         .collect();
 
-    // Which intent stored each entry: the misses carry the key they were stored under.
-    let mut stored: HashMap<&str, &str> = HashMap::new();
-    for r in records
-        .iter()
-        .filter(|r| r.cache.as_deref() == Some("miss"))
-    {
-        if let (Some(key), Some(intent)) = (r.cache_key.as_deref(), r.intent.as_deref()) {
-            stored.entry(key).or_insert(intent);
-        }
-    }
-    let looked_up: Vec<&&RequestRecord> = records
-        .iter()
-        .filter(|r| matches!(r.cache.as_deref(), Some("hit") | Some("miss")))
-        .collect();
-    let hits: Vec<&&RequestRecord> = looked_up
-        .iter()
-        .copied()
-        .filter(|r| r.cache.as_deref() == Some("hit"))
-        .collect();
+    let mut lookups = 0u64;
+    let mut hits = Vec::new();
     let mut false_hits = Vec::new();
-    let mut unattributed = 0u64;
+    let mut unknown_origin = 0u64;
+    let (mut claimed, mut claim_agrees) = (0u64, 0u64);
+    let mut claim_wrong = Vec::new();
     let (mut true_similarity, mut false_similarity) = (Vec::new(), Vec::new());
-    for r in &hits {
-        let served_from = r.cache_key.as_deref().and_then(|k| stored.get(k)).copied();
-        let similarity = r.cache_similarity.unwrap_or(f64::NAN);
-        match (served_from, r.intent.as_deref()) {
-            (Some(from), Some(intent)) if from == intent => true_similarity.push(similarity),
-            (Some(from), Some(intent)) => {
-                false_similarity.push(similarity);
-                false_hits.push(json!({ "request": r.request, "intent": intent, "served_from": from, "similarity": similarity }));
+    let mut by_request: BTreeMap<&str, (u64, u64, u64)> = BTreeMap::new();
+    for (r, record) in records.iter().enumerate() {
+        if record.kind != "chat" || record.outcome != "ok" || record.content_digest.is_none() {
+            continue;
+        }
+        lookups += 1;
+        let hit = !judged.went_upstream(r);
+        let slot = by_request.entry(record.request.as_str()).or_default();
+        slot.0 += 1;
+        let id = record.client_request_id.as_deref().unwrap_or("?");
+        if hit {
+            hits.push(r);
+            slot.1 += 1;
+            // The mocks can give two prompts the same answer, so a hit is true when
+            // any call that delivered its content was asked by its own intent.
+            let content = record.content_digest.as_deref();
+            let sources: Vec<&str> = judged
+                .window
+                .calls
+                .iter()
+                .filter(|c| c.content_digest.as_deref() == content)
+                .filter_map(|c| intent_of.get(c.prompt_digest.as_deref()?).copied())
+                .collect();
+            let own = record.intent.as_deref().filter(|i| sources.contains(i));
+            let served_from = own.or(sources.first().copied());
+            let similarity = record.cache_similarity.unwrap_or(f64::NAN);
+            match (served_from, record.intent.as_deref()) {
+                (Some(from), Some(intent)) if from == intent => true_similarity.push(similarity),
+                (Some(from), Some(intent)) => {
+                    slot.2 += 1;
+                    false_similarity.push(similarity);
+                    false_hits.push(json!({ "request": id, "intent": intent, "served_from": from, "similarity": record.cache_similarity }));
+                }
+                _ => unknown_origin += 1,
             }
-            _ => unattributed += 1,
+        }
+        if let Some(says) = ctx.subject.profile.cache_says(record) {
+            claimed += 1;
+            if (says == CacheSays::Hit) == hit {
+                claim_agrees += 1;
+            } else {
+                claim_wrong.push(format!(
+                    "{id}: claimed {} but {}",
+                    if says == CacheSays::Hit {
+                        "a hit"
+                    } else {
+                        "a miss"
+                    },
+                    if hit {
+                        "no upstream call was made"
+                    } else {
+                        "the answer came from an upstream call"
+                    }
+                ));
+            }
         }
     }
-    let attributed = hits.len() as u64 - unattributed;
-    let hit_rate =
-        (!looked_up.is_empty()).then(|| 100.0 * hits.len() as f64 / looked_up.len() as f64);
-    let false_rate = (attributed > 0).then(|| 100.0 * false_hits.len() as f64 / attributed as f64);
-
+    let hit_rate = share(hits.len() as u64, lookups);
+    let judged_hits = hits.len() as u64 - unknown_origin;
+    let false_rate = share(false_hits.len() as u64, judged_hits);
     let hit_min = ctx.spec.targets.hit_rate_min.unwrap_or(30.0);
     let false_max = ctx.spec.targets.false_hit_rate_max.unwrap_or(1.0);
     let mut criteria = vec![
         criterion(
-            "hit rate",
+            "true hit rate",
             hit_rate,
             "%",
             hit_min,
             true,
             format!(
-                "{:.1}% ({} hits of {} lookups)",
+                "{:.1}% ({} of {lookups} answers had no upstream call)",
                 hit_rate.unwrap_or(0.0),
-                hits.len(),
-                looked_up.len()
+                hits.len()
             ),
-        ),
+        )
+        .from_source(Source::Truth),
         criterion(
             "false-hit rate",
             false_rate,
@@ -90,33 +119,50 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
             false_max,
             false,
             format!(
-                "{:.2}% ({} of {} attributed hits)",
+                "{:.2}% ({} of {judged_hits} hits answered with another intent's content)",
                 false_rate.unwrap_or(0.0),
-                false_hits.len(),
-                attributed
+                false_hits.len()
             ),
-        ),
+        )
+        .from_source(Source::Truth),
     ];
-    // Hits nobody can attribute (an entry stored before the run) cannot be judged.
+    // A hit whose content no call of the run produced cannot be judged.
     criteria.push(Criterion {
-        name: "hits attributed".into(),
+        name: "hits traced to an upstream call".into(),
         target: "every hit".into(),
-        measured: format!("{attributed} of {}", hits.len()),
-        passed: unattributed == 0 || !ctx.subject.is_embedded(),
-        value: Some(unattributed as f64),
+        measured: format!("{judged_hits} of {}", hits.len()),
+        passed: unknown_origin == 0,
+        value: Some(unknown_origin as f64),
         unit: "count".into(),
         higher_is_better: false,
+        source: Source::Truth,
     });
+    if claimed > 0 {
+        criteria.push(
+            criterion(
+                "cache claims that match the truth",
+                share(claim_agrees, claimed),
+                "%",
+                100.0,
+                true,
+                format!("{claim_agrees} of {claimed} responses' cache headers"),
+            )
+            .from_source(Source::ClaimVsTruth),
+        );
+    }
 
-    // The sweep, with the embedder and dimensions the gateway uses.
-    let (configured, model, dims) = match &ctx.subject.embedded_config {
-        Some(config) => (
-            Some(config.cache.threshold),
-            config.cache.embedding_model.clone(),
-            config.cache.dimensions,
-        ),
-        None => (None, "text-embedding-3-small".to_owned(), 1536),
-    };
+    // The sweep, with the embedder and dimensions the target declares, if any.
+    let config = ctx.subject.config().await;
+    let cache = config.as_ref().and_then(|c| c.get("cache"));
+    let configured = cache
+        .and_then(|c| c.get("threshold")?.as_f64())
+        .map(|t| t as f32);
+    let model = cache
+        .and_then(|c| c.get("embedding_model")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "text-embedding-3-small".to_owned());
+    let dims = cache
+        .and_then(|c| c.get("dimensions")?.as_u64())
+        .map_or(1536, |d| d as usize);
     let dir =
         find_catalogs(&ctx.suite.base).ok_or("fixtures/prompts not found above the suite file")?;
     let rows = tokio::task::spawn_blocking(move || sweep(&dir, &CATALOGS, &model, dims, 0x5eed))
@@ -161,40 +207,48 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
         configured.and_then(|t| rows.iter().find(|r| (r.threshold - t).abs() < 0.005));
     let evidence = Evidence {
         summary: format!(
-            "{} cache lookups: {} hits ({:.1}%), {} false ({:.2}% of attributed hits). On the catalogs, the configured threshold {} gives precision {} and recall {}; the best F1 within the false-hit target is at {}.",
-            looked_up.len(),
+            "{lookups} answers: {} without an upstream call ({:.1}%), {} of them with another intent's content ({:.2}% of judged hits). {} On the catalogs, the configured threshold {} gives precision {} and recall {}; the best F1 within the false-hit target is at {}.",
             hits.len(),
             hit_rate.unwrap_or(0.0),
             false_hits.len(),
             false_rate.unwrap_or(0.0),
-            configured.map_or("(unknown for an external target)".into(), |t| format!(
-                "{t:.2}"
-            )),
+            judged.attribution_sentence(),
+            configured.map_or("(not declared by the target)".into(), |t| format!("{t:.2}")),
             configured_row.map_or("-".into(), |r| format!("{:.3}", r.precision())),
             configured_row.map_or("-".into(), |r| format!("{:.3}", r.recall())),
             best.map_or("-".into(), |r| format!("{:.2}", r.threshold)),
         ),
         details: json!({
-            "lookups": looked_up.len(),
-            "hits": hits.len(),
-            "false_hits": false_hits,
-            "unattributed_hits": unattributed,
+            "answers": lookups,
+            "true_hits": hits.len(),
+            "false_hits": &false_hits[..false_hits.len().min(50)],
+            "hits_of_unknown_origin": unknown_origin,
+            "by_request": by_request.iter().map(|(k, (n, h, f))| (k.to_string(), json!({"answers": n, "hits": h, "false_hits": f}))).collect::<serde_json::Map<_, _>>(),
+            "claims_checked": claimed,
+            "claims_wrong": first(&claim_wrong),
             "similarity": { "true_hits": similarity_summary(&true_similarity), "false_hits": similarity_summary(&false_similarity) },
             "configured_threshold": configured,
             "sweep": rows.iter().map(|r| json!({
                 "threshold": r.threshold, "hits": r.hits, "true_hits": r.true_hits, "answerable": r.answerable,
                 "precision": r.precision(), "recall": r.recall(), "f1": r.f1(),
             })).collect::<Vec<_>>(),
+            "truth": judged.truth_notes(),
         }),
     };
+    let hit_points: Vec<(f64, bool)> = records
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.kind == "chat" && r.outcome == "ok" && r.content_digest.is_some())
+        .map(|(i, r)| (r.sent_ms, !judged.went_upstream(i)))
+        .collect();
     let charts = vec![
-        hit_rate_chart(&ctx.spec.name, &records),
+        hit_rate_chart(&ctx.spec.name, &hit_points),
         sweep_chart(&ctx.spec.name, &rows),
         similarity_chart(&ctx.spec.name, &true_similarity, &false_similarity),
     ];
     Ok(CheckOutcome {
         result: ctx.result(criteria, evidence),
-        runs: vec![(results.name.clone(), results)],
+        runs: vec![(judged.results.name.clone(), judged.results)],
         charts,
         recommendations,
     })
@@ -208,14 +262,15 @@ fn best_row(rows: &[SweepRow], max_false: f64) -> Option<SweepRow> {
         .max_by(|a, b| a.f1().total_cmp(&b.f1()))
 }
 
-fn hit_rate_chart(check: &str, records: &[&RequestRecord]) -> Chart {
+/// True hit rate per second: `(sent ms, hit)` per answer.
+fn hit_rate_chart(check: &str, answers: &[(f64, bool)]) -> Chart {
     let mut seconds: BTreeMap<u64, (u64, u64)> = BTreeMap::new();
-    for r in records {
-        let slot = seconds.entry((r.sent_ms / 1000.0) as u64).or_default();
-        match r.cache.as_deref() {
-            Some("hit") => slot.0 += 1,
-            Some("miss") => slot.1 += 1,
-            _ => {}
+    for (sent_ms, hit) in answers {
+        let slot = seconds.entry((sent_ms / 1000.0) as u64).or_default();
+        if *hit {
+            slot.0 += 1;
+        } else {
+            slot.1 += 1;
         }
     }
     let points = seconds
@@ -225,7 +280,7 @@ fn hit_rate_chart(check: &str, records: &[&RequestRecord]) -> Chart {
         .collect();
     Chart {
         id: format!("{check}-hit-rate"),
-        title: "Cache hit rate over time".into(),
+        title: "True cache hit rate over time (answers without an upstream call)".into(),
         kind: ChartKind::Line,
         x_label: "s".into(),
         y_unit: "%".into(),

@@ -10,16 +10,21 @@ mod cache;
 mod concurrency;
 mod cost;
 mod endpoints;
+mod errors;
+mod isolation;
+pub mod judged;
 mod load;
 mod memory;
 mod queue;
 mod resilience;
+mod streaming;
+mod usage;
 
 use std::path::Path;
 use std::time::Instant;
 
 use gatebench_driver::{RunOptions, RunResults, ScenarioFile, Targets};
-use gatebench_report::{Chart, CheckResult, Criterion, Evidence, Recommendation};
+use gatebench_report::{Chart, CheckResult, Criterion, Evidence, Recommendation, Source};
 
 use crate::file::{CheckKind, CheckSpec, SuiteFile};
 use crate::subject::Subject;
@@ -69,6 +74,10 @@ pub async fn run(ctx: &Ctx<'_>) -> CheckOutcome {
             CheckKind::Endpoints => endpoints::run(ctx).await,
             CheckKind::Memory => memory::run(ctx).await,
             CheckKind::Load => load::run(ctx).await,
+            CheckKind::Streaming => streaming::run(ctx).await,
+            CheckKind::Usage => usage::run(ctx).await,
+            CheckKind::Errors => errors::run(ctx).await,
+            CheckKind::Isolation => isolation::run(ctx).await,
         };
         result.unwrap_or_else(|error| unmeasurable(ctx, error))
     };
@@ -87,6 +96,7 @@ pub fn unmeasurable(ctx: &Ctx<'_>, why: impl Into<String>) -> CheckOutcome {
         value: None,
         unit: String::new(),
         higher_is_better: true,
+        source: Source::Client,
     };
     CheckOutcome {
         result: CheckResult::from_criteria(
@@ -112,15 +122,27 @@ impl Ctx<'_> {
         self.spec.title.as_deref().unwrap_or(&self.spec.name)
     }
 
-    /// Runs a driver scenario (relative to the suite file) against the gateway,
-    /// keeping one record per request.
+    /// Runs a driver scenario (relative to the suite file) against the target,
+    /// keeping one traced record per request, with the profile's claim headers, the
+    /// demo keys swapped for the subject's tenants.
     pub async fn drive(&self, scenario: &str) -> Result<RunResults, String> {
+        self.drive_as(scenario, self.subject.key_map()).await
+    }
+
+    /// [`Ctx::drive`] with the scenario's keys mapped by `keys`.
+    pub async fn drive_as(
+        &self,
+        scenario: &str,
+        keys: std::collections::BTreeMap<String, String>,
+    ) -> Result<RunResults, String> {
         let path = self.suite.resolve(scenario);
         let file = ScenarioFile::load(&path).map_err(|e| e.to_string())?;
         let options = RunOptions {
             seed: Some(self.seed),
             quiet: true,
             record_requests: true,
+            capture_headers: self.subject.profile.headers(),
+            keys,
             ..RunOptions::default()
         };
         let targets =
@@ -166,7 +188,41 @@ pub fn criterion(
         value,
         unit: unit.to_owned(),
         higher_is_better: at_least,
+        source: Source::Client,
     }
+}
+
+/// A criterion that could not be measured against this target: failed, unless the
+/// suite file marks the check optional for the target's profile (then it passes as
+/// skipped, and says so).
+pub fn not_measurable(ctx: &Ctx<'_>, name: &str, why: &str, source: Source) -> Criterion {
+    let optional = ctx
+        .spec
+        .optional_for
+        .iter()
+        .any(|p| p == &ctx.subject.profile.name);
+    Criterion {
+        name: name.to_owned(),
+        target: "a figure to judge".into(),
+        measured: if optional {
+            format!(
+                "skipped: not measurable ({why}); optional for profile {}",
+                ctx.subject.profile.name
+            )
+        } else {
+            format!("not measurable: {why}")
+        },
+        passed: optional,
+        value: None,
+        unit: String::new(),
+        higher_is_better: true,
+        source,
+    }
+}
+
+/// `part` of `whole` as a percentage criterion (`None` when `whole` is 0).
+pub fn share(part: u64, whole: u64) -> Option<f64> {
+    (whole > 0).then(|| 100.0 * part as f64 / whole as f64)
 }
 
 /// `12.3 ms`, `99.5%`, `3`.

@@ -87,6 +87,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
         value: None,
         unit: "ms".into(),
         higher_is_better: false,
+        source: gatebench_report::Source::Claim,
     });
     let low = served.get("low").copied().unwrap_or(0);
     criteria.push(criterion(

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use gatebench_report::{Chart, ChartKind, Evidence, Recommendation, Series};
 use serde_json::json;
 
+use super::judged::Judged;
 use super::{CheckOutcome, Ctx, criterion, number};
 
 const UNCLEAN: [&str; 7] = [
@@ -49,9 +50,10 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
         }
         samples
     };
+    let has_readyz = subject.ready_route().await;
     let drive = async {
         let result = ctx
-            .drive(ctx.spec.scenario.as_deref().unwrap_or_default())
+            .drive_judged(ctx.spec.scenario.as_deref().unwrap_or_default())
             .await;
         // Keep watching a little after the run, in case readiness lags the load.
         let grace = outage_end.map_or(Duration::ZERO, |end| {
@@ -66,8 +68,10 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
         let _ = stop.send(true);
         result
     };
-    let (samples, results) = tokio::join!(poll, drive);
-    let results = results?;
+    let (samples, judged) = tokio::join!(poll, drive);
+    let judged = judged?;
+    let behaviour = under_faults(&judged);
+    let results = &judged.results;
     let totals = &results.totals;
     if totals.sent == 0 {
         return Err("the scenario sent no request".into());
@@ -122,7 +126,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
             format!("{unclean} (failures by class: {failures:?})"),
         ),
     ];
-    if outage_end.is_some() {
+    if outage_end.is_some() && has_readyz {
         criteria.push(criterion(
             "ready after the outage",
             recovered,
@@ -184,6 +188,9 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
             }
         ),
         details: json!({
+            "under_each_fault": behaviour,
+            "truth": judged.truth_notes(),
+            "readyz": has_readyz,
             "failures": failures,
             "retried": retried,
             "fallbacks": fallbacks,
@@ -192,12 +199,35 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
             "readiness_samples": samples.len(),
         }),
     };
+    let name = results.name.clone();
     Ok(CheckOutcome {
         result: ctx.result(criteria, evidence),
-        runs: vec![(results.name.clone(), results)],
+        runs: vec![(name, judged.results)],
         charts: vec![chart],
         recommendations,
     })
+}
+
+/// For each fault the mocks injected: how many calls got it, and what the clients
+/// of the requests those calls belonged to saw in the end.
+fn under_faults(judged: &Judged) -> serde_json::Value {
+    let mut calls: BTreeMap<&str, u64> = BTreeMap::new();
+    let mut seen: BTreeMap<&str, BTreeMap<&str, u64>> = BTreeMap::new();
+    for call in &judged.window.calls {
+        if call.outcome != "ok" {
+            *calls.entry(call.outcome.as_str()).or_default() += 1;
+        }
+    }
+    for (r, record) in judged.records().iter().enumerate() {
+        for call in judged.calls_of(r).filter(|c| c.outcome != "ok") {
+            *seen
+                .entry(call.outcome.as_str())
+                .or_default()
+                .entry(record.outcome.as_str())
+                .or_default() += 1;
+        }
+    }
+    json!({ "calls": calls, "client_outcomes_of_affected_requests": seen })
 }
 
 /// End of the latest outage-like window in the fault specs.

@@ -1,45 +1,36 @@
-//! Cost tracking accuracy: a mixed workload (chat on several providers, streams
-//! with and without `include_usage`, prompts the provider caches, cache hits, a
-//! model no price file knows, fallbacks, embeddings, speech, services), then
-//! every ledger entry of the run against an independent recomputation from the
-//! price files and the units each response carried, to the last decimal; the
-//! tenant's totals against the exact sums of its entries; and every answered
-//! request against exactly one entry (matched by `x-gatebench-request-id`).
+//! Cost accuracy: what the target claims it cost against the truth — every call
+//! the mocks served, its billed units × the price files (`pricing/`), to the last
+//! decimal.
 //!
-//! Independence: the check reads the price files itself ([`prices`]) and does
-//! its own arithmetic ([`recompute`]); it shares no code with the gateway's cost
-//! tracker. The units come from what the client received (`usage`, the
-//! `character-cost` header, one request per service call), not from the ledger,
-//! except where the response carried none (a stream without `include_usage`):
-//! those entries are recomputed from their own units and counted as such.
+//! Truth needs no cooperation: the true spend of a run is the books × prices. The
+//! claims are what the target's profile names: a cost header per answer (LiteLLM's
+//! `x-litellm-response-cost`, gatebench's `x-gatebench-cost-usd`), and a ledger of
+//! entries by request id (gatebench's). Each claim is compared with the true cost
+//! of the upstream calls its request caused (a cache hit caused none and costs
+//! nothing); the claimed total with the true spend. A float claim (`format =
+//! "float"`) that differs only by binary rounding is counted apart from a wrong one.
+//! Answers the profile does not claim (streams for LiteLLM) are listed with their
+//! true cost. A model no price file knows is priced at the target's declared
+//! fallback price when it declares one (gatebench's config endpoint), else it
+//! cannot be verified.
+//!
+//! Independence: prices are read and multiplied by the suite itself
+//! ([`crate::pricing`]); it shares no code with the gateway's cost tracker.
 
-mod coverage;
-mod entry;
-mod judge;
-mod outcome;
-mod prices;
-mod recompute;
-#[cfg(test)]
-mod tests;
-mod totals;
+mod claims;
 
 use std::collections::HashSet;
-use std::time::Duration;
 
-use gatebench_driver::{RequestRecord, ScenarioFile};
-use serde_json::Value;
+use gatebench_report::{Evidence, Source};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
 
-use super::{CheckOutcome, Ctx};
-use judge::{Inputs, judge};
-use prices::{PriceTable, Prices, price_dir};
-use recompute::{Pricing, succeeded};
+use super::streaming::first;
+use super::{CheckOutcome, Ctx, criterion, not_measurable, share};
+use crate::pricing::{PriceTable, Prices, TrueCost, Units, call_cost, money, price_dir, price_of};
+use crate::profile::{CostFormat, CostMatch, compare_cost};
+use claims::judge;
 
-/// How long to wait for the last entries of the run (a stream is billed when
-/// the gateway sees its end, just after the client has read it).
-const SETTLE_TRIES: u32 = 20;
-const SETTLE_PAUSE: Duration = Duration::from_millis(100);
-
-/// Runs the check.
 pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
     let scenario = ctx
         .spec
@@ -52,99 +43,187 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
         &ctx.suite.base,
     );
     let table = PriceTable::load(&dir).map_err(|e| e.to_string())?;
-    let path = ctx.suite.resolve(scenario);
-    let file =
-        ScenarioFile::load(&path).map_err(|e| format!("scenario {}: {e}", path.display()))?;
-    let shapes = coverage::shapes(&file);
+    let fallback = declared_fallback(ctx).await;
 
-    // Entries already in the ledger (an external gateway's tenant has a past)
-    // are not this run's.
-    let before = ctx.subject.ledger().await.map_err(|e| e.to_string())?;
-    let known: HashSet<u64> = before
+    // A ledger has a past: only the entries this run adds are its claims.
+    let before: HashSet<u64> = ctx
+        .subject
+        .ledger()
+        .await
+        .map_err(|e| e.to_string())?
+        .unwrap_or_default()
         .iter()
         .filter_map(|v| v.get("id").and_then(Value::as_u64))
         .collect();
-
-    let results = ctx.drive(scenario).await?;
-    let records = results.requests.as_deref().unwrap_or_default();
-    let ledger = settled_ledger(ctx, records).await?;
-    let usage = ctx.subject.usage().await.map_err(|e| e.to_string())?;
-    let run_entries: Vec<Value> = ledger
-        .iter()
-        .filter(|v| {
-            v.get("id")
-                .and_then(Value::as_u64)
-                .is_none_or(|id| !known.contains(&id))
-        })
-        .cloned()
-        .collect();
-
-    let fallback = ctx.subject.embedded_config.as_ref().map(|c| {
-        let f = &c.pricing.fallback;
-        Prices {
-            input_per_million: Some(f.input_per_million),
-            cached_input_per_million: Some(f.cached_input_per_million),
-            output_per_million: Some(f.output_per_million),
-            per_thousand_characters: Some(f.per_thousand_characters),
-            per_request: Some(f.per_request),
-        }
-    });
-    let judgement = judge(&Inputs {
-        run_entries: &run_entries,
-        all_entries: &ledger,
-        usage: &usage,
-        records,
-        shapes: &shapes,
-        pricing: Pricing {
-            table: &table,
-            fallback,
+    let judged = ctx.drive_judged(scenario).await?;
+    let ledger = ctx
+        .subject
+        .ledger()
+        .await
+        .map_err(|e| e.to_string())?
+        .map(|entries| {
+            entries
+                .into_iter()
+                .filter(|v| {
+                    v.get("id")
+                        .and_then(Value::as_u64)
+                        .is_none_or(|id| !before.contains(&id))
+                })
+                .collect::<Vec<_>>()
+        });
+    let price = |call: &gatebench_wire::books::CallRecord| match call_cost(&table, call) {
+        TrueCost::Unpriced(model) => match &fallback {
+            Some(prices) => price_of(&Units::from(&call.usage), prices)
+                .map(|c| (c, true))
+                .map_err(|e| format!("{model} at the declared fallback price: {e}")),
+            None => Err(format!(
+                "{model}: in no price file, and the target declares no fallback price"
+            )),
         },
-        faults_applied: !ctx.spec.faults.is_empty(),
-    });
-    tracing::info!(
-        entries = judgement.entries,
-        exact = judgement.exact,
-        mismatches = judgement.mismatches.len(),
-        unmatched = judgement.unmatched(),
-        "cost accuracy judged"
+        TrueCost::Invalid(why) => Err(why),
+        TrueCost::Priced(cost) => Ok((cost, false)),
+    };
+    let tally = judge(&judged, &ctx.subject.profile, ledger.as_deref(), &price);
+
+    let mut criteria = Vec::new();
+    let claims = tally.compared();
+    if !tally.any_claim {
+        criteria.push(not_measurable(
+            ctx,
+            "claimed costs equal to the truth",
+            "the target reports no cost (its profile names no cost header and no ledger)",
+            Source::ClaimVsTruth,
+        ));
+    } else {
+        criteria.push(
+            criterion(
+                "claimed costs equal to the truth",
+                share(tally.exact + tally.float_rounding, claims),
+                "%",
+                ctx.spec.targets.exact_min.unwrap_or(100.0),
+                true,
+                format!(
+                    "{} of {claims} claims ({} exact, {} equal up to float rounding, {} wrong; {} not verifiable)",
+                    tally.exact + tally.float_rounding,
+                    tally.exact,
+                    tally.float_rounding,
+                    tally.wrong.len(),
+                    tally.unverifiable.len()
+                ),
+            )
+            .from_source(Source::ClaimVsTruth),
+        );
+        let format = match (&ledger, &ctx.subject.profile.cost) {
+            (None, Some(claim)) => claim.format,
+            _ => CostFormat::Decimal,
+        };
+        let mut total = criterion(
+            "claimed total equal to the true spend",
+            Some(
+                tally
+                    .total_gap()
+                    .abs()
+                    .to_string()
+                    .parse()
+                    .unwrap_or(f64::MAX),
+            ),
+            "USD",
+            0.0,
+            false,
+            format!(
+                "claimed ${} against ${} true ({})",
+                money(tally.claimed_total),
+                money(tally.true_total),
+                tally.total_scope
+            ),
+        )
+        .from_source(Source::ClaimVsTruth);
+        total.passed =
+            compare_cost(tally.claimed_total, tally.true_total, format) != CostMatch::Wrong;
+        if format == CostFormat::Float {
+            total.target = "equal, up to float rounding".into();
+        }
+        criteria.push(total);
+        criteria.push(
+            criterion(
+                "answers without the promised cost claim",
+                Some(tally.missing.len() as f64),
+                "count",
+                0.0,
+                false,
+                format!("{} answers", tally.missing.len()),
+            )
+            .from_source(Source::Claim),
+        );
+    }
+    criteria.push(
+        criterion(
+            "upstream calls with a verifiable true cost",
+            share(tally.priced_calls + tally.fallback_priced, tally.billed_calls),
+            "%",
+            100.0,
+            true,
+            format!(
+                "{} of {} billed calls ({} from the price files, {} at the target's declared fallback price, {} unpriced)",
+                tally.priced_calls + tally.fallback_priced,
+                tally.billed_calls,
+                tally.priced_calls,
+                tally.fallback_priced,
+                tally.unpriced_calls.len()
+            ),
+        )
+        .from_source(Source::Truth),
     );
 
-    let exact_min = ctx.spec.targets.exact_min.unwrap_or(100.0);
-    let result = ctx.result(
-        outcome::criteria(&judgement, exact_min),
-        outcome::evidence(&judgement, &dir, table.len()),
-    );
+    let evidence = Evidence {
+        summary: format!(
+            "The mocks billed {} calls for ${} (true spend, prices from {}). The target claimed {} costs: {} exact, {} equal up to float rounding, {} wrong, {} not verifiable; {} answers lacked the claim its profile promises. Not claimed by the target: {}. {}",
+            tally.billed_calls,
+            money(tally.true_spend),
+            dir.display(),
+            claims,
+            tally.exact,
+            tally.float_rounding,
+            tally.wrong.len(),
+            tally.unverifiable.len(),
+            tally.missing.len(),
+            tally.unclaimed_text(),
+            judged.attribution_sentence()
+        ),
+        details: json!({
+            "true_spend_usd": money(tally.true_spend),
+            "claimed_total_usd": money(tally.claimed_total),
+            "true_total_usd": money(tally.true_total),
+            "total_scope": tally.total_scope,
+            "wrong": first(&tally.wrong),
+            "float_rounding": first(&tally.rounding_examples),
+            "missing_claims": first(&tally.missing),
+            "unverifiable": first(&tally.unverifiable),
+            "unpriced_calls": first(&tally.unpriced_calls),
+            "unclaimed": tally.unclaimed,
+            "by_model": tally.by_model.iter().map(|(m, (n, c))| (m.clone(), json!({"calls": n, "cost_usd": money(*c)}))).collect::<serde_json::Map<_, _>>(),
+            "truth": judged.truth_notes(),
+        }),
+    };
     Ok(CheckOutcome {
-        result,
-        charts: vec![outcome::chart(&judgement, &ctx.spec.name)],
-        recommendations: outcome::recommendations(&judgement, &ctx.spec.name, &dir),
-        runs: vec![(results.name.clone(), results)],
+        result: ctx.result(criteria, evidence),
+        runs: vec![(judged.results.name.clone(), judged.results)],
+        charts: Vec::new(),
+        recommendations: Vec::new(),
     })
 }
 
-/// The tenant's ledger once every answered request of the run has its entry,
-/// or after a short wait (what is still missing then is a finding).
-async fn settled_ledger(ctx: &Ctx<'_>, records: &[RequestRecord]) -> Result<Vec<Value>, String> {
-    let answered: HashSet<&str> = records
-        .iter()
-        .filter(|r| succeeded(r))
-        .filter_map(|r| r.request_id.as_deref())
-        .collect();
-    let mut tries = 0;
-    loop {
-        let ledger = ctx.subject.ledger().await.map_err(|e| e.to_string())?;
-        let complete = {
-            let billed: HashSet<&str> = ledger
-                .iter()
-                .filter_map(|v| v.get("request_id").and_then(Value::as_str))
-                .collect();
-            answered.iter().all(|id| billed.contains(id))
-        };
-        tries += 1;
-        if complete || tries >= SETTLE_TRIES {
-            tracing::debug!(tries, complete, "ledger read after the run");
-            return Ok(ledger);
-        }
-        tokio::time::sleep(SETTLE_PAUSE).await;
-    }
+/// The fallback price the target declares for models no price file knows (its
+/// config endpoint), if any.
+async fn declared_fallback(ctx: &Ctx<'_>) -> Option<Prices> {
+    let config = ctx.subject.config().await?;
+    let f = config.get("pricing")?.get("fallback")?;
+    let d = |k: &str| f.get(k)?.as_str()?.parse::<Decimal>().ok();
+    Some(Prices {
+        input_per_million: d("input_per_million"),
+        cached_input_per_million: d("cached_input_per_million"),
+        output_per_million: d("output_per_million"),
+        per_thousand_characters: d("per_thousand_characters"),
+        per_request: d("per_request"),
+    })
 }

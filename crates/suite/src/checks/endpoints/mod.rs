@@ -21,11 +21,9 @@ use gatebench_report::{Criterion, Evidence, Recommendation};
 use serde::Serialize;
 
 use super::{CheckOutcome, Ctx, criterion, number};
+use crate::subject::DEMO_KEYS;
 use probes::{Action, Keys, Probe, ROUTES};
 use scripts::Session;
-
-/// The demo tenants' keys: the suite's key is one; isolation is probed against the other.
-const DEMO_KEYS: [&str; 2] = ["gb-alpha-dev", "gb-beta-dev"];
 
 /// What one probe found.
 #[derive(Clone, Debug, Serialize)]
@@ -46,7 +44,7 @@ pub struct ProbeResult {
 
 /// Runs every probe against the subject and judges the table.
 pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
-    let keys = keys(&ctx.subject.key, ctx.seed);
+    let keys = keys(ctx.subject.key(), ctx.seed);
     let results = probe_all(ctx.subject.http(), &ctx.subject.gateway, &keys).await;
     Ok(judge(ctx, &results))
 }

@@ -60,7 +60,13 @@ async fn the_embedded_gateway_answers_every_probe_and_a_bare_provider_does_not()
     };
     let outcome = checks::run(&ctx).await;
 
-    let bare = Subject::external(&subject.mocks["openai"], &subject.key);
+    let openai = subject.books.as_ref().unwrap().urls()["openai"].clone();
+    let bare = Subject::external(
+        &openai,
+        &subject.keys,
+        crate::TargetProfile::load("generic").unwrap(),
+        None,
+    );
     let ctx = Ctx {
         subject: &bare,
         ..ctx

@@ -1,5 +1,5 @@
-//! The check's own reading of the price files (`pricing/*.toml`): model id → unit
-//! prices, as exact decimals.
+//! The suite's own reading of the price files (`pricing/*.toml`): model id → unit
+//! prices, as exact decimals, and the exact price of a call's units.
 //!
 //! This reader shares nothing with the gateway's price book on purpose: a check
 //! that reused the gateway's parser and maths would agree with the gateway's
@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use gatebench_wire::books::{CallRecord, CallUsage};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
@@ -185,11 +186,6 @@ impl PriceTable {
     pub fn get(&self, model: &str) -> Option<&ModelPrice> {
         self.models.get(model)
     }
-
-    /// Models priced.
-    pub fn len(&self) -> usize {
-        self.models.len()
-    }
 }
 
 /// The rows of one price file.
@@ -287,4 +283,133 @@ pub fn price_dir(
         .map(|a| a.join("pricing"))
         .find(|p| p.is_dir())
         .unwrap_or_else(|| PathBuf::from("pricing"))
+}
+
+/// The billable units of a call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct Units {
+    /// Prompt tokens, cached ones included.
+    pub prompt_tokens: u64,
+    /// Of the prompt, tokens served from the provider's prompt cache.
+    pub cached_tokens: u64,
+    /// Completion tokens.
+    pub completion_tokens: u64,
+    /// Billed characters (text to speech).
+    pub characters: u64,
+    /// Requests (services).
+    pub requests: u64,
+}
+
+impl From<&CallUsage> for Units {
+    fn from(u: &CallUsage) -> Units {
+        Units {
+            prompt_tokens: u.input_tokens,
+            cached_tokens: u.cached_tokens,
+            completion_tokens: u.output_tokens,
+            characters: u.characters,
+            requests: u.requests,
+        }
+    }
+}
+
+/// What one upstream call truly cost.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TrueCost {
+    /// Its units × the price files, exactly.
+    Priced(Decimal),
+    /// No price file knows the model: only a declared fallback price could price it.
+    Unpriced(String),
+    /// The units cannot be priced (a unit without a price, an overflow).
+    Invalid(String),
+}
+
+/// The true cost of a call from the mocks' books: its billed units × the price of
+/// its model in `table`; a call that was not billed costs nothing.
+pub fn call_cost(table: &PriceTable, call: &CallRecord) -> TrueCost {
+    if !call.billed {
+        return TrueCost::Priced(Decimal::ZERO);
+    }
+    let model = call.model.as_deref().unwrap_or("");
+    match table.get(model) {
+        None => TrueCost::Unpriced(model.to_owned()),
+        Some(row) => match price_of(&Units::from(&call.usage), &row.prices) {
+            Ok(cost) => TrueCost::Priced(cost),
+            Err(why) => TrueCost::Invalid(format!("{model}: {why}")),
+        },
+    }
+}
+
+/// An exact decimal as text, without trailing zeros.
+pub fn money(value: Decimal) -> String {
+    value.normalize().to_string()
+}
+
+/// The exact price of `units` at `prices`:
+/// `(prompt − cached) × input + cached × cached_input + completion × output` per
+/// million tokens, `characters × per_thousand_characters / 1000`,
+/// `requests × per_request`. A unit used without a price is an error.
+pub fn price_of(units: &Units, prices: &Prices) -> Result<Decimal, String> {
+    let uncached = units
+        .prompt_tokens
+        .checked_sub(units.cached_tokens)
+        .ok_or_else(|| {
+            format!(
+                "{} cached tokens exceed {} prompt tokens",
+                units.cached_tokens, units.prompt_tokens
+            )
+        })?;
+    let terms = [
+        (
+            uncached,
+            "uncached prompt tokens",
+            "input_per_million",
+            1_000_000u64,
+        ),
+        (
+            units.cached_tokens,
+            "cached prompt tokens",
+            "cached_input_per_million",
+            1_000_000,
+        ),
+        (
+            units.completion_tokens,
+            "completion tokens",
+            "output_per_million",
+            1_000_000,
+        ),
+        (
+            units.characters,
+            "characters",
+            "per_thousand_characters",
+            1_000,
+        ),
+        (units.requests, "requests", "per_request", 1),
+    ];
+    let mut total = Decimal::ZERO;
+    for (count, unit, field, per) in terms {
+        if count == 0 {
+            continue;
+        }
+        let price = prices
+            .get(field)
+            .ok_or_else(|| format!("{count} {unit} but no `{field}` price"))?;
+        let product = Decimal::from(count)
+            .checked_mul(price)
+            .ok_or_else(|| format!("{count} {unit} overflow"))?;
+        let per = Decimal::from(per);
+        let term = product
+            .checked_div(per)
+            .ok_or_else(|| format!("{count} {unit} overflow"))?;
+        // Division is exact here (at most 18 places); prove it rather than trust it.
+        if term.checked_mul(per) != Some(product) {
+            return Err(format!(
+                "{count} {unit} × {price} is not exact in 28 digits"
+            ));
+        }
+        total = total
+            .checked_add(term)
+            .ok_or_else(|| "the total overflows".to_owned())?;
+    }
+    Ok(total)
 }

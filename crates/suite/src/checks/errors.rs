@@ -1,0 +1,102 @@
+//! Error propagation: the mocks cut streams mid-way and fail calls (the check's
+//! `faults`); whatever the target does about it (retry, fall back, give up), an
+//! answer its client takes as a success must be one an upstream call delivered
+//! whole. A cut stream relayed as a clean `finish_reason: "stop"`, or an answer no
+//! upstream call produced, is a failure passed off as success.
+
+use std::collections::BTreeMap;
+
+use gatebench_report::{Evidence, Source};
+use serde_json::json;
+
+use super::streaming::first;
+use super::{CheckOutcome, Ctx, criterion, not_measurable};
+
+pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
+    let scenario = ctx.spec.scenario.as_deref().unwrap_or_default();
+    let judged = ctx.drive_judged(scenario).await?;
+    let calls = &judged.window.calls;
+    let mut faults: BTreeMap<&str, u64> = BTreeMap::new();
+    for call in calls.iter().filter(|c| c.outcome.starts_with("fault_")) {
+        if call.outcome != "fault_slow_down" {
+            *faults.entry(call.outcome.as_str()).or_default() += 1;
+        }
+    }
+    let injected: u64 = faults.values().sum();
+
+    let (mut judged_ok, mut truncated, mut fabricated) = (0u64, Vec::new(), Vec::new());
+    let mut client_outcomes: BTreeMap<String, u64> = BTreeMap::new();
+    for record in judged.records() {
+        *client_outcomes.entry(record.outcome.clone()).or_default() += 1;
+        let Some(content) = record.content_digest.as_deref() else {
+            continue;
+        };
+        if record.kind != "chat" || record.outcome != "ok" {
+            continue;
+        }
+        judged_ok += 1;
+        let delivered: Vec<_> = calls
+            .iter()
+            .filter(|c| c.content_digest.as_deref() == Some(content))
+            .collect();
+        let id = record.client_request_id.as_deref().unwrap_or("?");
+        if delivered.iter().any(|c| c.complete) {
+            continue;
+        }
+        match delivered.first() {
+            Some(cut) => truncated.push(format!(
+                "{id}: finish_reason {:?} on content the mock cut ({}, {})",
+                record.finish_reason.as_deref().unwrap_or("none"),
+                cut.outcome,
+                cut.request_id
+            )),
+            None => fabricated.push(format!(
+                "{id}: a success whose content no upstream call produced"
+            )),
+        }
+    }
+    let masked = (truncated.len() + fabricated.len()) as u64;
+    let criteria = vec![if injected == 0 {
+        not_measurable(
+            ctx,
+            "failures passed off as success",
+            "no injected fault reached the mocks (are the target's upstreams the mocks named with --mocks?)",
+            Source::Truth,
+        )
+    } else {
+        criterion(
+                "failures passed off as success",
+                Some(masked as f64),
+                "count",
+                ctx.spec.targets.masked_max.unwrap_or(0) as f64,
+                false,
+                format!(
+                    "{masked} of {judged_ok} successful answers ({} truncated, {} from no upstream call) while the mocks injected {injected} faults",
+                    truncated.len(),
+                    fabricated.len()
+                ),
+            )
+            .from_source(Source::Truth)
+    }];
+    let evidence = Evidence {
+        summary: format!(
+            "The mocks injected {injected} faults {faults:?}; the client saw {client_outcomes:?}. Of {judged_ok} answers the client took as successes, {} carried content the mock had cut and {} content no upstream call produced. {}",
+            truncated.len(),
+            fabricated.len(),
+            judged.attribution_sentence()
+        ),
+        details: json!({
+            "faults_injected": faults,
+            "client_outcomes": client_outcomes,
+            "truncated_as_success": first(&truncated),
+            "without_upstream_content": first(&fabricated),
+            "truth": judged.truth_notes(),
+        }),
+    };
+    Ok(CheckOutcome {
+        result: ctx.result(criteria, evidence),
+        runs: vec![(judged.results.name.clone(), judged.results)],
+        charts: Vec::new(),
+        recommendations: Vec::new(),
+    })
+}

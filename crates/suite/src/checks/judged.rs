@@ -1,0 +1,128 @@
+//! A run judged against the truth: the driver's records, the mocks' calls in the
+//! same window, and which calls each request caused.
+
+use gatebench_driver::{RequestRecord, RunResults};
+use gatebench_wire::books::CallRecord;
+use serde_json::{Value, json};
+
+use super::Ctx;
+use crate::truth::{Attribution, Window, attribute};
+
+/// A run and its truth.
+#[derive(Debug)]
+pub struct Judged {
+    /// What the driver measured.
+    pub results: RunResults,
+    /// The mocks' calls during the run.
+    pub window: Window,
+    /// Calls per request.
+    pub attribution: Attribution,
+    /// Unix milliseconds just before the run started (record times are relative).
+    pub started_ms: u64,
+}
+
+impl Ctx<'_> {
+    /// Drives `scenario` and reads the truth of it from the mocks' books.
+    pub async fn drive_judged(&self, scenario: &str) -> Result<Judged, String> {
+        self.drive_judged_as(scenario, self.subject.key_map()).await
+    }
+
+    /// [`Ctx::drive_judged`] with the scenario's keys mapped by `keys`.
+    pub async fn drive_judged_as(
+        &self,
+        scenario: &str,
+        keys: std::collections::BTreeMap<String, String>,
+    ) -> Result<Judged, String> {
+        let books = self.subject.truth()?;
+        let mark = books.mark().await?;
+        let started_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let results = self.drive_as(scenario, keys).await?;
+        books.settle().await;
+        let window = books.since(&mark).await?;
+        let attribution = attribute(
+            results.requests.as_deref().unwrap_or_default(),
+            &window.calls,
+        );
+        Ok(Judged {
+            results,
+            window,
+            attribution,
+            started_ms,
+        })
+    }
+}
+
+impl Judged {
+    /// The driver's records.
+    pub fn records(&self) -> &[RequestRecord] {
+        self.results.requests.as_deref().unwrap_or_default()
+    }
+
+    /// The calls request `r` caused.
+    pub fn calls_of(&self, r: usize) -> impl Iterator<Item = &CallRecord> {
+        self.attribution
+            .calls
+            .get(r)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.window.calls[i])
+    }
+
+    /// The call whose content request `r` received: one of its own calls that
+    /// delivered that content, else (an answer replayed from a cache) the first
+    /// call of the window that delivered it.
+    pub fn source_of(&self, r: usize) -> Option<&CallRecord> {
+        let content = self.records()[r].content_digest.as_deref()?;
+        let delivered = |c: &&CallRecord| c.content_digest.as_deref() == Some(content);
+        self.calls_of(r)
+            .find(delivered)
+            .or_else(|| self.window.calls.iter().find(delivered))
+    }
+
+    /// When request `r` ended, Unix milliseconds (approximately: the run's start is
+    /// taken just before it).
+    pub fn ended_ms(&self, r: usize) -> u64 {
+        let record = &self.records()[r];
+        self.started_ms + (record.sent_ms + record.latency_uncorrected_ms).max(0.0) as u64
+    }
+
+    /// Whether request `r` caused at least one upstream call.
+    pub fn went_upstream(&self, r: usize) -> bool {
+        self.calls_of(r).next().is_some()
+    }
+
+    /// What the evidence should say about how the truth was read.
+    pub fn truth_notes(&self) -> Value {
+        json!({
+            "upstream_calls": self.window.calls.len(),
+            "attributed_by_forwarded_id": self.attribution.by_id,
+            "attributed_by_content": self.attribution.by_content,
+            "unattributed_calls": self.attribution.orphans.len(),
+            "calls_lost_from_the_log": self.window.lost,
+        })
+    }
+
+    /// A sentence on how requests were tied to upstream calls.
+    pub fn attribution_sentence(&self) -> String {
+        let how = if self.attribution.forwards_ids() {
+            "the target forwards x-request-id, so calls were tied to requests by id"
+        } else {
+            "the target does not forward x-request-id, so calls were tied to requests by prompt and content"
+        };
+        let lost = if self.window.lost.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " Per-call truth is incomplete: {}.",
+                self.window.lost.join("; ")
+            )
+        };
+        format!(
+            "{} upstream calls in the mocks' books; {how} ({} unattributed).{lost}",
+            self.window.calls.len(),
+            self.attribution.orphans.len()
+        )
+    }
+}

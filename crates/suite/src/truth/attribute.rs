@@ -1,0 +1,174 @@
+//! Which upstream calls each request caused.
+//!
+//! Two ways, the first that applies:
+//! 1. **By id**: the target forwarded the `x-request-id` the driver sent (every
+//!    attempt of a request carries it: retries and fallbacks are its calls too).
+//! 2. **By content**: the request's prompt digest and the content it received
+//!    match a call's. The mocks answer the same prompt with the same content, so
+//!    requests are matched in the order they were sent to the earliest call not yet
+//!    taken: a later identical request that found no free call was answered
+//!    without one (from a cache). Kinds without content (speech, embeddings) match
+//!    by prompt digest alone, among calls that were billed.
+//!
+//! Calls no request claims are orphans: failed attempts of a target that does not
+//! forward ids, or calls the target made on its own.
+
+use std::collections::HashMap;
+
+use gatebench_driver::RequestRecord;
+use gatebench_wire::books::CallRecord;
+
+/// The calls of each request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Attribution {
+    /// Per record (same order as the records): indexes of its calls.
+    pub calls: Vec<Vec<usize>>,
+    /// Calls attributed to no record.
+    pub orphans: Vec<usize>,
+    /// Records attributed by forwarded id.
+    pub by_id: u64,
+    /// Records attributed by prompt and content.
+    pub by_content: u64,
+}
+
+impl Attribution {
+    /// Whether the target forwards the driver's `x-request-id` upstream.
+    pub fn forwards_ids(&self) -> bool {
+        self.by_id > 0
+    }
+}
+
+/// Attributes `calls` to `records`.
+pub fn attribute(records: &[RequestRecord], calls: &[CallRecord]) -> Attribution {
+    let mut out = Attribution {
+        calls: vec![Vec::new(); records.len()],
+        ..Attribution::default()
+    };
+    let mut taken = vec![false; calls.len()];
+
+    let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, call) in calls.iter().enumerate() {
+        if let Some(id) = call.client_request_id.as_deref() {
+            by_id.entry(id).or_default().push(i);
+        }
+    }
+    for (r, record) in records.iter().enumerate() {
+        if let Some(found) = record
+            .client_request_id
+            .as_deref()
+            .and_then(|id| by_id.get(id))
+        {
+            for &i in found {
+                taken[i] = true;
+            }
+            out.calls[r] = found.clone();
+            out.by_id += 1;
+        }
+    }
+
+    // By content, in send order, earliest free call first.
+    let mut order: Vec<usize> = (0..records.len())
+        .filter(|&r| out.calls[r].is_empty())
+        .collect();
+    order.sort_by(|&a, &b| records[a].sent_ms.total_cmp(&records[b].sent_ms));
+    let mut by_prompt: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, call) in calls.iter().enumerate() {
+        if !taken[i]
+            && let Some(prompt) = call.prompt_digest.as_deref()
+        {
+            by_prompt.entry(prompt).or_default().push(i);
+        }
+    }
+    for r in order {
+        let record = &records[r];
+        if !(200..300).contains(&record.status) {
+            continue;
+        }
+        let Some(candidates) = record
+            .prompt_digest
+            .as_deref()
+            .and_then(|p| by_prompt.get(p))
+        else {
+            continue;
+        };
+        let fits = |call: &CallRecord| match record.content_digest.as_deref() {
+            Some(content) => call.content_digest.as_deref() == Some(content),
+            None => record.kind != "chat" && call.billed,
+        };
+        if let Some(&i) = candidates.iter().find(|&&i| !taken[i] && fits(&calls[i])) {
+            taken[i] = true;
+            out.calls[r].push(i);
+            out.by_content += 1;
+        }
+    }
+    out.orphans = (0..calls.len()).filter(|&i| !taken[i]).collect();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use gatebench_wire::books::CallUsage;
+
+    use super::*;
+
+    fn record(id: &str, sent_ms: f64, prompt: &str, content: Option<&str>) -> RequestRecord {
+        let json = serde_json::json!({
+            "scenario": "s", "request": "r", "kind": "chat",
+            "intended_ms": sent_ms, "sent_ms": sent_ms, "latency_ms": 1.0,
+            "latency_uncorrected_ms": 1.0, "status": 200, "outcome": "ok",
+            "client_request_id": id, "prompt_digest": prompt, "content_digest": content,
+        });
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn call(id: Option<&str>, prompt: &str, content: &str, complete: bool) -> CallRecord {
+        CallRecord {
+            id: 0,
+            mock: "openai".into(),
+            at_ms: 0,
+            duration_ms: 1.0,
+            route: "/v1/chat/completions".into(),
+            api_key_id: None,
+            model: Some("gpt-4o-mini".into()),
+            voice: None,
+            outcome: if complete { "ok" } else { "fault_unavailable" }.into(),
+            status: if complete { 200 } else { 503 },
+            stream: false,
+            complete,
+            billed: complete,
+            usage: CallUsage::default(),
+            content_digest: complete.then(|| content.to_owned()),
+            prompt_digest: Some(prompt.into()),
+            response_id: None,
+            request_id: "req".into(),
+            traceparent: None,
+            client_request_id: id.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn forwarded_ids_claim_every_attempt() {
+        let records = [record("a", 0.0, "p1", Some("c1"))];
+        let calls = [
+            call(Some("a"), "p1", "c1", false),
+            call(Some("a"), "p1", "c1", true),
+        ];
+        let got = attribute(&records, &calls);
+        assert_eq!(got.calls, vec![vec![0, 1]]);
+        assert!(got.forwards_ids() && got.orphans.is_empty());
+    }
+
+    #[test]
+    fn without_ids_the_first_request_takes_the_call_and_a_repeat_is_a_hit() {
+        let records = [
+            record("a", 0.0, "p1", Some("c1")),
+            record("b", 5.0, "p1", Some("c1")),
+            record("c", 9.0, "p2", Some("c1")),
+        ];
+        let calls = [call(None, "p1", "c1", false), call(None, "p1", "c1", true)];
+        let got = attribute(&records, &calls);
+        assert_eq!(got.calls, vec![vec![1], vec![], vec![]]);
+        assert_eq!(got.by_content, 1);
+        assert_eq!(got.orphans, vec![0], "the failed attempt is nobody's");
+    }
+}
