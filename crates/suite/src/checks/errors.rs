@@ -1,8 +1,9 @@
 //! Error propagation: the mocks cut streams mid-way and fail calls (the check's
 //! `faults`); whatever the target does about it (retry, fall back, give up), an
 //! answer its client takes as a success must be one an upstream call delivered
-//! whole. A cut stream relayed as a clean `finish_reason: "stop"`, or an answer no
-//! upstream call produced, is a failure passed off as success.
+//! whole. A cut stream relayed as a clean `finish_reason: "stop"`, or a success
+//! whose upstream calls all failed (known where the target forwards request ids),
+//! is a failure passed off as success.
 
 use std::collections::BTreeMap;
 
@@ -26,7 +27,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
 
     let (mut judged_ok, mut truncated, mut fabricated) = (0u64, Vec::new(), Vec::new());
     let mut client_outcomes: BTreeMap<String, u64> = BTreeMap::new();
-    for record in judged.records() {
+    for (r, record) in judged.records().iter().enumerate() {
         *client_outcomes.entry(record.outcome.clone()).or_default() += 1;
         let Some(content) = record.content_digest.as_deref() else {
             continue;
@@ -39,20 +40,29 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
             .iter()
             .filter(|c| c.content_digest.as_deref() == Some(content))
             .collect();
-        let id = record.client_request_id.as_deref().unwrap_or("?");
         if delivered.iter().any(|c| c.complete) {
             continue;
         }
-        match delivered.first() {
-            Some(cut) => truncated.push(format!(
+        let id = record.client_request_id.as_deref().unwrap_or("?");
+        let own: Vec<_> = judged.calls_of(r).collect();
+        if let Some(cut) = delivered.first() {
+            truncated.push(format!(
                 "{id}: finish_reason {:?} on content the mock cut ({}, {})",
                 record.finish_reason.as_deref().unwrap_or("none"),
                 cut.outcome,
                 cut.request_id
-            )),
-            None => fabricated.push(format!(
-                "{id}: a success whose content no upstream call produced"
-            )),
+            ));
+        } else if !own.is_empty() && own.iter().all(|c| !c.complete) {
+            // Content altered in transit is the streaming check's finding; this one
+            // is a success over upstream calls that all failed.
+            fabricated.push(format!(
+                "{id}: a success although its {} upstream call(s) all failed ({})",
+                own.len(),
+                own.iter()
+                    .map(|c| c.outcome.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
         }
     }
     let masked = (truncated.len() + fabricated.len()) as u64;
@@ -71,7 +81,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
                 ctx.spec.targets.masked_max.unwrap_or(0) as f64,
                 false,
                 format!(
-                    "{masked} of {judged_ok} successful answers ({} truncated, {} from no upstream call) while the mocks injected {injected} faults",
+                    "{masked} of {judged_ok} successful answers ({} truncated, {} over failed calls) while the mocks injected {injected} faults",
                     truncated.len(),
                     fabricated.len()
                 ),
@@ -80,7 +90,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
     }];
     let evidence = Evidence {
         summary: format!(
-            "The mocks injected {injected} faults {faults:?}; the client saw {client_outcomes:?}. Of {judged_ok} answers the client took as successes, {} carried content the mock had cut and {} content no upstream call produced. {}",
+            "The mocks injected {injected} faults {faults:?}; the client saw {client_outcomes:?}. Of {judged_ok} answers the client took as successes, {} carried content the mock had cut and {} came although every upstream call of theirs failed. {}",
             truncated.len(),
             fabricated.len(),
             judged.attribution_sentence()
@@ -89,7 +99,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
             "faults_injected": faults,
             "client_outcomes": client_outcomes,
             "truncated_as_success": first(&truncated),
-            "without_upstream_content": first(&fabricated),
+            "success_over_failed_calls": first(&fabricated),
             "truth": judged.truth_notes(),
         }),
     };

@@ -1,8 +1,8 @@
-//! Tenant isolation: one tenant asks a set of questions (twice, so a cache stores
-//! the answers), then a second tenant asks the same ones. Every answer the second
-//! tenant gets must come from an upstream call made in its own run, before it got
-//! the answer; one that only the first tenant's calls produced was served from the
-//! first tenant's cache entries.
+//! Tenant isolation: one tenant asks a set of questions (more than once, so a cache
+//! stores the answers), then a second tenant asks the same ones. An answer the
+//! second tenant gets without an upstream call must be one it could have cached
+//! itself: the same question (or intent) went upstream for it earlier in its own
+//! run. Otherwise it was served from the first tenant's entries.
 
 use gatebench_report::{Evidence, Source};
 use serde_json::json;
@@ -41,39 +41,40 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
     let first_tenant = ctx.drive_judged_as(scenario, as_tenant(&keys[0])).await?;
     let second = ctx.drive_judged_as(scenario, as_tenant(&keys[1])).await?;
 
+    // The second tenant's own questions, by intent (a semantic cache may answer a
+    // paraphrase from the tenant's own earlier entry).
+    let intent_of: std::collections::HashMap<&str, &str> = second
+        .records()
+        .iter()
+        .filter_map(|r| Some((r.prompt_digest.as_deref()?, r.intent.as_deref()?)))
+        .collect();
     let mut answered = 0u64;
     let mut leaks = Vec::new();
     for (r, record) in second.records().iter().enumerate() {
         if record.kind != "chat" || record.outcome != "ok" {
             continue;
         }
-        let Some(content) = record.content_digest.as_deref() else {
-            continue;
-        };
         answered += 1;
         if second.went_upstream(r) {
             continue;
         }
         let ended = second.ended_ms(r);
-        let own = second
-            .window
-            .calls
-            .iter()
-            .any(|c| c.content_digest.as_deref() == Some(content) && c.at_ms <= ended);
-        if !own {
-            let other = first_tenant
-                .window
-                .calls
-                .iter()
-                .any(|c| c.content_digest.as_deref() == Some(content));
+        let intent = record.intent.as_deref();
+        let asked_before = second.window.calls.iter().any(|c| {
+            c.at_ms <= ended
+                && (c.prompt_digest == record.prompt_digest
+                    || (intent.is_some()
+                        && c.prompt_digest
+                            .as_deref()
+                            .and_then(|p| intent_of.get(p))
+                            .copied()
+                            == intent))
+        });
+        if !asked_before {
             leaks.push(format!(
-                "{}: answered without an upstream call of its own tenant{}",
+                "{} ({}): answered without an upstream call, and this tenant had not asked it before",
                 record.client_request_id.as_deref().unwrap_or("?"),
-                if other {
-                    "; the content is what the first tenant's call produced"
-                } else {
-                    ""
-                }
+                intent.unwrap_or("?")
             ));
         }
     }

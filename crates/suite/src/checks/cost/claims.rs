@@ -28,6 +28,8 @@ pub struct Tally {
     pub rounding_examples: Vec<String>,
     /// Claims that are wrong.
     pub wrong: Vec<String>,
+    /// Wrong claims by the model(s) of their calls.
+    pub wrong_models: BTreeMap<String, u64>,
     /// Claims whose truth cannot be priced.
     pub unverifiable: Vec<String>,
     /// Answers without the claim the profile promises.
@@ -63,6 +65,19 @@ impl Tally {
     /// Claimed total minus true total.
     pub fn total_gap(&self) -> Decimal {
         self.claimed_total - self.true_total
+    }
+
+    /// Wrong claims by model, as a sentence part.
+    pub fn wrong_text(&self) -> String {
+        if self.wrong_models.is_empty() {
+            return String::new();
+        }
+        let parts: Vec<String> = self
+            .wrong_models
+            .iter()
+            .map(|(m, n)| format!("{m} {n}"))
+            .collect();
+        format!(" (wrong by model: {})", parts.join(", "))
     }
 
     /// The unclaimed categories as a sentence part.
@@ -157,7 +172,9 @@ pub fn judge(
                 continue;
             };
             let Some(found) = entries.get(target_id.as_str()) else {
-                if went_upstream || answered {
+                // A ledger may leave out what cost nothing (a cache hit); not a call
+                // the provider billed.
+                if went_upstream && truth.as_ref().is_ok_and(|t| !t.is_zero()) {
                     t.missing
                         .push(format!("{id}: no ledger entry for request {target_id}"));
                 }
@@ -235,12 +252,24 @@ pub fn judge(
                         .push(format!("{id}: claimed {claimed}, exactly {}", money(truth)));
                 }
             }
-            CostMatch::Wrong => t.wrong.push(format!(
-                "{id}: claimed ${}, the mock's usage × prices is ${} ({} upstream call(s))",
-                money(claimed),
-                money(truth),
-                judged.attribution.calls[r].len()
-            )),
+            CostMatch::Wrong => {
+                let models: Vec<String> = judged
+                    .calls_of(r)
+                    .filter(|c| c.billed)
+                    .filter_map(|c| c.model.clone())
+                    .collect();
+                let models = if models.is_empty() {
+                    "no billed call".to_owned()
+                } else {
+                    models.join(" + ")
+                };
+                *t.wrong_models.entry(models.clone()).or_default() += 1;
+                t.wrong.push(format!(
+                    "{id}: claimed ${}, the mock's usage × prices is ${} ({models})",
+                    money(claimed),
+                    money(truth)
+                ));
+            }
         }
     }
     t.unclaimed = unclaimed

@@ -177,7 +177,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
 
     let evidence = Evidence {
         summary: format!(
-            "The mocks billed {} calls for ${} (true spend, prices from {}). The target claimed {} costs: {} exact, {} equal up to float rounding, {} wrong, {} not verifiable; {} answers lacked the claim its profile promises. Not claimed by the target: {}. {}",
+            "The mocks billed {} calls for ${} (true spend, prices from {}). The target claimed {} costs: {} exact, {} equal up to float rounding, {} wrong{}, {} not verifiable; {} answers lacked the claim its profile promises. Not claimed by the target: {}. {}",
             tally.billed_calls,
             money(tally.true_spend),
             dir.display(),
@@ -185,6 +185,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
             tally.exact,
             tally.float_rounding,
             tally.wrong.len(),
+            tally.wrong_text(),
             tally.unverifiable.len(),
             tally.missing.len(),
             tally.unclaimed_text(),

@@ -1,7 +1,9 @@
 //! Probes of a tenant's own routes: usage totals and the ledger, its pages, and
 //! that one tenant never sees another's.
 
-use super::{Action, Code, Keys, LEDGER, Probe, Script, USAGE, call, media, openai_error, status};
+use super::{
+    Action, CONFIG, Code, Keys, LEDGER, Probe, Script, USAGE, call, media, openai_error, status,
+};
 use crate::checks::endpoints::call::{Auth, Request};
 use crate::checks::endpoints::shapes;
 
@@ -73,6 +75,32 @@ pub(super) fn account(keys: &Keys) -> Vec<Probe> {
             LEDGER,
             "401 OpenAI error shape",
             Request::get("/v1/gatebench/ledger", Auth::None),
+            openai_error(401, Code::Any, None),
+        ),
+        call(
+            "config",
+            CONFIG,
+            "200 {cache: {threshold between 0 and 1, embedding_model, dimensions}, pricing: {fallback prices as decimal strings}}",
+            Request::get("/v1/gatebench/config", own()),
+            Box::new(|reply| {
+                status(reply, 200)?;
+                media(reply, "application/json")?;
+                let body = reply.json()?;
+                let threshold = body["cache"]["threshold"]
+                    .as_f64()
+                    .filter(|t| (0.0..=1.0).contains(t))
+                    .ok_or("cache.threshold is not a number between 0 and 1")?;
+                for unit in ["input_per_million", "output_per_million", "per_request"] {
+                    shapes::money(&body, &format!("pricing.fallback.{unit}"))?;
+                }
+                Ok(format!("threshold {threshold:.2}"))
+            }),
+        ),
+        call(
+            "config without a key",
+            CONFIG,
+            "401 OpenAI error shape",
+            Request::get("/v1/gatebench/config", Auth::None),
             openai_error(401, Code::Any, None),
         ),
     ]

@@ -19,7 +19,7 @@ use super::call::{Reply, Request};
 use super::shapes::{self, Wrong};
 
 /// Every route of the gateway's router, as `METHOD PATH`.
-pub const ROUTES: [&str; 15] = [
+pub const ROUTES: [&str; 16] = [
     "POST /v1/chat/completions",
     "POST /v1/embeddings",
     "GET /v1/models",
@@ -31,6 +31,7 @@ pub const ROUTES: [&str; 15] = [
     "POST /v1/webvtt",
     "GET /v1/gatebench/usage",
     "GET /v1/gatebench/ledger",
+    "GET /v1/gatebench/config",
     "GET /metrics",
     "GET /healthz",
     "GET /readyz",
@@ -50,6 +51,7 @@ const PERSONALITY: &str = "POST /v1/personality";
 const WEBVTT: &str = "POST /v1/webvtt";
 const USAGE: &str = "GET /v1/gatebench/usage";
 const LEDGER: &str = "GET /v1/gatebench/ledger";
+const CONFIG: &str = "GET /v1/gatebench/config";
 
 /// A premade voice every ElevenLabs-compatible target knows (Rachel).
 pub const VOICE: &str = "21m00Tcm4TlvDq8ikWAM";
