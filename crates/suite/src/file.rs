@@ -13,7 +13,7 @@
 //! severity = "critical"            # critical | major | minor
 //! kind = "queue"                   # queue | cache | cost | concurrency | resilience
 //!                                  # | endpoints | memory | load | streaming | usage
-//!                                  # | errors | isolation
+//!                                  # | errors | isolation | app
 //! scenario = "focused/queue.toml"  # relative to this file
 //! [check.targets]
 //! queue_overhead_p99_ms = 2.0
@@ -95,6 +95,8 @@ pub enum CheckKind {
     Errors,
     /// One tenant never gets an answer cached for another.
     Isolation,
+    /// Your own routes (`http` requests), and what they cost upstream.
+    App,
 }
 
 /// One check.
@@ -168,6 +170,8 @@ pub struct Targets {
     pub masked_max: Option<u64>,
     /// Isolation: answers served across tenants, at most.
     pub leaks_max: Option<u64>,
+    /// App: true upstream cost per app request, USD, at most.
+    pub cost_per_request_max: Option<f64>,
 }
 
 /// One load pattern of a `load` check.
@@ -380,9 +384,14 @@ impl Targets {
         add(self.masked_max.is_some(), "masked_max", &[Errors]);
         add(self.leaks_max.is_some(), "leaks_max", &[Isolation]);
         add(
+            self.cost_per_request_max.is_some(),
+            "cost_per_request_max",
+            &[App],
+        );
+        add(
             self.success_rate_min.is_some(),
             "success_rate_min",
-            &[Concurrency, Resilience],
+            &[Concurrency, Resilience, App],
         );
         add(self.p95_ms_max.is_some(), "p95_ms_max", &[Concurrency]);
         add(

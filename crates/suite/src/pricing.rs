@@ -14,6 +14,24 @@ use gatebench_wire::books::{CallRecord, CallUsage};
 use rust_decimal::Decimal;
 use serde::Deserialize;
 
+/// The repository's price files, built in for suites run far from a checkout. Read
+/// by this module's own parser, like any folder.
+const BUILTIN: [(&str, &str); 4] = [
+    (
+        "deepseek.toml",
+        include_str!("../../../pricing/deepseek.toml"),
+    ),
+    (
+        "elevenlabs.toml",
+        include_str!("../../../pricing/elevenlabs.toml"),
+    ),
+    ("openai.toml", include_str!("../../../pricing/openai.toml")),
+    (
+        "services.toml",
+        include_str!("../../../pricing/services.toml"),
+    ),
+];
+
 /// Unit prices in USD; `None` where the unit has no price.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(default)]
@@ -159,15 +177,62 @@ impl PriceTable {
                 dir: dir.to_path_buf(),
             });
         }
-        let mut table = PriceTable {
-            dir: dir.to_path_buf(),
-            models: BTreeMap::new(),
-        };
+        let mut texts = Vec::with_capacity(files.len());
         for file in files {
             let text = std::fs::read_to_string(&file).map_err(|source| PriceError::Read {
                 file: file.clone(),
                 source,
             })?;
+            texts.push((file, text));
+        }
+        Self::from_texts(dir, texts)
+    }
+
+    /// The price files built into the binary (the repository's `pricing/`).
+    pub fn builtin() -> Result<PriceTable, PriceError> {
+        let dir = Path::new("<built-in pricing>");
+        Self::from_texts(
+            dir,
+            BUILTIN
+                .iter()
+                .map(|(name, text)| (dir.join(name), (*text).to_owned()))
+                .collect(),
+        )
+    }
+
+    /// The prices a check uses: its suite's `pricing` folder (relative to the suite
+    /// file), else the first `pricing/` folder found walking up from the suite's
+    /// folder, else the price files built into the binary.
+    pub fn for_suite(
+        spec_pricing: Option<&str>,
+        resolve: impl Fn(&str) -> PathBuf,
+        suite_base: &Path,
+    ) -> Result<PriceTable, PriceError> {
+        if let Some(dir) = spec_pricing {
+            return Self::load(&resolve(dir));
+        }
+        let base = std::fs::canonicalize(suite_base).unwrap_or_else(|_| suite_base.to_path_buf());
+        match base
+            .ancestors()
+            .map(|a| a.join("pricing"))
+            .find(|p| p.is_dir())
+        {
+            Some(dir) => Self::load(&dir),
+            None => Self::builtin(),
+        }
+    }
+
+    /// Where the prices were read from.
+    pub fn source(&self) -> &Path {
+        &self.dir
+    }
+
+    fn from_texts(dir: &Path, texts: Vec<(PathBuf, String)>) -> Result<PriceTable, PriceError> {
+        let mut table = PriceTable {
+            dir: dir.to_path_buf(),
+            models: BTreeMap::new(),
+        };
+        for (file, text) in texts {
             for (id, row) in parse_file(&text, &file)? {
                 if let Some(first) = table.models.get(&id) {
                     return Err(PriceError::Duplicate {
@@ -265,24 +330,6 @@ fn parse_file(text: &str, file: &Path) -> Result<Vec<(String, ModelPrice)>, Pric
             Ok((id.to_owned(), row))
         })
         .collect()
-}
-
-/// The price folder of a check: the spec's `pricing` (relative to the suite
-/// file), else the first `pricing/` folder found walking up from the suite's
-/// folder, else `pricing` in the working directory.
-pub fn price_dir(
-    spec_pricing: Option<&str>,
-    resolve: impl Fn(&str) -> PathBuf,
-    suite_base: &Path,
-) -> PathBuf {
-    if let Some(dir) = spec_pricing {
-        return resolve(dir);
-    }
-    let base = std::fs::canonicalize(suite_base).unwrap_or_else(|_| suite_base.to_path_buf());
-    base.ancestors()
-        .map(|a| a.join("pricing"))
-        .find(|p| p.is_dir())
-        .unwrap_or_else(|| PathBuf::from("pricing"))
 }
 
 /// The billable units of a call.

@@ -1,6 +1,8 @@
 //! A run judged against the truth: the driver's records, the mocks' calls in the
 //! same window, and which calls each request caused.
 
+use std::collections::BTreeMap;
+
 use gatebench_driver::{RequestRecord, RunResults};
 use gatebench_wire::books::CallRecord;
 use serde_json::{Value, json};
@@ -124,5 +126,27 @@ impl Judged {
             self.window.calls.len(),
             self.attribution.orphans.len()
         )
+    }
+
+    /// For each fault the mocks injected: how many calls got it, and what the clients
+    /// of the requests those calls belonged to saw in the end.
+    pub fn under_faults(&self) -> Value {
+        let mut calls: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut seen: BTreeMap<&str, BTreeMap<&str, u64>> = BTreeMap::new();
+        for call in &self.window.calls {
+            if call.outcome != "ok" {
+                *calls.entry(call.outcome.as_str()).or_default() += 1;
+            }
+        }
+        for (r, record) in self.records().iter().enumerate() {
+            for call in self.calls_of(r).filter(|c| c.outcome != "ok") {
+                *seen
+                    .entry(call.outcome.as_str())
+                    .or_default()
+                    .entry(record.outcome.as_str())
+                    .or_default() += 1;
+            }
+        }
+        json!({ "calls": calls, "client_outcomes_of_affected_requests": seen })
     }
 }

@@ -6,6 +6,7 @@
 //! A check that cannot measure (the target is down, a scenario produced no data)
 //! fails: its criteria say so. It never passes by default.
 
+mod app;
 mod cache;
 mod concurrency;
 mod cost;
@@ -78,6 +79,7 @@ pub async fn run(ctx: &Ctx<'_>) -> CheckOutcome {
             CheckKind::Usage => usage::run(ctx).await,
             CheckKind::Errors => errors::run(ctx).await,
             CheckKind::Isolation => isolation::run(ctx).await,
+            CheckKind::App => app::run(ctx).await,
         };
         result.unwrap_or_else(|error| unmeasurable(ctx, error))
     };

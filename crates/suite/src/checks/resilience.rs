@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use gatebench_report::{Chart, ChartKind, Evidence, Recommendation, Series};
 use serde_json::json;
 
-use super::judged::Judged;
 use super::{CheckOutcome, Ctx, criterion, number};
 
 const UNCLEAN: [&str; 7] = [
@@ -70,7 +69,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
     };
     let (samples, judged) = tokio::join!(poll, drive);
     let judged = judged?;
-    let behaviour = under_faults(&judged);
+    let behaviour = judged.under_faults();
     let results = &judged.results;
     let totals = &results.totals;
     if totals.sent == 0 {
@@ -206,28 +205,6 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
         charts: vec![chart],
         recommendations,
     })
-}
-
-/// For each fault the mocks injected: how many calls got it, and what the clients
-/// of the requests those calls belonged to saw in the end.
-fn under_faults(judged: &Judged) -> serde_json::Value {
-    let mut calls: BTreeMap<&str, u64> = BTreeMap::new();
-    let mut seen: BTreeMap<&str, BTreeMap<&str, u64>> = BTreeMap::new();
-    for call in &judged.window.calls {
-        if call.outcome != "ok" {
-            *calls.entry(call.outcome.as_str()).or_default() += 1;
-        }
-    }
-    for (r, record) in judged.records().iter().enumerate() {
-        for call in judged.calls_of(r).filter(|c| c.outcome != "ok") {
-            *seen
-                .entry(call.outcome.as_str())
-                .or_default()
-                .entry(record.outcome.as_str())
-                .or_default() += 1;
-        }
-    }
-    json!({ "calls": calls, "client_outcomes_of_affected_requests": seen })
 }
 
 /// End of the latest outage-like window in the fault specs.

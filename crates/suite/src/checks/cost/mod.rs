@@ -25,9 +25,10 @@ use gatebench_report::{Evidence, Source};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
+use super::judged::Judged;
 use super::streaming::first;
 use super::{CheckOutcome, Ctx, criterion, not_measurable, share};
-use crate::pricing::{PriceTable, Prices, TrueCost, Units, call_cost, money, price_dir, price_of};
+use crate::pricing::{PriceTable, Prices, TrueCost, Units, call_cost, money, price_of};
 use crate::profile::{CostFormat, CostMatch, compare_cost};
 use claims::judge;
 
@@ -37,12 +38,13 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
         .scenario
         .as_deref()
         .ok_or("the check names no scenario")?;
-    let dir = price_dir(
+    let table = PriceTable::for_suite(
         ctx.spec.pricing.as_deref(),
         |p| ctx.suite.resolve(p),
         &ctx.suite.base,
-    );
-    let table = PriceTable::load(&dir).map_err(|e| e.to_string())?;
+    )
+    .map_err(|e| e.to_string())?;
+    let dir = table.source().to_path_buf();
     let fallback = declared_fallback(ctx).await;
 
     // A ledger has a past: only the entries this run adds are its claims.
@@ -56,21 +58,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
         .filter_map(|v| v.get("id").and_then(Value::as_u64))
         .collect();
     let judged = ctx.drive_judged(scenario).await?;
-    let ledger = ctx
-        .subject
-        .ledger()
-        .await
-        .map_err(|e| e.to_string())?
-        .map(|entries| {
-            entries
-                .into_iter()
-                .filter(|v| {
-                    v.get("id")
-                        .and_then(Value::as_u64)
-                        .is_none_or(|id| !before.contains(&id))
-                })
-                .collect::<Vec<_>>()
-        });
+    let ledger = settled_ledger(ctx, &judged, &before).await?;
     let price = |call: &gatebench_wire::books::CallRecord| match call_cost(&table, call) {
         TrueCost::Unpriced(model) => match &fallback {
             Some(prices) => price_of(&Units::from(&call.usage), prices)
@@ -212,6 +200,57 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
         charts: Vec::new(),
         recommendations: Vec::new(),
     })
+}
+
+/// How long to wait for a ledger to show the run's last calls (a ledger may be
+/// written a moment after the answer leaves).
+const SETTLE_TRIES: u32 = 30;
+const SETTLE_PAUSE: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The run's entries of the target's ledger (if its profile names one), once every
+/// request that caused a billed upstream call has one, or after a short wait (what
+/// is still missing then is a finding).
+async fn settled_ledger(
+    ctx: &Ctx<'_>,
+    judged: &Judged,
+    before: &HashSet<u64>,
+) -> Result<Option<Vec<Value>>, String> {
+    let id_header = ctx
+        .subject
+        .profile
+        .request_id
+        .as_ref()
+        .map(|h| h.header.to_ascii_lowercase());
+    let expected: HashSet<&str> = judged
+        .records()
+        .iter()
+        .enumerate()
+        .filter(|(r, _)| judged.calls_of(*r).any(|c| c.billed))
+        .filter_map(|(_, record)| record.claims.get(id_header.as_deref()?).map(String::as_str))
+        .collect();
+    let mut tries = 0;
+    loop {
+        let Some(entries) = ctx.subject.ledger().await.map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        let entries: Vec<Value> = entries
+            .into_iter()
+            .filter(|v| {
+                v.get("id")
+                    .and_then(Value::as_u64)
+                    .is_none_or(|id| !before.contains(&id))
+            })
+            .collect();
+        let billed: HashSet<&str> = entries
+            .iter()
+            .filter_map(|v| v.get("request_id").and_then(Value::as_str))
+            .collect();
+        tries += 1;
+        if expected.iter().all(|id| billed.contains(id)) || tries >= SETTLE_TRIES {
+            return Ok(Some(entries));
+        }
+        tokio::time::sleep(SETTLE_PAUSE).await;
+    }
 }
 
 /// The fallback price the target declares for models no price file knows (its
