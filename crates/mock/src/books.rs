@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use gatebench_wire::books::{BooksSummary, CallPage, CallRecord, Tally};
+use gatebench_wire::books::{BooksSummary, CallPage, CallRecord, CallUsage, Tally, hex, key_id_of};
 
 /// Calls the raw log keeps by default.
 pub const DEFAULT_CAPACITY: usize = 100_000;
@@ -45,6 +45,48 @@ pub struct Group {
 /// Per-minute totals: minute (Unix seconds / 60) → group → totals.
 pub type Minutes = BTreeMap<u64, HashMap<Group, Tally>>;
 
+/// One call as the books keep it: compact (hashes, static labels), turned into a
+/// [`CallRecord`] only when read.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    /// When the request arrived, Unix milliseconds.
+    pub at_ms: u64,
+    /// Arrival to end, ms.
+    pub duration_ms: f64,
+    /// The route.
+    pub route: String,
+    /// Hash of the API key.
+    pub api_key: Option<u64>,
+    /// Model served.
+    pub model: Option<String>,
+    /// Voice served.
+    pub voice: Option<String>,
+    /// Outcome label.
+    pub outcome: &'static str,
+    /// Status sent.
+    pub status: u16,
+    /// Streamed.
+    pub stream: bool,
+    /// Delivered whole.
+    pub complete: bool,
+    /// On the bill.
+    pub billed: bool,
+    /// Billed units.
+    pub usage: CallUsage,
+    /// Hash of the content delivered.
+    pub content: Option<u64>,
+    /// Hash of the prompt.
+    pub prompt: Option<u64>,
+    /// The answer's id.
+    pub response_id: Option<String>,
+    /// The mock's request id.
+    pub request_id: String,
+    /// `traceparent` received.
+    pub traceparent: Option<String>,
+    /// `x-request-id` received.
+    pub client_request_id: Option<String>,
+}
+
 /// One mock's books.
 #[derive(Debug)]
 pub struct Books {
@@ -55,14 +97,15 @@ pub struct Books {
 
 #[derive(Debug, Default)]
 struct Inner {
-    log: VecDeque<CallRecord>,
+    log: VecDeque<(u64, Entry)>,
     last_id: u64,
     dropped: u64,
     total: Tally,
     by_model: BTreeMap<String, Tally>,
-    by_key: BTreeMap<String, Tally>,
-    by_outcome: BTreeMap<String, u64>,
-    minutes: Minutes,
+    by_key: BTreeMap<Option<u64>, Tally>,
+    by_outcome: BTreeMap<&'static str, u64>,
+    /// Minute → hash of the group → the group and its totals.
+    minutes: BTreeMap<u64, HashMap<u64, (Group, Tally)>>,
     groups: usize,
     since_ms: u64,
 }
@@ -74,11 +117,58 @@ pub fn unix_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
-fn tally<'a>(map: &'a mut BTreeMap<String, Tally>, key: &str) -> &'a mut Tally {
-    if !map.contains_key(key) {
-        map.insert(key.to_owned(), Tally::default());
+fn count(tally: &mut Tally, entry: &Entry) {
+    tally.calls += 1;
+    if entry.billed {
+        tally.billed += 1;
+        tally.usage.add(&entry.usage);
     }
-    map.get_mut(key).expect("inserted above")
+}
+
+/// A group's identity without building it.
+fn group_hash(entry: &Entry, model: &str) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for part in [
+        entry.route.as_bytes(),
+        model.as_bytes(),
+        entry.voice.as_deref().unwrap_or("").as_bytes(),
+    ] {
+        h.update(&(part.len() as u64).to_le_bytes());
+        h.update(part);
+    }
+    h.update(&entry.api_key.map_or([0; 9], |k| {
+        let mut b = [1; 9];
+        b[1..].copy_from_slice(&k.to_le_bytes());
+        b
+    }));
+    h.digest()
+}
+
+impl Entry {
+    fn record(&self, id: u64, mock: &str) -> CallRecord {
+        CallRecord {
+            id,
+            mock: mock.to_owned(),
+            at_ms: self.at_ms,
+            duration_ms: self.duration_ms,
+            route: self.route.clone(),
+            api_key_id: self.api_key.map(key_id_of),
+            model: self.model.clone(),
+            voice: self.voice.clone(),
+            outcome: self.outcome.to_owned(),
+            status: self.status,
+            stream: self.stream,
+            complete: self.complete,
+            billed: self.billed,
+            usage: self.usage,
+            content_digest: self.content.map(hex),
+            prompt_digest: self.prompt.map(hex),
+            response_id: self.response_id.clone(),
+            request_id: self.request_id.clone(),
+            traceparent: self.traceparent.clone(),
+            client_request_id: self.client_request_id.clone(),
+        }
+    }
 }
 
 impl Books {
@@ -98,58 +188,75 @@ impl Books {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Enters one call; its `id` is assigned here. Usage of an unbilled call is
-    /// dropped, so that the books never count units nobody pays for.
-    pub fn record(&self, mut call: CallRecord) {
-        if !call.billed {
-            call.usage = Default::default();
+    /// Enters one call. Usage of an unbilled call is dropped, so that the books
+    /// never count units nobody pays for.
+    pub fn record(&self, mut entry: Entry) {
+        if !entry.billed {
+            entry.usage = CallUsage::default();
         }
         let mut inner = self.lock();
+        let inner = &mut *inner;
         inner.last_id += 1;
-        call.id = inner.last_id;
-        inner.total.add(&call);
-        let model = call.model.as_deref().unwrap_or("");
-        let key = call.api_key_id.as_deref().unwrap_or("");
-        tally(&mut inner.by_model, model).add(&call);
-        tally(&mut inner.by_key, key).add(&call);
-        match inner.by_outcome.get_mut(&call.outcome) {
-            Some(n) => *n += 1,
+        count(&mut inner.total, &entry);
+        let model = entry.model.as_deref().unwrap_or("");
+        match inner.by_model.get_mut(model) {
+            Some(tally) => count(tally, &entry),
             None => {
-                inner.by_outcome.insert(call.outcome.clone(), 1);
+                let mut tally = Tally::default();
+                count(&mut tally, &entry);
+                inner.by_model.insert(model.to_owned(), tally);
             }
         }
+        count(inner.by_key.entry(entry.api_key).or_default(), &entry);
+        *inner.by_outcome.entry(entry.outcome).or_default() += 1;
 
-        let group = Group {
-            route: call.route.clone(),
-            model: model.to_owned(),
-            voice: call.voice.clone().unwrap_or_default(),
-            key: key.to_owned(),
-        };
-        let full = inner.groups >= MAX_GROUPS;
         let Inner {
             minutes, groups, ..
         } = &mut *inner;
-        let minute = minutes.entry(call.at_ms / 60_000).or_default();
-        let group = if full && !minute.contains_key(&group) {
-            Group {
-                route: group.route,
-                model: "(other)".to_owned(),
-                ..Group::default()
-            }
-        } else {
-            group
-        };
-        let tally = minute.entry(group).or_insert_with(|| {
+        let minute = minutes.entry(entry.at_ms / 60_000).or_default();
+        let mut hash = group_hash(&entry, model);
+        if *groups >= MAX_GROUPS && !minute.contains_key(&hash) {
+            // Past the cap new groups fold into one per route, so totals stay exact.
+            hash = group_hash(
+                &Entry {
+                    api_key: None,
+                    voice: None,
+                    ..entry.clone()
+                },
+                "(other)",
+            );
+        }
+        let (_, tally) = minute.entry(hash).or_insert_with(|| {
             *groups += 1;
-            Tally::default()
+            let folded = *groups > MAX_GROUPS;
+            (
+                Group {
+                    route: entry.route.clone(),
+                    model: if folded {
+                        "(other)".into()
+                    } else {
+                        model.to_owned()
+                    },
+                    voice: if folded {
+                        String::new()
+                    } else {
+                        entry.voice.clone().unwrap_or_default()
+                    },
+                    key: match entry.api_key {
+                        Some(k) if !folded => key_id_of(k),
+                        _ => String::new(),
+                    },
+                },
+                Tally::default(),
+            )
         });
-        tally.add(&call);
+        count(tally, &entry);
 
         if inner.log.len() >= self.capacity {
             inner.log.pop_front();
             inner.dropped += 1;
         }
-        inner.log.push_back(call);
+        inner.log.push_back((inner.last_id, entry));
     }
 
     /// Calls with ids after `after`, oldest first, at most `limit` (capped at
@@ -157,14 +264,20 @@ impl Books {
     pub fn page(&self, after: u64, limit: usize) -> CallPage {
         let limit = limit.clamp(1, MAX_PAGE);
         let inner = self.lock();
-        let first_id = inner.log.front().map_or(0, |c| c.id);
+        let first_id = inner.log.front().map_or(0, |(id, _)| *id);
         // Ids in the log are consecutive, so the start is an offset.
         let start = if first_id == 0 || after < first_id {
             0
         } else {
             usize::try_from(after - first_id + 1).unwrap_or(usize::MAX)
         };
-        let data: Vec<CallRecord> = inner.log.iter().skip(start).take(limit).cloned().collect();
+        let data: Vec<CallRecord> = inner
+            .log
+            .iter()
+            .skip(start)
+            .take(limit)
+            .map(|(id, e)| e.record(*id, self.mock))
+            .collect();
         let next_after = data
             .last()
             .map_or(after.max(first_id.saturating_sub(1)), |c| c.id);
@@ -187,8 +300,16 @@ impl Books {
             mock: self.mock.to_owned(),
             total: inner.total,
             by_model: inner.by_model.clone(),
-            by_key: inner.by_key.clone(),
-            by_outcome: inner.by_outcome.clone(),
+            by_key: inner
+                .by_key
+                .iter()
+                .map(|(k, t)| (k.map(key_id_of).unwrap_or_default(), *t))
+                .collect(),
+            by_outcome: inner
+                .by_outcome
+                .iter()
+                .map(|(k, n)| ((*k).to_owned(), *n))
+                .collect(),
             last_id: inner.last_id,
             dropped: inner.dropped,
             capacity: self.capacity,
@@ -206,7 +327,7 @@ impl Books {
         inner
             .minutes
             .range(start_minute..end_minute)
-            .map(|(m, routes)| (*m, routes.clone()))
+            .map(|(m, groups)| (*m, groups.values().cloned().collect()))
             .collect()
     }
 
@@ -258,21 +379,17 @@ impl Books {
 
 #[cfg(test)]
 mod tests {
-    use gatebench_wire::books::CallUsage;
-
     use super::*;
 
-    fn call(model: &str, key: Option<&str>, billed: bool, tokens: u64) -> CallRecord {
-        CallRecord {
-            id: 0,
-            mock: "openai".into(),
+    fn call(model: &str, key: Option<u64>, billed: bool, tokens: u64) -> Entry {
+        Entry {
             at_ms: 120_000,
             duration_ms: 1.0,
             route: "/v1/chat/completions".into(),
-            api_key_id: key.map(str::to_owned),
+            api_key: key,
             model: Some(model.into()),
             voice: None,
-            outcome: if billed { "ok" } else { "fault_unavailable" }.into(),
+            outcome: if billed { "ok" } else { "fault_unavailable" },
             status: if billed { 200 } else { 503 },
             stream: false,
             complete: billed,
@@ -282,8 +399,8 @@ mod tests {
                 output_tokens: tokens,
                 ..CallUsage::default()
             },
-            content_digest: None,
-            prompt_digest: None,
+            content: None,
+            prompt: None,
             response_id: None,
             request_id: "req".into(),
             traceparent: None,
@@ -295,7 +412,7 @@ mod tests {
     fn pages_walk_the_log_in_order_and_totals_stay_exact_past_the_cap() {
         let books = Books::new("openai", 3);
         for i in 0..5 {
-            books.record(call("gpt-4o-mini", Some("key_a"), i % 2 == 0, 10));
+            books.record(call("gpt-4o-mini", Some(7), i % 2 == 0, 10));
         }
         let page = books.page(0, 100);
         assert_eq!(
@@ -321,7 +438,7 @@ mod tests {
             route: "/v1/chat/completions".into(),
             model: "gpt-4o-mini".into(),
             voice: String::new(),
-            key: "key_a".into(),
+            key: key_id_of(7),
         };
         assert_eq!(minutes[&2][&group].usage.output_tokens, 30);
 

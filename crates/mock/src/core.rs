@@ -11,9 +11,9 @@ use http::request::Parts;
 use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
-use gatebench_wire::books::{CallRecord, CallUsage, key_id};
+use gatebench_wire::books::{CallUsage, hash};
 
-use crate::books::{self, Books};
+use crate::books::{self, Books, Entry};
 use crate::capacity::{Capacity, CapacityConfig, LoadPermit};
 use crate::error::{ApiError, ErrorStyle};
 use crate::faults::{FaultSpec, FaultState};
@@ -216,7 +216,6 @@ struct CtxInner {
     at_ms: u64,
     route: String,
     books: Arc<Books>,
-    mock: &'static str,
     call: Mutex<Call>,
 }
 
@@ -229,10 +228,10 @@ pub struct Served {
     pub voice: Option<String>,
     /// Units as reported to the client (or, for a stream, as delivered so far).
     pub usage: CallUsage,
-    /// Digest of the content delivered ([`gatebench_wire::books::digest`]).
-    pub content_digest: Option<String>,
-    /// Digest of the prompt.
-    pub prompt_digest: Option<String>,
+    /// Hash of the content delivered ([`gatebench_wire::books::hash`]).
+    pub content_digest: Option<u64>,
+    /// Hash of the prompt.
+    pub prompt_digest: Option<u64>,
     /// Id of the answer.
     pub response_id: Option<String>,
     /// A streamed answer.
@@ -263,7 +262,6 @@ impl RequestCtx {
                 at_ms: books::unix_ms(),
                 route: route.to_owned(),
                 books: Arc::clone(&core.books),
-                mock: core.name,
                 call: Mutex::default(),
             }),
         }
@@ -368,23 +366,21 @@ impl Drop for CtxInner {
             .is_some_and(|s| answered_ok || partial(s));
         let delivered = call.served.as_ref().is_some_and(|s| complete || partial(s));
         let served = call.served.unwrap_or_default();
-        self.books.record(CallRecord {
-            id: 0,
-            mock: self.mock.to_owned(),
+        self.books.record(Entry {
             at_ms: self.at_ms,
             duration_ms: self.received.elapsed().as_secs_f64() * 1000.0,
             route: std::mem::take(&mut self.route),
-            api_key_id: self.caller.api_key.as_deref().map(key_id),
+            api_key: self.caller.api_key.as_deref().map(|k| hash(k.as_bytes())),
             model: served.model,
             voice: served.voice,
-            outcome: outcome.to_owned(),
+            outcome,
             status: call.status,
             stream: served.stream,
             complete,
             billed,
             usage: served.usage,
-            content_digest: served.content_digest.filter(|_| delivered),
-            prompt_digest: served.prompt_digest,
+            content: served.content_digest.filter(|_| delivered),
+            prompt: served.prompt_digest,
             response_id: served.response_id,
             request_id: std::mem::take(&mut self.id),
             traceparent: self.caller.traceparent.take(),

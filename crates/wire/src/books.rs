@@ -15,13 +15,28 @@ use xxhash_rust::xxh3::xxh3_64;
 /// digits. For a chat completion, the text of the first choice as delivered; for
 /// speech, the audio bytes; for a prompt, the last user message's text.
 pub fn digest(bytes: &[u8]) -> String {
-    format!("{:016x}", xxh3_64(bytes))
+    hex(hash(bytes))
+}
+
+/// The 64-bit value a [`digest`] spells.
+pub fn hash(bytes: &[u8]) -> u64 {
+    xxh3_64(bytes)
+}
+
+/// A [`hash`] as a [`digest`].
+pub fn hex(hash: u64) -> String {
+    format!("{hash:016x}")
 }
 
 /// The id a mock gives an API key in its books and usage reports: `key_` and 16 hex
 /// digits of the key's XXH3-64. The key itself is never stored.
 pub fn key_id(key: &str) -> String {
-    format!("key_{:016x}", xxh3_64(key.as_bytes()))
+    key_id_of(hash(key.as_bytes()))
+}
+
+/// [`key_id`] from the key's [`hash`].
+pub fn key_id_of(hash: u64) -> String {
+    format!("key_{hash:016x}")
 }
 
 /// Units a call used, exactly as the mock reported (or, for a cut stream, delivered).

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use gatebench_wire::books::digest;
+use gatebench_wire::books::hash;
 use gatebench_wire::elevenlabs::{
     AudioWithTimestamps, CHARACTER_COST_HEADER, HISTORY_ITEM_ID_HEADER,
 };
@@ -73,8 +73,8 @@ pub async fn prepare(
         served.voice = Some(job.voice.voice_id.clone());
         served.usage.characters = job.cost();
         served.usage.audio_ms = timeline.duration_ms;
-        served.content_digest = Some(digest(&audio.bytes));
-        served.prompt_digest = Some(digest(job.text.as_bytes()));
+        served.content_digest = Some(hash(&audio.bytes));
+        served.prompt_digest = Some(hash(job.text.as_bytes()));
         served.response_id = Some(history_item);
     });
     tracing::debug!(

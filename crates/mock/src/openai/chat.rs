@@ -9,7 +9,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use gatebench_wire::books::{CallUsage, digest};
+use gatebench_wire::books::{CallUsage, hash};
 use gatebench_wire::openai::{
     AssistantMessage, ChatChoice, ChatCompletion, ChatCompletionRequest, CompletionTokensDetails,
     PromptTokensDetails, ResponseFormat, Usage,
@@ -118,8 +118,8 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
             output_tokens: u64::from(usage.completion_tokens),
             ..CallUsage::default()
         };
-        served.content_digest = planned.choices.first().map(|c| digest(c.text.as_bytes()));
-        served.prompt_digest = request.last_user_text().map(|t| digest(t.as_bytes()));
+        served.content_digest = planned.choices.first().map(|c| hash(c.text.as_bytes()));
+        served.prompt_digest = request.last_user_text().map(|t| hash(t.as_bytes()));
         served.response_id = Some(meta.id.clone());
         served.stream = request.is_stream();
         served.partial_billing = request.is_stream();

@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
-use gatebench_wire::books::digest;
+use gatebench_wire::books::hash;
 use gatebench_wire::openai::{
     Embedding, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage,
     EmbeddingVector, EncodingFormat,
@@ -66,7 +66,7 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
     ctx.serve(|served| {
         served.model = Some(request.model.clone());
         served.usage.input_tokens = total as u64;
-        served.prompt_digest = inputs.first().map(|(text, _)| digest(text.as_bytes()));
+        served.prompt_digest = inputs.first().map(|(text, _)| hash(text.as_bytes()));
     });
     let base = model.base.sample(&mut ctx.rng("embedding_base"));
     let per_token = model.per_token.sample(&mut ctx.rng("embedding_per_token"));

@@ -15,7 +15,7 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
-use gatebench_wire::books::digest;
+use gatebench_wire::books::hash;
 use gatebench_wire::openai::{ChatCompletionChunk, ChunkChoice, Delta, FinishReason, Role, Usage};
 use http::{HeaderValue, header};
 use tokio::time::Instant;
@@ -282,7 +282,7 @@ impl Drop for Sse {
             }
         }
         let tokens: u64 = texts.iter().map(|t| self.encoding.count(t) as u64).sum();
-        let content = texts.first().map(|t| digest(t.as_bytes()));
+        let content = texts.first().map(|t| hash(t.as_bytes()));
         self.ctx.serve(|served| {
             served.usage.output_tokens = tokens;
             served.content_digest = content;
