@@ -17,6 +17,12 @@
 //! never saw weigh fully. That is what lets a paraphrase land next to its
 //! original while a different question that shares its small talk does not.
 //!
+//! A text that asks for a particular kind of answer (a story, a poem, facts, a
+//! summary...) has its features twice, once plain and once conjoined with the
+//! ask, so that a poem about a subject and facts about the same subject land
+//! apart however many words they share, while two wordings of the same ask stay
+//! as close as their words make them (see [`features`](mod@features)).
+//!
 //! Directions are generated dimension by dimension from a stream, so the first
 //! `n` dimensions of a vector are, before normalisation, exactly the `n`-dimension
 //! vector: truncating and renormalising (what OpenAI's `dimensions` parameter does)
@@ -34,7 +40,7 @@ mod tests;
 
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
-pub use features::{Feature, features};
+pub use features::{Feature, asks, features};
 
 /// The cosine similarity at or above which the semantic cache treats two
 /// prompts as the same question.
