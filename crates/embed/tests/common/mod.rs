@@ -12,7 +12,11 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 /// The catalog files, in the order they are reported.
-pub const CATALOGS: &[&str] = &["stories", "esg", "support", "long-context"];
+pub const CATALOGS: &[&str] = &["stories", "esg", "support", "long-context", HARD_NEGATIVES];
+
+/// The catalog of different asks about one subject: a test of the embedder, not a
+/// sample of traffic, so the word-rarity table leaves it out.
+pub const HARD_NEGATIVES: &str = "hard-negatives";
 
 /// One catalog file.
 #[derive(Debug, Deserialize)]
