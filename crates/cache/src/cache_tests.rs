@@ -115,6 +115,64 @@ fn paraphrase_hits_and_unrelated_misses() {
     assert_eq!(c.metrics().semantic_hits, 1);
 }
 
+/// Hard negatives: the same subject asked for as an explanation, facts, a poem
+/// and a story are four questions with four answers.
+#[test]
+fn different_asks_about_one_subject_get_their_own_answers() {
+    let c = cache(100, Duration::from_secs(60));
+    let asks = [
+        (
+            "Explain to a child how a robot becomes afraid of rain.",
+            "explanation",
+        ),
+        (
+            "List three facts about a robot who is afraid of rain.",
+            "facts",
+        ),
+        (
+            "Write a short poem about a robot who is afraid of rain.",
+            "poem",
+        ),
+        (
+            "Tell a bedtime story about a robot who is afraid of rain.",
+            "story",
+        ),
+    ];
+    for (query, answer) in asks {
+        let keys = chat_keys("alpha", "gpt-4o-mini", query);
+        let outcome = lookup_or_insert(&c, "alpha", &keys, answer);
+        assert!(
+            matches!(outcome, Lookup::Miss(_)),
+            "{query:?} was served {outcome:?}"
+        );
+    }
+    let paraphrases = [
+        (
+            "How would you explain to a kid how a robot could be frightened of rain?",
+            "explanation",
+        ),
+        (
+            "Give me three facts about a robot that is scared of the rain.",
+            "facts",
+        ),
+        (
+            "Can you write a little poem about a robot that is scared of the rain?",
+            "poem",
+        ),
+        (
+            "Could you tell me a bedtime story about a robot that is scared of the rain?",
+            "story",
+        ),
+    ];
+    for (query, answer) in paraphrases {
+        let keys = chat_keys("alpha", "gpt-4o-mini", query);
+        let h = hit(lookup_or_insert(&c, "alpha", &keys, "unused"));
+        assert_eq!(h.value, answer, "{query:?}");
+    }
+    assert_eq!(c.metrics().semantic_hits, 4);
+    assert_eq!(c.len(), 4);
+}
+
 #[test]
 fn other_tenants_and_partitions_miss() {
     let c = cache(100, Duration::from_secs(60));

@@ -1,10 +1,27 @@
 //! Turning a text into weighted features: its normalised words and the
-//! character trigrams of its content words.
+//! character trigrams of its content words, and, when the text names an ask,
+//! the same features again conjoined with the ask.
 //!
 //! Words carry the meaning; trigrams give typos and unforeseen word forms a
 //! partial match instead of none. Pairs of neighbouring words were tried and
 //! left out: on the catalogs they lowered paraphrase similarity (people reorder
 //! words) more than they separated different questions.
+//!
+//! The ask (a story, a poem, facts, a summary... see `ASKS` in `words.rs`) is a
+//! word or two in a sentence about something else, so as a word it barely moves
+//! the vector: explaining to a child how a city pigeon loses a telescope, listing
+//! three facts about it, writing a poem or telling a bedtime story about it came
+//! out 0.62 to 0.97 similar, and a cache served one's answer to the other.
+//! Weighing the ask words up would not help: it would pull every poem towards
+//! every other poem. Instead a text that names asks has each feature twice, once
+//! plain and once conjoined with each ask (a feature of its own, keyed by the ask
+//! and the plain key), the conjoined copies carrying `ASK_SHARE` of the vector. Two texts
+//! with the same asks match on both halves, so their similarity is what it would
+//! be without asks; with different asks only the plain half matches, and their
+//! similarity is scaled by `1 − ASK_SHARE`; against a text naming no ask, by
+//! `√(1 − ASK_SHARE)`. Texts that name no ask (most questions) get exactly the
+//! vectors they had before asks existed; those that do cost a second set of
+//! features per ask to embed (a story request takes about 1.6 times as long).
 
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
@@ -16,6 +33,15 @@ use crate::words::STOP;
 const TRIGRAMS: f32 = 0.3;
 /// Words shorter than this get no trigrams: theirs would only repeat the word.
 const MIN_TRIGRAM_WORD: usize = 4;
+/// Share of the squared length of a vector that its ask-conjoined features carry,
+/// when the text names an ask. The higher, the further apart different asks about
+/// one subject land (`√(1 − share)` and `1 − share` of their similarity without
+/// asks, 0.63 and 0.4 here), and the more a paraphrase loses when it names an ask
+/// its original leaves implicit ("tell me about a dragon who…" against "tell me a
+/// story about a dragon who…"). 0.6 keeps the closest different asks of
+/// `fixtures/prompts/hard-negatives.toml`, which differ in nothing but the ask,
+/// below the calibrated threshold.
+const ASK_SHARE: f32 = 0.6;
 
 /// A feature: a key (which salts a direction) and its weight in the text.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -48,9 +74,24 @@ pub fn weighted_words(text: &str) -> Vec<(String, f32)> {
         .collect()
 }
 
+/// The asks `text` names (see `ASKS` in `words.rs`), sorted, without repeats;
+/// empty for a text that asks for the default, an explanation or an answer.
+pub fn asks(text: &str) -> Vec<&'static str> {
+    asks_of(normalised_words(text).iter().map(String::as_str))
+}
+
+fn asks_of<'a>(words: impl Iterator<Item = &'a str>) -> Vec<&'static str> {
+    let lex = Lexicon::get();
+    let mut asks: Vec<&'static str> = words.filter_map(|w| lex.ask(w)).collect();
+    asks.sort_unstable();
+    asks.dedup();
+    asks
+}
+
 /// The features of `text` under `salt`, sorted by key, duplicates summed.
 pub fn features(text: &str, salt: u64) -> Vec<Feature> {
     let words = weighted_words(text);
+    let asks = asks_of(words.iter().map(|(w, _)| w.as_str()));
     let mut out = Vec::with_capacity(words.len() * 8);
     let mut buf = Vec::with_capacity(64);
     for (word, weight) in &words {
@@ -63,7 +104,36 @@ pub fn features(text: &str, salt: u64) -> Vec<Feature> {
     if out.is_empty() {
         push(&mut out, &mut buf, salt, b'e', &[], 1.0);
     }
-    merge(out)
+    let plain = merge(out);
+    if asks.is_empty() {
+        return plain;
+    }
+    conjoin(plain, &asks, &mut buf, salt)
+}
+
+/// `plain` followed by a copy of every feature per ask, keyed by the ask and the
+/// feature, the copies together carrying `ASK_SHARE` of the squared length.
+fn conjoin(plain: Vec<Feature>, asks: &[&str], buf: &mut Vec<u8>, salt: u64) -> Vec<Feature> {
+    // features are near-orthogonal, so squared lengths add: the plain half keeps
+    // 1, each of k copies gets r² / k, and r² / (1 + r²) is the share
+    let scale = (ASK_SHARE / (1.0 - ASK_SHARE) / asks.len() as f32).sqrt();
+    let mut out = Vec::with_capacity(plain.len() * (1 + asks.len()));
+    for ask in asks {
+        for f in &plain {
+            let key = f.key.to_le_bytes();
+            push(
+                &mut out,
+                buf,
+                salt,
+                b'a',
+                &[ask.as_bytes(), &key],
+                scale * f.weight,
+            );
+        }
+    }
+    out.extend(plain);
+    out.sort_unstable_by_key(|f| f.key);
+    out
 }
 
 /// Sorts by key and merges repeats. A feature seen `k` times counts

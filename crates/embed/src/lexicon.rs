@@ -1,6 +1,6 @@
 //! The embedder's word knowledge, built once from the tables in `words.rs` and
-//! the rarity table in `idf.rs`: each word's canonical stem, its weight, and the
-//! phrases read as one concept.
+//! the rarity table in `idf.rs`: each word's canonical stem, its weight, the
+//! phrases read as one concept, and the words that name an ask.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -10,7 +10,9 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::idf;
 use crate::tokens::stem;
-use crate::words::{COMMON, COMMON_WORDS, PHRASES, SHAPE, SHAPE_WORDS, STOP, STOPWORDS, SYNONYMS};
+use crate::words::{
+    ASKS, COMMON, COMMON_WORDS, PHRASES, SHAPE, SHAPE_WORDS, STOP, STOPWORDS, SYNONYMS,
+};
 
 /// No word that passed the stopword list counts less than this for being common.
 const RARITY_FLOOR: f32 = 0.15;
@@ -36,6 +38,8 @@ pub struct Lexicon {
     /// Final weights of every word that does not weigh 1.
     weights: Map<f32>,
     phrases: Map<Vec<Rewrite>>,
+    /// The ask each ask word names, by normalised word.
+    asks: Map<&'static str>,
 }
 
 /// Maps keyed by words. These lookups run several times per word of every
@@ -80,6 +84,7 @@ impl Lexicon {
             canonical,
             weights: Map::default(),
             phrases: Map::default(),
+            asks: Map::default(),
         };
         // The lower of a word's listed weight and its rarity weight, except for
         // words that change a question's meaning, which keep theirs.
@@ -107,6 +112,10 @@ impl Lexicon {
             list.sort_by_key(|r| std::cmp::Reverse(r.0.len()));
         }
         lex.phrases = phrases;
+        for (word, ask) in ASKS {
+            let key = lex.normalise(word);
+            lex.asks.insert(key, ask);
+        }
         lex
     }
 
@@ -125,6 +134,11 @@ impl Lexicon {
     /// How much a normalised word counts.
     pub fn weight(&self, word: &str) -> f32 {
         self.weights.get(word).copied().unwrap_or(1.0)
+    }
+
+    /// The ask a normalised word names, if it names one.
+    pub fn ask(&self, word: &str) -> Option<&'static str> {
+        self.asks.get(word).copied()
     }
 
     /// Rewrites known phrases in a sequence of normalised words.

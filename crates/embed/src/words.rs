@@ -41,7 +41,7 @@ pub const STOPWORDS: &[&str] = &[
     "most", "mean", "anything", "means", "meant", "meaning", "define", "definition", "overview",
     "think", "believe", "someone", "offer", "provide", "even", "though", "although", "despite",
     "until", "once", "after", "usually", "ago", "few", "list", "method", "approach", "process",
-    "team", "attempt", "attempts", "attempted",
+    "team", "attempt", "attempts", "attempted", "simply",
 ];
 
 /// Words weighed at most [`COMMON`].
@@ -58,6 +58,31 @@ pub const COMMON_WORDS: &[&str] = &[
 
 /// Words weighed [`SHAPE`], whatever their rarity.
 pub const SHAPE_WORDS: &[&str] = &["not", "when", "why", "instead", "only"];
+
+/// `(word, ask)`: words that say what kind of answer a text asks for, whatever it
+/// is about. Two texts that ask for different kinds ("a poem about a pigeon",
+/// "three facts about a pigeon") want different answers however much of their
+/// subject they share; see `features.rs` for how the ask is weighed.
+///
+/// Asking for an explanation, a definition, a list or a comparison is the
+/// default and has no entry: "what are the 15 Scope 3 categories" and "list the 15
+/// Scope 3 categories" ask for the same answer, as do "explain X" and "what is X".
+#[rustfmt::skip]
+pub const ASKS: &[(&str, &str)] = &[
+    ("story", "story"), ("stories", "story"), ("tale", "story"), ("tales", "story"),
+    ("fable", "story"), ("fables", "story"), ("fairytale", "story"),
+    ("poem", "poem"), ("poems", "poem"), ("poetry", "poem"), ("verse", "poem"),
+    ("verses", "poem"), ("rhyme", "poem"), ("rhymes", "poem"), ("rhyming", "poem"),
+    ("haiku", "poem"), ("limerick", "poem"), ("sonnet", "poem"),
+    ("song", "song"), ("songs", "song"), ("lyrics", "song"), ("lullaby", "song"),
+    ("lullabies", "song"), ("jingle", "song"),
+    ("joke", "joke"), ("jokes", "joke"), ("pun", "joke"), ("puns", "joke"),
+    ("fact", "facts"), ("facts", "facts"), ("trivia", "facts"),
+    ("summary", "summary"), ("summaries", "summary"), ("summarise", "summary"),
+    ("summarize", "summary"), ("recap", "summary"), ("tldr", "summary"),
+    ("translate", "translation"), ("translation", "translation"),
+    ("translations", "translation"),
+];
 
 /// `(form, canonical)`: the form is read as the canonical word. Irregular forms
 /// and spelling variants come first, then synonyms within the domains gatebench
@@ -104,6 +129,7 @@ pub const SYNONYMS: &[(&str, &str)] = &[
     ("wishes", "want"), ("wishing", "want"), ("dream", "want"), ("dreams", "want"),
     ("dreaming", "want"), ("narrated", "tell"), ("elderly", "old"), ("pals", "friend"),
     ("pal", "friend"), ("buddy", "friend"), ("buddies", "friend"),
+    ("poetry", "poem"), ("compose", "write"), ("brief", "short"),
     ("sibling", "brother_sister"), ("siblings", "brother_sister"), ("engine", "truck"),
     // sustainability
     ("co2", "carbon"), ("cutting", "reduce"), ("cut", "reduce"), ("lower", "reduce"),
@@ -199,6 +225,7 @@ pub const PHRASES: &[(&str, &str)] = &[
     ("look for", "search"), ("looking for", "search"), ("at school", "school"),
     ("hide and seek", "hide_and_seek"), ("work out", "calculate"), ("figure out", "calculate"),
     ("scope one", "scope 1"), ("scope two", "scope 2"), ("scope three", "scope 3"),
+    ("lines of poetry", "poem"), ("in simple terms", "simply"),
     ("fifteen", "15"), ("four", "4"), ("three", "3"), ("two", "2"), ("twelve", "12"),
     ("ten", "10"), ("five", "5"), ("six", "6"), ("seven", "7"), ("eight", "8"), ("nine", "9"),
 ];

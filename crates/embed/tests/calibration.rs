@@ -15,7 +15,9 @@
 
 mod common;
 
-use common::sweep::{Matrix, Row, nearest_row, percentiles, replay_row, shuffled};
+use common::sweep::{
+    Matrix, Row, nearest_row, nearest_row_of, percentiles, replay_row_of, shuffled,
+};
 use common::{Prompt, flatten, load_catalogs};
 use gatebench_embed::{CALIBRATED_THRESHOLD, Embedder};
 
@@ -31,13 +33,25 @@ const MARGIN_STEPS: usize = 2;
 
 /// The replay view over every order, counts summed.
 fn replay_all(prompts: &[Prompt], m: &Matrix, orders: &[Vec<usize>], threshold: f32) -> Row {
+    replay_all_of(prompts, m, orders, threshold, |_| true)
+}
+
+/// The replay view over every order, counting only the lookups of prompts
+/// `counted` accepts.
+fn replay_all_of(
+    prompts: &[Prompt],
+    m: &Matrix,
+    orders: &[Vec<usize>],
+    threshold: f32,
+    counted: impl Fn(usize) -> bool + Copy,
+) -> Row {
     orders.iter().fold(
         Row {
             threshold,
             ..Row::default()
         },
         |acc, order| {
-            let r = replay_row(prompts, m, order, threshold);
+            let r = replay_row_of(prompts, m, order, threshold, counted);
             Row {
                 threshold,
                 hits: acc.hits + r.hits,
@@ -100,6 +114,8 @@ fn calibrated_threshold_separates_paraphrases_from_other_questions() {
         );
         rows.push((a, b));
     }
+    print_by_catalog(&prompts, &m, &nn, &orders, CALIBRATED_THRESHOLD);
+
     // A threshold qualifies when the targets hold at it and STABILITY_MARGIN below
     // it: best F1 alone sits on the edge of the false-hit limit, where a slightly
     // different mix of traffic would cross it.
@@ -161,6 +177,34 @@ fn calibrated_threshold_separates_paraphrases_from_other_questions() {
         "CALIBRATED_THRESHOLD {CALIBRATED_THRESHOLD} has drifted from the best threshold {:.2}; update it",
         best_replay.threshold
     );
+}
+
+/// Both views at `threshold`, counting each catalog's lookups on their own (the
+/// cache holds every catalog's prompts, as it would hold all traffic).
+fn print_by_catalog(
+    prompts: &[Prompt],
+    m: &Matrix,
+    nn: &[Option<(usize, f32)>],
+    orders: &[Vec<usize>],
+    threshold: f32,
+) {
+    println!("\nat {threshold:.2}, by catalog of the lookup:");
+    let mut domains: Vec<&str> = prompts.iter().map(|p| p.domain.as_str()).collect();
+    domains.dedup();
+    for domain in domains {
+        let of = |i: usize| prompts[i].domain == domain;
+        let (a, b) = (
+            nearest_row_of(prompts, nn, threshold, of),
+            replay_all_of(prompts, m, orders, threshold, of),
+        );
+        println!(
+            "  {domain:<15} nearest: false-hit rate {:>5.2} %, recall {:.4} | replay: false-hit rate {:>5.2} %, recall {:.4}",
+            100.0 * a.false_hit_rate(),
+            a.recall(),
+            100.0 * b.false_hit_rate(),
+            b.recall()
+        );
+    }
 }
 
 fn print_distributions(prompts: &[Prompt], m: &Matrix) {

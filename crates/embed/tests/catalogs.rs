@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use common::{CATALOGS, estimated_tokens, fixtures, load_catalogs};
 use serde::Deserialize;
@@ -15,6 +15,9 @@ const MIN_PARAPHRASES: usize = 4;
 const MIN_MAIN_INTENTS: usize = 200;
 /// A provider's prompt cache applies from 1,024 tokens; keep a margin.
 const MIN_DOCUMENT_TOKENS: usize = 1200;
+/// The ways `hard-negatives.toml` asks about a subject: each intent id is
+/// `{subject}-{ask}`.
+const HARD_NEGATIVE_ASKS: &[&str] = &["explain", "facts", "poem", "story"];
 
 fn is_kebab(id: &str) -> bool {
     !id.is_empty()
@@ -40,6 +43,7 @@ fn prompt_catalogs_are_well_formed() {
     let mut ids = HashSet::new();
     let mut prompts = HashSet::new();
     let mut main_intents = 0;
+    let mut hard_negatives: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (file, catalog) in CATALOGS.iter().zip(&catalogs) {
         assert_eq!(&catalog.domain, file, "domain of {file}.toml");
         assert!(
@@ -50,12 +54,21 @@ fn prompt_catalogs_are_well_formed() {
         for intent in &catalog.intent {
             let id = &intent.id;
             assert!(is_kebab(id), "{id} is not kebab-case");
-            let prefix = if *file == "esg" || *file == "support" || *file == "long-context" {
-                format!("{file}-")
+            if *file == "hard-negatives" {
+                let (subject, ask) = id.rsplit_once('-').unwrap_or(("", id));
+                assert!(
+                    HARD_NEGATIVE_ASKS.contains(&ask),
+                    "{id} does not end in one of the asks {HARD_NEGATIVE_ASKS:?}"
+                );
+                hard_negatives.entry(subject).or_default().push(ask);
             } else {
-                "story-".to_owned()
-            };
-            assert!(id.starts_with(&prefix), "{id} does not start with {prefix}");
+                let prefix = if *file == "stories" {
+                    "story-".to_owned()
+                } else {
+                    format!("{file}-")
+                };
+                assert!(id.starts_with(&prefix), "{id} does not start with {prefix}");
+            }
             assert!(ids.insert(id.clone()), "duplicate intent id {id}");
             assert!(
                 intent.paraphrases.len() >= MIN_PARAPHRASES,
@@ -79,7 +92,7 @@ fn prompt_catalogs_are_well_formed() {
                 _ => {}
             }
         }
-        if *file != "long-context" {
+        if matches!(*file, "stories" | "esg" | "support") {
             main_intents += catalog.intent.len();
         }
         println!("{file}: {} intents", catalog.intent.len());
@@ -88,6 +101,13 @@ fn prompt_catalogs_are_well_formed() {
         main_intents >= MIN_MAIN_INTENTS,
         "{main_intents} intents in stories, esg and support"
     );
+    // a subject asked about one way only is no hard negative for anything
+    for (subject, asks) in &hard_negatives {
+        assert!(
+            asks.len() >= 2,
+            "hard negative {subject} is asked about only as {asks:?}"
+        );
+    }
     let documents: HashSet<&str> = catalogs
         .iter()
         .flat_map(|c| &c.intent)

@@ -12,7 +12,11 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 /// The catalog files, in the order they are reported.
-pub const CATALOGS: &[&str] = &["stories", "esg", "support", "long-context"];
+pub const CATALOGS: &[&str] = &["stories", "esg", "support", "long-context", HARD_NEGATIVES];
+
+/// The catalog of different asks about one subject: a test of the embedder, not a
+/// sample of traffic, so the word-rarity table leaves it out.
+pub const HARD_NEGATIVES: &str = "hard-negatives";
 
 /// One catalog file.
 #[derive(Debug, Deserialize)]
@@ -60,15 +64,16 @@ pub fn fixtures() -> PathBuf {
 
 /// Reads and parses every catalog, panicking with the file name on error.
 pub fn load_catalogs() -> Vec<Catalog> {
-    CATALOGS
-        .iter()
-        .map(|name| {
-            let path = fixtures().join("prompts").join(format!("{name}.toml"));
-            let text = std::fs::read_to_string(&path)
-                .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
-            toml::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
-        })
-        .collect()
+    CATALOGS.iter().map(|name| load_catalog(name)).collect()
+}
+
+/// Reads and parses `fixtures/prompts/{name}.toml`, panicking with the file name
+/// on error.
+pub fn load_catalog(name: &str) -> Catalog {
+    let path = fixtures().join("prompts").join(format!("{name}.toml"));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    toml::from_str(&text).unwrap_or_else(|e| panic!("parsing {}: {e}", path.display()))
 }
 
 /// Every prompt of every catalog, with its intent numbered across catalogs.

@@ -128,13 +128,28 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 /// The nearest view at `threshold`, from precomputed nearest neighbours.
 pub fn nearest_row(prompts: &[Prompt], nn: &[Option<(usize, f32)>], threshold: f32) -> Row {
+    nearest_row_of(prompts, nn, threshold, |_| true)
+}
+
+/// The nearest view at `threshold`, counting only the prompts `counted` accepts
+/// (their neighbours may be any prompt).
+pub fn nearest_row_of(
+    prompts: &[Prompt],
+    nn: &[Option<(usize, f32)>],
+    threshold: f32,
+    counted: impl Fn(usize) -> bool,
+) -> Row {
     let mut row = Row {
         threshold,
         hits: 0,
         true_hits: 0,
-        answerable: prompts.len(),
+        answerable: 0,
     };
     for (i, found) in nn.iter().enumerate() {
+        if !counted(i) {
+            continue;
+        }
+        row.answerable += 1;
         if let Some((j, s)) = *found
             && s >= threshold
         {
@@ -149,6 +164,18 @@ pub fn nearest_row(prompts: &[Prompt], nn: &[Option<(usize, f32)>], threshold: f
 
 /// The replay view at `threshold`, prompts arriving in `order`.
 pub fn replay_row(prompts: &[Prompt], m: &Matrix, order: &[usize], threshold: f32) -> Row {
+    replay_row_of(prompts, m, order, threshold, |_| true)
+}
+
+/// The replay view at `threshold`, prompts arriving in `order`, counting only the
+/// lookups of prompts `counted` accepts (every prompt still looks up and is stored).
+pub fn replay_row_of(
+    prompts: &[Prompt],
+    m: &Matrix,
+    order: &[usize],
+    threshold: f32,
+    counted: impl Fn(usize) -> bool,
+) -> Row {
     let mut row = Row {
         threshold,
         hits: 0,
@@ -157,9 +184,11 @@ pub fn replay_row(prompts: &[Prompt], m: &Matrix, order: &[usize], threshold: f3
     };
     let mut cached: Vec<usize> = Vec::new();
     for &q in order {
-        if cached
-            .iter()
-            .any(|&c| prompts[c].intent == prompts[q].intent)
+        let counts = counted(q);
+        if counts
+            && cached
+                .iter()
+                .any(|&c| prompts[c].intent == prompts[q].intent)
         {
             row.answerable += 1;
         }
@@ -170,9 +199,11 @@ pub fn replay_row(prompts: &[Prompt], m: &Matrix, order: &[usize], threshold: f3
             .max_by(|a, b| a.1.total_cmp(&b.1));
         match best {
             Some((c, s)) if s >= threshold => {
-                row.hits += 1;
-                if prompts[c].intent == prompts[q].intent {
-                    row.true_hits += 1;
+                if counts {
+                    row.hits += 1;
+                    if prompts[c].intent == prompts[q].intent {
+                        row.true_hits += 1;
+                    }
                 }
             }
             _ => cached.push(q),
