@@ -17,7 +17,12 @@ use super::{CheckOutcome, Ctx, criterion, share};
 use crate::profile::CacheSays;
 use crate::sweep::{SweepRow, find_catalogs, sweep};
 
-const CATALOGS: [&str; 3] = ["stories.toml", "esg.toml", "support.toml"];
+const CATALOGS: [&str; 4] = [
+    "stories.toml",
+    "esg.toml",
+    "support.toml",
+    "hard-negatives.toml",
+];
 
 pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
     let scenario = ctx.spec.scenario.as_deref().unwrap_or_default();
