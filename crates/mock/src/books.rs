@@ -14,10 +14,11 @@
 //! a malformed body) and every refusal is not billed.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use gatebench_wire::books::{BooksSummary, CallPage, CallRecord, CallUsage, Tally, hex, key_id_of};
+use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 /// Calls the raw log keeps by default.
 pub const DEFAULT_CAPACITY: usize = 100_000;
@@ -58,7 +59,7 @@ pub struct Entry {
     /// Hash of the API key.
     pub api_key: Option<u64>,
     /// Model served.
-    pub model: Option<String>,
+    pub model: Option<Arc<str>>,
     /// Voice served.
     pub voice: Option<String>,
     /// Outcome label.
@@ -101,8 +102,6 @@ struct Inner {
     last_id: u64,
     dropped: u64,
     total: Tally,
-    by_model: BTreeMap<String, Tally>,
-    by_key: BTreeMap<Option<u64>, Tally>,
     by_outcome: BTreeMap<&'static str, u64>,
     /// Minute → hash of the group → the group and its totals.
     minutes: BTreeMap<u64, HashMap<u64, (Group, Tally)>>,
@@ -127,21 +126,13 @@ fn count(tally: &mut Tally, entry: &Entry) {
 
 /// A group's identity without building it.
 fn group_hash(entry: &Entry, model: &str) -> u64 {
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    for part in [
-        entry.route.as_bytes(),
-        model.as_bytes(),
-        entry.voice.as_deref().unwrap_or("").as_bytes(),
-    ] {
-        h.update(&(part.len() as u64).to_le_bytes());
-        h.update(part);
+    let h = xxh3_64_with_seed(entry.route.as_bytes(), 0);
+    let h = xxh3_64_with_seed(model.as_bytes(), h);
+    let h = xxh3_64_with_seed(entry.voice.as_deref().unwrap_or("").as_bytes(), h);
+    match entry.api_key {
+        Some(key) => xxh3_64_with_seed(&key.to_le_bytes(), h),
+        None => h.rotate_left(1),
     }
-    h.update(&entry.api_key.map_or([0; 9], |k| {
-        let mut b = [1; 9];
-        b[1..].copy_from_slice(&k.to_le_bytes());
-        b
-    }));
-    h.digest()
 }
 
 impl Entry {
@@ -153,7 +144,7 @@ impl Entry {
             duration_ms: self.duration_ms,
             route: self.route.clone(),
             api_key_id: self.api_key.map(key_id_of),
-            model: self.model.clone(),
+            model: self.model.as_deref().map(str::to_owned),
             voice: self.voice.clone(),
             outcome: self.outcome.to_owned(),
             status: self.status,
@@ -199,15 +190,6 @@ impl Books {
         inner.last_id += 1;
         count(&mut inner.total, &entry);
         let model = entry.model.as_deref().unwrap_or("");
-        match inner.by_model.get_mut(model) {
-            Some(tally) => count(tally, &entry),
-            None => {
-                let mut tally = Tally::default();
-                count(&mut tally, &entry);
-                inner.by_model.insert(model.to_owned(), tally);
-            }
-        }
-        count(inner.by_key.entry(entry.api_key).or_default(), &entry);
         *inner.by_outcome.entry(entry.outcome).or_default() += 1;
 
         let Inner {
@@ -296,15 +278,23 @@ impl Books {
     /// Exact totals since start or the last reset.
     pub fn summary(&self) -> BooksSummary {
         let inner = self.lock();
+        // By model and by key, summed from the per-minute groups (which fold new
+        // models and keys into `(other)` past their cap).
+        let mut by_model: BTreeMap<String, Tally> = BTreeMap::new();
+        let mut by_key: BTreeMap<String, Tally> = BTreeMap::new();
+        for (group, tally) in inner.minutes.values().flat_map(HashMap::values) {
+            for (map, name) in [(&mut by_model, &group.model), (&mut by_key, &group.key)] {
+                let sum = map.entry(name.clone()).or_default();
+                sum.calls += tally.calls;
+                sum.billed += tally.billed;
+                sum.usage.add(&tally.usage);
+            }
+        }
         BooksSummary {
             mock: self.mock.to_owned(),
             total: inner.total,
-            by_model: inner.by_model.clone(),
-            by_key: inner
-                .by_key
-                .iter()
-                .map(|(k, t)| (k.map(key_id_of).unwrap_or_default(), *t))
-                .collect(),
+            by_model,
+            by_key,
             by_outcome: inner
                 .by_outcome
                 .iter()
@@ -387,7 +377,7 @@ mod tests {
             duration_ms: 1.0,
             route: "/v1/chat/completions".into(),
             api_key: key,
-            model: Some(model.into()),
+            model: Some(Arc::from(model)),
             voice: None,
             outcome: if billed { "ok" } else { "fault_unavailable" },
             status: if billed { 200 } else { 503 },

@@ -222,8 +222,8 @@ struct CtxInner {
 /// What a handler served: what goes on the bill when the call ends.
 #[derive(Clone, Debug, Default)]
 pub struct Served {
-    /// Model (or `model_id`).
-    pub model: Option<String>,
+    /// Model (or `model_id`), shared: most calls name one of a handful.
+    pub model: Option<Arc<str>>,
     /// Voice.
     pub voice: Option<String>,
     /// Units as reported to the client (or, for a stream, as delivered so far).
@@ -250,7 +250,7 @@ struct Call {
 }
 
 impl RequestCtx {
-    pub(crate) fn new(core: &MockCore, route: &str, draws: Draws, caller: Caller) -> Self {
+    pub(crate) fn new(core: &MockCore, route: String, draws: Draws, caller: Caller) -> Self {
         let seed = draws.seed;
         RequestCtx {
             inner: Arc::new(CtxInner {
@@ -260,11 +260,16 @@ impl RequestCtx {
                 cut_claimed: AtomicBool::new(false),
                 received: Instant::now(),
                 at_ms: books::unix_ms(),
-                route: route.to_owned(),
+                route,
                 books: Arc::clone(&core.books),
                 call: Mutex::default(),
             }),
         }
+    }
+
+    /// The route pattern the request matched.
+    pub fn route(&self) -> &str {
+        &self.inner.route
     }
 
     /// The request id sent back in `x-request-id` / `request-id`.

@@ -32,8 +32,8 @@ pub async fn mock_layer(
         |m| m.as_str().to_owned(),
     );
     let in_flight = core.stats.enter();
-    let (response, outcome, ctx) = handle(&core, &route, request, next).await;
-    core.stats.record(&route, outcome);
+    let (response, outcome, ctx) = handle(&core, route, request, next).await;
+    core.stats.record(ctx.route(), outcome);
     ctx.set_outcome(outcome, response.status().as_u16());
     let (parts, body) = response.into_parts();
     // The request stays in flight, and its books entry open, until its body has
@@ -68,8 +68,12 @@ pub async fn account_layer(
 /// Longest correlation header kept in the books.
 const MAX_CORRELATION: usize = 256;
 
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+const XI_API_KEY: HeaderName = HeaderName::from_static("xi-api-key");
+
 fn caller(headers: &http::HeaderMap, source: KeyHeader) -> Caller {
-    let correlation = |name: &str| {
+    let correlation = |name: &HeaderName| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
@@ -78,30 +82,37 @@ fn caller(headers: &http::HeaderMap, source: KeyHeader) -> Caller {
     };
     Caller {
         api_key: api_key(headers, source),
-        traceparent: correlation("traceparent"),
-        client_request_id: correlation("x-request-id"),
+        traceparent: correlation(&TRACEPARENT),
+        client_request_id: correlation(&REQUEST_ID),
     }
+}
+
+/// A request refused before anything was drawn for it.
+fn refused(
+    core: &MockCore,
+    route: String,
+    response: Response,
+    caller: Caller,
+) -> (Response, &'static str, RequestCtx) {
+    let (response, outcome) = finish(response, None);
+    let draws = Draws::unfaulted(core, &route);
+    let ctx = RequestCtx::new(core, route, draws, caller);
+    (with_ids(response, core, &ctx), outcome, ctx)
 }
 
 async fn handle(
     core: &MockCore,
-    route: &str,
+    route: String,
     request: Request,
     next: Next,
 ) -> (Response, &'static str, RequestCtx) {
     let style = core.style;
     let (mut parts, body) = request.into_parts();
     let caller = caller(&parts.headers, core.key_header);
-    // A request refused before anything was drawn for it.
-    let refused = |response: Response, caller: Caller| {
-        let (response, outcome) = finish(response, None);
-        let ctx = RequestCtx::new(core, route, Draws::unfaulted(core, route), caller);
-        (with_ids(response, core, &ctx), outcome, ctx)
-    };
 
     if !admitted(core, caller.api_key.as_deref()) {
         let response = style.unauthorized(caller.api_key.is_some()).into_response();
-        return refused(response, caller);
+        return refused(core, route, response, caller);
     }
 
     let limit = core.settings.body_limit;
@@ -110,7 +121,7 @@ async fn handle(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
-        return refused(style.too_large(limit).into_response(), caller);
+        return refused(core, route, style.too_large(limit).into_response(), caller);
     }
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => bytes,
@@ -118,14 +129,15 @@ async fn handle(
             let too_large = std::error::Error::source(&error)
                 .is_some_and(|e| e.is::<http_body_util::LengthLimitError>());
             if too_large {
-                return refused(style.too_large(limit).into_response(), caller);
+                return refused(core, route, style.too_large(limit).into_response(), caller);
             }
-            let ctx = RequestCtx::new(core, route, Draws::unfaulted(core, route), caller);
+            let draws = Draws::unfaulted(core, &route);
+            let ctx = RequestCtx::new(core, route, draws, caller);
             return (StatusCode::BAD_REQUEST.into_response(), "aborted", ctx);
         }
     };
 
-    let hash = rng::request_hash(route, &bytes);
+    let hash = rng::request_hash(&route, &bytes);
     let seed = rng::mix(
         core.seed,
         &[
@@ -140,7 +152,7 @@ async fn handle(
     };
     let draw = core
         .faults
-        .draw(route, model.as_deref(), &mut rng::stream(seed, "fault"));
+        .draw(&route, model.as_deref(), &mut rng::stream(seed, "fault"));
     let (spec, _) = core.faults.get();
 
     let ctx = RequestCtx::new(
@@ -271,7 +283,7 @@ pub(crate) fn api_key(headers: &http::HeaderMap, source: KeyHeader) -> Option<St
     match source {
         KeyHeader::Bearer => bearer(),
         KeyHeader::XiApiKey => headers
-            .get("xi-api-key")
+            .get(&XI_API_KEY)
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
             .filter(|k| !k.is_empty())

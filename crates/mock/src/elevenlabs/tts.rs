@@ -69,7 +69,7 @@ pub async fn prepare(
         })?;
     let history_item = history_item_id(ctx);
     ctx.serve(|served| {
-        served.model = Some(job.model.id.to_owned());
+        served.model = Some(job.model.id.into());
         served.voice = Some(job.voice.voice_id.clone());
         served.usage.characters = job.cost();
         served.usage.audio_ms = timeline.duration_ms;

@@ -334,7 +334,7 @@ impl Session {
         };
         let (model, voice) = (self.model.id, self.voice.voice_id.as_str());
         self.ctx.serve(|served| {
-            served.model.get_or_insert_with(|| model.to_owned());
+            served.model.get_or_insert_with(|| model.into());
             served.voice.get_or_insert_with(|| voice.to_owned());
             served.stream = true;
             served.usage.characters += character_cost(model, text);

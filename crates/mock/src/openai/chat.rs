@@ -12,7 +12,7 @@ use bytes::Bytes;
 use gatebench_wire::books::{CallUsage, hash};
 use gatebench_wire::openai::{
     AssistantMessage, ChatChoice, ChatCompletion, ChatCompletionRequest, CompletionTokensDetails,
-    PromptTokensDetails, ResponseFormat, Usage,
+    MessageContent, PromptTokensDetails, ResponseFormat, Role, Usage,
 };
 use rand::RngExt as _;
 use xxhash_rust::xxh3::{xxh3_64, xxh3_128};
@@ -111,7 +111,7 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         fingerprint: fingerprint(&request.model),
     };
     ctx.serve(|served| {
-        served.model = Some(request.model.clone());
+        served.model = Some(mock.name(&request.model));
         served.usage = CallUsage {
             input_tokens: u64::from(usage.prompt_tokens),
             cached_tokens: u64::from(cached),
@@ -119,7 +119,7 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
             ..CallUsage::default()
         };
         served.content_digest = planned.choices.first().map(|c| hash(c.text.as_bytes()));
-        served.prompt_digest = request.last_user_text().map(|t| hash(t.as_bytes()));
+        served.prompt_digest = prompt_hash(&request);
         served.response_id = Some(meta.id.clone());
         served.stream = request.is_stream();
         served.partial_billing = request.is_stream();
@@ -286,6 +286,19 @@ fn write_choices(
     );
     mock.answers.insert(key, Arc::clone(&written));
     written
+}
+
+/// The hash of the last user message's text, without copying plain text.
+fn prompt_hash(request: &ChatCompletionRequest) -> Option<u64> {
+    let last = request
+        .messages
+        .iter()
+        .rev()
+        .find(|m| m.role == Role::User)?;
+    Some(match &last.content {
+        Some(MessageContent::Text(text)) => hash(text.as_bytes()),
+        _ => hash(last.text().as_bytes()),
+    })
 }
 
 /// A 128-bit digest of length-prefixed parts (so part boundaries cannot shift).

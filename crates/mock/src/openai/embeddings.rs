@@ -64,7 +64,7 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         .collect();
 
     ctx.serve(|served| {
-        served.model = Some(request.model.clone());
+        served.model = Some(mock.name(&request.model));
         served.usage.input_tokens = total as u64;
         served.prompt_digest = inputs.first().map(|(text, _)| hash(text.as_bytes()));
     });

@@ -69,6 +69,8 @@ pub struct OpenAiMock {
     prompts: Cache<u128, Arc<Vec<u32>>>,
     /// Prices of the Costs API.
     prices: gatebench_cost::PriceBook,
+    /// The models' names, shared by every call's entry in the books.
+    names: HashMap<String, Arc<str>>,
 }
 
 impl OpenAiMock {
@@ -114,12 +116,26 @@ impl OpenAiMock {
                 .max_capacity(PROMPT_MEMO_BYTES)
                 .build(),
             prices,
+            names: profile
+                .chat_models
+                .keys()
+                .chain(profile.embedding_models.keys())
+                .map(|id| (id.clone(), Arc::from(id.as_str())))
+                .collect(),
         })
     }
 
     /// The profile it serves.
     pub fn profile(&self) -> &OpenAiProfile {
         &self.profile
+    }
+
+    /// A served model's name, for the books.
+    pub fn name(&self, model: &str) -> Arc<str> {
+        self.names
+            .get(model)
+            .cloned()
+            .unwrap_or_else(|| Arc::from(model))
     }
 
     /// A chat model, or OpenAI's 404 `model_not_found`.

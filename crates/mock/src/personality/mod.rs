@@ -143,7 +143,7 @@ async fn create(
     let permit = core.enter(CAPACITY_KEY)?;
 
     ctx.serve(|served| {
-        served.model = Some(CAPACITY_KEY.to_owned());
+        served.model = Some(CAPACITY_KEY.into());
         served.usage.requests = 1;
     });
     let mut rng = ctx.rng("latency");

@@ -83,7 +83,13 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
                 claim_agrees += 1;
             } else {
                 claim_wrong.push(format!(
-                    "{id}: claimed {} but {}",
+                    "{id} ({}{}): claimed {} but {}",
+                    record.request,
+                    if record.chunks.is_some() {
+                        ", streamed"
+                    } else {
+                        ""
+                    },
                     if says == CacheSays::Hit {
                         "a hit"
                     } else {

@@ -19,7 +19,7 @@ pub struct Judged {
     pub window: Window,
     /// Calls per request.
     pub attribution: Attribution,
-    /// Unix milliseconds just before the run started (record times are relative).
+    /// Unix milliseconds when the run started (record times are relative to it).
     pub started_ms: u64,
 }
 
@@ -37,15 +37,19 @@ impl Ctx<'_> {
     ) -> Result<Judged, String> {
         let books = self.subject.truth()?;
         let mark = books.mark().await?;
-        let started_ms = std::time::SystemTime::now()
+        let before = std::time::SystemTime::now();
+        let results = self.drive_as(scenario, keys).await?;
+        // The run's own clock start (to the millisecond), else just before it.
+        let started = humantime::parse_rfc3339(&results.started_at).unwrap_or(before);
+        let started_ms = started
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
-        let results = self.drive_as(scenario, keys).await?;
         books.settle().await;
         let window = books.since(&mark).await?;
         let attribution = attribute(
             results.requests.as_deref().unwrap_or_default(),
             &window.calls,
+            Some(started_ms),
         );
         Ok(Judged {
             results,
@@ -83,8 +87,7 @@ impl Judged {
             .or_else(|| self.window.calls.iter().find(delivered))
     }
 
-    /// When request `r` ended, Unix milliseconds (approximately: the run's start is
-    /// taken just before it).
+    /// When request `r` ended, Unix milliseconds.
     pub fn ended_ms(&self, r: usize) -> u64 {
         let record = &self.records()[r];
         self.started_ms + (record.sent_ms + record.latency_uncorrected_ms).max(0.0) as u64

@@ -38,8 +38,16 @@ impl Attribution {
     }
 }
 
-/// Attributes `calls` to `records`.
-pub fn attribute(records: &[RequestRecord], calls: &[CallRecord]) -> Attribution {
+/// How far the mocks' clock and the driver's may disagree, ms.
+const CLOCK_SLACK_MS: f64 = 50.0;
+
+/// Attributes `calls` to `records`; `started_ms` is the Unix time the records'
+/// times count from, when known.
+pub fn attribute(
+    records: &[RequestRecord],
+    calls: &[CallRecord],
+    started_ms: Option<u64>,
+) -> Attribution {
     let mut out = Attribution {
         calls: vec![Vec::new(); records.len()],
         ..Attribution::default()
@@ -79,26 +87,45 @@ pub fn attribute(records: &[RequestRecord], calls: &[CallRecord]) -> Attribution
             by_prompt.entry(prompt).or_default().push(i);
         }
     }
-    for r in order {
-        let record = &records[r];
-        if !(200..300).contains(&record.status) {
-            continue;
-        }
-        let Some(candidates) = record
-            .prompt_digest
-            .as_deref()
-            .and_then(|p| by_prompt.get(p))
-        else {
-            continue;
-        };
-        let fits = |call: &CallRecord| match record.content_digest.as_deref() {
-            Some(content) => call.content_digest.as_deref() == Some(content),
-            None => record.kind != "chat" && call.billed,
-        };
-        if let Some(&i) = candidates.iter().find(|&&i| !taken[i] && fits(&calls[i])) {
-            taken[i] = true;
-            out.calls[r].push(i);
-            out.by_content += 1;
+    // First only calls that arrived while the request was open (identical prompts
+    // can be a cache hit early and a miss later: time keeps them apart), then any
+    // (the mocks' clock may be another machine's).
+    for timed in [true, false] {
+        for &r in &order {
+            let record = &records[r];
+            if !out.calls[r].is_empty() || !(200..300).contains(&record.status) {
+                continue;
+            }
+            let Some(candidates) = record
+                .prompt_digest
+                .as_deref()
+                .and_then(|p| by_prompt.get(p))
+            else {
+                continue;
+            };
+            let open = |call: &CallRecord| match started_ms.filter(|_| timed) {
+                None => true,
+                Some(start) => {
+                    let sent = start as f64 + record.sent_ms - CLOCK_SLACK_MS;
+                    let ended = start as f64
+                        + record.sent_ms
+                        + record.latency_uncorrected_ms
+                        + CLOCK_SLACK_MS;
+                    (sent..=ended).contains(&(call.at_ms as f64))
+                }
+            };
+            let fits = |call: &CallRecord| match record.content_digest.as_deref() {
+                Some(content) => call.content_digest.as_deref() == Some(content),
+                None => record.kind != "chat" && call.billed,
+            };
+            if let Some(&i) = candidates
+                .iter()
+                .find(|&&i| !taken[i] && fits(&calls[i]) && open(&calls[i]))
+            {
+                taken[i] = true;
+                out.calls[r].push(i);
+                out.by_content += 1;
+            }
         }
     }
     out.orphans = (0..calls.len()).filter(|&i| !taken[i]).collect();
@@ -153,7 +180,7 @@ mod tests {
             call(Some("a"), "p1", "c1", false),
             call(Some("a"), "p1", "c1", true),
         ];
-        let got = attribute(&records, &calls);
+        let got = attribute(&records, &calls, None);
         assert_eq!(got.calls, vec![vec![0, 1]]);
         assert!(got.forwards_ids() && got.orphans.is_empty());
     }
@@ -166,9 +193,22 @@ mod tests {
             record("c", 9.0, "p2", Some("c1")),
         ];
         let calls = [call(None, "p1", "c1", false), call(None, "p1", "c1", true)];
-        let got = attribute(&records, &calls);
+        let got = attribute(&records, &calls, None);
         assert_eq!(got.calls, vec![vec![1], vec![], vec![]]);
         assert_eq!(got.by_content, 1);
         assert_eq!(got.orphans, vec![0], "the failed attempt is nobody's");
+    }
+
+    #[test]
+    fn a_call_goes_to_the_request_that_was_open_when_it_arrived() {
+        // An early hit (0–1 ms) and a later miss (500–600 ms) of the same prompt.
+        let mut hit = record("a", 0.0, "p1", Some("c1"));
+        hit.latency_uncorrected_ms = 1.0;
+        let mut miss = record("b", 500.0, "p1", Some("c1"));
+        miss.latency_uncorrected_ms = 100.0;
+        let mut late = call(None, "p1", "c1", true);
+        late.at_ms = 10_000 + 520;
+        let got = attribute(&[hit, miss], &[late], Some(10_000));
+        assert_eq!(got.calls, vec![vec![], vec![0]]);
     }
 }
