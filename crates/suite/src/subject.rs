@@ -84,9 +84,33 @@ impl Subject {
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", ledger.display()));
         }
+        let mut options = Self::stack_options(suite, check, seed);
+        options.ledger = ledger.display().to_string();
+        let stack = Stack::start(options).await?;
+        let mocks = stack
+            .mock_urls()
+            .into_iter()
+            .map(|(name, url)| (name.to_owned(), url))
+            .collect();
+        let http = client();
+        Ok(Subject {
+            gateway: stack.gateway_url(),
+            books: Some(Books::new(http.clone(), mocks)),
+            keys: vec![DEMO_KEYS[0].to_owned(), DEMO_KEYS[1].to_owned()],
+            profile: TargetProfile::load("gatebench")
+                .map_err(|e| http_error("the gatebench profile", e))?,
+            trust: Trust::Platform,
+            stack: Some(stack),
+            http,
+        })
+    }
+
+    /// How the embedded stack is started for `check`: the suite's seed and time
+    /// scale, the check's adjustments (the same options start a stack outside the
+    /// suite, as `gatebench up` does, to judge it as an external target).
+    pub fn stack_options(suite: &SuiteFile, check: &CheckSpec, seed: u64) -> StackOptions {
         let mut options =
             StackOptions::ephemeral(seed, check.stack.time_scale.unwrap_or(suite.time_scale));
-        options.ledger = ledger.display().to_string();
         let tweaks = &check.stack;
         for provider in options.gateway.providers.iter_mut() {
             if let Some(n) = tweaks.concurrency.get(&provider.name) {
@@ -113,23 +137,7 @@ impl Subject {
                 .chat_models
                 .insert(model.clone(), base);
         }
-        let stack = Stack::start(options).await?;
-        let mocks = stack
-            .mock_urls()
-            .into_iter()
-            .map(|(name, url)| (name.to_owned(), url))
-            .collect();
-        let http = client();
-        Ok(Subject {
-            gateway: stack.gateway_url(),
-            books: Some(Books::new(http.clone(), mocks)),
-            keys: vec![DEMO_KEYS[0].to_owned(), DEMO_KEYS[1].to_owned()],
-            profile: TargetProfile::load("gatebench")
-                .map_err(|e| http_error("the gatebench profile", e))?,
-            trust: Trust::Platform,
-            stack: Some(stack),
-            http,
-        })
+        options
     }
 
     /// An external target, judged with `profile`, with the mocks' books if known.

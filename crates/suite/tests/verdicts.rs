@@ -314,3 +314,62 @@ server_error = 1.0
             .any(|r| r.rule == "minor-failure")
     );
 }
+
+/// The embedded stack is judged exactly like an external target: the same checks,
+/// started as `gatebench up` would start the stack (each check's own settings) and
+/// named with `--target`, `--mocks` and the `gatebench` preset, give the same
+/// outcomes for one seed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_gateway_as_an_external_target_gets_the_same_outcomes() {
+    let file = suite(&format!(
+        "{HEALTHY}\n[[check]]\nname = \"streams\"\nseverity = \"critical\"\nkind = \"streaming\"\nscenario = \"chat.toml\"\n\n[[check]]\nname = \"isolation\"\nseverity = \"critical\"\nkind = \"isolation\"\nscenario = \"chat.toml\"\n"
+    ));
+    let embedded = run(&file, None).await;
+    for (i, check) in file.checks.iter().enumerate() {
+        let options = gatebench_suite::subject::Subject::stack_options(&file, check, file.seed);
+        let stack = gatebench_stack::Stack::start(options).await.unwrap();
+        let mut one = file.clone();
+        one.checks = vec![check.clone()];
+        let out = std::env::temp_dir().join(format!(
+            "gatebench-suite-external-{}-{}",
+            std::process::id(),
+            rand_suffix()
+        ));
+        let external = run_suite(
+            &one,
+            &SuiteOptions {
+                target: Some(stack.gateway_url()),
+                mocks: stack.mock_url("openai"),
+                keys: vec!["gb-alpha-dev".into(), "gb-beta-dev".into()],
+                profile: gatebench_suite::TargetProfile::load("gatebench").unwrap(),
+                seed: None,
+                out: out.clone(),
+                quiet: true,
+                trust: gatebench_driver::Trust::Platform,
+            },
+        )
+        .await;
+        stack.shutdown().await;
+        let _ = std::fs::remove_dir_all(&out);
+        let (inside, outside) = (&embedded.checks[i], &external.checks[0]);
+        assert_eq!(
+            inside.passed, outside.passed,
+            "{}: embedded {} / external {}",
+            check.name, inside.measured, outside.measured
+        );
+        assert_eq!(
+            inside
+                .criteria
+                .iter()
+                .map(|c| (&c.name, c.passed, c.source))
+                .collect::<Vec<_>>(),
+            outside
+                .criteria
+                .iter()
+                .map(|c| (&c.name, c.passed, c.source))
+                .collect::<Vec<_>>(),
+            "{}",
+            check.name
+        );
+    }
+}
