@@ -21,6 +21,7 @@ iterations = 8
 [[requests]]
 name = "whole"
 kind = "chat"
+model = "gpt-4o-mini"
 prompts = "prompts/mini.toml"
 api_key = "sk-scenario"
 [[requests]]
@@ -45,6 +46,7 @@ async fn every_traced_request_is_found_in_the_books() {
         record_requests: true,
         capture_headers: vec!["X-Request-Id".into(), "openai-version".into()],
         keys: [("sk-scenario".to_owned(), "sk-swapped".to_owned())].into(),
+        models: [("gpt-4o-mini".to_owned(), "gpt-4o".to_owned())].into(),
         ..common::quiet()
     };
     let results = run(&scenario(TRACED), &Targets::new(&openai), options)
@@ -82,6 +84,8 @@ async fn every_traced_request_is_found_in_the_books() {
             assert!(r.chunks.is_some_and(|n| n > 0));
         } else {
             assert_eq!(call.api_key_id.as_deref(), Some(swapped.as_str()));
+            // the scenario's model, sent under the name the target serves it as
+            assert_eq!(call.model.as_deref(), Some("gpt-4o"));
         }
         // The mock echoes its own request id; the driver kept it as a claim.
         assert!(

@@ -418,7 +418,7 @@ mod tests {
         let focused = SuiteFile::load("focused").unwrap();
         assert_eq!(focused.checks.len(), 5);
         let comprehensive = SuiteFile::load("comprehensive").unwrap();
-        assert_eq!(comprehensive.checks.len(), 8);
+        assert_eq!(comprehensive.checks.len(), 12);
         let conformance = SuiteFile::load("conformance").unwrap();
         assert_eq!(conformance.checks.len(), 7);
         for suite in [&focused, &comprehensive, &conformance] {

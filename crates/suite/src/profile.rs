@@ -233,9 +233,13 @@ impl TargetProfile {
         })
     }
 
-    /// The model the mocks serve for a model named at the target.
-    pub fn upstream_model<'a>(&'a self, model: &'a str) -> &'a str {
-        self.models.get(model).map_or(model, String::as_str)
+    /// What to ask the target for, by the model the mocks serve: the profile's
+    /// aliases turned around.
+    pub fn target_models(&self) -> BTreeMap<String, String> {
+        self.models
+            .iter()
+            .map(|(alias, upstream)| (upstream.clone(), alias.clone()))
+            .collect()
     }
 }
 

@@ -51,6 +51,9 @@ pub struct RunOptions {
     pub capture_headers: Vec<String>,
     /// API keys to send instead of the scenario's: scenario key → key sent.
     pub keys: BTreeMap<String, String>,
+    /// Model names to send instead of the scenario's: scenario model → name the
+    /// target serves it under (a proxy's aliases).
+    pub models: BTreeMap<String, String>,
     /// Stops the run early (graceful stop) when it turns `true` (e.g. on Ctrl-C).
     pub cancel: Option<watch::Receiver<bool>>,
     /// Threads the VUs run on (default: one per core).
@@ -110,10 +113,24 @@ pub async fn run(
     targets: &Targets,
     options: RunOptions,
 ) -> Result<RunResults, RunError> {
-    let file = match options.duration {
+    let mut file = match options.duration {
         Some(d) => file.with_duration(d),
         None => file.clone(),
     };
+    for request in file
+        .scenarios
+        .iter_mut()
+        .flat_map(|s| s.requests.iter_mut())
+    {
+        if let Some(alias) = request
+            .spec
+            .model
+            .as_ref()
+            .and_then(|m| options.models.get(m))
+        {
+            request.spec.model = Some(alias.clone());
+        }
+    }
     let seed = options.seed.unwrap_or(file.seed);
     let (endpoints, endpoint_of) = resolve_endpoints(&file, targets).await?;
     let endpoints = Arc::new(endpoints);

@@ -145,6 +145,7 @@ impl Ctx<'_> {
             record_requests: true,
             capture_headers: self.subject.profile.headers(),
             keys,
+            models: self.subject.profile.target_models(),
             ..RunOptions::default()
         };
         let targets =
