@@ -14,21 +14,40 @@ use gatebench_suite::{SuiteFile, SuiteOptions, TargetProfile, run_suite};
 use http::HeaderMap;
 use serde_json::{Value, json};
 
+/// What the app passes on to the providers.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Forward {
+    Nothing,
+    RequestId,
+    /// A traced app: the trace id goes on, under a span of its own.
+    TraceContext,
+}
+
 struct App {
     openai: String,
     elevenlabs: String,
-    forward_ids: bool,
+    forward: Forward,
     http: reqwest::Client,
 }
 
 async fn story(State(app): State<Arc<App>>, headers: HeaderMap, body: String) -> String {
     let ask: Value = serde_json::from_str(&body).unwrap_or_default();
-    let id = headers
-        .get("x-request-id")
-        .filter(|_| app.forward_ids)
-        .cloned();
-    let with_id = |request: reqwest::RequestBuilder| match &id {
-        Some(id) => request.header("x-request-id", id.clone()),
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let pass = match app.forward {
+        Forward::Nothing => None,
+        Forward::RequestId => text("x-request-id").map(|id| ("x-request-id", id)),
+        Forward::TraceContext => text("traceparent").map(|tp| {
+            let trace = tp.split('-').nth(1).unwrap_or_default().to_owned();
+            ("traceparent", format!("00-{trace}-a1b2c3d4e5f60718-01"))
+        }),
+    };
+    let with_id = |request: reqwest::RequestBuilder| match &pass {
+        Some((name, value)) => request.header(*name, value.clone()),
         None => request,
     };
     let prompt = format!(
@@ -104,7 +123,7 @@ path = "/api/story"
 body = '{"child": "Mia", "age": 6, "topic": "a brave little dragon"}'
 "#;
 
-async fn judge(forward_ids: bool) -> Value {
+async fn judge(forward: Forward) -> Value {
     let mocks = RunningMocks::start(MockOptions {
         ports: MockPorts::EPHEMERAL,
         time_scale: 0.0,
@@ -117,12 +136,12 @@ async fn judge(forward_ids: bool) -> Value {
     let target = serve(App {
         openai: openai.clone(),
         elevenlabs: mocks.url("elevenlabs").unwrap(),
-        forward_ids,
+        forward,
         http: reqwest::Client::new(),
     })
     .await;
     let dir = std::env::temp_dir().join(format!(
-        "gatebench-app-{}-{forward_ids}-{:?}",
+        "gatebench-app-{}-{forward:?}-{:?}",
         std::process::id(),
         std::time::SystemTime::now()
     ));
@@ -157,7 +176,12 @@ async fn judge(forward_ids: bool) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_app_that_forwards_ids_is_costed_per_request_kind() {
-    let evidence = judge(true).await;
+    for forward in [Forward::RequestId, Forward::TraceContext] {
+        per_request_kind(judge(forward).await);
+    }
+}
+
+fn per_request_kind(evidence: Value) {
     let story = &evidence["details"]["by_request"]["story"];
     assert_eq!(story["requests"], 20);
     // one chat completion and one speech call per story
@@ -171,7 +195,7 @@ async fn an_app_that_forwards_ids_is_costed_per_request_kind() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_app_that_does_not_forward_ids_still_gets_the_run_totals() {
-    let evidence = judge(false).await;
+    let evidence = judge(Forward::Nothing).await;
     let summary = evidence["summary"].as_str().unwrap();
     assert!(summary.contains("caused 40 upstream calls"), "{summary}");
     assert!(summary.contains("does not forward"), "{summary}");

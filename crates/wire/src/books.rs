@@ -28,6 +28,23 @@ pub fn hex(hash: u64) -> String {
     format!("{hash:016x}")
 }
 
+/// The W3C trace id (32 hex digits) a client derives from its own request id, so
+/// that a call carrying `traceparent` (trace ids survive every hop of a traced
+/// service; parent span ids do not) can be tied back to the request.
+pub fn trace_id(request_id: &str) -> String {
+    format!(
+        "{:032x}",
+        xxhash_rust::xxh3::xxh3_128(request_id.as_bytes())
+    )
+}
+
+/// The trace id of a `traceparent` header (`00-TRACEID-PARENTID-FLAGS`).
+pub fn trace_id_of(traceparent: &str) -> Option<&str> {
+    let mut parts = traceparent.trim().split('-');
+    let _version = parts.next()?;
+    parts.next().filter(|t| t.len() == 32)
+}
+
 /// The id a mock gives an API key in its books and usage reports: `key_` and 16 hex
 /// digits of the key's XXH3-64. The key itself is never stored.
 pub fn key_id(key: &str) -> String {
@@ -221,6 +238,11 @@ mod tests {
         assert_ne!(d, digest(b"Once upon a time."));
         let k = key_id("sk-test");
         assert!(k.starts_with("key_") && k.len() == 20, "{k}");
+        let t = trace_id("gb-1-1");
+        assert_eq!(t.len(), 32);
+        let header = format!("00-{t}-00f067aa0ba902b7-01");
+        assert_eq!(trace_id_of(&header), Some(t.as_str()));
+        assert_eq!(trace_id_of("garbage"), None);
     }
 
     #[test]

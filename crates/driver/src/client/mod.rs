@@ -301,11 +301,15 @@ async fn http_exchange(
     if let Some(h) = builder.headers_mut() {
         // `Host` is among the prepared headers
         h.clone_from(&prepared.headers);
-        if let Some(id) = trace
-            .as_ref()
-            .and_then(|t| http::HeaderValue::from_str(&t.client_request_id).ok())
-        {
-            h.insert(trace::CORRELATION, id);
+        if let Some(t) = trace.as_ref() {
+            for (name, value) in [
+                (trace::CORRELATION, t.client_request_id.clone()),
+                (trace::TRACEPARENT, trace::traceparent(&t.client_request_id)),
+            ] {
+                if let Ok(value) = http::HeaderValue::from_str(&value) {
+                    h.insert(name, value);
+                }
+            }
         }
     }
     let request = match builder.body(Full::new(payload.body)) {

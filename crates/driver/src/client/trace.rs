@@ -14,6 +14,17 @@ use crate::scenario::Kind;
 
 /// Header carrying the driver's id of a request.
 pub(crate) const CORRELATION: HeaderName = HeaderName::from_static("x-request-id");
+/// W3C trace context, whose trace id is derived from the request id.
+pub(crate) const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+
+/// The `traceparent` a traced request carries: its own trace id, a fixed parent.
+pub(crate) fn traceparent(request_id: &str) -> String {
+    format!(
+        "00-{}-{:016x}-01",
+        gatebench_wire::books::trace_id(request_id),
+        1
+    )
+}
 
 /// A run's tracer: shared by its requests.
 #[derive(Debug)]

@@ -131,7 +131,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
             money(per_request.round_dp(8)),
             dir.display(),
             if traced {
-                "The app forwards x-request-id, so each call is tied to its app request (per kind in the details)."
+                "The app forwards x-request-id or traceparent, so each call is tied to its app request (per kind in the details)."
             } else {
                 "The app does not forward x-request-id or traceparent, so the figures are for the run as a whole; forward them to see them per request kind."
             },

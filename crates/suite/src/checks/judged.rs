@@ -112,9 +112,9 @@ impl Judged {
     /// A sentence on how requests were tied to upstream calls.
     pub fn attribution_sentence(&self) -> String {
         let how = if self.attribution.forwards_ids() {
-            "the target forwards x-request-id, so calls were tied to requests by id"
+            "the target forwards x-request-id or traceparent, so calls were tied to requests by id"
         } else {
-            "the target does not forward x-request-id, so calls were tied to requests by prompt and content"
+            "the target forwards neither x-request-id nor traceparent, so calls were tied to requests by prompt and content"
         };
         let lost = if self.window.lost.is_empty() {
             String::new()

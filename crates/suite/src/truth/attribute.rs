@@ -2,7 +2,9 @@
 //!
 //! Two ways, the first that applies:
 //! 1. **By id**: the target forwarded the `x-request-id` the driver sent (every
-//!    attempt of a request carries it: retries and fallbacks are its calls too).
+//!    attempt of a request carries it: retries and fallbacks are its calls too), or
+//!    the trace id of the `traceparent` it sent (a traced service keeps the trace id
+//!    on every hop).
 //! 2. **By content**: the request's prompt digest and the content it received
 //!    match a call's. The mocks answer the same prompt with the same content, so
 //!    requests are matched in the order they were sent to the earliest call not yet
@@ -16,7 +18,7 @@
 use std::collections::HashMap;
 
 use gatebench_driver::RequestRecord;
-use gatebench_wire::books::CallRecord;
+use gatebench_wire::books::{CallRecord, trace_id, trace_id_of};
 
 /// The calls of each request.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -55,17 +57,22 @@ pub fn attribute(
     let mut taken = vec![false; calls.len()];
 
     let mut by_id: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut by_trace: HashMap<&str, Vec<usize>> = HashMap::new();
     for (i, call) in calls.iter().enumerate() {
         if let Some(id) = call.client_request_id.as_deref() {
             by_id.entry(id).or_default().push(i);
+        } else if let Some(trace) = call.traceparent.as_deref().and_then(trace_id_of) {
+            by_trace.entry(trace).or_default().push(i);
         }
     }
     for (r, record) in records.iter().enumerate() {
-        if let Some(found) = record
-            .client_request_id
-            .as_deref()
-            .and_then(|id| by_id.get(id))
-        {
+        let Some(id) = record.client_request_id.as_deref() else {
+            continue;
+        };
+        let found = by_id
+            .get(id)
+            .or_else(|| by_trace.get(trace_id(id).as_str()));
+        if let Some(found) = found {
             for &i in found {
                 taken[i] = true;
             }
@@ -197,6 +204,16 @@ mod tests {
         assert_eq!(got.calls, vec![vec![1], vec![], vec![]]);
         assert_eq!(got.by_content, 1);
         assert_eq!(got.orphans, vec![0], "the failed attempt is nobody's");
+    }
+
+    #[test]
+    fn a_propagated_trace_id_ties_a_call_to_its_request() {
+        let records = [record("a", 0.0, "p1", Some("c1"))];
+        let mut traced = call(None, "p9", "c9", true);
+        traced.traceparent = Some(format!("00-{}-b7ad6b7169203331-01", trace_id("a")));
+        let got = attribute(&records, &[traced], None);
+        assert_eq!(got.calls, vec![vec![0]]);
+        assert_eq!(got.by_id, 1);
     }
 
     #[test]
