@@ -12,8 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use gatebench_report::{Chart, ChartKind, Criterion, Evidence, Recommendation, Series, Source};
 use serde_json::json;
 
-use super::streaming::first;
-use super::{CheckOutcome, Ctx, criterion, share};
+use super::{CheckOutcome, Ctx, criterion, first, share};
 use crate::profile::CacheSays;
 use crate::sweep::{SweepRow, find_catalogs, sweep};
 

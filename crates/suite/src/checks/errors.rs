@@ -10,8 +10,7 @@ use std::collections::BTreeMap;
 use gatebench_report::{Evidence, Source};
 use serde_json::json;
 
-use super::streaming::first;
-use super::{CheckOutcome, Ctx, criterion, not_measurable};
+use super::{CheckOutcome, Ctx, criterion, first, not_measurable};
 
 pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
     let scenario = ctx.spec.scenario.as_deref().unwrap_or_default();

@@ -7,8 +7,7 @@
 use gatebench_report::{Evidence, Source};
 use serde_json::json;
 
-use super::streaming::first;
-use super::{CheckOutcome, Ctx, criterion, not_measurable};
+use super::{CheckOutcome, Ctx, criterion, first, not_measurable};
 use crate::subject::DEMO_KEYS;
 
 pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {

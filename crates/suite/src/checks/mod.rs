@@ -223,6 +223,11 @@ pub fn not_measurable(ctx: &Ctx<'_>, name: &str, why: &str, source: Source) -> C
     }
 }
 
+/// The first few examples of a list, for evidence.
+pub fn first(items: &[String]) -> &[String] {
+    &items[..items.len().min(20)]
+}
+
 /// `part` of `whole` as a percentage criterion (`None` when `whole` is 0).
 pub fn share(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| 100.0 * part as f64 / whole as f64)

@@ -9,7 +9,7 @@ use serde_json::json;
 
 use super::judged::Judged;
 use super::usage::usage_diff;
-use super::{CheckOutcome, Ctx, criterion, not_measurable, share};
+use super::{CheckOutcome, Ctx, criterion, first, not_measurable, share};
 
 /// What the streams were found to be.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -148,9 +148,4 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
         charts: Vec::new(),
         recommendations: Vec::new(),
     })
-}
-
-/// The first few examples of a list, for evidence.
-pub fn first(items: &[String]) -> &[String] {
-    &items[..items.len().min(20)]
 }

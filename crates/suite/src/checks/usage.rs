@@ -9,8 +9,7 @@ use gatebench_report::{Evidence, Source};
 use gatebench_wire::books::CallRecord;
 use serde_json::json;
 
-use super::streaming::first;
-use super::{CheckOutcome, Ctx, criterion, not_measurable, share};
+use super::{CheckOutcome, Ctx, criterion, first, not_measurable, share};
 
 /// `None` when the reported usage equals the call's, else what differs.
 pub fn usage_diff(record: &RequestRecord, call: &CallRecord) -> Option<String> {

@@ -26,8 +26,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use super::judged::Judged;
-use super::streaming::first;
-use super::{CheckOutcome, Ctx, criterion, not_measurable, share};
+use super::{CheckOutcome, Ctx, criterion, first, not_measurable, share};
 use crate::pricing::{PriceTable, Prices, TrueCost, Units, call_cost, money, price_of};
 use crate::profile::{CostFormat, CostMatch, compare_cost};
 use claims::judge;
