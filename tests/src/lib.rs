@@ -75,6 +75,17 @@ pub async fn set_faults(client: &reqwest::Client, mock_url: &str, spec: Value) {
     );
 }
 
+/// GETs `url` and reads its JSON body; panics on failure (a test's own call).
+pub async fn get_json<T: serde::de::DeserializeOwned>(url: &str) -> T {
+    match client().get(url).send().await {
+        Ok(response) => match response.json().await {
+            Ok(body) => body,
+            Err(error) => panic!("{url}: not the expected JSON: {error}"),
+        },
+        Err(error) => panic!("{url}: {error}"),
+    }
+}
+
 /// A mock's stats.
 pub async fn mock_stats(client: &reqwest::Client, mock_url: &str) -> Value {
     match client.get(format!("{mock_url}/_mock/stats")).send().await {

@@ -9,7 +9,7 @@ use async_openai::Client;
 use async_openai::config::OpenAIConfig;
 use async_openai::types::admin::usage::{UsageResponse, UsageResult};
 use async_openai::types::chat::CreateChatCompletionRequestArgs;
-use gatebench_e2e::{client, eventually, set_faults};
+use gatebench_e2e::{client, eventually, get_json, set_faults};
 use gatebench_mock::{MockOptions, MockPorts, Profile, RunningMocks};
 use gatebench_wire::books::{BooksSummary, CallPage, CallRecord, MockSet, digest, key_id};
 use rust_decimal::Decimal;
@@ -196,14 +196,7 @@ async fn every_call_is_booked_with_what_the_client_saw() {
     );
     assert!(!call.billed && call.usage.is_zero());
 
-    let summary: BooksSummary = client()
-        .get(format!("{openai}/_mock/books"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let summary: BooksSummary = get_json(&format!("{openai}/_mock/books")).await;
     assert_eq!((summary.total.calls, summary.total.billed), (4, 3));
     assert_eq!(summary.by_outcome["fault_unavailable"], 1);
     assert_eq!(summary.by_key[&key_id(KEY)].billed, 2);
@@ -458,16 +451,9 @@ async fn speech_is_booked_in_characters_and_reported_like_elevenlabs() {
 
     let start_ms = call.at_ms / 60_000 * 60_000;
     let end_ms = start_ms + 3_600_000;
-    let stats: Value = client()
-        .get(format!(
+    let stats: Value = get_json(&format!(
             "{eleven}/v1/usage/character-stats?start_unix={start_ms}&end_unix={end_ms}&breakdown_type=voice&aggregation_interval=cumulative"
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        )).await;
     assert_eq!(stats["time"].as_array().unwrap().len(), 1, "{stats}");
     assert_eq!(stats["usage"][voice][0], cost, "{stats}");
 
@@ -502,14 +488,7 @@ async fn the_log_is_capped_but_the_totals_are_not() {
     );
     assert_eq!(page.data.len(), 3);
     assert!(page.data.iter().all(|c| c.billed && c.usage.requests == 1));
-    let summary: BooksSummary = client()
-        .get(format!("{personality}/_mock/books"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let summary: BooksSummary = get_json(&format!("{personality}/_mock/books")).await;
     assert_eq!(summary.total.usage.requests, 5);
     assert_eq!(summary.dropped, 2);
 
@@ -526,14 +505,7 @@ async fn the_log_is_capped_but_the_totals_are_not() {
 async fn one_mock_names_the_whole_set() {
     let mocks = start(0.0, |_| {}).await;
     for (_, url) in mocks.urls() {
-        let set: MockSet = client()
-            .get(format!("{url}/_mock/set"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let set: MockSet = get_json(&format!("{url}/_mock/set")).await;
         let expected: std::collections::BTreeMap<String, String> = mocks
             .urls()
             .into_iter()

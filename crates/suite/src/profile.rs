@@ -36,6 +36,10 @@ pub struct TargetProfile {
     /// The target's own request id header.
     #[serde(default)]
     pub request_id: Option<HeaderClaim>,
+    /// The request header a target reads a request's priority class from; without
+    /// it, scenarios' priorities are not sent.
+    #[serde(default)]
+    pub priority: Option<HeaderClaim>,
     /// A ledger endpoint of billed calls.
     #[serde(default)]
     pub ledger: Option<PathClaim>,

@@ -31,6 +31,9 @@ use crate::scenario::{Kind, Load, Scenario, ScenarioFile};
 use crate::targets::{Endpoint, TargetError, Targets, resolve};
 use crate::threshold::evaluate_all;
 
+/// The header priorities are sent in unless a run names another.
+pub const DEFAULT_PRIORITY_HEADER: &str = "x-gatebench-priority";
+
 /// Options of one run (what the CLI's flags set).
 #[derive(Clone, Debug, Default)]
 pub struct RunOptions {
@@ -54,6 +57,9 @@ pub struct RunOptions {
     /// Model names to send instead of the scenario's: scenario model → name the
     /// target serves it under (a proxy's aliases).
     pub models: BTreeMap<String, String>,
+    /// The header a request's `priority` is sent in (default
+    /// `x-gatebench-priority`; empty: not sent).
+    pub priority_header: Option<String>,
     /// Stops the run early (graceful stop) when it turns `true` (e.g. on Ctrl-C).
     pub cancel: Option<watch::Receiver<bool>>,
     /// Threads the VUs run on (default: one per core).
@@ -241,6 +247,7 @@ pub async fn run(
                     (e, &endpoints[e]),
                     &scenario.load,
                     &options.keys,
+                    options.priority_header.as_deref(),
                 )
                 .map(|mut p| {
                     p.tracer.clone_from(&tracer);
@@ -418,6 +425,7 @@ fn prepare(
     endpoint: (usize, &Endpoint),
     load: &Load,
     keys: &BTreeMap<String, String>,
+    priority_header: Option<&str>,
 ) -> Result<Prepared, RunError> {
     let spec = &request.spec;
     let bad = |header: &str| RunError::Header {
@@ -443,8 +451,15 @@ fn prepare(
             headers.insert("xi-api-key", value(key, "xi-api-key")?);
         }
     }
-    if let Some(p) = &spec.priority {
-        headers.insert("x-gatebench-priority", value(p, "x-gatebench-priority")?);
+    let priority_header = priority_header.unwrap_or(DEFAULT_PRIORITY_HEADER);
+    if let Some(p) = spec
+        .priority
+        .as_ref()
+        .filter(|_| !priority_header.is_empty())
+    {
+        let name =
+            HeaderName::from_bytes(priority_header.as_bytes()).map_err(|_| bad(priority_header))?;
+        headers.insert(name, value(p, priority_header)?);
     }
     for (name, v) in &spec.headers {
         let name_h = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad(name))?;

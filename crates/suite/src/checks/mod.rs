@@ -146,6 +146,13 @@ impl Ctx<'_> {
             capture_headers: self.subject.profile.headers(),
             keys,
             models: self.subject.profile.target_models(),
+            priority_header: Some(
+                self.subject
+                    .profile
+                    .priority
+                    .as_ref()
+                    .map_or(String::new(), |p| p.header.clone()),
+            ),
             ..RunOptions::default()
         };
         let targets =
