@@ -7,8 +7,10 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use gatebench_gateway::{Gateway, GatewayConfig, RunningGateway};
-use gatebench_mock::{MockPorts, Profile};
+use gatebench_mock::Profile;
 use gatebench_stack::{Stack, StackOptions};
+
+use crate::mock::MockPortArgs;
 
 /// Default ledger file, in the working directory.
 pub const DEFAULT_LEDGER: &str = "gatebench-ledger.db";
@@ -22,7 +24,7 @@ pub struct GatewayArgs {
     /// Address to bind.
     #[arg(long, default_value = "127.0.0.1")]
     host: IpAddr,
-    /// Port.
+    /// Port (0 = any free port; the port taken is printed at start).
     #[arg(long, default_value_t = 8700)]
     port: u16,
     /// SQLite file of the cost ledger (`:memory:` keeps nothing).
@@ -42,6 +44,11 @@ pub struct UpArgs {
     /// Address to bind.
     #[arg(long, default_value = "127.0.0.1")]
     host: IpAddr,
+    /// Port of the gateway (0 = any free port; the ports taken are printed at start).
+    #[arg(long, default_value_t = 8700)]
+    port: u16,
+    #[command(flatten)]
+    mock_ports: MockPortArgs,
     /// SQLite file of the cost ledger (`:memory:` keeps nothing).
     #[arg(long, default_value = DEFAULT_LEDGER)]
     ledger: String,
@@ -85,8 +92,8 @@ pub async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
     };
     let stack = Stack::start(StackOptions {
         host: args.host,
-        gateway_port: 8700,
-        mock_ports: MockPorts::DEFAULT,
+        gateway_port: args.port,
+        mock_ports: args.mock_ports.ports(),
         profile,
         gateway,
         ledger: args.ledger.clone(),

@@ -7,12 +7,9 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use gatebench_mock::{MockOptions, MockPorts, Profile, RunningMocks};
 
-/// Options of `gatebench mock`.
+/// The mocks' ports (0 = any free port; the ports taken are printed at start).
 #[derive(Debug, clap::Args)]
-pub struct MockArgs {
-    /// Address to bind.
-    #[arg(long, default_value = "127.0.0.1")]
-    host: IpAddr,
+pub struct MockPortArgs {
     /// Port of the OpenAI-compatible mock.
     #[arg(long, default_value_t = MockPorts::DEFAULT.openai)]
     openai_port: u16,
@@ -25,6 +22,28 @@ pub struct MockArgs {
     /// Port of the WebVTT service.
     #[arg(long, default_value_t = MockPorts::DEFAULT.webvtt)]
     webvtt_port: u16,
+}
+
+impl MockPortArgs {
+    /// As the mocks take them.
+    pub fn ports(&self) -> MockPorts {
+        MockPorts {
+            openai: self.openai_port,
+            elevenlabs: self.elevenlabs_port,
+            personality: self.personality_port,
+            webvtt: self.webvtt_port,
+        }
+    }
+}
+
+/// Options of `gatebench mock`.
+#[derive(Debug, clap::Args)]
+pub struct MockArgs {
+    /// Address to bind.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    #[command(flatten)]
+    ports: MockPortArgs,
     /// Mock profile (latency, capacity, rate limits, faults); default: the built-in one,
     /// documented in scenarios/profiles/default.toml.
     #[arg(long, value_name = "FILE")]
@@ -48,12 +67,7 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitCode> {
     );
     let options = MockOptions {
         host: args.host,
-        ports: MockPorts {
-            openai: args.openai_port,
-            elevenlabs: args.elevenlabs_port,
-            personality: args.personality_port,
-            webvtt: args.webvtt_port,
-        },
+        ports: args.ports.ports(),
         profile,
         seed: args.seed,
         time_scale: args.time_scale,
@@ -71,7 +85,7 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitCode> {
         println!("{name:<12} {base}");
     }
     println!(
-        "control API: GET/PUT /_mock/faults, GET /_mock/stats, POST /_mock/reset on each mock; Ctrl-C to stop"
+        "control API on each mock: GET/PUT /_mock/faults, GET /_mock/stats, GET /_mock/calls (the books), POST /_mock/reset; Ctrl-C to stop"
     );
     tokio::signal::ctrl_c()
         .await
