@@ -3,7 +3,14 @@
 //! through the gateway (cache off: `no-cache, no-store`), alternately, in one run;
 //! the difference of the latency percentiles is what the gateway costs a caller.
 //! The gateway's own `server-timing` (total minus upstream) is reported beside it.
+//!
+//! Without `--rate`, the rate is calibrated to the machine: a short closed-loop probe
+//! finds the most the gateway serves here, and the benchmark runs at half of it, so
+//! it measures latency rather than overload. A phase in which more than 1 % of the
+//! requests failed or were dropped makes the measurement invalid: the failures are
+//! listed by class and the command exits 1.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -17,9 +24,10 @@ use crate::bench::ServerChild;
 /// Options of `gatebench bench gateway`.
 #[derive(Debug, clap::Args)]
 pub struct GatewayBenchArgs {
-    /// Arrival rate, requests per second.
-    #[arg(long, default_value_t = 5000)]
-    rate: u32,
+    /// Arrival rate, requests per second; default: half of what a short probe finds
+    /// the gateway serves on this machine.
+    #[arg(long)]
+    rate: Option<u32>,
     /// Length of each phase.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     duration: Duration,
@@ -55,12 +63,16 @@ headers = {{ "x-gatebench-cache" = "no-cache, no-store" }}
     Ok(ScenarioFile::parse(&base, &text)?)
 }
 
+/// Most failed or dropped requests a phase may have and still measure latency.
+const VALID_FAILURE_SHARE: f64 = 0.01;
+
 struct Phase {
     latency: Histogram<u64>,
     overhead: Histogram<u64>,
     sent: u64,
     failed: u64,
     dropped: u64,
+    errors: BTreeMap<String, u64>,
 }
 
 impl Phase {
@@ -73,13 +85,36 @@ impl Phase {
             sent: 0,
             failed: 0,
             dropped: 0,
+            errors: BTreeMap::new(),
         }
+    }
+
+    /// Why the phase cannot stand for the target's latency, if it cannot.
+    fn invalid(&self, name: &str) -> Option<String> {
+        let planned = (self.sent + self.dropped).max(1) as f64;
+        let bad = (self.failed + self.dropped) as f64 / planned;
+        (bad > VALID_FAILURE_SHARE).then(|| {
+            let classes: Vec<String> = self
+                .errors
+                .iter()
+                .map(|(c, n)| format!("{c} × {n}"))
+                .chain((self.dropped > 0).then(|| format!("dropped × {}", self.dropped)))
+                .collect();
+            format!(
+                "{name}: {:.1}% of the requests failed or were dropped ({})",
+                100.0 * bad,
+                classes.join(", ")
+            )
+        })
     }
 
     fn add(&mut self, results: &RunResults) {
         self.sent += results.totals.sent;
         self.failed += results.totals.failed;
         self.dropped += results.totals.dropped;
+        for (class, n) in &results.totals.errors {
+            *self.errors.entry(class.clone()).or_default() += n;
+        }
         for r in results
             .requests
             .iter()
@@ -104,7 +139,7 @@ impl Phase {
 }
 
 pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
-    let servers = ServerChild::spawn(&["bench", "stack-server"])?;
+    let servers = ServerChild::spawn(&["--log", "error", "bench", "stack-server"])?;
     let urls: serde_json::Value =
         serde_json::from_str(servers.line()).context("reading the server addresses")?;
     let gateway = urls["gateway"].as_str().context("no gateway")?.to_owned();
@@ -112,16 +147,32 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
         .as_str()
         .context("no OpenAI mock")?
         .to_owned();
-    let file = scenario(args.rate, args.duration)?;
-    let warm = scenario(args.rate.min(500), Duration::from_secs(2))?;
     let options = || RunOptions {
         quiet: true,
         record_requests: true,
         ..RunOptions::default()
     };
+    let rate = match args.rate {
+        Some(rate) => rate,
+        None => {
+            let probe = calibration()?;
+            let most = gatebench_driver::run(&probe, &Targets::new(gateway.clone()), options())
+                .await?
+                .totals
+                .rps;
+            let rate = ((most / 2.0) as u32).max(10);
+            eprintln!(
+                "calibrated: the gateway served {most:.0} req/s here with 16 clients in a closed loop; benchmarking at half, {rate} req/s (--rate to choose)"
+            );
+            rate
+        }
+    };
+    let file = scenario(rate, args.duration)?;
+    let warm = scenario(rate.min(500), Duration::from_secs(2))?;
     eprintln!(
-        "{} req/s for {:?} per phase, {} round(s); servers in a child process",
-        args.rate, args.duration, args.rounds
+        "{rate} req/s for {} per phase, {} round(s); servers in a child process",
+        gatebench_driver::format_duration(args.duration),
+        args.rounds
     );
     for url in [&openai, &gateway] {
         gatebench_driver::run(&warm, &Targets::new(url.clone()), options()).await?;
@@ -168,5 +219,64 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
     println!(
         "  latency from the intended send time (open loop); driver, gateway and mock share this machine's cores"
     );
-    Ok(ExitCode::SUCCESS)
+    let invalid: Vec<String> = [
+        ("mock directly", &direct),
+        ("through the gateway", &through),
+    ]
+    .iter()
+    .filter_map(|(name, p)| p.invalid(name))
+    .collect();
+    if invalid.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    for why in &invalid {
+        println!("  INVALID MEASUREMENT — {why}");
+    }
+    println!("  the rate overloads this machine: run again with a lower --rate");
+    Ok(ExitCode::from(1))
+}
+
+/// A closed-loop probe of the most the gateway serves: 16 clients, 3 s.
+fn calibration() -> anyhow::Result<ScenarioFile> {
+    let text = r#"name = "bench-gateway-calibration"
+[load]
+executor = "constant-vus"
+vus = 16
+duration = "3s"
+[[requests]]
+name = "chat"
+kind = "chat"
+model = "gpt-4o-mini"
+max_tokens = 16
+prompts = "fixtures/prompts/support.toml"
+api_key = "gb-alpha-dev"
+headers = { "x-gatebench-cache" = "no-cache, no-store" }
+"#;
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/bench-gateway.toml");
+    Ok(ScenarioFile::parse(&base, text)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_phase_with_failures_is_invalid_and_says_which() {
+        let mut p = Phase::new();
+        p.sent = 1000;
+        assert!(p.invalid("through the gateway").is_none());
+        p.failed = 30;
+        p.errors.insert("http_429".into(), 20);
+        p.errors.insert("timeout".into(), 10);
+        p.dropped = 5;
+        let why = p.invalid("through the gateway").unwrap();
+        assert!(why.starts_with("through the gateway: 3.5% "), "{why}");
+        assert!(
+            why.contains("http_429 × 20, timeout × 10, dropped × 5"),
+            "{why}"
+        );
+        p.failed = 5;
+        p.dropped = 0;
+        assert!(p.invalid("x").is_none(), "0.5% is within the 1% allowed");
+    }
 }

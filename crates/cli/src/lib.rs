@@ -46,13 +46,30 @@ pub enum Command {
     Bench(bench::BenchArgs),
 }
 
+/// An error and its causes in one line, each said once: many errors already name
+/// their cause (`report.json: No such file or directory`), and the chain would say it
+/// again.
+pub fn error_text(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
 /// Sets up logging to stderr.
 pub fn init_tracing(cli: &Cli) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log));
+    // colour codes only where a terminal shows them, not in logs and pipes
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }
 
@@ -74,4 +91,26 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Bench(args) => bench::run(args).await,
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_text;
+    use anyhow::Context as _;
+
+    #[test]
+    fn causes_already_named_are_not_repeated() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let named = anyhow::Error::from(io).context("reading a.toml: No such file or directory");
+        assert_eq!(
+            error_text(&named),
+            "reading a.toml: No such file or directory"
+        );
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file or directory");
+        let chained = Err::<(), _>(io).context("reading a.toml").unwrap_err();
+        assert_eq!(
+            error_text(&chained),
+            "reading a.toml: No such file or directory"
+        );
+    }
 }

@@ -10,7 +10,7 @@ fn main() -> ExitCode {
     match gatebench::run(cli) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("error: {error:#}");
+            eprintln!("error: {}", gatebench::error_text(&error));
             ExitCode::from(2)
         }
     }

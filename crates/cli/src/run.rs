@@ -131,6 +131,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         quiet: args.quiet,
         events: args.events.clone(),
         record_requests: args.record_requests,
+        time_scale: args.target.is_none().then_some(args.time_scale),
         cancel: Some(cancel_rx),
         ..RunOptions::default()
     };
@@ -149,7 +150,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let path = results.write_json(&out)?;
     gatebench_driver::print_summary(&results);
     println!("\n  results: {}", path.display());
-    Ok(if results.passed() {
+    // a run where nothing succeeded measured nothing about the target
+    let nothing = results.totals.ok == 0;
+    if nothing {
+        eprintln!("error: no request succeeded; the run measured nothing");
+    }
+    Ok(if results.passed() && !nothing {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

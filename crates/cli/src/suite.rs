@@ -8,8 +8,8 @@ use std::time::SystemTime;
 
 use anyhow::Context as _;
 use gatebench_report::{
-    BaselineStore, DEFAULT_BASELINE_DB, Verdict, compare, console, list_text, parse_tolerance,
-    read_report_dir, write_all,
+    BaselineStore, Comparison, DEFAULT_BASELINE_DB, SuiteReport, Verdict, compare_runs, console,
+    list_text, parse_tolerance, read_report_dir, write_all,
 };
 use gatebench_suite::{SuiteFile, SuiteOptions, TargetProfile, run_suite};
 
@@ -85,10 +85,13 @@ pub struct BaselineArgs {
 
 #[derive(Debug, clap::Subcommand)]
 enum BaselineAction {
-    /// Save a report folder under a name (replacing a baseline of that name).
+    /// Save report folders under a name (replacing a baseline of that name). Several
+    /// runs of one suite make a baseline that knows their spread: a figure must leave
+    /// the range they showed to count as a regression.
     Save {
-        /// Folder holding report.json.
-        report_dir: PathBuf,
+        /// Folders holding report.json, one per run.
+        #[arg(required = true, num_args = 1..)]
+        report_dirs: Vec<PathBuf>,
         /// Baseline name.
         #[arg(long)]
         name: String,
@@ -158,6 +161,27 @@ pub async fn suite(args: SuiteArgs) -> anyhow::Result<ExitCode> {
         eprintln!("error: {error}");
         return Ok(ExitCode::from(2));
     }
+    // a baseline that cannot be compared is found out before the suite runs
+    let baseline = match &args.baseline {
+        None => None,
+        Some(name) => {
+            let runs = BaselineStore::open(&args.db).and_then(|store| store.load_runs(name));
+            match runs {
+                Ok(runs) if runs[0].suite != file.name => {
+                    eprintln!(
+                        "error: baseline `{name}` is a `{}` suite and this run is `{}`: only runs of one suite compare (save a `{}` baseline first)",
+                        runs[0].suite, file.name, file.name
+                    );
+                    return Ok(ExitCode::from(2));
+                }
+                Ok(runs) => Some((name.clone(), runs)),
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    return Ok(ExitCode::from(2));
+                }
+            }
+        }
+    };
     let out = args.out.clone().unwrap_or_else(|| default_out(&args.suite));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     if !args.quiet {
@@ -188,35 +212,62 @@ pub async fn suite(args: SuiteArgs) -> anyhow::Result<ExitCode> {
         quiet: args.quiet,
         trust,
     };
-    let report = run_suite(&file, &options).await;
+    let mut report = run_suite(&file, &options).await;
+    let comparison = match &baseline {
+        Some((name, runs)) => Some(judge_against(
+            &mut report,
+            name,
+            runs,
+            args.tolerance,
+            &out,
+        )?),
+        None => None,
+    };
     let written = write_all(&report, &out)?;
-    println!("{}", console(&report));
-    let mut regressed = false;
-    if let Some(name) = &args.baseline {
-        let store = BaselineStore::open(&args.db)?;
-        let baseline = store.load(name)?;
-        let comparison = compare(&report, &baseline, args.tolerance);
-        println!("{}", comparison.console());
-        regressed = comparison.has_regressions();
+    if let Some(c) = comparison.filter(|_| !args.quiet) {
+        println!("{}", c.console());
     }
+    println!("{}", console(&report));
     println!(
         "reports: {}",
         written.html.parent().unwrap_or(&out).display()
     );
-    Ok(if report.verdict == Verdict::Ready && !regressed {
+    Ok(if report.verdict == Verdict::Ready {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
 }
 
+/// Compares the report with the baseline's runs, records the outcome in the report
+/// (a regression makes it NOT READY) and writes the whole comparison to
+/// `out/comparison.json`.
+fn judge_against(
+    report: &mut SuiteReport,
+    name: &str,
+    runs: &[SuiteReport],
+    tolerance: f64,
+    out: &Path,
+) -> anyhow::Result<Comparison> {
+    let comparison = compare_runs(report, runs, tolerance)?;
+    report.apply_baseline(name, &comparison);
+    let path = out.join("comparison.json");
+    std::fs::write(&path, comparison.to_json())
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(comparison)
+}
+
 pub async fn baseline(args: BaselineArgs) -> anyhow::Result<ExitCode> {
     let store = BaselineStore::open(&args.db)?;
     match args.action {
-        BaselineAction::Save { report_dir, name } => {
-            let info = store.save_dir(&name, &report_dir)?;
+        BaselineAction::Save { report_dirs, name } => {
+            let info = store.save_dirs(&name, &report_dirs)?;
+            let runs = match info.runs {
+                1 => String::new(),
+                n => format!(", {n} runs"),
+            };
             println!(
-                "saved baseline {} ({} {}, {}/{} checks passed)",
+                "saved baseline {} ({} {}, {}/{} checks passed{runs})",
                 info.name, info.suite, info.verdict, info.checks_passed, info.checks_total
             );
         }
@@ -232,8 +283,17 @@ pub async fn baseline(args: BaselineArgs) -> anyhow::Result<ExitCode> {
 pub async fn compare_cmd(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let report = read_report_dir(&args.report_dir)?;
     let store = BaselineStore::open(&args.db)?;
-    let baseline = store.load(&args.baseline)?;
-    let comparison = compare(&report, &baseline, args.tolerance);
+    let runs = store.load_runs(&args.baseline)?;
+    let comparison = match compare_runs(&report, &runs, args.tolerance) {
+        Ok(c) => c,
+        Err(mismatch) => {
+            eprintln!("error: {mismatch}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let path = args.report_dir.join("comparison.json");
+    std::fs::write(&path, comparison.to_json())
+        .with_context(|| format!("writing {}", path.display()))?;
     println!("{}", comparison.console());
     Ok(if comparison.has_regressions() {
         ExitCode::from(1)

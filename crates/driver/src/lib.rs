@@ -9,7 +9,9 @@
 //!   time beside it; closed-loop executors run VUs with think times;
 //! - every request sent ends in exactly one outcome class (`ok`, `http_<code>`,
 //!   `timeout`, `connect_error`, `tls_error`, `reset`, `malformed_body`, `stream_cut`,
-//!   `validation_failure`, `interrupted`), so `sent = ok + failed`;
+//!   `validation_failure`, `interrupted`), so `sent = ok + failed + interrupted`;
+//!   `interrupted` (cut off when the grace period after the load ran out) is the
+//!   run's doing, never counted as the target's error;
 //! - streams yield time to first token, inter-token latency and tokens per second from
 //!   the server's own usage; a gateway's headers yield cache outcomes, cost and
 //!   `server-timing` parts;

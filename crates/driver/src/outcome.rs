@@ -73,6 +73,13 @@ impl Outcome {
     pub fn is_ok(self) -> bool {
         self == Outcome::Ok
     }
+
+    /// Whether the target failed it: anything but success, and but a request the run
+    /// itself cut off at its end ([`Outcome::Interrupted`]), which says nothing about
+    /// the target.
+    pub fn is_error(self) -> bool {
+        !matches!(self, Outcome::Ok | Outcome::Interrupted)
+    }
 }
 
 impl fmt::Display for Outcome {

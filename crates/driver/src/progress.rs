@@ -126,8 +126,10 @@ impl Reporter {
         self.event(json!({"type": "threshold_breach", "t": secs(at), "key": result.key, "expression": result.expression, "value": result.value, "abort_on_fail": result.abort_on_fail}));
         if let Some((multi, _)) = &self.bars {
             let _ = multi.println(format!(
-                "threshold failing: {} {} (value {:?})",
-                result.key, result.expression, result.value
+                "threshold failing: {} {} (value {})",
+                result.key,
+                result.expression,
+                crate::summary::fmt_value(result)
             ));
         }
     }

@@ -17,7 +17,8 @@ pub fn fmt_ms(ms: f64) -> String {
     }
 }
 
-fn fmt_value(t: &ThresholdResult) -> String {
+/// A threshold's measured value in its metric's unit (`1.20 s`, `2.50%`, `no data`).
+pub(crate) fn fmt_value(t: &ThresholdResult) -> String {
     let Some(v) = t.value else {
         return "no data".to_owned();
     };
@@ -57,6 +58,24 @@ pub fn summary_text(r: &RunResults) -> String {
             String::new()
         }
     );
+    match r.time_scale {
+        Some(1.0) => {
+            let _ = writeln!(s, "  time scale 1: mock delays in real time");
+        }
+        Some(0.0) => {
+            let _ = writeln!(
+                s,
+                "  time scale 0: the mocks do not wait; latencies are the stack's own, not an API's"
+            );
+        }
+        Some(t) => {
+            let _ = writeln!(
+                s,
+                "  time scale {t}: mock delays ×{t}; latencies below are as measured (compressed), thresholds judge real-time equivalents (÷{t})"
+            );
+        }
+        None => {}
+    }
     let _ = writeln!(s, "\n  scenarios");
     for (name, sc) in &r.scenarios {
         let _ = writeln!(
@@ -151,9 +170,24 @@ pub fn summary_text(r: &RunResults) -> String {
         "\n  totals: sent {}  ok {}  failed {}  dropped {}  rps {:.1}",
         t.sent, t.ok, t.failed, t.dropped, t.rps
     );
+    if t.interrupted > 0 {
+        let _ = writeln!(
+            s,
+            "  interrupted: {} still in flight when the grace period ran out (cut off by the run, not counted as errors)",
+            t.interrupted
+        );
+    }
     if !t.errors.is_empty() {
-        let list: Vec<String> = t.errors.iter().map(|(c, n)| format!("{c} × {n}")).collect();
-        let _ = writeln!(s, "  errors: {}", list.join(" · "));
+        let mut list: Vec<(&String, &u64)> = t.errors.iter().collect();
+        list.sort_by(|a, b| b.1.cmp(a.1));
+        let text: Vec<String> = list.iter().map(|(c, n)| format!("{c} × {n}")).collect();
+        let _ = writeln!(s, "  errors: {}", text.join(" · "));
+        if let Some(hint) = hint(list[0].0) {
+            let _ = writeln!(s, "  most common error {}: {hint}", list[0].0);
+        }
+    }
+    if t.sent > 0 && t.ok == 0 && t.failed > 0 {
+        let _ = writeln!(s, "  NOTHING SUCCEEDED: every request failed");
     }
     if !r.thresholds.is_empty() {
         let failed = r.thresholds.iter().filter(|t| !t.passed).count();
@@ -165,6 +199,32 @@ pub fn summary_text(r: &RunResults) -> String {
         );
     }
     s
+}
+
+/// What to look at for the most common error class.
+pub(crate) fn hint(class: &str) -> Option<&'static str> {
+    Some(match class {
+        "http_401" => "the target refused the credentials: set `api_key` on the request",
+        "http_403" => "the key is not allowed to do this: check its tenant and the model",
+        "http_404" => "no such route or model at the target: check `path`, `model` and --target",
+        "http_400" | "http_422" => {
+            "the target refused the request body: check the request's fields against its API"
+        }
+        "http_402" => "a budget ran out: raise the tenant's budget or lower the load",
+        "http_429" => "rate limited: lower the load or raise the target's limits (see retry-after)",
+        "http_500" | "http_502" | "http_503" | "http_504" => {
+            "the target or its upstream failed: see its logs, and the mocks' faults"
+        }
+        "connect_error" => "nothing answered: make sure the target is up at --target",
+        "tls_error" => "the certificate is not trusted: --cacert FILE, or --insecure",
+        "timeout" => "no answer within the request's `timeout`: raise it or lower the load",
+        "reset" => "the target closed connections: it may be overloaded or restarting",
+        "malformed_body" | "validation_failure" => {
+            "the answers are not in the API's shape: is --target the right service?"
+        }
+        "stream_cut" => "streams ended early: see the target's logs and the mocks' faults",
+        _ => return None,
+    })
 }
 
 fn truncate(s: &str, n: usize) -> String {

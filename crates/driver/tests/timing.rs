@@ -151,3 +151,48 @@ requests = [{ name = "ramp", kind = "http", path = "/" }]
     assert!(ramp.sent >= 99, "{ramp:?}");
     assert_eq!(seen.load(Ordering::SeqCst), r.totals.sent);
 }
+
+/// At time scale 0.1 the mocks wait a tenth of their delays: a 20 ms answer stands
+/// for 200 ms of real time, and latency thresholds judge that real-time figure while
+/// results keep what was measured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thresholds_judge_real_time_equivalents_of_compressed_runs() {
+    let delay = Duration::from_millis(20);
+    let url = serve(Router::new().route(
+        "/slow",
+        get(move || async move {
+            tokio::time::sleep(delay).await;
+            "ok"
+        }),
+    ))
+    .await;
+    let file = scenario(
+        r#"
+[load]
+executor = "per-vu-iterations"
+vus = 2
+iterations = 5
+[thresholds]
+"latency" = ["p50 < 100"]
+[[requests]]
+name = "slow"
+kind = "http"
+path = "/slow"
+"#,
+    );
+    let measured = run(&file, &Targets::new(&url), quiet()).await.unwrap();
+    assert!(measured.passed(), "{:?}", measured.thresholds);
+    assert_eq!(measured.time_scale, None);
+    let mut options = quiet();
+    options.time_scale = Some(0.1);
+    let r = run(&file, &Targets::new(&url), options).await.unwrap();
+    assert_eq!(r.time_scale, Some(0.1));
+    let t = &r.thresholds[0];
+    assert!(!t.passed, "{t:?}");
+    let real = t.value.unwrap();
+    assert!(real >= 200.0 * HDR_SLACK, "{real}");
+    // the results keep the compressed measurement
+    let p50 = r.kinds["slow"].latency_ms.as_ref().unwrap().p50;
+    assert!((real / p50 - 10.0).abs() < 0.1, "{real} vs {p50}");
+    assert!(gatebench_driver::summary_text(&r).contains("time scale 0.1"));
+}

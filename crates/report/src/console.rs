@@ -14,13 +14,18 @@ pub fn console(report: &SuiteReport) -> String {
     out.push_str(&summary::verdict_line(report));
     out.push('\n');
     out.push_str(&format!(
-        "suite {} · seed {} · {:.1} s\ntarget {}\ntruth  {}\n\n",
+        "suite {} · seed {} · {:.1} s\ntarget {}\ntruth  {}\n",
         report.suite,
         report.seed,
         report.duration_s,
         report.target.describe(),
         report.target.truth()
     ));
+    for l in table::wrap(&summary::time_scale_line(report), CONSOLE_WIDTH) {
+        out.push_str(&l);
+        out.push('\n');
+    }
+    out.push('\n');
     // a check's line, then one line per criterion, so each target sits beside its
     // measurement without repeating the criterion's name
     let rows: Vec<Vec<Cell>> = report
@@ -53,6 +58,20 @@ pub fn console(report: &SuiteReport) -> String {
             &rows,
             CONSOLE_WIDTH,
         ));
+    }
+    if let Some(line) = summary::baseline_line(report) {
+        out.push('\n');
+        for l in table::wrap(&line, CONSOLE_WIDTH) {
+            out.push_str(&l);
+            out.push('\n');
+        }
+        for r in report.regressions() {
+            for (j, l) in table::wrap(r, CONSOLE_WIDTH - 4).iter().enumerate() {
+                out.push_str(if j == 0 { "  ✗ " } else { "    " });
+                out.push_str(l);
+                out.push('\n');
+            }
+        }
     }
     if !report.recommendations.is_empty() {
         out.push_str("\nrecommendations\n");

@@ -16,20 +16,20 @@ use crate::summary::{self, Tally};
 pub fn junit(report: &SuiteReport) -> String {
     let suite = format!("gatebench.{}", report.suite);
     let t = Tally::of(&report.checks);
-    let failures = t.critical + t.major;
+    let compared = report.baseline.is_some();
+    let tests = t.total + usize::from(compared);
+    let failures = t.critical + t.major + usize::from(!report.regressions().is_empty());
     let time: f64 = report.checks.iter().map(|c| c.duration_s).sum();
     let mut s = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         s,
-        "<testsuites name=\"gatebench\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" time=\"{}\">",
-        t.total,
+        "<testsuites name=\"gatebench\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" time=\"{}\">",
         secs(time)
     );
     let _ = writeln!(
         s,
-        "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{}\" timestamp=\"{}\">",
+        "  <testsuite name=\"{}\" tests=\"{tests}\" failures=\"{failures}\" errors=\"0\" skipped=\"0\" time=\"{}\" timestamp=\"{}\">",
         xml(&suite, true),
-        t.total,
         secs(time),
         xml(&report.started_at, true)
     );
@@ -38,6 +38,7 @@ pub fn junit(report: &SuiteReport) -> String {
         ("verdict", report.verdict.as_str().to_owned()),
         ("verdict_line", summary::verdict_line(report)),
         ("seed", report.seed.to_string()),
+        ("time_scale", summary::time_scale_line(report)),
         ("target", report.target.url.clone()),
         ("target_mode", report.target.mode.clone()),
         ("target_profile", report.target.profile.clone()),
@@ -52,6 +53,9 @@ pub fn junit(report: &SuiteReport) -> String {
     let _ = writeln!(s, "    </properties>");
     for c in &report.checks {
         testcase(&mut s, &suite, c);
+    }
+    if let Some(line) = summary::baseline_line(report) {
+        baseline_case(&mut s, &suite, report, &line);
     }
     let _ = writeln!(s, "  </testsuite>\n</testsuites>");
     s
@@ -94,6 +98,35 @@ fn testcase(s: &mut String, suite: &str, c: &CheckResult) {
         let _ = writeln!(
             s,
             "\n      <system-out>WARNING: minor check failed (does not block the release)\n{}</system-out>\n    </testcase>",
+            xml(&body, false)
+        );
+    }
+}
+
+/// The comparison with the baseline as one test case: failed when anything regressed.
+fn baseline_case(s: &mut String, suite: &str, report: &SuiteReport, line: &str) {
+    let name = report.baseline.as_ref().map_or("", |b| b.name.as_str());
+    let _ = write!(
+        s,
+        "    <testcase classname=\"{}\" name=\"baseline {}\" time=\"0.000\">",
+        xml(suite, true),
+        xml(name, true)
+    );
+    let mut body = format!("{line}\n");
+    for r in report.regressions() {
+        let _ = writeln!(body, "- {r}");
+    }
+    if report.regressions().is_empty() {
+        let _ = writeln!(
+            s,
+            "\n      <system-out>{}</system-out>\n    </testcase>",
+            xml(&body, false)
+        );
+    } else {
+        let _ = writeln!(
+            s,
+            "\n      <failure message=\"{}\" type=\"regression\">{}</failure>\n    </testcase>",
+            xml(line, true),
             xml(&body, false)
         );
     }

@@ -41,7 +41,8 @@ pub mod table;
 pub use baseline::{BaselineError, BaselineInfo, BaselineStore, DEFAULT_BASELINE_DB, list_text};
 pub use charts::run_charts;
 pub use compare::{
-    CheckChange, CheckStatus, Comparison, FigureChange, NoiseModel, Scope, compare, parse_tolerance,
+    CheckChange, CheckStatus, Comparison, FigureChange, Mismatch, NoiseModel, Scope, compare,
+    compare_runs, floor, parse_tolerance,
 };
 pub use console::{CONSOLE_WIDTH, console};
 pub use error::ReportError;
@@ -50,8 +51,8 @@ pub use io::{REPORT_JSON, Written, read_report, read_report_dir, to_json, write_
 pub use junit::junit;
 pub use markdown::markdown;
 pub use model::{
-    Chart, ChartKind, CheckResult, Criterion, Environment, Evidence, Recommendation,
-    SCHEMA_VERSION, Series, Severity, Source, SuiteReport, TargetInfo, Verdict,
+    BaselineResult, Chart, ChartKind, CheckResult, Criterion, Environment, Evidence,
+    Recommendation, SCHEMA_VERSION, Series, Severity, Source, SuiteReport, TargetInfo, Verdict,
 };
 pub use summary::verdict_line;
 

@@ -17,10 +17,16 @@ pub fn markdown(report: &SuiteReport) -> String {
     let _ = writeln!(s, "| Suite | {} |", md(&report.suite));
     let _ = writeln!(s, "| Target | {} |", md(&report.target.describe()));
     let _ = writeln!(s, "| Seed | {} |", report.seed);
+    let _ = writeln!(
+        s,
+        "| Time scale | {} |",
+        md(&summary::time_scale_line(report))
+    );
     let _ = writeln!(s, "| Started | {} |", md(&report.started_at));
     let _ = writeln!(s, "| Duration | {} s |\n", num(report.duration_s));
 
     checks_table(&mut s, report);
+    baseline(&mut s, report);
     check_sections(&mut s, report);
     recommendations(&mut s, report);
     runs(&mut s, report);
@@ -48,6 +54,19 @@ fn checks_table(s: &mut String, report: &SuiteReport) {
         );
     }
     s.push('\n');
+}
+
+fn baseline(s: &mut String, report: &SuiteReport) {
+    let Some(line) = summary::baseline_line(report) else {
+        return;
+    };
+    let _ = writeln!(s, "## Baseline\n\n{}\n", md(&line));
+    for r in report.regressions() {
+        let _ = writeln!(s, "- ❌ {}", md(r));
+    }
+    if !report.regressions().is_empty() {
+        s.push('\n');
+    }
 }
 
 fn result_mark(word: &str) -> &'static str {

@@ -91,9 +91,56 @@ pub struct SuiteReport {
     pub runs: BTreeMap<String, RunResults>,
     /// Chart data, in display order.
     pub charts: Vec<Chart>,
+    /// The comparison with a baseline, when one was asked for: any regression makes
+    /// the verdict NOT READY.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineResult>,
+}
+
+/// What a comparison with a baseline found.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BaselineResult {
+    /// The baseline's name.
+    pub name: String,
+    /// How many runs the baseline holds.
+    pub runs: usize,
+    /// Relative tolerance (0.10 = 10 %).
+    pub tolerance: f64,
+    /// Figures compared.
+    pub compared: usize,
+    /// Figures that moved at all.
+    pub moved: usize,
+    /// Each regression in one line (empty: none).
+    pub regressions: Vec<String>,
 }
 
 impl SuiteReport {
+    /// Records the comparison with baseline `name`; a regression makes the verdict
+    /// NOT READY.
+    pub fn apply_baseline(&mut self, name: &str, comparison: &crate::compare::Comparison) {
+        let regressions = comparison.regression_lines();
+        if !regressions.is_empty() {
+            self.verdict = Verdict::NotReady;
+        }
+        self.baseline = Some(BaselineResult {
+            name: name.to_owned(),
+            runs: comparison.baseline_runs,
+            tolerance: comparison.tolerance,
+            compared: comparison.figures.len(),
+            moved: comparison
+                .figures
+                .iter()
+                .filter(|f| f.change != 0.0)
+                .count(),
+            regressions,
+        });
+    }
+
+    /// The regressions against the baseline, if one was compared.
+    pub fn regressions(&self) -> &[String] {
+        self.baseline.as_ref().map_or(&[], |b| &b.regressions)
+    }
+
     /// The verdict the checks imply: NOT READY if any blocking check failed.
     pub fn verdict_of(checks: &[CheckResult]) -> Verdict {
         if checks.iter().any(|c| !c.passed && c.severity.blocks()) {
@@ -174,6 +221,11 @@ pub struct CheckResult {
     pub evidence: Evidence,
     /// Wall-clock duration of the check, seconds.
     pub duration_s: f64,
+    /// The embedded mocks' time scale the check ran at (their delays ×this);
+    /// `null` for an external target, whose mocks keep their own. Latency targets
+    /// are judged on real-time equivalents (measured ÷ time scale).
+    #[serde(default)]
+    pub time_scale: Option<f64>,
 }
 
 impl CheckResult {
@@ -200,6 +252,7 @@ impl CheckResult {
             criteria,
             evidence,
             duration_s,
+            time_scale: None,
         }
     }
 }

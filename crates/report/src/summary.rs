@@ -1,6 +1,8 @@
 //! Figures every rendering shares: the verdict line, check tallies, per-run key
 //! figures, and number formatting.
 
+use std::collections::BTreeMap;
+
 use gatebench_driver::RunResults;
 use gatebench_driver::metrics::Summary;
 
@@ -73,6 +75,24 @@ pub fn verdict_line(report: &SuiteReport) -> String {
         format!(" ({})", parts.join(", "))
     };
     let plural = |n: usize| if n == 1 { "check" } else { "checks" };
+    let regressions = report.regressions().len();
+    if regressions > 0 {
+        let name = report.baseline.as_ref().map_or("", |b| b.name.as_str());
+        let checks = if t.failed() == 0 {
+            format!("{} of {} {} passed", t.passed, t.total, plural(t.total))
+        } else {
+            format!(
+                "{} of {} {} failed{breakdown}",
+                t.failed(),
+                t.total,
+                plural(t.total)
+            )
+        };
+        return format!(
+            "NOT READY — {regressions} regression{} against baseline `{name}`; {checks}",
+            if regressions == 1 { "" } else { "s" }
+        );
+    }
     match report.verdict {
         Verdict::Ready if t.minor > 0 => format!(
             "READY — {} of {} {} passed, {} minor {}",
@@ -99,6 +119,64 @@ pub fn verdict_line(report: &SuiteReport) -> String {
             plural(t.total)
         ),
     }
+}
+
+/// The time scale the checks ran at, in one line: every report states it, since a
+/// latency measured against compressed mock delays is not a real-time figure.
+pub fn time_scale_line(report: &SuiteReport) -> String {
+    let mut scales: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for c in &report.checks {
+        let key = c.time_scale.map_or("external".to_owned(), num);
+        scales.entry(key).or_default().push(&c.name);
+    }
+    // the most common scale first, exceptions by check
+    let mut by_count: Vec<(String, Vec<&str>)> = scales.into_iter().collect();
+    by_count.sort_by_key(|(_, checks)| std::cmp::Reverse(checks.len()));
+    let Some((main, _)) = by_count.first() else {
+        return "time scale: no check ran".to_owned();
+    };
+    if main == "external" && by_count.len() == 1 {
+        return "time scale: as the target's mocks run (the suite compresses nothing)".to_owned();
+    }
+    let exceptions: Vec<String> = by_count[1..]
+        .iter()
+        .map(|(s, checks)| format!("{s} for {}", checks.join(", ")))
+        .collect();
+    let rest = if exceptions.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", exceptions.join("; "))
+    };
+    if main == "1" && exceptions.is_empty() {
+        return "time scale 1: mock delays in real time".to_owned();
+    }
+    format!(
+        "time scale {main}{rest}: the embedded mocks' delays are multiplied by it; latency targets are judged on real-time equivalents (measured ÷ time scale)"
+    )
+}
+
+/// The comparison with a baseline in one line, if there was one: `against baseline
+/// `main` (3 runs, tolerance 10%): 2 regressions of 140 figures`.
+pub fn baseline_line(report: &SuiteReport) -> Option<String> {
+    let b = report.baseline.as_ref()?;
+    let runs = if b.runs == 1 {
+        String::new()
+    } else {
+        format!("{} runs, ", b.runs)
+    };
+    let tol = format!("{}%", num(100.0 * b.tolerance));
+    Some(match b.regressions.len() {
+        0 => format!(
+            "against baseline `{}` ({runs}tolerance {tol}): no regression; {} figures compared, {} moved within tolerance, noise and floors",
+            b.name, b.compared, b.moved
+        ),
+        n => format!(
+            "against baseline `{}` ({runs}tolerance {tol}): {n} regression{} among {} figures compared",
+            b.name,
+            if n == 1 { "" } else { "s" },
+            b.compared
+        ),
+    })
 }
 
 /// Key figures of one request name in one run.

@@ -101,3 +101,57 @@ fn unknown_names_and_foreign_files_are_clear_errors() {
     assert!(matches!(err, BaselineError::NotADatabase { .. }), "{err:?}");
     assert!(err.to_string().contains("notes.db"), "{err}");
 }
+
+#[test]
+fn a_baseline_holds_several_runs_of_one_suite() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = BaselineStore::open(&dir.path().join("b.db")).unwrap();
+    let a = common::ready_report();
+    let mut b = a.clone();
+    b.seed = 7;
+    let mut c = a.clone();
+    c.seed = 8;
+    let info = store
+        .save_runs("main", &[a.clone(), b.clone(), c.clone()])
+        .unwrap();
+    assert_eq!(info.runs, 3);
+    assert_eq!(store.list().unwrap()[0].runs, 3);
+    assert_eq!(store.load_runs("main").unwrap(), vec![a.clone(), b, c]);
+    assert_eq!(store.load("main").unwrap(), a);
+
+    let mut other = a.clone();
+    other.suite = "comprehensive".to_owned();
+    assert!(matches!(
+        store.save_runs("mixed", &[a, other]),
+        Err(BaselineError::MixedSuites { .. })
+    ));
+    assert!(matches!(
+        store.save_runs("none", &[]),
+        Err(BaselineError::NoRuns)
+    ));
+}
+
+#[test]
+fn a_database_from_before_several_runs_still_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("old.db");
+    let report = common::ready_report();
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE baselines (name TEXT PRIMARY KEY NOT NULL, saved_at TEXT NOT NULL,
+             suite TEXT NOT NULL, verdict TEXT NOT NULL, seed TEXT NOT NULL,
+             checks_passed INTEGER NOT NULL, checks_total INTEGER NOT NULL,
+             report_schema INTEGER NOT NULL, report TEXT NOT NULL)",
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO baselines VALUES ('old', '2025-01-01T00:00:00Z', 'focused', 'READY', '42', 5, 5, 1, ?1)",
+            [serde_json::to_string(&report).unwrap()],
+        )
+        .unwrap();
+    }
+    let store = BaselineStore::open(&db).unwrap();
+    assert_eq!(store.load_runs("old").unwrap(), vec![report]);
+    assert_eq!(store.list().unwrap()[0].runs, 1);
+}

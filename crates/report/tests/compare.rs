@@ -5,7 +5,8 @@ mod common;
 
 use common::{KindSpec, latencies, run};
 use gatebench_report::{
-    CheckStatus, Comparison, FigureChange, NoiseModel, Scope, SuiteReport, compare, parse_tolerance,
+    CheckStatus, Comparison, FigureChange, Mismatch, NoiseModel, Scope, SuiteReport, Verdict,
+    compare, compare_runs, console, html, junit, markdown, parse_tolerance,
 };
 
 const KEY: &str = "load/latency";
@@ -237,4 +238,158 @@ fn tolerances_parse() {
     assert_eq!(parse_tolerance("0.2").unwrap(), 0.2);
     assert!(parse_tolerance("ten").is_err());
     assert!(parse_tolerance("-1%").is_err());
+}
+
+#[test]
+fn reports_of_different_suites_are_refused() {
+    let base = common::ready_report();
+    let mut cur = base.clone();
+    cur.suite = "comprehensive".to_owned();
+    let err = compare_runs(&cur, std::slice::from_ref(&base), 0.10).unwrap_err();
+    assert!(matches!(err, Mismatch::Suite { .. }));
+    let text = err.to_string();
+    assert!(
+        text.contains("`focused`") && text.contains("`comprehensive`"),
+        "{text}"
+    );
+    assert!(matches!(
+        compare_runs(&cur, &[], 0.10),
+        Err(Mismatch::Empty)
+    ));
+}
+
+#[test]
+fn a_baseline_of_several_runs_judges_against_their_range() {
+    // three baseline runs whose p95 spread over ±15 %: a current run inside that
+    // range is no regression even 12 % above the median; one beyond it is
+    let spread = [1.0, 1.15, 0.85];
+    let runs: Vec<SuiteReport> = spread
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            with_run(
+                latencies(3000, 100.0, 0.3, 60 + i as u64)
+                    .iter()
+                    .map(|v| v * f)
+                    .collect(),
+            )
+        })
+        .collect();
+    let inside = with_run(
+        latencies(3000, 100.0, 0.3, 70)
+            .iter()
+            .map(|v| v * 1.12)
+            .collect(),
+    );
+    let single = compare(&inside, &runs[0], 0.10);
+    assert!(
+        figure(&single, "latency p50").regression,
+        "one run cannot see the spread"
+    );
+    let c = compare_runs(&inside, &runs, 0.10).unwrap();
+    assert_eq!(c.baseline_runs, 3);
+    let f = figure(&c, "latency p50");
+    assert!(!f.regression && !f.beyond_noise, "{f:#?}");
+    let b = f.baseline_interval.unwrap();
+    assert!(b.lo <= 0.85 * 100.0 && b.hi >= 1.15 * 100.0, "{b:?}");
+    assert!(c.console().contains("the baseline holds 3 runs"));
+
+    let beyond = with_run(
+        latencies(3000, 100.0, 0.3, 71)
+            .iter()
+            .map(|v| v * 1.6)
+            .collect(),
+    );
+    let c = compare_runs(&beyond, &runs, 0.10).unwrap();
+    assert!(figure(&c, "latency p50").regression);
+    // requests/s had no noise model: with several runs it gets their spread
+    assert_eq!(figure(&c, "requests/s").noise, NoiseModel::Runs);
+}
+
+#[test]
+fn a_check_failing_in_one_baseline_run_is_not_newly_failing() {
+    let base = common::ready_report();
+    let mut flaky = base.clone();
+    flaky
+        .checks
+        .iter_mut()
+        .find(|c| c.name == "cost_tracking")
+        .unwrap()
+        .passed = false;
+    let cur = flaky.clone();
+    let c = compare_runs(&cur, &[base.clone(), flaky], 0.10).unwrap();
+    let k = c.checks.iter().find(|k| k.name == "cost_tracking").unwrap();
+    assert_eq!(k.status, CheckStatus::StillFailing);
+    assert!(!k.regression);
+    let c = compare_runs(&cur, &[base.clone(), base], 0.10).unwrap();
+    let k = c.checks.iter().find(|k| k.name == "cost_tracking").unwrap();
+    assert_eq!(k.status, CheckStatus::NewlyFailing);
+}
+
+#[test]
+fn the_console_fits_a_screen_however_much_moved() {
+    let base = common::focused_report();
+    let mut cur = base.clone();
+    for c in &mut cur.checks {
+        for k in &mut c.criteria {
+            if let Some(v) = &mut k.value {
+                *v = *v * 3.0 + 100.0;
+            }
+        }
+    }
+    for run in cur.runs.values_mut() {
+        run.duration_s *= 3.0;
+    }
+    let c = compare(&cur, &base, 0.10);
+    let moved = c.figures.iter().filter(|f| f.change != 0.0).count();
+    assert!(moved > 12, "{moved}");
+    let text = c.console();
+    let figure_rows = text
+        .lines()
+        .skip_while(|l| !l.starts_with("figures that moved most"))
+        .take_while(|l| !l.contains("more figure"))
+        .count();
+    assert!(figure_rows <= 14, "{text}");
+    assert!(text.contains("more figures moved less"), "{text}");
+    assert!(text.lines().count() <= 40, "{text}");
+}
+
+#[test]
+fn a_regression_makes_every_rendering_not_ready() {
+    let base = common::ready_report();
+    let mut cur = base.clone();
+    cur.checks
+        .iter_mut()
+        .find(|c| c.name == "cost_tracking")
+        .unwrap()
+        .passed = false;
+    let comparison = compare_runs(&cur, std::slice::from_ref(&base), 0.10).unwrap();
+    assert!(comparison.has_regressions());
+    let mut report = base.clone();
+    report.apply_baseline("main", &comparison);
+    assert_eq!(report.verdict, Verdict::NotReady);
+    let line = gatebench_report::verdict_line(&report);
+    assert!(
+        line.starts_with("NOT READY — 1 regression against baseline `main`"),
+        "{line}"
+    );
+    assert!(console(&report).starts_with("NOT READY"));
+    assert!(console(&report).contains("cost_tracking"));
+    assert!(markdown(&report).contains("## Baseline"));
+    assert!(html(&report).contains("<h2>Baseline</h2>"));
+    let xml = junit(&report);
+    assert!(xml.contains("failures=\"1\""), "{xml}");
+    assert!(xml.contains("name=\"baseline main\""), "{xml}");
+    let json: serde_json::Value =
+        serde_json::from_str(&gatebench_report::to_json(&report).unwrap()).unwrap();
+    assert_eq!(json["verdict"], "NOT READY");
+    assert_eq!(json["baseline"]["regressions"].as_array().unwrap().len(), 1);
+
+    // no regression: READY stays, and the reports say what was compared
+    let same = compare_runs(&base, std::slice::from_ref(&base), 0.10).unwrap();
+    let mut report = base.clone();
+    report.apply_baseline("main", &same);
+    assert_eq!(report.verdict, Verdict::Ready);
+    assert!(junit(&report).contains("failures=\"0\""));
+    assert!(console(&report).contains("against baseline `main`"));
 }

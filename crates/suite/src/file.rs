@@ -281,9 +281,35 @@ impl SuiteFile {
                 let base = path
                     .parent()
                     .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-                SuiteFile::parse(&text, name_or_path, &base)
+                let file = SuiteFile::parse(&text, name_or_path, &base)?;
+                file.check_scenarios_exist()?;
+                Ok(file)
             }
         }
+    }
+
+    /// Every scenario a check names exists, resolved against the suite file's folder.
+    fn check_scenarios_exist(&self) -> Result<(), SuiteFileError> {
+        for check in &self.checks {
+            let named = check
+                .scenario
+                .iter()
+                .chain(check.patterns.iter().map(|p| &p.scenario));
+            for scenario in named {
+                let tried = self.resolve(scenario);
+                if !tried.is_file() {
+                    return Err(SuiteFileError::Invalid {
+                        origin: self.origin.clone(),
+                        check: check.name.clone(),
+                        message: format!(
+                            "scenario `{scenario}` not found (tried {}; paths are relative to the suite file)",
+                            tried.display()
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Parses a suite; relative paths start at `base`.

@@ -173,5 +173,6 @@ pub async fn run_suite(file: &SuiteFile, options: &SuiteOptions) -> SuiteReport 
         recommendations,
         runs,
         charts,
+        baseline: None,
     }
 }

@@ -36,6 +36,9 @@ pub struct Subject {
     pub profile: TargetProfile,
     /// Certificates an `https://` gateway may present.
     pub trust: Trust,
+    /// The embedded mocks' time scale (their delays ×this); `None` for an external
+    /// target, whose mocks keep their own.
+    pub time_scale: Option<f64>,
     stack: Option<Stack>,
     http: reqwest::Client,
 }
@@ -86,6 +89,7 @@ impl Subject {
         }
         let mut options = Self::stack_options(suite, check, seed);
         options.ledger = ledger.display().to_string();
+        let time_scale = options.time_scale;
         let stack = Stack::start(options).await?;
         let mocks = stack
             .mock_urls()
@@ -100,6 +104,7 @@ impl Subject {
             profile: TargetProfile::load("gatebench")
                 .map_err(|e| http_error("the gatebench profile", e))?,
             trust: Trust::Platform,
+            time_scale: Some(time_scale),
             stack: Some(stack),
             http,
         })
@@ -153,6 +158,7 @@ impl Subject {
             keys: keys.to_vec(),
             profile,
             trust: Trust::Platform,
+            time_scale: None,
             stack: None,
             http: client(),
         }

@@ -87,7 +87,7 @@ struct Exchange {
     status: u16,
     ttfb: Option<Instant>,
     ttft: Option<Instant>,
-    itl_us: Vec<u32>,
+    itl_us: Option<u64>,
     tokens_per_s: Option<f64>,
     bytes: u64,
     usage: Option<crate::metrics::Usage>,
@@ -105,7 +105,7 @@ impl Exchange {
             status: 0,
             ttfb: None,
             ttft: None,
-            itl_us: Vec::new(),
+            itl_us: None,
             tokens_per_s: None,
             bytes: 0,
             usage: None,
@@ -435,7 +435,9 @@ async fn exchange_on(
             ),
             _ => None,
         };
-        ex.itl_us = s.itl_us;
+        ex.itl_us = s
+            .inter_token_latency()
+            .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
         return ex;
     }
     if cut {

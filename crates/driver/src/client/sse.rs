@@ -5,7 +5,7 @@
 //! fields are ignored, since the target may be anyone's OpenAI-compatible service.
 
 use std::borrow::Cow;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
@@ -88,8 +88,8 @@ pub(crate) struct SseState {
     pub first_content: Option<Instant>,
     /// Latest non-empty content.
     pub last_content: Option<Instant>,
-    /// Gaps between content chunks after the first, µs.
-    pub itl_us: Vec<u32>,
+    /// Chunks that carried content.
+    pub content_chunks: u64,
     /// Usage of the final chunk.
     pub usage: Option<Usage>,
     /// What the stream delivered, when the request is traced.
@@ -97,6 +97,19 @@ pub(crate) struct SseState {
 }
 
 impl SseState {
+    /// Inter-token latency: the time from the first content to the last, over the
+    /// tokens after the first (the usage's completion tokens, else the content
+    /// chunks). Per-chunk gaps would count chunks that arrive in one read as
+    /// zero-time tokens; this is the mean gap the client really waited.
+    pub fn inter_token_latency(&self) -> Option<Duration> {
+        let (first, last) = (self.first_content?, self.last_content?);
+        let tokens = match self.usage {
+            Some(u) if u.completion_tokens > 0 => u.completion_tokens,
+            _ => self.content_chunks,
+        };
+        (tokens > 1 && last > first).then(|| (last - first) / (tokens - 1) as u32)
+    }
+
     /// Feeds bytes as they arrive; `now` is their arrival time.
     pub fn feed(&mut self, mut bytes: &[u8], now: Instant) {
         while let Some(nl) = bytes.iter().position(|&b| b == b'\n') {
@@ -176,20 +189,17 @@ impl SseState {
             })
         });
         if has_content {
-            if let Some(last) = self.last_content {
-                let gap = now.saturating_duration_since(last).as_micros();
-                self.itl_us.push(u32::try_from(gap).unwrap_or(u32::MAX));
-            } else {
+            if self.first_content.is_none() {
                 self.first_content = Some(now);
             }
             self.last_content = Some(now);
+            self.content_chunks += 1;
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
 
     use super::*;
 
@@ -212,7 +222,7 @@ mod tests {
         s.finish(ms(27));
         assert!(s.done && !s.malformed);
         assert_eq!(s.first_content, Some(ms(10)));
-        assert_eq!(s.itl_us, vec![15_000]);
+        assert_eq!(s.inter_token_latency(), Some(Duration::from_millis(15)));
         assert_eq!(s.usage.unwrap().completion_tokens, 2);
         assert_eq!(s.chunks, 3);
     }

@@ -60,6 +60,9 @@ pub struct RunOptions {
     /// The header a request's `priority` is sent in (default
     /// `x-gatebench-priority`; empty: not sent).
     pub priority_header: Option<String>,
+    /// The mocks' time scale behind the target, when known (the embedded stack's):
+    /// recorded in the results, and thresholds judge real-time equivalents.
+    pub time_scale: Option<f64>,
     /// Stops the run early (graceful stop) when it turns `true` (e.g. on Ctrl-C).
     pub cancel: Option<watch::Receiver<bool>>,
     /// Threads the VUs run on (default: one per core).
@@ -140,7 +143,7 @@ pub async fn run(
     let seed = options.seed.unwrap_or(file.seed);
     let (endpoints, endpoint_of) = resolve_endpoints(&file, targets).await?;
     let endpoints = Arc::new(endpoints);
-    let layout = layout(&file);
+    let layout = layout(&file, options.time_scale);
     let workers = Arc::new(
         workers::Workers::start(
             options
@@ -294,8 +297,10 @@ pub async fn run(
     let abort_reason = output.aborted_by.as_ref().map(|(i, r)| {
         thresholds[*i].aborted = true;
         format!(
-            "threshold {} {} failed (value {:?})",
-            r.key, r.expression, r.value
+            "threshold {} {} failed (value {})",
+            r.key,
+            r.expression,
+            crate::summary::fmt_value(r)
         )
     });
     let cancelled = options.cancel.as_ref().is_some_and(|c| *c.borrow());
@@ -308,6 +313,7 @@ pub async fn run(
         aborted: abort_reason.is_some() || cancelled,
         abort_reason: abort_reason.or_else(|| cancelled.then(|| "cancelled".to_owned())),
         executors: executors.into_iter().collect::<BTreeMap<_, _>>(),
+        time_scale: options.time_scale,
     };
     let results = results::build(
         meta,
@@ -393,8 +399,9 @@ async fn resolve_endpoints(
     Ok((endpoints, of))
 }
 
-fn layout(file: &ScenarioFile) -> Layout {
+fn layout(file: &ScenarioFile, time_scale: Option<f64>) -> Layout {
     Layout {
+        time_scale,
         scenarios: file
             .scenarios
             .iter()

@@ -32,6 +32,7 @@ pub(crate) enum Msg {
 pub(crate) struct Layout {
     pub scenarios: Vec<ScenarioInfo>,
     pub requests: Vec<RequestInfo>,
+    pub time_scale: Option<f64>,
 }
 
 #[derive(Clone, Debug)]
@@ -145,6 +146,7 @@ impl Aggregator {
                 })
                 .collect(),
             elapsed: Duration::ZERO,
+            time_scale: layout.time_scale,
         };
         let n = layout.scenarios.len();
         Aggregator {
@@ -223,7 +225,7 @@ impl Aggregator {
                     return;
                 };
                 let scenario = info.scenario;
-                let failed = !sample.outcome.is_ok();
+                let failed = sample.outcome.is_error();
                 let latency = sample.latency_us();
                 self.store.requests[sample.request as usize].record(&sample);
                 for iv in [&mut self.total, &mut self.per_scenario[scenario]] {

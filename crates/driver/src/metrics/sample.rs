@@ -88,8 +88,9 @@ pub(crate) struct Sample {
     pub ttfb_us: Option<u64>,
     /// First non-empty content, µs after the send (streams).
     pub ttft_us: Option<u64>,
-    /// Gaps between content chunks after the first, µs (streams).
-    pub itl_us: Vec<u32>,
+    /// Inter-token latency, µs (streams): first content to last over the tokens
+    /// after the first.
+    pub itl_us: Option<u64>,
     /// Completion tokens per second of generation.
     pub tokens_per_s: Option<f64>,
     /// Response body bytes.

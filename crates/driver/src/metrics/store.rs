@@ -159,6 +159,13 @@ impl RequestStats {
         self.outcomes.get(&Outcome::Ok).map_or(0, |o| o.count)
     }
 
+    /// Requests still in flight when the run's grace period ran out.
+    pub fn interrupted(&self) -> u64 {
+        self.outcomes
+            .get(&Outcome::Interrupted)
+            .map_or(0, |o| o.count)
+    }
+
     /// Records one finished request.
     pub(crate) fn record(&mut self, s: &Sample) {
         let o = self.outcomes.entry(s.outcome).or_default();
@@ -171,11 +178,18 @@ impl RequestStats {
         if let Some(t) = s.ttft_us {
             o.ttft.record(t);
         }
-        for &gap in &s.itl_us {
-            o.itl.record(u64::from(gap));
-        }
-        if let Some(tps) = s.tokens_per_s {
-            o.tokens_per_s.record((tps / TOKENS_SCALE).round() as u64);
+        // a cache hit generates nothing: its speed is not a generation speed
+        let hit = s
+            .gateway
+            .as_ref()
+            .is_some_and(|g| g.cache.as_deref() == Some("hit"));
+        if !hit {
+            if let Some(t) = s.itl_us {
+                o.itl.record(t);
+            }
+            if let Some(tps) = s.tokens_per_s {
+                o.tokens_per_s.record((tps / TOKENS_SCALE).round() as u64);
+            }
         }
         if s.status != 0 {
             o.bytes.record(s.bytes);
@@ -283,6 +297,9 @@ pub struct Store {
     pub requests: Vec<RequestStats>,
     /// How long the run lasted.
     pub elapsed: Duration,
+    /// The mocks' time scale, when the run knows it: thresholds then judge
+    /// real-time equivalents (times ÷ it, rates × it).
+    pub time_scale: Option<f64>,
 }
 
 impl Store {
@@ -322,12 +339,22 @@ impl Store {
     }
 }
 
+/// The factor between compressed and real time: a time scale in (0, 1], else 1
+/// (at time scale 0 nothing waits, and there is no real-time equivalent).
+fn real_time(time_scale: Option<f64>) -> f64 {
+    match time_scale {
+        Some(s) if s > 0.0 && s.is_finite() => s,
+        _ => 1.0,
+    }
+}
+
 impl MetricSource for Store {
     fn histogram(&self, metric: Metric, sel: &Selector) -> Option<(Histogram<u64>, f64)> {
+        let real = real_time(self.time_scale);
         let scale = if metric == Metric::TokensPerS {
-            TOKENS_SCALE
+            TOKENS_SCALE * real
         } else {
-            US_TO_MS
+            US_TO_MS / real
         };
         let h = self.merged(metric, sel);
         h.get().cloned().map(|h| (h, scale))
@@ -335,15 +362,18 @@ impl MetricSource for Store {
 
     fn counts(&self, sel: &Selector) -> Counts {
         let mut c = Counts {
-            elapsed: self.elapsed,
+            elapsed: self.elapsed.div_f64(real_time(self.time_scale)),
             ..Counts::default()
         };
         for r in self.requests.iter().filter(|r| r.matches(sel)) {
             for (outcome, stats) in &r.outcomes {
-                c.sent_any_status += stats.count;
+                // a request the run cut off at its end has no verdict on the target
+                if *outcome != Outcome::Interrupted {
+                    c.sent_any_status += stats.count;
+                }
                 if status_matches(sel.status.as_ref(), *outcome) {
                     c.sent += stats.count;
-                    if !outcome.is_ok() {
+                    if outcome.is_error() {
                         c.failed += stats.count;
                     }
                 }

@@ -44,6 +44,13 @@ pub enum MergeError {
     /// One request name has two kinds or scenarios.
     #[error("request `{0}` has a different kind or scenario in two of the runs")]
     Conflict(String),
+    /// Runs at different time scales measure different delays.
+    #[error("the runs ran at different time scales ({} and {})", scale(*.0), scale(*.1))]
+    TimeScale(Option<f64>, Option<f64>),
+}
+
+fn scale(s: Option<f64>) -> String {
+    s.map_or("the target's own".to_owned(), |s| s.to_string())
 }
 
 /// Rebuilds the store of one results document.
@@ -126,6 +133,7 @@ pub(super) fn store_of(results: &RunResults) -> Result<Store, MergeError> {
     Ok(Store {
         requests: requests.into_values().collect(),
         elapsed: Duration::from_secs_f64(results.duration_s.max(0.0)),
+        time_scale: results.time_scale,
     })
 }
 
@@ -151,9 +159,13 @@ pub fn merge(runs: &[RunResults]) -> Result<RunResults, MergeError> {
             }
         }
     }
+    if let Some(other) = runs.iter().find(|r| r.time_scale != first.time_scale) {
+        return Err(MergeError::TimeScale(first.time_scale, other.time_scale));
+    }
     let store = Store {
         requests: merged.into_values().collect(),
         elapsed,
+        time_scale: first.time_scale,
     };
     let mut names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
     names.dedup();
@@ -186,6 +198,7 @@ pub fn merge(runs: &[RunResults]) -> Result<RunResults, MergeError> {
                     .map(|(n, s)| (n.clone(), s.executor.clone()))
             })
             .collect(),
+        time_scale: first.time_scale,
     };
     let records = runs.iter().any(|r| r.requests.is_some()).then(|| {
         runs.iter()

@@ -20,7 +20,6 @@ pub use merge::{MergeError, merge};
 use crate::metrics::{
     RequestRecord, SIMILARITY_SCALE, Store, Summary, TOKENS_SCALE, TimePoint, US_TO_MS, round3,
 };
-use crate::outcome::Outcome;
 use crate::threshold::ThresholdResult;
 
 /// Version of the results format.
@@ -45,17 +44,23 @@ pub struct RunMeta {
     pub abort_reason: Option<String>,
     /// Executor per scenario.
     pub executors: BTreeMap<String, String>,
+    /// The mocks' time scale, when known.
+    pub time_scale: Option<f64>,
 }
 
 /// Totals of the run.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Totals {
-    /// Requests sent (`ok + failed`).
+    /// Requests sent (`ok + failed + interrupted`).
     pub sent: u64,
     /// Succeeded.
     pub ok: u64,
-    /// Failed, any class.
+    /// Failed by the target, any class.
     pub failed: u64,
+    /// Still in flight when the run's grace period ran out: cut off by the run, not
+    /// failed by the target (not in `failed` nor in error rates).
+    #[serde(default)]
+    pub interrupted: u64,
     /// Iterations dropped for want of a free VU (never sent).
     pub dropped: u64,
     /// Requests sent per second of run time.
@@ -73,8 +78,11 @@ pub struct ScenarioResults {
     pub sent: u64,
     /// Succeeded.
     pub ok: u64,
-    /// Failed.
+    /// Failed by the target.
     pub failed: u64,
+    /// Cut off at the run's end.
+    #[serde(default)]
+    pub interrupted: u64,
     /// Dropped.
     pub dropped: u64,
 }
@@ -137,8 +145,11 @@ pub struct KindResults {
     pub sent: u64,
     /// Succeeded.
     pub ok: u64,
-    /// Failed.
+    /// Failed by the target.
     pub failed: u64,
+    /// Cut off at the run's end (not failed by the target).
+    #[serde(default)]
+    pub interrupted: u64,
     /// Dropped.
     pub dropped: u64,
     /// Failed by outcome class.
@@ -204,6 +215,11 @@ pub struct RunResults {
     pub duration_s: f64,
     /// Planned length, seconds.
     pub planned_duration_s: f64,
+    /// The mocks' time scale behind the target (their delays ×this), when known:
+    /// the embedded stack's; `null` for a target whose mocks keep their own.
+    /// Latency thresholds judge real-time equivalents (measured ÷ time scale).
+    #[serde(default)]
+    pub time_scale: Option<f64>,
     /// Stopped early (a threshold with `abort_on_fail`, or cancelled).
     pub aborted: bool,
     /// Why it stopped early.
@@ -314,6 +330,7 @@ pub fn build(
         totals.sent += k.sent;
         totals.ok += k.ok;
         totals.failed += k.failed;
+        totals.interrupted += k.interrupted;
         totals.dropped += k.dropped;
         for (class, n) in &k.errors {
             *totals.errors.entry(class.clone()).or_default() += n;
@@ -322,6 +339,7 @@ pub fn build(
         s.sent += k.sent;
         s.ok += k.ok;
         s.failed += k.failed;
+        s.interrupted += k.interrupted;
         s.dropped += k.dropped;
         kinds.insert(r.name.clone(), k);
     }
@@ -338,6 +356,7 @@ pub fn build(
         started_at: humantime::format_rfc3339_millis(meta.started_at).to_string(),
         duration_s: round3(duration),
         planned_duration_s: round3(meta.planned.as_secs_f64()),
+        time_scale: meta.time_scale,
         aborted: meta.aborted,
         abort_reason: meta.abort_reason,
         totals,
@@ -369,7 +388,7 @@ fn kind_results(r: &crate::metrics::RequestStats, blobs: &mut Vec<HistogramBlob>
                 });
             }
         }
-        if *outcome != Outcome::Ok {
+        if outcome.is_error() {
             errors.insert(class.clone(), stats.count);
         }
         outcomes.insert(
@@ -433,12 +452,14 @@ fn kind_results(r: &crate::metrics::RequestStats, blobs: &mut Vec<HistogramBlob>
     });
     let sent = r.sent();
     let ok = r.ok();
+    let interrupted = r.interrupted();
     KindResults {
         scenario: r.scenario.clone(),
         kind: r.kind.clone(),
         sent,
         ok,
-        failed: sent - ok,
+        failed: sent - ok - interrupted,
+        interrupted,
         dropped: r.dropped,
         errors,
         latency_ms: summary("latency", US_TO_MS),

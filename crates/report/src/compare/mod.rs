@@ -3,8 +3,10 @@
 //!
 //! A figure is a **regression** only when it moved in its bad direction by more than
 //! the tolerance (relative to the baseline; from a baseline of zero any worsening
-//! exceeds it) **and** beyond the run-to-run noise ([`noise`]): the two runs' 95 %
-//! intervals do not overlap. Noise models, by figure:
+//! exceeds it), by more than the absolute floor of its unit ([`floor`]: a latency
+//! change under half a millisecond or a count change of a handful is never one),
+//! **and** beyond the run-to-run noise ([`noise`]): the two runs' 95 % intervals do
+//! not overlap. Noise models, by figure:
 //!
 //! | figure | noise |
 //! |---|---|
@@ -13,10 +15,17 @@
 //! | requests per second (request kinds) | none: tolerance alone |
 //! | a check's criterion values | none: tolerance alone (criteria carry no sample size) |
 //! | percentiles whose histograms are missing or unreadable | none: tolerance alone, with a note |
+//! | any figure of a baseline saved from several runs | also the spread of those runs |
 //!
-//! A check that passed in the baseline and fails now is a regression whatever its
-//! numbers. A check, run or request name present in only one of the reports is listed,
-//! never flagged.
+//! A baseline may hold several runs of one suite ([`compare_runs`]): each figure's
+//! baseline is then the median of the runs, and its interval spans every run's value
+//! and interval (min to max), so a figure must leave the whole range the baseline
+//! runs showed to count.
+//!
+//! A check that passed in the baseline (in every baseline run) and fails now is a
+//! regression whatever its numbers. A check, run or request name present in only one
+//! of the reports is listed, never flagged. Reports of different suites are not
+//! compared at all ([`Mismatch`]).
 
 mod figures;
 pub mod noise;
@@ -66,6 +75,8 @@ pub enum NoiseModel {
     Histogram,
     /// Binomial standard error of a rate.
     Binomial,
+    /// The spread of a baseline saved from several runs.
+    Runs,
     /// No noise model: the tolerance alone decides.
     None,
 }
@@ -102,7 +113,11 @@ pub struct FigureChange {
     pub beyond_tolerance: bool,
     /// Intervals do not overlap (always true without a noise model).
     pub beyond_noise: bool,
-    /// Worse, beyond tolerance and beyond noise.
+    /// Smallest change of this unit that can count ([`floor`]).
+    pub floor: f64,
+    /// Moved by more than the floor.
+    pub beyond_floor: bool,
+    /// Worse, beyond tolerance, noise and floor.
     pub regression: bool,
 }
 
@@ -170,8 +185,10 @@ impl ReportRef {
 pub struct Comparison {
     /// Relative tolerance (0.10 = 10 %).
     pub tolerance: f64,
-    /// The baseline report.
+    /// The baseline report (the first, when it holds several runs).
     pub baseline: ReportRef,
+    /// How many runs the baseline holds.
+    pub baseline_runs: usize,
     /// The current report.
     pub current: ReportRef,
     /// Number of regressions (checks and figures).
@@ -190,9 +207,15 @@ impl Comparison {
         self.checks.iter().any(|c| c.regression) || self.figures.iter().any(|f| f.regression)
     }
 
-    /// The comparison for a terminal.
+    /// The comparison for a terminal: the outcome, changed checks, and the figures
+    /// that moved most (regressions first), at most [`render::SHOWN`] rows.
     pub fn console(&self) -> String {
         render::console(self)
+    }
+
+    /// One line per regression, for the reports: what regressed and by how much.
+    pub fn regression_lines(&self) -> Vec<String> {
+        render::regression_lines(self)
     }
 
     /// The comparison as pretty JSON.
@@ -216,6 +239,150 @@ pub fn parse_tolerance(text: &str) -> Result<f64, String> {
     Ok(value)
 }
 
+/// The smallest change of a figure in `unit` that can count as a regression: a
+/// latency change under half a millisecond, a rate change under half a percentage
+/// point, a count change of five or fewer, a throughput change under half a
+/// request per second. Money and unknown units have none (the tolerance decides).
+pub fn floor(unit: &str) -> f64 {
+    match unit {
+        "ms" => 0.5,
+        "s" => 0.0005,
+        "%" => 0.5,
+        "req/s" => 0.5,
+        "MB" => 5.0,
+        "requests" | "calls" | "count" | "hits" | "" => 5.0,
+        _ => 0.0,
+    }
+}
+
+/// Two reports that must not be compared.
+#[derive(Debug, thiserror::Error)]
+pub enum Mismatch {
+    /// Different suites measure different things.
+    #[error(
+        "the baseline is a `{baseline}` suite and this report a `{current}` suite: only runs of one suite compare (save a `{current}` baseline first)"
+    )]
+    Suite {
+        /// The baseline's suite.
+        baseline: String,
+        /// The current report's suite.
+        current: String,
+    },
+    /// An empty baseline.
+    #[error("the baseline holds no report")]
+    Empty,
+}
+
+/// Compares `current` with a baseline of one or more runs of the same suite at a
+/// relative `tolerance`; refuses reports of different suites.
+pub fn compare_runs(
+    current: &SuiteReport,
+    baselines: &[SuiteReport],
+    tolerance: f64,
+) -> Result<Comparison, Mismatch> {
+    let first = baselines.first().ok_or(Mismatch::Empty)?;
+    if let Some(b) = baselines.iter().find(|b| b.suite != current.suite) {
+        return Err(Mismatch::Suite {
+            baseline: b.suite.clone(),
+            current: current.suite.clone(),
+        });
+    }
+    if baselines.len() == 1 {
+        return Ok(compare(current, first, tolerance));
+    }
+    let each: Vec<Comparison> = baselines
+        .iter()
+        .map(|b| compare(current, b, tolerance))
+        .collect();
+    let mut merged = each[0].clone();
+    merged.baseline = ReportRef::of(first);
+    merged.baseline_runs = each.len();
+    for check in &mut merged.checks {
+        let passed: Vec<Option<bool>> = each
+            .iter()
+            .map(|c| {
+                c.checks
+                    .iter()
+                    .find(|k| k.name == check.name)
+                    .and_then(|k| k.baseline_passed)
+            })
+            .collect();
+        let all = passed.iter().all(|p| *p == Some(true));
+        if check.baseline_passed.is_some() {
+            check.baseline_passed = Some(all);
+            check.status = match (all, check.current_passed) {
+                (_, None) => CheckStatus::OnlyInBaseline,
+                (true, Some(true)) => CheckStatus::StillPassing,
+                (true, Some(false)) => CheckStatus::NewlyFailing,
+                (false, Some(true)) => CheckStatus::NewlyPassing,
+                (false, Some(false)) => CheckStatus::StillFailing,
+            };
+            check.regression = check.status == CheckStatus::NewlyFailing;
+        }
+    }
+    merged.figures = merged
+        .figures
+        .iter()
+        .map(|f| {
+            let same = |g: &&FigureChange| g.scope == f.scope && g.metric == f.metric;
+            let seen: Vec<&FigureChange> = each
+                .iter()
+                .filter_map(|c| c.figures.iter().find(same))
+                .collect();
+            across_runs(f, &seen, tolerance)
+        })
+        .collect();
+    for c in &each[1..] {
+        for n in &c.notes {
+            if !merged.notes.contains(n) {
+                merged.notes.push(n.clone());
+            }
+        }
+    }
+    merged.regressions = merged.checks.iter().filter(|c| c.regression).count()
+        + merged.figures.iter().filter(|f| f.regression).count();
+    Ok(merged)
+}
+
+/// Re-judges figure `f` against the median of the baseline runs in `seen`, with an
+/// interval spanning every run's value and interval.
+fn across_runs(f: &FigureChange, seen: &[&FigureChange], tolerance: f64) -> FigureChange {
+    let mut values: Vec<f64> = seen.iter().map(|g| g.baseline).collect();
+    values.sort_by(f64::total_cmp);
+    let median = match values.len() {
+        0 => return f.clone(),
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    };
+    let mut span = Interval {
+        lo: values[0],
+        hi: values[values.len() - 1],
+    };
+    for i in seen.iter().filter_map(|g| g.baseline_interval) {
+        span.lo = span.lo.min(i.lo);
+        span.hi = span.hi.max(i.hi);
+    }
+    let current = f.current_interval.unwrap_or(Interval {
+        lo: f.current,
+        hi: f.current,
+    });
+    let model = if f.noise == NoiseModel::None {
+        NoiseModel::Runs
+    } else {
+        f.noise
+    };
+    judge(
+        f.scope.clone(),
+        &f.metric,
+        &f.unit,
+        f.higher_is_better,
+        (median, f.current),
+        tolerance,
+        model,
+        Some((span, current)),
+    )
+}
+
 /// Compares `current` with `baseline` at a relative `tolerance` (0.10 = 10 %).
 pub fn compare(current: &SuiteReport, baseline: &SuiteReport, tolerance: f64) -> Comparison {
     let tolerance = if tolerance.is_finite() {
@@ -231,6 +398,7 @@ pub fn compare(current: &SuiteReport, baseline: &SuiteReport, tolerance: f64) ->
     let mut c = Comparison {
         tolerance,
         baseline: ReportRef::of(baseline),
+        baseline_runs: 1,
         current: ReportRef::of(current),
         regressions: 0,
         checks,
@@ -347,7 +515,11 @@ pub(crate) fn judge(
     noise: NoiseModel,
     intervals: Option<(Interval, Interval)>,
 ) -> FigureChange {
-    let change = current - baseline;
+    // a difference at the last bits of a double is the arithmetic, not a change
+    let change = match current - baseline {
+        d if d.abs() <= 1e-9 * baseline.abs().max(current.abs()) => 0.0,
+        d => d,
+    };
     let change_pct = (baseline != 0.0).then(|| 100.0 * change / baseline.abs());
     let worse = if higher_is_better {
         current < baseline
@@ -359,6 +531,8 @@ pub(crate) fn judge(
         None => change != 0.0,
     };
     let beyond_noise = intervals.is_none_or(|(b, c)| !b.overlaps(&c));
+    let floor = floor(unit);
+    let beyond_floor = change.abs() > floor;
     FigureChange {
         scope,
         metric: metric.to_owned(),
@@ -378,7 +552,9 @@ pub(crate) fn judge(
         worse,
         beyond_tolerance,
         beyond_noise,
-        regression: worse && beyond_tolerance && beyond_noise,
+        floor,
+        beyond_floor,
+        regression: worse && beyond_tolerance && beyond_noise && beyond_floor,
     }
 }
 
@@ -428,11 +604,76 @@ mod tests {
             "error rate",
             "%",
             false,
-            (0.0, 0.1),
+            (0.0, 2.0),
             0.5,
             NoiseModel::None,
             None,
         );
         assert!(f.regression && f.change_pct.is_none());
+    }
+
+    #[test]
+    fn moves_under_the_floor_of_their_unit_never_regress() {
+        // the queue stage's p99 from 0.002 to 0.003 ms is +50 %, and nothing
+        for (unit, (b, c)) in [
+            ("ms", (0.002, 0.003)),
+            ("ms", (1.0, 1.4)),
+            ("%", (0.0, 0.4)),
+            ("count", (0.0, 5.0)),
+            ("requests", (10.0, 14.0)),
+        ] {
+            let f = judge(
+                scope(),
+                "m",
+                unit,
+                false,
+                (b, c),
+                0.1,
+                NoiseModel::None,
+                None,
+            );
+            assert!(f.worse && f.beyond_tolerance && !f.beyond_floor, "{f:?}");
+            assert!(!f.regression, "{f:?}");
+        }
+        let f = judge(
+            scope(),
+            "m",
+            "ms",
+            false,
+            (1.0, 2.0),
+            0.1,
+            NoiseModel::None,
+            None,
+        );
+        assert!(f.regression, "{f:?}");
+        // money has no floor: a cent is a cent
+        let f = judge(
+            scope(),
+            "m",
+            "USD",
+            false,
+            (0.0, 1e-9),
+            0.1,
+            NoiseModel::None,
+            None,
+        );
+        assert!(f.regression, "{f:?}");
+    }
+
+    #[test]
+    fn last_bit_differences_are_no_change() {
+        let f = judge(
+            scope(),
+            "m",
+            "USD",
+            false,
+            (0.1 + 0.2, 0.3),
+            0.0,
+            NoiseModel::None,
+            None,
+        );
+        assert_eq!(f.change, 0.0);
+        assert_eq!(f.change_pct, Some(0.0));
+        assert!(!f.regression);
     }
 }

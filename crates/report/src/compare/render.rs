@@ -1,16 +1,24 @@
 //! The comparison for a terminal: a one-line outcome, the checks whose outcome
-//! changed, then every figure that moved with its noise interval and status.
+//! changed, then the figures that moved most (regressions first) with their noise
+//! interval and status — at most [`SHOWN`] of them, so the whole fits a screen; the
+//! rest are counted, and every figure is in the comparison's JSON.
 
-use super::{CheckStatus, Comparison, FigureChange, NoiseModel, Scope};
+use super::{CheckStatus, Comparison, FigureChange, NoiseModel};
 use crate::console::CONSOLE_WIDTH;
 use crate::summary::{num, with_unit};
 use crate::table::{self, Align, cell};
+
+/// Figure rows the console shows at most.
+pub const SHOWN: usize = 10;
+/// Notes the console shows at most.
+const NOTES_SHOWN: usize = 4;
 
 fn status(f: &FigureChange) -> &'static str {
     match (f.regression, f.worse, f.beyond_tolerance, f.beyond_noise) {
         (true, ..) => "REGRESSION",
         (false, true, true, false) => "within noise",
         (false, true, false, _) => "within tolerance",
+        (false, true, true, true) if !f.beyond_floor => "within floor",
         _ if f.change == 0.0 => "same",
         _ if f.worse => "worse",
         _ => "better",
@@ -24,6 +32,32 @@ fn interval(f: &FigureChange) -> String {
             format!("{}–{} → {}–{}", num(b.lo), num(b.hi), num(c.lo), num(c.hi))
         }
     }
+}
+
+fn change(f: &FigureChange) -> String {
+    f.change_pct.map_or("new".to_owned(), |p| {
+        format!("{}{}%", if p > 0.0 { "+" } else { "" }, num(p))
+    })
+}
+
+pub(super) fn regression_lines(c: &Comparison) -> Vec<String> {
+    let checks = c
+        .checks
+        .iter()
+        .filter(|k| k.regression)
+        .map(|k| format!("check `{}` passed in the baseline and fails now", k.name));
+    let figures = c.figures.iter().filter(|f| f.regression).map(|f| {
+        format!(
+            "{} · {}: {} → {} ({}; noise {})",
+            f.scope.label(),
+            f.metric,
+            with_unit(f.baseline, &f.unit),
+            with_unit(f.current, &f.unit),
+            change(f),
+            interval(f)
+        )
+    });
+    checks.chain(figures).collect()
 }
 
 pub(super) fn console(c: &Comparison) -> String {
@@ -40,6 +74,12 @@ pub(super) fn console(c: &Comparison) -> String {
         out.push_str(&format!(
             "NO REGRESSION — {} figures compared, {moved} moved, none worse beyond tolerance {tol} and noise\n",
             c.figures.len()
+        ));
+    }
+    if c.baseline_runs > 1 {
+        out.push_str(&format!(
+            "the baseline holds {} runs: each figure is judged against their median and range\n",
+            c.baseline_runs
         ));
     }
     out.push_str(&format!(
@@ -108,61 +148,60 @@ pub(super) fn console(c: &Comparison) -> String {
                     .total_cmp(&a.change_pct.unwrap_or(f64::INFINITY).abs()),
             )
     });
+    let moved = shown.len();
+    shown.truncate(SHOWN);
     if !shown.is_empty() {
-        out.push_str("\nfigures that moved (noise: 95% interval baseline → current)\n");
+        out.push_str("\nfigures that moved most (noise intervals in comparison.json)\n");
         let rows: Vec<_> = shown
             .iter()
             .map(|f| {
-                let pct = f.change_pct.map_or("new".to_owned(), |p| {
-                    format!("{}{}%", if p > 0.0 { "+" } else { "" }, num(p))
-                });
-                let figure = match &f.scope {
-                    Scope::Check { check } => {
-                        vec![format!("check {check}"), format!("· {}", f.metric)]
-                    }
-                    Scope::Request { run, request } => {
-                        vec![run.clone(), format!("· {request} · {}", f.metric)]
-                    }
-                };
                 vec![
-                    figure,
+                    cell(format!("{} · {}", f.scope.label(), f.metric)),
                     cell(with_unit(f.baseline, &f.unit)),
                     cell(with_unit(f.current, &f.unit)),
-                    cell(pct),
-                    cell(interval(f)),
+                    cell(change(f)),
                     cell(status(f)),
                 ]
             })
             .collect();
         out.push_str(&table::render(
-            &["figure", "baseline", "current", "change", "noise", "status"],
+            &["figure", "baseline", "current", "change", "status"],
             &[
                 Align::Left,
                 Align::Right,
                 Align::Right,
                 Align::Right,
                 Align::Left,
-                Align::Left,
             ],
             &rows,
             CONSOLE_WIDTH,
         ));
     }
-    let same = c.figures.len() - shown.len();
-    if same > 0 {
-        out.push_str(&format!(
-            "{same} figure{} unchanged\n",
-            if same == 1 { "" } else { "s" }
-        ));
+    let same = c.figures.len() - moved;
+    let hidden = moved - shown.len();
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    match (hidden, same) {
+        (0, 0) => {}
+        (0, s) => out.push_str(&format!("{s} figure{} unchanged\n", plural(s))),
+        (h, s) => out.push_str(&format!(
+            "{h} more figure{} moved less (all in comparison.json), {s} unchanged\n",
+            plural(h)
+        )),
     }
     if !c.notes.is_empty() {
         out.push_str("\nnotes\n");
-        for n in &c.notes {
+        for n in c.notes.iter().take(NOTES_SHOWN) {
             for (i, l) in table::wrap(n, CONSOLE_WIDTH - 2).iter().enumerate() {
                 out.push_str(if i == 0 { "- " } else { "  " });
                 out.push_str(l);
                 out.push('\n');
             }
+        }
+        if c.notes.len() > NOTES_SHOWN {
+            out.push_str(&format!(
+                "- and {} more notes (all in comparison.json)\n",
+                c.notes.len() - NOTES_SHOWN
+            ));
         }
     }
     out

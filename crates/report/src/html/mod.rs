@@ -28,6 +28,7 @@ pub fn html(report: &SuiteReport) -> String {
     );
     banner(&mut s, report);
     checks(&mut s, report);
+    baseline(&mut s, report);
     evidence(&mut s, report);
     recommendations(&mut s, report);
     charts(&mut s, report);
@@ -60,6 +61,7 @@ fn banner(s: &mut String, r: &SuiteReport) {
         ("Target", r.target.describe()),
         ("Truth", r.target.truth()),
         ("Seed", r.seed.to_string()),
+        ("Time scale", summary::time_scale_line(r)),
         ("Started", r.started_at.clone()),
         ("Duration", format!("{} s", num(r.duration_s))),
         (
@@ -74,6 +76,25 @@ fn banner(s: &mut String, r: &SuiteReport) {
         let _ = write!(s, "<dt>{k}</dt><dd>{}</dd>", esc(&v));
     }
     s.push_str("</dl>\n</header>\n<nav><a href=\"#checks\">Checks</a><a href=\"#evidence\">Evidence</a><a href=\"#recommendations\">Recommendations</a><a href=\"#charts\">Charts</a><a href=\"#runs\">Runs</a><a href=\"#environment\">Environment</a></nav>\n");
+}
+
+fn baseline(s: &mut String, r: &SuiteReport) {
+    let Some(line) = summary::baseline_line(r) else {
+        return;
+    };
+    let _ = write!(
+        s,
+        "<section id=\"baseline\">\n<h2>Baseline</h2>\n<p>{}</p>\n",
+        esc(&line)
+    );
+    if !r.regressions().is_empty() {
+        s.push_str("<ul class=\"regressions\">\n");
+        for x in r.regressions() {
+            let _ = writeln!(s, "<li>{}</li>", esc(x));
+        }
+        s.push_str("</ul>\n");
+    }
+    s.push_str("</section>\n");
 }
 
 fn result_badge(c: &CheckResult) -> &'static str {

@@ -184,6 +184,7 @@ pub fn run(name: &str, duration_s: f64, specs: Vec<KindSpec>) -> RunResults {
                 sent,
                 ok,
                 failed: sent - ok,
+                interrupted: 0,
                 dropped: 0,
                 errors,
                 latency_ms: summary(&all),
@@ -236,6 +237,7 @@ pub fn run(name: &str, duration_s: f64, specs: Vec<KindSpec>) -> RunResults {
         started_at: "2025-06-01T10:00:00.000Z".to_owned(),
         duration_s,
         planned_duration_s: duration_s,
+        time_scale: Some(0.1),
         aborted: false,
         abort_reason: None,
         totals: totals.clone(),
@@ -246,6 +248,7 @@ pub fn run(name: &str, duration_s: f64, specs: Vec<KindSpec>) -> RunResults {
                 sent: totals.sent,
                 ok: totals.ok,
                 failed: totals.failed,
+                interrupted: 0,
                 dropped: 0,
             },
         )]
@@ -483,6 +486,7 @@ pub fn focused_report() -> SuiteReport {
                 ],
             },
         ],
+        baseline: None,
     }
 }
 

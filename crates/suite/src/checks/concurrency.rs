@@ -5,7 +5,7 @@
 use gatebench_report::Evidence;
 use serde_json::json;
 
-use super::{CheckOutcome, Ctx, criterion, number};
+use super::{CheckOutcome, Ctx, by_class, criterion};
 
 pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
     let scenario = ctx.spec.scenario.as_deref().unwrap_or_default();
@@ -23,13 +23,16 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
         .map(|s| s.p95)
         .fold(None, |acc: Option<f64>, v| {
             Some(acc.map_or(v, |a| a.max(v)))
-        });
+        })
+        .map(|v| ctx.real_time_ms(v));
     let unanswered = records
         .iter()
         .filter(|r| r.outcome == "interrupted")
         .count() as u64;
     // Every request sent must end in exactly one outcome and have its record.
-    let unaccounted = totals.sent.abs_diff(totals.ok + totals.failed)
+    let unaccounted = totals
+        .sent
+        .abs_diff(totals.ok + totals.failed + totals.interrupted)
         + (records.len() as u64).abs_diff(totals.sent)
         + unanswered;
     let criteria = vec![
@@ -43,11 +46,11 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
         ),
         criterion(
             "p95 latency",
-            p95,
+            p95.as_ref().map(|v| v.0),
             "ms",
             ctx.spec.targets.p95_ms_max.unwrap_or(5000.0),
             false,
-            p95.map_or("-".into(), |v| number(v, "ms")),
+            p95.as_ref().map_or("-".into(), |v| v.1.clone()),
         ),
         criterion(
             "unaccounted requests",
@@ -68,11 +71,11 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
     ];
     let evidence = Evidence {
         summary: format!(
-            "{} requests in one burst: {} succeeded ({success:.2}%), p95 {}; errors by class: {:?}.",
+            "{} requests in one burst: {} succeeded ({success:.2}%), p95 {}; errors by class: {}.",
             totals.sent,
             totals.ok,
-            p95.map_or("-".into(), |v| number(v, "ms")),
-            totals.errors
+            p95.as_ref().map_or("-".into(), |v| v.1.clone()),
+            by_class(&totals.errors)
         ),
         details: json!({ "totals": totals, "kinds": results.kinds.keys().collect::<Vec<_>>() }),
     };

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use gatebench_report::{Evidence, Source};
 use serde_json::json;
 
-use super::{CheckOutcome, Ctx, criterion, first, not_measurable};
+use super::{CheckOutcome, Ctx, by_class, criterion, first, not_measurable};
 
 pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
     let scenario = ctx.spec.scenario.as_deref().unwrap_or_default();
@@ -89,7 +89,9 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
     }];
     let evidence = Evidence {
         summary: format!(
-            "The mocks injected {injected} faults {faults:?}; the client saw {client_outcomes:?}. Of {judged_ok} answers the client took as successes, {} carried content the mock had cut and {} came although every upstream call of theirs failed. {}",
+            "The mocks injected {injected} faults ({}); the client saw {}. Of {judged_ok} answers the client took as successes, {} carried content the mock had cut and {} came although every upstream call of theirs failed. {}",
+            by_class(&faults.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect()),
+            by_class(&client_outcomes),
             truncated.len(),
             fabricated.len(),
             judged.attribution_sentence()

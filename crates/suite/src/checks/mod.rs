@@ -21,6 +21,7 @@ mod resilience;
 mod streaming;
 mod usage;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -84,6 +85,7 @@ pub async fn run(ctx: &Ctx<'_>) -> CheckOutcome {
         result.unwrap_or_else(|error| unmeasurable(ctx, error))
     };
     outcome.result.duration_s = started.elapsed().as_secs_f64();
+    outcome.result.time_scale = ctx.subject.time_scale;
     outcome
 }
 
@@ -153,6 +155,7 @@ impl Ctx<'_> {
                     .as_ref()
                     .map_or(String::new(), |p| p.header.clone()),
             ),
+            time_scale: self.subject.time_scale,
             ..RunOptions::default()
         };
         let targets =
@@ -173,6 +176,46 @@ impl Ctx<'_> {
             0.0,
         )
     }
+}
+
+impl Ctx<'_> {
+    /// A latency the mocks' delays are part of, as it would be in real time, and
+    /// its text. At time scale `s` the embedded mocks wait `s×` their profile's
+    /// delays, so the real-time equivalent is the measurement ÷ `s` (which also
+    /// scales the target's own overhead, a few ms against seconds of upstream
+    /// time); the text gives both. External targets' figures are as measured.
+    pub fn real_time_ms(&self, measured: f64) -> (f64, String) {
+        match self.subject.time_scale {
+            Some(s) if s > 0.0 && s != 1.0 => (
+                measured / s,
+                format!(
+                    "{} real-time equivalent ({} measured at time scale {s})",
+                    number(measured / s, "ms"),
+                    number(measured, "ms")
+                ),
+            ),
+            Some(0.0) => (
+                measured,
+                format!(
+                    "{} at time scale 0 (no mock delays)",
+                    number(measured, "ms")
+                ),
+            ),
+            _ => (measured, number(measured, "ms")),
+        }
+    }
+}
+
+/// Counts by class for a sentence: `http_503 × 3, timeout × 1` (`none` when empty).
+pub fn by_class(counts: &BTreeMap<String, u64>) -> String {
+    if counts.is_empty() {
+        return "none".to_owned();
+    }
+    counts
+        .iter()
+        .map(|(class, n)| format!("{class} × {n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A criterion `value ≤ max` (or `≥ min` with `at_least`).

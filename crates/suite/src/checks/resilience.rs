@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use gatebench_report::{Chart, ChartKind, Evidence, Recommendation, Series};
 use serde_json::json;
 
-use super::{CheckOutcome, Ctx, criterion, number};
+use super::{CheckOutcome, Ctx, by_class, criterion, number};
 
 const UNCLEAN: [&str; 7] = [
     "timeout",
@@ -122,7 +122,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
             "count",
             0.0,
             false,
-            format!("{unclean} (failures by class: {failures:?})"),
+            format!("{unclean} (failures by class: {})", by_class(&failures)),
         ),
     ];
     if outage_end.is_some() && has_readyz {
@@ -173,9 +173,10 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
     };
     let evidence = Evidence {
         summary: format!(
-            "{} requests through the fault mix: {} succeeded ({success:.2}%), {retried} after retries, {fallbacks} via a fallback provider; failures by class {failures:?}. Readiness {}.",
+            "{} requests through the fault mix: {} succeeded ({success:.2}%), {retried} after retries, {fallbacks} via a fallback provider; failures by class: {}. Readiness {}.",
             totals.sent,
             totals.ok,
+            by_class(&failures),
             match (outage_end, recovered) {
                 (Some(end), Some(s)) => format!(
                     "returned {} after the outage ended at {}",

@@ -1,0 +1,144 @@
+//! Exit codes and messages a user acts on: a run where nothing succeeded fails and
+//! names its most common error with a hint; a suite whose files cannot be found is
+//! a usage error naming the path tried; a baseline of another suite is refused
+//! before anything runs.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn gatebench(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gatebench"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the binary starts")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("gatebench-exit-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn a_run_where_nothing_succeeded_fails_and_says_why() {
+    let dir = temp_dir("nokey");
+    // no api_key: the embedded gateway refuses every request
+    let prompts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/prompts/stories.toml");
+    std::fs::write(
+        dir.join("nokey.toml"),
+        format!(
+            r#"name = "nokey"
+[load]
+executor = "shared-iterations"
+vus = 2
+iterations = 6
+[[requests]]
+name = "chat"
+kind = "chat"
+model = "gpt-4o-mini"
+max_tokens = 5
+prompts = "{}"
+"#,
+            prompts.display()
+        ),
+    )
+    .unwrap();
+    let o = gatebench(
+        &[
+            "run",
+            "nokey.toml",
+            "--time-scale",
+            "0",
+            "--quiet",
+            "--out",
+            "out",
+        ],
+        &dir,
+    );
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{all}");
+    assert!(all.contains("most common error http_401"), "{all}");
+    assert!(all.contains("set `api_key` on the request"), "{all}");
+    assert!(all.contains("no request succeeded"), "{all}");
+    assert!(all.contains("time scale 0"), "{all}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_suite_whose_scenario_is_missing_is_a_usage_error_naming_the_path() {
+    let dir = temp_dir("suite");
+    std::fs::create_dir_all(dir.join("mine")).unwrap();
+    std::fs::write(
+        dir.join("mine/suite.toml"),
+        r#"name = "mine"
+[[check]]
+name = "burst"
+severity = "major"
+kind = "concurrency"
+scenario = "burst.toml"
+"#,
+    )
+    .unwrap();
+    let o = gatebench(&["suite", "mine/suite.toml", "--quiet"], &dir);
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{all}");
+    assert!(all.contains("scenario `burst.toml` not found"), "{all}");
+    assert!(
+        all.contains(&format!("mine{}burst.toml", std::path::MAIN_SEPARATOR)),
+        "{all}"
+    );
+    assert!(!all.contains("make sure the target is up"), "{all}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_missing_baseline_is_refused_before_the_suite_runs() {
+    let dir = temp_dir("baseline");
+    let missing = gatebench(
+        &[
+            "suite",
+            "focused",
+            "--baseline",
+            "main",
+            "--db",
+            "b.db",
+            "--quiet",
+        ],
+        &dir,
+    );
+    let all = text(&missing);
+    assert_eq!(missing.status.code(), Some(2), "{all}");
+    assert!(all.contains("no baseline named `main`"), "{all}");
+    assert!(!dir.join("reports").exists(), "nothing ran");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bench_gateway_piped_has_no_colour_and_an_honest_exit_code() {
+    let dir = temp_dir("bench");
+    let o = gatebench(
+        &["bench", "gateway", "--duration", "1s", "--rounds", "1"],
+        &dir,
+    );
+    let all = text(&o);
+    assert!(!all.contains('\u{1b}'), "ANSI codes in piped output: {all}");
+    assert!(all.contains("calibrated: the gateway served"), "{all}");
+    assert!(all.contains("added by the gateway"), "{all}");
+    // a loaded machine may make the phase invalid: then it must say so and fail
+    match o.status.code() {
+        Some(0) => assert!(!all.contains("INVALID MEASUREMENT"), "{all}"),
+        Some(1) => assert!(all.contains("INVALID MEASUREMENT"), "{all}"),
+        other => panic!("exit {other:?}: {all}"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
