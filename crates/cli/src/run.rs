@@ -1,5 +1,6 @@
-//! `gatebench run SCENARIO.toml`: one scenario file against a target, results in a
-//! folder, a summary on stdout, and the exit code of its thresholds.
+//! `gatebench run SCENARIO.toml`: one scenario file against a target, results and
+//! reports (HTML, Markdown, JSON, JUnit; one check per threshold) in a folder, a
+//! summary on stdout, and the exit code of its thresholds.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -7,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
 use gatebench_driver::{RunOptions, ScenarioFile, Targets, Trust};
+use gatebench_report::{TargetInfo, run_report, write_all};
 use gatebench_stack::{Stack, StackOptions};
 
 /// Options of `gatebench run`.
@@ -148,8 +150,28 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let path = results.write_json(&out)?;
+    let target = TargetInfo {
+        mode: if args.target.is_some() {
+            "external"
+        } else {
+            "embedded"
+        }
+        .to_owned(),
+        url: args
+            .target
+            .clone()
+            .unwrap_or_else(|| "mocks and gateway on free loopback ports".to_owned()),
+        profile: String::new(),
+        mocks: args
+            .target
+            .is_none()
+            .then(|| "the embedded mocks".to_owned()),
+    };
+    let report = run_report(&results, target, gatebench_suite::environment());
+    let written = write_all(&report, &out)?;
     gatebench_driver::print_summary(&results);
     println!("\n  results: {}", path.display());
+    println!("  report:  {}", written.html.display());
     // a run where nothing succeeded measured nothing about the target
     let nothing = results.totals.ok == 0;
     if nothing {

@@ -69,8 +69,19 @@ prompts = "{}"
     assert_eq!(o.status.code(), Some(1), "{all}");
     assert!(all.contains("most common error http_401"), "{all}");
     assert!(all.contains("set `api_key` on the request"), "{all}");
+    // what the gateway's 401 said, in its words
+    assert!(all.contains("http_401 said: \""), "{all}");
     assert!(all.contains("no request succeeded"), "{all}");
     assert!(all.contains("time scale 0"), "{all}");
+    // a run writes the suites' reports too, with the same verdict as its exit code
+    let out = dir.join("out");
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(junit.contains("failures=\"1\""), "{junit}");
+    assert!(junit.contains("name=\"requests_succeeded\""), "{junit}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(html.contains("NOT READY") && html.contains("http_401"));
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("0 of 6 sent"), "{md}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -48,7 +48,7 @@ pub use metrics::{RequestRecord, Usage};
 pub use outcome::Outcome;
 pub use results::{RunResults, merge};
 pub use scenario::{Kind, Scenario, ScenarioError, ScenarioFile};
-pub use summary::{fmt_ms, print_summary, summary_text};
+pub use summary::{fmt_ms, fmt_value as threshold_value, print_summary, summary_text};
 pub use targets::{TargetError, Targets};
 pub use threshold::{Threshold, ThresholdResult};
 

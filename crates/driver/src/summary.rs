@@ -18,7 +18,8 @@ pub fn fmt_ms(ms: f64) -> String {
 }
 
 /// A threshold's measured value in its metric's unit (`1.20 s`, `2.50%`, `no data`).
-pub(crate) fn fmt_value(t: &ThresholdResult) -> String {
+/// (Exported as `threshold_value`.)
+pub fn fmt_value(t: &ThresholdResult) -> String {
     let Some(v) = t.value else {
         return "no data".to_owned();
     };
@@ -139,12 +140,12 @@ pub fn summary_text(r: &RunResults) -> String {
             row(&mut s, "  ttft", t);
         }
         if let Some(t) = &k.itl_ms {
-            row(&mut s, "  itl", t);
+            row(&mut s, "  inter-token", t);
         }
         if let Some(t) = &k.tokens_per_s {
             let _ = writeln!(
                 s,
-                "    tokens/s: p50 {:.1}  p95 {:.1}  mean {:.1}",
+                "    output tokens/s per generation (cache hits excluded): p50 {:.1}  p95 {:.1}  mean {:.1}",
                 t.p50, t.p95, t.mean
             );
         }
@@ -153,11 +154,32 @@ pub fn summary_text(r: &RunResults) -> String {
             if let Some(rate) = g.cache_hit_rate {
                 parts.push(format!("cache hit {:.1}%", rate * 100.0));
             }
-            if g.cost_responses > 0 {
+            let streamed = k.ttft_ms.is_some();
+            if g.cost_responses > 0 && g.cost_responses < k.ok {
+                parts.push(format!(
+                    "cost ${} on the {} of {} answers that carried one",
+                    g.cost_usd, g.cost_responses, k.ok
+                ));
+            } else if g.cost_responses > 0 {
                 parts.push(format!("cost ${}", g.cost_usd));
+            } else if streamed && k.ok > 0 {
+                parts.push(
+                    "cost: streams carry no cost header (the gateway's ledger has it)".into(),
+                );
             }
-            for (part, sum) in &g.server_timing_ms {
-                parts.push(format!("{part} p95 {}", fmt_ms(sum.p95)));
+            if !g.server_timing_ms.is_empty() {
+                // the gateway's clock stops when it sends the response head
+                let timing: Vec<String> = g
+                    .server_timing_ms
+                    .iter()
+                    .map(|(part, sum)| format!("{part} p95 {}", fmt_ms(sum.p95)))
+                    .collect();
+                let until = if streamed {
+                    "server-timing, to the response head (before the stream)"
+                } else {
+                    "server-timing"
+                };
+                parts.push(format!("{until}: {}", timing.join(", ")));
             }
             if !parts.is_empty() {
                 let _ = writeln!(s, "    gateway: {}", parts.join(" · "));
@@ -182,8 +204,12 @@ pub fn summary_text(r: &RunResults) -> String {
         list.sort_by(|a, b| b.1.cmp(a.1));
         let text: Vec<String> = list.iter().map(|(c, n)| format!("{c} × {n}")).collect();
         let _ = writeln!(s, "  errors: {}", text.join(" · "));
-        if let Some(hint) = hint(list[0].0) {
-            let _ = writeln!(s, "  most common error {}: {hint}", list[0].0);
+        let top = list[0].0;
+        if let Some(said) = r.kinds.values().find_map(|k| k.error_messages.get(top)) {
+            let _ = writeln!(s, "  {top} said: \"{said}\"");
+        }
+        if let Some(hint) = hint(top) {
+            let _ = writeln!(s, "  most common error {top}: {hint}");
         }
     }
     if t.sent > 0 && t.ok == 0 && t.failed > 0 {

@@ -314,6 +314,15 @@ async fn each_outcome_class_comes_from_a_server_that_causes_it() {
     only("speech", "ok");
     only("reset", "reset");
     only("refused", "connect_error");
+    // an error answer's message is kept, one per class; a bodiless one has none
+    assert_eq!(
+        r.kinds["limited"]
+            .error_messages
+            .get("http_429")
+            .map(String::as_str),
+        Some("slow down")
+    );
+    assert!(r.kinds["broken"].error_messages.is_empty());
     // usage and stream timing come from the server's own figures
     assert_eq!(r.kinds["ok"].usage.completion_tokens, 12);
     assert_eq!(r.kinds["streamed"].usage.prompt_tokens, 27);

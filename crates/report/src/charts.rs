@@ -12,7 +12,7 @@
 use gatebench_driver::RunResults;
 
 use crate::escape::slug;
-use crate::model::{Chart, ChartKind, Series};
+use crate::model::{Chart, ChartKind, Load, Series};
 
 /// Id of a run's latency-over-time chart.
 pub fn latency_chart_id(run_key: &str) -> String {
@@ -29,9 +29,9 @@ pub fn errors_chart_id(run_key: &str) -> String {
     format!("run-{}-errors", slug(run_key))
 }
 
-/// A run's charts from its time series: latency p50/p95/p99 over time, requests per
-/// second, errors and dropped iterations per second. Empty when the
-/// run has no time series.
+/// A run's charts from its time series: latency p50/p95/p99 over time with the
+/// active VUs shaded behind, requests per second, and errors and dropped iterations
+/// per second when there were any. Empty when the run has no time series.
 pub fn run_charts(run_key: &str, run: &RunResults) -> Vec<Chart> {
     if run.timeseries.is_empty() {
         return Vec::new();
@@ -60,6 +60,10 @@ pub fn run_charts(run_key: &str, run: &RunResults) -> Vec<Chart> {
             points,
         })
         .collect(),
+        load: Some(Load {
+            name: "active VUs".to_owned(),
+            points: pick(|p| Some(p.vus as f64)),
+        }),
     };
     let line = |id: String, title: String, unit: &str, series: Vec<(&str, Vec<[f64; 2]>)>| Chart {
         id,
@@ -75,6 +79,7 @@ pub fn run_charts(run_key: &str, run: &RunResults) -> Vec<Chart> {
                 points,
             })
             .collect(),
+        load: None,
     };
     // errors get their own axis: next to hundreds of requests a second, a few
     // failures would draw as a flat line at zero
@@ -93,5 +98,13 @@ pub fn run_charts(run_key: &str, run: &RunResults) -> Vec<Chart> {
             ("dropped", pick(|p| Some(p.dropped as f64))),
         ],
     );
+    let quiet = run
+        .timeseries
+        .iter()
+        .all(|p| p.total.errors == 0 && p.total.dropped == 0);
+    if quiet {
+        // an all-zero chart says less than the tiles above it
+        return vec![latency, throughput];
+    }
     vec![latency, throughput, errors]
 }

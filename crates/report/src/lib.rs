@@ -5,6 +5,7 @@
 //!
 //! - [`write_all`] writes `report.json`, `report.md`, `report.html` (one
 //!   self-contained page with inline SVG charts) and `junit.xml` into a folder;
+//!   [`run_report`] makes the same report of one `gatebench run`;
 //!   [`console`] renders the verdict, the checks and the recommendations for a
 //!   terminal; [`REPORT_SCHEMA`] is the JSON schema of `report.json`.
 //! - [`BaselineStore`] keeps named reports in an SQLite database
@@ -35,6 +36,7 @@ mod io;
 mod junit;
 mod markdown;
 pub mod model;
+mod run_report;
 pub mod summary;
 pub mod table;
 
@@ -51,9 +53,10 @@ pub use io::{REPORT_JSON, Written, read_report, read_report_dir, to_json, write_
 pub use junit::junit;
 pub use markdown::markdown;
 pub use model::{
-    BaselineResult, Chart, ChartKind, CheckResult, Criterion, Environment, Evidence,
+    BaselineResult, Chart, ChartKind, CheckResult, Criterion, Environment, Evidence, Load,
     Recommendation, SCHEMA_VERSION, Series, Severity, Source, SuiteReport, TargetInfo, Verdict,
 };
+pub use run_report::run_report;
 pub use summary::verdict_line;
 
 /// The JSON schema (draft 2020-12) of `report.json`.

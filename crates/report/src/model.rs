@@ -363,6 +363,19 @@ pub struct Chart {
     pub categories: Vec<String>,
     /// The series.
     pub series: Vec<Series>,
+    /// The load behind a time series (active VUs, say), shaded behind the lines on
+    /// its own scale, so a latency change can be read against the load that made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<Load>,
+}
+
+/// A load series drawn behind a chart.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Load {
+    /// What it counts, e.g. `active VUs`.
+    pub name: String,
+    /// Points `[x, y]`, on the chart's x axis.
+    pub points: Vec<[f64; 2]>,
 }
 
 /// One series: points `[x, y]` (for bar charts, x is the category index).

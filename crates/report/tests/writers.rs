@@ -227,3 +227,61 @@ fn bad_report_files_name_the_file() {
         "{version}"
     );
 }
+
+#[test]
+fn a_single_run_gets_the_suites_reports_with_one_check_per_threshold() {
+    use gatebench_driver::threshold::ThresholdResult;
+    use gatebench_report::{TargetInfo, Verdict, run_report};
+    let mut results = common::run(
+        "story-mix",
+        20.0,
+        vec![common::KindSpec::new(
+            "chat",
+            "chat",
+            common::latencies(400, 120.0, 0.3, 3),
+        )],
+    );
+    let threshold = |expression: &str, value: f64, passed: bool| ThresholdResult {
+        key: "latency".to_owned(),
+        expression: expression.to_owned(),
+        metric: "latency".to_owned(),
+        value: Some(value),
+        passed,
+        abort_on_fail: false,
+        aborted: false,
+    };
+    results.thresholds = vec![threshold("p95 < 500", 210.0, true)];
+    for p in &mut results.timeseries {
+        p.total.errors = 0;
+    }
+    let target = TargetInfo {
+        mode: "external".to_owned(),
+        url: "http://127.0.0.1:9999".to_owned(),
+        profile: String::new(),
+        mocks: None,
+    };
+    let env = common::focused_report().environment;
+    let report = run_report(&results, target.clone(), env.clone());
+    assert_eq!(report.verdict, Verdict::Ready);
+    assert_eq!(report.checks.len(), 2);
+    assert_eq!(report.checks[0].criteria[0].target, "p95 < 500");
+    assert_eq!(report.checks[0].time_scale, Some(0.1));
+    assert!(report.runs.contains_key("story-mix"));
+    let page = html(&report);
+    // latency over time with the load behind it; no all-zero error chart
+    assert!(page.contains("class=\"load\""), "no load shading");
+    assert!(page.contains("shaded: active VUs"));
+    assert!(!page.contains("errors and drops"));
+
+    results
+        .thresholds
+        .push(threshold("p99 < 200", 260.0, false));
+    let report = run_report(&results, target, env);
+    assert_eq!(report.verdict, Verdict::NotReady);
+    let xml = junit(&report);
+    assert!(xml.contains("tests=\"3\" failures=\"1\""), "{xml}");
+    assert!(
+        xml.contains("name=\"threshold latency p99 &lt; 200\""),
+        "{xml}"
+    );
+}

@@ -19,6 +19,7 @@ pub mod subject;
 pub mod sweep;
 pub mod truth;
 
+pub use env::environment;
 pub use file::{CheckKind, CheckSpec, SuiteFile, SuiteFileError};
 pub use profile::{ProfileError, TargetProfile};
 pub use runner::{SuiteOptions, run_suite};

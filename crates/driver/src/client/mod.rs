@@ -94,6 +94,8 @@ struct Exchange {
     tts_characters: Option<u64>,
     gateway: Option<Box<crate::metrics::GatewayInfo>>,
     trace: Option<Box<crate::metrics::Trace>>,
+    /// What an error answer said (its message, shortened).
+    error: Option<Box<crate::metrics::Said>>,
     /// When the last byte arrived (saves reading the clock twice).
     end: Option<Instant>,
 }
@@ -112,6 +114,7 @@ impl Exchange {
             tts_characters: None,
             gateway: None,
             trace: None,
+            error: None,
             end: None,
         }
     }
@@ -177,6 +180,7 @@ impl Exchange {
             usage: self.usage,
             tts_characters: self.tts_characters,
             gateway: self.gateway,
+            error: self.error,
             intent,
             trace: self.trace,
         }
@@ -260,6 +264,53 @@ pub(crate) async fn execute(
         guard.intent.take(),
     );
     let _ = tx.send(Msg::Done(sample));
+}
+
+/// Bytes of an error answer read for its message.
+const ERROR_BODY_MAX: usize = 4096;
+/// Characters of an error message kept.
+const ERROR_MESSAGE_MAX: usize = 200;
+
+/// The message of an error answer, in the shapes providers use: OpenAI's
+/// `{"error":{"message"}}`, `{"error":"..."}`, ElevenLabs' and FastAPI's `{"detail"}`
+/// (a string, `{"message"}` or `[{"msg"}]`), `{"message"}`; else the body's text.
+fn error_message(body: &[u8]) -> Option<Box<crate::metrics::Said>> {
+    use serde_json::Value;
+    let text = match serde_json::from_slice::<Value>(body) {
+        Ok(v) => {
+            let pick = |v: &Value| -> Option<String> {
+                match v {
+                    Value::String(s) => Some(s.clone()),
+                    Value::Object(o) => o
+                        .get("message")
+                        .or_else(|| o.get("msg"))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                    Value::Array(a) => a.first().and_then(|x| {
+                        x.get("msg")
+                            .or_else(|| x.get("message"))
+                            .and_then(Value::as_str)
+                            .map(str::to_owned)
+                    }),
+                    _ => None,
+                }
+            };
+            ["error", "detail", "message"]
+                .iter()
+                .find_map(|k| v.get(*k).and_then(pick))
+                .unwrap_or_else(|| v.to_string())
+        }
+        Err(_) => String::from_utf8_lossy(body).into_owned(),
+    };
+    let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.is_empty() {
+        return None;
+    }
+    let mut short: String = text.chars().take(ERROR_MESSAGE_MAX).collect();
+    if short.len() < text.len() {
+        short.push('…');
+    }
+    Some(Box::new(crate::metrics::Said(short)))
 }
 
 fn classify_send_error(e: &hyper::Error) -> Outcome {
@@ -376,6 +427,8 @@ async fn exchange_on(
     } else {
         Vec::new()
     };
+    // an error answer's body says why; its head is enough
+    let mut error_body: Vec<u8> = Vec::new();
     let mut body = response.into_body();
     let mut cut = false;
     while let Some(frame) = body.frame().await {
@@ -387,6 +440,9 @@ async fn exchange_on(
                         s.feed(&data, Instant::now());
                     } else if collect {
                         buf.extend_from_slice(&data);
+                    } else if !success && error_body.len() < ERROR_BODY_MAX {
+                        let room = ERROR_BODY_MAX - error_body.len();
+                        error_body.extend_from_slice(&data[..data.len().min(room)]);
                     }
                 }
             }
@@ -400,6 +456,7 @@ async fn exchange_on(
     ex.end = Some(end);
     if !success {
         ex.outcome = Outcome::Http(status);
+        ex.error = error_message(&error_body);
         ex.trace = trace;
         return ex;
     }
@@ -467,4 +524,42 @@ async fn exchange_on(
         }
     }
     ex
+}
+
+#[cfg(test)]
+mod error_tests {
+    use super::error_message;
+
+    #[test]
+    fn error_messages_are_read_in_each_providers_shape() {
+        let said = |body: &str| error_message(body.as_bytes()).map(|m| m.0);
+        assert_eq!(
+            said(
+                r#"{"error":{"message":"Incorrect API key provided","type":"invalid_request_error"}}"#
+            ),
+            Some("Incorrect API key provided".into())
+        );
+        assert_eq!(
+            said(r#"{"error":"over budget"}"#),
+            Some("over budget".into())
+        );
+        assert_eq!(
+            said(r#"{"detail":{"status":"quota_exceeded","message":"quota used up"}}"#),
+            Some("quota used up".into())
+        );
+        assert_eq!(
+            said(r#"{"detail":[{"loc":["body","text"],"msg":"field required"}]}"#),
+            Some("field required".into())
+        );
+        assert_eq!(
+            said("upstream\n  timed out "),
+            Some("upstream timed out".into())
+        );
+        assert_eq!(said(""), None);
+        let long = said(&"x".repeat(1000)).unwrap();
+        assert_eq!(long.chars().count(), 201);
+        assert!(long.ends_with('…'));
+        // bad UTF-8 is read, not refused
+        assert!(error_message(b"\xff\xfe oops").unwrap().0.contains("oops"));
+    }
 }

@@ -14,8 +14,8 @@ mod timeseries;
 
 pub use hist::{Hist, HistDecodeError, SIGFIG, Summary, round3};
 pub use record::RequestRecord;
-pub(crate) use sample::Sample;
 pub use sample::{GatewayInfo, Trace, Usage};
+pub(crate) use sample::{Said, Sample};
 pub use store::{
     CacheCounts, OutcomeStats, RequestStats, SIMILARITY_SCALE, Store, TOKENS_SCALE, US_TO_MS,
     status_matches,

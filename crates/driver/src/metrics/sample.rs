@@ -69,6 +69,10 @@ pub struct Trace {
     pub claims: Vec<(String, String)>,
 }
 
+/// What an error answer said (boxed in a [`Sample`]: most requests have none).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Said(pub String);
+
 /// One finished (or dropped) request.
 #[derive(Clone, Debug)]
 pub(crate) struct Sample {
@@ -101,6 +105,8 @@ pub(crate) struct Sample {
     pub tts_characters: Option<u64>,
     /// Gateway headers, when any were present.
     pub gateway: Option<Box<GatewayInfo>>,
+    /// What an error answer said.
+    pub error: Option<Box<Said>>,
     /// Catalog entry the payload came from.
     pub intent: Option<Arc<str>>,
     /// What a traced request saw (runs that keep request records).

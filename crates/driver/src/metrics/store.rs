@@ -146,6 +146,8 @@ pub struct RequestStats {
     pub attempts: Hist,
     /// `server-timing` parts, µs.
     pub server_timing: BTreeMap<String, Hist>,
+    /// The first message an error answer of each class said.
+    pub error_messages: BTreeMap<Outcome, String>,
 }
 
 impl RequestStats {
@@ -168,6 +170,11 @@ impl RequestStats {
 
     /// Records one finished request.
     pub(crate) fn record(&mut self, s: &Sample) {
+        if let Some(message) = &s.error
+            && !self.error_messages.contains_key(&s.outcome)
+        {
+            self.error_messages.insert(s.outcome, message.0.clone());
+        }
         let o = self.outcomes.entry(s.outcome).or_default();
         o.count += 1;
         o.latency.record(s.latency_us());
@@ -240,6 +247,11 @@ impl RequestStats {
     pub fn merge(&mut self, other: &RequestStats) {
         for (outcome, stats) in &other.outcomes {
             self.outcomes.entry(*outcome).or_default().merge(stats);
+        }
+        for (outcome, message) in &other.error_messages {
+            self.error_messages
+                .entry(*outcome)
+                .or_insert_with(|| message.clone());
         }
         self.dropped += other.dropped;
         self.prompt_tokens += other.prompt_tokens;

@@ -79,6 +79,11 @@ pub(super) fn store_of(results: &RunResults) -> Result<Store, MergeError> {
             })?;
             r.outcomes.entry(outcome).or_default().count = o.count;
         }
+        for (class, message) in &k.error_messages {
+            if let Some(outcome) = Outcome::parse(class) {
+                r.error_messages.insert(outcome, message.clone());
+            }
+        }
         if let Some(g) = &k.gateway {
             let get = |key: &str| g.cache.get(key).copied().unwrap_or(0);
             r.cache.hit = get("hit");

@@ -154,6 +154,9 @@ pub struct KindResults {
     pub dropped: u64,
     /// Failed by outcome class.
     pub errors: BTreeMap<String, u64>,
+    /// What the first error answer of each class said (its message, shortened).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub error_messages: BTreeMap<String, String>,
     /// Latency from the intended send time (all outcomes), ms.
     pub latency_ms: Option<Summary>,
     /// Latency from the actual send time, ms.
@@ -462,6 +465,11 @@ fn kind_results(r: &crate::metrics::RequestStats, blobs: &mut Vec<HistogramBlob>
         interrupted,
         dropped: r.dropped,
         errors,
+        error_messages: r
+            .error_messages
+            .iter()
+            .map(|(o, m)| (o.class().into_owned(), m.clone()))
+            .collect(),
         latency_ms: summary("latency", US_TO_MS),
         latency_uncorrected_ms: summary("latency_uncorrected", US_TO_MS),
         ttfb_ms: summary("ttfb", US_TO_MS),

@@ -76,12 +76,21 @@ fn one_run(s: &mut String, r: &SuiteReport, key: &str, run: &RunResults) {
         s.push_str("</tbody>\n</table>\n");
     }
     if !t.errors.is_empty() {
-        let list: Vec<String> = t
-            .errors
-            .iter()
-            .map(|(class, n)| format!("<span class=\"tag\">{}</span>{n}", esc(class)))
-            .collect();
-        let _ = writeln!(s, "<p>Errors by class: {}</p>", list.join(" "));
+        s.push_str("<table>\n<thead><tr><th>Error class</th><th class=\"num\">Count</th><th>What the first answer of the class said</th></tr></thead>\n<tbody>\n");
+        for (class, n) in &t.errors {
+            let said = run
+                .kinds
+                .values()
+                .find_map(|k| k.error_messages.get(class))
+                .map_or("–", String::as_str);
+            let _ = writeln!(
+                s,
+                "<tr><td><span class=\"tag\">{}</span></td><td class=\"num\">{n}</td><td>{}</td></tr>",
+                esc(class),
+                esc(said)
+            );
+        }
+        s.push_str("</tbody>\n</table>\n");
     }
     // the runner's own chart of the same id wins (it is drawn under Charts)
     let own: Vec<_> = run_charts(key, run)

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use crate::escape::html as esc;
-use crate::model::{Chart, ChartKind};
+use crate::model::{Chart, ChartKind, Load};
 use crate::summary::num;
 
 const W: f64 = 640.0;
@@ -206,6 +206,9 @@ fn line_chart(s: &mut String, chart: &Chart, points: &[[f64; 2]]) {
         H - 8.0,
         esc(&chart.x_label)
     );
+    if let Some(load) = &chart.load {
+        load_area(s, load, &f);
+    }
     for (i, series) in chart.series.iter().enumerate() {
         let mut pts: Vec<[f64; 2]> = series
             .points
@@ -244,6 +247,41 @@ fn line_chart(s: &mut String, chart: &Chart, points: &[[f64; 2]]) {
             }
         }
     }
+}
+
+/// The load behind the lines: a shaded area on its own scale (0 to its peak over
+/// the plot's height), named with its peak at the top right.
+fn load_area(s: &mut String, load: &Load, f: &Frame) {
+    let mut pts: Vec<[f64; 2]> = load
+        .points
+        .iter()
+        .filter(|p| p[0].is_finite() && p[1].is_finite() && p[0] >= f.x0 && p[0] <= f.x1)
+        .copied()
+        .collect();
+    pts.sort_by(|a, b| a[0].total_cmp(&b[0]));
+    let peak = pts.iter().map(|p| p[1]).fold(0.0, f64::max);
+    let (Some(first), Some(last)) = (pts.first(), pts.last()) else {
+        return;
+    };
+    if peak <= 0.0 {
+        return;
+    }
+    let base = H - BOTTOM;
+    let plot = H - TOP - BOTTOM;
+    let mut path = format!("{:.1},{base:.1}", f.px(first[0]));
+    for p in &pts {
+        let _ = write!(path, " {:.1},{:.1}", f.px(p[0]), base - p[1] / peak * plot);
+    }
+    let _ = write!(path, " {:.1},{base:.1}", f.px(last[0]));
+    let _ = write!(
+        s,
+        "<polygon points=\"{path}\" class=\"load\"><title>{}</title></polygon><text x=\"{:.1}\" y=\"{:.1}\" class=\"tick load-label\" text-anchor=\"end\">shaded: {}, peak {}</text>",
+        esc(&load.name),
+        W - RIGHT,
+        TOP - 4.0,
+        esc(&load.name),
+        esc(&num(peak))
+    );
 }
 
 fn bar_chart(s: &mut String, chart: &Chart, points: &[[f64; 2]]) {
@@ -370,6 +408,7 @@ mod tests {
                 name: "p95 & more".into(),
                 points: vec![[0.0, 12.0]],
             }],
+            load: None,
         };
         let svg = chart_svg(&chart);
         assert!(

@@ -187,6 +187,7 @@ pub fn run(name: &str, duration_s: f64, specs: Vec<KindSpec>) -> RunResults {
                 interrupted: 0,
                 dropped: 0,
                 errors,
+                error_messages: BTreeMap::new(),
                 latency_ms: summary(&all),
                 latency_uncorrected_ms: summary(&all),
                 ttfb_ms: None,
@@ -454,6 +455,7 @@ pub fn focused_report() -> SuiteReport {
                         points: vec![[0.0, 38.0], [1.0, 160.0], [2.0, 410.0]],
                     },
                 ],
+                load: None,
             },
             Chart {
                 id: "cache-hit-rate".to_owned(),
@@ -466,6 +468,7 @@ pub fn focused_report() -> SuiteReport {
                     name: "hit rate".to_owned(),
                     points: (1..=20).map(|t| [t as f64, round3(45.0 * (1.0 - (-(t as f64) / 5.0).exp()))]).collect(),
                 }],
+                load: None,
             },
             Chart {
                 id: "cost-by-model".to_owned(),
@@ -484,6 +487,7 @@ pub fn focused_report() -> SuiteReport {
                         points: vec![[0.0, 0.0188], [1.0, 0.0041], [2.0, 0.0]],
                     },
                 ],
+                load: None,
             },
         ],
         baseline: None,

@@ -299,6 +299,7 @@ fn hit_rate_chart(check: &str, answers: &[(f64, bool)]) -> Chart {
             name: "hit rate".into(),
             points,
         }],
+        load: None,
     }
 }
 
@@ -322,6 +323,7 @@ fn sweep_chart(check: &str, rows: &[SweepRow]) -> Chart {
             series("recall", SweepRow::recall),
             series("F1", SweepRow::f1),
         ],
+        load: None,
     }
 }
 
@@ -359,5 +361,6 @@ fn similarity_chart(check: &str, true_hits: &[f64], false_hits: &[f64]) -> Chart
                 points: count(false_hits),
             },
         ],
+        load: None,
     }
 }

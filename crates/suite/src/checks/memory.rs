@@ -84,6 +84,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
             name: "RSS".into(),
             points: samples.iter().map(|(t, mb)| [*t, *mb]).collect(),
         }],
+        load: None,
     };
     let evidence = Evidence {
         summary: format!(

@@ -158,6 +158,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
         y_unit: "ms".into(),
         categories: CLASSES.iter().map(|c| (*c).to_owned()).collect(),
         series: bars,
+        load: None,
     };
 
     let mut recommendations = Vec::new();

@@ -170,6 +170,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
                 .map(|(t, ready)| [*t, if *ready { 1.0 } else { 0.0 }])
                 .collect(),
         }],
+        load: None,
     };
     let evidence = Evidence {
         summary: format!(
