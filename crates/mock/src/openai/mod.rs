@@ -6,6 +6,7 @@
 //! | `POST /v1/embeddings`       | vectors as floats or base64, optional `dimensions` |
 //! | `GET /v1/models`            | the models of the profile                         |
 //! | `GET /v1/models/{id}`       | one model, or 404 `model_not_found`               |
+//! | `GET /health`               | 200 with an empty body, as vLLM answers the probe |
 //!
 //! Answers are readable English drawn from `fixtures/corpus` by topic, the same for
 //! the same model, messages, format and seed. `usage` holds real token counts
@@ -184,7 +185,15 @@ pub fn router(profile: &OpenAiProfile, seed: u64, time_scale: f64) -> Router {
         .route("/v1/organization/usage/embeddings", get(usage::embeddings))
         .route("/v1/organization/costs", get(usage::costs))
         .with_state(Arc::clone(&mock));
-    assemble(Arc::clone(&mock.core), routes, account)
+    // Benchmark tools written for vLLM-style servers (guidellm, vLLM's own bench)
+    // probe `/health` before they start; like the control routes, the probe is
+    // never faulted, limited or entered in the books.
+    assemble(Arc::clone(&mock.core), routes, account).route("/health", get(health))
+}
+
+/// `GET /health`: 200 and an empty body, as vLLM's server answers it.
+async fn health() -> http::StatusCode {
+    http::StatusCode::OK
 }
 
 #[cfg(test)]

@@ -149,6 +149,26 @@ async fn max_tokens_cuts_with_finish_reason_length() {
 }
 
 #[tokio::test]
+async fn the_health_probe_answers_200_and_is_not_booked() {
+    let profile = OpenAiProfile {
+        faults: FaultSpec {
+            unavailable: 1.0,
+            ..FaultSpec::default()
+        },
+        ..OpenAiProfile::default()
+    };
+    let app = app(&profile, 0);
+    let response = send(&app, "GET", "/health", None).await;
+    assert_eq!(response.status(), 200);
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert!(bytes.is_empty());
+    let books = json_of(send(&app, "GET", "/_mock/books", None).await).await;
+    assert_eq!(books["total"]["calls"], 0, "{books}");
+}
+
+#[tokio::test]
 async fn unknown_models_get_model_not_found() {
     let app = app(&OpenAiProfile::default(), 0);
     for (path, body) in [
