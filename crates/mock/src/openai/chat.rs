@@ -19,6 +19,7 @@ use xxhash_rust::xxh3::{xxh3_64, xxh3_128};
 
 use super::OpenAiMock;
 use super::admission::admit;
+use super::arguments;
 use super::completion::{self, Format, Spec, Written};
 use super::profile::ChatModel;
 use super::stream;
@@ -79,6 +80,9 @@ pub(super) struct Meta {
 
 async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Response, ApiError> {
     let request: ChatCompletionRequest = mock.core.style.parse_json(body)?;
+    if mock.profile.strict_arguments {
+        arguments::check(body, arguments::CHAT)?;
+    }
     validate::chat(&request)?;
     let model = mock.chat_model(&request.model)?;
     let planned = plan(mock, &request, model)?;
@@ -240,8 +244,11 @@ fn write_choices(
     let cap = request
         .token_cap()
         .map(|c| c.clamp(0, i64::from(u32::MAX)) as u32);
-    // The memo key adds what shapes the final text (cap, stop, n).
-    let shape = serde_json::to_vec(&(n, cap, &stop)).unwrap_or_default();
+    let floor = request
+        .token_floor()
+        .map(|f| f.clamp(0, i64::from(u32::MAX)) as u32);
+    // The memo key adds what shapes the final text (cap, floor, stop, n).
+    let shape = serde_json::to_vec(&(n, cap, floor, &stop)).unwrap_or_default();
     let parts: [&[u8]; 5] = [
         request.model.as_bytes(),
         messages,
@@ -265,6 +272,7 @@ fn write_choices(
         encoding: model.tokenizer,
         length: model.output_tokens,
         cap,
+        floor,
         stop: &stop,
         format,
         prompt: &prompt_text,

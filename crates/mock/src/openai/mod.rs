@@ -14,8 +14,15 @@
 //! cache. Each model has its own latency profile, and every route sits behind the
 //! shared middleware (auth, body limit, faults, stats) and the per-key, per-model
 //! rate limits and per-model capacity.
+//!
+//! Like OpenAI, the mock refuses request arguments the API does not document (400
+//! `Unrecognized request argument supplied: NAME`) unless the profile's
+//! `strict_arguments` is off (`arguments.rs`). It also honours vLLM's `ignore_eos`
+//! (the answer fills the token cap) and `min_tokens` (never fewer tokens), which
+//! benchmark tools send to fix output lengths.
 
 mod admission;
+mod arguments;
 mod chat;
 mod completion;
 mod corpus;

@@ -40,6 +40,9 @@ pub struct OpenAiProfile {
     pub embedding_models: BTreeMap<String, EmbeddingModel>,
     /// The simulated provider prompt cache.
     pub prompt_cache: PromptCacheConfig,
+    /// Refuse request arguments the API does not document, as OpenAI does (400
+    /// `Unrecognized request argument supplied`); off, they are ignored.
+    pub strict_arguments: bool,
 }
 
 /// One chat model.
@@ -185,6 +188,7 @@ impl Default for OpenAiProfile {
             chat_models: default_chat_models(),
             embedding_models: default_embedding_models(),
             prompt_cache: PromptCacheConfig::default(),
+            strict_arguments: true,
         }
     }
 }
