@@ -10,8 +10,11 @@ use async_openai::types::chat::{
     ChatCompletionRequestSystemMessageArgs, ChatCompletionRequestUserMessageArgs,
     CreateChatCompletionRequestArgs, ReasoningEffort, ServiceTier, StopConfiguration, Verbosity,
 };
+use async_openai::types::chat::{CompletionFinishReason, Prompt};
+use async_openai::types::completions::CreateCompletionRequestArgs;
 use async_openai::types::embeddings::CreateEmbeddingRequestArgs;
-use gatebench_mock::openai::{OpenAiProfile, router};
+use futures::StreamExt as _;
+use gatebench_mock::openai::{Encoding, OpenAiProfile, router};
 use gatebench_mock::server::{self, ServerHandle};
 use serde_json::{Value, json};
 
@@ -77,6 +80,29 @@ async fn unknown_arguments_are_refused_in_openai_s_exact_shape() {
         error["error"]["message"],
         "Unrecognized request arguments supplied: truncate, x"
     );
+
+    let (status, error) = post(
+        &url,
+        "/v1/completions",
+        json!({"model": "gpt-4o", "prompt": "hi", "echo": false, "best_of": 1, "guided_json": {}}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        error["error"]["message"],
+        "Unrecognized request argument supplied: guided_json"
+    );
+    for (prompt, param) in [(json!([]), "prompt"), (json!({"text": "hi"}), "prompt")] {
+        let (status, error) = post(
+            &url,
+            "/v1/completions",
+            json!({"model": "gpt-4o", "prompt": prompt}),
+        )
+        .await;
+        assert_eq!(status, 400, "{error}");
+        assert_eq!(error["error"]["type"], "invalid_request_error");
+        assert_eq!(error["error"]["param"], param);
+    }
 
     // A lenient profile ignores them.
     let (_lenient, lenient_url) = start(OpenAiProfile {
@@ -166,4 +192,194 @@ async fn ignore_eos_fills_the_cap_and_min_tokens_sets_a_floor() {
     let (status, error) = post(&url, "/v1/chat/completions", body).await;
     assert_eq!(status, 400);
     assert_eq!(error["error"]["param"], "min_tokens");
+}
+
+async fn get(url: &str, path: &str) -> Value {
+    reqwest::Client::new()
+        .get(format!("{url}{path}"))
+        .bearer_auth("sk-test")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The books' entries for `route`, oldest first, once there are `n` of them (an
+/// entry is written when its answer's body has gone out, just after the client
+/// has it).
+async fn calls_on(url: &str, route: &str, n: usize) -> Vec<Value> {
+    for _ in 0..500 {
+        let page = get(url, "/_mock/calls?after=0&limit=1000").await;
+        let calls: Vec<Value> = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["route"] == route)
+            .cloned()
+            .collect();
+        if calls.len() >= n {
+            return calls;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the books never held {n} calls on {route}");
+}
+
+/// Billed (input, cached, output) tokens of the Usage API's completions report
+/// for the last hour.
+async fn usage_report(url: &str) -> (u64, u64, u64) {
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 3600;
+    let report = get(
+        url,
+        &format!("/v1/organization/usage/completions?start_time={start}&bucket_width=1d"),
+    )
+    .await;
+    let mut sums = (0, 0, 0);
+    for bucket in report["data"].as_array().unwrap() {
+        for r in bucket["results"].as_array().unwrap() {
+            sums.0 += r["input_tokens"].as_u64().unwrap();
+            sums.1 += r["input_cached_tokens"].as_u64().unwrap();
+            sums.2 += r["output_tokens"].as_u64().unwrap();
+        }
+    }
+    sums
+}
+
+#[tokio::test]
+async fn legacy_completions_answer_each_prompt_n_times_and_are_booked() {
+    let (_server, url) = start(OpenAiProfile::default()).await;
+    let prompts = vec![
+        "Once upon a time, a little dragon".to_owned(),
+        "The recipe for bread starts with".to_owned(),
+    ];
+    let request = CreateCompletionRequestArgs::default()
+        .model("gpt-4o-mini")
+        .prompt(Prompt::StringArray(prompts.clone()))
+        .n(2)
+        .max_tokens(12u32)
+        .seed(3)
+        .build()
+        .unwrap();
+    let response = client(&url).completions().create(request).await.unwrap();
+    assert_eq!(response.object, "text_completion");
+    assert!(response.id.starts_with("cmpl-"));
+    assert_eq!(response.choices.len(), 4);
+    let encoding = Encoding::O200kBase;
+    let mut output = 0;
+    for (i, choice) in response.choices.iter().enumerate() {
+        assert_eq!(choice.index as usize, i);
+        assert!(!choice.text.is_empty());
+        let tokens = encoding.count(&choice.text);
+        assert!(tokens <= 12);
+        output += tokens;
+        let expected = if tokens == 12 {
+            CompletionFinishReason::Length
+        } else {
+            CompletionFinishReason::Stop
+        };
+        assert_eq!(choice.finish_reason, Some(expected));
+    }
+    let usage = response.usage.unwrap();
+    let input: usize = prompts.iter().map(|p| encoding.count(p)).sum();
+    assert_eq!(usage.prompt_tokens as usize, input, "no chat framing");
+    assert_eq!(usage.completion_tokens as usize, output);
+    assert_eq!(
+        usage.total_tokens,
+        usage.prompt_tokens + usage.completion_tokens
+    );
+
+    // The books and the Usage API hold the call as the client saw it.
+    let calls = calls_on(&url, "/v1/completions", 1).await;
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0]["billed"], true);
+    assert_eq!(calls[0]["response_id"], response.id);
+    assert_eq!(calls[0]["usage"]["input_tokens"], usage.prompt_tokens);
+    assert_eq!(calls[0]["usage"]["output_tokens"], usage.completion_tokens);
+    assert_eq!(
+        usage_report(&url).await,
+        (
+            u64::from(usage.prompt_tokens),
+            0,
+            u64::from(usage.completion_tokens)
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_streamed_legacy_completion_is_the_whole_one_in_chunks_with_usage_last() {
+    let (_server, url) = start(OpenAiProfile::default()).await;
+    let args = |stream: bool| {
+        let mut args = CreateCompletionRequestArgs::default();
+        args.model("gpt-4o")
+            .prompt("Write about the sea at night")
+            .max_tokens(40u32);
+        if stream {
+            args.stream(true).stream_options(
+                async_openai::types::chat::ChatCompletionStreamOptions {
+                    include_usage: Some(true),
+                    include_obfuscation: None,
+                },
+            );
+        }
+        args.build().unwrap()
+    };
+    let whole = client(&url)
+        .completions()
+        .create(args(false))
+        .await
+        .unwrap();
+    let mut stream = client(&url)
+        .completions()
+        .create_stream(args(true))
+        .await
+        .unwrap();
+    let mut text = String::new();
+    let mut chunks = 0;
+    let mut finish = None;
+    let mut usage = None;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.unwrap();
+        assert_eq!(chunk.object, "text_completion");
+        chunks += 1;
+        for choice in &chunk.choices {
+            text.push_str(&choice.text);
+            if choice.finish_reason.is_some() {
+                finish = choice.finish_reason;
+            }
+        }
+        if let Some(u) = chunk.usage {
+            assert!(chunk.choices.is_empty(), "usage comes on its own chunk");
+            usage = Some(u);
+        }
+    }
+    assert_eq!(text, whole.choices[0].text);
+    assert_eq!(finish, whole.choices[0].finish_reason);
+    let usage = usage.expect("a usage chunk");
+    assert_eq!(
+        usage.completion_tokens,
+        whole.usage.unwrap().completion_tokens
+    );
+    assert!(
+        chunks > usage.completion_tokens as usize,
+        "a chunk per token"
+    );
+
+    // Without max_tokens the API's default of 16 applies.
+    let request = CreateCompletionRequestArgs::default()
+        .model("gpt-4o")
+        .prompt("Write about the sea at night")
+        .build()
+        .unwrap();
+    let response = client(&url).completions().create(request).await.unwrap();
+    assert_eq!(response.usage.unwrap().completion_tokens, 16);
+    assert_eq!(
+        response.choices[0].finish_reason,
+        Some(CompletionFinishReason::Length)
+    );
 }

@@ -1,5 +1,5 @@
 //! OpenAI API shapes: errors, chat completions (request, response, stream chunks),
-//! usage, embeddings and models.
+//! legacy text completions, usage, embeddings and models.
 //!
 //! Requests are lenient, as the real API is about what it ignores: unknown fields
 //! are skipped, so a request from any SDK version parses. Fields the API documents
@@ -9,6 +9,7 @@
 
 mod chat;
 mod chunk;
+mod completions;
 mod embeddings;
 mod models;
 mod response;
@@ -20,6 +21,7 @@ pub use chat::{
     JsonSchemaFormat, MessageContent, ResponseFormat, Stop, StreamOptions, Tool, ToolCall,
 };
 pub use chunk::{ChatCompletionChunk, ChunkChoice, Delta};
+pub use completions::{CompletionPrompt, CompletionRequest, TextChoice, TextCompletion};
 pub use embeddings::{
     Embedding, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage,
     EmbeddingVector, EncodingFormat,

@@ -62,6 +62,30 @@ pub(super) const CHAT: &[&str] = &[
     VLLM[1],
 ];
 
+/// `POST /v1/completions` (legacy).
+pub(super) const COMPLETIONS: &[&str] = &[
+    "model",
+    "prompt",
+    "best_of",
+    "echo",
+    "frequency_penalty",
+    "logit_bias",
+    "logprobs",
+    "max_tokens",
+    "n",
+    "presence_penalty",
+    "seed",
+    "stop",
+    "stream",
+    "stream_options",
+    "suffix",
+    "temperature",
+    "top_p",
+    "user",
+    VLLM[0],
+    VLLM[1],
+];
+
 /// `POST /v1/embeddings`.
 pub(super) const EMBEDDINGS: &[&str] = &["model", "input", "dimensions", "encoding_format", "user"];
 
@@ -161,5 +185,9 @@ mod tests {
         assert_eq!(message(body, CHAT), None);
         assert_eq!(message("[1,2]", CHAT), None);
         assert_eq!(message("{\"model\": ", CHAT), None);
+        assert_eq!(
+            message(r#"{"model":"m","prompt":"x","echo":true}"#, COMPLETIONS),
+            None
+        );
     }
 }

@@ -69,9 +69,19 @@ impl Timing {
     }
 }
 
+/// What a stream's chunks are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Object {
+    /// `chat.completion.chunk`.
+    ChatChunk,
+    /// `text_completion` (legacy completions).
+    TextCompletion,
+}
+
 /// Identity of one completion, the same on every chunk.
 #[derive(Clone, Debug)]
 pub(super) struct Meta {
+    pub object: Object,
     pub id: String,
     pub created: u64,
     pub model: String,
@@ -109,7 +119,8 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         factor: admission.factor(),
     };
     let meta = Meta {
-        id: completion_id(ctx),
+        object: Object::ChatChunk,
+        id: completion_id(ctx, "chatcmpl-"),
         created: unix_now(),
         model: request.model.clone(),
         fingerprint: fingerprint(&request.model),
@@ -187,8 +198,20 @@ pub fn plan(
 ) -> Result<Planned, ApiError> {
     let messages = serde_json::to_vec(&request.messages).unwrap_or_default();
     let prompt = prompt_tokens(mock, request, model, &messages);
+    plan_for_prompt(mock, request, model, &messages, prompt)
+}
+
+/// [`plan`] for a prompt counted by the caller (a route whose prompt is not a chat
+/// conversation); `messages` is the conversation as the answer's content key.
+pub(super) fn plan_for_prompt(
+    mock: &OpenAiMock,
+    request: &ChatCompletionRequest,
+    model: &ChatModel,
+    messages: &[u8],
+    prompt: Arc<Vec<u32>>,
+) -> Result<Planned, ApiError> {
     validate::chat_for_model(request, model, prompt.len())?;
-    let choices = write_choices(mock, request, model, &messages);
+    let choices = write_choices(mock, request, model, messages);
     let completion_tokens: u32 = choices.iter().map(|c| c.tokens).sum();
     let prompt_tokens = prompt.len() as u32;
     let mut usage = Usage {
@@ -297,7 +320,7 @@ fn write_choices(
 }
 
 /// The hash of the last user message's text, without copying plain text.
-fn prompt_hash(request: &ChatCompletionRequest) -> Option<u64> {
+pub(super) fn prompt_hash(request: &ChatCompletionRequest) -> Option<u64> {
     let last = request
         .messages
         .iter()
@@ -329,22 +352,22 @@ fn set_cached(usage: &mut Usage, cached: u32, model: &ChatModel) {
     }
 }
 
-/// `chatcmpl-` and 29 letters and digits, like OpenAI's ids.
-fn completion_id(ctx: &RequestCtx) -> String {
+/// `prefix` (`chatcmpl-`, `cmpl-`) and 29 letters and digits, like OpenAI's ids.
+pub(super) fn completion_id(ctx: &RequestCtx, prefix: &str) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = ctx.rng("completion_id");
     let tail: String = (0..29)
         .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
         .collect();
-    format!("chatcmpl-{tail}")
+    format!("{prefix}{tail}")
 }
 
 /// A stable `fp_` fingerprint per model.
-fn fingerprint(model: &str) -> String {
+pub(super) fn fingerprint(model: &str) -> String {
     format!("fp_{:010x}", xxh3_64(model.as_bytes()) & 0xff_ffff_ffff)
 }
 
-fn unix_now() -> u64 {
+pub(super) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())

@@ -3,6 +3,7 @@
 //! | route                       | what it does                                      |
 //! |-----------------------------|---------------------------------------------------|
 //! | `POST /v1/chat/completions` | chat, whole or streamed (server-sent events)      |
+//! | `POST /v1/completions`      | legacy text completions, whole or streamed        |
 //! | `POST /v1/embeddings`       | vectors as floats or base64, optional `dimensions` |
 //! | `GET /v1/models`            | the models of the profile                         |
 //! | `GET /v1/models/{id}`       | one model, or 404 `model_not_found`               |
@@ -31,6 +32,7 @@ mod models;
 mod profile;
 mod prompt_cache;
 mod stream;
+mod text_completion;
 mod usage;
 mod validate;
 
@@ -180,6 +182,7 @@ pub fn router(profile: &OpenAiProfile, seed: u64, time_scale: f64) -> Router {
     let mock = OpenAiMock::new(profile, seed, time_scale);
     let routes = Router::new()
         .route("/v1/chat/completions", post(chat::handle))
+        .route("/v1/completions", post(text_completion::handle))
         .route("/v1/embeddings", post(embeddings::handle))
         .route("/v1/models", get(models::list))
         .route("/v1/models/{id}", get(models::retrieve))

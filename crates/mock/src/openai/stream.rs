@@ -1,10 +1,12 @@
 //! A streamed chat completion: server-sent events of `chat.completion.chunk`
-//! objects, paced by the latency model, ending with `data: [DONE]`.
+//! objects (or, for a legacy completion, `text_completion` objects), paced by the
+//! latency model, ending with `data: [DONE]`.
 //!
 //! Order, as the API sends it: each choice's role delta (`content: ""`), then one
 //! content delta per token (choices interleaved), then each choice's
 //! `finish_reason` chunk, then, with `stream_options.include_usage`, a chunk with
 //! empty `choices` and the usage (every other chunk then carries `"usage": null`).
+//! A legacy completion's chunks carry `choices[].text`, and no role chunk.
 //! A stream-cut fault ends the body with an error after a share of the chunks, so
 //! the client sees the connection drop without `[DONE]`.
 
@@ -16,12 +18,14 @@ use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
 use gatebench_wire::books::hash;
-use gatebench_wire::openai::{ChatCompletionChunk, ChunkChoice, Delta, FinishReason, Role, Usage};
+use gatebench_wire::openai::{
+    ChatCompletionChunk, ChunkChoice, Delta, FinishReason, Role, TextChoice, TextCompletion, Usage,
+};
 use http::{HeaderValue, header};
 use tokio::time::Instant;
 
 use super::admission::Admission;
-use super::chat::{Meta, Timing};
+use super::chat::{Meta, Object, Timing};
 use super::completion::Written;
 use crate::core::RequestCtx;
 use gatebench_tokens::Encoding;
@@ -212,6 +216,9 @@ impl Sse {
     }
 
     fn write(&self, event: Event, out: &mut Vec<u8>) {
+        if self.meta.object == Object::TextCompletion {
+            return self.write_text(event, out);
+        }
         let choice = |index: usize, delta: Delta, finish: Option<FinishReason>| ChunkChoice {
             index: index as u32,
             delta,
@@ -257,6 +264,44 @@ impl Sse {
             service_tier: Some("default".to_owned()),
             choices,
             usage: self.include_usage.then_some(usage),
+        };
+        out.extend_from_slice(b"data: ");
+        // Serialising plain structs into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, &chunk);
+        out.extend_from_slice(b"\n\n");
+    }
+}
+
+impl Sse {
+    /// A legacy completion's chunk: the text so far of one choice, its finish, or
+    /// the usage.
+    fn write_text(&self, event: Event, out: &mut Vec<u8>) {
+        let choice = |index: usize, text: String, finish: Option<FinishReason>| TextChoice {
+            text,
+            index: index as u32,
+            logprobs: None,
+            finish_reason: finish,
+        };
+        let (choices, usage) = match event {
+            Event::Role(_) => return,
+            Event::Content(i, p) => {
+                let piece = self.pieces.get(i).and_then(|v| v.get(p)).cloned();
+                (vec![choice(i, piece.unwrap_or_default(), None)], None)
+            }
+            Event::Finish(i) => (
+                vec![choice(i, String::new(), self.finishes.get(i).cloned())],
+                None,
+            ),
+            Event::Usage => (Vec::new(), self.usage.clone()),
+        };
+        let chunk = TextCompletion {
+            id: self.meta.id.clone(),
+            object: TextCompletion::OBJECT.to_owned(),
+            created: self.meta.created,
+            model: self.meta.model.clone(),
+            choices,
+            system_fingerprint: Some(self.meta.fingerprint.clone()),
+            usage,
         };
         out.extend_from_slice(b"data: ");
         // Serialising plain structs into a Vec cannot fail.
