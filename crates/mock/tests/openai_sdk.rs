@@ -13,6 +13,10 @@ use async_openai::types::chat::{
 use async_openai::types::chat::{CompletionFinishReason, Prompt};
 use async_openai::types::completions::CreateCompletionRequestArgs;
 use async_openai::types::embeddings::CreateEmbeddingRequestArgs;
+use async_openai::types::responses::{
+    CreateResponseArgs, EasyInputMessageArgs, InputItem, InputParam, OutputItem,
+    OutputMessageContent, OutputStatus, ResponseStreamEvent, Role as ResponseRole, Status,
+};
 use futures::StreamExt as _;
 use gatebench_mock::openai::{Encoding, OpenAiProfile, router};
 use gatebench_mock::server::{self, ServerHandle};
@@ -381,5 +385,224 @@ async fn a_streamed_legacy_completion_is_the_whole_one_in_chunks_with_usage_last
     assert_eq!(
         response.choices[0].finish_reason,
         Some(CompletionFinishReason::Length)
+    );
+}
+
+fn conversation() -> InputParam {
+    let message = |role, text: &str| {
+        InputItem::EasyMessage(
+            EasyInputMessageArgs::default()
+                .role(role)
+                .content(text)
+                .build()
+                .unwrap(),
+        )
+    };
+    InputParam::Items(vec![
+        message(ResponseRole::User, "Tell me about rabbits."),
+        message(ResponseRole::Assistant, "Rabbits are small mammals."),
+        message(ResponseRole::User, "Tell me a story about a brave rabbit."),
+    ])
+}
+
+#[tokio::test]
+async fn a_response_has_the_api_s_shape_and_is_booked() {
+    let (_server, url) = start(OpenAiProfile::default()).await;
+    let request = CreateResponseArgs::default()
+        .model("gpt-4o-mini")
+        .instructions("You tell gentle stories.")
+        .input(conversation())
+        .build()
+        .unwrap();
+    let response = client(&url).responses().create(request).await.unwrap();
+    assert_eq!(response.object, "response");
+    assert!(response.id.starts_with("resp_"));
+    assert_eq!(response.status, Status::Completed);
+    assert_eq!(response.output.len(), 1);
+    let OutputItem::Message(message) = &response.output[0] else {
+        panic!("a message item: {:?}", response.output[0]);
+    };
+    assert!(message.id.starts_with("msg_"));
+    assert_eq!(message.status, OutputStatus::Completed);
+    let OutputMessageContent::OutputText(text) = &message.content[0] else {
+        panic!("output_text content");
+    };
+    assert!(!text.text.is_empty());
+    assert_eq!(response.output_text().as_deref(), Some(text.text.as_str()));
+    let usage = response.usage.clone().unwrap();
+    assert_eq!(
+        usage.output_tokens as usize,
+        Encoding::O200kBase.count(&text.text)
+    );
+    assert_eq!(usage.total_tokens, usage.input_tokens + usage.output_tokens);
+    assert_eq!(usage.output_tokens_details.reasoning_tokens, 0);
+
+    // The prompt is counted like the same conversation sent to chat.
+    let chat = json!({
+        "model": "gpt-4o-mini",
+        "messages": [
+            {"role": "system", "content": "You tell gentle stories."},
+            {"role": "user", "content": "Tell me about rabbits."},
+            {"role": "assistant", "content": "Rabbits are small mammals."},
+            {"role": "user", "content": "Tell me a story about a brave rabbit."}
+        ]
+    });
+    let (_, completion) = post(&url, "/v1/chat/completions", chat).await;
+    assert_eq!(completion["usage"]["prompt_tokens"], usage.input_tokens);
+
+    let calls = calls_on(&url, "/v1/responses", 1).await;
+    assert_eq!(calls[0]["response_id"], response.id);
+    assert_eq!(calls[0]["billed"], true);
+    assert_eq!(calls[0]["usage"]["input_tokens"], usage.input_tokens);
+    assert_eq!(calls[0]["usage"]["output_tokens"], usage.output_tokens);
+    // Both calls are in the Usage API's completions report.
+    calls_on(&url, "/v1/chat/completions", 1).await;
+    let (input, _, output) = usage_report(&url).await;
+    let chat_output = completion["usage"]["completion_tokens"].as_u64().unwrap();
+    assert_eq!(input, 2 * u64::from(usage.input_tokens));
+    assert_eq!(output, u64::from(usage.output_tokens) + chat_output);
+}
+
+#[tokio::test]
+async fn a_long_repeated_response_prompt_bills_cached_tokens() {
+    let (_server, url) = start(OpenAiProfile::default()).await;
+    let background = "The customer wrote about a parcel that did not arrive. ".repeat(160);
+    let request = || {
+        CreateResponseArgs::default()
+            .model("gpt-4o")
+            .instructions(background.clone())
+            .input("Where is my order?")
+            .max_output_tokens(16u32)
+            .build()
+            .unwrap()
+    };
+    let first = client(&url).responses().create(request()).await.unwrap();
+    // Cut by max_output_tokens: incomplete, as the API reports it.
+    assert_eq!(first.status, Status::Incomplete);
+    let first = first.usage.unwrap();
+    assert_eq!(first.input_tokens_details.cached_tokens, 0);
+    assert_eq!(first.output_tokens, 16);
+    let second = client(&url).responses().create(request()).await.unwrap();
+    let cached = second.usage.unwrap().input_tokens_details.cached_tokens;
+    assert!(cached >= 1024, "{cached}");
+    let calls = calls_on(&url, "/v1/responses", 2).await;
+    assert_eq!(calls[1]["usage"]["cached_tokens"], cached);
+}
+
+#[tokio::test]
+async fn a_streamed_response_sends_the_documented_events_in_order() {
+    let (_server, url) = start(OpenAiProfile::default()).await;
+    let request = CreateResponseArgs::default()
+        .model("gpt-4o")
+        .input("Tell me a story about a brave rabbit.")
+        .build()
+        .unwrap();
+    let whole = client(&url)
+        .responses()
+        .create(request.clone())
+        .await
+        .unwrap();
+    let mut stream = client(&url)
+        .responses()
+        .create_stream(request)
+        .await
+        .unwrap();
+    let mut kinds = Vec::new();
+    let mut sequence = Vec::new();
+    let mut deltas = String::new();
+    let mut done_text = None;
+    let mut completed = None;
+    while let Some(event) = stream.next().await {
+        let event = event.unwrap();
+        let (kind, n) = match &event {
+            ResponseStreamEvent::ResponseCreated(e) => {
+                assert_eq!(e.response.status, Status::InProgress);
+                assert!(e.response.usage.is_none());
+                ("created", e.sequence_number)
+            }
+            ResponseStreamEvent::ResponseInProgress(e) => ("in_progress", e.sequence_number),
+            ResponseStreamEvent::ResponseOutputItemAdded(e) => ("item_added", e.sequence_number),
+            ResponseStreamEvent::ResponseContentPartAdded(e) => ("part_added", e.sequence_number),
+            ResponseStreamEvent::ResponseOutputTextDelta(e) => {
+                deltas.push_str(&e.delta);
+                ("delta", e.sequence_number)
+            }
+            ResponseStreamEvent::ResponseOutputTextDone(e) => {
+                done_text = Some(e.text.clone());
+                ("text_done", e.sequence_number)
+            }
+            ResponseStreamEvent::ResponseContentPartDone(e) => ("part_done", e.sequence_number),
+            ResponseStreamEvent::ResponseOutputItemDone(e) => ("item_done", e.sequence_number),
+            ResponseStreamEvent::ResponseCompleted(e) => {
+                completed = Some(e.response.clone());
+                ("completed", e.sequence_number)
+            }
+            other => panic!("unexpected event {other:?}"),
+        };
+        if kinds.last() != Some(&kind) {
+            kinds.push(kind);
+        }
+        sequence.push(n);
+    }
+    assert_eq!(
+        kinds,
+        [
+            "created",
+            "in_progress",
+            "item_added",
+            "part_added",
+            "delta",
+            "text_done",
+            "part_done",
+            "item_done",
+            "completed"
+        ]
+    );
+    assert_eq!(sequence, (0..sequence.len() as u64).collect::<Vec<_>>());
+    let text = whole.output_text().unwrap();
+    assert_eq!(deltas, text);
+    assert_eq!(done_text.as_deref(), Some(text.as_str()));
+    let completed = completed.unwrap();
+    assert_eq!(completed.status, Status::Completed);
+    assert_eq!(completed.output_text().as_deref(), Some(text.as_str()));
+    let usage = completed.usage.unwrap();
+    assert_eq!(usage.output_tokens, whole.usage.unwrap().output_tokens);
+    let delta_events = sequence.len() - 8;
+    assert_eq!(
+        delta_events, usage.output_tokens as usize,
+        "a delta per token"
+    );
+}
+
+#[tokio::test]
+async fn bad_response_requests_get_openai_s_errors() {
+    let (_server, url) = start(OpenAiProfile::default()).await;
+    for (body, param) in [
+        (json!({"model": "gpt-4o", "input": []}), "input"),
+        (
+            json!({"model": "gpt-4o", "input": "hi", "max_output_tokens": 5}),
+            "max_output_tokens",
+        ),
+        (
+            json!({"model": "gpt-4o", "input": [{"role": "robot", "content": "hi"}]}),
+            "input[0].role",
+        ),
+        (json!({"model": "gpt-4o", "input": 42}), "input"),
+    ] {
+        let (status, error) = post(&url, "/v1/responses", body).await;
+        assert_eq!(status, 400, "{error}");
+        assert_eq!(error["error"]["type"], "invalid_request_error");
+        assert_eq!(error["error"]["param"], param, "{error}");
+    }
+    let (status, error) = post(
+        &url,
+        "/v1/responses",
+        json!({"model": "gpt-4o", "input": "hi", "messages": []}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        error["error"]["message"],
+        "Unrecognized request argument supplied: messages"
     );
 }

@@ -1,5 +1,5 @@
 //! OpenAI API shapes: errors, chat completions (request, response, stream chunks),
-//! legacy text completions, usage, embeddings and models.
+//! legacy text completions, the Responses API, usage, embeddings and models.
 //!
 //! Requests are lenient, as the real API is about what it ignores: unknown fields
 //! are skipped, so a request from any SDK version parses. Fields the API documents
@@ -13,6 +13,7 @@ mod completions;
 mod embeddings;
 mod models;
 mod response;
+mod responses;
 mod strings;
 mod usage;
 
@@ -28,6 +29,11 @@ pub use embeddings::{
 };
 pub use models::{ModelList, ModelObject};
 pub use response::{AssistantMessage, ChatChoice, ChatCompletion};
+pub use responses::{
+    InputContent, InputItem, InputPart, InputTokensDetails, OutputItem, OutputText,
+    OutputTokensDetails, ResponseEvent, ResponseInput, ResponseObject, ResponseRequest,
+    ResponseUsage,
+};
 pub use strings::{FinishReason, Role};
 pub use usage::{CompletionTokensDetails, PromptTokensDetails, Usage};
 

@@ -86,6 +86,42 @@ pub(super) const COMPLETIONS: &[&str] = &[
     VLLM[1],
 ];
 
+/// `POST /v1/responses`.
+pub(super) const RESPONSES: &[&str] = &[
+    "model",
+    "input",
+    "access_programs",
+    "background",
+    "context_management",
+    "conversation",
+    "include",
+    "instructions",
+    "max_output_tokens",
+    "max_tool_calls",
+    "metadata",
+    "moderation",
+    "parallel_tool_calls",
+    "previous_response_id",
+    "prompt",
+    "prompt_cache_key",
+    "prompt_cache_options",
+    "prompt_cache_retention",
+    "reasoning",
+    "safety_identifier",
+    "service_tier",
+    "store",
+    "stream",
+    "stream_options",
+    "temperature",
+    "text",
+    "tool_choice",
+    "tools",
+    "top_logprobs",
+    "top_p",
+    "truncation",
+    "user",
+];
+
 /// `POST /v1/embeddings`.
 pub(super) const EMBEDDINGS: &[&str] = &["model", "input", "dimensions", "encoding_format", "user"];
 

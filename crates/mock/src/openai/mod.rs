@@ -4,6 +4,7 @@
 //! |-----------------------------|---------------------------------------------------|
 //! | `POST /v1/chat/completions` | chat, whole or streamed (server-sent events)      |
 //! | `POST /v1/completions`      | legacy text completions, whole or streamed        |
+//! | `POST /v1/responses`        | the Responses API, whole or as its event stream   |
 //! | `POST /v1/embeddings`       | vectors as floats or base64, optional `dimensions` |
 //! | `GET /v1/models`            | the models of the profile                         |
 //! | `GET /v1/models/{id}`       | one model, or 404 `model_not_found`               |
@@ -31,6 +32,7 @@ mod embeddings;
 mod models;
 mod profile;
 mod prompt_cache;
+mod responses;
 mod stream;
 mod text_completion;
 mod usage;
@@ -183,6 +185,7 @@ pub fn router(profile: &OpenAiProfile, seed: u64, time_scale: f64) -> Router {
     let routes = Router::new()
         .route("/v1/chat/completions", post(chat::handle))
         .route("/v1/completions", post(text_completion::handle))
+        .route("/v1/responses", post(responses::handle))
         .route("/v1/embeddings", post(embeddings::handle))
         .route("/v1/models", get(models::list))
         .route("/v1/models/{id}", get(models::retrieve))

@@ -503,3 +503,52 @@ fn a_repeated_request_is_served_from_the_memo_of_written_answers() {
         first.choices
     );
 }
+
+#[tokio::test]
+async fn a_cut_response_stream_bills_what_went_out() {
+    let profile = OpenAiProfile {
+        faults: FaultSpec {
+            stream_cut: 1.0,
+            ..FaultSpec::default()
+        },
+        ..OpenAiProfile::default()
+    };
+    let app = app(&profile, 15);
+    let body = json!({"model": "gpt-4o", "input": "Tell me a long story about a brave rabbit.", "stream": true});
+    let response = send(&app, "POST", "/v1/responses", Some(body)).await;
+    assert_eq!(response.status(), 200);
+    let mut stream = response.into_body().into_data_stream();
+    let mut received = Vec::new();
+    let mut failed = false;
+    while let Some(frame) = futures::StreamExt::next(&mut stream).await {
+        match frame {
+            Ok(bytes) => received.extend_from_slice(&bytes),
+            Err(_) => {
+                failed = true;
+                break;
+            }
+        }
+    }
+    drop(stream);
+    assert!(failed, "the body ends with an error");
+    let text = String::from_utf8(received).unwrap();
+    assert!(text.starts_with("event: response.created\ndata: "));
+    assert!(!text.contains("response.completed"));
+    let delivered: String = text
+        .split("\n\n")
+        .filter_map(|event| event.split_once("\ndata: "))
+        .map(|(_, data)| serde_json::from_str::<Value>(data).unwrap())
+        .filter(|e| e["type"] == "response.output_text.delta")
+        .map(|e| e["delta"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!delivered.is_empty(), "the cut comes after some text");
+    let page = json_of(send(&app, "GET", "/_mock/calls", None).await).await;
+    let call = &page["data"][0];
+    assert_eq!(call["route"], "/v1/responses");
+    assert_eq!(call["complete"], false);
+    assert_eq!(call["billed"], true, "a cut stream bills what went out");
+    assert_eq!(
+        call["usage"]["output_tokens"],
+        Encoding::O200kBase.count(&delivered)
+    );
+}
