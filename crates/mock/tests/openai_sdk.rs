@@ -7,15 +7,20 @@ use std::time::Duration;
 use async_openai::Client;
 use async_openai::config::OpenAIConfig;
 use async_openai::types::chat::{
+    ChatCompletionMessageToolCalls, ChatCompletionNamedToolChoice, ChatCompletionTool,
+    ChatCompletionToolChoiceOption, ChatCompletionTools, CompletionFinishReason, FinishReason,
+    FunctionName, FunctionObjectArgs, Prompt, ToolChoiceOptions,
+};
+use async_openai::types::chat::{
     ChatCompletionRequestSystemMessageArgs, ChatCompletionRequestUserMessageArgs,
     CreateChatCompletionRequestArgs, ReasoningEffort, ServiceTier, StopConfiguration, Verbosity,
 };
-use async_openai::types::chat::{CompletionFinishReason, Prompt};
 use async_openai::types::completions::CreateCompletionRequestArgs;
 use async_openai::types::embeddings::CreateEmbeddingRequestArgs;
 use async_openai::types::responses::{
-    CreateResponseArgs, EasyInputMessageArgs, InputItem, InputParam, OutputItem,
+    CreateResponseArgs, EasyInputMessageArgs, FunctionTool, InputItem, InputParam, OutputItem,
     OutputMessageContent, OutputStatus, ResponseStreamEvent, Role as ResponseRole, Status,
+    Tool as ResponseTool, ToolChoiceOptions as ResponseToolChoice, ToolChoiceParam,
 };
 use futures::StreamExt as _;
 use gatebench_mock::openai::{Encoding, OpenAiProfile, router};
@@ -605,4 +610,316 @@ async fn bad_response_requests_get_openai_s_errors() {
         error["error"]["message"],
         "Unrecognized request argument supplied: messages"
     );
+}
+
+fn weather_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "city": {"type": "string"},
+            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+            "days": {"type": "integer", "minimum": 1, "maximum": 100},
+            "hourly": {"type": "boolean"},
+            "places": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"], "additionalProperties": false}}
+        },
+        "required": ["city", "unit", "days", "hourly", "places"],
+        "additionalProperties": false
+    })
+}
+
+fn chat_tools() -> Vec<ChatCompletionTools> {
+    let function = |name: &str, parameters: Value| {
+        ChatCompletionTools::Function(ChatCompletionTool {
+            function: FunctionObjectArgs::default()
+                .name(name)
+                .description("A tool")
+                .parameters(parameters)
+                .build()
+                .unwrap(),
+        })
+    };
+    vec![
+        function("get_weather", weather_schema()),
+        function("get_time", json!({"type": "object", "properties": {}})),
+    ]
+}
+
+fn tool_request(
+    prompt: &str,
+    choice: ChatCompletionToolChoiceOption,
+) -> async_openai::types::chat::CreateChatCompletionRequest {
+    CreateChatCompletionRequestArgs::default()
+        .model("gpt-4o")
+        .messages(vec![
+            ChatCompletionRequestUserMessageArgs::default()
+                .content(prompt)
+                .build()
+                .unwrap()
+                .into(),
+        ])
+        .tools(chat_tools())
+        .tool_choice(choice)
+        .build()
+        .unwrap()
+}
+
+fn named(name: &str) -> ChatCompletionToolChoiceOption {
+    ChatCompletionToolChoiceOption::Function(ChatCompletionNamedToolChoice {
+        function: FunctionName { name: name.into() },
+    })
+}
+
+#[tokio::test]
+async fn a_required_or_named_tool_choice_calls_with_arguments_that_follow_the_schema() {
+    let (_server, url) = start(OpenAiProfile::default()).await;
+    let required = ChatCompletionToolChoiceOption::Mode(ToolChoiceOptions::Required);
+    let validator = jsonschema::validator_for(&weather_schema()).unwrap();
+    let mut names = std::collections::BTreeSet::new();
+    for i in 0..12 {
+        let prompt = format!("What is the weather in city number {i}?");
+        let response = client(&url)
+            .chat()
+            .create(tool_request(&prompt, required.clone()))
+            .await
+            .unwrap();
+        let choice = &response.choices[0];
+        assert_eq!(choice.finish_reason, Some(FinishReason::ToolCalls));
+        assert_eq!(choice.message.content, None);
+        let calls = choice.message.tool_calls.as_ref().unwrap();
+        let ChatCompletionMessageToolCalls::Function(call) = &calls[0] else {
+            panic!("a function call");
+        };
+        assert!(call.id.starts_with("call_"));
+        names.insert(call.function.name.clone());
+        let arguments: Value = serde_json::from_str(&call.function.arguments).unwrap();
+        if call.function.name == "get_weather" {
+            assert!(validator.is_valid(&arguments), "{arguments}");
+        } else {
+            assert_eq!(arguments, json!({}));
+        }
+        assert_eq!(
+            response.usage.unwrap().completion_tokens as usize,
+            Encoding::O200kBase.count(&call.function.arguments)
+        );
+    }
+    assert_eq!(names.len(), 2, "required picks among the tools");
+
+    // A named function: that one, and `stop`, as the API reports a forced call.
+    let response = client(&url)
+        .chat()
+        .create(tool_request("Weather in Oslo?", named("get_weather")))
+        .await
+        .unwrap();
+    let choice = &response.choices[0];
+    assert_eq!(choice.finish_reason, Some(FinishReason::Stop));
+    let ChatCompletionMessageToolCalls::Function(call) =
+        &choice.message.tool_calls.as_ref().unwrap()[0]
+    else {
+        panic!("a function call");
+    };
+    assert_eq!(call.function.name, "get_weather");
+    let arguments: Value = serde_json::from_str(&call.function.arguments).unwrap();
+    assert!(validator.is_valid(&arguments), "{arguments}");
+    // The same request calls the same way.
+    let again = client(&url)
+        .chat()
+        .create(tool_request("Weather in Oslo?", named("get_weather")))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.choices[0].message.tool_calls,
+        choice.message.tool_calls
+    );
+
+    // Booked like any answer: the arguments are the content delivered.
+    let calls = calls_on(&url, "/v1/chat/completions", 14).await;
+    assert!(
+        calls
+            .iter()
+            .all(|c| c["billed"] == true && c["usage"]["output_tokens"].as_u64().unwrap() > 0)
+    );
+
+    let (status, error) = post(
+        &url,
+        "/v1/chat/completions",
+        json!({
+            "model": "gpt-4o",
+            "messages": [{"role": "user", "content": "hi"}],
+            "tools": [{"type": "function", "function": {"name": "get_time"}}],
+            "tool_choice": {"type": "function", "function": {"name": "get_weather"}}
+        }),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(error["error"]["param"], "tool_choice");
+}
+
+#[tokio::test]
+async fn a_streamed_tool_call_arrives_in_fragments_like_the_api_s() {
+    let (_server, url) = start(OpenAiProfile::default()).await;
+    let request = || {
+        let mut request = tool_request(
+            "Weather in Lisbon for a week?",
+            ChatCompletionToolChoiceOption::Mode(ToolChoiceOptions::Required),
+        );
+        // Only the tool with arguments to stream.
+        request.tools = Some(vec![chat_tools().remove(0)]);
+        request
+    };
+    let whole = client(&url).chat().create(request()).await.unwrap();
+    let ChatCompletionMessageToolCalls::Function(expected) =
+        &whole.choices[0].message.tool_calls.as_ref().unwrap()[0]
+    else {
+        panic!("a function call");
+    };
+    let mut stream = client(&url).chat().create_stream(request()).await.unwrap();
+    let mut fragments = Vec::new();
+    let mut finish = None;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.unwrap();
+        for choice in &chunk.choices {
+            assert_eq!(choice.delta.content, None, "a call streams no text");
+            if let Some(calls) = &choice.delta.tool_calls {
+                fragments.extend(calls.iter().cloned());
+            }
+            if choice.finish_reason.is_some() {
+                finish = choice.finish_reason;
+            }
+        }
+    }
+    assert_eq!(finish, Some(FinishReason::ToolCalls));
+    assert!(fragments.len() > 2, "arguments come in fragments");
+    let first = &fragments[0];
+    assert_eq!(first.index, 0);
+    assert_eq!(first.id.as_deref(), Some(expected.id.as_str()));
+    let function = first.function.as_ref().unwrap();
+    assert_eq!(
+        function.name.as_deref(),
+        Some(expected.function.name.as_str())
+    );
+    assert_eq!(function.arguments.as_deref(), Some(""));
+    let mut arguments = String::new();
+    for later in &fragments[1..] {
+        assert_eq!(later.index, 0);
+        assert!(later.id.is_none() && later.r#type.is_none());
+        let function = later.function.as_ref().unwrap();
+        assert!(function.name.is_none());
+        arguments.push_str(function.arguments.as_deref().unwrap());
+    }
+    assert_eq!(arguments, expected.function.arguments);
+}
+
+#[tokio::test]
+async fn auto_calls_a_share_of_requests_none_never_and_a_tool_result_gets_text() {
+    let auto = ChatCompletionToolChoiceOption::Mode(ToolChoiceOptions::Auto);
+    let none = ChatCompletionToolChoiceOption::Mode(ToolChoiceOptions::None);
+    let (_half, url) = start(OpenAiProfile::default()).await;
+    let mut called = 0;
+    for i in 0..40 {
+        let prompt = format!("Question {i}: what is the weather like?");
+        let response = client(&url)
+            .chat()
+            .create(tool_request(&prompt, auto.clone()))
+            .await
+            .unwrap();
+        let message = &response.choices[0].message;
+        if message.tool_calls.is_some() {
+            called += 1;
+            assert_eq!(
+                response.choices[0].finish_reason,
+                Some(FinishReason::ToolCalls)
+            );
+        } else {
+            assert!(message.content.as_deref().is_some_and(|t| !t.is_empty()));
+            assert_eq!(response.choices[0].finish_reason, Some(FinishReason::Stop));
+        }
+    }
+    assert!(
+        (8..=32).contains(&called),
+        "about half of 40 call: {called}"
+    );
+
+    let (_always, url) = start(OpenAiProfile {
+        tool_call_share: 1.0,
+        ..OpenAiProfile::default()
+    })
+    .await;
+    let response = client(&url)
+        .chat()
+        .create(tool_request("Weather?", auto.clone()))
+        .await
+        .unwrap();
+    assert!(response.choices[0].message.tool_calls.is_some());
+    let response = client(&url)
+        .chat()
+        .create(tool_request("Weather?", none))
+        .await
+        .unwrap();
+    assert!(response.choices[0].message.tool_calls.is_none());
+    // After the tool's result, the model answers.
+    let (status, answer) = post(
+        &url,
+        "/v1/chat/completions",
+        json!({
+            "model": "gpt-4o",
+            "messages": [
+                {"role": "user", "content": "Weather?"},
+                {"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "It is noon."}
+            ],
+            "tools": [{"type": "function", "function": {"name": "get_time"}}],
+            "tool_choice": "auto"
+        }),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer["choices"][0]["message"]["content"].is_string());
+    assert!(answer["choices"][0]["message"].get("tool_calls").is_none());
+}
+
+#[tokio::test]
+async fn the_responses_api_calls_functions_as_function_call_items() {
+    let (_server, url) = start(OpenAiProfile::default()).await;
+    let request = || {
+        CreateResponseArgs::default()
+            .model("gpt-4o-mini")
+            .input("Weather in Rome?")
+            .tools(vec![ResponseTool::Function(FunctionTool {
+                name: "get_weather".into(),
+                parameters: Some(weather_schema()),
+                strict: Some(true),
+                ..FunctionTool::default()
+            })])
+            .tool_choice(ToolChoiceParam::Option(ResponseToolChoice::Required))
+            .build()
+            .unwrap()
+    };
+    let response = client(&url).responses().create(request()).await.unwrap();
+    assert_eq!(response.status, Status::Completed);
+    let OutputItem::FunctionCall(call) = &response.output[0] else {
+        panic!("a function call item: {:?}", response.output);
+    };
+    assert_eq!(call.name, "get_weather");
+    assert!(call.call_id.starts_with("call_"));
+    let arguments: Value = serde_json::from_str(&call.arguments).unwrap();
+    let validator = jsonschema::validator_for(&weather_schema()).unwrap();
+    assert!(validator.is_valid(&arguments), "{arguments}");
+
+    let mut stream = client(&url)
+        .responses()
+        .create_stream(request())
+        .await
+        .unwrap();
+    let mut deltas = String::new();
+    let mut done = None;
+    while let Some(event) = stream.next().await {
+        match event.unwrap() {
+            ResponseStreamEvent::ResponseFunctionCallArgumentsDelta(e) => deltas.push_str(&e.delta),
+            ResponseStreamEvent::ResponseFunctionCallArgumentsDone(e) => done = Some(e.arguments),
+            ResponseStreamEvent::ResponseOutputTextDelta(_) => panic!("a call streams no text"),
+            _ => {}
+        }
+    }
+    assert_eq!(deltas, call.arguments);
+    assert_eq!(done.as_deref(), Some(call.arguments.as_str()));
 }

@@ -21,7 +21,7 @@ pub use chat::{
     ChatCompletionRequest, ChatMessage, ContentPart, FunctionCall, FunctionDefinition, ImageUrl,
     JsonSchemaFormat, MessageContent, ResponseFormat, Stop, StreamOptions, Tool, ToolCall,
 };
-pub use chunk::{ChatCompletionChunk, ChunkChoice, Delta};
+pub use chunk::{ChatCompletionChunk, ChunkChoice, Delta, FunctionCallDelta, ToolCallDelta};
 pub use completions::{CompletionPrompt, CompletionRequest, TextChoice, TextCompletion};
 pub use embeddings::{
     Embedding, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage,

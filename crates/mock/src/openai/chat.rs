@@ -12,7 +12,7 @@ use bytes::Bytes;
 use gatebench_wire::books::{CallUsage, hash};
 use gatebench_wire::openai::{
     AssistantMessage, ChatChoice, ChatCompletion, ChatCompletionRequest, CompletionTokensDetails,
-    MessageContent, PromptTokensDetails, ResponseFormat, Role, Usage,
+    FunctionCall, MessageContent, PromptTokensDetails, ResponseFormat, Role, ToolCall, Usage,
 };
 use rand::RngExt as _;
 use xxhash_rust::xxh3::{xxh3_64, xxh3_128};
@@ -23,6 +23,7 @@ use super::arguments;
 use super::completion::{self, Format, Spec, Written};
 use super::profile::ChatModel;
 use super::stream;
+use super::tools;
 use super::validate;
 use crate::core::RequestCtx;
 use crate::error::ApiError;
@@ -174,7 +175,7 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
             .enumerate()
             .map(|(i, c)| ChatChoice {
                 index: i as u32,
-                message: AssistantMessage::text(c.text.clone()),
+                message: assistant_message(c),
                 logprobs: None,
                 finish_reason: Some(c.finish.clone()),
             })
@@ -211,7 +212,8 @@ pub(super) fn plan_for_prompt(
     prompt: Arc<Vec<u32>>,
 ) -> Result<Planned, ApiError> {
     validate::chat_for_model(request, model, prompt.len())?;
-    let choices = write_choices(mock, request, model, messages);
+    let tool_choice = tools::choice(request)?;
+    let choices = write_choices(mock, request, model, messages, tool_choice);
     let completion_tokens: u32 = choices.iter().map(|c| c.tokens).sum();
     let prompt_tokens = prompt.len() as u32;
     let mut usage = Usage {
@@ -253,6 +255,7 @@ fn write_choices(
     request: &ChatCompletionRequest,
     model: &ChatModel,
     messages: &[u8],
+    tool_choice: tools::Choice<'_>,
 ) -> Arc<Vec<Written>> {
     // What the text depends on: the model, the conversation, the answer's format
     // and the seed. Not on temperature, caps or stop sequences, so a capped or
@@ -270,8 +273,9 @@ fn write_choices(
     let floor = request
         .token_floor()
         .map(|f| f.clamp(0, i64::from(u32::MAX)) as u32);
-    // The memo key adds what shapes the final text (cap, floor, stop, n).
-    let shape = serde_json::to_vec(&(n, cap, floor, &stop)).unwrap_or_default();
+    let tools_key = serde_json::to_vec(&(&request.tools, &request.tool_choice)).unwrap_or_default();
+    // The memo key adds what shapes the final text (cap, floor, stop, n, tools).
+    let shape = serde_json::to_vec(&(n, cap, floor, &stop, &tools_key)).unwrap_or_default();
     let parts: [&[u8]; 5] = [
         request.model.as_bytes(),
         messages,
@@ -303,6 +307,27 @@ fn write_choices(
     let written: Arc<Vec<Written>> = Arc::new(
         (0..n)
             .map(|i| {
+                // A draw of its own, so offering tools does not change the text of
+                // an answer that calls none.
+                let mut tool_rng = mock.core.content_rng(&[
+                    b"tools",
+                    parts[0],
+                    parts[1],
+                    &tools_key,
+                    parts[3],
+                    &i.to_le_bytes(),
+                ]);
+                let share = mock.profile.tool_call_share;
+                if let Some(function) = tools::decide(request, tool_choice, share, &mut tool_rng) {
+                    let named = matches!(tool_choice, tools::Choice::Named(_));
+                    return tools::write_call(
+                        function,
+                        named,
+                        model.tokenizer,
+                        &prompt_text,
+                        &mut tool_rng,
+                    );
+                }
                 let mut rng = mock.core.content_rng(&[
                     b"chat",
                     parts[0],
@@ -317,6 +342,25 @@ fn write_choices(
     );
     mock.answers.insert(key, Arc::clone(&written));
     written
+}
+
+/// A choice's message: its text, or its tool call (with `content: null`).
+fn assistant_message(written: &Written) -> AssistantMessage {
+    match &written.call {
+        None => AssistantMessage::text(written.text.clone()),
+        Some(call) => AssistantMessage {
+            content: None,
+            tool_calls: Some(vec![ToolCall {
+                id: call.id.clone(),
+                kind: "function".to_owned(),
+                function: FunctionCall {
+                    name: call.name.clone(),
+                    arguments: written.text.clone(),
+                },
+            }]),
+            ..AssistantMessage::text("")
+        },
+    }
 }
 
 /// The hash of the last user message's text, without copying plain text.

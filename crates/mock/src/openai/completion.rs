@@ -60,8 +60,19 @@ pub struct Written {
     pub text: String,
     /// Its token count (exact, counted on the final text).
     pub tokens: u32,
-    /// `stop`, or `length` when the cap cut it.
+    /// `stop`, or `length` when the cap cut it (`tool_calls` for a call).
     pub finish: FinishReason,
+    /// A tool call instead of an answer: then `text` is its JSON arguments.
+    pub call: Option<Call>,
+}
+
+/// A tool call a choice makes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Call {
+    /// `call_...`.
+    pub id: String,
+    /// The function called.
+    pub name: String,
 }
 
 /// Writes one choice.
@@ -119,6 +130,7 @@ pub fn finish(spec: &Spec<'_>, text: String) -> Written {
                 } else {
                     FinishReason::Stop
                 },
+                call: None,
             }
         }
         None => {
@@ -127,6 +139,7 @@ pub fn finish(spec: &Spec<'_>, text: String) -> Written {
                 text,
                 tokens,
                 finish: FinishReason::Stop,
+                call: None,
             }
         }
     }

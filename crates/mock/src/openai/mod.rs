@@ -22,6 +22,12 @@
 //! `strict_arguments` is off (`arguments.rs`). It also honours vLLM's `ignore_eos`
 //! (the answer fills the token cap) and `min_tokens` (never fewer tokens), which
 //! benchmark tools send to fix output lengths.
+//!
+//! With function `tools`, a choice may call one instead of answering (`tools.rs`):
+//! always with `tool_choice` `required` or a named function, never with `none`, and
+//! with `auto` for the profile's `tool_call_share` of requests. The arguments are
+//! JSON that follows the function's `parameters` schema; streamed, they arrive as
+//! fragments after a first chunk with the call's id and name, as the API sends them.
 
 mod admission;
 mod arguments;
@@ -35,6 +41,7 @@ mod prompt_cache;
 mod responses;
 mod stream;
 mod text_completion;
+mod tools;
 mod usage;
 mod validate;
 
@@ -48,7 +55,7 @@ use moka::sync::Cache;
 
 pub use admission::{ORGANIZATION, rate_limited};
 pub use chat::{Planned, plan};
-pub use completion::{Format, Spec, Written, draw_length, write};
+pub use completion::{Call, Format, Spec, Written, draw_length, write};
 pub use corpus::{Corpus, Sentence, Topic, corpus};
 pub use embeddings::{EMBEDDING_ENCODING, decode_base64, encode_base64, shorten};
 pub use gatebench_tokens::{Encoding, count_chat_prompt, prompt_sequence};

@@ -19,14 +19,15 @@ use axum::response::Response;
 use bytes::Bytes;
 use gatebench_wire::books::hash;
 use gatebench_wire::openai::{
-    ChatCompletionChunk, ChunkChoice, Delta, FinishReason, Role, TextChoice, TextCompletion, Usage,
+    ChatCompletionChunk, ChunkChoice, Delta, FinishReason, FunctionCallDelta, Role, TextChoice,
+    TextCompletion, ToolCallDelta, Usage,
 };
 use http::{HeaderValue, header};
 use tokio::time::Instant;
 
 use super::admission::Admission;
 use super::chat::{Meta, Object, Timing};
-use super::completion::Written;
+use super::completion::{Call, Written};
 use crate::core::RequestCtx;
 use gatebench_tokens::Encoding;
 
@@ -75,6 +76,7 @@ pub(super) fn respond(
         meta,
         pieces,
         finishes: choices.iter().map(|c| c.finish.clone()).collect(),
+        calls: choices.iter().map(|c| c.call.clone()).collect(),
         usage,
         include_usage,
         steps,
@@ -161,6 +163,8 @@ struct Sse {
     meta: Meta,
     pieces: Vec<Vec<String>>,
     finishes: Vec<FinishReason>,
+    /// Per choice, the tool call it streams (as argument fragments) instead of text.
+    calls: Vec<Option<Call>>,
     usage: Option<Usage>,
     include_usage: bool,
     steps: Vec<(Event, Duration)>,
@@ -226,29 +230,52 @@ impl Sse {
             finish_reason: finish,
         };
         let (choices, usage) = match event {
-            Event::Role(i) => (
-                vec![choice(
-                    i,
-                    Delta {
+            // A tool call starts with the role: id, type and name, empty arguments.
+            Event::Role(i) => {
+                let delta = match self.calls.get(i).and_then(Option::as_ref) {
+                    Some(call) => Delta {
+                        role: Some(Role::Assistant),
+                        tool_calls: Some(vec![ToolCallDelta {
+                            index: 0,
+                            id: Some(call.id.clone()),
+                            kind: Some("function".to_owned()),
+                            function: Some(FunctionCallDelta {
+                                name: Some(call.name.clone()),
+                                arguments: Some(String::new()),
+                            }),
+                        }]),
+                        ..Delta::default()
+                    },
+                    None => Delta {
                         role: Some(Role::Assistant),
                         content: Some(String::new()),
                         ..Delta::default()
                     },
-                    None,
-                )],
-                None,
-            ),
-            Event::Content(i, p) => (
-                vec![choice(
-                    i,
+                };
+                (vec![choice(i, delta, None)], None)
+            }
+            Event::Content(i, p) => {
+                let piece = self.pieces.get(i).and_then(|v| v.get(p)).cloned();
+                let delta = if self.calls.get(i).is_some_and(Option::is_some) {
                     Delta {
-                        content: self.pieces.get(i).and_then(|v| v.get(p)).cloned(),
+                        tool_calls: Some(vec![ToolCallDelta {
+                            index: 0,
+                            function: Some(FunctionCallDelta {
+                                name: None,
+                                arguments: piece,
+                            }),
+                            ..ToolCallDelta::default()
+                        }]),
                         ..Delta::default()
-                    },
-                    None,
-                )],
-                None,
-            ),
+                    }
+                } else {
+                    Delta {
+                        content: piece,
+                        ..Delta::default()
+                    }
+                };
+                (vec![choice(i, delta, None)], None)
+            }
             Event::Finish(i) => (
                 vec![choice(i, Delta::default(), self.finishes.get(i).cloned())],
                 None,

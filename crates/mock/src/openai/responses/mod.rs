@@ -5,8 +5,9 @@
 //!
 //! The request becomes a chat conversation (instructions first, as a system
 //! message) and goes through the chat pipeline: the same prompt count, prompt
-//! cache, text, caps and latency. A response cut by `max_output_tokens` is
-//! `incomplete`, as the API reports it.
+//! cache, text, caps, tool calls and latency. A response cut by
+//! `max_output_tokens` is `incomplete`, as the API reports it; a tool call is a
+//! `function_call` output item.
 
 mod stream;
 
@@ -18,9 +19,10 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use gatebench_wire::books::{CallUsage, hash};
 use gatebench_wire::openai::{
-    ChatCompletionRequest, ChatMessage, FinishReason, FunctionCall, InputItem, InputTokensDetails,
-    JsonSchemaFormat, MessageContent, OutputItem, OutputText, OutputTokensDetails, ResponseFormat,
-    ResponseInput, ResponseObject, ResponseRequest, ResponseUsage, Role, ToolCall,
+    ChatCompletionRequest, ChatMessage, FinishReason, FunctionCall, FunctionDefinition, InputItem,
+    InputTokensDetails, JsonSchemaFormat, MessageContent, OutputItem, OutputText,
+    OutputTokensDetails, ResponseFormat, ResponseInput, ResponseObject, ResponseRequest,
+    ResponseUsage, Role, Tool, ToolCall,
 };
 use rand::RngExt as _;
 use serde_json::{Value, json};
@@ -29,6 +31,7 @@ use super::OpenAiMock;
 use super::admission::admit;
 use super::arguments;
 use super::chat::{self, Timing};
+use super::completion::{Call, Written};
 use super::validate::{self, invalid};
 use crate::core::RequestCtx;
 use crate::error::ApiError;
@@ -71,15 +74,12 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
     let cached = mock
         .prompt_cache
         .lookup_and_store(&request.model, &planned.prompt);
-    let written = planned
-        .choices
-        .first()
-        .cloned()
-        .unwrap_or_else(|| super::completion::Written {
-            text: String::new(),
-            tokens: 0,
-            finish: FinishReason::Stop,
-        });
+    let written = planned.choices.first().cloned().unwrap_or_else(|| Written {
+        text: String::new(),
+        tokens: 0,
+        finish: FinishReason::Stop,
+        call: None,
+    });
     let usage = ResponseUsage {
         input_tokens: planned.usage.prompt_tokens,
         input_tokens_details: InputTokensDetails {
@@ -94,9 +94,10 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         per_token: model.per_token.sample(&mut ctx.rng("per_token")),
         factor: admission.factor(),
     };
+    let item_prefix = if written.call.is_some() { "fc" } else { "msg" };
     let ids = Ids {
         response: format!("resp_{}", hex_id(ctx, "response_id")),
-        message: format!("msg_{}", hex_id(ctx, "message_id")),
+        item: format!("{item_prefix}_{}", hex_id(ctx, "item_id")),
     };
     ctx.serve(|served| {
         served.model = Some(mock.name(&request.model));
@@ -121,13 +122,16 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         "response"
     );
     let started = skeleton(&request, &ids);
-    let incomplete = written.finish == FinishReason::Length;
+    let output = Output {
+        item_id: ids.item,
+        incomplete: written.finish == FinishReason::Length,
+        text: written.text,
+        call: written.call,
+    };
     if request.is_stream() {
         return Ok(stream::respond(stream::Plan {
             started,
-            message_id: ids.message,
-            text: written.text,
-            incomplete,
+            output,
             usage,
             encoding: model.tokenizer,
             timing,
@@ -137,16 +141,60 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
     }
     let total = timing.first + timing.per_token * written.tokens;
     ctx.sleep(timing.loaded(total)).await;
-    let done = finished(started, &ids.message, written.text, incomplete, usage);
+    let done = finished(started, &output, usage);
     let mut response = Json(done).into_response();
     response.headers_mut().extend(admission.headers.clone());
     Ok(response)
 }
 
+/// The one output item: a message, or a function call (whose `text` is its
+/// arguments).
+struct Output {
+    item_id: String,
+    text: String,
+    /// The cap cut it.
+    incomplete: bool,
+    call: Option<Call>,
+}
+
+impl Output {
+    /// The item as added (empty, `in_progress`) or as it ended.
+    fn item(&self, ended: bool) -> OutputItem {
+        let status = match (ended, self.incomplete) {
+            (false, _) => "in_progress",
+            (true, true) => "incomplete",
+            (true, false) => "completed",
+        };
+        match &self.call {
+            Some(call) => OutputItem::FunctionCall {
+                id: self.item_id.clone(),
+                call_id: call.id.clone(),
+                name: call.name.clone(),
+                arguments: if ended {
+                    self.text.clone()
+                } else {
+                    String::new()
+                },
+                status: status.to_owned(),
+            },
+            None => OutputItem::Message {
+                id: self.item_id.clone(),
+                status: status.to_owned(),
+                role: Role::Assistant,
+                content: if ended {
+                    vec![OutputText::new(self.text.clone())]
+                } else {
+                    Vec::new()
+                },
+            },
+        }
+    }
+}
+
 /// The ids of one response.
 struct Ids {
     response: String,
-    message: String,
+    item: String,
 }
 
 /// `max_output_tokens` within the API's range and the model's.
@@ -203,8 +251,32 @@ fn as_chat(request: &ResponseRequest) -> Result<ChatCompletionRequest, ApiError>
         temperature: request.temperature,
         top_p: request.top_p,
         response_format: response_format(request.text.as_ref()),
+        tools: request.tools.as_ref().map(|tools| {
+            tools
+                .iter()
+                .filter(|t| t.get("type").and_then(Value::as_str) == Some("function"))
+                .filter_map(|t| serde_json::from_value::<FunctionDefinition>(t.clone()).ok())
+                .map(|function| Tool {
+                    kind: "function".to_owned(),
+                    function: Some(function),
+                })
+                .collect()
+        }),
+        tool_choice: request.tool_choice.as_ref().map(chat_tool_choice),
         ..ChatCompletionRequest::default()
     })
+}
+
+/// A Responses `tool_choice` in chat's shape: a named function is
+/// `{"type": "function", "name": ...}` here, `{"type": "function", "function":
+/// {"name": ...}}` there.
+fn chat_tool_choice(choice: &Value) -> Value {
+    match choice.get("name") {
+        Some(name) if choice.get("type").and_then(Value::as_str) == Some("function") => {
+            json!({"type": "function", "function": {"name": name}})
+        }
+        _ => choice.clone(),
+    }
 }
 
 /// One input item as a chat message (`None` for items that add nothing to the
@@ -327,40 +399,16 @@ fn skeleton(request: &ResponseRequest, ids: &Ids) -> ResponseObject {
     }
 }
 
-/// The message item, `in_progress` (empty) or as it ended.
-fn message_item(id: &str, content: Vec<OutputText>, status: &str) -> OutputItem {
-    OutputItem::Message {
-        id: id.to_owned(),
-        status: status.to_owned(),
-        role: Role::Assistant,
-        content,
-    }
-}
-
 /// The response as it ended: `completed`, or `incomplete` when the cap cut it.
-fn finished(
-    mut response: ResponseObject,
-    message_id: &str,
-    text: String,
-    incomplete: bool,
-    usage: ResponseUsage,
-) -> ResponseObject {
-    let status = if incomplete {
-        "incomplete"
-    } else {
-        "completed"
-    };
-    response.status = status.to_owned();
-    if incomplete {
+fn finished(mut response: ResponseObject, output: &Output, usage: ResponseUsage) -> ResponseObject {
+    if output.incomplete {
+        response.status = "incomplete".to_owned();
         response.incomplete_details = Some(json!({"reason": "max_output_tokens"}));
     } else {
+        response.status = "completed".to_owned();
         response.completed_at = Some(chat::unix_now());
     }
-    response.output = vec![message_item(
-        message_id,
-        vec![OutputText::new(text)],
-        status,
-    )];
+    response.output = vec![output.item(true)];
     response.usage = Some(usage);
     response
 }

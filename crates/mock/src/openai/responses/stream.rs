@@ -4,8 +4,10 @@
 //! `response.content_part.added`, one `response.output_text.delta` per token,
 //! `response.output_text.done`, `response.content_part.done`,
 //! `response.output_item.done`, then `response.completed` (or
-//! `response.incomplete` when `max_output_tokens` cut it) with the usage. There is
-//! no `[DONE]`. Paced like a chat stream; a stream-cut fault ends the body with an
+//! `response.incomplete` when `max_output_tokens` cut it) with the usage. A
+//! function call streams `response.function_call_arguments.delta` fragments and
+//! `response.function_call_arguments.done` instead of the content part and text
+//! events. There is no `[DONE]`. Paced like a chat stream; a stream-cut fault ends the body with an
 //! error part-way, and a stream that ends early bills what went out.
 
 use std::io;
@@ -16,13 +18,15 @@ use axum::response::Response;
 use bytes::Bytes;
 use gatebench_wire::books::hash;
 use gatebench_wire::openai::{OutputText, ResponseEvent, ResponseObject, ResponseUsage};
+
+use super::Output;
 use http::{HeaderValue, header};
 use tokio::time::Instant;
 
 use super::super::admission::Admission;
 use super::super::chat::Timing;
 use super::super::stream::token_pieces;
-use super::{finished, message_item};
+use super::finished;
 use crate::core::RequestCtx;
 use gatebench_tokens::Encoding;
 
@@ -35,12 +39,8 @@ const FRAME_BYTES: usize = 16 * 1024;
 pub(super) struct Plan {
     /// The response as created.
     pub started: ResponseObject,
-    /// The message item's id.
-    pub message_id: String,
-    /// The whole text.
-    pub text: String,
-    /// The cap cut it.
-    pub incomplete: bool,
+    /// Its one output item.
+    pub output: Output,
     /// Its usage.
     pub usage: ResponseUsage,
     /// The model's tokenizer (pieces, and billing a cut stream).
@@ -68,8 +68,8 @@ enum Step {
 
 /// The streamed response.
 pub(super) fn respond(plan: Plan) -> Response {
-    let pieces = token_pieces(plan.encoding, &plan.text);
-    let steps = schedule(pieces.len(), plan.timing);
+    let pieces = token_pieces(plan.encoding, &plan.output.text);
+    let steps = schedule(pieces.len(), plan.output.call.is_some(), plan.timing);
     let cut_at = plan.ctx.take_stream_cut().map(|share| {
         ((share * steps.len() as f64) as usize).clamp(1, steps.len().saturating_sub(1).max(1))
     });
@@ -98,15 +98,17 @@ pub(super) fn respond(plan: Plan) -> Response {
 
 /// Steps with the (loaded, unscaled) wait before each: the opening events at once,
 /// the first delta after the time to first token, each later delta (and the
-/// closing events) one time-per-token later.
-fn schedule(pieces: usize, timing: Timing) -> Vec<(Step, Duration)> {
+/// closing events) one time-per-token later. A function call has no content part.
+fn schedule(pieces: usize, call: bool, timing: Timing) -> Vec<(Step, Duration)> {
     let per_token = timing.loaded(timing.per_token);
     let mut steps = vec![
         (Step::Created, Duration::ZERO),
         (Step::InProgress, Duration::ZERO),
         (Step::ItemAdded, Duration::ZERO),
-        (Step::PartAdded, Duration::ZERO),
     ];
+    if !call {
+        steps.push((Step::PartAdded, Duration::ZERO));
+    }
     for i in 0..pieces {
         let wait = if i == 0 {
             timing.loaded(timing.first)
@@ -121,7 +123,10 @@ fn schedule(pieces: usize, timing: Timing) -> Vec<(Step, Duration)> {
         per_token
     };
     steps.push((Step::TextDone, closing));
-    for step in [Step::PartDone, Step::ItemDone, Step::Done] {
+    if !call {
+        steps.push((Step::PartDone, Duration::ZERO));
+    }
+    for step in [Step::ItemDone, Step::Done] {
         steps.push((step, Duration::ZERO));
     }
     steps
@@ -176,8 +181,10 @@ impl Events {
 
     fn write(&self, step: Step, sequence_number: u64, out: &mut Vec<u8>) {
         let plan = &self.plan;
-        let item_id = || plan.message_id.clone();
+        let output = &plan.output;
+        let item_id = || output.item_id.clone();
         let in_progress = || Box::new(plan.started.clone());
+        let call = output.call.is_some();
         let event = match step {
             Step::Created => ResponseEvent::Created {
                 sequence_number,
@@ -190,7 +197,7 @@ impl Events {
             Step::ItemAdded => ResponseEvent::OutputItemAdded {
                 sequence_number,
                 output_index: 0,
-                item: message_item(&plan.message_id, Vec::new(), "in_progress"),
+                item: output.item(false),
             },
             Step::PartAdded => ResponseEvent::ContentPartAdded {
                 sequence_number,
@@ -198,6 +205,12 @@ impl Events {
                 output_index: 0,
                 content_index: 0,
                 part: OutputText::new(""),
+            },
+            Step::Delta(i) if call => ResponseEvent::FunctionCallArgumentsDelta {
+                sequence_number,
+                item_id: item_id(),
+                output_index: 0,
+                delta: self.pieces.get(i).cloned().unwrap_or_default(),
             },
             Step::Delta(i) => ResponseEvent::OutputTextDelta {
                 sequence_number,
@@ -207,43 +220,38 @@ impl Events {
                 delta: self.pieces.get(i).cloned().unwrap_or_default(),
                 logprobs: Vec::new(),
             },
-            Step::TextDone => ResponseEvent::OutputTextDone {
-                sequence_number,
-                item_id: item_id(),
-                output_index: 0,
-                content_index: 0,
-                text: plan.text.clone(),
-                logprobs: Vec::new(),
+            Step::TextDone => match &output.call {
+                Some(c) => ResponseEvent::FunctionCallArgumentsDone {
+                    sequence_number,
+                    item_id: item_id(),
+                    output_index: 0,
+                    name: c.name.clone(),
+                    arguments: output.text.clone(),
+                },
+                None => ResponseEvent::OutputTextDone {
+                    sequence_number,
+                    item_id: item_id(),
+                    output_index: 0,
+                    content_index: 0,
+                    text: output.text.clone(),
+                    logprobs: Vec::new(),
+                },
             },
             Step::PartDone => ResponseEvent::ContentPartDone {
                 sequence_number,
                 item_id: item_id(),
                 output_index: 0,
                 content_index: 0,
-                part: OutputText::new(plan.text.clone()),
+                part: OutputText::new(output.text.clone()),
             },
             Step::ItemDone => ResponseEvent::OutputItemDone {
                 sequence_number,
                 output_index: 0,
-                item: message_item(
-                    &plan.message_id,
-                    vec![OutputText::new(plan.text.clone())],
-                    if plan.incomplete {
-                        "incomplete"
-                    } else {
-                        "completed"
-                    },
-                ),
+                item: output.item(true),
             },
             Step::Done => {
-                let response = Box::new(finished(
-                    plan.started.clone(),
-                    &plan.message_id,
-                    plan.text.clone(),
-                    plan.incomplete,
-                    plan.usage.clone(),
-                ));
-                if plan.incomplete {
+                let response = Box::new(finished(plan.started.clone(), output, plan.usage.clone()));
+                if output.incomplete {
                     ResponseEvent::Incomplete {
                         sequence_number,
                         response,
@@ -298,7 +306,7 @@ mod tests {
             per_token: Duration::from_millis(10),
             factor: 1.0,
         };
-        let steps = schedule(3, timing);
+        let steps = schedule(3, false, timing);
         let order: Vec<Step> = steps.iter().map(|s| s.0).collect();
         assert_eq!(
             order,
@@ -318,5 +326,8 @@ mod tests {
         );
         let total: Duration = steps.iter().map(|s| s.1).sum();
         assert_eq!(total, Duration::from_millis(300 + 3 * 10));
+        let call: Vec<Step> = schedule(2, true, timing).iter().map(|s| s.0).collect();
+        assert!(!call.contains(&Step::PartAdded) && !call.contains(&Step::PartDone));
+        assert_eq!(call.len(), 3 + 2 + 3);
     }
 }
