@@ -616,7 +616,7 @@ fn weather_schema() -> Value {
     json!({
         "type": "object",
         "properties": {
-            "city": {"type": "string"},
+            "city": {"type": "string", "maxLength": 60},
             "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
             "days": {"type": "integer", "minimum": 1, "maximum": 100},
             "hourly": {"type": "boolean"},

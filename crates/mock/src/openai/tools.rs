@@ -7,7 +7,8 @@
 //! text as real models usually do. The decision and the arguments are drawn from
 //! the seed and the request, so the same request always calls the same way. The
 //! arguments are compact JSON that follows the function's `parameters` schema,
-//! written by the same generator as `response_format: json_schema`.
+//! written by the same generator as `response_format: json_schema`, with free
+//! strings taken from the prompt's words.
 
 use gatebench_wire::openai::{ChatCompletionRequest, FinishReason, FunctionDefinition, Role};
 use rand::RngExt as _;
@@ -165,9 +166,17 @@ pub(super) fn write_call(
             prompt,
         };
         let pretty = completion::write(&spec, rng).text;
-        serde_json::from_str::<Value>(&pretty)
-            .unwrap_or_else(|_| Value::Object(Map::new()))
-            .to_string()
+        let mut value =
+            serde_json::from_str::<Value>(&pretty).unwrap_or_else(|_| Value::Object(Map::new()));
+        let words: Vec<&str> = prompt
+            .split_whitespace()
+            .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()))
+            .filter(|w| !w.is_empty())
+            .collect();
+        if let Some(schema) = schema {
+            phrase_strings(&mut value, schema, &words, rng);
+        }
+        value.to_string()
     } else {
         "{}".to_owned()
     };
@@ -183,6 +192,45 @@ pub(super) fn write_call(
             id: format!("call_{}", alphanumeric(rng, 24)),
             name: function.name.clone(),
         }),
+    }
+}
+
+/// Free strings become a few words of the prompt, as a model fills arguments from
+/// what the user said (a city, a query); strings the schema constrains (`enum`,
+/// `const`, a length the phrase would break) keep what the writer gave them.
+fn phrase_strings(value: &mut Value, schema: &Value, words: &[&str], rng: &mut StdRng) {
+    match value {
+        Value::String(text) => {
+            let constrained = schema.get("enum").is_some() || schema.get("const").is_some();
+            if constrained || words.is_empty() {
+                return;
+            }
+            let n = 1 + rng.random_range(0..words.len().min(4));
+            let start = rng.random_range(0..=words.len() - n);
+            let phrase = words[start..start + n].join(" ");
+            let length = |key: &str| schema.get(key).and_then(Value::as_u64);
+            let chars = phrase.chars().count() as u64;
+            let fits = length("minLength").is_none_or(|min| chars >= min)
+                && length("maxLength").is_none_or(|max| chars <= max);
+            if fits {
+                *text = phrase;
+            }
+        }
+        Value::Object(fields) => {
+            for (name, field) in fields.iter_mut() {
+                if let Some(property) = schema.get("properties").and_then(|p| p.get(name)) {
+                    phrase_strings(field, property, words, rng);
+                }
+            }
+        }
+        Value::Array(items) => {
+            if let Some(item) = schema.get("items") {
+                for element in items {
+                    phrase_strings(element, item, words, rng);
+                }
+            }
+        }
+        _ => {}
     }
 }
 
