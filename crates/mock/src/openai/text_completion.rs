@@ -7,7 +7,8 @@
 //! (the same text, caps, floors, stop sequences and seed rules), but counted as
 //! plain text: a legacy prompt has no chat framing. Any chat model of the profile
 //! serves it, as on vLLM. The legacy API reports no cached tokens, so its calls
-//! never hit the simulated prompt cache and bill none.
+//! never hit the simulated prompt cache and bill none. `echo`, `suffix`,
+//! `best_of` and `logprobs` are accepted and not acted on (`logprobs` is `null`).
 
 use std::sync::Arc;
 

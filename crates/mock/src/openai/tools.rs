@@ -174,7 +174,7 @@ pub(super) fn write_call(
             .filter(|w| !w.is_empty())
             .collect();
         if let Some(schema) = schema {
-            phrase_strings(&mut value, schema, &words, rng);
+            fit_arguments(&mut value, schema, &words, rng);
         }
         value.to_string()
     } else {
@@ -196,37 +196,62 @@ pub(super) fn write_call(
 }
 
 /// Free strings become a few words of the prompt, as a model fills arguments from
-/// what the user said (a city, a query); strings the schema constrains (`enum`,
-/// `const`, a length the phrase would break) keep what the writer gave them.
-fn phrase_strings(value: &mut Value, schema: &Value, words: &[&str], rng: &mut StdRng) {
+/// what the user said (a city, a query); strings the schema constrains with `enum`
+/// or `const` keep the writer's value. Then the bounds the writer does not know
+/// are applied: `minLength` and `maxLength` of strings, `minimum` and `maximum` of
+/// numbers. (`pattern` and `format` are not followed.)
+fn fit_arguments(value: &mut Value, schema: &Value, words: &[&str], rng: &mut StdRng) {
+    let bound = |key: &str| schema.get(key).and_then(Value::as_f64);
     match value {
         Value::String(text) => {
-            let constrained = schema.get("enum").is_some() || schema.get("const").is_some();
-            if constrained || words.is_empty() {
+            if schema.get("enum").is_some() || schema.get("const").is_some() {
                 return;
             }
-            let n = 1 + rng.random_range(0..words.len().min(4));
-            let start = rng.random_range(0..=words.len() - n);
-            let phrase = words[start..start + n].join(" ");
-            let length = |key: &str| schema.get(key).and_then(Value::as_u64);
-            let chars = phrase.chars().count() as u64;
-            let fits = length("minLength").is_none_or(|min| chars >= min)
-                && length("maxLength").is_none_or(|max| chars <= max);
-            if fits {
-                *text = phrase;
+            if !words.is_empty() {
+                let n = 1 + rng.random_range(0..words.len().min(4));
+                let start = rng.random_range(0..=words.len() - n);
+                *text = words[start..start + n].join(" ");
+            }
+            if let Some(min) = bound("minLength") {
+                let unit = if text.is_empty() {
+                    "a".to_owned()
+                } else {
+                    text.clone()
+                };
+                while (text.chars().count() as f64) < min {
+                    text.push(' ');
+                    text.push_str(&unit);
+                }
+            }
+            if let Some(max) = bound("maxLength")
+                && text.chars().count() as f64 > max
+            {
+                *text = text.chars().take(max as usize).collect();
+            }
+        }
+        Value::Number(number) => {
+            let (min, max) = (bound("minimum"), bound("maximum"));
+            let Some(x) = number.as_f64() else { return };
+            let clamped = x.max(min.unwrap_or(f64::MIN)).min(max.unwrap_or(f64::MAX));
+            if clamped != x {
+                *value = if number.is_f64() {
+                    Value::from(clamped)
+                } else {
+                    Value::from(clamped.ceil().min(max.unwrap_or(f64::MAX)).floor() as i64)
+                };
             }
         }
         Value::Object(fields) => {
             for (name, field) in fields.iter_mut() {
                 if let Some(property) = schema.get("properties").and_then(|p| p.get(name)) {
-                    phrase_strings(field, property, words, rng);
+                    fit_arguments(field, property, words, rng);
                 }
             }
         }
         Value::Array(items) => {
             if let Some(item) = schema.get("items") {
                 for element in items {
-                    phrase_strings(element, item, words, rng);
+                    fit_arguments(element, item, words, rng);
                 }
             }
         }
@@ -309,6 +334,49 @@ mod tests {
             ..request(Some(json!("auto")))
         };
         assert!(choice(&no_tools).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arguments_always_follow_the_schema(seed: u64, prompt in "\\PC{0,60}") {
+            let schema = json!({
+                "type": "object",
+                "properties": {
+                    "query": {"type": "string", "maxLength": 30},
+                    "code": {"type": "string", "minLength": 12, "maxLength": 12},
+                    "page": {"type": "integer", "minimum": 200, "maximum": 300},
+                    "score": {"type": "number", "minimum": -1.5, "maximum": 0.5},
+                    "unit": {"type": "string", "enum": ["c", "f"]},
+                    "limit": {"type": "integer"},
+                    "ratio": {"type": "number"},
+                    "tags": {"type": "array", "items": {"type": "string"}},
+                    "filter": {
+                        "type": "object",
+                        "properties": {"exact": {"type": "boolean"}, "note": {"type": ["string", "null"]}},
+                        "required": ["exact", "note"],
+                        "additionalProperties": false
+                    }
+                },
+                "required": ["query", "code", "page", "score", "unit", "limit", "ratio", "tags", "filter"],
+                "additionalProperties": false
+            });
+            let function = FunctionDefinition {
+                name: "search".into(),
+                description: None,
+                parameters: Some(schema.clone()),
+                strict: Some(true),
+            };
+            let call = write_call(
+                &function,
+                false,
+                Encoding::O200kBase,
+                &prompt,
+                &mut StdRng::seed_from_u64(seed),
+            );
+            let value: Value = serde_json::from_str(&call.text).unwrap();
+            let validator = jsonschema::validator_for(&schema).unwrap();
+            proptest::prop_assert!(validator.is_valid(&value), "{}", value);
+        }
     }
 
     #[test]

@@ -8,6 +8,10 @@
 //! cache, text, caps, tool calls and latency. A response cut by
 //! `max_output_tokens` is `incomplete`, as the API reports it; a tool call is a
 //! `function_call` output item.
+//!
+//! The mock keeps no responses: `store` and `previous_response_id` are echoed, not
+//! acted on (a conversation is whatever `input` holds), and
+//! `GET /v1/responses/{id}` is not served.
 
 mod stream;
 
