@@ -379,6 +379,27 @@ async fn a_streamed_legacy_completion_is_the_whole_one_in_chunks_with_usage_last
         "a chunk per token"
     );
 
+    // Token prompts count their tokens; vLLM's ignore_eos fills max_tokens.
+    let tokens = Encoding::O200kBase.encode("Write about the sea at night");
+    let (status, completion) = post(
+        &url,
+        "/v1/completions",
+        json!({"model": "gpt-4o", "prompt": [tokens.clone(), tokens.clone()], "max_tokens": 50, "ignore_eos": true}),
+    )
+    .await;
+    assert_eq!(status, 200, "{completion}");
+    assert_eq!(completion["usage"]["prompt_tokens"], 2 * tokens.len());
+    assert_eq!(completion["usage"]["completion_tokens"], 100);
+    assert_eq!(completion["choices"][1]["finish_reason"], "length");
+    let (status, error) = post(
+        &url,
+        "/v1/completions",
+        json!({"model": "gpt-4o", "prompt": [u32::MAX - 1]}),
+    )
+    .await;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(error["error"]["param"], "prompt");
+
     // Without max_tokens the API's default of 16 applies.
     let request = CreateCompletionRequestArgs::default()
         .model("gpt-4o")
