@@ -18,7 +18,7 @@ use rand::RngExt as _;
 use xxhash_rust::xxh3::{xxh3_64, xxh3_128};
 
 use super::OpenAiMock;
-use super::admission::admit;
+use super::admission::{Admission, admit};
 use super::arguments;
 use super::completion::{self, Format, Spec, Written};
 use super::profile::ChatModel;
@@ -64,9 +64,53 @@ pub(super) struct Timing {
 }
 
 impl Timing {
+    /// This request's draw of `model`'s latency, stretched by the load `admission`
+    /// found.
+    pub fn draw(model: &ChatModel, ctx: &RequestCtx, admission: &Admission) -> Timing {
+        Timing {
+            first: model.first_token.sample(&mut ctx.rng("first_token")),
+            per_token: model.per_token.sample(&mut ctx.rng("per_token")),
+            factor: admission.factor(),
+        }
+    }
+
     /// Before the server time scale: the delay of a step, under load.
     pub fn loaded(&self, d: Duration) -> Duration {
         d.mul_f64(self.factor.max(0.0))
+    }
+}
+
+/// What a generating route (chat, legacy completions, responses) served.
+pub(super) struct Generated<'a> {
+    pub model: &'a str,
+    pub input: u32,
+    pub cached: u32,
+    pub output: u32,
+    /// The first choice's text (a tool call's arguments).
+    pub content: Option<&'a str>,
+    pub prompt: Option<u64>,
+    pub response_id: &'a str,
+    pub stream: bool,
+}
+
+impl Generated<'_> {
+    /// Enters it in the call's books; a stream that ends early is billed what it
+    /// delivered (the stream updates the entry).
+    pub fn book(self, mock: &OpenAiMock, ctx: &RequestCtx) {
+        ctx.serve(|served| {
+            served.model = Some(mock.name(self.model));
+            served.usage = CallUsage {
+                input_tokens: u64::from(self.input),
+                cached_tokens: u64::from(self.cached),
+                output_tokens: u64::from(self.output),
+                ..CallUsage::default()
+            };
+            served.content_digest = self.content.map(|c| hash(c.as_bytes()));
+            served.prompt_digest = self.prompt;
+            served.response_id = Some(self.response_id.to_owned());
+            served.stream = self.stream;
+            served.partial_billing = self.stream;
+        });
     }
 }
 
@@ -114,11 +158,7 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         .lookup_and_store(&request.model, &planned.prompt);
     set_cached(&mut usage, cached, model);
 
-    let timing = Timing {
-        first: model.first_token.sample(&mut ctx.rng("first_token")),
-        per_token: model.per_token.sample(&mut ctx.rng("per_token")),
-        factor: admission.factor(),
-    };
+    let timing = Timing::draw(model, ctx, &admission);
     let meta = Meta {
         object: Object::ChatChunk,
         id: completion_id(ctx, "chatcmpl-"),
@@ -126,20 +166,17 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         model: request.model.clone(),
         fingerprint: fingerprint(&request.model),
     };
-    ctx.serve(|served| {
-        served.model = Some(mock.name(&request.model));
-        served.usage = CallUsage {
-            input_tokens: u64::from(usage.prompt_tokens),
-            cached_tokens: u64::from(cached),
-            output_tokens: u64::from(usage.completion_tokens),
-            ..CallUsage::default()
-        };
-        served.content_digest = planned.choices.first().map(|c| hash(c.text.as_bytes()));
-        served.prompt_digest = prompt_hash(&request);
-        served.response_id = Some(meta.id.clone());
-        served.stream = request.is_stream();
-        served.partial_billing = request.is_stream();
-    });
+    Generated {
+        model: &request.model,
+        input: usage.prompt_tokens,
+        cached,
+        output: usage.completion_tokens,
+        content: planned.choices.first().map(|c| c.text.as_str()),
+        prompt: prompt_hash(&request),
+        response_id: &meta.id,
+        stream: request.is_stream(),
+    }
+    .book(mock, ctx);
     tracing::debug!(
         model = %request.model,
         prompt_tokens = usage.prompt_tokens,

@@ -16,7 +16,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use gatebench_wire::books::{CallUsage, hash};
+use gatebench_wire::books::hash;
 use gatebench_wire::openai::{
     ChatCompletionRequest, ChatMessage, CompletionPrompt, CompletionRequest, TextChoice,
     TextCompletion, Usage,
@@ -25,7 +25,7 @@ use gatebench_wire::openai::{
 use super::OpenAiMock;
 use super::admission::admit;
 use super::arguments;
-use super::chat::{self, Meta, Object, Timing};
+use super::chat::{self, Generated, Meta, Object, Timing};
 use super::completion::Written;
 use super::stream;
 use super::validate::{self, invalid};
@@ -72,11 +72,7 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
     usage.total_tokens = usage.prompt_tokens + usage.completion_tokens;
     let admission = admit(&mock.core, ctx, &request.model, reserved)?;
 
-    let timing = Timing {
-        first: model.first_token.sample(&mut ctx.rng("first_token")),
-        per_token: model.per_token.sample(&mut ctx.rng("per_token")),
-        factor: admission.factor(),
-    };
+    let timing = Timing::draw(model, ctx, &admission);
     let meta = Meta {
         object: Object::TextCompletion,
         id: chat::completion_id(ctx, "cmpl-"),
@@ -84,19 +80,17 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         model: request.model.clone(),
         fingerprint: chat::fingerprint(&request.model),
     };
-    ctx.serve(|served| {
-        served.model = Some(mock.name(&request.model));
-        served.usage = CallUsage {
-            input_tokens: u64::from(usage.prompt_tokens),
-            output_tokens: u64::from(usage.completion_tokens),
-            ..CallUsage::default()
-        };
-        served.content_digest = choices.first().map(|c| hash(c.text.as_bytes()));
-        served.prompt_digest = prompts.first().map(|p| hash(p.as_bytes()));
-        served.response_id = Some(meta.id.clone());
-        served.stream = request.is_stream();
-        served.partial_billing = request.is_stream();
-    });
+    Generated {
+        model: &request.model,
+        input: usage.prompt_tokens,
+        cached: 0,
+        output: usage.completion_tokens,
+        content: choices.first().map(|c| c.text.as_str()),
+        prompt: prompts.first().map(|p| hash(p.as_bytes())),
+        response_id: &meta.id,
+        stream: request.is_stream(),
+    }
+    .book(mock, ctx);
     tracing::debug!(
         model = %request.model,
         prompts = prompts.len(),

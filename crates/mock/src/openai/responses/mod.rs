@@ -21,7 +21,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use gatebench_wire::books::{CallUsage, hash};
 use gatebench_wire::openai::{
     ChatCompletionRequest, ChatMessage, FinishReason, FunctionCall, FunctionDefinition, InputItem,
     InputTokensDetails, JsonSchemaFormat, MessageContent, OutputItem, OutputText,
@@ -34,7 +33,7 @@ use serde_json::{Value, json};
 use super::OpenAiMock;
 use super::admission::admit;
 use super::arguments;
-use super::chat::{self, Timing};
+use super::chat::{self, Generated, Timing};
 use super::completion::{Call, Written};
 use super::validate::{self, invalid};
 use crate::core::RequestCtx;
@@ -93,30 +92,23 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         output_tokens_details: OutputTokensDetails::default(),
         total_tokens: planned.usage.prompt_tokens + written.tokens,
     };
-    let timing = Timing {
-        first: model.first_token.sample(&mut ctx.rng("first_token")),
-        per_token: model.per_token.sample(&mut ctx.rng("per_token")),
-        factor: admission.factor(),
-    };
+    let timing = Timing::draw(model, ctx, &admission);
     let item_prefix = if written.call.is_some() { "fc" } else { "msg" };
     let ids = Ids {
         response: format!("resp_{}", hex_id(ctx, "response_id")),
         item: format!("{item_prefix}_{}", hex_id(ctx, "item_id")),
     };
-    ctx.serve(|served| {
-        served.model = Some(mock.name(&request.model));
-        served.usage = CallUsage {
-            input_tokens: u64::from(usage.input_tokens),
-            cached_tokens: u64::from(cached),
-            output_tokens: u64::from(usage.output_tokens),
-            ..CallUsage::default()
-        };
-        served.content_digest = Some(hash(written.text.as_bytes()));
-        served.prompt_digest = chat::prompt_hash(&conversation);
-        served.response_id = Some(ids.response.clone());
-        served.stream = request.is_stream();
-        served.partial_billing = request.is_stream();
-    });
+    Generated {
+        model: &request.model,
+        input: usage.input_tokens,
+        cached,
+        output: usage.output_tokens,
+        content: Some(&written.text),
+        prompt: chat::prompt_hash(&conversation),
+        response_id: &ids.response,
+        stream: request.is_stream(),
+    }
+    .book(mock, ctx);
     tracing::debug!(
         model = %request.model,
         input_tokens = usage.input_tokens,
