@@ -36,6 +36,7 @@ mod completion;
 mod corpus;
 mod embeddings;
 mod models;
+mod paced;
 mod profile;
 mod prompt_cache;
 mod responses;

@@ -1,6 +1,6 @@
 //! A streamed chat completion: server-sent events of `chat.completion.chunk`
 //! objects (or, for a legacy completion, `text_completion` objects), paced by the
-//! latency model, ending with `data: [DONE]`.
+//! latency model (`paced.rs`), ending with `data: [DONE]`.
 //!
 //! Order, as the API sends it: each choice's role delta (`content: ""`), then one
 //! content delta per token (choices interleaved), then each choice's
@@ -10,35 +10,23 @@
 //! A stream-cut fault ends the body with an error after a share of the chunks, so
 //! the client sees the connection drop without `[DONE]`.
 
-use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
+use super::admission::Admission;
+use super::chat::{Meta, Object, Timing};
+use super::completion::{Call, Written};
+use super::paced::{self, Script};
+use crate::core::RequestCtx;
 use axum::response::Response;
-use bytes::Bytes;
+use gatebench_tokens::Encoding;
 use gatebench_wire::books::hash;
 use gatebench_wire::openai::{
     ChatCompletionChunk, ChunkChoice, Delta, FinishReason, FunctionCallDelta, Role, TextChoice,
     TextCompletion, ToolCallDelta, Usage,
 };
-use http::{HeaderValue, header};
-use tokio::time::Instant;
 
-use super::admission::Admission;
-use super::chat::{Meta, Object, Timing};
-use super::completion::{Call, Written};
-use crate::core::RequestCtx;
-use gatebench_tokens::Encoding;
-
-/// Chunks written back to back (no delay between them) share one body frame, up
-/// to about this many bytes.
-const FRAME_BYTES: usize = 16 * 1024;
 const DONE: &[u8] = b"data: [DONE]\n\n";
-/// Pause before a cut, so the server writes out what was already sent (headers
-/// included) before the connection drops; otherwise, with no delays at all, the
-/// client could see the connection fail before any response.
-const CUT_GRACE: Duration = Duration::from_millis(20);
 
 /// One chunk to send, and the wait before it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -66,13 +54,8 @@ pub(super) fn respond(
         .map(|c| token_pieces(encoding, &c.text))
         .collect();
     let steps = schedule(&pieces, include_usage, timing);
-    let cut_at = ctx.take_stream_cut().map(|share| {
-        ((share * steps.len() as f64) as usize).clamp(1, steps.len().saturating_sub(1).max(1))
-    });
-    let headers = admission.headers.clone();
-    let state = Sse {
+    let script = Sse {
         encoding,
-        all_sent: false,
         meta,
         pieces,
         finishes: choices.iter().map(|c| c.finish.clone()).collect(),
@@ -80,23 +63,8 @@ pub(super) fn respond(
         usage,
         include_usage,
         steps,
-        next: 0,
-        cut_at,
-        deadline: Instant::now(),
-        ctx,
-        finished: false,
-        _admission: admission,
     };
-    let body = futures::stream::unfold(state, Sse::step);
-    let mut response = Response::new(Body::from_stream(body));
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream; charset=utf-8"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.extend(headers);
-    response
+    paced::respond(script, ctx, admission)
 }
 
 /// `text` split at token boundaries, each piece whole UTF-8 (a character split
@@ -158,8 +126,6 @@ fn schedule(pieces: &[Vec<String>], include_usage: bool, timing: Timing) -> Vec<
 
 struct Sse {
     encoding: Encoding,
-    /// The stream went out to `[DONE]`.
-    all_sent: bool,
     meta: Meta,
     pieces: Vec<Vec<String>>,
     finishes: Vec<FinishReason>,
@@ -168,58 +134,54 @@ struct Sse {
     usage: Option<Usage>,
     include_usage: bool,
     steps: Vec<(Event, Duration)>,
-    next: usize,
-    cut_at: Option<usize>,
-    deadline: Instant,
-    ctx: RequestCtx,
-    finished: bool,
-    _admission: Admission,
+}
+
+impl Script for Sse {
+    fn len(&self) -> usize {
+        self.steps.len()
+    }
+
+    fn wait(&self, i: usize) -> Duration {
+        self.steps.get(i).map_or(Duration::ZERO, |s| s.1)
+    }
+
+    fn write(&self, i: usize, out: &mut Vec<u8>) {
+        if let Some(&(event, _)) = self.steps.get(i) {
+            self.write_event(event, out);
+        }
+    }
+
+    fn end(&self) -> &'static [u8] {
+        DONE
+    }
+
+    fn id(&self) -> &str {
+        &self.meta.id
+    }
+
+    /// A stream that ended early (cut, or left by its client) is billed for what
+    /// went out: the prompt and the tokens of the content delivered, counted as a
+    /// client that read them would count them.
+    fn ended_early(&self, sent: usize, ctx: &RequestCtx) {
+        let mut texts = vec![String::new(); self.pieces.len()];
+        for (event, _) in &self.steps[..sent.min(self.steps.len())] {
+            if let Event::Content(i, p) = *event
+                && let Some(piece) = self.pieces.get(i).and_then(|v| v.get(p))
+            {
+                texts[i].push_str(piece);
+            }
+        }
+        let tokens: u64 = texts.iter().map(|t| self.encoding.count(t) as u64).sum();
+        let content = texts.first().map(|t| hash(t.as_bytes()));
+        ctx.serve(|served| {
+            served.usage.output_tokens = tokens;
+            served.content_digest = content;
+        });
+    }
 }
 
 impl Sse {
-    async fn step(mut self) -> Option<(Result<Bytes, io::Error>, Sse)> {
-        if self.finished {
-            return None;
-        }
-        if self.cut_at == Some(self.next) {
-            self.finished = true;
-            tokio::time::sleep(CUT_GRACE).await;
-            tracing::debug!(id = %self.meta.id, after = self.next, "stream cut");
-            return Some((Err(io::Error::other("stream cut")), self));
-        }
-        if self.next >= self.steps.len() {
-            self.finished = true;
-            self.all_sent = true;
-            return Some((Ok(Bytes::from_static(DONE)), self));
-        }
-        // Waits count from a running deadline, so timer overshoot on one token does
-        // not add up over a long answer.
-        self.deadline += self.ctx.scaled(self.steps[self.next].1);
-        if self.deadline > Instant::now() {
-            tokio::time::sleep_until(self.deadline).await;
-        }
-        let mut frame = Vec::new();
-        loop {
-            let event = self.steps[self.next].0;
-            self.write(event, &mut frame);
-            self.next += 1;
-            let more = self.next < self.steps.len()
-                && self.cut_at != Some(self.next)
-                && frame.len() < FRAME_BYTES
-                && self.ctx.scaled(self.steps[self.next].1).is_zero();
-            if !more {
-                break;
-            }
-        }
-        if self.next >= self.steps.len() && self.cut_at.is_none() {
-            frame.extend_from_slice(DONE);
-            self.finished = true;
-            self.all_sent = true;
-        }
-        Some((Ok(Bytes::from(frame)), self))
-    }
-
-    fn write(&self, event: Event, out: &mut Vec<u8>) {
+    fn write_event(&self, event: Event, out: &mut Vec<u8>) {
         if self.meta.object == Object::TextCompletion {
             return self.write_text(event, out);
         }
@@ -297,9 +259,7 @@ impl Sse {
         let _ = serde_json::to_writer(&mut *out, &chunk);
         out.extend_from_slice(b"\n\n");
     }
-}
 
-impl Sse {
     /// A legacy completion's chunk: the text so far of one choice, its finish, or
     /// the usage.
     fn write_text(&self, event: Event, out: &mut Vec<u8>) {
@@ -334,31 +294,6 @@ impl Sse {
         // Serialising plain structs into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *out, &chunk);
         out.extend_from_slice(b"\n\n");
-    }
-}
-
-impl Drop for Sse {
-    /// A stream that ended early (cut, or left by its client) is billed for what
-    /// went out: the prompt and the tokens of the content delivered, counted as a
-    /// client that read them would count them.
-    fn drop(&mut self) {
-        if self.all_sent {
-            return;
-        }
-        let mut texts = vec![String::new(); self.pieces.len()];
-        for (event, _) in &self.steps[..self.next.min(self.steps.len())] {
-            if let Event::Content(i, p) = *event
-                && let Some(piece) = self.pieces.get(i).and_then(|v| v.get(p))
-            {
-                texts[i].push_str(piece);
-            }
-        }
-        let tokens: u64 = texts.iter().map(|t| self.encoding.count(t) as u64).sum();
-        let content = texts.first().map(|t| hash(t.as_bytes()));
-        self.ctx.serve(|served| {
-            served.usage.output_tokens = tokens;
-            served.content_digest = content;
-        });
     }
 }
 

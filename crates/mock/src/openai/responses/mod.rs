@@ -125,15 +125,14 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         call: written.call,
     };
     if request.is_stream() {
-        return Ok(stream::respond(stream::Plan {
+        let plan = stream::Plan {
             started,
             output,
             usage,
             encoding: model.tokenizer,
             timing,
-            ctx: ctx.clone(),
-            admission,
-        }));
+        };
+        return Ok(stream::respond(plan, ctx.clone(), admission));
     }
     let total = timing.first + timing.per_token * written.tokens;
     ctx.sleep(timing.loaded(total)).await;

@@ -7,33 +7,23 @@
 //! `response.incomplete` when `max_output_tokens` cut it) with the usage. A
 //! function call streams `response.function_call_arguments.delta` fragments and
 //! `response.function_call_arguments.done` instead of the content part and text
-//! events. There is no `[DONE]`. Paced like a chat stream; a stream-cut fault ends the body with an
-//! error part-way, and a stream that ends early bills what went out.
+//! events. There is no `[DONE]`. Sent by the same pacing as a chat stream
+//! (`paced.rs`): a stream-cut fault ends the body with an error part-way, and a
+//! stream that ends early bills what went out.
 
-use std::io;
 use std::time::Duration;
 
-use axum::body::Body;
 use axum::response::Response;
-use bytes::Bytes;
 use gatebench_wire::books::hash;
 use gatebench_wire::openai::{OutputText, ResponseEvent, ResponseObject, ResponseUsage};
 
-use super::Output;
-use http::{HeaderValue, header};
-use tokio::time::Instant;
-
 use super::super::admission::Admission;
 use super::super::chat::Timing;
+use super::super::paced::{self, Script};
 use super::super::stream::token_pieces;
-use super::finished;
+use super::{Output, finished};
 use crate::core::RequestCtx;
 use gatebench_tokens::Encoding;
-
-/// See the chat stream: lets the server write out what was sent before a cut.
-const CUT_GRACE: Duration = Duration::from_millis(20);
-/// Events written back to back share one body frame, up to about this many bytes.
-const FRAME_BYTES: usize = 16 * 1024;
 
 /// Everything a streamed response needs.
 pub(super) struct Plan {
@@ -47,10 +37,6 @@ pub(super) struct Plan {
     pub encoding: Encoding,
     /// Its pacing.
     pub timing: Timing,
-    /// The request (its books entry, delays, faults).
-    pub ctx: RequestCtx,
-    /// Held until the body ends.
-    pub admission: Admission,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -66,34 +52,19 @@ enum Step {
     Done,
 }
 
-/// The streamed response.
-pub(super) fn respond(plan: Plan) -> Response {
+/// The streamed response. `admission` is held until the body ends.
+pub(super) fn respond(plan: Plan, ctx: RequestCtx, admission: Admission) -> Response {
     let pieces = token_pieces(plan.encoding, &plan.output.text);
     let steps = schedule(pieces.len(), plan.output.call.is_some(), plan.timing);
-    let cut_at = plan.ctx.take_stream_cut().map(|share| {
-        ((share * steps.len() as f64) as usize).clamp(1, steps.len().saturating_sub(1).max(1))
-    });
-    let headers = plan.admission.headers.clone();
-    let state = Events {
-        pieces,
-        steps,
-        next: 0,
-        cut_at,
-        deadline: Instant::now(),
-        finished: false,
-        all_sent: false,
-        plan,
-    };
-    let body = futures::stream::unfold(state, Events::step);
-    let mut response = Response::new(Body::from_stream(body));
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream; charset=utf-8"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.extend(headers);
-    response
+    paced::respond(
+        Events {
+            pieces,
+            steps,
+            plan,
+        },
+        ctx,
+        admission,
+    )
 }
 
 /// Steps with the (loaded, unscaled) wait before each: the opening events at once,
@@ -135,51 +106,53 @@ fn schedule(pieces: usize, call: bool, timing: Timing) -> Vec<(Step, Duration)> 
 struct Events {
     pieces: Vec<String>,
     steps: Vec<(Step, Duration)>,
-    next: usize,
-    cut_at: Option<usize>,
-    deadline: Instant,
-    finished: bool,
-    /// The stream went out to its last event.
-    all_sent: bool,
     plan: Plan,
 }
 
-impl Events {
-    async fn step(mut self) -> Option<(Result<Bytes, io::Error>, Events)> {
-        if self.finished {
-            return None;
-        }
-        if self.cut_at == Some(self.next) {
-            self.finished = true;
-            tokio::time::sleep(CUT_GRACE).await;
-            tracing::debug!(id = %self.plan.started.id, after = self.next, "stream cut");
-            return Some((Err(io::Error::other("stream cut")), self));
-        }
-        self.deadline += self.plan.ctx.scaled(self.steps[self.next].1);
-        if self.deadline > Instant::now() {
-            tokio::time::sleep_until(self.deadline).await;
-        }
-        let mut frame = Vec::new();
-        loop {
-            let step = self.steps[self.next].0;
-            self.write(step, self.next as u64, &mut frame);
-            self.next += 1;
-            let more = self.next < self.steps.len()
-                && self.cut_at != Some(self.next)
-                && frame.len() < FRAME_BYTES
-                && self.plan.ctx.scaled(self.steps[self.next].1).is_zero();
-            if !more {
-                break;
-            }
-        }
-        if self.next >= self.steps.len() {
-            self.finished = true;
-            self.all_sent = true;
-        }
-        Some((Ok(Bytes::from(frame)), self))
+impl Script for Events {
+    fn len(&self) -> usize {
+        self.steps.len()
     }
 
-    fn write(&self, step: Step, sequence_number: u64, out: &mut Vec<u8>) {
+    fn wait(&self, i: usize) -> Duration {
+        self.steps.get(i).map_or(Duration::ZERO, |s| s.1)
+    }
+
+    fn write(&self, i: usize, out: &mut Vec<u8>) {
+        if let Some(&(step, _)) = self.steps.get(i) {
+            self.write_step(step, i as u64, out);
+        }
+    }
+
+    /// The Responses API sends no `[DONE]`.
+    fn end(&self) -> &'static [u8] {
+        b""
+    }
+
+    fn id(&self) -> &str {
+        &self.plan.started.id
+    }
+
+    /// A stream that ended early is billed for the prompt and the text delivered.
+    fn ended_early(&self, sent: usize, ctx: &RequestCtx) {
+        let delivered: String = self.steps[..sent.min(self.steps.len())]
+            .iter()
+            .filter_map(|(step, _)| match *step {
+                Step::Delta(i) => self.pieces.get(i).map(String::as_str),
+                _ => None,
+            })
+            .collect();
+        let tokens = self.plan.encoding.count(&delivered) as u64;
+        let content = hash(delivered.as_bytes());
+        ctx.serve(|served| {
+            served.usage.output_tokens = tokens;
+            served.content_digest = Some(content);
+        });
+    }
+}
+
+impl Events {
+    fn write_step(&self, step: Step, sequence_number: u64, out: &mut Vec<u8>) {
         let plan = &self.plan;
         let output = &plan.output;
         let item_id = || output.item_id.clone();
@@ -270,28 +243,6 @@ impl Events {
         // Serialising plain structs into a Vec cannot fail.
         let _ = serde_json::to_writer(&mut *out, &event);
         out.extend_from_slice(b"\n\n");
-    }
-}
-
-impl Drop for Events {
-    /// A stream that ended early is billed for the prompt and the text delivered.
-    fn drop(&mut self) {
-        if self.all_sent {
-            return;
-        }
-        let delivered: String = self.steps[..self.next.min(self.steps.len())]
-            .iter()
-            .filter_map(|(step, _)| match *step {
-                Step::Delta(i) => self.pieces.get(i).map(String::as_str),
-                _ => None,
-            })
-            .collect();
-        let tokens = self.plan.encoding.count(&delivered) as u64;
-        let content = hash(delivered.as_bytes());
-        self.plan.ctx.serve(|served| {
-            served.usage.output_tokens = tokens;
-            served.content_digest = Some(content);
-        });
     }
 }
 
