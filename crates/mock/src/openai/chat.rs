@@ -94,9 +94,18 @@ pub(super) struct Generated<'a> {
 }
 
 impl Generated<'_> {
-    /// Enters it in the call's books; a stream that ends early is billed what it
-    /// delivered (the stream updates the entry).
+    /// Enters it in the call's books (and the debug log); a stream that ends early
+    /// is billed what it delivered (the stream updates the entry).
     pub fn book(self, mock: &OpenAiMock, ctx: &RequestCtx) {
+        tracing::debug!(
+            route = ctx.route(),
+            model = self.model,
+            input_tokens = self.input,
+            cached_tokens = self.cached,
+            output_tokens = self.output,
+            stream = self.stream,
+            "generated"
+        );
         ctx.serve(|served| {
             served.model = Some(mock.name(self.model));
             served.usage = CallUsage {
@@ -177,14 +186,6 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         stream: request.is_stream(),
     }
     .book(mock, ctx);
-    tracing::debug!(
-        model = %request.model,
-        prompt_tokens = usage.prompt_tokens,
-        completion_tokens = usage.completion_tokens,
-        cached_tokens = cached,
-        stream = request.is_stream(),
-        "chat completion"
-    );
     if request.is_stream() {
         let usage = request.include_usage().then_some(usage);
         return Ok(stream::respond(

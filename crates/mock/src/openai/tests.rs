@@ -311,22 +311,24 @@ async fn a_stream_cut_fault_ends_the_body_with_an_error_and_no_done() {
     body["stream"] = json!(true);
     let response = send(&app, "POST", "/v1/chat/completions", Some(body)).await;
     assert_eq!(response.status(), 200);
-    let mut stream = response.into_body().into_data_stream();
-    let mut received = Vec::new();
-    let mut failed = false;
-    while let Some(frame) = futures::StreamExt::next(&mut stream).await {
-        match frame {
-            Ok(bytes) => received.extend_from_slice(&bytes),
-            Err(_) => {
-                failed = true;
-                break;
-            }
-        }
-    }
+    let (received, failed) = read_until_error(response).await;
     assert!(failed, "the body ends with an error");
     let text = String::from_utf8(received).unwrap();
     assert!(text.starts_with("data: "));
     assert!(!text.contains("[DONE]"));
+}
+
+/// The body's bytes up to its end or its first error, and whether it failed.
+async fn read_until_error(response: Response) -> (Vec<u8>, bool) {
+    let mut stream = response.into_body().into_data_stream();
+    let mut received = Vec::new();
+    while let Some(frame) = futures::StreamExt::next(&mut stream).await {
+        match frame {
+            Ok(bytes) => received.extend_from_slice(&bytes),
+            Err(_) => return (received, true),
+        }
+    }
+    (received, false)
 }
 
 fn long_conversation(model: &str) -> Value {
@@ -517,19 +519,7 @@ async fn a_cut_response_stream_bills_what_went_out() {
     let body = json!({"model": "gpt-4o", "input": "Tell me a long story about a brave rabbit.", "stream": true});
     let response = send(&app, "POST", "/v1/responses", Some(body)).await;
     assert_eq!(response.status(), 200);
-    let mut stream = response.into_body().into_data_stream();
-    let mut received = Vec::new();
-    let mut failed = false;
-    while let Some(frame) = futures::StreamExt::next(&mut stream).await {
-        match frame {
-            Ok(bytes) => received.extend_from_slice(&bytes),
-            Err(_) => {
-                failed = true;
-                break;
-            }
-        }
-    }
-    drop(stream);
+    let (received, failed) = read_until_error(response).await;
     assert!(failed, "the body ends with an error");
     let text = String::from_utf8(received).unwrap();
     assert!(text.starts_with("event: response.created\ndata: "));

@@ -91,14 +91,6 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         stream: request.is_stream(),
     }
     .book(mock, ctx);
-    tracing::debug!(
-        model = %request.model,
-        prompts = prompts.len(),
-        prompt_tokens = usage.prompt_tokens,
-        completion_tokens = usage.completion_tokens,
-        stream = request.is_stream(),
-        "text completion"
-    );
     if request.is_stream() {
         let include = request.include_usage();
         return Ok(stream::respond(

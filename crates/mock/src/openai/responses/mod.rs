@@ -109,14 +109,6 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         stream: request.is_stream(),
     }
     .book(mock, ctx);
-    tracing::debug!(
-        model = %request.model,
-        input_tokens = usage.input_tokens,
-        output_tokens = usage.output_tokens,
-        cached_tokens = cached,
-        stream = request.is_stream(),
-        "response"
-    );
     let started = skeleton(&request, &ids);
     let output = Output {
         item_id: ids.item,
