@@ -438,11 +438,14 @@ async fn a_response_has_the_api_s_shape_and_is_booked() {
         .model("gpt-4o-mini")
         .instructions("You tell gentle stories.")
         .input(conversation())
+        .prompt_cache_key("stories")
         .build()
         .unwrap();
     let response = client(&url).responses().create(request).await.unwrap();
     assert_eq!(response.object, "response");
     assert!(response.id.starts_with("resp_"));
+    assert_eq!(response.prompt_cache_key.as_deref(), Some("stories"));
+    assert_eq!(response.background, Some(false));
     assert_eq!(response.status, Status::Completed);
     assert_eq!(response.output.len(), 1);
     let OutputItem::Message(message) = &response.output[0] else {

@@ -53,6 +53,18 @@ pub struct ResponseRequest {
     /// End-user id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// `{"effort", "summary"}` (reasoning models).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning: Option<Value>,
+    /// Prompt cache routing key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_cache_key: Option<String>,
+    /// Stable end-user id for abuse detection.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safety_identifier: Option<String>,
+    /// Run in the background (poll for the result).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub background: Option<bool>,
 }
 
 impl ResponseRequest {
@@ -143,6 +155,8 @@ pub struct ResponseObject {
     pub status: String,
     /// When it completed (`null` before).
     pub completed_at: Option<u64>,
+    /// As requested (default `false`).
+    pub background: bool,
     /// Always `null` here.
     pub error: Option<Value>,
     /// Why it is incomplete (`{"reason": "max_output_tokens"}`), else `null`.
@@ -159,6 +173,12 @@ pub struct ResponseObject {
     pub parallel_tool_calls: bool,
     /// As requested.
     pub previous_response_id: Option<String>,
+    /// As requested.
+    pub prompt_cache_key: Option<String>,
+    /// As requested (default `{"effort": null, "summary": null}`).
+    pub reasoning: Value,
+    /// As requested.
+    pub safety_identifier: Option<String>,
     /// As requested (default 1).
     pub temperature: f64,
     /// As requested (default 1).

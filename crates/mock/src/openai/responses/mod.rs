@@ -361,6 +361,7 @@ fn skeleton(request: &ResponseRequest, ids: &Ids) -> ResponseObject {
         created_at: chat::unix_now(),
         status: "in_progress".to_owned(),
         completed_at: None,
+        background: request.background.unwrap_or(false),
         error: None,
         incomplete_details: None,
         instructions: request.instructions.clone(),
@@ -369,6 +370,12 @@ fn skeleton(request: &ResponseRequest, ids: &Ids) -> ResponseObject {
         output: Vec::new(),
         parallel_tool_calls: request.parallel_tool_calls.unwrap_or(true),
         previous_response_id: request.previous_response_id.clone(),
+        prompt_cache_key: request.prompt_cache_key.clone(),
+        reasoning: request
+            .reasoning
+            .clone()
+            .unwrap_or_else(|| json!({"effort": null, "summary": null})),
+        safety_identifier: request.safety_identifier.clone(),
         temperature: request.temperature.unwrap_or(1.0),
         top_p: request.top_p.unwrap_or(1.0),
         text: request
