@@ -88,6 +88,14 @@ impl Profile {
             ("personality", self.personality.settings()),
             ("webvtt", self.webvtt.settings()),
         ];
+        let share = self.openai.tool_call_share;
+        if !(0.0..=1.0).contains(&share) {
+            return Err(ProfileError::Invalid {
+                origin: origin.to_owned(),
+                section: "openai".to_owned(),
+                message: format!("tool_call_share {share} is not between 0 and 1"),
+            });
+        }
         for (name, settings) in sections {
             if let Err(e) = settings.faults.validate() {
                 return Err(ProfileError::Invalid {
@@ -208,6 +216,9 @@ mod tests {
         );
         let text = "[webvtt.capacity]\nsoft_limit = 10\nhard_limit = 5\n";
         assert!(Profile::from_toml(text, "p.toml").is_err());
+        let text = "[openai]\ntool_call_share = 1.5\n";
+        let error = Profile::from_toml(text, "p.toml").unwrap_err().to_string();
+        assert!(error.contains("tool_call_share"), "{error}");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! OpenAI API shapes: errors, chat completions (request, response, stream chunks),
-//! usage, embeddings and models.
+//! legacy text completions, the Responses API, usage, embeddings and models.
 //!
 //! Requests are lenient, as the real API is about what it ignores: unknown fields
 //! are skipped, so a request from any SDK version parses. Fields the API documents
@@ -9,9 +9,11 @@
 
 mod chat;
 mod chunk;
+mod completions;
 mod embeddings;
 mod models;
 mod response;
+mod responses;
 mod strings;
 mod usage;
 
@@ -19,13 +21,19 @@ pub use chat::{
     ChatCompletionRequest, ChatMessage, ContentPart, FunctionCall, FunctionDefinition, ImageUrl,
     JsonSchemaFormat, MessageContent, ResponseFormat, Stop, StreamOptions, Tool, ToolCall,
 };
-pub use chunk::{ChatCompletionChunk, ChunkChoice, Delta};
+pub use chunk::{ChatCompletionChunk, ChunkChoice, Delta, FunctionCallDelta, ToolCallDelta};
+pub use completions::{CompletionPrompt, CompletionRequest, TextChoice, TextCompletion};
 pub use embeddings::{
     Embedding, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage,
     EmbeddingVector, EncodingFormat,
 };
 pub use models::{ModelList, ModelObject};
 pub use response::{AssistantMessage, ChatChoice, ChatCompletion};
+pub use responses::{
+    InputContent, InputItem, InputPart, InputTokensDetails, OutputItem, OutputText,
+    OutputTokensDetails, ResponseEvent, ResponseInput, ResponseObject, ResponseRequest,
+    ResponseUsage,
+};
 pub use strings::{FinishReason, Role};
 pub use usage::{CompletionTokensDetails, PromptTokensDetails, Usage};
 

@@ -12,16 +12,18 @@ use bytes::Bytes;
 use gatebench_wire::books::{CallUsage, hash};
 use gatebench_wire::openai::{
     AssistantMessage, ChatChoice, ChatCompletion, ChatCompletionRequest, CompletionTokensDetails,
-    MessageContent, PromptTokensDetails, ResponseFormat, Role, Usage,
+    FunctionCall, MessageContent, PromptTokensDetails, ResponseFormat, Role, ToolCall, Usage,
 };
 use rand::RngExt as _;
 use xxhash_rust::xxh3::{xxh3_64, xxh3_128};
 
 use super::OpenAiMock;
-use super::admission::admit;
+use super::admission::{Admission, admit};
+use super::arguments;
 use super::completion::{self, Format, Spec, Written};
 use super::profile::ChatModel;
 use super::stream;
+use super::tools;
 use super::validate;
 use crate::core::RequestCtx;
 use crate::error::ApiError;
@@ -62,15 +64,78 @@ pub(super) struct Timing {
 }
 
 impl Timing {
+    /// This request's draw of `model`'s latency, stretched by the load `admission`
+    /// found.
+    pub fn draw(model: &ChatModel, ctx: &RequestCtx, admission: &Admission) -> Timing {
+        Timing {
+            first: model.first_token.sample(&mut ctx.rng("first_token")),
+            per_token: model.per_token.sample(&mut ctx.rng("per_token")),
+            factor: admission.factor(),
+        }
+    }
+
     /// Before the server time scale: the delay of a step, under load.
     pub fn loaded(&self, d: Duration) -> Duration {
         d.mul_f64(self.factor.max(0.0))
     }
 }
 
+/// What a generating route (chat, legacy completions, responses) served.
+pub(super) struct Generated<'a> {
+    pub model: &'a str,
+    pub input: u32,
+    pub cached: u32,
+    pub output: u32,
+    /// The first choice's text (a tool call's arguments).
+    pub content: Option<&'a str>,
+    pub prompt: Option<u64>,
+    pub response_id: &'a str,
+    pub stream: bool,
+}
+
+impl Generated<'_> {
+    /// Enters it in the call's books (and the debug log); a stream that ends early
+    /// is billed what it delivered (the stream updates the entry).
+    pub fn book(self, mock: &OpenAiMock, ctx: &RequestCtx) {
+        tracing::debug!(
+            route = ctx.route(),
+            model = self.model,
+            input_tokens = self.input,
+            cached_tokens = self.cached,
+            output_tokens = self.output,
+            stream = self.stream,
+            "generated"
+        );
+        ctx.serve(|served| {
+            served.model = Some(mock.name(self.model));
+            served.usage = CallUsage {
+                input_tokens: u64::from(self.input),
+                cached_tokens: u64::from(self.cached),
+                output_tokens: u64::from(self.output),
+                ..CallUsage::default()
+            };
+            served.content_digest = self.content.map(|c| hash(c.as_bytes()));
+            served.prompt_digest = self.prompt;
+            served.response_id = Some(self.response_id.to_owned());
+            served.stream = self.stream;
+            served.partial_billing = self.stream;
+        });
+    }
+}
+
+/// What a stream's chunks are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Object {
+    /// `chat.completion.chunk`.
+    ChatChunk,
+    /// `text_completion` (legacy completions).
+    TextCompletion,
+}
+
 /// Identity of one completion, the same on every chunk.
 #[derive(Clone, Debug)]
 pub(super) struct Meta {
+    pub object: Object,
     pub id: String,
     pub created: u64,
     pub model: String,
@@ -79,6 +144,9 @@ pub(super) struct Meta {
 
 async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Response, ApiError> {
     let request: ChatCompletionRequest = mock.core.style.parse_json(body)?;
+    if mock.profile.strict_arguments {
+        arguments::check(body, arguments::CHAT)?;
+    }
     validate::chat(&request)?;
     let model = mock.chat_model(&request.model)?;
     let planned = plan(mock, &request, model)?;
@@ -99,39 +167,25 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         .lookup_and_store(&request.model, &planned.prompt);
     set_cached(&mut usage, cached, model);
 
-    let timing = Timing {
-        first: model.first_token.sample(&mut ctx.rng("first_token")),
-        per_token: model.per_token.sample(&mut ctx.rng("per_token")),
-        factor: admission.factor(),
-    };
+    let timing = Timing::draw(model, ctx, &admission);
     let meta = Meta {
-        id: completion_id(ctx),
+        object: Object::ChatChunk,
+        id: completion_id(ctx, "chatcmpl-"),
         created: unix_now(),
         model: request.model.clone(),
         fingerprint: fingerprint(&request.model),
     };
-    ctx.serve(|served| {
-        served.model = Some(mock.name(&request.model));
-        served.usage = CallUsage {
-            input_tokens: u64::from(usage.prompt_tokens),
-            cached_tokens: u64::from(cached),
-            output_tokens: u64::from(usage.completion_tokens),
-            ..CallUsage::default()
-        };
-        served.content_digest = planned.choices.first().map(|c| hash(c.text.as_bytes()));
-        served.prompt_digest = prompt_hash(&request);
-        served.response_id = Some(meta.id.clone());
-        served.stream = request.is_stream();
-        served.partial_billing = request.is_stream();
-    });
-    tracing::debug!(
-        model = %request.model,
-        prompt_tokens = usage.prompt_tokens,
-        completion_tokens = usage.completion_tokens,
-        cached_tokens = cached,
-        stream = request.is_stream(),
-        "chat completion"
-    );
+    Generated {
+        model: &request.model,
+        input: usage.prompt_tokens,
+        cached,
+        output: usage.completion_tokens,
+        content: planned.choices.first().map(|c| c.text.as_str()),
+        prompt: prompt_hash(&request),
+        response_id: &meta.id,
+        stream: request.is_stream(),
+    }
+    .book(mock, ctx);
     if request.is_stream() {
         let usage = request.include_usage().then_some(usage);
         return Ok(stream::respond(
@@ -159,7 +213,7 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
             .enumerate()
             .map(|(i, c)| ChatChoice {
                 index: i as u32,
-                message: AssistantMessage::text(c.text.clone()),
+                message: assistant_message(c),
                 logprobs: None,
                 finish_reason: Some(c.finish.clone()),
             })
@@ -183,8 +237,21 @@ pub fn plan(
 ) -> Result<Planned, ApiError> {
     let messages = serde_json::to_vec(&request.messages).unwrap_or_default();
     let prompt = prompt_tokens(mock, request, model, &messages);
+    plan_for_prompt(mock, request, model, &messages, prompt)
+}
+
+/// [`plan`] for a prompt counted by the caller (a route whose prompt is not a chat
+/// conversation); `messages` is the conversation as the answer's content key.
+pub(super) fn plan_for_prompt(
+    mock: &OpenAiMock,
+    request: &ChatCompletionRequest,
+    model: &ChatModel,
+    messages: &[u8],
+    prompt: Arc<Vec<u32>>,
+) -> Result<Planned, ApiError> {
     validate::chat_for_model(request, model, prompt.len())?;
-    let choices = write_choices(mock, request, model, &messages);
+    let tool_choice = tools::choice(request)?;
+    let choices = write_choices(mock, request, model, messages, tool_choice);
     let completion_tokens: u32 = choices.iter().map(|c| c.tokens).sum();
     let prompt_tokens = prompt.len() as u32;
     let mut usage = Usage {
@@ -226,6 +293,7 @@ fn write_choices(
     request: &ChatCompletionRequest,
     model: &ChatModel,
     messages: &[u8],
+    tool_choice: tools::Choice<'_>,
 ) -> Arc<Vec<Written>> {
     // What the text depends on: the model, the conversation, the answer's format
     // and the seed. Not on temperature, caps or stop sequences, so a capped or
@@ -240,8 +308,12 @@ fn write_choices(
     let cap = request
         .token_cap()
         .map(|c| c.clamp(0, i64::from(u32::MAX)) as u32);
-    // The memo key adds what shapes the final text (cap, stop, n).
-    let shape = serde_json::to_vec(&(n, cap, &stop)).unwrap_or_default();
+    let floor = request
+        .token_floor()
+        .map(|f| f.clamp(0, i64::from(u32::MAX)) as u32);
+    let tools_key = serde_json::to_vec(&(&request.tools, &request.tool_choice)).unwrap_or_default();
+    // The memo key adds what shapes the final text (cap, floor, stop, n, tools).
+    let shape = serde_json::to_vec(&(n, cap, floor, &stop, &tools_key)).unwrap_or_default();
     let parts: [&[u8]; 5] = [
         request.model.as_bytes(),
         messages,
@@ -265,6 +337,7 @@ fn write_choices(
         encoding: model.tokenizer,
         length: model.output_tokens,
         cap,
+        floor,
         stop: &stop,
         format,
         prompt: &prompt_text,
@@ -272,6 +345,27 @@ fn write_choices(
     let written: Arc<Vec<Written>> = Arc::new(
         (0..n)
             .map(|i| {
+                // A draw of its own, so offering tools does not change the text of
+                // an answer that calls none.
+                let mut tool_rng = mock.core.content_rng(&[
+                    b"tools",
+                    parts[0],
+                    parts[1],
+                    &tools_key,
+                    parts[3],
+                    &i.to_le_bytes(),
+                ]);
+                let share = mock.profile.tool_call_share;
+                if let Some(function) = tools::decide(request, tool_choice, share, &mut tool_rng) {
+                    let named = matches!(tool_choice, tools::Choice::Named(_));
+                    return tools::write_call(
+                        function,
+                        named,
+                        model.tokenizer,
+                        &prompt_text,
+                        &mut tool_rng,
+                    );
+                }
                 let mut rng = mock.core.content_rng(&[
                     b"chat",
                     parts[0],
@@ -288,8 +382,27 @@ fn write_choices(
     written
 }
 
+/// A choice's message: its text, or its tool call (with `content: null`).
+fn assistant_message(written: &Written) -> AssistantMessage {
+    match &written.call {
+        None => AssistantMessage::text(written.text.clone()),
+        Some(call) => AssistantMessage {
+            content: None,
+            tool_calls: Some(vec![ToolCall {
+                id: call.id.clone(),
+                kind: "function".to_owned(),
+                function: FunctionCall {
+                    name: call.name.clone(),
+                    arguments: written.text.clone(),
+                },
+            }]),
+            ..AssistantMessage::text("")
+        },
+    }
+}
+
 /// The hash of the last user message's text, without copying plain text.
-fn prompt_hash(request: &ChatCompletionRequest) -> Option<u64> {
+pub(super) fn prompt_hash(request: &ChatCompletionRequest) -> Option<u64> {
     let last = request
         .messages
         .iter()
@@ -321,22 +434,22 @@ fn set_cached(usage: &mut Usage, cached: u32, model: &ChatModel) {
     }
 }
 
-/// `chatcmpl-` and 29 letters and digits, like OpenAI's ids.
-fn completion_id(ctx: &RequestCtx) -> String {
+/// `prefix` (`chatcmpl-`, `cmpl-`) and 29 letters and digits, like OpenAI's ids.
+pub(super) fn completion_id(ctx: &RequestCtx, prefix: &str) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = ctx.rng("completion_id");
     let tail: String = (0..29)
         .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
         .collect();
-    format!("chatcmpl-{tail}")
+    format!("{prefix}{tail}")
 }
 
 /// A stable `fp_` fingerprint per model.
-fn fingerprint(model: &str) -> String {
+pub(super) fn fingerprint(model: &str) -> String {
     format!("fp_{:010x}", xxh3_64(model.as_bytes()) & 0xff_ffff_ffff)
 }
 
-fn unix_now() -> u64 {
+pub(super) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())

@@ -1,6 +1,7 @@
 //! Writing one choice: readable prose from the corpus topic the prompt is about, of a
-//! length drawn from the model's distribution, shaped as JSON when asked, cut at a
-//! stop sequence, truncated at the token cap, and counted exactly.
+//! length drawn from the model's distribution (never below the floor vLLM's
+//! `min_tokens` or `ignore_eos` ask for), shaped as JSON when asked, cut at a stop
+//! sequence, truncated at the token cap, and counted exactly.
 //!
 //! Everything is drawn from the generator passed in; the caller seeds it from the
 //! request's content, so the same request always gets the same text.
@@ -41,6 +42,9 @@ pub struct Spec<'a> {
     pub length: TokenCount,
     /// `max_completion_tokens` / `max_tokens`.
     pub cap: Option<u32>,
+    /// Fewest tokens of a prose answer (vLLM's `min_tokens`, or the cap with
+    /// `ignore_eos`); stop sequences do not cut below it.
+    pub floor: Option<u32>,
     /// Stop sequences.
     pub stop: &'a [&'a str],
     /// Prose or JSON.
@@ -56,13 +60,30 @@ pub struct Written {
     pub text: String,
     /// Its token count (exact, counted on the final text).
     pub tokens: u32,
-    /// `stop`, or `length` when the cap cut it.
+    /// `stop`, or `length` when the cap cut it (`tool_calls` for a call).
     pub finish: FinishReason,
+    /// A tool call instead of an answer: then `text` is its JSON arguments.
+    pub call: Option<Call>,
+}
+
+/// A tool call a choice makes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Call {
+    /// `call_...`.
+    pub id: String,
+    /// The function called.
+    pub name: String,
 }
 
 /// Writes one choice.
 pub fn write(spec: &Spec<'_>, rng: &mut StdRng) -> Written {
-    let target = draw_length(spec.length, rng);
+    // A floor at the cap (`ignore_eos`) writes past it, so the cap cuts the answer
+    // and it ends as `length`, as a generation that never stopped does.
+    let floor = match (spec.floor, spec.cap) {
+        (Some(floor), Some(cap)) if floor >= cap => cap as usize + 1,
+        (floor, _) => floor.unwrap_or(0) as usize,
+    };
+    let target = draw_length(spec.length, rng).max(floor);
     let text = match corpus().pick(spec.prompt, rng) {
         None => String::new(),
         Some(topic) => {
@@ -72,7 +93,11 @@ pub fn write(spec: &Spec<'_>, rng: &mut StdRng) -> Written {
                 rng,
             };
             match spec.format {
-                Format::Text => source.prose(target),
+                Format::Text => {
+                    let mut text = source.prose(target);
+                    source.top_up(&mut text, floor, spec.encoding);
+                    text
+                }
                 Format::JsonObject => {
                     let mut object = Map::new();
                     object.insert("topic".into(), Value::from(topic.name()));
@@ -93,7 +118,7 @@ pub fn write(spec: &Spec<'_>, rng: &mut StdRng) -> Written {
 
 /// Applies the stop sequences and the token cap, and counts the result.
 pub fn finish(spec: &Spec<'_>, text: String) -> Written {
-    let text = cut_at_stop(text, spec.stop);
+    let text = cut_at_stop(text, spec.stop, spec.floor, spec.encoding);
     match spec.cap {
         Some(cap) => {
             let (text, tokens, truncated) = truncate(spec.encoding, text, cap as usize);
@@ -105,6 +130,7 @@ pub fn finish(spec: &Spec<'_>, text: String) -> Written {
                 } else {
                     FinishReason::Stop
                 },
+                call: None,
             }
         }
         None => {
@@ -113,6 +139,7 @@ pub fn finish(spec: &Spec<'_>, text: String) -> Written {
                 text,
                 tokens,
                 finish: FinishReason::Stop,
+                call: None,
             }
         }
     }
@@ -155,6 +182,25 @@ impl<'r, I: Iterator<Item = Sentence>> Source<'r, I> {
         }
         text.truncate(text.trim_end().len());
         text
+    }
+
+    /// More sentences until `text` counts at least `floor` tokens exactly (the
+    /// sentence-by-sentence count `prose` goes by can fall a little short).
+    fn top_up(&mut self, text: &mut String, floor: usize, encoding: Encoding) {
+        loop {
+            let have = encoding.count(text);
+            if have >= floor {
+                return;
+            }
+            let more = self.prose(floor - have + 1);
+            if more.is_empty() {
+                return;
+            }
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            text.push_str(&more);
+        }
     }
 
     /// One sentence.
@@ -246,13 +292,21 @@ fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
 }
 
-/// The text before the earliest stop sequence (which is not included).
-fn cut_at_stop(mut text: String, stop: &[&str]) -> String {
-    let first = stop
-        .iter()
-        .filter(|s| !s.is_empty())
-        .filter_map(|s| text.find(s))
-        .min();
+/// The text before the earliest stop sequence (which is not included); with a
+/// floor, the earliest that leaves at least `floor` tokens before it.
+fn cut_at_stop(mut text: String, stop: &[&str], floor: Option<u32>, encoding: Encoding) -> String {
+    let stop = stop.iter().filter(|s| !s.is_empty());
+    let first = match floor {
+        None => stop.filter_map(|s| text.find(s)).min(),
+        Some(floor) => {
+            let mut at: Vec<usize> = stop
+                .flat_map(|s| text.match_indices(s).map(|(i, _)| i))
+                .collect();
+            at.sort_unstable();
+            at.into_iter()
+                .find(|&i| encoding.count(&text[..i]) >= floor as usize)
+        }
+    };
     if let Some(at) = first {
         text.truncate(at);
     }

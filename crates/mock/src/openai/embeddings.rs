@@ -19,6 +19,7 @@ use gatebench_wire::openai::{
 
 use super::OpenAiMock;
 use super::admission::admit;
+use super::arguments;
 use super::validate::{self, invalid};
 use crate::core::RequestCtx;
 use crate::error::ApiError;
@@ -41,6 +42,9 @@ pub(super) async fn handle(
 
 async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Response, ApiError> {
     let request: EmbeddingRequest = mock.core.style.parse_json(body)?;
+    if mock.profile.strict_arguments {
+        arguments::check(body, arguments::EMBEDDINGS)?;
+    }
     let (model, embedder) = mock.embedding_model(&request.model)?;
     validate::embeddings(&request, model)?;
     let inputs = texts(&request.input)?;

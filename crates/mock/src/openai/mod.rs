@@ -3,9 +3,12 @@
 //! | route                       | what it does                                      |
 //! |-----------------------------|---------------------------------------------------|
 //! | `POST /v1/chat/completions` | chat, whole or streamed (server-sent events)      |
+//! | `POST /v1/completions`      | legacy text completions, whole or streamed        |
+//! | `POST /v1/responses`        | the Responses API, whole or as its event stream   |
 //! | `POST /v1/embeddings`       | vectors as floats or base64, optional `dimensions` |
 //! | `GET /v1/models`            | the models of the profile                         |
 //! | `GET /v1/models/{id}`       | one model, or 404 `model_not_found`               |
+//! | `GET /health`               | 200 with an empty body, as vLLM answers the probe |
 //!
 //! Answers are readable English drawn from `fixtures/corpus` by topic, the same for
 //! the same model, messages, format and seed. `usage` holds real token counts
@@ -13,16 +16,33 @@
 //! cache. Each model has its own latency profile, and every route sits behind the
 //! shared middleware (auth, body limit, faults, stats) and the per-key, per-model
 //! rate limits and per-model capacity.
+//!
+//! Like OpenAI, the mock refuses request arguments the API does not document (400
+//! `Unrecognized request argument supplied: NAME`) unless the profile's
+//! `strict_arguments` is off (`arguments.rs`). It also honours vLLM's `ignore_eos`
+//! (the answer fills the token cap) and `min_tokens` (never fewer tokens), which
+//! benchmark tools send to fix output lengths.
+//!
+//! With function `tools`, a choice may call one instead of answering (`tools.rs`):
+//! always with `tool_choice` `required` or a named function, never with `none`, and
+//! with `auto` for the profile's `tool_call_share` of requests. The arguments are
+//! JSON that follows the function's `parameters` schema; streamed, they arrive as
+//! fragments after a first chunk with the call's id and name, as the API sends them.
 
 mod admission;
+mod arguments;
 mod chat;
 mod completion;
 mod corpus;
 mod embeddings;
 mod models;
+mod paced;
 mod profile;
 mod prompt_cache;
+mod responses;
 mod stream;
+mod text_completion;
+mod tools;
 mod usage;
 mod validate;
 
@@ -36,7 +56,7 @@ use moka::sync::Cache;
 
 pub use admission::{ORGANIZATION, rate_limited};
 pub use chat::{Planned, plan};
-pub use completion::{Format, Spec, Written, draw_length, write};
+pub use completion::{Call, Format, Spec, Written, draw_length, write};
 pub use corpus::{Corpus, Sentence, Topic, corpus};
 pub use embeddings::{EMBEDDING_ENCODING, decode_base64, encode_base64, shorten};
 pub use gatebench_tokens::{Encoding, count_chat_prompt, prompt_sequence};
@@ -172,6 +192,8 @@ pub fn router(profile: &OpenAiProfile, seed: u64, time_scale: f64) -> Router {
     let mock = OpenAiMock::new(profile, seed, time_scale);
     let routes = Router::new()
         .route("/v1/chat/completions", post(chat::handle))
+        .route("/v1/completions", post(text_completion::handle))
+        .route("/v1/responses", post(responses::handle))
         .route("/v1/embeddings", post(embeddings::handle))
         .route("/v1/models", get(models::list))
         .route("/v1/models/{id}", get(models::retrieve))
@@ -184,7 +206,15 @@ pub fn router(profile: &OpenAiProfile, seed: u64, time_scale: f64) -> Router {
         .route("/v1/organization/usage/embeddings", get(usage::embeddings))
         .route("/v1/organization/costs", get(usage::costs))
         .with_state(Arc::clone(&mock));
-    assemble(Arc::clone(&mock.core), routes, account)
+    // Benchmark tools written for vLLM-style servers (guidellm, vLLM's own bench)
+    // probe `/health` before they start; like the control routes, the probe is
+    // never faulted, limited or entered in the books.
+    assemble(Arc::clone(&mock.core), routes, account).route("/health", get(health))
+}
+
+/// `GET /health`: 200 and an empty body, as vLLM's server answers it.
+async fn health() -> http::StatusCode {
+    http::StatusCode::OK
 }
 
 #[cfg(test)]

@@ -40,6 +40,13 @@ pub struct OpenAiProfile {
     pub embedding_models: BTreeMap<String, EmbeddingModel>,
     /// The simulated provider prompt cache.
     pub prompt_cache: PromptCacheConfig,
+    /// Refuse request arguments the API does not document, as OpenAI does (400
+    /// `Unrecognized request argument supplied`); off, they are ignored.
+    pub strict_arguments: bool,
+    /// Share of requests offering function tools with `tool_choice` `auto` (or
+    /// none given) that call one, 0 to 1. `required` or a named function always
+    /// calls; `none` never does.
+    pub tool_call_share: f64,
 }
 
 /// One chat model.
@@ -185,6 +192,8 @@ impl Default for OpenAiProfile {
             chat_models: default_chat_models(),
             embedding_models: default_embedding_models(),
             prompt_cache: PromptCacheConfig::default(),
+            strict_arguments: true,
+            tool_call_share: 0.5,
         }
     }
 }

@@ -1,39 +1,32 @@
 //! A streamed chat completion: server-sent events of `chat.completion.chunk`
-//! objects, paced by the latency model, ending with `data: [DONE]`.
+//! objects (or, for a legacy completion, `text_completion` objects), paced by the
+//! latency model (`paced.rs`), ending with `data: [DONE]`.
 //!
 //! Order, as the API sends it: each choice's role delta (`content: ""`), then one
 //! content delta per token (choices interleaved), then each choice's
 //! `finish_reason` chunk, then, with `stream_options.include_usage`, a chunk with
 //! empty `choices` and the usage (every other chunk then carries `"usage": null`).
+//! A legacy completion's chunks carry `choices[].text`, and no role chunk.
 //! A stream-cut fault ends the body with an error after a share of the chunks, so
 //! the client sees the connection drop without `[DONE]`.
 
-use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::response::Response;
-use bytes::Bytes;
-use gatebench_wire::books::hash;
-use gatebench_wire::openai::{ChatCompletionChunk, ChunkChoice, Delta, FinishReason, Role, Usage};
-use http::{HeaderValue, header};
-use tokio::time::Instant;
-
 use super::admission::Admission;
-use super::chat::{Meta, Timing};
-use super::completion::Written;
+use super::chat::{Meta, Object, Timing};
+use super::completion::{Call, Written};
+use super::paced::{self, Script};
 use crate::core::RequestCtx;
+use axum::response::Response;
 use gatebench_tokens::Encoding;
+use gatebench_wire::books::hash;
+use gatebench_wire::openai::{
+    ChatCompletionChunk, ChunkChoice, Delta, FinishReason, FunctionCallDelta, Role, TextChoice,
+    TextCompletion, ToolCallDelta, Usage,
+};
 
-/// Chunks written back to back (no delay between them) share one body frame, up
-/// to about this many bytes.
-const FRAME_BYTES: usize = 16 * 1024;
 const DONE: &[u8] = b"data: [DONE]\n\n";
-/// Pause before a cut, so the server writes out what was already sent (headers
-/// included) before the connection drops; otherwise, with no delays at all, the
-/// client could see the connection fail before any response.
-const CUT_GRACE: Duration = Duration::from_millis(20);
 
 /// One chunk to send, and the wait before it.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -61,36 +54,17 @@ pub(super) fn respond(
         .map(|c| token_pieces(encoding, &c.text))
         .collect();
     let steps = schedule(&pieces, include_usage, timing);
-    let cut_at = ctx.take_stream_cut().map(|share| {
-        ((share * steps.len() as f64) as usize).clamp(1, steps.len().saturating_sub(1).max(1))
-    });
-    let headers = admission.headers.clone();
-    let state = Sse {
+    let script = Sse {
         encoding,
-        all_sent: false,
         meta,
         pieces,
         finishes: choices.iter().map(|c| c.finish.clone()).collect(),
+        calls: choices.iter().map(|c| c.call.clone()).collect(),
         usage,
         include_usage,
         steps,
-        next: 0,
-        cut_at,
-        deadline: Instant::now(),
-        ctx,
-        finished: false,
-        _admission: admission,
     };
-    let body = futures::stream::unfold(state, Sse::step);
-    let mut response = Response::new(Body::from_stream(body));
-    let h = response.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream; charset=utf-8"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    h.extend(headers);
-    response
+    paced::respond(script, ctx, admission)
 }
 
 /// `text` split at token boundaries, each piece whole UTF-8 (a character split
@@ -152,66 +126,65 @@ fn schedule(pieces: &[Vec<String>], include_usage: bool, timing: Timing) -> Vec<
 
 struct Sse {
     encoding: Encoding,
-    /// The stream went out to `[DONE]`.
-    all_sent: bool,
     meta: Meta,
     pieces: Vec<Vec<String>>,
     finishes: Vec<FinishReason>,
+    /// Per choice, the tool call it streams (as argument fragments) instead of text.
+    calls: Vec<Option<Call>>,
     usage: Option<Usage>,
     include_usage: bool,
     steps: Vec<(Event, Duration)>,
-    next: usize,
-    cut_at: Option<usize>,
-    deadline: Instant,
-    ctx: RequestCtx,
-    finished: bool,
-    _admission: Admission,
+}
+
+impl Script for Sse {
+    fn len(&self) -> usize {
+        self.steps.len()
+    }
+
+    fn wait(&self, i: usize) -> Duration {
+        self.steps.get(i).map_or(Duration::ZERO, |s| s.1)
+    }
+
+    fn write(&self, i: usize, out: &mut Vec<u8>) {
+        if let Some(&(event, _)) = self.steps.get(i) {
+            self.write_event(event, out);
+        }
+    }
+
+    fn end(&self) -> &'static [u8] {
+        DONE
+    }
+
+    fn id(&self) -> &str {
+        &self.meta.id
+    }
+
+    /// A stream that ended early (cut, or left by its client) is billed for what
+    /// went out: the prompt and the tokens of the content delivered, counted as a
+    /// client that read them would count them.
+    fn ended_early(&self, sent: usize, ctx: &RequestCtx) {
+        let mut texts = vec![String::new(); self.pieces.len()];
+        for (event, _) in &self.steps[..sent.min(self.steps.len())] {
+            if let Event::Content(i, p) = *event
+                && let Some(piece) = self.pieces.get(i).and_then(|v| v.get(p))
+            {
+                texts[i].push_str(piece);
+            }
+        }
+        let tokens: u64 = texts.iter().map(|t| self.encoding.count(t) as u64).sum();
+        let content = texts.first().map(|t| hash(t.as_bytes()));
+        ctx.serve(|served| {
+            served.usage.output_tokens = tokens;
+            served.content_digest = content;
+        });
+    }
 }
 
 impl Sse {
-    async fn step(mut self) -> Option<(Result<Bytes, io::Error>, Sse)> {
-        if self.finished {
-            return None;
+    fn write_event(&self, event: Event, out: &mut Vec<u8>) {
+        if self.meta.object == Object::TextCompletion {
+            return self.write_text(event, out);
         }
-        if self.cut_at == Some(self.next) {
-            self.finished = true;
-            tokio::time::sleep(CUT_GRACE).await;
-            tracing::debug!(id = %self.meta.id, after = self.next, "stream cut");
-            return Some((Err(io::Error::other("stream cut")), self));
-        }
-        if self.next >= self.steps.len() {
-            self.finished = true;
-            self.all_sent = true;
-            return Some((Ok(Bytes::from_static(DONE)), self));
-        }
-        // Waits count from a running deadline, so timer overshoot on one token does
-        // not add up over a long answer.
-        self.deadline += self.ctx.scaled(self.steps[self.next].1);
-        if self.deadline > Instant::now() {
-            tokio::time::sleep_until(self.deadline).await;
-        }
-        let mut frame = Vec::new();
-        loop {
-            let event = self.steps[self.next].0;
-            self.write(event, &mut frame);
-            self.next += 1;
-            let more = self.next < self.steps.len()
-                && self.cut_at != Some(self.next)
-                && frame.len() < FRAME_BYTES
-                && self.ctx.scaled(self.steps[self.next].1).is_zero();
-            if !more {
-                break;
-            }
-        }
-        if self.next >= self.steps.len() && self.cut_at.is_none() {
-            frame.extend_from_slice(DONE);
-            self.finished = true;
-            self.all_sent = true;
-        }
-        Some((Ok(Bytes::from(frame)), self))
-    }
-
-    fn write(&self, event: Event, out: &mut Vec<u8>) {
         let choice = |index: usize, delta: Delta, finish: Option<FinishReason>| ChunkChoice {
             index: index as u32,
             delta,
@@ -219,29 +192,52 @@ impl Sse {
             finish_reason: finish,
         };
         let (choices, usage) = match event {
-            Event::Role(i) => (
-                vec![choice(
-                    i,
-                    Delta {
+            // A tool call starts with the role: id, type and name, empty arguments.
+            Event::Role(i) => {
+                let delta = match self.calls.get(i).and_then(Option::as_ref) {
+                    Some(call) => Delta {
+                        role: Some(Role::Assistant),
+                        tool_calls: Some(vec![ToolCallDelta {
+                            index: 0,
+                            id: Some(call.id.clone()),
+                            kind: Some("function".to_owned()),
+                            function: Some(FunctionCallDelta {
+                                name: Some(call.name.clone()),
+                                arguments: Some(String::new()),
+                            }),
+                        }]),
+                        ..Delta::default()
+                    },
+                    None => Delta {
                         role: Some(Role::Assistant),
                         content: Some(String::new()),
                         ..Delta::default()
                     },
-                    None,
-                )],
-                None,
-            ),
-            Event::Content(i, p) => (
-                vec![choice(
-                    i,
+                };
+                (vec![choice(i, delta, None)], None)
+            }
+            Event::Content(i, p) => {
+                let piece = self.pieces.get(i).and_then(|v| v.get(p)).cloned();
+                let delta = if self.calls.get(i).is_some_and(Option::is_some) {
                     Delta {
-                        content: self.pieces.get(i).and_then(|v| v.get(p)).cloned(),
+                        tool_calls: Some(vec![ToolCallDelta {
+                            index: 0,
+                            function: Some(FunctionCallDelta {
+                                name: None,
+                                arguments: piece,
+                            }),
+                            ..ToolCallDelta::default()
+                        }]),
                         ..Delta::default()
-                    },
-                    None,
-                )],
-                None,
-            ),
+                    }
+                } else {
+                    Delta {
+                        content: piece,
+                        ..Delta::default()
+                    }
+                };
+                (vec![choice(i, delta, None)], None)
+            }
             Event::Finish(i) => (
                 vec![choice(i, Delta::default(), self.finishes.get(i).cloned())],
                 None,
@@ -263,30 +259,41 @@ impl Sse {
         let _ = serde_json::to_writer(&mut *out, &chunk);
         out.extend_from_slice(b"\n\n");
     }
-}
 
-impl Drop for Sse {
-    /// A stream that ended early (cut, or left by its client) is billed for what
-    /// went out: the prompt and the tokens of the content delivered, counted as a
-    /// client that read them would count them.
-    fn drop(&mut self) {
-        if self.all_sent {
-            return;
-        }
-        let mut texts = vec![String::new(); self.pieces.len()];
-        for (event, _) in &self.steps[..self.next.min(self.steps.len())] {
-            if let Event::Content(i, p) = *event
-                && let Some(piece) = self.pieces.get(i).and_then(|v| v.get(p))
-            {
-                texts[i].push_str(piece);
+    /// A legacy completion's chunk: the text so far of one choice, its finish, or
+    /// the usage.
+    fn write_text(&self, event: Event, out: &mut Vec<u8>) {
+        let choice = |index: usize, text: String, finish: Option<FinishReason>| TextChoice {
+            text,
+            index: index as u32,
+            logprobs: None,
+            finish_reason: finish,
+        };
+        let (choices, usage) = match event {
+            Event::Role(_) => return,
+            Event::Content(i, p) => {
+                let piece = self.pieces.get(i).and_then(|v| v.get(p)).cloned();
+                (vec![choice(i, piece.unwrap_or_default(), None)], None)
             }
-        }
-        let tokens: u64 = texts.iter().map(|t| self.encoding.count(t) as u64).sum();
-        let content = texts.first().map(|t| hash(t.as_bytes()));
-        self.ctx.serve(|served| {
-            served.usage.output_tokens = tokens;
-            served.content_digest = content;
-        });
+            Event::Finish(i) => (
+                vec![choice(i, String::new(), self.finishes.get(i).cloned())],
+                None,
+            ),
+            Event::Usage => (Vec::new(), self.usage.clone()),
+        };
+        let chunk = TextCompletion {
+            id: self.meta.id.clone(),
+            object: TextCompletion::OBJECT.to_owned(),
+            created: self.meta.created,
+            model: self.meta.model.clone(),
+            choices,
+            system_fingerprint: Some(self.meta.fingerprint.clone()),
+            usage,
+        };
+        out.extend_from_slice(b"data: ");
+        // Serialising plain structs into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, &chunk);
+        out.extend_from_slice(b"\n\n");
     }
 }
 

@@ -149,6 +149,26 @@ async fn max_tokens_cuts_with_finish_reason_length() {
 }
 
 #[tokio::test]
+async fn the_health_probe_answers_200_and_is_not_booked() {
+    let profile = OpenAiProfile {
+        faults: FaultSpec {
+            unavailable: 1.0,
+            ..FaultSpec::default()
+        },
+        ..OpenAiProfile::default()
+    };
+    let app = app(&profile, 0);
+    let response = send(&app, "GET", "/health", None).await;
+    assert_eq!(response.status(), 200);
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert!(bytes.is_empty());
+    let books = json_of(send(&app, "GET", "/_mock/books", None).await).await;
+    assert_eq!(books["total"]["calls"], 0, "{books}");
+}
+
+#[tokio::test]
 async fn unknown_models_get_model_not_found() {
     let app = app(&OpenAiProfile::default(), 0);
     for (path, body) in [
@@ -291,22 +311,24 @@ async fn a_stream_cut_fault_ends_the_body_with_an_error_and_no_done() {
     body["stream"] = json!(true);
     let response = send(&app, "POST", "/v1/chat/completions", Some(body)).await;
     assert_eq!(response.status(), 200);
-    let mut stream = response.into_body().into_data_stream();
-    let mut received = Vec::new();
-    let mut failed = false;
-    while let Some(frame) = futures::StreamExt::next(&mut stream).await {
-        match frame {
-            Ok(bytes) => received.extend_from_slice(&bytes),
-            Err(_) => {
-                failed = true;
-                break;
-            }
-        }
-    }
+    let (received, failed) = read_until_error(response).await;
     assert!(failed, "the body ends with an error");
     let text = String::from_utf8(received).unwrap();
     assert!(text.starts_with("data: "));
     assert!(!text.contains("[DONE]"));
+}
+
+/// The body's bytes up to its end or its first error, and whether it failed.
+async fn read_until_error(response: Response) -> (Vec<u8>, bool) {
+    let mut stream = response.into_body().into_data_stream();
+    let mut received = Vec::new();
+    while let Some(frame) = futures::StreamExt::next(&mut stream).await {
+        match frame {
+            Ok(bytes) => received.extend_from_slice(&bytes),
+            Err(_) => return (received, true),
+        }
+    }
+    (received, false)
 }
 
 fn long_conversation(model: &str) -> Value {
@@ -481,5 +503,42 @@ fn a_repeated_request_is_served_from_the_memo_of_written_answers() {
     assert_eq!(
         plan(&fresh, &request, &model).unwrap().choices,
         first.choices
+    );
+}
+
+#[tokio::test]
+async fn a_cut_response_stream_bills_what_went_out() {
+    let profile = OpenAiProfile {
+        faults: FaultSpec {
+            stream_cut: 1.0,
+            ..FaultSpec::default()
+        },
+        ..OpenAiProfile::default()
+    };
+    let app = app(&profile, 15);
+    let body = json!({"model": "gpt-4o", "input": "Tell me a long story about a brave rabbit.", "stream": true});
+    let response = send(&app, "POST", "/v1/responses", Some(body)).await;
+    assert_eq!(response.status(), 200);
+    let (received, failed) = read_until_error(response).await;
+    assert!(failed, "the body ends with an error");
+    let text = String::from_utf8(received).unwrap();
+    assert!(text.starts_with("event: response.created\ndata: "));
+    assert!(!text.contains("response.completed"));
+    let delivered: String = text
+        .split("\n\n")
+        .filter_map(|event| event.split_once("\ndata: "))
+        .map(|(_, data)| serde_json::from_str::<Value>(data).unwrap())
+        .filter(|e| e["type"] == "response.output_text.delta")
+        .map(|e| e["delta"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!delivered.is_empty(), "the cut comes after some text");
+    let page = json_of(send(&app, "GET", "/_mock/calls", None).await).await;
+    let call = &page["data"][0];
+    assert_eq!(call["route"], "/v1/responses");
+    assert_eq!(call["complete"], false);
+    assert_eq!(call["billed"], true, "a cut stream bills what went out");
+    assert_eq!(
+        call["usage"]["output_tokens"],
+        Encoding::O200kBase.count(&delivered)
     );
 }

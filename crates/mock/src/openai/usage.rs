@@ -35,7 +35,7 @@ use crate::books::unix_ms;
 use crate::error::ApiError;
 
 /// Routes whose calls are completions in the usage reports.
-const COMPLETION_ROUTES: [&str; 1] = ["/v1/chat/completions"];
+const COMPLETION_ROUTES: [&str; 3] = ["/v1/chat/completions", "/v1/completions", "/v1/responses"];
 /// Routes whose calls are embeddings.
 const EMBEDDING_ROUTES: [&str; 1] = ["/v1/embeddings"];
 

@@ -84,6 +84,18 @@ pub fn chat(request: &ChatCompletionRequest) -> Result<(), ApiError> {
         i64::MAX,
     )?;
     range_i64("top_logprobs", request.top_logprobs, 0, 20)?;
+    range_i64("min_tokens", request.min_tokens, 0, i64::MAX)?;
+    if let (Some(min), Some(cap)) = (request.min_tokens, request.token_cap())
+        && min > cap
+    {
+        return Err(invalid(
+            "min_tokens",
+            format!(
+                "Invalid 'min_tokens': {min} is above the token cap ({cap}). 'min_tokens' must be less than or equal to 'max_tokens'."
+            ),
+            Some("invalid_value"),
+        ));
+    }
     let stops = request.stop_sequences();
     if stops.len() > MAX_STOP {
         return Err(invalid(
@@ -128,6 +140,7 @@ pub fn chat_for_model(
     for (param, value) in [
         ("max_tokens", request.max_tokens),
         ("max_completion_tokens", request.max_completion_tokens),
+        ("min_tokens", request.min_tokens),
     ] {
         if let Some(v) = value
             && v > limit

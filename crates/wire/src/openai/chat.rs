@@ -84,6 +84,13 @@ pub struct ChatCompletionRequest {
     /// `minimal`, `low`, `medium`, `high` (reasoning models).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reasoning_effort: Option<String>,
+    /// vLLM extension: ignore the end of the answer and generate the whole token
+    /// cap (benchmark tools send it to fix output lengths).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignore_eos: Option<bool>,
+    /// vLLM extension: generate at least this many tokens per choice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_tokens: Option<i64>,
 }
 
 impl ChatCompletionRequest {
@@ -113,6 +120,16 @@ impl ChatCompletionRequest {
     /// `max_tokens`.
     pub fn token_cap(&self) -> Option<i64> {
         self.max_completion_tokens.or(self.max_tokens)
+    }
+
+    /// The fewest tokens a choice may have: `min_tokens`, or the whole token cap
+    /// with `ignore_eos` (vLLM's extensions).
+    pub fn token_floor(&self) -> Option<i64> {
+        let whole_cap = self.token_cap().filter(|_| self.ignore_eos == Some(true));
+        match (self.min_tokens, whole_cap) {
+            (Some(min), Some(cap)) => Some(min.max(cap)),
+            (min, cap) => min.or(cap),
+        }
     }
 
     /// Number of choices asked for (default 1).

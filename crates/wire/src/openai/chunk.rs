@@ -3,7 +3,7 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-use super::{FinishReason, Role, ToolCall, Usage};
+use super::{FinishReason, Role, Usage};
 
 /// One streamed chunk (`data: {...}`; the stream ends with `data: [DONE]`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -74,7 +74,36 @@ pub struct Delta {
     pub refusal: Option<String>,
     /// Tool call fragments.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_calls: Option<Vec<ToolCall>>,
+    pub tool_calls: Option<Vec<ToolCallDelta>>,
+}
+
+/// A fragment of a streamed tool call: the first carries the call's `id`, `type`
+/// and function `name` (with empty `arguments`), later ones only `arguments`
+/// fragments; `index` says which call of the choice they belong to.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ToolCallDelta {
+    /// Which call of the choice.
+    pub index: u32,
+    /// The call's id (first fragment only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// `function` (first fragment only).
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// The function's name and an arguments fragment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function: Option<FunctionCallDelta>,
+}
+
+/// The function part of a tool call fragment.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FunctionCallDelta {
+    /// The function's name (first fragment only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// More of the JSON arguments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<String>,
 }
 
 // `usage` has three states on the wire (absent, `null`, an object); the outer

@@ -12,6 +12,7 @@ fn spec(cap: Option<u32>) -> Spec<'static> {
             p99: 900,
         },
         cap,
+        floor: None,
         stop: &[],
         format: Format::Text,
         prompt: "Tell me a bedtime story about a dragon",
@@ -170,4 +171,59 @@ proptest! {
             prop_assert!(written.tokens + 3 >= cap, "a cut keeps close to the cap");
         }
     }
+}
+
+#[test]
+fn a_floor_is_never_undercut_and_a_floor_at_the_cap_fills_it() {
+    for seed in 0..10 {
+        // min_tokens far above the usual length.
+        let at_least = Spec {
+            floor: Some(700),
+            length: TokenCount {
+                median: 20,
+                p99: 40,
+            },
+            ..spec(None)
+        };
+        let written = write_seeded(&at_least, seed);
+        assert!(written.tokens >= 700, "{}", written.tokens);
+        assert_eq!(
+            written.tokens as usize,
+            Encoding::O200kBase.count(&written.text)
+        );
+        // ignore_eos: the floor is the cap, the answer is exactly the cap.
+        for cap in [1, 17, 300] {
+            let whole = Spec {
+                floor: Some(cap),
+                length: TokenCount { median: 5, p99: 10 },
+                ..spec(Some(cap))
+            };
+            let written = write_seeded(&whole, seed);
+            assert_eq!(written.tokens, cap, "seed {seed}");
+            assert_eq!(written.finish, FinishReason::Length);
+        }
+    }
+}
+
+#[test]
+fn stop_sequences_do_not_cut_below_the_floor() {
+    let stop = ["."];
+    let stopped = write_seeded(
+        &Spec {
+            stop: &stop,
+            ..spec(None)
+        },
+        3,
+    );
+    assert!(!stopped.text.contains('.'));
+    let floored = write_seeded(
+        &Spec {
+            stop: &stop,
+            floor: Some(stopped.tokens + 40),
+            ..spec(None)
+        },
+        3,
+    );
+    assert!(floored.tokens >= stopped.tokens + 40);
+    assert!(floored.text.starts_with(&stopped.text));
 }

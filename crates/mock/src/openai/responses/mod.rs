@@ -1,0 +1,416 @@
+//! `POST /v1/responses`, the Responses API: `input` as a string or a list of
+//! messages (and function calls with their outputs), `instructions`,
+//! `max_output_tokens`, `text.format`, answered whole as a `response` object or
+//! streamed as its documented event sequence (`stream.rs`).
+//!
+//! The request becomes a chat conversation (instructions first, as a system
+//! message) and goes through the chat pipeline: the same prompt count, prompt
+//! cache, text, caps, tool calls and latency. A response cut by
+//! `max_output_tokens` is `incomplete`, as the API reports it; a tool call is a
+//! `function_call` output item.
+//!
+//! The mock keeps no responses: `store` and `previous_response_id` are echoed, not
+//! acted on (a conversation is whatever `input` holds), and
+//! `GET /v1/responses/{id}` is not served.
+
+mod stream;
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use gatebench_wire::openai::{
+    ChatCompletionRequest, ChatMessage, FinishReason, FunctionCall, FunctionDefinition, InputItem,
+    InputTokensDetails, JsonSchemaFormat, MessageContent, OutputItem, OutputText,
+    OutputTokensDetails, ResponseFormat, ResponseInput, ResponseObject, ResponseRequest,
+    ResponseUsage, Role, Tool, ToolCall,
+};
+use rand::RngExt as _;
+use serde_json::{Value, json};
+
+use super::OpenAiMock;
+use super::admission::admit;
+use super::arguments;
+use super::chat::{self, Generated, Timing};
+use super::completion::{Call, Written};
+use super::validate::{self, invalid};
+use crate::core::RequestCtx;
+use crate::error::ApiError;
+
+/// The smallest `max_output_tokens` the API accepts.
+const MIN_OUTPUT_TOKENS: i64 = 16;
+
+/// The route handler.
+pub(super) async fn handle(
+    State(mock): State<Arc<OpenAiMock>>,
+    ctx: RequestCtx,
+    body: Bytes,
+) -> Response {
+    match serve(&mock, &ctx, &body).await {
+        Ok(response) => response,
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Response, ApiError> {
+    let request: ResponseRequest = mock.core.style.parse_json(body)?;
+    if mock.profile.strict_arguments {
+        arguments::check(body, arguments::RESPONSES)?;
+    }
+    let model = mock.chat_model(&request.model)?;
+    check_cap(&request, model.max_output_tokens)?;
+    let conversation = as_chat(&request)?;
+    validate::chat(&conversation)?;
+    let planned = chat::plan(mock, &conversation, model)?;
+    let reserved = match request.max_output_tokens {
+        Some(cap) => cap.max(0) as u64,
+        None => u64::from(planned.usage.completion_tokens),
+    };
+    let admission = admit(
+        &mock.core,
+        ctx,
+        &request.model,
+        planned.prompt.len() as u64 + reserved,
+    )?;
+    let cached = mock
+        .prompt_cache
+        .lookup_and_store(&request.model, &planned.prompt);
+    let written = planned.choices.first().cloned().unwrap_or_else(|| Written {
+        text: String::new(),
+        tokens: 0,
+        finish: FinishReason::Stop,
+        call: None,
+    });
+    let usage = ResponseUsage {
+        input_tokens: planned.usage.prompt_tokens,
+        input_tokens_details: InputTokensDetails {
+            cached_tokens: cached,
+        },
+        output_tokens: written.tokens,
+        output_tokens_details: OutputTokensDetails::default(),
+        total_tokens: planned.usage.prompt_tokens + written.tokens,
+    };
+    let timing = Timing::draw(model, ctx, &admission);
+    let item_prefix = if written.call.is_some() { "fc" } else { "msg" };
+    let ids = Ids {
+        response: format!("resp_{}", hex_id(ctx, "response_id")),
+        item: format!("{item_prefix}_{}", hex_id(ctx, "item_id")),
+    };
+    Generated {
+        model: &request.model,
+        input: usage.input_tokens,
+        cached,
+        output: usage.output_tokens,
+        content: Some(&written.text),
+        prompt: chat::prompt_hash(&conversation),
+        response_id: &ids.response,
+        stream: request.is_stream(),
+    }
+    .book(mock, ctx);
+    let started = skeleton(&request, &ids);
+    let output = Output {
+        item_id: ids.item,
+        incomplete: written.finish == FinishReason::Length,
+        text: written.text,
+        call: written.call,
+    };
+    if request.is_stream() {
+        let plan = stream::Plan {
+            started,
+            output,
+            usage,
+            encoding: model.tokenizer,
+            timing,
+        };
+        return Ok(stream::respond(plan, ctx.clone(), admission));
+    }
+    let total = timing.first + timing.per_token * written.tokens;
+    ctx.sleep(timing.loaded(total)).await;
+    let done = finished(started, &output, usage);
+    let mut response = Json(done).into_response();
+    response.headers_mut().extend(admission.headers.clone());
+    Ok(response)
+}
+
+/// The one output item: a message, or a function call (whose `text` is its
+/// arguments).
+struct Output {
+    item_id: String,
+    text: String,
+    /// The cap cut it.
+    incomplete: bool,
+    call: Option<Call>,
+}
+
+impl Output {
+    /// The item as added (empty, `in_progress`) or as it ended.
+    fn item(&self, ended: bool) -> OutputItem {
+        let status = match (ended, self.incomplete) {
+            (false, _) => "in_progress",
+            (true, true) => "incomplete",
+            (true, false) => "completed",
+        };
+        match &self.call {
+            Some(call) => OutputItem::FunctionCall {
+                id: self.item_id.clone(),
+                call_id: call.id.clone(),
+                name: call.name.clone(),
+                arguments: if ended {
+                    self.text.clone()
+                } else {
+                    String::new()
+                },
+                status: status.to_owned(),
+            },
+            None => OutputItem::Message {
+                id: self.item_id.clone(),
+                status: status.to_owned(),
+                role: Role::Assistant,
+                content: if ended {
+                    vec![OutputText::new(self.text.clone())]
+                } else {
+                    Vec::new()
+                },
+            },
+        }
+    }
+}
+
+/// The ids of one response.
+struct Ids {
+    response: String,
+    item: String,
+}
+
+/// `max_output_tokens` within the API's range and the model's.
+fn check_cap(request: &ResponseRequest, limit: u32) -> Result<(), ApiError> {
+    let Some(cap) = request.max_output_tokens else {
+        return Ok(());
+    };
+    if cap < MIN_OUTPUT_TOKENS {
+        return Err(invalid(
+            "max_output_tokens",
+            format!(
+                "Invalid 'max_output_tokens': integer below minimum value. Expected a value >= {MIN_OUTPUT_TOKENS}, but got {cap} instead."
+            ),
+            Some("integer_below_min_value"),
+        ));
+    }
+    if cap > i64::from(limit) {
+        return Err(invalid(
+            "max_output_tokens",
+            format!(
+                "max_output_tokens is too large: {cap}. This model supports at most {limit} output tokens, whereas you provided {cap}."
+            ),
+            Some("invalid_value"),
+        ));
+    }
+    Ok(())
+}
+
+/// The request as a chat conversation, for the chat pipeline.
+fn as_chat(request: &ResponseRequest) -> Result<ChatCompletionRequest, ApiError> {
+    let mut messages = Vec::new();
+    if let Some(instructions) = &request.instructions {
+        messages.push(ChatMessage::system(instructions.clone()));
+    }
+    match &request.input {
+        ResponseInput::Text(text) => messages.push(ChatMessage::user(text.clone())),
+        ResponseInput::Items(items) if items.is_empty() => {
+            return Err(invalid(
+                "input",
+                "Invalid 'input': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+                Some("empty_array"),
+            ));
+        }
+        ResponseInput::Items(items) => {
+            for (i, item) in items.iter().enumerate() {
+                messages.extend(message(i, item)?);
+            }
+        }
+    }
+    Ok(ChatCompletionRequest {
+        model: request.model.clone(),
+        messages,
+        max_completion_tokens: request.max_output_tokens,
+        temperature: request.temperature,
+        top_p: request.top_p,
+        response_format: response_format(request.text.as_ref()),
+        tools: request.tools.as_ref().map(|tools| {
+            tools
+                .iter()
+                .filter(|t| t.get("type").and_then(Value::as_str) == Some("function"))
+                .filter_map(|t| serde_json::from_value::<FunctionDefinition>(t.clone()).ok())
+                .map(|function| Tool {
+                    kind: "function".to_owned(),
+                    function: Some(function),
+                })
+                .collect()
+        }),
+        tool_choice: request.tool_choice.as_ref().map(chat_tool_choice),
+        ..ChatCompletionRequest::default()
+    })
+}
+
+/// A Responses `tool_choice` in chat's shape: a named function is
+/// `{"type": "function", "name": ...}` here, `{"type": "function", "function":
+/// {"name": ...}}` there.
+fn chat_tool_choice(choice: &Value) -> Value {
+    match choice.get("name") {
+        Some(name) if choice.get("type").and_then(Value::as_str) == Some("function") => {
+            json!({"type": "function", "function": {"name": name}})
+        }
+        _ => choice.clone(),
+    }
+}
+
+/// One input item as a chat message (`None` for items that add nothing to the
+/// conversation, such as reasoning items).
+fn message(i: usize, item: &InputItem) -> Result<Option<ChatMessage>, ApiError> {
+    match item.kind.as_deref() {
+        None | Some("message") => {
+            let role = match &item.role {
+                Some(role @ (Role::User | Role::System | Role::Developer | Role::Assistant)) => {
+                    role.clone()
+                }
+                Some(other) => {
+                    return Err(invalid(
+                        &format!("input[{i}].role"),
+                        format!(
+                            "Invalid value: '{other}'. Supported values are: 'assistant', 'system', 'developer', and 'user'."
+                        ),
+                        Some("invalid_value"),
+                    ));
+                }
+                None => {
+                    return Err(invalid(
+                        &format!("input[{i}].role"),
+                        format!("Missing required parameter: 'input[{i}].role'."),
+                        Some("missing_required_parameter"),
+                    ));
+                }
+            };
+            let Some(content) = &item.content else {
+                return Err(invalid(
+                    &format!("input[{i}].content"),
+                    format!("Missing required parameter: 'input[{i}].content'."),
+                    Some("missing_required_parameter"),
+                ));
+            };
+            Ok(Some(ChatMessage::new(role, content.text())))
+        }
+        Some("function_call") => Ok(Some(ChatMessage {
+            role: Role::Assistant,
+            content: None,
+            tool_calls: Some(vec![ToolCall {
+                id: item.call_id.clone().unwrap_or_default(),
+                kind: "function".to_owned(),
+                function: FunctionCall {
+                    name: item.name.clone().unwrap_or_default(),
+                    arguments: item.arguments.clone().unwrap_or_default(),
+                },
+            }]),
+            ..ChatMessage::default()
+        })),
+        Some("function_call_output") => {
+            let output = match &item.output {
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+                None => String::new(),
+            };
+            Ok(Some(ChatMessage {
+                role: Role::Tool,
+                content: Some(MessageContent::Text(output)),
+                tool_call_id: Some(item.call_id.clone().unwrap_or_default()),
+                ..ChatMessage::default()
+            }))
+        }
+        Some(_) => Ok(None),
+    }
+}
+
+/// `text.format` as a chat `response_format`.
+fn response_format(text: Option<&Value>) -> Option<ResponseFormat> {
+    let format = text?.get("format")?;
+    match format.get("type")?.as_str()? {
+        "json_object" => Some(ResponseFormat::JsonObject),
+        "json_schema" => Some(ResponseFormat::JsonSchema {
+            json_schema: JsonSchemaFormat {
+                name: format
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("response")
+                    .to_owned(),
+                description: None,
+                schema: format.get("schema").cloned(),
+                strict: format.get("strict").and_then(Value::as_bool),
+            },
+        }),
+        _ => None,
+    }
+}
+
+/// The response as created: `in_progress`, no output, no usage; the request's
+/// settings echoed as the API echoes them.
+fn skeleton(request: &ResponseRequest, ids: &Ids) -> ResponseObject {
+    ResponseObject {
+        id: ids.response.clone(),
+        object: ResponseObject::OBJECT.to_owned(),
+        created_at: chat::unix_now(),
+        status: "in_progress".to_owned(),
+        completed_at: None,
+        background: request.background.unwrap_or(false),
+        error: None,
+        incomplete_details: None,
+        instructions: request.instructions.clone(),
+        max_output_tokens: request.max_output_tokens,
+        model: request.model.clone(),
+        output: Vec::new(),
+        parallel_tool_calls: request.parallel_tool_calls.unwrap_or(true),
+        previous_response_id: request.previous_response_id.clone(),
+        prompt_cache_key: request.prompt_cache_key.clone(),
+        reasoning: request
+            .reasoning
+            .clone()
+            .unwrap_or_else(|| json!({"effort": null, "summary": null})),
+        safety_identifier: request.safety_identifier.clone(),
+        temperature: request.temperature.unwrap_or(1.0),
+        top_p: request.top_p.unwrap_or(1.0),
+        text: request
+            .text
+            .clone()
+            .unwrap_or_else(|| json!({"format": {"type": "text"}})),
+        tool_choice: request.tool_choice.clone().unwrap_or_else(|| json!("auto")),
+        tools: request.tools.clone().unwrap_or_default(),
+        truncation: "disabled".to_owned(),
+        metadata: request.metadata.clone().unwrap_or_default(),
+        service_tier: "default".to_owned(),
+        store: request.store.unwrap_or(true),
+        usage: None,
+        user: request.user.clone(),
+    }
+}
+
+/// The response as it ended: `completed`, or `incomplete` when the cap cut it.
+fn finished(mut response: ResponseObject, output: &Output, usage: ResponseUsage) -> ResponseObject {
+    if output.incomplete {
+        response.status = "incomplete".to_owned();
+        response.incomplete_details = Some(json!({"reason": "max_output_tokens"}));
+    } else {
+        response.status = "completed".to_owned();
+        response.completed_at = Some(chat::unix_now());
+    }
+    response.output = vec![output.item(true)];
+    response.usage = Some(usage);
+    response
+}
+
+/// 48 hex digits drawn for `purpose`, like the API's ids.
+fn hex_id(ctx: &RequestCtx, purpose: &str) -> String {
+    let mut rng = ctx.rng(purpose);
+    (0..3)
+        .map(|_| format!("{:016x}", rng.random::<u64>()))
+        .collect()
+}

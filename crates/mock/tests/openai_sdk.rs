@@ -1,0 +1,949 @@
+//! The OpenAI mock over a real socket, read by `async-openai`'s typed client (an
+//! independent implementation of the API's shapes) and by reqwest for the raw
+//! error shapes.
+
+use std::time::Duration;
+
+use async_openai::Client;
+use async_openai::config::OpenAIConfig;
+use async_openai::types::chat::{
+    ChatCompletionMessageToolCalls, ChatCompletionNamedToolChoice, ChatCompletionTool,
+    ChatCompletionToolChoiceOption, ChatCompletionTools, CompletionFinishReason, FinishReason,
+    FunctionName, FunctionObjectArgs, Prompt, ToolChoiceOptions,
+};
+use async_openai::types::chat::{
+    ChatCompletionRequestSystemMessageArgs, ChatCompletionRequestUserMessageArgs,
+    CreateChatCompletionRequestArgs, ReasoningEffort, ServiceTier, StopConfiguration, Verbosity,
+};
+use async_openai::types::completions::CreateCompletionRequestArgs;
+use async_openai::types::embeddings::CreateEmbeddingRequestArgs;
+use async_openai::types::responses::{
+    CreateResponseArgs, EasyInputMessageArgs, FunctionTool, InputItem, InputParam, OutputItem,
+    OutputMessageContent, OutputStatus, ResponseStreamEvent, Role as ResponseRole, Status,
+    Tool as ResponseTool, ToolChoiceOptions as ResponseToolChoice, ToolChoiceParam,
+};
+use futures::StreamExt as _;
+use gatebench_mock::openai::{Encoding, OpenAiProfile, router};
+use gatebench_mock::server::{self, ServerHandle};
+use serde_json::{Value, json};
+
+async fn start(profile: OpenAiProfile) -> (ServerHandle, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let handle =
+        server::spawn(listener, router(&profile, 42, 0.0), Duration::from_secs(1)).unwrap();
+    let url = format!("http://{}", handle.addr());
+    (handle, url)
+}
+
+fn client(url: &str) -> Client<OpenAIConfig> {
+    Client::with_config(
+        OpenAIConfig::new()
+            .with_api_base(format!("{url}/v1"))
+            .with_api_key("sk-test"),
+    )
+}
+
+async fn post(url: &str, path: &str, body: Value) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{url}{path}"))
+        .bearer_auth("sk-test")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+fn story() -> Value {
+    json!({
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "user", "content": "Tell me a story about a brave rabbit."}]
+    })
+}
+
+#[tokio::test]
+async fn unknown_arguments_are_refused_in_openai_s_exact_shape() {
+    let (_server, url) = start(OpenAiProfile::default()).await;
+    let mut body = story();
+    body["top_k"] = json!(40);
+    let (status, error) = post(&url, "/v1/chat/completions", body.clone()).await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        error,
+        json!({"error": {
+            "message": "Unrecognized request argument supplied: top_k",
+            "type": "invalid_request_error",
+            "param": null,
+            "code": null
+        }})
+    );
+    let (status, error) = post(
+        &url,
+        "/v1/embeddings",
+        json!({"model": "text-embedding-3-small", "input": "hi", "truncate": true, "x": 1}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        error["error"]["message"],
+        "Unrecognized request arguments supplied: truncate, x"
+    );
+
+    let (status, error) = post(
+        &url,
+        "/v1/completions",
+        json!({"model": "gpt-4o", "prompt": "hi", "echo": false, "best_of": 1, "guided_json": {}}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        error["error"]["message"],
+        "Unrecognized request argument supplied: guided_json"
+    );
+    for (prompt, param) in [(json!([]), "prompt"), (json!({"text": "hi"}), "prompt")] {
+        let (status, error) = post(
+            &url,
+            "/v1/completions",
+            json!({"model": "gpt-4o", "prompt": prompt}),
+        )
+        .await;
+        assert_eq!(status, 400, "{error}");
+        assert_eq!(error["error"]["type"], "invalid_request_error");
+        assert_eq!(error["error"]["param"], param);
+    }
+
+    // A lenient profile ignores them.
+    let (_lenient, lenient_url) = start(OpenAiProfile {
+        strict_arguments: false,
+        ..OpenAiProfile::default()
+    })
+    .await;
+    let (status, completion) = post(&lenient_url, "/v1/chat/completions", body).await;
+    assert_eq!(status, 200, "{completion}");
+}
+
+#[tokio::test]
+async fn every_argument_the_sdk_sends_passes_the_strict_check() {
+    let (_server, url) = start(OpenAiProfile::default()).await;
+    let request = CreateChatCompletionRequestArgs::default()
+        .model("gpt-4o")
+        .messages(vec![
+            ChatCompletionRequestSystemMessageArgs::default()
+                .content("You answer briefly.")
+                .build()
+                .unwrap()
+                .into(),
+            ChatCompletionRequestUserMessageArgs::default()
+                .content("Tell me about rabbits.")
+                .build()
+                .unwrap()
+                .into(),
+        ])
+        .max_completion_tokens(20u32)
+        .temperature(0.5)
+        .top_p(0.9)
+        .n(2)
+        .seed(7)
+        .stop(StopConfiguration::StringArray(vec!["\n\n\n".into()]))
+        .presence_penalty(0.1)
+        .frequency_penalty(0.1)
+        .user("user-1")
+        .safety_identifier("safe-1")
+        .prompt_cache_key("cache-1")
+        .store(false)
+        .metadata(json!({"run": "test"}))
+        .service_tier(ServiceTier::Auto)
+        .reasoning_effort(ReasoningEffort::Low)
+        .verbosity(Verbosity::Low)
+        .parallel_tool_calls(true)
+        .logprobs(false)
+        .build()
+        .unwrap();
+    let response = client(&url).chat().create(request).await.unwrap();
+    assert_eq!(response.choices.len(), 2);
+    let usage = response.usage.unwrap();
+    assert!(usage.completion_tokens <= 40);
+
+    let request = CreateEmbeddingRequestArgs::default()
+        .model("text-embedding-3-small")
+        .input("a red apple")
+        .dimensions(64u32)
+        .user("user-1")
+        .build()
+        .unwrap();
+    let response = client(&url).embeddings().create(request).await.unwrap();
+    assert_eq!(response.data[0].embedding.len(), 64);
+}
+
+#[tokio::test]
+async fn ignore_eos_fills_the_cap_and_min_tokens_sets_a_floor() {
+    let (_server, url) = start(OpenAiProfile::default()).await;
+    for (cap, field) in [(333, "max_tokens"), (1500, "max_completion_tokens")] {
+        let mut body = story();
+        body[field] = json!(cap);
+        body["ignore_eos"] = json!(true);
+        let (status, completion) = post(&url, "/v1/chat/completions", body).await;
+        assert_eq!(status, 200, "{completion}");
+        assert_eq!(completion["usage"]["completion_tokens"], cap);
+        assert_eq!(completion["choices"][0]["finish_reason"], "length");
+    }
+    let mut body = story();
+    body["min_tokens"] = json!(2000);
+    let (status, completion) = post(&url, "/v1/chat/completions", body).await;
+    assert_eq!(status, 200, "{completion}");
+    assert!(completion["usage"]["completion_tokens"].as_u64().unwrap() >= 2000);
+    assert_eq!(completion["choices"][0]["finish_reason"], "stop");
+
+    let mut body = story();
+    body["min_tokens"] = json!(50);
+    body["max_tokens"] = json!(10);
+    let (status, error) = post(&url, "/v1/chat/completions", body).await;
+    assert_eq!(status, 400);
+    assert_eq!(error["error"]["param"], "min_tokens");
+}
+
+async fn get(url: &str, path: &str) -> Value {
+    reqwest::Client::new()
+        .get(format!("{url}{path}"))
+        .bearer_auth("sk-test")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The books' entries for `route`, oldest first, once there are `n` of them (an
+/// entry is written when its answer's body has gone out, just after the client
+/// has it).
+async fn calls_on(url: &str, route: &str, n: usize) -> Vec<Value> {
+    for _ in 0..500 {
+        let page = get(url, "/_mock/calls?after=0&limit=1000").await;
+        let calls: Vec<Value> = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["route"] == route)
+            .cloned()
+            .collect();
+        if calls.len() >= n {
+            return calls;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the books never held {n} calls on {route}");
+}
+
+/// Billed (input, cached, output) tokens of the Usage API's completions report
+/// for the last hour.
+async fn usage_report(url: &str) -> (u64, u64, u64) {
+    let start = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        - 3600;
+    let report = get(
+        url,
+        &format!("/v1/organization/usage/completions?start_time={start}&bucket_width=1d"),
+    )
+    .await;
+    let mut sums = (0, 0, 0);
+    for bucket in report["data"].as_array().unwrap() {
+        for r in bucket["results"].as_array().unwrap() {
+            sums.0 += r["input_tokens"].as_u64().unwrap();
+            sums.1 += r["input_cached_tokens"].as_u64().unwrap();
+            sums.2 += r["output_tokens"].as_u64().unwrap();
+        }
+    }
+    sums
+}
+
+#[tokio::test]
+async fn legacy_completions_answer_each_prompt_n_times_and_are_booked() {
+    let (_server, url) = start(OpenAiProfile::default()).await;
+    let prompts = vec![
+        "Once upon a time, a little dragon".to_owned(),
+        "The recipe for bread starts with".to_owned(),
+    ];
+    let request = CreateCompletionRequestArgs::default()
+        .model("gpt-4o-mini")
+        .prompt(Prompt::StringArray(prompts.clone()))
+        .n(2)
+        .max_tokens(12u32)
+        .seed(3)
+        .build()
+        .unwrap();
+    let response = client(&url).completions().create(request).await.unwrap();
+    assert_eq!(response.object, "text_completion");
+    assert!(response.id.starts_with("cmpl-"));
+    assert_eq!(response.choices.len(), 4);
+    let encoding = Encoding::O200kBase;
+    let mut output = 0;
+    for (i, choice) in response.choices.iter().enumerate() {
+        assert_eq!(choice.index as usize, i);
+        assert!(!choice.text.is_empty());
+        let tokens = encoding.count(&choice.text);
+        assert!(tokens <= 12);
+        output += tokens;
+        let expected = if tokens == 12 {
+            CompletionFinishReason::Length
+        } else {
+            CompletionFinishReason::Stop
+        };
+        assert_eq!(choice.finish_reason, Some(expected));
+    }
+    let usage = response.usage.unwrap();
+    let input: usize = prompts.iter().map(|p| encoding.count(p)).sum();
+    assert_eq!(usage.prompt_tokens as usize, input, "no chat framing");
+    assert_eq!(usage.completion_tokens as usize, output);
+    assert_eq!(
+        usage.total_tokens,
+        usage.prompt_tokens + usage.completion_tokens
+    );
+
+    // The books and the Usage API hold the call as the client saw it.
+    let calls = calls_on(&url, "/v1/completions", 1).await;
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0]["billed"], true);
+    assert_eq!(calls[0]["response_id"], response.id);
+    assert_eq!(calls[0]["usage"]["input_tokens"], usage.prompt_tokens);
+    assert_eq!(calls[0]["usage"]["output_tokens"], usage.completion_tokens);
+    assert_eq!(
+        usage_report(&url).await,
+        (
+            u64::from(usage.prompt_tokens),
+            0,
+            u64::from(usage.completion_tokens)
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_streamed_legacy_completion_is_the_whole_one_in_chunks_with_usage_last() {
+    let (_server, url) = start(OpenAiProfile::default()).await;
+    let args = |stream: bool| {
+        let mut args = CreateCompletionRequestArgs::default();
+        args.model("gpt-4o")
+            .prompt("Write about the sea at night")
+            .max_tokens(40u32);
+        if stream {
+            args.stream(true).stream_options(
+                async_openai::types::chat::ChatCompletionStreamOptions {
+                    include_usage: Some(true),
+                    include_obfuscation: None,
+                },
+            );
+        }
+        args.build().unwrap()
+    };
+    let whole = client(&url)
+        .completions()
+        .create(args(false))
+        .await
+        .unwrap();
+    let mut stream = client(&url)
+        .completions()
+        .create_stream(args(true))
+        .await
+        .unwrap();
+    let mut text = String::new();
+    let mut chunks = 0;
+    let mut finish = None;
+    let mut usage = None;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.unwrap();
+        assert_eq!(chunk.object, "text_completion");
+        chunks += 1;
+        for choice in &chunk.choices {
+            text.push_str(&choice.text);
+            if choice.finish_reason.is_some() {
+                finish = choice.finish_reason;
+            }
+        }
+        if let Some(u) = chunk.usage {
+            assert!(chunk.choices.is_empty(), "usage comes on its own chunk");
+            usage = Some(u);
+        }
+    }
+    assert_eq!(text, whole.choices[0].text);
+    assert_eq!(finish, whole.choices[0].finish_reason);
+    let usage = usage.expect("a usage chunk");
+    assert_eq!(
+        usage.completion_tokens,
+        whole.usage.unwrap().completion_tokens
+    );
+    assert!(
+        chunks > usage.completion_tokens as usize,
+        "a chunk per token"
+    );
+
+    // Token prompts count their tokens; vLLM's ignore_eos fills max_tokens.
+    let tokens = Encoding::O200kBase.encode("Write about the sea at night");
+    let (status, completion) = post(
+        &url,
+        "/v1/completions",
+        json!({"model": "gpt-4o", "prompt": [tokens.clone(), tokens.clone()], "max_tokens": 50, "ignore_eos": true}),
+    )
+    .await;
+    assert_eq!(status, 200, "{completion}");
+    assert_eq!(completion["usage"]["prompt_tokens"], 2 * tokens.len());
+    assert_eq!(completion["usage"]["completion_tokens"], 100);
+    assert_eq!(completion["choices"][1]["finish_reason"], "length");
+    let (status, error) = post(
+        &url,
+        "/v1/completions",
+        json!({"model": "gpt-4o", "prompt": [u32::MAX - 1]}),
+    )
+    .await;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(error["error"]["param"], "prompt");
+
+    // Without max_tokens the API's default of 16 applies.
+    let request = CreateCompletionRequestArgs::default()
+        .model("gpt-4o")
+        .prompt("Write about the sea at night")
+        .build()
+        .unwrap();
+    let response = client(&url).completions().create(request).await.unwrap();
+    assert_eq!(response.usage.unwrap().completion_tokens, 16);
+    assert_eq!(
+        response.choices[0].finish_reason,
+        Some(CompletionFinishReason::Length)
+    );
+}
+
+fn conversation() -> InputParam {
+    let message = |role, text: &str| {
+        InputItem::EasyMessage(
+            EasyInputMessageArgs::default()
+                .role(role)
+                .content(text)
+                .build()
+                .unwrap(),
+        )
+    };
+    InputParam::Items(vec![
+        message(ResponseRole::User, "Tell me about rabbits."),
+        message(ResponseRole::Assistant, "Rabbits are small mammals."),
+        message(ResponseRole::User, "Tell me a story about a brave rabbit."),
+    ])
+}
+
+#[tokio::test]
+async fn a_response_has_the_api_s_shape_and_is_booked() {
+    let (_server, url) = start(OpenAiProfile::default()).await;
+    let request = CreateResponseArgs::default()
+        .model("gpt-4o-mini")
+        .instructions("You tell gentle stories.")
+        .input(conversation())
+        .prompt_cache_key("stories")
+        .build()
+        .unwrap();
+    let response = client(&url).responses().create(request).await.unwrap();
+    assert_eq!(response.object, "response");
+    assert!(response.id.starts_with("resp_"));
+    assert_eq!(response.prompt_cache_key.as_deref(), Some("stories"));
+    assert_eq!(response.background, Some(false));
+    assert_eq!(response.status, Status::Completed);
+    assert_eq!(response.output.len(), 1);
+    let OutputItem::Message(message) = &response.output[0] else {
+        panic!("a message item: {:?}", response.output[0]);
+    };
+    assert!(message.id.starts_with("msg_"));
+    assert_eq!(message.status, OutputStatus::Completed);
+    let OutputMessageContent::OutputText(text) = &message.content[0] else {
+        panic!("output_text content");
+    };
+    assert!(!text.text.is_empty());
+    assert_eq!(response.output_text().as_deref(), Some(text.text.as_str()));
+    let usage = response.usage.clone().unwrap();
+    assert_eq!(
+        usage.output_tokens as usize,
+        Encoding::O200kBase.count(&text.text)
+    );
+    assert_eq!(usage.total_tokens, usage.input_tokens + usage.output_tokens);
+    assert_eq!(usage.output_tokens_details.reasoning_tokens, 0);
+
+    // The prompt is counted like the same conversation sent to chat.
+    let chat = json!({
+        "model": "gpt-4o-mini",
+        "messages": [
+            {"role": "system", "content": "You tell gentle stories."},
+            {"role": "user", "content": "Tell me about rabbits."},
+            {"role": "assistant", "content": "Rabbits are small mammals."},
+            {"role": "user", "content": "Tell me a story about a brave rabbit."}
+        ]
+    });
+    let (_, completion) = post(&url, "/v1/chat/completions", chat).await;
+    assert_eq!(completion["usage"]["prompt_tokens"], usage.input_tokens);
+
+    let calls = calls_on(&url, "/v1/responses", 1).await;
+    assert_eq!(calls[0]["response_id"], response.id);
+    assert_eq!(calls[0]["billed"], true);
+    assert_eq!(calls[0]["usage"]["input_tokens"], usage.input_tokens);
+    assert_eq!(calls[0]["usage"]["output_tokens"], usage.output_tokens);
+    // Both calls are in the Usage API's completions report.
+    calls_on(&url, "/v1/chat/completions", 1).await;
+    let (input, _, output) = usage_report(&url).await;
+    let chat_output = completion["usage"]["completion_tokens"].as_u64().unwrap();
+    assert_eq!(input, 2 * u64::from(usage.input_tokens));
+    assert_eq!(output, u64::from(usage.output_tokens) + chat_output);
+}
+
+#[tokio::test]
+async fn a_long_repeated_response_prompt_bills_cached_tokens() {
+    let (_server, url) = start(OpenAiProfile::default()).await;
+    let background = "The customer wrote about a parcel that did not arrive. ".repeat(160);
+    let request = || {
+        CreateResponseArgs::default()
+            .model("gpt-4o")
+            .instructions(background.clone())
+            .input("Where is my order?")
+            .max_output_tokens(16u32)
+            .build()
+            .unwrap()
+    };
+    let first = client(&url).responses().create(request()).await.unwrap();
+    // Cut by max_output_tokens: incomplete, as the API reports it.
+    assert_eq!(first.status, Status::Incomplete);
+    let first = first.usage.unwrap();
+    assert_eq!(first.input_tokens_details.cached_tokens, 0);
+    assert_eq!(first.output_tokens, 16);
+    let second = client(&url).responses().create(request()).await.unwrap();
+    let cached = second.usage.unwrap().input_tokens_details.cached_tokens;
+    assert!(cached >= 1024, "{cached}");
+    let calls = calls_on(&url, "/v1/responses", 2).await;
+    assert_eq!(calls[1]["usage"]["cached_tokens"], cached);
+}
+
+#[tokio::test]
+async fn a_streamed_response_sends_the_documented_events_in_order() {
+    let (_server, url) = start(OpenAiProfile::default()).await;
+    let request = CreateResponseArgs::default()
+        .model("gpt-4o")
+        .input("Tell me a story about a brave rabbit.")
+        .build()
+        .unwrap();
+    let whole = client(&url)
+        .responses()
+        .create(request.clone())
+        .await
+        .unwrap();
+    let mut stream = client(&url)
+        .responses()
+        .create_stream(request)
+        .await
+        .unwrap();
+    let mut kinds = Vec::new();
+    let mut sequence = Vec::new();
+    let mut deltas = String::new();
+    let mut done_text = None;
+    let mut completed = None;
+    while let Some(event) = stream.next().await {
+        let event = event.unwrap();
+        let (kind, n) = match &event {
+            ResponseStreamEvent::ResponseCreated(e) => {
+                assert_eq!(e.response.status, Status::InProgress);
+                assert!(e.response.usage.is_none());
+                ("created", e.sequence_number)
+            }
+            ResponseStreamEvent::ResponseInProgress(e) => ("in_progress", e.sequence_number),
+            ResponseStreamEvent::ResponseOutputItemAdded(e) => ("item_added", e.sequence_number),
+            ResponseStreamEvent::ResponseContentPartAdded(e) => ("part_added", e.sequence_number),
+            ResponseStreamEvent::ResponseOutputTextDelta(e) => {
+                deltas.push_str(&e.delta);
+                ("delta", e.sequence_number)
+            }
+            ResponseStreamEvent::ResponseOutputTextDone(e) => {
+                done_text = Some(e.text.clone());
+                ("text_done", e.sequence_number)
+            }
+            ResponseStreamEvent::ResponseContentPartDone(e) => ("part_done", e.sequence_number),
+            ResponseStreamEvent::ResponseOutputItemDone(e) => ("item_done", e.sequence_number),
+            ResponseStreamEvent::ResponseCompleted(e) => {
+                completed = Some(e.response.clone());
+                ("completed", e.sequence_number)
+            }
+            other => panic!("unexpected event {other:?}"),
+        };
+        if kinds.last() != Some(&kind) {
+            kinds.push(kind);
+        }
+        sequence.push(n);
+    }
+    assert_eq!(
+        kinds,
+        [
+            "created",
+            "in_progress",
+            "item_added",
+            "part_added",
+            "delta",
+            "text_done",
+            "part_done",
+            "item_done",
+            "completed"
+        ]
+    );
+    assert_eq!(sequence, (0..sequence.len() as u64).collect::<Vec<_>>());
+    let text = whole.output_text().unwrap();
+    assert_eq!(deltas, text);
+    assert_eq!(done_text.as_deref(), Some(text.as_str()));
+    let completed = completed.unwrap();
+    assert_eq!(completed.status, Status::Completed);
+    assert_eq!(completed.output_text().as_deref(), Some(text.as_str()));
+    let usage = completed.usage.unwrap();
+    assert_eq!(usage.output_tokens, whole.usage.unwrap().output_tokens);
+    let delta_events = sequence.len() - 8;
+    assert_eq!(
+        delta_events, usage.output_tokens as usize,
+        "a delta per token"
+    );
+}
+
+#[tokio::test]
+async fn bad_response_requests_get_openai_s_errors() {
+    let (_server, url) = start(OpenAiProfile::default()).await;
+    for (body, param) in [
+        (json!({"model": "gpt-4o", "input": []}), "input"),
+        (
+            json!({"model": "gpt-4o", "input": "hi", "max_output_tokens": 5}),
+            "max_output_tokens",
+        ),
+        (
+            json!({"model": "gpt-4o", "input": [{"role": "robot", "content": "hi"}]}),
+            "input[0].role",
+        ),
+        (json!({"model": "gpt-4o", "input": 42}), "input"),
+    ] {
+        let (status, error) = post(&url, "/v1/responses", body).await;
+        assert_eq!(status, 400, "{error}");
+        assert_eq!(error["error"]["type"], "invalid_request_error");
+        assert_eq!(error["error"]["param"], param, "{error}");
+    }
+    let (status, error) = post(
+        &url,
+        "/v1/responses",
+        json!({"model": "gpt-4o", "input": "hi", "messages": []}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        error["error"]["message"],
+        "Unrecognized request argument supplied: messages"
+    );
+}
+
+fn weather_schema() -> Value {
+    json!({
+        "type": "object",
+        "properties": {
+            "city": {"type": "string", "maxLength": 60},
+            "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]},
+            "days": {"type": "integer", "minimum": 1, "maximum": 100},
+            "hourly": {"type": "boolean"},
+            "places": {"type": "array", "items": {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"], "additionalProperties": false}}
+        },
+        "required": ["city", "unit", "days", "hourly", "places"],
+        "additionalProperties": false
+    })
+}
+
+fn chat_tools() -> Vec<ChatCompletionTools> {
+    let function = |name: &str, parameters: Value| {
+        ChatCompletionTools::Function(ChatCompletionTool {
+            function: FunctionObjectArgs::default()
+                .name(name)
+                .description("A tool")
+                .parameters(parameters)
+                .build()
+                .unwrap(),
+        })
+    };
+    vec![
+        function("get_weather", weather_schema()),
+        function("get_time", json!({"type": "object", "properties": {}})),
+    ]
+}
+
+fn tool_request(
+    prompt: &str,
+    choice: ChatCompletionToolChoiceOption,
+) -> async_openai::types::chat::CreateChatCompletionRequest {
+    CreateChatCompletionRequestArgs::default()
+        .model("gpt-4o")
+        .messages(vec![
+            ChatCompletionRequestUserMessageArgs::default()
+                .content(prompt)
+                .build()
+                .unwrap()
+                .into(),
+        ])
+        .tools(chat_tools())
+        .tool_choice(choice)
+        .build()
+        .unwrap()
+}
+
+fn named(name: &str) -> ChatCompletionToolChoiceOption {
+    ChatCompletionToolChoiceOption::Function(ChatCompletionNamedToolChoice {
+        function: FunctionName { name: name.into() },
+    })
+}
+
+#[tokio::test]
+async fn a_required_or_named_tool_choice_calls_with_arguments_that_follow_the_schema() {
+    let (_server, url) = start(OpenAiProfile::default()).await;
+    let required = ChatCompletionToolChoiceOption::Mode(ToolChoiceOptions::Required);
+    let validator = jsonschema::validator_for(&weather_schema()).unwrap();
+    let mut names = std::collections::BTreeSet::new();
+    for i in 0..12 {
+        let prompt = format!("What is the weather in city number {i}?");
+        let response = client(&url)
+            .chat()
+            .create(tool_request(&prompt, required.clone()))
+            .await
+            .unwrap();
+        let choice = &response.choices[0];
+        assert_eq!(choice.finish_reason, Some(FinishReason::ToolCalls));
+        assert_eq!(choice.message.content, None);
+        let calls = choice.message.tool_calls.as_ref().unwrap();
+        let ChatCompletionMessageToolCalls::Function(call) = &calls[0] else {
+            panic!("a function call");
+        };
+        assert!(call.id.starts_with("call_"));
+        names.insert(call.function.name.clone());
+        let arguments: Value = serde_json::from_str(&call.function.arguments).unwrap();
+        if call.function.name == "get_weather" {
+            assert!(validator.is_valid(&arguments), "{arguments}");
+        } else {
+            assert_eq!(arguments, json!({}));
+        }
+        assert_eq!(
+            response.usage.unwrap().completion_tokens as usize,
+            Encoding::O200kBase.count(&call.function.arguments)
+        );
+    }
+    assert_eq!(names.len(), 2, "required picks among the tools");
+
+    // A named function: that one, and `stop`, as the API reports a forced call.
+    let response = client(&url)
+        .chat()
+        .create(tool_request("Weather in Oslo?", named("get_weather")))
+        .await
+        .unwrap();
+    let choice = &response.choices[0];
+    assert_eq!(choice.finish_reason, Some(FinishReason::Stop));
+    let ChatCompletionMessageToolCalls::Function(call) =
+        &choice.message.tool_calls.as_ref().unwrap()[0]
+    else {
+        panic!("a function call");
+    };
+    assert_eq!(call.function.name, "get_weather");
+    let arguments: Value = serde_json::from_str(&call.function.arguments).unwrap();
+    assert!(validator.is_valid(&arguments), "{arguments}");
+    // The same request calls the same way.
+    let again = client(&url)
+        .chat()
+        .create(tool_request("Weather in Oslo?", named("get_weather")))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.choices[0].message.tool_calls,
+        choice.message.tool_calls
+    );
+
+    // Booked like any answer: the arguments are the content delivered.
+    let calls = calls_on(&url, "/v1/chat/completions", 14).await;
+    assert!(
+        calls
+            .iter()
+            .all(|c| c["billed"] == true && c["usage"]["output_tokens"].as_u64().unwrap() > 0)
+    );
+
+    let (status, error) = post(
+        &url,
+        "/v1/chat/completions",
+        json!({
+            "model": "gpt-4o",
+            "messages": [{"role": "user", "content": "hi"}],
+            "tools": [{"type": "function", "function": {"name": "get_time"}}],
+            "tool_choice": {"type": "function", "function": {"name": "get_weather"}}
+        }),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(error["error"]["param"], "tool_choice");
+}
+
+#[tokio::test]
+async fn a_streamed_tool_call_arrives_in_fragments_like_the_api_s() {
+    let (_server, url) = start(OpenAiProfile::default()).await;
+    let request = || {
+        let mut request = tool_request(
+            "Weather in Lisbon for a week?",
+            ChatCompletionToolChoiceOption::Mode(ToolChoiceOptions::Required),
+        );
+        // Only the tool with arguments to stream.
+        request.tools = Some(vec![chat_tools().remove(0)]);
+        request
+    };
+    let whole = client(&url).chat().create(request()).await.unwrap();
+    let ChatCompletionMessageToolCalls::Function(expected) =
+        &whole.choices[0].message.tool_calls.as_ref().unwrap()[0]
+    else {
+        panic!("a function call");
+    };
+    let mut stream = client(&url).chat().create_stream(request()).await.unwrap();
+    let mut fragments = Vec::new();
+    let mut finish = None;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.unwrap();
+        for choice in &chunk.choices {
+            assert_eq!(choice.delta.content, None, "a call streams no text");
+            if let Some(calls) = &choice.delta.tool_calls {
+                fragments.extend(calls.iter().cloned());
+            }
+            if choice.finish_reason.is_some() {
+                finish = choice.finish_reason;
+            }
+        }
+    }
+    assert_eq!(finish, Some(FinishReason::ToolCalls));
+    assert!(fragments.len() > 2, "arguments come in fragments");
+    let first = &fragments[0];
+    assert_eq!(first.index, 0);
+    assert_eq!(first.id.as_deref(), Some(expected.id.as_str()));
+    let function = first.function.as_ref().unwrap();
+    assert_eq!(
+        function.name.as_deref(),
+        Some(expected.function.name.as_str())
+    );
+    assert_eq!(function.arguments.as_deref(), Some(""));
+    let mut arguments = String::new();
+    for later in &fragments[1..] {
+        assert_eq!(later.index, 0);
+        assert!(later.id.is_none() && later.r#type.is_none());
+        let function = later.function.as_ref().unwrap();
+        assert!(function.name.is_none());
+        arguments.push_str(function.arguments.as_deref().unwrap());
+    }
+    assert_eq!(arguments, expected.function.arguments);
+}
+
+#[tokio::test]
+async fn auto_calls_a_share_of_requests_none_never_and_a_tool_result_gets_text() {
+    let auto = ChatCompletionToolChoiceOption::Mode(ToolChoiceOptions::Auto);
+    let none = ChatCompletionToolChoiceOption::Mode(ToolChoiceOptions::None);
+    let (_half, url) = start(OpenAiProfile::default()).await;
+    let mut called = 0;
+    for i in 0..40 {
+        let prompt = format!("Question {i}: what is the weather like?");
+        let response = client(&url)
+            .chat()
+            .create(tool_request(&prompt, auto.clone()))
+            .await
+            .unwrap();
+        let message = &response.choices[0].message;
+        if message.tool_calls.is_some() {
+            called += 1;
+            assert_eq!(
+                response.choices[0].finish_reason,
+                Some(FinishReason::ToolCalls)
+            );
+        } else {
+            assert!(message.content.as_deref().is_some_and(|t| !t.is_empty()));
+            assert_eq!(response.choices[0].finish_reason, Some(FinishReason::Stop));
+        }
+    }
+    assert!(
+        (8..=32).contains(&called),
+        "about half of 40 call: {called}"
+    );
+
+    let (_always, url) = start(OpenAiProfile {
+        tool_call_share: 1.0,
+        ..OpenAiProfile::default()
+    })
+    .await;
+    let response = client(&url)
+        .chat()
+        .create(tool_request("Weather?", auto.clone()))
+        .await
+        .unwrap();
+    assert!(response.choices[0].message.tool_calls.is_some());
+    let response = client(&url)
+        .chat()
+        .create(tool_request("Weather?", none))
+        .await
+        .unwrap();
+    assert!(response.choices[0].message.tool_calls.is_none());
+    // After the tool's result, the model answers.
+    let (status, answer) = post(
+        &url,
+        "/v1/chat/completions",
+        json!({
+            "model": "gpt-4o",
+            "messages": [
+                {"role": "user", "content": "Weather?"},
+                {"role": "assistant", "content": null, "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": "It is noon."}
+            ],
+            "tools": [{"type": "function", "function": {"name": "get_time"}}],
+            "tool_choice": "auto"
+        }),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer["choices"][0]["message"]["content"].is_string());
+    assert!(answer["choices"][0]["message"].get("tool_calls").is_none());
+}
+
+#[tokio::test]
+async fn the_responses_api_calls_functions_as_function_call_items() {
+    let (_server, url) = start(OpenAiProfile::default()).await;
+    let request = || {
+        CreateResponseArgs::default()
+            .model("gpt-4o-mini")
+            .input("Weather in Rome?")
+            .tools(vec![ResponseTool::Function(FunctionTool {
+                name: "get_weather".into(),
+                parameters: Some(weather_schema()),
+                strict: Some(true),
+                ..FunctionTool::default()
+            })])
+            .tool_choice(ToolChoiceParam::Option(ResponseToolChoice::Required))
+            .build()
+            .unwrap()
+    };
+    let response = client(&url).responses().create(request()).await.unwrap();
+    assert_eq!(response.status, Status::Completed);
+    let OutputItem::FunctionCall(call) = &response.output[0] else {
+        panic!("a function call item: {:?}", response.output);
+    };
+    assert_eq!(call.name, "get_weather");
+    assert!(call.call_id.starts_with("call_"));
+    let arguments: Value = serde_json::from_str(&call.arguments).unwrap();
+    let validator = jsonschema::validator_for(&weather_schema()).unwrap();
+    assert!(validator.is_valid(&arguments), "{arguments}");
+
+    let mut stream = client(&url)
+        .responses()
+        .create_stream(request())
+        .await
+        .unwrap();
+    let mut deltas = String::new();
+    let mut done = None;
+    while let Some(event) = stream.next().await {
+        match event.unwrap() {
+            ResponseStreamEvent::ResponseFunctionCallArgumentsDelta(e) => deltas.push_str(&e.delta),
+            ResponseStreamEvent::ResponseFunctionCallArgumentsDone(e) => done = Some(e.arguments),
+            ResponseStreamEvent::ResponseOutputTextDelta(_) => panic!("a call streams no text"),
+            _ => {}
+        }
+    }
+    assert_eq!(deltas, call.arguments);
+    assert_eq!(done.as_deref(), Some(call.arguments.as_str()));
+}
