@@ -357,3 +357,49 @@ path = "/silent/v1/text-to-speech/voice/stream-input"
     let r = run(&file, &Targets::new(&url), quiet()).await.unwrap();
     assert_eq!(errors(&r, "speech"), vec![("stream_cut".into(), 4)]);
 }
+
+/// A cache hit generated nothing: it counts in latency, but its speed is not a
+/// generation speed, so tokens/s comes from the misses alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_hits_stay_out_of_tokens_per_second() {
+    let answer = |cache: &'static str| {
+        move || async move {
+            (
+                [("content-type", "application/json"), ("x-gatebench-cache", cache)],
+                r#"{"choices":[{"message":{"role":"assistant","content":"Once upon a time"}}],"usage":{"prompt_tokens":9,"completion_tokens":4}}"#,
+            )
+                .into_response()
+        }
+    };
+    let url = serve(
+        Router::new()
+            .route("/hit/v1/chat/completions", post(answer("hit")))
+            .route("/miss/v1/chat/completions", post(answer("miss"))),
+    )
+    .await;
+    let file = scenario(
+        r#"
+[load]
+executor = "per-vu-iterations"
+vus = 2
+iterations = 5
+[[requests]]
+name = "hits"
+kind = "chat"
+prompts = "prompts/mini.toml"
+path = "/hit/v1/chat/completions"
+[[requests]]
+name = "misses"
+kind = "chat"
+prompts = "prompts/mini.toml"
+path = "/miss/v1/chat/completions"
+"#,
+    );
+    let r = run(&file, &Targets::new(&url), quiet()).await.unwrap();
+    check_sums(&r);
+    let (hits, misses) = (&r.kinds["hits"], &r.kinds["misses"]);
+    assert!(hits.ok > 0 && misses.ok > 0, "{hits:?} {misses:?}");
+    assert!(hits.latency_ms.is_some());
+    assert_eq!(hits.tokens_per_s, None, "a hit is not a generation");
+    assert!(misses.tokens_per_s.is_some());
+}

@@ -320,6 +320,11 @@ errors = [{ threshold = "rate < 1%", abort_on_fail = true }]
     assert!(r.duration_s < r.planned_duration_s);
     let errors = r.thresholds.iter().find(|t| t.metric == "errors").unwrap();
     assert!(errors.aborted && !errors.passed && errors.value == Some(1.0));
+    // said in the metric's unit, not as a debug `Some(1.0)`
+    assert_eq!(
+        r.abort_reason.as_deref(),
+        Some("threshold errors rate < 1% failed (value 100.00%)")
+    );
     let latency = r.thresholds.iter().find(|t| t.metric == "latency").unwrap();
     assert!(latency.passed && !latency.aborted);
     assert_eq!(r.totals.sent, r.totals.failed);

@@ -101,6 +101,12 @@ async fn a_healthy_stack_is_ready_and_the_same_seed_gives_the_same_verdict() {
         assert!(check.passed, "{}: {}", check.name, check.measured);
     }
     assert_eq!(first.verdict, Verdict::Ready);
+    // a pattern named like its scenario is named once, not `services-services`
+    assert!(
+        first.runs.contains_key("load/services"),
+        "{:?}",
+        first.runs.keys().collect::<Vec<_>>()
+    );
     let second = run(&file, None).await;
     for check in second.checks.iter().filter(|c| !c.passed) {
         eprintln!("second run: {} failed: {}", check.name, check.measured);

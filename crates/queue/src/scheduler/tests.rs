@@ -43,10 +43,17 @@ fn accounted(s: &QueueSnapshot) -> u64 {
 }
 
 /// Yields until `cond` holds on the scheduler's snapshot.
+/// Polls until `cond` holds; a condition that never comes fails the test instead of
+/// hanging it.
 async fn until(scheduler: &Scheduler, cond: impl Fn(&QueueSnapshot) -> bool) {
-    while !cond(&scheduler.snapshot()) {
-        tokio::task::yield_now().await;
-    }
+    let polled = async {
+        while !cond(&scheduler.snapshot()) {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(30), polled)
+        .await
+        .expect("the scheduler reaches the awaited state");
 }
 
 #[test]
@@ -112,6 +119,8 @@ async fn waiters_are_served_by_class_then_tenant_turns() {
     }
     // `a` was served in critical, so `b` has the older turn in normal.
     assert_eq!(order, ["a-crit", "b-n1", "a-n1", "a-n2", "a-low"]);
+    // each task reports before it drops its permit: wait for the last drop
+    until(&s, |snap| snap.in_flight == 0).await;
     let snap = s.snapshot();
     assert_eq!(
         (snap.admitted, snap.admitted_after_wait, snap.in_flight),
