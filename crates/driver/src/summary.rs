@@ -163,9 +163,7 @@ pub fn summary_text(r: &RunResults) -> String {
             } else if g.cost_responses > 0 {
                 parts.push(format!("cost ${}", g.cost_usd));
             } else if streamed && k.ok > 0 {
-                parts.push(
-                    "cost: streams carry no cost header (the gateway's ledger has it)".into(),
-                );
+                parts.push("cost: the target stated none on these streams".into());
             }
             if !g.server_timing_ms.is_empty() {
                 // the gateway's clock stops when it sends the response head

@@ -8,7 +8,10 @@
 //! so the client sees what it would have seen from the provider. The call is
 //! billed when the stream ends, however it ends: after `[DONE]` from the reported
 //! usage; when the upstream breaks off or the client goes away, from the gateway's
-//! own count of the text received, marked `estimated`.
+//! own count of the text received, marked `estimated`. A stream that completes
+//! carries its exact cost like a non-streamed answer's header does, as an SSE
+//! comment just before `[DONE]` (`: x-gatebench-cost-usd 0.000123`), which SSE
+//! clients ignore.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -29,6 +32,9 @@ use crate::billing::{Charge, charge};
 use crate::chat::{ChatCall, billed_usage};
 use crate::meta::Meta;
 use crate::sse::{Event, EventReader, data_event};
+
+/// The SSE comment that carries a completed stream's exact cost.
+pub const COST_COMMENT: &str = "x-gatebench-cost-usd";
 use crate::state::{CachedChat, CachedChoice, Gateway};
 
 /// Who served the stream, for the ledger.
@@ -132,7 +138,7 @@ impl RelayState {
                 return Some(Ok(bytes));
             }
             if self.done {
-                self.finish();
+                let _ = self.finish();
                 return None;
             }
             let broke = match tokio::time::timeout(self.idle, self.upstream.next()).await {
@@ -148,7 +154,7 @@ impl RelayState {
                 Err(_) => "upstream stream went silent".to_owned(),
             };
             tracing::debug!(request_id = %self.meta.id, reason = %broke, "stream cut");
-            self.finish();
+            let _ = self.finish();
             return Some(Err(std::io::Error::other(broke)));
         }
     }
@@ -160,6 +166,10 @@ impl RelayState {
         };
         if data.trim() == "[DONE]" {
             self.done = true;
+            if let Some(cost) = self.finish() {
+                self.out
+                    .push_back(Bytes::from(format!(": {COST_COMMENT} {cost}\n\n")));
+            }
             self.out.push_back(event.raw);
             return;
         }
@@ -210,10 +220,11 @@ impl RelayState {
         }
     }
 
-    /// Bills the call and stores a complete answer; runs once, however the stream ends.
-    fn finish(&mut self) {
+    /// Bills the call and stores a complete answer; runs once, however the stream
+    /// ends. Returns what the call cost, the first time.
+    fn finish(&mut self) -> Option<rust_decimal::Decimal> {
         if std::mem::replace(&mut self.finished, true) {
-            return;
+            return None;
         }
         self.permit = None;
         let (usage, estimated) = match &self.usage {
@@ -234,7 +245,7 @@ impl RelayState {
                 )
             }
         };
-        charge(
+        let entry = charge(
             &self.gateway,
             &self.meta,
             self.reservation.take(),
@@ -278,13 +289,14 @@ impl RelayState {
                 tracing::warn!(%error, "cache insert failed");
             }
         }
+        entry.map(|e| e.cost_usd)
     }
 }
 
 impl Drop for RelayState {
     fn drop(&mut self) {
         // The client went away mid-stream: the upstream tokens were still spent.
-        self.finish();
+        let _ = self.finish();
     }
 }
 

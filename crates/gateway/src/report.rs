@@ -7,7 +7,7 @@
 //! | `x-gatebench-cache`             | `hit`, `miss` or `bypass`                           |
 //! | `x-gatebench-cache-similarity`  | cosine similarity of the entry served (hits)        |
 //! | `x-gatebench-cache-key`         | the cache entry served (hit) or stored (miss)       |
-//! | `x-gatebench-cost-usd`          | exact cost of this call (not on streams: see ledger)|
+//! | `x-gatebench-cost-usd`          | exact cost of this call (streams: an SSE comment `: x-gatebench-cost-usd COST` before `[DONE]`) |
 //! | `x-gatebench-provider`          | the provider that answered                          |
 //! | `x-gatebench-model`             | the model that answered (differs after a fallback)  |
 //! | `x-gatebench-attempts`          | upstream attempts made, retries and fallbacks included |

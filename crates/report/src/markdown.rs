@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use crate::escape::{markdown as md, markdown_fence};
 use crate::model::SuiteReport;
-use crate::summary::{self, bytes, kind_figures, ms, num, percentiles, status_word};
+use crate::summary::{self, bytes, kind_figures, num, percentiles, status_word};
 
 /// The Markdown report.
 pub fn markdown(report: &SuiteReport) -> String {
@@ -181,7 +181,7 @@ fn runs(s: &mut String, report: &SuiteReport) {
         }
         let _ = writeln!(
             s,
-            "| Request | Kind | Sent | Failed | Error rate | req/s | p50 | p95 | p99 | TTFT p95 |"
+            "| Request | Kind | Sent | Failed | Error rate | req/s | p50 ms | p95 ms | p99 ms | TTFT p95 ms |"
         );
         let _ = writeln!(s, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|");
         for k in kinds {
@@ -196,7 +196,7 @@ fn runs(s: &mut String, report: &SuiteReport) {
                 k.error_rate_pct
                     .map_or("–".to_owned(), |r| format!("{}%", num(r))),
                 num(k.rps),
-                k.ttft.as_ref().map_or("–".to_owned(), |t| ms(t.p95)),
+                k.ttft.as_ref().map_or("–".to_owned(), |t| num(t.p95)),
             );
         }
         if !t.errors.is_empty() {

@@ -283,10 +283,10 @@ pub fn with_unit(x: f64, unit: &str) -> String {
     }
 }
 
-/// `p50 / p95 / p99` of a latency summary, or `–`.
+/// `p50 / p95 / p99` of a latency summary in ms, without the unit (tables name it once, in the header), or `–`.
 pub fn percentiles(s: Option<&Summary>) -> [String; 3] {
     match s {
-        Some(s) => [ms(s.p50), ms(s.p95), ms(s.p99)],
+        Some(s) => [num(s.p50), num(s.p95), num(s.p99)],
         None => ["–".to_owned(), "–".to_owned(), "–".to_owned()],
     }
 }

@@ -272,6 +272,10 @@ fn a_single_run_gets_the_suites_reports_with_one_check_per_threshold() {
     assert!(page.contains("class=\"load\""), "no load shading");
     assert!(page.contains("shaded: active VUs"));
     assert!(!page.contains("errors and drops"));
+    // one unit per column: latency columns name `ms` once, in the header
+    assert!(page.contains("<th class=\"num\">p95 ms</th>"));
+    assert!(!page.contains(" s</td>"), "a latency cell in seconds");
+    assert!(markdown(&report).contains("| p50 ms | p95 ms | p99 ms |"));
 
     results
         .thresholds

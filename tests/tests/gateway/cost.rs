@@ -146,6 +146,17 @@ async fn every_ledger_entry_equals_an_independent_recomputation() {
         .find(|c| c["usage"].is_object())
         .unwrap()["usage"]
         .clone();
+    // its cost, stated in a comment just before [DONE] (SSE clients skip comments)
+    let stated = text
+        .split("\n\n")
+        .find_map(|e| e.strip_prefix(": x-gatebench-cost-usd "))
+        .map(|c| Decimal::from_str(c.trim()).unwrap())
+        .expect("a completed stream states its cost");
+    assert!(
+        text.find(": x-gatebench-cost-usd") < text.find("data: [DONE]"),
+        "{text}"
+    );
+    let streamed = (id.clone(), stated);
     seen.push(Seen {
         request_id: id,
         expected: chat_cost(&table, "gpt-4o-mini", &usage),
@@ -275,6 +286,12 @@ async fn every_ledger_entry_equals_an_independent_recomputation() {
         "entries that differ:\n{}",
         mismatches.join("\n")
     );
+    let (stream_id, stated) = &streamed;
+    assert_eq!(
+        Decimal::from_str(by_id[stream_id.as_str()]["cost_usd"].as_str().unwrap()).unwrap(),
+        *stated,
+        "the stream's stated cost is its ledger entry's"
+    );
     let stream_entry = by_id[unusaged.as_str()];
     assert_eq!(
         stream_entry["usage"]["completion_tokens"].as_u64().unwrap(),
@@ -384,4 +401,56 @@ async fn totals_and_budgets_survive_a_restart() {
     assert_eq!(after["budget"]["spent_usd"], before["cost_usd"]);
     second.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The driver reads a stream's stated cost: `gatebench run` sums streamed answers'
+/// cost as it does non-streamed ones', to the ledger's figure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_driver_sums_streams_stated_costs_to_the_ledger() {
+    let stack = stack(|_| {}).await;
+    let url = stack.gateway_url();
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+    let text = format!(
+        r#"name = "streams"
+[load]
+executor = "shared-iterations"
+vus = 2
+iterations = 6
+[[requests]]
+name = "stories"
+kind = "chat"
+stream = true
+model = "gpt-4o-mini"
+max_tokens = 20
+prompts = "{}"
+api_key = "{ALPHA}"
+headers = {{ "x-gatebench-cache" = "no-cache, no-store" }}
+"#,
+        fixtures.join("prompts/stories.toml").display()
+    );
+    let file = gatebench_driver::ScenarioFile::parse(&fixtures.join("inline.toml"), &text).unwrap();
+    let options = gatebench_driver::RunOptions {
+        quiet: true,
+        ..Default::default()
+    };
+    let r = gatebench_driver::run(&file, &gatebench_driver::Targets::new(&url), options)
+        .await
+        .unwrap();
+    let k = &r.kinds["stories"];
+    assert_eq!(k.ok, 6, "{:?}", k.errors);
+    let g = k.gateway.as_ref().expect("gateway headers");
+    assert_eq!(g.cost_responses, 6);
+    let ledger: Value = client()
+        .get(format!("{url}/v1/gatebench/usage"))
+        .bearer_auth(ALPHA)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let spent = Decimal::from_str(ledger["cost_usd"].as_str().unwrap()).unwrap();
+    assert!(spent > Decimal::ZERO);
+    assert_eq!(g.cost_usd, spent);
+    stack.shutdown().await;
 }

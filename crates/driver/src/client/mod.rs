@@ -495,6 +495,9 @@ async fn exchange_on(
         ex.itl_us = s
             .inter_token_latency()
             .map(|d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX));
+        if let (Some(g), Some(cost)) = (ex.gateway.as_deref_mut(), s.cost_usd) {
+            g.cost_usd.get_or_insert(cost);
+        }
         return ex;
     }
     if cut {

@@ -94,6 +94,8 @@ pub(crate) struct SseState {
     pub usage: Option<Usage>,
     /// What the stream delivered, when the request is traced.
     pub capture: Option<StreamCapture>,
+    /// The cost a gatebench gateway states in a comment before `[DONE]`.
+    pub cost_usd: Option<rust_decimal::Decimal>,
 }
 
 impl SseState {
@@ -139,7 +141,15 @@ impl SseState {
     fn on_line(&mut self, line: &[u8], now: Instant) {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let Some(data) = line.strip_prefix(b"data:") else {
-            // comments, `event:`, `id:` and blank separators carry nothing we measure
+            // `event:`, `id:` and blank separators carry nothing we measure; of the
+            // comments, one may state the stream's cost
+            if let Some(cost) = line
+                .strip_prefix(b": x-gatebench-cost-usd ")
+                .and_then(|v| std::str::from_utf8(v).ok())
+                .and_then(|v| v.trim().parse().ok())
+            {
+                self.cost_usd = Some(cost);
+            }
             return;
         };
         let data = data.strip_prefix(b" ").unwrap_or(data);
@@ -225,6 +235,15 @@ mod tests {
         assert_eq!(s.inter_token_latency(), Some(Duration::from_millis(15)));
         assert_eq!(s.usage.unwrap().completion_tokens, 2);
         assert_eq!(s.chunks, 3);
+        assert_eq!(s.cost_usd, None);
+        s.feed(b": x-gatebench-cost-usd 0.000123450000000001\n\n", ms(28));
+        assert_eq!(
+            s.cost_usd.map(|c| c.to_string()).as_deref(),
+            Some("0.000123450000000001")
+        );
+        // other comments and a bad figure change nothing
+        s.feed(b": keep-alive\n: x-gatebench-cost-usd lots\n", ms(29));
+        assert!(s.cost_usd.is_some());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use super::chart_figure;
 use crate::charts::run_charts;
 use crate::escape::{html as esc, slug};
 use crate::model::SuiteReport;
-use crate::summary::{kind_figures, ms, num, percentiles};
+use crate::summary::{kind_figures, num, percentiles};
 
 pub(super) fn runs(s: &mut String, r: &SuiteReport) {
     s.push_str("<section id=\"runs\">\n<h2>Runs</h2>\n");
@@ -57,7 +57,7 @@ fn one_run(s: &mut String, r: &SuiteReport, key: &str, run: &RunResults) {
     s.push_str("</div>\n");
     let kinds = kind_figures(run);
     if !kinds.is_empty() {
-        s.push_str("<table>\n<thead><tr><th>Request</th><th>Kind</th><th class=\"num\">Sent</th><th class=\"num\">Failed</th><th class=\"num\">Error rate</th><th class=\"num\">req/s</th><th class=\"num\">p50</th><th class=\"num\">p95</th><th class=\"num\">p99</th><th class=\"num\">TTFT p95</th></tr></thead>\n<tbody>\n");
+        s.push_str("<table>\n<thead><tr><th>Request</th><th>Kind</th><th class=\"num\">Sent</th><th class=\"num\">Failed</th><th class=\"num\">Error rate</th><th class=\"num\">req/s</th><th class=\"num\">p50 ms</th><th class=\"num\">p95 ms</th><th class=\"num\">p99 ms</th><th class=\"num\">TTFT p95 ms</th></tr></thead>\n<tbody>\n");
         for k in kinds {
             let [p50, p95, p99] = percentiles(k.latency.as_ref());
             let _ = writeln!(
@@ -70,7 +70,7 @@ fn one_run(s: &mut String, r: &SuiteReport, key: &str, run: &RunResults) {
                 k.error_rate_pct
                     .map_or("–".to_owned(), |x| format!("{}%", num(x))),
                 num(k.rps),
-                k.ttft.as_ref().map_or("–".to_owned(), |t| ms(t.p95)),
+                k.ttft.as_ref().map_or("–".to_owned(), |t| num(t.p95)),
             );
         }
         s.push_str("</tbody>\n</table>\n");
