@@ -75,7 +75,12 @@ pub fn summary_text(r: &RunResults) -> String {
                 "  time scale {t}: mock delays ×{t}; latencies below are as measured (compressed), thresholds judge real-time equivalents (÷{t})"
             );
         }
-        None => {}
+        None => {
+            let _ = writeln!(
+                s,
+                "  time scale: the target's own (gatebench did not start the mocks behind it)"
+            );
+        }
     }
     let _ = writeln!(s, "\n  scenarios");
     for (name, sc) in &r.scenarios {
