@@ -56,7 +56,7 @@ pub struct UpArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Multiply every mock delay by this (0 = no delays).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = crate::mock::time_scale)]
     time_scale: f64,
 }
 
@@ -77,10 +77,6 @@ pub async fn gateway(args: GatewayArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
-    anyhow::ensure!(
-        args.time_scale >= 0.0 && args.time_scale.is_finite(),
-        "--time-scale must be a number ≥ 0"
-    );
     let gateway = match &args.config {
         Some(path) => GatewayConfig::load(path)?,
         None => GatewayConfig::demo(),

@@ -52,8 +52,21 @@ pub struct MockArgs {
     #[arg(long, default_value_t = 0)]
     seed: u64,
     /// Multiply every delay by this (0 = no delays).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = time_scale)]
     time_scale: f64,
+}
+
+/// Largest time scale: a thousand times slower than real is a hang, not a load test.
+const MAX_TIME_SCALE: f64 = 1000.0;
+
+/// Parses `--time-scale`: a number from 0 (no delays) to [`MAX_TIME_SCALE`].
+pub(crate) fn time_scale(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(s) if (0.0..=MAX_TIME_SCALE).contains(&s) => Ok(s),
+        _ => Err(format!(
+            "`{text}` is not a time scale: a number from 0 (no delays) to {MAX_TIME_SCALE} (1 = real time)"
+        )),
+    }
 }
 
 pub async fn run(args: MockArgs) -> anyhow::Result<ExitCode> {
@@ -61,10 +74,6 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitCode> {
         Some(path) => Profile::load(path)?,
         None => Profile::default(),
     };
-    anyhow::ensure!(
-        args.time_scale >= 0.0 && args.time_scale.is_finite(),
-        "--time-scale must be a number ≥ 0"
-    );
     let options = MockOptions {
         host: args.host,
         ports: args.ports.ports(),

@@ -49,7 +49,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     events: Option<PathBuf>,
     /// Embedded stack only: multiply every mock delay by this (0 = no delays).
-    #[arg(long, default_value_t = 1.0)]
+    #[arg(long, default_value_t = 1.0, value_parser = crate::mock::time_scale)]
     time_scale: f64,
     /// Keep one record per request in results.json (intent, status, usage, gateway headers).
     #[arg(long)]
@@ -101,10 +101,6 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    if !(args.time_scale >= 0.0 && args.time_scale.is_finite()) {
-        eprintln!("error: --time-scale must be a number ≥ 0");
-        return Ok(ExitCode::from(2));
-    }
     let seed = args.seed.unwrap_or(file.seed);
     let out = args.out.clone().unwrap_or_else(|| default_out(&file.name));
     let (stack, targets) = match &args.target {

@@ -153,3 +153,22 @@ fn bench_gateway_piped_has_no_colour_and_an_honest_exit_code() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_time_scale_that_would_overflow_a_delay_is_a_usage_error() {
+    let dir = temp_dir("scale");
+    for args in [
+        &["mock", "--time-scale", "1e300"][..],
+        &["up", "--time-scale", "inf"][..],
+        &["run", "x.toml", "--time-scale=-1"][..],
+    ] {
+        let o = gatebench(args, &dir);
+        let all = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {all}");
+        assert!(
+            all.contains("is not a time scale: a number from 0"),
+            "{all}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -298,13 +298,16 @@ impl RequestCtx {
         self.inner.received
     }
 
-    /// `d` as this request will wait it: times the time scale and any slow-down fault.
+    /// `d` as this request will wait it: times the time scale and any slow-down fault
+    /// (saturating at a day: no product of bounded factors may panic a request).
     pub fn scaled(&self, d: Duration) -> Duration {
+        const LONGEST: Duration = Duration::from_secs(24 * 3600);
         let factor = self.inner.draws.time_scale * self.inner.draws.slow_down;
         if factor == 0.0 {
             Duration::ZERO
         } else {
-            d.mul_f64(factor)
+            Duration::try_from_secs_f64(d.as_secs_f64() * factor)
+                .map_or(LONGEST, |d| d.min(LONGEST))
         }
     }
 

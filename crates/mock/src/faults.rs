@@ -193,10 +193,15 @@ pub enum FaultSpecError {
         /// Its kind.
         kind: FaultKind,
     },
-    /// A slow-down factor that is negative or not a number.
-    #[error("slow_down_factor must be a number ≥ 0, got {0}")]
+    /// A slow-down factor that is negative, not a number, or beyond [`MAX_SLOW_DOWN`].
+    #[error(
+        "slow_down_factor must be a number from 0 to {MAX_SLOW_DOWN}, got {0} (for a request that never answers, use `hang`)"
+    )]
     Factor(f64),
 }
+
+/// Largest slow-down factor: beyond a thousand times, a delay is a hang (`hang`).
+pub const MAX_SLOW_DOWN: f64 = 1000.0;
 
 impl FaultSpec {
     /// The probability of one kind.
@@ -234,7 +239,7 @@ impl FaultSpec {
         if sum > 1.0 + 1e-9 {
             return Err(FaultSpecError::Sum(sum));
         }
-        if self.slow_down_factor.is_nan() || self.slow_down_factor < 0.0 {
+        if !(0.0..=MAX_SLOW_DOWN).contains(&self.slow_down_factor) {
             return Err(FaultSpecError::Factor(self.slow_down_factor));
         }
         for (index, w) in self.windows.iter().enumerate() {
@@ -499,6 +504,16 @@ mod tests {
         };
         assert!(matches!(bad.validate(), Err(FaultSpecError::Sum(_))));
         assert_eq!(FaultSpec::default().validate(), Ok(()));
+        // a factor that would overflow a delay is refused, not accepted and panicked on
+        for factor in [1e308, f64::INFINITY, f64::NAN, -1.0, MAX_SLOW_DOWN * 2.0] {
+            let bad = FaultSpec {
+                slow_down_factor: factor,
+                ..FaultSpec::default()
+            };
+            let err = bad.validate().unwrap_err();
+            assert!(matches!(err, FaultSpecError::Factor(_)), "{factor}");
+            assert!(err.to_string().contains("from 0 to 1000"), "{err}");
+        }
     }
 
     #[test]
