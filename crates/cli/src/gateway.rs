@@ -67,11 +67,11 @@ pub async fn gateway(args: GatewayArgs) -> anyhow::Result<ExitCode> {
     let running = RunningGateway::start(state, SocketAddr::new(args.host, args.port)).await?;
     println!("gateway      {}/v1", running.url());
     println!("ledger       {}", args.ledger);
-    println!("Ctrl-C to stop");
-    tokio::signal::ctrl_c()
+    println!("Ctrl-C (or SIGTERM) to stop");
+    let signal = crate::stop_signal()
         .await
-        .context("waiting for Ctrl-C")?;
-    eprintln!("draining...");
+        .context("waiting for a stop signal")?;
+    eprintln!("{signal}: draining...");
     running.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }
@@ -102,11 +102,11 @@ pub async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         println!("{name:<12} {url}");
     }
     println!("ledger       {}", args.ledger);
-    println!("Ctrl-C to stop");
-    tokio::signal::ctrl_c()
+    println!("Ctrl-C (or SIGTERM) to stop");
+    let signal = crate::stop_signal()
         .await
-        .context("waiting for Ctrl-C")?;
-    eprintln!("draining...");
+        .context("waiting for a stop signal")?;
+    eprintln!("{signal}: draining...");
     stack.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }

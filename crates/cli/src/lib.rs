@@ -61,6 +61,26 @@ pub fn error_text(error: &anyhow::Error) -> String {
     text
 }
 
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM, the signal Kubernetes, systemd and
+/// `docker stop` send: servers then stop accepting, finish what is in flight, and
+/// exit 0.
+pub(crate) async fn stop_signal() -> anyhow::Result<&'static str> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.map(|()| "SIGINT").map_err(Into::into),
+            _ = term.recv() => Ok("SIGTERM"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await?;
+        Ok("Ctrl-C")
+    }
+}
+
 /// Sets up logging to stderr.
 pub fn init_tracing(cli: &Cli) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

@@ -94,12 +94,12 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitCode> {
         println!("{name:<12} {base}");
     }
     println!(
-        "control API on each mock: GET/PUT /_mock/faults, GET /_mock/stats, GET /_mock/calls (the books), POST /_mock/reset; Ctrl-C to stop"
+        "control API on each mock: GET/PUT /_mock/faults, GET /_mock/stats, GET /_mock/calls (the books), POST /_mock/reset; Ctrl-C (or SIGTERM) to stop"
     );
-    tokio::signal::ctrl_c()
+    let signal = crate::stop_signal()
         .await
-        .context("waiting for Ctrl-C")?;
-    eprintln!("draining...");
+        .context("waiting for a stop signal")?;
+    eprintln!("{signal}: draining...");
     mocks.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -78,3 +78,72 @@ fn two_stacks_run_side_by_side_on_the_ports_they_are_given() {
     }
     assert!(a.iter().zip(&b).all(|(x, y)| x.1 != y.1));
 }
+
+/// SIGTERM (what Kubernetes, systemd and `docker stop` send) drains like Ctrl-C: a
+/// stream in flight finishes, and the process exits 0.
+#[cfg(unix)]
+#[test]
+fn sigterm_lets_a_stream_in_flight_finish_and_exits_zero() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatebench"))
+        .args([
+            "up",
+            "--port",
+            "0",
+            "--openai-port",
+            "0",
+            "--elevenlabs-port",
+            "0",
+        ])
+        .args(["--personality-port", "0", "--webvtt-port", "0"])
+        .args(["--ledger", ":memory:", "--time-scale", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut gateway = String::new();
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if line.starts_with("Ctrl-C") {
+            break;
+        }
+        if let Some(url) = line.strip_prefix("gateway") {
+            gateway = url
+                .trim()
+                .trim_end_matches("/v1")
+                .trim_start_matches("http://")
+                .to_owned();
+        }
+    }
+    let body = r#"{"model":"gpt-4o-mini","stream":true,"max_tokens":60,"messages":[{"role":"user","content":"Tell me a story about a lighthouse."}]}"#;
+    let mut stream = TcpStream::connect(&gateway).unwrap();
+    write!(
+        stream,
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: {gateway}\r\nAuthorization: Bearer gb-alpha-dev\r\nContent-Type: application/json\r\nx-gatebench-cache: no-cache, no-store\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut reader = BufReader::new(stream);
+    let mut status = String::new();
+    reader.read_line(&mut status).unwrap();
+    assert!(status.starts_with("HTTP/1.1 200"), "{status}");
+    // the answer has started: now the signal
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let mut rest = String::new();
+    reader.read_to_string(&mut rest).unwrap();
+    assert!(rest.contains("data: [DONE]"), "the stream was cut: {rest}");
+    let exit = child.wait().unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    assert_eq!(exit.code(), Some(0), "{err}");
+    assert!(err.contains("SIGTERM: draining"), "{err}");
+}
