@@ -80,6 +80,9 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
                 path: uri.path().to_owned(),
             }
         })
+        .layer(axum::middleware::from_fn(
+            gatebench_serve::close_if_body_unread,
+        ))
         .with_state(gateway)
 }
 

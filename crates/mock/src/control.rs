@@ -49,6 +49,9 @@ pub fn assemble(core: Arc<MockCore>, provider: Router, account: Router) -> Route
         .merge(account)
         .merge(routes(core))
         .fallback(move |method: Method, uri: Uri| async move { not_found(style, &method, &uri) })
+        .layer(axum::middleware::from_fn(
+            gatebench_serve::close_if_body_unread,
+        ))
 }
 
 fn routes(core: Arc<MockCore>) -> Router {

@@ -340,3 +340,66 @@ async fn correlation_headers_reach_the_provider_and_the_config_is_readable() {
     assert_eq!(anonymous.status(), 401);
     stack.shutdown().await;
 }
+
+/// An answer given before the request body was read (a 401, a 404, a 405) closes
+/// the connection, and says so: a connection kept without `connection: close` must
+/// answer the next request sent on it.
+#[tokio::test]
+async fn an_answer_before_the_body_is_read_says_connection_close() {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let stack = stack(|_| {}).await;
+    let host = stack.gateway_url().trim_start_matches("http://").to_owned();
+    let big = format!("{{\"pad\":\"{}\"}}", "x".repeat(200_000));
+    let mut closed = 0;
+    for (method, path, key, status) in [
+        ("POST", "/v1/nope", ALPHA, "404"),
+        ("PUT", "/v1/chat/completions", ALPHA, "405"),
+        ("POST", "/v1/chat/completions", "sk-wrong", "401"),
+    ] {
+        let stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+        let (read, mut write) = stream.into_split();
+        let mut read = BufReader::new(read);
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            big.len()
+        );
+        write.write_all(head.as_bytes()).await.unwrap();
+        // the server may answer before it reads the body; the write may then fail
+        let _ = write.write_all(big.as_bytes()).await;
+        let mut line = String::new();
+        read.read_line(&mut line).await.unwrap();
+        assert!(line.contains(status), "{method} {path}: {line}");
+        let (mut length, mut close) = (0usize, false);
+        loop {
+            line.clear();
+            read.read_line(&mut line).await.unwrap();
+            let l = line.trim().to_ascii_lowercase();
+            if l.is_empty() {
+                break;
+            }
+            if let Some(v) = l.strip_prefix("content-length:") {
+                length = v.trim().parse().unwrap();
+            }
+            close |= l == "connection: close";
+        }
+        let mut body = vec![0; length];
+        read.read_exact(&mut body).await.unwrap();
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert!(body["error"].is_object(), "{body}");
+        if close {
+            closed += 1;
+            continue;
+        }
+        // kept open: it must take the next request
+        let next = format!("GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n");
+        write.write_all(next.as_bytes()).await.unwrap();
+        line.clear();
+        read.read_line(&mut line).await.unwrap();
+        assert!(
+            line.starts_with("HTTP/1.1 200"),
+            "{method} {path}: kept open but dead"
+        );
+    }
+    assert!(closed > 0, "no answer came before its body was read");
+    stack.shutdown().await;
+}
