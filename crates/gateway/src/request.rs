@@ -71,8 +71,26 @@ pub fn json_object(body: &Bytes) -> Result<Value, GatewayError> {
             None,
         ));
     }
+    // names the gateway stores in its ledger and echoes in headers stay short
+    for field in ["model", "model_id"] {
+        if let Some(name) = value.get(field).and_then(Value::as_str)
+            && name.chars().count() > MAX_NAME
+        {
+            return Err(GatewayError::BadRequest {
+                message: format!(
+                    "Invalid '{field}': string too long. Expected a string with maximum length {MAX_NAME}, but got a string with length {} instead.",
+                    name.chars().count()
+                ),
+                param: Some(field.to_owned()),
+                code: Some("string_above_max_length"),
+            });
+        }
+    }
     Ok(value)
 }
+
+/// Longest model name taken (OpenAI's own limit for such strings is 256).
+pub const MAX_NAME: usize = 256;
 
 /// A typed view of a JSON body; type errors name the parameter.
 pub fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, GatewayError> {

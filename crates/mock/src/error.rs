@@ -147,6 +147,9 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// Longest model or voice id a mock looks up (OpenAI's limit for such strings).
+pub const MAX_ID: usize = 256;
+
 impl ErrorStyle {
     /// No key, or a key the profile does not know.
     pub fn unauthorized(self, key_given: bool) -> ApiError {
@@ -331,8 +334,25 @@ impl ErrorStyle {
         }
     }
 
-    /// A resource the path names that does not exist (model, voice).
+    /// A resource the path names that does not exist (model, voice). An id longer
+    /// than [`MAX_ID`] is refused as too long (400) instead: no answer echoes a
+    /// megabyte back.
     pub fn not_found(self, what: &str, id: &str) -> ApiError {
+        let length = id.chars().count();
+        if length > MAX_ID {
+            let message = format!(
+                "Invalid '{what}': string too long. Expected a string with maximum length {MAX_ID}, but got a string with length {length} instead."
+            );
+            return match self {
+                ErrorStyle::OpenAi => {
+                    ApiError::openai(StatusCode::BAD_REQUEST, "invalid_request_error", message)
+                        .code("string_above_max_length")
+                }
+                ErrorStyle::Detail => {
+                    ApiError::status(StatusCode::BAD_REQUEST, "string_too_long", message)
+                }
+            };
+        }
         match self {
             ErrorStyle::OpenAi => ApiError::openai(
                 StatusCode::NOT_FOUND,

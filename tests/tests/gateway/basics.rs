@@ -403,3 +403,37 @@ async fn an_answer_before_the_body_is_read_says_connection_close() {
     assert!(closed > 0, "no answer came before its body was read");
     stack.shutdown().await;
 }
+
+/// A name the gateway would store and echo is bounded: a 1 MB model name is a 400
+/// in OpenAI's shape, and nothing of it reaches the ledger or the headers.
+#[tokio::test]
+async fn a_huge_model_name_is_refused_not_stored() {
+    let stack = stack(|_| {}).await;
+    let url = stack.gateway_url();
+    let http = client();
+    let huge = "m".repeat(1 << 20);
+    let r = http
+        .post(format!("{url}/v1/chat/completions"))
+        .bearer_auth(ALPHA)
+        .json(&chat_body(&huge, "Hello."))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().iter().all(|(_, v)| v.len() < 1024));
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "string_above_max_length", "{body}");
+    assert_eq!(body["error"]["param"], "model");
+    assert!(body.to_string().len() < 1024, "the name is not echoed back");
+    let ledger: Value = http
+        .get(format!("{url}/v1/gatebench/usage"))
+        .bearer_auth(ALPHA)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ledger["requests"], 0, "{ledger}");
+    stack.shutdown().await;
+}

@@ -186,6 +186,17 @@ async fn unknown_models_get_model_not_found() {
     }
     let response = send(&app, "GET", "/v1/models/gpt-9", None).await;
     assert_eq!(response.status(), 404);
+    // a megabyte of model name is refused as too long, and not echoed back
+    let huge = "m".repeat(1 << 20);
+    let response = send(&app, "POST", "/v1/chat/completions", Some(story(&huge))).await;
+    assert_eq!(response.status(), 400);
+    let error = json_of(response).await;
+    assert_eq!(error["error"]["code"], "string_above_max_length");
+    assert!(
+        error.to_string().len() < 1024,
+        "{}",
+        error.to_string().len()
+    );
 }
 
 #[tokio::test]
