@@ -83,6 +83,17 @@ pub enum GatewayError {
         /// Machine-readable kind: `missing`, `json_invalid`, `value_error`.
         kind: String,
     },
+    /// An error of an ElevenLabs-style route in those providers' own shape:
+    /// `{"detail": {"status": CODE, "message": ...}}`.
+    #[error("{message}")]
+    Detail {
+        /// HTTP status.
+        status: StatusCode,
+        /// Machine-readable status, e.g. `invalid_api_key`.
+        code: String,
+        /// What is wrong.
+        message: String,
+    },
     /// A route that exists, called with another method.
     #[error("Method {method} not allowed for {path}")]
     MethodNotAllowed {
@@ -141,6 +152,17 @@ impl GatewayError {
                     kind: kind.to_owned(),
                 }
             }
+            GatewayError::Auth(_) | GatewayError::TooLarge { .. } => {
+                let body = self.body();
+                GatewayError::Detail {
+                    status: self.status_code(),
+                    code: match &self {
+                        GatewayError::Auth(AuthError::Missing) => "missing_api_key".to_owned(),
+                        _ => body.error.code.clone().unwrap_or_default(),
+                    },
+                    message: body.error.message,
+                }
+            }
             other => other,
         }
     }
@@ -154,6 +176,7 @@ impl GatewayError {
             GatewayError::NotFound { .. } => StatusCode::NOT_FOUND,
             GatewayError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             GatewayError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            GatewayError::Detail { status, .. } => *status,
             GatewayError::OverBudget { .. }
             | GatewayError::QueueFull { .. }
             | GatewayError::Deadline { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -180,7 +203,8 @@ impl GatewayError {
             GatewayError::TooLarge { .. } => ("invalid_request_error", Some("request_too_large")),
             GatewayError::NotFound { .. }
             | GatewayError::MethodNotAllowed { .. }
-            | GatewayError::Validation { .. } => ("invalid_request_error", None),
+            | GatewayError::Validation { .. }
+            | GatewayError::Detail { .. } => ("invalid_request_error", None),
             GatewayError::OverBudget { .. } => ("insufficient_quota", Some("insufficient_quota")),
             GatewayError::QueueFull { .. } => ("requests", Some("queue_full")),
             GatewayError::Deadline { .. } => ("requests", Some("deadline_exceeded")),
@@ -205,6 +229,15 @@ impl IntoResponse for GatewayError {
         if let GatewayError::Validation { loc, msg, kind } = &self {
             let body = serde_json::json!({ "detail": [{ "loc": loc, "msg": msg, "type": kind }] });
             return (self.status_code(), Json(body)).into_response();
+        }
+        if let GatewayError::Detail {
+            status,
+            code,
+            message,
+        } = &self
+        {
+            let body = serde_json::json!({ "detail": { "status": code, "message": message } });
+            return (*status, Json(body)).into_response();
         }
         let mut response = (self.status_code(), Json(self.body())).into_response();
         let headers = response.headers_mut();

@@ -28,7 +28,9 @@ pub async fn personality(
 ) -> Response {
     let gw = &gateway;
     observed(gw, "personality", |id| async move {
-        let body = read(body, gw.config.body_limit).await?;
+        let body = read(body, gw.config.body_limit)
+            .await
+            .map_err(GatewayError::detail_shaped)?;
         serve(gw, Service::Personality, &headers, body, id).await
     })
     .await
@@ -42,7 +44,9 @@ pub async fn webvtt(
 ) -> Response {
     let gw = &gateway;
     observed(gw, "webvtt", |id| async move {
-        let body = read(body, gw.config.body_limit).await?;
+        let body = read(body, gw.config.body_limit)
+            .await
+            .map_err(GatewayError::detail_shaped)?;
         serve(gw, Service::Webvtt, &headers, body, id).await
     })
     .await
@@ -77,7 +81,7 @@ async fn serve(
     body: Bytes,
     id: String,
 ) -> Result<Response, GatewayError> {
-    let mut meta = Meta::read(gateway, headers, false, id)?;
+    let mut meta = Meta::read(gateway, headers, false, id).map_err(GatewayError::detail_shaped)?;
     json_object(&body).map_err(GatewayError::detail_shaped)?;
     let model = service.name();
     let (provider_kind, kind) = service.kind();

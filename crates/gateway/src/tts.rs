@@ -76,7 +76,9 @@ macro_rules! form_handler {
         ) -> Response {
             let gw = &gateway;
             observed(gw, "tts", |id| async move {
-                let body = read(body, gw.config.body_limit).await?;
+                let body = read(body, gw.config.body_limit)
+                    .await
+                    .map_err(GatewayError::detail_shaped)?;
                 serve(gw, $form, &voice, query.as_deref(), &headers, body, id).await
             })
             .await
@@ -108,7 +110,7 @@ async fn serve(
     body: Bytes,
     id: String,
 ) -> Result<Response, GatewayError> {
-    let mut meta = Meta::read(gateway, headers, true, id)?;
+    let mut meta = Meta::read(gateway, headers, true, id).map_err(GatewayError::detail_shaped)?;
     let value = json_object(&body).map_err(GatewayError::detail_shaped)?;
     let request: TextToSpeechRequest = typed(&value).map_err(GatewayError::detail_shaped)?;
     let model = request

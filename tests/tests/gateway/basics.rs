@@ -437,3 +437,53 @@ async fn a_huge_model_name_is_refused_not_stored() {
     assert_eq!(ledger["requests"], 0, "{ledger}");
     stack.shutdown().await;
 }
+
+/// The ElevenLabs-style routes (text-to-speech, personality, WebVTT) answer a
+/// missing or wrong key and an oversized body in those providers' `detail` shape,
+/// as their clients expect, not in OpenAI's.
+#[tokio::test]
+async fn elevenlabs_style_routes_refuse_in_their_own_shape() {
+    let stack = stack(|_| {}).await;
+    let url = stack.gateway_url();
+    let http = client();
+    let routes = [
+        "/v1/text-to-speech/21m00Tcm4TlvDq8ikWAM",
+        "/v1/personality",
+        "/v1/webvtt",
+    ];
+    for route in routes {
+        for (key, code) in [
+            (None, "missing_api_key"),
+            (Some("sk-wrong"), "invalid_api_key"),
+        ] {
+            let mut request = http
+                .post(format!("{url}{route}"))
+                .json(&json!({"text": "hi"}));
+            if let Some(key) = key {
+                request = request.bearer_auth(key);
+            }
+            let r = request.send().await.unwrap();
+            assert_eq!(r.status(), 401, "{route}");
+            let body: Value = r.json().await.unwrap();
+            assert_eq!(body["detail"]["status"], code, "{route}: {body}");
+            assert!(body["detail"]["message"].is_string(), "{body}");
+            assert!(body.get("error").is_none(), "{body}");
+        }
+        let huge = format!("{{\"text\":\"{}\"}}", "x".repeat(9 << 20));
+        let r = http
+            .post(format!("{url}{route}"))
+            .bearer_auth(ALPHA)
+            .header("content-type", "application/json")
+            .body(huge)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 413, "{route}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(
+            body["detail"]["status"], "request_too_large",
+            "{route}: {body}"
+        );
+    }
+    stack.shutdown().await;
+}

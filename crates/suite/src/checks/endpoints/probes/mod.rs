@@ -214,6 +214,19 @@ pub fn openai_error(expected: u16, code: Code, param: Option<&'static str>) -> J
     })
 }
 
+/// ElevenLabs' error shape, `{"detail": {"status", "message"}}`, with `expected`
+/// status and detail status `want`.
+pub fn detail_error(expected: u16, want: &'static str) -> Judge {
+    Box::new(move |reply| {
+        status(reply, expected)?;
+        let found = shapes::status_error(&reply.json()?).map_err(|e| e.to_string())?;
+        if found != want {
+            return Err(format!("detail status `{found}`, not `{want}`"));
+        }
+        Ok(format!("detail {found}"))
+    })
+}
+
 /// FastAPI's 422 with an issue whose location contains `field`.
 fn validation_error(field: &'static str) -> Judge {
     Box::new(move |reply| {

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::{
-    Code, Keys, PERSONALITY, Probe, WEBVTT, call, gateway_headers, media, openai_error, status,
+    Keys, PERSONALITY, Probe, WEBVTT, call, detail_error, gateway_headers, media, status,
     validation_error,
 };
 use crate::checks::endpoints::call::{Auth, Request};
@@ -48,13 +48,13 @@ pub(super) fn services(keys: &Keys) -> Vec<Probe> {
         call(
             "personality without a key",
             PERSONALITY,
-            "401 OpenAI error shape",
+            "401 in the service's own detail shape",
             Request::post(
                 "/v1/personality",
                 Auth::None,
                 json!({ "age": 7, "interests": [] }),
             ),
-            openai_error(401, Code::Any, None),
+            detail_error(401, "missing_api_key"),
         ),
         call(
             "webvtt",
