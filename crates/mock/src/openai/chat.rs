@@ -143,10 +143,7 @@ pub(super) struct Meta {
 }
 
 async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Response, ApiError> {
-    let request: ChatCompletionRequest = mock.core.style.parse_json(body)?;
-    if mock.profile.strict_arguments {
-        arguments::check(body, arguments::CHAT)?;
-    }
+    let request: ChatCompletionRequest = mock.request(body, arguments::CHAT)?;
     validate::chat(&request)?;
     let model = mock.chat_model(&request.model)?;
     let planned = plan(mock, &request, model)?;

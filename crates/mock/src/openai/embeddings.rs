@@ -41,10 +41,7 @@ pub(super) async fn handle(
 }
 
 async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Response, ApiError> {
-    let request: EmbeddingRequest = mock.core.style.parse_json(body)?;
-    if mock.profile.strict_arguments {
-        arguments::check(body, arguments::EMBEDDINGS)?;
-    }
+    let request: EmbeddingRequest = mock.request(body, arguments::EMBEDDINGS)?;
     let (model, embedder) = mock.embedding_model(&request.model)?;
     validate::embeddings(&request, model)?;
     let inputs = texts(&request.input)?;

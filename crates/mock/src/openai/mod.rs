@@ -158,6 +158,21 @@ impl OpenAiMock {
             .unwrap_or_else(|| Arc::from(model))
     }
 
+    /// A request body of a route whose documented arguments are `allowed`: parsed,
+    /// and refused as OpenAI does when it names another argument (unless the
+    /// profile is lenient).
+    pub(crate) fn request<T: serde::de::DeserializeOwned>(
+        &self,
+        body: &[u8],
+        allowed: &[&str],
+    ) -> Result<T, ApiError> {
+        let request = self.core.style.parse_json(body)?;
+        if self.profile.strict_arguments {
+            arguments::check(body, allowed)?;
+        }
+        Ok(request)
+    }
+
     /// A chat model, or OpenAI's 404 `model_not_found`.
     pub fn chat_model(&self, id: &str) -> Result<&ChatModel, ApiError> {
         self.profile

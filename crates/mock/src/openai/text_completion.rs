@@ -46,10 +46,7 @@ pub(super) async fn handle(
 }
 
 async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Response, ApiError> {
-    let request: CompletionRequest = mock.core.style.parse_json(body)?;
-    if mock.profile.strict_arguments {
-        arguments::check(body, arguments::COMPLETIONS)?;
-    }
+    let request: CompletionRequest = mock.request(body, arguments::COMPLETIONS)?;
     let model = mock.chat_model(&request.model)?;
     let prompts = prompts(&request.prompt, model.tokenizer)?;
 

@@ -55,10 +55,7 @@ pub(super) async fn handle(
 }
 
 async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Response, ApiError> {
-    let request: ResponseRequest = mock.core.style.parse_json(body)?;
-    if mock.profile.strict_arguments {
-        arguments::check(body, arguments::RESPONSES)?;
-    }
+    let request: ResponseRequest = mock.request(body, arguments::RESPONSES)?;
     let model = mock.chat_model(&request.model)?;
     check_cap(&request, model.max_output_tokens)?;
     let conversation = as_chat(&request)?;
