@@ -40,14 +40,13 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     gatebench_driver::parse_duration(text).map_err(|e| e.to_string())
 }
 
-fn scenario(rate: u32, duration: Duration) -> anyhow::Result<ScenarioFile> {
+/// The benchmark's scenario under `load` (a `[load]` table): one non-stream chat
+/// request the cache may not answer.
+fn scenario(name: &str, load: &str) -> anyhow::Result<ScenarioFile> {
     let text = format!(
-        r#"name = "bench-gateway"
+        r#"name = "{name}"
 [load]
-executor = "constant-arrival-rate"
-rate = {rate}
-duration = "{}"
-max_vus = 4000
+{load}
 [[requests]]
 name = "chat"
 kind = "chat"
@@ -56,11 +55,19 @@ max_tokens = 16
 prompts = "fixtures/prompts/support.toml"
 api_key = "gb-alpha-dev"
 headers = {{ "x-gatebench-cache" = "no-cache, no-store" }}
-"#,
-        gatebench_driver::format_duration(duration)
+"#
     );
     let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/bench-gateway.toml");
     Ok(ScenarioFile::parse(&base, &text)?)
+}
+
+/// An open-loop phase at `rate` for `duration`.
+fn open_loop(rate: u32, duration: Duration) -> anyhow::Result<ScenarioFile> {
+    let load = format!(
+        "executor = \"constant-arrival-rate\"\nrate = {rate}\nduration = \"{}\"\nmax_vus = 4000",
+        gatebench_driver::format_duration(duration)
+    );
+    scenario("bench-gateway", &load)
 }
 
 /// Most failed or dropped requests a phase may have and still measure latency.
@@ -167,8 +174,8 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
             rate
         }
     };
-    let file = scenario(rate, args.duration)?;
-    let warm = scenario(rate.min(500), Duration::from_secs(2))?;
+    let file = open_loop(rate, args.duration)?;
+    let warm = open_loop(rate.min(500), Duration::from_secs(2))?;
     eprintln!(
         "{rate} req/s for {} per phase, {} round(s); servers in a child process",
         gatebench_driver::format_duration(args.duration),
@@ -238,22 +245,10 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
 
 /// A closed-loop probe of the most the gateway serves: 16 clients, 3 s.
 fn calibration() -> anyhow::Result<ScenarioFile> {
-    let text = r#"name = "bench-gateway-calibration"
-[load]
-executor = "constant-vus"
-vus = 16
-duration = "3s"
-[[requests]]
-name = "chat"
-kind = "chat"
-model = "gpt-4o-mini"
-max_tokens = 16
-prompts = "fixtures/prompts/support.toml"
-api_key = "gb-alpha-dev"
-headers = { "x-gatebench-cache" = "no-cache, no-store" }
-"#;
-    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scenarios/bench-gateway.toml");
-    Ok(ScenarioFile::parse(&base, text)?)
+    scenario(
+        "bench-gateway-calibration",
+        "executor = \"constant-vus\"\nvus = 16\nduration = \"3s\"",
+    )
 }
 
 #[cfg(test)]

@@ -15,8 +15,9 @@ impl Drop for Running {
     }
 }
 
-/// Starts `gatebench up` on free ports; returns it and the URLs it printed.
-fn up() -> (Running, Vec<(String, String)>) {
+/// Starts `gatebench up` on free ports at `time_scale` (stderr piped, so a test may
+/// read it); returns it and the URLs it printed.
+fn up(time_scale: &str) -> (Running, Vec<(String, String)>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gatebench"))
         .args([
             "up",
@@ -28,9 +29,9 @@ fn up() -> (Running, Vec<(String, String)>) {
             "0",
         ])
         .args(["--personality-port", "0", "--webvtt-port", "0"])
-        .args(["--ledger", ":memory:", "--time-scale", "0"])
+        .args(["--ledger", ":memory:", "--time-scale", time_scale])
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("the binary starts");
     let stdout = child.stdout.take().unwrap();
@@ -68,8 +69,8 @@ fn healthz(url: &str) -> String {
 
 #[test]
 fn two_stacks_run_side_by_side_on_the_ports_they_are_given() {
-    let (_first, a) = up();
-    let (_second, b) = up();
+    let (_first, a) = up("0");
+    let (_second, b) = up("0");
     assert_eq!(a.len(), 5, "{a:?}");
     assert_eq!(b.len(), 5, "{b:?}");
     for (name, url) in a.iter().chain(&b) {
@@ -84,37 +85,13 @@ fn two_stacks_run_side_by_side_on_the_ports_they_are_given() {
 #[cfg(unix)]
 #[test]
 fn sigterm_lets_a_stream_in_flight_finish_and_exits_zero() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_gatebench"))
-        .args([
-            "up",
-            "--port",
-            "0",
-            "--openai-port",
-            "0",
-            "--elevenlabs-port",
-            "0",
-        ])
-        .args(["--personality-port", "0", "--webvtt-port", "0"])
-        .args(["--ledger", ":memory:", "--time-scale", "1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    let stdout = child.stdout.take().unwrap();
-    let mut gateway = String::new();
-    for line in BufReader::new(stdout).lines() {
-        let line = line.unwrap();
-        if line.starts_with("Ctrl-C") {
-            break;
-        }
-        if let Some(url) = line.strip_prefix("gateway") {
-            gateway = url
-                .trim()
-                .trim_end_matches("/v1")
-                .trim_start_matches("http://")
-                .to_owned();
-        }
-    }
+    let (mut running, urls) = up("1");
+    let child = &mut running.0;
+    let gateway = urls
+        .iter()
+        .find(|(name, _)| name == "gateway")
+        .map(|(_, url)| url.trim_start_matches("http://").to_owned())
+        .expect("the gateway's URL");
     let body = r#"{"model":"gpt-4o-mini","stream":true,"max_tokens":60,"messages":[{"role":"user","content":"Tell me a story about a lighthouse."}]}"#;
     let mut stream = TcpStream::connect(&gateway).unwrap();
     write!(

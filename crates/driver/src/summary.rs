@@ -23,13 +23,11 @@ pub fn fmt_value(t: &ThresholdResult) -> String {
     let Some(v) = t.value else {
         return "no data".to_owned();
     };
+    if t.in_ms() {
+        return fmt_ms(v);
+    }
     let expr = t.expression.trim_start();
     match t.metric.as_str() {
-        "latency" | "latency_uncorrected" | "ttfb" | "ttft" | "itl"
-            if !expr.starts_with("count") =>
-        {
-            fmt_ms(v)
-        }
         "errors" | "dropped" | "cache_hit_rate" if expr.starts_with("rate") => {
             format!("{:.2}%", v * 100.0)
         }

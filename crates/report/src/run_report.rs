@@ -38,10 +38,6 @@ pub fn run_report(
         .thresholds
         .iter()
         .map(|t| {
-            let time = matches!(
-                t.metric.as_str(),
-                "latency" | "latency_uncorrected" | "ttfb" | "ttft" | "itl"
-            ) && !t.expression.trim_start().starts_with("count");
             let measured = gatebench_driver::threshold_value(t);
             check(
                 format!("threshold {} {}", t.key, t.expression),
@@ -52,7 +48,7 @@ pub fn run_report(
                     measured: measured.clone(),
                     passed: t.passed && !t.aborted,
                     value: t.value.filter(|v| v.is_finite()),
-                    unit: if time { "ms" } else { "" }.to_owned(),
+                    unit: if t.in_ms() { "ms" } else { "" }.to_owned(),
                     higher_is_better: t.expression.contains('>'),
                     source: Source::Client,
                 },

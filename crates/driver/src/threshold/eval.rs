@@ -66,6 +66,17 @@ pub struct ThresholdResult {
     pub aborted: bool,
 }
 
+impl ThresholdResult {
+    /// Whether `value` is a time in ms (a time metric's percentile, min, max or
+    /// mean; not its count).
+    pub fn in_ms(&self) -> bool {
+        matches!(
+            self.metric.as_str(),
+            "latency" | "latency_uncorrected" | "ttfb" | "ttft" | "itl"
+        ) && !self.expression.trim_start().starts_with("count")
+    }
+}
+
 /// Measures one threshold's value.
 pub fn measure(t: &Threshold, source: &dyn MetricSource) -> Option<f64> {
     let ratio = |num: u64, den: u64| (den > 0).then(|| num as f64 / den as f64);
