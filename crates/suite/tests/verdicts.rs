@@ -54,10 +54,12 @@ name = "queue"
 severity = "critical"
 kind = "queue"
 scenario = "queue.toml"
-# two upstream slots: the room scenario fits, the saturated one really queues, so the order by class is measured,
-# not the scheduling noise of a queue that never fills
+# two upstream slots and calls that take time: the room scenario fits, the saturated one really queues, so
+# the order by class is measured, not the scheduling noise of a queue that never fills or of calls that
+# take no time
 [check.stack]
 concurrency = { openai = 2 }
+time_scale = 0.05
 
 [[check]]
 name = "cache"
