@@ -29,15 +29,11 @@ pub struct GatewayBenchArgs {
     #[arg(long)]
     rate: Option<u32>,
     /// Length of each phase.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = crate::parse_duration)]
     duration: Duration,
     /// Phases per target, alternating (mock, gateway, mock, gateway, ...).
     #[arg(long, default_value_t = 2)]
     rounds: u32,
-}
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    gatebench_driver::parse_duration(text).map_err(|e| e.to_string())
 }
 
 /// The benchmark's scenario under `load` (a `[load]` table): one non-stream chat

@@ -14,7 +14,7 @@ use crate::bench::{ServerChild, median, parse_wrk, run_tool, tool_version};
 #[derive(Debug, clap::Args)]
 pub struct MockBenchArgs {
     /// How long each load runs.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = crate::parse_duration)]
     duration: Duration,
     /// Concurrent connections.
     #[arg(long, default_value_t = 32)]
@@ -22,10 +22,6 @@ pub struct MockBenchArgs {
     /// Runs of each load, interleaved; the median is reported.
     #[arg(long, default_value_t = 1)]
     rounds: u32,
-}
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    gatebench_driver::parse_duration(text).map_err(|e| e.to_string())
 }
 
 const CHAT: &str = r#"{"model":"gpt-4o-mini","max_tokens":64,"messages":[{"role":"user","content":"Tell me a short story about a lighthouse."}]}"#;

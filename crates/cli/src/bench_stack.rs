@@ -10,6 +10,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::routing::any;
 use gatebench_mock::ratelimit::RateLimitConfig;
+use gatebench_mock::server::ServerOptions;
 use gatebench_stack::{Stack, StackOptions};
 use serde_json::json;
 
@@ -27,7 +28,15 @@ pub async fn serve() -> anyhow::Result<ExitCode> {
     let stack = Stack::start(options).await?;
     let trivial = Router::new().route("/", any(|| async { "ok" }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let trivial = gatebench_mock::server::spawn(listener, trivial, Duration::from_secs(1))?;
+    let trivial = {
+        // served like a mock, so the two compare
+        let options = ServerOptions {
+            drain: Duration::from_secs(1),
+            resettable: true,
+            ..ServerOptions::default()
+        };
+        gatebench_mock::server::spawn(listener, trivial, options)?
+    };
     let line = json!({
         "gateway": stack.gateway_url(),
         "openai": stack.mock_url("openai"),

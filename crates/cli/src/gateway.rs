@@ -11,6 +11,7 @@ use gatebench_mock::Profile;
 use gatebench_stack::{Stack, StackOptions};
 
 use crate::mock::MockPortArgs;
+use crate::serving::ServingArgs;
 
 /// Default ledger file, in the working directory.
 pub const DEFAULT_LEDGER: &str = "gatebench-ledger.db";
@@ -30,6 +31,8 @@ pub struct GatewayArgs {
     /// SQLite file of the cost ledger (`:memory:` keeps nothing).
     #[arg(long, default_value = DEFAULT_LEDGER)]
     ledger: String,
+    #[command(flatten)]
+    serving: ServingArgs,
 }
 
 /// Options of `gatebench up`.
@@ -58,13 +61,17 @@ pub struct UpArgs {
     /// Multiply every mock delay by this (0 = no delays).
     #[arg(long, default_value_t = 1.0, value_parser = crate::mock::time_scale)]
     time_scale: f64,
+    #[command(flatten)]
+    serving: ServingArgs,
 }
 
 pub async fn gateway(args: GatewayArgs) -> anyhow::Result<ExitCode> {
+    let admin = args.serving.admin(args.host)?;
     let config = GatewayConfig::load(&args.config)?;
     warn_demo_keys(&config);
     let state = Gateway::new(config, &args.ledger)?;
-    let running = RunningGateway::start(state, SocketAddr::new(args.host, args.port)).await?;
+    let addr = SocketAddr::new(args.host, args.port);
+    let running = RunningGateway::start_with(state, addr, args.serving.limits(), admin).await?;
     println!("gateway      {}/v1", running.url());
     println!("ledger       {}", args.ledger);
     println!("Ctrl-C (or SIGTERM) to stop");
@@ -77,6 +84,7 @@ pub async fn gateway(args: GatewayArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
+    let admin = args.serving.admin(args.host)?;
     let gateway = match &args.config {
         Some(path) => GatewayConfig::load(path)?,
         None => GatewayConfig::demo(),
@@ -95,6 +103,8 @@ pub async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         ledger: args.ledger.clone(),
         seed: args.seed,
         time_scale: args.time_scale,
+        limits: args.serving.limits(),
+        admin,
     })
     .await?;
     println!("gateway      {}/v1", stack.gateway_url());

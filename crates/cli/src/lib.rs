@@ -7,6 +7,7 @@ mod bench_stack;
 mod gateway;
 mod mock;
 mod run;
+mod serving;
 mod suite;
 
 use std::process::ExitCode;
@@ -93,9 +94,19 @@ pub fn init_tracing(cli: &Cli) {
         .init();
 }
 
+/// Parses a duration option: `30s`, `500ms`, `2m`.
+pub(crate) fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    gatebench_driver::parse_duration(text).map_err(|e| e.to_string())
+}
+
 /// Runs a parsed command line; the exit code follows the README: 0 success or READY,
 /// 1 a failed threshold or NOT READY, 2 bad usage or configuration.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    // Servers size their connection limit from it, and a load test opens many
+    // sockets: take every descriptor the hard limit allows, as Go and nginx do.
+    if let Err(error) = gatebench_serve::server::raise_descriptor_limit() {
+        tracing::debug!(%error, "could not raise the open-file limit");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -54,6 +54,8 @@ pub struct MockArgs {
     /// Multiply every delay by this (0 = no delays).
     #[arg(long, default_value_t = 1.0, value_parser = time_scale)]
     time_scale: f64,
+    #[command(flatten)]
+    serving: crate::serving::ServingArgs,
 }
 
 /// Largest time scale: a thousand times slower than real is a hang, not a load test.
@@ -70,6 +72,7 @@ pub(crate) fn time_scale(text: &str) -> Result<f64, String> {
 }
 
 pub async fn run(args: MockArgs) -> anyhow::Result<ExitCode> {
+    let admin = args.serving.admin(args.host)?;
     let profile = match &args.config {
         Some(path) => Profile::load(path)?,
         None => Profile::default(),
@@ -80,6 +83,8 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitCode> {
         profile,
         seed: args.seed,
         time_scale: args.time_scale,
+        limits: args.serving.limits(),
+        admin,
         ..MockOptions::default()
     };
     let mocks = RunningMocks::start(options)

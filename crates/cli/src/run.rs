@@ -37,7 +37,7 @@ pub struct RunArgs {
     #[arg(long)]
     seed: Option<u64>,
     /// Squeeze the whole file to this length (stages scale proportionally), e.g. `30s`.
-    #[arg(long, value_parser = parse_duration)]
+    #[arg(long, value_parser = crate::parse_duration)]
     duration: Option<Duration>,
     /// Output folder for results.json; default: reports/NAME-TIMESTAMP.
     #[arg(long, value_name = "DIR")]
@@ -54,10 +54,6 @@ pub struct RunArgs {
     /// Keep one record per request in results.json (intent, status, usage, gateway headers).
     #[arg(long)]
     record_requests: bool,
-}
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    gatebench_driver::parse_duration(text).map_err(|e| e.to_string())
 }
 
 /// Starts the embedded stack (the four mocks and the gateway in front of them) on

@@ -124,3 +124,24 @@ fn sigterm_lets_a_stream_in_flight_finish_and_exits_zero() {
     assert_eq!(exit.code(), Some(0), "{err}");
     assert!(err.contains("SIGTERM: draining"), "{err}");
 }
+
+/// Beyond loopback, `/metrics` and the mocks' control API would be open to the
+/// network: each server command refuses to start without an admin token, before it
+/// binds anything.
+#[test]
+fn binding_beyond_loopback_needs_an_admin_token() {
+    for command in [
+        vec!["up", "--host", "0.0.0.0", "--port", "0", "--ledger", ":memory:"],
+        vec!["mock", "--host", "0.0.0.0"],
+        vec!["gateway", "--host", "0.0.0.0", "--config", "missing.toml"],
+    ] {
+        let output = Command::new(env!("CARGO_BIN_EXE_gatebench"))
+            .args(&command)
+            .env_remove("GATEBENCH_ADMIN_TOKEN")
+            .output()
+            .expect("the binary runs");
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{command:?}: {err}");
+        assert!(err.contains("--admin-token"), "{command:?}: {err}");
+    }
+}

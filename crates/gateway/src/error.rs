@@ -94,6 +94,17 @@ pub enum GatewayError {
         /// What is wrong.
         message: String,
     },
+    /// A refusal with its own status and code (a head over the size limits, a body
+    /// that stopped arriving).
+    #[error("{message}")]
+    Refused {
+        /// HTTP status.
+        status: StatusCode,
+        /// Machine-readable code, e.g. `request_timeout`.
+        code: &'static str,
+        /// What is wrong.
+        message: String,
+    },
     /// A route that exists, called with another method.
     #[error("Method {method} not allowed for {path}")]
     MethodNotAllowed {
@@ -113,6 +124,12 @@ pub enum GatewayError {
     /// A bug: logged, and answered with a 500.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// Whether `path` is one of the ElevenLabs-style routes (text-to-speech,
+/// personality, WebVTT), whose errors take the `{"detail": ...}` shape.
+pub fn detail_route(path: &str) -> bool {
+    path.starts_with("/v1/text-to-speech/") || path == "/v1/personality" || path == "/v1/webvtt"
 }
 
 impl GatewayError {
@@ -152,7 +169,9 @@ impl GatewayError {
                     kind: kind.to_owned(),
                 }
             }
-            GatewayError::Auth(_) | GatewayError::TooLarge { .. } => {
+            GatewayError::Auth(_)
+            | GatewayError::TooLarge { .. }
+            | GatewayError::Refused { .. } => {
                 let body = self.body();
                 GatewayError::Detail {
                     status: self.status_code(),
@@ -176,7 +195,7 @@ impl GatewayError {
             GatewayError::NotFound { .. } => StatusCode::NOT_FOUND,
             GatewayError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             GatewayError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            GatewayError::Detail { status, .. } => *status,
+            GatewayError::Detail { status, .. } | GatewayError::Refused { status, .. } => *status,
             GatewayError::OverBudget { .. }
             | GatewayError::QueueFull { .. }
             | GatewayError::Deadline { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -201,6 +220,7 @@ impl GatewayError {
             }
             GatewayError::BadRequest { code, .. } => ("invalid_request_error", *code),
             GatewayError::TooLarge { .. } => ("invalid_request_error", Some("request_too_large")),
+            GatewayError::Refused { code, .. } => ("invalid_request_error", Some(*code)),
             GatewayError::NotFound { .. }
             | GatewayError::MethodNotAllowed { .. }
             | GatewayError::Validation { .. }

@@ -31,12 +31,17 @@ pub mod timing;
 mod tts;
 pub mod upstream;
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::Router;
+use axum::extract::Request;
+use axum::middleware::{Next, from_fn};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::{Extension, Router};
+use gatebench_serve::admin::AdminToken;
+use gatebench_serve::server::{self, Limits, ServerHandle, ServerOptions};
 use tokio::net::TcpListener;
 
 pub use chat::DEFAULT_MAX_OUTPUT;
@@ -65,7 +70,10 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         .route("/v1/gatebench/usage", get(account::usage))
         .route("/v1/gatebench/ledger", get(account::ledger))
         .route("/v1/gatebench/config", get(account::config))
-        .route("/metrics", get(ops::metrics))
+        .route(
+            "/metrics",
+            get(ops::metrics).route_layer(from_fn(gatebench_serve::admin::guard)),
+        )
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .method_not_allowed_fallback(|method: http::Method, uri: http::Uri| async move {
@@ -80,57 +88,81 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
                 path: uri.path().to_owned(),
             }
         })
-        .layer(axum::middleware::from_fn(
-            gatebench_serve::close_if_body_unread,
-        ))
+        .layer(from_fn(refuse_oversized_head))
         .with_state(gateway)
 }
+
+/// A request line or headers past [`gatebench_serve::head`]'s limits: 414 or 431 in
+/// the shape of the route's provider.
+async fn refuse_oversized_head(request: Request, next: Next) -> Response {
+    let (parts, body) = request.into_parts();
+    let Some(refused) = gatebench_serve::head::check(&parts) else {
+        return next.run(Request::from_parts(parts, body)).await;
+    };
+    let error = GatewayError::Refused {
+        status: refused.status,
+        code: refused.code,
+        message: refused.message,
+    };
+    if error::detail_route(parts.uri.path()) {
+        error.detail_shaped().into_response()
+    } else {
+        error.into_response()
+    }
+}
+
+/// How long a gateway's shutdown lets open requests (streams included) finish:
+/// inside the 30 s Kubernetes and systemd give a process after SIGTERM.
+pub const DRAIN: Duration = Duration::from_secs(25);
 
 /// A gateway serving in the background.
 #[derive(Debug)]
 pub struct RunningGateway {
-    addr: SocketAddr,
     gateway: Arc<Gateway>,
-    stop: tokio::sync::watch::Sender<bool>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    server: ServerHandle,
 }
 
 impl RunningGateway {
-    /// Binds `addr` and serves `gateway` until [`RunningGateway::shutdown`].
+    /// Binds `addr` and serves `gateway` with the default limits, operator routes
+    /// open, until [`RunningGateway::shutdown`].
     pub async fn start(
         gateway: Arc<Gateway>,
         addr: SocketAddr,
     ) -> Result<RunningGateway, StartError> {
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartError::Bind {
-                addr: addr.to_string(),
-                source,
-            })?;
-        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+        Self::start_with(gateway, addr, Limits::default(), AdminToken::open()).await
+    }
+
+    /// Binds `addr` and serves `gateway`, each client connection held to `limits`
+    /// and `/metrics` to `admin`.
+    pub async fn start_with(
+        gateway: Arc<Gateway>,
+        addr: SocketAddr,
+        limits: Limits,
+        admin: AdminToken,
+    ) -> Result<RunningGateway, StartError> {
+        let bind = |source| StartError::Bind {
             addr: addr.to_string(),
             source,
-        })?;
-        let (stop, mut stopped) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(serve(listener, Arc::clone(&gateway), async move {
-            let _ = stopped.changed().await;
-        }));
-        Ok(RunningGateway {
-            addr,
-            gateway,
-            stop,
-            task,
-        })
+        };
+        let listener = TcpListener::bind(addr).await.map_err(bind)?;
+        let router = router(Arc::clone(&gateway)).layer(Extension(admin));
+        let options = ServerOptions {
+            drain: DRAIN,
+            limits,
+            resettable: false,
+        };
+        let server = server::spawn(listener, router, options).map_err(bind)?;
+        Ok(RunningGateway { gateway, server })
     }
 
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
 
     /// `http://ADDR`.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.addr())
     }
 
     /// The shared state (ledger, caches, queues).
@@ -138,31 +170,12 @@ impl RunningGateway {
         &self.gateway
     }
 
-    /// Stops accepting, lets open requests finish, and flushes the ledger.
+    /// Stops accepting, lets open requests finish (up to [`DRAIN`]), and flushes
+    /// the ledger.
     pub async fn shutdown(self) {
-        let _ = self.stop.send(true);
-        if let Ok(Err(error)) = self.task.await {
-            tracing::warn!(%error, "gateway server ended with an error");
-        }
+        self.server.stop().await;
         flush(&self.gateway).await;
     }
-}
-
-/// Serves `gateway` on `listener` until `shutdown` resolves, then drains.
-pub async fn serve(
-    listener: TcpListener,
-    gateway: Arc<Gateway>,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    use axum::serve::ListenerExt as _;
-    let listener = listener.tap_io(|tcp| {
-        if let Err(error) = tcp.set_nodelay(true) {
-            tracing::debug!(%error, "could not set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, router(gateway))
-        .with_graceful_shutdown(shutdown)
-        .await
 }
 
 /// Writes every pending ledger entry to disk.

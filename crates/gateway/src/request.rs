@@ -8,20 +8,27 @@ use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use gatebench_serve::body::{BodyError, classify};
+
 use crate::error::GatewayError;
 use crate::state::Gateway;
 
-/// Reads a request body up to `limit` bytes (413 in OpenAI's shape beyond).
+/// Reads a request body up to `limit` bytes (413 in OpenAI's shape beyond, 408 when
+/// it stops arriving for the server's body timeout).
 pub async fn read(body: axum::body::Body, limit: usize) -> Result<Bytes, GatewayError> {
-    axum::body::to_bytes(body, limit).await.map_err(|error| {
-        let too_large = std::error::Error::source(&error)
-            .is_some_and(|e| e.is::<http_body_util::LengthLimitError>());
-        if too_large {
-            GatewayError::TooLarge { limit }
-        } else {
-            GatewayError::bad_request(format!("could not read the request body: {error}"), None)
-        }
-    })
+    axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|error| match classify(&error) {
+            BodyError::TooLarge => GatewayError::TooLarge { limit },
+            BodyError::TimedOut(_) => GatewayError::Refused {
+                status: http::StatusCode::REQUEST_TIMEOUT,
+                code: "request_timeout",
+                message: error.to_string(),
+            },
+            BodyError::Other => {
+                GatewayError::bad_request(format!("could not read the request body: {error}"), None)
+            }
+        })
 }
 
 /// Runs a route's work with a fresh request id, turning errors into responses,

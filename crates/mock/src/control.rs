@@ -17,9 +17,10 @@
 use std::sync::Arc;
 
 use axum::Extension;
+use axum::extract::Request;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -49,20 +50,38 @@ pub fn assemble(core: Arc<MockCore>, provider: Router, account: Router) -> Route
         .merge(account)
         .merge(routes(core))
         .fallback(move |method: Method, uri: Uri| async move { not_found(style, &method, &uri) })
-        .layer(axum::middleware::from_fn(
-            gatebench_serve::close_if_body_unread,
-        ))
+        .layer(from_fn_with_state(style, refuse_oversized_head))
 }
 
+/// A request line or headers past [`gatebench_serve::head`]'s limits: 414 or 431 in
+/// the provider's shape.
+async fn refuse_oversized_head(
+    State(style): State<ErrorStyle>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    match gatebench_serve::head::check(&parts) {
+        Some(refused) => style
+            .refusal(refused.status, refused.code, refused.message)
+            .into_response(),
+        None => next.run(Request::from_parts(parts, body)).await,
+    }
+}
+
+/// The control API, behind the admin token when the mocks have one.
 fn routes(core: Arc<MockCore>) -> Router {
-    Router::new()
-        .route("/healthz", get(healthz))
+    let control = Router::new()
         .route("/_mock/faults", get(get_faults).put(put_faults))
         .route("/_mock/stats", get(stats))
         .route("/_mock/calls", get(calls))
         .route("/_mock/books", get(books))
         .route("/_mock/set", get(set))
         .route("/_mock/reset", post(reset))
+        .route_layer(from_fn(gatebench_serve::admin::guard));
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(control)
         .with_state(core)
 }
 

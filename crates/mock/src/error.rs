@@ -177,6 +177,17 @@ impl ErrorStyle {
         .outcome("unauthorized")
     }
 
+    /// A refusal with `status` and a machine-readable `code` (a head over the size
+    /// limits, a body that stopped arriving).
+    pub fn refusal(self, status: StatusCode, code: &str, message: impl Into<String>) -> ApiError {
+        match self {
+            ErrorStyle::OpenAi => {
+                ApiError::openai(status, "invalid_request_error", message).code(code)
+            }
+            ErrorStyle::Detail => ApiError::status(status, code, message),
+        }
+    }
+
     /// A body over the mock's limit. The rest of the body is never read, so the
     /// connection closes after the answer and says so: a pooled client must not send
     /// its next request on it.

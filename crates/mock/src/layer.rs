@@ -19,6 +19,7 @@ use crate::faults::FaultKind;
 use crate::rng;
 use crate::server::Connection;
 use crate::tracked::Tracked;
+use gatebench_serve::body::{BodyError, classify};
 
 /// Runs before every provider route (installed with `route_layer`).
 pub async fn mock_layer(
@@ -126,14 +127,24 @@ async fn handle(
     let bytes = match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => bytes,
         Err(error) => {
-            let too_large = std::error::Error::source(&error)
-                .is_some_and(|e| e.is::<http_body_util::LengthLimitError>());
-            if too_large {
-                return refused(core, route, style.too_large(limit).into_response(), caller);
-            }
-            let draws = Draws::unfaulted(core, &route);
-            let ctx = RequestCtx::new(core, route, draws, caller);
-            return (StatusCode::BAD_REQUEST.into_response(), "aborted", ctx);
+            let refusal = match classify(&error) {
+                BodyError::TooLarge => style.too_large(limit),
+                BodyError::TimedOut(_) => style
+                    .refusal(
+                        StatusCode::REQUEST_TIMEOUT,
+                        "request_timeout",
+                        error.to_string(),
+                    )
+                    .outcome("body_timeout"),
+                BodyError::Other => style
+                    .refusal(
+                        StatusCode::BAD_REQUEST,
+                        "body_unreadable",
+                        format!("Could not read the request body: {error}"),
+                    )
+                    .outcome("aborted"),
+            };
+            return refused(core, route, refusal.into_response(), caller);
         }
     };
 

@@ -23,7 +23,7 @@ pub mod openai;
 pub mod personality;
 pub mod ratelimit;
 pub mod rng;
-pub mod server;
+pub use gatebench_serve::server;
 mod set;
 pub mod stats;
 mod tracked;

@@ -6,12 +6,13 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use axum::{Extension, Router};
+use gatebench_serve::admin::AdminToken;
 use gatebench_wire::books::MockSet;
 use tokio::net::TcpListener;
 
 use crate::config::Profile;
 use crate::control::SharedSet;
-use crate::server::{self, ServerHandle};
+use crate::server::{self, Limits, ServerHandle, ServerOptions};
 use crate::{elevenlabs, openai, personality, webvtt};
 
 /// Ports of the four mocks (0 = any free port).
@@ -59,6 +60,10 @@ pub struct MockOptions {
     pub time_scale: f64,
     /// How long shutdown waits for open requests.
     pub drain: Duration,
+    /// What each client connection is allowed (timeouts, connection limit).
+    pub limits: Limits,
+    /// Who may call the control API (`/_mock/...`).
+    pub admin: AdminToken,
 }
 
 impl Default for MockOptions {
@@ -70,6 +75,8 @@ impl Default for MockOptions {
             seed: 0,
             time_scale: 1.0,
             drain: server::DEFAULT_DRAIN,
+            limits: Limits::default(),
+            admin: AdminToken::open(),
         }
     }
 }
@@ -100,6 +107,8 @@ impl RunningMocks {
             seed,
             time_scale,
             drain,
+            limits,
+            admin,
         } = options;
         let apps: [(&'static str, u16, Router); 4] = [
             (
@@ -127,10 +136,17 @@ impl RunningMocks {
         let mut servers = Vec::with_capacity(apps.len());
         for (mock, port, router) in apps {
             let addr = SocketAddr::new(host, port);
-            let router = router.layer(Extension(Arc::clone(&set)));
+            let router = router
+                .layer(Extension(Arc::clone(&set)))
+                .layer(Extension(admin.clone()));
             let started = async {
                 let listener = TcpListener::bind(addr).await?;
-                server::spawn(listener, router, drain)
+                let options = ServerOptions {
+                    drain,
+                    limits,
+                    resettable: true,
+                };
+                server::spawn(listener, router, options)
             };
             match started.await {
                 Ok(handle) => {

@@ -15,7 +15,7 @@ use gatebench_mock::control::assemble;
 use gatebench_mock::core::{KeyHeader, MockCore, RequestCtx, ServiceSettings};
 use gatebench_mock::error::ErrorStyle;
 use gatebench_mock::ratelimit::RateLimitConfig;
-use gatebench_mock::server::{self, ServerHandle};
+use gatebench_mock::server::{self, ServerHandle, ServerOptions};
 use serde_json::{Value, json};
 
 async fn echo(
@@ -62,7 +62,11 @@ async fn start(style: ErrorStyle, settings: ServiceSettings) -> (ServerHandle, S
     let handle = server::spawn(
         listener,
         assemble(core, routes, axum::Router::new()),
-        Duration::from_secs(1),
+        ServerOptions {
+            drain: Duration::from_secs(1),
+            resettable: true,
+            ..ServerOptions::default()
+        },
     )
     .unwrap();
     let url = format!("http://{}", handle.addr());

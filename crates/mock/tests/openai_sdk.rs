@@ -24,13 +24,20 @@ use async_openai::types::responses::{
 };
 use futures::StreamExt as _;
 use gatebench_mock::openai::{Encoding, OpenAiProfile, router};
-use gatebench_mock::server::{self, ServerHandle};
+use gatebench_mock::server::{self, ServerHandle, ServerOptions};
 use serde_json::{Value, json};
+
+fn options() -> ServerOptions {
+    ServerOptions {
+        drain: Duration::from_secs(1),
+        resettable: true,
+        ..ServerOptions::default()
+    }
+}
 
 async fn start(profile: OpenAiProfile) -> (ServerHandle, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let handle =
-        server::spawn(listener, router(&profile, 42, 0.0), Duration::from_secs(1)).unwrap();
+    let handle = server::spawn(listener, router(&profile, 42, 0.0), options()).unwrap();
     let url = format!("http://{}", handle.addr());
     (handle, url)
 }

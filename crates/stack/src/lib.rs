@@ -11,6 +11,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use gatebench_gateway::{Gateway, GatewayConfig, ProviderKind, RunningGateway, StartError};
 use gatebench_mock::{MockOptions, MockPorts, Profile, RunningMocks};
+use gatebench_serve::admin::AdminToken;
+use gatebench_serve::server::Limits;
 
 /// How to start the stack.
 #[derive(Clone, Debug)]
@@ -31,6 +33,10 @@ pub struct StackOptions {
     pub seed: u64,
     /// Mock delays multiplied by this (0 = none).
     pub time_scale: f64,
+    /// What each client connection of every server is allowed.
+    pub limits: Limits,
+    /// Who may call `/metrics` and the mocks' control API.
+    pub admin: AdminToken,
 }
 
 impl StackOptions {
@@ -45,6 +51,8 @@ impl StackOptions {
             ledger: ":memory:".to_owned(),
             seed,
             time_scale,
+            limits: Limits::default(),
+            admin: AdminToken::open(),
         }
     }
 }
@@ -79,6 +87,8 @@ impl Stack {
             ledger,
             seed,
             time_scale,
+            limits,
+            admin,
         } = options;
         let mocks = RunningMocks::start(MockOptions {
             host,
@@ -86,6 +96,8 @@ impl Stack {
             profile,
             seed,
             time_scale,
+            limits,
+            admin: admin.clone(),
             ..MockOptions::default()
         })
         .await?;
@@ -106,8 +118,8 @@ impl Stack {
                 return Err(error.into());
             }
         };
-        let gateway = match RunningGateway::start(state, SocketAddr::new(host, gateway_port)).await
-        {
+        let addr = SocketAddr::new(host, gateway_port);
+        let gateway = match RunningGateway::start_with(state, addr, limits, admin).await {
             Ok(g) => g,
             Err(error) => {
                 mocks.shutdown().await;

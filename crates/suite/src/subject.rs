@@ -202,6 +202,7 @@ impl Subject {
                 .map_err(|e| http_error("TLS settings", e))?;
             self.http = reqwest::Client::builder()
                 .timeout(CALL_TIMEOUT)
+                .default_headers(operator_headers())
                 .use_preconfigured_tls(config)
                 .build()
                 .map_err(|e| http_error("TLS settings", e))?;
@@ -360,6 +361,20 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(CALL_TIMEOUT)
+        .default_headers(operator_headers())
         .build()
         .unwrap_or_default()
+}
+
+/// The admin token of servers bound beyond loopback (`GATEBENCH_ADMIN_TOKEN`), sent
+/// with the suite's own calls: the mocks' books and `/metrics` need it there.
+fn operator_headers() -> reqwest::header::HeaderMap {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(value) = std::env::var("GATEBENCH_ADMIN_TOKEN")
+        .ok()
+        .and_then(|token| reqwest::header::HeaderValue::from_str(token.trim()).ok())
+    {
+        headers.insert("x-gatebench-admin-token", value);
+    }
+    headers
 }
