@@ -238,3 +238,36 @@ async fn operator_routes_need_the_admin_token_when_one_is_set() {
     assert_eq!(chat.status(), 200);
     stack.shutdown().await;
 }
+
+/// A key longer than any provider issues is refused by every mock, and not kept in
+/// its books.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mock_refuses_an_overlong_key_and_does_not_book_it() {
+    let stack = stack(AdminToken::open()).await;
+    let openai = stack.mock_url("openai").unwrap();
+    let client = reqwest::Client::new();
+    let long = "k".repeat(4096);
+    let refused = client
+        .post(format!("{openai}/v1/chat/completions"))
+        .bearer_auth(&long)
+        .json(&serde_json::json!({
+            "model": "gpt-4o-mini",
+            "messages": [{"role": "user", "content": "hello"}]
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 401);
+    let body: Value = refused.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "invalid_api_key", "{body}");
+    let books = client
+        .get(format!("{openai}/_mock/calls?after=0&limit=10"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!books.contains(&long), "the key reached the books");
+    stack.shutdown().await;
+}

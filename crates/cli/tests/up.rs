@@ -131,7 +131,9 @@ fn sigterm_lets_a_stream_in_flight_finish_and_exits_zero() {
 #[test]
 fn binding_beyond_loopback_needs_an_admin_token() {
     for command in [
-        vec!["up", "--host", "0.0.0.0", "--port", "0", "--ledger", ":memory:"],
+        vec![
+            "up", "--host", "0.0.0.0", "--port", "0", "--ledger", ":memory:",
+        ],
         vec!["mock", "--host", "0.0.0.0"],
         vec!["gateway", "--host", "0.0.0.0", "--config", "missing.toml"],
     ] {

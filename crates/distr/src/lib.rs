@@ -18,6 +18,7 @@
 
 mod duration;
 pub mod serde_duration;
+pub mod toml_key;
 
 use std::fmt;
 use std::str::FromStr;

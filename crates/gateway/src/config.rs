@@ -296,10 +296,14 @@ pub enum ConfigError {
         message: String,
     },
     /// Values that do not fit together.
-    #[error("{origin}: {message}")]
+    #[error("{origin}:{line}: `{key}`: {message}")]
     Invalid {
         /// File.
         origin: String,
+        /// 1-based line of the key at fault (or of its table).
+        line: usize,
+        /// Dotted path of the key, e.g. `provider[1].concurrency`.
+        key: String,
         /// What is wrong.
         message: String,
     },
@@ -332,10 +336,14 @@ impl GatewayConfig {
             origin: origin.to_owned(),
             message: e.to_string().trim_end().to_owned(),
         })?;
-        config.validate().map_err(|message| ConfigError::Invalid {
-            origin: origin.to_owned(),
-            message,
-        })?;
+        config
+            .validate()
+            .map_err(|(key, message)| ConfigError::Invalid {
+                origin: origin.to_owned(),
+                line: gatebench_distr::toml_key::line_of(text, &key).unwrap_or(1),
+                key,
+                message,
+            })?;
         Ok(config)
     }
 
@@ -355,71 +363,103 @@ impl GatewayConfig {
             .any(|k| k.ends_with("-dev") && k.starts_with("gb-"))
     }
 
-    fn validate(&self) -> Result<(), String> {
+    /// Checks what parsing cannot: the key at fault (a path like
+    /// `provider[1].concurrency`, as the file spells it) and what is wrong with it.
+    fn validate(&self) -> Result<(), (String, String)> {
+        let fail = |key: String, message: String| Err((key, message));
         let mut ids = BTreeSet::new();
         let mut keys = BTreeSet::new();
-        for tenant in &self.tenants {
+        for (i, tenant) in self.tenants.iter().enumerate() {
+            let at = |field: &str| format!("tenant[{i}].{field}");
             if !ids.insert(&tenant.id) {
-                return Err(format!("tenant `{}` is defined twice", tenant.id));
+                return fail(at("id"), format!("tenant `{}` is defined twice", tenant.id));
             }
             if tenant.keys.is_empty() {
-                return Err(format!("tenant `{}` has no keys", tenant.id));
+                return fail(at("keys"), format!("tenant `{}` has no keys", tenant.id));
             }
             for key in &tenant.keys {
                 if key.trim().is_empty() {
-                    return Err(format!("tenant `{}` has an empty key", tenant.id));
+                    return fail(
+                        at("keys"),
+                        format!("tenant `{}` has an empty key", tenant.id),
+                    );
                 }
                 if !keys.insert(key) {
-                    return Err(format!(
-                        "a key of tenant `{}` is also used by another tenant",
-                        tenant.id
-                    ));
+                    return fail(
+                        at("keys"),
+                        format!(
+                            "a key of tenant `{}` is also used by another tenant",
+                            tenant.id
+                        ),
+                    );
                 }
             }
             if tenant.budget_usd.is_some_and(|b| b.is_sign_negative()) {
-                return Err(format!("tenant `{}`: budget_usd is negative", tenant.id));
+                return fail(at("budget_usd"), "a budget cannot be negative".to_owned());
             }
         }
         let mut names = BTreeSet::new();
-        for provider in &self.providers {
+        for (i, provider) in self.providers.iter().enumerate() {
+            let at = |field: &str| format!("provider[{i}].{field}");
             if !names.insert(provider.name.as_str()) {
-                return Err(format!("provider `{}` is defined twice", provider.name));
+                return fail(
+                    at("name"),
+                    format!("provider `{}` is defined twice", provider.name),
+                );
             }
             if !(provider.base_url.starts_with("http://")
                 || provider.base_url.starts_with("https://"))
+                || http::Uri::try_from(provider.base_url.as_str()).is_err()
             {
-                return Err(format!(
-                    "provider `{}`: base_url must start with http:// or https://",
-                    provider.name
-                ));
+                return fail(
+                    at("base_url"),
+                    format!(
+                        "`{}` is not a URL starting with http:// or https://",
+                        provider.base_url
+                    ),
+                );
             }
             if provider.concurrency == 0 {
-                return Err(format!(
-                    "provider `{}`: concurrency must be at least 1",
-                    provider.name
-                ));
+                return fail(at("concurrency"), "must be at least 1".to_owned());
             }
         }
-        for route in &self.routes {
-            let targets = std::iter::once(route.provider.as_str())
-                .chain(route.fallbacks.iter().map(|f| f.provider.as_str()));
-            for name in targets {
+        for (i, route) in self.routes.iter().enumerate() {
+            let targets = std::iter::once(("provider".to_owned(), route.provider.as_str())).chain(
+                route
+                    .fallbacks
+                    .iter()
+                    .enumerate()
+                    .map(|(j, f)| (format!("fallbacks[{j}].provider"), f.provider.as_str())),
+            );
+            for (field, name) in targets {
                 if !names.contains(name) {
-                    return Err(format!(
-                        "route `{}` names provider `{name}`, which is not defined",
-                        route.model
-                    ));
+                    return fail(
+                        format!("route[{i}].{field}"),
+                        format!(
+                            "route `{}` names provider `{name}`, which is not defined",
+                            route.model
+                        ),
+                    );
                 }
             }
         }
         if !(0.0..=1.0).contains(&self.cache.threshold) {
-            return Err(format!(
-                "cache.threshold {} is outside [0, 1]",
-                self.cache.threshold
-            ));
+            return fail(
+                "cache.threshold".to_owned(),
+                format!("{} is outside [0, 1]", self.cache.threshold),
+            );
         }
         if self.retry.max_attempts == 0 {
-            return Err("retry.max_attempts must be at least 1".to_owned());
+            return fail(
+                "retry.max_attempts".to_owned(),
+                "must be at least 1".to_owned(),
+            );
+        }
+        if self.body_limit == 0 {
+            return fail(
+                "body_limit".to_owned(),
+                "must be at least 1 byte (no request could be read)".to_owned(),
+            );
         }
         Ok(())
     }
@@ -453,6 +493,51 @@ mod tests {
             error.contains("line 4") && error.contains("budjet_usd"),
             "{error}"
         );
+    }
+
+    /// Errors found after parsing name the line and the key at fault too.
+    #[test]
+    fn semantic_errors_name_line_and_key() {
+        let provider = |extra: &str| {
+            format!(
+                "[[tenant]]\nid = \"a\"\nkeys = [\"k\"]\n\n[[provider]]\nname = \"p\"\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:1\"\n{extra}"
+            )
+        };
+        let cases = [
+            (
+                "[[tenant]]\nid = \"a\"\nkeys = [\"k\"]\n[[tenant]]\nid = \"b\"\nkeys = [\"k\"]\n"
+                    .to_owned(),
+                "x.toml:6: `tenant[1].keys`",
+            ),
+            (
+                "[[tenant]]\nid = \"a\"\nkeys = [\"k\"]\n\nbudget_usd = \"-1\"\n".to_owned(),
+                "x.toml:5: `tenant[0].budget_usd`",
+            ),
+            (
+                provider("concurrency = 0\n"),
+                "x.toml:9: `provider[0].concurrency`",
+            ),
+            (
+                provider("").replace("http://127.0.0.1:1", "127.0.0.1:1"),
+                "x.toml:8: `provider[0].base_url`",
+            ),
+            (
+                provider(
+                    "\n[[route]]\nmodel = \"m\"\nprovider = \"p\"\nfallbacks = [{ provider = \"nowhere\", model = \"m\" }]\n",
+                ),
+                "x.toml:13: `route[0].fallbacks[0].provider`",
+            ),
+            (
+                provider("").replace("[[tenant]]", "body_limit = 0\n[[tenant]]"),
+                "x.toml:1: `body_limit`",
+            ),
+        ];
+        for (text, expected) in cases {
+            let error = GatewayConfig::from_toml(&text, "x.toml")
+                .unwrap_err()
+                .to_string();
+            assert!(error.starts_with(expected), "{expected}: {error}\n{text}");
+        }
     }
 
     #[test]

@@ -26,7 +26,7 @@ use crate::dispatch::{Body as UpstreamBody, Outbound};
 use crate::error::GatewayError;
 use crate::meta::Meta;
 use crate::report::{Report, passthrough};
-use crate::request::{json_object, observed, read, typed, with_field};
+use crate::request::{MAX_NAME, json_object, observed, read, typed, with_field};
 use crate::respond::{Billed, exact_hit, send, upstream_error};
 use crate::state::{CachedBody, Gateway};
 
@@ -111,6 +111,14 @@ async fn serve(
     id: String,
 ) -> Result<Response, GatewayError> {
     let mut meta = Meta::read(gateway, headers, true, id).map_err(GatewayError::detail_shaped)?;
+    // the voice goes into the cache key and upstream: no longer than a model name
+    if voice.chars().count() > MAX_NAME {
+        return Err(GatewayError::Validation {
+            loc: vec!["path".into(), "voice_id".into()],
+            msg: format!("String should have at most {MAX_NAME} characters"),
+            kind: "string_too_long".into(),
+        });
+    }
     let value = json_object(&body).map_err(GatewayError::detail_shaped)?;
     let request: TextToSpeechRequest = typed(&value).map_err(GatewayError::detail_shaped)?;
     let model = request

@@ -69,6 +69,9 @@ pub async fn account_layer(
 /// Longest correlation header kept in the books.
 const MAX_CORRELATION: usize = 256;
 
+/// Longest API key taken (OpenAI's project keys are about 170 bytes).
+const MAX_KEY: usize = 512;
+
 const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 const XI_API_KEY: HeaderName = HeaderName::from_static("xi-api-key");
@@ -111,8 +114,14 @@ async fn handle(
     let (mut parts, body) = request.into_parts();
     let caller = caller(&parts.headers, core.key_header);
 
-    if !admitted(core, caller.api_key.as_deref()) {
+    // a key is kept in the books: one longer than any provider issues is refused
+    let overlong = caller.api_key.as_ref().is_some_and(|k| k.len() > MAX_KEY);
+    if overlong || !admitted(core, caller.api_key.as_deref()) {
         let response = style.unauthorized(caller.api_key.is_some()).into_response();
+        let caller = Caller {
+            api_key: caller.api_key.filter(|_| !overlong),
+            ..caller
+        };
         return refused(core, route, response, caller);
     }
 

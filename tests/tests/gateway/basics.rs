@@ -438,6 +438,32 @@ async fn a_huge_model_name_is_refused_not_stored() {
     stack.shutdown().await;
 }
 
+/// A voice id is bounded like a model name: a 1,000-character one is a 422 in
+/// FastAPI's shape, never forwarded or cached.
+#[tokio::test]
+async fn a_huge_voice_id_is_refused() {
+    let stack = stack(|_| {}).await;
+    let url = stack.gateway_url();
+    let voice = "v".repeat(1000);
+    let r = client()
+        .post(format!("{url}/v1/text-to-speech/{voice}"))
+        .bearer_auth(ALPHA)
+        .json(&json!({"text": "hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 422);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body["detail"][0]["loc"],
+        json!(["path", "voice_id"]),
+        "{body}"
+    );
+    assert_eq!(body["detail"][0]["type"], "string_too_long", "{body}");
+    assert!(body.to_string().len() < 1024, "the id is not echoed back");
+    stack.shutdown().await;
+}
+
 /// The ElevenLabs-style routes (text-to-speech, personality, WebVTT) answer a
 /// missing or wrong key and an oversized body in those providers' `detail` shape,
 /// as their clients expect, not in OpenAI's.

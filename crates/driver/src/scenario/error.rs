@@ -15,7 +15,7 @@ pub enum ScenarioError {
         source: std::io::Error,
     },
     /// The file is read but something in it is wrong.
-    #[error("{}:{line}: `{key}`: {message}", path.display())]
+    #[error("{}:{line}: {}{message}", path.display(), key_label(key))]
     Invalid {
         /// The file.
         path: PathBuf,
@@ -46,11 +46,22 @@ impl ScenarioError {
     }
 }
 
+/// `` `key`: `` before a message, or nothing for an error no key is at fault for (a
+/// syntax error).
+fn key_label(key: &str) -> String {
+    if key.is_empty() {
+        String::new()
+    } else {
+        format!("`{key}`: ")
+    }
+}
+
 /// Turns byte offsets into lines and builds errors for one file.
 #[derive(Debug, Clone)]
 pub(crate) struct Locator {
     pub path: PathBuf,
     line_starts: Vec<usize>,
+    text: String,
 }
 
 impl Locator {
@@ -61,6 +72,7 @@ impl Locator {
         Locator {
             path: path.to_owned(),
             line_starts,
+            text: text.to_owned(),
         }
     }
 
@@ -72,17 +84,21 @@ impl Locator {
         }
     }
 
-    /// An error at `span` (or line 1 when there is none).
+    /// An error about `key`, at the key's own line when the file spells it out,
+    /// else at `span` (the table it belongs to), else line 1.
     pub fn error(
         &self,
         span: Option<Range<usize>>,
         key: impl Into<String>,
         message: impl Into<String>,
     ) -> ScenarioError {
+        let key = key.into();
+        let written = gatebench_distr::toml_key::line_of(&self.text, &key)
+            .filter(|line| span.as_ref().is_none_or(|s| *line >= self.line(s.start)));
         ScenarioError::Invalid {
             path: self.path.clone(),
-            line: span.map_or(1, |s| self.line(s.start)),
-            key: key.into(),
+            line: written.unwrap_or_else(|| span.map_or(1, |s| self.line(s.start))),
+            key,
             message: message.into(),
         }
     }

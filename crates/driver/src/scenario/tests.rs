@@ -173,13 +173,15 @@ fn wrong_types_and_values_are_located() {
     fails_at("name = \"x\"\n[load\n", 2, "");
 }
 
+/// A semantic error points at the key's own line when the file writes it, else at
+/// the table the missing key belongs in.
 #[test]
 fn semantic_errors_name_the_key() {
     let base =
         |load: &str, req: &str| format!("[load]\n{load}\n[[requests]]\nname = \"a\"\n{req}\n");
     fails_at(
         &base("executor = \"warp\"", "kind = \"http\"\npath = \"/\""),
-        1,
+        2,
         "load.executor",
     );
     fails_at(
@@ -187,7 +189,7 @@ fn semantic_errors_name_the_key() {
             "executor = \"constant-arrival-rate\"\nrate = 1\nduration = \"1s\"\nvus = 3",
             "kind = \"http\"\npath = \"/\"",
         ),
-        1,
+        5,
         "load.vus",
     );
     fails_at(
@@ -203,7 +205,7 @@ fn semantic_errors_name_the_key() {
             "executor = \"ramping-vus\"\nstages = []",
             "kind = \"http\"\npath = \"/\"",
         ),
-        1,
+        3,
         "load.stages",
     );
     fails_at(
@@ -219,7 +221,7 @@ fn semantic_errors_name_the_key() {
             "executor = \"constant-vus\"\nvus = 1\nduration = \"1s\"",
             "kind = \"chat\"\nprompts = \"prompts/missing.toml\"",
         ),
-        5,
+        8,
         "requests[0].prompts",
     );
     fails_at(
@@ -235,7 +237,7 @@ fn semantic_errors_name_the_key() {
             "executor = \"constant-vus\"\nvus = 1\nduration = \"1s\"",
             "kind = \"tts\"\nmax_tokens = 5",
         ),
-        5,
+        8,
         "requests[0].max_tokens",
     );
     fails_at(
@@ -243,7 +245,7 @@ fn semantic_errors_name_the_key() {
             "executor = \"constant-vus\"\nvus = 1\nduration = \"1s\"",
             "kind = \"telepathy\"",
         ),
-        5,
+        7,
         "requests[0].kind",
     );
     fails_at(
@@ -251,7 +253,7 @@ fn semantic_errors_name_the_key() {
             "executor = \"constant-vus\"\nvus = 1\nduration = \"1s\"",
             "kind = \"chat\"\nprompts = \"prompts/mini.toml\"\ninclude_usage = true",
         ),
-        5,
+        9,
         "requests[0].include_usage",
     );
 }
@@ -302,4 +304,15 @@ fn duplicate_names_and_bad_catalogs_are_rejected() {
     assert_eq!((e.line(), e.key()), (7, "intent[0].extra"), "{e}");
     assert!(e.to_string().contains("bad.toml"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A syntax error has no key at fault: the message names file and line, with no
+/// empty key in between.
+#[test]
+fn a_syntax_error_names_no_empty_key() {
+    let e = parse("name = \"x\"\n[load\nexecutor = \"constant-vus\"\n").unwrap_err();
+    let shown = e.to_string();
+    assert_eq!((e.line(), e.key()), (2, ""), "{shown}");
+    assert!(!shown.contains("``"), "{shown}");
+    assert!(shown.contains("scenario.toml:2: "), "{shown}");
 }
