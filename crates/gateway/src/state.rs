@@ -93,7 +93,7 @@ pub enum StartError {
     #[error(transparent)]
     Pricing(#[from] PricingError),
     /// The ledger database could not be opened.
-    #[error("cannot open the cost ledger: {0}")]
+    #[error(transparent)]
     Ledger(#[from] LedgerError),
     /// Upstream settings are wrong.
     #[error(transparent)]

@@ -50,12 +50,14 @@ pub enum ProfileError {
         message: String,
     },
     /// A value is out of range.
-    #[error("{origin}: [{section}]: {message}")]
+    #[error("{origin}:{line}: `{key}`: {message}")]
     Invalid {
         /// File.
         origin: String,
-        /// Which table.
-        section: String,
+        /// 1-based line of the key (or of its table when the file leaves it out).
+        line: usize,
+        /// Dotted path of the key, e.g. `openai.capacity.soft_limit`.
+        key: String,
         /// What is wrong.
         message: String,
     },
@@ -77,11 +79,19 @@ impl Profile {
             origin: origin.to_owned(),
             message: e.to_string().trim_end().to_owned(),
         })?;
-        profile.validate(origin)?;
+        profile
+            .validate()
+            .map_err(|(key, message)| ProfileError::Invalid {
+                origin: origin.to_owned(),
+                line: gatebench_distr::toml_key::line_of(text, &key).unwrap_or(1),
+                key,
+                message,
+            })?;
         Ok(profile)
     }
 
-    fn validate(&self, origin: &str) -> Result<(), ProfileError> {
+    /// Checks what parsing cannot: the key at fault and what is wrong with it.
+    fn validate(&self) -> Result<(), (String, String)> {
         let sections = [
             ("openai", self.openai.settings()),
             ("elevenlabs", self.elevenlabs.settings()),
@@ -90,30 +100,27 @@ impl Profile {
         ];
         let share = self.openai.tool_call_share;
         if !(0.0..=1.0).contains(&share) {
-            return Err(ProfileError::Invalid {
-                origin: origin.to_owned(),
-                section: "openai".to_owned(),
-                message: format!("tool_call_share {share} is not between 0 and 1"),
-            });
+            return Err((
+                "openai.tool_call_share".to_owned(),
+                format!("{share} is not between 0 and 1"),
+            ));
         }
         for (name, settings) in sections {
             if let Err(e) = settings.faults.validate() {
-                return Err(ProfileError::Invalid {
-                    origin: origin.to_owned(),
-                    section: format!("{name}.faults"),
-                    message: e.to_string(),
-                });
+                return Err((format!("{name}.faults"), e.to_string()));
             }
             let c = &settings.capacity;
             if c.hard_limit > 0 && c.soft_limit > c.hard_limit {
-                return Err(ProfileError::Invalid {
-                    origin: origin.to_owned(),
-                    section: format!("{name}.capacity"),
-                    message: format!(
-                        "soft_limit {} is above hard_limit {}",
-                        c.soft_limit, c.hard_limit
-                    ),
-                });
+                return Err((
+                    format!("{name}.capacity.soft_limit"),
+                    format!("{} is above hard_limit {}", c.soft_limit, c.hard_limit),
+                ));
+            }
+            if settings.body_limit == 0 {
+                return Err((
+                    format!("{name}.body_limit"),
+                    "must be at least 1 byte (no request could be read)".to_owned(),
+                ));
             }
         }
         Ok(())
@@ -214,11 +221,25 @@ mod tests {
             error.contains("personality.faults") && error.contains("reset"),
             "{error}"
         );
-        let text = "[webvtt.capacity]\nsoft_limit = 10\nhard_limit = 5\n";
-        assert!(Profile::from_toml(text, "p.toml").is_err());
-        let text = "[openai]\ntool_call_share = 1.5\n";
-        let error = Profile::from_toml(text, "p.toml").unwrap_err().to_string();
-        assert!(error.contains("tool_call_share"), "{error}");
+        // each names the line of the key at fault
+        for (text, expected) in [
+            (
+                "[webvtt.capacity]\nsoft_limit = 10\nhard_limit = 5\n",
+                "p.toml:2: `webvtt.capacity.soft_limit`",
+            ),
+            ("[openai]\nseed_note = 1\n", "p.toml: "),
+            (
+                "[openai]\nrequire_key = false\ntool_call_share = 1.5\n",
+                "p.toml:3: `openai.tool_call_share`",
+            ),
+            (
+                "[elevenlabs]\nbody_limit = 0\n",
+                "p.toml:2: `elevenlabs.body_limit`",
+            ),
+        ] {
+            let error = Profile::from_toml(text, "p.toml").unwrap_err().to_string();
+            assert!(error.starts_with(expected), "{expected}: {error}");
+        }
     }
 
     #[test]

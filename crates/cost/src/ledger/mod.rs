@@ -36,13 +36,13 @@ use crate::entry::LedgerEntry;
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
     /// The database could not be opened or its schema created.
-    #[error("cannot open ledger {path}: {source}")]
+    #[error("cannot open ledger {path}: {reason}")]
     Open {
         /// The path given.
         path: String,
-        /// The SQLite error.
-        #[source]
-        source: rusqlite::Error,
+        /// SQLite's reason, said once (its own message repeats the path and its
+        /// cause repeats the reason).
+        reason: String,
     },
     /// A read failed.
     #[error("ledger query failed: {0}")]

@@ -51,9 +51,15 @@ const COLUMNS: &str = "id, at_ms, tenant, request_id, provider, model, kind, \
 
 /// Opens (creating if needed) the database and its schema.
 pub(crate) fn open(path: &str) -> Result<Connection, LedgerError> {
-    let open_err = |source| LedgerError::Open {
-        path: path.to_owned(),
-        source,
+    let open_err = |error: rusqlite::Error| {
+        let text = error.to_string();
+        let reason = text
+            .strip_suffix(path)
+            .map_or(text.as_str(), |rest| rest.trim_end_matches([':', ' ']));
+        LedgerError::Open {
+            path: path.to_owned(),
+            reason: reason.to_owned(),
+        }
     };
     let conn = if path == ":memory:" {
         Connection::open_in_memory().map_err(open_err)?

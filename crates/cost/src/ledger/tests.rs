@@ -376,3 +376,14 @@ proptest! {
         prop_assert_eq!(reopened.all_totals(), before);
     }
 }
+
+/// A ledger that cannot be opened says where and why, each once.
+#[test]
+fn an_unopenable_ledger_says_why_once() {
+    let path = "/nonexistent-gatebench-folder/ledger.db";
+    let error = Ledger::open(path).err().unwrap();
+    let text = error.to_string();
+    assert_eq!(text.matches(path).count(), 1, "{text}");
+    assert_eq!(text.matches("unable to open").count(), 1, "{text}");
+    assert!(std::error::Error::source(&error).is_none(), "{text}");
+}
