@@ -38,22 +38,52 @@ where
     F: FnOnce(String) -> Fut,
     Fut: Future<Output = Result<Response, GatewayError>>,
 {
-    let started = Instant::now();
     let id = gateway.request_id();
-    gateway.metrics.in_flight().inc();
+    let mut in_flight = InFlight::new(gateway, route);
     let mut response = work(id.clone())
         .await
         .unwrap_or_else(IntoResponse::into_response);
-    gateway.metrics.in_flight().dec();
     if !response.headers().contains_key(REQUEST_ID)
         && let Ok(value) = http::HeaderValue::from_str(&id)
     {
         response.headers_mut().insert(REQUEST_ID, value);
     }
-    gateway
-        .metrics
-        .request(route, response.status().as_u16(), started.elapsed());
+    in_flight.status = response.status().as_u16();
     response
+}
+
+/// Status counted for a request whose client hung up before the answer (nginx's
+/// "client closed request").
+pub const CLIENT_CLOSED: u16 = 499;
+
+/// A request in flight: counted in the gauge until it ends, and in the requests
+/// total when it does, also when the client hangs up and the handler's future is
+/// dropped mid-`await` (then with [`CLIENT_CLOSED`]).
+struct InFlight<'g> {
+    gateway: &'g Gateway,
+    route: &'static str,
+    started: Instant,
+    status: u16,
+}
+
+impl<'g> InFlight<'g> {
+    fn new(gateway: &'g Gateway, route: &'static str) -> Self {
+        gateway.metrics.in_flight().inc();
+        InFlight {
+            gateway,
+            route,
+            started: Instant::now(),
+            status: CLIENT_CLOSED,
+        }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        let metrics = &self.gateway.metrics;
+        metrics.in_flight().dec();
+        metrics.request(self.route, self.status, self.started.elapsed());
+    }
 }
 
 const REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-gatebench-request-id");

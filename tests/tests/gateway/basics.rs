@@ -513,3 +513,53 @@ async fn elevenlabs_style_routes_refuse_in_their_own_shape() {
     }
     stack.shutdown().await;
 }
+
+/// A client that hangs up mid-request leaves nothing counted in flight, and the
+/// request is counted once, as 499 (client closed request).
+#[tokio::test]
+async fn a_client_that_hangs_up_is_counted_and_not_left_in_flight() {
+    let stack = stack(|o| o.time_scale = 1.0).await;
+    let url = stack.gateway_url();
+    let impatient = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(150))
+        .build()
+        .unwrap();
+    let mut body = chat_body("gpt-4o-mini", "Tell me a long story about a lighthouse.");
+    body["max_tokens"] = json!(400);
+    let gone = impatient
+        .post(format!("{url}/v1/chat/completions"))
+        .bearer_auth(ALPHA)
+        .json(&body)
+        .send()
+        .await;
+    assert!(
+        gone.is_err(),
+        "the call should outlast the client's patience"
+    );
+    let http = client();
+    let mut metrics = String::new();
+    for _ in 0..100 {
+        metrics = http
+            .get(format!("{url}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if metrics.contains("gatebench_in_flight_requests 0") && metrics.contains("status=\"499\"")
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        metrics.contains("gatebench_in_flight_requests 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("gatebench_requests_total{route=\"chat\",status=\"499\"} 1"),
+        "{metrics}"
+    );
+    stack.shutdown().await;
+}
