@@ -22,7 +22,7 @@ use crate::dispatch::{Body as UpstreamBody, Dispatched, Outbound};
 use crate::error::GatewayError;
 use crate::meta::Meta;
 use crate::report::{Report, passthrough};
-use crate::request::{json_object, observed, read, typed, with_field};
+use crate::request::{json_object, observed, read, to_the_end, typed, with_field};
 use crate::respond::{Billed, send, upstream_error};
 use crate::state::{CachedChat, CachedChoice, Gateway};
 
@@ -39,7 +39,8 @@ pub async fn handle(
     let gw = &gateway;
     observed(gw, "chat", |id| async move {
         let body = read(body, gw.config.body_limit).await?;
-        serve(gw, &headers, body, id).await
+        let gw = Arc::clone(gw);
+        to_the_end(async move { serve(&gw, &headers, body, id).await }).await
     })
     .await
 }

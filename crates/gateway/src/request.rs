@@ -52,6 +52,21 @@ where
     response
 }
 
+/// Runs a call's work in its own task, so that it reaches its end (the provider's
+/// answer, the bill, the ledger entry) even when the client hangs up and the
+/// handler is dropped: a provider bills a call it served whether or not anyone read
+/// the answer.
+pub async fn to_the_end<Fut>(work: Fut) -> Result<Response, GatewayError>
+where
+    Fut: Future<Output = Result<Response, GatewayError>> + Send + 'static,
+{
+    tokio::spawn(work).await.unwrap_or_else(|error| {
+        Err(GatewayError::Internal(format!(
+            "the call's task failed: {error}"
+        )))
+    })
+}
+
 /// Status counted for a request whose client hung up before the answer (nginx's
 /// "client closed request").
 pub const CLIENT_CLOSED: u16 = 499;

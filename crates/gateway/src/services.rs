@@ -16,7 +16,7 @@ use crate::dispatch::{Body as UpstreamBody, Outbound};
 use crate::error::GatewayError;
 use crate::meta::Meta;
 use crate::report::{Report, passthrough};
-use crate::request::{json_object, observed, read};
+use crate::request::{json_object, observed, read, to_the_end};
 use crate::respond::{Billed, send, upstream_error};
 use crate::state::Gateway;
 
@@ -31,7 +31,8 @@ pub async fn personality(
         let body = read(body, gw.config.body_limit)
             .await
             .map_err(GatewayError::detail_shaped)?;
-        serve(gw, Service::Personality, &headers, body, id).await
+        let gw = Arc::clone(gw);
+        to_the_end(async move { serve(&gw, Service::Personality, &headers, body, id).await }).await
     })
     .await
 }
@@ -47,7 +48,8 @@ pub async fn webvtt(
         let body = read(body, gw.config.body_limit)
             .await
             .map_err(GatewayError::detail_shaped)?;
-        serve(gw, Service::Webvtt, &headers, body, id).await
+        let gw = Arc::clone(gw);
+        to_the_end(async move { serve(&gw, Service::Webvtt, &headers, body, id).await }).await
     })
     .await
 }

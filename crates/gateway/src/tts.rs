@@ -26,7 +26,7 @@ use crate::dispatch::{Body as UpstreamBody, Outbound};
 use crate::error::GatewayError;
 use crate::meta::Meta;
 use crate::report::{Report, passthrough};
-use crate::request::{MAX_NAME, json_object, observed, read, typed, with_field};
+use crate::request::{MAX_NAME, json_object, observed, read, to_the_end, typed, with_field};
 use crate::respond::{Billed, exact_hit, send, upstream_error};
 use crate::state::{CachedBody, Gateway};
 
@@ -79,7 +79,11 @@ macro_rules! form_handler {
                 let body = read(body, gw.config.body_limit)
                     .await
                     .map_err(GatewayError::detail_shaped)?;
-                serve(gw, $form, &voice, query.as_deref(), &headers, body, id).await
+                let gw = Arc::clone(gw);
+                to_the_end(async move {
+                    serve(&gw, $form, &voice, query.as_deref(), &headers, body, id).await
+                })
+                .await
             })
             .await
         }

@@ -515,7 +515,8 @@ async fn elevenlabs_style_routes_refuse_in_their_own_shape() {
 }
 
 /// A client that hangs up mid-request leaves nothing counted in flight, and the
-/// request is counted once, as 499 (client closed request).
+/// request is counted once, as 499 (client closed request). The call upstream runs
+/// to its end: the provider bills it, so the ledger has it too.
 #[tokio::test]
 async fn a_client_that_hangs_up_is_counted_and_not_left_in_flight() {
     let stack = stack(|o| o.time_scale = 1.0).await;
@@ -525,7 +526,7 @@ async fn a_client_that_hangs_up_is_counted_and_not_left_in_flight() {
         .build()
         .unwrap();
     let mut body = chat_body("gpt-4o-mini", "Tell me a long story about a lighthouse.");
-    body["max_tokens"] = json!(400);
+    body["max_tokens"] = json!(60);
     let gone = impatient
         .post(format!("{url}/v1/chat/completions"))
         .bearer_auth(ALPHA)
@@ -561,5 +562,35 @@ async fn a_client_that_hangs_up_is_counted_and_not_left_in_flight() {
         metrics.contains("gatebench_requests_total{route=\"chat\",status=\"499\"} 1"),
         "{metrics}"
     );
+    let mut usage = Value::Null;
+    for _ in 0..300 {
+        usage = http
+            .get(format!("{url}/v1/gatebench/usage"))
+            .bearer_auth(ALPHA)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if usage["requests"] == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        usage["requests"], 1,
+        "the served call is not in the ledger: {usage}"
+    );
+    let mock = stack.mock_url("openai").unwrap();
+    let books: Value = http
+        .get(format!("{mock}/_mock/books"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(books["total"]["billed"], 1, "{books}");
     stack.shutdown().await;
 }
