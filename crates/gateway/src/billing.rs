@@ -79,7 +79,9 @@ pub fn charge(
     }
 }
 
-/// Reserves the most a call could cost, or refuses it (429 `insufficient_quota`).
+/// Reserves the most a call could cost, whichever model of its route serves it (a
+/// fallback may cost more than the model asked for), or refuses it (429
+/// `insufficient_quota`).
 pub fn reserve(
     gateway: &Gateway,
     meta: &Meta,
@@ -87,9 +89,11 @@ pub fn reserve(
     worst: &Usage,
 ) -> Result<Reservation, GatewayError> {
     let needed = gateway
-        .prices
-        .quote(model, worst)
+        .upstreams
+        .candidate_models(model)
+        .filter_map(|candidate| gateway.prices.quote(candidate, worst).ok())
         .map(|q| q.cost_usd)
+        .max()
         .unwrap_or_default();
     gateway
         .budgets

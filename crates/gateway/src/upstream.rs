@@ -156,6 +156,18 @@ impl Upstreams {
         self.routes.keys().map(String::as_str)
     }
 
+    /// The models a call for `model` may be billed as: the model itself and every
+    /// model its route falls back to.
+    pub fn candidate_models<'a>(&'a self, model: &'a str) -> impl Iterator<Item = &'a str> {
+        let fallbacks = self
+            .routes
+            .get(model)
+            .into_iter()
+            .flatten()
+            .filter_map(|(_, m)| m.as_deref());
+        std::iter::once(model).chain(fallbacks)
+    }
+
     /// The targets to try for `model` on a route of `kind`, in order. Empty when no
     /// provider of that kind exists.
     pub fn plan(&self, kind: ProviderKind, model: Option<&str>) -> Vec<Target> {

@@ -454,3 +454,77 @@ headers = {{ "x-gatebench-cache" = "no-cache, no-store" }}
     assert_eq!(g.cost_usd, spent);
     stack.shutdown().await;
 }
+
+/// A budget holds whatever route a call takes: with gpt-4o-mini unavailable, calls
+/// fall back to deepseek-chat, whose input costs more, and 200 of them at once still
+/// spend no more than the budget (the reservation is priced at the route's dearest
+/// model).
+#[tokio::test]
+async fn a_budget_holds_when_calls_fall_back_to_a_pricier_model() {
+    let budget = Decimal::from_str("0.002").unwrap();
+    // calls that take time, so that many reservations are out at once
+    let stack = stack(|o| {
+        o.gateway.tenants[0].budget_usd = Some(budget);
+        o.time_scale = 0.1;
+    })
+    .await;
+    let http = client();
+    let mock = stack.mock_url("openai").unwrap();
+    let faults = http
+        .put(format!("{mock}/_mock/faults"))
+        .json(&json!({"unavailable": 1.0, "models": ["gpt-4o-mini"]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(faults.status().is_success());
+    let url = format!("{}/v1/chat/completions", stack.gateway_url());
+    let calls = (0..200).map(|i| {
+        let http = http.clone();
+        let url = url.clone();
+        async move {
+            // long prompts, short answers: deepseek-chat's input costs almost twice
+            // gpt-4o-mini's, so a reservation priced at the model asked for is short
+            let prompt = format!(
+                "Question {i}: {}",
+                "please help me reset my password ".repeat(250)
+            );
+            let mut body = chat_body("gpt-4o-mini", &prompt);
+            body["max_tokens"] = json!(1);
+            let response = http
+                .post(&url)
+                .bearer_auth(ALPHA)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            let model = response
+                .headers()
+                .get("x-gatebench-model")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (status, model)
+        }
+    });
+    let answers = futures::future::join_all(calls).await;
+    let fell_back = answers
+        .iter()
+        .filter(|(status, model)| *status == 200 && model.as_deref() == Some("deepseek-chat"))
+        .count();
+    assert!(fell_back > 0, "no call fell back: {answers:?}");
+    let usage: Value = http
+        .get(format!("{}/v1/gatebench/usage", stack.gateway_url()))
+        .bearer_auth(ALPHA)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let spent = Decimal::from_str(usage["budget"]["spent_usd"].as_str().unwrap()).unwrap();
+    assert!(
+        spent <= budget,
+        "spent {spent} of a {budget} budget: {usage}"
+    );
+    assert!(spent > Decimal::ZERO, "{usage}");
+    stack.shutdown().await;
+}
