@@ -304,6 +304,7 @@ async fn answer(
                 })
                 .collect(),
             completion_tokens: usage.completion_tokens,
+            cached_tokens: usage.cached_tokens,
             system_fingerprint: completion.system_fingerprint.clone(),
         };
         match gateway
@@ -329,7 +330,8 @@ pub(crate) fn billed_usage(u: &gatebench_wire::openai::Usage) -> Usage {
     }
 }
 
-/// Answers from the cache: usage is this request's prompt and the cached
+/// Answers from the cache: usage is this request's prompt (with as many tokens
+/// from the provider's prompt cache as the original call had) and the cached
 /// completion; the call costs nothing and saves what it would have cost.
 fn serve_hit(
     gateway: &Arc<Gateway>,
@@ -341,6 +343,7 @@ fn serve_hit(
     let cached = hit.value;
     let usage = Usage {
         prompt_tokens: call.prompt_tokens,
+        cached_tokens: cached.cached_tokens.min(call.prompt_tokens),
         completion_tokens: cached.completion_tokens,
         ..Usage::default()
     };

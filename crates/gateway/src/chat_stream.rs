@@ -279,6 +279,7 @@ impl RelayState {
                     })
                     .collect(),
                 completion_tokens: usage.completion_tokens,
+                cached_tokens: usage.cached_tokens,
                 system_fingerprint: self.fingerprint.clone(),
             };
             if let Err(error) =

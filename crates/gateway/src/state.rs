@@ -26,6 +26,10 @@ pub struct CachedChat {
     pub choices: Vec<CachedChoice>,
     /// Completion tokens of all choices.
     pub completion_tokens: u64,
+    /// Prompt tokens the provider served from its own prompt cache for the call
+    /// that produced it: what a hit saves is priced with them, as the provider
+    /// would have billed the call again.
+    pub cached_tokens: u64,
     /// The provider's `system_fingerprint`, if any.
     pub system_fingerprint: Option<String>,
 }

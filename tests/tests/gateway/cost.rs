@@ -528,3 +528,70 @@ async fn a_budget_holds_when_calls_fall_back_to_a_pricier_model() {
     assert!(spent > Decimal::ZERO, "{usage}");
     stack.shutdown().await;
 }
+
+/// A cache hit saves what the provider would have billed for the call again: the
+/// prompt tokens it serves from its own prompt cache are priced at the cached rate,
+/// so the hit's saving equals the cost of the call it replays.
+#[tokio::test]
+async fn a_hit_saves_what_the_provider_would_have_billed() {
+    let stack = stack(|_| {}).await;
+    let http = client();
+    let url = format!("{}/v1/chat/completions", stack.gateway_url());
+    // long enough for the provider's prompt cache (1,024 tokens and more)
+    let prompt = "Summarise our refund policy for enterprise customers. ".repeat(150);
+    let send = |directive: Option<&'static str>| {
+        let mut request = http
+            .post(&url)
+            .bearer_auth(ALPHA)
+            .json(&chat_body("gpt-4o-mini", &prompt));
+        if let Some(directive) = directive {
+            request = request.header("x-gatebench-cache", directive);
+        }
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            let header = |name: &str| response.headers()[name].to_str().unwrap().to_owned();
+            (
+                header("x-gatebench-request-id"),
+                header("x-gatebench-cache"),
+            )
+        }
+    };
+    // warms the provider's prompt cache, not the gateway's
+    send(Some("no-cache, no-store")).await;
+    let (served, miss) = send(None).await;
+    assert_eq!(miss, "miss");
+    let (replayed, hit) = send(None).await;
+    assert_eq!(hit, "hit");
+    let ledger: Value = http
+        .get(format!(
+            "{}/v1/gatebench/ledger?limit=10",
+            stack.gateway_url()
+        ))
+        .bearer_auth(ALPHA)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entry = |id: &str| {
+        ledger["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["request_id"] == id)
+            .unwrap()
+            .clone()
+    };
+    let (served, replayed) = (entry(&served), entry(&replayed));
+    assert!(
+        served["usage"]["cached_tokens"].as_u64().unwrap() > 0,
+        "the provider's prompt cache was not used: {served}"
+    );
+    assert_eq!(
+        replayed["saved_usd"], served["cost_usd"],
+        "{replayed} / {served}"
+    );
+    stack.shutdown().await;
+}
