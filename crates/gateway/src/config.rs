@@ -103,7 +103,8 @@ pub struct ProviderConfig {
     /// Upstream calls in flight at once.
     #[serde(default = "default_concurrency")]
     pub concurrency: usize,
-    /// Requests allowed to wait for a slot; beyond this, 429.
+    /// Requests allowed to wait for a slot; beyond this, a request goes to its
+    /// route's fallbacks, and is answered 429 (`queue_full`) when they are full too.
     #[serde(default = "default_queue_capacity")]
     pub queue_capacity: usize,
     /// Timeout of one attempt (for streams: the longest silence between chunks).
