@@ -139,6 +139,7 @@ pub async fn dispatch(
             }
         };
         let body = body_for(&target);
+        crate::request::mark_sent();
         for attempt in 0..retry.max_attempts {
             attempts += 1;
             let started = Instant::now();

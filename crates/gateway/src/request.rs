@@ -1,6 +1,8 @@
 //! Reading request bodies: JSON objects with clear 400s, and typed views of them.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use axum::response::{IntoResponse, Response};
@@ -52,19 +54,51 @@ where
     response
 }
 
-/// Runs a call's work in its own task, so that it reaches its end (the provider's
-/// answer, the bill, the ledger entry) even when the client hangs up and the
-/// handler is dropped: a provider bills a call it served whether or not anyone read
-/// the answer.
+tokio::task_local! {
+    /// Set once a call's first attempt goes upstream (see [`to_the_end`]).
+    static SENT: Arc<AtomicBool>;
+}
+
+/// Marks the call of the current task as sent upstream: from here on it runs to
+/// its end even if its client hangs up.
+pub fn mark_sent() {
+    let _ = SENT.try_with(|sent| sent.store(true, Ordering::Release));
+}
+
+/// Runs a call's work in its own task. A client that hangs up before the call goes
+/// upstream (in the queue, say) cancels it: nothing was served, nothing is billed.
+/// Once it has gone upstream ([`mark_sent`]) it runs to its end (the provider's
+/// answer, the bill, the ledger entry) even if the client is gone: a provider
+/// bills a call it served whether or not anyone read the answer.
 pub async fn to_the_end<Fut>(work: Fut) -> Result<Response, GatewayError>
 where
     Fut: Future<Output = Result<Response, GatewayError>> + Send + 'static,
 {
-    tokio::spawn(work).await.unwrap_or_else(|error| {
+    let sent = Arc::new(AtomicBool::new(false));
+    let task = tokio::spawn(SENT.scope(Arc::clone(&sent), work));
+    let _unsent = CancelUnsent {
+        task: task.abort_handle(),
+        sent,
+    };
+    task.await.unwrap_or_else(|error| {
         Err(GatewayError::Internal(format!(
             "the call's task failed: {error}"
         )))
     })
+}
+
+/// Cancels a call that has not gone upstream when its handler is dropped.
+struct CancelUnsent {
+    task: tokio::task::AbortHandle,
+    sent: Arc<AtomicBool>,
+}
+
+impl Drop for CancelUnsent {
+    fn drop(&mut self) {
+        if !self.sent.load(Ordering::Acquire) {
+            self.task.abort();
+        }
+    }
 }
 
 /// Status counted for a request whose client hung up before the answer (nginx's
