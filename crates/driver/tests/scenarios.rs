@@ -147,7 +147,12 @@ async fn shipped_scenarios_run_briefly_against_the_mocks() {
         };
         let r = run(&file, &targets, options).await.unwrap();
         assert!(r.totals.sent > 0, "{name}: nothing sent");
-        assert_eq!(r.totals.sent, r.totals.ok + r.totals.failed, "{name}");
+        // a run cut short at 400 ms may interrupt requests in flight
+        assert_eq!(
+            r.totals.sent,
+            r.totals.ok + r.totals.failed + r.totals.interrupted,
+            "{name}"
+        );
         for (request, k) in &r.kinds {
             if k.sent > 0 {
                 assert!(k.ok > 0, "{name}: every `{request}` failed: {:?}", k.errors);

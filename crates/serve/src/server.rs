@@ -188,19 +188,6 @@ pub fn spawn(
     })
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves (for the foreground CLI).
-pub async fn serve(
-    listener: TcpListener,
-    router: Router,
-    shutdown: impl Future<Output = ()>,
-    options: ServerOptions,
-) -> std::io::Result<()> {
-    let handle = spawn(listener, router, options)?;
-    shutdown.await;
-    handle.stop().await;
-    Ok(())
-}
-
 fn connection_builder(limits: &Limits) -> http1::Builder {
     let mut builder = http1::Builder::new();
     builder
