@@ -233,7 +233,8 @@ impl Default for RetrySettings {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct QueueSettings {
-    /// A waiting request climbs one priority class per `aging` waited.
+    /// A waiting request climbs one priority class per `aging` waited; climbs decide
+    /// at most one dispatch in four.
     #[serde(with = "serde_duration")]
     pub aging: Duration,
 }

@@ -11,7 +11,8 @@ pub struct QueueConfig {
     /// Zero means nobody waits: a request is either admitted at once or refused.
     pub capacity: usize,
     /// A waiter climbs one class per `aging` waited (`low` reaches `critical` after
-    /// three periods), so that no class is starved.
+    /// three periods), so that no class is starved. Climbs count in at most one
+    /// dispatch in four (see the crate docs).
     pub aging: Duration,
     /// How long a permit is assumed to be held until the first one is released; the
     /// estimate then follows the observed hold times.

@@ -37,17 +37,20 @@
 //!
 //! When a slot frees, it goes to the waiter chosen by this rule:
 //!
-//! 1. A waiter's **effective class** is its class promoted one rank per
-//!    [`QueueConfig::aging`] waited, up to `critical`.
-//! 2. The **best effective class** present wins.
-//! 3. Within it, **tenants take turns**: the tenant served least recently (or that
+//! 1. **Class first.** The best class present wins ([`Priority`] order).
+//! 2. Within it, **tenants take turns**: the tenant served least recently (or that
 //!    joined the queue earliest since) goes first.
-//! 4. Within that tenant, the waiter that **waited longest** goes first: FIFO within a
-//!    class, and a promoted waiter ahead of younger native ones.
+//! 3. Within that tenant, the waiter that **waited longest** goes first (FIFO).
+//! 4. **Aging, in a bounded share.** A waiter climbs one class per
+//!    [`QueueConfig::aging`] waited, up to `critical`. After three dispatches in a
+//!    row by rules 1–3 alone, the next one goes to the longest-waiting waiter of the
+//!    best class counting those climbs, if climbing is what put it there.
 //!
-//! So a burst from one tenant cannot starve another tenant of the same class, and a
-//! `low` waiter reaches `critical` after three aging periods, after which it waits at
-//! most one turn of every tenant per older waiter of its own tenant.
+//! So a burst from one tenant cannot starve another tenant of the same class; a
+//! `low` waiter is `critical` by aging after three periods and then waits at most
+//! one aging turn per older waiter; and however long waits grow behind a slow
+//! upstream, at least three dispatches in four follow class order, so aging never
+//! erases priority.
 //!
 //! # Accounting
 //!

@@ -31,6 +31,11 @@ use crate::{PerClass, Priority, QueueConfig, QueueSnapshot, Rejected, Ticket};
 
 const CLASSES: usize = Priority::ALL.len();
 
+/// Dispatches that follow native class order before one may go to a waiter promoted
+/// by aging: promoted waiters get at most one dispatch in `STRICT_TURNS + 1`, so aging
+/// ends starvation without letting long waits erase the classes.
+pub(crate) const STRICT_TURNS: u32 = 3;
+
 /// A new hold time weighs 1/8 in the service-time average (as TCP's smoothed RTT):
 /// smooth enough to ignore one slow call, quick enough to follow a slower upstream.
 const EWMA_SHIFT: u32 = 3;
@@ -159,6 +164,8 @@ pub(crate) struct Queue<W> {
     epoch: Instant,
     /// Waits, in nanoseconds, after which a waiter has climbed 1, 2 and 3 ranks.
     promotion_after: [u64; CLASSES - 1],
+    /// Dispatches since the last one that went to a promoted waiter.
+    strict_run: u32,
     service_nanos: u64,
     service_observed: bool,
     in_flight: usize,
@@ -186,6 +193,7 @@ impl<W> Queue<W> {
             capacity: config.capacity,
             epoch: Instant::now(),
             promotion_after: [1, 2, 3].map(|k| duration_nanos(config.aging.saturating_mul(k))),
+            strict_run: STRICT_TURNS,
             service_nanos: duration_nanos(config.initial_service_time),
             service_observed: false,
             in_flight: 0,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 
-use super::{Enqueued, Outcome, Queue, WaiterId, Woken};
+use super::{Enqueued, Outcome, Queue, STRICT_TURNS, WaiterId, Woken};
 use crate::{Priority, QueueConfig, Ticket};
 
 const AGING: Duration = Duration::from_millis(1000);
@@ -318,8 +318,9 @@ proptest! {
     }
 
     /// Under a steady flood of every class from every tenant, a `low` waiter becomes
-    /// `critical` after three aging periods and is then admitted within one rotation
-    /// of the tenants per older waiter of its own tenant.
+    /// `critical` after three aging periods and is then admitted within one aging
+    /// turn (at least one dispatch in `STRICT_TURNS + 1`) per waiter older than
+    /// itself.
     #[test]
     fn aging_admits_a_low_waiter_under_a_flood(
         backlog in prop::collection::vec((0..TENANTS, 0..4usize), 0..30),
@@ -332,9 +333,11 @@ proptest! {
             model.enqueue(t, class, None, true);
         }
         let tracked = model.enqueue(tenant, Priority::Low.index(), None, true);
-        let older_own = backlog.iter().filter(|(t, _)| *t == tenant).count();
-        // Steps of a quarter period: critical from step 12 on.
-        let bound = 12 + TENANTS * (older_own + 1);
+        let older = backlog.len() + 1;
+        // Steps of a quarter period: critical from step 12 on, then an aging turn at
+        // least every `STRICT_TURNS + 1` steps.
+        let turn = STRICT_TURNS as usize + 1;
+        let bound = 12 + turn * (older + 1) + STRICT_TURNS as usize;
         let mut step = 0;
         while !model.ends.contains_key(&tracked) {
             step += 1;

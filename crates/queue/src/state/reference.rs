@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use proptest::prelude::*;
 
-use super::{Enqueued, Outcome, Queue, WaiterId, Woken};
+use super::{Enqueued, Outcome, Queue, STRICT_TURNS, WaiterId, Woken};
 use crate::{Priority, QueueConfig, Ticket};
 
 const AGING: Duration = Duration::from_millis(100);
@@ -23,12 +23,23 @@ struct Waiting {
 }
 
 /// Every waiter in a list, tenants in the order of their turns.
-#[derive(Default)]
 struct Reference {
     /// In arrival order.
     waiters: Vec<Waiting>,
     /// Tenants with waiters; the front has the oldest turn.
     turns: Vec<usize>,
+    /// Choices since one went to a promoted waiter.
+    strict_run: u32,
+}
+
+impl Default for Reference {
+    fn default() -> Self {
+        Reference {
+            waiters: Vec::new(),
+            turns: Vec::new(),
+            strict_run: STRICT_TURNS,
+        }
+    }
 }
 
 impl Reference {
@@ -52,30 +63,47 @@ impl Reference {
         waiting
     }
 
-    fn effective(w: &Waiting, now: Instant) -> usize {
+    /// Class after the promotions earned by waiting.
+    fn promoted(w: &Waiting, now: Instant) -> usize {
         let steps = now.saturating_duration_since(w.enqueued).as_nanos() / AGING.as_nanos();
         w.class - w.class.min(usize::try_from(steps).unwrap_or(usize::MAX))
     }
 
-    /// The rule: best effective class, then the tenant with the oldest turn, then the
-    /// waiter that arrived first.
+    /// The rule: after three choices none of which went to a promoted waiter, the
+    /// waiter that arrived first among those of the best promoted class, if it is
+    /// promoted. Otherwise the best class asked for, the tenant with the oldest turn
+    /// among those with such a waiter, and its waiter of that class that arrived
+    /// first.
     fn choose(&mut self, now: Instant) -> Option<u64> {
-        let best = self.waiters.iter().map(|w| Self::effective(w, now)).min()?;
-        let tenant = *self
-            .turns
-            .iter()
-            .find(|&&t| {
-                self.waiters
-                    .iter()
-                    .any(|w| w.tenant == t && Self::effective(w, now) == best)
-            })
-            .expect("some tenant has a waiter of the best class");
-        let ticket = self
+        let best = self.waiters.iter().map(|w| Self::promoted(w, now)).min()?;
+        let oldest = self
             .waiters
             .iter()
-            .find(|w| w.tenant == tenant && Self::effective(w, now) == best)
-            .map(|w| w.ticket)
-            .expect("the tenant has one");
+            .find(|w| Self::promoted(w, now) == best)
+            .expect("some waiter has the best class");
+        let (ticket, tenant) = if self.strict_run >= STRICT_TURNS && best < oldest.class {
+            self.strict_run = 0;
+            (oldest.ticket, oldest.tenant)
+        } else {
+            self.strict_run += 1;
+            let best = self.waiters.iter().map(|w| w.class).min()?;
+            let tenant = *self
+                .turns
+                .iter()
+                .find(|&&t| {
+                    self.waiters
+                        .iter()
+                        .any(|w| w.tenant == t && w.class == best)
+                })
+                .expect("some tenant has a waiter of the best class");
+            let ticket = self
+                .waiters
+                .iter()
+                .find(|w| w.tenant == tenant && w.class == best)
+                .map(|w| w.ticket)
+                .expect("the tenant has one");
+            (ticket, tenant)
+        };
         self.remove(ticket);
         if let Some(pos) = self.turns.iter().position(|&t| t == tenant) {
             let t = self.turns.remove(pos);

@@ -208,6 +208,26 @@ fn low_reaches_critical_after_three_periods() {
 }
 
 #[test]
+fn long_waits_keep_three_dispatches_in_four_in_class_order() {
+    let mut h = Harness::new(1, 20);
+    h.saturate();
+    for label in ["low1", "low2", "low3", "low4"] {
+        h.wait(label, "a", Priority::Low);
+    }
+    for label in ["high1", "high2", "high3", "high4"] {
+        h.wait(label, "b", Priority::High);
+    }
+    // Everybody is `critical` by aging now, which alone would serve in arrival order.
+    h.advance(AGING * 10);
+    assert_eq!(
+        h.drain(),
+        [
+            "low1", "high1", "high2", "high3", "low2", "high4", "low3", "low4"
+        ]
+    );
+}
+
+#[test]
 fn promoted_waiter_reports_the_class_it_reached() {
     let mut h = Harness::new(1, 20);
     h.saturate();
