@@ -118,6 +118,42 @@ fn record_flush_entries_round_trips_every_field() {
 }
 
 #[test]
+fn one_model_from_two_providers_is_two_rows() {
+    let ledger = Ledger::open(":memory:").unwrap();
+    ledger
+        .record(entry("alpha", "gpt-4o-mini", "0.0004485"))
+        .unwrap();
+    let mut azure = entry("alpha", "gpt-4o-mini", "0.0005");
+    azure.provider = "azure".to_owned();
+    ledger.record(azure).unwrap();
+    let t = ledger.totals("alpha");
+    let rows: Vec<_> = t
+        .by_model
+        .iter()
+        .map(|(key, m)| {
+            (
+                key.as_str(),
+                m.provider.as_str(),
+                m.model.as_str(),
+                m.cost_usd,
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("azure/gpt-4o-mini", "azure", "gpt-4o-mini", d("0.0005")),
+            (
+                "openai/gpt-4o-mini",
+                "openai",
+                "gpt-4o-mini",
+                d("0.0004485")
+            ),
+        ]
+    );
+}
+
+#[test]
 fn totals_are_immediate_and_per_model() {
     let ledger = Ledger::open(":memory:").unwrap();
     ledger
@@ -134,10 +170,10 @@ fn totals_are_immediate_and_per_model() {
     assert_eq!(t.cost_usd.to_string(), "0.0004486");
     assert_eq!(t.saved_usd, d("0.25"));
     assert_eq!((t.requests, t.cache_hits), (3, 1));
-    let mini = &t.by_model["gpt-4o-mini"];
+    let mini = &t.by_model["openai/gpt-4o-mini"];
     assert_eq!((mini.requests, mini.units.prompt_tokens), (2, 2468));
     assert_eq!(mini.cost_usd, d("0.0004486"));
-    assert_eq!(t.by_model["gpt-4o"].cache_hits, 1);
+    assert_eq!(t.by_model["openai/gpt-4o"].cache_hits, 1);
     let json = serde_json::to_value(&t).unwrap();
     assert_eq!(
         json["cost_usd"], "0.0004486",
@@ -314,6 +350,7 @@ fn arb_entry() -> impl Strategy<Value = LedgerEntry> {
     (
         prop::sample::select(vec!["alpha", "beta", "gamma"]),
         prop::sample::select(vec!["gpt-4o-mini", "deepseek-chat", "eleven_v3"]),
+        prop::sample::select(vec!["openai", "azure"]),
         0_i64..10_000_000_000,
         0_u32..=18,
         any::<bool>(),
@@ -325,9 +362,10 @@ fn arb_entry() -> impl Strategy<Value = LedgerEntry> {
         ),
     )
         .prop_map(
-            |(tenant, model, mantissa, scale, hit, (uncached, cached, out, chars))| {
+            |(tenant, model, provider, mantissa, scale, hit, (uncached, cached, out, chars))| {
                 let amount = Decimal::new(mantissa, scale);
                 let mut e = entry(tenant, model, "0");
+                e.provider = provider.to_owned();
                 e.usage = Usage {
                     prompt_tokens: uncached + cached,
                     cached_tokens: cached,
@@ -362,9 +400,12 @@ proptest! {
         for tenant in ["alpha", "beta", "gamma"] {
             let stored = ledger.entries(tenant, 0, usize::MAX).unwrap();
             prop_assert_eq!(totals_of(&ledger.totals(tenant)), sum_of(&stored));
-            for (model, m) in &ledger.totals(tenant).by_model {
-                let of_model: Vec<LedgerEntry> =
-                    stored.iter().filter(|e| &e.model == model).cloned().collect();
+            for m in ledger.totals(tenant).by_model.values() {
+                let of_model: Vec<LedgerEntry> = stored
+                    .iter()
+                    .filter(|e| e.provider == m.provider && e.model == m.model)
+                    .cloned()
+                    .collect();
                 let (cost, saved, requests, hits, units) = sum_of(&of_model);
                 prop_assert_eq!((m.cost_usd, m.saved_usd, m.requests, m.cache_hits, m.units),
                     (cost, saved, requests, hits, units));

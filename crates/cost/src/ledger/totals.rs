@@ -29,15 +29,18 @@ pub struct TenantTotals {
     pub estimated: u64,
     /// Entries priced by the fallback price.
     pub priced_by_fallback: u64,
-    /// Per model.
+    /// Per provider and model, keyed `provider/model` (`openai/gpt-4o-mini`), so
+    /// one model served by two providers stays two rows.
     pub by_model: BTreeMap<String, ModelTotals>,
 }
 
-/// One model's totals within a tenant.
+/// One provider's model's totals within a tenant.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ModelTotals {
-    /// Provider of the model's first entry.
+    /// The provider that served (or would have served) its calls.
     pub provider: String,
+    /// The model.
+    pub model: String,
     /// Kind of the model's first entry.
     pub kind: Kind,
     /// Total cost.
@@ -65,6 +68,11 @@ fn count(flag: bool) -> u64 {
     u64::from(flag)
 }
 
+/// The `by_model` key of an entry.
+fn model_key(provider: &str, model: &str) -> String {
+    format!("{provider}/{model}")
+}
+
 /// All tenants' totals.
 #[derive(Debug, Default)]
 pub(crate) struct Totals {
@@ -75,7 +83,7 @@ impl Totals {
     /// The sums after adding `entry`, or `None` if they would not be exact.
     pub fn prepare(&self, entry: &LedgerEntry) -> Option<Update> {
         let tenant = self.tenants.get(&entry.tenant);
-        let model = tenant.and_then(|t| t.by_model.get(&entry.model));
+        let model = tenant.and_then(|t| t.by_model.get(&model_key(&entry.provider, &entry.model)));
         let (tc, ts) = tenant.map_or((Decimal::ZERO, Decimal::ZERO), |t| {
             (t.cost_usd, t.saved_usd)
         });
@@ -110,21 +118,19 @@ impl Totals {
         tenant.failed += count(entry.flags.failed);
         tenant.estimated += count(entry.flags.estimated);
         tenant.priced_by_fallback += count(entry.flags.priced_by_fallback);
-        let model = match tenant.by_model.get_mut(&entry.model) {
-            Some(m) => m,
-            None => tenant
-                .by_model
-                .entry(entry.model.clone())
-                .or_insert_with(|| ModelTotals {
-                    provider: entry.provider.clone(),
-                    kind: entry.kind,
-                    cost_usd: Decimal::ZERO,
-                    saved_usd: Decimal::ZERO,
-                    requests: 0,
-                    cache_hits: 0,
-                    units: Usage::default(),
-                }),
-        };
+        let model = tenant
+            .by_model
+            .entry(model_key(&entry.provider, &entry.model))
+            .or_insert_with(|| ModelTotals {
+                provider: entry.provider.clone(),
+                model: entry.model.clone(),
+                kind: entry.kind,
+                cost_usd: Decimal::ZERO,
+                saved_usd: Decimal::ZERO,
+                requests: 0,
+                cache_hits: 0,
+                units: Usage::default(),
+            });
         model.cost_usd = update.model_cost;
         model.saved_usd = update.model_saved;
         model.requests += 1;
