@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use crate::billing::{Charge, charge, reserve};
 use crate::chat_stream::{self, Relay};
 use crate::config::ProviderKind;
-use crate::dispatch::{Body as UpstreamBody, Dispatched, Outbound};
+use crate::dispatch::{Body as UpstreamBody, Dispatched, Media, Outbound};
 use crate::error::GatewayError;
 use crate::meta::Meta;
 use crate::report::{Report, passthrough};
@@ -158,6 +158,11 @@ async fn answer(
         path: "/v1/chat/completions",
         headers,
         stream: call.stream,
+        media: if call.stream {
+            Media::EventStream
+        } else {
+            Media::Any
+        },
         accept: &accept,
     };
     let billed = Billed {

@@ -7,8 +7,10 @@
 //! for it, that chunk is dropped and `"usage": null` is removed from the others,
 //! so the client sees what it would have seen from the provider. The call is
 //! billed when the stream ends, however it ends: after `[DONE]` from the reported
-//! usage; when the upstream breaks off or the client goes away, from the gateway's
-//! own count of the text received, marked `estimated`. A stream that completes
+//! usage; when the upstream breaks off, from the gateway's own count of the text
+//! received, marked `estimated`. A client that goes away does not end the call:
+//! the rest of the stream is read and dropped, and the call is billed from the
+//! provider's usage, as the provider bills it. A stream that completes
 //! carries its exact cost like a non-streamed answer's header does, as an SSE
 //! comment just before `[DONE]` (`: x-gatebench-cost-usd 0.000123`), which SSE
 //! clients ignore.
@@ -123,11 +125,32 @@ impl Relay {
 
     /// The streaming response.
     pub fn into_response(self, status: StatusCode, headers: HeaderMap) -> Response {
-        let body = futures::stream::unfold(self.state, |mut state| async move {
-            let item = state.next().await?;
-            Some((item, state))
+        let body = futures::stream::unfold(Relaying(Some(self.state)), |mut relay| async move {
+            let item = relay.0.as_mut()?.next().await?;
+            Some((item, relay))
         });
         (status, headers, Body::from_stream(body)).into_response()
+    }
+}
+
+/// The relay while the client reads it. A client that leaves mid-stream does not
+/// stop the call: the provider has started it and bills what it generates, so the
+/// rest is read (and dropped) to the end, and the call is billed from the usage the
+/// provider reports, as if the client had stayed.
+struct Relaying(Option<RelayState>);
+
+impl Drop for Relaying {
+    fn drop(&mut self) {
+        let Some(mut state) = self.0.take() else {
+            return;
+        };
+        if state.finished {
+            return;
+        }
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move { while let Some(Ok(_)) = state.next().await {} });
+        }
+        // Without a runtime, dropping the state bills what arrived, as an estimate.
     }
 }
 

@@ -46,6 +46,37 @@ pub struct Outbound<'a> {
     /// For buffered responses: is a 2xx body valid? (A 200 with a malformed body is
     /// an upstream fault worth another attempt.)
     pub accept: &'a Accept,
+    /// What a 2xx answer must be, streamed or not.
+    pub media: Media,
+}
+
+/// The kind of body a successful answer carries. An answer of another kind (a JSON
+/// body where a stream or audio was asked for) is malformed: an upstream fault worth
+/// another attempt, and nothing a provider bills.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Media {
+    /// Whatever `accept` takes.
+    Any,
+    /// `text/event-stream`.
+    EventStream,
+    /// Audio: anything but JSON or text.
+    Audio,
+}
+
+impl Media {
+    fn fits(self, headers: &HeaderMap) -> bool {
+        let kind = headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        match self {
+            Media::Any => true,
+            Media::EventStream => kind.starts_with("text/event-stream"),
+            Media::Audio => !(kind.starts_with("application/json") || kind.starts_with("text/")),
+        }
+    }
 }
 
 /// An upstream response body.
@@ -243,6 +274,9 @@ async fn attempt_once(
     };
     let status = response.status();
     let headers = response.headers().clone();
+    if status.is_success() && !outbound.media.fits(&headers) {
+        return malformed(provider.name(), status);
+    }
     if status.is_success() && outbound.stream {
         return Attempt::Done(status, headers, Body::Streaming(response));
     }
@@ -276,19 +310,20 @@ async fn attempt_once(
         };
     }
     if status.is_success() && !(outbound.accept)(&bytes) {
-        return Attempt::Transient {
-            kept: None,
-            asked: None,
-            failure: GatewayError::Unreachable {
-                detail: format!(
-                    "{} answered {status} with a malformed body",
-                    provider.name()
-                ),
-                timeout: false,
-            },
-        };
+        return malformed(provider.name(), status);
     }
     Attempt::Done(status, headers, Body::Buffered(bytes))
+}
+
+fn malformed(provider: &str, status: StatusCode) -> Attempt {
+    Attempt::Transient {
+        kept: None,
+        asked: None,
+        failure: GatewayError::Unreachable {
+            detail: format!("{provider} answered {status} with a malformed body"),
+            timeout: false,
+        },
+    }
 }
 
 fn queue_error(provider: &str, rejected: Rejected) -> GatewayError {

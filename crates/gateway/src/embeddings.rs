@@ -15,7 +15,7 @@ use http::{HeaderMap, Method};
 
 use crate::billing::{Charge, charge, reserve};
 use crate::config::ProviderKind;
-use crate::dispatch::{Body as UpstreamBody, Outbound};
+use crate::dispatch::{Body as UpstreamBody, Media, Outbound};
 use crate::error::GatewayError;
 use crate::meta::Meta;
 use crate::report::{Report, passthrough};
@@ -100,6 +100,7 @@ async fn serve(
         path: "/v1/embeddings",
         headers,
         stream: false,
+        media: Media::Any,
         accept: &accept,
     };
     let billed = Billed {

@@ -12,7 +12,7 @@ use http::{HeaderMap, Method};
 
 use crate::billing::{Charge, charge, reserve};
 use crate::config::ProviderKind;
-use crate::dispatch::{Body as UpstreamBody, Outbound};
+use crate::dispatch::{Body as UpstreamBody, Media, Outbound};
 use crate::error::GatewayError;
 use crate::meta::Meta;
 use crate::report::{Report, passthrough};
@@ -105,6 +105,7 @@ async fn serve(
         path: &path,
         headers,
         stream: false,
+        media: Media::Any,
         accept: &accept,
     };
     let plan = gateway.upstreams.plan(provider_kind, None);

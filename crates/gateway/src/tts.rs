@@ -22,7 +22,7 @@ use http::{HeaderMap, Method};
 
 use crate::billing::{Charge, charge, reserve};
 use crate::config::ProviderKind;
-use crate::dispatch::{Body as UpstreamBody, Outbound};
+use crate::dispatch::{Body as UpstreamBody, Media, Outbound};
 use crate::error::GatewayError;
 use crate::meta::Meta;
 use crate::report::{Report, passthrough};
@@ -187,6 +187,10 @@ async fn serve(
         path: &path,
         headers,
         stream: form.streamed(),
+        media: match form {
+            Form::Convert | Form::Stream => Media::Audio,
+            Form::WithTimestamps | Form::StreamWithTimestamps => Media::Any,
+        },
         accept: &accept,
     };
     let billed = Billed {
