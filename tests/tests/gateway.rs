@@ -7,6 +7,8 @@ mod basics;
 mod cache;
 #[path = "gateway/cost.rs"]
 mod cost;
+#[path = "gateway/invariant.rs"]
+mod invariant;
 #[path = "gateway/queue.rs"]
 mod queue;
 #[path = "gateway/resilience.rs"]

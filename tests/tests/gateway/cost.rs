@@ -10,8 +10,11 @@ use gatebench_tokens::Encoding;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-/// model → (field → price), from the repo's price files.
-fn price_table() -> HashMap<String, HashMap<String, Decimal>> {
+/// model → (field → price).
+pub(crate) type PriceTable = HashMap<String, HashMap<String, Decimal>>;
+
+/// The prices, read from the repo's price files.
+pub(crate) fn price_table() -> PriceTable {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../pricing");
     let mut table = HashMap::new();
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -35,15 +38,11 @@ fn price_table() -> HashMap<String, HashMap<String, Decimal>> {
     table
 }
 
-fn price(table: &HashMap<String, HashMap<String, Decimal>>, model: &str, field: &str) -> Decimal {
+pub(crate) fn price(table: &PriceTable, model: &str, field: &str) -> Decimal {
     table[model].get(field).copied().unwrap_or(Decimal::ZERO)
 }
 
-fn chat_cost(
-    table: &HashMap<String, HashMap<String, Decimal>>,
-    model: &str,
-    usage: &Value,
-) -> Decimal {
+fn chat_cost(table: &PriceTable, model: &str, usage: &Value) -> Decimal {
     let prompt = Decimal::from(usage["prompt_tokens"].as_u64().unwrap());
     let cached = Decimal::from(
         usage["prompt_tokens_details"]["cached_tokens"]
