@@ -83,6 +83,16 @@ pub enum ProviderKind {
     Webvtt,
 }
 
+impl ProviderKind {
+    /// What a health probe asks for: a cheap GET that the provider never bills.
+    pub fn probe_path(self) -> &'static str {
+        match self {
+            ProviderKind::Openai | ProviderKind::Elevenlabs => "/v1/models",
+            ProviderKind::Personality | ProviderKind::Webvtt => "/health",
+        }
+    }
+}
+
 /// One upstream provider.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -256,6 +266,11 @@ pub struct HealthSettings {
     /// How long an open circuit waits before letting a trial request through.
     #[serde(with = "serde_duration")]
     pub open_for: Duration,
+    /// Try a half-open provider with a probe (`GET /v1/models`, or `/health` for
+    /// the services) rather than waiting for a request to try it: `/readyz` counts
+    /// only closed circuits as ready, so an idle gateway would otherwise never turn
+    /// ready again.
+    pub probe: bool,
 }
 
 impl Default for HealthSettings {
@@ -263,6 +278,7 @@ impl Default for HealthSettings {
         HealthSettings {
             failure_threshold: 5,
             open_for: Duration::from_secs(1),
+            probe: true,
         }
     }
 }

@@ -2,14 +2,57 @@
 //!
 //! `failure_threshold` consecutive failed attempts open a provider's circuit: its
 //! requests go straight to their fallbacks instead of waiting on a provider that is
-//! down. After `open_for`, the circuit is half-open: the next request is a trial, and
-//! its success closes the circuit. `/readyz` is 503 while any circuit is open, so a
-//! deployment (or the readiness suite) sees when the gateway has recovered.
+//! down. After `open_for`, the circuit is half-open: one trial may go through, and
+//! its success closes the circuit (a failure opens it again). `/readyz` is 503
+//! until every circuit is closed, so a deployment (or the readiness suite) sees when
+//! the gateway has recovered. With `probe` on, the gateway makes the trial itself
+//! (see [`probe_half_open`]): a gateway taken out of rotation gets no requests, and
+//! would otherwise never turn ready again.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
+
+use crate::state::Gateway;
+use crate::upstream::Provider;
+
+/// How often [`probe_half_open`] looks at the circuits, for a given `open_for`.
+pub fn probe_period(open_for: Duration) -> Duration {
+    (open_for / 4).clamp(Duration::from_millis(10), Duration::from_millis(500))
+}
+
+/// Takes the trial of every half-open circuit with a probe (a `GET` the provider
+/// does not bill; see `ProviderKind::probe_path`), every `period`, until `gateway`
+/// is gone. A 2xx closes the circuit; a 5xx, a timeout or a broken connection
+/// opens it again; any other answer (a 404 from a provider without that route, a
+/// 429) says nothing, and leaves the trial to the next request.
+pub async fn probe_half_open(gateway: Weak<Gateway>, period: Duration) {
+    let mut tick = tokio::time::interval(period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tick.tick().await;
+        let Some(gateway) = gateway.upgrade() else {
+            return;
+        };
+        for provider in gateway.upstreams.providers() {
+            if provider.circuit.state() == CircuitState::HalfOpen && provider.circuit.allow() {
+                tokio::spawn(probe(Arc::clone(&gateway), Arc::clone(provider)));
+            }
+        }
+    }
+}
+
+async fn probe(gateway: Arc<Gateway>, provider: Arc<Provider>) {
+    let outcome = gateway.upstreams.probe(&provider).await;
+    tracing::debug!(provider = provider.name(), ?outcome, "health probe");
+    match outcome {
+        Ok(status) if status.is_success() => provider.circuit.success(),
+        Ok(status) if status.is_server_error() => provider.circuit.failure(),
+        Ok(_) => provider.circuit.neutral(),
+        Err(_) => provider.circuit.failure(),
+    }
+}
 
 /// State of one provider's circuit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -120,6 +120,7 @@ pub const DRAIN: Duration = Duration::from_secs(25);
 pub struct RunningGateway {
     gateway: Arc<Gateway>,
     server: ServerHandle,
+    probe: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningGateway {
@@ -152,7 +153,16 @@ impl RunningGateway {
             resettable: false,
         };
         let server = server::spawn(listener, router, options).map_err(bind)?;
-        Ok(RunningGateway { gateway, server })
+        let health = &gateway.config.health;
+        let probe = health.probe.then(|| {
+            let period = health::probe_period(health.open_for);
+            tokio::spawn(health::probe_half_open(Arc::downgrade(&gateway), period))
+        });
+        Ok(RunningGateway {
+            gateway,
+            server,
+            probe,
+        })
     }
 
     /// The address it listens on.
@@ -173,6 +183,9 @@ impl RunningGateway {
     /// Stops accepting, lets open requests finish (up to [`DRAIN`]), and flushes
     /// the ledger.
     pub async fn shutdown(self) {
+        if let Some(probe) = &self.probe {
+            probe.abort();
+        }
         self.server.stop().await;
         flush(&self.gateway).await;
     }

@@ -1,5 +1,5 @@
 //! Operational endpoints: `/healthz` (the process is up), `/readyz` (every
-//! provider's circuit is closed or trying again), `/metrics` (Prometheus), and
+//! provider's circuit is closed), `/metrics` (Prometheus), and
 //! `/v1/models` (what clients may ask for).
 
 use std::sync::Arc;
@@ -18,7 +18,8 @@ pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// `GET /readyz`: 503 while a provider's circuit is open.
+/// `GET /readyz`: 503 while a provider's circuit is open or half-open (recovering:
+/// not yet proven by a trial).
 pub async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
     let providers: Vec<_> = gateway
         .upstreams
@@ -28,7 +29,7 @@ pub async fn readyz(State(gateway): State<Arc<Gateway>>) -> Response {
         .collect();
     let ready = providers
         .iter()
-        .all(|(_, state, _)| *state != CircuitState::Open);
+        .all(|(_, state, _)| *state == CircuitState::Closed);
     let body = json!({
         "status": if ready { "ready" } else { "degraded" },
         "providers": providers.iter().map(|(name, state, queue)| json!({

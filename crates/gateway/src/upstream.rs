@@ -236,6 +236,25 @@ impl Upstreams {
     }
 }
 
+impl Upstreams {
+    /// Sends a health probe: `GET` of the kind's probe path with the provider's key,
+    /// within the provider's timeout.
+    pub async fn probe(&self, provider: &Provider) -> Result<http::StatusCode, AttemptError> {
+        let path = provider.config.kind.probe_path();
+        let response = self
+            .send(
+                provider,
+                Method::GET,
+                path,
+                &HeaderMap::new(),
+                Bytes::new(),
+                false,
+            )
+            .await?;
+        Ok(response.status())
+    }
+}
+
 /// An attempt that got no response.
 #[derive(Debug, thiserror::Error)]
 pub enum AttemptError {

@@ -168,6 +168,107 @@ async fn an_outage_opens_the_circuit_and_readiness_returns_when_it_ends() {
     stack.shutdown().await;
 }
 
+/// The state of `provider`'s circuit and the readiness status.
+async fn readiness(http: &reqwest::Client, url: &str, provider: &str) -> (u16, String) {
+    let response = http.get(format!("{url}/readyz")).send().await.unwrap();
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    let circuit = body["providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == provider)
+        .map(|p| p["circuit"].as_str().unwrap().to_owned())
+        .unwrap();
+    (status, circuit)
+}
+
+#[tokio::test]
+async fn a_half_open_circuit_is_not_ready_until_a_trial_succeeds() {
+    let stack = stack(|o| {
+        o.gateway.health.open_for = Duration::from_millis(100);
+        o.gateway.health.probe = false;
+    })
+    .await;
+    let http = client();
+    let url = stack.gateway_url();
+    let mock = stack.mock_url("openai").unwrap();
+    set_faults(&http, &mock, json!({ "windows": [{ "kind": "unavailable", "from": "0s", "to": "1h", "models": ["deepseek-chat"] }] })).await;
+    for _ in 0..2 {
+        let _ = chat(&http, &url, "deepseek-chat", "down").await;
+    }
+    set_faults(&http, &mock, json!({})).await;
+    eventually("the circuit half-open", Duration::from_secs(10), || async {
+        readiness(&http, &url, "deepseek").await.1 == "half_open"
+    })
+    .await;
+    // Without a probe nothing tries the provider: still recovering, not ready.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        readiness(&http, &url, "deepseek").await,
+        (503, "half_open".to_owned())
+    );
+    // A request is the trial; its success closes the circuit.
+    assert_eq!(
+        chat(&http, &url, "deepseek-chat", "trial").await.status(),
+        200
+    );
+    assert_eq!(
+        readiness(&http, &url, "deepseek").await,
+        (200, "closed".to_owned())
+    );
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_gateway_probes_a_half_open_provider_and_turns_ready_without_traffic() {
+    let stack = stack(|o| o.gateway.health.open_for = Duration::from_millis(100)).await;
+    let http = client();
+    let url = stack.gateway_url();
+    let mock = stack.mock_url("personality").unwrap();
+    let personality = || async {
+        http.post(format!("{url}/v1/personality"))
+            .bearer_auth(ALPHA)
+            .json(&json!({"age": 7, "interests": ["space"]}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    // The whole service is down, its health route included.
+    set_faults(
+        &http,
+        &mock,
+        json!({ "windows": [{ "kind": "unavailable", "from": "0s", "to": "1h" }] }),
+    )
+    .await;
+    for _ in 0..2 {
+        assert_eq!(personality().await, 503);
+    }
+    assert_eq!(readiness(&http, &url, "personality").await.0, 503);
+    // Many open periods later, every probe has failed: never ready meanwhile.
+    for _ in 0..10 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(readiness(&http, &url, "personality").await.0, 503);
+    }
+    let stats = mock_stats(&http, &mock).await;
+    assert!(
+        stats["by_route"]["/health"]["fault_unavailable"]
+            .as_u64()
+            .unwrap_or(0)
+            >= 1,
+        "the gateway probed the service: {stats}"
+    );
+    // The service is back: the probe finds it, with no request sent.
+    set_faults(&http, &mock, json!({})).await;
+    eventually("ready without traffic", Duration::from_secs(10), || async {
+        readiness(&http, &url, "personality").await == (200, "closed".to_owned())
+    })
+    .await;
+    assert_eq!(personality().await, 200);
+    stack.shutdown().await;
+}
+
 #[tokio::test]
 async fn an_unreachable_upstream_is_a_clean_502() {
     let mut config = gatebench_gateway::GatewayConfig::demo();

@@ -82,7 +82,7 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use bytes::Bytes;
 use gatebench_distr::Delay;
@@ -127,7 +127,12 @@ pub fn router(profile: &ServiceProfile, seed: u64, time_scale: f64) -> Router {
         first_byte: profile.first_byte,
         per_item: profile.per_item,
     });
-    let routes = Router::new().route(ROUTE, post(create)).with_state(state);
+    // `/health` goes through the provider middleware, so an outage window covers it:
+    // a gateway's health probe sees the service as its callers would.
+    let routes = Router::new()
+        .route(ROUTE, post(create))
+        .route("/health", get(|| async { http::StatusCode::OK }))
+        .with_state(state);
     assemble(core, routes, Router::new())
 }
 
