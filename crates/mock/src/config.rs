@@ -146,7 +146,8 @@ pub struct ServiceProfile {
     pub faults: FaultSpec,
     /// See [`ServiceSettings::call_log_capacity`].
     pub call_log_capacity: usize,
-    /// Time before the response starts.
+    /// Time before the response starts, counted from when the request was read
+    /// (the mock's own work on it is inside this time, not added to it).
     pub first_byte: Delay,
     /// Extra time per unit of work (a cue, an interest).
     pub per_item: Delay,

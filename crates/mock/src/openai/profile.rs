@@ -116,7 +116,8 @@ pub struct EmbeddingModel {
     pub shortening: bool,
     /// Tokens one input may have.
     pub max_input_tokens: u32,
-    /// Time before the response, whatever the input.
+    /// Time before the response, whatever the input, counted from when the mock
+    /// read the request (its own work on it is inside this time).
     pub base: Delay,
     /// Extra time per input token (all inputs together).
     pub per_token: Delay,
