@@ -64,13 +64,14 @@ pub struct ChatModel {
     pub context_window: u32,
     /// Largest `max_tokens` / `max_completion_tokens` accepted.
     pub max_output_tokens: u32,
-    /// Time to first token, drawn per request: from when the mock has read the
-    /// request to its first content chunk (a Responses stream's first delta; the
-    /// role chunk goes out with it) or, unstreamed, the start of the answer's time.
-    /// The mock's own work on the request (parsing, counting, planning, admission)
-    /// is inside it, not added. Its percentiles are those of the measured figure
-    /// below `capacity.soft_limit`; past it, every wait of the request is multiplied
-    /// by the load factor fixed at admission.
+    /// Time to first token (TTFT), drawn per request: from when the mock has read
+    /// the request to its first content chunk (the role chunk goes out with it; on
+    /// the Responses API, the first text delta). The mock's own work on the
+    /// request (parsing, counting, planning, admission) is inside it, not added.
+    /// Its percentiles are those a client measures, less the network, below
+    /// `capacity.soft_limit`; past it, every wait of the request is multiplied by
+    /// the load factor fixed at admission. An answer that is not streamed comes
+    /// whole `first_token + per_token × tokens` after the request was read.
     pub first_token: Delay,
     /// Time per output token (TPOT), drawn once per request (so a whole request is
     /// fast or slow, as on a real shared backend): the request's mean gap between
