@@ -13,7 +13,7 @@ use crate::capacity::CapacityConfig;
 use crate::core::ServiceSettings;
 use crate::elevenlabs::ElevenLabsProfile;
 use crate::faults::FaultSpec;
-use crate::openai::OpenAiProfile;
+use crate::openai::{MAX_CHUNK_JITTER, OpenAiProfile};
 use crate::ratelimit::RateLimitConfig;
 
 /// Settings of all four mocks.
@@ -105,6 +105,17 @@ impl Profile {
                 format!("{share} is not between 0 and 1"),
             ));
         }
+        for (id, model) in &self.openai.chat_models {
+            let jitter = model.chunk_jitter;
+            if !(0.0..=MAX_CHUNK_JITTER).contains(&jitter) {
+                return Err((
+                    format!("openai.chat_models.{}.chunk_jitter", toml_key_segment(id)),
+                    format!(
+                        "{jitter} is not a coefficient of variation from 0 to {MAX_CHUNK_JITTER}"
+                    ),
+                ));
+            }
+        }
         for (name, settings) in sections {
             if let Err(e) = settings.faults.validate() {
                 return Err((format!("{name}.faults"), e.to_string()));
@@ -127,6 +138,20 @@ impl Profile {
     }
 }
 
+/// A table key as a path segment: quoted when it is not a bare TOML key
+/// (`"gpt-3.5-turbo"`), so the path finds its line.
+fn toml_key_segment(key: &str) -> String {
+    let bare = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if bare {
+        key.to_owned()
+    } else {
+        format!("\"{key}\"")
+    }
+}
+
 /// Profile of a simple service (personality, WebVTT): the shared settings and one
 /// latency model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -146,7 +171,8 @@ pub struct ServiceProfile {
     pub faults: FaultSpec,
     /// See [`ServiceSettings::call_log_capacity`].
     pub call_log_capacity: usize,
-    /// Time before the response starts.
+    /// Time before the response starts, counted from when the request was read
+    /// (the mock's own work on it is inside this time, not added to it).
     pub first_byte: Delay,
     /// Extra time per unit of work (a cue, an interest).
     pub per_item: Delay,
@@ -235,6 +261,18 @@ mod tests {
             (
                 "[elevenlabs]\nbody_limit = 0\n",
                 "p.toml:2: `elevenlabs.body_limit`",
+            ),
+            (
+                "[openai.chat_models.\"gpt-3.5-turbo\"]\nper_token = \"20ms\"\nchunk_jitter = -0.1\n",
+                "p.toml:3: `openai.chat_models.\"gpt-3.5-turbo\".chunk_jitter`: -0.1 is not",
+            ),
+            (
+                "[openai.chat_models.mine]\nchunk_jitter = nan\n",
+                "p.toml:2: `openai.chat_models.mine.chunk_jitter`",
+            ),
+            (
+                "[openai.chat_models.mine]\nchunk_jitter = 9.0\n",
+                "p.toml:2: `openai.chat_models.mine.chunk_jitter`: 9 is not",
             ),
         ] {
             let error = Profile::from_toml(text, "p.toml").unwrap_err().to_string();

@@ -319,6 +319,16 @@ impl RequestCtx {
         }
     }
 
+    /// Waits until `d`, scaled, has passed since the request was received: the
+    /// mock's own work on it (parsing, counting, planning, admission) is part of the
+    /// delay rather than added to it, unless it takes longer.
+    pub async fn sleep_from_received(&self, d: Duration) {
+        let d = self.scaled(d);
+        if let Some(at) = self.inner.received.checked_add(d).filter(|_| !d.is_zero()) {
+            tokio::time::sleep_until(at.into()).await;
+        }
+    }
+
     /// If a stream-cut fault was drawn, the share of the stream to send before cutting
     /// (between 0.2 and 0.8). A handler that streams calls this and cuts its stream
     /// itself; otherwise the middleware cuts the body.

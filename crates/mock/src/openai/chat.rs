@@ -3,7 +3,7 @@
 //! delay, whole or streamed.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Json;
 use axum::extract::State;
@@ -18,11 +18,12 @@ use rand::RngExt as _;
 use xxhash_rust::xxh3::{xxh3_64, xxh3_128};
 
 use super::OpenAiMock;
-use super::admission::{Admission, admit};
+use super::admission::admit;
 use super::arguments;
 use super::completion::{self, Format, Spec, Written};
 use super::profile::ChatModel;
 use super::stream;
+use super::timing::Timing;
 use super::tools;
 use super::validate;
 use crate::core::RequestCtx;
@@ -52,32 +53,6 @@ pub struct Planned {
     pub usage: Usage,
     /// The prompt as tokens (for the prompt cache).
     pub prompt: Arc<Vec<u32>>,
-}
-
-/// How long an answer takes: time to first token, then time per token, both
-/// multiplied by the capacity factor.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Timing {
-    pub first: Duration,
-    pub per_token: Duration,
-    pub factor: f64,
-}
-
-impl Timing {
-    /// This request's draw of `model`'s latency, stretched by the load `admission`
-    /// found.
-    pub fn draw(model: &ChatModel, ctx: &RequestCtx, admission: &Admission) -> Timing {
-        Timing {
-            first: model.first_token.sample(&mut ctx.rng("first_token")),
-            per_token: model.per_token.sample(&mut ctx.rng("per_token")),
-            factor: admission.factor(),
-        }
-    }
-
-    /// Before the server time scale: the delay of a step, under load.
-    pub fn loaded(&self, d: Duration) -> Duration {
-        d.mul_f64(self.factor.max(0.0))
-    }
 }
 
 /// What a generating route (chat, legacy completions, responses) served.
@@ -197,8 +172,7 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         ));
     }
     let longest = planned.choices.iter().map(|c| c.tokens).max().unwrap_or(0);
-    let total = timing.first + timing.per_token * longest;
-    ctx.sleep(timing.loaded(total)).await;
+    ctx.sleep_from_received(timing.whole(longest)).await;
     let completion = ChatCompletion {
         id: meta.id,
         object: ChatCompletion::OBJECT.to_owned(),

@@ -72,7 +72,8 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
     let base = model.base.sample(&mut ctx.rng("embedding_base"));
     let per_token = model.per_token.sample(&mut ctx.rng("embedding_per_token"));
     let delay = base + per_token.mul_f64(total as f64);
-    ctx.sleep(delay.mul_f64(admission.factor().max(0.0))).await;
+    ctx.sleep_from_received(delay.mul_f64(admission.factor().max(0.0)))
+        .await;
 
     let usage = EmbeddingUsage {
         prompt_tokens: total as u32,

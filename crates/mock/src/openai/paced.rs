@@ -1,8 +1,9 @@
 //! Sending a stream of server-sent events at the latency model's pace: the one
 //! mechanism behind every streamed answer (chat and legacy completion chunks, the
 //! Responses API's events). A [`Script`] says what each event is and how long to
-//! wait before it; [`respond`] sends it, cuts it part-way when a stream-cut fault
-//! was drawn, and has the script bill what went out when the stream ends early.
+//! wait before it, the waits adding up from the request's arrival; [`respond`]
+//! sends it, cuts it part-way when a stream-cut fault was drawn, and has the
+//! script bill what went out when the stream ends early.
 
 use std::io;
 use std::time::Duration;
@@ -28,7 +29,8 @@ const CUT_GRACE: Duration = Duration::from_millis(20);
 pub(super) trait Script: Send + 'static {
     /// How many events there are.
     fn len(&self) -> usize;
-    /// The wait before event `i` (loaded, before the server time scale).
+    /// The wait before event `i` since event `i − 1` was due (the first counts
+    /// from the request's arrival), loaded, before the server time scale.
     fn wait(&self, i: usize) -> Duration;
     /// Writes event `i`, framing included.
     fn write(&self, i: usize, out: &mut Vec<u8>);
@@ -48,11 +50,14 @@ pub(super) fn respond<S: Script>(script: S, ctx: RequestCtx, admission: Admissio
         .take_stream_cut()
         .map(|share| ((share * len as f64) as usize).clamp(1, len.saturating_sub(1).max(1)));
     let headers = admission.headers.clone();
+    // Waits count from the request's arrival, so the mock's own work on it (parsing,
+    // counting, planning) is inside the time to first token rather than added to it.
+    let deadline = Instant::from_std(ctx.received());
     let state = Paced {
         script,
         next: 0,
         cut_at,
-        deadline: Instant::now(),
+        deadline,
         ctx,
         finished: false,
         all_sent: false,
@@ -99,8 +104,9 @@ impl<S: Script> Paced<S> {
             self.all_sent = true;
             return Some((Ok(Bytes::from_static(self.script.end())), self));
         }
-        // Waits count from a running deadline, so timer overshoot on one token does
-        // not add up over a long answer.
+        // Waits count from a running deadline, not from when the last event went
+        // out, so a late wake-up (the timer's 1 ms resolution, a busy scheduler)
+        // shortens the next gap instead of adding up over a long answer.
         self.deadline += self.ctx.scaled(self.script.wait(self.next));
         if self.deadline > Instant::now() {
             tokio::time::sleep_until(self.deadline).await;

@@ -64,11 +64,26 @@ pub struct ChatModel {
     pub context_window: u32,
     /// Largest `max_tokens` / `max_completion_tokens` accepted.
     pub max_output_tokens: u32,
-    /// Time to first token.
+    /// Time to first token (TTFT), drawn per request: from when the mock has read
+    /// the request to its first content chunk (the role chunk goes out with it; on
+    /// the Responses API, the first text delta). The mock's own work on the
+    /// request (parsing, counting, planning, admission) is inside it, not added.
+    /// Its percentiles are those a client measures, less the network, below
+    /// `capacity.soft_limit`; past it, every wait of the request is multiplied by
+    /// the load factor fixed at admission. An answer that is not streamed comes
+    /// whole `first_token + per_token × tokens` after the request was read.
     pub first_token: Delay,
-    /// Time per output token, drawn once per request (so a whole request is fast or
-    /// slow, as on a real shared backend), then multiplied by the capacity factor.
+    /// Time per output token (TPOT), drawn once per request (so a whole request is
+    /// fast or slow, as on a real shared backend): the request's mean gap between
+    /// content chunks, `(last − first) / (chunks − 1)`. Multiplied by the capacity
+    /// factor like `first_token`.
     pub per_token: Delay,
+    /// Coefficient of variation (standard deviation over mean) of the gaps between
+    /// one stream's content chunks around its time per token: each gap is the time
+    /// per token times a log-normal factor, the factors of a stream normalised to
+    /// average exactly 1. 0 sends every chunk of a stream exactly one time per
+    /// token apart. Gaps pooled over many requests then spread by both draws.
+    pub chunk_jitter: f64,
     /// Length of an answer when nothing caps it.
     pub output_tokens: TokenCount,
 }
@@ -83,6 +98,7 @@ impl Default for ChatModel {
             max_output_tokens: 16_384,
             first_token: delay("lognormal(400ms, 1.5s)"),
             per_token: delay("lognormal(12ms, 30ms)"),
+            chunk_jitter: DEFAULT_CHUNK_JITTER,
             output_tokens: TokenCount {
                 median: 200,
                 p99: 900,
@@ -90,6 +106,13 @@ impl Default for ChatModel {
         }
     }
 }
+
+/// The chunk gap spread of every default model (sources in `default.toml`).
+const DEFAULT_CHUNK_JITTER: f64 = 0.3;
+
+/// Largest `chunk_jitter` accepted: beyond it a stream would be a few long stalls
+/// between bursts, not a stream with jitter.
+pub(crate) const MAX_CHUNK_JITTER: f64 = 4.0;
 
 /// A log-normal distribution of token counts, given by its median and 99th
 /// percentile.
@@ -116,7 +139,8 @@ pub struct EmbeddingModel {
     pub shortening: bool,
     /// Tokens one input may have.
     pub max_input_tokens: u32,
-    /// Time before the response, whatever the input.
+    /// Time before the response, whatever the input, counted from when the mock
+    /// read the request (its own work on it is inside this time).
     pub base: Delay,
     /// Extra time per input token (all inputs together).
     pub per_token: Delay,
@@ -236,6 +260,7 @@ fn default_chat_models() -> BTreeMap<String, ChatModel> {
         max_output_tokens,
         first_token: delay(first_token),
         per_token: delay(per_token),
+        chunk_jitter: DEFAULT_CHUNK_JITTER,
         output_tokens: TokenCount { median, p99 },
     };
     [

@@ -14,9 +14,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::admission::Admission;
-use super::chat::{Meta, Object, Timing};
+use super::chat::{Meta, Object};
 use super::completion::{Call, Written};
 use super::paced::{self, Script};
+use super::timing::Timing;
 use crate::core::RequestCtx;
 use axum::response::Response;
 use gatebench_tokens::Encoding;
@@ -86,8 +87,10 @@ pub fn token_pieces(encoding: Encoding, text: &str) -> Vec<String> {
 }
 
 /// Events in sending order with the (loaded, unscaled) wait before each: the
-/// first token after the time to first token, each later token (and the finish)
-/// one time-per-token after the previous, choices generated side by side.
+/// first token after the time to first token; each later token one chunk gap
+/// after the previous (choices generated side by side share their gaps), the gaps
+/// jittered around the time per token with their mean exactly it; the finish one
+/// time per token after the last token.
 fn schedule(pieces: &[Vec<String>], include_usage: bool, timing: Timing) -> Vec<(Event, Duration)> {
     let per_token = timing.loaded(timing.per_token);
     let mut steps = Vec::new();
@@ -100,12 +103,13 @@ fn schedule(pieces: &[Vec<String>], include_usage: bool, timing: Timing) -> Vec<
         steps.push((Event::Role(i), wait));
     }
     let longest = pieces.iter().map(Vec::len).max().unwrap_or(0);
+    let mut gaps = timing.gaps(longest.saturating_sub(1)).into_iter();
     for position in 0..longest {
         let mut first_in_round = true;
         for (i, p) in pieces.iter().enumerate() {
             if position < p.len() {
                 let wait = if position > 0 && first_in_round {
-                    per_token
+                    gaps.next().unwrap_or(per_token)
                 } else {
                     Duration::ZERO
                 };
@@ -306,6 +310,8 @@ mod tests {
             first: Duration::from_millis(400),
             per_token: Duration::from_millis(10),
             factor: 1.0,
+            jitter: 0.0,
+            jitter_seed: 7,
         }
     }
 
@@ -354,5 +360,37 @@ mod tests {
         };
         let total: Duration = schedule(&pieces, false, loaded).iter().map(|s| s.1).sum();
         assert_eq!(total, Duration::from_millis(2 * (400 + 5 * 10)));
+    }
+
+    #[test]
+    fn jittered_token_gaps_keep_the_time_per_token_on_average() {
+        let pieces = vec![vec!["a".to_owned(); 41], vec!["b".to_owned(); 30]];
+        let jittered = Timing {
+            jitter: 0.5,
+            ..timing()
+        };
+        let steps = schedule(&pieces, false, jittered);
+        let gaps: Vec<Duration> = steps
+            .iter()
+            .filter(|s| matches!(s.0, Event::Content(0, p) if p > 0))
+            .map(|s| s.1)
+            .collect();
+        assert_eq!(gaps.len(), 40);
+        assert!(gaps.windows(2).any(|w| w[0] != w[1]), "the gaps vary");
+        let total: Duration = steps.iter().map(|s| s.1).sum();
+        let expected = Duration::from_millis(400 + 41 * 10);
+        assert!(
+            total.abs_diff(expected) < Duration::from_micros(1),
+            "{total:?}"
+        );
+        let choice_1: Duration = steps
+            .iter()
+            .filter(|s| matches!(s.0, Event::Content(1, _)))
+            .map(|s| s.1)
+            .sum();
+        assert!(
+            choice_1.is_zero(),
+            "the second choice rides the first one's gaps"
+        );
     }
 }

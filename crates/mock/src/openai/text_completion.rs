@@ -25,9 +25,10 @@ use gatebench_wire::openai::{
 use super::OpenAiMock;
 use super::admission::admit;
 use super::arguments;
-use super::chat::{self, Generated, Meta, Object, Timing};
+use super::chat::{self, Generated, Meta, Object};
 use super::completion::Written;
 use super::stream;
+use super::timing::Timing;
 use super::validate::{self, invalid};
 use crate::core::RequestCtx;
 use crate::error::ApiError;
@@ -102,8 +103,7 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         ));
     }
     let longest = choices.iter().map(|c| c.tokens).max().unwrap_or(0);
-    ctx.sleep(timing.loaded(timing.first + timing.per_token * longest))
-        .await;
+    ctx.sleep_from_received(timing.whole(longest)).await;
     let completion = TextCompletion {
         id: meta.id,
         object: TextCompletion::OBJECT.to_owned(),

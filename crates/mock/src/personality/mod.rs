@@ -156,7 +156,7 @@ async fn create(
     for _ in 0..items {
         wait += state.per_item.sample(&mut rng);
     }
-    ctx.sleep(wait.mul_f64(permit.factor())).await;
+    ctx.sleep_from_received(wait.mul_f64(permit.factor())).await;
 
     tracing::debug!(age_band = %answer.age_band, interests = items, "personality served");
     let mut response = Json(answer).into_response();

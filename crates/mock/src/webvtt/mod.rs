@@ -178,7 +178,7 @@ async fn create(
     for _ in 0..cues.len() {
         wait += state.per_item.sample(&mut rng);
     }
-    ctx.sleep(wait.mul_f64(permit.factor())).await;
+    ctx.sleep_from_received(wait.mul_f64(permit.factor())).await;
 
     tracing::debug!(cues = cues.len(), duration_ms, "webvtt served");
     let mut response = if wants_json(&headers) {

@@ -33,8 +33,9 @@ use serde_json::{Value, json};
 use super::OpenAiMock;
 use super::admission::admit;
 use super::arguments;
-use super::chat::{self, Generated, Timing};
+use super::chat::{self, Generated};
 use super::completion::{Call, Written};
+use super::timing::Timing;
 use super::validate::{self, invalid};
 use crate::core::RequestCtx;
 use crate::error::ApiError;
@@ -123,8 +124,7 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         };
         return Ok(stream::respond(plan, ctx.clone(), admission));
     }
-    let total = timing.first + timing.per_token * written.tokens;
-    ctx.sleep(timing.loaded(total)).await;
+    ctx.sleep_from_received(timing.whole(written.tokens)).await;
     let done = finished(started, &output, usage);
     let mut response = Json(done).into_response();
     response.headers_mut().extend(admission.headers.clone());

@@ -18,9 +18,9 @@ use gatebench_wire::books::hash;
 use gatebench_wire::openai::{OutputText, ResponseEvent, ResponseObject, ResponseUsage};
 
 use super::super::admission::Admission;
-use super::super::chat::Timing;
 use super::super::paced::{self, Script};
 use super::super::stream::token_pieces;
+use super::super::timing::Timing;
 use super::{Output, finished};
 use crate::core::RequestCtx;
 use gatebench_tokens::Encoding;
@@ -68,8 +68,10 @@ pub(super) fn respond(plan: Plan, ctx: RequestCtx, admission: Admission) -> Resp
 }
 
 /// Steps with the (loaded, unscaled) wait before each: the opening events at once,
-/// the first delta after the time to first token, each later delta (and the
-/// closing events) one time-per-token later. A function call has no content part.
+/// the first delta after the time to first token, each later delta one chunk gap
+/// later (jittered around the time per token, their mean exactly it), the closing
+/// events one time per token after the last delta. A function call has no content
+/// part.
 fn schedule(pieces: usize, call: bool, timing: Timing) -> Vec<(Step, Duration)> {
     let per_token = timing.loaded(timing.per_token);
     let mut steps = vec![
@@ -80,11 +82,11 @@ fn schedule(pieces: usize, call: bool, timing: Timing) -> Vec<(Step, Duration)> 
     if !call {
         steps.push((Step::PartAdded, Duration::ZERO));
     }
+    let gaps = timing.gaps(pieces.saturating_sub(1));
     for i in 0..pieces {
-        let wait = if i == 0 {
-            timing.loaded(timing.first)
-        } else {
-            per_token
+        let wait = match i.checked_sub(1) {
+            None => timing.loaded(timing.first),
+            Some(gap) => gaps.get(gap).copied().unwrap_or(per_token),
         };
         steps.push((Step::Delta(i), wait));
     }
@@ -256,6 +258,8 @@ mod tests {
             first: Duration::from_millis(300),
             per_token: Duration::from_millis(10),
             factor: 1.0,
+            jitter: 0.0,
+            jitter_seed: 1,
         };
         let steps = schedule(3, false, timing);
         let order: Vec<Step> = steps.iter().map(|s| s.0).collect();
