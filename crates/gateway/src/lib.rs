@@ -20,6 +20,7 @@ pub mod health;
 pub mod meta;
 pub mod metrics;
 mod ops;
+mod pipeline;
 pub mod report;
 pub mod request;
 mod respond;

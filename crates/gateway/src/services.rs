@@ -5,19 +5,17 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
-use gatebench_cost::{CacheOutcome, Kind, Usage};
+use gatebench_cost::{Kind, Usage};
 use http::{HeaderMap, Method};
 
-use crate::billing::{Charge, charge, reserve};
 use crate::config::ProviderKind;
-use crate::dispatch::{Body as UpstreamBody, Media, Outbound};
+use crate::dispatch::{Media, Outbound};
 use crate::error::GatewayError;
 use crate::meta::Meta;
-use crate::report::{Report, passthrough};
+use crate::pipeline::{self, Call};
 use crate::request::{json_object, observed, read, to_the_end};
-use crate::respond::{Billed, send, upstream_error};
 use crate::state::Gateway;
 
 /// `POST /v1/personality`.
@@ -83,7 +81,7 @@ async fn serve(
     body: Bytes,
     id: String,
 ) -> Result<Response, GatewayError> {
-    let mut meta = Meta::read(gateway, headers, false, id).map_err(GatewayError::detail_shaped)?;
+    let meta = Meta::read(gateway, headers, false, id).map_err(GatewayError::detail_shaped)?;
     json_object(&body).map_err(GatewayError::detail_shaped)?;
     let model = service.name();
     let (provider_kind, kind) = service.kind();
@@ -91,84 +89,35 @@ async fn serve(
         requests: 1,
         ..Usage::default()
     };
-    let reservation = reserve(gateway, &meta, model, &one)?;
-    gateway.metrics.cache(model, "bypass");
     let path = format!("/v1/{model}");
+    let usage_of = move |_: &HeaderMap, _: &[u8]| Some(one);
     let accept = move |body: &[u8]| match service {
         Service::Personality => serde_json::from_slice::<serde_json::Value>(body).is_ok(),
         Service::Webvtt => {
             body.starts_with(b"WEBVTT") || serde_json::from_slice::<serde_json::Value>(body).is_ok()
         }
     };
-    let outbound = Outbound {
-        method: Method::POST,
-        path: &path,
-        headers,
-        stream: false,
-        media: Media::Any,
-        accept: &accept,
-    };
-    let plan = gateway.upstreams.plan(provider_kind, None);
-    let billed = Billed {
+    let call = Call {
         route: model,
-        model,
         kind,
-        outcome: CacheOutcome::Bypass,
-    };
-    let (dispatched, reservation) = match send(
-        gateway,
-        &mut meta,
-        billed,
-        reservation,
-        plan,
-        outbound,
-        |_| body.clone(),
-    )
-    .await
-    {
-        Ok(sent) => sent,
-        Err(response) => return Ok(response),
-    };
-    let provider = dispatched.target.provider.name().to_owned();
-    let UpstreamBody::Buffered(bytes) = dispatched.body else {
-        unreachable!("services are never streamed");
-    };
-    let mut report = Report {
-        cache: Some(CacheOutcome::Bypass),
-        provider: Some(provider.clone()),
-        model: Some(model.to_owned()),
-        attempts: dispatched.attempts,
-        ..Report::default()
-    };
-    let mut response_headers = passthrough(&dispatched.headers);
-    if !dispatched.status.is_success() {
-        return Ok(upstream_error(
-            gateway,
-            &meta,
-            reservation,
-            billed,
-            &report,
-            dispatched.status,
-            response_headers,
-            bytes,
-        ));
-    }
-    let entry = charge(
-        gateway,
-        &meta,
-        Some(reservation),
-        Charge {
-            provider: Some(&provider),
-            model,
-            kind,
-            usage: one,
-            cache: CacheOutcome::Bypass,
-            attempts: dispatched.attempts,
-            estimated: false,
-            failed: false,
+        provider_kind,
+        model,
+        routed: false,
+        worst_case: one,
+        cache: None,
+        outbound: Outbound {
+            method: Method::POST,
+            path: &path,
+            headers,
+            stream: false,
+            media: Media::Any,
+            accept: &accept,
         },
-    );
-    report.cost = entry.map(|e| e.cost_usd);
-    report.write(&meta, &mut response_headers);
-    Ok((dispatched.status, response_headers, bytes).into_response())
+        body_for: &|_| body.clone(),
+        usage_of: &usage_of,
+    };
+    let outcome = pipeline::run(gateway, meta, call)
+        .await
+        .map_err(GatewayError::detail_shaped)?;
+    Ok(outcome.answered())
 }

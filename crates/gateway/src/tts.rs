@@ -7,7 +7,7 @@
 //! its body flows and carries `x-gatebench-cost-usd` like the other forms.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -15,20 +15,19 @@ use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt as _;
 use gatebench_cache::{ExactKey, exact_key};
-use gatebench_cost::{CacheOutcome, Kind, Usage};
+use gatebench_cost::{Kind, Usage};
 use gatebench_queue::Permit;
 use gatebench_wire::elevenlabs::{AudioWithTimestamps, CHARACTER_COST_HEADER, TextToSpeechRequest};
 use http::{HeaderMap, Method};
 
-use crate::billing::{Charge, charge, reserve};
 use crate::config::ProviderKind;
-use crate::dispatch::{Body as UpstreamBody, Media, Outbound};
+use crate::dispatch::{Media, Outbound};
 use crate::error::GatewayError;
 use crate::meta::Meta;
-use crate::report::{Report, passthrough};
+use crate::pipeline::{self, Call, Outcome};
 use crate::request::{MAX_NAME, json_object, observed, read, to_the_end, typed, with_field};
-use crate::respond::{Billed, exact_hit, send, upstream_error};
 use crate::state::{CachedBody, Gateway};
+use crate::upstream::Target;
 
 /// ElevenLabs' default model, used for pricing when the request names none.
 pub const DEFAULT_TTS_MODEL: &str = "eleven_multilingual_v2";
@@ -114,7 +113,7 @@ async fn serve(
     body: Bytes,
     id: String,
 ) -> Result<Response, GatewayError> {
-    let mut meta = Meta::read(gateway, headers, true, id).map_err(GatewayError::detail_shaped)?;
+    let meta = Meta::read(gateway, headers, true, id).map_err(GatewayError::detail_shaped)?;
     // the voice goes into the cache key and upstream: no longer than a model name
     if voice.chars().count() > MAX_NAME {
         return Err(GatewayError::Validation {
@@ -129,190 +128,62 @@ async fn serve(
         .model_id
         .clone()
         .unwrap_or_else(|| DEFAULT_TTS_MODEL.to_owned());
-    let characters = request.text.chars().count() as u64;
-    let reservation = reserve(
-        gateway,
-        &meta,
-        &model,
-        &Usage {
-            characters,
-            ..Usage::default()
-        },
-    )?;
     let path = match query {
         Some(q) if !q.is_empty() => format!("/v1/text-to-speech/{voice}{}?{q}", form.suffix()),
         _ => format!("/v1/text-to-speech/{voice}{}", form.suffix()),
     };
-
-    let cacheable = gateway.config.cache.enabled;
-    let key = exact_key(&meta.tenant.id, &path, &value);
-    let outcome = if cacheable && !meta.no_cache {
-        CacheOutcome::Miss
-    } else {
-        CacheOutcome::Bypass
-    };
-    if outcome == CacheOutcome::Miss {
-        let looked = Instant::now();
-        let found = gateway.exact_cache.get(&meta.tenant.id, &key);
-        meta.timing.cache += looked.elapsed();
-        if let Some(cached) = found {
-            gateway.metrics.cache("tts", "hit");
-            let characters = billed_characters(&cached.headers).unwrap_or(characters);
-            let usage = Usage {
-                characters,
-                ..Usage::default()
-            };
-            return Ok(exact_hit(
-                gateway,
-                &meta,
-                reservation,
-                key,
-                cached,
-                Kind::Tts,
-                usage,
-            ));
-        }
-    }
-    gateway.metrics.cache("tts", outcome.as_str());
-
-    let plan = gateway
-        .upstreams
-        .plan(ProviderKind::Elevenlabs, request.model_id.as_deref());
     let accept = move |body: &[u8]| match form {
         Form::WithTimestamps => serde_json::from_slice::<AudioWithTimestamps>(body).is_ok(),
         _ => !body.is_empty(),
     };
-    let outbound = Outbound {
-        method: Method::POST,
-        path: &path,
-        headers,
-        stream: form.streamed(),
-        media: match form {
-            Form::Convert | Form::Stream => Media::Audio,
-            Form::WithTimestamps | Form::StreamWithTimestamps => Media::Any,
-        },
-        accept: &accept,
+    let body_for = |target: &Target| with_field(&value, "model_id", target.model.as_deref());
+    let usage_of = |headers: &HeaderMap, _: &[u8]| {
+        billed_characters(headers).map(|characters| Usage {
+            characters,
+            ..Usage::default()
+        })
     };
-    let billed = Billed {
+    let call = Call {
         route: "tts",
-        model: &model,
         kind: Kind::Tts,
-        outcome,
-    };
-    let (dispatched, reservation) = match send(
-        gateway,
-        &mut meta,
-        billed,
-        reservation,
-        plan,
-        outbound,
-        |target| with_field(&value, "model_id", target.model.as_deref()),
-    )
-    .await
-    {
-        Ok(sent) => sent,
-        Err(response) => return Ok(response),
-    };
-    let provider = dispatched.target.provider.name().to_owned();
-    let model = dispatched
-        .target
-        .model
-        .clone()
-        .unwrap_or_else(|| model.clone());
-    let mut report = Report {
-        cache: Some(outcome),
-        provider: Some(provider.clone()),
-        model: Some(model.clone()),
-        attempts: dispatched.attempts,
-        ..Report::default()
-    };
-    let mut response_headers = passthrough(&dispatched.headers);
-    if !dispatched.status.is_success() {
-        // Error responses are buffered, never streamed.
-        let bytes = match dispatched.body {
-            UpstreamBody::Buffered(bytes) => bytes,
-            UpstreamBody::Streaming(_) => Bytes::new(),
-        };
-        let billed = Billed {
-            model: &model,
-            ..billed
-        };
-        return Ok(upstream_error(
-            gateway,
-            &meta,
-            reservation,
-            billed,
-            &report,
-            dispatched.status,
-            response_headers,
-            bytes,
-        ));
-    }
-    let (billed, estimated) = match billed_characters(&dispatched.headers) {
-        Some(n) => (n, false),
-        None => (characters, true),
-    };
-    let entry = charge(
-        gateway,
-        &meta,
-        Some(reservation),
-        Charge {
-            provider: Some(&provider),
-            model: &model,
-            kind: Kind::Tts,
-            usage: Usage {
-                characters: billed,
-                ..Usage::default()
-            },
-            cache: outcome,
-            attempts: dispatched.attempts,
-            estimated,
-            failed: false,
+        provider_kind: ProviderKind::Elevenlabs,
+        model: &model,
+        routed: request.model_id.is_some(),
+        worst_case: Usage {
+            characters: request.text.chars().count() as u64,
+            ..Usage::default()
         },
-    );
-    report.cost = entry.map(|e| e.cost_usd);
-    let store = (cacheable && !meta.no_store).then_some(key);
-    if store.is_some() {
-        report.cache_key = Some(key.to_string());
-    }
-    let cached = |body: Bytes, headers: &HeaderMap| CachedBody {
-        status: dispatched.status,
-        headers: headers.clone(),
-        body,
-        model: model.clone(),
-        provider: provider.clone(),
+        cache: Some(exact_key(&meta.tenant.id, &path, &value)),
+        outbound: Outbound {
+            method: Method::POST,
+            path: &path,
+            headers,
+            stream: form.streamed(),
+            media: match form {
+                Form::Convert | Form::Stream => Media::Audio,
+                Form::WithTimestamps | Form::StreamWithTimestamps => Media::Any,
+            },
+            accept: &accept,
+        },
+        body_for: &body_for,
+        usage_of: &usage_of,
     };
-    match dispatched.body {
-        UpstreamBody::Buffered(bytes) => {
-            if let Some(key) = store {
-                gateway.exact_cache.insert(
-                    &meta.tenant.id,
-                    key,
-                    cached(bytes.clone(), &response_headers),
-                );
-            }
-            report.write(&meta, &mut response_headers);
-            Ok((dispatched.status, response_headers, bytes).into_response())
-        }
-        UpstreamBody::Streaming(upstream) => {
-            let template = cached(Bytes::new(), &response_headers);
-            report.write(&meta, &mut response_headers);
-            let idle = dispatched.target.provider.config.timeout;
-            let relay = ByteRelay {
-                gateway: Arc::clone(gateway),
-                tenant: meta.tenant.id.to_string(),
-                store: store.map(|key| (key, template)),
-                seen: BytesMut::new(),
-                permit: dispatched.permit,
-            };
-            Ok((
-                dispatched.status,
-                response_headers,
-                Body::from_stream(relay.run(upstream, idle)),
-            )
-                .into_response())
-        }
-    }
+    let outcome = pipeline::run(gateway, meta, call)
+        .await
+        .map_err(GatewayError::detail_shaped)?;
+    let streaming = match outcome {
+        Outcome::Answered(response) => return Ok(response),
+        Outcome::Streaming(streaming) => streaming,
+    };
+    let relay = ByteRelay {
+        gateway: Arc::clone(gateway),
+        tenant: streaming.tenant,
+        store: streaming.store,
+        seen: BytesMut::new(),
+        permit: streaming.permit,
+    };
+    let body = Body::from_stream(relay.run(streaming.upstream, streaming.idle));
+    Ok((streaming.status, streaming.headers, body).into_response())
 }
 
 /// Relays audio bytes, keeping a copy for the cache when the stream completes.
