@@ -66,6 +66,10 @@ pub async fn prepare(
                 ApiError::validation(&["query", "output_format"], e.to_string(), "enum")
             }
             RenderError::Interrupted => core.style.server_fault(StatusCode::INTERNAL_SERVER_ERROR),
+            RenderError::Encode(e) => {
+                tracing::error!(error = %e, format = %job.format, "speech could not be encoded");
+                core.style.server_fault(StatusCode::INTERNAL_SERVER_ERROR)
+            }
         })?;
     let history_item = history_item_id(ctx);
     ctx.serve(|served| {
