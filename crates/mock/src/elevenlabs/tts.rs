@@ -59,7 +59,9 @@ pub async fn prepare(
     let latency = state.profile.latency(job.model.id);
     let pace = Pace::for_request(&latency, ctx, admission.factor());
     let timeline = Arc::new(job.timeline(core));
-    let audio = Audio::render_async(job.format, Arc::clone(&timeline), job.voice.pitch_hz)
+    let audio = state
+        .audio
+        .render(job.format, Arc::clone(&timeline), job.voice.pitch_hz)
         .await
         .map_err(|error| match error {
             RenderError::Unsupported(e) => {

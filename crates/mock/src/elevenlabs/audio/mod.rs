@@ -7,8 +7,10 @@
 //! format's bitrate (see [`mp3`]). Raw formats have exactly `round(duration × rate)`
 //! samples; MP3 has `ceil` of that over the frame size in frames, so it is at most
 //! one frame longer than the speech, and each decoded sample lines up with the
-//! timeline (the codec delay is compensated, see [`mp3`]).
+//! timeline (the codec delay is compensated, see [`mp3`]). Rendered audio is kept
+//! in a bounded cache for the requests that ask for it again (see [`cache`]).
 
+pub mod cache;
 pub mod g711;
 pub mod mp3;
 pub mod pcm;
