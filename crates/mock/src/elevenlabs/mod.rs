@@ -162,6 +162,8 @@ pub struct Shared {
     pub profile: ElevenLabsProfile,
     /// Which keys are accepted.
     pub auth: auth::Auth,
+    /// Audio rendered for earlier requests.
+    pub audio: audio::cache::AudioCache,
 }
 
 impl std::ops::Deref for AppState {
@@ -190,6 +192,7 @@ pub fn router(profile: &ElevenLabsProfile, seed: u64, time_scale: f64) -> Router
         core: Arc::clone(&core),
         profile: profile.clone(),
         auth: auth::Auth::new(profile.require_key, profile.api_keys.clone()),
+        audio: audio::cache::AudioCache::default(),
     }));
     let tts = "/v1/text-to-speech/{voice_id}";
     let http = Router::new()

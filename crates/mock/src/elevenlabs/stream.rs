@@ -86,14 +86,14 @@ async fn respond(prepared: Prepared, ctx: RequestCtx, kind: Kind) -> Response {
         if i == 0 {
             delay += pace.first_byte;
         }
-        let bytes = &audio.bytes[chunk.bytes.clone()];
+        let bytes = audio.bytes.slice(chunk.bytes.clone());
         let payload = match kind {
-            Kind::Audio => Bytes::copy_from_slice(bytes),
+            Kind::Audio => bytes,
             Kind::Lines => {
                 let original = Timeline::starting_in(&timeline.original, chunk.start_ms, to);
                 let normalized = Timeline::starting_in(&timeline.normalized, chunk.start_ms, to);
                 let line = AudioWithTimestamps {
-                    audio_base64: STANDARD.encode(bytes),
+                    audio_base64: STANDARD.encode(&bytes),
                     alignment: (!original.is_empty()).then(|| to_seconds(original)),
                     normalized_alignment: (!normalized.is_empty()).then(|| to_seconds(normalized)),
                 };

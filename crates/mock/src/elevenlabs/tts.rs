@@ -59,13 +59,19 @@ pub async fn prepare(
     let latency = state.profile.latency(job.model.id);
     let pace = Pace::for_request(&latency, ctx, admission.factor());
     let timeline = Arc::new(job.timeline(core));
-    let audio = Audio::render_async(job.format, Arc::clone(&timeline), job.voice.pitch_hz)
+    let audio = state
+        .audio
+        .render(job.format, Arc::clone(&timeline), job.voice.pitch_hz)
         .await
         .map_err(|error| match error {
             RenderError::Unsupported(e) => {
                 ApiError::validation(&["query", "output_format"], e.to_string(), "enum")
             }
             RenderError::Interrupted => core.style.server_fault(StatusCode::INTERNAL_SERVER_ERROR),
+            RenderError::Encode(e) => {
+                tracing::error!(error = %e, format = %job.format, "speech could not be encoded");
+                core.style.server_fault(StatusCode::INTERNAL_SERVER_ERROR)
+            }
         })?;
     let history_item = history_item_id(ctx);
     ctx.serve(|served| {

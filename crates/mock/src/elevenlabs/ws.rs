@@ -44,7 +44,6 @@ use rand::rngs::StdRng;
 
 use super::admission::{self, Admission, Pace, rate_limit_message};
 use super::alignment::to_ws;
-use super::audio::Audio;
 use super::models::{self, DEFAULT_MODEL, ModelInfo};
 use super::request::{check_voice_settings, model_not_found, speech_timeline};
 use super::voices::{self, VoiceEntry};
@@ -324,8 +323,11 @@ impl Session {
         self.ctx
             .sleep(pace.first_byte + pace.generation(timeline.normalized.len()))
             .await;
-        let rendered =
-            Audio::render_async(self.format, Arc::clone(&timeline), self.voice.pitch_hz).await;
+        let rendered = self
+            .state
+            .audio
+            .render(self.format, Arc::clone(&timeline), self.voice.pitch_hz)
+            .await;
         let Ok(audio) = rendered else {
             let message = format!("output format {} cannot be rendered", self.format);
             return self

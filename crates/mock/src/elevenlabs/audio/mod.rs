@@ -1,10 +1,16 @@
 //! Audio of a timeline in any output format, and how to cut it into chunks.
 //!
-//! MP3 is silent frames (see [`mp3`]) covering the timeline's duration, so it is at
-//! most one frame longer than the speech. PCM is the synthetic voice (see [`pcm`]);
-//! μ-law and A-law are that voice at 8 kHz, companded (see [`g711`]). Raw formats
-//! have exactly `round(duration × rate)` samples.
+//! Every format carries the same synthetic voice (see [`pcm`]), generated at the
+//! format's sample rate, so voiced characters sound and spaces and punctuation are
+//! pauses, on the alignment's timeline. PCM is its samples; μ-law and A-law are the
+//! voice at 8 kHz, companded (see [`g711`]); MP3 is the voice encoded at the
+//! format's bitrate (see [`mp3`]). Raw formats have exactly `round(duration × rate)`
+//! samples; MP3 has `ceil` of that over the frame size in frames, so it is at most
+//! one frame longer than the speech, and each decoded sample lines up with the
+//! timeline (the codec delay is compensated, see [`mp3`]). Rendered audio is kept
+//! in a bounded cache for the requests that ask for it again (see [`cache`]).
 
+pub mod cache;
 pub mod g711;
 pub mod mp3;
 pub mod pcm;
@@ -12,25 +18,27 @@ pub mod pcm;
 use std::ops::Range;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use gatebench_wire::elevenlabs::{Codec, OutputFormat};
 
-use self::mp3::Mp3Spec;
+use self::mp3::{EncodeError, Mp3Spec};
 use super::alignment::Timeline;
 
-/// Rendered audio.
+/// Rendered audio. Cloning it is cheap (the bytes are shared).
 #[derive(Clone, Debug)]
 pub struct Audio {
     /// The encoded bytes.
-    pub bytes: Vec<u8>,
+    pub bytes: Bytes,
     layout: Layout,
 }
 
 /// How the bytes divide into units (MP3 frames, or samples).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 enum Layout {
     Mp3 {
         spec: Mp3Spec,
-        frames: usize,
+        /// Where each frame starts, then the length (frames + 1 entries).
+        offsets: Arc<[usize]>,
     },
     Raw {
         rate: u32,
@@ -51,26 +59,30 @@ pub struct Chunk {
 }
 
 /// Why a format cannot be rendered.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 #[error("no MPEG Layer III stream has {sample_rate} Hz at {bitrate_kbps} kbit/s")]
 pub struct UnsupportedFormat {
     sample_rate: u32,
     bitrate_kbps: u32,
 }
 
-/// Why [`Audio::render_async`] produced nothing.
-#[derive(Debug, thiserror::Error)]
+/// Why [`Audio::render`] or [`Audio::render_async`] produced nothing.
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum RenderError {
     /// The format cannot be rendered.
     #[error(transparent)]
     Unsupported(#[from] UnsupportedFormat),
+    /// The MP3 encoder failed (a bug, not the request's fault).
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
     /// The rendering task did not finish (the runtime is shutting down).
     #[error("audio rendering was interrupted")]
     Interrupted,
 }
 
-/// Audio longer than this is rendered on the blocking pool: synthesising minutes of
-/// PCM is CPU work that would stall the other requests on an async thread.
+/// Raw audio longer than this is rendered on the blocking pool: synthesising
+/// minutes of PCM is CPU work that would stall the other requests on an async
+/// thread. MP3 always is: encoding costs milliseconds per second of audio.
 pub const LONG_AUDIO_MS: u64 = 60_000;
 
 impl Audio {
@@ -79,17 +91,18 @@ impl Audio {
         format: OutputFormat,
         timeline: &Timeline,
         pitch_hz: f64,
-    ) -> Result<Audio, UnsupportedFormat> {
+    ) -> Result<Audio, RenderError> {
         let rate = format.sample_rate;
         let (bytes, layout) = match format.codec {
             Codec::Mp3 => {
-                let kbps = format.bitrate_kbps.unwrap_or(128);
-                let spec = Mp3Spec::new(rate, kbps).ok_or(UnsupportedFormat {
-                    sample_rate: rate,
-                    bitrate_kbps: kbps,
-                })?;
-                let frames = spec.frames_for(timeline.duration_ms);
-                (spec.silence(frames), Layout::Mp3 { spec, frames })
+                let spec = mp3_spec(format)?;
+                let voice = pcm::synthesize(timeline, pitch_hz, rate);
+                let encoded = spec.encode(&voice)?;
+                let layout = Layout::Mp3 {
+                    spec,
+                    offsets: encoded.offsets.into(),
+                };
+                (encoded.bytes, layout)
             }
             Codec::Pcm => {
                 let samples = pcm::synthesize(timeline, pitch_hz, rate);
@@ -117,7 +130,10 @@ impl Audio {
                 (bytes, layout)
             }
         };
-        Ok(Audio { bytes, layout })
+        Ok(Audio {
+            bytes: bytes.into(),
+            layout,
+        })
     }
 
     /// [`Audio::render`], on the blocking pool when the audio is long.
@@ -126,32 +142,34 @@ impl Audio {
         timeline: Arc<Timeline>,
         pitch_hz: f64,
     ) -> Result<Audio, RenderError> {
-        if timeline.duration_ms <= LONG_AUDIO_MS {
-            return Ok(Audio::render(format, &timeline, pitch_hz)?);
+        if format.codec == Codec::Mp3 {
+            // Refused before any work is queued.
+            mp3_spec(format)?;
+        } else if timeline.duration_ms <= LONG_AUDIO_MS {
+            return Audio::render(format, &timeline, pitch_hz);
         }
         tokio::task::spawn_blocking(move || Audio::render(format, &timeline, pitch_hz))
             .await
             .map_err(|_| RenderError::Interrupted)?
-            .map_err(RenderError::from)
     }
 
     fn units(&self) -> usize {
-        match self.layout {
-            Layout::Mp3 { frames, .. } => frames,
-            Layout::Raw { samples, .. } => samples,
+        match &self.layout {
+            Layout::Mp3 { offsets, .. } => offsets.len().saturating_sub(1),
+            Layout::Raw { samples, .. } => *samples,
         }
     }
 
     fn unit_ms(&self) -> f64 {
-        match self.layout {
+        match &self.layout {
             Layout::Mp3 { spec, .. } => spec.frame_ms(),
-            Layout::Raw { rate, .. } => 1000.0 / f64::from(rate),
+            Layout::Raw { rate, .. } => 1000.0 / f64::from(*rate),
         }
     }
 
     fn offset(&self, unit: usize) -> usize {
-        match self.layout {
-            Layout::Mp3 { spec, .. } => spec.offset(unit),
+        match &self.layout {
+            Layout::Mp3 { offsets, .. } => offsets.get(unit).copied().unwrap_or(self.bytes.len()),
             Layout::Raw { width, .. } => unit * width,
         }
     }
@@ -180,6 +198,15 @@ impl Audio {
             })
             .collect()
     }
+}
+
+/// The MP3 configuration of `format`, if Layer III has its rate and bitrate.
+fn mp3_spec(format: OutputFormat) -> Result<Mp3Spec, UnsupportedFormat> {
+    let kbps = format.bitrate_kbps.unwrap_or(128);
+    Mp3Spec::new(format.sample_rate, kbps).ok_or(UnsupportedFormat {
+        sample_rate: format.sample_rate,
+        bitrate_kbps: kbps,
+    })
 }
 
 #[cfg(test)]
