@@ -106,8 +106,10 @@ async fn respond(prepared: Prepared, ctx: RequestCtx, kind: Kind) -> Response {
     }
     // The headers leave with the first chunk, so that a client timing either sees
     // the model's time to first byte.
+    let mut offset = Duration::ZERO;
     if let Some((delay, _)) = items.front_mut() {
-        ctx.sleep(std::mem::take(delay)).await;
+        offset = std::mem::take(delay);
+        ctx.sleep_from_received(offset).await;
     }
     let cut_after = ctx
         .take_stream_cut()
@@ -123,6 +125,7 @@ async fn respond(prepared: Prepared, ctx: RequestCtx, kind: Kind) -> Response {
     let paced = Paced {
         items,
         ctx,
+        offset,
         cut_after,
         sent: 0,
         done: false,
@@ -142,10 +145,14 @@ fn cut_point(share: f64, chunks: usize) -> usize {
 }
 
 /// The body of a streamed answer: chunks released on their delays, holding the
-/// request's slots until the last one is sent.
+/// request's slots until the last one is sent. Each chunk is due at the sum of the
+/// delays so far, counted from the request's arrival, so a late wake-up is not
+/// carried into the next chunk.
 struct Paced {
     items: VecDeque<(Duration, Bytes)>,
     ctx: RequestCtx,
+    /// When the last chunk was due, from the request's arrival (unscaled).
+    offset: Duration,
     cut_after: Option<usize>,
     sent: usize,
     done: bool,
@@ -162,7 +169,8 @@ impl Paced {
             return Some((Err(std::io::Error::other("stream cut")), self));
         }
         let (delay, bytes) = self.items.pop_front()?;
-        self.ctx.sleep(delay).await;
+        self.offset += delay;
+        self.ctx.sleep_from_received(self.offset).await;
         self.sent += 1;
         Some((Ok(bytes), self))
     }

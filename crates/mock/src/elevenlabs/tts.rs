@@ -163,9 +163,11 @@ pub async fn with_timestamps(
     (StatusCode::OK, headers, Json(answer)).into_response()
 }
 
+/// Waits until the whole answer is due, counted from the request's arrival: the
+/// time spent rendering the audio is part of the delay, not added to it.
 async fn wait_whole_generation(prepared: &Prepared, ctx: &RequestCtx) {
     let pace = prepared.pace;
     let characters = prepared.timeline.normalized.len();
-    ctx.sleep(pace.first_byte + pace.generation(characters))
+    ctx.sleep_from_received(pace.first_byte + pace.generation(characters))
         .await;
 }
