@@ -13,7 +13,8 @@ use async_openai::types::chat::{
 };
 use async_openai::types::chat::{
     ChatCompletionRequestSystemMessageArgs, ChatCompletionRequestUserMessageArgs,
-    CreateChatCompletionRequestArgs, ReasoningEffort, ServiceTier, StopConfiguration, Verbosity,
+    CreateChatCompletionRequestArgs, ReasoningEffort, ResponseFormat, ResponseFormatJsonSchema,
+    ServiceTier, StopConfiguration, Verbosity,
 };
 use async_openai::types::completions::CreateCompletionRequestArgs;
 use async_openai::types::embeddings::CreateEmbeddingRequestArgs;
@@ -953,4 +954,83 @@ async fn the_responses_api_calls_functions_as_function_call_items() {
     }
     assert_eq!(deltas, call.arguments);
     assert_eq!(done.as_deref(), Some(call.arguments.as_str()));
+}
+
+/// Structured outputs: with a strict `json_schema` of nested objects and arrays of
+/// objects, every answer parses and validates against the schema.
+#[tokio::test]
+async fn structured_outputs_follow_a_nested_schema() {
+    let (handle, url) = start(OpenAiProfile::default()).await;
+    let schema = json!({
+        "type": "object",
+        "properties": {
+            "order_id": {"type": "string"},
+            "customer": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "tier": {"type": "string", "enum": ["free", "pro", "enterprise"]},
+                    "address": {
+                        "type": "object",
+                        "properties": {"city": {"type": "string"}, "zip": {"type": "string"}},
+                        "required": ["city", "zip"],
+                        "additionalProperties": false
+                    }
+                },
+                "required": ["name", "tier", "address"],
+                "additionalProperties": false
+            },
+            "items": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "sku": {"type": "string"},
+                        "quantity": {"type": "integer"},
+                        "price": {"type": "number"},
+                        "tags": {"type": "array", "items": {"type": "string"}}
+                    },
+                    "required": ["sku", "quantity", "price", "tags"],
+                    "additionalProperties": false
+                }
+            },
+            "gift": {"type": "boolean"}
+        },
+        "required": ["order_id", "customer", "items", "gift"],
+        "additionalProperties": false
+    });
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let client = client(&url);
+    for prompt in [
+        "Extract the order: two mugs for Ana in Lisbon.",
+        "Extract the order: a pro customer buying three lamps.",
+        "Extract the order from this email about a gift box.",
+    ] {
+        let request = CreateChatCompletionRequestArgs::default()
+            .model("gpt-4o-mini")
+            .messages([ChatCompletionRequestUserMessageArgs::default()
+                .content(prompt)
+                .build()
+                .unwrap()
+                .into()])
+            .response_format(ResponseFormat::JsonSchema {
+                json_schema: ResponseFormatJsonSchema {
+                    description: None,
+                    name: "order".into(),
+                    schema: schema.clone(),
+                    strict: Some(true),
+                },
+            })
+            .build()
+            .unwrap();
+        let response = client.chat().create(request).await.unwrap();
+        let text = response.choices[0].message.content.clone().unwrap();
+        let value: Value = serde_json::from_str(&text).unwrap();
+        assert!(validator.is_valid(&value), "{prompt}: {value}");
+        assert!(
+            value["items"].as_array().is_some_and(|i| !i.is_empty()),
+            "{value}"
+        );
+    }
+    handle.stop().await;
 }
