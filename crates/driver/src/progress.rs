@@ -129,7 +129,7 @@ impl Reporter {
                 "threshold failing: {} {} (value {})",
                 result.key,
                 result.expression,
-                crate::summary::fmt_value(result)
+                crate::threshold_value(result)
             ));
         }
     }

@@ -4,39 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::results::RunResults;
-use crate::threshold::ThresholdResult;
-
-/// Formats milliseconds short: `0.42ms`, `87.3ms`, `1.24s`.
-pub fn fmt_ms(ms: f64) -> String {
-    if ms >= 1000.0 {
-        format!("{:.2}s", ms / 1000.0)
-    } else if ms >= 10.0 {
-        format!("{ms:.1}ms")
-    } else {
-        format!("{ms:.2}ms")
-    }
-}
-
-/// A threshold's measured value in its metric's unit (`1.20 s`, `2.50%`, `no data`).
-/// (Exported as `threshold_value`.)
-pub fn fmt_value(t: &ThresholdResult) -> String {
-    let Some(v) = t.value else {
-        return "no data".to_owned();
-    };
-    if t.in_ms() {
-        return fmt_ms(v);
-    }
-    let expr = t.expression.trim_start();
-    match t.metric.as_str() {
-        "errors" | "dropped" | "cache_hit_rate" if expr.starts_with("rate") => {
-            format!("{:.2}%", v * 100.0)
-        }
-        "requests" if expr.starts_with("rate") => format!("{v:.1}/s"),
-        "cost_usd" => format!("${v}"),
-        _ if v.fract() == 0.0 => format!("{v:.0}"),
-        _ => format!("{v:.2}"),
-    }
-}
+use crate::{fmt_ms, threshold_value};
 
 /// The summary as text.
 pub fn summary_text(r: &RunResults) -> String {
@@ -95,7 +63,7 @@ pub fn summary_text(r: &RunResults) -> String {
             let label = format!("{} {}", t.key, t.expression);
             let dots = ".".repeat(56usize.saturating_sub(label.chars().count()).max(2));
             let abort = if t.aborted { "  (aborted the run)" } else { "" };
-            let _ = writeln!(s, "    {mark} {label} {dots} {}{abort}", fmt_value(t));
+            let _ = writeln!(s, "    {mark} {label} {dots} {}{abort}", threshold_value(t));
         }
     }
     let _ = writeln!(

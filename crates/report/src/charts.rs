@@ -9,7 +9,7 @@
 //!
 //! [`SuiteReport::charts`]: crate::model::SuiteReport::charts
 
-use gatebench_driver::RunResults;
+use gatebench_results::RunResults;
 
 use crate::escape::slug;
 use crate::model::{Chart, ChartKind, Load, Series};
@@ -36,7 +36,7 @@ pub fn run_charts(run_key: &str, run: &RunResults) -> Vec<Chart> {
     if run.timeseries.is_empty() {
         return Vec::new();
     }
-    let pick = |f: fn(&gatebench_driver::metrics::Point) -> Option<f64>| -> Vec<[f64; 2]> {
+    let pick = |f: fn(&gatebench_results::Point) -> Option<f64>| -> Vec<[f64; 2]> {
         run.timeseries
             .iter()
             .filter_map(|p| f(&p.total).map(|y| [p.t, y]))

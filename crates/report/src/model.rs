@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use gatebench_driver::RunResults;
+use gatebench_results::RunResults;
 use serde::{Deserialize, Serialize};
 
 /// Version of the `report.json` layout; bump it when a field changes meaning.

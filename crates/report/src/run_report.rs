@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use gatebench_driver::RunResults;
+use gatebench_results::RunResults;
 
 use crate::model::{
     CheckResult, Criterion, Environment, Evidence, SCHEMA_VERSION, Severity, Source, SuiteReport,
@@ -38,7 +38,7 @@ pub fn run_report(
         .thresholds
         .iter()
         .map(|t| {
-            let measured = gatebench_driver::threshold_value(t);
+            let measured = gatebench_results::threshold_value(t);
             check(
                 format!("threshold {} {}", t.key, t.expression),
                 t.key.clone(),

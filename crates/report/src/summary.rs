@@ -3,8 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use gatebench_driver::RunResults;
-use gatebench_driver::metrics::Summary;
+use gatebench_results::{RunResults, Summary};
 
 use crate::model::{CheckResult, Severity, SuiteReport, Verdict};
 

@@ -230,8 +230,8 @@ fn bad_report_files_name_the_file() {
 
 #[test]
 fn a_single_run_gets_the_suites_reports_with_one_check_per_threshold() {
-    use gatebench_driver::threshold::ThresholdResult;
     use gatebench_report::{TargetInfo, Verdict, run_report};
+    use gatebench_results::ThresholdResult;
     let mut results = common::run(
         "story-mix",
         20.0,

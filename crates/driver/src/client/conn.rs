@@ -17,7 +17,7 @@ use hyper::client::conn::http1::{Connection, SendRequest};
 use hyper_util::rt::TokioIo;
 
 use super::tls::{Failure, Stream};
-use crate::outcome::Outcome;
+use crate::Outcome;
 use crate::targets::Endpoint;
 
 /// Request body type of every HTTP request the driver sends.

@@ -27,9 +27,9 @@ use conn::{Body, Conn, drive};
 pub use gateway::parse_server_timing;
 pub(crate) use validate::check_body;
 
+use crate::Outcome;
 use crate::metrics::Sample;
 use crate::metrics::aggregator::Msg;
-use crate::outcome::Outcome;
 use crate::payload::Payload;
 use crate::scenario::Kind;
 use crate::targets::Endpoint;

@@ -24,7 +24,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
 
-use crate::outcome::Outcome;
+use crate::Outcome;
 
 /// Which server certificates an `https://` target may present.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -8,8 +8,8 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use super::sse::UsageJson;
+use crate::Outcome;
 use crate::metrics::Usage;
-use crate::outcome::Outcome;
 use crate::scenario::Kind;
 
 #[derive(Deserialize)]

@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 
 use super::tls::Stream;
 use super::{Exchange, Prepared};
-use crate::outcome::Outcome;
+use crate::Outcome;
 use crate::payload::Payload;
 use crate::targets::Endpoint;
 

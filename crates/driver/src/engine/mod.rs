@@ -300,7 +300,7 @@ pub async fn run(
             "threshold {} {} failed (value {})",
             r.key,
             r.expression,
-            crate::summary::fmt_value(r)
+            crate::threshold_value(r)
         )
     });
     let cancelled = options.cancel.as_ref().is_some_and(|c| *c.borrow());

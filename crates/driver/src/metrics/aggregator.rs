@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
-use super::record::RequestRecord;
+use super::record::record_of;
 use super::sample::Sample;
-use super::store::{RequestStats, Store};
-use super::timeseries::{Interval, TimePoint};
+use super::store::record;
+use super::timeseries::Interval;
+use super::{RequestRecord, RequestStats, Store, TimePoint};
 use crate::progress::{Reporter, ScenarioLine, Snapshot};
 use crate::scenario::Load;
 use crate::threshold::{Threshold, ThresholdResult, evaluate};
@@ -227,7 +228,7 @@ impl Aggregator {
                 let scenario = info.scenario;
                 let failed = sample.outcome.is_error();
                 let latency = sample.latency_us();
-                self.store.requests[sample.request as usize].record(&sample);
+                record(&mut self.store.requests[sample.request as usize], &sample);
                 for iv in [&mut self.total, &mut self.per_scenario[scenario]] {
                     iv.requests += 1;
                     iv.errors += u64::from(failed);
@@ -236,7 +237,7 @@ impl Aggregator {
                 self.completed[scenario] += 1;
                 self.errors[scenario] += u64::from(failed);
                 if let Some(records) = &mut self.records {
-                    records.push(RequestRecord::from_sample(
+                    records.push(record_of(
                         &sample,
                         &self.layout.scenarios[scenario].name,
                         &info.name,
@@ -266,7 +267,7 @@ impl Aggregator {
         let elapsed = now.saturating_duration_since(self.start);
         self.store.elapsed = elapsed;
         let mut point = TimePoint {
-            t: super::hist::round3(elapsed.as_secs_f64()),
+            t: super::round3(elapsed.as_secs_f64()),
             ..TimePoint::default()
         };
         let mut lines = Vec::with_capacity(self.layout.scenarios.len());

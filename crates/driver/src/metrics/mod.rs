@@ -3,21 +3,19 @@
 //!
 //! VUs never share a lock: each finished request is one message on a channel to a
 //! single aggregator task ([`aggregator`]) that owns every histogram, so the hot path
-//! costs one channel send per request.
+//! costs one channel send per request. The figures themselves (histograms, the
+//! store, records, time points) are data in `gatebench-results`, re-exported here.
 
 pub(crate) mod aggregator;
-mod hist;
 mod record;
 mod sample;
 mod store;
 mod timeseries;
 
-pub use hist::{Hist, HistDecodeError, SIGFIG, Summary, round3};
-pub use record::RequestRecord;
-pub use sample::{GatewayInfo, Trace, Usage};
-pub(crate) use sample::{Said, Sample};
-pub use store::{
-    CacheCounts, OutcomeStats, RequestStats, SIMILARITY_SCALE, Store, TOKENS_SCALE, US_TO_MS,
-    status_matches,
+pub use gatebench_results::{
+    CacheCounts, Hist, HistDecodeError, OutcomeStats, Point, RequestRecord, RequestStats, SIGFIG,
+    SIMILARITY_SCALE, Store, Summary, TOKENS_SCALE, TimePoint, US_TO_MS, Usage, round3,
 };
-pub use timeseries::{Point, TimePoint};
+pub use sample::{GatewayInfo, Trace};
+pub(crate) use sample::{Said, Sample};
+pub use store::status_matches;

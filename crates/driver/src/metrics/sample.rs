@@ -3,20 +3,9 @@
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
 
-use crate::outcome::Outcome;
-
-/// Token usage a response carried (`usage`, or the final stream chunk's).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Usage {
-    /// `prompt_tokens`.
-    pub prompt_tokens: u64,
-    /// `completion_tokens`.
-    pub completion_tokens: u64,
-    /// `prompt_tokens_details.cached_tokens`.
-    pub cached_tokens: u64,
-}
+use super::Usage;
+use crate::Outcome;
 
 /// What the gateway said about a response in its headers.
 #[derive(Clone, Debug, Default, PartialEq)]

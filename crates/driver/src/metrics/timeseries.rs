@@ -1,47 +1,7 @@
-//! The per-second time series: throughput, latency percentiles, errors, in-flight
-//! requests, drops and VUs, for the whole run and per scenario.
+//! The interval in progress of the per-second time series; each closes into a
+//! [`Point`].
 
-use std::collections::BTreeMap;
-
-use serde::{Deserialize, Serialize};
-
-use super::hist::Hist;
-use super::store::US_TO_MS;
-
-/// Figures of one second (of the run or of one scenario).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Point {
-    /// Requests finished in the second.
-    pub requests: u64,
-    /// Of them, failed.
-    pub errors: u64,
-    /// Iterations dropped in the second.
-    pub dropped: u64,
-    /// Requests per second (finished ÷ interval length).
-    pub rps: f64,
-    /// Requests in flight at the end of the second.
-    pub in_flight: u64,
-    /// Active VUs at the end of the second.
-    pub vus: u64,
-    /// Median latency (from the intended time) of the second's requests, ms.
-    pub p50_ms: Option<f64>,
-    /// 95th percentile, ms.
-    pub p95_ms: Option<f64>,
-    /// 99th percentile, ms.
-    pub p99_ms: Option<f64>,
-}
-
-/// One second of the run.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct TimePoint {
-    /// End of the interval, seconds since the run started.
-    pub t: f64,
-    /// Whole run.
-    #[serde(flatten)]
-    pub total: Point,
-    /// Per scenario.
-    pub scenarios: BTreeMap<String, Point>,
-}
+use super::{Hist, Point, US_TO_MS, round3};
 
 /// Counters of the interval in progress.
 #[derive(Debug, Default)]
@@ -58,14 +18,14 @@ impl Interval {
         let q = |p: f64| {
             self.latency
                 .get()
-                .map(|h| super::hist::round3(h.value_at_quantile(p) as f64 * US_TO_MS))
+                .map(|h| round3(h.value_at_quantile(p) as f64 * US_TO_MS))
         };
         let point = Point {
             requests: self.requests,
             errors: self.errors,
             dropped: self.dropped,
             rps: if seconds > 0.0 {
-                super::hist::round3(self.requests as f64 / seconds)
+                round3(self.requests as f64 / seconds)
             } else {
                 0.0
             },

@@ -5,9 +5,8 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
-use serde::{Deserialize, Serialize};
 
-use super::{Aggregation, Metric, Selector, Threshold};
+use super::{Aggregation, Metric, Selector, Threshold, ThresholdResult};
 
 /// Counters of the selected requests.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -44,37 +43,6 @@ pub trait MetricSource {
     fn histogram(&self, metric: Metric, selector: &Selector) -> Option<(Histogram<u64>, f64)>;
     /// The selected requests' counters.
     fn counts(&self, selector: &Selector) -> Counts;
-}
-
-/// The outcome of one threshold.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ThresholdResult {
-    /// Key as written.
-    pub key: String,
-    /// Expression as written.
-    pub expression: String,
-    /// Metric name.
-    pub metric: String,
-    /// Measured value in the metric's base unit (ms, fraction, count); `null` when
-    /// nothing was measured.
-    pub value: Option<f64>,
-    /// The threshold held. A threshold with nothing to measure fails.
-    pub passed: bool,
-    /// The threshold may abort the run.
-    pub abort_on_fail: bool,
-    /// This threshold aborted the run.
-    pub aborted: bool,
-}
-
-impl ThresholdResult {
-    /// Whether `value` is a time in ms (a time metric's percentile, min, max or
-    /// mean; not its count).
-    pub fn in_ms(&self) -> bool {
-        matches!(
-            self.metric.as_str(),
-            "latency" | "latency_uncorrected" | "ttfb" | "ttft" | "itl"
-        ) && !self.expression.trim_start().starts_with("count")
-    }
 }
 
 /// Measures one threshold's value.

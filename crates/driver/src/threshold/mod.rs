@@ -27,7 +27,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub use eval::{Counts, MetricSource, ThresholdResult, evaluate, evaluate_all};
+pub use eval::{Counts, MetricSource, evaluate, evaluate_all};
+pub use gatebench_results::ThresholdResult;
 pub use parse::{ThresholdError, from_toml, parse_expression, parse_key};
 
 /// A metric thresholds can name.

@@ -4,8 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use gatebench_driver::RunResults;
-use gatebench_driver::metrics::Summary;
+use gatebench_results::{RunResults, Summary};
 use hdrhistogram::Histogram;
 
 use super::noise::{self, Interval};
@@ -184,7 +183,7 @@ pub(super) fn run_figures(
                     None,
                 ));
             }
-            let hits = |k: &gatebench_driver::results::KindResults| {
+            let hits = |k: &gatebench_results::KindResults| {
                 let g = k.gateway.as_ref()?;
                 let n = g.cache.get("hit").copied().unwrap_or(0)
                     + g.cache.get("miss").copied().unwrap_or(0);

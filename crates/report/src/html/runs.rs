@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use gatebench_driver::RunResults;
+use gatebench_results::RunResults;
 
 use super::chart_figure;
 use crate::charts::run_charts;

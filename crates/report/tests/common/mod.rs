@@ -8,14 +8,13 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use gatebench_driver::RunResults;
-use gatebench_driver::metrics::{Point, Summary, TimePoint};
-use gatebench_driver::results::{
-    GatewayResults, HistogramBlob, KindResults, OutcomeResults, ScenarioResults, Totals,
-};
 use gatebench_report::{
     Chart, ChartKind, CheckResult, Criterion, Environment, Evidence, Recommendation,
     SCHEMA_VERSION, Series, Severity, SuiteReport, TargetInfo,
+};
+use gatebench_results::{
+    GatewayResults, HistogramBlob, KindResults, OutcomeResults, Point, RunResults, ScenarioResults,
+    Summary, TimePoint, Totals,
 };
 use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Serializer as _, V2Serializer};
@@ -57,7 +56,7 @@ pub fn histogram(values_ms: &[f64]) -> Histogram<u64> {
     h
 }
 
-/// V2 + standard base64, as the driver's `Hist::to_base64`.
+/// V2 + standard base64, as `gatebench_results::Hist::to_base64`.
 pub fn encode(h: &Histogram<u64>) -> String {
     let mut buf = Vec::new();
     V2Serializer::new().serialize(h, &mut buf).unwrap();
@@ -68,7 +67,7 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-/// A summary in ms of a µs histogram, as the driver's `Hist::summary(0.001)`.
+/// A summary in ms of a µs histogram, as `gatebench_results::Hist::summary(0.001)`.
 pub fn summary(h: &Histogram<u64>) -> Option<Summary> {
     if h.is_empty() {
         return None;

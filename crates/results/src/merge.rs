@@ -10,9 +10,12 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, UNIX_EPOCH};
 
-use super::{RunMeta, RunResults, build};
-use crate::metrics::{Hist, RequestStats, Store, TimePoint};
+use crate::build::{RunMeta, build};
+use crate::hist::{Hist, HistDecodeError, round3};
 use crate::outcome::Outcome;
+use crate::run::{RunResults, SCHEMA_VERSION};
+use crate::store::{RequestStats, Store};
+use crate::timeseries::{Point, TimePoint};
 
 /// Results cannot be merged.
 #[derive(Debug, thiserror::Error)]
@@ -21,7 +24,7 @@ pub enum MergeError {
     #[error("no results to merge")]
     Empty,
     /// A results file of another format version.
-    #[error("results format version {0} is not supported (expected {expected})", expected = super::SCHEMA_VERSION)]
+    #[error("results format version {0} is not supported (expected {expected})", expected = SCHEMA_VERSION)]
     Version(u32),
     /// A histogram does not decode.
     #[error("request `{request}`, metric `{metric}`: {source}")]
@@ -31,7 +34,7 @@ pub enum MergeError {
         /// Metric.
         metric: String,
         /// Why.
-        source: crate::metrics::HistDecodeError,
+        source: HistDecodeError,
     },
     /// An outcome class is unknown.
     #[error("request `{request}`: unknown outcome class `{class}`")]
@@ -54,8 +57,8 @@ fn scale(s: Option<f64>) -> String {
 }
 
 /// Rebuilds the store of one results document.
-pub(super) fn store_of(results: &RunResults) -> Result<Store, MergeError> {
-    if results.schema_version != super::SCHEMA_VERSION {
+pub(crate) fn store_of(results: &RunResults) -> Result<Store, MergeError> {
+    if results.schema_version != SCHEMA_VERSION {
         return Err(MergeError::Version(results.schema_version));
     }
     let mut requests: BTreeMap<String, RequestStats> = BTreeMap::new();
@@ -236,11 +239,11 @@ fn merge_timeseries(runs: &[RunResults]) -> Vec<TimePoint> {
         .collect()
 }
 
-fn add_point(into: &mut crate::metrics::Point, p: &crate::metrics::Point) {
+fn add_point(into: &mut Point, p: &Point) {
     into.requests += p.requests;
     into.errors += p.errors;
     into.dropped += p.dropped;
-    into.rps = crate::metrics::round3(into.rps + p.rps);
+    into.rps = round3(into.rps + p.rps);
     into.in_flight += p.in_flight;
     into.vus += p.vus;
     let max = |a: Option<f64>, b: Option<f64>| match (a, b) {

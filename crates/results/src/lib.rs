@@ -1,0 +1,41 @@
+//! Run results: the data a load run produces and what reads it.
+//!
+//! [`RunResults`] is `results.json`: totals, per-kind figures ([`KindResults`]:
+//! counts, errors by outcome class, latency and stream percentiles, gateway
+//! figures), threshold outcomes ([`ThresholdResult`]), a per-second time series
+//! ([`TimePoint`]), every HDR histogram ([`Hist`], V2 in base64) and, when a run
+//! keeps them, one [`RequestRecord`] per request. A [`Store`] holds a run's
+//! counters and histograms; [`build()`] turns one into results, and [`merge()`] adds
+//! the results of several runs (segments of one load) exactly, through their
+//! stores.
+//!
+//! This crate is data only: the load engine that fills a store, and the thresholds
+//! that judge one, are `gatebench-driver`'s, so that whatever reads results (the
+//! reports, baselines) does not depend on the engine.
+
+mod build;
+mod format;
+mod hist;
+mod merge;
+mod outcome;
+mod record;
+mod run;
+mod store;
+mod threshold;
+mod timeseries;
+
+pub use build::{RunMeta, build};
+pub use format::{fmt_ms, threshold_value};
+pub use hist::{Hist, HistDecodeError, SIGFIG, Summary, round3};
+pub use merge::{MergeError, merge};
+pub use outcome::Outcome;
+pub use record::{RequestRecord, Usage};
+pub use run::{
+    GatewayResults, HistogramBlob, KindResults, OutcomeResults, RunResults, SCHEMA_VERSION,
+    ScenarioResults, Totals, UsageTotals, WriteError,
+};
+pub use store::{
+    CacheCounts, OutcomeStats, RequestStats, SIMILARITY_SCALE, Store, TOKENS_SCALE, US_TO_MS,
+};
+pub use threshold::ThresholdResult;
+pub use timeseries::{Point, TimePoint};

@@ -1,0 +1,222 @@
+//! Every counter and histogram of a run, per request name × outcome.
+//!
+//! One store lives in the driver's aggregator during a run; results serialise it
+//! and [`crate::merge()`] rebuilds and adds stores from several runs. Recording
+//! requests into a store and answering thresholds from it are the driver's.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+
+use crate::hist::Hist;
+use crate::outcome::Outcome;
+
+/// Raw time values are µs; results show ms.
+pub const US_TO_MS: f64 = 0.001;
+/// Tokens/s are recorded ×100 to keep two decimals in an integer histogram.
+pub const TOKENS_SCALE: f64 = 0.01;
+/// Similarities are recorded ×1000.
+pub const SIMILARITY_SCALE: f64 = 0.001;
+
+/// Histograms of one request name × outcome.
+#[derive(Clone, Debug, Default)]
+pub struct OutcomeStats {
+    /// Requests with this outcome.
+    pub count: u64,
+    /// Latency from the intended send time, µs.
+    pub latency: Hist,
+    /// Latency from the actual send time, µs.
+    pub latency_uncorrected: Hist,
+    /// Time to response headers, µs.
+    pub ttfb: Hist,
+    /// Time to first token, µs.
+    pub ttft: Hist,
+    /// Inter-token latency, µs.
+    pub itl: Hist,
+    /// Tokens per second ×100.
+    pub tokens_per_s: Hist,
+    /// Response body bytes.
+    pub bytes: Hist,
+}
+
+impl OutcomeStats {
+    /// Named histograms, for serialisation.
+    pub fn named(&self) -> [(&'static str, &Hist); 7] {
+        [
+            ("latency", &self.latency),
+            ("latency_uncorrected", &self.latency_uncorrected),
+            ("ttfb", &self.ttfb),
+            ("ttft", &self.ttft),
+            ("itl", &self.itl),
+            ("tokens_per_s", &self.tokens_per_s),
+            ("bytes", &self.bytes),
+        ]
+    }
+
+    /// Mutable access by serialised name.
+    pub fn named_mut(&mut self, name: &str) -> Option<&mut Hist> {
+        Some(match name {
+            "latency" => &mut self.latency,
+            "latency_uncorrected" => &mut self.latency_uncorrected,
+            "ttfb" => &mut self.ttfb,
+            "ttft" => &mut self.ttft,
+            "itl" => &mut self.itl,
+            "tokens_per_s" => &mut self.tokens_per_s,
+            "bytes" => &mut self.bytes,
+            _ => return None,
+        })
+    }
+
+    /// Adds another's counts and histograms.
+    pub fn merge(&mut self, other: &OutcomeStats) {
+        self.count += other.count;
+        for (name, h) in other.named() {
+            if let Some(mine) = self.named_mut(name) {
+                mine.merge(h);
+            }
+        }
+    }
+}
+
+/// Cache outcomes the gateway reported.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheCounts {
+    /// `hit`.
+    pub hit: u64,
+    /// `miss`.
+    pub miss: u64,
+    /// `bypass`.
+    pub bypass: u64,
+    /// Any other value.
+    pub other: u64,
+}
+
+/// Everything about one request name.
+#[derive(Clone, Debug, Default)]
+pub struct RequestStats {
+    /// Request name.
+    pub name: String,
+    /// Scenario it belongs to.
+    pub scenario: String,
+    /// Kind name.
+    pub kind: String,
+    /// Per outcome.
+    pub outcomes: BTreeMap<Outcome, OutcomeStats>,
+    /// Iterations of this request dropped for want of a VU.
+    pub dropped: u64,
+    /// Sums of the usage responses carried.
+    pub prompt_tokens: u64,
+    /// Sum of completion tokens.
+    pub completion_tokens: u64,
+    /// Sum of cached prompt tokens.
+    pub cached_tokens: u64,
+    /// Responses that carried usage.
+    pub usage_responses: u64,
+    /// Sum of TTS `character-cost`.
+    pub tts_characters: u64,
+    /// Cache outcomes.
+    pub cache: CacheCounts,
+    /// Cache similarity ×1000.
+    pub similarity: Hist,
+    /// Sum of `x-gatebench-cost-usd`.
+    pub cost_usd: Decimal,
+    /// Largest cost of one response.
+    pub cost_max: Decimal,
+    /// Responses that carried a cost.
+    pub cost_responses: u64,
+    /// Responses by `x-gatebench-provider`.
+    pub providers: BTreeMap<String, u64>,
+    /// `x-gatebench-attempts`.
+    pub attempts: Hist,
+    /// `server-timing` parts, µs.
+    pub server_timing: BTreeMap<String, Hist>,
+    /// The first message an error answer of each class said.
+    pub error_messages: BTreeMap<Outcome, String>,
+}
+
+impl RequestStats {
+    /// Requests sent.
+    pub fn sent(&self) -> u64 {
+        self.outcomes.values().map(|o| o.count).sum()
+    }
+
+    /// Requests that succeeded.
+    pub fn ok(&self) -> u64 {
+        self.outcomes.get(&Outcome::Ok).map_or(0, |o| o.count)
+    }
+
+    /// Requests still in flight when the run's grace period ran out.
+    pub fn interrupted(&self) -> u64 {
+        self.outcomes
+            .get(&Outcome::Interrupted)
+            .map_or(0, |o| o.count)
+    }
+
+    /// Adds another run's stats of the same request.
+    pub fn merge(&mut self, other: &RequestStats) {
+        for (outcome, stats) in &other.outcomes {
+            self.outcomes.entry(*outcome).or_default().merge(stats);
+        }
+        for (outcome, message) in &other.error_messages {
+            self.error_messages
+                .entry(*outcome)
+                .or_insert_with(|| message.clone());
+        }
+        self.dropped += other.dropped;
+        self.prompt_tokens += other.prompt_tokens;
+        self.completion_tokens += other.completion_tokens;
+        self.cached_tokens += other.cached_tokens;
+        self.usage_responses += other.usage_responses;
+        self.tts_characters += other.tts_characters;
+        self.cache.hit += other.cache.hit;
+        self.cache.miss += other.cache.miss;
+        self.cache.bypass += other.cache.bypass;
+        self.cache.other += other.cache.other;
+        self.similarity.merge(&other.similarity);
+        self.cost_usd += other.cost_usd;
+        self.cost_max = self.cost_max.max(other.cost_max);
+        self.cost_responses += other.cost_responses;
+        for (p, n) in &other.providers {
+            *self.providers.entry(p.clone()).or_default() += n;
+        }
+        self.attempts.merge(&other.attempts);
+        for (name, h) in &other.server_timing {
+            self.server_timing.entry(name.clone()).or_default().merge(h);
+        }
+    }
+}
+
+/// All stats of a run.
+#[derive(Clone, Debug, Default)]
+pub struct Store {
+    /// Per request, in file order.
+    pub requests: Vec<RequestStats>,
+    /// How long the run lasted.
+    pub elapsed: Duration,
+    /// The mocks' time scale, when the run knows it: thresholds then judge
+    /// real-time equivalents (times ÷ it, rates × it).
+    pub time_scale: Option<f64>,
+}
+
+impl Store {
+    /// Requests sent over the whole run.
+    pub fn sent(&self) -> u64 {
+        self.requests.iter().map(RequestStats::sent).sum()
+    }
+
+    /// Successful requests over the whole run.
+    pub fn ok(&self) -> u64 {
+        self.requests.iter().map(RequestStats::ok).sum()
+    }
+
+    /// Dropped iterations over the whole run.
+    pub fn dropped(&self) -> u64 {
+        self.requests.iter().map(|r| r.dropped).sum()
+    }
+
+    /// A request's stats by name.
+    pub fn request(&self, name: &str) -> Option<&RequestStats> {
+        self.requests.iter().find(|r| r.name == name)
+    }
+}
