@@ -199,52 +199,59 @@ async fn books(
     sums
 }
 
-/// Per tenant, from the gateway's ledger as each tenant reads it.
+/// A tenant's ledger entries that were not cache hits, every page, as the tenant
+/// reads them.
+async fn ledger_entries(http: &reqwest::Client, url: &str, key: &str) -> Vec<Value> {
+    let mut entries = Vec::new();
+    let mut after = 0;
+    loop {
+        let page: Value = http
+            .get(format!(
+                "{url}/v1/gatebench/ledger?after={after}&limit=1000"
+            ))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for e in page["data"].as_array().unwrap() {
+            after = e["id"].as_u64().unwrap();
+            if e["cache"] != "hit" {
+                entries.push(e.clone());
+            }
+        }
+        if page["has_more"] != true {
+            return entries;
+        }
+    }
+}
+
+/// Per tenant, from the gateway's ledger.
 async fn ledger(http: &reqwest::Client, url: &str) -> BTreeMap<&'static str, Sum> {
     let mut sums = BTreeMap::new();
     for (tenant, key) in [("alpha", ALPHA), ("beta", BETA)] {
         let mut sum = Sum::default();
-        let mut after = 0;
-        loop {
-            let page: Value = http
-                .get(format!(
-                    "{url}/v1/gatebench/ledger?after={after}&limit=1000"
-                ))
-                .bearer_auth(key)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let entries = page["data"].as_array().unwrap();
-            for e in entries {
-                after = e["id"].as_u64().unwrap();
-                if e["cache"] == "hit" {
-                    continue;
-                }
-                let u = &e["usage"];
-                let n = |field: &str| u[field].as_u64().unwrap_or(0);
-                let units = [
-                    n("prompt_tokens"),
-                    n("cached_tokens"),
-                    n("completion_tokens"),
-                    n("characters"),
-                    n("requests"),
-                ];
-                if units.iter().any(|&v| v > 0) {
-                    sum.billed += 1;
-                }
-                sum.input_tokens += units[0];
-                sum.cached_tokens += units[1];
-                sum.output_tokens += units[2];
-                sum.characters += units[3];
-                sum.requests += units[4];
-                sum.cost_usd += Decimal::from_str(e["cost_usd"].as_str().unwrap()).unwrap();
+        for e in ledger_entries(http, url, key).await {
+            let u = &e["usage"];
+            let n = |field: &str| u[field].as_u64().unwrap_or(0);
+            let units = [
+                n("prompt_tokens"),
+                n("cached_tokens"),
+                n("completion_tokens"),
+                n("characters"),
+                n("requests"),
+            ];
+            if units.iter().any(|&v| v > 0) {
+                sum.billed += 1;
             }
-            if page["has_more"] != true {
-                break;
-            }
+            sum.input_tokens += units[0];
+            sum.cached_tokens += units[1];
+            sum.output_tokens += units[2];
+            sum.characters += units[3];
+            sum.requests += units[4];
+            sum.cost_usd += Decimal::from_str(e["cost_usd"].as_str().unwrap()).unwrap();
         }
         if sum != Sum::default() {
             sums.insert(tenant, sum);
@@ -271,19 +278,7 @@ async fn by_request(
         }
     }
     for key in [ALPHA, BETA] {
-        let page: Value = http
-            .get(format!("{url}/v1/gatebench/ledger?limit=1000"))
-            .bearer_auth(key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        for e in page["data"].as_array().unwrap() {
-            if e["cache"] == "hit" {
-                continue;
-            }
+        for e in ledger_entries(http, url, key).await {
             let gateway_id = e["request_id"].as_str().unwrap();
             let id = ids
                 .get(gateway_id)
