@@ -101,19 +101,32 @@ impl Embedder {
     /// exactly the truncated, renormalised longer vector.
     pub fn embed_into(&self, text: &str, out: &mut [f32]) {
         out.iter_mut().for_each(|x| *x = 0.0);
+        let mut all = self.salt;
         for f in features(text, self.salt) {
             project::add_direction(f.key, f.weight, out);
+            all = all.rotate_left(7) ^ f.key;
         }
-        normalise(out);
+        if !normalise(out) {
+            // with few dimensions the features can cancel out exactly; the text
+            // still gets a direction of its own
+            project::add_direction(all, 1.0, out);
+            normalise(out);
+        }
     }
 }
 
-/// Scales `v` to unit length (a zero vector stays zero).
-pub fn normalise(v: &mut [f32]) {
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if norm > 0.0 {
-        v.iter_mut().for_each(|x| *x /= norm);
+/// Scales `v` to unit length; false, and `v` unchanged, for a zero vector.
+///
+/// The vector is first scaled by its largest component, so tiny components do
+/// not underflow when squared.
+pub fn normalise(v: &mut [f32]) -> bool {
+    let max = v.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    if max == 0.0 || !max.is_finite() {
+        return false;
     }
+    let norm = v.iter().map(|x| (x / max) * (x / max)).sum::<f32>().sqrt() * max;
+    v.iter_mut().for_each(|x| *x /= norm);
+    true
 }
 
 /// Cosine similarity of two vectors of the same length.

@@ -280,8 +280,23 @@ fn truncation_is_the_shorter_embedding_and_keeps_similarities() {
 fn cosine_handles_zero_vectors() {
     assert_eq!(cosine(&[0.0, 0.0], &[1.0, 0.0]), 0.0);
     let mut z = [0.0f32; 3];
-    normalise(&mut z);
+    assert!(!normalise(&mut z));
     assert_eq!(z, [0.0; 3]);
+}
+
+#[test]
+fn tiny_vectors_normalise_without_underflow() {
+    let mut v = [1e-30f32, -1e-30, 0.0];
+    assert!(normalise(&mut v));
+    let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-6, "{v:?}");
+}
+
+#[test]
+fn features_that_cancel_still_give_a_unit_vector() {
+    // found by the proptest below: in one dimension this text's features sum to 0
+    let v = Embedder::new(MODEL, 1).embed("x\u{3347a}C\u{e000}");
+    assert!((v[0].abs() - 1.0).abs() < 1e-6, "{v:?}");
 }
 
 proptest! {
