@@ -2,29 +2,30 @@
 //! upstream with retries and fallbacks, billing.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
-use gatebench_cache::{ChatKeys, Lookup};
-use gatebench_cost::{CacheOutcome, Kind, Reservation, Usage};
+use gatebench_cache::ChatKeys;
+use gatebench_cost::{Kind, Usage};
 use gatebench_tokens::{Encoding, count_chat_prompt};
 use gatebench_wire::openai::{ChatCompletion, ChatCompletionRequest};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::billing::{Charge, charge, reserve};
-use crate::chat_stream::{self, Relay};
+use crate::chat_stream;
 use crate::config::ProviderKind;
-use crate::dispatch::{Body as UpstreamBody, Dispatched, Media, Outbound};
+use crate::dispatch::{Media, Outbound};
 use crate::error::GatewayError;
 use crate::meta::Meta;
-use crate::report::{Report, passthrough};
+use crate::pipeline::{self, Answer, Cache, Call, ChatAnswer};
+use crate::record::Record;
+use crate::render::render;
 use crate::request::{json_object, observed, read, to_the_end, typed, with_field};
-use crate::respond::{Billed, send, upstream_error};
 use crate::state::{CachedChat, CachedChoice, Gateway};
+use crate::upstream::Target;
 
 /// Completion tokens reserved for a request that sets no cap (OpenAI's own default
 /// maximum output for current chat models is in this range).
@@ -45,17 +46,6 @@ pub async fn handle(
     .await
 }
 
-/// A parsed chat request and what the gateway derives from it.
-pub(crate) struct ChatCall {
-    pub value: Value,
-    pub model: String,
-    pub stream: bool,
-    pub client_usage: bool,
-    pub encoding: Encoding,
-    pub prompt_tokens: u64,
-    pub keys: Option<ChatKeys>,
-}
-
 async fn serve(
     gateway: &Arc<Gateway>,
     headers: &HeaderMap,
@@ -63,7 +53,7 @@ async fn serve(
     id: String,
 ) -> Result<Response, GatewayError> {
     let meta = Meta::read(gateway, headers, false, id)?;
-    let value = json_object(&body)?;
+    let mut value = json_object(&body)?;
     let request: ChatCompletionRequest = typed(&value)?;
     if request.model.trim().is_empty() {
         return Err(GatewayError::bad_request(
@@ -85,244 +75,103 @@ async fn serve(
         .token_cap()
         .filter(|c| *c > 0)
         .map_or(DEFAULT_MAX_OUTPUT, |c| c as u64);
-    let worst = Usage {
+    let worst_case = Usage {
         prompt_tokens,
         completion_tokens: cap.saturating_mul(choices),
         ..Usage::default()
     };
-    let reservation = reserve(gateway, &meta, &request.model, &worst)?;
-
     // Nothing to look up and nothing to store: no keys to compute.
     let uses_cache = !(meta.no_cache && meta.no_store);
     let keys = (gateway.config.cache.enabled && choices == 1 && uses_cache)
         .then(|| ChatKeys::from_request(&meta.tenant.id, &value))
         .flatten();
-    let call = ChatCall {
-        model: request.model.clone(),
-        stream: request.is_stream(),
+    let stream = request.is_stream();
+    let answer = ChatAnswer {
+        stream,
         client_usage: request.include_usage(),
         encoding,
         prompt_tokens,
-        keys,
-        value,
     };
-    answer(gateway, meta, call, reservation, headers).await
-}
-
-async fn answer(
-    gateway: &Arc<Gateway>,
-    mut meta: Meta,
-    call: ChatCall,
-    reservation: Reservation,
-    headers: &HeaderMap,
-) -> Result<Response, GatewayError> {
-    // Cache lookup.
-    let mut outcome = CacheOutcome::Bypass;
-    let mut vector: Option<Vec<f32>> = None;
-    if let Some(keys) = &call.keys
-        && !meta.no_cache
-    {
-        let looked = Instant::now();
-        let lookup = gateway
-            .chat_cache
-            .lookup(&meta.tenant.id, keys, |q| gateway.embedder.embed(q));
-        meta.timing.cache += looked.elapsed();
-        match lookup {
-            Lookup::Hit(hit) => {
-                gateway.metrics.cache("chat", "hit");
-                return Ok(serve_hit(gateway, &meta, &call, reservation, hit));
-            }
-            Lookup::Miss(miss) => {
-                gateway.metrics.cache("chat", "miss");
-                outcome = CacheOutcome::Miss;
-                vector = Some(miss.vector);
-            }
-        }
-    } else {
-        gateway.metrics.cache("chat", "bypass");
-    }
-
     // Upstream: always ask for the usage of a stream, to bill it.
-    let mut upstream_value = call.value.clone();
-    if call.stream
-        && let Some(object) = upstream_value.as_object_mut()
-    {
+    if stream && let Some(object) = value.as_object_mut() {
         object.insert("stream_options".into(), json!({ "include_usage": true }));
     }
-    let plan = gateway
-        .upstreams
-        .plan(ProviderKind::Openai, Some(&call.model));
     let accept = |body: &[u8]| serde_json::from_slice::<ChatCompletion>(body).is_ok();
-    let outbound = Outbound {
-        method: Method::POST,
-        path: "/v1/chat/completions",
-        headers,
-        stream: call.stream,
-        media: if call.stream {
-            Media::EventStream
-        } else {
-            Media::Any
-        },
-        accept: &accept,
-    };
-    let billed = Billed {
+    let body_for = |target: &Target| with_field(&value, "model", target.model.as_deref());
+    let call = Call {
         route: "chat",
-        model: &call.model,
         kind: Kind::Chat,
-        outcome,
-    };
-    let sent = send(
-        gateway,
-        &mut meta,
-        billed,
-        reservation,
-        plan,
-        outbound,
-        |target| with_field(&upstream_value, "model", target.model.as_deref()),
-    )
-    .await;
-    let (dispatched, reservation) = match sent {
-        Ok(sent) => sent,
-        Err(response) => return Ok(response),
-    };
-    let Dispatched {
-        status,
-        headers: upstream_headers,
-        body,
-        target,
-        permit,
-        attempts,
-    } = dispatched;
-    let provider = target.provider.name().to_owned();
-    let served_model = target.model.clone().unwrap_or_else(|| call.model.clone());
-    let mut report = Report {
-        cache: Some(outcome),
-        provider: Some(provider.clone()),
-        model: Some(served_model.clone()),
-        attempts,
-        ..Report::default()
-    };
-
-    let bytes = match body {
-        UpstreamBody::Streaming(response) => {
-            let store = (!meta.no_store).then(|| call.keys.clone()).flatten();
-            if let Some(keys) = &store {
-                report.cache_key = Some(keys.exact.to_string());
-            }
-            let mut response_headers = passthrough(&upstream_headers);
-            report.write(&meta, &mut response_headers);
-            let relay = Relay::new(
-                Arc::clone(gateway),
-                meta,
-                reservation,
-                permit,
-                response,
-                chat_stream::Billing {
-                    provider,
-                    model: served_model,
-                    outcome,
-                    attempts,
-                },
-                call,
-                store.map(|keys| (keys, vector)),
-            );
-            return Ok(relay.into_response(status, response_headers));
-        }
-        UpstreamBody::Buffered(bytes) => bytes,
-    };
-    drop(permit);
-
-    if !status.is_success() {
-        let billed = Billed {
-            model: &served_model,
-            ..billed
-        };
-        let response_headers = passthrough(&upstream_headers);
-        return Ok(upstream_error(
-            gateway,
-            &meta,
-            reservation,
-            billed,
-            &report,
-            status,
-            response_headers,
-            bytes,
-        ));
-    }
-
-    let completion: ChatCompletion = match serde_json::from_slice(&bytes) {
-        Ok(c) => c,
-        Err(_) => unreachable!("dispatch accepts only bodies that parse"),
-    };
-    let (usage, estimated) = match &completion.usage {
-        Some(u) => (billed_usage(u), false),
-        None => {
-            let text: String = completion
-                .choices
-                .iter()
-                .filter_map(|c| c.message.content.clone())
-                .collect();
-            let counted = call.encoding.count(&text) as u64;
-            (
-                Usage {
-                    prompt_tokens: call.prompt_tokens,
-                    completion_tokens: counted,
-                    ..Usage::default()
-                },
-                true,
-            )
-        }
-    };
-    let entry = charge(
-        gateway,
-        &meta,
-        Some(reservation),
-        Charge {
-            provider: Some(&provider),
-            model: &served_model,
-            kind: Kind::Chat,
-            usage,
-            cache: outcome,
-            attempts,
-            estimated,
-            failed: false,
+        provider_kind: ProviderKind::Openai,
+        model: &request.model,
+        routed: true,
+        worst_case,
+        cache: keys.as_ref().map_or(Cache::None, Cache::Semantic),
+        answer: Answer::Chat(answer),
+        outbound: Outbound {
+            method: Method::POST,
+            path: "/v1/chat/completions",
+            headers,
+            stream,
+            media: if stream {
+                Media::EventStream
+            } else {
+                Media::Any
+            },
+            accept: &accept,
         },
-    );
-    report.cost = entry.map(|e| e.cost_usd);
+        body_for: &body_for,
+        usage_of: &|_, body| {
+            let completion: ChatCompletion = serde_json::from_slice(body).ok()?;
+            completion.usage.as_ref().map(billed_usage)
+        },
+    };
+    let done = pipeline::run(gateway, meta, call).await?;
+    Ok(render(gateway, done, Answer::Chat(answer)))
+}
 
-    if let Some(keys) = &call.keys
-        && !meta.no_store
-    {
-        let vector = vector.unwrap_or_else(|| gateway.embedder.embed(&keys.query));
-        let cached = CachedChat {
-            model: served_model.clone(),
-            provider: provider.clone(),
-            choices: completion
-                .choices
-                .iter()
-                .map(|c| CachedChoice {
-                    content: c.message.content.clone().unwrap_or_default(),
-                    finish_reason: c
-                        .finish_reason
-                        .as_ref()
-                        .map_or_else(|| "stop".to_owned(), |f| f.as_str().to_owned()),
-                })
-                .collect(),
-            completion_tokens: usage.completion_tokens,
-            cached_tokens: usage.cached_tokens,
-            system_fingerprint: completion.system_fingerprint.clone(),
-        };
-        match gateway
-            .chat_cache
-            .insert(&meta.tenant.id, keys, &vector, cached)
-        {
-            Ok(key) => report.cache_key = Some(key.to_string()),
-            Err(error) => tracing::warn!(%error, "cache insert failed"),
-        }
-    }
-    let mut response_headers = passthrough(&upstream_headers);
-    report.write(&meta, &mut response_headers);
-    Ok((status, response_headers, bytes).into_response())
+/// The gateway's count of a completion that reports no usage: the request's
+/// prompt and the tokens of the text of every choice.
+pub(crate) fn count_usage(body: &[u8], answer: ChatAnswer) -> Option<Usage> {
+    let completion: ChatCompletion = serde_json::from_slice(body).ok()?;
+    let counted = completion
+        .choices
+        .iter()
+        .filter_map(|c| c.message.content.as_deref())
+        .map(|text| answer.encoding.count(text) as u64)
+        .sum();
+    Some(Usage {
+        prompt_tokens: answer.prompt_tokens,
+        completion_tokens: counted,
+        ..Usage::default()
+    })
+}
+
+/// The cache entry of a completion `model` at `provider` answered with `usage`.
+pub(crate) fn to_cached(
+    body: &[u8],
+    model: &str,
+    provider: &str,
+    usage: &Usage,
+) -> Option<CachedChat> {
+    let completion: ChatCompletion = serde_json::from_slice(body).ok()?;
+    Some(CachedChat {
+        model: model.to_owned(),
+        provider: provider.to_owned(),
+        choices: completion
+            .choices
+            .iter()
+            .map(|c| CachedChoice {
+                content: c.message.content.clone().unwrap_or_default(),
+                finish_reason: c
+                    .finish_reason
+                    .as_ref()
+                    .map_or_else(|| "stop".to_owned(), |f| f.as_str().to_owned()),
+            })
+            .collect(),
+        completion_tokens: usage.completion_tokens,
+        cached_tokens: usage.cached_tokens,
+        system_fingerprint: completion.system_fingerprint,
+    })
 }
 
 /// The usage as the ledger counts it, from a provider's `usage`.
@@ -335,47 +184,15 @@ pub(crate) fn billed_usage(u: &gatebench_wire::openai::Usage) -> Usage {
     }
 }
 
-/// Answers from the cache: usage is this request's prompt (with as many tokens
-/// from the provider's prompt cache as the original call had) and the cached
-/// completion; the call costs nothing and saves what it would have cost.
-fn serve_hit(
-    gateway: &Arc<Gateway>,
+/// The answer of a semantic hit, as the provider would have sent it: the cached
+/// text under this request's id, with this request's usage, streamed if asked.
+pub(crate) fn hit(
     meta: &Meta,
-    call: &ChatCall,
-    reservation: Reservation,
-    hit: gatebench_cache::Hit<CachedChat>,
-) -> Response {
-    let cached = hit.value;
-    let usage = Usage {
-        prompt_tokens: call.prompt_tokens,
-        cached_tokens: cached.cached_tokens.min(call.prompt_tokens),
-        completion_tokens: cached.completion_tokens,
-        ..Usage::default()
-    };
-    let entry = charge(
-        gateway,
-        meta,
-        Some(reservation),
-        Charge {
-            provider: Some(&cached.provider),
-            model: &cached.model,
-            kind: Kind::Chat,
-            usage,
-            cache: CacheOutcome::Hit,
-            attempts: 0,
-            estimated: false,
-            failed: false,
-        },
-    );
-    let report = Report {
-        cache: Some(CacheOutcome::Hit),
-        similarity: Some(hit.similarity),
-        cache_key: Some(hit.key.to_string()),
-        cost: entry.map(|e| e.cost_usd),
-        provider: Some(cached.provider.clone()),
-        model: Some(cached.model.clone()),
-        attempts: 0,
-    };
+    record: &Record,
+    cached: &CachedChat,
+    answer: ChatAnswer,
+) -> (StatusCode, HeaderMap, Body) {
+    let usage = record.usage;
     let id = format!("chatcmpl-{}", meta.id);
     let created = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -388,20 +205,19 @@ fn serve_hit(
         "completion_tokens_details": { "reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0 }
     });
     let mut headers = HeaderMap::new();
-    if call.stream {
+    if answer.stream {
         let body = chat_stream::replay(
             &id,
             created,
-            &cached,
-            call.client_usage.then_some(&usage_json),
+            cached,
+            answer.client_usage.then_some(&usage_json),
         );
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/event-stream"),
         );
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-        report.write(meta, &mut headers);
-        return (StatusCode::OK, headers, Body::from_stream(body)).into_response();
+        return (StatusCode::OK, headers, Body::from_stream(body));
     }
     let choices: Vec<Value> = cached
         .choices
@@ -430,11 +246,6 @@ fn serve_hit(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
     );
-    report.write(meta, &mut headers);
-    (
-        StatusCode::OK,
-        headers,
-        serde_json::to_vec(&body).unwrap_or_default(),
-    )
-        .into_response()
+    let body = serde_json::to_vec(&body).unwrap_or_default();
+    (StatusCode::OK, headers, Body::from(body))
 }

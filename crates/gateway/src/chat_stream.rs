@@ -20,37 +20,22 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::stream::{BoxStream, StreamExt};
 use gatebench_cache::ChatKeys;
-use gatebench_cost::{CacheOutcome, Kind, Reservation, Usage};
+use gatebench_cost::{Reservation, Usage};
 use gatebench_queue::Permit;
-use gatebench_tokens::Encoding;
-use http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
-use crate::billing::{Charge, charge};
-use crate::chat::{ChatCall, billed_usage};
+use crate::chat::billed_usage;
 use crate::meta::Meta;
+use crate::pipeline::ChatAnswer;
+use crate::record::Record;
 use crate::sse::{Event, EventReader, data_event};
+use crate::state::{CachedChat, CachedChoice, Gateway};
 
 /// The SSE comment that carries a completed stream's exact cost.
 pub const COST_COMMENT: &str = "x-gatebench-cost-usd";
-use crate::state::{CachedChat, CachedChoice, Gateway};
-
-/// Who served the stream, for the ledger.
-#[derive(Debug)]
-pub struct Billing {
-    /// Provider.
-    pub provider: String,
-    /// Model.
-    pub model: String,
-    /// Cache outcome (miss or bypass).
-    pub outcome: CacheOutcome,
-    /// Upstream attempts.
-    pub attempts: u32,
-}
 
 /// A stream being relayed.
 pub struct Relay {
@@ -64,14 +49,12 @@ struct RelayState {
     permit: Option<Permit>,
     upstream: BoxStream<'static, reqwest::Result<Bytes>>,
     reader: EventReader,
-    client_usage: bool,
-    encoding: Encoding,
-    prompt_tokens: u64,
+    answer: ChatAnswer,
     texts: Vec<String>,
     finish: Vec<Option<String>>,
     usage: Option<gatebench_wire::openai::Usage>,
     fingerprint: Option<String>,
-    billing: Billing,
+    record: Record,
     store: Option<(ChatKeys, Option<Vec<f32>>)>,
     idle: Duration,
     out: VecDeque<Bytes>,
@@ -80,40 +63,34 @@ struct RelayState {
 }
 
 impl Relay {
-    /// Prepares the relay of `response`.
+    /// Prepares the relay of `response`, whose call `record` describes; billed
+    /// against `reservation` when the stream ends.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         gateway: Arc<Gateway>,
         meta: Meta,
-        reservation: Reservation,
+        record: Record,
+        reservation: Option<Reservation>,
         permit: Option<Permit>,
         response: reqwest::Response,
-        billing: Billing,
-        call: ChatCall,
+        idle: Duration,
+        answer: ChatAnswer,
         store: Option<(ChatKeys, Option<Vec<f32>>)>,
     ) -> Relay {
-        let idle = gateway
-            .upstreams
-            .providers()
-            .iter()
-            .find(|p| p.name() == billing.provider)
-            .map_or(Duration::from_secs(120), |p| p.config.timeout);
         Relay {
             state: RelayState {
                 gateway,
                 meta,
-                reservation: Some(reservation),
+                reservation,
                 permit,
                 upstream: response.bytes_stream().boxed(),
                 reader: EventReader::default(),
-                client_usage: call.client_usage,
-                encoding: call.encoding,
-                prompt_tokens: call.prompt_tokens,
+                answer,
                 texts: Vec::new(),
                 finish: Vec::new(),
                 usage: None,
                 fingerprint: None,
-                billing,
+                record,
                 store,
                 idle,
                 out: VecDeque::new(),
@@ -123,13 +100,13 @@ impl Relay {
         }
     }
 
-    /// The streaming response.
-    pub fn into_response(self, status: StatusCode, headers: HeaderMap) -> Response {
+    /// The body the client reads.
+    pub fn into_body(self) -> Body {
         let body = futures::stream::unfold(Relaying(Some(self.state)), |mut relay| async move {
             let item = relay.0.as_mut()?.next().await?;
             Some((item, relay))
         });
-        (status, headers, Body::from_stream(body)).into_response()
+        Body::from_stream(body)
     }
 }
 
@@ -228,7 +205,7 @@ impl RelayState {
                 self.finish[index] = Some(reason.to_owned());
             }
         }
-        if self.client_usage {
+        if self.answer.client_usage {
             self.out.push_back(event.raw);
             return;
         }
@@ -256,33 +233,19 @@ impl RelayState {
                 let counted: u64 = self
                     .texts
                     .iter()
-                    .map(|t| self.encoding.count(t) as u64)
+                    .map(|t| self.answer.encoding.count(t) as u64)
                     .sum();
-                (
-                    Usage {
-                        prompt_tokens: self.prompt_tokens,
-                        completion_tokens: counted,
-                        ..Usage::default()
-                    },
-                    true,
-                )
+                let usage = Usage {
+                    prompt_tokens: self.answer.prompt_tokens,
+                    completion_tokens: counted,
+                    ..Usage::default()
+                };
+                (usage, true)
             }
         };
-        let entry = charge(
-            &self.gateway,
-            &self.meta,
-            self.reservation.take(),
-            Charge {
-                provider: Some(&self.billing.provider),
-                model: &self.billing.model,
-                kind: Kind::Chat,
-                usage,
-                cache: self.billing.outcome,
-                attempts: self.billing.attempts,
-                estimated,
-                failed: false,
-            },
-        );
+        let record = &mut self.record;
+        (record.usage, record.estimated) = (usage, estimated);
+        let entry = record.charge(&self.gateway, &self.meta, self.reservation.take());
         let complete = self.done
             && !estimated
             && self.finish.iter().all(Option::is_some)
@@ -290,8 +253,8 @@ impl RelayState {
         if let (true, Some((keys, vector))) = (complete, self.store.take()) {
             let vector = vector.unwrap_or_else(|| self.gateway.embedder.embed(&keys.query));
             let cached = CachedChat {
-                model: self.billing.model.clone(),
-                provider: self.billing.provider.clone(),
+                model: self.record.model.clone(),
+                provider: self.record.provider.clone().unwrap_or_default(),
                 choices: self
                     .texts
                     .iter()

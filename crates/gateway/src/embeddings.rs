@@ -17,7 +17,8 @@ use crate::config::ProviderKind;
 use crate::dispatch::{Media, Outbound};
 use crate::error::GatewayError;
 use crate::meta::Meta;
-use crate::pipeline::{self, Call};
+use crate::pipeline::{self, Answer, Cache, Call};
+use crate::render::render;
 use crate::request::{json_object, observed, read, to_the_end, typed, with_field};
 use crate::state::Gateway;
 use crate::upstream::Target;
@@ -69,7 +70,8 @@ async fn serve(
             prompt_tokens: input_tokens(&request.input),
             ..Usage::default()
         },
-        cache: Some(exact_key(&meta.tenant.id, "/v1/embeddings", &value)),
+        cache: Cache::Exact(exact_key(&meta.tenant.id, "/v1/embeddings", &value)),
+        answer: Answer::Body,
         outbound: Outbound {
             method: Method::POST,
             path: "/v1/embeddings",
@@ -81,7 +83,8 @@ async fn serve(
         body_for: &body_for,
         usage_of: &|_, body| billed_usage(body),
     };
-    Ok(pipeline::run(gateway, meta, call).await?.answered())
+    let done = pipeline::run(gateway, meta, call).await?;
+    Ok(render(gateway, done, Answer::Body))
 }
 
 /// The input tokens an embeddings response reports.

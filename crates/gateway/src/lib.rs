@@ -4,12 +4,12 @@
 //! reservation ([`gatebench_cost`]), the cache (semantic for chat, exact for
 //! embeddings and text-to-speech), the provider's priority queue
 //! ([`gatebench_queue`]), the upstream call with retries, circuit breakers and
-//! fallbacks ([`dispatch`]), and billing to the ledger ([`billing`]). Responses
-//! tell the caller what happened in `x-gatebench-*` headers ([`report`]).
+//! fallbacks ([`dispatch`]), and billing to the ledger. One [`pipeline`] runs
+//! these steps for every route; one [`record`] per request tells the caller what
+//! happened in `x-gatebench-*` headers and yields the ledger entry.
 
 mod account;
 pub mod auth;
-pub mod billing;
 mod chat;
 mod chat_stream;
 pub mod config;
@@ -20,10 +20,10 @@ pub mod health;
 pub mod meta;
 pub mod metrics;
 mod ops;
-mod pipeline;
-pub mod report;
+pub mod pipeline;
+pub mod record;
+mod render;
 pub mod request;
-mod respond;
 pub mod retry;
 mod services;
 pub mod sse;

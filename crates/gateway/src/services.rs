@@ -14,7 +14,8 @@ use crate::config::ProviderKind;
 use crate::dispatch::{Media, Outbound};
 use crate::error::GatewayError;
 use crate::meta::Meta;
-use crate::pipeline::{self, Call};
+use crate::pipeline::{self, Answer, Cache, Call};
+use crate::render::render;
 use crate::request::{json_object, observed, read, to_the_end};
 use crate::state::Gateway;
 
@@ -104,7 +105,8 @@ async fn serve(
         model,
         routed: false,
         worst_case: one,
-        cache: None,
+        cache: Cache::None,
+        answer: Answer::Body,
         outbound: Outbound {
             method: Method::POST,
             path: &path,
@@ -116,8 +118,8 @@ async fn serve(
         body_for: &|_| body.clone(),
         usage_of: &usage_of,
     };
-    let outcome = pipeline::run(gateway, meta, call)
+    let done = pipeline::run(gateway, meta, call)
         .await
         .map_err(GatewayError::detail_shaped)?;
-    Ok(outcome.answered())
+    Ok(render(gateway, done, Answer::Body))
 }

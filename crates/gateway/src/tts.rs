@@ -7,16 +7,13 @@
 //! its body flows and carries `x-gatebench-cost-usd` like the other forms.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::response::{IntoResponse, Response};
-use bytes::{Bytes, BytesMut};
-use futures::StreamExt as _;
-use gatebench_cache::{ExactKey, exact_key};
+use axum::response::Response;
+use bytes::Bytes;
+use gatebench_cache::exact_key;
 use gatebench_cost::{Kind, Usage};
-use gatebench_queue::Permit;
 use gatebench_wire::elevenlabs::{AudioWithTimestamps, CHARACTER_COST_HEADER, TextToSpeechRequest};
 use http::{HeaderMap, Method};
 
@@ -24,16 +21,14 @@ use crate::config::ProviderKind;
 use crate::dispatch::{Media, Outbound};
 use crate::error::GatewayError;
 use crate::meta::Meta;
-use crate::pipeline::{self, Call, Outcome};
+use crate::pipeline::{self, Answer, Cache, Call};
+use crate::render::render;
 use crate::request::{MAX_NAME, json_object, observed, read, to_the_end, typed, with_field};
-use crate::state::{CachedBody, Gateway};
+use crate::state::Gateway;
 use crate::upstream::Target;
 
 /// ElevenLabs' default model, used for pricing when the request names none.
 pub const DEFAULT_TTS_MODEL: &str = "eleven_multilingual_v2";
-
-/// Largest streamed audio kept for the cache.
-const MAX_CACHED_STREAM: usize = 16 * 1024 * 1024;
 
 /// Which form of the endpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -153,7 +148,8 @@ async fn serve(
             characters: request.text.chars().count() as u64,
             ..Usage::default()
         },
-        cache: Some(exact_key(&meta.tenant.id, &path, &value)),
+        cache: Cache::Exact(exact_key(&meta.tenant.id, &path, &value)),
+        answer: Answer::Body,
         outbound: Outbound {
             method: Method::POST,
             path: &path,
@@ -168,80 +164,8 @@ async fn serve(
         body_for: &body_for,
         usage_of: &usage_of,
     };
-    let outcome = pipeline::run(gateway, meta, call)
+    let done = pipeline::run(gateway, meta, call)
         .await
         .map_err(GatewayError::detail_shaped)?;
-    let streaming = match outcome {
-        Outcome::Answered(response) => return Ok(response),
-        Outcome::Streaming(streaming) => streaming,
-    };
-    let relay = ByteRelay {
-        gateway: Arc::clone(gateway),
-        tenant: streaming.tenant,
-        store: streaming.store,
-        seen: BytesMut::new(),
-        permit: streaming.permit,
-    };
-    let body = Body::from_stream(relay.run(streaming.upstream, streaming.idle));
-    Ok((streaming.status, streaming.headers, body).into_response())
-}
-
-/// Relays audio bytes, keeping a copy for the cache when the stream completes.
-struct ByteRelay {
-    gateway: Arc<Gateway>,
-    tenant: String,
-    store: Option<(ExactKey, CachedBody)>,
-    seen: BytesMut,
-    permit: Option<Permit>,
-}
-
-impl ByteRelay {
-    fn run(
-        self,
-        upstream: reqwest::Response,
-        idle: Duration,
-    ) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
-        let chunks = upstream.bytes_stream().boxed();
-        futures::stream::unfold(
-            (self, chunks, false),
-            move |(mut relay, mut chunks, ended)| async move {
-                if ended {
-                    return None;
-                }
-                match tokio::time::timeout(idle, chunks.next()).await {
-                    Ok(Some(Ok(bytes))) => {
-                        if relay.store.is_some() {
-                            if relay.seen.len() + bytes.len() > MAX_CACHED_STREAM {
-                                relay.store = None;
-                            } else {
-                                relay.seen.extend_from_slice(&bytes);
-                            }
-                        }
-                        Some((Ok(bytes), (relay, chunks, false)))
-                    }
-                    Ok(None) => {
-                        relay.permit = None;
-                        if let Some((key, mut template)) = relay.store.take() {
-                            template.body = std::mem::take(&mut relay.seen).freeze();
-                            relay
-                                .gateway
-                                .exact_cache
-                                .insert(&relay.tenant, key, template);
-                        }
-                        None
-                    }
-                    Ok(Some(Err(error))) => Some((
-                        Err(std::io::Error::other(format!(
-                            "upstream audio stream broke: {error}"
-                        ))),
-                        (relay, chunks, true),
-                    )),
-                    Err(_) => Some((
-                        Err(std::io::Error::other("upstream audio stream went silent")),
-                        (relay, chunks, true),
-                    )),
-                }
-            },
-        )
-    }
+    Ok(render(gateway, done, Answer::Body))
 }

@@ -1,0 +1,252 @@
+//! One request's record: what the gateway did with a call, from its reservation to
+//! its bill. The same record writes the headers that tell the caller and yields the
+//! entry the ledger keeps, so the two cannot disagree.
+//!
+//! | header                          | value                                               |
+//! |---------------------------------|-----------------------------------------------------|
+//! | `x-gatebench-request-id`        | the gateway's id (also in the ledger)               |
+//! | `x-gatebench-cache`             | `hit`, `miss` or `bypass`                           |
+//! | `x-gatebench-cache-similarity`  | cosine similarity of the entry served (hits)        |
+//! | `x-gatebench-cache-key`         | the cache entry served (hit) or stored (miss)       |
+//! | `x-gatebench-cost-usd`          | exact cost of this call (streams: an SSE comment `: x-gatebench-cost-usd COST` before `[DONE]`) |
+//! | `x-gatebench-provider`          | the provider that answered                          |
+//! | `x-gatebench-model`             | the model that answered (differs after a fallback)  |
+//! | `x-gatebench-attempts`          | upstream attempts made, retries and fallbacks included |
+//! | `server-timing`                 | queue, cache, upstream and total durations          |
+
+use gatebench_cost::{CacheOutcome, Call, Kind, LedgerEntry, Reservation, Usage};
+use http::{HeaderMap, HeaderName, HeaderValue};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+
+use crate::error::GatewayError;
+use crate::meta::Meta;
+use crate::state::Gateway;
+use crate::upstream::Target;
+
+/// What the gateway did with one request's call.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Record {
+    /// Route label for metrics.
+    pub route: &'static str,
+    /// Kind of call, for prices.
+    pub kind: Kind,
+    /// The model asked for, then the one that served (a fallback may be another).
+    pub model: String,
+    /// The provider that served, or was tried last.
+    pub provider: Option<String>,
+    /// A provider or the cache answered, with `model`.
+    pub answered: bool,
+    /// What the cache did.
+    pub cache: CacheOutcome,
+    /// Similarity of the entry a hit served.
+    pub similarity: Option<f32>,
+    /// The cache entry served (hit) or stored (miss).
+    pub cache_key: Option<String>,
+    /// Upstream attempts, retries and fallbacks included.
+    pub attempts: u32,
+    /// Billed units (for a hit: this request's units, priced as the saving).
+    pub usage: Usage,
+    /// The usage was counted by the gateway, not reported by the provider.
+    pub estimated: bool,
+    /// No provider answered with a success: the call costs nothing but counts.
+    pub failed: bool,
+    /// What the call cost, once billed.
+    pub cost: Option<Decimal>,
+}
+
+impl Record {
+    /// The record of a call to `model` not yet looked up or sent.
+    pub fn new(route: &'static str, kind: Kind, model: &str) -> Record {
+        Record {
+            route,
+            kind,
+            model: model.to_owned(),
+            provider: None,
+            answered: false,
+            cache: CacheOutcome::Bypass,
+            similarity: None,
+            cache_key: None,
+            attempts: 0,
+            usage: Usage::default(),
+            estimated: false,
+            failed: false,
+            cost: None,
+        }
+    }
+
+    /// `target` answered after `attempts` attempts.
+    pub fn served_by(&mut self, target: &Target, attempts: u32) {
+        self.provider = Some(target.provider.name().to_owned());
+        self.answered = true;
+        if let Some(model) = &target.model {
+            self.model.clone_from(model);
+        }
+        self.attempts = attempts;
+    }
+
+    /// A cache entry answered: produced by `model` at `provider`, `similarity`
+    /// close, saving the price of `usage`.
+    pub fn hit(&mut self, provider: &str, model: &str, similarity: f32, key: String, usage: Usage) {
+        self.cache = CacheOutcome::Hit;
+        self.provider = Some(provider.to_owned());
+        self.answered = true;
+        self.model = model.to_owned();
+        self.similarity = Some(similarity);
+        self.cache_key = Some(key);
+        self.usage = usage;
+    }
+
+    /// The call as the price book bills it.
+    pub fn call<'a>(&'a self, meta: &'a Meta) -> Call<'a> {
+        Call {
+            tenant: &meta.tenant.id,
+            request_id: &meta.id,
+            provider: self.provider.as_deref(),
+            model: &self.model,
+            kind: self.kind,
+            usage: self.usage,
+            cache: self.cache,
+            attempts: self.attempts,
+            estimated: self.estimated,
+            failed: self.failed,
+        }
+    }
+
+    /// Bills the call, records its ledger entry, settles `reservation` with the
+    /// real cost, and keeps the cost for the headers. A call that cannot be priced
+    /// (a price file that does not cover what a provider reported) is logged as an
+    /// error and settles at zero.
+    pub fn charge(
+        &mut self,
+        gateway: &Gateway,
+        meta: &Meta,
+        reservation: Option<Reservation>,
+    ) -> Option<LedgerEntry> {
+        let entry = match gateway.prices.bill(&self.call(meta)) {
+            Ok(entry) => entry,
+            Err(error) => {
+                tracing::error!(%error, model = %self.model, request_id = %meta.id, "call could not be priced");
+                if let Some(r) = reservation {
+                    r.settle(Decimal::ZERO);
+                }
+                return None;
+            }
+        };
+        if let Some(r) = reservation {
+            r.settle(entry.cost_usd);
+        }
+        self.cost = Some(entry.cost_usd);
+        gateway.metrics.money(
+            &meta.tenant.id,
+            entry.cost_usd.to_f64().unwrap_or(0.0),
+            entry.saved_usd.to_f64().unwrap_or(0.0),
+        );
+        if let Err(error) = gateway.ledger.record(entry.clone()) {
+            tracing::error!(%error, request_id = %meta.id, "ledger refused an entry");
+        }
+        Some(entry)
+    }
+
+    /// Records a call no provider answered with a success: no usage, cost 0, but
+    /// counted; its reservation is released.
+    pub fn fail(&mut self, gateway: &Gateway, meta: &Meta, reservation: Reservation) {
+        self.failed = true;
+        self.usage = Usage::default();
+        self.estimated = false;
+        self.charge(gateway, meta, Some(reservation));
+    }
+
+    /// Writes the record into `headers` (server-timing measured now).
+    pub fn write(&self, meta: &Meta, headers: &mut HeaderMap) {
+        put(headers, "x-gatebench-request-id", &meta.id);
+        put(headers, "x-gatebench-cache", self.cache.as_str());
+        if let Some(similarity) = self.similarity {
+            let similarity = format!("{similarity:.4}");
+            put(headers, "x-gatebench-cache-similarity", &similarity);
+        }
+        if let Some(key) = &self.cache_key {
+            put(headers, "x-gatebench-cache-key", key);
+        }
+        if let Some(cost) = self.cost {
+            put(
+                headers,
+                "x-gatebench-cost-usd",
+                &cost.normalize().to_string(),
+            );
+        }
+        if let Some(provider) = &self.provider {
+            put(headers, "x-gatebench-provider", provider);
+        }
+        if self.answered {
+            put(headers, "x-gatebench-model", &self.model);
+        }
+        put(headers, "x-gatebench-attempts", &self.attempts.to_string());
+        headers.insert(
+            HeaderName::from_static("server-timing"),
+            meta.timing.header(),
+        );
+    }
+}
+
+fn put(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(value) = HeaderValue::from_str(value) {
+        headers.insert(HeaderName::from_static(name), value);
+    }
+}
+
+/// Reserves the most a call could cost, whichever model of its route serves it (a
+/// fallback may cost more than the model asked for), or refuses it (429
+/// `insufficient_quota`).
+pub fn reserve(
+    gateway: &Gateway,
+    meta: &Meta,
+    model: &str,
+    worst: &Usage,
+) -> Result<Reservation, GatewayError> {
+    let needed = gateway
+        .upstreams
+        .candidate_models(model)
+        .filter_map(|candidate| gateway.prices.quote(candidate, worst).ok())
+        .map(|q| q.cost_usd)
+        .max()
+        .unwrap_or_default();
+    gateway
+        .budgets
+        .reserve(&meta.tenant.id, needed)
+        .map_err(|over| GatewayError::OverBudget {
+            tenant: over.tenant.clone(),
+            remaining: (over.limit - over.spent - over.reserved).max(Decimal::ZERO),
+            needed: over.requested,
+        })
+}
+
+/// Upstream response headers worth passing back: the content type and the
+/// provider's own metadata (rate limits, request ids, character cost), never
+/// hop-by-hop or length headers (the gateway sets its own framing).
+pub fn passthrough(upstream: &HeaderMap) -> HeaderMap {
+    const DROP: [&str; 8] = [
+        "connection",
+        "keep-alive",
+        "transfer-encoding",
+        "content-length",
+        "upgrade",
+        "te",
+        "trailer",
+        "proxy-connection",
+    ];
+    let mut out = HeaderMap::new();
+    for (name, value) in upstream {
+        let n = name.as_str();
+        if DROP.contains(&n)
+            || n.starts_with("x-gatebench-")
+            || n == "server-timing"
+            || n == "date"
+            || n == "server"
+        {
+            continue;
+        }
+        out.append(name.clone(), value.clone());
+    }
+    out
+}
