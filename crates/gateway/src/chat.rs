@@ -7,7 +7,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
-use bytes::Bytes;
 use gatebench_cache::ChatKeys;
 use gatebench_cost::{Kind, Usage};
 use gatebench_tokens::{Encoding, count_chat_prompt};
@@ -19,11 +18,12 @@ use crate::chat_stream;
 use crate::config::ProviderKind;
 use crate::dispatch::{Media, Outbound};
 use crate::error::GatewayError;
+use crate::extract::JsonBody;
 use crate::meta::Meta;
 use crate::pipeline::{self, Answer, Cache, Call, ChatAnswer};
 use crate::record::Record;
 use crate::render::render;
-use crate::request::{json_object, observed, read, to_the_end, typed, with_field};
+use crate::request::{to_the_end, with_field};
 use crate::state::{CachedChat, CachedChoice, Gateway};
 use crate::upstream::Target;
 
@@ -34,27 +34,24 @@ pub const DEFAULT_MAX_OUTPUT: u64 = 4096;
 /// The route handler.
 pub async fn handle(
     State(gateway): State<Arc<Gateway>>,
+    meta: Meta,
     headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let gw = &gateway;
-    observed(gw, "chat", |id| async move {
-        let body = read(body, gw.config.body_limit).await?;
-        let gw = Arc::clone(gw);
-        to_the_end(async move { serve(&gw, &headers, body, id).await }).await
-    })
-    .await
+    body: JsonBody<ChatCompletionRequest>,
+) -> Result<Response, GatewayError> {
+    to_the_end(async move { serve(&gateway, meta, &headers, body).await }).await
 }
 
 async fn serve(
     gateway: &Arc<Gateway>,
+    meta: Meta,
     headers: &HeaderMap,
-    body: Bytes,
-    id: String,
+    body: JsonBody<ChatCompletionRequest>,
 ) -> Result<Response, GatewayError> {
-    let meta = Meta::read(gateway, headers, false, id)?;
-    let mut value = json_object(&body)?;
-    let request: ChatCompletionRequest = typed(&value)?;
+    let JsonBody {
+        bytes: body,
+        mut value,
+        request,
+    } = body;
     if request.model.trim().is_empty() {
         return Err(GatewayError::bad_request(
             "Missing required parameter: 'model'.",

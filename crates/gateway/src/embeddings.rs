@@ -3,10 +3,8 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
-use bytes::Bytes;
 use gatebench_cache::exact_key;
 use gatebench_cost::{Kind, Usage};
 use gatebench_tokens::Encoding;
@@ -16,26 +14,22 @@ use http::{HeaderMap, Method};
 use crate::config::ProviderKind;
 use crate::dispatch::{Media, Outbound};
 use crate::error::GatewayError;
+use crate::extract::JsonBody;
 use crate::meta::Meta;
 use crate::pipeline::{self, Answer, Cache, Call};
 use crate::render::render;
-use crate::request::{json_object, observed, read, to_the_end, typed, with_field};
+use crate::request::{to_the_end, with_field};
 use crate::state::Gateway;
 use crate::upstream::Target;
 
 /// The route handler.
 pub async fn handle(
     State(gateway): State<Arc<Gateway>>,
+    meta: Meta,
     headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let gw = &gateway;
-    observed(gw, "embeddings", |id| async move {
-        let body = read(body, gw.config.body_limit).await?;
-        let gw = Arc::clone(gw);
-        to_the_end(async move { serve(&gw, &headers, body, id).await }).await
-    })
-    .await
+    body: JsonBody<EmbeddingRequest>,
+) -> Result<Response, GatewayError> {
+    to_the_end(async move { serve(&gateway, meta, &headers, body).await }).await
 }
 
 /// Input tokens of an embeddings request, as OpenAI counts them (cl100k_base).
@@ -51,13 +45,11 @@ pub fn input_tokens(input: &EmbeddingInput) -> u64 {
 
 async fn serve(
     gateway: &Arc<Gateway>,
+    meta: Meta,
     headers: &HeaderMap,
-    body: Bytes,
-    id: String,
+    body: JsonBody<EmbeddingRequest>,
 ) -> Result<Response, GatewayError> {
-    let meta = Meta::read(gateway, headers, false, id)?;
-    let value = json_object(&body)?;
-    let request: EmbeddingRequest = typed(&value)?;
+    let JsonBody { value, request, .. } = body;
     let accept = |body: &[u8]| serde_json::from_slice::<EmbeddingResponse>(body).is_ok();
     let body_for = |target: &Target| with_field(&value, "model", target.model.as_deref());
     let call = Call {

@@ -13,6 +13,7 @@ use http::{HeaderName, HeaderValue, StatusCode};
 use rust_decimal::Decimal;
 
 use crate::auth::AuthError;
+use crate::extract::Fault;
 
 /// An error answered by the gateway.
 #[derive(Debug, thiserror::Error)]
@@ -282,7 +283,9 @@ impl IntoResponse for GatewayError {
             GatewayError::TooLarge { .. } => {
                 headers.insert(http::header::CONNECTION, HeaderValue::from_static("close"));
             }
-            GatewayError::Internal(detail) => tracing::error!(%detail, "internal error"),
+            GatewayError::Internal(detail) => {
+                response.extensions_mut().insert(Fault(detail.clone()));
+            }
             _ => {}
         }
         response
@@ -292,6 +295,16 @@ impl IntoResponse for GatewayError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_internal_error_hands_its_detail_to_the_middleware_to_log() {
+        let response = GatewayError::Internal("the ledger is gone".into()).into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let fault = response.extensions().get::<Fault>().map(|f| f.0.as_str());
+        assert_eq!(fault, Some("the ledger is gone"));
+        let refused = GatewayError::bad_request("no", None).into_response();
+        assert!(refused.extensions().get::<Fault>().is_none());
+    }
 
     #[test]
     fn budget_refusals_say_not_to_retry() {

@@ -16,6 +16,7 @@ pub mod config;
 pub mod dispatch;
 mod embeddings;
 pub mod error;
+pub mod extract;
 pub mod health;
 pub mod meta;
 pub mod metrics;
@@ -37,7 +38,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::Request;
-use axum::middleware::{Next, from_fn};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
@@ -52,22 +53,49 @@ pub use state::{Gateway, StartError};
 
 /// The gateway's routes.
 pub fn router(gateway: Arc<Gateway>) -> Router {
+    // every call route is observed: a request id, in-flight and request counts,
+    // faults logged
+    let observed = |route| {
+        let state = extract::Observed {
+            gateway: Arc::clone(&gateway),
+            route,
+        };
+        from_fn_with_state(state, extract::observe)
+    };
     Router::new()
-        .route("/v1/chat/completions", post(chat::handle))
-        .route("/v1/embeddings", post(embeddings::handle))
+        .route(
+            "/v1/chat/completions",
+            post(chat::handle).route_layer(observed("chat")),
+        )
+        .route(
+            "/v1/embeddings",
+            post(embeddings::handle).route_layer(observed("embeddings")),
+        )
         .route("/v1/models", get(ops::models))
-        .route("/v1/text-to-speech/{voice_id}", post(tts::convert))
-        .route("/v1/text-to-speech/{voice_id}/stream", post(tts::stream))
+        .route(
+            "/v1/text-to-speech/{voice_id}",
+            post(tts::convert).route_layer(observed("tts")),
+        )
+        .route(
+            "/v1/text-to-speech/{voice_id}/stream",
+            post(tts::stream).route_layer(observed("tts")),
+        )
         .route(
             "/v1/text-to-speech/{voice_id}/with-timestamps",
-            post(tts::with_timestamps),
+            post(tts::with_timestamps).route_layer(observed("tts")),
         )
         .route(
             "/v1/text-to-speech/{voice_id}/stream/with-timestamps",
-            post(tts::stream_with_timestamps),
+            post(tts::stream_with_timestamps).route_layer(observed("tts")),
         )
-        .route("/v1/personality", post(services::personality))
-        .route("/v1/webvtt", post(services::webvtt))
+        .route(
+            "/v1/personality",
+            post(services::personality).route_layer(observed("personality")),
+        )
+        .route(
+            "/v1/webvtt",
+            post(services::webvtt).route_layer(observed("webvtt")),
+        )
         .route("/v1/gatebench/usage", get(account::usage))
         .route("/v1/gatebench/ledger", get(account::ledger))
         .route("/v1/gatebench/config", get(account::config))

@@ -1,11 +1,11 @@
-//! Reading request bodies: JSON objects with clear 400s, and typed views of them.
+//! Reading request bodies (JSON objects with clear 400s, and typed views of them),
+//! and running a call to its end once it has gone upstream.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
 
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use bytes::Bytes;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -13,7 +13,6 @@ use serde_json::Value;
 use gatebench_serve::body::{BodyError, classify};
 
 use crate::error::GatewayError;
-use crate::state::Gateway;
 
 /// Reads a request body up to `limit` bytes (413 in OpenAI's shape beyond, 408 when
 /// it stops arriving for the server's body timeout).
@@ -31,27 +30,6 @@ pub async fn read(body: axum::body::Body, limit: usize) -> Result<Bytes, Gateway
                 GatewayError::bad_request(format!("could not read the request body: {error}"), None)
             }
         })
-}
-
-/// Runs a route's work with a fresh request id, turning errors into responses,
-/// stamping the id on every response (errors included), and counting the result.
-pub async fn observed<F, Fut>(gateway: &Gateway, route: &'static str, work: F) -> Response
-where
-    F: FnOnce(String) -> Fut,
-    Fut: Future<Output = Result<Response, GatewayError>>,
-{
-    let id = gateway.request_id();
-    let mut in_flight = InFlight::new(gateway, route);
-    let mut response = work(id.clone())
-        .await
-        .unwrap_or_else(IntoResponse::into_response);
-    if !response.headers().contains_key(REQUEST_ID)
-        && let Ok(value) = http::HeaderValue::from_str(&id)
-    {
-        response.headers_mut().insert(REQUEST_ID, value);
-    }
-    in_flight.status = response.status().as_u16();
-    response
 }
 
 tokio::task_local! {
@@ -100,42 +78,6 @@ impl Drop for CancelUnsent {
         }
     }
 }
-
-/// Status counted for a request whose client hung up before the answer (nginx's
-/// "client closed request").
-pub const CLIENT_CLOSED: u16 = 499;
-
-/// A request in flight: counted in the gauge until it ends, and in the requests
-/// total when it does, also when the client hangs up and the handler's future is
-/// dropped mid-`await` (then with [`CLIENT_CLOSED`]).
-struct InFlight<'g> {
-    gateway: &'g Gateway,
-    route: &'static str,
-    started: Instant,
-    status: u16,
-}
-
-impl<'g> InFlight<'g> {
-    fn new(gateway: &'g Gateway, route: &'static str) -> Self {
-        gateway.metrics.in_flight().inc();
-        InFlight {
-            gateway,
-            route,
-            started: Instant::now(),
-            status: CLIENT_CLOSED,
-        }
-    }
-}
-
-impl Drop for InFlight<'_> {
-    fn drop(&mut self) {
-        let metrics = &self.gateway.metrics;
-        metrics.in_flight().dec();
-        metrics.request(self.route, self.status, self.started.elapsed());
-    }
-}
-
-const REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-gatebench-request-id");
 
 /// The body as a JSON object; anything else is a 400 naming what is wrong.
 pub fn json_object(body: &Bytes) -> Result<Value, GatewayError> {

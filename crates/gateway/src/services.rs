@@ -3,54 +3,41 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
-use bytes::Bytes;
 use gatebench_cost::{Kind, Usage};
 use http::{HeaderMap, Method};
+use serde::de::IgnoredAny;
 
 use crate::config::ProviderKind;
 use crate::dispatch::{Media, Outbound};
 use crate::error::GatewayError;
+use crate::extract::JsonBody;
 use crate::meta::Meta;
 use crate::pipeline::{self, Answer, Cache, Call};
 use crate::render::render;
-use crate::request::{json_object, observed, read, to_the_end};
+use crate::request::to_the_end;
 use crate::state::Gateway;
 
 /// `POST /v1/personality`.
 pub async fn personality(
     State(gateway): State<Arc<Gateway>>,
+    meta: Meta,
     headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let gw = &gateway;
-    observed(gw, "personality", |id| async move {
-        let body = read(body, gw.config.body_limit)
-            .await
-            .map_err(GatewayError::detail_shaped)?;
-        let gw = Arc::clone(gw);
-        to_the_end(async move { serve(&gw, Service::Personality, &headers, body, id).await }).await
-    })
-    .await
+    body: JsonBody<IgnoredAny>,
+) -> Result<Response, GatewayError> {
+    to_the_end(async move { serve(&gateway, Service::Personality, meta, &headers, body).await })
+        .await
 }
 
 /// `POST /v1/webvtt`.
 pub async fn webvtt(
     State(gateway): State<Arc<Gateway>>,
+    meta: Meta,
     headers: HeaderMap,
-    body: Body,
-) -> Response {
-    let gw = &gateway;
-    observed(gw, "webvtt", |id| async move {
-        let body = read(body, gw.config.body_limit)
-            .await
-            .map_err(GatewayError::detail_shaped)?;
-        let gw = Arc::clone(gw);
-        to_the_end(async move { serve(&gw, Service::Webvtt, &headers, body, id).await }).await
-    })
-    .await
+    body: JsonBody<IgnoredAny>,
+) -> Result<Response, GatewayError> {
+    to_the_end(async move { serve(&gateway, Service::Webvtt, meta, &headers, body).await }).await
 }
 
 #[derive(Clone, Copy)]
@@ -78,12 +65,11 @@ impl Service {
 async fn serve(
     gateway: &Arc<Gateway>,
     service: Service,
+    meta: Meta,
     headers: &HeaderMap,
-    body: Bytes,
-    id: String,
+    body: JsonBody<IgnoredAny>,
 ) -> Result<Response, GatewayError> {
-    let meta = Meta::read(gateway, headers, false, id).map_err(GatewayError::detail_shaped)?;
-    json_object(&body).map_err(GatewayError::detail_shaped)?;
+    let body = body.bytes;
     let model = service.name();
     let (provider_kind, kind) = service.kind();
     let one = Usage {

@@ -8,10 +8,8 @@
 
 use std::sync::Arc;
 
-use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
-use bytes::Bytes;
 use gatebench_cache::exact_key;
 use gatebench_cost::{Kind, Usage};
 use gatebench_wire::elevenlabs::{AudioWithTimestamps, CHARACTER_COST_HEADER, TextToSpeechRequest};
@@ -20,10 +18,11 @@ use http::{HeaderMap, Method};
 use crate::config::ProviderKind;
 use crate::dispatch::{Media, Outbound};
 use crate::error::GatewayError;
+use crate::extract::JsonBody;
 use crate::meta::Meta;
 use crate::pipeline::{self, Answer, Cache, Call};
 use crate::render::render;
-use crate::request::{MAX_NAME, json_object, observed, read, to_the_end, typed, with_field};
+use crate::request::{MAX_NAME, to_the_end, with_field};
 use crate::state::Gateway;
 use crate::upstream::Target;
 
@@ -65,18 +64,20 @@ macro_rules! form_handler {
             State(gateway): State<Arc<Gateway>>,
             Path(voice): Path<String>,
             RawQuery(query): RawQuery,
+            meta: Meta,
             headers: HeaderMap,
-            body: Body,
-        ) -> Response {
-            let gw = &gateway;
-            observed(gw, "tts", |id| async move {
-                let body = read(body, gw.config.body_limit)
-                    .await
-                    .map_err(GatewayError::detail_shaped)?;
-                let gw = Arc::clone(gw);
-                to_the_end(async move {
-                    serve(&gw, $form, &voice, query.as_deref(), &headers, body, id).await
-                })
+            body: JsonBody<TextToSpeechRequest>,
+        ) -> Result<Response, GatewayError> {
+            to_the_end(async move {
+                serve(
+                    &gateway,
+                    $form,
+                    &voice,
+                    query.as_deref(),
+                    meta,
+                    &headers,
+                    body,
+                )
                 .await
             })
             .await
@@ -104,11 +105,10 @@ async fn serve(
     form: Form,
     voice: &str,
     query: Option<&str>,
+    meta: Meta,
     headers: &HeaderMap,
-    body: Bytes,
-    id: String,
+    body: JsonBody<TextToSpeechRequest>,
 ) -> Result<Response, GatewayError> {
-    let meta = Meta::read(gateway, headers, true, id).map_err(GatewayError::detail_shaped)?;
     // the voice goes into the cache key and upstream: no longer than a model name
     if voice.chars().count() > MAX_NAME {
         return Err(GatewayError::Validation {
@@ -117,8 +117,7 @@ async fn serve(
             kind: "string_too_long".into(),
         });
     }
-    let value = json_object(&body).map_err(GatewayError::detail_shaped)?;
-    let request: TextToSpeechRequest = typed(&value).map_err(GatewayError::detail_shaped)?;
+    let JsonBody { value, request, .. } = body;
     let model = request
         .model_id
         .clone()

@@ -1,0 +1,163 @@
+//! What every call route shares before its own work: the [`observe`] middleware
+//! (a request id, the in-flight gauge and request count, the gateway's own faults
+//! logged), and the extractors that read a request's directives ([`Meta`]) and its
+//! JSON body ([`JsonBody`]). Their errors come in the shape of the route's
+//! provider: OpenAI's `error` object, or FastAPI's `detail` on the ElevenLabs-style
+//! routes.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use bytes::Bytes;
+use http::HeaderValue;
+use http::request::Parts;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::{GatewayError, detail_route};
+use crate::meta::Meta;
+use crate::request::{json_object, read, typed};
+use crate::state::Gateway;
+
+/// Status counted for a request whose client hung up before the answer (nginx's
+/// "client closed request").
+pub const CLIENT_CLOSED: u16 = 499;
+
+const REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-gatebench-request-id");
+
+/// The gateway's id of a request, set by [`observe`].
+#[derive(Clone, Debug)]
+pub struct RequestId(pub String);
+
+/// A fault of the gateway itself behind a response, for [`observe`] to log.
+#[derive(Clone, Debug)]
+pub struct Fault(pub String);
+
+/// The state [`observe`] runs with: the gateway and the route's metrics label.
+#[derive(Clone)]
+pub struct Observed {
+    /// The gateway.
+    pub gateway: Arc<Gateway>,
+    /// The route's label in metrics.
+    pub route: &'static str,
+}
+
+/// Gives the request an id (stamped on the response, errors included), counts it
+/// in flight until it ends and in the requests total when it does (with
+/// [`CLIENT_CLOSED`] when the client hangs up first), and logs a fault of the
+/// gateway's own behind the response.
+pub async fn observe(
+    State(observed): State<Observed>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let id = observed.gateway.request_id();
+    request.extensions_mut().insert(RequestId(id.clone()));
+    let mut in_flight = InFlight::new(observed.gateway, observed.route);
+    let mut response = next.run(request).await;
+    if !response.headers().contains_key(REQUEST_ID)
+        && let Ok(value) = HeaderValue::from_str(&id)
+    {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    if let Some(Fault(detail)) = response.extensions_mut().remove::<Fault>() {
+        tracing::error!(request_id = %id, route = observed.route, %detail, "internal error");
+    }
+    in_flight.status = response.status().as_u16();
+    response
+}
+
+/// A request in flight: counted in the gauge until it ends, and in the requests
+/// total when it does, also when the client hangs up and the request's future is
+/// dropped mid-`await` (then with [`CLIENT_CLOSED`]).
+struct InFlight {
+    gateway: Arc<Gateway>,
+    route: &'static str,
+    started: Instant,
+    status: u16,
+}
+
+impl InFlight {
+    fn new(gateway: Arc<Gateway>, route: &'static str) -> Self {
+        gateway.metrics.in_flight().inc();
+        InFlight {
+            gateway,
+            route,
+            started: Instant::now(),
+            status: CLIENT_CLOSED,
+        }
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let metrics = &self.gateway.metrics;
+        metrics.in_flight().dec();
+        metrics.request(self.route, self.status, self.started.elapsed());
+    }
+}
+
+/// `error` in the shape of the route at `path`.
+fn shaped(path: &str, error: GatewayError) -> GatewayError {
+    if detail_route(path) {
+        error.detail_shaped()
+    } else {
+        error
+    }
+}
+
+impl FromRequestParts<Arc<Gateway>> for Meta {
+    type Rejection = GatewayError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        gateway: &Arc<Gateway>,
+    ) -> Result<Meta, GatewayError> {
+        let id = match parts.extensions.get::<RequestId>() {
+            Some(RequestId(id)) => id.clone(),
+            None => gateway.request_id(),
+        };
+        let path = parts.uri.path();
+        // ElevenLabs clients authenticate with `xi-api-key`
+        let xi = path.starts_with("/v1/text-to-speech/");
+        Meta::read(gateway, &parts.headers, xi, id).map_err(|e| shaped(path, e))
+    }
+}
+
+/// A request's JSON body: its bytes, the object they hold, and the typed request.
+/// Bodies past the gateway's limit, bodies that are not a JSON object, and fields
+/// of the wrong type are refused with an error naming what is wrong.
+pub struct JsonBody<T> {
+    /// The bytes as received.
+    pub bytes: Bytes,
+    /// The JSON object.
+    pub value: Value,
+    /// The typed request (`serde::de::IgnoredAny` for a route that only needs an
+    /// object).
+    pub request: T,
+}
+
+impl<T: DeserializeOwned> FromRequest<Arc<Gateway>> for JsonBody<T> {
+    type Rejection = GatewayError;
+
+    async fn from_request(
+        request: Request,
+        gateway: &Arc<Gateway>,
+    ) -> Result<JsonBody<T>, GatewayError> {
+        let path = request.uri().path().to_owned();
+        let parse = async {
+            let bytes = read(request.into_body(), gateway.config.body_limit).await?;
+            let value = json_object(&bytes)?;
+            let request = typed(&value)?;
+            Ok(JsonBody {
+                bytes,
+                value,
+                request,
+            })
+        };
+        parse.await.map_err(|e| shaped(&path, e))
+    }
+}
