@@ -7,6 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::body::Body;
 use axum::extract::State;
 use axum::response::Response;
+use bytes::Bytes;
 use gatebench_cache::ChatKeys;
 use gatebench_cost::{Kind, Usage};
 use gatebench_tokens::{Encoding, count_chat_prompt};
@@ -23,9 +24,8 @@ use crate::meta::Meta;
 use crate::pipeline::{self, Answer, Cache, Call, ChatAnswer};
 use crate::record::Record;
 use crate::render::render;
-use crate::request::{to_the_end, with_field};
+use crate::request::{body_for, to_the_end};
 use crate::state::{CachedChat, CachedChoice, Gateway};
-use crate::upstream::Target;
 
 /// Completion tokens reserved for a request that sets no cap (OpenAI's own default
 /// maximum output for current chat models is in this range).
@@ -90,11 +90,14 @@ async fn serve(
         prompt_tokens,
     };
     // Upstream: always ask for the usage of a stream, to bill it.
-    if stream && let Some(object) = value.as_object_mut() {
+    let upstream = if stream && let Some(object) = value.as_object_mut() {
         object.insert("stream_options".into(), json!({ "include_usage": true }));
-    }
+        Bytes::from(serde_json::to_vec(&value).unwrap_or_default())
+    } else {
+        body
+    };
     let accept = |body: &[u8]| serde_json::from_slice::<ChatCompletion>(body).is_ok();
-    let body_for = |target: &Target| with_field(&value, "model", target.model.as_deref());
+    let body_for = body_for(upstream, &value, "model");
     let call = Call {
         route: "chat",
         kind: Kind::Chat,
@@ -118,12 +121,18 @@ async fn serve(
         },
         body_for: &body_for,
         usage_of: &|_, body| {
-            let completion: ChatCompletion = serde_json::from_slice(body).ok()?;
-            completion.usage.as_ref().map(billed_usage)
+            let reported: Reported = serde_json::from_slice(body).ok()?;
+            reported.usage.as_ref().map(billed_usage)
         },
     };
     let done = pipeline::run(gateway, meta, call).await?;
     Ok(render(gateway, done, Answer::Chat(answer)))
+}
+
+/// The usage a completion reports, read without the rest of it.
+#[derive(serde::Deserialize)]
+struct Reported {
+    usage: Option<gatebench_wire::openai::Usage>,
 }
 
 /// The gateway's count of a completion that reports no usage: the request's

@@ -18,9 +18,8 @@ use crate::extract::JsonBody;
 use crate::meta::Meta;
 use crate::pipeline::{self, Answer, Cache, Call};
 use crate::render::render;
-use crate::request::{to_the_end, with_field};
+use crate::request::{body_for, to_the_end};
 use crate::state::Gateway;
-use crate::upstream::Target;
 
 /// The route handler.
 pub async fn handle(
@@ -49,9 +48,13 @@ async fn serve(
     headers: &HeaderMap,
     body: JsonBody<EmbeddingRequest>,
 ) -> Result<Response, GatewayError> {
-    let JsonBody { value, request, .. } = body;
+    let JsonBody {
+        bytes,
+        value,
+        request,
+    } = body;
     let accept = |body: &[u8]| serde_json::from_slice::<EmbeddingResponse>(body).is_ok();
-    let body_for = |target: &Target| with_field(&value, "model", target.model.as_deref());
+    let body_for = body_for(bytes, &value, "model");
     let call = Call {
         route: "embeddings",
         kind: Kind::Embeddings,

@@ -13,6 +13,7 @@ use serde_json::Value;
 use gatebench_serve::body::{BodyError, classify};
 
 use crate::error::GatewayError;
+use crate::upstream::Target;
 
 /// Reads a request body up to `limit` bytes (413 in OpenAI's shape beyond, 408 when
 /// it stops arriving for the server's body timeout).
@@ -142,6 +143,20 @@ pub fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, GatewayError> {
             }
         }
     })
+}
+
+/// The body of a request for each upstream target: the bytes as they came when the
+/// target takes the model asked for, else `value` with `field` naming the target's
+/// model (a fallback).
+pub fn body_for<'a>(
+    original: Bytes,
+    value: &'a Value,
+    field: &'a str,
+) -> impl Fn(&Target) -> Bytes + Send + Sync + 'a {
+    move |target: &Target| match target.model.as_deref() {
+        None => original.clone(),
+        Some(model) => with_field(value, field, Some(model)),
+    }
 }
 
 /// Replaces a top-level string field (the model, on a fallback) and serialises.

@@ -22,9 +22,8 @@ use crate::extract::JsonBody;
 use crate::meta::Meta;
 use crate::pipeline::{self, Answer, Cache, Call};
 use crate::render::render;
-use crate::request::{MAX_NAME, to_the_end, with_field};
+use crate::request::{MAX_NAME, body_for, to_the_end};
 use crate::state::Gateway;
-use crate::upstream::Target;
 
 /// ElevenLabs' default model, used for pricing when the request names none.
 pub const DEFAULT_TTS_MODEL: &str = "eleven_multilingual_v2";
@@ -117,7 +116,11 @@ async fn serve(
             kind: "string_too_long".into(),
         });
     }
-    let JsonBody { value, request, .. } = body;
+    let JsonBody {
+        bytes,
+        value,
+        request,
+    } = body;
     let model = request
         .model_id
         .clone()
@@ -130,7 +133,7 @@ async fn serve(
         Form::WithTimestamps => serde_json::from_slice::<AudioWithTimestamps>(body).is_ok(),
         _ => !body.is_empty(),
     };
-    let body_for = |target: &Target| with_field(&value, "model_id", target.model.as_deref());
+    let body_for = body_for(bytes, &value, "model_id");
     let usage_of = |headers: &HeaderMap, _: &[u8]| {
         billed_characters(headers).map(|characters| Usage {
             characters,
