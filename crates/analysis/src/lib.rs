@@ -15,5 +15,6 @@ pub mod scale;
 
 pub use degradation::{DegradationConfig, Detector, Finding, Second};
 pub use scale::{
-    Criteria, Mode, ScaleReport, ScaleStep, StepsError, analyse, efficiencies, parse_steps,
+    Criteria, Mode, ScaleReport, ScaleStep, StepsError, analyse, check_steps, efficiencies,
+    parse_steps,
 };

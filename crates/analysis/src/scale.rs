@@ -298,23 +298,23 @@ pub fn analyse(
     }
 }
 
-/// Bad `--steps`.
+/// Bad steps (`--steps`, a suite's `scale.steps`).
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum StepsError {
     /// Nothing listed.
-    #[error("--steps is empty: list loads like `10,25,50,100`")]
+    #[error("no steps: list loads like `10,25,50,100`")]
     Empty,
     /// An item between commas is empty.
-    #[error("--steps: `{0}` has an empty item between commas")]
+    #[error("`{0}` has an empty item between commas")]
     EmptyItem(String),
     /// An item is not a number.
-    #[error("--steps: `{0}` is not a number")]
+    #[error("`{0}` is not a number")]
     NotANumber(String),
     /// An item is zero, negative or not finite.
-    #[error("--steps: {0} is not a load above 0")]
+    #[error("{0} is not a load above 0")]
     NotPositive(String),
     /// Steps must rise.
-    #[error("--steps must rise: {after} comes after {before}")]
+    #[error("steps must rise: {after} comes after {before}")]
     NotRising {
         /// The earlier step.
         before: String,
@@ -322,8 +322,14 @@ pub enum StepsError {
         after: String,
     },
     /// VUs come whole.
-    #[error("--steps: {0} is not a whole number of VUs (concurrency mode)")]
+    #[error("{0} is not a whole number of VUs (concurrency mode)")]
     NotWhole(String),
+}
+
+/// Checks listed steps: rising loads above 0, whole numbers in concurrency mode.
+pub fn check_steps(steps: &[f64], mode: Mode) -> Result<(), StepsError> {
+    let text: Vec<String> = steps.iter().map(|s| num(*s)).collect();
+    parse_steps(&text.join(","), mode).map(|_| ())
 }
 
 /// Parses `10,25,50,100`: rising loads above 0, whole numbers in concurrency mode.

@@ -102,7 +102,7 @@ pub async fn scale_cmd(args: ScaleArgs) -> anyhow::Result<ExitCode> {
     let steps = match parse_steps(&args.steps, mode) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: --steps: {e}");
             return Ok(ExitCode::from(2));
         }
     };
