@@ -48,12 +48,21 @@ async fn mocks(soft: u32, hard: u32) -> RunningMocks {
 }
 
 async fn steps(mocks: &RunningMocks, mode: Mode, loads: &[f64]) -> ScaleReport {
+    stepped(mocks, mode, loads, false).await
+}
+
+async fn stepped(
+    mocks: &RunningMocks,
+    mode: Mode,
+    loads: &[f64],
+    until_break: bool,
+) -> ScaleReport {
     let url = mocks.url("personality").unwrap();
     let options = ScaleOptions {
         mode,
         steps: loads.to_vec(),
         step_duration: Duration::from_secs(2),
-        until_break: false,
+        until_break,
         max_load: 1000.0,
         criteria: Criteria::default(),
         run: common::quiet(),
@@ -70,7 +79,8 @@ async fn steps(mocks: &RunningMocks, mode: Mode, loads: &[f64]) -> ScaleReport {
     )
     .await
     .unwrap();
-    assert_eq!(seen, loads, "every step is reported as it ends");
+    let run: Vec<f64> = report.steps.iter().map(|s| s.load).collect();
+    assert_eq!(seen, run, "every step is reported as it ends");
     report
 }
 
@@ -147,4 +157,17 @@ async fn concurrency_steps_find_where_throughput_stops_rising() {
         top.p50_ms.unwrap() > 2.0 * report.steps[0].p50_ms.unwrap(),
         "latency grows past the soft limit: {report:#?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn until_break_doubles_the_load_until_the_target_breaks() {
+    let mocks = mocks(4, 0).await;
+    let report = stepped(&mocks, Mode::Concurrency, &[2.0], true).await;
+    mocks.shutdown().await;
+    let loads: Vec<f64> = report.steps.iter().map(|s| s.load).collect();
+    // 4 VUs fill the mock's 4 full-speed slots; 8 buy nothing more: it stops at
+    // the break, found within one step of there
+    assert_eq!(&loads[..3], [2.0, 4.0, 8.0], "{report:#?}");
+    within_one_step(&report, report.breaking_point, 8.0, "breaking point");
+    assert_eq!(loads.last().copied(), report.breaking_point, "{report:#?}");
 }
