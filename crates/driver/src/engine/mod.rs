@@ -68,8 +68,9 @@ pub struct RunOptions {
     pub cancel: Option<watch::Receiver<bool>>,
     /// Threads the VUs run on (default: one per core).
     pub workers: Option<usize>,
-    /// Settings of the degradation detector; default: its defaults, predicting the
-    /// crossing of the file's `latency` p95 threshold (if it has one).
+    /// Settings of the degradation detector, as the detector sees them (latency in
+    /// measured ms); default: the file's `[degradation]` or the defaults, predicting
+    /// the crossing of the file's `latency` p95 threshold (if it has one).
     pub degradation: Option<DegradationConfig>,
 }
 
@@ -338,25 +339,29 @@ pub async fn run(
     Ok(results)
 }
 
-/// The detector's defaults, predicting when p95 latency crosses the file's own
-/// limit: a threshold on every request's `latency` with `p95 <` (or `<=`), in the
-/// time of the mocks behind the target (limits are real-time, measurements scaled).
+/// The file's `[degradation]` settings (or the defaults), predicting when p95
+/// latency crosses its `latency_threshold_ms` or else the file's own limit: a
+/// threshold on every request's `latency` with `p95 <` (or `<=`). Limits are
+/// real-time; the detector sees measurements, so they are scaled by the mocks'
+/// time scale.
 fn detector_config(file: &ScenarioFile, time_scale: Option<f64>) -> DegradationConfig {
     use crate::threshold::{Aggregation, Metric, Op};
-    let limit = file
-        .thresholds
-        .iter()
-        .filter(|t| {
-            t.metric == Metric::Latency
-                && t.selector == crate::threshold::Selector::default()
-                && t.aggregation == Aggregation::Percentile(0.95)
-                && matches!(t.op, Op::Lt | Op::Le)
-        })
-        .map(|t| t.value)
-        .reduce(f64::min);
+    let config = file.degradation.clone().unwrap_or_default();
+    let limit = config.latency_threshold_ms.or_else(|| {
+        file.thresholds
+            .iter()
+            .filter(|t| {
+                t.metric == Metric::Latency
+                    && t.selector == crate::threshold::Selector::default()
+                    && t.aggregation == Aggregation::Percentile(0.95)
+                    && matches!(t.op, Op::Lt | Op::Le)
+            })
+            .map(|t| t.value)
+            .reduce(f64::min)
+    });
     DegradationConfig {
         latency_threshold_ms: limit.map(|ms| ms * time_scale.filter(|s| *s > 0.0).unwrap_or(1.0)),
-        ..DegradationConfig::default()
+        ..config
     }
 }
 
