@@ -7,6 +7,7 @@ mod bench_stack;
 mod gateway;
 mod mock;
 mod run;
+mod scale;
 mod serving;
 mod suite;
 
@@ -37,6 +38,8 @@ pub enum Command {
     Up(gateway::UpArgs),
     /// Run a scenario file against a target (default: the embedded stack).
     Run(run::RunArgs),
+    /// Step a scenario's load up (`--steps`) to find its linear range and breaking point.
+    Scale(scale::ScaleArgs),
     /// Run a readiness suite (`focused`, `comprehensive`, `conformance` or a file): READY or NOT READY.
     Suite(suite::SuiteArgs),
     /// Save, list or delete baselines of suite reports.
@@ -116,6 +119,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Gateway(args) => gateway::gateway(args).await,
             Command::Up(args) => gateway::up(args).await,
             Command::Run(args) => run::run(args).await,
+            Command::Scale(args) => scale::scale_cmd(args).await,
             Command::Suite(args) => suite::suite(args).await,
             Command::Baseline(args) => suite::baseline(args).await,
             Command::Compare(args) => suite::compare_cmd(args).await,

@@ -58,7 +58,11 @@ pub struct RunArgs {
 
 /// Starts the embedded stack (the four mocks and the gateway in front of them) on
 /// free loopback ports, its ledger in the output folder, and targets the gateway.
-async fn start_stack(seed: u64, time_scale: f64, out: &Path) -> anyhow::Result<(Stack, Targets)> {
+pub(crate) async fn start_stack(
+    seed: u64,
+    time_scale: f64,
+    out: &Path,
+) -> anyhow::Result<(Stack, Targets)> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let mut options = StackOptions::ephemeral(seed, time_scale);
     options.ledger = out.join("ledger.db").display().to_string();
@@ -79,7 +83,7 @@ pub(crate) fn trust(cacert: Option<&PathBuf>, insecure: bool) -> Trust {
 }
 
 /// Default output folder: `reports/NAME-YYYYMMDD-HHMMSS`.
-fn default_out(name: &str) -> PathBuf {
+pub(crate) fn default_out(name: &str) -> PathBuf {
     let stamp: String = humantime::format_rfc3339_seconds(SystemTime::now())
         .to_string()
         .chars()

@@ -3,7 +3,9 @@
 //! Bars (indicatif) show, per scenario, elapsed of planned time, VUs, requests per
 //! second, p95 latency of the last second and errors so far. Events go to a file, one
 //! JSON object per line: `start`, `stage` (a scenario enters a phase), `snapshot`
-//! (each second), `threshold_breach` (a threshold starts failing) and `end`.
+//! (each second), `threshold_breach` (a threshold starts failing), what the
+//! degradation detector finds as it happens (`degradation`, `anomaly`,
+//! `predictive_alert`) and `end`.
 
 use std::fs::File;
 use std::io::{BufWriter, Write as _};
@@ -131,6 +133,24 @@ impl Reporter {
                 result.expression,
                 crate::threshold_value(result)
             ));
+        }
+    }
+
+    /// The degradation detector found something: its own event (`degradation`,
+    /// `anomaly` or `predictive_alert`), and a line above the bars for the first two
+    /// kinds a person acts on.
+    pub fn finding(&mut self, finding: &gatebench_analysis::Finding) {
+        if let Ok(value) = serde_json::to_value(finding) {
+            self.event(value);
+        }
+        if let Some((multi, _)) = &self.bars {
+            let line = match finding {
+                gatebench_analysis::Finding::Anomaly { .. } => None,
+                other => Some(format!("degradation detector: {}", other.describe())),
+            };
+            if let Some(line) = line {
+                let _ = multi.println(line);
+            }
         }
     }
 

@@ -66,6 +66,17 @@ pub fn summary_text(r: &RunResults) -> String {
             let _ = writeln!(s, "    {mark} {label} {dots} {}{abort}", threshold_value(t));
         }
     }
+    if !r.findings.is_empty() {
+        let _ = writeln!(s, "\n  findings (degradation detector)");
+        for f in &r.findings {
+            let kind = match f {
+                crate::analysis::Finding::Degradation { .. } => "degradation",
+                crate::analysis::Finding::Anomaly { .. } => "anomaly",
+                crate::analysis::Finding::PredictiveAlert { .. } => "predictive alert",
+            };
+            let _ = writeln!(s, "    {kind}: {}", f.describe());
+        }
+    }
     let _ = writeln!(
         s,
         "\n  {:<24} {:>8} {:>8} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9}",

@@ -29,6 +29,31 @@ pub fn errors_chart_id(run_key: &str) -> String {
     format!("run-{}-errors", slug(run_key))
 }
 
+/// Vertical lines where the degradation detector found latency rising (the first
+/// three), to the top of the run's p99.
+fn degradation_markers(run: &RunResults) -> Vec<Series> {
+    let top = run
+        .timeseries
+        .iter()
+        .filter_map(|p| p.total.p99_ms)
+        .fold(0.0, f64::max);
+    run.findings
+        .iter()
+        .filter_map(|f| match f {
+            gatebench_analysis::Finding::Degradation {
+                t,
+                metric: gatebench_analysis::degradation::Metric::LatencyP95,
+                ..
+            } => Some(Series {
+                name: format!("p95 degradation found at {t} s"),
+                points: vec![[*t, 0.0], [*t, top]],
+            }),
+            _ => None,
+        })
+        .take(3)
+        .collect()
+}
+
 /// A run's charts from its time series: latency p50/p95/p99 over time with the
 /// active VUs shaded behind, requests per second, and errors and dropped iterations
 /// per second when there were any. Empty when the run has no time series.
@@ -59,6 +84,7 @@ pub fn run_charts(run_key: &str, run: &RunResults) -> Vec<Chart> {
             name: name.to_owned(),
             points,
         })
+        .chain(degradation_markers(run))
         .collect(),
         load: Some(Load {
             name: "active VUs".to_owned(),

@@ -37,6 +37,7 @@ mod junit;
 mod markdown;
 pub mod model;
 mod run_report;
+pub mod scale;
 pub mod summary;
 pub mod table;
 
@@ -57,6 +58,9 @@ pub use model::{
     Recommendation, SCHEMA_VERSION, Series, Severity, Source, SuiteReport, TargetInfo, Verdict,
 };
 pub use run_report::run_report;
+pub use scale::{
+    SCALE_JSON, ScaleWritten, scale_charts, scale_console, scale_markdown, write_scale,
+};
 pub use summary::verdict_line;
 
 /// The JSON schema (draft 2020-12) of `report.json`.

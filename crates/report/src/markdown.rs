@@ -199,6 +199,15 @@ fn runs(s: &mut String, report: &SuiteReport) {
                 k.ttft.as_ref().map_or("–".to_owned(), |t| num(t.p95)),
             );
         }
+        if !run.findings.is_empty() {
+            let _ = writeln!(
+                s,
+                "\nDegradation detector (live, against the run's early steady window):\n"
+            );
+            for f in &run.findings {
+                let _ = writeln!(s, "- {}: {}", finding_kind(f), md(&f.describe()));
+            }
+        }
         if !t.errors.is_empty() {
             let list: Vec<String> = t
                 .errors
@@ -208,6 +217,15 @@ fn runs(s: &mut String, report: &SuiteReport) {
             let _ = writeln!(s, "\nErrors by class: {}", list.join(", "));
         }
         s.push('\n');
+    }
+}
+
+/// What kind of finding the degradation detector made, in words.
+pub(crate) fn finding_kind(f: &gatebench_analysis::Finding) -> &'static str {
+    match f {
+        gatebench_analysis::Finding::Degradation { .. } => "degradation",
+        gatebench_analysis::Finding::Anomaly { .. } => "anomaly",
+        gatebench_analysis::Finding::PredictiveAlert { .. } => "predictive alert",
     }
 }
 

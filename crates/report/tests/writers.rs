@@ -289,3 +289,31 @@ fn a_single_run_gets_the_suites_reports_with_one_check_per_threshold() {
         "{xml}"
     );
 }
+
+#[test]
+fn degradation_findings_show_in_every_rendering_and_on_the_latency_chart() {
+    use gatebench_analysis::Finding;
+    use gatebench_analysis::degradation::Metric;
+    let mut report = common::focused_report();
+    let key = report.runs.keys().next().unwrap().clone();
+    let run = report.runs.get_mut(&key).unwrap();
+    let t = run.timeseries[run.timeseries.len() / 2].t;
+    run.findings = vec![Finding::Degradation {
+        t,
+        metric: Metric::LatencyP95,
+        factor: Some(3.5),
+        baseline: 100.0,
+        value: 350.0,
+        window_s: 3,
+    }];
+    let md = markdown(&report);
+    assert!(
+        md.contains("- degradation: at ") && md.contains("(×3.5)"),
+        "{md}"
+    );
+    let page = html(&report);
+    assert!(page.contains("<h4>Degradation detector</h4>"));
+    assert!(page.contains(&format!("p95 degradation found at {t} s")));
+    let json = gatebench_report::to_json(&report).unwrap();
+    assert!(json.contains("\"type\": \"degradation\""));
+}

@@ -102,6 +102,8 @@ pub fn build(
         thresholds,
         timeseries,
         histograms,
+        // the detector runs in the driver; the engine fills these in
+        findings: Vec::new(),
         requests: records,
     }
 }

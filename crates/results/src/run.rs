@@ -213,6 +213,11 @@ pub struct RunResults {
     pub timeseries: Vec<TimePoint>,
     /// Every histogram.
     pub histograms: Vec<HistogramBlob>,
+    /// What the degradation detector found during the run, in order: latency
+    /// rising, throughput falling or errors rising against the early steady window,
+    /// anomalies, predictive alerts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<gatebench_analysis::Finding>,
     /// One record per request, when asked for.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub requests: Option<Vec<RequestRecord>>,

@@ -13,7 +13,7 @@
 //! severity = "critical"            # critical | major | minor
 //! kind = "queue"                   # queue | cache | cost | concurrency | resilience
 //!                                  # | endpoints | memory | load | streaming | usage
-//!                                  # | errors | isolation | app
+//!                                  # | errors | isolation | app | scale
 //! scenario = "focused/queue.toml"  # relative to this file
 //! [check.targets]
 //! queue_overhead_p99_ms = 2.0
@@ -97,6 +97,8 @@ pub enum CheckKind {
     Isolation,
     /// Your own routes (`http` requests), and what they cost upstream.
     App,
+    /// The scenario's request mix at rising loads: linear range and breaking point.
+    Scale,
 }
 
 /// One check.
@@ -131,6 +133,9 @@ pub struct CheckSpec {
     /// Price folder of the independent recomputation (`cost` checks; default `pricing`).
     #[serde(default)]
     pub pricing: Option<String>,
+    /// The step test (`scale` checks).
+    #[serde(default)]
+    pub scale: Option<ScaleSpec>,
     /// Length of the soak (`memory` checks).
     #[serde(default)]
     pub duration: Option<String>,
@@ -172,6 +177,45 @@ pub struct Targets {
     pub leaks_max: Option<u64>,
     /// App: true upstream cost per app request, USD, at most.
     pub cost_per_request_max: Option<f64>,
+    /// Scale: the linear range reaches at least this load (default: the first step).
+    pub linear_until_min: Option<f64>,
+    /// Scale: the target breaks at no lower load than this (default: it does not
+    /// break within the listed steps).
+    pub breaking_point_min: Option<f64>,
+}
+
+/// The step test of a `scale` check (`[check.scale]`), as `gatebench scale` runs it.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScaleSpec {
+    /// `concurrency` (VUs) or `rate` (requests started per second); default: the
+    /// scenario's kind of executor.
+    #[serde(default)]
+    pub mode: Option<gatebench_driver::analysis::Mode>,
+    /// Loads to run, rising.
+    pub steps: Vec<f64>,
+    /// How long each step runs, e.g. `"10s"`.
+    #[serde(default = "default_step_duration")]
+    pub step_duration: String,
+    /// After the steps, keep doubling the load until the target breaks.
+    #[serde(default)]
+    pub until_break: bool,
+    /// Highest load `until_break` may reach.
+    #[serde(default)]
+    pub max_load: Option<f64>,
+    /// Efficiency below which the linear range ends (default 0.8).
+    #[serde(default)]
+    pub min_efficiency: Option<f64>,
+    /// Error rate above which a step is broken (default 0.01).
+    #[serde(default)]
+    pub max_error_rate: Option<f64>,
+    /// p95 latency above which a step is broken (real-time equivalent), e.g. `"2s"`.
+    #[serde(default)]
+    pub slo_p95: Option<String>,
+}
+
+fn default_step_duration() -> String {
+    "20s".to_owned()
 }
 
 /// One load pattern of a `load` check.
@@ -366,6 +410,24 @@ impl SuiteFile {
                     ));
                 }
             }
+            match (&check.scale, check.kind) {
+                (None, CheckKind::Scale) => {
+                    return Err(invalid(
+                        &check.name,
+                        "a scale check needs a [check.scale] table with `steps`".into(),
+                    ));
+                }
+                (Some(_), kind) if kind != CheckKind::Scale => {
+                    return Err(invalid(
+                        &check.name,
+                        format!("[check.scale] does not apply to a {kind:?} check"),
+                    ));
+                }
+                (Some(spec), _) => spec
+                    .validate()
+                    .map_err(|m| invalid(&check.name, format!("scale.{m}")))?,
+                (None, _) => {}
+            }
             for mock in check.faults.keys() {
                 if !["openai", "elevenlabs", "personality", "webvtt"].contains(&mock.as_str()) {
                     return Err(invalid(
@@ -373,6 +435,34 @@ impl SuiteFile {
                         format!("faults for unknown mock `{mock}`"),
                     ));
                 }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ScaleSpec {
+    /// Whether the values make sense; the message starts with the key.
+    fn validate(&self) -> Result<(), String> {
+        let mode = self.mode.unwrap_or(gatebench_driver::analysis::Mode::Rate);
+        gatebench_driver::analysis::check_steps(&self.steps, mode)
+            .map_err(|e| format!("steps: {e}"))?;
+        let duration = gatebench_driver::parse_duration(&self.step_duration)
+            .map_err(|e| format!("step_duration: {e}"))?;
+        if duration.is_zero() {
+            return Err("step_duration: must be above 0".into());
+        }
+        if let Some(slo) = &self.slo_p95 {
+            gatebench_driver::parse_duration(slo).map_err(|e| format!("slo_p95: {e}"))?;
+        }
+        for (key, value) in [
+            ("min_efficiency", self.min_efficiency),
+            ("max_error_rate", self.max_error_rate),
+        ] {
+            if let Some(v) = value
+                && !(0.0..=1.0).contains(&v)
+            {
+                return Err(format!("{key}: must be between 0 and 1, not {v}"));
             }
         }
         Ok(())
@@ -427,6 +517,16 @@ impl Targets {
         );
         add(self.coverage_min.is_some(), "coverage_min", &[Endpoints]);
         add(
+            self.linear_until_min.is_some(),
+            "linear_until_min",
+            &[Scale],
+        );
+        add(
+            self.breaking_point_min.is_some(),
+            "breaking_point_min",
+            &[Scale],
+        );
+        add(
             self.growth_mb_per_min_max.is_some(),
             "growth_mb_per_min_max",
             &[Memory],
@@ -444,7 +544,7 @@ mod tests {
         let focused = SuiteFile::load("focused").unwrap();
         assert_eq!(focused.checks.len(), 5);
         let comprehensive = SuiteFile::load("comprehensive").unwrap();
-        assert_eq!(comprehensive.checks.len(), 12);
+        assert_eq!(comprehensive.checks.len(), 13);
         let conformance = SuiteFile::load("conformance").unwrap();
         assert_eq!(conformance.checks.len(), 7);
         for suite in [&focused, &comprehensive, &conformance] {
@@ -488,6 +588,40 @@ mod tests {
             error.contains("check `c`") && error.contains("hit_rate_min"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn scale_checks_need_sound_steps() {
+        let check = |scale: &str| {
+            let text = format!(
+                "name = \"x\"\n[[check]]\nname = \"s\"\nseverity = \"major\"\nkind = \"scale\"\nscenario = \"s.toml\"\n{scale}"
+            );
+            SuiteFile::parse(&text, "my.toml", Path::new("."))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        assert!(check("[check.scale]\nsteps = [5, 10]\nstep_duration = \"2s\"\n").is_ok());
+        let missing = check("").unwrap_err();
+        assert!(missing.contains("[check.scale]"), "{missing}");
+        let falling = check("[check.scale]\nsteps = [10, 5]\n").unwrap_err();
+        assert!(
+            falling.contains("check `s`") && falling.contains("scale.steps: steps must rise"),
+            "{falling}"
+        );
+        let whole = check("[check.scale]\nmode = \"concurrency\"\nsteps = [1.5]\n").unwrap_err();
+        assert!(whole.contains("whole number of VUs"), "{whole}");
+        let typo = check("[check.scale]\nsteps = [1]\nstep_duraton = \"2s\"\n").unwrap_err();
+        assert!(
+            typo.contains("step_duraton") && typo.contains("line"),
+            "{typo}"
+        );
+        let duration = check("[check.scale]\nsteps = [1]\nstep_duration = \"soon\"\n").unwrap_err();
+        assert!(duration.contains("scale.step_duration"), "{duration}");
+        let text = "name = \"x\"\n[[check]]\nname = \"c\"\nseverity = \"major\"\nkind = \"cost\"\nscenario = \"s.toml\"\n[check.scale]\nsteps = [1]\n";
+        let error = SuiteFile::parse(text, "my.toml", Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("does not apply to a Cost check"), "{error}");
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant, SystemTime};
 
+use gatebench_analysis::{DegradationConfig, Detector};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::sync::{mpsc, watch};
 
@@ -67,6 +68,10 @@ pub struct RunOptions {
     pub cancel: Option<watch::Receiver<bool>>,
     /// Threads the VUs run on (default: one per core).
     pub workers: Option<usize>,
+    /// Settings of the degradation detector, as the detector sees them (latency in
+    /// measured ms); default: the file's `[degradation]` or the defaults, predicting
+    /// the crossing of the file's `latency` p95 threshold (if it has one).
+    pub degradation: Option<DegradationConfig>,
 }
 
 /// A run could not start.
@@ -193,7 +198,13 @@ pub async fn run(
         options.record_requests,
         abort_tx,
         reporter,
-    );
+    )
+    .with_detector(Detector::new(
+        options
+            .degradation
+            .clone()
+            .unwrap_or_else(|| detector_config(&file, options.time_scale)),
+    ));
     let aggregator = tokio::spawn(aggregator.run(rx));
 
     // one stop signal for the whole run: a threshold abort or the caller's cancel
@@ -315,16 +326,43 @@ pub async fn run(
         executors: executors.into_iter().collect::<BTreeMap<_, _>>(),
         time_scale: options.time_scale,
     };
-    let results = results::build(
+    let mut results = results::build(
         meta,
         &output.store,
         output.timeseries,
         output.records,
         thresholds,
     );
+    results.findings = output.findings;
     let mut reporter = output.reporter;
     reporter.end(results.end_event());
     Ok(results)
+}
+
+/// The file's `[degradation]` settings (or the defaults), predicting when p95
+/// latency crosses its `latency_threshold_ms` or else the file's own limit: a
+/// threshold on every request's `latency` with `p95 <` (or `<=`). Limits are
+/// real-time; the detector sees measurements, so they are scaled by the mocks'
+/// time scale.
+fn detector_config(file: &ScenarioFile, time_scale: Option<f64>) -> DegradationConfig {
+    use crate::threshold::{Aggregation, Metric, Op};
+    let config = file.degradation.clone().unwrap_or_default();
+    let limit = config.latency_threshold_ms.or_else(|| {
+        file.thresholds
+            .iter()
+            .filter(|t| {
+                t.metric == Metric::Latency
+                    && t.selector == crate::threshold::Selector::default()
+                    && t.aggregation == Aggregation::Percentile(0.95)
+                    && matches!(t.op, Op::Lt | Op::Le)
+            })
+            .map(|t| t.value)
+            .reduce(f64::min)
+    });
+    DegradationConfig {
+        latency_threshold_ms: limit.map(|ms| ms * time_scale.filter(|s| *s > 0.0).unwrap_or(1.0)),
+        ..config
+    }
 }
 
 async fn run_scenario(

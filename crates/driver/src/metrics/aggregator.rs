@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use gatebench_analysis::{DegradationConfig, Detector, Finding, Second};
 use tokio::sync::{mpsc, watch};
 
 use super::record::record_of;
@@ -103,6 +104,8 @@ pub(crate) struct Output {
     pub aborted_by: Option<(usize, ThresholdResult)>,
     /// The reporter, for the end event.
     pub reporter: Reporter,
+    /// What the degradation detector found, in order.
+    pub findings: Vec<Finding>,
 }
 
 pub(crate) struct Aggregator {
@@ -123,6 +126,11 @@ pub(crate) struct Aggregator {
     reporter: Reporter,
     stages: Vec<Option<String>>,
     last_tick: Instant,
+    detector: Detector,
+    /// Seconds after the start when the last scenario's load ends: the detector
+    /// judges the load, not the drain after it.
+    load_end: f64,
+    findings: Vec<Finding>,
 }
 
 impl Aggregator {
@@ -150,7 +158,15 @@ impl Aggregator {
             time_scale: layout.time_scale,
         };
         let n = layout.scenarios.len();
+        let load_end = layout
+            .scenarios
+            .iter()
+            .map(|s| (s.load.start_time + s.load.executor.duration()).as_secs_f64())
+            .fold(0.0, f64::max);
         Aggregator {
+            detector: Detector::new(DegradationConfig::default()),
+            load_end,
+            findings: Vec::new(),
             failing: vec![false; thresholds.len()],
             thresholds,
             store,
@@ -169,6 +185,12 @@ impl Aggregator {
             layout,
             live,
         }
+    }
+
+    /// The degradation detector to feed each second (default: its defaults).
+    pub fn with_detector(mut self, detector: Detector) -> Aggregator {
+        self.detector = detector;
+        self
     }
 
     /// Runs until every sender is gone.
@@ -205,6 +227,7 @@ impl Aggregator {
             records: self.records,
             aborted_by: self.aborted_by,
             reporter: self.reporter,
+            findings: self.findings,
         }
     }
 
@@ -298,6 +321,22 @@ impl Aggregator {
             point.scenarios.insert(s.name.clone(), p);
         }
         point.total = self.total.close(seconds, all_in_flight, all_vus);
+        // a partial second (the last tick) says little; the drain after the load is
+        // no degradation
+        if seconds >= 0.5 && point.t <= self.load_end + 0.5 {
+            let p = &point.total;
+            for finding in self.detector.push(Second {
+                t: point.t,
+                requests: p.requests,
+                errors: p.errors,
+                rps: p.rps,
+                p95_ms: p.p95_ms,
+                vus: p.vus,
+            }) {
+                self.reporter.finding(&finding);
+                self.findings.push(finding);
+            }
+        }
         self.stage_events(elapsed);
         self.check_thresholds(elapsed);
         self.reporter.snapshot(&Snapshot {

@@ -64,6 +64,8 @@ pub struct ScenarioFile {
     pub scenarios: Vec<Scenario>,
     /// Thresholds over the whole run.
     pub thresholds: Vec<Threshold>,
+    /// Settings of the degradation detector (`[degradation]`); none: its defaults.
+    pub degradation: Option<gatebench_analysis::DegradationConfig>,
 }
 
 /// One scenario: a load model and a weighted mix of requests.
@@ -211,12 +213,22 @@ impl ScenarioFile {
             }
             thresholds.extend(parsed);
         }
+        let degradation = match &raw.degradation {
+            Some(d) => {
+                if let Err((key, message)) = check_degradation(d.get_ref()) {
+                    return Err(loc.error(Some(d.span()), format!("degradation.{key}"), message));
+                }
+                Some(d.get_ref().clone())
+            }
+            None => None,
+        };
         Ok(ScenarioFile {
             path: path.to_owned(),
             name,
             seed: raw.seed.unwrap_or(0),
             scenarios,
             thresholds,
+            degradation,
         })
     }
 
@@ -244,6 +256,42 @@ impl ScenarioFile {
         }
         out
     }
+}
+
+/// Settings of the detector that cannot work: the key and why.
+fn check_degradation(
+    d: &gatebench_analysis::DegradationConfig,
+) -> Result<(), (&'static str, String)> {
+    if !(d.factor > 1.0 && d.factor.is_finite()) {
+        return Err(("factor", format!("must be above 1, not {}", d.factor)));
+    }
+    for (key, value) in [("baseline_s", d.baseline_s), ("window_s", d.window_s)] {
+        if value == 0 {
+            return Err((key, "must be at least 1 second".to_owned()));
+        }
+    }
+    if d.trend_window_s < 3 {
+        return Err(("trend_window_s", "must be at least 3 seconds".to_owned()));
+    }
+    if !(0.0..=1.0).contains(&d.min_error_rate) {
+        return Err((
+            "min_error_rate",
+            format!("must be between 0 and 1, not {}", d.min_error_rate),
+        ));
+    }
+    for (key, value) in [
+        ("anomaly_score", d.anomaly_score),
+        ("horizon_s", d.horizon_s),
+        (
+            "latency_threshold_ms",
+            d.latency_threshold_ms.unwrap_or(1.0),
+        ),
+    ] {
+        if !(value > 0.0 && value.is_finite()) {
+            return Err((key, format!("must be above 0, not {value}")));
+        }
+    }
+    Ok(())
 }
 
 fn check_requests(

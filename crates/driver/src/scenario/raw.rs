@@ -27,6 +27,7 @@ pub(crate) struct RawFile {
     pub scenarios: BTreeMap<String, Spanned<RawScenario>>,
     #[serde(default)]
     pub thresholds: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
+    pub degradation: Option<Spanned<gatebench_analysis::DegradationConfig>>,
 }
 
 /// One entry of `[scenarios.NAME]`.

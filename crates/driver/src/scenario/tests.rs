@@ -316,3 +316,34 @@ fn a_syntax_error_names_no_empty_key() {
     assert!(!shown.contains("``"), "{shown}");
     assert!(shown.contains("scenario.toml:2: "), "{shown}");
 }
+
+#[test]
+fn degradation_settings_parse_and_bad_ones_name_their_key() {
+    let with = |table: &str| format!("{GOOD}[degradation]\n{table}");
+    let file = parse(&with(
+        "factor = 3.0\nwindow_s = 5\nlatency_threshold_ms = 900\n",
+    ))
+    .unwrap();
+    let d = file.degradation.unwrap();
+    assert_eq!(
+        (d.factor, d.window_s, d.latency_threshold_ms),
+        (3.0, 5, Some(900.0))
+    );
+    assert_eq!(
+        d.baseline_s,
+        gatebench_analysis::DegradationConfig::default().baseline_s
+    );
+    assert_eq!(parse(GOOD).unwrap().degradation, None);
+    // the table's first key is on the second line after GOOD's last
+    let key_line = GOOD.lines().count() + 2;
+    let typo = fails_at(&with("factr = 3.0\n"), key_line, "degradation.factr");
+    assert!(typo.contains("factr"), "{typo}");
+    fails_at(&with("factor = 0.5\n"), key_line, "degradation.factor");
+    fails_at(&with("window_s = 0\n"), key_line, "degradation.window_s");
+    let rate = fails_at(
+        &with("min_error_rate = 2.0\n"),
+        key_line,
+        "degradation.min_error_rate",
+    );
+    assert!(rate.contains("between 0 and 1"), "{rate}");
+}

@@ -7,7 +7,10 @@
 //! evidence come from users' files.
 
 mod runs;
+mod scale;
 pub mod svg;
+
+pub use scale::scale_html;
 
 use std::fmt::Write as _;
 

@@ -75,6 +75,18 @@ fn one_run(s: &mut String, r: &SuiteReport, key: &str, run: &RunResults) {
         }
         s.push_str("</tbody>\n</table>\n");
     }
+    if !run.findings.is_empty() {
+        s.push_str("<h4>Degradation detector</h4>\n<p class=\"muted\">Found live, each second, against the run's early steady window.</p>\n<ul>\n");
+        for f in &run.findings {
+            let _ = writeln!(
+                s,
+                "<li><strong>{}</strong>: {}</li>",
+                crate::markdown::finding_kind(f),
+                esc(&f.describe())
+            );
+        }
+        s.push_str("</ul>\n");
+    }
     if !t.errors.is_empty() {
         s.push_str("<table>\n<thead><tr><th>Error class</th><th class=\"num\">Count</th><th>What the first answer of the class said</th></tr></thead>\n<tbody>\n");
         for (class, n) in &t.errors {

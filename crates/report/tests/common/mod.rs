@@ -258,6 +258,7 @@ pub fn run(name: &str, duration_s: f64, specs: Vec<KindSpec>) -> RunResults {
         thresholds: Vec::new(),
         timeseries,
         histograms,
+        findings: Vec::new(),
         requests: None,
     }
 }

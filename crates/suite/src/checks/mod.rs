@@ -18,6 +18,7 @@ mod load;
 mod memory;
 mod queue;
 mod resilience;
+mod scale;
 mod streaming;
 mod usage;
 
@@ -81,6 +82,7 @@ pub async fn run(ctx: &Ctx<'_>) -> CheckOutcome {
             CheckKind::Errors => errors::run(ctx).await,
             CheckKind::Isolation => isolation::run(ctx).await,
             CheckKind::App => app::run(ctx).await,
+            CheckKind::Scale => scale::run(ctx).await,
         };
         result.unwrap_or_else(|error| unmeasurable(ctx, error))
     };
@@ -141,7 +143,21 @@ impl Ctx<'_> {
     ) -> Result<RunResults, String> {
         let path = self.suite.resolve(scenario);
         let file = ScenarioFile::load(&path).map_err(|e| e.to_string())?;
-        let options = RunOptions {
+        let options = self.run_options(keys);
+        gatebench_driver::run(&file, &self.targets(), options)
+            .await
+            .map_err(|e| format!("scenario {}: {e}", path.display()))
+    }
+
+    /// Where the driver sends a check's load.
+    pub fn targets(&self) -> Targets {
+        Targets::new(self.subject.gateway.clone()).with_trust(self.subject.trust.clone())
+    }
+
+    /// How a check's scenarios run: quiet, traced, the profile's claim headers,
+    /// models and priority header, the scenario's keys mapped by `keys`.
+    pub fn run_options(&self, keys: std::collections::BTreeMap<String, String>) -> RunOptions {
+        RunOptions {
             seed: Some(self.seed),
             quiet: true,
             record_requests: true,
@@ -157,12 +173,7 @@ impl Ctx<'_> {
             ),
             time_scale: self.subject.time_scale,
             ..RunOptions::default()
-        };
-        let targets =
-            Targets::new(self.subject.gateway.clone()).with_trust(self.subject.trust.clone());
-        gatebench_driver::run(&file, &targets, options)
-            .await
-            .map_err(|e| format!("scenario {}: {e}", path.display()))
+        }
     }
 
     /// Builds the check's result from its criteria.

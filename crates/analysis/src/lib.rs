@@ -1,0 +1,20 @@
+//! Findings from measurements, apart from the code that measures.
+//!
+//! - [`degradation`]: latency rising, throughput falling or errors rising against
+//!   a run's early steady window, second by second, with anomalies and trend
+//!   predictions (`{"type":"degradation",...}` events, findings in results);
+//! - [`scale`]: a step test's figures per load level become a linear range, a
+//!   breaking point and the reason for each (`scale.json`).
+//!
+//! Nothing here generates load or reads a target: the driver measures, this crate
+//! judges what was measured, and reports render the findings. It depends on no
+//! other gatebench crate, so both the driver and the reports may use it.
+
+pub mod degradation;
+pub mod scale;
+
+pub use degradation::{DegradationConfig, Detector, Finding, Second};
+pub use scale::{
+    Criteria, Mode, ScaleReport, ScaleStep, StepsError, analyse, check_steps, efficiencies,
+    parse_steps,
+};

@@ -1,0 +1,194 @@
+//! `gatebench scale SCENARIO`: the scalability step test. The scenario's request
+//! mix runs at each load of `--steps` in turn (its `[load]` replaced), and
+//! `DIR/scale.json` (with `scale.md` and `scale.html`) says how far throughput grew
+//! linearly and where the target broke.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use gatebench_driver::analysis::{Criteria, Mode, parse_steps};
+use gatebench_driver::scale::{ScaleOptions, scale};
+use gatebench_driver::{RunOptions, ScenarioFile, Targets};
+use gatebench_report::{scale_console, write_scale};
+
+/// Options of `gatebench scale`.
+#[derive(Debug, clap::Args)]
+pub struct ScaleArgs {
+    /// Scenario file (TOML) whose request mix is stepped; its `[load]` is replaced.
+    scenario: PathBuf,
+    /// Base URL of the target; default: the embedded stack (mocks and gateway).
+    #[arg(long, value_name = "URL")]
+    target: Option<String>,
+    /// https targets: trust the CA certificates in this PEM file.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with = "insecure",
+        requires = "target"
+    )]
+    cacert: Option<PathBuf>,
+    /// https targets: accept any certificate.
+    #[arg(long, short = 'k', requires = "target")]
+    insecure: bool,
+    /// What a step's load counts: `concurrency` (VUs, closed loop) or `rate`
+    /// (requests started per second, open loop); default: the scenario's kind of
+    /// executor.
+    #[arg(long, value_parser = clap::value_parser!(Mode))]
+    mode: Option<Mode>,
+    /// Loads to run, rising: VUs or requests per second.
+    #[arg(long, default_value = "10,25,50,100")]
+    steps: String,
+    /// How long each step runs.
+    #[arg(long, default_value = "20s", value_parser = crate::parse_duration)]
+    step_duration: Duration,
+    /// After the listed steps, keep doubling the load until the target breaks.
+    #[arg(long)]
+    until_break: bool,
+    /// Highest load `--until-break` may reach.
+    #[arg(long, default_value_t = 10_000.0)]
+    max_load: f64,
+    /// Efficiency below which the linear range ends (0–1).
+    #[arg(long, default_value_t = Criteria::default().min_efficiency)]
+    min_efficiency: f64,
+    /// Error rate above which a step is broken, e.g. `0.01` for 1 %.
+    #[arg(long, default_value_t = Criteria::default().max_error_rate)]
+    max_error_rate: f64,
+    /// p95 latency above which a step is broken (real-time equivalent), e.g. `2s`.
+    #[arg(long, value_parser = crate::parse_duration)]
+    slo_p95: Option<Duration>,
+    /// Output folder; default: reports/NAME-scale-TIMESTAMP.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Seed of every draw; default: the file's `seed`.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Embedded stack only: multiply every mock delay by this (0 = no delays).
+    #[arg(long, default_value_t = 1.0, value_parser = crate::mock::time_scale)]
+    time_scale: f64,
+}
+
+/// The criteria the flags set, or what is wrong with them.
+fn criteria(args: &ScaleArgs) -> Result<Criteria, String> {
+    let fraction = |name: &str, v: f64| {
+        if (0.0..=1.0).contains(&v) {
+            Ok(v)
+        } else {
+            Err(format!("{name} must be between 0 and 1, not {v}"))
+        }
+    };
+    Ok(Criteria {
+        min_efficiency: fraction("--min-efficiency", args.min_efficiency)?,
+        max_error_rate: fraction("--max-error-rate", args.max_error_rate)?,
+        slo_p95_ms: args.slo_p95.map(|d| d.as_secs_f64() * 1000.0),
+        ..Criteria::default()
+    })
+}
+
+pub async fn scale_cmd(args: ScaleArgs) -> anyhow::Result<ExitCode> {
+    let file = match ScenarioFile::load(&args.scenario) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let mode = args.mode.unwrap_or_else(|| {
+        match file.scenarios.first().map(|s| s.load.executor.is_open()) {
+            Some(true) => Mode::Rate,
+            _ => Mode::Concurrency,
+        }
+    });
+    let steps = match parse_steps(&args.steps, mode) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: --steps: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let criteria = match criteria(&args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    if args.step_duration.is_zero() {
+        eprintln!("error: --step-duration must be above 0");
+        return Ok(ExitCode::from(2));
+    }
+    let seed = args.seed.unwrap_or(file.seed);
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| crate::run::default_out(&format!("{}-scale", file.name)));
+    let (stack, targets, label) = match &args.target {
+        Some(url) => {
+            let trust = crate::run::trust(args.cacert.as_ref(), args.insecure);
+            (None, Targets::new(url).with_trust(trust), url.clone())
+        }
+        None => {
+            let (stack, targets) = crate::run::start_stack(seed, args.time_scale, &out).await?;
+            (Some(stack), targets, "the embedded stack".to_owned())
+        }
+    };
+    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
+    let ctrl_c = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("stopping after the current step (Ctrl-C again to quit)");
+            let _ = cancel_tx.send(true);
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    let options = ScaleOptions {
+        mode,
+        steps,
+        step_duration: args.step_duration,
+        until_break: args.until_break,
+        max_load: args.max_load,
+        criteria,
+        run: RunOptions {
+            seed: Some(seed),
+            quiet: true,
+            time_scale: args.target.is_none().then_some(args.time_scale),
+            cancel: Some(cancel_rx),
+            ..RunOptions::default()
+        },
+        target_label: label,
+    };
+    let unit = mode.unit();
+    eprintln!(
+        "scale: {} steps of {} in {mode} mode",
+        options.steps.len(),
+        gatebench_driver::format_duration(args.step_duration)
+    );
+    let outcome = scale(&file, &targets, options, |s| {
+        eprintln!(
+            "  {} {unit}: {} ok/s, p95 {}, errors {:.2}%",
+            s.load,
+            s.throughput,
+            s.p95_ms
+                .map_or_else(|| "-".to_owned(), gatebench_driver::fmt_ms),
+            s.error_rate * 100.0
+        );
+    })
+    .await;
+    ctrl_c.abort();
+    if let Some(stack) = stack {
+        stack.shutdown().await;
+    }
+    let report = match outcome {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let written = write_scale(&report, &out)?;
+    print!("{}", scale_console(&report));
+    println!("\n  scale:  {}", written.json.display());
+    println!("  report: {}", written.html.display());
+    Ok(ExitCode::SUCCESS)
+}
