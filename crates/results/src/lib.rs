@@ -20,6 +20,7 @@ mod merge;
 mod outcome;
 mod record;
 mod run;
+mod segments;
 mod store;
 mod threshold;
 mod timeseries;
@@ -32,10 +33,11 @@ pub use outcome::Outcome;
 pub use record::{RequestRecord, Usage};
 pub use run::{
     GatewayResults, HistogramBlob, KindResults, OutcomeResults, RunResults, SCHEMA_VERSION,
-    ScenarioResults, Totals, UsageTotals, WriteError,
+    ScenarioResults, SegmentInfo, Totals, UsageTotals, WriteError,
 };
 pub use store::{
     CacheCounts, OutcomeStats, RequestStats, SIMILARITY_SCALE, Store, TOKENS_SCALE, US_TO_MS,
 };
+pub use segments::{SegmentsError, check_segments};
 pub use threshold::ThresholdResult;
 pub use timeseries::{Point, TimePoint};

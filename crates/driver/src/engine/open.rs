@@ -5,6 +5,10 @@
 //! and otherwise drops the iteration and counts it, like k6. Latency is measured from
 //! the intended time, so a wait for a VU, or a dispatcher that fell behind, shows in
 //! the corrected latency instead of hiding (no coordinated omission).
+//!
+//! An execution segment walks the same schedule and sends only the arrivals it owns,
+//! each with the payload of its place in the whole schedule, with its share of
+//! `max_vus`.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -25,13 +29,20 @@ pub(super) async fn run(
     start: Instant,
     mut stop: watch::Receiver<bool>,
 ) {
-    let max_vus = max_vus as usize;
+    // the segment's share of the VUs, and at least one to send its arrivals with
+    let max_vus = ctx.segment.share(u64::from(max_vus)).max(1) as usize;
     let permits = Arc::new(Semaphore::new(max_vus));
     // idle VUs keep their connections for the next iteration
     let idle: Arc<Mutex<Vec<Conns>>> = Arc::new(Mutex::new(Vec::new()));
     let live = &ctx.live.scenarios[ctx.index];
     let mut tasks = tokio::task::JoinSet::new();
-    for (k, offset) in schedule.iter().enumerate() {
+    // arrival k is the segment's when k mod N = I; its payload is drawn from k, as in
+    // the whole run
+    let arrivals = schedule
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| ctx.segment.owns(*k as u64));
+    for (k, offset) in arrivals {
         if *stop.borrow() {
             break;
         }
