@@ -83,7 +83,11 @@ impl Segment {
     /// How many of the items `0..total` are this segment's.
     pub fn share(self, total: u64) -> u64 {
         let (i, n) = (u64::from(self.index), u64::from(self.count));
-        if total > i { (total - i - 1) / n + 1 } else { 0 }
+        if total > i {
+            (total - i - 1) / n + 1
+        } else {
+            0
+        }
     }
 
     /// The global index of this segment's `local`-th item.

@@ -35,9 +35,9 @@ pub use run::{
     GatewayResults, HistogramBlob, KindResults, OutcomeResults, RunResults, SCHEMA_VERSION,
     ScenarioResults, SegmentInfo, Totals, UsageTotals, WriteError,
 };
+pub use segments::{SegmentsError, check_segments};
 pub use store::{
     CacheCounts, OutcomeStats, RequestStats, SIMILARITY_SCALE, Store, TOKENS_SCALE, US_TO_MS,
 };
-pub use segments::{SegmentsError, check_segments};
 pub use threshold::ThresholdResult;
 pub use timeseries::{Point, TimePoint};

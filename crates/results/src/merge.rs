@@ -167,7 +167,9 @@ pub fn merge(runs: &[RunResults]) -> Result<RunResults, MergeError> {
     let mut elapsed = Duration::ZERO;
     for (run, offset) in runs.iter().zip(&offsets) {
         let store = store_of(run)?;
-        elapsed = elapsed.max(Duration::from_secs_f64(offset + store.elapsed.as_secs_f64()));
+        elapsed = elapsed.max(Duration::from_secs_f64(
+            offset + store.elapsed.as_secs_f64(),
+        ));
         for r in store.requests {
             match merged.get_mut(&r.name) {
                 Some(existing) => {

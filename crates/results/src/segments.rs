@@ -10,7 +10,9 @@ use crate::run::RunResults;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum SegmentsError {
     /// Some results are segments, some whole runs.
-    #[error("result {whole} is a whole run but result {segment} is segment {label}: merge the segments of one load, or whole runs, not both")]
+    #[error(
+        "result {whole} is a whole run but result {segment} is segment {label}: merge the segments of one load, or whole runs, not both"
+    )]
     Mixed {
         /// Position (from 1) of a whole run among the inputs.
         whole: usize,
@@ -28,7 +30,9 @@ pub enum SegmentsError {
         other: String,
     },
     /// Segments of different loads (another scenario file, seed or duration).
-    #[error("segment {other} ran another load than segment {first} (another scenario file, seed or duration: plan {other_plan} vs {first_plan})")]
+    #[error(
+        "segment {other} ran another load than segment {first} (another scenario file, seed or duration: plan {other_plan} vs {first_plan})"
+    )]
     Plan {
         /// One segment.
         first: String,

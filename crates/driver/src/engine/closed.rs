@@ -60,7 +60,10 @@ pub(super) async fn run(ctx: Arc<ScenarioCtx>, start: Instant, stop: watch::Rece
         let shared = shared.clone();
         let workers = ctx.workers.clone();
         // VU i lives on worker i and counts on shard i: no counter crosses threads
-        handles.push(workers.spawn_at(local, vu_loop(ctx, (vu, local), budget, shared, target, stop)));
+        handles.push(workers.spawn_at(
+            local,
+            vu_loop(ctx, (vu, local), budget, shared, target, stop),
+        ));
     }
     if let Some((start_vus, stages)) = ramp {
         let mut stop = stop.clone();
@@ -179,9 +182,7 @@ async fn vu_loop(
                 vu_key(vu, done)
             }
             Budget::Shared(limit) => {
-                let n = ctx
-                    .segment
-                    .global(shared.fetch_add(1, Ordering::Relaxed));
+                let n = ctx.segment.global(shared.fetch_add(1, Ordering::Relaxed));
                 if n >= limit {
                     break;
                 }
