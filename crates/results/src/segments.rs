@@ -113,3 +113,118 @@ pub fn check_segments(runs: &[RunResults]) -> Result<Option<u32>, SegmentsError>
     }
     Ok(Some(first.count))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+    use crate::build::{RunMeta, build};
+    use crate::store::Store;
+    use crate::timeseries::{Point, TimePoint};
+    use crate::{SegmentInfo, merge};
+
+    /// An empty run that started `start_ms` after the epoch, lasted `secs`, with one
+    /// time point per second of `per_second` finished requests.
+    fn run(
+        segment: Option<(u32, u32, &str)>,
+        start_ms: u64,
+        secs: u64,
+        per_second: u64,
+    ) -> RunResults {
+        let meta = RunMeta {
+            name: "s".into(),
+            scenario_file: None,
+            seed: 1,
+            started_at: UNIX_EPOCH + Duration::from_millis(start_ms),
+            planned: Duration::from_secs(secs),
+            aborted: false,
+            abort_reason: None,
+            executors: Default::default(),
+            time_scale: None,
+        };
+        let store = Store {
+            requests: Vec::new(),
+            elapsed: Duration::from_secs(secs),
+            time_scale: None,
+        };
+        let series = (1..=secs)
+            .map(|t| TimePoint {
+                t: t as f64,
+                total: Point {
+                    requests: per_second,
+                    vus: 1,
+                    ..Point::default()
+                },
+                scenarios: Default::default(),
+            })
+            .collect();
+        let mut r = build(meta, &store, series, None, Vec::new());
+        r.segment = segment.map(|(index, count, plan)| SegmentInfo {
+            index,
+            count,
+            plan: plan.into(),
+        });
+        r
+    }
+
+    #[test]
+    fn a_full_set_passes_and_gaps_are_named() {
+        let all: Vec<RunResults> = (0..3).map(|i| run(Some((i, 3, "p")), 0, 1, 1)).collect();
+        assert_eq!(check_segments(&all), Ok(Some(3)));
+        assert_eq!(check_segments(&[run(None, 0, 1, 1)]), Ok(None));
+        let partial = [all[0].clone(), all[2].clone()];
+        let e = check_segments(&partial).unwrap_err();
+        assert_eq!(
+            e,
+            SegmentsError::Missing {
+                missing: vec![1],
+                count: 3
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "missing segment 1 of 3: a merge without it would be a partial result"
+        );
+        let twice = [all[0].clone(), all[0].clone(), all[1].clone()];
+        assert_eq!(
+            check_segments(&twice),
+            Err(SegmentsError::Duplicate("0/3".into()))
+        );
+        let other = [all[0].clone(), run(Some((1, 3, "q")), 0, 1, 1)];
+        assert!(matches!(
+            check_segments(&other),
+            Err(SegmentsError::Plan { .. })
+        ));
+        let split = [all[0].clone(), run(Some((1, 2, "p")), 0, 1, 1)];
+        assert!(matches!(
+            check_segments(&split),
+            Err(SegmentsError::Split { .. })
+        ));
+        let mixed = [all[0].clone(), run(None, 0, 1, 1)];
+        assert!(matches!(
+            check_segments(&mixed),
+            Err(SegmentsError::Mixed { whole: 2, .. })
+        ));
+    }
+
+    #[test]
+    fn time_series_align_on_the_wall_clock() {
+        // the second segment started 2 s after the first: its seconds are 3 and 4
+        let a = run(Some((0, 2, "p")), 10_000, 3, 5);
+        let b = run(Some((1, 2, "p")), 12_000, 2, 7);
+        let m = merge(&[a, b]).unwrap();
+        let per_second: Vec<(f64, u64, u64)> = m
+            .timeseries
+            .iter()
+            .map(|p| (p.t, p.total.requests, p.total.vus))
+            .collect();
+        assert_eq!(
+            per_second,
+            [(1.0, 5, 1), (2.0, 5, 1), (3.0, 12, 2), (4.0, 7, 1)]
+        );
+        // the merge lasts from the first start to the last end
+        assert_eq!(m.duration_s, 4.0);
+        assert_eq!(m.started_at, "1970-01-01T00:00:10.000Z");
+    }
+}
