@@ -5,6 +5,8 @@ mod bench_gateway;
 mod bench_mock;
 mod bench_stack;
 mod gateway;
+mod k8s;
+mod merge;
 mod mock;
 mod run;
 mod scale;
@@ -40,6 +42,10 @@ pub enum Command {
     Run(run::RunArgs),
     /// Step a scenario's load up (`--steps`) to find its linear range and breaking point.
     Scale(scale::ScaleArgs),
+    /// Merge the results of a load's execution segments (`run --segment I/N`).
+    Merge(merge::MergeArgs),
+    /// Print Kubernetes manifests that run a scenario as N segments in an Indexed Job.
+    K8s(k8s::K8sArgs),
     /// Run a readiness suite (`focused`, `comprehensive`, `conformance` or a file): READY or NOT READY.
     Suite(suite::SuiteArgs),
     /// Save, list or delete baselines of suite reports.
@@ -120,6 +126,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Up(args) => gateway::up(args).await,
             Command::Run(args) => run::run(args).await,
             Command::Scale(args) => scale::scale_cmd(args).await,
+            Command::Merge(args) => merge::merge_cmd(args),
+            Command::K8s(args) => k8s::k8s(args),
             Command::Suite(args) => suite::suite(args).await,
             Command::Baseline(args) => suite::baseline(args).await,
             Command::Compare(args) => suite::compare_cmd(args).await,

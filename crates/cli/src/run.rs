@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
-use gatebench_driver::{RunOptions, ScenarioFile, Targets, Trust};
+use gatebench_driver::{RunOptions, ScenarioFile, Segment, Targets, Trust};
 use gatebench_report::{TargetInfo, run_report, write_all};
 use gatebench_stack::{Stack, StackOptions};
 
@@ -54,6 +54,14 @@ pub struct RunArgs {
     /// Keep one record per request in results.json (intent, status, usage, gateway headers).
     #[arg(long)]
     record_requests: bool,
+    /// Run execution segment I of N (from 0) of the load: its share of the arrivals,
+    /// VUs and iterations; `gatebench merge` adds the segments' results.
+    #[arg(long, value_name = "I/N")]
+    segment: Option<Segment>,
+    /// Also print results.json on stdout as one line `gatebench-results {...}` at the
+    /// end, for `gatebench merge --from-logs` to collect from container logs.
+    #[arg(long)]
+    print_results: bool,
 }
 
 /// Starts the embedded stack (the four mocks and the gateway in front of them) on
@@ -131,6 +139,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         record_requests: args.record_requests,
         time_scale: args.target.is_none().then_some(args.time_scale),
         cancel: Some(cancel_rx),
+        segment: args.segment.unwrap_or_default(),
         ..RunOptions::default()
     };
     let outcome = gatebench_driver::run(&file, &targets, options).await;
@@ -138,13 +147,21 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(stack) = stack {
         stack.shutdown().await;
     }
-    let results = match outcome {
+    let mut results = match outcome {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(ExitCode::from(2));
         }
     };
+    if let Some(segment) = args.segment {
+        results.segment = Some(crate::merge::segment_info(
+            segment,
+            &args.scenario,
+            seed,
+            args.duration,
+        )?);
+    }
     let path = results.write_json(&out)?;
     let target = TargetInfo {
         mode: if args.target.is_some() {
@@ -168,10 +185,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     gatebench_driver::print_summary(&results);
     println!("\n  results: {}", path.display());
     println!("  report:  {}", written.html.display());
+    if args.print_results {
+        crate::merge::print_results_line(&results)?;
+    }
     // a run where nothing succeeded measured nothing about the target
     let nothing = results.totals.ok == 0;
     if nothing {
         eprintln!("error: no request succeeded; the run measured nothing");
+    }
+    if args.segment.is_some() {
+        // a segment's thresholds see a part of the load: the merge judges the whole,
+        // and a pod that exits non-zero would be retried, sending its part twice
+        println!("  segment: thresholds are judged on the merged results (`gatebench merge`)");
+        return Ok(ExitCode::SUCCESS);
     }
     Ok(if results.passed() && !nothing {
         ExitCode::SUCCESS

@@ -8,7 +8,8 @@ use serde::Serializer;
 
 pub use gatebench_results::{
     GatewayResults, HistogramBlob, KindResults, MergeError, OutcomeResults, RunMeta, RunResults,
-    SCHEMA_VERSION, ScenarioResults, Totals, UsageTotals, WriteError, build, merge,
+    SCHEMA_VERSION, ScenarioResults, SegmentInfo, SegmentsError, Totals, UsageTotals, WriteError,
+    build, check_segments, merge,
 };
 
 /// Serialises a duration as its text form (`1.5s`).

@@ -94,6 +94,7 @@ pub fn build(
         duration_s: round3(duration),
         planned_duration_s: round3(meta.planned.as_secs_f64()),
         time_scale: meta.time_scale,
+        segment: None,
         aborted: meta.aborted,
         abort_reason: meta.abort_reason,
         totals,

@@ -20,6 +20,7 @@ mod merge;
 mod outcome;
 mod record;
 mod run;
+mod segments;
 mod store;
 mod threshold;
 mod timeseries;
@@ -32,8 +33,9 @@ pub use outcome::Outcome;
 pub use record::{RequestRecord, Usage};
 pub use run::{
     GatewayResults, HistogramBlob, KindResults, OutcomeResults, RunResults, SCHEMA_VERSION,
-    ScenarioResults, Totals, UsageTotals, WriteError,
+    ScenarioResults, SegmentInfo, Totals, UsageTotals, WriteError,
 };
+pub use segments::{SegmentsError, check_segments};
 pub use store::{
     CacheCounts, OutcomeStats, RequestStats, SIMILARITY_SCALE, Store, TOKENS_SCALE, US_TO_MS,
 };

@@ -1,14 +1,16 @@
 //! Merging the results of several runs (e.g. several driver processes against one
 //! target) from their serialised histograms and counters.
 //!
-//! Counts and histograms add exactly. The merged run lasts as long as the longest
-//! input (runs are taken to be concurrent), so `rps` is the combined rate. Time-series
-//! points add per second; their percentiles cannot be merged exactly without
-//! per-second histograms, so a merged point keeps the largest of the inputs' (an upper
-//! bound). Thresholds are not carried over: re-evaluate them on the merged store.
+//! Counts and histograms add exactly. The runs are taken to be concurrent: the
+//! merged run starts with the first to start and ends with the last to end (on the
+//! wall clock), so `rps` is the combined rate. Time-series points align on
+//! wall-clock seconds from the merged start and add; their percentiles cannot be
+//! merged exactly without per-second histograms, so a merged point keeps the largest
+//! of the inputs' (an upper bound). Thresholds are not carried over: re-evaluate
+//! them on the merged store.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::build::{RunMeta, build};
 use crate::hist::{Hist, HistDecodeError, round3};
@@ -148,11 +150,26 @@ pub(crate) fn store_of(results: &RunResults) -> Result<Store, MergeError> {
 /// Merges several runs into one results document.
 pub fn merge(runs: &[RunResults]) -> Result<RunResults, MergeError> {
     let first = runs.first().ok_or(MergeError::Empty)?;
+    let starts: Vec<Option<SystemTime>> = runs
+        .iter()
+        .map(|r| humantime::parse_rfc3339(&r.started_at).ok())
+        .collect();
+    let origin = starts.iter().flatten().min().copied().unwrap_or(UNIX_EPOCH);
+    // where each run starts on the merged run's clock
+    let offsets: Vec<f64> = starts
+        .iter()
+        .map(|s| {
+            s.and_then(|s| s.duration_since(origin).ok())
+                .map_or(0.0, |d| d.as_secs_f64())
+        })
+        .collect();
     let mut merged: BTreeMap<String, RequestStats> = BTreeMap::new();
     let mut elapsed = Duration::ZERO;
-    for run in runs {
+    for (run, offset) in runs.iter().zip(&offsets) {
         let store = store_of(run)?;
-        elapsed = elapsed.max(store.elapsed);
+        elapsed = elapsed.max(Duration::from_secs_f64(
+            offset + store.elapsed.as_secs_f64(),
+        ));
         for r in store.requests {
             match merged.get_mut(&r.name) {
                 Some(existing) => {
@@ -177,11 +194,7 @@ pub fn merge(runs: &[RunResults]) -> Result<RunResults, MergeError> {
     };
     let mut names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
     names.dedup();
-    let started_at = runs
-        .iter()
-        .filter_map(|r| humantime::parse_rfc3339(&r.started_at).ok())
-        .min()
-        .unwrap_or(UNIX_EPOCH);
+    let started_at = origin;
     let reasons: Vec<&str> = runs
         .iter()
         .filter_map(|r| r.abort_reason.as_deref())
@@ -216,27 +229,48 @@ pub fn merge(runs: &[RunResults]) -> Result<RunResults, MergeError> {
     Ok(build(
         meta,
         &store,
-        merge_timeseries(runs),
+        merge_timeseries(runs, &offsets),
         records,
         Vec::new(),
     ))
 }
 
-fn merge_timeseries(runs: &[RunResults]) -> Vec<TimePoint> {
-    let len = runs.iter().map(|r| r.timeseries.len()).max().unwrap_or(0);
-    (0..len)
-        .map(|i| {
-            let mut out = TimePoint::default();
-            for p in runs.iter().filter_map(|r| r.timeseries.get(i)) {
-                out.t = out.t.max(p.t);
-                add_point(&mut out.total, &p.total);
-                for (name, sp) in &p.scenarios {
-                    add_point(out.scenarios.entry(name.clone()).or_default(), sp);
-                }
+/// Adds the runs' points second by second of the wall clock: a run that started
+/// `offset` seconds after the first has its point `t` at `offset + t`, in the second
+/// that ends at the next whole second.
+fn merge_timeseries(runs: &[RunResults], offsets: &[f64]) -> Vec<TimePoint> {
+    let mut seconds: BTreeMap<u64, TimePoint> = BTreeMap::new();
+    for (run, offset) in runs.iter().zip(offsets) {
+        // a run's own points may share a second (its last, partial one): their
+        // counts add, their gauges (in flight, VUs) are the later one's
+        let mut own: BTreeMap<u64, TimePoint> = BTreeMap::new();
+        for p in &run.timeseries {
+            let second = (offset + p.t - 1e-6).ceil().max(1.0) as u64;
+            let into = own.entry(second).or_default();
+            into.t = second as f64;
+            within_run(&mut into.total, &p.total);
+            for (name, sp) in &p.scenarios {
+                within_run(into.scenarios.entry(name.clone()).or_default(), sp);
             }
-            out
-        })
-        .collect()
+        }
+        for (second, p) in own {
+            let into = seconds.entry(second).or_default();
+            into.t = p.t;
+            add_point(&mut into.total, &p.total);
+            for (name, sp) in &p.scenarios {
+                add_point(into.scenarios.entry(name.clone()).or_default(), sp);
+            }
+        }
+    }
+    seconds.into_values().collect()
+}
+
+/// Folds a later point of one run into an earlier one of the same second.
+fn within_run(into: &mut Point, p: &Point) {
+    let (in_flight, vus) = (p.in_flight, p.vus);
+    add_point(into, p);
+    into.in_flight = in_flight;
+    into.vus = vus;
 }
 
 fn add_point(into: &mut Point, p: &Point) {

@@ -175,6 +175,18 @@ pub struct HistogramBlob {
     pub hdr: String,
 }
 
+/// Which execution segment of a load a run was (`gatebench run --segment I/N`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SegmentInfo {
+    /// Index, from 0.
+    pub index: u32,
+    /// Number of segments of the load.
+    pub count: u32,
+    /// Digest of what the whole load is (scenario file, seed, duration): segments
+    /// with different plans are parts of different loads and never merge.
+    pub plan: String,
+}
+
 /// The results of one run (or of several, merged).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RunResults {
@@ -197,6 +209,9 @@ pub struct RunResults {
     /// Latency thresholds judge real-time equivalents (measured ÷ time scale).
     #[serde(default)]
     pub time_scale: Option<f64>,
+    /// The execution segment this run was; absent for a whole run (or a merge).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<SegmentInfo>,
     /// Stopped early (a threshold with `abort_on_fail`, or cancelled).
     pub aborted: bool,
     /// Why it stopped early.

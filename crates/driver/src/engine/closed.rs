@@ -5,6 +5,11 @@
 //! parks); `per-vu-iterations` and `shared-iterations` stop after a number of
 //! iterations. Think times are drawn from a per-VU generator seeded from the run's
 //! seed, so they repeat run to run.
+//!
+//! Payloads are keyed by what a request is in the whole load, never by a counter
+//! of this process: iteration `j` of VU `v` draws key `(v, j)`, and shared iteration
+//! `n` draws `n`. A segment runs the VUs (or shared iterations) it owns under their
+//! global numbers, so the segments of one load send what one run of it would.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -45,15 +50,20 @@ pub(super) async fn run(ctx: Arc<ScenarioCtx>, start: Instant, stop: watch::Rece
     };
     let (target_tx, target_rx) = watch::channel(ramp.as_ref().map_or(vus, |(s, _)| *s));
     let shared = Arc::new(AtomicU64::new(0));
-    let mut handles = Vec::with_capacity(vus as usize);
-    for vu in 0..vus {
+    let segment = ctx.segment;
+    let mut handles = Vec::with_capacity(segment.share(u64::from(vus)) as usize);
+    let owned = (0..vus).filter(|&vu| segment.owns(u64::from(vu)));
+    for (local, vu) in owned.enumerate() {
         let ctx = ctx.clone();
         let stop = stop.clone();
         let target = target_rx.clone();
         let shared = shared.clone();
         let workers = ctx.workers.clone();
         // VU i lives on worker i and counts on shard i: no counter crosses threads
-        handles.push(workers.spawn_at(vu as usize, vu_loop(ctx, vu, budget, shared, target, stop)));
+        handles.push(workers.spawn_at(
+            local,
+            vu_loop(ctx, (vu, local), budget, shared, target, stop),
+        ));
     }
     if let Some((start_vus, stages)) = ramp {
         let mut stop = stop.clone();
@@ -95,6 +105,12 @@ pub(super) async fn run(ctx: Arc<ScenarioCtx>, start: Instant, stop: watch::Rece
         .store(0, Ordering::Relaxed);
 }
 
+/// The payload key of iteration `j` of VU `vu`: unique in the load up to 2^24 VUs
+/// and 2^40 iterations each; VU 0's keys are its iteration numbers.
+fn vu_key(vu: u32, j: u64) -> u64 {
+    (u64::from(vu) << 40) | (j & ((1 << 40) - 1))
+}
+
 /// Active VUs `elapsed` into a ramp.
 pub(crate) fn vus_at(start: u32, stages: &[Stage], elapsed: Duration) -> u32 {
     let mut from = f64::from(start);
@@ -110,9 +126,10 @@ pub(crate) fn vus_at(start: u32, stages: &[Stage], elapsed: Duration) -> u32 {
     from.round().max(0.0) as u32
 }
 
+/// `vu` is the VU's number in the whole load, `shard` the worker it runs on.
 async fn vu_loop(
     ctx: Arc<ScenarioCtx>,
-    vu: u32,
+    (vu, shard): (u32, usize),
     budget: Budget,
     shared: Arc<AtomicU64>,
     mut target: watch::Receiver<u32>,
@@ -155,17 +172,17 @@ async fn vu_loop(
             active = true;
         }
         let n = match budget {
-            // a fixed payload needs no sequence number: spare the shared counter
+            // a fixed payload needs no key
             Budget::Unlimited if ctx.mix.is_fixed() => 0,
-            Budget::Unlimited => ctx.iterations.fetch_add(1, Ordering::Relaxed),
+            Budget::Unlimited => vu_key(vu, done),
             Budget::PerVu(limit) => {
                 if done >= limit {
                     break;
                 }
-                ctx.iterations.fetch_add(1, Ordering::Relaxed)
+                vu_key(vu, done)
             }
             Budget::Shared(limit) => {
-                let n = shared.fetch_add(1, Ordering::Relaxed);
+                let n = ctx.segment.global(shared.fetch_add(1, Ordering::Relaxed));
                 if n >= limit {
                     break;
                 }
@@ -175,7 +192,7 @@ async fn vu_loop(
         done += 1;
         let drawn = ctx.mix.draw(n);
         let prepared = &ctx.prepared[drawn.request];
-        live.start(vu as usize);
+        live.start(shard);
         // boxed: a VU spends most of its life thinking, and the request's state (a few
         // KB) would otherwise stay allocated in every idle VU
         execute(

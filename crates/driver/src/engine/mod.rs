@@ -11,7 +11,6 @@ mod workers;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant, SystemTime};
 
 use gatebench_analysis::{DegradationConfig, Detector};
@@ -29,6 +28,7 @@ use crate::payload::Mix;
 use crate::progress::Reporter;
 use crate::results::{self, RunMeta, RunResults};
 use crate::scenario::{Kind, Load, Scenario, ScenarioFile};
+use crate::segment::Segment;
 use crate::targets::{Endpoint, TargetError, Targets, resolve};
 use crate::threshold::evaluate_all;
 
@@ -72,6 +72,9 @@ pub struct RunOptions {
     /// measured ms); default: the file's `[degradation]` or the defaults, predicting
     /// the crossing of the file's `latency` p95 threshold (if it has one).
     pub degradation: Option<DegradationConfig>,
+    /// The execution segment to run (default: the whole load): its share of the
+    /// arrivals, VUs and iterations, with the payloads the whole run would send them.
+    pub segment: Segment,
 }
 
 /// A run could not start.
@@ -114,8 +117,8 @@ pub(crate) struct ScenarioCtx {
     pub tx: mpsc::UnboundedSender<Msg>,
     pub live: Arc<Live>,
     pub hard_stop: watch::Receiver<bool>,
-    /// Iteration counter (payload sequence index).
-    pub iterations: AtomicU64,
+    /// The part of the load this run sends.
+    pub segment: Segment,
     /// Where VUs run.
     pub workers: Arc<workers::Workers>,
 }
@@ -283,7 +286,7 @@ pub async fn run(
             tx: tx.clone(),
             live: live.clone(),
             hard_stop: hard_rx,
-            iterations: AtomicU64::new(0),
+            segment: options.segment,
             workers: workers.clone(),
         });
         runners.push(tokio::spawn(run_scenario(

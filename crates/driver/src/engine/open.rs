@@ -5,6 +5,10 @@
 //! and otherwise drops the iteration and counts it, like k6. Latency is measured from
 //! the intended time, so a wait for a VU, or a dispatcher that fell behind, shows in
 //! the corrected latency instead of hiding (no coordinated omission).
+//!
+//! An execution segment walks the same schedule and sends only the arrivals it owns,
+//! each with the payload of its place in the whole schedule, with its share of
+//! `max_vus`.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -25,14 +29,26 @@ pub(super) async fn run(
     start: Instant,
     mut stop: watch::Receiver<bool>,
 ) {
-    let max_vus = max_vus as usize;
+    // the segment's share of the VUs, and at least one to send its arrivals with
+    let max_vus = ctx.segment.share(u64::from(max_vus)).max(1) as usize;
     let permits = Arc::new(Semaphore::new(max_vus));
     // idle VUs keep their connections for the next iteration
     let idle: Arc<Mutex<Vec<Conns>>> = Arc::new(Mutex::new(Vec::new()));
     let live = &ctx.live.scenarios[ctx.index];
     let mut tasks = tokio::task::JoinSet::new();
-    for (k, offset) in schedule.iter().enumerate() {
-        if *stop.borrow() {
+    // arrival k is the segment's when k mod N = I; its payload is drawn from k, as in
+    // the whole run
+    let arrivals = schedule
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| ctx.segment.owns(*k as u64));
+    let end = start + ctx.load.executor.duration();
+    for (k, offset) in arrivals {
+        // At the scenario's end every arrival left was due already, and a dispatcher
+        // running late (a busy machine) sends them late, measured from their intended
+        // times, rather than losing them: a schedule of n arrivals is n sent or
+        // dropped. A stop before the end (cancel, abort) cuts the rest.
+        if *stop.borrow() && Instant::now() < end {
             break;
         }
         let intended = start + offset;
@@ -40,7 +56,7 @@ pub(super) async fn run(
         if intended > Instant::now() {
             tokio::select! {
                 () = tokio::time::sleep_until(due) => {}
-                _ = stop.wait_for(|&s| s) => break,
+                _ = stop.wait_for(|&s| s) => if Instant::now() < end { break },
             }
         }
         let drawn = ctx.mix.draw(k as u64);

@@ -29,7 +29,7 @@ use serde::Serialize;
 
 pub use eval::{Counts, MetricSource, evaluate, evaluate_all};
 pub use gatebench_results::ThresholdResult;
-pub use parse::{ThresholdError, from_toml, parse_expression, parse_key};
+pub use parse::{ThresholdError, from_results, from_toml, parse_expression, parse_key};
 
 /// A metric thresholds can name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]

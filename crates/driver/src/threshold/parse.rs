@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use super::{Aggregation, Metric, Op, Selector, StatusFilter, Threshold};
+use super::{Aggregation, Metric, Op, Selector, StatusFilter, Threshold, ThresholdResult};
 
 /// A threshold key or expression cannot be understood.
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -267,6 +267,29 @@ pub fn from_toml(key: &str, value: &toml::Value) -> Result<Vec<Threshold>, Thres
                 value,
                 abort_on_fail,
                 delay_abort_eval: delay,
+            })
+        })
+        .collect()
+}
+
+/// Rebuilds the thresholds a run was judged by from its results (key, expression,
+/// `abort_on_fail`), to judge merged results by the same criteria.
+pub fn from_results(results: &[ThresholdResult]) -> Result<Vec<Threshold>, ThresholdError> {
+    results
+        .iter()
+        .map(|r| {
+            let (metric, selector) = parse_key(&r.key)?;
+            let (aggregation, op, value) = parse_expression(metric, &r.expression)?;
+            Ok(Threshold {
+                key: r.key.clone(),
+                expression: r.expression.clone(),
+                metric,
+                selector,
+                aggregation,
+                op,
+                value,
+                abort_on_fail: r.abort_on_fail,
+                delay_abort_eval: Duration::ZERO,
             })
         })
         .collect()

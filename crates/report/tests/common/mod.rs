@@ -238,6 +238,7 @@ pub fn run(name: &str, duration_s: f64, specs: Vec<KindSpec>) -> RunResults {
         duration_s,
         planned_duration_s: duration_s,
         time_scale: Some(0.1),
+        segment: None,
         aborted: false,
         abort_reason: None,
         totals: totals.clone(),

@@ -1,0 +1,229 @@
+//! `gatebench merge DIR... --out DIR`: adds the results of a load's execution
+//! segments (`gatebench run --segment I/N`) into the results of the whole load.
+//!
+//! Counts add and HDR histograms merge exactly, time series align on wall-clock
+//! seconds, per-request records concatenate (`gatebench-results`' merge); the
+//! thresholds the segments carried are judged again on the merged figures and decide
+//! the exit code. Every segment of the load must be there, once: a segment that
+//! failed or whose results were not collected makes the merge fail (exit 1) rather
+//! than report a part of the load as the whole.
+//!
+//! Segments in containers print their results as one log line (`run
+//! --print-results`); `--from-logs` reads them back from `kubectl logs` output, with
+//! or without `--prefix`.
+
+use std::io::{BufRead as _, Write as _};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use gatebench_driver::Segment;
+use gatebench_driver::results::{RunResults, SegmentInfo, SegmentsError, check_segments, merge};
+use gatebench_driver::threshold::{evaluate_all, from_results};
+use gatebench_report::{TargetInfo, run_report, write_all};
+
+/// What starts a results line in a log: `gatebench-results {...}`.
+pub(crate) const LOG_MARKER: &str = "gatebench-results ";
+
+/// Options of `gatebench merge`.
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    /// Output folders of the segments' runs (or their results.json files).
+    #[arg(value_name = "DIR")]
+    dirs: Vec<PathBuf>,
+    /// Logs holding the segments' `gatebench-results` lines (`run --print-results`),
+    /// e.g. saved `kubectl logs --prefix -l job-name=JOB --tail=-1`; `-` reads stdin.
+    #[arg(long, value_name = "FILE")]
+    from_logs: Vec<PathBuf>,
+    /// Output folder for the merged results.json and its reports.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+}
+
+/// One input's results and where they came from.
+struct Input {
+    results: RunResults,
+    source: String,
+}
+
+/// The segment a run was, with the digest of the load it is part of: the scenario
+/// file's bytes, the seed and the duration override. Segments of different loads
+/// never merge.
+pub(crate) fn segment_info(
+    segment: Segment,
+    scenario: &Path,
+    seed: u64,
+    duration: Option<Duration>,
+) -> anyhow::Result<SegmentInfo> {
+    let mut bytes = std::fs::read(scenario)
+        .with_context(|| format!("reading {} for its digest", scenario.display()))?;
+    bytes.extend_from_slice(&seed.to_le_bytes());
+    bytes.extend_from_slice(&duration.map_or(u128::MAX, |d| d.as_nanos()).to_le_bytes());
+    Ok(SegmentInfo {
+        index: segment.index(),
+        count: segment.count(),
+        plan: format!("{:016x}", xxhash_rust::xxh3::xxh3_64(&bytes)),
+    })
+}
+
+/// Prints the results as one line on stdout, for collection from container logs.
+pub(crate) fn print_results_line(results: &RunResults) -> anyhow::Result<()> {
+    let json = serde_json::to_string(results).context("serialising the results")?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{LOG_MARKER}{json}")
+        .and_then(|()| out.flush())
+        .context("printing the results")
+}
+
+/// Reads `DIR/results.json` (or the file itself).
+fn read_dir(path: &Path) -> anyhow::Result<Input> {
+    let file = if path.is_dir() {
+        path.join("results.json")
+    } else {
+        path.to_owned()
+    };
+    if !path.exists() {
+        anyhow::bail!("{}: no such folder or file", path.display());
+    }
+    let results = RunResults::read_json(&file)
+        .map_err(|e| anyhow::anyhow!("reading {}: {}", e.path.display(), e.source))?;
+    Ok(Input {
+        results,
+        source: path.display().to_string(),
+    })
+}
+
+/// Reads every results line of a log.
+fn read_logs(path: &Path) -> anyhow::Result<Vec<Input>> {
+    let name = path.display().to_string();
+    let reader: Box<dyn std::io::BufRead> = if path == Path::new("-") {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let file = std::fs::File::open(path).with_context(|| format!("opening {name}"))?;
+        Box::new(std::io::BufReader::new(file))
+    };
+    let mut found = Vec::new();
+    for (i, line) in reader.lines().enumerate() {
+        let line = line.with_context(|| format!("reading {name}"))?;
+        let Some(at) = line.find(LOG_MARKER) else {
+            continue;
+        };
+        let source = format!("{name} line {}", i + 1);
+        let results: RunResults = serde_json::from_str(line[at + LOG_MARKER.len()..].trim())
+            .with_context(|| {
+                format!("{source}: not a complete results document (a log cut short?)")
+            })?;
+        found.push(Input { results, source });
+    }
+    Ok(found)
+}
+
+fn label(r: &RunResults) -> String {
+    r.segment.as_ref().map_or_else(
+        || "a whole run".to_owned(),
+        |s| format!("segment {}/{}", s.index, s.count),
+    )
+}
+
+/// Runs `gatebench merge`.
+pub fn merge_cmd(args: MergeArgs) -> anyhow::Result<ExitCode> {
+    if args.dirs.is_empty() && args.from_logs.is_empty() {
+        anyhow::bail!("nothing to merge: name the segments' output folders or --from-logs FILE");
+    }
+    let mut inputs = Vec::new();
+    for dir in &args.dirs {
+        if dir.is_dir() && !dir.join("results.json").exists() {
+            // the folder of a segment that never wrote its results: it failed
+            eprintln!(
+                "error: {}: no results.json: that run did not finish, and a merge without it would be a partial result",
+                dir.display()
+            );
+            return Ok(ExitCode::from(1));
+        }
+        inputs.push(read_dir(dir)?);
+    }
+    for logs in &args.from_logs {
+        let found = read_logs(logs)?;
+        if found.is_empty() {
+            eprintln!(
+                "error: no `{}` line in {}: no segment finished (were they run with --print-results?)",
+                LOG_MARKER.trim_end(),
+                logs.display()
+            );
+            return Ok(ExitCode::from(1));
+        }
+        inputs.extend(found);
+    }
+    for input in &inputs {
+        eprintln!("  {}: {}", input.source, label(&input.results));
+    }
+    let runs: Vec<RunResults> = inputs.into_iter().map(|i| i.results).collect();
+    let segments = match check_segments(&runs) {
+        Ok(n) => n,
+        Err(e @ SegmentsError::Missing { .. }) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => anyhow::bail!(e),
+    };
+    let criteria = runs[0].thresholds.clone();
+    let same = |a: &RunResults| {
+        a.thresholds.len() == criteria.len()
+            && a.thresholds
+                .iter()
+                .zip(&criteria)
+                .all(|(x, y)| x.key == y.key && x.expression == y.expression)
+    };
+    if let Some(other) = runs.iter().find(|r| !same(r)) {
+        anyhow::bail!(
+            "{} has other thresholds than {}: results of different scenarios",
+            label(other),
+            label(&runs[0])
+        );
+    }
+    let thresholds = from_results(&criteria).context("the thresholds the results carry")?;
+    let mut merged = merge(&runs).context("merging")?;
+    let store = merged.store().context("rebuilding the merged histograms")?;
+    merged.thresholds = evaluate_all(&thresholds, &store);
+    let path = merged.write_json(&args.out)?;
+    let what = match segments {
+        Some(n) => format!("{n} segments merged"),
+        None => format!("{} runs merged", runs.len()),
+    };
+    let target = TargetInfo {
+        mode: "external".to_owned(),
+        url: what.clone(),
+        profile: String::new(),
+        mocks: None,
+    };
+    let report = run_report(&merged, target, gatebench_suite::environment());
+    let written = write_all(&report, &args.out)?;
+    gatebench_driver::print_summary(&merged);
+    println!("\n  {what}");
+    println!("  results: {}", path.display());
+    println!("  report:  {}", written.html.display());
+    let aborted: Vec<String> = runs
+        .iter()
+        .filter(|r| r.aborted)
+        .map(|r| {
+            format!(
+                "{} stopped early ({})",
+                label(r),
+                r.abort_reason.as_deref().unwrap_or("no reason given")
+            )
+        })
+        .collect();
+    for a in &aborted {
+        eprintln!("error: {a}: the merged results miss the rest of its load");
+    }
+    let nothing = merged.totals.ok == 0;
+    if nothing {
+        eprintln!("error: no request succeeded in any segment; the load measured nothing");
+    }
+    Ok(if merged.passed() && aborted.is_empty() && !nothing {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}

@@ -1,0 +1,174 @@
+//! `gatebench k8s`: the manifests parse as YAML, the Job runs one segment per
+//! completion index, and the ConfigMap's files laid out as the pod mounts them make
+//! a scenario that loads. `manifests_validate_against_the_kubernetes_schemas` checks
+//! them with the PyPI package `kubernetes-validate` (ignored by default: a
+//! third-party tool; `pip install kubernetes-validate`, then `cargo test -p gatebench
+//! --test k8s -- --ignored`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde::Deserialize as _;
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn k8s(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gatebench"))
+        .arg("k8s")
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn documents(yaml: &str) -> Vec<Value> {
+    serde_norway::Deserializer::from_str(yaml)
+        .map(|d| Value::deserialize(d).unwrap())
+        .collect()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("gatebench-k8s-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn an_indexed_job_runs_one_segment_per_pod() {
+    let o = k8s(&[
+        "scenarios/light.toml",
+        "--parallelism",
+        "4",
+        "--target",
+        "http://gateway:8700",
+        "--with-mocks",
+        "2",
+        "--image",
+        "registry.example.com/gatebench:1",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let yaml = String::from_utf8(o.stdout).unwrap();
+    assert!(yaml.contains("gatebench merge --from-logs"), "{yaml}");
+    let docs = documents(&yaml);
+    let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["ConfigMap", "Deployment", "Service", "Job"]);
+
+    let job = &docs[3]["spec"];
+    assert_eq!(job["completionMode"], "Indexed");
+    assert_eq!(job["completions"], 4);
+    assert_eq!(job["parallelism"], 4);
+    assert_eq!(job["backoffLimit"], 0);
+    let pod = &job["template"]["spec"];
+    let args: Vec<&str> = pod["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    let after = |flag: &str| args[args.iter().position(|a| *a == flag).unwrap() + 1];
+    assert_eq!(after("--segment"), "$(JOB_COMPLETION_INDEX)/4");
+    assert_eq!(after("--target"), "http://gateway:8700");
+    assert!(args.contains(&"--print-results"));
+    assert_eq!(docs[1]["spec"]["replicas"], 2);
+
+    // the ConfigMap's files, where the pod mounts them, make a scenario that loads
+    let dir = temp_dir("mount");
+    let data = docs[0]["data"].as_object().unwrap();
+    for item in pod["volumes"][0]["configMap"]["items"].as_array().unwrap() {
+        let path = dir.join(item["path"].as_str().unwrap());
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, data[item["key"].as_str().unwrap()].as_str().unwrap()).unwrap();
+    }
+    let mounted = gatebench_driver::ScenarioFile::load(dir.join("scenario.toml")).unwrap();
+    let original =
+        gatebench_driver::ScenarioFile::load(repo().join("scenarios/light.toml")).unwrap();
+    assert_eq!(mounted.name, original.name);
+    let entries = |f: &gatebench_driver::ScenarioFile| -> Vec<usize> {
+        f.scenarios
+            .iter()
+            .flat_map(|s| &s.requests)
+            .map(|r| r.catalog.as_ref().map_or(0, |c| c.entries.len()))
+            .collect()
+    };
+    assert_eq!(entries(&mounted), entries(&original));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_requests_are_refused() {
+    // the OpenAI mock alone cannot serve speech: a gateway must be named
+    let o = k8s(&[
+        "scenarios/light.toml",
+        "--parallelism",
+        "2",
+        "--with-mocks",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("name --target"), "{}", text(&o));
+    let o = k8s(&["scenarios/light.toml", "--parallelism", "0"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let o = k8s(&["scenarios/nowhere.toml", "--parallelism", "2"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("nowhere.toml"), "{}", text(&o));
+}
+
+#[test]
+#[ignore = "needs the PyPI package kubernetes-validate"]
+fn manifests_validate_against_the_kubernetes_schemas() {
+    let dir = temp_dir("validate");
+    for (name, args) in [
+        (
+            "gateway",
+            &[
+                "scenarios/story-mix.toml",
+                "--parallelism",
+                "8",
+                "--target",
+                "http://gateway:8700",
+                "--with-mocks",
+                "3",
+                "--namespace",
+                "load",
+            ][..],
+        ),
+        (
+            "mocks",
+            &[
+                "scenarios/aiaas-api.toml",
+                "--parallelism",
+                "2",
+                "--with-mocks",
+                "1",
+            ][..],
+        ),
+        (
+            "embedded",
+            &["scenarios/light.toml", "--parallelism", "1"][..],
+        ),
+    ] {
+        let o = k8s(args);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", text(&o));
+        let file = dir.join(format!("{name}.yaml"));
+        std::fs::write(&file, &o.stdout).unwrap();
+        let v = Command::new("kubernetes-validate")
+            .arg("--strict")
+            .arg(&file)
+            .output()
+            .expect("kubernetes-validate is installed (pip install kubernetes-validate)");
+        assert!(v.status.success(), "{name}: {}", text(&v));
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
