@@ -19,7 +19,7 @@ use crate::chat_stream;
 use crate::config::ProviderKind;
 use crate::dispatch::{Media, Outbound};
 use crate::error::GatewayError;
-use crate::extract::JsonBody;
+use crate::extract::{Incoming, JsonBody};
 use crate::meta::Meta;
 use crate::pipeline::{self, Answer, Cache, Call, ChatAnswer};
 use crate::record::Record;
@@ -34,9 +34,8 @@ pub const DEFAULT_MAX_OUTPUT: u64 = 4096;
 /// The route handler.
 pub async fn handle(
     State(gateway): State<Arc<Gateway>>,
-    meta: Meta,
     headers: HeaderMap,
-    body: JsonBody<ChatCompletionRequest>,
+    Incoming { meta, body }: Incoming<ChatCompletionRequest>,
 ) -> Result<Response, GatewayError> {
     to_the_end(async move { serve(&gateway, meta, &headers, body).await }).await
 }

@@ -14,7 +14,7 @@ use http::{HeaderMap, Method};
 use crate::config::ProviderKind;
 use crate::dispatch::{Media, Outbound};
 use crate::error::GatewayError;
-use crate::extract::JsonBody;
+use crate::extract::{Incoming, JsonBody};
 use crate::meta::Meta;
 use crate::pipeline::{self, Answer, Cache, Call};
 use crate::render::render;
@@ -24,9 +24,8 @@ use crate::state::Gateway;
 /// The route handler.
 pub async fn handle(
     State(gateway): State<Arc<Gateway>>,
-    meta: Meta,
     headers: HeaderMap,
-    body: JsonBody<EmbeddingRequest>,
+    Incoming { meta, body }: Incoming<EmbeddingRequest>,
 ) -> Result<Response, GatewayError> {
     to_the_end(async move { serve(&gateway, meta, &headers, body).await }).await
 }

@@ -1,7 +1,7 @@
 //! What every call route shares before its own work: the [`observe`] middleware
 //! (a request id, the in-flight gauge and request count, the gateway's own faults
 //! logged), and the extractors that read a request's directives ([`Meta`]) and its
-//! JSON body ([`JsonBody`]). Their errors come in the shape of the route's
+//! JSON body ([`Incoming`]). Their errors come in the shape of the route's
 //! provider: OpenAI's `error` object, or FastAPI's `detail` on the ElevenLabs-style
 //! routes.
 
@@ -21,6 +21,7 @@ use crate::error::{GatewayError, detail_route};
 use crate::meta::Meta;
 use crate::request::{json_object, read, typed};
 use crate::state::Gateway;
+use crate::timing::Timing;
 
 /// Status counted for a request whose client hung up before the answer (nginx's
 /// "client closed request").
@@ -128,8 +129,6 @@ impl FromRequestParts<Arc<Gateway>> for Meta {
 }
 
 /// A request's JSON body: its bytes, the object they hold, and the typed request.
-/// Bodies past the gateway's limit, bodies that are not a JSON object, and fields
-/// of the wrong type are refused with an error naming what is wrong.
 pub struct JsonBody<T> {
     /// The bytes as received.
     pub bytes: Bytes,
@@ -140,16 +139,31 @@ pub struct JsonBody<T> {
     pub request: T,
 }
 
-impl<T: DeserializeOwned> FromRequest<Arc<Gateway>> for JsonBody<T> {
+/// A call as it comes in: its directives, read (and the caller authenticated)
+/// before the body is, and its JSON body. Bodies past the gateway's limit, bodies
+/// that are not a JSON object, and fields of the wrong type are refused with an
+/// error naming what is wrong. The request's timing starts once the body is in:
+/// waiting for a slow client's body is not the gateway's time.
+pub struct Incoming<T> {
+    /// Who is calling and what it asks of the gateway.
+    pub meta: Meta,
+    /// The body.
+    pub body: JsonBody<T>,
+}
+
+impl<T: DeserializeOwned> FromRequest<Arc<Gateway>> for Incoming<T> {
     type Rejection = GatewayError;
 
     async fn from_request(
         request: Request,
         gateway: &Arc<Gateway>,
-    ) -> Result<JsonBody<T>, GatewayError> {
-        let path = request.uri().path().to_owned();
+    ) -> Result<Incoming<T>, GatewayError> {
+        let (mut parts, body) = request.into_parts();
+        let mut meta = Meta::from_request_parts(&mut parts, gateway).await?;
+        let path = parts.uri.path();
         let parse = async {
-            let bytes = read(request.into_body(), gateway.config.body_limit).await?;
+            let bytes = read(body, gateway.config.body_limit).await?;
+            meta.timing = Timing::start();
             let value = json_object(&bytes)?;
             let request = typed(&value)?;
             Ok(JsonBody {
@@ -158,6 +172,7 @@ impl<T: DeserializeOwned> FromRequest<Arc<Gateway>> for JsonBody<T> {
                 request,
             })
         };
-        parse.await.map_err(|e| shaped(&path, e))
+        let body = parse.await.map_err(|e| shaped(path, e))?;
+        Ok(Incoming { meta, body })
     }
 }

@@ -12,7 +12,7 @@ use serde::de::IgnoredAny;
 use crate::config::ProviderKind;
 use crate::dispatch::{Media, Outbound};
 use crate::error::GatewayError;
-use crate::extract::JsonBody;
+use crate::extract::{Incoming, JsonBody};
 use crate::meta::Meta;
 use crate::pipeline::{self, Answer, Cache, Call};
 use crate::render::render;
@@ -22,9 +22,8 @@ use crate::state::Gateway;
 /// `POST /v1/personality`.
 pub async fn personality(
     State(gateway): State<Arc<Gateway>>,
-    meta: Meta,
     headers: HeaderMap,
-    body: JsonBody<IgnoredAny>,
+    Incoming { meta, body }: Incoming<IgnoredAny>,
 ) -> Result<Response, GatewayError> {
     to_the_end(async move { serve(&gateway, Service::Personality, meta, &headers, body).await })
         .await
@@ -33,9 +32,8 @@ pub async fn personality(
 /// `POST /v1/webvtt`.
 pub async fn webvtt(
     State(gateway): State<Arc<Gateway>>,
-    meta: Meta,
     headers: HeaderMap,
-    body: JsonBody<IgnoredAny>,
+    Incoming { meta, body }: Incoming<IgnoredAny>,
 ) -> Result<Response, GatewayError> {
     to_the_end(async move { serve(&gateway, Service::Webvtt, meta, &headers, body).await }).await
 }

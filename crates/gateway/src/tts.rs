@@ -18,7 +18,7 @@ use http::{HeaderMap, Method};
 use crate::config::ProviderKind;
 use crate::dispatch::{Media, Outbound};
 use crate::error::GatewayError;
-use crate::extract::JsonBody;
+use crate::extract::{Incoming, JsonBody};
 use crate::meta::Meta;
 use crate::pipeline::{self, Answer, Cache, Call};
 use crate::render::render;
@@ -63,9 +63,8 @@ macro_rules! form_handler {
             State(gateway): State<Arc<Gateway>>,
             Path(voice): Path<String>,
             RawQuery(query): RawQuery,
-            meta: Meta,
             headers: HeaderMap,
-            body: JsonBody<TextToSpeechRequest>,
+            Incoming { meta, body }: Incoming<TextToSpeechRequest>,
         ) -> Result<Response, GatewayError> {
             to_the_end(async move {
                 serve(
