@@ -32,7 +32,9 @@ pub fn render(gateway: &Arc<Gateway>, done: Done, answer: Answer) -> Response {
             Answer::Chat(chat) => chat::hit(&meta, &record, &cached, chat),
             Answer::Body => {
                 let error = crate::GatewayError::Internal("a chat entry on a byte route".into());
-                (error.status_code(), Default::default(), Body::empty())
+                let mut response = error.into_response();
+                record.write(&meta, response.headers_mut());
+                return response;
             }
         },
         Outcome::Upstream {
