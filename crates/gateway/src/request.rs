@@ -2,11 +2,15 @@
 //! and running a call to its end once it has gone upstream.
 
 use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll};
 
 use axum::response::Response;
 use bytes::Bytes;
+use futures::FutureExt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -44,38 +48,65 @@ pub fn mark_sent() {
     let _ = SENT.try_with(|sent| sent.store(true, Ordering::Release));
 }
 
-/// Runs a call's work in its own task. A client that hangs up before the call goes
+/// Runs a call's work to its end. A client that hangs up before the call goes
 /// upstream (in the queue, say) cancels it: nothing was served, nothing is billed.
 /// Once it has gone upstream ([`mark_sent`]) it runs to its end (the provider's
 /// answer, the bill, the ledger entry) even if the client is gone: a provider
-/// bills a call it served whether or not anyone read the answer.
+/// bills a call it served whether or not anyone read the answer. The work runs in
+/// the request's own task and moves to a task of its own only when its client
+/// hangs up after it was sent, so a call pays no task hand-over. A panic in the
+/// work answers 500.
 pub async fn to_the_end<Fut>(work: Fut) -> Result<Response, GatewayError>
 where
     Fut: Future<Output = Result<Response, GatewayError>> + Send + 'static,
 {
     let sent = Arc::new(AtomicBool::new(false));
-    let task = tokio::spawn(SENT.scope(Arc::clone(&sent), work));
-    let _unsent = CancelUnsent {
-        task: task.abort_handle(),
+    let work = AssertUnwindSafe(SENT.scope(Arc::clone(&sent), work)).catch_unwind();
+    let call = Detachable {
+        work: Some(Box::pin(work)),
         sent,
     };
-    task.await.unwrap_or_else(|error| {
+    call.await.unwrap_or_else(|panic| {
+        let reason = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
         Err(GatewayError::Internal(format!(
-            "the call's task failed: {error}"
+            "the call panicked: {reason}"
         )))
     })
 }
 
-/// Cancels a call that has not gone upstream when its handler is dropped.
-struct CancelUnsent {
-    task: tokio::task::AbortHandle,
+/// A call's work, polled in place; dropped unfinished, it is cancelled if it has
+/// not gone upstream and finished in a task of its own if it has.
+struct Detachable<F: Future + Send + 'static> {
+    work: Option<Pin<Box<F>>>,
     sent: Arc<AtomicBool>,
 }
 
-impl Drop for CancelUnsent {
+impl<F: Future + Send + 'static> Future for Detachable<F> {
+    type Output = F::Output;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let Some(work) = self.work.as_mut() else {
+            return Poll::Pending;
+        };
+        let output = std::task::ready!(work.as_mut().poll(cx));
+        self.work = None;
+        Poll::Ready(output)
+    }
+}
+
+impl<F: Future + Send + 'static> Drop for Detachable<F> {
     fn drop(&mut self) {
-        if !self.sent.load(Ordering::Acquire) {
-            self.task.abort();
+        if let Some(work) = self.work.take()
+            && self.sent.load(Ordering::Acquire)
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(async move {
+                let _ = work.await;
+            });
         }
     }
 }

@@ -84,6 +84,8 @@ impl Upstreams {
             .pool_max_idle_per_host(256)
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)
+            // a provider's redirect is passed on to the client, as any proxy does
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(
                 config
                     .providers
