@@ -304,6 +304,16 @@ async fn segments_on_their_own_stacks_merge_into_the_whole_check() {
                 .unwrap();
             assert_eq!(o.status.code(), Some(1), "{}", text(&o));
             assert!(text(&o).contains("did not finish"), "{}", text(&o));
+            // `gatebench merge` points a suite check's segments to the suite's merge
+            let o = gatebench()
+                .arg("merge")
+                .args(&segments)
+                .arg("--out")
+                .arg(&partial)
+                .output()
+                .unwrap();
+            assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+            assert!(text(&o).contains("--check NAME --merge"), "{}", text(&o));
             // segments of another check are not this check's
             let mut c = check_cmd(&suite, "usage", &partial, &[]);
             let o = c.arg("--merge").args(&segments).output().unwrap();
