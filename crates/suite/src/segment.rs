@@ -425,3 +425,83 @@ pub fn judge_merged(file: &SuiteFile, spec: &CheckSpec, merged: Merged<'_>) -> S
     };
     runner::assemble(file, first.seed, target, timing, vec![outcome])
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(mock: &str, id: u64) -> CallRecord {
+        serde_json::from_value(serde_json::json!({
+            "id": id, "mock": mock, "at_ms": 1_000 + id, "duration_ms": 1.0,
+            "route": "/v1/chat/completions", "outcome": "ok", "status": 200,
+            "stream": false, "complete": true, "billed": true, "usage": {},
+            "request_id": format!("req_{id}"),
+        }))
+        .unwrap()
+    }
+
+    fn segment(index: u32, fleet: &str, calls: &[(&str, u64)]) -> CheckSegment {
+        CheckSegment {
+            schema_version: SEGMENT_SCHEMA,
+            suite: "s".into(),
+            check: "c".into(),
+            index,
+            count: 3,
+            plan: "p".into(),
+            seed: 1,
+            started_at: String::new(),
+            duration_s: 0.0,
+            target: TargetInfo {
+                mode: "external".into(),
+                url: "http://gw".into(),
+                profile: "gatebench".into(),
+                mocks: None,
+            },
+            time_scale: None,
+            runs: Vec::new(),
+            truth: Some(SegmentTruth {
+                fleet: fleet.into(),
+                calls: calls.iter().map(|(m, id)| call(m, *id)).collect(),
+                lost: Vec::new(),
+            }),
+        }
+    }
+
+    #[test]
+    fn overlapping_windows_of_one_fleet_hold_each_call_once() {
+        let segments = [
+            segment(
+                0,
+                "shared",
+                &[("openai", 1), ("openai", 2), ("elevenlabs", 1)],
+            ),
+            segment(1, "shared", &[("openai", 2), ("openai", 3)]),
+            // another fleet's ids are other calls, however they number
+            segment(2, "own", &[("openai", 1)]),
+        ];
+        let window = truth_union(&segments).unwrap().unwrap();
+        let ids: Vec<(&str, u64)> = window
+            .calls
+            .iter()
+            .map(|c| (c.mock.as_str(), c.id))
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                ("elevenlabs", 1),
+                ("openai", 1),
+                ("openai", 1),
+                ("openai", 2),
+                ("openai", 3)
+            ]
+        );
+    }
+
+    #[test]
+    fn truth_is_all_or_nothing() {
+        let mut without = segment(1, "shared", &[]);
+        without.truth = None;
+        assert!(truth_union(&[segment(0, "shared", &[]), without.clone()]).is_err());
+        assert!(truth_union(&[without]).unwrap().is_none());
+    }
+}
