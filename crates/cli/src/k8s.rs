@@ -8,6 +8,12 @@
 //! mocks. Each pod ends its log with its results on one line, and `gatebench merge
 //! --from-logs` adds them up from `kubectl logs` (commands in the YAML's header).
 //! The YAML is written by serde from JSON values, never pasted together as text.
+//!
+//! `gatebench k8s --suite SUITE --check NAME` is the same Job for one check of a
+//! suite: pod `i` runs `gatebench suite SUITE --check NAME --segment i/N
+//! --print-results`, and `gatebench suite SUITE --check NAME --from-logs` takes the
+//! check's verdict on the merged segments. The suite is read inside the image (a
+//! built-in one, or a file under the image's `scenarios/`), so no ConfigMap.
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
@@ -15,6 +21,9 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use gatebench_driver::{Kind, ScenarioFile};
+use gatebench_suite::SuiteFile;
+use gatebench_suite::checks::driven::segmentable;
+use gatebench_suite::segment::find_check;
 use serde_json::{Value, json};
 
 /// A ConfigMap holds at most 1 MiB.
@@ -35,7 +44,22 @@ const MOUNT: &str = "/gatebench";
 #[derive(Debug, clap::Args)]
 pub struct K8sArgs {
     /// Scenario file (TOML); it and the catalogs it names go into the ConfigMap.
-    scenario: PathBuf,
+    #[arg(required_unless_present = "suite", conflicts_with = "suite")]
+    scenario: Option<PathBuf>,
+    /// A suite (`focused`, `comprehensive`, `conformance`, or a file under
+    /// `scenarios/`, where the image has it too) whose check `--check` runs as the
+    /// segments.
+    #[arg(
+        long,
+        value_name = "NAME|FILE",
+        requires = "check",
+        conflicts_with = "duration"
+    )]
+    suite: Option<String>,
+    /// The suite's check to run as segments (one whose verdict comes from a
+    /// driven load: load, concurrency, streaming, usage, errors, app).
+    #[arg(long, value_name = "NAME", requires = "suite")]
+    check: Option<String>,
     /// Segments, run as that many pods at once.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     parallelism: u32,
@@ -173,12 +197,14 @@ fn manifests(args: &K8sArgs, files: &[Shipped], base: &str) -> Vec<Value> {
     let config = format!("{base}-scenario");
     let mocks = format!("{base}-mocks");
     let mut out = Vec::new();
-    out.push(json!({
-        "apiVersion": "v1",
-        "kind": "ConfigMap",
-        "metadata": metadata(&config, ns, "scenario"),
-        "data": files.iter().map(|f| (f.key.clone(), json!(f.text))).collect::<serde_json::Map<_, _>>(),
-    }));
+    if !files.is_empty() {
+        out.push(json!({
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": metadata(&config, ns, "scenario"),
+            "data": files.iter().map(|f| (f.key.clone(), json!(f.text))).collect::<serde_json::Map<_, _>>(),
+        }));
+    }
     if let Some(replicas) = args.with_mocks {
         let selector =
             json!({ "app.kubernetes.io/instance": mocks, "app.kubernetes.io/component": "mocks" });
@@ -198,6 +224,9 @@ fn manifests(args: &K8sArgs, files: &[Shipped], base: &str) -> Vec<Value> {
                             "args": ["mock", "--host", "0.0.0.0", "--time-scale", args.mock_time_scale.to_string()],
                             "ports": MOCK_PORTS.iter().map(|(n, p)| json!({ "name": n, "containerPort": p })).collect::<Vec<_>>(),
                             "readinessProbe": { "httpGet": { "path": "/healthz", "port": "openai" } },
+                            // bound beyond loopback, the mocks guard their control API
+                            // (faults, books) with a token
+                            "env": [admin_token_env(base)],
                         }],
                     },
                 },
@@ -213,30 +242,33 @@ fn manifests(args: &K8sArgs, files: &[Shipped], base: &str) -> Vec<Value> {
             },
         }));
     }
-    let scenario = format!("{MOUNT}/scenario.toml");
-    let mut run = vec![
-        "run".to_owned(),
-        scenario,
-        "--segment".to_owned(),
-        format!("$(JOB_COMPLETION_INDEX)/{}", args.parallelism),
-        "--print-results".to_owned(),
-        "--quiet".to_owned(),
-        "--out".to_owned(),
-        "/tmp/gatebench".to_owned(),
-    ];
-    let target = args.target.clone().or_else(|| {
-        args.with_mocks
-            .map(|_| format!("http://{mocks}:{}", MOCK_PORTS[0].1))
+    let mut env = vec![json!({
+        "name": "JOB_COMPLETION_INDEX",
+        "valueFrom": { "fieldRef": { "fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']" } },
+    })];
+    if args.suite.is_some() && args.with_mocks.is_some() {
+        // a suite check reads the mocks' books, behind their token
+        env.push(admin_token_env(base));
+    }
+    let mut container = json!({
+        "name": "gatebench",
+        "image": args.image,
+        "args": pod_args(args, &mocks),
+        "env": env,
     });
-    if let Some(t) = target {
-        run.extend(["--target".to_owned(), t]);
+    let mut pod = json!({ "restartPolicy": "Never" });
+    if !files.is_empty() {
+        container["volumeMounts"] =
+            json!([{ "name": "scenario", "mountPath": MOUNT, "readOnly": true }]);
+        pod["volumes"] = json!([{
+            "name": "scenario",
+            "configMap": {
+                "name": config,
+                "items": files.iter().map(|f| json!({ "key": f.key, "path": f.path })).collect::<Vec<_>>(),
+            },
+        }]);
     }
-    if let Some(seed) = args.seed {
-        run.extend(["--seed".to_owned(), seed.to_string()]);
-    }
-    if let Some(d) = &args.duration {
-        run.extend(["--duration".to_owned(), d.clone()]);
-    }
+    pod["containers"] = json!([container]);
     out.push(json!({
         "apiVersion": "batch/v1",
         "kind": "Job",
@@ -250,69 +282,122 @@ fn manifests(args: &K8sArgs, files: &[Shipped], base: &str) -> Vec<Value> {
             "backoffLimit": 0,
             "template": {
                 "metadata": { "labels": labels(base, "load") },
-                "spec": {
-                    "restartPolicy": "Never",
-                    "containers": [{
-                        "name": "gatebench",
-                        "image": args.image,
-                        "args": run,
-                        "env": [{
-                            "name": "JOB_COMPLETION_INDEX",
-                            "valueFrom": { "fieldRef": { "fieldPath": "metadata.annotations['batch.kubernetes.io/job-completion-index']" } },
-                        }],
-                        "volumeMounts": [{ "name": "scenario", "mountPath": MOUNT, "readOnly": true }],
-                    }],
-                    "volumes": [{
-                        "name": "scenario",
-                        "configMap": {
-                            "name": config,
-                            "items": files.iter().map(|f| json!({ "key": f.key, "path": f.path })).collect::<Vec<_>>(),
-                        },
-                    }],
-                },
+                "spec": pod,
             },
         },
     }));
     out
 }
 
+/// `GATEBENCH_ADMIN_TOKEN` from the Secret `BASE-admin` (key `token`), which the
+/// header says how to create.
+fn admin_token_env(base: &str) -> Value {
+    json!({
+        "name": "GATEBENCH_ADMIN_TOKEN",
+        "valueFrom": { "secretKeyRef": { "name": format!("{base}-admin"), "key": "token" } },
+    })
+}
+
+/// What pod `$(JOB_COMPLETION_INDEX)` runs: its segment of the scenario, or of
+/// the suite's check.
+fn pod_args(args: &K8sArgs, mocks: &str) -> Vec<String> {
+    let segment = format!("$(JOB_COMPLETION_INDEX)/{}", args.parallelism);
+    let mocks_url = args
+        .with_mocks
+        .map(|_| format!("http://{mocks}:{}", MOCK_PORTS[0].1));
+    let mut run: Vec<String> = match (&args.suite, &args.check) {
+        (Some(suite), Some(check)) => {
+            let mut run = vec!["suite".to_owned(), suite.clone()];
+            run.extend(["--check".to_owned(), check.clone()]);
+            run.extend(["--segment".to_owned(), segment]);
+            if let Some(t) = &args.target {
+                run.extend(["--target".to_owned(), t.clone()]);
+                if let Some(m) = mocks_url {
+                    run.extend(["--mocks".to_owned(), m]);
+                }
+            }
+            run
+        }
+        _ => {
+            let mut run = vec![
+                "run".to_owned(),
+                format!("{MOUNT}/scenario.toml"),
+                "--segment".to_owned(),
+                segment,
+            ];
+            if let Some(t) = args.target.clone().or(mocks_url) {
+                run.extend(["--target".to_owned(), t]);
+            }
+            if let Some(d) = &args.duration {
+                run.extend(["--duration".to_owned(), d.clone()]);
+            }
+            run
+        }
+    };
+    run.extend(["--print-results", "--quiet", "--out", "/tmp/gatebench"].map(str::to_owned));
+    if let Some(seed) = args.seed {
+        run.extend(["--seed".to_owned(), seed.to_string()]);
+    }
+    run
+}
+
+/// What the Job runs: a scenario, or a suite's check.
+enum Load<'a> {
+    Scenario(&'a Path),
+    Check { suite: &'a str, check: &'a str },
+}
+
 /// The YAML's header: what it is and how to collect the results.
-fn header(args: &K8sArgs, base: &str) -> String {
+fn header(args: &K8sArgs, load: &Load<'_>, base: &str) -> String {
     let ns = args
         .namespace
         .as_deref()
         .map_or(String::new(), |n| format!(" -n {n}"));
     let mocks = if args.with_mocks.is_some() {
         format!(
-            "#   kubectl apply{ns} -f THIS_FILE -l app.kubernetes.io/component=mocks\n\
+            "#   kubectl create secret{ns} generic {base}-admin --from-literal=token=$(openssl rand -hex 16)\n\
+             #   kubectl apply{ns} -f THIS_FILE -l app.kubernetes.io/component=mocks\n\
              #   kubectl rollout status{ns} deployment/{base}-mocks\n"
         )
     } else {
         String::new()
     };
+    let (what, merge, verdict) = match load {
+        Load::Scenario(path) => (
+            path.display().to_string(),
+            format!("gatebench merge --from-logs {base}.log --out reports/{base}"),
+            "The merge exits 1 if a threshold fails",
+        ),
+        Load::Check { suite, check } => (
+            format!("check `{check}` of suite {suite}"),
+            format!(
+                "gatebench suite {suite} --check {check} --from-logs {base}.log --out reports/{base}"
+            ),
+            "The merge takes the check's verdict: it exits 1 if NOT READY",
+        ),
+    };
     format!(
-        "# gatebench: {scenario} as {n} execution segments in the Indexed Job `{base}`.\n\
+        "# gatebench: {what} as {n} execution segments in the Indexed Job `{base}`.\n\
          {mocks}\
          #   kubectl apply{ns} -f THIS_FILE\n\
          #   kubectl wait{ns} --for=condition=complete --timeout=-1s job/{base}\n\
          #   kubectl logs{ns} --prefix --tail=-1 --max-log-requests={n} -l app.kubernetes.io/instance={base},app.kubernetes.io/component=load > {base}.log\n\
-         #   gatebench merge --from-logs {base}.log --out reports/{base}\n\
-         # The merge exits 1 if a threshold fails or a segment is missing (a pod that failed).\n",
-        scenario = args.scenario.display(),
+         #   {merge}\n\
+         # {verdict} or a segment is missing (a pod that failed).\n",
         n = args.parallelism,
     )
 }
 
 /// Renders the manifests as one multi-document YAML stream.
-fn render(args: &K8sArgs, file: &ScenarioFile) -> anyhow::Result<String> {
-    let files = shipped_files(&args.scenario, file)?;
-    let base = dns_label(
-        args.name
-            .as_deref()
-            .unwrap_or(&format!("gatebench-{}", file.name)),
-    );
-    let mut out = header(args, &base);
-    for doc in manifests(args, &files, &base) {
+fn render(
+    args: &K8sArgs,
+    load: &Load<'_>,
+    files: &[Shipped],
+    name: &str,
+) -> anyhow::Result<String> {
+    let base = dns_label(args.name.as_deref().unwrap_or(&format!("gatebench-{name}")));
+    let mut out = header(args, load, &base);
+    for doc in manifests(args, files, &base) {
         out.push_str("---\n");
         out.push_str(&serde_norway::to_string(&doc).context("writing YAML")?);
     }
@@ -324,7 +409,13 @@ pub fn k8s(args: K8sArgs) -> anyhow::Result<ExitCode> {
     if let Some(d) = &args.duration {
         crate::parse_duration(d).map_err(|e| anyhow::anyhow!("--duration {d}: {e}"))?;
     }
-    let file = ScenarioFile::load(&args.scenario).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let (Some(suite), Some(check)) = (&args.suite, &args.check) {
+        return k8s_check(&args, suite, check);
+    }
+    let Some(path) = &args.scenario else {
+        anyhow::bail!("name a scenario file, or --suite and --check");
+    };
+    let file = ScenarioFile::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
     if args.target.is_none() && args.with_mocks.is_some() {
         // without a gateway in front, the pods load the OpenAI mock, which serves
         // chat and embeddings (and whatever an `http` request names) only
@@ -341,7 +432,39 @@ pub fn k8s(args: K8sArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    print!("{}", render(&args, &file)?);
+    let files = shipped_files(path, &file)?;
+    print!(
+        "{}",
+        render(&args, &Load::Scenario(path), &files, &file.name)?
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The Job of a suite's check: the check must exist and be one that segments.
+fn k8s_check(args: &K8sArgs, suite: &str, check: &str) -> anyhow::Result<ExitCode> {
+    let file = SuiteFile::load(suite).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let spec = find_check(&file, check)?;
+    if let Err(why) = segmentable(spec) {
+        anyhow::bail!("check `{check}` cannot run as segments: {why}");
+    }
+    if args.with_mocks.is_some() && args.target.is_none() {
+        anyhow::bail!(
+            "--with-mocks deploys the mocks for a gateway to use as its upstreams: name that gateway with --target (without either, each pod starts its own embedded stack)"
+        );
+    }
+    if args.with_mocks.is_some_and(|n| n > 1) {
+        anyhow::bail!(
+            "a suite check judges by the mocks' books, and each mock replica keeps its own: deploy one replica (--with-mocks 1)"
+        );
+    }
+    if args.target.is_some() && !spec.faults.is_empty() {
+        anyhow::bail!(
+            "check `{check}` injects faults into the mocks, which segments against one shared target cannot do (the first segment to end would clear them for the others): leave out --target, so that each pod runs its own embedded stack"
+        );
+    }
+    let load = Load::Check { suite, check };
+    let name = format!("{}-{check}", file.name);
+    print!("{}", render(args, &load, &[], &name)?);
     Ok(ExitCode::SUCCESS)
 }
 

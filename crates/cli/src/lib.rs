@@ -12,6 +12,7 @@ mod run;
 mod scale;
 mod serving;
 mod suite;
+mod suite_segment;
 
 use std::process::ExitCode;
 
@@ -44,7 +45,7 @@ pub enum Command {
     Scale(scale::ScaleArgs),
     /// Merge the results of a load's execution segments (`run --segment I/N`).
     Merge(merge::MergeArgs),
-    /// Print Kubernetes manifests that run a scenario as N segments in an Indexed Job.
+    /// Print Kubernetes manifests that run a scenario (or a suite check) as N segments in an Indexed Job.
     K8s(k8s::K8sArgs),
     /// Run a readiness suite (`focused`, `comprehensive`, `conformance` or a file): READY or NOT READY.
     Suite(suite::SuiteArgs),

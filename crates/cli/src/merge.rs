@@ -69,11 +69,7 @@ pub(crate) fn segment_info(
 
 /// Prints the results as one line on stdout, for collection from container logs.
 pub(crate) fn print_results_line(results: &RunResults) -> anyhow::Result<()> {
-    let json = serde_json::to_string(results).context("serialising the results")?;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "{LOG_MARKER}{json}")
-        .and_then(|()| out.flush())
-        .context("printing the results")
+    print_line(LOG_MARKER, results)
 }
 
 /// Reads `DIR/results.json` (or the file itself).
@@ -96,6 +92,19 @@ fn read_dir(path: &Path) -> anyhow::Result<Input> {
 
 /// Reads every results line of a log.
 fn read_logs(path: &Path) -> anyhow::Result<Vec<Input>> {
+    Ok(read_log_lines(path, LOG_MARKER)?
+        .into_iter()
+        .map(|(results, source)| Input { results, source })
+        .collect())
+}
+
+/// Reads every line of a log that holds `marker` and then a JSON document, with
+/// where it was (`FILE line N`); `-` reads stdin. Container logs prefix lines
+/// (`kubectl logs --prefix`), so the marker may start anywhere in a line.
+pub(crate) fn read_log_lines<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    marker: &str,
+) -> anyhow::Result<Vec<(T, String)>> {
     let name = path.display().to_string();
     let reader: Box<dyn std::io::BufRead> = if path == Path::new("-") {
         Box::new(std::io::stdin().lock())
@@ -106,17 +115,27 @@ fn read_logs(path: &Path) -> anyhow::Result<Vec<Input>> {
     let mut found = Vec::new();
     for (i, line) in reader.lines().enumerate() {
         let line = line.with_context(|| format!("reading {name}"))?;
-        let Some(at) = line.find(LOG_MARKER) else {
+        let Some(at) = line.find(marker) else {
             continue;
         };
         let source = format!("{name} line {}", i + 1);
-        let results: RunResults = serde_json::from_str(line[at + LOG_MARKER.len()..].trim())
-            .with_context(|| {
+        let value: T =
+            serde_json::from_str(line[at + marker.len()..].trim()).with_context(|| {
                 format!("{source}: not a complete results document (a log cut short?)")
             })?;
-        found.push(Input { results, source });
+        found.push((value, source));
     }
     Ok(found)
+}
+
+/// Prints `value` as one line `MARKER{json}` on stdout, for collection from
+/// container logs.
+pub(crate) fn print_line<T: serde::Serialize>(marker: &str, value: &T) -> anyhow::Result<()> {
+    let json = serde_json::to_string(value).context("serialising the results")?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{marker}{json}")
+        .and_then(|()| out.flush())
+        .context("printing the results")
 }
 
 fn label(r: &RunResults) -> String {
@@ -133,6 +152,12 @@ pub fn merge_cmd(args: MergeArgs) -> anyhow::Result<ExitCode> {
     }
     let mut inputs = Vec::new();
     for dir in &args.dirs {
+        if dir.join("segment.json").exists() && !dir.join("results.json").exists() {
+            anyhow::bail!(
+                "{} holds a segment of a suite check: merge it with `gatebench suite SUITE --check NAME --merge DIR...`, which takes the check's verdict",
+                dir.display()
+            );
+        }
         if dir.is_dir() && !dir.join("results.json").exists() {
             // the folder of a segment that never wrote its results: it failed
             eprintln!(
@@ -159,71 +184,115 @@ pub fn merge_cmd(args: MergeArgs) -> anyhow::Result<ExitCode> {
         eprintln!("  {}: {}", input.source, label(&input.results));
     }
     let runs: Vec<RunResults> = inputs.into_iter().map(|i| i.results).collect();
-    let segments = match check_segments(&runs) {
-        Ok(n) => n,
-        Err(e @ SegmentsError::Missing { .. }) => {
-            eprintln!("error: {e}");
+    let merged = match merge_runs(&runs) {
+        Ok(merged) => merged,
+        Err(Refusal::Incomplete(why)) => {
+            eprintln!("error: {why}");
             return Ok(ExitCode::from(1));
         }
-        Err(e) => anyhow::bail!(e),
+        Err(Refusal::Invalid(error)) => return Err(error),
     };
-    let criteria = runs[0].thresholds.clone();
+    let path = merged.results.write_json(&args.out)?;
+    let target = TargetInfo {
+        mode: "external".to_owned(),
+        url: merged.what.clone(),
+        profile: String::new(),
+        mocks: None,
+    };
+    let report = run_report(&merged.results, target, gatebench_suite::environment());
+    let written = write_all(&report, &args.out)?;
+    gatebench_driver::print_summary(&merged.results);
+    println!("\n  {}", merged.what);
+    println!("  results: {}", path.display());
+    println!("  report:  {}", written.html.display());
+    for why in &merged.incomplete {
+        eprintln!("error: {why}");
+    }
+    let nothing = merged.results.totals.ok == 0;
+    if nothing {
+        eprintln!("error: no request succeeded in any segment; the load measured nothing");
+    }
+    Ok(
+        if merged.results.passed() && merged.incomplete.is_empty() && !nothing {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
+}
+
+/// Why results were not merged.
+pub(crate) enum Refusal {
+    /// The load is not whole: a segment is missing (exit 1).
+    Incomplete(String),
+    /// The inputs are not parts of one load (exit 2).
+    Invalid(anyhow::Error),
+}
+
+/// One load's results merged, its thresholds judged again on the merged figures.
+pub(crate) struct Merged {
+    /// The merged results.
+    pub results: RunResults,
+    /// `N segments merged` (or runs).
+    pub what: String,
+    /// Segments that stopped early: the merged results miss the rest of their load.
+    pub incomplete: Vec<String>,
+}
+
+/// The merge of `gatebench merge` and of a suite check's segments: every segment
+/// of one load, once, with the same thresholds; counts added, histograms merged,
+/// thresholds judged again.
+pub(crate) fn merge_runs(runs: &[RunResults]) -> Result<Merged, Refusal> {
+    let segments = match check_segments(runs) {
+        Ok(n) => n,
+        Err(e @ SegmentsError::Missing { .. }) => return Err(Refusal::Incomplete(e.to_string())),
+        Err(e) => return Err(Refusal::Invalid(e.into())),
+    };
+    let first = runs
+        .first()
+        .ok_or_else(|| Refusal::Invalid(anyhow::anyhow!("nothing to merge")))?;
+    let criteria = &first.thresholds;
     let same = |a: &RunResults| {
         a.thresholds.len() == criteria.len()
             && a.thresholds
                 .iter()
-                .zip(&criteria)
+                .zip(criteria)
                 .all(|(x, y)| x.key == y.key && x.expression == y.expression)
     };
     if let Some(other) = runs.iter().find(|r| !same(r)) {
-        anyhow::bail!(
+        return Err(Refusal::Invalid(anyhow::anyhow!(
             "{} has other thresholds than {}: results of different scenarios",
             label(other),
-            label(&runs[0])
-        );
+            label(first)
+        )));
     }
-    let thresholds = from_results(&criteria).context("the thresholds the results carry")?;
-    let mut merged = merge(&runs).context("merging")?;
-    let store = merged.store().context("rebuilding the merged histograms")?;
+    let invalid = |e: anyhow::Error| Refusal::Invalid(e);
+    let thresholds = from_results(criteria)
+        .context("the thresholds the results carry")
+        .map_err(invalid)?;
+    let mut merged = merge(runs).context("merging").map_err(invalid)?;
+    let store = merged
+        .store()
+        .context("rebuilding the merged histograms")
+        .map_err(invalid)?;
     merged.thresholds = evaluate_all(&thresholds, &store);
-    let path = merged.write_json(&args.out)?;
-    let what = match segments {
-        Some(n) => format!("{n} segments merged"),
-        None => format!("{} runs merged", runs.len()),
-    };
-    let target = TargetInfo {
-        mode: "external".to_owned(),
-        url: what.clone(),
-        profile: String::new(),
-        mocks: None,
-    };
-    let report = run_report(&merged, target, gatebench_suite::environment());
-    let written = write_all(&report, &args.out)?;
-    gatebench_driver::print_summary(&merged);
-    println!("\n  {what}");
-    println!("  results: {}", path.display());
-    println!("  report:  {}", written.html.display());
-    let aborted: Vec<String> = runs
+    let incomplete = runs
         .iter()
         .filter(|r| r.aborted)
         .map(|r| {
             format!(
-                "{} stopped early ({})",
+                "{} stopped early ({}): the merged results miss the rest of its load",
                 label(r),
                 r.abort_reason.as_deref().unwrap_or("no reason given")
             )
         })
         .collect();
-    for a in &aborted {
-        eprintln!("error: {a}: the merged results miss the rest of its load");
-    }
-    let nothing = merged.totals.ok == 0;
-    if nothing {
-        eprintln!("error: no request succeeded in any segment; the load measured nothing");
-    }
-    Ok(if merged.passed() && aborted.is_empty() && !nothing {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    Ok(Merged {
+        results: merged,
+        what: match segments {
+            Some(n) => format!("{n} segments merged"),
+            None => format!("{} runs merged", runs.len()),
+        },
+        incomplete,
     })
 }

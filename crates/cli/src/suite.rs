@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use anyhow::Context as _;
+use gatebench_driver::Segment;
 use gatebench_report::{
     BaselineStore, Comparison, DEFAULT_BASELINE_DB, SuiteReport, Verdict, compare_runs, console,
     list_text, parse_tolerance, read_report_dir, write_all,
@@ -29,14 +30,10 @@ pub struct SuiteArgs {
     mocks: Option<String>,
     /// How the target reports what it did: a preset (`gatebench`, `litellm`,
     /// `generic`) or a target profile file.
-    #[arg(
-        long,
-        visible_alias = "profile",
-        value_name = "NAME|FILE",
-        default_value = "gatebench",
-        requires = "target"
-    )]
-    preset: String,
+    /// Default `gatebench`. Needs --target, except with --merge (the segments'
+    /// profile again).
+    #[arg(long, visible_alias = "profile", value_name = "NAME|FILE")]
+    preset: Option<String>,
     /// https targets: trust the CA certificates in this PEM file instead of the
     /// system's.
     #[arg(
@@ -71,6 +68,39 @@ pub struct SuiteArgs {
     /// Baseline database.
     #[arg(long, default_value = DEFAULT_BASELINE_DB)]
     db: PathBuf,
+    /// Run only this check of the suite (with --segment or --merge: the check run
+    /// as segments).
+    #[arg(long, value_name = "NAME")]
+    check: Option<String>,
+    /// Run execution segment I of N (from 0) of the check's load and write its
+    /// results to OUT/segment.json; `--merge` judges the check on the segments
+    /// merged. Checks whose verdict comes from a driven load only (load,
+    /// concurrency, streaming, usage, errors, app).
+    #[arg(
+        long,
+        value_name = "I/N",
+        requires = "check",
+        conflicts_with_all = ["merge", "from_logs", "baseline"]
+    )]
+    segment: Option<Segment>,
+    /// Also print segment.json on stdout as one line `gatebench-suite-segment {...}`,
+    /// for `--from-logs` to collect from container logs.
+    #[arg(long, requires = "segment")]
+    print_results: bool,
+    /// Merge the segments in these folders (`--segment` output) and take the
+    /// check's verdict on the merged figures: exit 0 READY, 1 NOT READY or a
+    /// segment missing or failed.
+    #[arg(long, value_name = "DIR", num_args = 1.., requires = "check", conflicts_with = "baseline")]
+    merge: Vec<PathBuf>,
+    /// Logs holding the segments' `gatebench-suite-segment` lines (`--print-results`),
+    /// e.g. saved `kubectl logs --prefix --tail=-1 -l ...`; `-` reads stdin.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "check",
+        conflicts_with = "baseline"
+    )]
+    from_logs: Vec<PathBuf>,
 }
 
 /// `gatebench baseline ...`.
@@ -142,14 +172,42 @@ fn default_out(suite: &str) -> PathBuf {
 }
 
 pub async fn suite(args: SuiteArgs) -> anyhow::Result<ExitCode> {
-    let file = match SuiteFile::load(&args.suite) {
+    let mut file = match SuiteFile::load(&args.suite) {
         Ok(file) => file,
         Err(error) => {
             eprintln!("error: {error}");
             return Ok(ExitCode::from(2));
         }
     };
-    let profile = match TargetProfile::load(&args.preset) {
+    let merging = !args.merge.is_empty() || !args.from_logs.is_empty();
+    if args.preset.is_some() && args.target.is_none() && !merging {
+        eprintln!(
+            "error: --preset names how a target reports what it did: it needs --target (or --merge)"
+        );
+        return Ok(ExitCode::from(2));
+    }
+    if let Some(name) = &args.check {
+        match gatebench_suite::segment::find_check(&file, name) {
+            Ok(spec) => {
+                let spec = spec.clone();
+                if merging {
+                    let out = args.out.clone().unwrap_or_else(|| default_out(&args.suite));
+                    let inputs = crate::suite_segment::MergeInputs {
+                        dirs: &args.merge,
+                        logs: &args.from_logs,
+                        preset: args.preset.as_deref(),
+                    };
+                    return crate::suite_segment::merge(&file, &spec, inputs, &out, args.quiet);
+                }
+                file.checks = vec![spec];
+            }
+            Err(error) => {
+                eprintln!("error: {error}");
+                return Ok(ExitCode::from(2));
+            }
+        }
+    }
+    let profile = match TargetProfile::load(args.preset.as_deref().unwrap_or("gatebench")) {
         Ok(profile) => profile,
         Err(error) => {
             eprintln!("error: {error}");
@@ -184,7 +242,7 @@ pub async fn suite(args: SuiteArgs) -> anyhow::Result<ExitCode> {
     };
     let out = args.out.clone().unwrap_or_else(|| default_out(&args.suite));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    if !args.quiet {
+    if !args.quiet && args.segment.is_none() {
         let target = match (&args.target, &args.mocks) {
             (None, _) => "the embedded stack".to_owned(),
             (Some(url), Some(mocks)) => format!(
@@ -212,6 +270,11 @@ pub async fn suite(args: SuiteArgs) -> anyhow::Result<ExitCode> {
         quiet: args.quiet,
         trust,
     };
+    if let (Some(segment), Some(spec)) = (args.segment, file.checks.first()) {
+        let spec = spec.clone();
+        return crate::suite_segment::segment(&file, &spec, &options, segment, args.print_results)
+            .await;
+    }
     let mut report = run_suite(&file, &options).await;
     let comparison = match &baseline {
         Some((name, runs)) => Some(judge_against(

@@ -106,6 +106,119 @@ fn an_indexed_job_runs_one_segment_per_pod() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The strings of a pod's container's `args`.
+fn pod_args(job: &Value) -> Vec<String> {
+    job["spec"]["template"]["spec"]["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_suite_check_runs_as_segments_and_is_judged_on_the_merge() {
+    let o = k8s(&[
+        "--suite",
+        "focused",
+        "--check",
+        "concurrent_handling",
+        "--parallelism",
+        "3",
+        "--seed",
+        "9",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let yaml = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        yaml.contains("gatebench suite focused --check concurrent_handling --from-logs gatebench-focused-concurrent-handling.log"),
+        "{yaml}"
+    );
+    let docs = documents(&yaml);
+    // the pods read the suite in the image: nothing to ship
+    let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["Job"]);
+    assert_eq!(
+        docs[0]["metadata"]["name"],
+        "gatebench-focused-concurrent-handling"
+    );
+    assert_eq!(docs[0]["spec"]["backoffLimit"], 0);
+    assert!(docs[0]["spec"]["template"]["spec"]["volumes"].is_null());
+    let args = pod_args(&docs[0]);
+    assert_eq!(
+        args[..4],
+        ["suite", "focused", "--check", "concurrent_handling"]
+    );
+    let after = |flag: &str| args[args.iter().position(|a| a == flag).unwrap() + 1].clone();
+    assert_eq!(after("--segment"), "$(JOB_COMPLETION_INDEX)/3");
+    assert_eq!(after("--seed"), "9");
+    assert!(args.iter().any(|a| a == "--print-results"));
+    assert!(!args.iter().any(|a| a == "--target"), "a stack per pod");
+
+    // against a gateway that uses the deployed mocks: the pods read their books,
+    // behind the token of the Secret the header creates
+    let o = k8s(&[
+        "--suite",
+        "comprehensive",
+        "--check",
+        "usage_accuracy",
+        "--parallelism",
+        "2",
+        "--target",
+        "http://gateway:8700",
+        "--with-mocks",
+        "1",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let yaml = String::from_utf8(o.stdout).unwrap();
+    let base = "gatebench-comprehensive-usage-accuracy";
+    assert!(
+        yaml.contains(&format!("kubectl create secret generic {base}-admin")),
+        "{yaml}"
+    );
+    let docs = documents(&yaml);
+    let kinds: Vec<&str> = docs.iter().map(|d| d["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["Deployment", "Service", "Job"]);
+    let args = pod_args(&docs[2]);
+    let after = |flag: &str| args[args.iter().position(|a| a == flag).unwrap() + 1].clone();
+    assert_eq!(after("--target"), "http://gateway:8700");
+    assert_eq!(after("--mocks"), format!("http://{base}-mocks:8701"));
+    for container in [
+        &docs[0]["spec"]["template"]["spec"]["containers"][0],
+        &docs[2]["spec"]["template"]["spec"]["containers"][0],
+    ] {
+        let token = container["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "GATEBENCH_ADMIN_TOKEN")
+            .unwrap_or_else(|| panic!("{container}"));
+        assert_eq!(
+            token["valueFrom"]["secretKeyRef"]["name"],
+            format!("{base}-admin")
+        );
+    }
+}
+
+#[test]
+fn suite_checks_that_cannot_be_split_or_judged_are_refused() {
+    let refused = |args: &[&str], says: &str| {
+        let o = k8s(args);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(text(&o).contains(says), "{}", text(&o));
+    };
+    let check = |name: &'static str| ["--suite", "focused", "--check", name, "--parallelism", "2"];
+    refused(
+        &check("queue_performance"),
+        "check `queue_performance` cannot run as segments: it judges the order",
+    );
+    refused(&check("nope"), "has no check `nope`");
+    let mut with = check("concurrent_handling").to_vec();
+    with.extend(["--target", "http://gw:8700", "--with-mocks", "2"]);
+    refused(&with, "each mock replica keeps its own");
+    refused(&["--suite", "focused", "--parallelism", "2"], "--check");
+}
+
 #[test]
 fn bad_requests_are_refused() {
     // the OpenAI mock alone cannot serve speech: a gateway must be named
@@ -157,6 +270,21 @@ fn manifests_validate_against_the_kubernetes_schemas() {
         (
             "embedded",
             &["scenarios/light.toml", "--parallelism", "1"][..],
+        ),
+        (
+            "suite-check",
+            &[
+                "--suite",
+                "comprehensive",
+                "--check",
+                "usage_accuracy",
+                "--parallelism",
+                "4",
+                "--target",
+                "http://gateway:8700",
+                "--with-mocks",
+                "1",
+            ][..],
         ),
     ] {
         let o = k8s(args);

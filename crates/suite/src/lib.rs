@@ -14,6 +14,7 @@ pub mod pricing;
 pub mod profile;
 mod recommend;
 mod runner;
+pub mod segment;
 mod stats;
 pub mod subject;
 pub mod sweep;

@@ -10,8 +10,8 @@ use std::time::{Instant, SystemTime};
 use gatebench_driver::Trust;
 use gatebench_report::{SCHEMA_VERSION, SuiteReport, TargetInfo, Verdict};
 
-use crate::checks::{self, Ctx, unmeasurable};
-use crate::file::SuiteFile;
+use crate::checks::{self, CheckOutcome, Ctx, unmeasurable};
+use crate::file::{CheckSpec, SuiteFile};
 use crate::profile::TargetProfile;
 use crate::subject::{Subject, SubjectError, client};
 use crate::truth::Books;
@@ -45,14 +45,8 @@ pub async fn run_suite(file: &SuiteFile, options: &SuiteOptions) -> SuiteReport 
     let started = Instant::now();
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let seed = options.seed.unwrap_or(file.seed);
-    let books = match (&options.target, &options.mocks) {
-        (Some(_), Some(url)) => Some(Books::discover(client(), url).await),
-        _ => None,
-    };
-    let mut checks = Vec::new();
-    let mut runs = BTreeMap::new();
-    let mut charts = Vec::new();
-    let mut recommendations = Vec::new();
+    let books = find_books(options).await;
+    let mut outcomes = Vec::new();
     for (i, spec) in file.checks.iter().enumerate() {
         if !options.quiet {
             eprint!(
@@ -63,21 +57,7 @@ pub async fn run_suite(file: &SuiteFile, options: &SuiteOptions) -> SuiteReport 
             );
             let _ = std::io::stderr().flush();
         }
-        let subject = match (&options.target, &books) {
-            (Some(_), Some(Err(error))) => Err(SubjectError::Http {
-                what: "finding the mocks".into(),
-                detail: error.clone(),
-            }),
-            (Some(url), books) => Subject::external(
-                url,
-                &options.keys,
-                options.profile.clone(),
-                books.as_ref().and_then(|b| b.as_ref().ok()).cloned(),
-            )
-            .with_trust(options.trust.clone()),
-            (None, _) => Subject::embedded(file, spec, seed, &options.out).await,
-        };
-        let outcome = match subject {
+        let outcome = match subject_for(file, spec, options, seed, &books).await {
             Err(error) => {
                 let ctx_subject = Subject::external(
                     "http://127.0.0.1:9",
@@ -91,6 +71,7 @@ pub async fn run_suite(file: &SuiteFile, options: &SuiteOptions) -> SuiteReport 
                     subject: &ctx_subject,
                     seed,
                     out: &options.out,
+                    segment: gatebench_driver::Segment::WHOLE,
                 };
                 unmeasurable(&ctx, error.to_string())
             }
@@ -101,6 +82,7 @@ pub async fn run_suite(file: &SuiteFile, options: &SuiteOptions) -> SuiteReport 
                     subject: &subject,
                     seed,
                     out: &options.out,
+                    segment: gatebench_driver::Segment::WHOLE,
                 };
                 let outcome = match subject.apply_faults(&spec.faults).await {
                     Ok(()) => checks::run(&ctx).await,
@@ -121,8 +103,95 @@ pub async fn run_suite(file: &SuiteFile, options: &SuiteOptions) -> SuiteReport 
             };
             eprintln!("{mark} ({:.1} s)", outcome.result.duration_s);
         }
+        outcomes.push(outcome);
+    }
+    let target = target_info(options, matches!(books, Some(Ok(_))));
+    let timing = Timing {
+        started_at,
+        duration_s: started.elapsed().as_secs_f64(),
+    };
+    assemble(file, seed, target, timing, outcomes)
+}
+
+/// The books of the external target's mocks (`--mocks`), when named.
+pub(crate) async fn find_books(options: &SuiteOptions) -> Option<Result<Books, String>> {
+    match (&options.target, &options.mocks) {
+        (Some(_), Some(url)) => Some(Books::discover(client(), url).await),
+        _ => None,
+    }
+}
+
+/// What `spec` runs against: the external target (with the mocks' books when
+/// found), or the embedded stack started for it.
+pub(crate) async fn subject_for(
+    file: &SuiteFile,
+    spec: &CheckSpec,
+    options: &SuiteOptions,
+    seed: u64,
+    books: &Option<Result<Books, String>>,
+) -> Result<Subject, SubjectError> {
+    match (&options.target, books) {
+        (Some(_), Some(Err(error))) => Err(SubjectError::Http {
+            what: "finding the mocks".into(),
+            detail: error.clone(),
+        }),
+        (Some(url), books) => Subject::external(
+            url,
+            &options.keys,
+            options.profile.clone(),
+            books.as_ref().and_then(|b| b.as_ref().ok()).cloned(),
+        )
+        .with_trust(options.trust.clone()),
+        (None, _) => Subject::embedded(file, spec, seed, &options.out).await,
+    }
+}
+
+/// What the report says the suite ran against.
+pub(crate) fn target_info(options: &SuiteOptions, books_found: bool) -> TargetInfo {
+    let external = options.target.is_some();
+    TargetInfo {
+        mode: if external { "external" } else { "embedded" }.to_owned(),
+        url: options
+            .target
+            .clone()
+            .unwrap_or_else(|| "mocks and gateway on free loopback ports".into()),
+        profile: if external {
+            options.profile.name.clone()
+        } else {
+            "gatebench".to_owned()
+        },
+        mocks: match (external, books_found) {
+            (false, _) => Some("the embedded mocks".to_owned()),
+            (true, true) => options.mocks.clone(),
+            (true, false) => None,
+        },
+    }
+}
+
+/// When a suite (or a check's segments) ran.
+pub(crate) struct Timing {
+    /// RFC 3339 start.
+    pub started_at: String,
+    /// Seconds from start to end.
+    pub duration_s: f64,
+}
+
+/// The report of checks' outcomes: their runs, charts, recommendations and the
+/// verdict.
+pub(crate) fn assemble(
+    file: &SuiteFile,
+    seed: u64,
+    target: TargetInfo,
+    timing: Timing,
+    outcomes: Vec<CheckOutcome>,
+) -> SuiteReport {
+    let mut checks = Vec::new();
+    let mut runs = BTreeMap::new();
+    let mut charts = Vec::new();
+    let mut recommendations = Vec::new();
+    for outcome in outcomes {
         for (name, run) in outcome.runs {
-            runs.insert(format!("{}/{name}", spec.name), run);
+            runs.insert(format!("{}/{name}", outcome.result.name), run);
         }
         charts.extend(outcome.charts);
         recommendations.extend(outcome.recommendations);
@@ -142,31 +211,10 @@ pub async fn run_suite(file: &SuiteFile, options: &SuiteOptions) -> SuiteReport 
         schema_version: SCHEMA_VERSION,
         suite: file.name.clone(),
         verdict,
-        started_at,
-        duration_s: started.elapsed().as_secs_f64(),
+        started_at: timing.started_at,
+        duration_s: timing.duration_s,
         seed,
-        target: TargetInfo {
-            mode: if options.target.is_some() {
-                "external"
-            } else {
-                "embedded"
-            }
-            .to_owned(),
-            url: options
-                .target
-                .clone()
-                .unwrap_or_else(|| "mocks and gateway on free loopback ports".into()),
-            profile: if options.target.is_some() {
-                options.profile.name.clone()
-            } else {
-                "gatebench".to_owned()
-            },
-            mocks: match (&options.target, &books) {
-                (None, _) => Some("the embedded mocks".to_owned()),
-                (Some(_), Some(Ok(_))) => options.mocks.clone(),
-                (Some(_), _) => None,
-            },
-        },
+        target,
         environment: env::environment(),
         versions,
         checks,

@@ -12,6 +12,7 @@ use gatebench_wire::books::CallUsage;
 use rust_decimal::Decimal;
 use serde_json::json;
 
+use super::judged::Judged;
 use super::{CheckOutcome, Ctx, criterion, share};
 use crate::pricing::{PriceTable, TrueCost, call_cost, money};
 
@@ -24,8 +25,9 @@ struct Kind {
     cost: Decimal,
 }
 
-pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
-    let scenario = ctx.spec.scenario.as_deref().unwrap_or_default();
+/// The verdict on a run and the mocks' calls during it (one process's, or
+/// its segments' merged).
+pub(super) fn verdict(ctx: &Ctx<'_>, judged: Judged) -> Result<CheckOutcome, String> {
     let table = PriceTable::for_suite(
         ctx.spec.pricing.as_deref(),
         |p| ctx.suite.resolve(p),
@@ -33,7 +35,6 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
     )
     .map_err(|e| e.to_string())?;
     let dir = table.source().to_path_buf();
-    let judged = ctx.drive_judged(scenario).await?;
     let cost_of = |i: usize| match call_cost(&table, &judged.window.calls[i]) {
         TrueCost::Priced(c) => Ok(c),
         TrueCost::Unpriced(m) => Err(format!("{m} is in no price file")),

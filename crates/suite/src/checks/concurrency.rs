@@ -2,14 +2,14 @@
 //! the built-in suites). Success rate and p95 latency under target, and every
 //! request accounted for: sent = ok + failed, nothing dropped or left unanswered.
 
+use gatebench_driver::RunResults;
 use gatebench_report::Evidence;
 use serde_json::json;
 
 use super::{CheckOutcome, Ctx, by_class, criterion};
 
-pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
-    let scenario = ctx.spec.scenario.as_deref().unwrap_or_default();
-    let results = ctx.drive(scenario).await?;
+/// The verdict on the burst's run (one process's, or its segments' merged).
+pub(super) fn verdict(ctx: &Ctx<'_>, results: RunResults) -> Result<CheckOutcome, String> {
     let totals = &results.totals;
     let records = results.requests.as_deref().unwrap_or_default();
     if totals.sent == 0 {

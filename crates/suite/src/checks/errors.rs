@@ -10,11 +10,12 @@ use std::collections::BTreeMap;
 use gatebench_report::{Evidence, Source};
 use serde_json::json;
 
+use super::judged::Judged;
 use super::{CheckOutcome, Ctx, by_class, criterion, first, not_measurable};
 
-pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
-    let scenario = ctx.spec.scenario.as_deref().unwrap_or_default();
-    let judged = ctx.drive_judged(scenario).await?;
+/// The verdict on a run and the mocks' calls during it (one process's, or
+/// its segments' merged).
+pub(super) fn verdict(ctx: &Ctx<'_>, judged: Judged) -> Result<CheckOutcome, String> {
     let calls = &judged.window.calls;
     let mut faults: BTreeMap<&str, u64> = BTreeMap::new();
     for call in calls.iter().filter(|c| c.outcome.starts_with("fault_")) {

@@ -35,32 +35,49 @@ impl Ctx<'_> {
         scenario: &str,
         keys: std::collections::BTreeMap<String, String>,
     ) -> Result<Judged, String> {
+        let (results, window) = self.drive_with_truth(scenario, keys).await?;
+        Ok(Judged::new(results, window))
+    }
+
+    /// Drives `scenario` between a mark of the mocks' books and the settling of
+    /// the calls in flight after it, and returns its results with the calls since
+    /// the mark. Against mocks others use too, the window also holds their calls:
+    /// they stay unattributed.
+    pub async fn drive_with_truth(
+        &self,
+        scenario: &str,
+        keys: std::collections::BTreeMap<String, String>,
+    ) -> Result<(RunResults, Window), String> {
         let books = self.subject.truth()?;
         let mark = books.mark().await?;
-        let before = std::time::SystemTime::now();
         let results = self.drive_as(scenario, keys).await?;
-        // The run's own clock start (to the millisecond), else just before it.
-        let started = humantime::parse_rfc3339(&results.started_at).unwrap_or(before);
-        let started_ms = started
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
         books.settle().await;
         let window = books.since(&mark).await?;
-        let attribution = attribute(
-            results.requests.as_deref().unwrap_or_default(),
-            &window.calls,
-            Some(started_ms),
-        );
-        Ok(Judged {
-            results,
-            window,
-            attribution,
-            started_ms,
-        })
+        Ok((results, window))
     }
 }
 
 impl Judged {
+    /// A run judged against the calls of `window`: each request's calls found.
+    pub fn new(results: RunResults, window: Window) -> Judged {
+        // The run's own clock start (to the millisecond); records' times count from it.
+        let started_ms = humantime::parse_rfc3339(&results.started_at)
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_millis() as u64);
+        let attribution = attribute(
+            results.requests.as_deref().unwrap_or_default(),
+            &window.calls,
+            (started_ms > 0).then_some(started_ms),
+        );
+        Judged {
+            results,
+            window,
+            attribution,
+            started_ms,
+        }
+    }
+
     /// The driver's records.
     pub fn records(&self) -> &[RequestRecord] {
         self.results.requests.as_deref().unwrap_or_default()

@@ -5,17 +5,26 @@
 //! them; a long story takes as long to generate through any gateway), the whole
 //! latency otherwise. The evidence keeps every kind's full latency too.
 
+use gatebench_driver::RunResults;
 use gatebench_report::Evidence;
 use serde_json::json;
 
 use super::{CheckOutcome, Ctx, criterion};
 
-pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
+/// The verdict on each pattern's run (one process's, or its segments' merged), in
+/// the order of the patterns.
+pub(super) fn verdict(ctx: &Ctx<'_>, driven: Vec<RunResults>) -> Result<CheckOutcome, String> {
+    if driven.len() != ctx.spec.patterns.len() {
+        return Err(format!(
+            "{} runs for {} patterns",
+            driven.len(),
+            ctx.spec.patterns.len()
+        ));
+    }
     let mut criteria = Vec::new();
     let mut runs = Vec::new();
     let mut table = Vec::new();
-    for pattern in &ctx.spec.patterns {
-        let results = ctx.drive(&pattern.scenario).await?;
+    for (pattern, results) in ctx.spec.patterns.iter().zip(driven) {
         let totals = &results.totals;
         let worst = results
             .kinds

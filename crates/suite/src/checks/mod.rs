@@ -10,6 +10,7 @@ mod app;
 mod cache;
 mod concurrency;
 mod cost;
+pub mod driven;
 mod endpoints;
 mod errors;
 mod isolation;
@@ -26,7 +27,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use gatebench_driver::{RunOptions, RunResults, ScenarioFile, Targets};
+use gatebench_driver::{RunOptions, RunResults, ScenarioFile, Segment, Targets};
 use gatebench_report::{Chart, CheckResult, Criterion, Evidence, Recommendation, Source};
 
 use crate::file::{CheckKind, CheckSpec, SuiteFile};
@@ -57,6 +58,9 @@ pub struct Ctx<'a> {
     pub seed: u64,
     /// Report folder.
     pub out: &'a Path,
+    /// The part of the check's load this process sends (the whole, unless the
+    /// check runs as execution segments).
+    pub segment: Segment,
 }
 
 /// Runs one check.
@@ -72,17 +76,19 @@ pub async fn run(ctx: &Ctx<'_>) -> CheckOutcome {
             CheckKind::Queue => queue::run(ctx).await,
             CheckKind::Cache => cache::run(ctx).await,
             CheckKind::Cost => cost::run(ctx).await,
-            CheckKind::Concurrency => concurrency::run(ctx).await,
             CheckKind::Resilience => resilience::run(ctx).await,
             CheckKind::Endpoints => endpoints::run(ctx).await,
             CheckKind::Memory => memory::run(ctx).await,
-            CheckKind::Load => load::run(ctx).await,
-            CheckKind::Streaming => streaming::run(ctx).await,
-            CheckKind::Usage => usage::run(ctx).await,
-            CheckKind::Errors => errors::run(ctx).await,
             CheckKind::Isolation => isolation::run(ctx).await,
-            CheckKind::App => app::run(ctx).await,
             CheckKind::Scale => scale::run(ctx).await,
+            CheckKind::Load
+            | CheckKind::Concurrency
+            | CheckKind::Streaming
+            | CheckKind::Usage
+            | CheckKind::Errors
+            | CheckKind::App => driven::drive(ctx)
+                .await
+                .and_then(|driven| driven::verdict(ctx, driven)),
         };
         result.unwrap_or_else(|error| unmeasurable(ctx, error))
     };
@@ -172,6 +178,7 @@ impl Ctx<'_> {
                     .map_or(String::new(), |p| p.header.clone()),
             ),
             time_scale: self.subject.time_scale,
+            segment: self.segment,
             ..RunOptions::default()
         }
     }

@@ -77,9 +77,9 @@ pub fn judge(judged: &Judged) -> Fidelity {
     f
 }
 
-pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
-    let scenario = ctx.spec.scenario.as_deref().unwrap_or_default();
-    let judged = ctx.drive_judged(scenario).await?;
+/// The verdict on a run and the mocks' calls during it (one process's, or
+/// its segments' merged).
+pub(super) fn verdict(ctx: &Ctx<'_>, judged: Judged) -> Result<CheckOutcome, String> {
     let f = judge(&judged);
     if f.streams == 0 {
         return Err(format!(

@@ -9,6 +9,7 @@ use gatebench_report::{Evidence, Source};
 use gatebench_wire::books::CallRecord;
 use serde_json::json;
 
+use super::judged::Judged;
 use super::{CheckOutcome, Ctx, criterion, first, not_measurable, share};
 
 /// `None` when the reported usage equals the call's, else what differs.
@@ -38,9 +39,9 @@ pub fn usage_diff(record: &RequestRecord, call: &CallRecord) -> Option<String> {
     })
 }
 
-pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
-    let scenario = ctx.spec.scenario.as_deref().unwrap_or_default();
-    let judged = ctx.drive_judged(scenario).await?;
+/// The verdict on a run and the mocks' calls during it (one process's, or
+/// its segments' merged).
+pub(super) fn verdict(ctx: &Ctx<'_>, judged: Judged) -> Result<CheckOutcome, String> {
     let (mut compared, mut exact, mut without_usage, mut not_upstream) = (0u64, 0u64, 0u64, 0u64);
     let mut wrong = Vec::new();
     let (mut streamed, mut whole) = (0u64, 0u64);

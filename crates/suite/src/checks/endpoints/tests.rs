@@ -57,6 +57,7 @@ async fn the_embedded_gateway_answers_every_probe_and_a_bare_provider_does_not()
         subject: &subject,
         seed: 42,
         out: &out,
+        segment: gatebench_driver::Segment::WHOLE,
     };
     let outcome = checks::run(&ctx).await;
 
