@@ -10,9 +10,10 @@ pub(crate) struct Handles {
     pub sockets: Option<u64>,
 }
 
-/// The handles of process `pid`.
+/// The handles of process `pid`; sockets only when `sockets` (telling a socket
+/// from a file takes a `readlink` per descriptor, the costly part).
 #[cfg(target_os = "linux")]
-pub(crate) fn handles(pid: u32) -> Handles {
+pub(crate) fn handles(pid: u32, sockets: bool) -> Handles {
     let threads = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .ok()
         .and_then(|s| {
@@ -21,30 +22,32 @@ pub(crate) fn handles(pid: u32) -> Handles {
             // state is field 3; num_threads is field 20
             after.split_whitespace().nth(17)?.parse().ok()
         });
-    let (mut files, mut sockets) = (0u64, 0u64);
+    let (mut files, mut sockets_seen) = (0u64, 0u64);
     let listed = std::fs::read_dir(format!("/proc/{pid}/fd")).map(|dir| {
         for entry in dir.flatten() {
             files += 1;
-            if std::fs::read_link(entry.path()).is_ok_and(|target| {
-                target
-                    .as_os_str()
-                    .as_encoded_bytes()
-                    .starts_with(b"socket:")
-            }) {
-                sockets += 1;
+            if sockets
+                && std::fs::read_link(entry.path()).is_ok_and(|target| {
+                    target
+                        .as_os_str()
+                        .as_encoded_bytes()
+                        .starts_with(b"socket:")
+                })
+            {
+                sockets_seen += 1;
             }
         }
     });
     Handles {
         threads,
         open_files: listed.is_ok().then_some(files),
-        sockets: listed.is_ok().then_some(sockets),
+        sockets: (listed.is_ok() && sockets).then_some(sockets_seen),
     }
 }
 
 /// The handles of process `pid` (not read on this platform).
 #[cfg(not(target_os = "linux"))]
-pub(crate) fn handles(_pid: u32) -> Handles {
+pub(crate) fn handles(_pid: u32, _sockets: bool) -> Handles {
     Handles::default()
 }
 
@@ -112,7 +115,8 @@ mod tests {
 
     #[test]
     fn own_process_has_threads_files_and_cpu_time() {
-        let h = handles(std::process::id());
+        let h = handles(std::process::id(), true);
+        assert_eq!(handles(std::process::id(), false).sockets, None);
         assert!(h.threads.is_some_and(|t| t >= 1));
         assert!(h.open_files.is_some_and(|f| f >= 1));
         assert!(h.sockets.is_some());
