@@ -75,6 +75,9 @@ pub struct RunOptions {
     /// The execution segment to run (default: the whole load): its share of the
     /// arrivals, VUs and iterations, with the payloads the whole run would send them.
     pub segment: Segment,
+    /// What the resource monitor watches and judges, instead of the file's
+    /// `[resources]` (a suite file's own table).
+    pub resources: Option<gatebench_monitor::ResourcesConfig>,
     /// Local processes to watch by id, besides those of the file's `[resources]`.
     pub watch_pids: Vec<u32>,
     /// Local processes to watch by name, besides those of the file's `[resources]`.
@@ -356,8 +359,9 @@ pub async fn run(
     Ok(results)
 }
 
-/// Starts the resource monitor with the file's `[resources]` (or the defaults) and
-/// the run's extra processes; its alerts go to the aggregator as they happen.
+/// Starts the resource monitor with the run's or the file's `[resources]` (or the
+/// defaults) and the run's extra processes; its alerts go to the aggregator as
+/// they happen.
 fn start_monitor(
     file: &ScenarioFile,
     targets: &Targets,
@@ -365,7 +369,11 @@ fn start_monitor(
     start: Instant,
     tx: mpsc::UnboundedSender<Msg>,
 ) -> Result<Option<gatebench_monitor::Monitor>, RunError> {
-    let mut config = file.resources.clone().unwrap_or_default();
+    let mut config = options
+        .resources
+        .clone()
+        .or_else(|| file.resources.clone())
+        .unwrap_or_default();
     if !config.enabled {
         return Ok(None);
     }

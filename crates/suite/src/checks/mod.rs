@@ -159,6 +159,7 @@ impl Ctx<'_> {
     pub fn run_options(&self, keys: std::collections::BTreeMap<String, String>) -> RunOptions {
         RunOptions {
             seed: Some(self.seed),
+            resources: self.suite.resources.clone(),
             quiet: true,
             record_requests: true,
             capture_headers: self.subject.profile.headers(),
