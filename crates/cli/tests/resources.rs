@@ -110,6 +110,7 @@ fn a_watched_process_crossing_its_threshold_is_in_events_results_and_reports() {
     let md = std::fs::read_to_string(dir.join("out/report.md")).unwrap();
     assert!(md.contains("Resources: "), "{md}");
     assert!(md.contains("gb-watched-sleeper"), "{md}");
+    assert!(md.contains("**resource-rss"), "a recommendation: {md}");
     let html = std::fs::read_to_string(dir.join("out/report.html")).unwrap();
     assert!(html.contains("<h4>Resources</h4>"));
     assert!(html.contains("watched: resident memory"));

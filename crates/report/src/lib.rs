@@ -37,6 +37,7 @@ mod junit;
 mod markdown;
 pub mod model;
 mod resources;
+pub use resources::resource_recommendations;
 mod run_report;
 pub mod scale;
 pub mod summary;

@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use gatebench_results::{ResourceResults, ResourceSeries, RunResults};
 
 use crate::escape::{html as esc, markdown as md};
+use crate::model::Recommendation;
 use crate::summary::num;
 
 /// A value in its unit, for people.
@@ -68,6 +69,44 @@ fn overhead_line(res: &ResourceResults) -> String {
             num(res.interval_s)
         ),
     }
+}
+
+/// One recommendation per target and figure whose threshold was crossed, at the
+/// worst level reached, saying what the crossing means for the run.
+pub fn resource_recommendations(check: &str, run: &RunResults) -> Vec<Recommendation> {
+    let Some(res) = &run.resources else {
+        return Vec::new();
+    };
+    let mut worst: Vec<&gatebench_analysis::ResourceAlert> = Vec::new();
+    for a in &res.alerts {
+        match worst
+            .iter_mut()
+            .find(|w| w.target == a.target && w.pid == a.pid && w.metric == a.metric)
+        {
+            Some(w) if a.level > w.level => *w = a,
+            Some(_) => {}
+            None => worst.push(a),
+        }
+    }
+    worst
+        .into_iter()
+        .map(|a| {
+            let what = match (a.target.as_str(), a.metric.as_str()) {
+                ("system", "cpu_percent") => "The machine ran out of CPU: the load generator and the target competed for cores, so latencies include CPU queueing. Run the driver on another machine, or lower the load.",
+                ("gatebench", "cpu_percent") => "gatebench's own process (the driver, and the embedded stack when no --target was given) was busy: its latencies may include its own queueing. Give it more cores or run the target elsewhere.",
+                (_, "rss_bytes") | ("system", "memory_percent") => "Memory grew past its limit: look for growth that does not level off over a longer soak (the comprehensive suite's memory check) before raising the limit.",
+                (_, "open_files" | "sockets") => "Descriptors piled up: connections that are not pooled or not closed run a process into its open-file limit.",
+                ("system", _) => "The machine's traffic passed its limit: figures measured past it say as much about the host as about the target.",
+                _ => "A watched figure passed its limit during the run.",
+            };
+            Recommendation {
+                rule: format!("resource-{}", a.metric.replace(['{', '}', '"', '='], "-")),
+                check: check.to_owned(),
+                message: what.to_owned(),
+                figure: a.describe(),
+            }
+        })
+        .collect()
 }
 
 /// The section in `report.md`.

@@ -389,6 +389,11 @@ fn resources_show_in_every_rendering_with_cpu_and_memory_charts() {
         },
         problems: Vec::new(),
     });
+    let recs = gatebench_report::resource_recommendations("load", &report.runs[&key]);
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    assert_eq!(recs[0].rule, "resource-rss_bytes");
+    assert!(recs[0].message.starts_with("Memory grew"));
+    assert!(recs[0].figure.contains("critical"));
     let md = markdown(&report);
     assert!(md.contains("Resources: 10 samples every 1 s"), "{md}");
     assert!(
