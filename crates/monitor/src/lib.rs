@@ -159,23 +159,29 @@ fn run(
     let mut samples = 0u64;
     // sample times stay on the interval's grid, however long a sample took
     let mut next = began + interval;
+    let mut last = began;
     loop {
         let wait = next.saturating_duration_since(Instant::now());
-        match stopped.recv_timeout(wait) {
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        let stop = match stopped.recv_timeout(wait) {
+            Err(mpsc::RecvTimeoutError::Timeout) => false,
+            Ok(()) | Err(mpsc::RecvTimeoutError::Disconnected) => true,
+        };
+        // a last sample at the end, unless one was just taken, so that a run
+        // shorter than the interval is sampled too
+        if stop && samples > 0 && last.elapsed() < interval / 2 {
+            break;
         }
-        let t = (Instant::now()
-            .saturating_duration_since(start)
-            .as_secs_f64()
-            * 1000.0)
-            .round()
-            / 1000.0;
+        let now = Instant::now();
+        let t = (now.saturating_duration_since(start).as_secs_f64() * 1000.0).round() / 1000.0;
         sampler.sample(t, &mut rec, on_alert);
         if let Some(s) = &mut scraper {
             s.sample(t, &mut rec, on_alert);
         }
         samples += 1;
+        last = now;
+        if stop {
+            break;
+        }
         next += interval;
         let now = Instant::now();
         if next < now {

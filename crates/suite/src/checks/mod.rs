@@ -88,6 +88,13 @@ pub async fn run(ctx: &Ctx<'_>) -> CheckOutcome {
     };
     outcome.result.duration_s = started.elapsed().as_secs_f64();
     outcome.result.time_scale = ctx.subject.time_scale;
+    // what the resource monitor saw cross a threshold during the check's runs
+    let advice: Vec<_> = outcome
+        .runs
+        .iter()
+        .flat_map(|(_, run)| gatebench_report::resource_recommendations(&ctx.spec.name, run))
+        .collect();
+    outcome.recommendations.extend(advice);
     outcome
 }
 
