@@ -112,7 +112,8 @@ impl ResourcesConfig {
 }
 
 impl PrometheusConfig {
-    fn check(&self) -> Result<(), (String, String)> {
+    /// The first setting that cannot work: its key (under `prometheus.`) and why.
+    pub fn check(&self) -> Result<(), (String, String)> {
         let url = self.url.trim();
         if !(url.starts_with('/') || url.starts_with("http://") || url.starts_with("https://")) {
             return Err((

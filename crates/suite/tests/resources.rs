@@ -1,5 +1,6 @@
-//! A suite file's `[resources]` table reaches every run of the suite, and what the
-//! monitor saw cross a threshold becomes a recommendation of the check.
+//! A suite file's `[resources]` table reaches every run of the suite, the target
+//! profile's Prometheus series are scraped, and what the monitor saw cross a
+//! threshold becomes a recommendation of the check.
 
 use std::path::{Path, PathBuf};
 
@@ -61,6 +62,12 @@ async fn the_suites_resources_table_watches_every_run_and_advises() {
         "{:?}",
         resources.alerts
     );
+    // the gatebench profile names the gateway's own series: scraped from its /metrics
+    let rss = resources
+        .series_of("prometheus", "gatebench_process_resident_memory_bytes")
+        .expect("the profile's series are scraped");
+    assert!(rss.points.iter().all(|p| p[1] > 1e6), "{rss:?}");
+    assert!(resources.problems.is_empty(), "{:?}", resources.problems);
     assert!(
         report
             .recommendations

@@ -78,6 +78,9 @@ pub struct RunOptions {
     /// What the resource monitor watches and judges, instead of the file's
     /// `[resources]` (a suite file's own table).
     pub resources: Option<gatebench_monitor::ResourcesConfig>,
+    /// Prometheus series to scrape when the `[resources]` in force names none (a
+    /// target profile's).
+    pub prometheus: Option<gatebench_monitor::PrometheusConfig>,
     /// Local processes to watch by id, besides those of the file's `[resources]`.
     pub watch_pids: Vec<u32>,
     /// Local processes to watch by name, besides those of the file's `[resources]`.
@@ -376,6 +379,9 @@ fn start_monitor(
         .unwrap_or_default();
     if !config.enabled {
         return Ok(None);
+    }
+    if config.prometheus.is_none() {
+        config.prometheus.clone_from(&options.prometheus);
     }
     config.watch_pids.extend(&options.watch_pids);
     config

@@ -167,6 +167,7 @@ impl Ctx<'_> {
         RunOptions {
             seed: Some(self.seed),
             resources: self.suite.resources.clone(),
+            prometheus: self.subject.profile.prometheus.clone(),
             quiet: true,
             record_requests: true,
             capture_headers: self.subject.profile.headers(),
