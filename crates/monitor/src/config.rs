@@ -26,6 +26,9 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(1);
 /// The shortest time between samples a file may ask for.
 pub const MIN_INTERVAL: Duration = Duration::from_millis(100);
 
+/// The longest time between samples a file may ask for.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(3600);
+
 /// What the monitor watches and judges.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -77,6 +80,12 @@ pub struct PrometheusConfig {
 impl ResourcesConfig {
     /// The first setting that cannot work: its key (under `resources.`) and why.
     pub fn check(&self) -> Result<(), (String, String)> {
+        if self.interval > MAX_INTERVAL {
+            return Err((
+                "interval".into(),
+                format!("must be at most 1h, not {}s", self.interval.as_secs()),
+            ));
+        }
         if self.interval < MIN_INTERVAL {
             return Err((
                 "interval".into(),
@@ -191,6 +200,8 @@ mod tests {
                 .contains("warm")
         );
         let c = parse("interval = \"10ms\"").unwrap();
+        assert_eq!(c.check().unwrap_err().0, "interval");
+        let c = parse("interval = \"2h\"").unwrap();
         assert_eq!(c.check().unwrap_err().0, "interval");
         let c = parse("prometheus = { url = \"/m\", series = [\"up\"], thresholds = { down = { warn = 1 } } }").unwrap();
         assert_eq!(c.check().unwrap_err().0, "prometheus.thresholds.\"down\"");

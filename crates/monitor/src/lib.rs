@@ -20,7 +20,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-pub use config::{DEFAULT_INTERVAL, MIN_INTERVAL, PrometheusConfig, ResourcesConfig};
+pub use config::{DEFAULT_INTERVAL, MAX_INTERVAL, MIN_INTERVAL, PrometheusConfig, ResourcesConfig};
 use gatebench_analysis::ResourceAlert;
 use gatebench_results::{MonitorOverhead, ResourceResults, ResourceTarget};
 
@@ -113,7 +113,8 @@ impl Monitor {
             None => None,
         };
         let (stop, stopped) = mpsc::channel();
-        let interval = config.interval;
+        // a config that skipped its check still samples at a workable pace
+        let interval = config.interval.clamp(MIN_INTERVAL, MAX_INTERVAL);
         let thresholds = config.thresholds.clone();
         let start = plan.start;
         let thread = std::thread::Builder::new()
