@@ -356,6 +356,32 @@ mod tests {
         assert_eq!(t.check().unwrap_err().0, "process_rss_bytes");
     }
 
+    proptest::proptest! {
+        /// Whatever the values, an alert's value reached its threshold, and a level
+        /// fires again only after a value fell clearly below its threshold.
+        #[test]
+        fn a_level_refires_only_after_falling_clearly_below(
+            values in proptest::collection::vec(0.0f64..200.0, 0..200)
+        ) {
+            let (warn, critical) = (80.0, 95.0);
+            let mut c = levels(Some(warn), Some(critical));
+            let mut last_fire: [Option<usize>; 2] = [None, None];
+            for (i, v) in values.iter().enumerate() {
+                if let Some((level, threshold)) = c.push(*v) {
+                    proptest::prop_assert!(*v >= threshold);
+                    let slot = usize::from(level == Severity::Critical);
+                    if let Some(prev) = last_fire[slot] {
+                        let cleared = values[prev + 1..i]
+                            .iter()
+                            .any(|x| *x < threshold * (1.0 - HYSTERESIS));
+                        proptest::prop_assert!(cleared, "{level:?} refired at {i} without clearing");
+                    }
+                    last_fire[slot] = Some(i);
+                }
+            }
+        }
+    }
+
     #[test]
     fn the_alert_is_a_tagged_event() {
         let a = ResourceAlert {
