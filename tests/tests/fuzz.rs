@@ -273,6 +273,13 @@ texts = "fixtures/tts/texts.toml"
 [thresholds]
 "latency{request:story}" = ["p95 < 8s"]
 errors = "rate < 1%"
+[resources]
+interval = "1s"
+watch_processes = ["postgres"]
+prometheus = { url = "/metrics", series = ["up"], thresholds = { up = { warn = 1 } } }
+[resources.thresholds]
+process_rss_bytes = { warn = 1_000_000, critical = 2e9 }
+system_cpu_percent = { critical = 95 }
 "#;
 
 #[test]

@@ -3,6 +3,8 @@
 //! - [`degradation`]: latency rising, throughput falling or errors rising against
 //!   a run's early steady window, second by second, with anomalies and trend
 //!   predictions (`{"type":"degradation",...}` events, findings in results);
+//! - [`resources`]: warning and critical thresholds of sampled resources and when
+//!   a series crosses one (`{"type":"resource_alert",...}` events, alerts in results);
 //! - [`scale`]: a step test's figures per load level become a linear range, a
 //!   breaking point and the reason for each (`scale.json`).
 //!
@@ -11,9 +13,13 @@
 //! other gatebench crate, so both the driver and the reports may use it.
 
 pub mod degradation;
+pub mod resources;
 pub mod scale;
 
 pub use degradation::{DegradationConfig, Detector, Finding, Second};
+pub use resources::{
+    Crossing, Level, ResourceAlert, ResourceThresholds, SeriesThresholds, Severity,
+};
 pub use scale::{
     Criteria, Mode, ScaleReport, ScaleStep, StepsError, analyse, check_steps, efficiencies,
     parse_steps,

@@ -1,5 +1,5 @@
-//! `gatebench bench driver`: how fast and how light the load driver is (`bench mock`
-//! and `bench gateway` live in their own files).
+//! `gatebench bench driver`: how fast and how light the load driver is (`bench mock`,
+//! `bench gateway` and `bench monitor` live in their own files).
 //!
 //! Throughput: a trivial HTTP/1.1 server answers `ok` on loopback; the driver, then
 //! `oha` and `wrk` (when on PATH) load it with the same number of connections for the
@@ -45,6 +45,9 @@ enum BenchWhat {
     /// Latency the gateway adds: the same open-loop rate straight to the mock and
     /// through the gateway, alternately, in one run.
     Gateway(crate::bench_gateway::GatewayBenchArgs),
+    /// What the resource monitor costs: CPU time of its thread per second, sampling
+    /// the machine and this process (and any named) with no load.
+    Monitor(crate::bench_monitor::MonitorBenchArgs),
     /// The trivial server the benchmark loads (run as a child process).
     #[command(hide = true)]
     Server(ServerArgs),
@@ -92,6 +95,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         BenchWhat::StackServer => crate::bench_stack::serve().await,
         BenchWhat::Mock(a) => crate::bench_mock::run(a).await,
         BenchWhat::Gateway(a) => crate::bench_gateway::run(a).await,
+        BenchWhat::Monitor(a) => crate::bench_monitor::run(a).await,
         BenchWhat::Driver(a) => match a.vus {
             Some(vus) => memory(&a, vus).await,
             None => throughput(&a).await,

@@ -3,6 +3,7 @@
 mod bench;
 mod bench_gateway;
 mod bench_mock;
+mod bench_monitor;
 mod bench_stack;
 mod gateway;
 mod k8s;
@@ -53,7 +54,7 @@ pub enum Command {
     Baseline(suite::BaselineArgs),
     /// Compare a suite report with a baseline; exit 1 on a regression.
     Compare(suite::CompareArgs),
-    /// Benchmarks of gatebench itself (`bench driver`).
+    /// Benchmarks of gatebench itself (`bench driver`, `mock`, `gateway`, `monitor`).
     Bench(bench::BenchArgs),
 }
 

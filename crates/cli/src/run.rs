@@ -45,7 +45,8 @@ pub struct RunArgs {
     /// No live progress; print only the end summary.
     #[arg(long)]
     quiet: bool,
-    /// Write JSON-lines events (stages, per-second snapshots, breaches, end) here.
+    /// Write JSON-lines events (stages, per-second snapshots, breaches, resource
+    /// alerts, end) here.
     #[arg(long, value_name = "FILE")]
     events: Option<PathBuf>,
     /// Embedded stack only: multiply every mock delay by this (0 = no delays).
@@ -58,6 +59,13 @@ pub struct RunArgs {
     /// VUs and iterations; `gatebench merge` adds the segments' results.
     #[arg(long, value_name = "I/N")]
     segment: Option<Segment>,
+    /// Watch this local process too (CPU, memory, threads, open files and sockets),
+    /// besides gatebench's own; repeatable.
+    #[arg(long = "watch-pid", value_name = "PID")]
+    watch_pids: Vec<u32>,
+    /// Watch every local process of this name too; repeatable.
+    #[arg(long = "watch-process", value_name = "NAME")]
+    watch_processes: Vec<String>,
     /// Also print results.json on stdout as one line `gatebench-results {...}` at the
     /// end, for `gatebench merge --from-logs` to collect from container logs.
     #[arg(long)]
@@ -140,6 +148,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         time_scale: args.target.is_none().then_some(args.time_scale),
         cancel: Some(cancel_rx),
         segment: args.segment.unwrap_or_default(),
+        watch_pids: args.watch_pids.clone(),
+        watch_processes: args.watch_processes.clone(),
         ..RunOptions::default()
     };
     let outcome = gatebench_driver::run(&file, &targets, options).await;

@@ -46,6 +46,7 @@ pub use client::tls::Trust;
 pub use engine::{RunError, RunOptions, Schedule, mix_of, run};
 pub use gatebench_analysis as analysis;
 pub use gatebench_distr::{format_duration, parse_duration};
+pub use gatebench_monitor as monitor;
 pub use gatebench_results::{Outcome, fmt_ms, threshold_value};
 pub use metrics::{RequestRecord, Usage};
 pub use results::{RunResults, merge};

@@ -5,7 +5,8 @@
 //! JSON object per line: `start`, `stage` (a scenario enters a phase), `snapshot`
 //! (each second), `threshold_breach` (a threshold starts failing), what the
 //! degradation detector finds as it happens (`degradation`, `anomaly`,
-//! `predictive_alert`) and `end`.
+//! `predictive_alert`), resource thresholds the monitor saw crossed
+//! (`resource_alert`) and `end`.
 
 use std::fs::File;
 use std::io::{BufWriter, Write as _};
@@ -151,6 +152,18 @@ impl Reporter {
             if let Some(line) = line {
                 let _ = multi.println(line);
             }
+        }
+    }
+
+    /// The resource monitor saw a threshold crossed: a `resource_alert` event and a
+    /// line above the bars.
+    pub fn resource_alert(&mut self, alert: &gatebench_analysis::ResourceAlert) {
+        if let Ok(value) = serde_json::to_value(alert) {
+            self.event(value);
+            self.flush();
+        }
+        if let Some((multi, _)) = &self.bars {
+            let _ = multi.println(format!("resource alert: {}", alert.describe()));
         }
     }
 

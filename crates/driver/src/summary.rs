@@ -77,6 +77,9 @@ pub fn summary_text(r: &RunResults) -> String {
             let _ = writeln!(s, "    {kind}: {}", f.describe());
         }
     }
+    if let Some(res) = &r.resources {
+        resources(&mut s, res);
+    }
     let _ = writeln!(
         s,
         "\n  {:<24} {:>8} {:>8} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9}",
@@ -246,4 +249,43 @@ fn truncate(s: &str, n: usize) -> String {
 /// Prints the summary to stdout.
 pub fn print_summary(r: &RunResults) {
     print!("{}", summary_text(r));
+}
+
+/// The peaks of gatebench's own process and the machine, alerts, and what the
+/// monitor cost.
+fn resources(s: &mut String, res: &gatebench_results::ResourceResults) {
+    let _ = writeln!(s, "\n  resources (every {} s)", res.interval_s);
+    let peak = |target: &str, metric: &str| res.series_of(target, metric).and_then(|x| x.max());
+    if let Some(cpu) = peak("system", "cpu_percent") {
+        let _ = writeln!(s, "    system       cpu peak {cpu:.1}%");
+    }
+    for t in res.targets.iter().filter(|t| t.kind == "process") {
+        let of = |metric: &str| {
+            res.series
+                .iter()
+                .find(|x| x.target == t.name && x.pid == t.pid && x.metric == metric)
+                .and_then(|x| x.max())
+        };
+        let _ = writeln!(
+            s,
+            "    {:<12} cpu peak {}  rss peak {}  threads peak {}",
+            t.name,
+            of("cpu_percent").map_or("-".to_owned(), |v| format!("{v:.1}%")),
+            of("rss_bytes").map_or("-".to_owned(), |v| format!("{:.1} MB", v / 1e6)),
+            of("threads").map_or("-".to_owned(), |v| format!("{v:.0}")),
+        );
+    }
+    for a in &res.alerts {
+        let _ = writeln!(s, "    alert: {}", a.describe());
+    }
+    for p in &res.problems {
+        let _ = writeln!(s, "    problem ({}×): {}", p.count, p.message);
+    }
+    if let Some(pct) = res.overhead.cpu_percent_of_core {
+        let _ = writeln!(
+            s,
+            "    monitor overhead {pct:.3}% of one core ({} samples)",
+            res.overhead.samples
+        );
+    }
 }

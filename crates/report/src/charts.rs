@@ -29,6 +29,90 @@ pub fn errors_chart_id(run_key: &str) -> String {
     format!("run-{}-errors", slug(run_key))
 }
 
+/// Id of a run's resource CPU chart.
+pub fn resource_cpu_chart_id(run_key: &str) -> String {
+    format!("run-{}-resources-cpu", slug(run_key))
+}
+
+/// Id of a run's resident-memory chart.
+pub fn resource_memory_chart_id(run_key: &str) -> String {
+    format!("run-{}-resources-memory", slug(run_key))
+}
+
+/// Charts of what the resource monitor sampled: CPU % of the machine and of each
+/// watched process, and the resident memory of each watched process (MB), with a
+/// line where each alert was raised. Empty when no monitor ran.
+pub fn resource_charts(run_key: &str, run: &RunResults) -> Vec<Chart> {
+    let Some(res) = &run.resources else {
+        return Vec::new();
+    };
+    let label = |s: &gatebench_results::ResourceSeries| match s.pid {
+        Some(pid) => format!("{} ({pid})", s.target),
+        None => s.target.clone(),
+    };
+    let of = |metric: &str, scale: f64| -> Vec<Series> {
+        res.series
+            .iter()
+            .filter(|s| s.metric == metric && s.target != "prometheus" && !s.points.is_empty())
+            .map(|s| Series {
+                name: label(s),
+                points: s.points.iter().map(|p| [p[0], p[1] / scale]).collect(),
+            })
+            .collect()
+    };
+    let markers = |metric: &str, top: f64, scale: f64| -> Vec<Series> {
+        res.alerts
+            .iter()
+            .filter(|a| a.metric == metric)
+            .take(3)
+            .map(|a| Series {
+                name: format!("{} {} at {} s", a.target, a.level.name(), a.t),
+                points: vec![[a.t, 0.0], [a.t, top.max(a.value / scale)]],
+            })
+            .collect()
+    };
+    let top = |series: &[Series]| {
+        series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|p| p[1]))
+            .fold(0.0, f64::max)
+    };
+    let chart = |id: String, title: String, unit: &str, series: Vec<Series>| Chart {
+        id,
+        title,
+        kind: ChartKind::Line,
+        x_label: "s".to_owned(),
+        y_unit: unit.to_owned(),
+        categories: Vec::new(),
+        series,
+        load: None,
+    };
+    let mut out = Vec::new();
+    let mut cpu = of("cpu_percent", 1.0);
+    if !cpu.is_empty() {
+        let t = top(&cpu);
+        cpu.extend(markers("cpu_percent", t, 1.0));
+        out.push(chart(
+            resource_cpu_chart_id(run_key),
+            format!("{run_key}: CPU (system: % of all cores; processes: % of one core)"),
+            "%",
+            cpu,
+        ));
+    }
+    let mut rss = of("rss_bytes", 1e6);
+    if !rss.is_empty() {
+        let t = top(&rss);
+        rss.extend(markers("rss_bytes", t, 1e6));
+        out.push(chart(
+            resource_memory_chart_id(run_key),
+            format!("{run_key}: resident memory"),
+            "MB",
+            rss,
+        ));
+    }
+    out
+}
+
 /// Vertical lines where the degradation detector found latency rising (the first
 /// three), to the top of the run's p99.
 fn degradation_markers(run: &RunResults) -> Vec<Series> {

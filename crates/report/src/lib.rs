@@ -36,13 +36,15 @@ mod io;
 mod junit;
 mod markdown;
 pub mod model;
+mod resources;
+pub use resources::resource_recommendations;
 mod run_report;
 pub mod scale;
 pub mod summary;
 pub mod table;
 
 pub use baseline::{BaselineError, BaselineInfo, BaselineStore, DEFAULT_BASELINE_DB, list_text};
-pub use charts::run_charts;
+pub use charts::{resource_charts, run_charts};
 pub use compare::{
     CheckChange, CheckStatus, Comparison, FigureChange, Mismatch, NoiseModel, Scope, compare,
     compare_runs, floor, parse_tolerance,

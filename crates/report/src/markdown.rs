@@ -208,6 +208,7 @@ fn runs(s: &mut String, report: &SuiteReport) {
                 let _ = writeln!(s, "- {}: {}", finding_kind(f), md(&f.describe()));
             }
         }
+        crate::resources::markdown(s, run);
         if !t.errors.is_empty() {
             let list: Vec<String> = t
                 .errors
@@ -249,7 +250,7 @@ fn environment(s: &mut String, report: &SuiteReport) {
 
 /// A code span: its content is literal in Markdown (no escapes, no HTML), so only
 /// backticks and line breaks need care.
-fn code(text: &str) -> String {
+pub(crate) fn code(text: &str) -> String {
     let clean: String = text
         .chars()
         .map(|c| {

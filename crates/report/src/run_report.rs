@@ -95,7 +95,7 @@ pub fn run_report(
         environment,
         versions,
         checks,
-        recommendations: Vec::new(),
+        recommendations: crate::resources::resource_recommendations("resources", results),
         runs,
         charts: Vec::new(),
         baseline: None,

@@ -317,3 +317,106 @@ fn degradation_findings_show_in_every_rendering_and_on_the_latency_chart() {
     let json = gatebench_report::to_json(&report).unwrap();
     assert!(json.contains("\"type\": \"degradation\""));
 }
+
+#[test]
+fn resources_show_in_every_rendering_with_cpu_and_memory_charts() {
+    use gatebench_analysis::{ResourceAlert, Severity};
+    use gatebench_results::{MonitorOverhead, ResourceResults, ResourceSeries, ResourceTarget};
+    let mut report = common::focused_report();
+    let key = report.runs.keys().next().unwrap().clone();
+    let run = report.runs.get_mut(&key).unwrap();
+    let points = |f: fn(f64) -> f64| (1..=10).map(|i| [f64::from(i), f(f64::from(i))]).collect();
+    let series = |target: &str, pid, metric: &str, unit: &str, points| ResourceSeries {
+        target: target.into(),
+        pid,
+        metric: metric.into(),
+        unit: unit.into(),
+        points,
+    };
+    run.resources = Some(ResourceResults {
+        interval_s: 1.0,
+        targets: vec![
+            ResourceTarget {
+                name: "system".into(),
+                kind: "system".into(),
+                pid: None,
+                url: None,
+            },
+            ResourceTarget {
+                name: "gatebench".into(),
+                kind: "process".into(),
+                pid: Some(42),
+                url: None,
+            },
+        ],
+        series: vec![
+            series(
+                "system",
+                None,
+                "cpu_percent",
+                "percent",
+                points(|t| t * 5.0),
+            ),
+            series(
+                "gatebench",
+                Some(42),
+                "cpu_percent",
+                "percent",
+                points(|t| t * 9.0),
+            ),
+            series(
+                "gatebench",
+                Some(42),
+                "rss_bytes",
+                "bytes",
+                points(|t| t * 1e7),
+            ),
+        ],
+        alerts: vec![ResourceAlert {
+            t: 6.0,
+            target: "gatebench".into(),
+            pid: Some(42),
+            metric: "rss_bytes".into(),
+            level: Severity::Critical,
+            value: 6e7,
+            threshold: 5e7,
+        }],
+        overhead: MonitorOverhead {
+            samples: 10,
+            wall_s: 10.0,
+            cpu_s: Some(0.012),
+            cpu_percent_of_core: Some(0.12),
+        },
+        problems: Vec::new(),
+    });
+    let recs = gatebench_report::resource_recommendations("load", &report.runs[&key]);
+    assert_eq!(recs.len(), 1, "{recs:?}");
+    assert_eq!(recs[0].rule, "resource-rss_bytes");
+    assert!(recs[0].message.starts_with("Memory grew"));
+    assert!(recs[0].figure.contains("critical"));
+    let md = markdown(&report);
+    assert!(md.contains("Resources: 10 samples every 1 s"), "{md}");
+    assert!(
+        md.contains("| gatebench (42) | `rss_bytes` | 55 MB | 100 MB | ▁"),
+        "{md}"
+    );
+    assert!(
+        md.contains("gatebench (pid 42) critical at 6.0s: rss\\_bytes = 60 MB (threshold 50 MB)"),
+        "{md}"
+    );
+    let page = html(&report);
+    assert!(page.contains("<h4>Resources</h4>"));
+    assert!(page.contains("0.12% of one core"), "monitor overhead shown");
+    assert!(
+        page.contains("resident memory"),
+        "the memory chart is drawn"
+    );
+    assert!(page.contains("CPU (system"), "the CPU chart is drawn");
+    assert!(
+        page.contains("gatebench critical at 6 s"),
+        "the alert marks the chart"
+    );
+    let json = gatebench_report::to_json(&report).unwrap();
+    assert!(json.contains("\"type\": \"resource_alert\""));
+    assert!(json.contains("\"cpu_percent_of_core\": 0.12"));
+}

@@ -4,7 +4,8 @@
 //! counts, errors by outcome class, latency and stream percentiles, gateway
 //! figures), threshold outcomes ([`ThresholdResult`]), a per-second time series
 //! ([`TimePoint`]), every HDR histogram ([`Hist`], V2 in base64) and, when a run
-//! keeps them, one [`RequestRecord`] per request. A [`Store`] holds a run's
+//! keeps them, one [`RequestRecord`] per request; what the resource monitor
+//! sampled ([`ResourceResults`]). A [`Store`] holds a run's
 //! counters and histograms; [`build()`] turns one into results, and [`merge()`] adds
 //! the results of several runs (segments of one load) exactly, through their
 //! stores.
@@ -19,6 +20,7 @@ mod hist;
 mod merge;
 mod outcome;
 mod record;
+mod resources;
 mod run;
 mod segments;
 mod store;
@@ -31,6 +33,7 @@ pub use hist::{Hist, HistDecodeError, SIGFIG, Summary, round3};
 pub use merge::{MergeError, merge};
 pub use outcome::Outcome;
 pub use record::{RequestRecord, Usage};
+pub use resources::{MonitorOverhead, Problem, ResourceResults, ResourceSeries, ResourceTarget};
 pub use run::{
     GatewayResults, HistogramBlob, KindResults, OutcomeResults, RunResults, SCHEMA_VERSION,
     ScenarioResults, SegmentInfo, Totals, UsageTotals, WriteError,

@@ -233,6 +233,11 @@ pub struct RunResults {
     /// anomalies, predictive alerts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<gatebench_analysis::Finding>,
+    /// What the resource monitor sampled (system, processes, Prometheus series),
+    /// the thresholds crossed and the monitor's own cost; absent when no monitor
+    /// ran (a merge of segments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<crate::ResourceResults>,
     /// One record per request, when asked for.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub requests: Option<Vec<RequestRecord>>,

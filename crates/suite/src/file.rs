@@ -48,6 +48,10 @@ pub struct SuiteFile {
     /// Mock delays multiplied by this on the embedded stack.
     #[serde(default = "one")]
     pub time_scale: f64,
+    /// What the resource monitor watches and judges in every run of the suite,
+    /// instead of each scenario's own `[resources]` (same keys).
+    #[serde(default)]
+    pub resources: Option<gatebench_driver::monitor::ResourcesConfig>,
     /// The checks, in order.
     #[serde(rename = "check")]
     pub checks: Vec<CheckSpec>,
@@ -387,6 +391,9 @@ impl SuiteFile {
         if !(self.time_scale >= 0.0 && self.time_scale.is_finite()) {
             return Err(invalid("-", "time_scale must be a number ≥ 0".into()));
         }
+        if let Some(Err((key, message))) = self.resources.as_ref().map(|r| r.check()) {
+            return Err(invalid("-", format!("resources.{key}: {message}")));
+        }
         let mut names = std::collections::BTreeSet::new();
         for check in &self.checks {
             if !names.insert(&check.name) {
@@ -575,6 +582,41 @@ mod tests {
                 && error.contains("line 8")
                 && error.contains("exact_mn"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn a_resources_table_is_checked_like_a_scenarios() {
+        let with = |table: &str| {
+            format!(
+                "name = \"x\"\n[resources]\n{table}[[check]]\nname = \"c\"\nseverity = \"major\"\nkind = \"cost\"\nscenario = \"s.toml\"\n"
+            )
+        };
+        let file = SuiteFile::parse(
+            &with("interval = \"2s\"\nthresholds = { process_rss_bytes = { warn = 1e9 } }\n"),
+            "my.toml",
+            Path::new("."),
+        )
+        .unwrap();
+        let resources = file.resources.unwrap();
+        assert_eq!(resources.interval, std::time::Duration::from_secs(2));
+        let typo = SuiteFile::parse(&with("intervl = \"2s\"\n"), "my.toml", Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            typo.contains("line 3") && typo.contains("intervl"),
+            "{typo}"
+        );
+        let inverted = SuiteFile::parse(
+            &with("thresholds = { system_cpu_percent = { warn = 9, critical = 1 } }\n"),
+            "my.toml",
+            Path::new("."),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            inverted.contains("resources.thresholds.system_cpu_percent"),
+            "{inverted}"
         );
     }
 

@@ -49,6 +49,10 @@ pub struct TargetProfile {
     /// Model names at the target → the model the mocks serve them with.
     #[serde(default)]
     pub models: BTreeMap<String, String>,
+    /// Prometheus series the resource monitor scrapes from the target during each
+    /// run, unless the suite or scenario names its own (`url` a path on the target).
+    #[serde(default)]
+    pub prometheus: Option<gatebench_driver::monitor::PrometheusConfig>,
 }
 
 /// How a cost is written.
@@ -180,10 +184,17 @@ impl TargetProfile {
 
     /// Parses a profile; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<TargetProfile, ProfileError> {
-        toml::from_str(text).map_err(|e| ProfileError::Parse {
+        let profile: TargetProfile = toml::from_str(text).map_err(|e| ProfileError::Parse {
             origin: origin.to_owned(),
             message: e.to_string().trim_end().to_owned(),
-        })
+        })?;
+        if let Some(Err((key, message))) = profile.prometheus.as_ref().map(|p| p.check()) {
+            return Err(ProfileError::Parse {
+                origin: origin.to_owned(),
+                message: format!("prometheus.{key}: {message}"),
+            });
+        }
+        Ok(profile)
     }
 
     /// The response headers the driver must keep for this profile's claims.

@@ -75,6 +75,16 @@ pub struct RunOptions {
     /// The execution segment to run (default: the whole load): its share of the
     /// arrivals, VUs and iterations, with the payloads the whole run would send them.
     pub segment: Segment,
+    /// What the resource monitor watches and judges, instead of the file's
+    /// `[resources]` (a suite file's own table).
+    pub resources: Option<gatebench_monitor::ResourcesConfig>,
+    /// Prometheus series to scrape when the `[resources]` in force names none (a
+    /// target profile's).
+    pub prometheus: Option<gatebench_monitor::PrometheusConfig>,
+    /// Local processes to watch by id, besides those of the file's `[resources]`.
+    pub watch_pids: Vec<u32>,
+    /// Local processes to watch by name, besides those of the file's `[resources]`.
+    pub watch_processes: Vec<String>,
 }
 
 /// A run could not start.
@@ -91,6 +101,9 @@ pub enum RunError {
         /// Why.
         source: std::io::Error,
     },
+    /// The resource monitor cannot start (a process to watch does not exist).
+    #[error(transparent)]
+    Monitor(#[from] gatebench_monitor::MonitorError),
     /// The VU threads cannot start.
     #[error("cannot start the VU threads: {0}")]
     Workers(std::io::Error),
@@ -192,6 +205,7 @@ pub async fn run(
     let start = Instant::now();
     let clock = Clock { start };
     let (tx, rx) = mpsc::unbounded_channel();
+    let monitor = start_monitor(&file, targets, &options, start, tx.clone())?;
     let (abort_tx, abort_rx) = watch::channel(false);
     let aggregator = Aggregator::new(
         layout,
@@ -303,6 +317,11 @@ pub async fn run(
         }
     }
     watcher.abort();
+    // the monitor holds a sender: the aggregator ends once it has stopped
+    let resources = match monitor {
+        Some(m) => tokio::task::spawn_blocking(move || m.stop()).await.ok(),
+        None => None,
+    };
     let output = match aggregator.await {
         Ok(o) => o,
         Err(e) => unreachable!("the aggregator task never panics: {e}"),
@@ -337,9 +356,46 @@ pub async fn run(
         thresholds,
     );
     results.findings = output.findings;
+    results.resources = resources;
     let mut reporter = output.reporter;
     reporter.end(results.end_event());
     Ok(results)
+}
+
+/// Starts the resource monitor with the run's or the file's `[resources]` (or the
+/// defaults) and the run's extra processes; its alerts go to the aggregator as
+/// they happen.
+fn start_monitor(
+    file: &ScenarioFile,
+    targets: &Targets,
+    options: &RunOptions,
+    start: Instant,
+    tx: mpsc::UnboundedSender<Msg>,
+) -> Result<Option<gatebench_monitor::Monitor>, RunError> {
+    let mut config = options
+        .resources
+        .clone()
+        .or_else(|| file.resources.clone())
+        .unwrap_or_default();
+    if !config.enabled {
+        return Ok(None);
+    }
+    if config.prometheus.is_none() {
+        config.prometheus.clone_from(&options.prometheus);
+    }
+    config.watch_pids.extend(&options.watch_pids);
+    config
+        .watch_processes
+        .extend(options.watch_processes.iter().cloned());
+    let plan = gatebench_monitor::MonitorPlan {
+        config,
+        target_base: Some(targets.base.clone()),
+        start,
+    };
+    let monitor = gatebench_monitor::Monitor::start(plan, move |alert| {
+        let _ = tx.send(Msg::ResourceAlert(alert.clone()));
+    })?;
+    Ok(Some(monitor))
 }
 
 /// The file's `[degradation]` settings (or the defaults), predicting when p95

@@ -27,6 +27,8 @@ pub(crate) enum Msg {
     Done(Sample),
     /// An iteration of this request was dropped for want of a VU.
     Dropped { request: u32 },
+    /// The resource monitor saw a threshold crossed.
+    ResourceAlert(gatebench_analysis::ResourceAlert),
 }
 
 /// Static description of the run the aggregator reports on.
@@ -277,6 +279,7 @@ impl Aggregator {
                 self.total.dropped += 1;
                 self.per_scenario[info.scenario].dropped += 1;
             }
+            Msg::ResourceAlert(alert) => self.reporter.resource_alert(&alert),
         }
     }
 

@@ -66,6 +66,9 @@ pub struct ScenarioFile {
     pub thresholds: Vec<Threshold>,
     /// Settings of the degradation detector (`[degradation]`); none: its defaults.
     pub degradation: Option<gatebench_analysis::DegradationConfig>,
+    /// What the resource monitor watches and judges (`[resources]`); none: the
+    /// machine and gatebench's own process each second, no thresholds.
+    pub resources: Option<gatebench_monitor::ResourcesConfig>,
 }
 
 /// One scenario: a load model and a weighted mix of requests.
@@ -222,6 +225,15 @@ impl ScenarioFile {
             }
             None => None,
         };
+        let resources = match &raw.resources {
+            Some(r) => {
+                if let Err((key, message)) = r.get_ref().check() {
+                    return Err(loc.error(Some(r.span()), format!("resources.{key}"), message));
+                }
+                Some(r.get_ref().clone())
+            }
+            None => None,
+        };
         Ok(ScenarioFile {
             path: path.to_owned(),
             name,
@@ -229,6 +241,7 @@ impl ScenarioFile {
             scenarios,
             thresholds,
             degradation,
+            resources,
         })
     }
 

@@ -28,6 +28,7 @@ pub(crate) struct RawFile {
     #[serde(default)]
     pub thresholds: BTreeMap<Spanned<String>, Spanned<toml::Value>>,
     pub degradation: Option<Spanned<gatebench_analysis::DegradationConfig>>,
+    pub resources: Option<Spanned<gatebench_monitor::ResourcesConfig>>,
 }
 
 /// One entry of `[scenarios.NAME]`.

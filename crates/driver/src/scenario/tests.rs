@@ -347,3 +347,52 @@ fn degradation_settings_parse_and_bad_ones_name_their_key() {
     );
     assert!(rate.contains("between 0 and 1"), "{rate}");
 }
+
+#[test]
+fn resources_table_parses_and_unknown_keys_name_file_line_and_key() {
+    let with = |table: &str| format!("{GOOD}[resources]\n{table}");
+    let file = parse(&with(
+        "interval = \"250ms\"\nwatch_processes = [\"postgres\"]\n[resources.thresholds]\nprocess_rss_bytes = { warn = 1_000_000, critical = 2e9 }\n",
+    ))
+    .unwrap();
+    let r = file.resources.unwrap();
+    assert_eq!(r.interval, std::time::Duration::from_millis(250));
+    assert_eq!(
+        r.thresholds.process_rss_bytes.unwrap().warn,
+        Some(1_000_000.0)
+    );
+    assert_eq!(parse(GOOD).unwrap().resources, None);
+    let key_line = GOOD.lines().count() + 2;
+    let typo = fails_at(
+        &with("intervall = \"1s\"\n"),
+        key_line,
+        "resources.intervall",
+    );
+    assert!(typo.contains("intervall"), "{typo}");
+    fails_at(
+        &with("[resources.thresholds]\nprocess_rss = { warn = 1 }\n"),
+        key_line + 1,
+        "resources.thresholds.process_rss",
+    );
+    fails_at(
+        &with("[resources.thresholds]\nsystem_cpu_percent = { warn = 1, critcal = 2 }\n"),
+        key_line + 1,
+        "resources.thresholds.system_cpu_percent.critcal",
+    );
+    let inverted = fails_at(
+        &with("[resources.thresholds]\nsystem_cpu_percent = { warn = 90, critical = 80 }\n"),
+        key_line + 1,
+        "resources.thresholds.system_cpu_percent",
+    );
+    assert!(inverted.contains("above"), "{inverted}");
+    fails_at(
+        &with("interval = \"5ms\"\n"),
+        key_line,
+        "resources.interval",
+    );
+    fails_at(
+        &with("prometheus = { url = \"/metrics\", series = [\"up{\"] }\n"),
+        key_line,
+        "resources.prometheus.series[0]",
+    );
+}

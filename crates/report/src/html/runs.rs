@@ -1,12 +1,13 @@
 //! The runs section of the HTML page: per run, its totals as tiles, a table of key
-//! figures per request name, and its latency and throughput charts.
+//! figures per request name, what the resource monitor saw, and its latency,
+//! throughput, CPU and memory charts.
 
 use std::fmt::Write as _;
 
 use gatebench_results::RunResults;
 
 use super::chart_figure;
-use crate::charts::run_charts;
+use crate::charts::{resource_charts, run_charts};
 use crate::escape::{html as esc, slug};
 use crate::model::SuiteReport;
 use crate::summary::{kind_figures, num, percentiles};
@@ -87,6 +88,7 @@ fn one_run(s: &mut String, r: &SuiteReport, key: &str, run: &RunResults) {
         }
         s.push_str("</ul>\n");
     }
+    crate::resources::html(s, run);
     if !t.errors.is_empty() {
         s.push_str("<table>\n<thead><tr><th>Error class</th><th class=\"num\">Count</th><th>What the first answer of the class said</th></tr></thead>\n<tbody>\n");
         for (class, n) in &t.errors {
@@ -107,6 +109,7 @@ fn one_run(s: &mut String, r: &SuiteReport, key: &str, run: &RunResults) {
     // the runner's own chart of the same id wins (it is drawn under Charts)
     let own: Vec<_> = run_charts(key, run)
         .into_iter()
+        .chain(resource_charts(key, run))
         .filter(|c| !r.charts.iter().any(|rc| rc.id == c.id))
         .collect();
     if !own.is_empty() {

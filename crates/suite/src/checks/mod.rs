@@ -94,6 +94,13 @@ pub async fn run(ctx: &Ctx<'_>) -> CheckOutcome {
     };
     outcome.result.duration_s = started.elapsed().as_secs_f64();
     outcome.result.time_scale = ctx.subject.time_scale;
+    // what the resource monitor saw cross a threshold during the check's runs
+    let advice: Vec<_> = outcome
+        .runs
+        .iter()
+        .flat_map(|(_, run)| gatebench_report::resource_recommendations(&ctx.spec.name, run))
+        .collect();
+    outcome.recommendations.extend(advice);
     outcome
 }
 
@@ -165,6 +172,8 @@ impl Ctx<'_> {
     pub fn run_options(&self, keys: std::collections::BTreeMap<String, String>) -> RunOptions {
         RunOptions {
             seed: Some(self.seed),
+            resources: self.suite.resources.clone(),
+            prometheus: self.subject.profile.prometheus.clone(),
             quiet: true,
             record_requests: true,
             capture_headers: self.subject.profile.headers(),
