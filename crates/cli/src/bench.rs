@@ -146,7 +146,7 @@ pub(crate) struct ServerChild {
 
 impl ServerChild {
     fn start() -> anyhow::Result<ServerChild> {
-        let child = ServerChild::spawn(&["bench", "server"])?;
+        let child = ServerChild::spawn(None, &["bench", "server"])?;
         anyhow::ensure!(
             child.url.starts_with("http://"),
             "the benchmark server said `{}`",
@@ -155,11 +155,14 @@ impl ServerChild {
         Ok(child)
     }
 
-    /// Runs this binary with `args` as a child and reads the first line it prints
-    /// (its address, or a JSON line of addresses). The child stops when its stdin
-    /// closes, i.e. when this handle is dropped.
-    pub(crate) fn spawn(args: &[&str]) -> anyhow::Result<ServerChild> {
-        let exe = std::env::current_exe().context("finding the gatebench binary")?;
+    /// Runs `exe` (default: this binary) with `args` as a child and reads the first
+    /// line it prints (its address, or a JSON line of addresses). The child stops
+    /// when its stdin closes, i.e. when this handle is dropped.
+    pub(crate) fn spawn(exe: Option<&Path>, args: &[&str]) -> anyhow::Result<ServerChild> {
+        let exe = match exe {
+            Some(exe) => exe.to_owned(),
+            None => std::env::current_exe().context("finding the gatebench binary")?,
+        };
         let mut child = Command::new(exe)
             .args(args)
             .stdin(Stdio::piped())

@@ -11,7 +11,7 @@
 //! listed by class and the command exits 1.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -34,6 +34,13 @@ pub struct GatewayBenchArgs {
     /// Phases per target, alternating (mock, gateway, mock, gateway, ...).
     #[arg(long, default_value_t = 2)]
     rounds: u32,
+    /// Start of each phase left out of the latency figures (connections opening).
+    #[arg(long, default_value = "1s", value_parser = crate::parse_duration)]
+    warmup: Duration,
+    /// Serve the mock and the gateway from this gatebench binary (another build),
+    /// to compare builds under one load generator.
+    #[arg(long, value_name = "BINARY")]
+    servers: Option<PathBuf>,
 }
 
 /// The benchmark's scenario under `load` (a `[load]` table): one non-stream chat
@@ -111,7 +118,10 @@ impl Phase {
         })
     }
 
-    fn add(&mut self, results: &RunResults) {
+    /// Adds a phase's results; requests meant to start before `warmup` count as
+    /// sent, failed or dropped, but not in the latency figures.
+    fn add(&mut self, results: &RunResults, warmup: Duration) {
+        let warmup_ms = warmup.as_secs_f64() * 1000.0;
         self.sent += results.totals.sent;
         self.failed += results.totals.failed;
         self.dropped += results.totals.dropped;
@@ -122,7 +132,7 @@ impl Phase {
             .requests
             .iter()
             .flatten()
-            .filter(|r| r.outcome == "ok")
+            .filter(|r| r.outcome == "ok" && r.intended_ms >= warmup_ms)
         {
             let _ = self.latency.record((r.latency_ms * 1000.0) as u64);
             if let (Some(total), Some(upstream)) = (
@@ -142,7 +152,10 @@ impl Phase {
 }
 
 pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
-    let servers = ServerChild::spawn(&["--log", "error", "bench", "stack-server"])?;
+    let servers = ServerChild::spawn(
+        args.servers.as_deref(),
+        &["--log", "error", "bench", "stack-server"],
+    )?;
     let urls: serde_json::Value =
         serde_json::from_str(servers.line()).context("reading the server addresses")?;
     let gateway = urls["gateway"].as_str().context("no gateway")?.to_owned();
@@ -172,9 +185,13 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
     };
     let file = open_loop(rate, args.duration)?;
     let warm = open_loop(rate.min(500), Duration::from_secs(2))?;
+    if args.warmup >= args.duration {
+        anyhow::bail!("--warmup must be shorter than --duration");
+    }
     eprintln!(
-        "{rate} req/s for {} per phase, {} round(s); servers in a child process",
+        "{rate} req/s for {} per phase, the first {} of each left out of the figures, {} round(s); servers in a child process",
         gatebench_driver::format_duration(args.duration),
+        gatebench_driver::format_duration(args.warmup),
         args.rounds
     );
     for url in [&openai, &gateway] {
@@ -182,9 +199,11 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
     }
     let (mut direct, mut through) = (Phase::new(), Phase::new());
     for _ in 0..args.rounds.max(1) {
-        direct.add(&gatebench_driver::run(&file, &Targets::new(openai.clone()), options()).await?);
-        through
-            .add(&gatebench_driver::run(&file, &Targets::new(gateway.clone()), options()).await?);
+        for (phase, url) in [(&mut direct, &openai), (&mut through, &gateway)] {
+            let results =
+                gatebench_driver::run(&file, &Targets::new(url.clone()), options()).await?;
+            phase.add(&results, args.warmup);
+        }
     }
     println!(
         "\n  {:<22} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8}",

@@ -47,7 +47,7 @@ pub async fn run(args: MockBenchArgs) -> anyhow::Result<ExitCode> {
     let Some(version) = tool_version("wrk") else {
         anyhow::bail!("wrk is not on PATH (Debian: apt-get install wrk)");
     };
-    let servers = ServerChild::spawn(&["--log", "error", "bench", "stack-server"])?;
+    let servers = ServerChild::spawn(None, &["--log", "error", "bench", "stack-server"])?;
     let urls: serde_json::Value =
         serde_json::from_str(servers.line()).context("reading the server addresses")?;
     let trivial = urls["trivial"]
