@@ -152,6 +152,9 @@ impl Phase {
 }
 
 pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
+    if args.warmup >= args.duration {
+        anyhow::bail!("--warmup must be shorter than --duration");
+    }
     let servers = ServerChild::spawn(
         args.servers.as_deref(),
         &["--log", "error", "bench", "stack-server"],
@@ -185,9 +188,6 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
     };
     let file = open_loop(rate, args.duration)?;
     let warm = open_loop(rate.min(500), Duration::from_secs(2))?;
-    if args.warmup >= args.duration {
-        anyhow::bail!("--warmup must be shorter than --duration");
-    }
     eprintln!(
         "{rate} req/s for {} per phase, the first {} of each left out of the figures, {} round(s); servers in a child process",
         gatebench_driver::format_duration(args.duration),

@@ -138,7 +138,16 @@ fn a_missing_baseline_is_refused_before_the_suite_runs() {
 fn bench_gateway_piped_has_no_colour_and_an_honest_exit_code() {
     let dir = temp_dir("bench");
     let o = gatebench(
-        &["bench", "gateway", "--duration", "1s", "--rounds", "1"],
+        &[
+            "bench",
+            "gateway",
+            "--duration",
+            "1s",
+            "--warmup",
+            "200ms",
+            "--rounds",
+            "1",
+        ],
         &dir,
     );
     let all = text(&o);
@@ -151,6 +160,26 @@ fn bench_gateway_piped_has_no_colour_and_an_honest_exit_code() {
         Some(1) => assert!(all.contains("INVALID MEASUREMENT"), "{all}"),
         other => panic!("exit {other:?}: {all}"),
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_bench_warmup_as_long_as_its_phases_is_a_usage_error() {
+    let dir = temp_dir("warmup");
+    let o = gatebench(
+        &["bench", "gateway", "--duration", "1s", "--warmup", "1s"],
+        &dir,
+    );
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{all}");
+    assert!(
+        all.contains("--warmup must be shorter than --duration"),
+        "{all}"
+    );
+    assert!(
+        !all.contains("calibrated"),
+        "refused before any load: {all}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
