@@ -296,3 +296,57 @@ async fn an_unreachable_upstream_is_a_clean_502() {
     );
     gateway.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_upstream_redirect_is_passed_on_not_followed() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let followed = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&followed);
+    let upstream = axum::Router::new()
+        .route(
+            "/elsewhere",
+            axum::routing::any(move || {
+                seen.fetch_add(1, Ordering::SeqCst);
+                async { "followed" }
+            }),
+        )
+        .fallback(|| async {
+            (
+                axum::http::StatusCode::TEMPORARY_REDIRECT,
+                [(axum::http::header::LOCATION, "/elsewhere")],
+            )
+        });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, upstream).await });
+    let mut config = gatebench_gateway::GatewayConfig::demo();
+    for p in config.providers.iter_mut() {
+        p.base_url = format!("http://{addr}");
+    }
+    let state = gatebench_gateway::Gateway::new(config, ":memory:").unwrap();
+    let gateway = gatebench_gateway::RunningGateway::start(state, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = http
+        .post(format!("{}/v1/personality", gateway.url()))
+        .bearer_auth(ALPHA)
+        .json(&json!({"age": 5, "interests": ["cats"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 307);
+    assert_eq!(response.headers()["location"], "/elsewhere");
+    assert_eq!(
+        followed.load(Ordering::SeqCst),
+        0,
+        "the gateway followed it"
+    );
+    gateway.shutdown().await;
+    server.abort();
+}
