@@ -6,27 +6,15 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
+mod common;
+use common::{temp_dir, text};
+
 fn gatebench(args: &[&str], dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gatebench"))
         .args(args)
         .current_dir(dir)
         .output()
         .expect("the binary starts")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("gatebench-exit-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]

@@ -11,6 +11,9 @@ use std::process::{Command, Output};
 use serde::Deserialize as _;
 use serde_json::Value;
 
+mod common;
+use common::{temp_dir, text};
+
 fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
@@ -24,25 +27,10 @@ fn k8s(args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 fn documents(yaml: &str) -> Vec<Value> {
     serde_norway::Deserializer::from_str(yaml)
         .map(|d| Value::deserialize(d).unwrap())
         .collect()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("gatebench-k8s-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]

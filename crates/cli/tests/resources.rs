@@ -3,8 +3,11 @@
 //! and the resources section of results.json and of both reports; a process id
 //! that does not exist is a usage error.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
+
+mod common;
+use common::temp_dir;
 
 fn gatebench(args: &[&str], dir: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_gatebench"))
@@ -12,14 +15,6 @@ fn gatebench(args: &[&str], dir: &Path) -> Output {
         .current_dir(dir)
         .output()
         .expect("the binary starts")
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("gatebench-resources-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 fn scenario(dir: &Path) {
