@@ -51,7 +51,14 @@ fn a_watched_process_crossing_its_threshold_is_in_events_results_and_reports() {
     scenario(&dir);
     // a process of a name no other test starts, to find by name
     let exe = dir.join("gb-watched-sleeper");
-    std::fs::copy("/bin/sleep", &exe).unwrap();
+    // copied by a child process: a file this process held open for writing could be
+    // inherited by another test's fork and make the spawn below fail with ETXTBSY
+    let copied = Command::new("cp")
+        .arg("/bin/sleep")
+        .arg(&exe)
+        .status()
+        .unwrap();
+    assert!(copied.success());
     let mut child = Command::new(&exe).arg("60").spawn().unwrap();
     let o = gatebench(
         &[
