@@ -94,6 +94,10 @@ pub struct ScaleStep {
     pub dropped: u64,
     /// How long the step ran, its drain included, seconds.
     pub duration_s: f64,
+    /// Which component held the step's latency; absent when the step answered
+    /// nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bottleneck: Option<crate::Bottleneck>,
 }
 
 /// Where the linear range ends and what counts as broken.

@@ -24,6 +24,7 @@ fn step(load: f64, throughput: f64, error_rate: f64, p95: f64) -> ScaleStep {
         failed,
         dropped: 0,
         duration_s: 10.0,
+        bottleneck: None,
     }
 }
 

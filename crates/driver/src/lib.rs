@@ -15,7 +15,10 @@
 //! - streams yield time to first token, inter-token latency and tokens per second from
 //!   the server's own usage; a gateway's headers yield cache outcomes, cost and
 //!   `server-timing` parts;
-//! - thresholds in k6's syntax pass or fail the run and may abort it early.
+//! - thresholds in k6's syntax pass or fail the run and may abort it early;
+//! - at the end, the bottleneck finder names what held the latency, from the
+//!   `server-timing` parts, the mocks' books ([`books`], when the run is given
+//!   them) and the resource samples.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -27,6 +30,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod books;
 mod client;
 mod engine;
 pub mod fixtures;

@@ -167,6 +167,21 @@ impl Reporter {
         }
     }
 
+    /// The run's bottleneck, found when the load ended: a `bottleneck` event (the
+    /// finding without the figures it was found from, which are in the results).
+    pub fn bottleneck(&mut self, b: &gatebench_analysis::Bottleneck, t: f64) {
+        self.event(json!({
+            "type": "bottleneck",
+            "t": t,
+            "load": b.load,
+            "unit": b.unit,
+            "component": b.component,
+            "share": b.share,
+            "source": b.source,
+            "recommendation": b.recommendation,
+        }));
+    }
+
     /// The per-second snapshot.
     pub fn snapshot(&mut self, s: &Snapshot<'_>) {
         self.event(json!({"type": "snapshot", "point": s.point}));

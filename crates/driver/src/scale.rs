@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use gatebench_analysis::{Criteria, Mode, ScaleReport, ScaleStep, analyse, efficiencies};
-use gatebench_results::{Hist, MergeError, Outcome, RunResults, US_TO_MS, round3};
+use gatebench_results::{MergeError, RunResults, US_TO_MS, round3};
 
 use crate::engine::{RunError, RunOptions, run};
 use crate::scenario::{DEFAULT_MAX_VUS, Executor, ScenarioFile};
@@ -106,17 +106,8 @@ pub fn step_file(file: &ScenarioFile, mode: Mode, load: f64, duration: Duration)
 /// One step's figures from its run: throughput of successes over the whole run
 /// (drain included), percentiles of every outcome's latency from the intended send
 /// time merged from the histograms, errors over answered requests.
-pub fn measure(load: f64, results: &RunResults) -> Result<ScaleStep, MergeError> {
-    let store = results.store()?;
-    let mut latency = Hist::default();
-    for request in &store.requests {
-        for (outcome, stats) in &request.outcomes {
-            if *outcome != Outcome::Interrupted {
-                latency.merge(&stats.latency);
-            }
-        }
-    }
-    let summary = latency.summary(US_TO_MS);
+pub fn measure(load: f64, unit: &str, results: &RunResults) -> Result<ScaleStep, MergeError> {
+    let summary = results.store()?.answered_latency().summary(US_TO_MS);
     let t = &results.totals;
     let answered = t.ok + t.failed;
     Ok(ScaleStep {
@@ -140,6 +131,7 @@ pub fn measure(load: f64, results: &RunResults) -> Result<ScaleStep, MergeError>
         failed: t.failed,
         dropped: t.dropped,
         duration_s: results.duration_s,
+        bottleneck: results.bottleneck(load, unit)?,
     })
 }
 
@@ -178,7 +170,8 @@ pub async fn scale(
             .await
             .map_err(|source| ScaleError::Run { load, unit, source })?;
         steps.push(
-            measure(load, &results).map_err(|source| ScaleError::Histograms { load, source })?,
+            measure(load, unit, &results)
+                .map_err(|source| ScaleError::Histograms { load, source })?,
         );
         efficiencies(&mut steps);
         if let Some(last) = steps.last() {

@@ -203,6 +203,7 @@ fn run(
         });
     }
     ResourceResults {
+        cores: sampler.cores(),
         interval_s: interval.as_secs_f64(),
         targets,
         series: rec.series,

@@ -118,6 +118,11 @@ impl Sampler {
         sampler
     }
 
+    /// The machine's logical CPUs, as the system's CPU % averages them.
+    pub fn cores(&self) -> Option<usize> {
+        Some(self.system.cpus().len()).filter(|n| *n > 0)
+    }
+
     /// What is watched, for the results.
     pub fn targets(&self) -> Vec<ResourceTarget> {
         let mut out = vec![ResourceTarget {

@@ -273,6 +273,7 @@ mod tests {
             failed: 0,
             dropped: 0,
             duration_s: 5.0,
+            bottleneck: None,
         };
         ScaleReport {
             scenario: "<mix>".to_owned(),

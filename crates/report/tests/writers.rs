@@ -334,6 +334,7 @@ fn resources_show_in_every_rendering_with_cpu_and_memory_charts() {
         points,
     };
     run.resources = Some(ResourceResults {
+        cores: Some(2),
         interval_s: 1.0,
         targets: vec![
             ResourceTarget {

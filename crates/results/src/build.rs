@@ -105,6 +105,7 @@ pub fn build(
         histograms,
         // the detector runs in the driver; the engine fills these in
         findings: Vec::new(),
+        bottleneck: None,
         resources: None,
         requests: records,
     }

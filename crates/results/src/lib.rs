@@ -14,6 +14,7 @@
 //! that judge one, are `gatebench-driver`'s, so that whatever reads results (the
 //! reports, baselines) does not depend on the engine.
 
+mod bottleneck;
 mod build;
 mod format;
 mod hist;

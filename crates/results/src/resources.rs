@@ -9,6 +9,10 @@ use serde::{Deserialize, Serialize};
 pub struct ResourceResults {
     /// Seconds between samples.
     pub interval_s: f64,
+    /// The machine's cores (a process's `cpu_percent` is of one core, the
+    /// system's of all of them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cores: Option<usize>,
     /// What was watched.
     pub targets: Vec<ResourceTarget>,
     /// One series per watched figure, in target order.

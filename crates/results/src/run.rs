@@ -233,6 +233,10 @@ pub struct RunResults {
     /// anomalies, predictive alerts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<gatebench_analysis::Finding>,
+    /// Which component held the run's latency, with the evidence and a
+    /// recommendation; absent for a run that answered nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bottleneck: Option<gatebench_analysis::Bottleneck>,
     /// What the resource monitor sampled (system, processes, Prometheus series),
     /// the thresholds crossed and the monitor's own cost; absent when no monitor
     /// ran (a merge of segments).

@@ -200,6 +200,20 @@ pub struct Store {
 }
 
 impl Store {
+    /// Latency from the intended send time of every answered request (every
+    /// outcome but those the run itself cut off), µs.
+    pub fn answered_latency(&self) -> Hist {
+        let mut latency = Hist::default();
+        for request in &self.requests {
+            for (outcome, stats) in &request.outcomes {
+                if *outcome != Outcome::Interrupted {
+                    latency.merge(&stats.latency);
+                }
+            }
+        }
+        latency
+    }
+
     /// Requests sent over the whole run.
     pub fn sent(&self) -> u64 {
         self.requests.iter().map(RequestStats::sent).sum()

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use gatebench_analysis::{DegradationConfig, Detector};
+use gatebench_analysis::{DegradationConfig, Detector, UpstreamTruth};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use tokio::sync::{mpsc, watch};
 
@@ -85,6 +85,14 @@ pub struct RunOptions {
     pub watch_pids: Vec<u32>,
     /// Local processes to watch by name, besides those of the file's `[resources]`.
     pub watch_processes: Vec<String>,
+    /// The mocks behind the target: their books are marked before the load and
+    /// read after it, and the bottleneck finding weighs the time they spent serving
+    /// against the time clients waited. Not read for a segment of a load (the
+    /// other segments' calls are in the same books).
+    pub books: Option<crate::books::Books>,
+    /// Upstream concurrency by provider name, where the caller knows the target's
+    /// (the embedded gateway's), for the bottleneck's recommendation.
+    pub upstream_concurrency: BTreeMap<String, u64>,
 }
 
 /// A run could not start.
@@ -200,6 +208,14 @@ pub async fn run(
         .iter()
         .map(|s| (s.name.clone(), s.load.executor.name().to_owned()))
         .collect();
+    let books = options
+        .books
+        .as_ref()
+        .filter(|_| options.segment.is_whole());
+    let mark = match books {
+        Some(b) => Some(b.mark().await),
+        None => None,
+    };
     reporter.start(&file.name, seed, planned, &executors);
     let started_at = SystemTime::now();
     let start = Instant::now();
@@ -357,9 +373,66 @@ pub async fn run(
     );
     results.findings = output.findings;
     results.resources = resources;
+    let truth = match (books, mark) {
+        (Some(books), Some(mark)) => Some(read_truth(books, mark, &results).await),
+        _ => None,
+    };
+    results.bottleneck = bottleneck(&results, truth, &options.upstream_concurrency);
     let mut reporter = output.reporter;
+    if let Some(b) = &results.bottleneck {
+        reporter.bottleneck(b, results.duration_s);
+    }
     reporter.end(results.end_event());
     Ok(results)
+}
+
+/// The mocks' time per request over the run, from the calls since `mark`.
+async fn read_truth(
+    books: &crate::books::Books,
+    mark: Result<crate::books::Mark, String>,
+    results: &RunResults,
+) -> Result<UpstreamTruth, String> {
+    let mark = mark?;
+    books.settle().await;
+    let window = books.since(&mark).await?;
+    Ok(UpstreamTruth::from_calls(
+        window.calls.iter().map(|c| (c.at_ms, c.duration_ms)),
+        0,
+        u64::MAX,
+        results.totals.ok + results.totals.failed,
+    ))
+}
+
+/// The run as one load level (its throughput), with the books' truth where it was
+/// read and the concurrency of the provider most responses came from.
+fn bottleneck(
+    results: &RunResults,
+    truth: Option<Result<UpstreamTruth, String>>,
+    concurrency: &BTreeMap<String, u64>,
+) -> Option<gatebench_analysis::Bottleneck> {
+    let mut evidence = match results.evidence(results.totals.rps, "rps") {
+        Ok(e) if e.requests > 0 => e,
+        _ => return None,
+    };
+    let mut providers: BTreeMap<&str, u64> = BTreeMap::new();
+    for kind in results.kinds.values() {
+        for (name, n) in kind.gateway.iter().flat_map(|g| &g.providers) {
+            *providers.entry(name).or_default() += n;
+        }
+    }
+    evidence.upstream_concurrency = providers
+        .into_iter()
+        .max_by_key(|(_, n)| *n)
+        .and_then(|(name, _)| concurrency.get(name).copied());
+    let mut problem = None;
+    match truth {
+        Some(Ok(t)) => evidence.upstream_truth = Some(t),
+        Some(Err(e)) => problem = Some(format!("the mocks' books could not be read: {e}")),
+        None => {}
+    }
+    let mut found = gatebench_analysis::bottleneck::find(&evidence);
+    found.evidence.extend(problem);
+    Some(found)
 }
 
 /// Starts the resource monitor with the run's or the file's `[resources]` (or the

@@ -260,6 +260,7 @@ pub fn run(name: &str, duration_s: f64, specs: Vec<KindSpec>) -> RunResults {
         timeseries,
         histograms,
         findings: Vec::new(),
+        bottleneck: None,
         resources: None,
         requests: None,
     }

@@ -1,0 +1,170 @@
+use super::*;
+
+fn level(mean: f64, p95: f64) -> Evidence {
+    Evidence {
+        load: 200.0,
+        unit: "rps".into(),
+        requests: 4000,
+        latency_mean_ms: Some(mean),
+        latency_p95_ms: Some(p95),
+        ..Evidence::default()
+    }
+}
+
+fn timing(parts: &[(&str, f64, f64)]) -> BTreeMap<String, PartTiming> {
+    parts
+        .iter()
+        .map(|(n, mean, p95)| {
+            (
+                (*n).to_owned(),
+                PartTiming {
+                    mean_ms: *mean,
+                    p95_ms: *p95,
+                },
+            )
+        })
+        .collect()
+}
+
+fn cpu(target: &str, mean: f64) -> CpuUse {
+    CpuUse {
+        target: target.into(),
+        pid: Some(7),
+        mean_percent: mean,
+        max_percent: mean + 3.0,
+    }
+}
+
+#[test]
+fn queue_wait_that_dominates_names_the_queue_and_its_concurrency() {
+    let mut e = level(100.0, 180.0);
+    e.server_timing = timing(&[
+        ("queue", 80.0, 150.0),
+        ("upstream", 15.0, 20.0),
+        ("total", 97.0, 172.0),
+    ]);
+    e.upstream_concurrency = Some(8);
+    let b = find(&e);
+    assert_eq!(b.component, Component::Queue);
+    assert_eq!(b.source, "server-timing");
+    assert_eq!(b.share, Some(0.8));
+    assert_eq!(b.breakdown[0].component, Component::Queue);
+    assert!(
+        b.recommendation
+            .starts_with("queue wait is 80 % of latency (p95 150 ms of 180 ms) at 200 rps"),
+        "{}",
+        b.recommendation
+    );
+    assert!(
+        b.recommendation
+            .contains("upstream concurrency 8 is the limit")
+    );
+    // the parts add up to the client's mean: gateway 2 ms, network 3 ms
+    let sum: f64 = b.breakdown.iter().map(|p| p.mean_ms).sum();
+    assert!((sum - 100.0).abs() < 1e-9, "{:?}", b.breakdown);
+}
+
+#[test]
+fn the_provider_holding_the_time_names_the_upstream_from_either_source() {
+    let mut e = level(400.0, 900.0);
+    e.server_timing = timing(&[
+        ("queue", 0.1, 0.2),
+        ("upstream", 390.0, 880.0),
+        ("total", 392.0, 885.0),
+    ]);
+    assert_eq!(find(&e).component, Component::Upstream);
+
+    // any target: the books alone
+    let mut e = level(400.0, 900.0);
+    e.upstream_truth = Some(UpstreamTruth::from_calls(
+        [(1_000, 380.0), (1_500, 380.0), (9_999, 1.0)],
+        1_000,
+        2_000,
+        2,
+    ));
+    let b = find(&e);
+    assert_eq!(b.component, Component::Upstream);
+    assert_eq!(b.source, "books");
+    assert_eq!(b.measured.upstream_truth.as_ref().unwrap().calls, 2);
+    assert_eq!(b.breakdown[1].component, Component::Target);
+    assert_eq!(b.breakdown[1].mean_ms, 20.0);
+}
+
+#[test]
+fn the_targets_own_time_is_cpu_only_when_a_process_is_saturated() {
+    let mut e = level(50.0, 90.0);
+    e.upstream_truth = Some(UpstreamTruth {
+        calls: 10,
+        busy_ms: 50.0,
+        per_request_ms: 5.0,
+    });
+    e.cpu = vec![cpu("system", 60.0), cpu("myapp", 150.0)];
+    e.cores = Some(2);
+    let b = find(&e);
+    assert_eq!(b.component, Component::Target, "{b:?}");
+
+    e.cpu[1].mean_percent = 97.0;
+    let b = find(&e);
+    assert_eq!(b.component, Component::Cpu);
+    assert_eq!(b.share, Some(0.9));
+    assert!(
+        b.recommendation
+            .contains("process myapp (pid 7) used 97 % CPU, all of one core"),
+        "{}",
+        b.recommendation
+    );
+    // two cores' worth, or the whole machine
+    e.cpu[1].mean_percent = 195.0;
+    assert_eq!(find(&e).component, Component::Cpu);
+    e.cpu[1].mean_percent = 30.0;
+    e.cpu[0].mean_percent = 93.0;
+    let b = find(&e);
+    assert_eq!(b.component, Component::Cpu);
+    assert!(
+        b.recommendation
+            .contains("the machine's CPU was 93 % busy of 2 cores")
+    );
+}
+
+#[test]
+fn a_saturated_cpu_does_not_hide_a_queue_or_a_provider() {
+    let mut e = level(100.0, 180.0);
+    e.server_timing = timing(&[("queue", 80.0, 150.0), ("total", 90.0, 160.0)]);
+    e.cpu = vec![cpu("gatebench", 99.0)];
+    assert_eq!(find(&e).component, Component::Queue);
+}
+
+#[test]
+fn without_any_source_it_says_so_and_what_would_help() {
+    let b = find(&level(10.0, 20.0));
+    assert_eq!(b.component, Component::Unknown);
+    assert_eq!(b.share, None);
+    assert!(b.breakdown.is_empty());
+    assert!(b.recommendation.contains("--mocks"), "{}", b.recommendation);
+    // a saturated process is evidence enough
+    let mut e = level(10.0, 20.0);
+    e.cpu = vec![cpu("myapp", 100.0)];
+    assert_eq!(find(&e).component, Component::Cpu);
+}
+
+#[test]
+fn parts_never_exceed_the_whole() {
+    // a total larger than the client's time (clock skew, streams timed to the head)
+    let mut e = level(10.0, 20.0);
+    e.server_timing = timing(&[("upstream", 12.0, 15.0), ("total", 13.0, 16.0)]);
+    let b = find(&e);
+    assert!(b.breakdown.iter().all(|p| p.share <= 1.0));
+    let sum: f64 = b.breakdown.iter().map(|p| p.share).sum();
+    assert!(sum <= 1.0 + 1e-9, "{:?}", b.breakdown);
+}
+
+#[test]
+fn findings_round_trip_through_json() {
+    let mut e = level(100.0, 180.0);
+    e.server_timing = timing(&[("queue", 80.0, 150.0), ("total", 90.0, 160.0)]);
+    let b = find(&e);
+    let text = serde_json::to_string(&b).unwrap();
+    assert!(text.contains("\"component\":\"queue\""), "{text}");
+    let back: Bottleneck = serde_json::from_str(&text).unwrap();
+    assert_eq!(back, b);
+}
