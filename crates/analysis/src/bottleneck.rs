@@ -187,7 +187,8 @@ pub struct Bottleneck {
     /// Share of the mean latency the bottleneck's part holds (for `cpu`, the part
     /// of the target's own time it explains), 0..1; `null` when unknown.
     pub share: Option<f64>,
-    /// Where the breakdown came from: `server-timing`, `books` or `none`.
+    /// Where the breakdown came from: `server-timing`, `server-timing and books`
+    /// (the provider's time from the books), `books` or `none`.
     pub source: String,
     /// The mean latency split into parts, largest first.
     pub breakdown: Vec<Part>,
@@ -197,6 +198,9 @@ pub struct Bottleneck {
     pub recommendation: String,
     /// The figures it was found from.
     pub measured: Evidence,
+    /// Evidence that could not be gathered (the mocks' books unreadable, ...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub problems: Vec<String>,
 }
 
 fn round3(v: f64) -> f64 {
@@ -217,31 +221,47 @@ fn ms(v: f64) -> String {
     }
 }
 
-/// The mean latency split into parts: from `server-timing` where it has a total,
-/// else from the books; empty when neither is there.
+/// The mean latency split into parts, and where the split came from.
+///
+/// The provider's time is the books' where they were read (a stream's whole
+/// length, retries included), else the `upstream` part; queue, cache and the
+/// gateway's own work (its total less queue, cache and upstream, all timed to the
+/// response head) come from `server-timing`; what is left of the client's time is
+/// `network` beside a gateway's timing, the `target`'s own time beside the books
+/// alone. Empty when neither source is there.
 fn breakdown(e: &Evidence) -> (Vec<Part>, &'static str) {
     let Some(client) = e.latency_mean_ms.filter(|m| *m > 0.0) else {
         return (Vec::new(), "none");
     };
+    let timed = |name: &str| e.server_timing.get(name).map(|p| p.mean_ms);
+    let books = e.upstream_truth.as_ref().map(|t| t.per_request_ms);
     let mut parts: Vec<(Component, f64)> = Vec::new();
-    let source = if let Some(total) = e.server_timing.get("total") {
-        let part = |name: &str| e.server_timing.get(name).map_or(0.0, |p| p.mean_ms);
-        let (queue, cache, upstream) = (part("queue"), part("cache"), part("upstream"));
-        parts.push((Component::Queue, queue));
-        parts.push((Component::Cache, cache));
-        parts.push((Component::Upstream, upstream));
-        parts.push((
-            Component::Gateway,
-            (total.mean_ms - queue - cache - upstream).max(0.0),
-        ));
-        parts.push((Component::Network, (client - total.mean_ms).max(0.0)));
-        "server-timing"
-    } else if let Some(truth) = &e.upstream_truth {
-        parts.push((Component::Upstream, truth.per_request_ms));
-        parts.push((Component::Target, (client - truth.per_request_ms).max(0.0)));
-        "books"
-    } else {
-        return (Vec::new(), "none");
+    let source = match (timed("total"), books) {
+        (Some(total), _) => {
+            let (queue, cache) = (timed("queue").unwrap_or(0.0), timed("cache").unwrap_or(0.0));
+            let upstream = timed("upstream").unwrap_or(0.0);
+            let gateway = (total - queue - cache - upstream).max(0.0);
+            let provider = books.unwrap_or(upstream);
+            parts.push((Component::Queue, queue));
+            parts.push((Component::Cache, cache));
+            parts.push((Component::Upstream, provider));
+            parts.push((Component::Gateway, gateway));
+            parts.push((
+                Component::Network,
+                (client - queue - cache - provider - gateway).max(0.0),
+            ));
+            if books.is_some() {
+                "server-timing and books"
+            } else {
+                "server-timing"
+            }
+        }
+        (None, Some(provider)) => {
+            parts.push((Component::Upstream, provider));
+            parts.push((Component::Target, (client - provider).max(0.0)));
+            "books"
+        }
+        (None, None) => return (Vec::new(), "none"),
     };
     let sum: f64 = parts.iter().map(|(_, v)| v).sum::<f64>().max(client);
     let mut parts: Vec<Part> = parts
@@ -302,6 +322,18 @@ fn trim(v: f64) -> String {
     }
 }
 
+/// The same finding with the level labelled `load` `unit` (a step test's load
+/// rather than the run's throughput).
+pub fn relabel(b: &Bottleneck, load: f64, unit: &str) -> Bottleneck {
+    let mut again = find(&Evidence {
+        load,
+        unit: unit.to_owned(),
+        ..b.measured.clone()
+    });
+    again.problems = b.problems.clone();
+    again
+}
+
 /// Names the bottleneck of one load level.
 pub fn find(e: &Evidence) -> Bottleneck {
     let (breakdown, source) = breakdown(e);
@@ -316,7 +348,7 @@ pub fn find(e: &Evidence) -> Bottleneck {
             ms(p95)
         ));
     }
-    if source == "server-timing" {
+    if source.starts_with("server-timing") {
         let mut line = "server-timing p95:".to_owned();
         for name in ["queue", "cache", "upstream", "total"] {
             if let Some(p) = e.server_timing.get(name) {
@@ -374,6 +406,7 @@ pub fn find(e: &Evidence) -> Bottleneck {
         evidence,
         recommendation,
         measured: e.clone(),
+        problems: Vec::new(),
     }
 }
 

@@ -168,3 +168,34 @@ fn findings_round_trip_through_json() {
     let back: Bottleneck = serde_json::from_str(&text).unwrap();
     assert_eq!(back, b);
 }
+
+#[test]
+fn the_books_give_a_streams_provider_time_that_server_timing_stops_at_the_head() {
+    // a stream: server-timing ends at the response head (upstream 40 ms), the books
+    // count the whole stream (275 ms of the client's 324)
+    let mut e = level(324.0, 1300.0);
+    e.server_timing = timing(&[
+        ("queue", 0.0, 0.0),
+        ("cache", 0.04, 0.08),
+        ("upstream", 39.6, 247.0),
+        ("total", 49.9, 249.0),
+    ]);
+    e.upstream_truth = Some(UpstreamTruth {
+        calls: 42,
+        busy_ms: 13_765.0,
+        per_request_ms: 275.0,
+    });
+    let b = find(&e);
+    assert_eq!(b.source, "server-timing and books");
+    assert_eq!(b.component, Component::Upstream, "{b:?}");
+    let part = |c| {
+        b.breakdown
+            .iter()
+            .find(|p| p.component == c)
+            .unwrap()
+            .mean_ms
+    };
+    assert_eq!(part(Component::Upstream), 275.0);
+    assert!((part(Component::Gateway) - 10.26).abs() < 1e-9);
+    assert!((part(Component::Network) - 38.7).abs() < 1e-6, "{b:?}");
+}

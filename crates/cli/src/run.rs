@@ -2,11 +2,13 @@
 //! reports (HTML, Markdown, JSON, JUnit; one check per threshold) in a folder, a
 //! summary on stdout, and the exit code of its thresholds.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
+use gatebench_driver::books::Books;
 use gatebench_driver::{RunOptions, ScenarioFile, Segment, Targets, Trust};
 use gatebench_report::{TargetInfo, run_report, write_all};
 use gatebench_stack::{Stack, StackOptions};
@@ -66,6 +68,11 @@ pub struct RunArgs {
     /// Watch every local process of this name too; repeatable.
     #[arg(long = "watch-process", value_name = "NAME")]
     watch_processes: Vec<String>,
+    /// The mocks behind the target (the URL of any mock of the set): their books
+    /// show how much of the latency the provider held, for the bottleneck finding.
+    /// Default: the embedded stack's mocks; none for another target.
+    #[arg(long, value_name = "URL")]
+    mocks: Option<String>,
     /// Also print results.json on stdout as one line `gatebench-results {...}` at the
     /// end, for `gatebench merge --from-logs` to collect from container logs.
     #[arg(long)]
@@ -87,6 +94,38 @@ pub(crate) async fn start_stack(
         .context("starting the embedded stack")?;
     let targets = Targets::new(stack.gateway_url());
     Ok((stack, targets))
+}
+
+/// Where a run's bottleneck evidence comes from besides the run itself: the mocks'
+/// books (the embedded stack's, or the set `--mocks` names) and the embedded
+/// gateway's upstream concurrency per provider.
+pub(crate) async fn evidence_sources(
+    stack: Option<&Stack>,
+    mocks: Option<&str>,
+) -> anyhow::Result<(Option<Books>, BTreeMap<String, u64>)> {
+    let books = match (mocks, stack) {
+        (Some(url), _) => Some(Books::discover_at(url).await.map_err(anyhow::Error::msg)?),
+        (None, Some(stack)) => Some(Books::at(
+            stack
+                .mock_urls()
+                .into_iter()
+                .map(|(name, url)| (name.to_owned(), url))
+                .collect(),
+        )),
+        (None, None) => None,
+    };
+    let concurrency = stack
+        .map(|s| {
+            s.gateway()
+                .gateway()
+                .config
+                .providers
+                .iter()
+                .map(|p| (p.name.clone(), p.concurrency as u64))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok((books, concurrency))
 }
 
 /// What `--cacert` and `--insecure` ask for.
@@ -129,6 +168,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             (Some(stack), targets)
         }
     };
+    let (books, upstream_concurrency) =
+        match evidence_sources(stack.as_ref(), args.mocks.as_deref()).await {
+            Ok(sources) => sources,
+            Err(e) => {
+                eprintln!("error: --mocks: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        };
     let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
     let ctrl_c = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
@@ -150,6 +197,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         segment: args.segment.unwrap_or_default(),
         watch_pids: args.watch_pids.clone(),
         watch_processes: args.watch_processes.clone(),
+        books,
+        upstream_concurrency,
         ..RunOptions::default()
     };
     let outcome = gatebench_driver::run(&file, &targets, options).await;

@@ -66,6 +66,11 @@ pub struct ScaleArgs {
     /// Embedded stack only: multiply every mock delay by this (0 = no delays).
     #[arg(long, default_value_t = 1.0, value_parser = crate::mock::time_scale)]
     time_scale: f64,
+    /// The mocks behind the target (the URL of any mock of the set): their books
+    /// show how much of each step's latency the provider held. Default: the
+    /// embedded stack's mocks; none for another target.
+    #[arg(long, value_name = "URL")]
+    mocks: Option<String>,
 }
 
 /// The criteria the flags set, or what is wrong with them.
@@ -132,6 +137,14 @@ pub async fn scale_cmd(args: ScaleArgs) -> anyhow::Result<ExitCode> {
             (Some(stack), targets, "the embedded stack".to_owned())
         }
     };
+    let (books, upstream_concurrency) =
+        match crate::run::evidence_sources(stack.as_ref(), args.mocks.as_deref()).await {
+            Ok(sources) => sources,
+            Err(e) => {
+                eprintln!("error: --mocks: {e}");
+                return Ok(ExitCode::from(2));
+            }
+        };
     let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
     let ctrl_c = tokio::spawn(async move {
         if tokio::signal::ctrl_c().await.is_ok() {
@@ -154,6 +167,8 @@ pub async fn scale_cmd(args: ScaleArgs) -> anyhow::Result<ExitCode> {
             quiet: true,
             time_scale: args.target.is_none().then_some(args.time_scale),
             cancel: Some(cancel_rx),
+            books,
+            upstream_concurrency,
             ..RunOptions::default()
         },
         target_label: label,
@@ -165,8 +180,14 @@ pub async fn scale_cmd(args: ScaleArgs) -> anyhow::Result<ExitCode> {
         gatebench_driver::format_duration(args.step_duration)
     );
     let outcome = scale(&file, &targets, options, |s| {
+        let bottleneck = s.bottleneck.as_ref().map_or_else(String::new, |b| {
+            let share = b
+                .share
+                .map_or_else(String::new, |v| format!(" {:.0} %", v * 100.0));
+            format!(", bottleneck {}{share}", b.component.name())
+        });
         eprintln!(
-            "  {} {unit}: {} ok/s, p95 {}, errors {:.2}%",
+            "  {} {unit}: {} ok/s, p95 {}, errors {:.2}%{bottleneck}",
             s.load,
             s.throughput,
             s.p95_ms

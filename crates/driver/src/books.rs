@@ -81,6 +81,16 @@ impl Books {
         Ok(Books { http, mocks })
     }
 
+    /// [`Books::new`] with a client of its own.
+    pub fn at(mocks: BTreeMap<String, String>) -> Books {
+        Books::new(reqwest::Client::new(), mocks)
+    }
+
+    /// [`Books::discover`] with a client of its own.
+    pub async fn discover_at(url: &str) -> Result<Books, String> {
+        Books::discover(reqwest::Client::new(), url).await
+    }
+
     /// Base URL by mock name.
     pub fn urls(&self) -> &BTreeMap<String, String> {
         &self.mocks

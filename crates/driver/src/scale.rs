@@ -131,7 +131,10 @@ pub fn measure(load: f64, unit: &str, results: &RunResults) -> Result<ScaleStep,
         failed: t.failed,
         dropped: t.dropped,
         duration_s: results.duration_s,
-        bottleneck: results.bottleneck(load, unit)?,
+        bottleneck: results
+            .bottleneck
+            .as_ref()
+            .map(|b| gatebench_analysis::bottleneck::relabel(b, load, unit)),
     })
 }
 

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::time::UNIX_EPOCH;
 
-use gatebench_analysis::{Bottleneck, CpuUse, Evidence, PartTiming};
+use gatebench_analysis::{CpuUse, Evidence, PartTiming};
 
 use crate::hist::Hist;
 use crate::merge::MergeError;
@@ -84,13 +84,6 @@ impl RunResults {
                 })
             })
             .collect()
-    }
-
-    /// The bottleneck of this run as one load level, from its own evidence (the
-    /// mocks' books added by whoever reads them); `None` when nothing was answered.
-    pub fn bottleneck(&self, load: f64, unit: &str) -> Result<Option<Bottleneck>, MergeError> {
-        let evidence = self.evidence(load, unit)?;
-        Ok((evidence.requests > 0).then(|| gatebench_analysis::bottleneck::find(&evidence)))
     }
 
     /// When the run started and ended, unix ms; `None` when its start does not

@@ -431,7 +431,7 @@ fn bottleneck(
         None => {}
     }
     let mut found = gatebench_analysis::bottleneck::find(&evidence);
-    found.evidence.extend(problem);
+    found.problems.extend(problem);
     Some(found)
 }
 
