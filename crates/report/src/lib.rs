@@ -26,6 +26,7 @@
 //! ```
 
 pub mod baseline;
+mod bottleneck;
 pub mod charts;
 pub mod compare;
 mod console;

@@ -209,6 +209,9 @@ fn runs(s: &mut String, report: &SuiteReport) {
             }
         }
         crate::resources::markdown(s, run);
+        if let Some(b) = &run.bottleneck {
+            crate::bottleneck::markdown(s, b);
+        }
         if !t.errors.is_empty() {
             let list: Vec<String> = t
                 .errors

@@ -122,8 +122,8 @@ fn opt_ms(x: Option<f64>) -> String {
     x.map_or_else(|| "-".to_owned(), ms)
 }
 
-/// The steps as a table: headers and rows.
-fn steps_table(report: &ScaleReport) -> (Vec<String>, Vec<Vec<String>>) {
+/// The steps as a table: headers and rows, plain text (each rendering escapes).
+pub(crate) fn steps_table(report: &ScaleReport) -> (Vec<String>, Vec<Vec<String>>) {
     let headers = [
         format!("load ({})", report.unit),
         "throughput (ok/s)".to_owned(),
@@ -133,6 +133,7 @@ fn steps_table(report: &ScaleReport) -> (Vec<String>, Vec<Vec<String>>) {
         "errors".to_owned(),
         "efficiency".to_owned(),
         "dropped".to_owned(),
+        "bottleneck".to_owned(),
     ];
     let rows = report
         .steps
@@ -154,6 +155,9 @@ fn steps_table(report: &ScaleReport) -> (Vec<String>, Vec<Vec<String>>) {
                 format!("{}%", num(s.error_rate * 100.0)),
                 s.efficiency.map_or_else(|| "-".to_owned(), num),
                 s.dropped.to_string(),
+                s.bottleneck
+                    .as_ref()
+                    .map_or_else(|| "-".to_owned(), crate::bottleneck::label),
             ]
         })
         .collect();
@@ -202,6 +206,7 @@ pub fn scale_markdown(report: &ScaleReport) -> String {
         c.slo_p95_ms
             .map_or_else(String::new, |v| format!(" or p95 passes {}", ms(v)))
     );
+    crate::bottleneck::steps_markdown(&mut s, report);
     s
 }
 
@@ -240,7 +245,7 @@ pub fn scale_console(report: &ScaleReport) -> String {
         .collect();
     s.push_str(&render(
         &headers,
-        &[Align::Right; 8],
+        &vec![Align::Right; headers.len()],
         &rows,
         crate::CONSOLE_WIDTH,
     ));
@@ -252,99 +257,4 @@ pub fn scale_console(report: &ScaleReport) -> String {
         report.reason
     );
     s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use gatebench_analysis::{Criteria, Mode, ScaleStep};
-
-    fn report() -> ScaleReport {
-        let step = |load: f64, throughput: f64, error_rate: f64| ScaleStep {
-            load,
-            throughput,
-            p50_ms: Some(100.0),
-            p95_ms: Some(110.0 + load),
-            p99_ms: Some(120.0 + load),
-            error_rate,
-            efficiency: Some(1.0),
-            sent: 100,
-            ok: 100,
-            failed: 0,
-            dropped: 0,
-            duration_s: 5.0,
-            bottleneck: None,
-        };
-        ScaleReport {
-            scenario: "<mix>".to_owned(),
-            target: "http://127.0.0.1:1".to_owned(),
-            mode: Mode::Rate,
-            unit: "rps".to_owned(),
-            step_duration_s: 5.0,
-            time_scale: Some(0.1),
-            criteria: Criteria::default(),
-            steps: vec![
-                step(20.0, 20.0, 0.0),
-                step(40.0, 40.0, 0.0),
-                step(60.0, 47.0, 0.2),
-            ],
-            linear_until: Some(40.0),
-            breaking_point: Some(60.0),
-            reason: "errors".to_owned(),
-        }
-    }
-
-    #[test]
-    fn charts_mark_the_knee_and_the_breaking_point() {
-        let charts = scale_charts(&report());
-        assert_eq!(charts.len(), 2);
-        for chart in &charts {
-            let names: Vec<&str> = chart.series.iter().map(|s| s.name.as_str()).collect();
-            assert!(names.contains(&"knee: linear until 40 rps"), "{names:?}");
-            assert!(names.contains(&"breaking point: 60 rps"), "{names:?}");
-            let knee = chart
-                .series
-                .iter()
-                .find(|s| s.name.starts_with("knee"))
-                .unwrap();
-            assert!(
-                knee.points.iter().all(|p| p[0] == 40.0),
-                "a vertical line at the knee"
-            );
-        }
-        let throughput = &charts[0].series[0];
-        assert_eq!(
-            throughput.points,
-            vec![[20.0, 20.0], [40.0, 40.0], [60.0, 47.0]]
-        );
-        let p95 = &charts[1].series[0];
-        assert_eq!(p95.points[2], [60.0, 170.0]);
-    }
-
-    #[test]
-    fn every_rendering_says_what_was_found() {
-        let dir =
-            std::env::temp_dir().join(format!("gatebench-scale-report-{}", std::process::id()));
-        let written = write_scale(&report(), &dir).unwrap();
-        let json: ScaleReport =
-            serde_json::from_slice(&std::fs::read(&written.json).unwrap()).unwrap();
-        assert_eq!(json, report());
-        let md = std::fs::read_to_string(&written.markdown).unwrap();
-        assert!(
-            md.contains("**Breaking point:** 60 rps") && md.contains("| 40 (knee) |"),
-            "{md}"
-        );
-        let html = std::fs::read_to_string(&written.html).unwrap();
-        assert!(
-            html.contains("&lt;mix&gt;") && !html.contains("<mix>"),
-            "escaped"
-        );
-        assert!(
-            html.contains("mock delays ×0.1"),
-            "the time scale is stated"
-        );
-        let console = scale_console(&report());
-        assert!(console.contains("60 (break)") && console.contains("breaking point: 60 rps"));
-        let _ = std::fs::remove_dir_all(&dir);
-    }
 }

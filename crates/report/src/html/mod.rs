@@ -8,6 +8,7 @@
 
 mod runs;
 mod scale;
+pub(crate) mod stacked;
 pub mod svg;
 
 pub use scale::scale_html;
@@ -271,12 +272,16 @@ fn charts(s: &mut String, r: &SuiteReport) {
 }
 
 pub(super) fn chart_figure(s: &mut String, c: &crate::model::Chart) {
+    figure(s, &c.id, &c.title, &svg::chart_svg(c));
+}
+
+/// A drawn chart with its caption, anchored at `chart-<id>`.
+pub(crate) fn figure(s: &mut String, id: &str, caption: &str, svg: &str) {
     let _ = writeln!(
         s,
-        "<figure id=\"chart-{}\"><figcaption>{}</figcaption>{}</figure>",
-        slug(&c.id),
-        esc(&c.title),
-        svg::chart_svg(c)
+        "<figure id=\"chart-{}\"><figcaption>{}</figcaption>{svg}</figure>",
+        slug(id),
+        esc(caption)
     );
 }
 

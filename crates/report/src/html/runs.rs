@@ -1,6 +1,7 @@
 //! The runs section of the HTML page: per run, its totals as tiles, a table of key
-//! figures per request name, what the resource monitor saw, and its latency,
-//! throughput, CPU and memory charts.
+//! figures per request name, what the resource monitor saw, what held its latency
+//! (the bottleneck, with its breakdown drawn), and its latency, throughput, CPU and
+//! memory charts.
 
 use std::fmt::Write as _;
 
@@ -89,6 +90,9 @@ fn one_run(s: &mut String, r: &SuiteReport, key: &str, run: &RunResults) {
         s.push_str("</ul>\n");
     }
     crate::resources::html(s, run);
+    if let Some(b) = &run.bottleneck {
+        crate::bottleneck::html(s, key, b);
+    }
     if !t.errors.is_empty() {
         s.push_str("<table>\n<thead><tr><th>Error class</th><th class=\"num\">Count</th><th>What the first answer of the class said</th></tr></thead>\n<tbody>\n");
         for (class, n) in &t.errors {

@@ -1,5 +1,7 @@
 //! `scale.html`: the step test on one self-contained page (the readiness report's
-//! style, inline SVG charts, no scripts): the finding, the two charts and the steps.
+//! style, inline SVG charts, no scripts): the finding, the charts (throughput, p95
+//! and, where steps found one, the latency by part behind each step's bottleneck),
+//! the steps and each step's bottleneck with its recommendation.
 
 use std::fmt::Write as _;
 
@@ -7,11 +9,7 @@ use gatebench_analysis::ScaleReport;
 
 use super::{STYLE, chart_figure};
 use crate::escape::html as esc;
-use crate::summary::{ms, num};
-
-fn opt_ms(x: Option<f64>) -> String {
-    x.map_or_else(|| "-".to_owned(), ms)
-}
+use crate::summary::num;
 
 /// The page; `setup` says what was run, in one line.
 pub fn scale_html(report: &ScaleReport, setup: &str) -> String {
@@ -38,35 +36,23 @@ pub fn scale_html(report: &ScaleReport, setup: &str) -> String {
     for chart in crate::scale::scale_charts(report) {
         chart_figure(&mut s, &chart);
     }
+    crate::bottleneck::steps_chart(&mut s, report);
     s.push_str("</div>\n</section>\n");
-    let _ = write!(
-        s,
-        "<section id=\"steps\">\n<h2>Steps</h2>\n<table>\n<thead><tr><th>Load ({})</th><th>Throughput (ok/s)</th><th>p50</th><th>p95</th><th>p99</th><th>Errors</th><th>Efficiency</th><th>Dropped</th></tr></thead>\n<tbody>\n",
-        esc(unit)
-    );
-    for step in &report.steps {
-        let mut mark = String::new();
-        if report.linear_until == Some(step.load) {
-            mark.push_str(" (knee)");
+    let (headers, rows) = crate::scale::steps_table(report);
+    s.push_str("<section id=\"steps\">\n<h2>Steps</h2>\n<table>\n<thead><tr>");
+    for h in &headers {
+        let _ = write!(s, "<th>{}</th>", esc(h));
+    }
+    s.push_str("</tr></thead>\n<tbody>\n");
+    for row in &rows {
+        s.push_str("<tr>");
+        for c in row {
+            let _ = write!(s, "<td>{}</td>", esc(c));
         }
-        if report.breaking_point == Some(step.load) {
-            mark.push_str(" (break)");
-        }
-        let _ = writeln!(
-            s,
-            "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}%</td><td>{}</td><td>{}</td></tr>",
-            esc(&num(step.load)),
-            esc(&mark),
-            esc(&num(step.throughput)),
-            esc(&opt_ms(step.p50_ms)),
-            esc(&opt_ms(step.p95_ms)),
-            esc(&opt_ms(step.p99_ms)),
-            esc(&num(step.error_rate * 100.0)),
-            esc(&step.efficiency.map_or_else(|| "-".to_owned(), num)),
-            step.dropped
-        );
+        s.push_str("</tr>\n");
     }
     s.push_str("</tbody>\n</table>\n<p class=\"muted\">Throughput counts successful requests per second over each step, its drain included; latency is from the intended send time, every outcome. Efficiency is the throughput gained per unit of load added, relative to the first step's throughput per unit.</p>\n</section>\n");
+    crate::bottleneck::steps_html(&mut s, report);
     s.push_str(
         "<footer>gatebench · generated from scale.json</footer>\n</main>\n</body>\n</html>\n",
     );

@@ -8,12 +8,12 @@ use crate::escape::html as esc;
 use crate::model::{Chart, ChartKind, Load};
 use crate::summary::num;
 
-const W: f64 = 640.0;
-const H: f64 = 300.0;
-const LEFT: f64 = 64.0;
-const RIGHT: f64 = 18.0;
-const TOP: f64 = 40.0;
-const BOTTOM: f64 = 46.0;
+pub(super) const W: f64 = 640.0;
+pub(super) const H: f64 = 300.0;
+pub(super) const LEFT: f64 = 64.0;
+pub(super) const RIGHT: f64 = 18.0;
+pub(super) const TOP: f64 = 40.0;
+pub(super) const BOTTOM: f64 = 46.0;
 /// Points are drawn as dots up to this many per series; beyond, only the line.
 const MAX_DOTS: usize = 40;
 
@@ -73,7 +73,14 @@ pub fn chart_svg(chart: &Chart) -> String {
         );
         return s;
     }
-    legend(&mut s, chart);
+    legend(
+        &mut s,
+        chart
+            .series
+            .iter()
+            .enumerate()
+            .map(|(i, series)| (series.name.as_str(), colour(i))),
+    );
     match chart.kind {
         ChartKind::Line => line_chart(&mut s, chart, &points),
         ChartKind::Bar => bar_chart(&mut s, chart, &points),
@@ -82,10 +89,11 @@ pub fn chart_svg(chart: &Chart) -> String {
     s
 }
 
-fn legend(s: &mut String, chart: &Chart) {
+/// A row of colour swatches with their names across the top, wrapping as needed.
+pub(super) fn legend<'a>(s: &mut String, items: impl Iterator<Item = (&'a str, &'a str)>) {
     let (mut x, mut y) = (LEFT, 16.0);
-    for (i, series) in chart.series.iter().enumerate() {
-        let label: String = series.name.chars().take(28).collect();
+    for (name, fill) in items {
+        let label: String = name.chars().take(28).collect();
         let w = 22.0 + 7.2 * label.chars().count() as f64;
         if x + w > W - RIGHT && x > LEFT {
             x = LEFT;
@@ -95,7 +103,7 @@ fn legend(s: &mut String, chart: &Chart) {
             s,
             "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"10\" height=\"10\" rx=\"2\" fill=\"{}\"/><text x=\"{:.1}\" y=\"{y:.1}\" class=\"legend\" dominant-baseline=\"middle\">{}</text>",
             y - 5.0,
-            colour(i),
+            fill,
             x + 14.0,
             esc(&label)
         );
@@ -104,25 +112,27 @@ fn legend(s: &mut String, chart: &Chart) {
 }
 
 /// Maps data to the plot area.
-struct Frame {
-    x0: f64,
-    x1: f64,
-    y0: f64,
-    y1: f64,
-    bottom: f64,
+pub(super) struct Frame {
+    pub(super) x0: f64,
+    pub(super) x1: f64,
+    pub(super) y0: f64,
+    pub(super) y1: f64,
+    pub(super) bottom: f64,
 }
 
 impl Frame {
-    fn px(&self, x: f64) -> f64 {
+    pub(super) fn px(&self, x: f64) -> f64 {
         LEFT + (x - self.x0) / (self.x1 - self.x0) * (W - LEFT - RIGHT)
     }
-    fn py(&self, y: f64) -> f64 {
+    pub(super) fn py(&self, y: f64) -> f64 {
         let plot = H - TOP - self.bottom;
         TOP + plot - (y - self.y0) / (self.y1 - self.y0) * plot
     }
 }
 
-fn y_axis(s: &mut String, chart: &Chart, points: &[[f64; 2]], bottom: f64) -> (f64, f64) {
+/// Grid lines, ticks, the unit and both axes for values `points[..][1]`; the frame
+/// drawn, its x range `0..1` for the caller to set.
+pub(super) fn y_axis(s: &mut String, y_unit: &str, points: &[[f64; 2]], bottom: f64) -> Frame {
     let lo = points
         .iter()
         .map(|p| p[1])
@@ -156,7 +166,7 @@ fn y_axis(s: &mut String, chart: &Chart, points: &[[f64; 2]], bottom: f64) -> (f
     let _ = write!(
         s,
         "<text x=\"14\" y=\"{mid:.1}\" class=\"axis-label\" text-anchor=\"middle\" transform=\"rotate(-90 14 {mid:.1})\">{}</text>",
-        esc(&chart.y_unit)
+        esc(y_unit)
     );
     let _ = write!(
         s,
@@ -170,11 +180,11 @@ fn y_axis(s: &mut String, chart: &Chart, points: &[[f64; 2]], bottom: f64) -> (f
         f.py(y0.max(0.0).min(y1)),
         f.py(y0.max(0.0).min(y1))
     );
-    (y0, y1)
+    f
 }
 
 fn line_chart(s: &mut String, chart: &Chart, points: &[[f64; 2]]) {
-    let (y0, y1) = y_axis(s, chart, points, BOTTOM);
+    let frame = y_axis(s, &chart.y_unit, points, BOTTOM);
     let xmin = points.iter().map(|p| p[0]).fold(f64::INFINITY, f64::min);
     let xmax = points
         .iter()
@@ -184,9 +194,7 @@ fn line_chart(s: &mut String, chart: &Chart, points: &[[f64; 2]]) {
     let f = Frame {
         x0: xt[0],
         x1: xt[xt.len() - 1],
-        y0,
-        y1,
-        bottom: BOTTOM,
+        ..frame
     };
     for t in &xt {
         let x = f.px(*t);
@@ -199,13 +207,7 @@ fn line_chart(s: &mut String, chart: &Chart, points: &[[f64; 2]]) {
             esc(&num(*t))
         );
     }
-    let _ = write!(
-        s,
-        "<text x=\"{:.1}\" y=\"{:.1}\" class=\"axis-label\" text-anchor=\"middle\">{}</text>",
-        LEFT + (W - LEFT - RIGHT) / 2.0,
-        H - 8.0,
-        esc(&chart.x_label)
-    );
+    x_axis_label(s, &chart.x_label, H - 8.0);
     if let Some(load) = &chart.load {
         load_area(s, load, &f);
     }
@@ -284,6 +286,36 @@ fn load_area(s: &mut String, load: &Load, f: &Frame) {
     );
 }
 
+/// The x axis's name, centred under the plot at height `y`.
+pub(super) fn x_axis_label(s: &mut String, text: &str, y: f64) {
+    let _ = write!(
+        s,
+        "<text x=\"{:.1}\" y=\"{y:.1}\" class=\"axis-label\" text-anchor=\"middle\">{}</text>",
+        LEFT + (W - LEFT - RIGHT) / 2.0,
+        esc(text)
+    );
+}
+
+/// A bar group's name under the axis at `(cx, ly)`; slanted ones are cut short,
+/// with the whole name on hover.
+pub(super) fn category_label(s: &mut String, name: &str, cx: f64, ly: f64, slant: bool) {
+    if slant {
+        let short: String = name.chars().take(16).collect();
+        let _ = write!(
+            s,
+            "<text x=\"{cx:.1}\" y=\"{ly:.1}\" class=\"tick\" text-anchor=\"end\" transform=\"rotate(-30 {cx:.1} {ly:.1})\"><title>{}</title>{}</text>",
+            esc(name),
+            esc(&short)
+        );
+    } else {
+        let _ = write!(
+            s,
+            "<text x=\"{cx:.1}\" y=\"{ly:.1}\" class=\"tick\" text-anchor=\"middle\">{}</text>",
+            esc(name)
+        );
+    }
+}
+
 fn bar_chart(s: &mut String, chart: &Chart, points: &[[f64; 2]]) {
     let max_index = points
         .iter()
@@ -302,14 +334,8 @@ fn bar_chart(s: &mut String, chart: &Chart, points: &[[f64; 2]]) {
         .unwrap_or(2);
     let slant = longest as f64 * 7.0 > group_w - 4.0;
     let bottom = if slant { 78.0 } else { BOTTOM };
-    let (y0, y1) = y_axis(s, chart, points, bottom);
-    let f = Frame {
-        x0: 0.0,
-        x1: 1.0,
-        y0,
-        y1,
-        bottom,
-    };
+    let f = y_axis(s, &chart.y_unit, points, bottom);
+    let (y0, y1) = (f.y0, f.y1);
     let n = chart.series.len().max(1);
     let inner = group_w * 0.78;
     let bar_w = inner / n as f64;
@@ -324,21 +350,7 @@ fn bar_chart(s: &mut String, chart: &Chart, points: &[[f64; 2]]) {
             .unwrap_or_else(|| g.to_string());
         let cx = gx + group_w / 2.0;
         let ly = H - bottom + 14.0;
-        if slant {
-            let short: String = name.chars().take(16).collect();
-            let _ = write!(
-                s,
-                "<text x=\"{cx:.1}\" y=\"{ly:.1}\" class=\"tick\" text-anchor=\"end\" transform=\"rotate(-30 {cx:.1} {ly:.1})\"><title>{}</title>{}</text>",
-                esc(&name),
-                esc(&short)
-            );
-        } else {
-            let _ = write!(
-                s,
-                "<text x=\"{cx:.1}\" y=\"{ly:.1}\" class=\"tick\" text-anchor=\"middle\">{}</text>",
-                esc(&name)
-            );
-        }
+        category_label(s, &name, cx, ly, slant);
         for (i, series) in chart.series.iter().enumerate() {
             let Some(p) = series
                 .points

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use gatebench_analysis::{Criteria, Mode, ScaleReport, ScaleStep};
 use gatebench_report::{
     Chart, ChartKind, CheckResult, Criterion, Environment, Evidence, Recommendation,
     SCHEMA_VERSION, Series, Severity, SuiteReport, TargetInfo,
@@ -508,4 +509,41 @@ pub fn ready_report() -> SuiteReport {
     }
     r.verdict = SuiteReport::verdict_of(&r.checks);
     r
+}
+
+/// A step test of three steps, linear until 40 rps and broken at 60 (errors),
+/// with no bottleneck findings.
+pub fn scale_report() -> ScaleReport {
+    let step = |load: f64, throughput: f64, error_rate: f64| ScaleStep {
+        load,
+        throughput,
+        p50_ms: Some(100.0),
+        p95_ms: Some(110.0 + load),
+        p99_ms: Some(120.0 + load),
+        error_rate,
+        efficiency: Some(1.0),
+        sent: 100,
+        ok: 100,
+        failed: 0,
+        dropped: 0,
+        duration_s: 5.0,
+        bottleneck: None,
+    };
+    ScaleReport {
+        scenario: "<mix>".to_owned(),
+        target: "http://127.0.0.1:1".to_owned(),
+        mode: Mode::Rate,
+        unit: "rps".to_owned(),
+        step_duration_s: 5.0,
+        time_scale: Some(0.1),
+        criteria: Criteria::default(),
+        steps: vec![
+            step(20.0, 20.0, 0.0),
+            step(40.0, 40.0, 0.0),
+            step(60.0, 47.0, 0.2),
+        ],
+        linear_until: Some(40.0),
+        breaking_point: Some(60.0),
+        reason: "errors".to_owned(),
+    }
 }
