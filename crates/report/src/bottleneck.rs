@@ -72,6 +72,9 @@ fn headline(b: &Bottleneck) -> String {
     );
     let source = match b.source.as_str() {
         "server-timing" => "server-timing (the target's own timing headers)",
+        "server-timing and books" => {
+            "server-timing (the target's own timing headers), the provider's time from the mocks' books"
+        }
         "books" => "books (the mocks' books against client time)",
         "none" => "none (no breakdown)",
         other => other,
