@@ -314,7 +314,8 @@ fn at(e: &Evidence) -> String {
     format!("at {} {}", trim(e.load), e.unit)
 }
 
-fn trim(v: f64) -> String {
+/// A load as reports write it: whole numbers bare, others to one decimal.
+pub fn trim(v: f64) -> String {
     if v.fract() == 0.0 {
         format!("{v:.0}")
     } else {

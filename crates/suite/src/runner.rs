@@ -198,6 +198,11 @@ pub(crate) fn assemble(
         checks.push(outcome.result);
     }
     recommendations.extend(recommend::general(&checks));
+    recommendations.extend(recommend::bottlenecks(
+        &checks,
+        runs.iter()
+            .filter_map(|(key, run)| Some((key.split_once('/')?.0, run))),
+    ));
     let mut versions = BTreeMap::new();
     versions.insert("gatebench".to_owned(), env!("CARGO_PKG_VERSION").to_owned());
     versions.insert("report_schema".to_owned(), SCHEMA_VERSION.to_string());

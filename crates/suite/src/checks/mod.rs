@@ -188,6 +188,7 @@ impl Ctx<'_> {
             ),
             time_scale: self.subject.time_scale,
             segment: self.segment,
+            books: self.subject.books.clone(),
             ..RunOptions::default()
         }
     }

@@ -102,6 +102,11 @@ fn outcome(ctx: &Ctx<'_>, report: ScaleReport, file: &str) -> CheckOutcome {
         higher_is_better: true,
         source: Source::Client,
     };
+    let broken = report
+        .breaking_point
+        .and_then(|b| report.steps.iter().find(|s| s.load == b))
+        .and_then(|s| s.bottleneck.as_ref())
+        .map(|b| crate::recommend::bottleneck(&ctx.spec.name, b));
     let recommendations = report
         .breaking_point
         .map(|b| Recommendation {
@@ -118,6 +123,7 @@ fn outcome(ctx: &Ctx<'_>, report: ScaleReport, file: &str) -> CheckOutcome {
             figure: format!("breaking point {}", number(b, &unit)),
         })
         .into_iter()
+        .chain(broken)
         .collect();
     let mut charts = scale_charts(&report);
     for chart in &mut charts {
