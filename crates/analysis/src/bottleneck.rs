@@ -80,8 +80,11 @@ impl UpstreamTruth {
 /// CPU of one watched target over a load level.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CpuUse {
-    /// `system` or the process's name.
+    /// `system` (or, in merged results, a segment's system) or the process's name.
     pub target: String,
+    /// Whether this is the machine as a whole (its % is of all cores).
+    #[serde(default)]
+    pub system: bool,
     /// The process id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
@@ -280,7 +283,7 @@ fn breakdown(e: &Evidence) -> (Vec<Part>, &'static str) {
 fn saturated(e: &Evidence) -> Vec<String> {
     let mut found = Vec::new();
     for c in &e.cpu {
-        if c.target == "system" {
+        if c.system {
             if c.mean_percent >= SYSTEM_SATURATED_PERCENT {
                 let cores = e
                     .cores

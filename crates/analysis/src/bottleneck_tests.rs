@@ -29,6 +29,7 @@ fn timing(parts: &[(&str, f64, f64)]) -> BTreeMap<String, PartTiming> {
 fn cpu(target: &str, mean: f64) -> CpuUse {
     CpuUse {
         target: target.into(),
+        system: target == "system",
         pid: Some(7),
         mean_percent: mean,
         max_percent: mean + 3.0,

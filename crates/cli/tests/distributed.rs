@@ -159,6 +159,14 @@ fn sent(r: &RunResults, with_time: bool) -> Vec<(String, Option<String>, Option<
 }
 
 /// The value at quantile `q` of sorted samples (nearest rank, as HDR reads it).
+/// The resource samples the segments' monitors took, together.
+fn seg_dirs_samples(segments: &[PathBuf]) -> u64 {
+    segments
+        .iter()
+        .map(|s| read(s).resources.map_or(0, |r| r.overhead.samples))
+        .sum()
+}
+
 fn nearest_rank(sorted: &[f64], q: f64) -> f64 {
     let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     sorted[rank - 1]
@@ -227,6 +235,22 @@ async fn open_loop_segments_merge_into_the_whole_run() {
     // the time series counts every finished request once
     let series: u64 = merged.timeseries.iter().map(|p| p.total.requests).sum();
     assert_eq!(series, merged.totals.sent - merged.totals.dropped);
+    // every segment's resource samples, named after it, and a bottleneck of the
+    // merged figures (a mock: no server-timing, no books, so unknown unless a
+    // process was saturated)
+    let resources = merged.resources.as_ref().expect("merged resources");
+    for i in 0..3 {
+        let name = format!("segment {i}: gatebench");
+        assert!(
+            resources.series_of(&name, "cpu_percent").is_some(),
+            "{:?}",
+            resources.targets
+        );
+    }
+    let samples: u64 = seg_dirs_samples(&segments);
+    assert_eq!(resources.overhead.samples, samples);
+    let b = merged.bottleneck.as_ref().expect("a merged bottleneck");
+    assert_eq!(b.measured.requests, merged.totals.ok + merged.totals.failed);
 
     // merged percentiles are the pooled records' within HDR precision (3 digits)
     for name in ["story", "embed"] {

@@ -76,8 +76,13 @@ impl RunResults {
                 let values = points.iter().map(|p| p[1]);
                 let max = values.clone().reduce(f64::max)?;
                 let mean = values.sum::<f64>() / points.len() as f64;
+                let system = resources
+                    .targets
+                    .iter()
+                    .any(|t| t.name == s.target && t.kind == "system");
                 Some(CpuUse {
                     target: s.target.clone(),
+                    system,
                     pid: s.pid,
                     mean_percent: (mean * 10.0).round() / 10.0,
                     max_percent: (max * 10.0).round() / 10.0,

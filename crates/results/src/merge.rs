@@ -7,14 +7,19 @@
 //! wall-clock seconds from the merged start and add; their percentiles cannot be
 //! merged exactly without per-second histograms, so a merged point keeps the largest
 //! of the inputs' (an upper bound). Thresholds are not carried over: re-evaluate
-//! them on the merged store.
+//! them on the merged store. The merged results carry every run's resource
+//! samples (named after their run), the degradation detector's findings over the
+//! merged series, and the bottleneck of the merged figures.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use gatebench_analysis::{DegradationConfig, Detector, Finding, ResourceAlert, Second};
+
 use crate::build::{RunMeta, build};
 use crate::hist::{Hist, HistDecodeError, round3};
 use crate::outcome::Outcome;
+use crate::resources::{Problem, ResourceResults, ResourceSeries, ResourceTarget};
 use crate::run::{RunResults, SCHEMA_VERSION};
 use crate::store::{RequestStats, Store};
 use crate::timeseries::{Point, TimePoint};
@@ -226,13 +231,22 @@ pub fn merge(runs: &[RunResults]) -> Result<RunResults, MergeError> {
             .flat_map(|r| r.requests.iter().flatten().cloned())
             .collect()
     });
-    Ok(build(
+    let planned = meta.planned.as_secs_f64();
+    let mut merged = build(
         meta,
         &store,
         merge_timeseries(runs, &offsets),
         records,
         Vec::new(),
-    ))
+    );
+    merged.resources = merge_resources(runs, &offsets);
+    merged.findings = detect(&merged.timeseries, planned);
+    merged.bottleneck = merged
+        .evidence(merged.totals.rps, "rps")
+        .ok()
+        .filter(|e| e.requests > 0)
+        .map(|e| gatebench_analysis::bottleneck::find(&e));
+    Ok(merged)
 }
 
 /// Adds the runs' points second by second of the wall clock: a run that started
@@ -263,6 +277,92 @@ fn merge_timeseries(runs: &[RunResults], offsets: &[f64]) -> Vec<TimePoint> {
         }
     }
     seconds.into_values().collect()
+}
+
+/// The degradation detector, with its default settings, over the merged series:
+/// each second's p95 is the largest of the runs' (an upper bound), compared with
+/// the early window of the same measure. The load's seconds only, as a run feeds
+/// it.
+fn detect(series: &[TimePoint], planned_s: f64) -> Vec<Finding> {
+    let mut detector = Detector::new(DegradationConfig::default());
+    let mut found = Vec::new();
+    for point in series.iter().filter(|p| p.t <= planned_s + 0.5) {
+        let p = &point.total;
+        found.extend(detector.push(Second {
+            t: point.t,
+            requests: p.requests,
+            errors: p.errors,
+            rps: p.rps,
+            p95_ms: p.p95_ms,
+            vus: p.vus,
+        }));
+    }
+    found
+}
+
+/// Every run's resource samples side by side, on the merged clock: with several
+/// runs, each target is named after its run (`segment 1: gatebench`, or `run 2:
+/// system` for runs that were not segments); the monitors' costs add.
+fn merge_resources(runs: &[RunResults], offsets: &[f64]) -> Option<ResourceResults> {
+    let sampled: Vec<(usize, &RunResults, &ResourceResults, f64)> = runs
+        .iter()
+        .zip(offsets)
+        .enumerate()
+        .filter_map(|(i, (run, offset))| Some((i, run, run.resources.as_ref()?, *offset)))
+        .collect();
+    let several = sampled.len() > 1;
+    let mut out = ResourceResults::default();
+    let (mut cpu_s, mut wall_s) = (Some(0.0), 0.0);
+    for (i, run, r, offset) in &sampled {
+        let name = |target: &str| match (several, &run.segment) {
+            (false, _) => target.to_owned(),
+            (true, Some(s)) => format!("segment {}: {target}", s.index),
+            (true, None) => format!("run {i}: {target}"),
+        };
+        out.interval_s = out.interval_s.max(r.interval_s);
+        out.cores = if out.targets.is_empty() || out.cores == r.cores {
+            r.cores
+        } else {
+            None
+        };
+        out.targets.extend(r.targets.iter().map(|t| ResourceTarget {
+            name: name(&t.name),
+            ..t.clone()
+        }));
+        out.series.extend(r.series.iter().map(|s| {
+            ResourceSeries {
+                target: name(&s.target),
+                points: s
+                    .points
+                    .iter()
+                    .map(|p| [round3(p[0] + offset), p[1]])
+                    .collect(),
+                ..s.clone()
+            }
+        }));
+        out.alerts.extend(r.alerts.iter().map(|a| ResourceAlert {
+            t: round3(a.t + offset),
+            target: name(&a.target),
+            ..a.clone()
+        }));
+        out.problems.extend(r.problems.iter().map(|p| Problem {
+            message: name(&p.message),
+            count: p.count,
+        }));
+        out.overhead.samples += r.overhead.samples;
+        wall_s += r.overhead.wall_s;
+        cpu_s = cpu_s.zip(r.overhead.cpu_s).map(|(a, b)| a + b);
+    }
+    if sampled.is_empty() {
+        return None;
+    }
+    out.alerts.sort_by(|a, b| a.t.total_cmp(&b.t));
+    out.overhead.wall_s = round3(wall_s);
+    out.overhead.cpu_s = cpu_s;
+    out.overhead.cpu_percent_of_core = cpu_s
+        .filter(|_| wall_s > 0.0)
+        .map(|c| (c / wall_s * 100.0 * 1e6).round() / 1e6);
+    Some(out)
 }
 
 /// Folds a later point of one run into an earlier one of the same second.

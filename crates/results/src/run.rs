@@ -238,8 +238,8 @@ pub struct RunResults {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bottleneck: Option<gatebench_analysis::Bottleneck>,
     /// What the resource monitor sampled (system, processes, Prometheus series),
-    /// the thresholds crossed and the monitor's own cost; absent when no monitor
-    /// ran (a merge of segments).
+    /// the thresholds crossed and the monitor's own cost (in a merge, every run's
+    /// samples, named after the run); absent when no monitor ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<crate::ResourceResults>,
     /// One record per request, when asked for.
