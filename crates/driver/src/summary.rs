@@ -80,6 +80,21 @@ pub fn summary_text(r: &RunResults) -> String {
     if let Some(res) = &r.resources {
         resources(&mut s, res);
     }
+    if let Some(b) = &r.bottleneck {
+        let share = b.share.map_or_else(String::new, |v| {
+            format!(", {:.0} % of mean latency", v * 100.0)
+        });
+        let _ = writeln!(
+            s,
+            "\n  bottleneck: {} ({}{share})\n    {}",
+            b.component.name(),
+            b.source,
+            b.recommendation
+        );
+        for p in &b.problems {
+            let _ = writeln!(s, "    note: {p}");
+        }
+    }
     let _ = writeln!(
         s,
         "\n  {:<24} {:>8} {:>8} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9}",

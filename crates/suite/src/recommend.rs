@@ -73,3 +73,87 @@ pub fn general(checks: &[CheckResult]) -> Vec<Recommendation> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use gatebench_driver::analysis::bottleneck::{Evidence, PartTiming, find};
+    use gatebench_driver::results::{RunMeta, build};
+    use gatebench_report::{Criterion, Evidence as CheckEvidence, Severity, Source};
+
+    use super::*;
+
+    /// A run whose bottleneck is the queue at `load` rps.
+    fn run(load: f64) -> RunResults {
+        let meta = RunMeta {
+            name: "load".into(),
+            scenario_file: None,
+            seed: 1,
+            started_at: SystemTime::UNIX_EPOCH,
+            planned: Duration::from_secs(1),
+            aborted: false,
+            abort_reason: None,
+            executors: Default::default(),
+            time_scale: None,
+        };
+        let mut r = build(meta, &Default::default(), Vec::new(), None, Vec::new());
+        let timing = |mean_ms| PartTiming {
+            mean_ms,
+            p95_ms: mean_ms * 2.0,
+        };
+        r.bottleneck = Some(find(&Evidence {
+            load,
+            unit: "rps".into(),
+            requests: 100,
+            latency_mean_ms: Some(100.0),
+            latency_p95_ms: Some(200.0),
+            server_timing: [("queue", timing(80.0)), ("total", timing(90.0))]
+                .into_iter()
+                .map(|(n, t)| (n.to_owned(), t))
+                .collect(),
+            ..Evidence::default()
+        }));
+        r
+    }
+
+    fn check(name: &str, passed: bool) -> CheckResult {
+        let criterion = Criterion {
+            name: "p95".into(),
+            target: "< 1 s".into(),
+            measured: "2 s".into(),
+            passed,
+            value: Some(2.0),
+            unit: "s".into(),
+            higher_is_better: false,
+            source: Source::Client,
+        };
+        CheckResult::from_criteria(
+            name,
+            name,
+            Severity::Major,
+            vec![criterion],
+            CheckEvidence::default(),
+            0.0,
+        )
+    }
+
+    #[test]
+    fn a_failed_check_gets_the_bottleneck_of_its_busiest_run() {
+        let (low, high, other) = (run(10.0), run(40.0), run(99.0));
+        let runs = [("load", &low), ("load", &high), ("fine", &other)];
+        let checks = [check("load", false), check("fine", true)];
+        let found = bottlenecks(&checks, runs);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].rule, "bottleneck");
+        assert_eq!(found[0].check, "load");
+        assert_eq!(found[0].figure, "queue (80 % of mean latency) at 40 rps");
+        assert!(
+            found[0]
+                .message
+                .starts_with("Bottleneck: queue wait is 80 %"),
+            "{}",
+            found[0].message
+        );
+    }
+}
