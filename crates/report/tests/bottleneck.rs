@@ -207,6 +207,16 @@ fn a_scale_report_shows_each_steps_bottleneck_in_its_table_list_and_chart() {
         "a step without a finding: {text}"
     );
     assert!(text.contains("## Bottleneck per step"));
+    // the terminal's table keeps each step's finding on its row, unwrapped
+    let console = gatebench_report::scale_console(&scale_report([
+        Some(upstream.clone()),
+        Some(queue.clone()),
+        None,
+    ]));
+    assert!(
+        console.contains("upstream 90 %") && console.contains("queue 80 %"),
+        "{console}"
+    );
     assert!(
         text.contains(&format!(
             "- **40 rps** — queue 80 %: {}",
