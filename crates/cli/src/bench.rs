@@ -338,6 +338,61 @@ pub(crate) fn tool_version(tool: &str) -> Option<String> {
     )
 }
 
+/// Loads for wrk: a name, a URL and the Lua script's text (none: plain GET).
+pub(crate) type WrkLoad<'a> = (&'a str, String, Option<String>);
+
+/// Runs each load with wrk (2 threads, `connections`, `duration`), the loads
+/// interleaved round after round so that noise on the machine hits them alike;
+/// each load's rates, one per round that wrk reported.
+pub(crate) fn wrk_rounds(
+    loads: &[WrkLoad<'_>],
+    connections: u32,
+    duration: Duration,
+    rounds: u32,
+) -> anyhow::Result<Vec<Vec<f64>>> {
+    let dir = std::env::temp_dir().join(format!("gatebench-wrk-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let mut scripts = Vec::new();
+    for (i, (_, _, text)) in loads.iter().enumerate() {
+        scripts.push(match text {
+            Some(text) => {
+                let path = dir.join(format!("load-{i}.lua"));
+                std::fs::write(&path, text)?;
+                Some(path.display().to_string())
+            }
+            None => None,
+        });
+    }
+    let (c, secs) = (
+        connections.max(1).to_string(),
+        format!("{}s", duration.as_secs().max(1)),
+    );
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); loads.len()];
+    for _ in 0..rounds.max(1) {
+        for (i, (_, url, _)) in loads.iter().enumerate() {
+            let mut wrk = vec!["-t", "2", "-c", c.as_str(), "-d", secs.as_str()];
+            if let Some(script) = &scripts[i] {
+                wrk.extend(["-s", script.as_str()]);
+            }
+            wrk.push(url.as_str());
+            rates[i].extend(run_tool("wrk", &wrk, parse_wrk));
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(rates)
+}
+
+/// A wrk script that POSTs `body` as JSON with `headers`.
+pub(crate) fn post_script(body: &str, headers: &[(&str, &str)]) -> String {
+    let mut text =
+        "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n".to_owned();
+    for (name, value) in headers {
+        text.push_str(&format!("wrk.headers[\"{name}\"] = \"{value}\"\n"));
+    }
+    text.push_str(&format!("wrk.body = [[{body}]]\n"));
+    text
+}
+
 /// Runs a load tool and reads its rate.
 pub(crate) fn run_tool(tool: &str, args: &[&str], parse: fn(&str) -> Option<f64>) -> Option<f64> {
     eprintln!("running {tool} {}", args.join(" "));

@@ -3,6 +3,8 @@
 //! through the gateway (cache off: `no-cache, no-store`), alternately, in one run;
 //! the difference of the latency percentiles is what the gateway costs a caller.
 //! The gateway's own `server-timing` (total minus upstream) is reported beside it.
+//! Then, with wrk as an independent load generator, the most requests per second
+//! the mock serves directly and through the gateway, interleaved, and their ratio.
 //!
 //! Without `--rate`, the rate is calibrated to the machine: a short closed-loop probe
 //! finds the most the gateway serves here, and the benchmark runs at half of it, so
@@ -19,7 +21,7 @@ use anyhow::Context as _;
 use gatebench_driver::{RunOptions, RunResults, ScenarioFile, Targets};
 use hdrhistogram::Histogram;
 
-use crate::bench::ServerChild;
+use crate::bench::{ServerChild, WrkLoad, median, post_script, tool_version, wrk_rounds};
 
 /// Options of `gatebench bench gateway`.
 #[derive(Debug, clap::Args)]
@@ -41,6 +43,74 @@ pub struct GatewayBenchArgs {
     /// to compare builds under one load generator.
     #[arg(long, value_name = "BINARY")]
     servers: Option<PathBuf>,
+    /// Connections wrk keeps open for the throughput ratio.
+    #[arg(long, default_value_t = 32)]
+    connections: u32,
+    /// Only the latency phases: no throughput ratio with wrk.
+    #[arg(long)]
+    no_throughput: bool,
+}
+
+/// The throughput measurement's request: the mock and the gateway get the same
+/// POST, the gateway's cache told neither to answer nor to keep it.
+const THROUGHPUT_BODY: &str = r#"{"model":"gpt-4o-mini","max_tokens":50,"messages":[{"role":"user","content":"How do I reset my password?"}]}"#;
+
+/// Most requests per second wrk gets from the mock directly and through the
+/// gateway, in interleaved rounds, and their ratio: what share of the provider's
+/// own throughput the gateway keeps on this machine.
+fn throughput(args: &GatewayBenchArgs, openai: &str, gateway: &str) -> anyhow::Result<()> {
+    let Some(version) = tool_version("wrk") else {
+        println!(
+            "\n  throughput ratio: not measured, wrk is not on PATH (Debian: apt-get install wrk)"
+        );
+        return Ok(());
+    };
+    let script = post_script(
+        THROUGHPUT_BODY,
+        &[
+            ("Authorization", "Bearer gb-alpha-dev"),
+            ("x-gatebench-cache", "no-cache, no-store"),
+        ],
+    );
+    let loads: Vec<WrkLoad<'_>> = vec![
+        (
+            "mock directly",
+            format!("{openai}/v1/chat/completions"),
+            Some(script.clone()),
+        ),
+        (
+            "through the gateway",
+            format!("{gateway}/v1/chat/completions"),
+            Some(script),
+        ),
+    ];
+    eprintln!(
+        "throughput: wrk {version}, {} connections, {} per load, {} round(s)",
+        args.connections,
+        gatebench_driver::format_duration(args.duration),
+        args.rounds
+    );
+    let rates = wrk_rounds(&loads, args.connections, args.duration, args.rounds)?;
+    println!(
+        "\n  {:<22} {:>12}  each round (wrk, {} connections, cache off)",
+        "target", "requests/s", args.connections
+    );
+    for ((name, ..), r) in loads.iter().zip(&rates) {
+        let each: Vec<String> = r.iter().map(|v| format!("{v:.0}")).collect();
+        println!(
+            "  {name:<22} {:>12}  {}",
+            median(r).map_or("-".into(), |m| format!("{m:.0}")),
+            each.join(" ")
+        );
+    }
+    match (median(&rates[0]), median(&rates[1])) {
+        (Some(direct), Some(through)) if direct > 0.0 => println!(
+            "  throughput ratio (gateway ÷ mock directly, medians): {:.2}",
+            through / direct
+        ),
+        _ => println!("  throughput ratio: wrk reported no rate"),
+    }
+    Ok(())
 }
 
 /// The benchmark's scenario under `load` (a `[load]` table): one non-stream chat
@@ -241,6 +311,9 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
     println!(
         "  latency from the intended send time (open loop); driver, gateway and mock share this machine's cores"
     );
+    if !args.no_throughput {
+        throughput(&args, &openai, &gateway)?;
+    }
     let invalid: Vec<String> = [
         ("mock directly", &direct),
         ("through the gateway", &through),

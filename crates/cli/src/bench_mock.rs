@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 
-use crate::bench::{ServerChild, median, parse_wrk, run_tool, tool_version};
+use crate::bench::{ServerChild, WrkLoad, median, post_script, tool_version, wrk_rounds};
 
 /// Options of `gatebench bench mock`.
 #[derive(Debug, clap::Args)]
@@ -27,12 +27,6 @@ pub struct MockBenchArgs {
 const CHAT: &str = r#"{"model":"gpt-4o-mini","max_tokens":64,"messages":[{"role":"user","content":"Tell me a short story about a lighthouse."}]}"#;
 const STREAM: &str = r#"{"model":"gpt-4o-mini","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"Tell me a short story about a lighthouse."}]}"#;
 const EMBED: &str = r#"{"model":"text-embedding-3-small","input":"How do I reduce my company's scope 2 emissions?"}"#;
-
-fn post_script(body: &str) -> String {
-    format!(
-        "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.body = [[{body}]]\n"
-    )
-}
 
 const VARIED: &str = r#"wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -58,55 +52,32 @@ pub async fn run(args: MockBenchArgs) -> anyhow::Result<ExitCode> {
         .as_str()
         .context("no OpenAI mock")?
         .to_owned();
-    let dir = std::env::temp_dir().join(format!("gatebench-bench-mock-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    let script = |name: &str, text: &str| -> anyhow::Result<String> {
-        let path = dir.join(name);
-        std::fs::write(&path, text)?;
-        Ok(path.display().to_string())
-    };
     let chat = format!("{openai}/v1/chat/completions");
-    let loads: Vec<(&str, String, Option<String>)> = vec![
+    let loads: Vec<WrkLoad<'_>> = vec![
         ("trivial handler (ceiling)", format!("{trivial}/"), None),
         (
             "chat, same prompt",
             chat.clone(),
-            Some(script("chat.lua", &post_script(CHAT))?),
+            Some(post_script(CHAT, &[])),
         ),
         (
             "chat, new prompt each",
             chat.clone(),
-            Some(script("varied.lua", VARIED)?),
+            Some(VARIED.to_owned()),
         ),
-        (
-            "chat, stream",
-            chat,
-            Some(script("stream.lua", &post_script(STREAM))?),
-        ),
+        ("chat, stream", chat, Some(post_script(STREAM, &[]))),
         (
             "embeddings",
             format!("{openai}/v1/embeddings"),
-            Some(script("embed.lua", &post_script(EMBED))?),
+            Some(post_script(EMBED, &[])),
         ),
     ];
-    let (c, secs) = (
-        args.connections.max(1).to_string(),
-        format!("{}s", args.duration.as_secs().max(1)),
-    );
     eprintln!(
-        "wrk {version}; {c} connections, {secs} per load; OpenAI mock {openai} (child process)"
+        "wrk {version}; {} connections, {} per load; OpenAI mock {openai} (child process)",
+        args.connections,
+        gatebench_driver::format_duration(args.duration)
     );
-    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); loads.len()];
-    for _ in 0..args.rounds.max(1) {
-        for (i, (_, url, script)) in loads.iter().enumerate() {
-            let mut wrk = vec!["-t", "2", "-c", c.as_str(), "-d", secs.as_str()];
-            if let Some(script) = script {
-                wrk.extend(["-s", script.as_str()]);
-            }
-            wrk.push(url.as_str());
-            rates[i].extend(run_tool("wrk", &wrk, parse_wrk));
-        }
-    }
+    let rates = wrk_rounds(&loads, args.connections, args.duration, args.rounds)?;
     let ceiling = median(&rates[0]);
     println!(
         "\n  {:<28} {:>12} {:>10}",
@@ -127,6 +98,5 @@ pub async fn run(args: MockBenchArgs) -> anyhow::Result<ExitCode> {
         "\n  median of {} round(s); mock and handler in a child process, wrk on the same machine",
         args.rounds.max(1)
     );
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(ExitCode::SUCCESS)
 }

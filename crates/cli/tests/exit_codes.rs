@@ -142,6 +142,14 @@ fn bench_gateway_piped_has_no_colour_and_an_honest_exit_code() {
     assert!(!all.contains('\u{1b}'), "ANSI codes in piped output: {all}");
     assert!(all.contains("calibrated: the gateway served"), "{all}");
     assert!(all.contains("added by the gateway"), "{all}");
+    // the throughput ratio wants wrk, and says so when it is missing
+    let wrk = Command::new("wrk").arg("-v").output().is_ok();
+    let said = if wrk {
+        "throughput ratio (gateway ÷ mock directly, medians): "
+    } else {
+        "throughput ratio: not measured, wrk is not on PATH"
+    };
+    assert!(all.contains(said), "{all}");
     // a loaded machine may make the phase invalid: then it must say so and fail
     match o.status.code() {
         Some(0) => assert!(!all.contains("INVALID MEASUREMENT"), "{all}"),
