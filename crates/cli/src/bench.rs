@@ -397,7 +397,13 @@ pub(crate) fn post_script(body: &str, headers: &[(&str, &str)]) -> String {
 pub(crate) fn run_tool(tool: &str, args: &[&str], parse: fn(&str) -> Option<f64>) -> Option<f64> {
     eprintln!("running {tool} {}", args.join(" "));
     let out = Command::new(tool).args(args).output().ok()?;
-    let rate = parse(&String::from_utf8_lossy(&out.stdout));
+    let text = String::from_utf8_lossy(&out.stdout);
+    // a rate of error answers is no throughput: wrk counts them as requests
+    if let Some(line) = text.lines().find(|l| l.contains("Non-2xx or 3xx responses")) {
+        eprintln!("{tool} got error answers ({}): its rate is left out", line.trim());
+        return None;
+    }
+    let rate = parse(&text);
     if rate.is_none() {
         eprintln!("could not read the output of {tool}");
     }
