@@ -447,7 +447,13 @@ fn recommend(
             "the provider holds {share} of latency{} {at}: the target adds little; more \
              throughput or lower latency needs the provider's side (higher rate limits, \
              more deployments or keys, a faster model) or fewer calls (caching)",
-            p95_of("upstream")
+            // server-timing's upstream ends at the response head: its p95 is the
+            // provider's only when the books did not give the provider's time
+            if e.upstream_truth.is_some() {
+                String::new()
+            } else {
+                p95_of("upstream")
+            }
         ),
         Component::Cache => format!(
             "cache lookups are {share} of latency{} {at}: a smaller index per partition, \

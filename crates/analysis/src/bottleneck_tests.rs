@@ -200,3 +200,28 @@ fn the_books_give_a_streams_provider_time_that_server_timing_stops_at_the_head()
     assert!((part(Component::Gateway) - 10.26).abs() < 1e-9);
     assert!((part(Component::Network) - 38.7).abs() < 1e-6, "{b:?}");
 }
+
+#[test]
+fn a_provider_timed_by_the_books_is_not_quoted_with_server_timings_head_p95() {
+    let mut e = level(324.0, 1300.0);
+    e.server_timing = timing(&[("upstream", 39.6, 91.8), ("total", 49.9, 95.0)]);
+    e.upstream_truth = Some(UpstreamTruth {
+        calls: 42,
+        busy_ms: 13_765.0,
+        per_request_ms: 275.0,
+    });
+    let b = find(&e);
+    assert!(
+        b.recommendation
+            .starts_with("the provider holds 85 % of latency at 200 rps"),
+        "{}",
+        b.recommendation
+    );
+    e.upstream_truth = None;
+    e.latency_mean_ms = Some(45.0);
+    assert!(
+        find(&e).recommendation.contains("(p95 91.8 ms of 1300 ms)"),
+        "{}",
+        find(&e).recommendation
+    );
+}

@@ -399,8 +399,14 @@ pub(crate) fn run_tool(tool: &str, args: &[&str], parse: fn(&str) -> Option<f64>
     let out = Command::new(tool).args(args).output().ok()?;
     let text = String::from_utf8_lossy(&out.stdout);
     // a rate of error answers is no throughput: wrk counts them as requests
-    if let Some(line) = text.lines().find(|l| l.contains("Non-2xx or 3xx responses")) {
-        eprintln!("{tool} got error answers ({}): its rate is left out", line.trim());
+    if let Some(line) = text
+        .lines()
+        .find(|l| l.contains("Non-2xx or 3xx responses"))
+    {
+        eprintln!(
+            "{tool} got error answers ({}): its rate is left out",
+            line.trim()
+        );
         return None;
     }
     let rate = parse(&text);
