@@ -77,18 +77,13 @@ fn the_provider_holding_the_time_names_the_upstream_from_either_source() {
 
     // any target: the books alone
     let mut e = level(400.0, 900.0);
-    e.upstream_truth = Some(UpstreamTruth::from_calls(
-        [(1_000, 380.0), (1_500, 380.0), (9_999, 1.0)],
-        1_000,
-        2_000,
-        2,
-    ));
+    e.upstream_truth = Some(UpstreamTruth::from_calls([380.0, 381.0], 2));
     let b = find(&e);
     assert_eq!(b.component, Component::Upstream);
     assert_eq!(b.source, "books");
     assert_eq!(b.measured.upstream_truth.as_ref().unwrap().calls, 2);
     assert_eq!(b.breakdown[1].component, Component::Target);
-    assert_eq!(b.breakdown[1].mean_ms, 20.0);
+    assert_eq!(b.breakdown[1].mean_ms, 19.5);
 }
 
 #[test]

@@ -4,7 +4,6 @@
 //! ([`gatebench_analysis::UpstreamTruth`]).
 
 use std::collections::BTreeMap;
-use std::time::UNIX_EPOCH;
 
 use gatebench_analysis::{CpuUse, Evidence, PartTiming};
 
@@ -89,13 +88,5 @@ impl RunResults {
                 })
             })
             .collect()
-    }
-
-    /// When the run started and ended, unix ms; `None` when its start does not
-    /// parse.
-    pub fn window_ms(&self) -> Option<(u64, u64)> {
-        let start = humantime::parse_rfc3339_weak(&self.started_at).ok()?;
-        let start = start.duration_since(UNIX_EPOCH).ok()?.as_millis() as u64;
-        Some((start, start + (self.duration_s * 1000.0).ceil() as u64))
     }
 }

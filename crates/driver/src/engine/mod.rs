@@ -396,9 +396,7 @@ async fn read_truth(
     books.settle().await;
     let window = books.since(&mark).await?;
     Ok(UpstreamTruth::from_calls(
-        window.calls.iter().map(|c| (c.at_ms, c.duration_ms)),
-        0,
-        u64::MAX,
+        window.calls.iter().map(|c| c.duration_ms),
         results.totals.ok + results.totals.failed,
     ))
 }
