@@ -395,6 +395,10 @@ async fn read_truth(
     let mark = mark?;
     books.settle().await;
     let window = books.since(&mark).await?;
+    if !window.lost.is_empty() {
+        // a partial sum would understate the provider's share
+        return Err(window.lost.join("; "));
+    }
     Ok(UpstreamTruth::from_calls(
         window.calls.iter().map(|c| c.duration_ms),
         results.totals.ok + results.totals.failed,
