@@ -388,3 +388,94 @@ fn add_point(into: &mut Point, p: &Point) {
     into.p95_ms = max(into.p95_ms, p.p95_ms);
     into.p99_ms = max(into.p99_ms, p.p99_ms);
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use super::*;
+
+    /// A run of 20 s whose p95 is 100 ms, then 400 ms from second `from`.
+    fn run(from: u64, cpu: f64) -> RunResults {
+        let meta = RunMeta {
+            name: "x".into(),
+            scenario_file: None,
+            seed: 1,
+            started_at: SystemTime::UNIX_EPOCH + Duration::from_secs(1_000),
+            planned: Duration::from_secs(20),
+            aborted: false,
+            abort_reason: None,
+            executors: BTreeMap::new(),
+            time_scale: None,
+        };
+        let series = (1..=20)
+            .map(|t| TimePoint {
+                t: t as f64,
+                total: Point {
+                    requests: 10,
+                    rps: 10.0,
+                    vus: 5,
+                    p95_ms: Some(if t >= from { 400.0 } else { 100.0 }),
+                    ..Point::default()
+                },
+                scenarios: BTreeMap::new(),
+            })
+            .collect();
+        let mut r = build(meta, &Store::default(), series, None, Vec::new());
+        r.resources = Some(ResourceResults {
+            interval_s: 1.0,
+            cores: Some(2),
+            targets: vec![ResourceTarget {
+                name: "gatebench".into(),
+                kind: "process".into(),
+                pid: Some(9),
+                url: None,
+            }],
+            series: vec![ResourceSeries {
+                target: "gatebench".into(),
+                pid: Some(9),
+                metric: "cpu_percent".into(),
+                unit: "percent".into(),
+                points: vec![[1.0, cpu], [2.0, cpu]],
+            }],
+            overhead: crate::MonitorOverhead {
+                samples: 2,
+                wall_s: 2.0,
+                cpu_s: Some(0.01),
+                cpu_percent_of_core: Some(0.5),
+            },
+            ..ResourceResults::default()
+        });
+        r
+    }
+
+    #[test]
+    fn a_merge_judges_the_merged_series_and_keeps_each_runs_resources() {
+        let merged = merge(&[run(12, 30.0), run(12, 60.0)]).unwrap();
+        assert!(
+            merged.findings.iter().any(|f| matches!(
+                f,
+                Finding::Degradation { metric, .. }
+                    if *metric == gatebench_analysis::degradation::Metric::LatencyP95
+            )),
+            "{:?}",
+            merged.findings
+        );
+        let resources = merged.resources.unwrap();
+        let names: Vec<&str> = resources.targets.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["run 0: gatebench", "run 1: gatebench"]);
+        assert_eq!(
+            resources
+                .series_of("run 1: gatebench", "cpu_percent")
+                .unwrap()
+                .points[0][1],
+            60.0
+        );
+        assert_eq!(resources.overhead.samples, 4);
+        assert_eq!(resources.cores, Some(2));
+
+        // a steady pair finds nothing
+        let steady = merge(&[run(99, 30.0), run(99, 30.0)]).unwrap();
+        assert!(steady.findings.is_empty(), "{:?}", steady.findings);
+    }
+}
