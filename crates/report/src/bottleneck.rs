@@ -90,6 +90,14 @@ fn rows(b: &Bottleneck) -> Vec<[String; 3]> {
         .collect()
 }
 
+/// The evidence, then what could not be gathered.
+fn lines(b: &Bottleneck) -> impl Iterator<Item = String> + '_ {
+    b.evidence
+        .iter()
+        .cloned()
+        .chain(b.problems.iter().map(|p| format!("not used: {p}")))
+}
+
 /// A run's section in `report.md`.
 pub(crate) fn markdown(s: &mut String, b: &Bottleneck) {
     let _ = writeln!(
@@ -99,8 +107,8 @@ pub(crate) fn markdown(s: &mut String, b: &Bottleneck) {
         md(&headline(b)),
         md(&b.recommendation)
     );
-    for e in &b.evidence {
-        let _ = writeln!(s, "- {}", md(e));
+    for e in lines(b) {
+        let _ = writeln!(s, "- {}", md(&e));
     }
     let rows = rows(b);
     if rows.is_empty() {
@@ -122,10 +130,10 @@ pub(crate) fn html(s: &mut String, run_key: &str, b: &Bottleneck) {
         esc(&headline(b)),
         esc(&b.recommendation)
     );
-    if !b.evidence.is_empty() {
+    if !b.evidence.is_empty() || !b.problems.is_empty() {
         s.push_str("<ul>\n");
-        for e in &b.evidence {
-            let _ = writeln!(s, "<li>{}</li>", esc(e));
+        for e in lines(b) {
+            let _ = writeln!(s, "<li>{}</li>", esc(&e));
         }
         s.push_str("</ul>\n");
     }

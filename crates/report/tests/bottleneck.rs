@@ -95,9 +95,15 @@ fn the_finder_names_the_queue_as_these_tests_expect() {
 
 #[test]
 fn a_run_reports_markdown_shows_its_bottleneck() {
-    let b = queue_bound(40.0);
+    let mut b = queue_bound(40.0);
+    b.problems
+        .push("the mocks' books could not be read: refused".to_owned());
     let text = markdown(&report_of(Some(b.clone())));
     assert!(text.contains("#### Bottleneck"), "{text}");
+    assert!(
+        text.contains("- not used: the mocks' books could not be read: refused"),
+        "{text}"
+    );
     assert!(
         text.contains("**queue** — 80 % of mean latency · source: server-timing"),
         "{text}"
