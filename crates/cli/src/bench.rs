@@ -278,18 +278,28 @@ async fn throughput(args: &DriverArgs) -> anyhow::Result<ExitCode> {
     for ((tool, version), rates) in tools.into_iter().zip(tool_rates) {
         rows.push((tool, version, rates));
     }
-    let oha = rows
+    // the ratio is to oha's rate, or to wrk's where oha is not on PATH
+    let (reference, against) = ["oha", "wrk"]
         .iter()
-        .find(|r| r.0 == "oha")
-        .and_then(|r| median(&r.2));
+        .find_map(|name| {
+            let rate = rows
+                .iter()
+                .find(|r| r.0 == *name)
+                .and_then(|r| median(&r.2))?;
+            Some((Some(rate), *name))
+        })
+        .unwrap_or((None, "oha"));
     println!(
         "\n  {:<10} {:<22} {:>12} {:>8}  each round",
-        "tool", "version", "requests/s", "vs oha"
+        "tool",
+        "version",
+        "requests/s",
+        format!("vs {against}")
     );
     for (tool, version, rates) in &rows {
         let m = median(rates);
         let rate = m.map_or_else(|| "-".to_owned(), |r| format!("{r:.0}"));
-        let ratio = match (m, oha) {
+        let ratio = match (m, reference) {
             (Some(r), Some(o)) if o > 0.0 => format!("{:.2}×", r / o),
             _ => "-".to_owned(),
         };
