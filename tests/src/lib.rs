@@ -27,7 +27,7 @@ pub async fn stack(tweak: impl FnOnce(&mut StackOptions)) -> Stack {
 
 /// An HTTP client with a generous timeout (tests bound their own waits).
 pub fn client() -> reqwest::Client {
-    match reqwest::Client::builder()
+    match gatebench_tls::http_client()
         .timeout(Duration::from_secs(30))
         .build()
     {

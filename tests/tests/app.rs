@@ -137,7 +137,7 @@ async fn judge(forward: Forward) -> Value {
         openai: openai.clone(),
         elevenlabs: mocks.url("elevenlabs").unwrap(),
         forward,
-        http: reqwest::Client::new(),
+        http: gatebench_tls::client(),
     })
     .await;
     let dir = std::env::temp_dir().join(format!(

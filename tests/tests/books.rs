@@ -216,7 +216,7 @@ async fn a_client_that_hangs_up_is_billed_for_the_work_done() {
     // Real delays, so the client can leave while the answer is generated.
     let mocks = start(1.0, |_| {}).await;
     let openai = mocks.url("openai").unwrap();
-    let quick = reqwest::Client::builder()
+    let quick = gatebench_tls::http_client()
         .timeout(Duration::from_millis(30))
         .build()
         .unwrap();

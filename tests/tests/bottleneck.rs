@@ -154,7 +154,7 @@ async fn busy_app(State((mock, cpu)): State<(String, Duration)>, body: String) -
     while start.elapsed() < cpu {
         x = std::hint::black_box(x.wrapping_mul(6364136223846793005).wrapping_add(1));
     }
-    reqwest::Client::new()
+    gatebench_tls::client()
         .post(format!("{mock}/v1/chat/completions"))
         .bearer_auth("sk-app")
         .header("content-type", "application/json")

@@ -42,7 +42,7 @@ async fn start() -> (RunningMocks, String) {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    gatebench_tls::http_client()
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap()

@@ -145,7 +145,7 @@ fn request_bodies_never_break_the_gateway_or_the_mock() {
     options.profile.openai.rate_limits = Default::default();
     options.profile.elevenlabs.rate_limits = Default::default();
     let stack = rt.block_on(Stack::start(options)).unwrap();
-    let client = reqwest::Client::builder()
+    let client = gatebench_tls::http_client()
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();

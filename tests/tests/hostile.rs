@@ -169,7 +169,7 @@ async fn a_slowloris_is_cut_off_by_every_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_flood_does_not_stop_any_server() {
     let stack = stack(AdminToken::open()).await;
-    let client = reqwest::Client::builder()
+    let client = gatebench_tls::http_client()
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
@@ -201,7 +201,7 @@ async fn an_idle_flood_does_not_stop_any_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operator_routes_need_the_admin_token_when_one_is_set() {
     let stack = stack(AdminToken::new("s3cret")).await;
-    let client = reqwest::Client::new();
+    let client = gatebench_tls::client();
     let gateway = stack.gateway_url();
     let openai = stack.mock_url("openai").unwrap();
     for url in [
@@ -245,7 +245,7 @@ async fn operator_routes_need_the_admin_token_when_one_is_set() {
 async fn a_mock_refuses_an_overlong_key_and_does_not_book_it() {
     let stack = stack(AdminToken::open()).await;
     let openai = stack.mock_url("openai").unwrap();
-    let client = reqwest::Client::new();
+    let client = gatebench_tls::client();
     let long = "k".repeat(4096);
     let refused = client
         .post(format!("{openai}/v1/chat/completions"))

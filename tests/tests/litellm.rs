@@ -67,7 +67,7 @@ async fn the_conformance_suite_judges_a_litellm_proxy() {
         .expect("litellm is on PATH");
     let _proxy = Proxy(child);
     let target = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
+    let http = gatebench_tls::client();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
     loop {
         let ready = http

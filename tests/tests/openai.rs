@@ -268,7 +268,7 @@ async fn models_are_listed_for_the_sdk() {
 }
 
 async fn post_raw(url: &str, path: &str, body: impl Into<reqwest::Body>) -> reqwest::Response {
-    reqwest::Client::new()
+    gatebench_tls::client()
         .post(format!("{url}{path}"))
         .header("content-type", "application/json")
         .header("authorization", "Bearer sk-test")
@@ -387,7 +387,11 @@ async fn bad_requests_get_the_right_status_in_openai_s_error_shape() {
         }
     }
     // The mock is still healthy after all that.
-    let health = reqwest::get(format!("{url}/healthz")).await.unwrap();
+    let health = gatebench_tls::client()
+        .get(format!("{url}/healthz"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(health.status(), 200);
     mocks.shutdown().await;
 }
@@ -399,7 +403,7 @@ async fn a_profile_that_requires_a_key_refuses_requests_without_one() {
         ..OpenAiProfile::default()
     };
     let (mocks, url) = start(profile, SEED).await;
-    let response = reqwest::Client::new()
+    let response = gatebench_tls::client()
         .post(format!("{url}/v1/chat/completions"))
         .json(&json!({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}))
         .send()
@@ -485,7 +489,7 @@ async fn a_repeated_long_prompt_reports_cached_tokens() {
     assert_eq!(cached, 1024 + (second.prompt_tokens - 1024) / 128 * 128);
 
     // A reset is a cold start: the provider's prompt cache is empty again.
-    let reset = reqwest::Client::new()
+    let reset = gatebench_tls::client()
         .post(format!("{url}/_mock/reset"))
         .send()
         .await
@@ -499,7 +503,7 @@ async fn a_repeated_long_prompt_reports_cached_tokens() {
 #[tokio::test]
 async fn a_stream_cut_fault_ends_the_stream_without_done() {
     let (mocks, url) = start(OpenAiProfile::default(), SEED).await;
-    let http = reqwest::Client::new();
+    let http = gatebench_tls::client();
     let put = http
         .put(format!("{url}/_mock/faults"))
         .json(&json!({"stream_cut": 1.0}))

@@ -90,7 +90,7 @@ const STORY: &str = "Once upon a time, a small dragon named Ember lived under a 
 #[tokio::test]
 async fn personality_answers_per_age_band_and_repeats_itself() {
     let mocks = start(Profile::default()).await;
-    let client = Client::new();
+    let client = gatebench_tls::client();
     let route = url(&mocks, "personality", "/v1/personality");
     let mut bands = Vec::new();
     for age in [4, 7, 11] {
@@ -131,7 +131,7 @@ async fn personality_answers_per_age_band_and_repeats_itself() {
 #[tokio::test]
 async fn personality_refuses_bad_input_with_422() {
     let mocks = start(Profile::default()).await;
-    let client = Client::new();
+    let client = gatebench_tls::client();
     let route = url(&mocks, "personality", "/v1/personality");
     for BadInput {
         body,
@@ -176,7 +176,7 @@ async fn personality_refuses_bad_input_with_422() {
 #[tokio::test]
 async fn webvtt_from_a_duration_is_valid_and_keeps_the_words() {
     let mocks = start(Profile::default()).await;
-    let client = Client::new();
+    let client = gatebench_tls::client();
     let route = url(&mocks, "webvtt", "/v1/webvtt");
     for (text, seconds) in [(STORY, 14.5), (STORY, 4_000.0), ("Hi.", 0.0005)] {
         let response = client
@@ -203,7 +203,7 @@ async fn webvtt_from_a_duration_is_valid_and_keeps_the_words() {
 #[tokio::test]
 async fn webvtt_from_an_alignment_follows_the_character_times() {
     let mocks = start(Profile::default()).await;
-    let client = Client::new();
+    let client = gatebench_tls::client();
     let route = url(&mocks, "webvtt", "/v1/webvtt");
     let body = json!({"text": STORY, "alignment": alignment(STORY), "max_chars_per_cue": 32});
     let response = client.post(&route).json(&body).send().await.unwrap();
@@ -237,7 +237,7 @@ async fn webvtt_from_an_alignment_follows_the_character_times() {
 #[tokio::test]
 async fn webvtt_answers_json_when_asked() {
     let mocks = start(Profile::default()).await;
-    let client = Client::new();
+    let client = gatebench_tls::client();
     let route = url(&mocks, "webvtt", "/v1/webvtt");
     let body = json!({"text": STORY, "duration_seconds": 12.0, "max_cue_seconds": 3});
     let doc = client
@@ -279,7 +279,7 @@ async fn webvtt_answers_json_when_asked() {
 #[tokio::test]
 async fn webvtt_refuses_bad_input_with_422() {
     let mocks = start(Profile::default()).await;
-    let client = Client::new();
+    let client = gatebench_tls::client();
     let route = url(&mocks, "webvtt", "/v1/webvtt");
     for BadInput {
         body,
@@ -315,7 +315,7 @@ async fn huge_bodies_get_413_in_the_detail_shape() {
     profile.personality.body_limit = 10_000;
     profile.webvtt.body_limit = 10_000;
     let mocks = start(profile).await;
-    let client = Client::new();
+    let client = gatebench_tls::client();
     let big = "word ".repeat(20_000);
     for (mock, route, body) in [
         (
@@ -342,7 +342,7 @@ async fn a_required_key_is_enforced() {
     profile.personality.require_key = true;
     profile.webvtt.api_keys = vec!["sk-good".into()];
     let mocks = start(profile).await;
-    let client = Client::new();
+    let client = gatebench_tls::client();
     let body = json!({"age": 6, "interests": ["cats"]}).to_string();
     let route = url(&mocks, "personality", "/v1/personality");
     let (status, answer) = post(&client, &route, body.clone()).await;
@@ -383,7 +383,7 @@ async fn a_required_key_is_enforced() {
 #[tokio::test]
 async fn injected_faults_answer_in_the_detail_shape_and_stats_count_everything() {
     let mocks = start(Profile::default()).await;
-    let client = Client::new();
+    let client = gatebench_tls::client();
     for (mock, route, body) in [
         (
             "webvtt",
@@ -454,7 +454,7 @@ async fn rate_limits_refuse_with_retry_after() {
     profile.webvtt.rate_limits.requests_per_minute = 2;
     profile.personality.rate_limits.tokens_per_minute = 3;
     let mocks = start(profile).await;
-    let client = Client::new();
+    let client = gatebench_tls::client();
     let route = url(&mocks, "webvtt", "/v1/webvtt");
     let body = json!({"text": "Hi.", "duration_seconds": 1});
     for _ in 0..2 {
@@ -508,7 +508,7 @@ async fn past_the_hard_capacity_limit_requests_are_refused() {
     })
     .await
     .unwrap();
-    let client = Client::new();
+    let client = gatebench_tls::client();
     let route = url(&mocks, "webvtt", "/v1/webvtt");
     let body = json!({"text": "Hold on.", "duration_seconds": 1});
     let first = tokio::spawn({

@@ -83,12 +83,12 @@ impl Books {
 
     /// [`Books::new`] with a client of its own.
     pub fn at(mocks: BTreeMap<String, String>) -> Books {
-        Books::new(reqwest::Client::new(), mocks)
+        Books::new(gatebench_tls::client(), mocks)
     }
 
     /// [`Books::discover`] with a client of its own.
     pub async fn discover_at(url: &str) -> Result<Books, String> {
-        Books::discover(reqwest::Client::new(), url).await
+        Books::discover(gatebench_tls::client(), url).await
     }
 
     /// Base URL by mock name.

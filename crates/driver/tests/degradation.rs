@@ -115,7 +115,7 @@ async fn latency_raised_mid_run_is_reported_live_within_seconds() {
     // eight seconds in (past the warm-up and the baseline), every answer slows 6×
     let slow = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_secs(8)).await;
-        let response = reqwest::Client::new()
+        let response = gatebench_tls::client()
             .put(format!("{control}/_mock/faults"))
             .json(&serde_json::json!({
                 "slow_down_factor": 6.0,

@@ -55,7 +55,9 @@ async fn every_traced_request_is_found_in_the_books() {
     let records = results.requests.unwrap();
     assert_eq!(records.len(), 24);
 
-    let page: CallPage = reqwest::get(format!("{openai}/_mock/calls?limit=1000"))
+    let page: CallPage = gatebench_tls::client()
+        .get(format!("{openai}/_mock/calls?limit=1000"))
+        .send()
         .await
         .unwrap()
         .json()

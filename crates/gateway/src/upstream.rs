@@ -80,7 +80,7 @@ pub enum UpstreamError {
 impl Upstreams {
     /// Builds providers, their queues and circuits, and the route table.
     pub fn new(config: &GatewayConfig) -> Result<Upstreams, UpstreamError> {
-        let client = reqwest::Client::builder()
+        let client = gatebench_tls::http_client()
             .pool_max_idle_per_host(256)
             .pool_idle_timeout(Duration::from_secs(90))
             .tcp_nodelay(true)

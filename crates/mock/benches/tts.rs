@@ -63,7 +63,7 @@ fn http(c: &mut Criterion) {
         }))
         .expect("mocks start");
     let url = mocks.url("elevenlabs").expect("an ElevenLabs mock");
-    let client = reqwest::Client::new();
+    let client = gatebench_tls::client();
     let counter = Arc::new(AtomicU64::new(0));
     let mut group = c.benchmark_group("http");
     group.sample_size(10);

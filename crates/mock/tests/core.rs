@@ -84,7 +84,7 @@ async fn set_faults(client: &reqwest::Client, url: &str, spec: Value) {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    gatebench_tls::http_client()
         .timeout(Duration::from_secs(10))
         .build()
         .unwrap()
@@ -249,7 +249,7 @@ async fn a_hang_gives_no_answer() {
     let (server, url) = start(ErrorStyle::OpenAi, ServiceSettings::default()).await;
     let http = client();
     set_faults(&http, &url, json!({ "hang": 1.0, "hang_for": "1h" })).await;
-    let short = reqwest::Client::builder()
+    let short = gatebench_tls::http_client()
         .timeout(Duration::from_millis(300))
         .build()
         .unwrap();

@@ -35,7 +35,7 @@ async fn start() -> (RunningMocks, String) {
 }
 
 async fn post(url: &str, path: &str, body: &Value) -> reqwest::Response {
-    let response = reqwest::Client::builder()
+    let response = gatebench_tls::http_client()
         .timeout(Duration::from_secs(60))
         .build()
         .unwrap()

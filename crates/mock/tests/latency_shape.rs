@@ -81,7 +81,7 @@ fn unloaded(models: &[(&str, ChatModel)]) -> OpenAiProfile {
 /// Streams `load.streams` answers and times their content chunks.
 async fn measure(profile: &OpenAiProfile, load: &Load) -> Measured {
     let (_server, url) = start(profile, load.time_scale).await;
-    let client = reqwest::Client::new();
+    let client = gatebench_tls::client();
     let body = json!({
         "model": load.model,
         "messages": [{"role": "user", "content": "Tell me a story about a brave rabbit."}],

@@ -52,7 +52,7 @@ fn client(url: &str) -> Client<OpenAIConfig> {
 }
 
 async fn post(url: &str, path: &str, body: Value) -> (u16, Value) {
-    let response = reqwest::Client::new()
+    let response = gatebench_tls::client()
         .post(format!("{url}{path}"))
         .bearer_auth("sk-test")
         .json(&body)
@@ -212,7 +212,7 @@ async fn ignore_eos_fills_the_cap_and_min_tokens_sets_a_floor() {
 }
 
 async fn get(url: &str, path: &str) -> Value {
-    reqwest::Client::new()
+    gatebench_tls::client()
         .get(format!("{url}{path}"))
         .bearer_auth("sk-test")
         .send()

@@ -43,7 +43,7 @@ impl Scraper {
             .enable_all()
             .build()
             .map_err(|e| err(format!("cannot start its runtime: {e}")))?;
-        let client = reqwest::Client::builder()
+        let client = gatebench_tls::http_client()
             .timeout(interval.min(MAX_SCRAPE))
             .build()
             .map_err(|e| err(e.to_string()))?;

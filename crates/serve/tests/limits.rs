@@ -149,7 +149,7 @@ async fn an_idle_flood_past_the_connection_limit_does_not_stop_the_server() {
         }
     }
     assert!(flood.len() >= 100, "only {} connected", flood.len());
-    let client = reqwest::Client::builder()
+    let client = gatebench_tls::http_client()
         .timeout(Duration::from_secs(20))
         .build()
         .unwrap();
@@ -165,7 +165,7 @@ async fn an_idle_flood_past_the_connection_limit_does_not_stop_the_server() {
 async fn only_an_unread_body_closes_the_connection() {
     let server = start(Limits::default()).await;
     let url = format!("http://{}", server.addr());
-    let http = reqwest::Client::new();
+    let http = gatebench_tls::client();
     let connection = |r: &reqwest::Response| {
         r.headers()
             .get(CONNECTION)

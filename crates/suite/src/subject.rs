@@ -359,11 +359,11 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The suite's HTTP client for its own calls.
 pub fn client() -> reqwest::Client {
-    reqwest::Client::builder()
+    gatebench_tls::http_client()
         .timeout(CALL_TIMEOUT)
         .default_headers(operator_headers())
         .build()
-        .unwrap_or_default()
+        .unwrap_or_else(|_| gatebench_tls::client())
 }
 
 /// The admin token of servers bound beyond loopback (`GATEBENCH_ADMIN_TOKEN`), sent

@@ -84,7 +84,7 @@ pub async fn start(upstream: &str, bugs: Bugs) -> String {
     let gw = Arc::new(Gw {
         upstream: upstream.trim_end_matches('/').to_owned(),
         bugs,
-        http: reqwest::Client::new(),
+        http: gatebench_tls::client(),
         cache: Mutex::default(),
         ledger: Mutex::default(),
         next: AtomicU64::new(1),

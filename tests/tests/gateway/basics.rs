@@ -521,7 +521,7 @@ async fn elevenlabs_style_routes_refuse_in_their_own_shape() {
 async fn a_client_that_hangs_up_is_counted_and_not_left_in_flight() {
     let stack = stack(|o| o.time_scale = 1.0).await;
     let url = stack.gateway_url();
-    let impatient = reqwest::Client::builder()
+    let impatient = gatebench_tls::http_client()
         .timeout(std::time::Duration::from_millis(150))
         .build()
         .unwrap();

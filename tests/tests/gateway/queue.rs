@@ -248,7 +248,7 @@ async fn a_client_that_gives_up_leaves_the_queue_and_no_upstream_call_is_made() 
     )
     .await;
 
-    let impatient = reqwest::Client::builder()
+    let impatient = gatebench_tls::http_client()
         .timeout(Duration::from_millis(300))
         .build()
         .unwrap();

@@ -329,7 +329,7 @@ async fn an_upstream_redirect_is_passed_on_not_followed() {
     let gateway = gatebench_gateway::RunningGateway::start(state, "127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
-    let http = reqwest::Client::builder()
+    let http = gatebench_tls::http_client()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();

@@ -56,7 +56,7 @@ impl Trust {
     /// A rustls client configuration (HTTP/1.1 only) that trusts these certificates;
     /// the error says what could not be loaded.
     pub fn client_config(&self) -> Result<ClientConfig, String> {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let provider = gatebench_tls::provider();
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| e.to_string())?;
