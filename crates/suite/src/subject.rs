@@ -200,7 +200,10 @@ impl Subject {
             let config = trust
                 .client_config()
                 .map_err(|e| http_error("TLS settings", e))?;
-            self.http = reqwest::Client::builder()
+            // the TLS configuration is given whole, its provider included
+            #[allow(clippy::disallowed_methods)]
+            let builder = reqwest::Client::builder();
+            self.http = builder
                 .timeout(CALL_TIMEOUT)
                 .default_headers(operator_headers())
                 .use_preconfigured_tls(config)

@@ -40,6 +40,7 @@ pub fn platform_config() -> ClientConfig {
 
 /// A reqwest client builder whose TLS is [`platform_config`]: the start of every
 /// gatebench reqwest client.
+#[allow(clippy::disallowed_methods)] // the one place a reqwest builder starts
 pub fn http_client() -> reqwest::ClientBuilder {
     reqwest::Client::builder().tls_backend_preconfigured(platform_config())
 }
