@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use gatebench_analysis::{DegradationConfig, Detector, Finding, ResourceAlert, Second};
+use gatebench_analysis::{DegradationConfig, Detector, Finding, ResourceAlert};
 
 use crate::build::{RunMeta, build};
 use crate::hist::{Hist, HistDecodeError, round3};
@@ -287,15 +287,7 @@ fn detect(series: &[TimePoint], planned_s: f64) -> Vec<Finding> {
     let mut detector = Detector::new(DegradationConfig::default());
     let mut found = Vec::new();
     for point in series.iter().filter(|p| p.t <= planned_s + 0.5) {
-        let p = &point.total;
-        found.extend(detector.push(Second {
-            t: point.t,
-            requests: p.requests,
-            errors: p.errors,
-            rps: p.rps,
-            p95_ms: p.p95_ms,
-            vus: p.vus,
-        }));
+        found.extend(detector.push(point.second()));
     }
     found
 }

@@ -39,3 +39,19 @@ pub struct TimePoint {
     /// Per scenario.
     pub scenarios: BTreeMap<String, Point>,
 }
+
+impl TimePoint {
+    /// The whole run's figures of this second, as the degradation detector reads
+    /// them.
+    pub fn second(&self) -> gatebench_analysis::Second {
+        let p = &self.total;
+        gatebench_analysis::Second {
+            t: self.t,
+            requests: p.requests,
+            errors: p.errors,
+            rps: p.rps,
+            p95_ms: p.p95_ms,
+            vus: p.vus,
+        }
+    }
+}

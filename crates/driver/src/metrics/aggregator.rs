@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use gatebench_analysis::{DegradationConfig, Detector, Finding, Second};
+use gatebench_analysis::{DegradationConfig, Detector, Finding};
 use tokio::sync::{mpsc, watch};
 
 use super::record::record_of;
@@ -327,15 +327,7 @@ impl Aggregator {
         // a partial second (the last tick) says little; the drain after the load is
         // no degradation
         if seconds >= 0.5 && point.t <= self.load_end + 0.5 {
-            let p = &point.total;
-            for finding in self.detector.push(Second {
-                t: point.t,
-                requests: p.requests,
-                errors: p.errors,
-                rps: p.rps,
-                p95_ms: p.p95_ms,
-                vus: p.vus,
-            }) {
+            for finding in self.detector.push(point.second()) {
                 self.reporter.finding(&finding);
                 self.findings.push(finding);
             }
