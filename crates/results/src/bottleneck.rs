@@ -8,15 +8,14 @@ use std::collections::BTreeMap;
 use gatebench_analysis::{CpuUse, Evidence, PartTiming};
 
 use crate::hist::Hist;
-use crate::merge::MergeError;
 use crate::run::RunResults;
-use crate::store::US_TO_MS;
+use crate::store::{Store, US_TO_MS};
 
 impl RunResults {
     /// What this run measured about where its time went, as one load level of
-    /// `load` `unit`.
-    pub fn evidence(&self, load: f64, unit: &str) -> Result<Evidence, MergeError> {
-        let store = self.store()?;
+    /// `load` `unit`; `store` holds its histograms (the one it was built from, or
+    /// [`RunResults::store`]).
+    pub fn evidence(&self, store: &Store, load: f64, unit: &str) -> Evidence {
         let latency = store.answered_latency().summary(US_TO_MS);
         let mut parts: BTreeMap<String, Hist> = BTreeMap::new();
         for request in &store.requests {
@@ -38,7 +37,7 @@ impl RunResults {
             })
             .collect();
         let in_flight = &self.timeseries;
-        Ok(Evidence {
+        Evidence {
             load,
             unit: unit.to_owned(),
             requests: self.totals.ok + self.totals.failed,
@@ -53,7 +52,7 @@ impl RunResults {
                 (sum as f64 / in_flight.len() as f64 * 10.0).round() / 10.0
             }),
             upstream_concurrency: None,
-        })
+        }
     }
 
     /// Mean and peak CPU of every target the monitor sampled; the first sample,

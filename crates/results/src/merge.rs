@@ -241,11 +241,9 @@ pub fn merge(runs: &[RunResults]) -> Result<RunResults, MergeError> {
     );
     merged.resources = merge_resources(runs, &offsets);
     merged.findings = detect(&merged.timeseries, planned);
-    merged.bottleneck = merged
-        .evidence(merged.totals.rps, "rps")
-        .ok()
-        .filter(|e| e.requests > 0)
-        .map(|e| gatebench_analysis::bottleneck::find(&e));
+    let evidence = merged.evidence(&store, merged.totals.rps, "rps");
+    merged.bottleneck =
+        (evidence.requests > 0).then(|| gatebench_analysis::bottleneck::find(&evidence));
     Ok(merged)
 }
 

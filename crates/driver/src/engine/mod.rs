@@ -377,7 +377,12 @@ pub async fn run(
         (Some(books), Some(mark)) => Some(read_truth(books, mark, &results).await),
         _ => None,
     };
-    results.bottleneck = bottleneck(&results, truth, &options.upstream_concurrency);
+    results.bottleneck = bottleneck(
+        &results,
+        &output.store,
+        truth,
+        &options.upstream_concurrency,
+    );
     let mut reporter = output.reporter;
     if let Some(b) = &results.bottleneck {
         reporter.bottleneck(b, results.duration_s);
@@ -409,13 +414,14 @@ async fn read_truth(
 /// read and the concurrency of the provider most responses came from.
 fn bottleneck(
     results: &RunResults,
+    store: &crate::metrics::Store,
     truth: Option<Result<UpstreamTruth, String>>,
     concurrency: &BTreeMap<String, u64>,
 ) -> Option<gatebench_analysis::Bottleneck> {
-    let mut evidence = match results.evidence(results.totals.rps, "rps") {
-        Ok(e) if e.requests > 0 => e,
-        _ => return None,
-    };
+    let mut evidence = results.evidence(store, results.totals.rps, "rps");
+    if evidence.requests == 0 {
+        return None;
+    }
     let mut providers: BTreeMap<&str, u64> = BTreeMap::new();
     for kind in results.kinds.values() {
         for (name, n) in kind.gateway.iter().flat_map(|g| &g.providers) {
