@@ -269,26 +269,38 @@ async fn the_gateway_probes_a_half_open_provider_and_turns_ready_without_traffic
     stack.shutdown().await;
 }
 
-#[tokio::test]
-async fn an_unreachable_upstream_is_a_clean_502() {
+/// The demo gateway on a free port with every provider at `base_url`, its retries
+/// 1 ms apart.
+async fn gateway_before(base_url: &str) -> gatebench_gateway::RunningGateway {
     let mut config = gatebench_gateway::GatewayConfig::demo();
     for p in config.providers.iter_mut() {
-        // Nothing listens on the discard port.
-        p.base_url = "http://127.0.0.1:9".into();
+        p.base_url = base_url.to_owned();
     }
     config.retry.base = Duration::from_millis(1);
     let state = gatebench_gateway::Gateway::new(config, ":memory:").unwrap();
-    let gateway = gatebench_gateway::RunningGateway::start(state, "127.0.0.1:0".parse().unwrap())
+    gatebench_gateway::RunningGateway::start(state, "127.0.0.1:0".parse().unwrap())
         .await
-        .unwrap();
-    let http = client();
-    let response = http
-        .post(format!("{}/v1/personality", gateway.url()))
+        .unwrap()
+}
+
+/// A personality call through `gateway`.
+async fn personality_call(
+    http: &reqwest::Client,
+    gateway: &gatebench_gateway::RunningGateway,
+) -> reqwest::Response {
+    http.post(format!("{}/v1/personality", gateway.url()))
         .bearer_auth(ALPHA)
         .json(&json!({"age": 5, "interests": ["cats"]}))
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_unreachable_upstream_is_a_clean_502() {
+    // Nothing listens on the discard port.
+    let gateway = gateway_before("http://127.0.0.1:9").await;
+    let response = personality_call(&client(), &gateway).await;
     assert_eq!(response.status(), 502);
     assert_eq!(
         response.json::<Value>().await.unwrap()["error"]["type"],
@@ -321,25 +333,12 @@ async fn an_upstream_redirect_is_passed_on_not_followed() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, upstream).await });
-    let mut config = gatebench_gateway::GatewayConfig::demo();
-    for p in config.providers.iter_mut() {
-        p.base_url = format!("http://{addr}");
-    }
-    let state = gatebench_gateway::Gateway::new(config, ":memory:").unwrap();
-    let gateway = gatebench_gateway::RunningGateway::start(state, "127.0.0.1:0".parse().unwrap())
-        .await
-        .unwrap();
+    let gateway = gateway_before(&format!("http://{addr}")).await;
     let http = gatebench_tls::http_client()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let response = http
-        .post(format!("{}/v1/personality", gateway.url()))
-        .bearer_auth(ALPHA)
-        .json(&json!({"age": 5, "interests": ["cats"]}))
-        .send()
-        .await
-        .unwrap();
+    let response = personality_call(&http, &gateway).await;
     assert_eq!(response.status(), 307);
     assert_eq!(response.headers()["location"], "/elsewhere");
     assert_eq!(
