@@ -6,6 +6,8 @@
 //! Everything is drawn from the generator passed in; the caller seeds it from the
 //! request's content, so the same request always gets the same text.
 
+use std::sync::{Arc, OnceLock};
+
 use gatebench_wire::openai::FinishReason;
 use rand::RngExt as _;
 use rand::rngs::StdRng;
@@ -13,6 +15,7 @@ use serde_json::{Map, Value};
 
 use super::corpus::{Sentence, corpus};
 use super::profile::TokenCount;
+use super::stream::token_pieces;
 use gatebench_tokens::Encoding;
 
 /// z-score of the 99th percentile of the standard normal distribution.
@@ -64,6 +67,31 @@ pub struct Written {
     pub finish: FinishReason,
     /// A tool call instead of an answer: then `text` is its JSON arguments.
     pub call: Option<Call>,
+    /// The text's token pieces, once a stream has asked for them.
+    pub pieces: Pieces,
+}
+
+impl Written {
+    /// The text split at token boundaries (see [`token_pieces`]), computed once
+    /// for a memoised answer however often it is streamed.
+    pub fn pieces(&self, encoding: Encoding) -> Arc<[String]> {
+        Arc::clone(
+            self.pieces
+                .0
+                .get_or_init(|| token_pieces(encoding, &self.text).into()),
+        )
+    }
+}
+
+/// A [`Written`] text's token pieces, kept once computed. Not part of what an
+/// answer is: any two compare equal.
+#[derive(Clone, Debug, Default)]
+pub struct Pieces(OnceLock<Arc<[String]>>);
+
+impl PartialEq for Pieces {
+    fn eq(&self, _: &Pieces) -> bool {
+        true
+    }
 }
 
 /// A tool call a choice makes.
@@ -131,6 +159,7 @@ pub fn finish(spec: &Spec<'_>, text: String) -> Written {
                     FinishReason::Stop
                 },
                 call: None,
+                pieces: Pieces::default(),
             }
         }
         None => {
@@ -140,6 +169,7 @@ pub fn finish(spec: &Spec<'_>, text: String) -> Written {
                 tokens,
                 finish: FinishReason::Stop,
                 call: None,
+                pieces: Pieces::default(),
             }
         }
     }

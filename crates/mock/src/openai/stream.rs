@@ -10,6 +10,7 @@
 //! A stream-cut fault ends the body with an error after a share of the chunks, so
 //! the client sees the connection drop without `[DONE]`.
 
+use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -26,6 +27,7 @@ use gatebench_wire::openai::{
     ChatCompletionChunk, ChunkChoice, Delta, FinishReason, FunctionCallDelta, Role, TextChoice,
     TextCompletion, ToolCallDelta, Usage,
 };
+use serde::Serialize;
 
 const DONE: &[u8] = b"data: [DONE]\n\n";
 
@@ -50,12 +52,9 @@ pub(super) fn respond(
     ctx: RequestCtx,
     admission: Admission,
 ) -> Response {
-    let pieces: Vec<Vec<String>> = choices
-        .iter()
-        .map(|c| token_pieces(encoding, &c.text))
-        .collect();
+    let pieces: Vec<Arc<[String]>> = choices.iter().map(|c| c.pieces(encoding)).collect();
     let steps = schedule(&pieces, include_usage, timing);
-    let script = Sse {
+    let mut script = Sse {
         encoding,
         meta,
         pieces,
@@ -64,7 +63,9 @@ pub(super) fn respond(
         usage,
         include_usage,
         steps,
+        frames: None,
     };
+    script.frames = script.frames();
     paced::respond(script, ctx, admission)
 }
 
@@ -91,7 +92,11 @@ pub fn token_pieces(encoding: Encoding, text: &str) -> Vec<String> {
 /// after the previous (choices generated side by side share their gaps), the gaps
 /// jittered around the time per token with their mean exactly it; the finish one
 /// time per token after the last token.
-fn schedule(pieces: &[Vec<String>], include_usage: bool, timing: Timing) -> Vec<(Event, Duration)> {
+fn schedule<P: AsRef<[String]>>(
+    pieces: &[P],
+    include_usage: bool,
+    timing: Timing,
+) -> Vec<(Event, Duration)> {
     let per_token = timing.loaded(timing.per_token);
     let mut steps = Vec::new();
     for i in 0..pieces.len() {
@@ -102,12 +107,12 @@ fn schedule(pieces: &[Vec<String>], include_usage: bool, timing: Timing) -> Vec<
         };
         steps.push((Event::Role(i), wait));
     }
-    let longest = pieces.iter().map(Vec::len).max().unwrap_or(0);
+    let longest = pieces.iter().map(|p| p.as_ref().len()).max().unwrap_or(0);
     let mut gaps = timing.gaps(longest.saturating_sub(1)).into_iter();
     for position in 0..longest {
         let mut first_in_round = true;
         for (i, p) in pieces.iter().enumerate() {
-            if position < p.len() {
+            if position < p.as_ref().len() {
                 let wait = if position > 0 && first_in_round {
                     gaps.next().unwrap_or(per_token)
                 } else {
@@ -131,13 +136,92 @@ fn schedule(pieces: &[Vec<String>], include_usage: bool, timing: Timing) -> Vec<
 struct Sse {
     encoding: Encoding,
     meta: Meta,
-    pieces: Vec<Vec<String>>,
+    pieces: Vec<Arc<[String]>>,
     finishes: Vec<FinishReason>,
     /// Per choice, the tool call it streams (as argument fragments) instead of text.
     calls: Vec<Option<Call>>,
     usage: Option<Usage>,
     include_usage: bool,
     steps: Vec<(Event, Duration)>,
+    /// What every chunk but the usage chunk has around its choices.
+    frames: Option<Frames>,
+}
+
+/// A chunk's JSON around its `choices`, serialised once per stream. The chunks of
+/// a stream differ only in their choices (and the last in its usage), and
+/// escaping the id, the model and every key again for each token was most of the
+/// cost of a stream. Within the choices, a content chunk differs from the next
+/// only in its piece of text, so each choice has a frame around that too.
+#[derive(Debug)]
+struct Frame {
+    /// Up to the hole.
+    head: Vec<u8>,
+    /// From the hole on.
+    tail: Vec<u8>,
+}
+
+impl Frame {
+    /// `json` with a hole in place of `hole` (a range of `marker`) where its only
+    /// `marker` is; `None` unless `marker` occurs exactly once (a string value
+    /// cannot hold a marker that starts with a quote: its quotes are escaped).
+    fn around(json: &[u8], marker: &[u8], hole: Range<usize>) -> Option<Frame> {
+        let mut found = json
+            .windows(marker.len())
+            .enumerate()
+            .filter(|(_, w)| *w == marker)
+            .map(|(i, _)| i);
+        let at = found.next()?;
+        if found.next().is_some() {
+            return None;
+        }
+        Some(Frame {
+            head: json[..at + hole.start].to_vec(),
+            tail: json[at + hole.end..].to_vec(),
+        })
+    }
+
+    /// The frame of a chunk without usage: `data: {...,"choices":[` and
+    /// `],...}` with the event's blank line.
+    fn chunk(empty: &impl Serialize) -> Option<Frame> {
+        let mut json = b"data: ".to_vec();
+        serde_json::to_writer(&mut json, empty).ok()?;
+        json.extend_from_slice(b"\n\n");
+        const CHOICES: &[u8] = b"\"choices\":[]";
+        Frame::around(&json, CHOICES, CHOICES.len() - 1..CHOICES.len() - 1)
+    }
+
+    /// The frame of a content choice, from it with an empty piece: the piece's
+    /// string goes where the empty one was.
+    fn content(empty: &impl Serialize) -> Option<Frame> {
+        Frame::around(&serde_json::to_vec(empty).ok()?, b"\"\"", 0..2)
+    }
+
+    fn write<C: Serialize>(&self, choices: &[C], out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.head);
+        for (i, choice) in choices.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            // Serialising plain structs into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, choice);
+        }
+        out.extend_from_slice(&self.tail);
+    }
+}
+
+/// The frames of a stream: its chunks', and each choice's content chunk's.
+#[derive(Debug)]
+struct Frames {
+    chunk: Frame,
+    content: Vec<Option<Frame>>,
+}
+
+/// A whole chunk as an event: `data: {...}` and a blank line.
+fn write_whole(chunk: &impl Serialize, out: &mut Vec<u8>) {
+    out.extend_from_slice(b"data: ");
+    // Serialising plain structs into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, chunk);
+    out.extend_from_slice(b"\n\n");
 }
 
 impl Script for Sse {
@@ -150,9 +234,22 @@ impl Script for Sse {
     }
 
     fn write(&self, i: usize, out: &mut Vec<u8>) {
-        if let Some(&(event, _)) = self.steps.get(i) {
-            self.write_event(event, out);
+        let Some(&(event, _)) = self.steps.get(i) else {
+            return;
+        };
+        if let (Event::Content(i, p), Some(frames)) = (event, &self.frames)
+            && let Some(Some(content)) = frames.content.get(i)
+            && let Some(piece) = self.pieces.get(i).and_then(|v| v.get(p))
+        {
+            out.extend_from_slice(&frames.chunk.head);
+            out.extend_from_slice(&content.head);
+            // Serialising a string into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, piece);
+            out.extend_from_slice(&content.tail);
+            out.extend_from_slice(&frames.chunk.tail);
+            return;
         }
+        self.write_event(event, out);
     }
 
     fn end(&self) -> &'static [u8] {
@@ -222,25 +319,7 @@ impl Sse {
             }
             Event::Content(i, p) => {
                 let piece = self.pieces.get(i).and_then(|v| v.get(p)).cloned();
-                let delta = if self.calls.get(i).is_some_and(Option::is_some) {
-                    Delta {
-                        tool_calls: Some(vec![ToolCallDelta {
-                            index: 0,
-                            function: Some(FunctionCallDelta {
-                                name: None,
-                                arguments: piece,
-                            }),
-                            ..ToolCallDelta::default()
-                        }]),
-                        ..Delta::default()
-                    }
-                } else {
-                    Delta {
-                        content: piece,
-                        ..Delta::default()
-                    }
-                };
-                (vec![choice(i, delta, None)], None)
+                (vec![self.chat_content(i, piece)], None)
             }
             Event::Finish(i) => (
                 vec![choice(i, Delta::default(), self.finishes.get(i).cloned())],
@@ -248,7 +327,42 @@ impl Sse {
             ),
             Event::Usage => (Vec::new(), self.usage.clone()),
         };
-        let chunk = ChatCompletionChunk {
+        match (&self.frames, usage) {
+            (Some(frames), None) => frames.chunk.write(&choices, out),
+            (_, usage) => write_whole(&self.chat_chunk(choices, usage), out),
+        }
+    }
+
+    /// Choice `i`'s chunk with `piece` of its text (or of its tool call's arguments).
+    fn chat_content(&self, i: usize, piece: Option<String>) -> ChunkChoice {
+        let delta = if self.calls.get(i).is_some_and(Option::is_some) {
+            Delta {
+                tool_calls: Some(vec![ToolCallDelta {
+                    index: 0,
+                    function: Some(FunctionCallDelta {
+                        name: None,
+                        arguments: piece,
+                    }),
+                    ..ToolCallDelta::default()
+                }]),
+                ..Delta::default()
+            }
+        } else {
+            Delta {
+                content: piece,
+                ..Delta::default()
+            }
+        };
+        ChunkChoice {
+            index: i as u32,
+            delta,
+            logprobs: None,
+            finish_reason: None,
+        }
+    }
+
+    fn chat_chunk(&self, choices: Vec<ChunkChoice>, usage: Option<Usage>) -> ChatCompletionChunk {
+        ChatCompletionChunk {
             id: self.meta.id.clone(),
             object: ChatCompletionChunk::OBJECT.to_owned(),
             created: self.meta.created,
@@ -257,35 +371,11 @@ impl Sse {
             service_tier: Some("default".to_owned()),
             choices,
             usage: self.include_usage.then_some(usage),
-        };
-        out.extend_from_slice(b"data: ");
-        // Serialising plain structs into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, &chunk);
-        out.extend_from_slice(b"\n\n");
+        }
     }
 
-    /// A legacy completion's chunk: the text so far of one choice, its finish, or
-    /// the usage.
-    fn write_text(&self, event: Event, out: &mut Vec<u8>) {
-        let choice = |index: usize, text: String, finish: Option<FinishReason>| TextChoice {
-            text,
-            index: index as u32,
-            logprobs: None,
-            finish_reason: finish,
-        };
-        let (choices, usage) = match event {
-            Event::Role(_) => return,
-            Event::Content(i, p) => {
-                let piece = self.pieces.get(i).and_then(|v| v.get(p)).cloned();
-                (vec![choice(i, piece.unwrap_or_default(), None)], None)
-            }
-            Event::Finish(i) => (
-                vec![choice(i, String::new(), self.finishes.get(i).cloned())],
-                None,
-            ),
-            Event::Usage => (Vec::new(), self.usage.clone()),
-        };
-        let chunk = TextCompletion {
+    fn text_chunk(&self, choices: Vec<TextChoice>, usage: Option<Usage>) -> TextCompletion {
+        TextCompletion {
             id: self.meta.id.clone(),
             object: TextCompletion::OBJECT.to_owned(),
             created: self.meta.created,
@@ -293,17 +383,64 @@ impl Sse {
             choices,
             system_fingerprint: Some(self.meta.fingerprint.clone()),
             usage,
+        }
+    }
+
+    /// The frames of every chunk without usage, and of each choice's content.
+    fn frames(&self) -> Option<Frames> {
+        let choices = 0..self.pieces.len();
+        if self.meta.object == Object::TextCompletion {
+            Some(Frames {
+                chunk: Frame::chunk(&self.text_chunk(Vec::new(), None))?,
+                content: choices
+                    .map(|i| Frame::content(&text_choice(i, String::new(), None)))
+                    .collect(),
+            })
+        } else {
+            Some(Frames {
+                chunk: Frame::chunk(&self.chat_chunk(Vec::new(), None))?,
+                content: choices
+                    .map(|i| Frame::content(&self.chat_content(i, Some(String::new()))))
+                    .collect(),
+            })
+        }
+    }
+
+    /// A legacy completion's chunk: the text so far of one choice, its finish, or
+    /// the usage.
+    fn write_text(&self, event: Event, out: &mut Vec<u8>) {
+        let (choices, usage) = match event {
+            Event::Role(_) => return,
+            Event::Content(i, p) => {
+                let piece = self.pieces.get(i).and_then(|v| v.get(p)).cloned();
+                (vec![text_choice(i, piece.unwrap_or_default(), None)], None)
+            }
+            Event::Finish(i) => (
+                vec![text_choice(i, String::new(), self.finishes.get(i).cloned())],
+                None,
+            ),
+            Event::Usage => (Vec::new(), self.usage.clone()),
         };
-        out.extend_from_slice(b"data: ");
-        // Serialising plain structs into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, &chunk);
-        out.extend_from_slice(b"\n\n");
+        match (&self.frames, usage) {
+            (Some(frames), None) => frames.chunk.write(&choices, out),
+            (_, usage) => write_whole(&self.text_chunk(choices, usage), out),
+        }
+    }
+}
+
+fn text_choice(index: usize, text: String, finish: Option<FinishReason>) -> TextChoice {
+    TextChoice {
+        text,
+        index: index as u32,
+        logprobs: None,
+        finish_reason: finish,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::openai::completion::Call;
 
     fn timing() -> Timing {
         Timing {
@@ -327,6 +464,71 @@ mod tests {
             token_pieces(Encoding::Cl100kBase, plain).len(),
             Encoding::Cl100kBase.count(plain)
         );
+    }
+
+    /// A stream of two choices, the second a tool call, with a quote and a
+    /// backslash in the id and the text.
+    fn sse(object: Object, include_usage: bool) -> Sse {
+        let pieces = vec![
+            vec!["Say \"hi\"".to_owned(), " \\ caf\u{e9}".to_owned()],
+            vec!["{\"a\":".to_owned(), "1}".to_owned()],
+        ];
+        let call = Call {
+            id: "call_1".to_owned(),
+            name: "lookup".to_owned(),
+        };
+        let mut sse = Sse {
+            encoding: Encoding::O200kBase,
+            meta: Meta {
+                object,
+                id: "chatcmpl-\"choices\":[]".to_owned(),
+                created: 1_700_000_000,
+                model: "gpt-4o-mini".to_owned(),
+                fingerprint: "fp_1".to_owned(),
+            },
+            steps: schedule(&pieces, include_usage, timing()),
+            pieces: pieces.into_iter().map(Into::into).collect(),
+            finishes: vec![FinishReason::Stop, FinishReason::ToolCalls],
+            calls: vec![None, Some(call)],
+            usage: Some(Usage {
+                prompt_tokens: 12,
+                completion_tokens: 4,
+                total_tokens: 16,
+                ..Usage::default()
+            }),
+            include_usage,
+            frames: None,
+        };
+        sse.frames = sse.frames();
+        sse
+    }
+
+    #[test]
+    fn every_event_through_the_frame_is_the_whole_chunk_serialised() {
+        for object in [Object::ChatChunk, Object::TextCompletion] {
+            for include_usage in [false, true] {
+                let mut sse = sse(object, include_usage);
+                let frames = sse.frames.as_ref().expect("a chunk has one `choices`");
+                assert!(frames.content.iter().all(Option::is_some), "{object:?}");
+                let framed: Vec<Vec<u8>> = (0..sse.len())
+                    .map(|i| {
+                        let mut out = Vec::new();
+                        sse.write(i, &mut out);
+                        out
+                    })
+                    .collect();
+                sse.frames = None;
+                for (i, framed) in framed.iter().enumerate() {
+                    let mut whole = Vec::new();
+                    sse.write(i, &mut whole);
+                    assert_eq!(
+                        String::from_utf8_lossy(framed),
+                        String::from_utf8_lossy(&whole),
+                        "{object:?}, usage {include_usage}, event {i}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]
