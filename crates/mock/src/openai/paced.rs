@@ -122,6 +122,11 @@ impl<S: Script> Paced<S> {
             if !more {
                 break;
             }
+            if frame.capacity() - frame.len() < frame.len() {
+                // room for the rest, if its events are about this size
+                let rest = frame.len() * (len - self.next);
+                frame.reserve(rest.min(FRAME_BYTES));
+            }
         }
         if self.next >= len && self.cut_at.is_none() {
             frame.extend_from_slice(self.script.end());

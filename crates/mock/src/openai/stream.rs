@@ -53,6 +53,15 @@ pub(super) fn respond(
     admission: Admission,
 ) -> Response {
     let pieces: Vec<Arc<[String]>> = choices.iter().map(|c| c.pieces(encoding)).collect();
+    // With no delays every wait is zero: no jitter to draw.
+    let timing = if ctx.scaled(Duration::from_secs(1)).is_zero() {
+        Timing {
+            jitter: 0.0,
+            ..timing
+        }
+    } else {
+        timing
+    };
     let steps = schedule(&pieces, include_usage, timing);
     let mut script = Sse {
         encoding,
