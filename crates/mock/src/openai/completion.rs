@@ -112,6 +112,13 @@ pub fn write(spec: &Spec<'_>, rng: &mut StdRng) -> Written {
         (floor, _) => floor.unwrap_or(0) as usize,
     };
     let target = draw_length(spec.length, rng).max(floor);
+    // The cap cuts the text anyway: write only enough of it to be sure to pass the
+    // cap, since counting the rest was most of the cost of an answer. The prefix
+    // the cap keeps is the same either way.
+    let target = match spec.cap {
+        Some(cap) => target.min(past_the_cap(cap as usize)),
+        None => target,
+    };
     let text = match corpus().pick(spec.prompt, rng) {
         None => String::new(),
         Some(topic) => {
@@ -175,6 +182,13 @@ pub fn finish(spec: &Spec<'_>, text: String) -> Written {
     }
 }
 
+/// Tokens of prose to write for an answer capped at `cap`, by the sentence-by-
+/// sentence count `prose` goes by: that count can run over the exact one by about
+/// a token a sentence, so this is well past the cap.
+fn past_the_cap(cap: usize) -> usize {
+    cap.saturating_add(cap / 4).saturating_add(16)
+}
+
 /// A log-normal draw with the distribution's median and p99, at least 1.
 pub fn draw_length(length: TokenCount, rng: &mut StdRng) -> usize {
     let median = f64::from(length.median.max(1));
@@ -217,6 +231,9 @@ impl<'r, I: Iterator<Item = Sentence>> Source<'r, I> {
     /// More sentences until `text` counts at least `floor` tokens exactly (the
     /// sentence-by-sentence count `prose` goes by can fall a little short).
     fn top_up(&mut self, text: &mut String, floor: usize, encoding: Encoding) {
+        if floor == 0 {
+            return;
+        }
         loop {
             let have = encoding.count(text);
             if have >= floor {

@@ -162,6 +162,21 @@ fn truncation_backs_off_past_a_split_character() {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
+    /// The capped text is written only a little past the cap: it must still be
+    /// exactly the uncapped text cut at the cap, ending as `length` just when the
+    /// uncapped one runs past it.
+    #[test]
+    fn a_capped_answer_is_the_uncapped_one_cut_at_the_cap(seed in 0u64..1000, cap in 1u32..600) {
+        let full = write_seeded(&spec(None), seed);
+        let capped = write_seeded(&spec(Some(cap)), seed);
+        let (text, tokens, cut) = truncate(Encoding::O200kBase, full.text.clone(), cap as usize);
+        prop_assert_eq!(&capped.text, &text);
+        prop_assert_eq!(capped.tokens, tokens);
+        prop_assert_eq!(cut, full.tokens > cap);
+        let finish = if cut { FinishReason::Length } else { FinishReason::Stop };
+        prop_assert_eq!(capped.finish, finish);
+    }
+
     #[test]
     fn any_cap_gives_an_exact_count_within_the_cap(seed in 0u64..1000, cap in 1u32..400) {
         let written = write_seeded(&spec(Some(cap)), seed);
