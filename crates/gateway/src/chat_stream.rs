@@ -25,6 +25,8 @@ use futures::stream::{BoxStream, StreamExt};
 use gatebench_cache::ChatKeys;
 use gatebench_cost::{Reservation, Usage};
 use gatebench_queue::Permit;
+use http_body_util::BodyExt as _;
+use hyper::body::Incoming;
 use serde_json::{Value, json};
 
 use crate::chat::billed_usage;
@@ -47,7 +49,7 @@ struct RelayState {
     meta: Meta,
     reservation: Option<Reservation>,
     permit: Option<Permit>,
-    upstream: BoxStream<'static, reqwest::Result<Bytes>>,
+    upstream: BoxStream<'static, Result<Bytes, hyper::Error>>,
     reader: EventReader,
     answer: ChatAnswer,
     texts: Vec<String>,
@@ -72,7 +74,7 @@ impl Relay {
         record: Record,
         reservation: Option<Reservation>,
         permit: Option<Permit>,
-        response: reqwest::Response,
+        response: Incoming,
         idle: Duration,
         answer: ChatAnswer,
         store: Option<(ChatKeys, Option<Vec<f32>>)>,
@@ -83,7 +85,7 @@ impl Relay {
                 meta,
                 reservation,
                 permit,
-                upstream: response.bytes_stream().boxed(),
+                upstream: response.into_data_stream().boxed(),
                 reader: EventReader::default(),
                 answer,
                 texts: Vec::new(),

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use gatebench_queue::{Permit, Rejected, Ticket};
 use http::{HeaderMap, Method, StatusCode};
+use hyper::body::Incoming;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -27,7 +28,7 @@ use crate::health::CircuitState;
 use crate::metrics::Metrics;
 use crate::retry::{self, retryable_status};
 use crate::timing::Timing;
-use crate::upstream::{AttemptError, Target, Upstreams};
+use crate::upstream::{self, AttemptError, Target, Upstreams, within};
 
 /// Checks that a successful body is what the route returns.
 pub type Accept = dyn Fn(&[u8]) -> bool + Send + Sync;
@@ -85,7 +86,7 @@ pub enum Body {
     /// Read whole.
     Buffered(Bytes),
     /// Still arriving (successful streams only).
-    Streaming(reqwest::Response),
+    Streaming(Incoming),
 }
 
 /// A response from an upstream, still holding its upstream slot.
@@ -249,18 +250,32 @@ async fn attempt_once(
     body: Bytes,
 ) -> Attempt {
     let provider = &target.provider;
-    let result = upstreams
-        .send(
-            provider,
-            outbound.method.clone(),
-            outbound.path,
-            outbound.headers,
-            body,
-            outbound.stream,
-        )
-        .await;
-    let response = match result {
-        Ok(response) => response,
+    let timeout = provider.config.timeout;
+    let sent = upstreams.send(
+        provider,
+        outbound.method.clone(),
+        outbound.path,
+        outbound.headers,
+        body,
+    );
+    // A stream's timeout bounds the wait for its head (the relay then bounds the
+    // silence between chunks); any other answer's, the whole answer.
+    let answer = if outbound.stream {
+        match within(timeout, sent).await {
+            Ok(response) => {
+                let (head, body) = response.into_parts();
+                if head.status.is_success() && outbound.media.fits(&head.headers) {
+                    return Attempt::Done(head.status, head.headers, Body::Streaming(body));
+                }
+                Ok((head, body))
+            }
+            Err(error) => Err(error),
+        }
+    } else {
+        within(timeout, async { Ok(sent.await?.into_parts()) }).await
+    };
+    let (head, body) = match answer {
+        Ok(answer) => answer,
         Err(error) => {
             return Attempt::Transient {
                 kept: None,
@@ -272,26 +287,24 @@ async fn attempt_once(
             };
         }
     };
-    let status = response.status();
-    let headers = response.headers().clone();
+    let (status, headers) = (head.status, head.headers);
     if status.is_success() && !outbound.media.fits(&headers) {
         return malformed(provider.name(), status);
     }
-    if status.is_success() && outbound.stream {
-        return Attempt::Done(status, headers, Body::Streaming(response));
-    }
-    let bytes = match response.bytes().await {
+    let read = upstream::read(body);
+    let read = if outbound.stream {
+        read.await
+    } else {
+        within(timeout, read).await
+    };
+    let bytes = match read {
         Ok(bytes) => bytes,
         Err(error) => {
             return Attempt::Transient {
                 kept: None,
                 asked: None,
                 failure: GatewayError::Unreachable {
-                    detail: format!(
-                        "{}: body cut: {}",
-                        provider.name(),
-                        AttemptError::from(error)
-                    ),
+                    detail: format!("{}: body cut: {error}", provider.name()),
                     timeout: false,
                 },
             };

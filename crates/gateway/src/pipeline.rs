@@ -12,6 +12,7 @@ use gatebench_cost::{CacheOutcome, Kind, Reservation, Usage};
 use gatebench_queue::Permit;
 use gatebench_tokens::Encoding;
 use http::{HeaderMap, StatusCode};
+use hyper::body::Incoming;
 
 use crate::config::ProviderKind;
 use crate::dispatch::{Body as UpstreamBody, Outbound, dispatch};
@@ -96,8 +97,8 @@ pub struct Streaming {
     pub status: StatusCode,
     /// The provider's headers worth passing on.
     pub headers: HeaderMap,
-    /// The provider's answer.
-    pub upstream: reqwest::Response,
+    /// The provider's answer's body.
+    pub upstream: Incoming,
     /// The upstream slot, to hold until the stream ends.
     pub permit: Option<Permit>,
     /// Longest silence to wait for between chunks (the provider's timeout).

@@ -10,6 +10,8 @@ use bytes::{Bytes, BytesMut};
 use futures::StreamExt as _;
 use gatebench_cache::ExactKey;
 use gatebench_queue::Permit;
+use http_body_util::BodyExt as _;
+use hyper::body::Incoming;
 
 use crate::chat;
 use crate::chat_stream::Relay;
@@ -112,10 +114,10 @@ struct ByteRelay {
 impl ByteRelay {
     fn run(
         self,
-        upstream: reqwest::Response,
+        upstream: Incoming,
         idle: Duration,
     ) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
-        let chunks = upstream.bytes_stream().boxed();
+        let chunks = upstream.into_data_stream().boxed();
         futures::stream::unfold(
             (self, chunks, false),
             move |(mut relay, mut chunks, ended)| async move {

@@ -11,7 +11,13 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use gatebench_queue::{QueueConfig, Scheduler};
-use http::{HeaderMap, HeaderName, HeaderValue, Method};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use http_body_util::{BodyExt as _, Full};
+use hyper::body::Incoming;
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use crate::config::{GatewayConfig, ProviderConfig, ProviderKind};
 use crate::health::Circuit;
@@ -45,10 +51,16 @@ pub struct Target {
     pub model: Option<String>,
 }
 
+/// A provider's answer: its head, and its body, which may still be arriving.
+pub type Response = http::Response<Incoming>;
+
 /// All providers and routes.
 #[derive(Debug)]
 pub struct Upstreams {
-    client: reqwest::Client,
+    /// hyper's pooled client itself: reqwest's layers above it (a URL parsed twice
+    /// per request, a redirect policy) cost more than the rest of a proxied call's
+    /// client side.
+    client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     providers: Vec<Arc<Provider>>,
     routes: HashMap<String, Vec<(usize, Option<String>)>>,
 }
@@ -56,9 +68,6 @@ pub struct Upstreams {
 /// An upstream setting that cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum UpstreamError {
-    /// The HTTP client could not be built.
-    #[error("cannot build the upstream HTTP client: {0}")]
-    Client(#[from] reqwest::Error),
     /// A queue setting is invalid.
     #[error("provider `{provider}`: {source}")]
     Queue {
@@ -80,21 +89,33 @@ pub enum UpstreamError {
 impl Upstreams {
     /// Builds providers, their queues and circuits, and the route table.
     pub fn new(config: &GatewayConfig) -> Result<Upstreams, UpstreamError> {
-        let client = gatebench_tls::http_client()
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        http.set_nodelay(true);
+        http.set_connect_timeout(Some(
+            config
+                .providers
+                .iter()
+                .map(|p| p.connect_timeout)
+                .max()
+                .unwrap_or(Duration::from_secs(3)),
+        ));
+        let mut tls = gatebench_tls::platform_config();
+        // offered by the connector itself, for the protocols enabled below
+        tls.alpn_protocols.clear();
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .enable_http2()
+            .wrap_connector(http);
+        // No redirect is followed: a provider's redirect is passed on to the
+        // client, as any proxy does.
+        let client = Client::builder(TokioExecutor::new())
             .pool_max_idle_per_host(256)
             .pool_idle_timeout(Duration::from_secs(90))
-            .tcp_nodelay(true)
-            // a provider's redirect is passed on to the client, as any proxy does
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(
-                config
-                    .providers
-                    .iter()
-                    .map(|p| p.connect_timeout)
-                    .max()
-                    .unwrap_or(Duration::from_secs(3)),
-            )
-            .build()?;
+            .pool_timer(TokioTimer::new())
+            .build(connector);
         let mut providers = Vec::with_capacity(config.providers.len());
         for p in &config.providers {
             let api_key = match &p.api_key_env {
@@ -198,9 +219,8 @@ impl Upstreams {
         }
     }
 
-    /// Sends one attempt. `path_and_query` starts with `/`. For a stream, the
-    /// provider's timeout bounds the wait for the response head; the relay then
-    /// bounds the silence between chunks.
+    /// Sends one attempt and waits for the response head. `path_and_query` starts
+    /// with `/`. The caller bounds the wait (see [`within`]).
     pub async fn send(
         &self,
         provider: &Provider,
@@ -208,53 +228,60 @@ impl Upstreams {
         path_and_query: &str,
         headers: &HeaderMap,
         body: Bytes,
-        stream: bool,
-    ) -> Result<reqwest::Response, AttemptError> {
+    ) -> Result<Response, AttemptError> {
         let url = format!("{}{}", provider.config.base_url, path_and_query);
-        let mut request = self
-            .client
-            .request(method, url)
-            .headers(forwarded(headers))
-            .body(body);
+        let mut request = http::Request::new(Full::new(body));
+        *request.method_mut() = method;
+        *request.uri_mut() = url
+            .parse()
+            .map_err(|e| AttemptError::Connection(format!("invalid upstream URL {url}: {e}")))?;
+        *request.headers_mut() = forwarded(headers);
         if let Some(key) = &provider.api_key {
-            request = match provider.config.kind {
-                ProviderKind::Elevenlabs => request.header("xi-api-key", key),
-                _ => request.bearer_auth(key),
+            let (name, value) = match provider.config.kind {
+                ProviderKind::Elevenlabs => (HeaderName::from_static("xi-api-key"), key.clone()),
+                _ => (http::header::AUTHORIZATION, format!("Bearer {key}")),
             };
+            let mut value = HeaderValue::from_str(&value).map_err(|_| {
+                AttemptError::Connection(
+                    "the provider's API key is not a valid header value".into(),
+                )
+            })?;
+            value.set_sensitive(true);
+            request.headers_mut().insert(name, value);
         }
-        let timeout = provider.config.timeout;
-        if stream {
-            match tokio::time::timeout(timeout, request.send()).await {
-                Ok(result) => result.map_err(AttemptError::from),
-                Err(_) => Err(AttemptError::Timeout),
-            }
-        } else {
-            request
-                .timeout(timeout)
-                .send()
-                .await
-                .map_err(AttemptError::from)
-        }
+        self.client
+            .request(request)
+            .await
+            .map_err(|e| AttemptError::Connection(chain(&e)))
+    }
+
+    /// Sends a health probe: `GET` of the kind's probe path with the provider's key,
+    /// within the provider's timeout.
+    pub async fn probe(&self, provider: &Provider) -> Result<StatusCode, AttemptError> {
+        let path = provider.config.kind.probe_path();
+        let headers = HeaderMap::new();
+        let sent = self.send(provider, Method::GET, path, &headers, Bytes::new());
+        let response = within(provider.config.timeout, sent).await?;
+        Ok(response.status())
     }
 }
 
-impl Upstreams {
-    /// Sends a health probe: `GET` of the kind's probe path with the provider's key,
-    /// within the provider's timeout.
-    pub async fn probe(&self, provider: &Provider) -> Result<http::StatusCode, AttemptError> {
-        let path = provider.config.kind.probe_path();
-        let response = self
-            .send(
-                provider,
-                Method::GET,
-                path,
-                &HeaderMap::new(),
-                Bytes::new(),
-                false,
-            )
-            .await?;
-        Ok(response.status())
-    }
+/// `attempt` given at most `timeout`.
+pub async fn within<T>(
+    timeout: Duration,
+    attempt: impl Future<Output = Result<T, AttemptError>>,
+) -> Result<T, AttemptError> {
+    tokio::time::timeout(timeout, attempt)
+        .await
+        .unwrap_or(Err(AttemptError::Timeout))
+}
+
+/// A response's whole body.
+pub async fn read(body: Incoming) -> Result<Bytes, AttemptError> {
+    body.collect()
+        .await
+        .map(|collected| collected.to_bytes())
+        .map_err(|e| AttemptError::Connection(chain(&e)))
 }
 
 /// An attempt that got no response.
@@ -268,22 +295,17 @@ pub enum AttemptError {
     Connection(String),
 }
 
-impl From<reqwest::Error> for AttemptError {
-    fn from(error: reqwest::Error) -> Self {
-        if error.is_timeout() {
-            AttemptError::Timeout
-        } else {
-            // Keep the whole chain: "connection reset", "connection refused" are in the sources.
-            let mut text = error.to_string();
-            let mut source = std::error::Error::source(&error);
-            while let Some(cause) = source {
-                text.push_str(": ");
-                text.push_str(&cause.to_string());
-                source = cause.source();
-            }
-            AttemptError::Connection(text)
-        }
+/// An error and all its causes: "connection reset", "connection refused" are in
+/// the sources.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
     }
+    text
 }
 
 /// Request headers passed upstream: content type and the provider-meaningful
