@@ -310,6 +310,38 @@ async fn an_unreachable_upstream_is_a_clean_502() {
 }
 
 #[tokio::test]
+async fn an_https_upstream_is_reached_over_tls_and_a_failed_handshake_is_a_clean_502() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    // A plain-HTTP server behind an https:// base URL: a client that spoke HTTP
+    // to it would be answered; one that opens TLS gets no handshake.
+    let served = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&served);
+    let upstream = axum::Router::new().fallback(move || {
+        seen.fetch_add(1, Ordering::SeqCst);
+        async { "plain http" }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, upstream).await });
+    let gateway = gateway_before(&format!("https://{addr}")).await;
+    let response = personality_call(&client(), &gateway).await;
+    assert_eq!(response.status(), 502);
+    assert_eq!(
+        response.json::<Value>().await.unwrap()["error"]["type"],
+        "server_error"
+    );
+    assert_eq!(
+        served.load(Ordering::SeqCst),
+        0,
+        "no request went out in plain HTTP"
+    );
+    gateway.shutdown().await;
+    server.abort();
+}
+
+#[tokio::test]
 async fn an_upstream_redirect_is_passed_on_not_followed() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
