@@ -84,7 +84,8 @@ async fn every_call_is_booked_with_what_the_client_saw() {
     let openai = mocks.url("openai").unwrap();
 
     // Whole, through an independent SDK.
-    let sdk = Client::with_config(
+    let sdk = Client::build(
+        gatebench_tls::client(),
         OpenAIConfig::new()
             .with_api_base(format!("{openai}/v1"))
             .with_api_key(KEY),

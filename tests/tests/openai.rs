@@ -35,7 +35,8 @@ async fn start(openai: OpenAiProfile, seed: u64) -> (RunningMocks, String) {
 }
 
 fn client(url: &str) -> Client<OpenAIConfig> {
-    Client::with_config(
+    Client::build(
+        gatebench_tls::client(),
         OpenAIConfig::new()
             .with_api_base(format!("{url}/v1"))
             .with_api_key("sk-test"),

@@ -44,7 +44,8 @@ async fn start(profile: OpenAiProfile) -> (ServerHandle, String) {
 }
 
 fn client(url: &str) -> Client<OpenAIConfig> {
-    Client::with_config(
+    Client::build(
+        gatebench_tls::client(),
         OpenAIConfig::new()
             .with_api_base(format!("{url}/v1"))
             .with_api_key("sk-test"),

@@ -146,7 +146,7 @@ async fn an_official_client_needs_only_the_base_url_and_a_tenant_key() {
     let config = OpenAIConfig::new()
         .with_api_base(format!("{}/v1", stack.gateway_url()))
         .with_api_key(ALPHA);
-    let openai = Client::with_config(config);
+    let openai = Client::build(gatebench_tls::client(), config);
     let request = CreateChatCompletionRequestArgs::default()
         .model("gpt-4o-mini")
         .max_completion_tokens(40u32)
