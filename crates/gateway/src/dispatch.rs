@@ -28,7 +28,7 @@ use crate::health::CircuitState;
 use crate::metrics::Metrics;
 use crate::retry::{self, retryable_status};
 use crate::timing::Timing;
-use crate::upstream::{self, AttemptError, Target, Upstreams, within};
+use crate::upstream::{self, AttemptError, Target, Upstreams, by};
 
 /// Checks that a successful body is what the route returns.
 pub type Accept = dyn Fn(&[u8]) -> bool + Send + Sync;
@@ -250,7 +250,9 @@ async fn attempt_once(
     body: Bytes,
 ) -> Attempt {
     let provider = &target.provider;
-    let timeout = provider.config.timeout;
+    // A stream's timeout bounds the wait for its head (the relay then bounds the
+    // silence between chunks); any other answer's, the whole answer.
+    let deadline = Instant::now() + provider.config.timeout;
     let sent = upstreams.send(
         provider,
         outbound.method.clone(),
@@ -258,24 +260,8 @@ async fn attempt_once(
         outbound.headers,
         body,
     );
-    // A stream's timeout bounds the wait for its head (the relay then bounds the
-    // silence between chunks); any other answer's, the whole answer.
-    let answer = if outbound.stream {
-        match within(timeout, sent).await {
-            Ok(response) => {
-                let (head, body) = response.into_parts();
-                if head.status.is_success() && outbound.media.fits(&head.headers) {
-                    return Attempt::Done(head.status, head.headers, Body::Streaming(body));
-                }
-                Ok((head, body))
-            }
-            Err(error) => Err(error),
-        }
-    } else {
-        within(timeout, async { Ok(sent.await?.into_parts()) }).await
-    };
-    let (head, body) = match answer {
-        Ok(answer) => answer,
+    let (head, body) = match by(deadline, sent).await {
+        Ok(response) => response.into_parts(),
         Err(error) => {
             return Attempt::Transient {
                 kept: None,
@@ -291,11 +277,14 @@ async fn attempt_once(
     if status.is_success() && !outbound.media.fits(&headers) {
         return malformed(provider.name(), status);
     }
+    if status.is_success() && outbound.stream {
+        return Attempt::Done(status, headers, Body::Streaming(body));
+    }
     let read = upstream::read(body);
     let read = if outbound.stream {
         read.await
     } else {
-        within(timeout, read).await
+        by(deadline, read).await
     };
     let bytes = match read {
         Ok(bytes) => bytes,

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use gatebench_queue::{QueueConfig, Scheduler};
@@ -220,7 +220,7 @@ impl Upstreams {
     }
 
     /// Sends one attempt and waits for the response head. `path_and_query` starts
-    /// with `/`. The caller bounds the wait (see [`within`]).
+    /// with `/`. The caller bounds the wait (see [`by`]).
     pub async fn send(
         &self,
         provider: &Provider,
@@ -261,17 +261,17 @@ impl Upstreams {
         let path = provider.config.kind.probe_path();
         let headers = HeaderMap::new();
         let sent = self.send(provider, Method::GET, path, &headers, Bytes::new());
-        let response = within(provider.config.timeout, sent).await?;
+        let response = by(Instant::now() + provider.config.timeout, sent).await?;
         Ok(response.status())
     }
 }
 
-/// `attempt` given at most `timeout`.
-pub async fn within<T>(
-    timeout: Duration,
+/// `attempt`, if it ends by `deadline`.
+pub async fn by<T>(
+    deadline: Instant,
     attempt: impl Future<Output = Result<T, AttemptError>>,
 ) -> Result<T, AttemptError> {
-    tokio::time::timeout(timeout, attempt)
+    tokio::time::timeout_at(deadline.into(), attempt)
         .await
         .unwrap_or(Err(AttemptError::Timeout))
 }

@@ -269,12 +269,16 @@ async fn the_gateway_probes_a_half_open_provider_and_turns_ready_without_traffic
     stack.shutdown().await;
 }
 
-/// The demo gateway on a free port with every provider at `base_url`, its retries
-/// 1 ms apart.
-async fn gateway_before(base_url: &str) -> gatebench_gateway::RunningGateway {
+/// The demo gateway on a free port with every provider at `base_url` (and its
+/// `timeout`, if given), its retries 1 ms apart.
+async fn gateway_before(
+    base_url: &str,
+    timeout: Option<Duration>,
+) -> gatebench_gateway::RunningGateway {
     let mut config = gatebench_gateway::GatewayConfig::demo();
     for p in config.providers.iter_mut() {
         p.base_url = base_url.to_owned();
+        p.timeout = timeout.unwrap_or(p.timeout);
     }
     config.retry.base = Duration::from_millis(1);
     let state = gatebench_gateway::Gateway::new(config, ":memory:").unwrap();
@@ -299,7 +303,7 @@ async fn personality_call(
 #[tokio::test]
 async fn an_unreachable_upstream_is_a_clean_502() {
     // Nothing listens on the discard port.
-    let gateway = gateway_before("http://127.0.0.1:9").await;
+    let gateway = gateway_before("http://127.0.0.1:9", None).await;
     let response = personality_call(&client(), &gateway).await;
     assert_eq!(response.status(), 502);
     assert_eq!(
@@ -325,7 +329,7 @@ async fn an_https_upstream_is_reached_over_tls_and_a_failed_handshake_is_a_clean
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, upstream).await });
-    let gateway = gateway_before(&format!("https://{addr}")).await;
+    let gateway = gateway_before(&format!("https://{addr}"), None).await;
     let response = personality_call(&client(), &gateway).await;
     assert_eq!(response.status(), 502);
     assert_eq!(
@@ -337,6 +341,40 @@ async fn an_https_upstream_is_reached_over_tls_and_a_failed_handshake_is_a_clean
         0,
         "no request went out in plain HTTP"
     );
+    gateway.shutdown().await;
+    server.abort();
+}
+
+#[tokio::test]
+async fn a_provider_s_timeout_bounds_its_whole_answer_not_the_head_and_then_the_body_again() {
+    use futures::StreamExt as _;
+
+    // The head after 300 ms and the end of the body 400 ms later: the call
+    // takes 700 ms, past the timeout of 500 ms, though neither part alone does.
+    let upstream = axum::Router::new().fallback(|| async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let parts =
+            futures::stream::iter([&b"{\"slow\":"[..], &b"true}"[..]]).then(|part| async move {
+                if part.starts_with(b"true") {
+                    tokio::time::sleep(Duration::from_millis(400)).await;
+                }
+                Ok::<_, std::io::Error>(part)
+            });
+        axum::body::Body::from_stream(parts)
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move { axum::serve(listener, upstream).await });
+    let slow = format!("http://{addr}");
+    let gateway = gateway_before(&slow, Some(Duration::from_millis(500))).await;
+    let response = personality_call(&client(), &gateway).await;
+    assert_eq!(response.status(), 502);
+    gateway.shutdown().await;
+    // with a timeout longer than the whole answer, the same answer passes
+    let gateway = gateway_before(&slow, Some(Duration::from_secs(5))).await;
+    let response = personality_call(&client(), &gateway).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json::<Value>().await.unwrap()["slow"], true);
     gateway.shutdown().await;
     server.abort();
 }
@@ -365,7 +403,7 @@ async fn an_upstream_redirect_is_passed_on_not_followed() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(async move { axum::serve(listener, upstream).await });
-    let gateway = gateway_before(&format!("http://{addr}")).await;
+    let gateway = gateway_before(&format!("http://{addr}"), None).await;
     let http = gatebench_tls::http_client()
         .redirect(reqwest::redirect::Policy::none())
         .build()
