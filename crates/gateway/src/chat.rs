@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use crate::chat_stream;
 use crate::config::ProviderKind;
-use crate::dispatch::{Media, Outbound};
+use crate::dispatch::{Accepted, Media, Outbound};
 use crate::error::GatewayError;
 use crate::extract::{Incoming, JsonBody};
 use crate::meta::Meta;
@@ -95,7 +95,12 @@ async fn serve(
     } else {
         body
     };
-    let accept = |body: &[u8]| serde_json::from_slice::<ChatCompletion>(body).is_ok();
+    let accept = |body: &[u8]| {
+        let completion: ChatCompletion = serde_json::from_slice(body).ok()?;
+        Some(Accepted {
+            usage: completion.usage.as_ref().map(billed_usage),
+        })
+    };
     let body_for = body_for(upstream, &value, "model");
     let call = Call {
         route: "chat",

@@ -16,6 +16,7 @@
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use gatebench_cost::Usage;
 use gatebench_queue::{Permit, Rejected, Ticket};
 use http::{HeaderMap, Method, StatusCode};
 use hyper::body::Incoming;
@@ -30,8 +31,16 @@ use crate::retry::{self, retryable_status};
 use crate::timing::Timing;
 use crate::upstream::{self, AttemptError, Target, Upstreams, by};
 
-/// Checks that a successful body is what the route returns.
-pub type Accept = dyn Fn(&[u8]) -> bool + Send + Sync;
+/// Checks that a successful body is what the route returns: `None` when it is not.
+pub type Accept = dyn Fn(&[u8]) -> Option<Accepted> + Send + Sync;
+
+/// A successful body the route's check took.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Accepted {
+    /// The usage the body reports, when the check read it on its way: a body is
+    /// parsed once, not once to check it and again to bill it.
+    pub usage: Option<Usage>,
+}
 
 /// What to send: the same for every attempt, except the body, which a fallback may
 /// rewrite (another model).
@@ -44,8 +53,8 @@ pub struct Outbound<'a> {
     pub headers: &'a HeaderMap,
     /// Stream the successful response instead of buffering it.
     pub stream: bool,
-    /// For buffered responses: is a 2xx body valid? (A 200 with a malformed body is
-    /// an upstream fault worth another attempt.)
+    /// For buffered responses: is a 2xx body valid, and what usage does it report?
+    /// (A 200 with a malformed body is an upstream fault worth another attempt.)
     pub accept: &'a Accept,
     /// What a 2xx answer must be, streamed or not.
     pub media: Media,
@@ -105,6 +114,8 @@ pub struct Dispatched {
     pub permit: Option<Permit>,
     /// Upstream attempts made, across all targets.
     pub attempts: u32,
+    /// What the check of a buffered successful body read from it.
+    pub accepted: Accepted,
 }
 
 /// No response to pass on.
@@ -119,7 +130,7 @@ pub struct Undispatched {
 }
 
 enum Attempt {
-    Done(StatusCode, HeaderMap, Body),
+    Done(StatusCode, HeaderMap, Body, Accepted),
     Transient {
         kept: Option<(StatusCode, HeaderMap, Bytes)>,
         asked: Option<Duration>,
@@ -178,7 +189,7 @@ pub async fn dispatch(
             let outcome = attempt_once(upstreams, &target, &outbound, body.clone()).await;
             timing.upstream += started.elapsed();
             let asked = match outcome {
-                Attempt::Done(status, headers, body) => {
+                Attempt::Done(status, headers, body, accepted) => {
                     if status.is_success() {
                         provider.circuit.success();
                     } else {
@@ -192,6 +203,7 @@ pub async fn dispatch(
                         target,
                         permit,
                         attempts,
+                        accepted,
                     });
                 }
                 Attempt::Transient {
@@ -231,6 +243,7 @@ pub async fn dispatch(
             target,
             permit: None,
             attempts,
+            accepted: Accepted::default(),
         }),
         None => Err(Undispatched {
             error: failure.unwrap_or_else(|| GatewayError::Unreachable {
@@ -278,7 +291,7 @@ async fn attempt_once(
         return malformed(provider.name(), status);
     }
     if status.is_success() && outbound.stream {
-        return Attempt::Done(status, headers, Body::Streaming(body));
+        return Attempt::Done(status, headers, Body::Streaming(body), Accepted::default());
     }
     let read = upstream::read(body);
     let read = if outbound.stream {
@@ -311,10 +324,15 @@ async fn attempt_once(
             failure,
         };
     }
-    if status.is_success() && !(outbound.accept)(&bytes) {
-        return malformed(provider.name(), status);
-    }
-    Attempt::Done(status, headers, Body::Buffered(bytes))
+    let accepted = if status.is_success() {
+        match (outbound.accept)(&bytes) {
+            Some(accepted) => accepted,
+            None => return malformed(provider.name(), status),
+        }
+    } else {
+        Accepted::default()
+    };
+    Attempt::Done(status, headers, Body::Buffered(bytes), accepted)
 }
 
 fn malformed(provider: &str, status: StatusCode) -> Attempt {

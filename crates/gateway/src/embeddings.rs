@@ -12,7 +12,7 @@ use gatebench_wire::openai::{EmbeddingInput, EmbeddingRequest, EmbeddingResponse
 use http::{HeaderMap, Method};
 
 use crate::config::ProviderKind;
-use crate::dispatch::{Media, Outbound};
+use crate::dispatch::{Accepted, Media, Outbound};
 use crate::error::GatewayError;
 use crate::extract::{Incoming, JsonBody};
 use crate::meta::Meta;
@@ -52,7 +52,11 @@ async fn serve(
         value,
         request,
     } = body;
-    let accept = |body: &[u8]| serde_json::from_slice::<EmbeddingResponse>(body).is_ok();
+    let accept = |body: &[u8]| {
+        Some(Accepted {
+            usage: Some(billed_usage(body)?),
+        })
+    };
     let body_for = body_for(bytes, &value, "model");
     let call = Call {
         route: "embeddings",

@@ -51,8 +51,8 @@ pub use config::{ConfigError, GatewayConfig, ProviderKind};
 pub use error::GatewayError;
 pub use state::{Gateway, StartError};
 
-/// The gateway's routes.
-pub fn router(gateway: Arc<Gateway>) -> Router {
+/// The gateway's routes, `/metrics` guarded by `admin`.
+pub fn router(gateway: Arc<Gateway>, admin: AdminToken) -> Router {
     // every call route is observed: a request id, in-flight and request counts,
     // faults logged
     let observed = |route| {
@@ -62,7 +62,7 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
         };
         from_fn_with_state(state, extract::observe)
     };
-    Router::new()
+    let routes = Router::new()
         .route(
             "/v1/chat/completions",
             post(chat::handle).route_layer(observed("chat")),
@@ -117,8 +117,8 @@ pub fn router(gateway: Arc<Gateway>) -> Router {
                 path: uri.path().to_owned(),
             }
         })
-        .layer(from_fn(refuse_oversized_head))
-        .with_state(gateway)
+        .with_state(gateway);
+    server::around(routes, (Extension(admin), from_fn(refuse_oversized_head)))
 }
 
 /// A request line or headers past [`gatebench_serve::head`]'s limits: 414 or 431 in
@@ -175,7 +175,7 @@ impl RunningGateway {
             source,
         };
         let listener = TcpListener::bind(addr).await.map_err(bind)?;
-        let router = router(Arc::clone(&gateway)).layer(Extension(admin));
+        let router = router(Arc::clone(&gateway), admin);
         let options = ServerOptions {
             drain: DRAIN,
             limits,

@@ -316,7 +316,10 @@ pub async fn run(gateway: &Gateway, mut meta: Meta, call: Call<'_>) -> Result<Do
             if !status.is_success() {
                 record.fail(gateway, &meta, reservation);
             } else {
-                let reported = (call.usage_of)(&dispatched.headers, &body);
+                let reported = dispatched
+                    .accepted
+                    .usage
+                    .or_else(|| (call.usage_of)(&dispatched.headers, &body));
                 let counted = match (reported, call.answer) {
                     (None, Answer::Chat(chat)) => crate::chat::count_usage(&body, chat),
                     _ => None,

@@ -159,39 +159,43 @@ impl Record {
 
     /// Writes the record into `headers` (server-timing measured now).
     pub fn write(&self, meta: &Meta, headers: &mut HeaderMap) {
-        put(headers, "x-gatebench-request-id", &meta.id);
-        put(headers, "x-gatebench-cache", self.cache.as_str());
+        headers.reserve(9);
+        put(headers, REQUEST_ID, &meta.id);
+        headers.insert(CACHE, HeaderValue::from_static(self.cache.as_str()));
         if let Some(similarity) = self.similarity {
             let similarity = format!("{similarity:.4}");
-            put(headers, "x-gatebench-cache-similarity", &similarity);
+            put(headers, SIMILARITY, &similarity);
         }
         if let Some(key) = &self.cache_key {
-            put(headers, "x-gatebench-cache-key", key);
+            put(headers, CACHE_KEY, key);
         }
         if let Some(cost) = self.cost {
-            put(
-                headers,
-                "x-gatebench-cost-usd",
-                &cost.normalize().to_string(),
-            );
+            put(headers, COST, &cost.normalize().to_string());
         }
         if let Some(provider) = &self.provider {
-            put(headers, "x-gatebench-provider", provider);
+            put(headers, PROVIDER, provider);
         }
         if self.answered {
-            put(headers, "x-gatebench-model", &self.model);
+            put(headers, MODEL, &self.model);
         }
-        put(headers, "x-gatebench-attempts", &self.attempts.to_string());
-        headers.insert(
-            HeaderName::from_static("server-timing"),
-            meta.timing.header(),
-        );
+        headers.insert(ATTEMPTS, HeaderValue::from(self.attempts));
+        headers.insert(SERVER_TIMING, meta.timing.header());
     }
 }
 
-fn put(headers: &mut HeaderMap, name: &'static str, value: &str) {
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-gatebench-request-id");
+const CACHE: HeaderName = HeaderName::from_static("x-gatebench-cache");
+const SIMILARITY: HeaderName = HeaderName::from_static("x-gatebench-cache-similarity");
+const CACHE_KEY: HeaderName = HeaderName::from_static("x-gatebench-cache-key");
+const COST: HeaderName = HeaderName::from_static("x-gatebench-cost-usd");
+const PROVIDER: HeaderName = HeaderName::from_static("x-gatebench-provider");
+const MODEL: HeaderName = HeaderName::from_static("x-gatebench-model");
+const ATTEMPTS: HeaderName = HeaderName::from_static("x-gatebench-attempts");
+const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
+
+fn put(headers: &mut HeaderMap, name: HeaderName, value: &str) {
     if let Ok(value) = HeaderValue::from_str(value) {
-        headers.insert(HeaderName::from_static(name), value);
+        headers.insert(name, value);
     }
 }
 

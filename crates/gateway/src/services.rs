@@ -10,7 +10,7 @@ use http::{HeaderMap, Method};
 use serde::de::IgnoredAny;
 
 use crate::config::ProviderKind;
-use crate::dispatch::{Media, Outbound};
+use crate::dispatch::{Accepted, Media, Outbound};
 use crate::error::GatewayError;
 use crate::extract::{Incoming, JsonBody};
 use crate::meta::Meta;
@@ -76,11 +76,13 @@ async fn serve(
     };
     let path = format!("/v1/{model}");
     let usage_of = move |_: &HeaderMap, _: &[u8]| Some(one);
-    let accept = move |body: &[u8]| match service {
-        Service::Personality => serde_json::from_slice::<serde_json::Value>(body).is_ok(),
-        Service::Webvtt => {
-            body.starts_with(b"WEBVTT") || serde_json::from_slice::<serde_json::Value>(body).is_ok()
-        }
+    let accept = move |body: &[u8]| {
+        let json = || serde_json::from_slice::<serde_json::Value>(body).is_ok();
+        let valid = match service {
+            Service::Personality => json(),
+            Service::Webvtt => body.starts_with(b"WEBVTT") || json(),
+        };
+        valid.then_some(Accepted::default())
     };
     let call = Call {
         route: model,

@@ -16,7 +16,7 @@ use gatebench_wire::elevenlabs::{AudioWithTimestamps, CHARACTER_COST_HEADER, Tex
 use http::{HeaderMap, Method};
 
 use crate::config::ProviderKind;
-use crate::dispatch::{Media, Outbound};
+use crate::dispatch::{Accepted, Media, Outbound};
 use crate::error::GatewayError;
 use crate::extract::{Incoming, JsonBody};
 use crate::meta::Meta;
@@ -128,9 +128,12 @@ async fn serve(
         Some(q) if !q.is_empty() => format!("/v1/text-to-speech/{voice}{}?{q}", form.suffix()),
         _ => format!("/v1/text-to-speech/{voice}{}", form.suffix()),
     };
-    let accept = move |body: &[u8]| match form {
-        Form::WithTimestamps => serde_json::from_slice::<AudioWithTimestamps>(body).is_ok(),
-        _ => !body.is_empty(),
+    let accept = move |body: &[u8]| {
+        let valid = match form {
+            Form::WithTimestamps => serde_json::from_slice::<AudioWithTimestamps>(body).is_ok(),
+            _ => !body.is_empty(),
+        };
+        valid.then_some(Accepted::default())
     };
     let body_for = body_for(bytes, &value, "model_id");
     let usage_of = |headers: &HeaderMap, _: &[u8]| {

@@ -33,6 +33,7 @@ use crate::core::MockCore;
 use crate::error::{ApiError, ErrorStyle};
 use crate::faults::FaultSpec;
 use crate::layer::{account_layer, mock_layer};
+use crate::server;
 
 /// A mock's full router: its provider routes behind the shared middleware, its
 /// account routes (usage reports) behind the key check only, plus the control API
@@ -45,12 +46,12 @@ pub fn assemble(core: Arc<MockCore>, provider: Router, account: Router) -> Route
     } else {
         account
     };
-    provider
+    let routes = provider
         .route_layer(from_fn_with_state(Arc::clone(&core), mock_layer))
         .merge(account)
         .merge(routes(core))
-        .fallback(move |method: Method, uri: Uri| async move { not_found(style, &method, &uri) })
-        .layer(from_fn_with_state(style, refuse_oversized_head))
+        .fallback(move |method: Method, uri: Uri| async move { not_found(style, &method, &uri) });
+    server::around(routes, from_fn_with_state(style, refuse_oversized_head))
 }
 
 /// A request line or headers past [`gatebench_serve::head`]'s limits: 414 or 431 in

@@ -136,9 +136,10 @@ impl RunningMocks {
         let mut servers = Vec::with_capacity(apps.len());
         for (mock, port, router) in apps {
             let addr = SocketAddr::new(host, port);
-            let router = router
-                .layer(Extension(Arc::clone(&set)))
-                .layer(Extension(admin.clone()));
+            let router = server::around(
+                router,
+                (Extension(Arc::clone(&set)), Extension(admin.clone())),
+            );
             let started = async {
                 let listener = TcpListener::bind(addr).await?;
                 let options = ServerOptions {

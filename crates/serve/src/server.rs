@@ -20,6 +20,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
+use axum::response::Response;
 use http::HeaderValue;
 use http::header::CONNECTION;
 use hyper::body::Incoming;
@@ -29,7 +30,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
-use tower::ServiceExt as _;
+use tower::{Layer, Service, ServiceExt as _};
 
 use crate::body::Guarded;
 
@@ -169,6 +170,22 @@ impl ServerHandle {
         let drain = self.drain;
         self.shutdown(drain).await;
     }
+}
+
+/// `router` behind `layer`, applied once around the whole router.
+///
+/// axum's `Router::layer` wraps each route's service instead, and a request clones
+/// its route's whole stack of boxed services at every layer it passes: a cost that
+/// grows with the square of the depth, paid on every request. Around the router, a
+/// request clones `layer`'s service (an `Arc` per layer) and the router (an `Arc`).
+pub fn around<L>(router: Router, layer: L) -> Router
+where
+    L: Layer<Router>,
+    L::Service:
+        Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
+    <L::Service as Service<Request>>::Future: Send + 'static,
+{
+    Router::new().fallback_service(layer.layer(router))
 }
 
 /// Serves `router` on `listener` until [`ServerHandle::shutdown`].

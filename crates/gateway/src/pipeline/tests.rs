@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::*;
 use crate::config::{GatewayConfig, ProviderKind};
-use crate::dispatch::Media;
+use crate::dispatch::{Accepted, Media};
 use crate::record::Record;
 use crate::state::{CachedBody, CachedChat, CachedChoice, Gateway};
 
@@ -131,7 +131,7 @@ async fn embeddings(
     tokens: u64,
 ) -> Result<Done, GatewayError> {
     let headers = HeaderMap::new();
-    let accept = |_: &[u8]| true;
+    let accept = |_: &[u8]| Some(Accepted::default());
     let call = Call {
         route: "embeddings",
         kind: Kind::Embeddings,
