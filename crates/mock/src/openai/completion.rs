@@ -13,7 +13,7 @@ use rand::RngExt as _;
 use rand::rngs::StdRng;
 use serde_json::{Map, Value};
 
-use super::corpus::{Sentence, corpus};
+use super::corpus::{PARAGRAPH_BREAK, Sentence, Topic, corpus};
 use super::profile::TokenCount;
 use super::stream::token_pieces;
 use gatebench_tokens::Encoding;
@@ -124,13 +124,21 @@ pub fn write(spec: &Spec<'_>, rng: &mut StdRng) -> Written {
         Some(topic) => {
             let start = topic.random_start(rng);
             let mut source = Source {
+                topic,
+                encoding: spec.encoding,
                 walk: topic.walk(start, spec.encoding),
                 rng,
             };
             match spec.format {
                 Format::Text => {
-                    let mut text = source.prose(target);
-                    source.top_up(&mut text, floor, spec.encoding);
+                    let Prose { mut text, tokens } = source.prose_counted(target);
+                    match tokens {
+                        // Counted as written: no tokenizer, unless a stop sequence cuts.
+                        Some(tokens) if tokens.ids.len() >= floor && !stops(&text, spec.stop) => {
+                            return finish_counted(spec, text, &tokens);
+                        }
+                        _ => source.top_up(&mut text, floor, spec.encoding),
+                    }
                     text
                 }
                 Format::JsonObject => {
@@ -182,6 +190,57 @@ pub fn finish(spec: &Spec<'_>, text: String) -> Written {
     }
 }
 
+/// `text` whose `tokens` are known: cut at the cap as [`finish`] cuts it, with the
+/// tokenizer run on the part of one sentence the cut falls in, if any.
+fn finish_counted(spec: &Spec<'_>, text: String, tokens: &Tokens) -> Written {
+    let (text, count, finish) = match spec.cap {
+        Some(cap) if tokens.ids.len() > cap as usize => {
+            let (text, count) = cut(spec.encoding, &text, tokens, cap as usize);
+            (text, count, FinishReason::Length)
+        }
+        _ => (text, tokens.ids.len() as u32, FinishReason::Stop),
+    };
+    Written {
+        text,
+        tokens: count,
+        finish,
+        call: None,
+        pieces: Pieces::default(),
+    }
+}
+
+/// Whether any of the stop sequences occurs in `text`.
+fn stops(text: &str, stop: &[&str]) -> bool {
+    stop.iter().any(|s| !s.is_empty() && text.contains(s))
+}
+
+/// [`truncate`] for a text whose tokens are known sentence by sentence: the same
+/// prefix and count. A prefix's count is the whole sentences' tokens before it
+/// plus the count of the part of the sentence it ends in.
+fn cut(encoding: Encoding, text: &str, tokens: &Tokens, cap: usize) -> (String, u32) {
+    let mut n = cap;
+    while n > 0 {
+        let k = tokens.starts.partition_point(|&(first, _)| first < n) - 1;
+        let (first, at) = tokens.starts[k];
+        let end = tokens.starts.get(k + 1).map_or(tokens.ids.len(), |s| s.0);
+        if let Some(bytes) = encoding.decode_bytes(&tokens.ids[first..n])
+            && let Ok(rest) = String::from_utf8(bytes)
+        {
+            let count = first
+                + if n == end {
+                    n - first
+                } else {
+                    encoding.count(&rest)
+                };
+            if count <= cap {
+                return ([&text[..at], &rest].concat(), count as u32);
+            }
+        }
+        n -= 1;
+    }
+    (String::new(), 0)
+}
+
 /// Tokens of prose to write for an answer capped at `cap`, by the sentence-by-
 /// sentence count `prose` goes by: that count can run over the exact one by about
 /// a token a sentence, so this is well past the cap.
@@ -205,27 +264,82 @@ pub fn draw_length(length: TokenCount, rng: &mut StdRng) -> usize {
 
 /// Sentences of one topic, walked in order from a random paragraph.
 struct Source<'r, I> {
+    topic: &'r Topic,
+    encoding: Encoding,
     walk: I,
     rng: &'r mut StdRng,
+}
+
+/// Prose, with its tokens when they are known.
+struct Prose {
+    text: String,
+    tokens: Option<Tokens>,
+}
+
+/// A text's tokens, and where each sentence's start: the token and the byte.
+struct Tokens {
+    ids: Vec<u32>,
+    starts: Vec<(usize, usize)>,
 }
 
 impl<'r, I: Iterator<Item = Sentence>> Source<'r, I> {
     /// Whole sentences until about `target` tokens.
     fn prose(&mut self, target: usize) -> String {
+        self.prose_counted(target).text
+    }
+
+    /// [`Source::prose`], with its tokens when the text starts a paragraph, as the
+    /// topic's sentence tokens are joined.
+    fn prose_counted(&mut self, target: usize) -> Prose {
+        let sentence_tokens = self.topic.tokens(self.encoding);
         let mut text = String::new();
+        let mut counted = Some(Tokens {
+            ids: Vec::new(),
+            starts: Vec::new(),
+        });
+        let mut last = None;
         let mut tokens = 0;
         while tokens < target {
             let Some(sentence) = self.walk.next() else {
                 break;
             };
+            let follows_space = !self.topic.starts_paragraph(sentence.index);
+            if text.is_empty() && follows_space {
+                counted = None;
+            }
+            if let Some(counted) = &mut counted {
+                // A sentence's tokens take the space before it.
+                let at = text.len() - usize::from(follows_space);
+                counted.starts.push((counted.ids.len(), at));
+                let ids = sentence_tokens.of(sentence.index, sentence.paragraph_end);
+                counted.ids.extend_from_slice(ids);
+            }
+            last = Some(sentence);
             text.push_str(sentence.text);
             // Counting sentence by sentence is close to the joined text's count; the
             // exact count is taken on the final text.
             tokens += sentence.tokens + 1;
-            text.push_str(if sentence.paragraph_end { "\n\n" } else { " " });
+            text.push_str(if sentence.paragraph_end {
+                PARAGRAPH_BREAK
+            } else {
+                " "
+            });
         }
         text.truncate(text.trim_end().len());
-        text
+        // The text ends without its last sentence's paragraph break.
+        if let (Some(counted), Some(last)) = (&mut counted, last)
+            && last.paragraph_end
+            && let Some(&(first, _)) = counted.starts.last()
+        {
+            counted.ids.truncate(first);
+            counted
+                .ids
+                .extend_from_slice(sentence_tokens.of(last.index, false));
+        }
+        Prose {
+            text,
+            tokens: counted,
+        }
     }
 
     /// More sentences until `text` counts at least `floor` tokens exactly (the

@@ -28,6 +28,9 @@ const SOURCES: [(&str, &str); 3] = [
     ),
 ];
 
+/// What a walk's text puts between paragraphs.
+pub const PARAGRAPH_BREAK: &str = "\n\n";
+
 /// All topics.
 #[derive(Debug)]
 pub struct Corpus {
@@ -44,6 +47,39 @@ pub struct Topic {
     paragraph_end: Vec<bool>,
     /// Token count of each sentence, per encoding, computed on first use.
     counts: [OnceLock<Vec<u32>>; 2],
+    /// The tokens of each sentence as it stands in a walk's text, per encoding,
+    /// computed on first use.
+    pieces: [OnceLock<SentenceTokens>; 2],
+}
+
+/// The tokens of a topic's sentences as they stand in prose.
+///
+/// A walk writes its sentences joined by a space, or by a blank line where a
+/// paragraph ends. The tokenizers' pre-tokenization never joins characters across
+/// those joins: the space starts the next sentence's first word, and a paragraph
+/// break ends with its sentence's last piece. So the text's tokens are the pieces'
+/// tokens one after another, and counting an answer needs no tokenizer. A test
+/// checks this against the tokenizer for every sentence of every topic.
+#[derive(Debug)]
+pub struct SentenceTokens {
+    tokens: Vec<u32>,
+    /// Per sentence: where its tokens start, where they start with the paragraph
+    /// break after it, and where those end (the two are the same when no
+    /// paragraph ends there).
+    spans: Vec<[usize; 3]>,
+}
+
+impl SentenceTokens {
+    /// The tokens of sentence `i`: with the space before it when it does not start
+    /// a paragraph, and with the paragraph break after it if `with_break`.
+    pub fn of(&self, i: usize, with_break: bool) -> &[u32] {
+        let [start, broken, end] = self.spans[i];
+        if with_break {
+            &self.tokens[broken..end]
+        } else {
+            &self.tokens[start..broken]
+        }
+    }
 }
 
 /// One sentence of a walk.
@@ -55,6 +91,8 @@ pub struct Sentence {
     pub tokens: usize,
     /// A paragraph ends after it.
     pub paragraph_end: bool,
+    /// Where it stands in its topic.
+    pub index: usize,
 }
 
 /// The corpus compiled into the binary, parsed once.
@@ -135,6 +173,7 @@ impl Topic {
             sentences,
             paragraph_end,
             counts: Default::default(),
+            pieces: Default::default(),
         }
     }
 
@@ -165,6 +204,7 @@ impl Topic {
                 text: self.sentences.get(i)?,
                 tokens: counts.get(i).copied().unwrap_or(0) as usize,
                 paragraph_end: self.paragraph_end[i],
+                index: i,
             })
         })
     }
@@ -181,6 +221,44 @@ impl Topic {
                 .iter()
                 .map(|s| encoding.count(s) as u32)
                 .collect()
+        })
+    }
+
+    /// Whether sentence `i` starts a paragraph: the first of a walk's text, or one
+    /// after a blank line; any other follows a space.
+    pub fn starts_paragraph(&self, i: usize) -> bool {
+        let n = self.sentences.len();
+        n == 0 || self.paragraph_end[(i + n - 1) % n]
+    }
+
+    /// The sentences' tokens as they stand in a walk's text.
+    pub fn tokens(&self, encoding: Encoding) -> &SentenceTokens {
+        let slot = match encoding {
+            Encoding::O200kBase => &self.pieces[0],
+            Encoding::Cl100kBase => &self.pieces[1],
+        };
+        slot.get_or_init(|| {
+            let mut tokens = Vec::new();
+            let mut spans = Vec::with_capacity(self.sentences.len());
+            let mut piece = String::new();
+            for (i, sentence) in self.sentences.iter().enumerate() {
+                piece.clear();
+                if !self.starts_paragraph(i) {
+                    piece.push(' ');
+                }
+                piece.push_str(sentence);
+                let start = tokens.len();
+                tokens.extend(encoding.encode(&piece));
+                let broken = tokens.len();
+                if self.paragraph_end[i] {
+                    piece.push_str(PARAGRAPH_BREAK);
+                    tokens.extend(encoding.encode(&piece));
+                } else {
+                    tokens.extend_from_within(start..broken);
+                }
+                spans.push([start, broken, tokens.len()]);
+            }
+            SentenceTokens { tokens, spans }
         })
     }
 
@@ -239,6 +317,42 @@ mod tests {
             Some("support")
         );
         assert!(pick("zzz qqq").is_some(), "no keyword still gets a topic");
+    }
+
+    /// The pieces' tokens, one after another, are the tokenizer's tokens of the
+    /// text they make: every sentence of every topic, in both encodings, followed by
+    /// the next one and ending the text.
+    #[test]
+    fn a_walk_s_tokens_are_its_pieces_tokens() {
+        for topic in corpus().topics() {
+            for encoding in [Encoding::O200kBase, Encoding::Cl100kBase] {
+                let pieces = topic.tokens(encoding);
+                let piece = |i: usize, with_break: bool| {
+                    let lead = if topic.starts_paragraph(i) { "" } else { " " };
+                    let after = if with_break { PARAGRAPH_BREAK } else { "" };
+                    format!("{lead}{}{after}", topic.sentences[i])
+                };
+                let n = topic.len();
+                // Round the topic and on to its first sentence, which ends the text.
+                let mut text = String::new();
+                let mut tokens = Vec::new();
+                for i in 0..n {
+                    text.push_str(&piece(i, topic.paragraph_end[i]));
+                    tokens.extend_from_slice(pieces.of(i, topic.paragraph_end[i]));
+                }
+                text.push_str(&piece(0, false));
+                tokens.extend_from_slice(pieces.of(0, false));
+                assert_eq!(encoding.encode(&text), tokens, "{}", topic.name());
+                // Each sentence ending a text, after the one before it.
+                for i in 0..n {
+                    let before = (i + n - 1) % n;
+                    let text = piece(before, topic.paragraph_end[before]) + &piece(i, false);
+                    let mut tokens = pieces.of(before, topic.paragraph_end[before]).to_vec();
+                    tokens.extend_from_slice(pieces.of(i, false));
+                    assert_eq!(encoding.encode(&text), tokens, "{} {i}", topic.name());
+                }
+            }
+        }
     }
 
     #[test]

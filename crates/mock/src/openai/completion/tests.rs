@@ -165,11 +165,18 @@ proptest! {
     /// The capped text is written only a little past the cap: it must still be
     /// exactly the uncapped text cut at the cap, ending as `length` just when the
     /// uncapped one runs past it.
+    /// Both are counted sentence by sentence, and `truncate` with the tokenizer.
     #[test]
-    fn a_capped_answer_is_the_uncapped_one_cut_at_the_cap(seed in 0u64..1000, cap in 1u32..600) {
+    fn a_capped_answer_is_the_uncapped_one_cut_at_the_cap(
+        seed in 0u64..1000,
+        cap in 1u32..600,
+        encoding in prop_oneof![Just(Encoding::O200kBase), Just(Encoding::Cl100kBase)],
+    ) {
+        let spec = |cap| Spec { encoding, ..spec(cap) };
         let full = write_seeded(&spec(None), seed);
+        prop_assert_eq!(full.tokens as usize, encoding.count(&full.text));
         let capped = write_seeded(&spec(Some(cap)), seed);
-        let (text, tokens, cut) = truncate(Encoding::O200kBase, full.text.clone(), cap as usize);
+        let (text, tokens, cut) = truncate(encoding, full.text.clone(), cap as usize);
         prop_assert_eq!(&capped.text, &text);
         prop_assert_eq!(capped.tokens, tokens);
         prop_assert_eq!(cut, full.tokens > cap);
