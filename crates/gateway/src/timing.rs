@@ -48,7 +48,7 @@ impl Timing {
         for (i, (stage, took)) in stages.into_iter().enumerate() {
             // Whole microseconds, rounded, as milliseconds with three decimals:
             // integers format at a fraction of a float's cost.
-            let micros = (took.as_nanos() + 500) / 1000;
+            let micros = took.as_secs() * 1_000_000 + u64::from(took.subsec_nanos() + 500) / 1000;
             let sep = if i == 0 { "" } else { ", " };
             let _ = write!(
                 text,
