@@ -11,10 +11,12 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use gatebench_wire::books::{CallUsage, hash};
 use gatebench_wire::openai::{
-    AssistantMessage, ChatChoice, ChatCompletion, ChatCompletionRequest, CompletionTokensDetails,
+    AssistantMessage, ChatCompletion, ChatCompletionRequest, CompletionTokensDetails, FinishReason,
     FunctionCall, MessageContent, PromptTokensDetails, ResponseFormat, Role, ToolCall, Usage,
 };
 use rand::RngExt as _;
+use serde::Serialize;
+use serde_json::value::RawValue;
 use xxhash_rust::xxh3::{xxh3_64, xxh3_128};
 
 use super::OpenAiMock;
@@ -173,29 +175,60 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
     }
     let longest = planned.choices.iter().map(|c| c.tokens).max().unwrap_or(0);
     ctx.sleep_from_received(timing.whole(longest)).await;
-    let completion = ChatCompletion {
-        id: meta.id,
-        object: ChatCompletion::OBJECT.to_owned(),
-        created: meta.created,
-        model: meta.model,
-        choices: planned
-            .choices
-            .iter()
-            .enumerate()
-            .map(|(i, c)| ChatChoice {
-                index: i as u32,
-                message: assistant_message(c),
-                logprobs: None,
-                finish_reason: Some(c.finish.clone()),
-            })
-            .collect(),
-        usage: Some(usage),
-        service_tier: Some("default".to_owned()),
-        system_fingerprint: Some(meta.fingerprint),
-    };
-    let mut response = Json(completion).into_response();
+    let mut response = Json(Whole::of(&meta, &planned.choices, &usage)).into_response();
     response.headers_mut().extend(admission.headers.clone());
     Ok(response)
+}
+
+/// A chat completion, serialised as [`ChatCompletion`] is, with each choice's
+/// message written once per memoised answer: escaping the text was the largest
+/// part of a response's cost, and load tests repeat prompts.
+#[derive(Serialize)]
+struct Whole<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: u64,
+    model: &'a str,
+    choices: Vec<Choice<'a>>,
+    usage: &'a Usage,
+    service_tier: &'static str,
+    system_fingerprint: &'a str,
+}
+
+/// A choice of a [`Whole`], serialised as `ChatChoice` is.
+#[derive(Serialize)]
+struct Choice<'a> {
+    index: u32,
+    message: &'a RawValue,
+    logprobs: Option<()>,
+    finish_reason: &'a FinishReason,
+}
+
+impl<'a> Whole<'a> {
+    fn of(meta: &'a Meta, choices: &'a [Written], usage: &'a Usage) -> Whole<'a> {
+        let message = |c: &Written| {
+            serde_json::value::to_raw_value(&assistant_message(c)).unwrap_or_default()
+        };
+        Whole {
+            id: &meta.id,
+            object: ChatCompletion::OBJECT,
+            created: meta.created,
+            model: &meta.model,
+            choices: choices
+                .iter()
+                .enumerate()
+                .map(|(i, c)| Choice {
+                    index: i as u32,
+                    message: c.message_json(message),
+                    logprobs: None,
+                    finish_reason: &c.finish,
+                })
+                .collect(),
+            usage,
+            service_tier: "default",
+            system_fingerprint: &meta.fingerprint,
+        }
+    }
 }
 
 /// Counts the prompt, checks it against the model, and writes every choice. Pure:
@@ -424,4 +457,85 @@ pub(super) fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use gatebench_wire::openai::ChatChoice;
+
+    use super::*;
+    use crate::openai::completion::{Call, Memo};
+
+    /// A whole answer written from memoised messages is, byte for byte, the wire
+    /// type's serialisation: text with quotes, backslashes, a newline and
+    /// non-ASCII, a tool call, each finish reason, sent twice (the second time
+    /// from the memo).
+    #[test]
+    fn a_whole_answer_is_the_wire_type_serialised() {
+        let text = |text: &str, finish| Written {
+            text: text.to_owned(),
+            tokens: 3,
+            finish,
+            call: None,
+            pieces: Memo::default(),
+            message: Memo::default(),
+        };
+        let choices = vec![
+            text(
+                "He said \"hi\" \\ caf\u{e9}\nthen \u{1f600}",
+                FinishReason::Stop,
+            ),
+            text("cut", FinishReason::Length),
+            Written {
+                call: Some(Call {
+                    id: "call_1".to_owned(),
+                    name: "get_weather".to_owned(),
+                }),
+                ..text(r#"{"city":"Paris"}"#, FinishReason::ToolCalls)
+            },
+            text(
+                "",
+                FinishReason::Other("insufficient_system_resource".into()),
+            ),
+        ];
+        let meta = Meta {
+            object: Object::ChatChunk,
+            id: "chatcmpl-\"x\"".to_owned(),
+            created: 1_700_000_000,
+            model: "gpt-4o-mini".to_owned(),
+            fingerprint: "fp_1".to_owned(),
+        };
+        let usage = Usage {
+            prompt_tokens: 5,
+            completion_tokens: 9,
+            total_tokens: 14,
+            prompt_tokens_details: Some(PromptTokensDetails::default()),
+            completion_tokens_details: Some(CompletionTokensDetails::default()),
+            ..Usage::default()
+        };
+        let wire = ChatCompletion {
+            id: meta.id.clone(),
+            object: ChatCompletion::OBJECT.to_owned(),
+            created: meta.created,
+            model: meta.model.clone(),
+            choices: choices
+                .iter()
+                .enumerate()
+                .map(|(i, c)| ChatChoice {
+                    index: i as u32,
+                    message: assistant_message(c),
+                    logprobs: None,
+                    finish_reason: Some(c.finish.clone()),
+                })
+                .collect(),
+            usage: Some(usage.clone()),
+            service_tier: Some("default".to_owned()),
+            system_fingerprint: Some(meta.fingerprint.clone()),
+        };
+        let expected = serde_json::to_string(&wire).unwrap();
+        for _ in 0..2 {
+            let whole = serde_json::to_string(&Whole::of(&meta, &choices, &usage)).unwrap();
+            assert_eq!(whole, expected);
+        }
+    }
 }

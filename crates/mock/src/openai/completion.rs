@@ -11,6 +11,7 @@ use std::sync::{Arc, OnceLock};
 use gatebench_wire::openai::FinishReason;
 use rand::RngExt as _;
 use rand::rngs::StdRng;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::corpus::{PARAGRAPH_BREAK, Sentence, Topic, corpus};
@@ -68,7 +69,9 @@ pub struct Written {
     /// A tool call instead of an answer: then `text` is its JSON arguments.
     pub call: Option<Call>,
     /// The text's token pieces, once a stream has asked for them.
-    pub pieces: Pieces,
+    pub pieces: Memo<Arc<[String]>>,
+    /// The choice's `message` as JSON, once an answer has been sent whole.
+    pub message: Memo<Box<RawValue>>,
 }
 
 impl Written {
@@ -81,15 +84,21 @@ impl Written {
                 .get_or_init(|| token_pieces(encoding, &self.text).into()),
         )
     }
+
+    /// The choice's `message` as JSON (`message` writes it), serialised once for a
+    /// memoised answer however often it is sent.
+    pub fn message_json(&self, message: impl FnOnce(&Written) -> Box<RawValue>) -> &RawValue {
+        self.message.0.get_or_init(|| message(self))
+    }
 }
 
-/// A [`Written`] text's token pieces, kept once computed. Not part of what an
-/// answer is: any two compare equal.
+/// Something a [`Written`] answer derives and keeps once computed. Not part of
+/// what an answer is: any two compare equal.
 #[derive(Clone, Debug, Default)]
-pub struct Pieces(OnceLock<Arc<[String]>>);
+pub struct Memo<T>(OnceLock<T>);
 
-impl PartialEq for Pieces {
-    fn eq(&self, _: &Pieces) -> bool {
+impl<T> PartialEq for Memo<T> {
+    fn eq(&self, _: &Memo<T>) -> bool {
         true
     }
 }
@@ -174,7 +183,8 @@ pub fn finish(spec: &Spec<'_>, text: String) -> Written {
                     FinishReason::Stop
                 },
                 call: None,
-                pieces: Pieces::default(),
+                pieces: Memo::default(),
+                message: Memo::default(),
             }
         }
         None => {
@@ -184,7 +194,8 @@ pub fn finish(spec: &Spec<'_>, text: String) -> Written {
                 tokens,
                 finish: FinishReason::Stop,
                 call: None,
-                pieces: Pieces::default(),
+                pieces: Memo::default(),
+                message: Memo::default(),
             }
         }
     }
@@ -205,7 +216,8 @@ fn finish_counted(spec: &Spec<'_>, text: String, tokens: &Tokens) -> Written {
         tokens: count,
         finish,
         call: None,
-        pieces: Pieces::default(),
+        pieces: Memo::default(),
+        message: Memo::default(),
     }
 }
 

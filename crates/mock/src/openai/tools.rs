@@ -15,7 +15,7 @@ use rand::RngExt as _;
 use rand::rngs::StdRng;
 use serde_json::{Map, Value};
 
-use super::completion::{self, Call, Format, Pieces, Spec, Written};
+use super::completion::{self, Call, Format, Memo, Spec, Written};
 use super::profile::TokenCount;
 use super::validate::invalid;
 use crate::error::ApiError;
@@ -192,7 +192,8 @@ pub(super) fn write_call(
             id: format!("call_{}", alphanumeric(rng, 24)),
             name: function.name.clone(),
         }),
-        pieces: Pieces::default(),
+        pieces: Memo::default(),
+        message: Memo::default(),
     }
 }
 

@@ -34,7 +34,7 @@ use super::OpenAiMock;
 use super::admission::admit;
 use super::arguments;
 use super::chat::{self, Generated};
-use super::completion::{Call, Pieces, Written};
+use super::completion::{Call, Memo, Written};
 use super::timing::Timing;
 use super::validate::{self, invalid};
 use crate::core::RequestCtx;
@@ -80,7 +80,8 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         tokens: 0,
         finish: FinishReason::Stop,
         call: None,
-        pieces: Pieces::default(),
+        pieces: Memo::default(),
+        message: Memo::default(),
     });
     let usage = ResponseUsage {
         input_tokens: planned.usage.prompt_tokens,
