@@ -288,7 +288,7 @@ struct Prose {
     tokens: Option<Tokens>,
 }
 
-/// A text's tokens, and where each sentence's start: the token and the byte.
+/// A text's tokens, and where each sentence's tokens start: the token index and the byte.
 struct Tokens {
     ids: Vec<u32>,
     starts: Vec<(usize, usize)>,
