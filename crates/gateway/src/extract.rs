@@ -12,6 +12,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use bytes::Bytes;
+use gatebench_wire::gateway::REQUEST_ID;
 use http::HeaderValue;
 use http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -26,8 +27,6 @@ use crate::timing::Timing;
 /// Status counted for a request whose client hung up before the answer (nginx's
 /// "client closed request").
 pub const CLIENT_CLOSED: u16 = 499;
-
-const REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-gatebench-request-id");
 
 /// The gateway's id of a request, set by [`observe`].
 #[derive(Clone, Debug)]

@@ -19,6 +19,10 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 
+use gatebench_wire::gateway::{
+    ATTEMPTS, CACHE, CACHE_KEY, COST, MODEL, PROVIDER, REQUEST_ID, SERVER_TIMING, SIMILARITY,
+};
+
 use crate::error::GatewayError;
 use crate::meta::Meta;
 use crate::state::Gateway;
@@ -182,16 +186,6 @@ impl Record {
         headers.insert(SERVER_TIMING, meta.timing.header());
     }
 }
-
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-gatebench-request-id");
-const CACHE: HeaderName = HeaderName::from_static("x-gatebench-cache");
-const SIMILARITY: HeaderName = HeaderName::from_static("x-gatebench-cache-similarity");
-const CACHE_KEY: HeaderName = HeaderName::from_static("x-gatebench-cache-key");
-const COST: HeaderName = HeaderName::from_static("x-gatebench-cost-usd");
-const PROVIDER: HeaderName = HeaderName::from_static("x-gatebench-provider");
-const MODEL: HeaderName = HeaderName::from_static("x-gatebench-model");
-const ATTEMPTS: HeaderName = HeaderName::from_static("x-gatebench-attempts");
-const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
 
 fn put(headers: &mut HeaderMap, name: HeaderName, value: &str) {
     if let Ok(value) = HeaderValue::from_str(value) {

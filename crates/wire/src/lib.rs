@@ -7,6 +7,7 @@
 
 pub mod books;
 pub mod elevenlabs;
+pub mod gateway;
 pub mod openai;
 pub mod personality;
 pub mod webvtt;

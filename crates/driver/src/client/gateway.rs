@@ -5,25 +5,18 @@
 
 use std::str::FromStr;
 
+use gatebench_wire::gateway::{
+    ATTEMPTS, CACHE, CACHE_KEY, COST, MODEL, PROVIDER, REQUEST_ID, SERVER_TIMING, SIMILARITY,
+};
 use http::{HeaderMap, HeaderName};
 use rust_decimal::Decimal;
 
 use crate::metrics::GatewayInfo;
 
-/// Collects the `x-gatebench-*` and `server-timing` headers; `None` when there are none.
-// names built once: looking a header up by `&str` parses the name on every call
-const SERVER_TIMING: HeaderName = HeaderName::from_static("server-timing");
-const CACHE: HeaderName = HeaderName::from_static("x-gatebench-cache");
-const SIMILARITY: HeaderName = HeaderName::from_static("x-gatebench-cache-similarity");
-const CACHE_KEY: HeaderName = HeaderName::from_static("x-gatebench-cache-key");
-const COST: HeaderName = HeaderName::from_static("x-gatebench-cost-usd");
-const PROVIDER: HeaderName = HeaderName::from_static("x-gatebench-provider");
-const ATTEMPTS: HeaderName = HeaderName::from_static("x-gatebench-attempts");
-const MODEL: HeaderName = HeaderName::from_static("x-gatebench-model");
-const REQUEST_ID: HeaderName = HeaderName::from_static("x-gatebench-request-id");
 /// ElevenLabs' count of billed characters.
 pub(crate) const CHARACTER_COST: HeaderName = HeaderName::from_static("character-cost");
 
+/// Collects the `x-gatebench-*` and `server-timing` headers; `None` when there are none.
 pub(crate) fn read(headers: &HeaderMap) -> Option<Box<GatewayInfo>> {
     let text = |name: &HeaderName| {
         headers
