@@ -140,7 +140,7 @@ pub fn write(spec: &Spec<'_>, rng: &mut StdRng) -> Written {
             };
             match spec.format {
                 Format::Text => {
-                    let Prose { mut text, tokens } = source.prose_counted(target);
+                    let Prose { mut text, tokens } = source.prose_counted(target, true);
                     match tokens {
                         // Counted as written: no tokenizer, unless a stop sequence cuts.
                         Some(tokens) if tokens.ids.len() >= floor && !stops(&text, spec.stop) => {
@@ -297,15 +297,15 @@ struct Tokens {
 impl<'r, I: Iterator<Item = Sentence>> Source<'r, I> {
     /// Whole sentences until about `target` tokens.
     fn prose(&mut self, target: usize) -> String {
-        self.prose_counted(target).text
+        self.prose_counted(target, false).text
     }
 
-    /// [`Source::prose`], with its tokens when the text starts a paragraph, as the
-    /// topic's sentence tokens are joined.
-    fn prose_counted(&mut self, target: usize) -> Prose {
+    /// [`Source::prose`], with its tokens if `count` and the text starts a
+    /// paragraph, as the topic's sentence tokens are joined.
+    fn prose_counted(&mut self, target: usize, count: bool) -> Prose {
         let sentence_tokens = self.topic.tokens(self.encoding);
         let mut text = String::new();
-        let mut counted = Some(Tokens {
+        let mut counted = count.then(|| Tokens {
             ids: Vec::new(),
             starts: Vec::new(),
         });
