@@ -392,11 +392,6 @@ async fn exchange_on(
     let ttfb = Instant::now();
     let status = response.status().as_u16();
     let headers = response.headers();
-    let content_type = headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
     let mut ex = Exchange::failed(Outcome::Ok);
     ex.status = status;
     ex.ttfb = Some(ttfb);
@@ -417,6 +412,16 @@ async fn exchange_on(
     let success = (200..300).contains(&status);
     let sse = success && prepared.kind == Kind::Chat && prepared.stream;
     let collect = success && !sse && prepared.kind != Kind::Http;
+    // only a collected body is checked against its type
+    let content_type = if collect {
+        headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase()
+    } else {
+        String::new()
+    };
     let mut stream_state = sse.then(|| {
         let mut state = sse::SseState::default();
         state.capture = trace.is_some().then(trace::StreamCapture::default);

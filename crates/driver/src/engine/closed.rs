@@ -195,7 +195,7 @@ async fn vu_loop(
         live.start(shard);
         // boxed: a VU spends most of its life thinking, and the request's state (a few
         // KB) would otherwise stay allocated in every idle VU
-        execute(
+        Box::pin(execute(
             &mut conns,
             &ctx.endpoints,
             prepared,
@@ -203,7 +203,7 @@ async fn vu_loop(
             &ctx.clock,
             None,
             &ctx.tx,
-        )
+        ))
         .await;
         let think = ctx.load.think_time.sample(&mut think_rng);
         if !think.is_zero() {
