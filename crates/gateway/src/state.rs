@@ -186,10 +186,9 @@ impl Gateway {
 
     /// A fresh request id, unique within this gateway's ledger across restarts.
     pub fn request_id(&self) -> String {
-        format!(
-            "gb-{:x}-{:06x}",
-            self.boot,
-            self.next_id.fetch_add(1, Ordering::Relaxed)
-        )
+        let mut id = gatebench_wire::hex::with_prefix("gb-", self.boot, 1);
+        id.push('-');
+        gatebench_wire::hex::push(&mut id, self.next_id.fetch_add(1, Ordering::Relaxed), 6);
+        id
     }
 }

@@ -254,7 +254,11 @@ impl RequestCtx {
         let seed = draws.seed;
         RequestCtx {
             inner: Arc::new(CtxInner {
-                id: format!("req_{:016x}{:016x}", seed, rng::mix(seed, &[b"id"])),
+                id: {
+                    let mut id = gatebench_wire::hex::with_prefix("req_", seed, 16);
+                    gatebench_wire::hex::push(&mut id, rng::mix(seed, &[b"id"]), 16);
+                    id
+                },
                 draws,
                 caller,
                 cut_claimed: AtomicBool::new(false),

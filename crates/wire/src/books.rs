@@ -25,7 +25,7 @@ pub fn hash(bytes: &[u8]) -> u64 {
 
 /// A [`hash`] as a [`digest`].
 pub fn hex(hash: u64) -> String {
-    format!("{hash:016x}")
+    crate::hex::with_prefix("", hash, 16)
 }
 
 /// The W3C trace id (32 hex digits) a client derives from its own request id, so

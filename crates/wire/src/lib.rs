@@ -8,6 +8,7 @@
 pub mod books;
 pub mod elevenlabs;
 pub mod gateway;
+pub mod hex;
 pub mod openai;
 pub mod personality;
 pub mod webvtt;

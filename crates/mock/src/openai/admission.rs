@@ -36,7 +36,7 @@ pub fn admit(
     model: &str,
     tokens: u64,
 ) -> Result<Admission, ApiError> {
-    let key = format!("{}:{model}", ctx.limit_key());
+    let key = [ctx.limit_key(), model].join(":");
     let concurrency = core
         .limits
         .acquire(&key)

@@ -442,15 +442,15 @@ fn set_cached(usage: &mut Usage, cached: u32, model: &ChatModel) {
 pub(super) fn completion_id(ctx: &RequestCtx, prefix: &str) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = ctx.rng("completion_id");
-    let tail: String = (0..29)
-        .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
-        .collect();
-    format!("{prefix}{tail}")
+    let mut id = String::with_capacity(prefix.len() + 29);
+    id.push_str(prefix);
+    id.extend((0..29).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])));
+    id
 }
 
 /// A stable `fp_` fingerprint per model.
 pub(super) fn fingerprint(model: &str) -> String {
-    format!("fp_{:010x}", xxh3_64(model.as_bytes()) & 0xff_ffff_ffff)
+    gatebench_wire::hex::with_prefix("fp_", xxh3_64(model.as_bytes()) & 0xff_ffff_ffff, 10)
 }
 
 pub(super) fn unix_now() -> u64 {

@@ -409,7 +409,9 @@ fn finished(mut response: ResponseObject, output: &Output, usage: ResponseUsage)
 /// 48 hex digits drawn for `purpose`, like the API's ids.
 fn hex_id(ctx: &RequestCtx, purpose: &str) -> String {
     let mut rng = ctx.rng(purpose);
-    (0..3)
-        .map(|_| format!("{:016x}", rng.random::<u64>()))
-        .collect()
+    let mut id = String::with_capacity(48);
+    for _ in 0..3 {
+        gatebench_wire::hex::push(&mut id, rng.random::<u64>(), 16);
+    }
+    id
 }
