@@ -17,13 +17,13 @@
 use std::sync::Arc;
 
 use axum::Extension;
+use axum::Router;
 use axum::extract::Request;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use bytes::Bytes;
 use gatebench_wire::books::MockSet;
 use http::{Method, StatusCode, Uri};
@@ -32,6 +32,7 @@ use serde_json::json;
 use crate::core::MockCore;
 use crate::error::{ApiError, ErrorStyle};
 use crate::faults::FaultSpec;
+use crate::json::Json;
 use crate::layer::{account_layer, mock_layer};
 use crate::server;
 

@@ -7,12 +7,13 @@
 
 use std::time::Duration;
 
-use axum::Json;
 use axum::response::{IntoResponse, Response};
 use gatebench_wire::elevenlabs::{StatusErrorBody, ValidationErrorBody, ValidationIssue};
 use gatebench_wire::openai::ErrorBody;
 use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use serde::de::DeserializeOwned;
+
+use crate::json::Json;
 
 /// Which error shapes a mock speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

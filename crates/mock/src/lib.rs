@@ -18,6 +18,7 @@ pub mod core;
 pub mod elevenlabs;
 pub mod error;
 pub mod faults;
+mod json;
 pub mod layer;
 pub mod openai;
 pub mod personality;

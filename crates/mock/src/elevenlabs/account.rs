@@ -13,7 +13,6 @@
 
 use std::collections::BTreeMap;
 
-use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
@@ -21,6 +20,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::query;
 use crate::error::ApiError;
+use crate::json::Json;
 
 /// Characters the mock's plan allows per period.
 pub const CHARACTER_LIMIT: u64 = 11_000_000;

@@ -7,11 +7,12 @@
 
 use std::time::Duration;
 
-use axum::Json;
 use gatebench_distr::Delay;
 use gatebench_wire::elevenlabs::{Model, ModelLanguage, ModelRates, is_half_price_model};
 
 use super::ModelLatency;
+
+use crate::json::Json;
 
 /// The model used when a request names none.
 pub const DEFAULT_MODEL: &str = "eleven_multilingual_v2";

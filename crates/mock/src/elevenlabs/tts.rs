@@ -7,7 +7,6 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -27,6 +26,7 @@ use super::audio::{Audio, RenderError};
 use super::request::Job;
 use crate::core::RequestCtx;
 use crate::error::ApiError;
+use crate::json::Json;
 
 /// A request ready to be answered.
 pub struct Prepared {

@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use axum::Json;
 use axum::extract::{Path, RawQuery};
 use axum::response::{IntoResponse, Response};
 use gatebench_wire::elevenlabs::{
@@ -16,6 +15,7 @@ use serde::Deserialize;
 
 use super::query::{self, Query};
 use crate::error::ApiError;
+use crate::json::Json;
 
 const FIXTURE: &str = include_str!("../../../../fixtures/voices.toml");
 

@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -30,6 +29,7 @@ use super::tools;
 use super::validate;
 use crate::core::RequestCtx;
 use crate::error::ApiError;
+use crate::json::Json;
 
 /// `owned_by` of the models whose usage also carries DeepSeek's cache fields.
 const DEEPSEEK: &str = "deepseek";

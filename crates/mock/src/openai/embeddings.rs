@@ -5,7 +5,6 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
@@ -23,6 +22,7 @@ use super::arguments;
 use super::validate::{self, invalid};
 use crate::core::RequestCtx;
 use crate::error::ApiError;
+use crate::json::Json;
 use gatebench_tokens::Encoding;
 
 /// The tokenizer of OpenAI's embedding models.

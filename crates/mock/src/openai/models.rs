@@ -3,12 +3,13 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use gatebench_wire::openai::{ModelList, ModelObject};
 
 use super::OpenAiMock;
+
+use crate::json::Json;
 
 /// `GET /v1/models`.
 pub(super) async fn list(State(mock): State<Arc<OpenAiMock>>) -> Json<ModelList> {

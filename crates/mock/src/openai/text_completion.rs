@@ -12,7 +12,6 @@
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -32,6 +31,7 @@ use super::timing::Timing;
 use super::validate::{self, invalid};
 use crate::core::RequestCtx;
 use crate::error::ApiError;
+use crate::json::Json;
 use gatebench_tokens::Encoding;
 
 /// The route handler.

@@ -19,7 +19,6 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use gatebench_cost::{PriceBook, Usage as Units, cost};
@@ -33,6 +32,7 @@ use serde_json::{Value, json};
 use super::OpenAiMock;
 use crate::books::unix_ms;
 use crate::error::ApiError;
+use crate::json::Json;
 
 /// Routes whose calls are completions in the usage reports.
 const COMPLETION_ROUTES: [&str; 3] = ["/v1/chat/completions", "/v1/completions", "/v1/responses"];

@@ -70,10 +70,10 @@ mod tests;
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use bytes::Bytes;
 use gatebench_distr::Delay;
 use gatebench_wire::personality::{PersonalityRequest, PersonalityResponse};
@@ -83,6 +83,7 @@ use crate::config::ServiceProfile;
 use crate::control::assemble;
 use crate::core::{KeyHeader, MockCore, RequestCtx};
 use crate::error::{ApiError, ErrorStyle};
+use crate::json::Json;
 use crate::ratelimit::{ConcurrencyPermit, Refused};
 
 pub use derive::TRAITS_SHOWN;

@@ -80,10 +80,10 @@ mod tests;
 
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Json, Router};
 use bytes::Bytes;
 use gatebench_distr::Delay;
 use gatebench_wire::webvtt::{WebVttRequest, WebVttResponse};
@@ -93,6 +93,7 @@ use crate::config::ServiceProfile;
 use crate::control::assemble;
 use crate::core::{KeyHeader, MockCore, RequestCtx};
 use crate::error::{ApiError, ErrorStyle};
+use crate::json::Json;
 use crate::ratelimit::ConcurrencyPermit;
 
 pub use cues::CueWords;

@@ -17,7 +17,6 @@ mod stream;
 
 use std::sync::Arc;
 
-use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -39,6 +38,7 @@ use super::timing::Timing;
 use super::validate::{self, invalid};
 use crate::core::RequestCtx;
 use crate::error::ApiError;
+use crate::json::Json;
 
 /// The smallest `max_output_tokens` the API accepts.
 const MIN_OUTPUT_TOKENS: i64 = 16;
