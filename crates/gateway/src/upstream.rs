@@ -27,8 +27,8 @@ use crate::health::Circuit;
 pub struct Provider {
     /// Its configuration.
     pub config: ProviderConfig,
-    /// Key sent upstream.
-    api_key: Option<String>,
+    /// The header carrying its key upstream, built once: the same on every attempt.
+    auth: Option<(HeaderName, HeaderValue)>,
     /// Its admission queue.
     pub queue: Arc<Scheduler>,
     /// Its circuit breaker.
@@ -84,6 +84,12 @@ pub enum UpstreamError {
         /// Variable.
         var: String,
     },
+    /// The key cannot be sent in a header (a line break, a control character).
+    #[error("provider `{provider}`: its API key is not a valid HTTP header value")]
+    InvalidKey {
+        /// Provider.
+        provider: String,
+    },
 }
 
 impl Upstreams {
@@ -125,6 +131,15 @@ impl Upstreams {
                 })?),
                 None => p.api_key.clone(),
             };
+            let auth =
+                match api_key {
+                    Some(key) => Some(auth_header(p.kind, &key).ok_or_else(|| {
+                        UpstreamError::InvalidKey {
+                            provider: p.name.clone(),
+                        }
+                    })?),
+                    None => None,
+                };
             let queue = Scheduler::new(QueueConfig {
                 concurrency: p.concurrency,
                 capacity: p.queue_capacity,
@@ -138,7 +153,7 @@ impl Upstreams {
             let circuit = Circuit::new(config.health.failure_threshold, config.health.open_for);
             providers.push(Arc::new(Provider {
                 config: p.clone(),
-                api_key,
+                auth,
                 queue,
                 circuit,
             }));
@@ -236,18 +251,8 @@ impl Upstreams {
             .parse()
             .map_err(|e| AttemptError::Connection(format!("invalid upstream URL {url}: {e}")))?;
         *request.headers_mut() = forwarded(headers);
-        if let Some(key) = &provider.api_key {
-            let (name, value) = match provider.config.kind {
-                ProviderKind::Elevenlabs => (HeaderName::from_static("xi-api-key"), key.clone()),
-                _ => (http::header::AUTHORIZATION, format!("Bearer {key}")),
-            };
-            let mut value = HeaderValue::from_str(&value).map_err(|_| {
-                AttemptError::Connection(
-                    "the provider's API key is not a valid header value".into(),
-                )
-            })?;
-            value.set_sensitive(true);
-            request.headers_mut().insert(name, value);
+        if let Some((name, value)) = &provider.auth {
+            request.headers_mut().insert(name.clone(), value.clone());
         }
         self.client
             .request(request)
@@ -264,6 +269,19 @@ impl Upstreams {
         let response = by(Instant::now() + provider.config.timeout, sent).await?;
         Ok(response.status())
     }
+}
+
+/// The header that carries `key` to a provider of `kind` (ElevenLabs' `xi-api-key`,
+/// everyone else's `authorization: Bearer`), marked sensitive; `None` if the key
+/// cannot be a header value.
+fn auth_header(kind: ProviderKind, key: &str) -> Option<(HeaderName, HeaderValue)> {
+    let (name, value) = match kind {
+        ProviderKind::Elevenlabs => (HeaderName::from_static("xi-api-key"), key.to_owned()),
+        _ => (http::header::AUTHORIZATION, format!("Bearer {key}")),
+    };
+    let mut value = HeaderValue::from_str(&value).ok()?;
+    value.set_sensitive(true);
+    Some((name, value))
 }
 
 /// `attempt`, if it ends by `deadline`.
@@ -336,4 +354,38 @@ fn forwarded(headers: &HeaderMap) -> HeaderMap {
         );
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(kind: &str, key: &str) -> GatewayConfig {
+        let text = format!(
+            "[[tenant]]\nid = \"a\"\nkeys = [\"k\"]\n\n[[provider]]\nname = \"p\"\nkind = \"{kind}\"\nbase_url = \"http://127.0.0.1:1\"\napi_key = \"{key}\"\n"
+        );
+        GatewayConfig::from_toml(&text, "gw.toml").unwrap()
+    }
+
+    #[test]
+    fn a_key_that_cannot_be_a_header_is_refused_at_startup() {
+        let error = Upstreams::new(&config("openai", "sk-1\\nX-Injected: 1")).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "provider `p`: its API key is not a valid HTTP header value"
+        );
+    }
+
+    #[test]
+    fn each_kind_carries_its_key_in_its_own_header() {
+        for (kind, name, value) in [
+            ("openai", "authorization", "Bearer sk-1"),
+            ("elevenlabs", "xi-api-key", "sk-1"),
+        ] {
+            let upstreams = Upstreams::new(&config(kind, "sk-1")).unwrap();
+            let (n, v) = upstreams.providers[0].auth.clone().unwrap();
+            assert_eq!((n.as_str(), v.to_str().unwrap()), (name, value));
+            assert!(v.is_sensitive());
+        }
+    }
 }
