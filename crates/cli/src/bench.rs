@@ -182,6 +182,11 @@ impl ServerChild {
         })
     }
 
+    /// The child's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// The first line the child printed.
     pub(crate) fn line(&self) -> &str {
         &self.url
@@ -351,15 +356,35 @@ pub(crate) fn tool_version(tool: &str) -> Option<String> {
 /// Loads for wrk: a name, a URL and the Lua script's text (none: plain GET).
 pub(crate) type WrkLoad<'a> = (&'a str, String, Option<String>);
 
-/// Runs each load with wrk (2 threads, `connections`, `duration`), the loads
-/// interleaved round after round so that noise on the machine hits them alike;
-/// each load's rates, one per round that wrk reported.
+/// What the rounds of one load measured.
+#[derive(Default)]
+pub(crate) struct Rounds {
+    /// Requests per second, one per round that wrk reported.
+    pub rates: Vec<f64>,
+    /// CPU time the server process spent per request in the same rounds, µs (user
+    /// and system together): steadier than a rate on a machine whose cores are
+    /// shared, since time the server did not get is not counted.
+    pub cpu_us: Vec<f64>,
+}
+
+/// CPU time `pid` has used so far, ms.
+fn cpu_ms(system: &mut sysinfo::System, pid: sysinfo::Pid) -> Option<u64> {
+    system.refresh_processes(sysinfo::ProcessesToUpdate::Some(&[pid]), true);
+    system
+        .process(pid)
+        .map(sysinfo::Process::accumulated_cpu_time)
+}
+
+/// Runs each load with wrk (2 threads, `connections`, `duration`) against the
+/// servers of process `server`, the loads interleaved round after round so that
+/// noise on the machine hits them alike.
 pub(crate) fn wrk_rounds(
     loads: &[WrkLoad<'_>],
     connections: u32,
     duration: Duration,
     rounds: u32,
-) -> anyhow::Result<Vec<Vec<f64>>> {
+    server: u32,
+) -> anyhow::Result<Vec<Rounds>> {
     let dir = std::env::temp_dir().join(format!("gatebench-wrk-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let mut scripts = Vec::new();
@@ -377,7 +402,8 @@ pub(crate) fn wrk_rounds(
         connections.max(1).to_string(),
         format!("{}s", duration.as_secs().max(1)),
     );
-    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); loads.len()];
+    let (pid, mut system) = (sysinfo::Pid::from_u32(server), sysinfo::System::new());
+    let mut measured: Vec<Rounds> = loads.iter().map(|_| Rounds::default()).collect();
     for _ in 0..rounds.max(1) {
         for (i, (_, url, _)) in loads.iter().enumerate() {
             let mut wrk = vec!["-t", "2", "-c", c.as_str(), "-d", secs.as_str()];
@@ -385,11 +411,24 @@ pub(crate) fn wrk_rounds(
                 wrk.extend(["-s", script.as_str()]);
             }
             wrk.push(url.as_str());
-            rates[i].extend(run_tool("wrk", &wrk, parse_wrk));
+            let before = cpu_ms(&mut system, pid);
+            let Some(rate) = run_tool("wrk", &wrk, parse_wrk) else {
+                continue;
+            };
+            measured[i].rates.push(rate);
+            // wrk's rate is over its run: rate × duration is the requests it counted
+            let requests = rate * duration.as_secs().max(1) as f64;
+            if let (Some(before), Some(after)) = (before, cpu_ms(&mut system, pid))
+                && requests > 0.0
+            {
+                measured[i]
+                    .cpu_us
+                    .push(after.saturating_sub(before) as f64 * 1000.0 / requests);
+            }
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
-    Ok(rates)
+    Ok(measured)
 }
 
 /// A wrk script that POSTs `body` as JSON with `headers`.

@@ -58,7 +58,12 @@ const THROUGHPUT_BODY: &str = r#"{"model":"gpt-4o-mini","max_tokens":50,"message
 /// Most requests per second wrk gets from the mock directly and through the
 /// gateway, in interleaved rounds, and their ratio: what share of the provider's
 /// own throughput the gateway keeps on this machine.
-fn throughput(args: &GatewayBenchArgs, openai: &str, gateway: &str) -> anyhow::Result<()> {
+fn throughput(
+    args: &GatewayBenchArgs,
+    server: u32,
+    openai: &str,
+    gateway: &str,
+) -> anyhow::Result<()> {
     let Some(version) = tool_version("wrk") else {
         println!(
             "\n  throughput ratio: not measured, wrk is not on PATH (Debian: apt-get install wrk)"
@@ -90,25 +95,33 @@ fn throughput(args: &GatewayBenchArgs, openai: &str, gateway: &str) -> anyhow::R
         gatebench_driver::format_duration(args.duration),
         args.rounds
     );
-    let rates = wrk_rounds(&loads, args.connections, args.duration, args.rounds)?;
+    let measured = wrk_rounds(&loads, args.connections, args.duration, args.rounds, server)?;
     println!(
-        "\n  {:<22} {:>12}  each round (wrk, {} connections, cache off)",
-        "target", "requests/s", args.connections
+        "\n  {:<22} {:>12} {:>14}  each round (wrk, {} connections, cache off)",
+        "target", "requests/s", "server CPU/req", args.connections
     );
-    for ((name, ..), r) in loads.iter().zip(&rates) {
-        let each: Vec<String> = r.iter().map(|v| format!("{v:.0}")).collect();
+    for ((name, ..), m) in loads.iter().zip(&measured) {
+        let each: Vec<String> = m.rates.iter().map(|v| format!("{v:.0}")).collect();
         println!(
-            "  {name:<22} {:>12}  {}",
-            median(r).map_or("-".into(), |m| format!("{m:.0}")),
+            "  {name:<22} {:>12} {:>14}  {}",
+            median(&m.rates).map_or("-".into(), |m| format!("{m:.0}")),
+            median(&m.cpu_us).map_or("-".into(), |c| format!("{c:.1} µs")),
             each.join(" ")
         );
     }
-    match (median(&rates[0]), median(&rates[1])) {
-        (Some(direct), Some(through)) if direct > 0.0 => println!(
+    let (direct, through) = (&measured[0], &measured[1]);
+    match (median(&direct.rates), median(&through.rates)) {
+        (Some(d), Some(t)) if d > 0.0 => println!(
             "  throughput ratio (gateway ÷ mock directly, medians): {:.2}",
-            through / direct
+            t / d
         ),
         _ => println!("  throughput ratio: wrk reported no rate"),
+    }
+    if let (Some(d), Some(t)) = (median(&direct.cpu_us), median(&through.cpu_us)) {
+        println!(
+            "  the gateway's own CPU per request (server CPU through it − directly, medians): {:.1} µs",
+            t - d
+        );
     }
     Ok(())
 }
@@ -312,7 +325,7 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
         "  latency from the intended send time (open loop); driver, gateway and mock share this machine's cores"
     );
     if !args.no_throughput {
-        throughput(&args, &openai, &gateway)?;
+        throughput(&args, servers.pid(), &openai, &gateway)?;
     }
     let invalid: Vec<String> = [
         ("mock directly", &direct),

@@ -77,21 +77,28 @@ pub async fn run(args: MockBenchArgs) -> anyhow::Result<ExitCode> {
         args.connections,
         gatebench_driver::format_duration(args.duration)
     );
-    let rates = wrk_rounds(&loads, args.connections, args.duration, args.rounds)?;
-    let ceiling = median(&rates[0]);
+    let measured = wrk_rounds(
+        &loads,
+        args.connections,
+        args.duration,
+        args.rounds,
+        servers.pid(),
+    )?;
+    let ceiling = median(&measured[0].rates);
     println!(
-        "\n  {:<28} {:>12} {:>10}",
-        "load", "requests/s", "of ceiling"
+        "\n  {:<28} {:>12} {:>10} {:>14}",
+        "load", "requests/s", "of ceiling", "server CPU/req"
     );
-    for ((name, ..), r) in loads.iter().zip(&rates) {
-        let m = median(r);
+    for ((name, ..), r) in loads.iter().zip(&measured) {
+        let m = median(&r.rates);
         let share = match (m, ceiling) {
             (Some(m), Some(c)) if c > 0.0 => format!("{:.0}%", 100.0 * m / c),
             _ => "-".into(),
         };
         println!(
-            "  {name:<28} {:>12} {share:>10}",
-            m.map_or("-".into(), |m| format!("{m:.0}"))
+            "  {name:<28} {:>12} {share:>10} {:>14}",
+            m.map_or("-".into(), |m| format!("{m:.0}")),
+            median(&r.cpu_us).map_or("-".into(), |c| format!("{c:.1} µs"))
         );
     }
     println!(
