@@ -131,15 +131,13 @@ impl Upstreams {
                 })?),
                 None => p.api_key.clone(),
             };
-            let auth =
-                match api_key {
-                    Some(key) => Some(auth_header(p.kind, &key).ok_or_else(|| {
-                        UpstreamError::InvalidKey {
-                            provider: p.name.clone(),
-                        }
-                    })?),
-                    None => None,
-                };
+            let auth = api_key
+                .map(|key| {
+                    auth_header(p.kind, &key).ok_or_else(|| UpstreamError::InvalidKey {
+                        provider: p.name.clone(),
+                    })
+                })
+                .transpose()?;
             let queue = Scheduler::new(QueueConfig {
                 concurrency: p.concurrency,
                 capacity: p.queue_capacity,

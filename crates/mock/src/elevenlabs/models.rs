@@ -11,7 +11,6 @@ use gatebench_distr::Delay;
 use gatebench_wire::elevenlabs::{Model, ModelLanguage, ModelRates, is_half_price_model};
 
 use super::ModelLatency;
-
 use crate::json::Json;
 
 /// The model used when a request names none.

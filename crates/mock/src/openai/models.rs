@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Response};
 use gatebench_wire::openai::{ModelList, ModelObject};
 
 use super::OpenAiMock;
-
 use crate::json::Json;
 
 /// `GET /v1/models`.
