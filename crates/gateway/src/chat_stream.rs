@@ -26,7 +26,6 @@ use gatebench_cache::ChatKeys;
 use gatebench_cost::{Reservation, Usage};
 use gatebench_queue::Permit;
 use http_body_util::BodyExt as _;
-use hyper::body::Incoming;
 use serde_json::{Value, json};
 
 use crate::chat::billed_usage;
@@ -74,7 +73,7 @@ impl Relay {
         record: Record,
         reservation: Option<Reservation>,
         permit: Option<Permit>,
-        response: Incoming,
+        response: crate::upstream::Body,
         idle: Duration,
         answer: ChatAnswer,
         store: Option<(ChatKeys, Option<Vec<f32>>)>,

@@ -19,7 +19,6 @@ use bytes::Bytes;
 use gatebench_cost::Usage;
 use gatebench_queue::{Permit, Rejected, Ticket};
 use http::{HeaderMap, Method, StatusCode};
-use hyper::body::Incoming;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 
@@ -95,7 +94,7 @@ pub enum Body {
     /// Read whole.
     Buffered(Bytes),
     /// Still arriving (successful streams only).
-    Streaming(Incoming),
+    Streaming(upstream::Body),
 }
 
 /// A response from an upstream, still holding its upstream slot.

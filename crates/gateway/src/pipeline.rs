@@ -12,7 +12,6 @@ use gatebench_cost::{CacheOutcome, Kind, Reservation, Usage};
 use gatebench_queue::Permit;
 use gatebench_tokens::Encoding;
 use http::{HeaderMap, StatusCode};
-use hyper::body::Incoming;
 
 use crate::config::ProviderKind;
 use crate::dispatch::{Body as UpstreamBody, Outbound, dispatch};
@@ -98,7 +97,7 @@ pub struct Streaming {
     /// The provider's headers worth passing on.
     pub headers: HeaderMap,
     /// The provider's answer's body.
-    pub upstream: Incoming,
+    pub upstream: crate::upstream::Body,
     /// The upstream slot, to hold until the stream ends.
     pub permit: Option<Permit>,
     /// Longest silence to wait for between chunks (the provider's timeout).

@@ -11,7 +11,6 @@ use futures::StreamExt as _;
 use gatebench_cache::ExactKey;
 use gatebench_queue::Permit;
 use http_body_util::BodyExt as _;
-use hyper::body::Incoming;
 
 use crate::chat;
 use crate::chat_stream::Relay;
@@ -114,7 +113,7 @@ struct ByteRelay {
 impl ByteRelay {
     fn run(
         self,
-        upstream: Incoming,
+        upstream: crate::upstream::Body,
         idle: Duration,
     ) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send + 'static {
         let chunks = upstream.into_data_stream().boxed();

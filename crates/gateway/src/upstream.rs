@@ -13,7 +13,6 @@ use bytes::Bytes;
 use gatebench_queue::{QueueConfig, Scheduler};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use http_body_util::{BodyExt as _, Full};
-use hyper::body::Incoming;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -22,6 +21,10 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use crate::config::{GatewayConfig, ProviderConfig, ProviderKind};
 use crate::health::Circuit;
 
+mod pool;
+
+pub use pool::Body;
+
 /// One upstream provider.
 #[derive(Debug)]
 pub struct Provider {
@@ -29,6 +32,9 @@ pub struct Provider {
     pub config: ProviderConfig,
     /// The header carrying its key upstream, built once: the same on every attempt.
     auth: Option<(HeaderName, HeaderValue)>,
+    /// Its own connections, for a plain-HTTP provider; a TLS provider's go
+    /// through the shared client.
+    pool: Option<Arc<pool::Pool>>,
     /// Its admission queue.
     pub queue: Arc<Scheduler>,
     /// Its circuit breaker.
@@ -52,14 +58,14 @@ pub struct Target {
 }
 
 /// A provider's answer: its head, and its body, which may still be arriving.
-pub type Response = http::Response<Incoming>;
+pub type Response = http::Response<Body>;
 
 /// All providers and routes.
 #[derive(Debug)]
 pub struct Upstreams {
-    /// hyper's pooled client itself: reqwest's layers above it (a URL parsed twice
-    /// per request, a redirect policy) cost more than the rest of a proxied call's
-    /// client side.
+    /// hyper's pooled client, for TLS providers (plain-HTTP ones have a [`pool`]
+    /// each): reqwest's layers above it (a URL parsed twice per request, a redirect
+    /// policy) cost more than the rest of a proxied call's client side.
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     providers: Vec<Arc<Provider>>,
     routes: HashMap<String, Vec<(usize, Option<String>)>>,
@@ -152,6 +158,7 @@ impl Upstreams {
             providers.push(Arc::new(Provider {
                 config: p.clone(),
                 auth,
+                pool: pool::Pool::new(&p.base_url, p.connect_timeout),
                 queue,
                 circuit,
             }));
@@ -242,20 +249,30 @@ impl Upstreams {
         headers: &HeaderMap,
         body: Bytes,
     ) -> Result<Response, AttemptError> {
-        let url = format!("{}{}", provider.config.base_url, path_and_query);
         let mut request = http::Request::new(Full::new(body));
         *request.method_mut() = method;
-        *request.uri_mut() = url
-            .parse()
-            .map_err(|e| AttemptError::Connection(format!("invalid upstream URL {url}: {e}")))?;
         *request.headers_mut() = forwarded(headers);
         if let Some((name, value)) = &provider.auth {
             request.headers_mut().insert(name.clone(), value.clone());
         }
-        self.client
-            .request(request)
-            .await
-            .map_err(|e| AttemptError::Connection(chain(&e)))
+        let url = match &provider.pool {
+            Some(pool) => format!("{}{path_and_query}", pool.prefix),
+            None => format!("{}{}", provider.config.base_url, path_and_query),
+        };
+        *request.uri_mut() = url
+            .parse()
+            .map_err(|e| AttemptError::Connection(format!("invalid upstream URL {url}: {e}")))?;
+        match &provider.pool {
+            // boxed: the exchange's state is kilobytes, and every future that holds
+            // this one would be copied with it on each move
+            Some(pool) => Box::pin(pool.send(request)).await,
+            None => self
+                .client
+                .request(request)
+                .await
+                .map(|response| response.map(Body::shared))
+                .map_err(|e| AttemptError::Connection(chain(&e))),
+        }
     }
 
     /// Sends a health probe: `GET` of the kind's probe path with the provider's key,
@@ -293,7 +310,7 @@ pub async fn by<T>(
 }
 
 /// A response's whole body.
-pub async fn read(body: Incoming) -> Result<Bytes, AttemptError> {
+pub async fn read(body: Body) -> Result<Bytes, AttemptError> {
     body.collect()
         .await
         .map(|collected| collected.to_bytes())
