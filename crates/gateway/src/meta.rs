@@ -12,12 +12,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gatebench_queue::{Priority, Ticket};
-use http::HeaderMap;
+use http::{HeaderMap, HeaderName};
 
 use crate::auth::Tenant;
 use crate::error::GatewayError;
 use crate::state::Gateway;
 use crate::timing::Timing;
+
+const PRIORITY: HeaderName = HeaderName::from_static("x-gatebench-priority");
+const DEADLINE: HeaderName = HeaderName::from_static("x-gatebench-deadline-ms");
 
 /// One request's identity and directives.
 #[derive(Debug)]
@@ -48,8 +51,8 @@ impl Meta {
     ) -> Result<Meta, GatewayError> {
         let timing = Timing::start();
         let tenant = gateway.auth.authenticate(headers, allow_xi)?;
-        let text = |name: &str| headers.get(name).map(|v| v.to_str().map(str::trim));
-        let priority = match text("x-gatebench-priority") {
+        let text = |name: &HeaderName| headers.get(name).map(|v| v.to_str().map(str::trim));
+        let priority = match text(&PRIORITY) {
             None => tenant.priority,
             Some(Ok(value)) => value.parse::<Priority>().map_err(|_| {
                 GatewayError::bad_request(
@@ -66,7 +69,7 @@ impl Meta {
                 ));
             }
         };
-        let deadline = match text("x-gatebench-deadline-ms") {
+        let deadline = match text(&DEADLINE) {
             None => None,
             Some(Ok(value)) => {
                 let ms: u64 = value.parse().map_err(|_| {
@@ -85,7 +88,7 @@ impl Meta {
             }
         };
         let (mut no_cache, mut no_store) = (false, false);
-        if let Some(Ok(value)) = text("x-gatebench-cache") {
+        if let Some(Ok(value)) = text(&gatebench_wire::gateway::CACHE) {
             for directive in value.split(',').map(str::trim) {
                 match directive.to_ascii_lowercase().as_str() {
                     "no-cache" => no_cache = true,

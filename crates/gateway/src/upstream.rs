@@ -280,9 +280,12 @@ impl Upstreams {
     pub async fn probe(&self, provider: &Provider) -> Result<StatusCode, AttemptError> {
         let path = provider.config.kind.probe_path();
         let headers = HeaderMap::new();
+        let deadline = Instant::now() + provider.config.timeout;
         let sent = self.send(provider, Method::GET, path, &headers, Bytes::new());
-        let response = by(Instant::now() + provider.config.timeout, sent).await?;
-        Ok(response.status())
+        let (head, body) = by(deadline, sent).await?.into_parts();
+        // read, so that its connection can serve again; the status is the answer
+        let _ = by(deadline, read(body)).await;
+        Ok(head.status)
     }
 }
 
@@ -346,20 +349,21 @@ fn chain(error: &dyn std::error::Error) -> String {
 /// never hop-by-hop or gateway headers.
 fn forwarded(headers: &HeaderMap) -> HeaderMap {
     // Correlation headers too, so a provider's logs (and the mocks' books) name the
-    // client's request on every attempt.
-    const PASS: [&str; 7] = [
-        "content-type",
-        "accept",
-        "openai-beta",
-        "user-agent",
-        "x-request-id",
-        "traceparent",
-        "tracestate",
+    // client's request on every attempt. Names, not strings: a string is parsed
+    // into a name on every lookup.
+    const PASS: [HeaderName; 7] = [
+        http::header::CONTENT_TYPE,
+        http::header::ACCEPT,
+        HeaderName::from_static("openai-beta"),
+        http::header::USER_AGENT,
+        HeaderName::from_static("x-request-id"),
+        HeaderName::from_static("traceparent"),
+        HeaderName::from_static("tracestate"),
     ];
     let mut out = HeaderMap::new();
     for name in PASS {
-        if let Some(value) = headers.get(name) {
-            out.insert(HeaderName::from_static(name), value.clone());
+        if let Some(value) = headers.get(&name) {
+            out.insert(name, value.clone());
         }
     }
     if !out.contains_key(http::header::CONTENT_TYPE) {
