@@ -6,8 +6,9 @@
 //! between tasks. Here the I/O future is polled by whoever is waiting on the
 //! connection: the request's task while it waits for the head, then whoever reads
 //! the body ([`Body`]), which returns the connection to the pool once the body has
-//! ended. A body dropped before its end closes its connection: what is left of it
-//! cannot be told apart from the next answer.
+//! ended. A body dropped before its end takes what has already arrived of it;
+//! if that is not the end, its connection is closed: what is left of it cannot be
+//! told apart from the next answer.
 //!
 //! An idle connection is not polled, so a close by the provider is noticed when the
 //! connection is taken again: it is polled once then, and one that has ended is
@@ -293,6 +294,28 @@ impl std::fmt::Debug for Body {
     }
 }
 
+/// Frames a dropped body may still take without waiting, to reach its end.
+const TAKE_ON_DROP: usize = 8;
+
+impl Drop for Body {
+    /// A reader that stops at the last event of a stream (`[DONE]`) leaves the
+    /// body's end unread, though it has usually arrived with that event: taken
+    /// now, without waiting, it lets the connection serve again.
+    fn drop(&mut self) {
+        if !matches!(self.inner, Inner::Pooled { conn: Some(_), .. }) {
+            return;
+        }
+        let mut cx = Context::from_waker(std::task::Waker::noop());
+        for _ in 0..TAKE_ON_DROP {
+            match hyper::body::Body::poll_frame(Pin::new(&mut *self), &mut cx) {
+                Poll::Ready(Some(Ok(_))) => continue,
+                // ended (and handed back), broken, or not all here yet
+                _ => break,
+            }
+        }
+    }
+}
+
 impl hyper::body::Body for Body {
     type Data = Bytes;
     type Error = hyper::Error;
@@ -355,6 +378,8 @@ mod tests {
         /// On the first connection, sends a head and part of a body, then waits;
         /// later connections are `KeepAlive`.
         CutFirst,
+        /// Answers every request with a chunked body of two chunks, all at once.
+        Chunked,
     }
 
     struct Served {
@@ -394,7 +419,12 @@ mod tests {
                                 .await;
                             std::future::pending::<()>().await;
                         }
-                        let answer = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                        let answer: &[u8] = if matches!(behaviour, Provider::Chunked) {
+                            b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n\
+                              5\r\nfirst\r\n6\r\nsecond\r\n0\r\n\r\n"
+                        } else {
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
+                        };
                         if stream.write_all(answer).await.is_err() {
                             return;
                         }
@@ -491,6 +521,20 @@ mod tests {
         let second = pool.send(get("/v1/models")).await.unwrap();
         assert_eq!(body_of(second).await, "ok");
         assert_eq!(served.connections.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_body_dropped_once_its_end_has_arrived_keeps_its_connection() {
+        use http_body_util::BodyExt as _;
+        let served = provider(Provider::Chunked).await;
+        let pool = Pool::new(&served.url, Duration::from_secs(1)).unwrap();
+        for _ in 0..3 {
+            let mut body = pool.send(get("/v1/models")).await.unwrap().into_body();
+            // a reader that stops at the first chunk, as a relay stops at [DONE]
+            let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+            assert_eq!(first, "first");
+        }
+        assert_eq!(served.connections.load(Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
