@@ -93,11 +93,20 @@ pub fn render(gateway: &Arc<Gateway>, done: Done, answer: Answer) -> Response {
                     Body::from_stream(relay.run(upstream, idle))
                 }
             };
-            return (status, headers, body).into_response();
+            return respond(status, headers, body);
         }
     };
     record.write(&meta, &mut headers);
-    (status, headers, body).into_response()
+    respond(status, headers, body)
+}
+
+/// A response of these parts. The headers are moved in whole: added one by one
+/// (as a `(status, headers, body)` tuple does), each would be hashed again.
+fn respond(status: http::StatusCode, headers: http::HeaderMap, body: Body) -> Response {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
 }
 
 /// Relays a provider's stream as it comes, keeping a copy to store once it
