@@ -53,6 +53,9 @@ pub use state::{Gateway, StartError};
 
 /// The gateway's routes, `/metrics` guarded by `admin`.
 pub fn router(gateway: Arc<Gateway>, admin: AdminToken) -> Router {
+    // Building the tokenizers takes most of a tenth of a second, and every chat
+    // call arriving meanwhile would wait for it: build them before the first one.
+    std::thread::spawn(gatebench_tokens::warm_up);
     // every call route is observed: a request id, in-flight and request counts,
     // faults logged
     let observed = |route| {
