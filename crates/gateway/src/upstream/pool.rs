@@ -90,10 +90,15 @@ impl Pool {
             return None;
         }
         let authority = uri.authority()?;
-        let port = authority.port_u16().unwrap_or(80);
+        let port = authority.port_u16();
+        // the authority without any `user:password@`
+        let host = match port {
+            Some(port) => format!("{}:{port}", authority.host()),
+            None => authority.host().to_owned(),
+        };
         Some(Arc::new(Pool {
-            authority: format!("{}:{port}", authority.host()),
-            host: HeaderValue::from_str(authority.as_str()).ok()?,
+            authority: format!("{}:{}", authority.host(), port.unwrap_or(80)),
+            host: HeaderValue::from_str(&host).ok()?,
             prefix: uri.path().trim_end_matches('/').to_owned(),
             connect_timeout,
             idle: Mutex::new(Vec::new()),
@@ -580,5 +585,12 @@ mod tests {
             (pool.authority.as_str(), pool.prefix.as_str()),
             ("localhost:80", "")
         );
+        assert_eq!(pool.host, "localhost");
+        let pool = Pool::new("http://user:secret@[::1]:8701/v1", Duration::from_secs(1)).unwrap();
+        assert_eq!(
+            (pool.authority.as_str(), pool.prefix.as_str()),
+            ("[::1]:8701", "/v1")
+        );
+        assert_eq!(pool.host, "[::1]:8701");
     }
 }
