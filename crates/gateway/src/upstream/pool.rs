@@ -174,13 +174,14 @@ impl Pool {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
         // The least recently used go: past the cap, and once too old (an idle
         // connection is not polled, so one the provider closed would linger).
+        let now = Instant::now();
         let stale = idle
             .iter()
-            .take_while(|(_, since)| since.elapsed() >= IDLE_TIMEOUT)
+            .take_while(|(_, since)| now - *since >= IDLE_TIMEOUT)
             .count()
             .max((idle.len() + 1).saturating_sub(MAX_IDLE));
         idle.drain(..stale);
-        idle.push((conn, Instant::now()));
+        idle.push((conn, now));
     }
 
     /// Opens a connection within the connect timeout and performs the HTTP/1.1
