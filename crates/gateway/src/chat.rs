@@ -1,6 +1,7 @@
 //! `POST /v1/chat/completions`: auth, budget reservation, semantic cache, queue,
 //! upstream with retries and fallbacks, billing.
 
+use std::fmt;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -13,6 +14,8 @@ use gatebench_cost::{Kind, Usage};
 use gatebench_tokens::{Encoding, count_chat_prompt};
 use gatebench_wire::openai::{ChatCompletion, ChatCompletionRequest};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, Visitor};
 use serde_json::{Value, json};
 
 use crate::chat_stream;
@@ -96,7 +99,7 @@ async fn serve(
         body
     };
     let accept = |body: &[u8]| {
-        let completion: ChatCompletion = serde_json::from_slice(body).ok()?;
+        let completion = Checked::parse(body)?;
         Some(Accepted {
             usage: completion.usage.as_ref().map(billed_usage),
         })
@@ -137,6 +140,79 @@ async fn serve(
 #[derive(serde::Deserialize)]
 struct Reported {
     usage: Option<gatebench_wire::openai::Usage>,
+}
+
+/// A completion as the success check reads it: what parses as a
+/// [`ChatCompletion`] parses as this, but its strings are only checked, never
+/// copied (the body goes on to the client as it came), and only the usage is kept.
+#[derive(serde::Deserialize)]
+#[expect(dead_code, reason = "fields read only to check their types")]
+struct Checked {
+    id: Text,
+    object: Text,
+    created: u64,
+    model: Text,
+    choices: Vec<CheckedChoice>,
+    #[serde(default)]
+    usage: Option<gatebench_wire::openai::Usage>,
+    #[serde(default)]
+    service_tier: Option<Text>,
+    #[serde(default)]
+    system_fingerprint: Option<Text>,
+}
+
+impl Checked {
+    /// The body checked, `None` unless it is a completion. The body's UTF-8 is
+    /// checked once as a whole, which also covers the values skipped unread.
+    fn parse(body: &[u8]) -> Option<Checked> {
+        serde_json::from_str(std::str::from_utf8(body).ok()?).ok()
+    }
+}
+
+/// [`gatebench_wire::openai::ChatChoice`], checked.
+#[derive(serde::Deserialize)]
+#[expect(dead_code, reason = "fields read only to check their types")]
+struct CheckedChoice {
+    index: u32,
+    message: CheckedMessage,
+    #[serde(default)]
+    logprobs: Option<IgnoredAny>,
+    #[serde(default)]
+    finish_reason: Option<Text>,
+}
+
+/// [`gatebench_wire::openai::AssistantMessage`], checked.
+#[derive(serde::Deserialize)]
+#[expect(dead_code, reason = "fields read only to check their types")]
+struct CheckedMessage {
+    role: Text,
+    #[serde(default)]
+    content: Option<Text>,
+    #[serde(default)]
+    refusal: Option<Text>,
+    #[serde(default)]
+    tool_calls: Option<Vec<gatebench_wire::openai::ToolCall>>,
+    #[serde(default)]
+    annotations: Vec<IgnoredAny>,
+}
+
+/// A JSON string, checked (escapes included) and dropped.
+struct Text;
+
+impl<'de> Deserialize<'de> for Text {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Text, D::Error> {
+        struct Visit;
+        impl Visitor<'_> for Visit {
+            type Value = Text;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Text, E> {
+                Ok(Text)
+            }
+        }
+        deserializer.deserialize_str(Visit)
+    }
 }
 
 /// The gateway's count of a completion that reports no usage: the request's
@@ -258,4 +334,86 @@ pub(crate) fn hit(
     );
     let body = serde_json::to_vec(&body).unwrap_or_default();
     (StatusCode::OK, headers, Body::from(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Bodies a provider sends: the mock's, escapes and non-ASCII text, a tool
+    /// call with null content, DeepSeek's usage, no usage at all.
+    const BODIES: [&str; 4] = [
+        r#"{"id":"chatcmpl-1","object":"chat.completion","created":1796408672,"model":"gpt-4o-mini","choices":[{"index":0,"message":{"role":"assistant","content":"It is scheduled","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"length"}],"usage":{"prompt_tokens":14,"completion_tokens":50,"total_tokens":64,"prompt_tokens_details":{"cached_tokens":3,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}},"service_tier":"default","system_fingerprint":"fp_43c69e5f39"}"#,
+        r#"{"id":"c\"2\u00e9","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"caf\u00e9 \ud83d\ude00 «ok»\n","annotations":[{"type":"url_citation"}]},"logprobs":{"content":[]},"finish_reason":"stop"}]}"#,
+        r#"{"id":"c3","object":"chat.completion","created":2,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}}]},"finish_reason":"tool_calls"},{"index":1,"message":{"role":"assistant","content":"b"},"finish_reason":null}],"usage":{"prompt_tokens":5,"completion_tokens":7,"total_tokens":12,"prompt_cache_hit_tokens":4,"prompt_cache_miss_tokens":1}}"#,
+        r#"{"id":"c4","object":"chat.completion","created":3,"model":"deepseek-chat","choices":[],"usage":null}"#,
+    ];
+
+    /// What the full parse makes of a body: whether it is a completion, and its usage.
+    fn full(body: &[u8]) -> Option<Option<Usage>> {
+        let completion: ChatCompletion = serde_json::from_slice(body).ok()?;
+        Some(completion.usage.as_ref().map(billed_usage))
+    }
+
+    fn checked(body: &[u8]) -> Option<Option<Usage>> {
+        let completion = Checked::parse(body)?;
+        Some(completion.usage.as_ref().map(billed_usage))
+    }
+
+    #[test]
+    fn the_check_accepts_what_parses_as_a_completion_and_keeps_its_usage() {
+        for body in BODIES {
+            assert!(full(body.as_bytes()).is_some(), "{body}");
+            assert_eq!(checked(body.as_bytes()), full(body.as_bytes()), "{body}");
+        }
+        assert_eq!(
+            checked(BODIES[0].as_bytes())
+                .flatten()
+                .map(|u| u.cached_tokens),
+            Some(3)
+        );
+    }
+
+    #[test]
+    fn the_check_refuses_what_is_not_a_completion() {
+        let refused = [
+            &b"not json"[..],
+            b"{}",
+            br#"{"id":"c","object":"chat.completion","created":1,"model":"m"}"#,
+            br#"{"id":7,"object":"chat.completion","created":1,"model":"m","choices":[]}"#,
+            br#"{"id":"c","object":"chat.completion","created":-1,"model":"m","choices":[]}"#,
+            br#"{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0}]}"#,
+            br#"{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","annotations":{}}}]}"#,
+            b"{\"id\":\"c\xff\",\"object\":\"chat.completion\",\"created\":1,\"model\":\"m\",\"choices\":[]}",
+        ];
+        for body in refused {
+            assert!(full(body).is_none(), "{}", String::from_utf8_lossy(body));
+            assert!(checked(body).is_none(), "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// A body cut anywhere, or with any byte changed, is accepted by the check
+        /// exactly when the full parse accepts it, with the same usage.
+        #[test]
+        fn the_check_agrees_with_the_full_parse(
+            which in 0..BODIES.len(),
+            at in any::<prop::sample::Index>(),
+            byte in prop::sample::select(&b"\"\\0}]{[,:1an -\xff\xc3e"[..]),
+            cut in any::<bool>(),
+        ) {
+            let mut body = BODIES[which].as_bytes().to_vec();
+            let at = at.index(body.len());
+            if cut {
+                body.truncate(at);
+            } else {
+                body[at] = byte;
+            }
+            prop_assert_eq!(checked(&body), full(&body));
+        }
+    }
 }
