@@ -4,11 +4,15 @@
 //! itself: the same question (or intent) went upstream for it earlier in its own
 //! run. Otherwise it was served from the first tenant's entries.
 
+use std::collections::HashMap;
+
 use gatebench_report::{Evidence, Source};
 use serde_json::json;
 
+use super::judged::Judged;
 use super::{CheckOutcome, Ctx, criterion, first, not_measurable};
 use crate::subject::DEMO_KEYS;
+use crate::truth::CLOCK_SLACK_MS;
 
 pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
     let scenario = ctx.spec.scenario.as_deref().unwrap_or_default();
@@ -40,43 +44,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
     let first_tenant = ctx.drive_judged_as(scenario, as_tenant(&keys[0])).await?;
     let second = ctx.drive_judged_as(scenario, as_tenant(&keys[1])).await?;
 
-    // The second tenant's own questions, by intent (a semantic cache may answer a
-    // paraphrase from the tenant's own earlier entry).
-    let intent_of: std::collections::HashMap<&str, &str> = second
-        .records()
-        .iter()
-        .filter_map(|r| Some((r.prompt_digest.as_deref()?, r.intent.as_deref()?)))
-        .collect();
-    let mut answered = 0u64;
-    let mut leaks = Vec::new();
-    for (r, record) in second.records().iter().enumerate() {
-        if record.kind != "chat" || record.outcome != "ok" {
-            continue;
-        }
-        answered += 1;
-        if second.went_upstream(r) {
-            continue;
-        }
-        let ended = second.ended_ms(r);
-        let intent = record.intent.as_deref();
-        let asked_before = second.window.calls.iter().any(|c| {
-            c.at_ms <= ended
-                && (c.prompt_digest == record.prompt_digest
-                    || (intent.is_some()
-                        && c.prompt_digest
-                            .as_deref()
-                            .and_then(|p| intent_of.get(p))
-                            .copied()
-                            == intent))
-        });
-        if !asked_before {
-            leaks.push(format!(
-                "{} ({}): answered without an upstream call, and this tenant had not asked it before",
-                record.client_request_id.as_deref().unwrap_or("?"),
-                intent.unwrap_or("?")
-            ));
-        }
-    }
+    let (answered, leaks) = leaks(&second);
     let criteria = vec![
         criterion(
             "answers served across tenants",
@@ -113,4 +81,144 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
         charts: Vec::new(),
         recommendations: Vec::new(),
     })
+}
+
+/// The second tenant's answered chat requests, and those of them that were served
+/// without an upstream call of their own and without this tenant having asked the
+/// question (or, for a semantic cache, its intent) upstream before. "Before"
+/// allows for the clocks: a call's arrival and a request's end are each read to
+/// the millisecond, and the mocks' clock may be off the driver's.
+fn leaks(second: &Judged) -> (u64, Vec<String>) {
+    // The second tenant's own questions, by intent (a semantic cache may answer a
+    // paraphrase from the tenant's own earlier entry).
+    let intent_of: HashMap<&str, &str> = second
+        .records()
+        .iter()
+        .filter_map(|r| Some((r.prompt_digest.as_deref()?, r.intent.as_deref()?)))
+        .collect();
+    let mut answered = 0u64;
+    let mut leaks = Vec::new();
+    for (r, record) in second.records().iter().enumerate() {
+        if record.kind != "chat" || record.outcome != "ok" {
+            continue;
+        }
+        answered += 1;
+        if second.went_upstream(r) {
+            continue;
+        }
+        let ended = second.ended_ms(r) + CLOCK_SLACK_MS;
+        let intent = record.intent.as_deref();
+        let asked_before = second.window.calls.iter().any(|c| {
+            c.at_ms as f64 <= ended
+                && (c.prompt_digest == record.prompt_digest
+                    || (intent.is_some()
+                        && c.prompt_digest
+                            .as_deref()
+                            .and_then(|p| intent_of.get(p))
+                            .copied()
+                            == intent))
+        });
+        if !asked_before {
+            leaks.push(format!(
+                "{} ({}): answered without an upstream call, and this tenant had not asked it before",
+                record.client_request_id.as_deref().unwrap_or("?"),
+                intent.unwrap_or("?")
+            ));
+        }
+    }
+    (answered, leaks)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, SystemTime};
+
+    use gatebench_driver::RequestRecord;
+    use gatebench_driver::results::{RunMeta, build};
+    use gatebench_wire::books::{CallRecord, CallUsage};
+
+    use super::*;
+    use crate::truth::Window;
+
+    fn record(id: &str, sent_ms: f64, latency_ms: f64) -> RequestRecord {
+        serde_json::from_value(json!({
+            "scenario": "s", "request": "r", "kind": "chat",
+            "intended_ms": sent_ms, "sent_ms": sent_ms, "latency_ms": latency_ms,
+            "latency_uncorrected_ms": latency_ms, "status": 200, "outcome": "ok",
+            "client_request_id": id, "prompt_digest": "p1", "content_digest": "c1",
+        }))
+        .unwrap()
+    }
+
+    fn call(at_ms: u64, prompt: &str) -> CallRecord {
+        CallRecord {
+            id: 1,
+            mock: "openai".into(),
+            at_ms,
+            duration_ms: 0.2,
+            route: "/v1/chat/completions".into(),
+            api_key_id: None,
+            model: Some("gpt-4o-mini".into()),
+            voice: None,
+            outcome: "ok".into(),
+            status: 200,
+            stream: false,
+            complete: true,
+            billed: true,
+            usage: CallUsage::default(),
+            content_digest: Some("c1".into()),
+            prompt_digest: Some(prompt.into()),
+            response_id: None,
+            request_id: "req".into(),
+            traceparent: None,
+            client_request_id: None,
+        }
+    }
+
+    /// The second tenant's run, started 10,000.9 ms after the epoch (read back to
+    /// the millisecond, 10,000), with `records` and the mocks' `calls`.
+    fn second(records: Vec<RequestRecord>, calls: Vec<CallRecord>) -> Judged {
+        let meta = RunMeta {
+            name: "second".into(),
+            scenario_file: None,
+            seed: 1,
+            started_at: SystemTime::UNIX_EPOCH + Duration::from_micros(10_000_900),
+            planned: Duration::from_secs(1),
+            aborted: false,
+            abort_reason: None,
+            executors: Default::default(),
+            time_scale: None,
+        };
+        let mut results = build(meta, &Default::default(), Vec::new(), None, Vec::new());
+        results.requests = Some(records);
+        Judged::new(
+            results,
+            Window {
+                calls,
+                lost: Vec::new(),
+            },
+        )
+    }
+
+    #[test]
+    fn a_hit_on_the_tenants_own_answer_a_moment_old_is_no_leak() {
+        // a's call arrives at 10,001.2 (read 10,001); b, a hit on a's answer,
+        // ends at 10,001.8: by the driver's millisecond clock, at 10,000 + 0.9.
+        let (answered, leaks) = leaks(&second(
+            vec![record("a", 0.2, 0.5), record("b", 0.8, 0.1)],
+            vec![call(10_001, "p1")],
+        ));
+        assert_eq!((answered, leaks), (2, Vec::new()));
+    }
+
+    #[test]
+    fn a_hit_on_a_question_the_tenant_never_sent_is_a_leak() {
+        let (answered, leaks) = leaks(&second(
+            vec![record("b", 0.8, 0.1)],
+            vec![call(10_001, "p2")],
+        ));
+        assert_eq!(answered, 1);
+        assert_eq!(leaks.len(), 1, "{leaks:?}");
+        assert!(leaks[0].starts_with("b "), "{leaks:?}");
+    }
 }

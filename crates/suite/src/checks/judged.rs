@@ -105,9 +105,9 @@ impl Judged {
     }
 
     /// When request `r` ended, Unix milliseconds.
-    pub fn ended_ms(&self, r: usize) -> u64 {
+    pub fn ended_ms(&self, r: usize) -> f64 {
         let record = &self.records()[r];
-        self.started_ms + (record.sent_ms + record.latency_uncorrected_ms).max(0.0) as u64
+        self.started_ms as f64 + (record.sent_ms + record.latency_uncorrected_ms).max(0.0)
     }
 
     /// Whether request `r` caused at least one upstream call.

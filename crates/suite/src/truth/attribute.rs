@@ -41,7 +41,7 @@ impl Attribution {
 }
 
 /// How far the mocks' clock and the driver's may disagree, ms.
-const CLOCK_SLACK_MS: f64 = 50.0;
+pub const CLOCK_SLACK_MS: f64 = 50.0;
 
 /// Attributes `calls` to `records`; `started_ms` is the Unix time the records'
 /// times count from, when known.

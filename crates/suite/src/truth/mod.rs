@@ -9,5 +9,5 @@
 
 mod attribute;
 
-pub use attribute::{Attribution, attribute};
+pub use attribute::{Attribution, CLOCK_SLACK_MS, attribute};
 pub use gatebench_driver::books::{Books, Mark, Window};
