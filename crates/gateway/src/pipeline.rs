@@ -4,6 +4,8 @@
 //! and gets back a [`Done`]: the request's [`Record`] and an [`Outcome`], which
 //! [`render`](crate::render) turns into the response.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -201,7 +203,20 @@ pub fn chat_hit_usage(prompt_tokens: u64, cached: &CachedChat) -> Usage {
 
 /// Runs `call` for the request `meta` describes. The error is a refusal before
 /// anything was reserved or sent (over budget).
-pub async fn run(gateway: &Gateway, mut meta: Meta, call: Call<'_>) -> Result<Done, GatewayError> {
+///
+/// The steps' future is boxed: it is most of a route's future, which is moved
+/// several times on its way to the connection's task (into the handler's box,
+/// [`to_the_end`](crate::request::to_the_end)'s), each move a copy of its whole
+/// size.
+pub fn run<'a>(
+    gateway: &'a Gateway,
+    meta: Meta,
+    call: Call<'a>,
+) -> Pin<Box<impl Future<Output = Result<Done, GatewayError>> + Send + 'a>> {
+    Box::pin(steps(gateway, meta, call))
+}
+
+async fn steps(gateway: &Gateway, mut meta: Meta, call: Call<'_>) -> Result<Done, GatewayError> {
     let reservation = reserve(gateway, &meta, call.model, &call.worst_case)?;
     let mut record = Record::new(call.route, call.kind, call.model);
     let cacheable = !matches!(call.cache, Cache::None);

@@ -152,8 +152,13 @@ pub fn json_object(body: &Bytes) -> Result<Value, GatewayError> {
 /// Longest model name taken (OpenAI's own limit for such strings is 256).
 pub const MAX_NAME: usize = 256;
 
-/// A typed view of a JSON body; type errors name the parameter.
+/// A typed view of a JSON body; type errors name the parameter. A body that
+/// types is read once, without tracking where the reader is; only one that does
+/// not is read again with the path, to name it.
 pub fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, GatewayError> {
+    if let Ok(typed) = T::deserialize(value) {
+        return Ok(typed);
+    }
     serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner().to_string();
