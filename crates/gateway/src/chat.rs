@@ -1,7 +1,6 @@
 //! `POST /v1/chat/completions`: auth, budget reservation, semantic cache, queue,
 //! upstream with retries and fallbacks, billing.
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -14,11 +13,11 @@ use gatebench_cost::{Kind, Usage};
 use gatebench_tokens::{Encoding, count_chat_prompt};
 use gatebench_wire::openai::{ChatCompletion, ChatCompletionRequest};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, Visitor};
+use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 
 use crate::chat_stream;
+use crate::checked::{self, Text};
 use crate::config::ProviderKind;
 use crate::dispatch::{Accepted, Media, Outbound};
 use crate::error::GatewayError;
@@ -99,7 +98,7 @@ async fn serve(
         body
     };
     let accept = |body: &[u8]| {
-        let completion = Checked::parse(body)?;
+        let completion = checked::parse::<Checked>(body)?;
         Some(Accepted {
             usage: completion.usage.as_ref().map(billed_usage),
         })
@@ -142,9 +141,8 @@ struct Reported {
     usage: Option<gatebench_wire::openai::Usage>,
 }
 
-/// A completion as the success check reads it: what parses as a
-/// [`ChatCompletion`] parses as this, but its strings are only checked, never
-/// copied (the body goes on to the client as it came), and only the usage is kept.
+/// A completion as the success check reads it ([`checked`]): what parses as a
+/// [`ChatCompletion`] parses as this, and only the usage is kept.
 #[derive(serde::Deserialize)]
 #[expect(dead_code, reason = "fields read only to check their types")]
 struct Checked {
@@ -159,14 +157,6 @@ struct Checked {
     service_tier: Option<Text>,
     #[serde(default)]
     system_fingerprint: Option<Text>,
-}
-
-impl Checked {
-    /// The body checked, `None` unless it is a completion. The body's UTF-8 is
-    /// checked once as a whole, which also covers the values skipped unread.
-    fn parse(body: &[u8]) -> Option<Checked> {
-        serde_json::from_str(std::str::from_utf8(body).ok()?).ok()
-    }
 }
 
 /// [`gatebench_wire::openai::ChatChoice`], checked.
@@ -194,25 +184,6 @@ struct CheckedMessage {
     tool_calls: Option<Vec<gatebench_wire::openai::ToolCall>>,
     #[serde(default)]
     annotations: Vec<IgnoredAny>,
-}
-
-/// A JSON string, checked (escapes included) and dropped.
-struct Text;
-
-impl<'de> Deserialize<'de> for Text {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Text, D::Error> {
-        struct Visit;
-        impl Visitor<'_> for Visit {
-            type Value = Text;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Text, E> {
-                Ok(Text)
-            }
-        }
-        deserializer.deserialize_str(Visit)
-    }
 }
 
 /// The gateway's count of a completion that reports no usage: the request's
@@ -358,7 +329,7 @@ mod tests {
     }
 
     fn checked(body: &[u8]) -> Option<Option<Usage>> {
-        let completion = Checked::parse(body)?;
+        let completion = checked::parse::<Checked>(body)?;
         Some(completion.usage.as_ref().map(billed_usage))
     }
 

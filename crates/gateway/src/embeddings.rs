@@ -8,9 +8,11 @@ use axum::response::Response;
 use gatebench_cache::exact_key;
 use gatebench_cost::{Kind, Usage};
 use gatebench_tokens::Encoding;
-use gatebench_wire::openai::{EmbeddingInput, EmbeddingRequest, EmbeddingResponse};
+use gatebench_wire::openai::{EmbeddingInput, EmbeddingRequest, EmbeddingUsage};
 use http::{HeaderMap, Method};
+use serde::Deserialize;
 
+use crate::checked::{self, Text, Vector};
 use crate::config::ProviderKind;
 use crate::dispatch::{Accepted, Media, Outbound};
 use crate::error::GatewayError;
@@ -85,11 +87,116 @@ async fn serve(
     Ok(render(gateway, done, Answer::Body))
 }
 
-/// The input tokens an embeddings response reports.
+/// The input tokens an embeddings response reports, `None` unless it is one.
 fn billed_usage(body: &[u8]) -> Option<Usage> {
-    let response: EmbeddingResponse = serde_json::from_slice(body).ok()?;
+    let response = checked::parse::<Checked>(body)?;
     Some(Usage {
         prompt_tokens: u64::from(response.usage.prompt_tokens),
         ..Usage::default()
     })
+}
+
+/// An embeddings response as the success check reads it ([`checked`]): what
+/// parses as an [`EmbeddingResponse`](gatebench_wire::openai::EmbeddingResponse)
+/// parses as this, and only the usage is kept.
+#[derive(Deserialize)]
+#[expect(dead_code, reason = "fields read only to check their types")]
+struct Checked {
+    object: Text,
+    data: Vec<CheckedEmbedding>,
+    model: Text,
+    usage: EmbeddingUsage,
+}
+
+/// [`gatebench_wire::openai::Embedding`], checked.
+#[derive(Deserialize)]
+#[expect(dead_code, reason = "fields read only to check their types")]
+struct CheckedEmbedding {
+    object: Text,
+    index: u32,
+    embedding: Vector,
+}
+
+#[cfg(test)]
+mod tests {
+    use gatebench_wire::openai::EmbeddingResponse;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Responses a provider sends: numbers in every JSON form, base64 vectors for
+    /// two inputs, an empty list.
+    const BODIES: [&str; 3] = [
+        r#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.0023311225, -0.01572305,1,-2,3e-5,1E+2,0,-0.0,12345678901234567890,1e308,0e999,1e-400, 123456789012345678901234567890 ]}],"model":"text-embedding-3-small","usage":{"prompt_tokens":7,"total_tokens":7}}"#,
+        r#"{"object":"list","data":[{"object":"embedding","index":0,"embedding":"AAAAAAAAgD8="},{"object":"embedding","index":1,"embedding":"AACAPwAAAAA="}],"model":"text-embedding-3-large","usage":{"prompt_tokens":12,"total_tokens":12}}"#,
+        r#"{"object":"list","data":[],"model":"m","usage":{"prompt_tokens":0,"total_tokens":0}}"#,
+    ];
+
+    fn full(body: &[u8]) -> Option<u32> {
+        let response: EmbeddingResponse = serde_json::from_slice(body).ok()?;
+        Some(response.usage.prompt_tokens)
+    }
+
+    fn checked(body: &[u8]) -> Option<u64> {
+        billed_usage(body).map(|u| u.prompt_tokens)
+    }
+
+    #[test]
+    fn the_check_accepts_what_parses_as_an_embeddings_response() {
+        for body in BODIES {
+            let tokens = full(body.as_bytes()).map(u64::from);
+            assert!(tokens.is_some(), "{body}");
+            assert_eq!(checked(body.as_bytes()), tokens, "{body}");
+        }
+    }
+
+    #[test]
+    fn the_check_refuses_what_is_not_an_embeddings_response() {
+        let vectors = [
+            "[1,\"a\"]",
+            "true",
+            "[1e400]",
+            "[-1e309]",
+            "{}",
+            "[[1]]",
+            "[null]",
+            "[1,true]",
+            "3",
+        ];
+        for vector in vectors {
+            let body = format!(
+                r#"{{"object":"list","data":[{{"object":"embedding","index":0,"embedding":{vector}}}],"model":"m","usage":{{"prompt_tokens":1,"total_tokens":1}}}}"#
+            );
+            assert!(full(body.as_bytes()).is_none(), "{body}");
+            assert!(checked(body.as_bytes()).is_none(), "{body}");
+        }
+        let long = format!("[{}]", "9".repeat(400));
+        let body = format!(
+            r#"{{"object":"list","data":[{{"object":"embedding","index":0,"embedding":{long}}}],"model":"m","usage":{{"prompt_tokens":1,"total_tokens":1}}}}"#
+        );
+        assert!(full(body.as_bytes()).is_none() && checked(body.as_bytes()).is_none());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// A response cut anywhere, or with any byte changed, is accepted by the
+        /// check exactly when the full parse accepts it, with the same usage.
+        #[test]
+        fn the_check_agrees_with_the_full_parse(
+            which in 0..BODIES.len(),
+            at in any::<prop::sample::Index>(),
+            byte in prop::sample::select(&b"\"\\0}]{[,:1an -\xffeE+.9"[..]),
+            cut in any::<bool>(),
+        ) {
+            let mut body = BODIES[which].as_bytes().to_vec();
+            let at = at.index(body.len());
+            if cut {
+                body.truncate(at);
+            } else {
+                body[at] = byte;
+            }
+            prop_assert_eq!(checked(&body), full(&body).map(u64::from));
+        }
+    }
 }

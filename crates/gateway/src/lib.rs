@@ -12,6 +12,7 @@ mod account;
 pub mod auth;
 mod chat;
 mod chat_stream;
+mod checked;
 pub mod config;
 pub mod dispatch;
 mod embeddings;
