@@ -34,22 +34,32 @@ impl<'de> Deserialize<'de> for Text {
     }
 }
 
+/// An array of numbers as a `Vec<f32>` or `Vec<f64>` takes it. The parser checks
+/// the value is JSON without working out its numbers (working them out took most
+/// of an embeddings call's time), and a scan of its text checks they are numbers
+/// in `f64`'s range, as the full parse checks them.
+pub struct Numbers;
+
+impl<'de> Deserialize<'de> for Numbers {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Numbers, D::Error> {
+        let raw = <&'de RawValue>::deserialize(deserializer)?;
+        if numbers(raw.get()) {
+            Ok(Numbers)
+        } else {
+            Err(de::Error::custom("expected an array of numbers"))
+        }
+    }
+}
+
 /// An embedding as [`gatebench_wire::openai::EmbeddingVector`] takes it: an
-/// array of numbers, or a string (base64). The parser checks the value is JSON
-/// without working out its numbers (working them out took most of an embeddings
-/// call's time), and a scan of its text checks they are numbers in `f64`'s range,
-/// as the full parse checks them.
+/// array of numbers (checked as [`Numbers`] are), or a string (base64).
 pub struct Vector;
 
 impl<'de> Deserialize<'de> for Vector {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Vector, D::Error> {
         let raw = <&'de RawValue>::deserialize(deserializer)?;
         let text = raw.get();
-        let numbers = text
-            .strip_prefix('[')
-            .and_then(|t| t.strip_suffix(']'))
-            .is_some_and(numbers_in_range);
-        if numbers || text.starts_with('"') {
+        if numbers(text) || text.starts_with('"') {
             Ok(Vector)
         } else {
             Err(de::Error::custom(
@@ -57,6 +67,13 @@ impl<'de> Deserialize<'de> for Vector {
             ))
         }
     }
+}
+
+/// Whether a JSON value's text is an array of numbers that `f64` holds.
+fn numbers(text: &str) -> bool {
+    text.strip_prefix('[')
+        .and_then(|t| t.strip_suffix(']'))
+        .is_some_and(numbers_in_range)
 }
 
 /// Whether the elements of a JSON array, `items` being the text between its

@@ -12,9 +12,11 @@ use axum::extract::{Path, RawQuery, State};
 use axum::response::Response;
 use gatebench_cache::exact_key;
 use gatebench_cost::{Kind, Usage};
-use gatebench_wire::elevenlabs::{AudioWithTimestamps, CHARACTER_COST_HEADER, TextToSpeechRequest};
+use gatebench_wire::elevenlabs::{CHARACTER_COST_HEADER, TextToSpeechRequest};
 use http::{HeaderMap, Method};
+use serde::Deserialize;
 
+use crate::checked::{self, Numbers, Text};
 use crate::config::ProviderKind;
 use crate::dispatch::{Accepted, Media, Outbound};
 use crate::error::GatewayError;
@@ -130,7 +132,7 @@ async fn serve(
     };
     let accept = move |body: &[u8]| {
         let valid = match form {
-            Form::WithTimestamps => serde_json::from_slice::<AudioWithTimestamps>(body).is_ok(),
+            Form::WithTimestamps => checked::parse::<Checked>(body).is_some(),
             _ => !body.is_empty(),
         };
         valid.then_some(Accepted::default())
@@ -172,4 +174,96 @@ async fn serve(
         .await
         .map_err(GatewayError::detail_shaped)?;
     Ok(render(gateway, done, Answer::Body))
+}
+
+/// Audio with timestamps as the success check reads it ([`checked`]): what parses
+/// as an [`AudioWithTimestamps`](gatebench_wire::elevenlabs::AudioWithTimestamps)
+/// parses as this, the audio not copied and no character kept.
+#[derive(Deserialize)]
+#[expect(dead_code, reason = "fields read only to check their types")]
+struct Checked {
+    audio_base64: Text,
+    alignment: Option<CheckedAlignment>,
+    normalized_alignment: Option<CheckedAlignment>,
+}
+
+/// [`gatebench_wire::elevenlabs::CharacterAlignment`], checked.
+#[derive(Deserialize)]
+#[expect(dead_code, reason = "fields read only to check their types")]
+struct CheckedAlignment {
+    characters: Vec<Text>,
+    character_start_times_seconds: Numbers,
+    character_end_times_seconds: Numbers,
+}
+
+#[cfg(test)]
+mod tests {
+    use gatebench_wire::elevenlabs::AudioWithTimestamps;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Answers a provider sends: escaped characters and base64, times in every
+    /// JSON number form, no normalised alignment, no alignment at all.
+    const BODIES: [&str; 3] = [
+        r#"{"audio_base64":"//uQx\/AAGJI5+UASlHw=","alignment":{"characters":["H","\u00e9","\"",","," "],"character_start_times_seconds":[0,0.058,1e-1,0.2,2.5E-1],"character_end_times_seconds":[0.058,0.1,0.2,0.25,0.3]},"normalized_alignment":{"characters":["h"],"character_start_times_seconds":[0.0],"character_end_times_seconds":[1]}}"#,
+        r#"{"audio_base64":"","alignment":{"characters":[],"character_start_times_seconds":[],"character_end_times_seconds":[]},"normalized_alignment":null}"#,
+        r#"{"audio_base64":"AAAA"}"#,
+    ];
+
+    fn full(body: &[u8]) -> bool {
+        serde_json::from_slice::<AudioWithTimestamps>(body).is_ok()
+    }
+
+    fn checked(body: &[u8]) -> bool {
+        checked::parse::<Checked>(body).is_some()
+    }
+
+    #[test]
+    fn the_check_accepts_what_parses_as_audio_with_timestamps() {
+        for body in BODIES {
+            assert!(full(body.as_bytes()), "{body}");
+            assert!(checked(body.as_bytes()), "{body}");
+        }
+    }
+
+    #[test]
+    fn the_check_refuses_what_is_not_audio_with_timestamps() {
+        let refused = [
+            &b"{}"[..],
+            br#"{"audio_base64":7}"#,
+            br#"{"audio_base64":"A","alignment":{"characters":["a"],"character_start_times_seconds":["0"],"character_end_times_seconds":[1]}}"#,
+            br#"{"audio_base64":"A","alignment":{"characters":[1],"character_start_times_seconds":[0],"character_end_times_seconds":[1]}}"#,
+            br#"{"audio_base64":"A","alignment":{"characters":["a"],"character_start_times_seconds":[1e999],"character_end_times_seconds":[1]}}"#,
+            br#"{"audio_base64":"A","alignment":{"characters":["a"],"character_start_times_seconds":[0]}}"#,
+            b"{\"audio_base64\":\"\xff\"}",
+        ];
+        for body in refused {
+            assert!(!full(body), "{}", String::from_utf8_lossy(body));
+            assert!(!checked(body), "{}", String::from_utf8_lossy(body));
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4096))]
+
+        /// An answer cut anywhere, or with any byte changed, is accepted by the
+        /// check exactly when the full parse accepts it.
+        #[test]
+        fn the_check_agrees_with_the_full_parse(
+            which in 0..BODIES.len(),
+            at in any::<prop::sample::Index>(),
+            byte in prop::sample::select(&b"\"\\0}]{[,:1an -\xffeE+.9u/"[..]),
+            cut in any::<bool>(),
+        ) {
+            let mut body = BODIES[which].as_bytes().to_vec();
+            let at = at.index(body.len());
+            if cut {
+                body.truncate(at);
+            } else {
+                body[at] = byte;
+            }
+            prop_assert_eq!(checked(&body), full(&body));
+        }
+    }
 }
