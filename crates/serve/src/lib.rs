@@ -17,9 +17,12 @@
 //! response. Without `connection: close` in that response a pooled client sends its
 //! next request on a connection about to close, and fails. The server says
 //! `connection: close` exactly when the body was not read to its end, so clients
-//! open a fresh connection instead.
+//! open a fresh connection instead, and [`linger`] reads and drops the rest of the
+//! body after the response, so a client still sending it reads the response instead
+//! of a reset.
 
 pub mod admin;
 pub mod body;
 pub mod head;
+pub mod linger;
 pub mod server;

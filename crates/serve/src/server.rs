@@ -33,6 +33,7 @@ use tokio::task::JoinHandle;
 use tower::{Layer, Service, ServiceExt as _};
 
 use crate::body::Guarded;
+use crate::linger::{LINGER_TIME, Lingering};
 
 /// How long a shutdown waits for open requests before dropping them.
 pub const DEFAULT_DRAIN: Duration = Duration::from_secs(5);
@@ -47,7 +48,7 @@ pub struct Limits {
     pub header_timeout: Duration,
     /// Longest pause while a request body is read (like nginx's
     /// `client_body_timeout`): a body that stops arriving is refused with 408.
-    /// Default 30 s.
+    /// It also bounds a lingering close ([`crate::linger`]). Default 30 s.
     pub body_timeout: Duration,
     /// Connections served at once; further ones wait in the listen backlog until
     /// one closes. Default: a quarter of the descriptors this process may open
@@ -262,6 +263,7 @@ async fn accept_loop(
             (stream, None)
         };
         let body_timeout = limits.body_timeout;
+        let (stream, unread) = Lingering::new(stream, body_timeout.min(LINGER_TIME));
         let service = tower::service_fn({
             let router = router.clone();
             let connection = connection.clone();
@@ -273,12 +275,14 @@ async fn accept_loop(
                     request.extensions_mut().insert(connection.clone());
                 }
                 let answer = router.clone().oneshot(request);
+                let unread = Arc::clone(&unread);
                 async move {
                     let mut response = answer.await?;
                     // The unread rest of the body is still on the wire: hyper will
                     // close, and a pooled client must know before it reuses the
-                    // connection.
+                    // connection; the close lingers until the client has sent it.
                     if !read.load(Ordering::Acquire) {
+                        unread.store(true, Ordering::Release);
                         response
                             .headers_mut()
                             .insert(CONNECTION, HeaderValue::from_static("close"));

@@ -202,3 +202,35 @@ async fn only_an_unread_body_closes_the_connection() {
     assert_eq!(connection(&missing).as_deref(), Some("close"));
     server.stop().await;
 }
+
+/// A client still sending a body the server refused reads the answer and goes on
+/// sending, as a client that writes its whole body before reading does: the server
+/// reads and drops the rest instead of closing on unread data, which the kernel
+/// turns into a reset (EPIPE on the next write, the answer possibly lost).
+#[tokio::test]
+async fn a_refused_body_is_read_to_its_end_after_the_answer() {
+    let server = start(Limits::default()).await;
+    for (path, status) in [("echo", "413"), ("refuse", "401")] {
+        let total = 16usize << 20;
+        let mut stream = TcpStream::connect(server.addr()).await.unwrap();
+        let head = format!("POST /{path} HTTP/1.1\r\nhost: x\r\ncontent-length: {total}\r\n\r\n");
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let chunk = vec![b'x'; 64 * 1024];
+        stream.write_all(&chunk).await.unwrap();
+        let seen = closed_by_server(&mut stream)
+            .await
+            .expect("an answer and a FIN");
+        let seen = String::from_utf8_lossy(&seen);
+        assert!(seen.starts_with(&format!("HTTP/1.1 {status}")), "{seen}");
+        let mut sent = chunk.len();
+        while sent < total {
+            stream
+                .write_all(&chunk)
+                .await
+                .unwrap_or_else(|error| panic!("/{path}: {sent} of {total} bytes sent: {error}"));
+            sent += chunk.len();
+        }
+        stream.shutdown().await.unwrap();
+    }
+    server.stop().await;
+}
