@@ -2,6 +2,9 @@
 //! off — non-stream chat (the same prompt, which the mock's memo answers, and a new
 //! prompt every request), streamed chat, embeddings — beside a trivial handler on
 //! the same server stack as the ceiling, all loaded by wrk at the same concurrency.
+//! The handler is loaded twice: with a bare GET, and with chat's POST (which it
+//! reads and answers `ok`), so the mock's share of it leaves out what sending and
+//! reading the request costs wrk and the server whatever answers it.
 
 use std::process::ExitCode;
 use std::time::Duration;
@@ -56,6 +59,11 @@ pub async fn run(args: MockBenchArgs) -> anyhow::Result<ExitCode> {
     let loads: Vec<WrkLoad<'_>> = vec![
         ("trivial handler (ceiling)", format!("{trivial}/"), None),
         (
+            "trivial handler, chat's POST",
+            format!("{trivial}/"),
+            Some(post_script(CHAT, &[])),
+        ),
+        (
             "chat, same prompt",
             chat.clone(),
             Some(post_script(CHAT, &[])),
@@ -85,24 +93,32 @@ pub async fn run(args: MockBenchArgs) -> anyhow::Result<ExitCode> {
         servers.pid(),
     )?;
     let ceiling = median(&measured[0].rates);
+    let post_ceiling = median(&measured[1].rates);
+    let share = |m: Option<f64>, c: Option<f64>| match (m, c) {
+        (Some(m), Some(c)) if c > 0.0 => format!("{:.0}%", 100.0 * m / c),
+        _ => "-".into(),
+    };
     println!(
-        "\n  {:<28} {:>12} {:>10} {:>14}",
-        "load", "requests/s", "of ceiling", "server CPU/req"
+        "\n  {:<28} {:>12} {:>10} {:>10} {:>14}",
+        "load", "requests/s", "of GET", "of POST", "server CPU/req"
     );
-    for ((name, ..), r) in loads.iter().zip(&measured) {
+    for (i, ((name, ..), r)) in loads.iter().zip(&measured).enumerate() {
         let m = median(&r.rates);
-        let share = match (m, ceiling) {
-            (Some(m), Some(c)) if c > 0.0 => format!("{:.0}%", 100.0 * m / c),
-            _ => "-".into(),
+        let of_post = if i == 0 {
+            "-".into()
+        } else {
+            share(m, post_ceiling)
         };
         println!(
-            "  {name:<28} {:>12} {share:>10} {:>14}",
+            "  {name:<28} {:>12} {:>10} {of_post:>10} {:>14}",
             m.map_or("-".into(), |m| format!("{m:.0}")),
+            share(m, ceiling),
             median(&r.cpu_us).map_or("-".into(), |c| format!("{c:.1} µs"))
         );
     }
     println!(
-        "\n  median of {} round(s); mock and handler in a child process, wrk on the same machine",
+        "\n  median of {} round(s); mock and handler in a child process, wrk on the same machine;\n  \
+         of GET: share of the trivial handler's rate for a bare GET, of POST: for chat's POST",
         args.rounds.max(1)
     );
     Ok(ExitCode::SUCCESS)

@@ -20,14 +20,7 @@ impl<T: Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
         let mut body = Vec::with_capacity(INITIAL);
         match serde_json::to_writer(&mut body, &self.0) {
-            Ok(()) => (
-                [(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                )],
-                Bytes::from(body),
-            )
-                .into_response(),
+            Ok(()) => response(body),
             Err(error) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 [(
@@ -39,6 +32,18 @@ impl<T: Serialize> IntoResponse for Json<T> {
                 .into_response(),
         }
     }
+}
+
+/// JSON already written, served as `application/json`.
+pub fn response(body: Vec<u8>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        Bytes::from(body),
+    )
+        .into_response()
 }
 
 #[cfg(test)]

@@ -14,7 +14,6 @@ use gatebench_wire::openai::{
     FunctionCall, MessageContent, PromptTokensDetails, ResponseFormat, Role, ToolCall, Usage,
 };
 use rand::RngExt as _;
-use serde::Serialize;
 use serde_json::value::RawValue;
 use xxhash_rust::xxh3::{xxh3_64, xxh3_128};
 
@@ -29,7 +28,6 @@ use super::tools;
 use super::validate;
 use crate::core::RequestCtx;
 use crate::error::ApiError;
-use crate::json::Json;
 
 /// `owned_by` of the models whose usage also carries DeepSeek's cache fields.
 const DEEPSEEK: &str = "deepseek";
@@ -175,32 +173,29 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
     }
     let longest = planned.choices.iter().map(|c| c.tokens).max().unwrap_or(0);
     ctx.sleep_from_received(timing.whole(longest)).await;
-    let mut response = Json(Whole::of(&meta, &planned.choices, &usage)).into_response();
+    let whole = Whole::of(&meta, &planned.choices, &usage).to_json();
+    let mut response = crate::json::response(whole);
     response.headers_mut().extend(admission.headers.clone());
     Ok(response)
 }
 
-/// A chat completion, serialised as [`ChatCompletion`] is, with each choice's
-/// message written once per memoised answer: escaping the text was the largest
-/// part of a response's cost, and load tests repeat prompts.
-#[derive(Serialize)]
+/// A chat completion, written as serde writes [`ChatCompletion`] (tested byte for
+/// byte), with each choice's message serialised once per memoised answer: escaping
+/// the text was the largest part of a response's cost, and load tests repeat
+/// prompts. The keys are written as they are, not escaped byte by byte as serde
+/// writes every key; only the strings that vary are.
 struct Whole<'a> {
     id: &'a str,
-    object: &'static str,
     created: u64,
     model: &'a str,
     choices: Vec<Choice<'a>>,
     usage: &'a Usage,
-    service_tier: &'static str,
     system_fingerprint: &'a str,
 }
 
-/// A choice of a [`Whole`], serialised as `ChatChoice` is.
-#[derive(Serialize)]
+/// A choice of a [`Whole`], written as `ChatChoice` is.
 struct Choice<'a> {
-    index: u32,
     message: &'a RawValue,
-    logprobs: Option<()>,
     finish_reason: &'a FinishReason,
 }
 
@@ -211,24 +206,130 @@ impl<'a> Whole<'a> {
         };
         Whole {
             id: &meta.id,
-            object: ChatCompletion::OBJECT,
             created: meta.created,
             model: &meta.model,
             choices: choices
                 .iter()
-                .enumerate()
-                .map(|(i, c)| Choice {
-                    index: i as u32,
+                .map(|c| Choice {
                     message: c.message_json(message),
-                    logprobs: None,
                     finish_reason: &c.finish,
                 })
                 .collect(),
             usage,
-            service_tier: "default",
             system_fingerprint: &meta.fingerprint,
         }
     }
+
+    fn to_json(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(
+            512 + self
+                .choices
+                .iter()
+                .map(|c| c.message.get().len())
+                .sum::<usize>(),
+        );
+        let mut number = itoa::Buffer::new();
+        out.extend_from_slice(b"{\"id\":");
+        string(&mut out, self.id);
+        out.extend_from_slice(b",\"object\":");
+        string(&mut out, ChatCompletion::OBJECT);
+        out.extend_from_slice(b",\"created\":");
+        out.extend_from_slice(number.format(self.created).as_bytes());
+        out.extend_from_slice(b",\"model\":");
+        string(&mut out, self.model);
+        out.extend_from_slice(b",\"choices\":[");
+        for (i, choice) in self.choices.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(b"{\"index\":");
+            out.extend_from_slice(number.format(i).as_bytes());
+            out.extend_from_slice(b",\"message\":");
+            out.extend_from_slice(choice.message.get().as_bytes());
+            out.extend_from_slice(b",\"logprobs\":null,\"finish_reason\":");
+            string(&mut out, choice.finish_reason.as_str());
+            out.push(b'}');
+        }
+        out.extend_from_slice(b"],\"usage\":");
+        write_usage(&mut out, self.usage);
+        out.extend_from_slice(b",\"service_tier\":\"default\",\"system_fingerprint\":");
+        string(&mut out, self.system_fingerprint);
+        out.push(b'}');
+        out
+    }
+}
+
+/// A JSON string, escaped as serde escapes it.
+fn string(out: &mut Vec<u8>, text: &str) {
+    // writing a str into a Vec cannot fail
+    let _ = serde_json::to_writer(&mut *out, text);
+}
+
+/// `usage` as serde writes [`Usage`]. The patterns name every field, so a field
+/// added to the wire type does not compile here until it is written.
+fn write_usage(out: &mut Vec<u8>, usage: &Usage) {
+    let Usage {
+        prompt_tokens,
+        completion_tokens,
+        total_tokens,
+        prompt_tokens_details,
+        completion_tokens_details,
+        prompt_cache_hit_tokens,
+        prompt_cache_miss_tokens,
+    } = usage;
+    let mut number = itoa::Buffer::new();
+    let mut field = |out: &mut Vec<u8>, key: &[u8], value: u32| {
+        out.extend_from_slice(key);
+        out.extend_from_slice(number.format(value).as_bytes());
+    };
+    field(out, b"{\"prompt_tokens\":", *prompt_tokens);
+    field(out, b",\"completion_tokens\":", *completion_tokens);
+    field(out, b",\"total_tokens\":", *total_tokens);
+    if let Some(PromptTokensDetails {
+        cached_tokens,
+        audio_tokens,
+    }) = prompt_tokens_details
+    {
+        field(
+            out,
+            b",\"prompt_tokens_details\":{\"cached_tokens\":",
+            *cached_tokens,
+        );
+        field(out, b",\"audio_tokens\":", *audio_tokens);
+        out.push(b'}');
+    }
+    if let Some(CompletionTokensDetails {
+        reasoning_tokens,
+        audio_tokens,
+        accepted_prediction_tokens,
+        rejected_prediction_tokens,
+    }) = completion_tokens_details
+    {
+        field(
+            out,
+            b",\"completion_tokens_details\":{\"reasoning_tokens\":",
+            *reasoning_tokens,
+        );
+        field(out, b",\"audio_tokens\":", *audio_tokens);
+        field(
+            out,
+            b",\"accepted_prediction_tokens\":",
+            *accepted_prediction_tokens,
+        );
+        field(
+            out,
+            b",\"rejected_prediction_tokens\":",
+            *rejected_prediction_tokens,
+        );
+        out.push(b'}');
+    }
+    if let Some(hit) = prompt_cache_hit_tokens {
+        field(out, b",\"prompt_cache_hit_tokens\":", *hit);
+    }
+    if let Some(miss) = prompt_cache_miss_tokens {
+        field(out, b",\"prompt_cache_miss_tokens\":", *miss);
+    }
+    out.push(b'}');
 }
 
 /// Counts the prompt, checks it against the model, and writes every choice. Pure:
@@ -462,6 +563,7 @@ pub(super) fn unix_now() -> u64 {
 #[cfg(test)]
 mod tests {
     use gatebench_wire::openai::ChatChoice;
+    use proptest::prelude::*;
 
     use super::*;
     use crate::openai::completion::{Call, Memo};
@@ -534,8 +636,51 @@ mod tests {
         };
         let expected = serde_json::to_string(&wire).unwrap();
         for _ in 0..2 {
-            let whole = serde_json::to_string(&Whole::of(&meta, &choices, &usage)).unwrap();
-            assert_eq!(whole, expected);
+            let whole = Whole::of(&meta, &choices, &usage).to_json();
+            assert_eq!(String::from_utf8(whole).unwrap(), expected);
+        }
+    }
+
+    fn arb_usage() -> impl Strategy<Value = Usage> {
+        let prompt = proptest::option::of((any::<u32>(), any::<u32>()));
+        let completion = proptest::option::of(any::<[u32; 4]>());
+        let deepseek = (
+            proptest::option::of(any::<u32>()),
+            proptest::option::of(any::<u32>()),
+        );
+        (any::<[u32; 3]>(), prompt, completion, deepseek).prop_map(
+            |([p, c, t], prompt, completion, (hit, miss))| Usage {
+                prompt_tokens: p,
+                completion_tokens: c,
+                total_tokens: t,
+                prompt_tokens_details: prompt.map(|(cached_tokens, audio_tokens)| {
+                    PromptTokensDetails {
+                        cached_tokens,
+                        audio_tokens,
+                    }
+                }),
+                completion_tokens_details: completion.map(|[r, a, acc, rej]| {
+                    CompletionTokensDetails {
+                        reasoning_tokens: r,
+                        audio_tokens: a,
+                        accepted_prediction_tokens: acc,
+                        rejected_prediction_tokens: rej,
+                    }
+                }),
+                prompt_cache_hit_tokens: hit,
+                prompt_cache_miss_tokens: miss,
+            },
+        )
+    }
+
+    proptest! {
+        /// Every usage, with or without each optional part, is written as serde
+        /// writes it.
+        #[test]
+        fn usage_is_written_as_serde_writes_it(usage in arb_usage()) {
+            let mut ours = Vec::new();
+            write_usage(&mut ours, &usage);
+            prop_assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string(&usage).unwrap());
         }
     }
 }
