@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use axum::extract::FromRequestParts;
 use http::StatusCode;
 use http::request::Parts;
-use rand::rngs::StdRng;
 use serde::{Deserialize, Serialize};
 
 use gatebench_wire::books::{CallUsage, hash};
@@ -18,7 +17,7 @@ use crate::capacity::{Capacity, CapacityConfig, LoadPermit};
 use crate::error::{ApiError, ErrorStyle};
 use crate::faults::{FaultSpec, FaultState};
 use crate::ratelimit::{RateLimitConfig, RateLimiter};
-use crate::rng::{self, Occurrences};
+use crate::rng::{self, MockRng, Occurrences};
 use crate::stats::Stats;
 
 /// Settings every mock has, whatever it simulates. Each provider's profile section
@@ -133,7 +132,7 @@ impl MockCore {
 
     /// A generator for content that must depend only on what was asked (the same
     /// prompt always gets the same completion), not on when or how often.
-    pub fn content_rng(&self, parts: &[&[u8]]) -> StdRng {
+    pub fn content_rng(&self, parts: &[&[u8]]) -> MockRng {
         rng::stream(rng::mix(self.seed, parts), "content")
     }
 
@@ -293,7 +292,7 @@ impl RequestCtx {
 
     /// A generator for one purpose (`latency`, `length`, ...), repeatable for the same
     /// seed and workload.
-    pub fn rng(&self, purpose: &str) -> StdRng {
+    pub fn rng(&self, purpose: &str) -> MockRng {
         rng::stream(self.inner.draws.seed, purpose)
     }
 

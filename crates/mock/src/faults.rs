@@ -357,7 +357,8 @@ fn unit<R: Rng + ?Sized>(rng: &mut R) -> f64 {
 mod tests {
     use super::*;
     use rand::SeedableRng;
-    use rand::rngs::StdRng;
+
+    use crate::rng::MockRng;
 
     fn counts(
         spec: FaultSpec,
@@ -365,7 +366,7 @@ mod tests {
         n: usize,
     ) -> std::collections::HashMap<Option<FaultKind>, usize> {
         let state = FaultState::new(spec);
-        let mut rng = StdRng::seed_from_u64(9);
+        let mut rng = MockRng::seed_from_u64(9);
         let mut out = std::collections::HashMap::new();
         for _ in 0..n {
             *out.entry(state.draw(route, None, &mut rng).fault)
@@ -442,7 +443,7 @@ mod tests {
         };
         let state = FaultState::new(spec);
         assert!(state.needs_model());
-        let mut rng = StdRng::seed_from_u64(1);
+        let mut rng = MockRng::seed_from_u64(1);
         assert_eq!(
             state.draw("/v1/chat", Some("gpt-4o-mini"), &mut rng).fault,
             Some(FaultKind::Unavailable)
@@ -471,7 +472,7 @@ mod tests {
             ..FaultSpec::default()
         });
         assert!(state.needs_model());
-        let mut rng = StdRng::seed_from_u64(1);
+        let mut rng = MockRng::seed_from_u64(1);
         assert_eq!(
             state.draw("/v1/chat", Some("gpt-4o-mini"), &mut rng).fault,
             Some(FaultKind::Unavailable)

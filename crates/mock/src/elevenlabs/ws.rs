@@ -40,7 +40,6 @@ use gatebench_wire::elevenlabs::{
     OutputFormat, StreamInputError, StreamInputMessage, StreamOutputMessage, character_cost,
 };
 use http::StatusCode;
-use rand::rngs::StdRng;
 
 use super::admission::{self, Admission, Pace, rate_limit_message};
 use super::alignment::to_ws;
@@ -50,6 +49,7 @@ use super::voices::{self, VoiceEntry};
 use super::{AppState, ModelLatency, query};
 use crate::core::RequestCtx;
 use crate::error::{ApiError, Outcome};
+use crate::rng::MockRng;
 
 /// ElevenLabs' default generation schedule.
 pub const DEFAULT_SCHEDULE: [u32; 4] = [120, 160, 250, 290];
@@ -165,7 +165,7 @@ impl Session {
     }
 
     /// Serves messages until the end of input (`Ok`) or an error or cut (`Err`).
-    async fn serve(&mut self, socket: &mut WebSocket, rng: &mut StdRng) -> Result<(), Stop> {
+    async fn serve(&mut self, socket: &mut WebSocket, rng: &mut MockRng) -> Result<(), Stop> {
         let mut buffer = String::new();
         let mut initialised = false;
         loop {
@@ -296,7 +296,7 @@ impl Session {
         &mut self,
         socket: &mut WebSocket,
         text: &str,
-        rng: &mut StdRng,
+        rng: &mut MockRng,
     ) -> Result<(), Stop> {
         if text.trim().is_empty() {
             return Ok(());

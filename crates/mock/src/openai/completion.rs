@@ -10,13 +10,13 @@ use std::sync::{Arc, OnceLock};
 
 use gatebench_wire::openai::FinishReason;
 use rand::RngExt as _;
-use rand::rngs::StdRng;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 use super::corpus::{PARAGRAPH_BREAK, Sentence, Topic, corpus};
 use super::profile::TokenCount;
 use super::stream::token_pieces;
+use crate::rng::MockRng;
 use gatebench_tokens::Encoding;
 
 /// z-score of the 99th percentile of the standard normal distribution.
@@ -113,7 +113,7 @@ pub struct Call {
 }
 
 /// Writes one choice.
-pub fn write(spec: &Spec<'_>, rng: &mut StdRng) -> Written {
+pub fn write(spec: &Spec<'_>, rng: &mut MockRng) -> Written {
     // A floor at the cap (`ignore_eos`) writes past it, so the cap cuts the answer
     // and it ends as `length`, as a generation that never stopped does.
     let floor = match (spec.floor, spec.cap) {
@@ -261,7 +261,7 @@ fn past_the_cap(cap: usize) -> usize {
 }
 
 /// A log-normal draw with the distribution's median and p99, at least 1.
-pub fn draw_length(length: TokenCount, rng: &mut StdRng) -> usize {
+pub fn draw_length(length: TokenCount, rng: &mut MockRng) -> usize {
     let median = f64::from(length.median.max(1));
     let p99 = f64::from(length.p99).max(median);
     let sigma = (p99 / median).ln() / Z_P99;
@@ -279,7 +279,7 @@ struct Source<'r, I> {
     topic: &'r Topic,
     encoding: Encoding,
     walk: I,
-    rng: &'r mut StdRng,
+    rng: &'r mut MockRng,
 }
 
 /// Prose, with its tokens when they are known.

@@ -9,9 +9,10 @@ use std::collections::HashSet;
 use std::sync::OnceLock;
 
 use rand::RngExt as _;
-use rand::rngs::StdRng;
 
 use gatebench_tokens::Encoding;
+
+use crate::rng::MockRng;
 
 const SOURCES: [(&str, &str); 3] = [
     (
@@ -119,7 +120,7 @@ impl Corpus {
 
     /// The topic `prompt` mentions most; a prompt that mentions none gets one drawn
     /// from `rng`. `None` only for an empty corpus.
-    pub fn pick(&self, prompt: &str, rng: &mut StdRng) -> Option<&Topic> {
+    pub fn pick(&self, prompt: &str, rng: &mut MockRng) -> Option<&Topic> {
         let words: Vec<String> = words(prompt).collect();
         let scores: Vec<usize> = self
             .topics
@@ -264,7 +265,7 @@ impl Topic {
 
     /// A start position for a walk: the first sentence of a paragraph, so answers
     /// begin at the beginning of a thought.
-    pub fn random_start(&self, rng: &mut StdRng) -> usize {
+    pub fn random_start(&self, rng: &mut MockRng) -> usize {
         if self.sentences.is_empty() {
             return 0;
         }
@@ -302,7 +303,7 @@ mod tests {
 
     #[test]
     fn prompts_go_to_the_topic_they_mention() {
-        let mut rng = StdRng::seed_from_u64(1);
+        let mut rng = MockRng::seed_from_u64(1);
         let mut pick = |p: &str| corpus().pick(p, &mut rng).map(Topic::name);
         assert_eq!(
             pick("Tell me a bedtime story about a brave little dragon"),
@@ -358,7 +359,7 @@ mod tests {
     #[test]
     fn a_walk_starts_a_paragraph_and_wraps_around() {
         let topic = &corpus().topics()[0];
-        let mut rng = StdRng::seed_from_u64(7);
+        let mut rng = MockRng::seed_from_u64(7);
         let start = topic.random_start(&mut rng);
         assert!(start == 0 || topic.paragraph_end[start - 1]);
         let walked: Vec<_> = topic

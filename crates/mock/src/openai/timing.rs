@@ -17,12 +17,12 @@
 
 use std::time::Duration;
 
-use rand::rngs::StdRng;
 use rand::{Rng, RngExt as _, SeedableRng as _};
 
 use super::admission::Admission;
 use super::profile::ChatModel;
 use crate::core::RequestCtx;
+use crate::rng::MockRng;
 
 /// This request's draw of its model's latency.
 #[derive(Clone, Copy, Debug)]
@@ -72,7 +72,7 @@ impl Timing {
         if n == 0 || mean.is_zero() || sigma <= 0.0 {
             return vec![mean; n];
         }
-        let mut rng = StdRng::seed_from_u64(self.jitter_seed);
+        let mut rng = MockRng::seed_from_u64(self.jitter_seed);
         let raw: Vec<f64> = (0..n)
             .map(|_| (sigma * standard_normal(&mut rng)).exp())
             .collect();
@@ -156,7 +156,7 @@ mod tests {
     #[test]
     fn pooled_gaps_follow_the_documented_formula() {
         let model = &super::super::OpenAiProfile::default().chat_models["gpt-4o"];
-        let mut rng = StdRng::seed_from_u64(5);
+        let mut rng = MockRng::seed_from_u64(5);
         let mut pooled = Vec::new();
         for seed in 0..4000 {
             let timing = Timing {

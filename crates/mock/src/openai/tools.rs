@@ -12,13 +12,13 @@
 
 use gatebench_wire::openai::{ChatCompletionRequest, FinishReason, FunctionDefinition, Role};
 use rand::RngExt as _;
-use rand::rngs::StdRng;
 use serde_json::{Map, Value};
 
 use super::completion::{self, Call, Format, Memo, Spec, Written};
 use super::profile::TokenCount;
 use super::validate::invalid;
 use crate::error::ApiError;
+use crate::rng::MockRng;
 use gatebench_tokens::Encoding;
 
 /// Length of the one long string argument (most are one sentence): arguments are
@@ -121,7 +121,7 @@ pub(super) fn decide<'r>(
     request: &'r ChatCompletionRequest,
     choice: Choice<'_>,
     share: f64,
-    rng: &mut StdRng,
+    rng: &mut MockRng,
 ) -> Option<&'r FunctionDefinition> {
     let offered = functions(request);
     let after_tool_result = request
@@ -148,7 +148,7 @@ pub(super) fn write_call(
     named: bool,
     encoding: Encoding,
     prompt: &str,
-    rng: &mut StdRng,
+    rng: &mut MockRng,
 ) -> Written {
     let schema = function.parameters.as_ref();
     let has_properties = schema
@@ -202,7 +202,7 @@ pub(super) fn write_call(
 /// or `const` keep the writer's value. Then the bounds the writer does not know
 /// are applied: `minLength` and `maxLength` of strings, `minimum` and `maximum` of
 /// numbers. (`pattern` and `format` are not followed.)
-fn fit_arguments(value: &mut Value, schema: &Value, words: &[&str], rng: &mut StdRng) {
+fn fit_arguments(value: &mut Value, schema: &Value, words: &[&str], rng: &mut MockRng) {
     let bound = |key: &str| schema.get(key).and_then(Value::as_f64);
     match value {
         Value::String(text) => {
@@ -261,7 +261,7 @@ fn fit_arguments(value: &mut Value, schema: &Value, words: &[&str], rng: &mut St
     }
 }
 
-fn alphanumeric(rng: &mut StdRng, n: usize) -> String {
+fn alphanumeric(rng: &mut MockRng, n: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     (0..n)
         .map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())]))
@@ -302,7 +302,7 @@ mod tests {
         let choice = choice(&r).unwrap();
         assert_eq!(choice, Choice::Auto);
         let calls = (0..1000)
-            .filter(|&seed| decide(&r, choice, 0.3, &mut StdRng::seed_from_u64(seed)).is_some())
+            .filter(|&seed| decide(&r, choice, 0.3, &mut MockRng::seed_from_u64(seed)).is_some())
             .count();
         assert!((230..370).contains(&calls), "{calls}");
         let mut answered = request(None);
@@ -311,9 +311,9 @@ mod tests {
             tool_call_id: Some("call_1".into()),
             ..ChatMessage::user("18 degrees")
         });
-        assert!(decide(&answered, Choice::Auto, 1.0, &mut StdRng::seed_from_u64(1)).is_none());
-        assert!(decide(&r, Choice::Never, 1.0, &mut StdRng::seed_from_u64(1)).is_none());
-        assert!(decide(&r, Choice::Required, 0.0, &mut StdRng::seed_from_u64(1)).is_some());
+        assert!(decide(&answered, Choice::Auto, 1.0, &mut MockRng::seed_from_u64(1)).is_none());
+        assert!(decide(&r, Choice::Never, 1.0, &mut MockRng::seed_from_u64(1)).is_none());
+        assert!(decide(&r, Choice::Required, 0.0, &mut MockRng::seed_from_u64(1)).is_some());
     }
 
     #[test]
@@ -373,7 +373,7 @@ mod tests {
                 false,
                 Encoding::O200kBase,
                 &prompt,
-                &mut StdRng::seed_from_u64(seed),
+                &mut MockRng::seed_from_u64(seed),
             );
             let value: Value = serde_json::from_str(&call.text).unwrap();
             let validator = jsonschema::validator_for(&schema).unwrap();
@@ -390,7 +390,7 @@ mod tests {
             false,
             Encoding::O200kBase,
             "Weather in Paris?",
-            &mut StdRng::seed_from_u64(4),
+            &mut MockRng::seed_from_u64(4),
         );
         let value: Value = serde_json::from_str(&call.text).unwrap();
         assert!(

@@ -2,12 +2,12 @@
 
 use proptest::prelude::*;
 use rand::SeedableRng as _;
-use rand::rngs::StdRng;
 
 use super::*;
+use crate::rng::MockRng;
 
 fn timeline(text: &str, rate: f64, seed: u64) -> Timeline {
-    Timeline::build(text, rate, &mut StdRng::seed_from_u64(seed))
+    Timeline::build(text, rate, &mut MockRng::seed_from_u64(seed))
 }
 
 fn check_contiguous(spans: &[Span], duration_ms: u64) {

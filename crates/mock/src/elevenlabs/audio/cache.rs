@@ -92,15 +92,15 @@ impl AudioCache {
 #[cfg(test)]
 mod tests {
     use rand::SeedableRng as _;
-    use rand::rngs::StdRng;
 
     use super::*;
+    use crate::rng::MockRng;
 
     fn timeline(text: &str, seed: u64) -> Arc<Timeline> {
         Arc::new(Timeline::build(
             text,
             15.0,
-            &mut StdRng::seed_from_u64(seed),
+            &mut MockRng::seed_from_u64(seed),
         ))
     }
 

@@ -212,16 +212,16 @@ fn mp3_spec(format: OutputFormat) -> Result<Mp3Spec, UnsupportedFormat> {
 #[cfg(test)]
 mod tests {
     use rand::SeedableRng as _;
-    use rand::rngs::StdRng;
 
     use super::*;
+    use crate::rng::MockRng;
 
     #[test]
     fn every_format_covers_the_timeline_and_chunks_tile_the_bytes() {
         let timeline = Timeline::build(
             "The quick brown fox jumps over the lazy dog.",
             15.0,
-            &mut StdRng::seed_from_u64(1),
+            &mut MockRng::seed_from_u64(1),
         );
         let duration = timeline.duration_ms as f64;
         for name in OutputFormat::SUPPORTED {

@@ -128,12 +128,12 @@ fn harmonics(phase: f64, f0: f64, formant: f64, nyquist: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use rand::SeedableRng as _;
-    use rand::rngs::StdRng;
 
     use super::*;
+    use crate::rng::MockRng;
 
     fn timeline(text: &str) -> Timeline {
-        Timeline::build(text, 15.0, &mut StdRng::seed_from_u64(5))
+        Timeline::build(text, 15.0, &mut MockRng::seed_from_u64(5))
     }
 
     #[test]
