@@ -174,11 +174,7 @@ impl Frame {
     /// `marker` is; `None` unless `marker` occurs exactly once (a string value
     /// cannot hold a marker that starts with a quote: its quotes are escaped).
     fn around(json: &[u8], marker: &[u8], hole: Range<usize>) -> Option<Frame> {
-        let mut found = json
-            .windows(marker.len())
-            .enumerate()
-            .filter(|(_, w)| *w == marker)
-            .map(|(i, _)| i);
+        let mut found = memchr::memmem::find_iter(json, marker);
         let at = found.next()?;
         if found.next().is_some() {
             return None;
