@@ -24,8 +24,8 @@ pub const LINGER_TIME: Duration = Duration::from_secs(5);
 /// Most bytes a closing connection reads and discards.
 pub const LINGER_BYTES: usize = 64 << 20;
 
-/// A client connection that lingers at its close when [`Lingering::unread`]'s flag
-/// was raised (a request body was left unread).
+/// A client connection that lingers at its close once the flag [`Lingering::new`]
+/// returns was raised (a response left a request body unread).
 pub struct Lingering<S> {
     io: S,
     unread: Arc<AtomicBool>,
