@@ -100,3 +100,30 @@ fn numbers_in_range(items: &str) -> bool {
     }
     !(parse || items.len() - start >= 300) || in_range(&items[start..])
 }
+
+/// One of `bodies` cut anywhere, or with one byte changed to one of `bytes`: what
+/// each route's property test holds its check to the full parse with.
+#[cfg(test)]
+pub(crate) fn mutated(
+    bodies: &'static [&'static str],
+    bytes: &'static [u8],
+) -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+    use proptest::prelude::*;
+    let at = any::<prop::sample::Index>();
+    (
+        prop::sample::select(bodies),
+        at,
+        prop::sample::select(bytes),
+        any::<bool>(),
+    )
+        .prop_map(|(body, at, byte, cut)| {
+            let mut body = body.as_bytes().to_vec();
+            let at = at.index(body.len());
+            if cut {
+                body.truncate(at);
+            } else {
+                body[at] = byte;
+            }
+            body
+        })
+}
