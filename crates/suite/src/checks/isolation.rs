@@ -135,10 +135,10 @@ mod tests {
 
     use gatebench_driver::RequestRecord;
     use gatebench_driver::results::{RunMeta, build};
-    use gatebench_wire::books::{CallRecord, CallUsage};
+    use gatebench_wire::books::CallRecord;
 
     use super::*;
-    use crate::truth::Window;
+    use crate::truth::{Window, chat_call};
 
     fn record(id: &str, sent_ms: f64, latency_ms: f64) -> RequestRecord {
         serde_json::from_value(json!({
@@ -152,26 +152,8 @@ mod tests {
 
     fn call(at_ms: u64, prompt: &str) -> CallRecord {
         CallRecord {
-            id: 1,
-            mock: "openai".into(),
             at_ms,
-            duration_ms: 0.2,
-            route: "/v1/chat/completions".into(),
-            api_key_id: None,
-            model: Some("gpt-4o-mini".into()),
-            voice: None,
-            outcome: "ok".into(),
-            status: 200,
-            stream: false,
-            complete: true,
-            billed: true,
-            usage: CallUsage::default(),
-            content_digest: Some("c1".into()),
-            prompt_digest: Some(prompt.into()),
-            response_id: None,
-            request_id: "req".into(),
-            traceparent: None,
-            client_request_id: None,
+            ..chat_call(None, prompt, "c1", true)
         }
     }
 

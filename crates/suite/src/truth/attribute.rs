@@ -141,9 +141,8 @@ pub fn attribute(
 
 #[cfg(test)]
 mod tests {
-    use gatebench_wire::books::CallUsage;
-
     use super::*;
+    use crate::truth::chat_call as call;
 
     fn record(id: &str, sent_ms: f64, prompt: &str, content: Option<&str>) -> RequestRecord {
         let json = serde_json::json!({
@@ -153,31 +152,6 @@ mod tests {
             "client_request_id": id, "prompt_digest": prompt, "content_digest": content,
         });
         serde_json::from_value(json).unwrap()
-    }
-
-    fn call(id: Option<&str>, prompt: &str, content: &str, complete: bool) -> CallRecord {
-        CallRecord {
-            id: 0,
-            mock: "openai".into(),
-            at_ms: 0,
-            duration_ms: 1.0,
-            route: "/v1/chat/completions".into(),
-            api_key_id: None,
-            model: Some("gpt-4o-mini".into()),
-            voice: None,
-            outcome: if complete { "ok" } else { "fault_unavailable" }.into(),
-            status: if complete { 200 } else { 503 },
-            stream: false,
-            complete,
-            billed: complete,
-            usage: CallUsage::default(),
-            content_digest: complete.then(|| content.to_owned()),
-            prompt_digest: Some(prompt.into()),
-            response_id: None,
-            request_id: "req".into(),
-            traceparent: None,
-            client_request_id: id.map(str::to_owned),
-        }
     }
 
     #[test]

@@ -11,3 +11,36 @@ mod attribute;
 
 pub use attribute::{Attribution, CLOCK_SLACK_MS, attribute};
 pub use gatebench_driver::books::{Books, Mark, Window};
+
+/// A chat completion call in the books, for tests: `complete` ones are served
+/// and billed with `content`, the rest a 503 fault.
+#[cfg(test)]
+pub(crate) fn chat_call(
+    id: Option<&str>,
+    prompt: &str,
+    content: &str,
+    complete: bool,
+) -> gatebench_wire::books::CallRecord {
+    gatebench_wire::books::CallRecord {
+        id: 0,
+        mock: "openai".into(),
+        at_ms: 0,
+        duration_ms: 1.0,
+        route: "/v1/chat/completions".into(),
+        api_key_id: None,
+        model: Some("gpt-4o-mini".into()),
+        voice: None,
+        outcome: if complete { "ok" } else { "fault_unavailable" }.into(),
+        status: if complete { 200 } else { 503 },
+        stream: false,
+        complete,
+        billed: complete,
+        usage: gatebench_wire::books::CallUsage::default(),
+        content_digest: complete.then(|| content.to_owned()),
+        prompt_digest: Some(prompt.into()),
+        response_id: None,
+        request_id: "req".into(),
+        traceparent: None,
+        client_request_id: id.map(str::to_owned),
+    }
+}
