@@ -20,6 +20,8 @@ use crate::core::RequestCtx;
 /// Events written back to back (no delay between them) share one body frame, up
 /// to about this many bytes.
 const FRAME_BYTES: usize = 16 * 1024;
+/// Room for one event: a paced stream's frame holds one chunk of a few hundred bytes.
+const EVENT_BYTES: usize = 512;
 /// Pause before a cut, so the server writes out what was already sent (headers
 /// included) before the connection drops; otherwise, with no delays at all, the
 /// client could see the connection fail before any response.
@@ -111,7 +113,8 @@ impl<S: Script> Paced<S> {
         if self.deadline > Instant::now() {
             tokio::time::sleep_until(self.deadline).await;
         }
-        let mut frame = Vec::new();
+        let mut frame = Vec::with_capacity(EVENT_BYTES);
+        let first = self.next;
         loop {
             self.script.write(self.next, &mut frame);
             self.next += 1;
@@ -122,10 +125,13 @@ impl<S: Script> Paced<S> {
             if !more {
                 break;
             }
-            if frame.capacity() - frame.len() < frame.len() {
-                // room for the rest, if its events are about this size
-                let rest = frame.len() * (len - self.next);
-                frame.reserve(rest.min(FRAME_BYTES));
+            if self.next == first + 1 {
+                // One allocation for the whole frame, sized from its first event
+                // (with an eighth to spare) rather than a regrowth every doubling.
+                let event = frame.len() + frame.len() / 8;
+                let events = event.saturating_mul(len - first);
+                let most = FRAME_BYTES + 2 * event;
+                frame.reserve(events.min(most) + self.script.end().len() - frame.len());
             }
         }
         if self.next >= len && self.cut_at.is_none() {

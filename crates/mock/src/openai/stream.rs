@@ -107,7 +107,8 @@ fn schedule<P: AsRef<[String]>>(
     timing: Timing,
 ) -> Vec<(Event, Duration)> {
     let per_token = timing.loaded(timing.per_token);
-    let mut steps = Vec::new();
+    let tokens: usize = pieces.iter().map(|p| p.as_ref().len()).sum();
+    let mut steps = Vec::with_capacity(2 * pieces.len() + tokens + usize::from(include_usage));
     for i in 0..pieces.len() {
         let wait = if i == 0 {
             timing.loaded(timing.first)
