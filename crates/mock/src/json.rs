@@ -46,6 +46,13 @@ pub fn response(body: Vec<u8>) -> Response {
         .into_response()
 }
 
+/// `text` as a JSON string, escaped as serde escapes it: for JSON laid out by hand
+/// around its values.
+pub fn string(out: &mut Vec<u8>, text: &str) {
+    // writing a str into a Vec cannot fail
+    let _ = serde_json::to_writer(&mut *out, text);
+}
+
 #[cfg(test)]
 mod tests {
     use http_body_util::BodyExt as _;

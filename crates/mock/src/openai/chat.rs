@@ -28,6 +28,7 @@ use super::tools;
 use super::validate;
 use crate::core::RequestCtx;
 use crate::error::ApiError;
+use crate::json::string;
 
 /// `owned_by` of the models whose usage also carries DeepSeek's cache fields.
 const DEEPSEEK: &str = "deepseek";
@@ -257,12 +258,6 @@ impl<'a> Whole<'a> {
         out.push(b'}');
         out
     }
-}
-
-/// A JSON string, escaped as serde escapes it.
-fn string(out: &mut Vec<u8>, text: &str) {
-    // writing a str into a Vec cannot fail
-    let _ = serde_json::to_writer(&mut *out, text);
 }
 
 /// `usage` as serde writes [`Usage`]. The patterns name every field, so a field
