@@ -15,7 +15,10 @@ pub(crate) mod trace;
 mod validate;
 mod ws;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use http::{HeaderMap, Method, Request};
@@ -67,18 +70,47 @@ impl Clock {
     }
 }
 
-/// A VU's open connections, one slot per endpoint.
+/// A VU's open connections, one slot per endpoint, and the timer of its requests.
 #[derive(Default)]
 pub(crate) struct Conns {
     slots: Vec<Option<Conn>>,
+    /// Bounds each request in turn. A timer is registered with the runtime when
+    /// first polled and removed when dropped, both under the timer's lock; moved to
+    /// a later deadline it stays registered and costs neither.
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl Conns {
     pub fn new(endpoints: usize) -> Conns {
         Conns {
             slots: (0..endpoints).map(|_| None).collect(),
+            timer: None,
         }
     }
+}
+
+/// `work`'s output, or `None` if `timer` elapses first (`work` is polled first,
+/// so an answer that is in wins over the deadline).
+async fn within<F: Future>(
+    timer: &mut Option<Pin<Box<tokio::time::Sleep>>>,
+    deadline: tokio::time::Instant,
+    work: Pin<&mut F>,
+) -> Option<F::Output> {
+    let timer = match timer {
+        Some(timer) => {
+            timer.as_mut().reset(deadline);
+            timer
+        }
+        None => timer.insert(Box::pin(tokio::time::sleep_until(deadline))),
+    };
+    let mut work = work;
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(out) = work.as_mut().poll(cx) {
+            return Poll::Ready(Some(out));
+        }
+        timer.as_mut().poll(cx).map(|()| None)
+    })
+    .await
 }
 
 /// What the exchange itself found out (everything but the timing of its end).
@@ -237,9 +269,9 @@ pub(crate) async fn execute(
         };
         // pinned in place so that the timeout wraps a pointer, not a copy of the state
         let work = std::pin::pin!(work);
-        match tokio::time::timeout_at(deadline, work).await {
-            Ok(ex) => ex,
-            Err(_) => Exchange::failed(Outcome::Timeout),
+        match within(&mut conns.timer, deadline, work).await {
+            Some(ex) => ex,
+            None => Exchange::failed(Outcome::Timeout),
         }
     };
     if !matches!(
