@@ -17,11 +17,10 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 use crate::fixtures::{Catalog, Entry};
 use crate::scenario::{Kind, Request, RequestSpec, Scenario};
 
-/// One request's body, path and the entry it came from.
+/// One request's body and the entry it came from (its path is the request's:
+/// see [`path`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Payload {
-    /// Path and query, without the target's prefix.
-    pub path: String,
     /// Body (empty for `GET`).
     pub body: Bytes,
     /// Catalog entry id (intent, text or profile).
@@ -107,7 +106,7 @@ impl Source {
         let intent = entry.map(|e| e.id.clone());
         let t = text.as_deref().unwrap_or("");
         let mut ws_messages = Vec::new();
-        let (path, body): (String, Option<Value>) = match spec.kind {
+        let body: Option<Value> = match spec.kind {
             Kind::Chat => {
                 let mut messages = Vec::with_capacity(2);
                 if let Some(system) = entry
@@ -130,7 +129,7 @@ impl Source {
                 if let Some(temp) = spec.temperature {
                     body["temperature"] = json!(temp);
                 }
-                ("/v1/chat/completions".into(), Some(body))
+                Some(body)
             }
             Kind::Embeddings => {
                 let mut body = json!({"model": spec.model, "input": t});
@@ -140,60 +139,31 @@ impl Source {
                 if let Some(f) = &spec.encoding_format {
                     body["encoding_format"] = json!(f);
                 }
-                ("/v1/embeddings".into(), Some(body))
+                Some(body)
             }
-            Kind::Tts | Kind::TtsTimestamps => {
-                let mut path = format!("/v1/text-to-speech/{}", encode(&spec.voice_id));
-                if spec.stream {
-                    path.push_str("/stream");
-                }
-                if spec.kind == Kind::TtsTimestamps {
-                    path.push_str("/with-timestamps");
-                }
-                if let Some(f) = &spec.output_format {
-                    path.push_str("?output_format=");
-                    path.push_str(&encode(f));
-                }
-                (path, Some(json!({"text": t, "model_id": spec.model})))
-            }
+            Kind::Tts | Kind::TtsTimestamps => Some(json!({"text": t, "model_id": spec.model})),
             Kind::TtsWs => {
-                let mut path =
-                    format!("/v1/text-to-speech/{}/stream-input", encode(&spec.voice_id));
-                if let Some(m) = &spec.model {
-                    path.push_str("?model_id=");
-                    path.push_str(&encode(m));
-                }
-                if let Some(f) = &spec.output_format {
-                    path.push(if spec.model.is_some() { '&' } else { '?' });
-                    path.push_str("output_format=");
-                    path.push_str(&encode(f));
-                }
                 ws_messages.push(json!({"text": " "}).to_string());
                 let words: Vec<&str> = t.split_whitespace().collect();
                 for chunk in words.chunks(spec.chunk_words.max(1)) {
                     ws_messages.push(json!({"text": format!("{} ", chunk.join(" "))}).to_string());
                 }
                 ws_messages.push(json!({"text": ""}).to_string());
-                (path, None)
+                None
             }
-            Kind::Personality => {
-                let body = entry
+            Kind::Personality => Some(
+                entry
                     .and_then(|e| e.profile.as_deref().cloned())
-                    .unwrap_or_else(|| json!({}));
-                ("/v1/personality".into(), Some(body))
-            }
+                    .unwrap_or_else(|| json!({})),
+            ),
             Kind::Webvtt => {
                 let secs = spec.duration_seconds.unwrap_or_else(|| {
                     ((t.chars().count() as f64 / 15.0) * 10.0).round().max(10.0) / 10.0
                 });
-                (
-                    "/v1/webvtt".into(),
-                    Some(json!({"text": t, "duration_seconds": secs})),
-                )
+                Some(json!({"text": t, "duration_seconds": secs}))
             }
             Kind::Http => {
                 return Payload {
-                    path: spec.path.clone().unwrap_or_else(|| "/".into()),
                     body: self.fixed_body.clone(),
                     intent: None,
                     text: None,
@@ -201,17 +171,55 @@ impl Source {
                 };
             }
         };
-        let path = match &spec.path {
-            Some(p) => p.clone(),
-            None => path,
-        };
         Payload {
-            path,
             body: body.map_or_else(Bytes::new, |b| Bytes::from(b.to_string())),
             intent,
             text,
             ws_messages,
         }
+    }
+}
+
+/// The path and query a request is sent to, without the target's prefix: its
+/// `path`, else its kind's endpoint.
+pub(crate) fn path(spec: &RequestSpec) -> String {
+    if let Some(path) = &spec.path {
+        return path.clone();
+    }
+    match spec.kind {
+        Kind::Chat => "/v1/chat/completions".into(),
+        Kind::Embeddings => "/v1/embeddings".into(),
+        Kind::Tts | Kind::TtsTimestamps => {
+            let mut path = format!("/v1/text-to-speech/{}", encode(&spec.voice_id));
+            if spec.stream {
+                path.push_str("/stream");
+            }
+            if spec.kind == Kind::TtsTimestamps {
+                path.push_str("/with-timestamps");
+            }
+            if let Some(f) = &spec.output_format {
+                path.push_str("?output_format=");
+                path.push_str(&encode(f));
+            }
+            path
+        }
+        Kind::TtsWs => {
+            let mut path = format!("/v1/text-to-speech/{}/stream-input", encode(&spec.voice_id));
+            if let Some(m) = &spec.model {
+                path.push_str("?model_id=");
+                path.push_str(&encode(m));
+            }
+            if let Some(f) = &spec.output_format {
+                path.push(if spec.model.is_some() { '&' } else { '?' });
+                path.push_str("output_format=");
+                path.push_str(&encode(f));
+            }
+            path
+        }
+        Kind::Personality => "/v1/personality".into(),
+        Kind::Webvtt => "/v1/webvtt".into(),
+        // a checked `http` request has a path
+        Kind::Http => "/".into(),
     }
 }
 

@@ -50,6 +50,10 @@ pub(crate) struct Prepared {
     pub endpoint: usize,
     /// Method.
     pub method: Method,
+    /// Path and query, behind the target's prefix.
+    pub path: String,
+    /// The path, parsed once rather than for every request.
+    pub uri: http::Uri,
     /// Headers sent with every request (auth, priority, content type, extras).
     pub headers: HeaderMap,
     /// Timeout of the whole exchange.
@@ -375,12 +379,9 @@ async fn http_exchange(
     let Some(Conn { sender, driver }) = slot.as_mut() else {
         return Exchange::failed(Outcome::Reset);
     };
-    let uri = if endpoint.prefix.is_empty() {
-        payload.path
-    } else {
-        format!("{}{}", endpoint.prefix, payload.path)
-    };
-    let mut builder = Request::builder().method(prepared.method.clone()).uri(uri);
+    let mut builder = Request::builder()
+        .method(prepared.method.clone())
+        .uri(prepared.uri.clone());
     if let Some(h) = builder.headers_mut() {
         // `Host` is among the prepared headers
         h.clone_from(&prepared.headers);

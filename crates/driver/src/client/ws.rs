@@ -37,10 +37,7 @@ pub(super) async fn exchange(
     payload: Payload,
 ) -> Exchange {
     let scheme = if endpoint.tls.is_some() { "wss" } else { "ws" };
-    let url = format!(
-        "{scheme}://{}{}{}",
-        endpoint.host, endpoint.prefix, payload.path
-    );
+    let url = format!("{scheme}://{}{}", endpoint.host, prepared.path);
     let mut request = match url.as_str().into_client_request() {
         Ok(r) => r,
         Err(e) => {

@@ -123,6 +123,14 @@ pub enum RunError {
         /// Header name.
         header: String,
     },
+    /// A request's path, behind the target's prefix, is not a valid URL path.
+    #[error("request `{request}`: `{path}` is not a valid URL path")]
+    Path {
+        /// Request name.
+        request: String,
+        /// The prefix and the path.
+        path: String,
+    },
 }
 
 /// Everything a scenario's executor needs.
@@ -650,12 +658,19 @@ fn prepare(
         let name_h = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad(name))?;
         headers.insert(name_h, value(v, name)?);
     }
+    let path = format!("{}{}", endpoint.1.prefix, crate::payload::path(spec));
+    let uri = http::Uri::try_from(&path).map_err(|_| RunError::Path {
+        request: spec.name.clone(),
+        path: path.clone(),
+    })?;
     Ok(Prepared {
         index,
         kind: spec.kind,
         stream: spec.stream,
         endpoint: endpoint.0,
         method: spec.method.clone(),
+        path,
+        uri,
         headers,
         timeout: spec.timeout.unwrap_or(load.timeout),
         tracer: None,

@@ -263,6 +263,12 @@ pub(crate) fn check(
         Some(p) if !p.starts_with('/') => {
             return Err(err("path", format!("must start with `/`, got `{p}`")));
         }
+        Some(p) if http::uri::PathAndQuery::try_from(p.as_str()).is_err() => {
+            return Err(err(
+                "path",
+                format!("`{p}` is not a valid URL path (percent-encode spaces and the like)"),
+            ));
+        }
         Some(p) => Some(p.clone()),
         None if kind == Kind::Http => return Err(err("path", "kind `http` needs a path".into())),
         None => None,

@@ -232,6 +232,15 @@ fn semantic_errors_name_the_key() {
         5,
         "requests[0].path",
     );
+    let e = fails_at(
+        &base(
+            "executor = \"constant-vus\"\nvus = 1\nduration = \"1s\"",
+            "kind = \"http\"\npath = \"/a b\"",
+        ),
+        8,
+        "requests[0].path",
+    );
+    assert!(e.contains("not a valid URL path"), "{e}");
     fails_at(
         &base(
             "executor = \"constant-vus\"\nvus = 1\nduration = \"1s\"",
