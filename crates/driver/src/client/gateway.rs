@@ -17,39 +17,47 @@ use crate::metrics::GatewayInfo;
 pub(crate) const CHARACTER_COST: HeaderName = HeaderName::from_static("character-cost");
 
 /// Collects the `x-gatebench-*` and `server-timing` headers; `None` when there are none.
+/// One pass over the headers: a response has few, where a lookup per header name
+/// hashes each name (a gateway's answer would cost ten).
 pub(crate) fn read(headers: &HeaderMap) -> Option<Box<GatewayInfo>> {
-    let text = |name: &HeaderName| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-    };
-    let has_any = headers.contains_key(&SERVER_TIMING)
-        || headers
-            .keys()
-            .any(|k| k.as_str().starts_with("x-gatebench-"));
-    if !has_any {
-        return None;
+    let mut info: Option<Box<GatewayInfo>> = None;
+    for (name, value) in headers {
+        if *name != SERVER_TIMING && !name.as_str().starts_with("x-gatebench-") {
+            continue;
+        }
+        let info = info.get_or_insert_default();
+        let Ok(text) = value.to_str() else {
+            continue;
+        };
+        let text = text.trim();
+        // of a repeated header, the first value that reads counts
+        if *name == SERVER_TIMING {
+            info.server_timing.extend(parse_server_timing(text));
+        } else if *name == CACHE {
+            info.cache.get_or_insert_with(|| text.to_ascii_lowercase());
+        } else if *name == SIMILARITY {
+            if info.similarity.is_none() {
+                info.similarity = text.parse().ok().filter(|x: &f64| x.is_finite());
+            }
+        } else if *name == CACHE_KEY {
+            info.cache_key.get_or_insert_with(|| text.to_owned());
+        } else if *name == COST {
+            if info.cost_usd.is_none() {
+                info.cost_usd = Decimal::from_str(text).ok();
+            }
+        } else if *name == PROVIDER {
+            info.provider.get_or_insert_with(|| text.to_owned());
+        } else if *name == ATTEMPTS {
+            if info.attempts.is_none() {
+                info.attempts = text.parse().ok();
+            }
+        } else if *name == MODEL {
+            info.model.get_or_insert_with(|| text.to_owned());
+        } else if *name == REQUEST_ID {
+            info.request_id.get_or_insert_with(|| text.to_owned());
+        }
     }
-    let info = GatewayInfo {
-        cache: text(&CACHE).map(str::to_ascii_lowercase),
-        similarity: text(&SIMILARITY)
-            .and_then(|v| v.parse().ok())
-            .filter(|x: &f64| x.is_finite()),
-        cache_key: text(&CACHE_KEY).map(str::to_owned),
-        cost_usd: text(&COST).and_then(|v| Decimal::from_str(v).ok()),
-        provider: text(&PROVIDER).map(str::to_owned),
-        attempts: text(&ATTEMPTS).and_then(|v| v.parse().ok()),
-        model: text(&MODEL).map(str::to_owned),
-        request_id: text(&REQUEST_ID).map(str::to_owned),
-        server_timing: headers
-            .get_all(&SERVER_TIMING)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(parse_server_timing)
-            .collect(),
-    };
-    Some(Box::new(info))
+    info
 }
 
 /// Parses `queue;dur=1.2, cache;dur=0.3;desc="lookup", total;dur=87.0` into names and
@@ -115,5 +123,28 @@ mod tests {
         assert_eq!(g.cost_usd.unwrap().to_string(), "0.000123450000000001");
         assert_eq!(g.attempts, Some(2));
         assert_eq!(g.server_timing, vec![("queue".to_owned(), 1.5)]);
+        assert_eq!((g.model.as_deref(), g.request_id.as_deref()), (None, None));
+
+        h.append("x-gatebench-provider", "second".parse().unwrap());
+        h.append("server-timing", "total;dur=3, upstream;dur=2".parse().unwrap());
+        h.insert("x-gatebench-model", "gpt-4o-mini".parse().unwrap());
+        h.insert("x-gatebench-request-id", "gw-1".parse().unwrap());
+        let g = read(&h).unwrap();
+        assert_eq!(g.provider.as_deref(), Some("openai"));
+        assert_eq!(g.model.as_deref(), Some("gpt-4o-mini"));
+        assert_eq!(g.request_id.as_deref(), Some("gw-1"));
+        assert_eq!(
+            g.server_timing,
+            vec![
+                ("queue".to_owned(), 1.5),
+                ("total".to_owned(), 3.0),
+                ("upstream".to_owned(), 2.0)
+            ]
+        );
+
+        let mut other = HeaderMap::new();
+        other.insert("x-gatebench-something", "x".parse().unwrap());
+        other.insert("content-length", "2".parse().unwrap());
+        assert!(read(&other).is_some_and(|g| g.cache.is_none()));
     }
 }

@@ -436,12 +436,6 @@ async fn exchange_on(
         .get(&gateway::CHARACTER_COST)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok());
-    let capacity = headers
-        .get(http::header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(0)
-        .min(1 << 22);
     let success = (200..300).contains(&status);
     let sse = success && prepared.kind == Kind::Chat && prepared.stream;
     let collect = success && !sse && prepared.kind != Kind::Http;
@@ -461,7 +455,11 @@ async fn exchange_on(
         state
     });
     let mut buf: Vec<u8> = if collect {
-        Vec::with_capacity(capacity)
+        let length = headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        Vec::with_capacity(length.unwrap_or(0).min(1 << 22))
     } else {
         Vec::new()
     };
