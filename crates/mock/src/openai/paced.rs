@@ -19,7 +19,7 @@ use crate::core::RequestCtx;
 
 /// Events written back to back (no delay between them) share one body frame, up
 /// to about this many bytes.
-const FRAME_BYTES: usize = 16 * 1024;
+const FRAME_BYTES: usize = 32 * 1024;
 /// Room for one event: a paced stream's frame holds one chunk of a few hundred bytes.
 const EVENT_BYTES: usize = 512;
 /// Pause before a cut, so the server writes out what was already sent (headers
