@@ -126,7 +126,10 @@ mod tests {
         assert_eq!((g.model.as_deref(), g.request_id.as_deref()), (None, None));
 
         h.append("x-gatebench-provider", "second".parse().unwrap());
-        h.append("server-timing", "total;dur=3, upstream;dur=2".parse().unwrap());
+        h.append(
+            "server-timing",
+            "total;dur=3, upstream;dur=2".parse().unwrap(),
+        );
         h.insert("x-gatebench-model", "gpt-4o-mini".parse().unwrap());
         h.insert("x-gatebench-request-id", "gw-1".parse().unwrap());
         let g = read(&h).unwrap();

@@ -22,7 +22,9 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use super::ScenarioCtx;
 use crate::client::{Conns, execute};
+use crate::payload::Drawn;
 use crate::scenario::{Executor, Stage};
+use gatebench_distr::Delay;
 
 /// How many iterations a VU may run.
 #[derive(Clone, Copy)]
@@ -50,6 +52,7 @@ pub(super) async fn run(ctx: Arc<ScenarioCtx>, start: Instant, stop: watch::Rece
     };
     let (target_tx, target_rx) = watch::channel(ramp.as_ref().map_or(vus, |(s, _)| *s));
     let shared = Arc::new(AtomicU64::new(0));
+    let busy = ctx.load.think_time == Delay::ZERO && ramp.is_none();
     let segment = ctx.segment;
     let mut handles = Vec::with_capacity(segment.share(u64::from(vus)) as usize);
     let owned = (0..vus).filter(|&vu| segment.owns(u64::from(vu)));
@@ -59,11 +62,13 @@ pub(super) async fn run(ctx: Arc<ScenarioCtx>, start: Instant, stop: watch::Rece
         let target = target_rx.clone();
         let shared = shared.clone();
         let workers = ctx.workers.clone();
+        let vu = Vu::new(ctx, (vu, local), budget, shared, target, stop);
         // VU i lives on worker i and counts on shard i: no counter crosses threads
-        handles.push(workers.spawn_at(
-            local,
-            vu_loop(ctx, (vu, local), budget, shared, target, stop),
-        ));
+        handles.push(if busy {
+            workers.spawn_at(local, busy_vu_loop(vu))
+        } else {
+            workers.spawn_at(local, vu_loop(vu))
+        });
     }
     if let Some((start_vus, stages)) = ramp {
         let mut stop = stop.clone();
@@ -126,95 +131,175 @@ pub(crate) fn vus_at(start: u32, stages: &[Stage], elapsed: Duration) -> u32 {
     from.round().max(0.0) as u32
 }
 
-/// `vu` is the VU's number in the whole load, `shard` the worker it runs on.
-async fn vu_loop(
+/// A VU between its requests: what it sends next, its think times, whether it
+/// counts as active.
+struct Vu {
     ctx: Arc<ScenarioCtx>,
-    (vu, shard): (u32, usize),
+    /// Its number in the whole load.
+    vu: u32,
+    /// The worker it runs on.
+    shard: usize,
     budget: Budget,
     shared: Arc<AtomicU64>,
-    mut target: watch::Receiver<u32>,
-    mut stop: watch::Receiver<bool>,
-) {
-    let live = &ctx.live.scenarios[ctx.index];
-    let mut conns = Conns::new(ctx.endpoints.len());
-    let mut think_rng = StdRng::seed_from_u64(xxh3_64_with_seed(
-        &[ctx.index as u64, u64::from(vu)]
-            .map(u64::to_le_bytes)
-            .concat(),
-        ctx.seed,
-    ));
-    let mut done = 0u64;
-    let mut active = false;
-    // `has_changed` only reads the channel's version, where `borrow` would take its
-    // lock: every VU checks these on every iteration
-    let mut current_target = *target.borrow_and_update();
-    loop {
-        if !matches!(stop.has_changed(), Ok(false)) {
-            break;
+    target: watch::Receiver<u32>,
+    stop: watch::Receiver<bool>,
+    conns: Conns,
+    think_rng: StdRng,
+    done: u64,
+    active: bool,
+    current_target: u32,
+}
+
+impl Vu {
+    fn new(
+        ctx: Arc<ScenarioCtx>,
+        (vu, shard): (u32, usize),
+        budget: Budget,
+        shared: Arc<AtomicU64>,
+        mut target: watch::Receiver<u32>,
+        stop: watch::Receiver<bool>,
+    ) -> Vu {
+        let think_rng = StdRng::seed_from_u64(xxh3_64_with_seed(
+            &[ctx.index as u64, u64::from(vu)]
+                .map(u64::to_le_bytes)
+                .concat(),
+            ctx.seed,
+        ));
+        let current_target = *target.borrow_and_update();
+        Vu {
+            conns: Conns::new(ctx.endpoints.len()),
+            ctx,
+            vu,
+            shard,
+            budget,
+            shared,
+            current_target,
+            target,
+            stop,
+            think_rng,
+            done: 0,
+            active: false,
         }
-        if target.has_changed().unwrap_or(false) {
-            current_target = *target.borrow_and_update();
-        }
-        if current_target <= vu {
-            if active {
-                live.vus.fetch_sub(1, Ordering::Relaxed);
-                active = false;
+    }
+
+    /// The next request to send, once the ramp lets this VU run; `None` when the
+    /// run stops or the VU's iterations are done.
+    async fn next(&mut self) -> Option<Drawn> {
+        let live = &self.ctx.live.scenarios[self.ctx.index];
+        loop {
+            // `has_changed` only reads the channel's version, where `borrow` would
+            // take its lock: every VU checks these on every iteration
+            if !matches!(self.stop.has_changed(), Ok(false)) {
+                return None;
             }
-            tokio::select! {
-                r = target.wait_for(|&t| t > vu) => if r.is_err() { break },
-                _ = stop.wait_for(|&s| s) => break,
+            if self.target.has_changed().unwrap_or(false) {
+                self.current_target = *self.target.borrow_and_update();
             }
-            current_target = *target.borrow_and_update();
-            continue;
-        }
-        if !active {
-            live.vus.fetch_add(1, Ordering::Relaxed);
-            active = true;
-        }
-        let n = match budget {
-            // a fixed payload needs no key
-            Budget::Unlimited if ctx.mix.is_fixed() => 0,
-            Budget::Unlimited => vu_key(vu, done),
-            Budget::PerVu(limit) => {
-                if done >= limit {
-                    break;
+            if self.current_target <= self.vu {
+                if self.active {
+                    live.vus.fetch_sub(1, Ordering::Relaxed);
+                    self.active = false;
                 }
-                vu_key(vu, done)
-            }
-            Budget::Shared(limit) => {
-                let n = ctx.segment.global(shared.fetch_add(1, Ordering::Relaxed));
-                if n >= limit {
-                    break;
+                let vu = self.vu;
+                tokio::select! {
+                    r = self.target.wait_for(|&t| t > vu) => if r.is_err() { return None },
+                    _ = self.stop.wait_for(|&s| s) => return None,
                 }
-                n
+                self.current_target = *self.target.borrow_and_update();
+                continue;
             }
-        };
-        done += 1;
-        let drawn = ctx.mix.draw(n);
-        let prepared = &ctx.prepared[drawn.request];
-        live.start(shard);
+            if !self.active {
+                live.vus.fetch_add(1, Ordering::Relaxed);
+                self.active = true;
+            }
+            let n = match self.budget {
+                // a fixed payload needs no key
+                Budget::Unlimited if self.ctx.mix.is_fixed() => 0,
+                Budget::Unlimited => vu_key(self.vu, self.done),
+                Budget::PerVu(limit) => {
+                    if self.done >= limit {
+                        return None;
+                    }
+                    vu_key(self.vu, self.done)
+                }
+                Budget::Shared(limit) => {
+                    let n = self
+                        .ctx
+                        .segment
+                        .global(self.shared.fetch_add(1, Ordering::Relaxed));
+                    if n >= limit {
+                        return None;
+                    }
+                    n
+                }
+            };
+            self.done += 1;
+            live.start(self.shard);
+            return Some(self.ctx.mix.draw(n));
+        }
+    }
+
+    /// Thinks before the next request; `false` if the run stops meanwhile.
+    async fn think(&mut self) -> bool {
+        let think = self.ctx.load.think_time.sample(&mut self.think_rng);
+        if think.is_zero() {
+            return true;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(think) => true,
+            _ = self.stop.wait_for(|&s| s) => false,
+        }
+    }
+}
+
+impl Drop for Vu {
+    fn drop(&mut self) {
+        if self.active {
+            self.ctx.live.scenarios[self.ctx.index]
+                .vus
+                .fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A VU's life: request, think, again.
+async fn vu_loop(mut vu: Vu) {
+    while let Some(drawn) = vu.next().await {
+        let prepared = &vu.ctx.prepared[drawn.request];
         // boxed: a VU spends most of its life thinking, and the request's state (a few
         // KB) would otherwise stay allocated in every idle VU
         Box::pin(execute(
-            &mut conns,
-            &ctx.endpoints,
+            &mut vu.conns,
+            &vu.ctx.endpoints,
             prepared,
             drawn.payload,
-            &ctx.clock,
+            &vu.ctx.clock,
             None,
-            &ctx.tx,
+            &vu.ctx.tx,
         ))
         .await;
-        let think = ctx.load.think_time.sample(&mut think_rng);
-        if !think.is_zero() {
-            tokio::select! {
-                () = tokio::time::sleep(think) => {}
-                _ = stop.wait_for(|&s| s) => break,
-            }
+        if !vu.think().await {
+            break;
         }
     }
-    if active {
-        live.vus.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// The life of a VU that never thinks or parks, so is never idle: its request's
+/// state lives in its own, saving an allocation and a copy of that state for each
+/// request.
+async fn busy_vu_loop(mut vu: Vu) {
+    while let Some(drawn) = vu.next().await {
+        let prepared = &vu.ctx.prepared[drawn.request];
+        execute(
+            &mut vu.conns,
+            &vu.ctx.endpoints,
+            prepared,
+            drawn.payload,
+            &vu.ctx.clock,
+            None,
+            &vu.ctx.tx,
+        )
+        .await;
     }
 }
 
