@@ -172,6 +172,53 @@ path = "/hang"
     assert_eq!(seen.load(Ordering::SeqCst), r.totals.sent);
 }
 
+/// Open-loop requests reuse connections (and their timers) across the worker
+/// threads: a short timeout still fires, and a long one never cuts a fast answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn open_loop_timeouts_fire_whichever_worker_a_request_lands_on() {
+    let (router, seen) = counted(Router::new().route("/ok", get(|| async { "ok" })).route(
+        "/slow",
+        get(|| async {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            "late"
+        }),
+    ));
+    let url = serve(router).await;
+    let file = scenario(
+        r#"
+[load]
+executor = "constant-arrival-rate"
+rate = 100
+duration = "1s"
+max_vus = 50
+graceful_stop = "1s"
+[[requests]]
+name = "ok"
+kind = "http"
+path = "/ok"
+weight = 3
+[[requests]]
+name = "slow"
+kind = "http"
+path = "/slow"
+timeout = "100ms"
+"#,
+    );
+    let r = run(&file, &Targets::new(&url), quiet()).await.unwrap();
+    check_sums(&r);
+    assert_eq!(r.totals.sent + r.totals.dropped, 100);
+    assert_eq!(seen.load(Ordering::SeqCst), r.totals.sent);
+    assert!(
+        r.kinds["slow"].sent > 0,
+        "the seeded mix should pick the slow request"
+    );
+    assert_eq!(r.kinds["ok"].ok, r.kinds["ok"].sent);
+    assert_eq!(
+        errors(&r, "slow"),
+        vec![("timeout".into(), r.kinds["slow"].sent)]
+    );
+}
+
 async fn ws_tts(ws: WebSocketUpgrade, final_audio: bool) -> Response {
     ws.on_upgrade(move |mut socket: WebSocket| async move {
         // read until the closing empty text, then answer
