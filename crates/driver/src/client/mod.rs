@@ -98,7 +98,7 @@ impl Conns {
 async fn within<F: Future>(
     timer: &mut Option<Pin<Box<tokio::time::Sleep>>>,
     deadline: tokio::time::Instant,
-    work: Pin<&mut F>,
+    mut work: Pin<&mut F>,
 ) -> Option<F::Output> {
     let timer = match timer {
         Some(timer) => {
@@ -107,7 +107,6 @@ async fn within<F: Future>(
         }
         None => timer.insert(Box::pin(tokio::time::sleep_until(deadline))),
     };
-    let mut work = work;
     std::future::poll_fn(|cx| {
         if let Poll::Ready(out) = work.as_mut().poll(cx) {
             return Poll::Ready(Some(out));
