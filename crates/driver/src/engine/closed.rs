@@ -239,6 +239,21 @@ impl Vu {
         }
     }
 
+    /// Sends `drawn` and waits for its outcome.
+    async fn send(&mut self, drawn: Drawn) {
+        let prepared = &self.ctx.prepared[drawn.request];
+        execute(
+            &mut self.conns,
+            &self.ctx.endpoints,
+            prepared,
+            drawn.payload,
+            &self.ctx.clock,
+            None,
+            &self.ctx.tx,
+        )
+        .await;
+    }
+
     /// Thinks before the next request; `false` if the run stops meanwhile.
     async fn think(&mut self) -> bool {
         let think = self.ctx.load.think_time.sample(&mut self.think_rng);
@@ -265,19 +280,9 @@ impl Drop for Vu {
 /// A VU's life: request, think, again.
 async fn vu_loop(mut vu: Vu) {
     while let Some(drawn) = vu.next().await {
-        let prepared = &vu.ctx.prepared[drawn.request];
         // boxed: a VU spends most of its life thinking, and the request's state (a few
         // KB) would otherwise stay allocated in every idle VU
-        Box::pin(execute(
-            &mut vu.conns,
-            &vu.ctx.endpoints,
-            prepared,
-            drawn.payload,
-            &vu.ctx.clock,
-            None,
-            &vu.ctx.tx,
-        ))
-        .await;
+        Box::pin(vu.send(drawn)).await;
         if !vu.think().await {
             break;
         }
@@ -289,17 +294,7 @@ async fn vu_loop(mut vu: Vu) {
 /// request.
 async fn busy_vu_loop(mut vu: Vu) {
     while let Some(drawn) = vu.next().await {
-        let prepared = &vu.ctx.prepared[drawn.request];
-        execute(
-            &mut vu.conns,
-            &vu.ctx.endpoints,
-            prepared,
-            drawn.payload,
-            &vu.ctx.clock,
-            None,
-            &vu.ctx.tx,
-        )
-        .await;
+        vu.send(drawn).await;
     }
 }
 
