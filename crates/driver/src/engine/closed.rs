@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use gatebench_distr::Delay;
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use tokio::sync::watch;
@@ -24,7 +25,6 @@ use super::ScenarioCtx;
 use crate::client::{Conns, execute};
 use crate::payload::Drawn;
 use crate::scenario::{Executor, Stage};
-use gatebench_distr::Delay;
 
 /// How many iterations a VU may run.
 #[derive(Clone, Copy)]
