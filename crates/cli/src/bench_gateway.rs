@@ -21,7 +21,7 @@ use anyhow::Context as _;
 use gatebench_driver::{RunOptions, RunResults, ScenarioFile, Targets};
 use hdrhistogram::Histogram;
 
-use crate::bench::{ServerChild, WrkLoad, median, post_script, tool_version, wrk_rounds};
+use crate::bench::{Rounds, ServerChild, WrkLoad, median, post_script, tool_version, wrk_rounds};
 
 /// Options of `gatebench bench gateway`.
 #[derive(Debug, clap::Args)]
@@ -51,19 +51,24 @@ pub struct GatewayBenchArgs {
     no_throughput: bool,
 }
 
+/// The addresses the stack server prints.
+#[derive(serde::Deserialize)]
+struct Urls {
+    gateway: String,
+    openai: String,
+    proxy: String,
+}
+
 /// The throughput measurement's request: the mock and the gateway get the same
 /// POST, the gateway's cache told neither to answer nor to keep it.
 const THROUGHPUT_BODY: &str = r#"{"model":"gpt-4o-mini","max_tokens":50,"messages":[{"role":"user","content":"How do I reset my password?"}]}"#;
 
-/// Most requests per second wrk gets from the mock directly and through the
-/// gateway, in interleaved rounds, and their ratio: what share of the provider's
-/// own throughput the gateway keeps on this machine.
-fn throughput(
-    args: &GatewayBenchArgs,
-    server: u32,
-    openai: &str,
-    gateway: &str,
-) -> anyhow::Result<()> {
+/// Most requests per second wrk gets from the mock directly, through a bare
+/// proxy and through the gateway, in interleaved rounds, and their ratios: what
+/// share of the provider's own throughput the gateway keeps on this machine, and
+/// what share any proxy could keep (the bare one forwards bytes and does nothing
+/// else).
+fn throughput(args: &GatewayBenchArgs, server: u32, urls: &Urls) -> anyhow::Result<()> {
     let Some(version) = tool_version("wrk") else {
         println!(
             "\n  throughput ratio: not measured, wrk is not on PATH (Debian: apt-get install wrk)"
@@ -77,18 +82,20 @@ fn throughput(
             ("x-gatebench-cache", "no-cache, no-store"),
         ],
     );
-    let loads: Vec<WrkLoad<'_>> = vec![
+    let loads: Vec<WrkLoad<'_>> = [
+        ("mock directly", &urls.openai),
+        ("through a bare proxy", &urls.proxy),
+        ("through the gateway", &urls.gateway),
+    ]
+    .into_iter()
+    .map(|(name, url)| {
         (
-            "mock directly",
-            format!("{openai}/v1/chat/completions"),
+            name,
+            format!("{url}/v1/chat/completions"),
             Some(script.clone()),
-        ),
-        (
-            "through the gateway",
-            format!("{gateway}/v1/chat/completions"),
-            Some(script),
-        ),
-    ];
+        )
+    })
+    .collect();
     eprintln!(
         "throughput: wrk {version}, {} connections, {} per load, {} round(s)",
         args.connections,
@@ -109,18 +116,27 @@ fn throughput(
             each.join(" ")
         );
     }
-    let (direct, through) = (&measured[0], &measured[1]);
-    match (median(&direct.rates), median(&through.rates)) {
-        (Some(d), Some(t)) if d > 0.0 => println!(
+    let rate = |m: &Rounds| median(&m.rates).filter(|r| *r > 0.0);
+    let (direct, proxy, through) = (&measured[0], &measured[1], &measured[2]);
+    match (rate(direct), rate(through)) {
+        (Some(d), Some(t)) => println!(
             "  throughput ratio (gateway ÷ mock directly, medians): {:.2}",
             t / d
         ),
         _ => println!("  throughput ratio: wrk reported no rate"),
     }
-    if let (Some(d), Some(t)) = (median(&direct.cpu_us), median(&through.cpu_us)) {
+    if let (Some(d), Some(p)) = (rate(direct), rate(proxy)) {
         println!(
-            "  the gateway's own CPU per request (server CPU through it − directly, medians): {:.1} µs",
-            t - d
+            "  bare proxy's ratio (bare proxy ÷ mock directly, medians): {:.2}, the most any proxy keeps here",
+            p / d
+        );
+    }
+    let cpu = |m: &Rounds| median(&m.cpu_us);
+    if let (Some(d), Some(p), Some(t)) = (cpu(direct), cpu(proxy), cpu(through)) {
+        println!(
+            "  own CPU per request (server CPU through it − directly, medians): gateway {:.1} µs, bare proxy {:.1} µs",
+            t - d,
+            p - d
         );
     }
     Ok(())
@@ -242,13 +258,11 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
         args.servers.as_deref(),
         &["--log", "error", "bench", "stack-server"],
     )?;
-    let urls: serde_json::Value =
+    let urls: Urls =
         serde_json::from_str(servers.line()).context("reading the server addresses")?;
-    let gateway = urls["gateway"].as_str().context("no gateway")?.to_owned();
-    let openai = urls["openai"]
-        .as_str()
-        .context("no OpenAI mock")?
-        .to_owned();
+    let Urls {
+        gateway, openai, ..
+    } = &urls;
     let options = || RunOptions {
         quiet: true,
         record_requests: true,
@@ -277,12 +291,12 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
         gatebench_driver::format_duration(args.warmup),
         args.rounds
     );
-    for url in [&openai, &gateway] {
+    for url in [openai, gateway] {
         gatebench_driver::run(&warm, &Targets::new(url.clone()), options()).await?;
     }
     let (mut direct, mut through) = (Phase::new(), Phase::new());
     for _ in 0..args.rounds.max(1) {
-        for (phase, url) in [(&mut direct, &openai), (&mut through, &gateway)] {
+        for (phase, url) in [(&mut direct, openai), (&mut through, gateway)] {
             let results =
                 gatebench_driver::run(&file, &Targets::new(url.clone()), options()).await?;
             phase.add(&results, args.warmup);
@@ -325,7 +339,7 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
         "  latency from the intended send time (open loop); driver, gateway and mock share this machine's cores"
     );
     if !args.no_throughput {
-        throughput(&args, servers.pid(), &openai, &gateway)?;
+        throughput(&args, servers.pid(), &urls)?;
     }
     let invalid: Vec<String> = [
         ("mock directly", &direct),

@@ -150,6 +150,10 @@ fn bench_gateway_piped_has_no_colour_and_an_honest_exit_code() {
         "throughput ratio: not measured, wrk is not on PATH"
     };
     assert!(all.contains(said), "{all}");
+    if wrk {
+        assert!(all.contains("through a bare proxy"), "{all}");
+        assert!(all.contains("bare proxy's ratio"), "{all}");
+    }
     // a loaded machine may make the phase invalid: then it must say so and fail
     match o.status.code() {
         Some(0) => assert!(!all.contains("INVALID MEASUREMENT"), "{all}"),
