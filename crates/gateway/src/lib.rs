@@ -184,6 +184,9 @@ impl RunningGateway {
             drain: DRAIN,
             limits,
             resettable: false,
+            // a call waits on two sockets, its client's and its provider's: on one
+            // core its wake-ups are cheap (see `gatebench_serve::cores`)
+            cores: std::thread::available_parallelism().map_or(1, usize::from),
         };
         let server = server::spawn(listener, router, options).map_err(bind)?;
         let health = &gateway.config.health;

@@ -146,6 +146,7 @@ impl RunningMocks {
                     drain,
                     limits,
                     resettable: true,
+                    ..ServerOptions::default()
                 };
                 server::spawn(listener, router, options)
             };

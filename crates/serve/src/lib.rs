@@ -3,6 +3,7 @@
 //! - [`server`]: the accept loop, with the [`server::Limits`] each client connection
 //!   is held to (header and body timeouts, a connection limit), graceful drain, and
 //!   connections a handler can reset on purpose.
+//! - [`cores`]: the per-core threads a server may serve its connections on.
 //! - [`body`]: the request body as handlers read it: timed, noting whether it was
 //!   read to its end, and telling a body too large or too slow apart from other read
 //!   errors.
@@ -23,6 +24,7 @@
 
 pub mod admin;
 pub mod body;
+pub mod cores;
 pub mod head;
 pub mod linger;
 pub mod server;

@@ -33,6 +33,7 @@ use tokio::task::JoinHandle;
 use tower::{Layer, Service, ServiceExt as _};
 
 use crate::body::Guarded;
+use crate::cores::Cores;
 use crate::linger::{LINGER_TIME, Lingering};
 
 /// How long a shutdown waits for open requests before dropping them.
@@ -96,6 +97,10 @@ pub struct ServerOptions {
     /// Keeps a [`Connection`] handle per connection (one more descriptor each), so
     /// handlers can reset it on purpose.
     pub resettable: bool,
+    /// Serve each connection on one of this many threads of its own
+    /// ([`crate::cores`]), instead of on the runtime that started the server
+    /// (`0`, the default).
+    pub cores: usize,
 }
 
 impl Default for ServerOptions {
@@ -104,6 +109,7 @@ impl Default for ServerOptions {
             drain: DEFAULT_DRAIN,
             limits: Limits::default(),
             resettable: false,
+            cores: 0,
         }
     }
 }
@@ -214,6 +220,14 @@ fn connection_builder(limits: &Limits) -> http1::Builder {
     builder
 }
 
+/// What every connection of one server is served with.
+struct Serving {
+    router: Router,
+    builder: http1::Builder,
+    body_timeout: Duration,
+    resettable: bool,
+}
+
 async fn accept_loop(
     listener: TcpListener,
     router: Router,
@@ -224,8 +238,24 @@ async fn accept_loop(
         drain,
         limits,
         resettable,
+        cores,
     } = options;
-    let builder = connection_builder(&limits);
+    let serving = Arc::new(Serving {
+        router,
+        builder: connection_builder(&limits),
+        body_timeout: limits.body_timeout,
+        resettable,
+    });
+    let mut cores = match cores {
+        0 => None,
+        n => match Cores::start(n, "gatebench-serve", drain) {
+            Ok(cores) => Some(cores),
+            Err(error) => {
+                tracing::warn!(%error, "could not start the core threads; serving on the runtime");
+                None
+            }
+        },
+    };
     let max = limits.max_connections.clamp(1, Semaphore::MAX_PERMITS);
     let slots = Arc::new(Semaphore::new(max));
     loop {
@@ -251,51 +281,27 @@ async fn accept_loop(
         if let Err(error) = stream.set_nodelay(true) {
             tracing::debug!(%error, "could not set TCP_NODELAY");
         }
-        let (stream, connection) = if resettable {
-            match register(stream, peer) {
-                Ok((stream, connection)) => (stream, Some(connection)),
-                Err(error) => {
-                    tracing::warn!(%error, "could not register a connection");
-                    continue;
+        let serving = Arc::clone(&serving);
+        let stopped = stopped.clone();
+        match cores.as_mut() {
+            // the socket leaves this runtime's reactor for the core's
+            Some(cores) => match stream.into_std() {
+                Ok(stream) => {
+                    cores.next_core().spawn(async move {
+                        match tokio::net::TcpStream::from_std(stream) {
+                            Ok(stream) => serve(stream, peer, &serving, stopped, slot).await,
+                            Err(error) => {
+                                tracing::warn!(%error, "could not move a connection to its core");
+                            }
+                        }
+                    });
                 }
+                Err(error) => tracing::warn!(%error, "could not move a connection to its core"),
+            },
+            None => {
+                tokio::spawn(async move { serve(stream, peer, &serving, stopped, slot).await });
             }
-        } else {
-            (stream, None)
-        };
-        let body_timeout = limits.body_timeout;
-        let (stream, unread) = Lingering::new(stream, body_timeout.min(LINGER_TIME));
-        let service = tower::service_fn({
-            let router = router.clone();
-            let connection = connection.clone();
-            move |request: Request<Incoming>| {
-                let (parts, body) = request.into_parts();
-                let (body, read) = Guarded::new(body, body_timeout);
-                let mut request = Request::from_parts(parts, Body::new(body));
-                if let Some(connection) = &connection {
-                    request.extensions_mut().insert(connection.clone());
-                }
-                let answer = router.clone().oneshot(request);
-                let unread = Arc::clone(&unread);
-                async move {
-                    let mut response = answer.await?;
-                    // The unread rest of the body is still on the wire: hyper will
-                    // close, and a pooled client must know before it reuses the
-                    // connection; the close lingers until the client has sent it.
-                    if !read.load(Ordering::Acquire) {
-                        unread.store(true, Ordering::Release);
-                        response
-                            .headers_mut()
-                            .insert(CONNECTION, HeaderValue::from_static("close"));
-                    }
-                    Ok::<_, Infallible>(response)
-                }
-            }
-        });
-        let service = TowerToHyperService::new(service);
-        let conn = builder
-            .serve_connection(TokioIo::new(stream), service)
-            .with_upgrades();
-        tokio::spawn(serve_connection(conn, connection, stopped.clone(), slot));
+        }
     }
     drop(listener);
     // Every connection holds a slot until it ends: all slots back means drained.
@@ -303,6 +309,63 @@ async fn accept_loop(
     if tokio::time::timeout(drain, drained).await.is_err() {
         tracing::debug!("drain timed out; dropping open connections");
     }
+    drop(cores);
+}
+
+/// Serves one accepted connection until it ends, holding its `slot`.
+async fn serve(
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    serving: &Serving,
+    stopped: watch::Receiver<bool>,
+    slot: OwnedSemaphorePermit,
+) {
+    let (stream, connection) = if serving.resettable {
+        match register(stream, peer) {
+            Ok((stream, connection)) => (stream, Some(connection)),
+            Err(error) => {
+                tracing::warn!(%error, "could not register a connection");
+                return;
+            }
+        }
+    } else {
+        (stream, None)
+    };
+    let body_timeout = serving.body_timeout;
+    let (stream, unread) = Lingering::new(stream, body_timeout.min(LINGER_TIME));
+    let service = tower::service_fn({
+        let router = serving.router.clone();
+        let connection = connection.clone();
+        move |request: Request<Incoming>| {
+            let (parts, body) = request.into_parts();
+            let (body, read) = Guarded::new(body, body_timeout);
+            let mut request = Request::from_parts(parts, Body::new(body));
+            if let Some(connection) = &connection {
+                request.extensions_mut().insert(connection.clone());
+            }
+            let answer = router.clone().oneshot(request);
+            let unread = Arc::clone(&unread);
+            async move {
+                let mut response = answer.await?;
+                // The unread rest of the body is still on the wire: hyper will
+                // close, and a pooled client must know before it reuses the
+                // connection; the close lingers until the client has sent it.
+                if !read.load(Ordering::Acquire) {
+                    unread.store(true, Ordering::Release);
+                    response
+                        .headers_mut()
+                        .insert(CONNECTION, HeaderValue::from_static("close"));
+                }
+                Ok::<_, Infallible>(response)
+            }
+        }
+    });
+    let service = TowerToHyperService::new(service);
+    let conn = serving
+        .builder
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
+    serve_connection(conn, connection, stopped, slot).await;
 }
 
 /// Drives one connection to its end: a graceful close (finish the request in

@@ -41,7 +41,7 @@ async fn start(limits: Limits) -> ServerHandle {
     let options = ServerOptions {
         drain: Duration::from_secs(1),
         limits,
-        resettable: false,
+        ..ServerOptions::default()
     };
     spawn(listener, router(), options).unwrap()
 }

@@ -34,6 +34,8 @@ use super::{AttemptError, chain};
 
 /// Idle connections kept per provider.
 const MAX_IDLE: usize = 256;
+/// Idle lists for core threads; a machine with more cores shares them.
+const CORE_LISTS: usize = 64;
 /// An idle connection older than this is closed rather than reused.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -59,6 +61,9 @@ impl Conn {
     }
 }
 
+/// One thread's idle connections, each with when it went idle.
+type Idle = Vec<(Conn, Instant)>;
+
 /// A plain-HTTP provider's address and its idle connections.
 pub(super) struct Pool {
     /// `host:port` to connect to (resolved on each connect: connecting is rare).
@@ -68,8 +73,10 @@ pub(super) struct Pool {
     /// The base URL's path, without a trailing `/`, put before every request's path.
     pub(super) prefix: String,
     connect_timeout: Duration,
-    /// Most recently used last.
-    idle: Mutex<Vec<(Conn, Instant)>>,
+    /// Idle connections, most recently used last: one list per core thread
+    /// ([`gatebench_serve::cores`]) and one for every other thread. A connection's
+    /// socket wakes the runtime it was opened on, so it is only taken again there.
+    idle: Box<[Mutex<Idle>]>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -101,7 +108,7 @@ impl Pool {
             host: HeaderValue::from_str(&host).ok()?,
             prefix: uri.path().trim_end_matches('/').to_owned(),
             connect_timeout,
-            idle: Mutex::new(Vec::new()),
+            idle: (0..=CORE_LISTS).map(|_| Mutex::new(Vec::new())).collect(),
         }))
     }
 
@@ -159,9 +166,15 @@ impl Pool {
         })
     }
 
+    /// This thread's idle connections.
+    fn idle(&self) -> &Mutex<Idle> {
+        let list = gatebench_serve::cores::current().map_or(0, |core| 1 + core % CORE_LISTS);
+        &self.idle[list]
+    }
+
     /// The most recently used idle connection still alive.
     fn checkout(&self) -> Option<Conn> {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let mut idle = self.idle().lock().unwrap_or_else(|e| e.into_inner());
         while let Some((mut conn, since)) = idle.pop() {
             if since.elapsed() < IDLE_TIMEOUT && conn.alive() {
                 return Some(conn);
@@ -171,7 +184,7 @@ impl Pool {
     }
 
     fn checkin(&self, conn: Conn) {
-        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        let mut idle = self.idle().lock().unwrap_or_else(|e| e.into_inner());
         // The least recently used go: past the cap, and once too old (an idle
         // connection is not polled, so one the provider closed would linger).
         let now = Instant::now();
@@ -468,6 +481,31 @@ mod tests {
             assert_eq!(body_of(response).await, "ok");
         }
         assert_eq!(served.connections.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn idle_connections_are_taken_again_only_on_the_core_that_used_them() {
+        let served = provider(Provider::KeepAlive).await;
+        let pool = Pool::new(&served.url, Duration::from_secs(1)).unwrap();
+        let mut cores =
+            gatebench_serve::cores::Cores::start(2, "test-core", Duration::ZERO).unwrap();
+        let (first, second) = (cores.next_core().clone(), cores.next_core().clone());
+        let on = |core: &tokio::runtime::Handle| {
+            let pool = Arc::clone(&pool);
+            core.spawn(async move {
+                let response = pool.send(get("/v1/models")).await.unwrap();
+                body_of(response).await
+            })
+        };
+        for core in [&first, &second, &first, &second, &first] {
+            assert_eq!(on(core).await.unwrap(), "ok");
+        }
+        // one connection per core, each reused there
+        assert_eq!(served.connections.load(Ordering::SeqCst), 2);
+        // a thread off the cores has its own
+        let response = pool.send(get("/v1/models")).await.unwrap();
+        assert_eq!(body_of(response).await, "ok");
+        assert_eq!(served.connections.load(Ordering::SeqCst), 3);
     }
 
     /// A provider that closes each connection after one answer, when told to.
