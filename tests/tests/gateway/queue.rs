@@ -1,13 +1,12 @@
 //! The priority queue seen from clients: order under saturation, a full queue,
 //! and a client that gives up leaving the queue without an upstream call.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use gatebench_distr::Delay;
 use gatebench_e2e::{ALPHA, BETA, chat_body, client, eventually, mock_stats};
 use gatebench_stack::{Stack, StackOptions};
+use gatebench_wire::books::{CallPage, digest};
 use serde_json::Value;
 
 /// One upstream slot; every chat model instant except gpt-4o, which takes 1.5 s
@@ -85,25 +84,23 @@ async fn under_saturation_higher_classes_go_first_and_low_is_still_served() {
     )
     .await;
 
-    let finished = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     // Lows arrive first, then highs; each waits until the previous one is queued.
     for (i, priority) in ["low", "low", "low", "high", "high", "high"]
         .into_iter()
         .enumerate()
     {
+        let prompt = format!("q{i}");
         let request = no_cache(
             &http,
             &url,
             if i % 2 == 0 { ALPHA } else { BETA },
             "gpt-4o-mini",
-            &format!("q{i}"),
+            &prompt,
         )
         .header("x-gatebench-priority", priority);
-        let finished = Arc::clone(&finished);
         tasks.push(tokio::spawn(async move {
             let response = request.send().await.unwrap();
-            let order = finished.fetch_add(1, Ordering::SeqCst);
             let timing = response.headers()["server-timing"]
                 .to_str()
                 .unwrap()
@@ -111,7 +108,7 @@ async fn under_saturation_higher_classes_go_first_and_low_is_still_served() {
             (
                 priority,
                 response.status().as_u16(),
-                order,
+                digest(prompt.as_bytes()),
                 queue_ms(&timing),
             )
         }));
@@ -129,21 +126,35 @@ async fn under_saturation_higher_classes_go_first_and_low_is_still_served() {
         results.iter().all(|(_, status, _, _)| *status == 200),
         "{results:?}"
     );
-    let last_high = results
-        .iter()
-        .filter(|r| r.0 == "high")
-        .map(|r| r.2)
-        .max()
+    // The provider's books say in which order the calls reached it: with one slot,
+    // the order the queue let them go. (Their answers reach the clients in
+    // parallel, so the order the clients finish in says less.)
+    let openai = stack.mock_url("openai").unwrap();
+    let page: CallPage = http
+        .get(format!("{openai}/_mock/calls?after=0&limit=100"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
         .unwrap();
-    let first_low = results
-        .iter()
-        .filter(|r| r.0 == "low")
-        .map(|r| r.2)
-        .min()
-        .unwrap();
+    let served = |class: &str| -> Vec<u64> {
+        results
+            .iter()
+            .filter(|r| r.0 == class)
+            .map(|r| {
+                page.data
+                    .iter()
+                    .find(|call| call.prompt_digest.as_deref() == Some(r.2.as_str()))
+                    .map(|call| call.id)
+                    .unwrap_or_else(|| panic!("no call in the books for {r:?}"))
+            })
+            .collect()
+    };
+    let (highs, lows) = (served("high"), served("low"));
     assert!(
-        last_high < first_low,
-        "every high finished before any low: {results:?}"
+        highs.iter().max() < lows.iter().min(),
+        "every high reached the provider before any low: highs {highs:?}, lows {lows:?}"
     );
     let max_high_wait = results
         .iter()
