@@ -66,21 +66,25 @@ fn fresh_connections() -> reqwest::Client {
         .unwrap()
 }
 
+/// The body of a GET of `path`.
+async fn text(client: &reqwest::Client, server: &ServerHandle, path: &str) -> String {
+    client
+        .get(format!("http://{}{path}", server.addr()))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn each_connection_is_served_on_the_next_core_thread() {
     let server = start(2, Duration::from_secs(1)).await;
     let client = fresh_connections();
     let mut seen = Vec::new();
     for _ in 0..4 {
-        let text = client
-            .get(format!("http://{}/where", server.addr()))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        seen.push(text);
+        seen.push(text(&client, &server, "/where").await);
     }
     assert_eq!(
         seen,
@@ -99,14 +103,7 @@ async fn each_connection_is_served_on_the_next_core_thread() {
 #[tokio::test]
 async fn without_cores_connections_are_served_on_the_starting_runtime() {
     let server = start(0, Duration::from_secs(1)).await;
-    let text = fresh_connections()
-        .get(format!("http://{}/where", server.addr()))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = text(&fresh_connections(), &server, "/where").await;
     assert!(text.starts_with("None "), "{text}");
     server.stop().await;
 }
@@ -151,12 +148,7 @@ async fn a_connection_still_open_when_the_drain_ends_is_dropped_with_its_core() 
 #[tokio::test]
 async fn work_a_request_left_running_on_a_core_gets_the_drain_to_finish() {
     let server = start(1, Duration::from_secs(2)).await;
-    let answer = fresh_connections()
-        .get(format!("http://{}/later", server.addr()))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.text().await.unwrap(), "ok");
+    assert_eq!(text(&fresh_connections(), &server, "/later").await, "ok");
     // no connection is open: the stop is immediate, the task it left is not dropped
     server.stop().await;
     let finished = async {

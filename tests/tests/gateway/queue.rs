@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use gatebench_distr::Delay;
-use gatebench_e2e::{ALPHA, BETA, chat_body, client, eventually, mock_stats};
+use gatebench_e2e::{ALPHA, BETA, chat_body, client, eventually, get_json, mock_stats};
 use gatebench_stack::{Stack, StackOptions};
 use gatebench_wire::books::{CallPage, digest};
 use serde_json::Value;
@@ -130,14 +130,7 @@ async fn under_saturation_higher_classes_go_first_and_low_is_still_served() {
     // the order the queue let them go. (Their answers reach the clients in
     // parallel, so the order the clients finish in says less.)
     let openai = stack.mock_url("openai").unwrap();
-    let page: CallPage = http
-        .get(format!("{openai}/_mock/calls?after=0&limit=100"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page: CallPage = get_json(&format!("{openai}/_mock/calls?after=0&limit=100")).await;
     let served = |class: &str| -> Vec<u64> {
         results
             .iter()
