@@ -15,6 +15,7 @@
 
 use std::convert::Infallible;
 use std::io::{BufRead as _, BufReader, Write as _};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::Duration;
@@ -106,7 +107,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
 /// The trivial server: `ok` to every request, keep-alive, TCP_NODELAY. Prints its URL
 /// on the first line of stdout and stops when stdin closes (its parent is gone).
 async fn serve(args: ServerArgs) -> anyhow::Result<ExitCode> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", args.port)).await?;
+    let listener = gatebench_serve::server::bind(SocketAddr::from(([127, 0, 0, 1], args.port)))?;
     println!("http://{}", listener.local_addr()?);
     std::io::stdout().flush()?;
     let stdin_closed = tokio::task::spawn_blocking(|| {

@@ -38,7 +38,7 @@ pub async fn serve() -> anyhow::Result<ExitCode> {
     let stack = Stack::start(options).await?;
     // it reads the body it is sent, so a POST leaves the connection open
     let trivial = Router::new().route("/", any(|_: axum::body::Bytes| async { "ok" }));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let listener = gatebench_serve::server::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
     let trivial = {
         // served like a mock, so the two compare
         let options = ServerOptions {
@@ -53,7 +53,7 @@ pub async fn serve() -> anyhow::Result<ExitCode> {
         .trim_start_matches("http://")
         .parse()
         .context("the OpenAI mock's address")?;
-    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let proxy = gatebench_serve::server::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
     let proxy_addr = proxy.local_addr()?;
     let proxy = tokio::spawn(bare_proxy(proxy, upstream));
     let line = json!({

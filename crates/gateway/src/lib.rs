@@ -45,7 +45,6 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use gatebench_serve::admin::AdminToken;
 use gatebench_serve::server::{self, Limits, ServerHandle, ServerOptions};
-use tokio::net::TcpListener;
 
 pub use chat::DEFAULT_MAX_OUTPUT;
 pub use config::{ConfigError, GatewayConfig, ProviderKind};
@@ -178,7 +177,7 @@ impl RunningGateway {
             addr: addr.to_string(),
             source,
         };
-        let listener = TcpListener::bind(addr).await.map_err(bind)?;
+        let listener = server::bind(addr).map_err(bind)?;
         let router = router(Arc::clone(&gateway), admin);
         let options = ServerOptions {
             drain: DRAIN,

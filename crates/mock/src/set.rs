@@ -8,7 +8,6 @@ use std::sync::Arc;
 use axum::{Extension, Router};
 use gatebench_serve::admin::AdminToken;
 use gatebench_wire::books::MockSet;
-use tokio::net::TcpListener;
 
 use crate::config::Profile;
 use crate::control::SharedSet;
@@ -141,7 +140,7 @@ impl RunningMocks {
                 (Extension(Arc::clone(&set)), Extension(admin.clone())),
             );
             let started = async {
-                let listener = TcpListener::bind(addr).await?;
+                let listener = server::bind(addr)?;
                 let options = ServerOptions {
                     drain,
                     limits,

@@ -27,7 +27,7 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
 use tower::{Layer, Service, ServiceExt as _};
@@ -38,6 +38,27 @@ use crate::linger::{LINGER_TIME, Lingering};
 
 /// How long a shutdown waits for open requests before dropping them.
 pub const DEFAULT_DRAIN: Duration = Duration::from_secs(5);
+
+/// Connections the kernel may hold for a listener before it accepts them. A burst of
+/// new connections larger than the backlog has SYNs dropped, and those clients wait
+/// for their SYN's retransmission, a whole second later. The standard library's
+/// and mio's 128 is smaller than a 200-client burst; Linux caps this at
+/// `net.core.somaxconn` (4096 by default since 5.4), as for Go's and nginx's servers.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// A listener on `addr` with [`LISTEN_BACKLOG`] (and `SO_REUSEADDR`, as
+/// `TcpListener::bind` sets it), so that a burst of connections waits in the kernel
+/// instead of retrying its SYNs.
+pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
 
 /// What a server allows each client connection. The defaults are nginx-like and
 /// documented in the README ("Serving limits").
