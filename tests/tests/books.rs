@@ -437,6 +437,15 @@ async fn speech_is_booked_in_characters_and_reported_like_elevenlabs() {
     assert_eq!(call.model.as_deref(), Some("eleven_flash_v2_5"));
     assert_eq!(call.content_digest, Some(digest(&audio)));
     assert_eq!(call.prompt_digest, Some(digest(text.as_bytes())));
+    // the call log says how many requests a key may have in flight (the profile's
+    // 15), so a judge can tell a provider without room from a client that waited
+    assert_eq!(calls(&eleven, 0).await.concurrent_per_key, 15);
+    assert_eq!(
+        calls(&mocks.url("openai").unwrap(), 0)
+            .await
+            .concurrent_per_key,
+        0
+    );
 
     let subscription: Value = client()
         .get(format!("{eleven}/v1/user/subscription"))

@@ -36,6 +36,8 @@ pub struct Window {
     /// Mocks whose log dropped calls of the window before they were read, and how
     /// many: per-call truth is then incomplete (totals still hold).
     pub lost: Vec<String>,
+    /// Each mock's limit of requests in flight per API key, where it has one.
+    pub concurrent_per_key: BTreeMap<String, u32>,
 }
 
 fn fail(what: &str, error: impl std::fmt::Display) -> String {
@@ -164,6 +166,11 @@ impl Books {
                     ));
                 }
                 first = false;
+                if page.concurrent_per_key > 0 {
+                    window
+                        .concurrent_per_key
+                        .insert(name.clone(), page.concurrent_per_key);
+                }
                 window.calls.extend(page.data);
                 if !page.has_more || page.next_after <= after {
                     break;

@@ -271,6 +271,7 @@ impl Books {
             last_id: inner.last_id,
             dropped: inner.dropped,
             capacity: self.capacity,
+            concurrent_per_key: 0,
             data,
         }
     }

@@ -149,7 +149,9 @@ async fn calls(
             ));
         }
     };
-    Json(core.books.page(query.after, query.limit)).into_response()
+    let mut page = core.books.page(query.after, query.limit);
+    page.concurrent_per_key = core.settings.rate_limits.concurrent_requests;
+    Json(page).into_response()
 }
 
 async fn books(State(core): State<Arc<MockCore>>) -> Response {

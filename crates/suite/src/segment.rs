@@ -16,7 +16,7 @@
 //! process's run). Segments that each start their own embedded stack have a fleet
 //! each, and their windows simply add.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -91,6 +91,9 @@ pub struct SegmentTruth {
     /// Mocks whose log dropped calls of the window before they were read.
     #[serde(default)]
     pub lost: Vec<String>,
+    /// Each mock's limit of requests in flight per API key, where it has one.
+    #[serde(default)]
+    pub concurrent_per_key: BTreeMap<String, u32>,
 }
 
 /// A check that cannot run as segments, or segments that cannot be judged.
@@ -255,6 +258,7 @@ pub async fn run_segment(
         fleet: fleet.unwrap_or_default(),
         calls: window.calls,
         lost: window.lost,
+        concurrent_per_key: window.concurrent_per_key,
     });
     Ok(CheckSegment {
         schema_version: SEGMENT_SCHEMA,
@@ -354,7 +358,9 @@ pub fn truth_union(segments: &[CheckSegment]) -> Result<Option<Window>, SegmentE
     let mut seen = BTreeSet::new();
     let mut calls: Vec<(&str, &CallRecord)> = Vec::new();
     let mut lost = BTreeSet::new();
+    let mut concurrent_per_key = BTreeMap::new();
     for truth in segments.iter().filter_map(|s| s.truth.as_ref()) {
+        concurrent_per_key.extend(truth.concurrent_per_key.clone());
         for call in &truth.calls {
             if seen.insert((truth.fleet.as_str(), call.mock.as_str(), call.id)) {
                 calls.push((truth.fleet.as_str(), call));
@@ -367,6 +373,7 @@ pub fn truth_union(segments: &[CheckSegment]) -> Result<Option<Window>, SegmentE
     Ok(Some(Window {
         calls: calls.into_iter().map(|(_, c)| c.clone()).collect(),
         lost: lost.into_iter().collect(),
+        concurrent_per_key,
     }))
 }
 
@@ -463,6 +470,7 @@ mod tests {
                 fleet: fleet.into(),
                 calls: calls.iter().map(|(m, id)| call(m, *id)).collect(),
                 lost: Vec::new(),
+                concurrent_per_key: [("elevenlabs".to_owned(), 15)].into(),
             }),
         }
     }
@@ -495,6 +503,8 @@ mod tests {
                 ("openai", 3)
             ]
         );
+        // the mocks' per-key limits come along, for the concurrency check
+        assert_eq!(window.concurrent_per_key["elevenlabs"], 15);
     }
 
     #[test]

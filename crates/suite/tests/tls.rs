@@ -74,7 +74,8 @@ async fn a_gateway_behind_tls_is_checked_with_its_ca_and_unreachable_without() {
     let out = std::env::temp_dir().join(format!("gatebench-suite-tls-{}", std::process::id()));
     let options = |trust: Trust| SuiteOptions {
         target: Some(url.clone()),
-        mocks: None,
+        // the burst is judged by the mocks' books
+        mocks: stack.mock_url("openai"),
         keys: vec!["gb-alpha-dev".into()],
         profile: gatebench_suite::TargetProfile::load("gatebench").unwrap(),
         seed: None,

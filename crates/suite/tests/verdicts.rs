@@ -234,24 +234,40 @@ async fn a_price_file_that_disagrees_with_the_ledger_fails_the_cost_check() {
     );
 }
 
+/// A burst of the chat workload on a stack adjusted by `stack` (`[check.stack]` lines).
+async fn burst_on(stack: &str) -> SuiteReport {
+    let file = suite(&format!(
+        "[[check]]\nname = \"burst\"\nseverity = \"major\"\nkind = \"concurrency\"\nscenario = \"chat.toml\"\n[check.stack]\n{stack}"
+    ));
+    run(&file, None).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tiny_upstream_fails_the_burst() {
-    let file = suite(
-        r#"
-[[check]]
-name = "burst"
-severity = "major"
-kind = "concurrency"
-scenario = "chat.toml"
-[check.stack]
-concurrency = { openai = 1, deepseek = 1 }
-queue_capacity = { openai = 1, deepseek = 1 }
-"#,
-    );
-    let report = run(&file, None).await;
+    let report = burst_on(
+        "concurrency = { openai = 1, deepseek = 1 }\nqueue_capacity = { openai = 1, deepseek = 1 }\n",
+    )
+    .await;
     assert_eq!(report.verdict, Verdict::NotReady);
     let burst = failed(&report, "burst");
     assert!(!burst.criteria[0].passed, "{}", burst.criteria[0].measured);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_queued_behind_too_few_slots_of_the_targets_own_fails_on_added_latency() {
+    // One OpenAI slot at the gateway and a queue that holds the whole burst: every
+    // request is answered, but most wait in the gateway while OpenAI (no per-key
+    // concurrency limit) had room for them.
+    let report = burst_on("concurrency = { openai = 1, deepseek = 1 }\ntime_scale = 0.02\n").await;
+    assert_eq!(report.verdict, Verdict::NotReady);
+    let burst = failed(&report, "burst");
+    let [success, added, unaccounted] = &burst.criteria[..] else {
+        panic!("{:?}", burst.criteria);
+    };
+    assert!(success.passed, "{}", success.measured);
+    assert!(unaccounted.passed, "{}", unaccounted.measured);
+    assert_eq!(added.name, "p95 latency added by the target");
+    assert!(!added.passed, "{}", added.measured);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -165,6 +165,11 @@ pub struct CallPage {
     pub dropped: u64,
     /// Calls the log keeps at most.
     pub capacity: usize,
+    /// Requests one API key may have in flight at this mock (its profile's
+    /// `rate_limits.concurrent_requests`; 0 = no limit). While a key is at it, the
+    /// provider has no room for that key's next request.
+    #[serde(default)]
+    pub concurrent_per_key: u32,
 }
 
 /// Totals of one group of calls.

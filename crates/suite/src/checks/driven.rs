@@ -65,7 +65,11 @@ pub fn segmentable(spec: &CheckSpec) -> Result<(), &'static str> {
 fn judged_by_truth(kind: CheckKind) -> bool {
     matches!(
         kind,
-        CheckKind::Streaming | CheckKind::Usage | CheckKind::Errors | CheckKind::App
+        CheckKind::Concurrency
+            | CheckKind::Streaming
+            | CheckKind::Usage
+            | CheckKind::Errors
+            | CheckKind::App
     )
 }
 
@@ -116,7 +120,7 @@ pub fn verdict(ctx: &Ctx<'_>, driven: Driven) -> Result<CheckOutcome, String> {
         Ok::<_, String>(Judged::new(results, window))
     };
     match kind {
-        CheckKind::Concurrency => concurrency::verdict(ctx, results),
+        CheckKind::Concurrency => concurrency::verdict(ctx, judged(results)?),
         CheckKind::Streaming => streaming::verdict(ctx, judged(results)?),
         CheckKind::Usage => usage::verdict(ctx, judged(results)?),
         CheckKind::Errors => errors::verdict(ctx, judged(results)?),

@@ -177,7 +177,7 @@ mod tests {
             results,
             Window {
                 calls,
-                lost: Vec::new(),
+                ..Window::default()
             },
         )
     }
