@@ -26,7 +26,7 @@ use crate::meta::Meta;
 use crate::pipeline::{self, Answer, Cache, Call, ChatAnswer};
 use crate::record::Record;
 use crate::render::render;
-use crate::request::{body_for, to_the_end};
+use crate::request::{body_for, object, to_the_end};
 use crate::state::{CachedChat, CachedChoice, Gateway};
 
 /// Completion tokens reserved for a request that sets no cap (OpenAI's own default
@@ -34,12 +34,12 @@ use crate::state::{CachedChat, CachedChoice, Gateway};
 pub const DEFAULT_MAX_OUTPUT: u64 = 4096;
 
 /// The route handler.
-pub async fn handle(
+pub fn handle(
     State(gateway): State<Arc<Gateway>>,
     headers: HeaderMap,
     Incoming { meta, body }: Incoming<ChatCompletionRequest>,
-) -> Result<Response, GatewayError> {
-    to_the_end(async move { serve(&gateway, meta, &headers, body).await }).await
+) -> impl Future<Output = Result<Response, GatewayError>> + Send {
+    to_the_end(async move { serve(&gateway, meta, &headers, body).await })
 }
 
 async fn serve(
@@ -50,7 +50,6 @@ async fn serve(
 ) -> Result<Response, GatewayError> {
     let JsonBody {
         bytes: body,
-        mut value,
         request,
     } = body;
     if request.model.trim().is_empty() {
@@ -81,7 +80,7 @@ async fn serve(
     // Nothing to look up and nothing to store: no keys to compute.
     let uses_cache = !(meta.no_cache && meta.no_store);
     let keys = (gateway.config.cache.enabled && choices == 1 && uses_cache)
-        .then(|| ChatKeys::from_request(&meta.tenant.id, &value))
+        .then(|| ChatKeys::from_request(&meta.tenant.id, &object(&body)))
         .flatten();
     let stream = request.is_stream();
     let answer = ChatAnswer {
@@ -91,8 +90,11 @@ async fn serve(
         prompt_tokens,
     };
     // Upstream: always ask for the usage of a stream, to bill it.
-    let upstream = if stream && let Some(object) = value.as_object_mut() {
-        object.insert("stream_options".into(), json!({ "include_usage": true }));
+    let upstream = if stream {
+        let mut value = object(&body);
+        if let Some(fields) = value.as_object_mut() {
+            fields.insert("stream_options".into(), json!({ "include_usage": true }));
+        }
         Bytes::from(serde_json::to_vec(&value).unwrap_or_default())
     } else {
         body
@@ -103,7 +105,7 @@ async fn serve(
             usage: completion.usage.as_ref().map(billed_usage),
         })
     };
-    let body_for = body_for(upstream, &value, "model");
+    let body_for = body_for(upstream, "model");
     let call = Call {
         route: "chat",
         kind: Kind::Chat,

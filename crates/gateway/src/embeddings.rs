@@ -20,16 +20,16 @@ use crate::extract::{Incoming, JsonBody};
 use crate::meta::Meta;
 use crate::pipeline::{self, Answer, Cache, Call};
 use crate::render::render;
-use crate::request::{body_for, to_the_end};
+use crate::request::{body_for, object, to_the_end};
 use crate::state::Gateway;
 
 /// The route handler.
-pub async fn handle(
+pub fn handle(
     State(gateway): State<Arc<Gateway>>,
     headers: HeaderMap,
     Incoming { meta, body }: Incoming<EmbeddingRequest>,
-) -> Result<Response, GatewayError> {
-    to_the_end(async move { serve(&gateway, meta, &headers, body).await }).await
+) -> impl Future<Output = Result<Response, GatewayError>> + Send {
+    to_the_end(async move { serve(&gateway, meta, &headers, body).await })
 }
 
 /// Input tokens of an embeddings request, as OpenAI counts them (cl100k_base).
@@ -49,17 +49,14 @@ async fn serve(
     headers: &HeaderMap,
     body: JsonBody<EmbeddingRequest>,
 ) -> Result<Response, GatewayError> {
-    let JsonBody {
-        bytes,
-        value,
-        request,
-    } = body;
+    let JsonBody { bytes, request } = body;
+    let value = object(&bytes);
     let accept = |body: &[u8]| {
         Some(Accepted {
             usage: Some(billed_usage(body)?),
         })
     };
-    let body_for = body_for(bytes, &value, "model");
+    let body_for = body_for(bytes, "model");
     let call = Call {
         route: "embeddings",
         kind: Kind::Embeddings,

@@ -16,11 +16,10 @@ use gatebench_wire::gateway::REQUEST_ID;
 use http::HeaderValue;
 use http::request::Parts;
 use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use crate::error::{GatewayError, detail_route};
 use crate::meta::Meta;
-use crate::request::{json_object, read, typed};
+use crate::request::{read, typed_object};
 use crate::state::Gateway;
 use crate::timing::Timing;
 
@@ -127,12 +126,11 @@ impl FromRequestParts<Arc<Gateway>> for Meta {
     }
 }
 
-/// A request's JSON body: its bytes, the object they hold, and the typed request.
+/// A request's JSON body: its bytes (a JSON object; [`crate::request::object`]
+/// builds it where a route needs it) and the typed request.
 pub struct JsonBody<T> {
     /// The bytes as received.
     pub bytes: Bytes,
-    /// The JSON object.
-    pub value: Value,
     /// The typed request (`serde::de::IgnoredAny` for a route that only needs an
     /// object).
     pub request: T,
@@ -163,13 +161,8 @@ impl<T: DeserializeOwned> FromRequest<Arc<Gateway>> for Incoming<T> {
         let parse = async {
             let bytes = read(body, gateway.config.body_limit).await?;
             meta.timing = Timing::start();
-            let value = json_object(&bytes)?;
-            let request = typed(&value)?;
-            Ok(JsonBody {
-                bytes,
-                value,
-                request,
-            })
+            let request = typed_object(&bytes)?;
+            Ok(JsonBody { bytes, request })
         };
         let body = parse.await.map_err(|e| shaped(path, e))?;
         Ok(Incoming { meta, body })

@@ -13,6 +13,7 @@ use bytes::Bytes;
 use futures::FutureExt;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use gatebench_serve::body::{BodyError, classify};
 
@@ -56,7 +57,11 @@ pub fn mark_sent() {
 /// the request's own task and moves to a task of its own only when its client
 /// hangs up after it was sent, so a call pays no task hand-over. A panic in the
 /// work answers 500.
-pub async fn to_the_end<Fut>(work: Fut) -> Result<Response, GatewayError>
+///
+/// The work is boxed here, before any future holds it: a route's work is most of
+/// its handler's future (kilobytes), which would otherwise be copied each time a
+/// future holding it moves (into axum's box, into this one's state).
+pub fn to_the_end<Fut>(work: Fut) -> impl Future<Output = Result<Response, GatewayError>> + Send
 where
     Fut: Future<Output = Result<Response, GatewayError>> + Send + 'static,
 {
@@ -66,15 +71,17 @@ where
         work: Some(Box::pin(work)),
         sent,
     };
-    call.await.unwrap_or_else(|panic| {
-        let reason = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        Err(GatewayError::Internal(format!(
-            "the call panicked: {reason}"
-        )))
+    call.map(|done| {
+        done.unwrap_or_else(|panic| {
+            let reason = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            Err(GatewayError::Internal(format!(
+                "the call panicked: {reason}"
+            )))
+        })
     })
 }
 
@@ -112,7 +119,7 @@ impl<F: Future + Send + 'static> Drop for Detachable<F> {
 }
 
 /// The body as a JSON object; anything else is a 400 naming what is wrong.
-pub fn json_object(body: &Bytes) -> Result<Value, GatewayError> {
+pub fn json_object(body: &[u8]) -> Result<Value, GatewayError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         GatewayError::bad_request(
             format!(
@@ -133,17 +140,8 @@ pub fn json_object(body: &Bytes) -> Result<Value, GatewayError> {
     }
     // names the gateway stores in its ledger and echoes in headers stay short
     for field in ["model", "model_id"] {
-        if let Some(name) = value.get(field).and_then(Value::as_str)
-            && name.chars().count() > MAX_NAME
-        {
-            return Err(GatewayError::BadRequest {
-                message: format!(
-                    "Invalid '{field}': string too long. Expected a string with maximum length {MAX_NAME}, but got a string with length {} instead.",
-                    name.chars().count()
-                ),
-                param: Some(field.to_owned()),
-                code: Some("string_above_max_length"),
-            });
+        if let Some(name) = value.get(field).and_then(Value::as_str) {
+            too_long(field, name)?;
         }
     }
     Ok(value)
@@ -151,6 +149,70 @@ pub fn json_object(body: &Bytes) -> Result<Value, GatewayError> {
 
 /// Longest model name taken (OpenAI's own limit for such strings is 256).
 pub const MAX_NAME: usize = 256;
+
+/// A JSON object body as `T`, read straight from its bytes: the object itself is
+/// built only where a route needs it ([`object`]: a cache key, a stream's added
+/// options, a fallback's model). A body
+/// that does not read as `T` is read again as [`json_object`] and [`typed`] read it,
+/// so what is wrong is said the same way.
+pub fn typed_object<T: DeserializeOwned>(body: &Bytes) -> Result<T, GatewayError> {
+    // valid JSON (the parse reads it whole) that opens with a brace is an object;
+    // UTF-8 is checked as a whole, since values the type ignores are not read
+    if body.trim_ascii_start().first() == Some(&b'{')
+        && let Ok(text) = std::str::from_utf8(body)
+        && let Ok(typed) = serde_json::from_str::<T>(text)
+    {
+        check_names(body)?;
+        return Ok(typed);
+    }
+    typed(&json_object(body)?)
+}
+
+/// The object a body [`typed_object`] took holds.
+pub fn object(body: &[u8]) -> Value {
+    serde_json::from_slice(body).unwrap_or_default()
+}
+
+/// The names the gateway stores in its ledger and echoes in headers (`model`,
+/// `model_id`), when strings, are no longer than [`MAX_NAME`].
+fn check_names(body: &[u8]) -> Result<(), GatewayError> {
+    #[derive(serde::Deserialize)]
+    struct Names<'a> {
+        #[serde(borrow)]
+        model: Option<&'a RawValue>,
+        #[serde(borrow)]
+        model_id: Option<&'a RawValue>,
+    }
+    // a longer name needs more bytes than that
+    if body.len() <= MAX_NAME {
+        return Ok(());
+    }
+    let Ok(names) = serde_json::from_slice::<Names<'_>>(body) else {
+        // a name given twice, say: the object's reading (the last one) decides
+        return json_object(body).map(drop);
+    };
+    for (field, raw) in [("model", names.model), ("model_id", names.model_id)] {
+        if let Some(name) = raw.and_then(|r| serde_json::from_str::<String>(r.get()).ok()) {
+            too_long(field, &name)?;
+        }
+    }
+    Ok(())
+}
+
+/// A 400 for a name longer than [`MAX_NAME`].
+fn too_long(field: &str, name: &str) -> Result<(), GatewayError> {
+    let chars = name.chars().count();
+    if chars <= MAX_NAME {
+        return Ok(());
+    }
+    Err(GatewayError::BadRequest {
+        message: format!(
+            "Invalid '{field}': string too long. Expected a string with maximum length {MAX_NAME}, but got a string with length {chars} instead."
+        ),
+        param: Some(field.to_owned()),
+        code: Some("string_above_max_length"),
+    })
+}
 
 /// A typed view of a JSON body; type errors name the parameter. A body that
 /// types is read once, without tracking where the reader is; only one that does
@@ -182,29 +244,119 @@ pub fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, GatewayError> {
 }
 
 /// The body of a request for each upstream target: the bytes as they came when the
-/// target takes the model asked for, else `value` with `field` naming the target's
-/// model (a fallback).
-pub fn body_for<'a>(
-    original: Bytes,
-    value: &'a Value,
-    field: &'a str,
-) -> impl Fn(&Target) -> Bytes + Send + Sync + 'a {
+/// target takes the model asked for, else the object they hold with `field` naming
+/// the target's model (a fallback).
+pub fn body_for(original: Bytes, field: &str) -> impl Fn(&Target) -> Bytes + Send + Sync + '_ {
     move |target: &Target| match target.model.as_deref() {
         None => original.clone(),
-        Some(model) => with_field(value, field, Some(model)),
+        Some(model) => with_field(object(&original), field, model),
     }
 }
 
 /// Replaces a top-level string field (the model, on a fallback) and serialises.
-pub fn with_field(value: &Value, field: &str, replacement: Option<&str>) -> Bytes {
-    match replacement {
-        None => Bytes::from(serde_json::to_vec(value).unwrap_or_default()),
-        Some(new) => {
-            let mut value = value.clone();
-            if let Some(object) = value.as_object_mut() {
-                object.insert(field.to_owned(), Value::String(new.to_owned()));
-            }
-            Bytes::from(serde_json::to_vec(&value).unwrap_or_default())
+fn with_field(mut value: Value, field: &str, new: &str) -> Bytes {
+    if let Some(object) = value.as_object_mut() {
+        object.insert(field.to_owned(), Value::String(new.to_owned()));
+    }
+    Bytes::from(serde_json::to_vec(&value).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use gatebench_wire::elevenlabs::TextToSpeechRequest;
+    use gatebench_wire::openai::ChatCompletionRequest;
+    use proptest::prelude::*;
+    use serde::de::IgnoredAny;
+
+    use super::*;
+    use crate::checked::mutated;
+
+    /// Request bodies: a chat request, one whose model is one character too long,
+    /// a speech request with a long `model_id`, and one naming its model twice
+    /// (the last one counts).
+    const BODIES: [&str; 4] = [
+        r#"{"model":"gpt-4o-mini","max_tokens":50,"stream":false,"messages":[{"role":"user","content":"caf\u00e9 \"reset\" my password?"}]}"#,
+        r#"{"model":"mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm","messages":[{"role":"user","content":"hi"}]}"#,
+        r#"{"text":"Hello there.","model_id":"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"}"#,
+        r#"{"model":"mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm","model":"ok","messages":[]}"#,
+    ];
+
+    /// What reading the object first, then its type, makes of a body: the typed
+    /// request as JSON, or the error's words.
+    fn through_the_object<T: DeserializeOwned + serde::Serialize>(
+        body: &[u8],
+    ) -> Result<Value, String> {
+        json_object(body)
+            .and_then(|value| typed::<T>(&value))
+            .map(|t| serde_json::to_value(t).unwrap())
+            .map_err(|e| format!("{e:?}"))
+    }
+
+    fn straight<T: DeserializeOwned + serde::Serialize>(body: &[u8]) -> Result<Value, String> {
+        typed_object::<T>(&Bytes::copy_from_slice(body))
+            .map(|t| serde_json::to_value(t).unwrap())
+            .map_err(|e| format!("{e:?}"))
+    }
+
+    /// Both readings, for each request type a route reads.
+    fn agree(body: &[u8]) -> Result<(), TestCaseError> {
+        let text = String::from_utf8_lossy(body);
+        prop_assert_eq!(
+            straight::<ChatCompletionRequest>(body),
+            through_the_object::<ChatCompletionRequest>(body),
+            "{}",
+            text
+        );
+        prop_assert_eq!(
+            straight::<TextToSpeechRequest>(body),
+            through_the_object::<TextToSpeechRequest>(body),
+            "{}",
+            text
+        );
+        let ignored =
+            |r: Result<IgnoredAny, GatewayError>| r.map(drop).map_err(|e| format!("{e:?}"));
+        prop_assert_eq!(
+            ignored(typed_object(&Bytes::copy_from_slice(body))),
+            ignored(json_object(body).and_then(|v| typed(&v))),
+            "{}",
+            text
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn reading_the_type_straight_agrees_with_reading_the_object_first() {
+        for body in BODIES {
+            agree(body.as_bytes()).unwrap();
+        }
+        // what the straight reading must not take for an object
+        for body in [
+            "[\"gpt-4o-mini\",50]",
+            "\"text\"",
+            "7",
+            " {} x",
+            "{\"model\":\"a\"}{}",
+        ] {
+            agree(body.as_bytes()).unwrap();
+            assert!(
+                straight::<IgnoredAnyJson>(body.as_bytes()).is_err(),
+                "{body}"
+            );
         }
     }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2048))]
+
+        /// A body cut anywhere, or with any byte changed, reads the same either way:
+        /// the same request, or the same error.
+        #[test]
+        fn both_readings_agree_on_damaged_bodies(body in mutated(&BODIES, &b"\"\\0}]{[,:1an -\xff\xc3e"[..])) {
+            agree(&body)?;
+        }
+    }
+
+    /// Any JSON object, as a type (`IgnoredAny` does not serialise).
+    #[derive(serde::Serialize, serde::Deserialize)]
+    struct IgnoredAnyJson {}
 }

@@ -20,22 +20,21 @@ use crate::request::to_the_end;
 use crate::state::Gateway;
 
 /// `POST /v1/personality`.
-pub async fn personality(
+pub fn personality(
     State(gateway): State<Arc<Gateway>>,
     headers: HeaderMap,
     Incoming { meta, body }: Incoming<IgnoredAny>,
-) -> Result<Response, GatewayError> {
+) -> impl Future<Output = Result<Response, GatewayError>> + Send {
     to_the_end(async move { serve(&gateway, Service::Personality, meta, &headers, body).await })
-        .await
 }
 
 /// `POST /v1/webvtt`.
-pub async fn webvtt(
+pub fn webvtt(
     State(gateway): State<Arc<Gateway>>,
     headers: HeaderMap,
     Incoming { meta, body }: Incoming<IgnoredAny>,
-) -> Result<Response, GatewayError> {
-    to_the_end(async move { serve(&gateway, Service::Webvtt, meta, &headers, body).await }).await
+) -> impl Future<Output = Result<Response, GatewayError>> + Send {
+    to_the_end(async move { serve(&gateway, Service::Webvtt, meta, &headers, body).await })
 }
 
 #[derive(Clone, Copy)]

@@ -24,7 +24,7 @@ use crate::extract::{Incoming, JsonBody};
 use crate::meta::Meta;
 use crate::pipeline::{self, Answer, Cache, Call};
 use crate::render::render;
-use crate::request::{MAX_NAME, body_for, to_the_end};
+use crate::request::{MAX_NAME, body_for, object, to_the_end};
 use crate::state::Gateway;
 
 /// ElevenLabs' default model, used for pricing when the request names none.
@@ -61,13 +61,13 @@ impl Form {
 macro_rules! form_handler {
     ($name:ident, $form:expr) => {
         /// Route handler.
-        pub async fn $name(
+        pub fn $name(
             State(gateway): State<Arc<Gateway>>,
             Path(voice): Path<String>,
             RawQuery(query): RawQuery,
             headers: HeaderMap,
             Incoming { meta, body }: Incoming<TextToSpeechRequest>,
-        ) -> Result<Response, GatewayError> {
+        ) -> impl Future<Output = Result<Response, GatewayError>> + Send {
             to_the_end(async move {
                 serve(
                     &gateway,
@@ -80,7 +80,6 @@ macro_rules! form_handler {
                 )
                 .await
             })
-            .await
         }
     };
 }
@@ -117,11 +116,8 @@ async fn serve(
             kind: "string_too_long".into(),
         });
     }
-    let JsonBody {
-        bytes,
-        value,
-        request,
-    } = body;
+    let JsonBody { bytes, request } = body;
+    let value = object(&bytes);
     let model = request
         .model_id
         .clone()
@@ -137,7 +133,7 @@ async fn serve(
         };
         valid.then_some(Accepted::default())
     };
-    let body_for = body_for(bytes, &value, "model_id");
+    let body_for = body_for(bytes, "model_id");
     let usage_of = |headers: &HeaderMap, _: &[u8]| {
         billed_characters(headers).map(|characters| Usage {
             characters,
