@@ -163,7 +163,7 @@ impl Record {
 
     /// Writes the record into `headers` (server-timing measured now).
     pub fn write(&self, meta: &Meta, headers: &mut HeaderMap) {
-        headers.reserve(9);
+        headers.reserve(RECORD_HEADERS);
         put(headers, REQUEST_ID, &meta.id);
         headers.insert(CACHE, HeaderValue::from_static(self.cache.as_str()));
         if let Some(similarity) = self.similarity {
@@ -219,6 +219,9 @@ pub fn reserve(
         })
 }
 
+/// Headers [`Record::write`] adds at most.
+const RECORD_HEADERS: usize = 9;
+
 /// Upstream response headers worth passing back: the content type and the
 /// provider's own metadata (rate limits, request ids, character cost), never
 /// hop-by-hop or length headers (the gateway sets its own framing).
@@ -233,7 +236,8 @@ pub fn passthrough(upstream: &HeaderMap) -> HeaderMap {
         "trailer",
         "proxy-connection",
     ];
-    let mut out = HeaderMap::new();
+    // sized for the record's headers too, so writing them does not grow the map
+    let mut out = HeaderMap::with_capacity(upstream.len() + RECORD_HEADERS);
     for (name, value) in upstream {
         let n = name.as_str();
         if DROP.contains(&n)
