@@ -152,9 +152,8 @@ pub const MAX_NAME: usize = 256;
 
 /// A JSON object body as `T`, read straight from its bytes: the object itself is
 /// built only where a route needs it ([`object`]: a cache key, a stream's added
-/// options, a fallback's model). A body
-/// that does not read as `T` is read again as [`json_object`] and [`typed`] read it,
-/// so what is wrong is said the same way.
+/// options, a fallback's model). A body that does not read as `T` is read again as
+/// [`json_object`] and [`typed`] read it, so what is wrong is said the same way.
 pub fn typed_object<T: DeserializeOwned>(body: &Bytes) -> Result<T, GatewayError> {
     // valid JSON (the parse reads it whole) that opens with a brace is an object;
     // UTF-8 is checked as a whole, since values the type ignores are not read
@@ -276,9 +275,9 @@ mod tests {
     /// (the last one counts).
     const BODIES: [&str; 4] = [
         r#"{"model":"gpt-4o-mini","max_tokens":50,"stream":false,"messages":[{"role":"user","content":"caf\u00e9 \"reset\" my password?"}]}"#,
-        r#"{"model":"mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm","messages":[{"role":"user","content":"hi"}]}"#,
-        r#"{"text":"Hello there.","model_id":"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"}"#,
-        r#"{"model":"mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm","model":"ok","messages":[]}"#,
+        r#"{"model":"mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm","messages":[{"role":"user","content":"hi"}]}"#,
+        r#"{"text":"Hello there.","model_id":"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee"}"#,
+        r#"{"model":"mmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmmm","model":"ok","messages":[]}"#,
     ];
 
     /// What reading the object first, then its type, makes of a body: the typed
@@ -329,6 +328,11 @@ mod tests {
         for body in BODIES {
             agree(body.as_bytes()).unwrap();
         }
+        let refused = |body: &str| straight::<IgnoredAnyJson>(body.as_bytes()).unwrap_err();
+        assert!(refused(BODIES[1]).contains("string_above_max_length"));
+        assert!(refused(BODIES[2]).contains("'model_id'"));
+        // the last of two names counts
+        assert!(straight::<IgnoredAnyJson>(BODIES[3].as_bytes()).is_ok());
         // what the straight reading must not take for an object
         for body in [
             "[\"gpt-4o-mini\",50]",
