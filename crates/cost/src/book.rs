@@ -29,7 +29,7 @@ pub const SHIPPED_PRICE_FILES: [(&str, &str); 4] = [
 /// All known prices by model id, and the fallback for the rest.
 #[derive(Clone, Debug)]
 pub struct PriceBook {
-    prices: HashMap<String, Price>,
+    prices: HashMap<String, Price, foldhash::fast::RandomState>,
     fallback: FallbackPrice,
 }
 
@@ -88,7 +88,7 @@ impl PriceBook {
     /// Builds the book from `(file name, file text)` pairs, with the default
     /// fallback price. A model id may appear only once across all files.
     pub fn from_files(files: &[(&str, &str)]) -> Result<PriceBook, PricingError> {
-        let mut prices: HashMap<String, Price> = HashMap::new();
+        let mut prices: HashMap<String, Price, _> = HashMap::default();
         let mut lines: HashMap<String, usize> = HashMap::new();
         for (file, text) in files {
             for loaded in parse_file(file, text)? {

@@ -63,7 +63,7 @@ pub struct OverBudget {
     pub requested: Decimal,
 }
 
-type Accounts = Arc<Mutex<HashMap<Arc<str>, BudgetState>>>;
+type Accounts = Arc<Mutex<HashMap<Arc<str>, BudgetState, foldhash::fast::RandomState>>>;
 
 /// Every tenant's budget; cheap to clone (shared), safe to use from any thread.
 #[derive(Clone, Debug, Default)]
@@ -81,7 +81,9 @@ pub struct Reservation {
     open: bool,
 }
 
-fn lock(accounts: &Accounts) -> MutexGuard<'_, HashMap<Arc<str>, BudgetState>> {
+fn lock(
+    accounts: &Accounts,
+) -> MutexGuard<'_, HashMap<Arc<str>, BudgetState, foldhash::fast::RandomState>> {
     // Nothing panics while the lock is held, so a poisoned map is still consistent.
     accounts.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -188,7 +190,7 @@ impl Budgets {
 
 /// The tenant's account, created unlimited if it has none.
 fn account<'m>(
-    accounts: &'m mut HashMap<Arc<str>, BudgetState>,
+    accounts: &'m mut HashMap<Arc<str>, BudgetState, foldhash::fast::RandomState>,
     tenant: &str,
 ) -> (Arc<str>, &'m mut BudgetState) {
     let key = match accounts.get_key_value(tenant) {

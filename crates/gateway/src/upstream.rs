@@ -68,7 +68,7 @@ pub struct Upstreams {
     /// policy) cost more than the rest of a proxied call's client side.
     client: Client<HttpsConnector<HttpConnector>, Full<Bytes>>,
     providers: Vec<Arc<Provider>>,
-    routes: HashMap<String, Vec<(usize, Option<String>)>>,
+    routes: HashMap<String, Vec<(usize, Option<String>)>, foldhash::fast::RandomState>,
 }
 
 /// An upstream setting that cannot be used.
@@ -168,7 +168,7 @@ impl Upstreams {
                 .iter()
                 .position(|p: &Arc<Provider>| p.config.name == name)
         };
-        let mut routes = HashMap::new();
+        let mut routes = HashMap::default();
         for route in &config.routes {
             let mut plan = Vec::new();
             // Validation has checked that every provider named exists.

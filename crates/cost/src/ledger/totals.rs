@@ -83,7 +83,7 @@ fn model_key(provider: &str, model: &str) -> String {
 /// All tenants' totals.
 #[derive(Debug, Default)]
 pub(crate) struct Totals {
-    tenants: HashMap<String, TenantTotals>,
+    tenants: HashMap<String, TenantTotals, foldhash::fast::RandomState>,
 }
 
 impl Totals {
