@@ -79,10 +79,14 @@ async fn serve(
     };
     // Nothing to look up and nothing to store: no keys to compute.
     let uses_cache = !(meta.no_cache && meta.no_store);
-    let keys = (gateway.config.cache.enabled && choices == 1 && uses_cache)
-        .then(|| ChatKeys::from_request(&meta.tenant.id, &object(&body)))
-        .flatten();
+    let keyed = gateway.config.cache.enabled && choices == 1 && uses_cache;
     let stream = request.is_stream();
+    // The object, built once, only when the keys or a stream's options need it.
+    let mut value = (keyed || stream).then(|| object(&body));
+    let keys = value
+        .as_ref()
+        .filter(|_| keyed)
+        .and_then(|value| ChatKeys::from_request(&meta.tenant.id, value));
     let answer = ChatAnswer {
         stream,
         client_usage: request.include_usage(),
@@ -90,14 +94,14 @@ async fn serve(
         prompt_tokens,
     };
     // Upstream: always ask for the usage of a stream, to bill it.
-    let upstream = if stream {
-        let mut value = object(&body);
-        if let Some(fields) = value.as_object_mut() {
-            fields.insert("stream_options".into(), json!({ "include_usage": true }));
+    let upstream = match value.as_mut().filter(|_| stream) {
+        Some(value) => {
+            if let Some(fields) = value.as_object_mut() {
+                fields.insert("stream_options".into(), json!({ "include_usage": true }));
+            }
+            Bytes::from(serde_json::to_vec(value).unwrap_or_default())
         }
-        Bytes::from(serde_json::to_vec(&value).unwrap_or_default())
-    } else {
-        body
+        None => body,
     };
     let accept = |body: &[u8]| {
         let completion = checked::parse::<Checked>(body)?;
