@@ -3,15 +3,14 @@
 //! hyper splits a client connection into a sender and a connection future that does
 //! the I/O. Spawning the connection future as its own task costs two task wake-ups
 //! per request; polling it beside the request, in the task that waits for the answer
-//! anyway, saves them. Between requests nobody polls it, so before reusing it we poll
-//! it once to notice a close by the server.
+//! anyway, saves them. Between requests nobody polls it: a close by the server in
+//! that time is seen when the next request is handed over, before it is written.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::Poll;
 
 use bytes::Bytes;
-use futures::FutureExt as _;
 use http_body_util::Full;
 use hyper::client::conn::http1::{Connection, SendRequest};
 use hyper_util::rt::TokioIo;
@@ -47,14 +46,10 @@ impl Conn {
         })
     }
 
-    /// Whether the connection can take another request; polls its I/O once so that a
-    /// close by the server since the last request is seen now, not as a failed request.
-    pub fn alive(&mut self) -> bool {
-        if let Some(d) = self.driver.as_mut()
-            && d.as_mut().now_or_never().is_some()
-        {
-            self.driver = None;
-        }
+    /// Whether the connection is still open as far as is known without polling it:
+    /// a close by the server while nobody polled it shows when the next request is
+    /// handed to it, which gives that request back unsent.
+    pub fn open_for_requests(&self) -> bool {
         self.driver.is_some() && !self.sender.is_closed()
     }
 }

@@ -365,62 +365,113 @@ async fn http_exchange(
     prepared: &Prepared,
     payload: Payload,
     sent: Instant,
-    trace: Option<Box<crate::metrics::Trace>>,
+    mut trace: Option<Box<crate::metrics::Trace>>,
 ) -> Exchange {
-    if !slot.as_mut().is_some_and(Conn::alive) {
-        *slot = None;
-        // boxed: connecting is rare and its state would bloat every request's future
-        match Box::pin(Conn::open(endpoint)).await {
-            Ok(c) => *slot = Some(c),
-            Err(o) => return Exchange::failed(o),
+    let mut unsent = None;
+    // a request the connection never wrote (it had closed, say while the VU thought)
+    // goes out once more, on a new connection
+    for fresh_only in [false, true] {
+        if fresh_only || !slot.as_ref().is_some_and(Conn::open_for_requests) {
+            *slot = None;
+            // boxed: connecting is rare and its state would bloat every request's future
+            match Box::pin(Conn::open(endpoint)).await {
+                Ok(c) => *slot = Some(c),
+                Err(o) => return Exchange::failed(o),
+            }
+        }
+        let Some(Conn { sender, driver }) = slot.as_mut() else {
+            return Exchange::failed(Outcome::Reset);
+        };
+        let request = unsent.take().unwrap_or(Outgoing::First(&payload.body));
+        let work = std::pin::pin!(exchange_on(sender, request, prepared, sent, trace));
+        match drive(driver, work).await {
+            Sent::Answered(ex) => return ex,
+            Sent::Unsent(r, t) => (unsent, trace) = (Some(Outgoing::Again(r)), t),
         }
     }
-    let Some(Conn { sender, driver }) = slot.as_mut() else {
-        return Exchange::failed(Outcome::Reset);
-    };
-    let mut builder = Request::builder()
-        .method(prepared.method.clone())
-        .uri(prepared.uri.clone());
-    if let Some(h) = builder.headers_mut() {
-        // `Host` is among the prepared headers
-        h.clone_from(&prepared.headers);
-        if let Some(t) = trace.as_ref() {
-            for (name, value) in [
-                (trace::CORRELATION, t.client_request_id.clone()),
-                (trace::TRACEPARENT, trace::traceparent(&t.client_request_id)),
-            ] {
-                if let Ok(value) = http::HeaderValue::from_str(&value) {
-                    h.insert(name, value);
-                }
+    Exchange::failed(Outcome::Reset)
+}
+
+/// A request to hand to a connection.
+enum Outgoing<'a> {
+    /// Not built yet: built where it is handed over, so that it is not moved on
+    /// the way.
+    First(&'a bytes::Bytes),
+    /// Built, and given back unsent by a connection that closed.
+    Again(Box<Request<Body>>),
+}
+
+/// The request with the prepared method, path and headers, a traced request's
+/// ids, and `body`.
+fn build_request(
+    prepared: &Prepared,
+    body: bytes::Bytes,
+    trace: Option<&crate::metrics::Trace>,
+) -> Request<Body> {
+    let mut request = Request::new(Full::new(body));
+    *request.method_mut() = prepared.method.clone();
+    *request.uri_mut() = prepared.uri.clone();
+    // `Host` is among the prepared headers
+    let headers = request.headers_mut();
+    headers.clone_from(&prepared.headers);
+    if let Some(t) = trace {
+        for (name, value) in [
+            (trace::CORRELATION, t.client_request_id.clone()),
+            (trace::TRACEPARENT, trace::traceparent(&t.client_request_id)),
+        ] {
+            if let Ok(value) = http::HeaderValue::from_str(&value) {
+                headers.insert(name, value);
             }
         }
     }
-    let request = match builder.body(Full::new(payload.body)) {
-        Ok(r) => r,
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot build a request");
-            return Exchange::failed(Outcome::ValidationFailure);
-        }
-    };
-    let work = std::pin::pin!(exchange_on(sender, request, prepared, sent, trace));
-    drive(driver, work).await
+    request
 }
 
-/// Sends the request on a ready connection and reads the whole response.
+/// How an exchange on a connection ended.
+enum Sent {
+    /// With an answer, or a failure after the request was written.
+    Answered(Exchange),
+    /// The connection closed before writing the request: it is handed back, with
+    /// its trace, to be sent on another.
+    Unsent(Box<Request<Body>>, Option<Box<crate::metrics::Trace>>),
+}
+
+/// Sends the request on an open connection and reads the whole response.
 async fn exchange_on(
     sender: &mut SendRequest<Body>,
-    request: Request<Body>,
+    request: Outgoing<'_>,
+    prepared: &Prepared,
+    sent: Instant,
+    trace: Option<Box<crate::metrics::Trace>>,
+) -> Sent {
+    let ready = sender.ready().await.is_ok();
+    // built after the wait, so that the future does not hold it meanwhile
+    let request = match request {
+        Outgoing::First(body) => build_request(prepared, body.clone(), trace.as_deref()),
+        Outgoing::Again(r) => *r,
+    };
+    if !ready {
+        return Sent::Unsent(Box::new(request), trace);
+    }
+    let response = match sender.try_send_request(request).await {
+        Ok(r) => r,
+        Err(mut e) => {
+            return match e.take_message() {
+                Some(request) => Sent::Unsent(Box::new(request), trace),
+                None => Sent::Answered(Exchange::failed(classify_send_error(e.error()))),
+            };
+        }
+    };
+    Sent::Answered(read_response(response, prepared, sent, trace).await)
+}
+
+/// Reads a response to the end and classifies it.
+async fn read_response(
+    response: http::Response<hyper::body::Incoming>,
     prepared: &Prepared,
     sent: Instant,
     mut trace: Option<Box<crate::metrics::Trace>>,
 ) -> Exchange {
-    if sender.ready().await.is_err() {
-        return Exchange::failed(Outcome::Reset);
-    }
-    let response = match sender.send_request(request).await {
-        Ok(r) => r,
-        Err(e) => return Exchange::failed(classify_send_error(&e)),
-    };
     let ttfb = Instant::now();
     let status = response.status().as_u16();
     let headers = response.headers();

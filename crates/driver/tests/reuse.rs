@@ -1,0 +1,112 @@
+//! Connections the server closes: a VU whose kept-alive connection was closed while it
+//! was idle sends its next request on a new one, and a server that closes after
+//! each answer costs no request. Every request ends ok, and each went out on the
+//! connection the server counted.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use common::{quiet, scenario};
+use gatebench_driver::{Targets, run};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+/// How the test server ends each connection after its one answer.
+#[derive(Clone, Copy)]
+enum Close {
+    /// Keeps the connection for the next request.
+    Never,
+    /// Says nothing and closes: the client learns of it only from the socket.
+    Silently,
+    /// Says `connection: close` in the answer, then closes.
+    Announced,
+}
+
+/// A server that answers `ok` and ends each connection after one answer as `close`
+/// says; returns its URL and the number of connections it accepted.
+async fn server(close: Close) -> (String, Arc<AtomicU64>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let accepted = Arc::new(AtomicU64::new(0));
+    let count = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let connection = match close {
+                    Close::Never | Close::Silently => "",
+                    Close::Announced => "connection: close\r\n",
+                };
+                let answer = format!("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n{connection}\r\nok");
+                let mut buf = [0u8; 1024];
+                loop {
+                    // the driver's GETs have no body: a request ends with its head
+                    let mut head = Vec::new();
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match socket.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    if socket.write_all(answer.as_bytes()).await.is_err()
+                        || !matches!(close, Close::Never)
+                    {
+                        // dropping the socket closes it
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, accepted)
+}
+
+fn load(iterations: u32, think: &str) -> gatebench_driver::ScenarioFile {
+    scenario(&format!(
+        r#"
+[load]
+executor = "per-vu-iterations"
+vus = 2
+iterations = {iterations}
+think_time = "{think}"
+[[requests]]
+name = "get"
+kind = "http"
+path = "/"
+"#
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_closed_while_idle_costs_no_request() {
+    let (url, accepted) = server(Close::Silently).await;
+    // 50 ms of thinking: the server's close is in long before the next request
+    let r = run(&load(6, "50ms"), &Targets::new(&url), quiet())
+        .await
+        .unwrap();
+    assert_eq!(r.totals.sent, 12);
+    assert_eq!(r.totals.ok, 12, "errors: {:?}", r.totals.errors);
+    assert_eq!(accepted.load(Ordering::SeqCst), 12);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_announces_each_close_costs_no_request() {
+    let (url, accepted) = server(Close::Announced).await;
+    let r = run(&load(200, "0s"), &Targets::new(&url), quiet())
+        .await
+        .unwrap();
+    assert_eq!(r.totals.sent, 400);
+    assert_eq!(r.totals.ok, 400, "errors: {:?}", r.totals.errors);
+    assert_eq!(accepted.load(Ordering::SeqCst), 400);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vu_sends_all_its_requests_on_one_kept_alive_connection() {
+    let (url, accepted) = server(Close::Never).await;
+    let r = run(&load(200, "0s"), &Targets::new(&url), quiet())
+        .await
+        .unwrap();
+    assert_eq!(r.totals.ok, 400, "errors: {:?}", r.totals.errors);
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+}
