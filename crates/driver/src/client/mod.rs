@@ -24,7 +24,6 @@ use std::time::{Duration, Instant};
 use http::{HeaderMap, Method, Request};
 use http_body_util::{BodyExt as _, Full};
 use hyper::client::conn::http1::SendRequest;
-use tokio::sync::mpsc;
 
 use conn::{Body, Conn, drive};
 pub use gateway::parse_server_timing;
@@ -32,7 +31,7 @@ pub(crate) use validate::check_body;
 
 use crate::Outcome;
 use crate::metrics::Sample;
-use crate::metrics::aggregator::Msg;
+use crate::metrics::aggregator::Outbox;
 use crate::payload::Payload;
 use crate::scenario::Kind;
 use crate::targets::Endpoint;
@@ -159,7 +158,7 @@ impl Exchange {
 /// (its task aborted when the run's grace period ran out), so that no request sent
 /// goes uncounted.
 struct InFlight<'a> {
-    tx: &'a mpsc::UnboundedSender<Msg>,
+    outbox: Outbox<'a>,
     clock: &'a Clock,
     request: u32,
     intended: Instant,
@@ -182,7 +181,7 @@ impl Drop for InFlight<'_> {
                 Instant::now(),
                 self.intent.take(),
             );
-            let _ = self.tx.send(Msg::Done(sample));
+            self.outbox.send(sample);
         }
     }
 }
@@ -222,7 +221,7 @@ impl Exchange {
     }
 }
 
-/// Sends one request, classifies what happened and reports it on `tx`. Every path
+/// Sends one request, classifies what happened and reports it to `outbox`. Every path
 /// reports exactly one sample, even when the future is dropped midway. `intended` is
 /// the open-loop schedule's time (`None` in closed loops: the send time).
 pub(crate) async fn execute(
@@ -232,7 +231,7 @@ pub(crate) async fn execute(
     payload: Payload,
     clock: &Clock,
     intended: Option<Instant>,
-    tx: &mpsc::UnboundedSender<Msg>,
+    outbox: Outbox<'_>,
 ) {
     let sent = Instant::now();
     let intended = intended.unwrap_or(sent);
@@ -242,7 +241,7 @@ pub(crate) async fn execute(
         .filter(|_| prepared.kind != Kind::TtsWs)
         .map(|t| t.start(prepared.kind, &payload));
     let mut guard = InFlight {
-        tx,
+        outbox,
         clock,
         request: prepared.index,
         intended,
@@ -298,7 +297,7 @@ pub(crate) async fn execute(
         end,
         guard.intent.take(),
     );
-    let _ = tx.send(Msg::Done(sample));
+    outbox.send(sample);
 }
 
 /// Bytes of an error answer read for its message.

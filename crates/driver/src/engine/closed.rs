@@ -249,7 +249,7 @@ impl Vu {
             drawn.payload,
             &self.ctx.clock,
             None,
-            &self.ctx.tx,
+            self.ctx.samples.outbox(self.shard),
         )
         .await;
     }

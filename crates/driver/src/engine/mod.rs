@@ -22,7 +22,7 @@ pub use schedule::Schedule;
 use crate::client::trace::Tracer;
 use crate::client::{Clock, Prepared};
 use crate::metrics::aggregator::{
-    Aggregator, Layout, Live, LiveScenario, Msg, RequestInfo, ScenarioInfo,
+    Aggregator, Layout, Live, LiveScenario, Msg, RequestInfo, Samples, ScenarioInfo,
 };
 use crate::payload::Mix;
 use crate::progress::Reporter;
@@ -144,6 +144,8 @@ pub(crate) struct ScenarioCtx {
     pub endpoints: Arc<Vec<Endpoint>>,
     pub clock: Clock,
     pub tx: mpsc::UnboundedSender<Msg>,
+    /// Where finished requests' samples go, a queue per VU thread.
+    pub samples: Arc<Samples>,
     pub live: Arc<Live>,
     pub hard_stop: watch::Receiver<bool>,
     /// The part of the load this run sends.
@@ -231,6 +233,7 @@ pub async fn run(
     let (tx, rx) = mpsc::unbounded_channel();
     let monitor = start_monitor(&file, targets, &options, start, tx.clone())?;
     let (abort_tx, abort_rx) = watch::channel(false);
+    let samples = Arc::new(Samples::new(workers.len()));
     let aggregator = Aggregator::new(
         layout,
         live.clone(),
@@ -246,7 +249,7 @@ pub async fn run(
             .clone()
             .unwrap_or_else(|| detector_config(&file, options.time_scale)),
     ));
-    let aggregator = tokio::spawn(aggregator.run(rx));
+    let aggregator = tokio::spawn(aggregator.run(rx, samples.clone()));
 
     // one stop signal for the whole run: a threshold abort or the caller's cancel
     let (stop_all_tx, stop_all_rx) = watch::channel(false);
@@ -322,6 +325,7 @@ pub async fn run(
             endpoints: endpoints.clone(),
             clock,
             tx: tx.clone(),
+            samples: samples.clone(),
             live: live.clone(),
             hard_stop: hard_rx,
             segment: options.segment,

@@ -92,7 +92,8 @@ pub(super) async fn run(
         let idle2 = idle.clone();
         let permits2 = permits.clone();
         while tasks.try_join_next().is_some() {}
-        let worker = ctx.workers.next().clone();
+        let (thread, worker) = ctx.workers.next();
+        let worker = worker.clone();
         tasks.spawn_on(
             async move {
                 let prepared = &ctx2.prepared[drawn.request];
@@ -103,7 +104,7 @@ pub(super) async fn run(
                     drawn.payload,
                     &ctx2.clock,
                     Some(intended),
-                    &ctx2.tx,
+                    ctx2.samples.outbox(thread),
                 )
                 .await;
                 if let Ok(mut v) = idle2.lock() {

@@ -50,10 +50,10 @@ impl Workers {
         std::thread::available_parallelism().map_or(1, usize::from)
     }
 
-    /// The runtime of the next worker, round-robin.
-    pub fn next(&self) -> &Handle {
+    /// The next worker, round-robin: its index and its runtime.
+    pub fn next(&self) -> (usize, &Handle) {
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.handles.len();
-        &self.handles[i]
+        (i, &self.handles[i])
     }
 
     /// How many workers there are.

@@ -1,9 +1,10 @@
 //! Metrics: HDR histograms per request name × outcome, gateway figures, a per-second
 //! time series, and optional per-request records.
 //!
-//! VUs never share a lock: each finished request is one message on a channel to a
-//! single aggregator task ([`aggregator`]) that owns every histogram, so the hot path
-//! costs one channel send per request. The figures themselves (histograms, the
+//! VUs never share a lock: each finished request's sample goes on its VU thread's
+//! queue, which a single aggregator task ([`aggregator`]) that owns every histogram
+//! swaps out every few milliseconds, so the hot path costs one uncontended lock per
+//! request. The figures themselves (histograms, the
 //! store, records, time points) are data in `gatebench-results`, re-exported here.
 
 pub(crate) mod aggregator;
