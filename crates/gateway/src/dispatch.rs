@@ -155,7 +155,6 @@ pub async fn dispatch(
     let mut kept: Option<(StatusCode, HeaderMap, Bytes, Target)> = None;
     let mut failure: Option<GatewayError> = None;
     let mut tried: Option<String> = None;
-    let mut rng = StdRng::seed_from_u64(timing.started().elapsed().as_nanos() as u64 ^ 0x9e37_79b9);
     for target in plan {
         let provider = &target.provider;
         tried = Some(provider.name().to_owned());
@@ -222,6 +221,10 @@ pub async fn dispatch(
             if attempt + 1 == retry.max_attempts {
                 break;
             }
+            // seeded here, not held by the call: a generator's state is hundreds of
+            // bytes, which every move of this future would copy
+            let mut rng =
+                StdRng::seed_from_u64(timing.started().elapsed().as_nanos() as u64 ^ 0x9e37_79b9);
             let Some(delay) = retry::backoff(retry, attempt, asked, &mut rng) else {
                 // The provider asks for a longer pause than we wait: fall back now.
                 break;

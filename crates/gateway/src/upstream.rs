@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures::FutureExt as _;
 use gatebench_queue::{QueueConfig, Scheduler};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use http_body_util::{BodyExt as _, Full};
@@ -302,14 +303,14 @@ fn auth_header(kind: ProviderKind, key: &str) -> Option<(HeaderName, HeaderValue
     Some((name, value))
 }
 
-/// `attempt`, if it ends by `deadline`.
-pub async fn by<T>(
+/// `attempt`, if it ends by `deadline`. A plain function: an `async fn` would hold
+/// `attempt` twice in its state, as its argument and inside the timeout.
+pub fn by<T>(
     deadline: Instant,
     attempt: impl Future<Output = Result<T, AttemptError>>,
-) -> Result<T, AttemptError> {
+) -> impl Future<Output = Result<T, AttemptError>> {
     tokio::time::timeout_at(deadline.into(), attempt)
-        .await
-        .unwrap_or(Err(AttemptError::Timeout))
+        .map(|result| result.unwrap_or(Err(AttemptError::Timeout)))
 }
 
 /// A response's whole body.
