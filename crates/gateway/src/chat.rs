@@ -39,15 +39,18 @@ pub fn handle(
     headers: HeaderMap,
     Incoming { meta, body }: Incoming<ChatCompletionRequest>,
 ) -> impl Future<Output = Result<Response, GatewayError>> + Send {
-    to_the_end(async move { serve(&gateway, meta, &headers, body).await })
+    to_the_end(serve(gateway, meta, headers, body))
 }
 
 async fn serve(
-    gateway: &Arc<Gateway>,
+    gateway: Arc<Gateway>,
     meta: Meta,
-    headers: &HeaderMap,
+    headers: HeaderMap,
     body: JsonBody<ChatCompletionRequest>,
 ) -> Result<Response, GatewayError> {
+    // owned, so that the handler's future is this one: a wrapper holding the
+    // arguments would carry them twice
+    let (gateway, headers) = (&gateway, &headers);
     let JsonBody {
         bytes: body,
         request,

@@ -29,7 +29,7 @@ pub fn handle(
     headers: HeaderMap,
     Incoming { meta, body }: Incoming<EmbeddingRequest>,
 ) -> impl Future<Output = Result<Response, GatewayError>> + Send {
-    to_the_end(async move { serve(&gateway, meta, &headers, body).await })
+    to_the_end(serve(gateway, meta, headers, body))
 }
 
 /// Input tokens of an embeddings request, as OpenAI counts them (cl100k_base).
@@ -44,11 +44,14 @@ pub fn input_tokens(input: &EmbeddingInput) -> u64 {
 }
 
 async fn serve(
-    gateway: &Arc<Gateway>,
+    gateway: Arc<Gateway>,
     meta: Meta,
-    headers: &HeaderMap,
+    headers: HeaderMap,
     body: JsonBody<EmbeddingRequest>,
 ) -> Result<Response, GatewayError> {
+    // owned, so that the handler's future is this one: a wrapper holding the
+    // arguments would carry them twice
+    let (gateway, headers) = (&gateway, &headers);
     let JsonBody { bytes, request } = body;
     let value = object(&bytes);
     let accept = |body: &[u8]| {

@@ -132,8 +132,9 @@ pub struct JsonBody<T> {
     /// The bytes as received.
     pub bytes: Bytes,
     /// The typed request (`serde::de::IgnoredAny` for a route that only needs an
-    /// object).
-    pub request: T,
+    /// object), boxed: a chat request is hundreds of bytes, which every future
+    /// holding it would otherwise copy on each move.
+    pub request: Box<T>,
 }
 
 /// A call as it comes in: its directives, read (and the caller authenticated)
@@ -161,7 +162,7 @@ impl<T: DeserializeOwned> FromRequest<Arc<Gateway>> for Incoming<T> {
         let parse = async {
             let bytes = read(body, gateway.config.body_limit).await?;
             meta.timing = Timing::start();
-            let request = typed_object(&bytes)?;
+            let request = Box::new(typed_object(&bytes)?);
             Ok(JsonBody { bytes, request })
         };
         let body = parse.await.map_err(|e| shaped(path, e))?;

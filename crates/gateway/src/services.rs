@@ -25,7 +25,7 @@ pub fn personality(
     headers: HeaderMap,
     Incoming { meta, body }: Incoming<IgnoredAny>,
 ) -> impl Future<Output = Result<Response, GatewayError>> + Send {
-    to_the_end(async move { serve(&gateway, Service::Personality, meta, &headers, body).await })
+    to_the_end(serve(gateway, Service::Personality, meta, headers, body))
 }
 
 /// `POST /v1/webvtt`.
@@ -34,7 +34,7 @@ pub fn webvtt(
     headers: HeaderMap,
     Incoming { meta, body }: Incoming<IgnoredAny>,
 ) -> impl Future<Output = Result<Response, GatewayError>> + Send {
-    to_the_end(async move { serve(&gateway, Service::Webvtt, meta, &headers, body).await })
+    to_the_end(serve(gateway, Service::Webvtt, meta, headers, body))
 }
 
 #[derive(Clone, Copy)]
@@ -60,12 +60,15 @@ impl Service {
 }
 
 async fn serve(
-    gateway: &Arc<Gateway>,
+    gateway: Arc<Gateway>,
     service: Service,
     meta: Meta,
-    headers: &HeaderMap,
+    headers: HeaderMap,
     body: JsonBody<IgnoredAny>,
 ) -> Result<Response, GatewayError> {
+    // owned, so that the handler's future is this one: a wrapper holding the
+    // arguments would carry them twice
+    let (gateway, headers) = (&gateway, &headers);
     let body = body.bytes;
     let model = service.name();
     let (provider_kind, kind) = service.kind();

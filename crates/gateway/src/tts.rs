@@ -68,18 +68,7 @@ macro_rules! form_handler {
             headers: HeaderMap,
             Incoming { meta, body }: Incoming<TextToSpeechRequest>,
         ) -> impl Future<Output = Result<Response, GatewayError>> + Send {
-            to_the_end(async move {
-                serve(
-                    &gateway,
-                    $form,
-                    &voice,
-                    query.as_deref(),
-                    meta,
-                    &headers,
-                    body,
-                )
-                .await
-            })
+            to_the_end(serve(gateway, $form, voice, query, meta, headers, body))
         }
     };
 }
@@ -100,14 +89,17 @@ fn billed_characters(headers: &HeaderMap) -> Option<u64> {
 }
 
 async fn serve(
-    gateway: &Arc<Gateway>,
+    gateway: Arc<Gateway>,
     form: Form,
-    voice: &str,
-    query: Option<&str>,
+    voice: String,
+    query: Option<String>,
     meta: Meta,
-    headers: &HeaderMap,
+    headers: HeaderMap,
     body: JsonBody<TextToSpeechRequest>,
 ) -> Result<Response, GatewayError> {
+    // owned, so that the handler's future is this one: a wrapper holding the
+    // arguments would carry them twice
+    let (gateway, voice, query, headers) = (&gateway, voice.as_str(), query.as_deref(), &headers);
     // the voice goes into the cache key and upstream: no longer than a model name
     if voice.chars().count() > MAX_NAME {
         return Err(GatewayError::Validation {
