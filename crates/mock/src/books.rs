@@ -98,7 +98,7 @@ pub struct Books {
 
 #[derive(Debug, Default)]
 struct Inner {
-    log: VecDeque<(u64, Entry)>,
+    log: Log,
     last_id: u64,
     dropped: u64,
     total: Tally,
@@ -107,6 +107,71 @@ struct Inner {
     minutes: BTreeMap<u64, HashMap<u64, (Group, Tally)>>,
     groups: usize,
     since_ms: u64,
+}
+
+/// Calls in one chunk of the log.
+const LOG_CHUNK: usize = 4096;
+
+/// The raw call log, oldest first, in chunks of [`LOG_CHUNK`] calls. One deque
+/// would copy every call it holds each time its capacity doubled, under the
+/// books' lock, so that every call the mock served meanwhile waited on it (tens
+/// of milliseconds at 65,536 calls).
+#[derive(Debug, Default)]
+struct Log {
+    chunks: VecDeque<VecDeque<(u64, Entry)>>,
+    len: usize,
+}
+
+impl Log {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push_back(&mut self, call: (u64, Entry)) {
+        match self.chunks.back_mut() {
+            Some(chunk) if chunk.len() < LOG_CHUNK => chunk.push_back(call),
+            _ => {
+                let mut chunk = VecDeque::with_capacity(LOG_CHUNK);
+                chunk.push_back(call);
+                self.chunks.push_back(chunk);
+            }
+        }
+        self.len += 1;
+    }
+
+    fn pop_front(&mut self) {
+        let Some(chunk) = self.chunks.front_mut() else {
+            return;
+        };
+        if chunk.pop_front().is_some() {
+            self.len -= 1;
+        }
+        if chunk.is_empty() {
+            self.chunks.pop_front();
+        }
+    }
+
+    fn front(&self) -> Option<&(u64, Entry)> {
+        self.chunks.front().and_then(VecDeque::front)
+    }
+
+    /// The calls from the `start`-th on.
+    fn iter_from(&self, mut start: usize) -> impl Iterator<Item = &(u64, Entry)> {
+        let mut skipped = 0;
+        for chunk in &self.chunks {
+            if start < chunk.len() {
+                break;
+            }
+            start -= chunk.len();
+            skipped += 1;
+        }
+        let mut rest = self.chunks.iter().skip(skipped);
+        let first = rest
+            .next()
+            .into_iter()
+            .flat_map(move |chunk| chunk.iter().skip(start));
+        first.chain(rest.flatten())
+    }
 }
 
 /// Milliseconds since the Unix epoch.
@@ -255,8 +320,7 @@ impl Books {
         };
         let data: Vec<CallRecord> = inner
             .log
-            .iter()
-            .skip(start)
+            .iter_from(start)
             .take(limit)
             .map(|(id, e)| e.record(*id, self.mock))
             .collect();
@@ -397,6 +461,37 @@ mod tests {
             traceparent: None,
             client_request_id: None,
         }
+    }
+
+    #[test]
+    fn pages_read_across_the_logs_chunks_past_the_cap() {
+        let capacity = 2 * LOG_CHUNK + 10;
+        let books = Books::new("openai", capacity);
+        let total = 3 * LOG_CHUNK as u64 + 7;
+        for _ in 0..total {
+            books.record(call("gpt-4o-mini", Some(7), true, 1));
+        }
+        let first = total - capacity as u64 + 1;
+        let mut ids = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = books.page(after, 1000);
+            assert_eq!((page.first_id, page.last_id), (first, total));
+            ids.extend(page.data.iter().map(|c| c.id));
+            if !page.has_more {
+                break;
+            }
+            after = page.next_after;
+        }
+        assert_eq!(ids, (first..=total).collect::<Vec<_>>());
+        // a page that starts in the middle of a chunk
+        let page = books.page(first + LOG_CHUNK as u64 + 5, 3);
+        let expected = first + LOG_CHUNK as u64 + 6;
+        assert_eq!(
+            page.data.iter().map(|c| c.id).collect::<Vec<_>>(),
+            [expected, expected + 1, expected + 2]
+        );
+        assert_eq!(books.summary().total.calls, total);
     }
 
     #[test]
