@@ -369,8 +369,8 @@ async fn http_exchange(
     let mut unsent = None;
     // a request the connection never wrote (it had closed, say while the VU thought)
     // goes out once more, on a new connection
-    for fresh_only in [false, true] {
-        if fresh_only || !slot.as_ref().is_some_and(Conn::open_for_requests) {
+    for reconnect in [false, true] {
+        if reconnect || !slot.as_ref().is_some_and(Conn::open_for_requests) {
             *slot = None;
             // boxed: connecting is rare and its state would bloat every request's future
             match Box::pin(Conn::open(endpoint)).await {
