@@ -6,6 +6,7 @@
 mod closed;
 mod open;
 mod schedule;
+mod timer;
 mod workers;
 
 use std::collections::BTreeMap;

@@ -1,10 +1,12 @@
 //! Open loop: iterations start on schedule whatever the target does.
 //!
-//! A dispatcher walks the schedule. At each intended time it needs a free VU (at most
-//! `max_vus` run at once); if none is free it waits until `intended + max_lateness`
-//! and otherwise drops the iteration and counts it, like k6. Latency is measured from
-//! the intended time, so a wait for a VU, or a dispatcher that fell behind, shows in
-//! the corrected latency instead of hiding (no coordinated omission).
+//! Each worker thread walks its share of the schedule (every n-th arrival of n
+//! workers) and waits for each arrival's intended time on a timer of microsecond
+//! resolution. At that time it needs a free VU (at most `max_vus` run at once, across
+//! the workers); if none is free it waits until `intended + max_lateness` and
+//! otherwise drops the iteration and counts it, like k6. Latency is measured from the
+//! intended time, so a wait for a VU, or a worker that fell behind, shows in the
+//! corrected latency instead of hiding (no coordinated omission).
 //!
 //! An execution segment walks the same schedule and sends only the arrivals it owns,
 //! each with the payload of its place in the whole schedule, with its share of
@@ -18,8 +20,15 @@ use tokio::sync::{Semaphore, watch};
 
 use super::ScenarioCtx;
 use super::schedule::Schedule;
+use super::timer::Timer;
 use crate::client::{Conns, execute};
 use crate::metrics::aggregator::Msg;
+
+/// The least time between two wake-ups of a lane for its arrivals. Each costs the
+/// worker a sleep and a wake-up (tens of µs of CPU on a virtual machine); at rates
+/// whose arrivals come closer than this on one worker, those due within it leave
+/// together, up to this late, rather than waking the worker for each.
+const WAKE_GAP: Duration = Duration::from_micros(100);
 
 pub(super) async fn run(
     ctx: Arc<ScenarioCtx>,
@@ -27,110 +36,162 @@ pub(super) async fn run(
     max_vus: u32,
     max_lateness: Duration,
     start: Instant,
-    mut stop: watch::Receiver<bool>,
+    stop: watch::Receiver<bool>,
 ) {
     // the segment's share of the VUs, and at least one to send its arrivals with
     let max_vus = ctx.segment.share(u64::from(max_vus)).max(1) as usize;
-    let permits = Arc::new(Semaphore::new(max_vus));
-    // idle VUs keep their connections for the next iteration
-    let idle: Arc<Mutex<Vec<Conns>>> = Arc::new(Mutex::new(Vec::new()));
-    let live = &ctx.live.scenarios[ctx.index];
-    let mut tasks = tokio::task::JoinSet::new();
-    // arrival k is the segment's when k mod N = I; its payload is drawn from k, as in
-    // the whole run
-    let arrivals = schedule
-        .iter()
-        .enumerate()
-        .filter(|(k, _)| ctx.segment.owns(*k as u64));
-    let end = start + ctx.load.executor.duration();
-    for (k, offset) in arrivals {
-        // At the scenario's end every arrival left was due already, and a dispatcher
-        // running late (a busy machine) sends them late, measured from their intended
-        // times, rather than losing them: a schedule of n arrivals is n sent or
-        // dropped. A stop before the end (cancel, abort) cuts the rest.
-        if *stop.borrow() && Instant::now() < end {
-            break;
-        }
-        let intended = start + offset;
-        let due = tokio::time::Instant::from_std(intended);
-        if intended > Instant::now() {
-            tokio::select! {
-                () = tokio::time::sleep_until(due) => {}
-                _ = stop.wait_for(|&s| s) => if Instant::now() < end { break },
-            }
-        }
-        let drawn = ctx.mix.draw(k as u64);
-        let prepared_index = ctx.prepared[drawn.request].index;
-        let permit = match permits.clone().try_acquire_owned() {
-            Ok(p) => Some(p),
-            Err(_) if max_lateness.is_zero() => None,
-            Err(_) => {
-                let deadline = due + max_lateness;
-                tokio::select! {
-                    p = tokio::time::timeout_at(deadline, permits.clone().acquire_owned()) => p.ok().and_then(Result::ok),
-                    _ = stop.wait_for(|&s| s) => None,
+    let lane = Lane {
+        ctx: ctx.clone(),
+        schedule: Arc::new(schedule),
+        permits: Arc::new(Semaphore::new(max_vus)),
+        max_vus,
+        max_lateness,
+        start,
+        stop,
+        index: 0,
+        count: ctx.workers.len(),
+    };
+    let lanes: Vec<_> = (0..lane.count)
+        .map(|index| {
+            ctx.workers.spawn_at(
+                index,
+                Lane {
+                    index,
+                    ..lane.clone()
                 }
+                .run(),
+            )
+        })
+        .collect();
+    for lane in lanes {
+        let _ = lane.await;
+    }
+    ctx.live.scenarios[ctx.index]
+        .vus
+        .store(0, Ordering::Relaxed);
+}
+
+/// One worker's share of the schedule: every `count`-th arrival the segment owns,
+/// from the `index`-th. It waits for each on the worker's own timer and runs it on
+/// the worker, with connections opened there, so neither the arrival nor its
+/// connection's events wake another thread.
+#[derive(Clone)]
+struct Lane {
+    ctx: Arc<ScenarioCtx>,
+    schedule: Arc<Schedule>,
+    /// The VUs all lanes share.
+    permits: Arc<Semaphore>,
+    max_vus: usize,
+    max_lateness: Duration,
+    start: Instant,
+    stop: watch::Receiver<bool>,
+    index: usize,
+    count: usize,
+}
+
+impl Lane {
+    async fn run(mut self) {
+        let ctx = &self.ctx;
+        let live = &ctx.live.scenarios[ctx.index];
+        // idle VUs keep their connections for the next iteration
+        let idle: Arc<Mutex<Vec<Conns>>> = Arc::new(Mutex::new(Vec::new()));
+        let mut timer = Timer::new();
+        let mut tasks = tokio::task::JoinSet::new();
+        // arrival k is the segment's when k mod N = I; its payload is drawn from k, as
+        // in the whole run
+        let arrivals = self
+            .schedule
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| ctx.segment.owns(*k as u64))
+            .skip(self.index)
+            .step_by(self.count);
+        let end = self.start + ctx.load.executor.duration();
+        let mut woke = Instant::now();
+        for (k, offset) in arrivals {
+            // At the scenario's end every arrival left was due already, and a lane
+            // running late (a busy machine) sends them late, measured from their
+            // intended times, rather than losing them: a schedule of n arrivals is n
+            // sent or dropped. A stop before the end (cancel, abort) cuts the rest.
+            if *self.stop.borrow() && Instant::now() < end {
+                break;
             }
-        };
-        let Some(permit) = permit else {
-            let _ = ctx.tx.send(Msg::Dropped {
-                request: prepared_index,
-            });
-            continue;
-        };
-        live.vus.store(
-            (max_vus - permits.available_permits()) as u64,
-            Ordering::Relaxed,
-        );
-        let mut conns = idle
-            .lock()
-            .ok()
-            .and_then(|mut v| v.pop())
-            .unwrap_or_else(|| Conns::new(ctx.endpoints.len()));
-        live.start(0);
-        let ctx2 = ctx.clone();
-        let idle2 = idle.clone();
-        let permits2 = permits.clone();
-        while tasks.try_join_next().is_some() {}
-        let (thread, worker) = ctx.workers.next();
-        let worker = worker.clone();
-        tasks.spawn_on(
-            async move {
-                let prepared = &ctx2.prepared[drawn.request];
+            let intended = self.start + offset;
+            if intended > Instant::now() {
+                tokio::select! {
+                    () = timer.sleep_until(intended.max(woke + WAKE_GAP)) => {}
+                    _ = self.stop.wait_for(|&s| s) => if Instant::now() < end { break },
+                }
+                woke = Instant::now();
+            }
+            let drawn = ctx.mix.draw(k as u64);
+            let prepared_index = ctx.prepared[drawn.request].index;
+            let permit = match self.permits.clone().try_acquire_owned() {
+                Ok(p) => Some(p),
+                Err(_) if self.max_lateness.is_zero() => None,
+                Err(_) => {
+                    let deadline = tokio::time::Instant::from_std(intended + self.max_lateness);
+                    tokio::select! {
+                        p = tokio::time::timeout_at(deadline, self.permits.clone().acquire_owned()) => p.ok().and_then(Result::ok),
+                        _ = self.stop.wait_for(|&s| s) => None,
+                    }
+                }
+            };
+            let Some(permit) = permit else {
+                let _ = ctx.tx.send(Msg::Dropped {
+                    request: prepared_index,
+                });
+                continue;
+            };
+            self.count_vus();
+            let mut conns = idle
+                .lock()
+                .ok()
+                .and_then(|mut v| v.pop())
+                .unwrap_or_else(|| Conns::new(ctx.endpoints.len()));
+            live.start(0);
+            let lane = self.clone();
+            let idle = idle.clone();
+            while tasks.try_join_next().is_some() {}
+            tasks.spawn(async move {
+                let ctx = &lane.ctx;
                 execute(
                     &mut conns,
-                    &ctx2.endpoints,
-                    prepared,
+                    &ctx.endpoints,
+                    &ctx.prepared[drawn.request],
                     drawn.payload,
-                    &ctx2.clock,
+                    &ctx.clock,
                     Some(intended),
-                    ctx2.samples.outbox(thread),
+                    ctx.samples.outbox(lane.index),
                 )
                 .await;
-                if let Ok(mut v) = idle2.lock() {
+                if let Ok(mut v) = idle.lock() {
                     v.push(conns);
                 }
                 drop(permit);
-                ctx2.live.scenarios[ctx2.index].vus.store(
-                    (max_vus - permits2.available_permits()) as u64,
-                    Ordering::Relaxed,
-                );
-            },
-            &worker,
-        );
-    }
-    // past the grace period, abort what is left: a request cut short reports itself
-    // as `interrupted` when its future is dropped
-    let mut hard = ctx.hard_stop.clone();
-    loop {
-        tokio::select! {
-            joined = tasks.join_next() => if joined.is_none() { break },
-            _ = hard.wait_for(|&h| h) => {
-                tasks.abort_all();
-                break;
+                lane.count_vus();
+            });
+        }
+        // past the grace period, abort what is left: a request cut short reports
+        // itself as `interrupted` when its future is dropped
+        let mut hard = ctx.hard_stop.clone();
+        loop {
+            tokio::select! {
+                joined = tasks.join_next() => if joined.is_none() { break },
+                _ = hard.wait_for(|&h| h) => {
+                    tasks.abort_all();
+                    break;
+                }
             }
         }
+        while tasks.join_next().await.is_some() {}
     }
-    while tasks.join_next().await.is_some() {}
-    live.vus.store(0, Ordering::Relaxed);
+
+    /// Publishes how many VUs are busy, across all lanes.
+    fn count_vus(&self) {
+        self.ctx.live.scenarios[self.ctx.index].vus.store(
+            (self.max_vus - self.permits.available_permits()) as u64,
+            Ordering::Relaxed,
+        );
+    }
 }

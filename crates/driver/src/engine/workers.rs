@@ -6,7 +6,6 @@
 //! space, so it decides how many requests per second one machine can send.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
@@ -16,7 +15,6 @@ pub(crate) struct Workers {
     handles: Vec<Handle>,
     stops: Vec<oneshot::Sender<()>>,
     threads: Vec<std::thread::JoinHandle<()>>,
-    next: AtomicUsize,
 }
 
 impl Workers {
@@ -26,7 +24,6 @@ impl Workers {
             handles: Vec::new(),
             stops: Vec::new(),
             threads: Vec::new(),
-            next: AtomicUsize::new(0),
         };
         for i in 0..n.max(1) {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -48,12 +45,6 @@ impl Workers {
     /// Worker threads to use by default: one per core.
     pub fn default_count() -> usize {
         std::thread::available_parallelism().map_or(1, usize::from)
-    }
-
-    /// The next worker, round-robin: its index and its runtime.
-    pub fn next(&self) -> (usize, &Handle) {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.handles.len();
-        (i, &self.handles[i])
     }
 
     /// How many workers there are.
