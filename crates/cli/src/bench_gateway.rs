@@ -185,6 +185,10 @@ const VALID_FAILURE_SHARE: f64 = 0.01;
 struct Phase {
     latency: Histogram<u64>,
     overhead: Histogram<u64>,
+    /// How late the driver sent each request after its intended time, µs.
+    late: Histogram<u64>,
+    /// The machine's CPU in use over each run, % of all cores.
+    busy: Vec<f64>,
     sent: u64,
     failed: u64,
     dropped: u64,
@@ -198,6 +202,8 @@ impl Phase {
         Phase {
             latency: h(),
             overhead: h(),
+            late: h(),
+            busy: Vec::new(),
             sent: 0,
             failed: 0,
             dropped: 0,
@@ -241,6 +247,9 @@ impl Phase {
             .filter(|r| r.outcome == "ok" && r.intended_ms >= warmup_ms)
         {
             let _ = self.latency.record((r.latency_ms * 1000.0) as u64);
+            let _ = self
+                .late
+                .record(((r.sent_ms - r.intended_ms).max(0.0) * 1000.0) as u64);
             if let (Some(total), Some(upstream)) = (
                 r.server_timing.get("total"),
                 r.server_timing.get("upstream"),
@@ -302,30 +311,45 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
         gatebench_driver::run(&warm, &Targets::new(url.clone()), options()).await?;
     }
     let (mut direct, mut through) = (Phase::new(), Phase::new());
+    let mut machine = sysinfo::System::new();
     for _ in 0..args.rounds.max(1) {
         for (phase, url) in [(&mut direct, openai), (&mut through, gateway)] {
+            machine.refresh_cpu_usage();
             let results =
                 gatebench_driver::run(&file, &Targets::new(url.clone()), options()).await?;
+            machine.refresh_cpu_usage();
+            phase.busy.push(f64::from(machine.global_cpu_usage()));
             phase.add(&results, args.warmup);
         }
     }
     println!(
-        "\n  {:<22} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8}",
-        "target", "p50 ms", "p90 ms", "p99 ms", "p999 ms", "sent", "failed", "dropped"
+        "\n  {:<22} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8} {:>10} {:>9}",
+        "target",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "p999 ms",
+        "sent",
+        "failed",
+        "dropped",
+        "late p99",
+        "CPU busy"
     );
     for (name, p) in [
         ("mock directly", &direct),
         ("through the gateway", &through),
     ] {
         println!(
-            "  {name:<22} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>8} {:>8} {:>8}",
+            "  {name:<22} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>8} {:>8} {:>8} {:>10.3} {:>8.0}%",
             Phase::ms(&p.latency, 0.5),
             Phase::ms(&p.latency, 0.9),
             Phase::ms(&p.latency, 0.99),
             Phase::ms(&p.latency, 0.999),
             p.sent,
             p.failed,
-            p.dropped
+            p.dropped,
+            Phase::ms(&p.late, 0.99),
+            median(&p.busy).unwrap_or(f64::NAN)
         );
     }
     let added = |q: f64| Phase::ms(&through.latency, q) - Phase::ms(&direct.latency, q);
@@ -343,7 +367,7 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
         );
     }
     println!(
-        "  latency from the intended send time (open loop); driver, gateway and mock share this machine's cores"
+        "  latency from the intended send time (open loop); late p99: how late the driver sent them; CPU busy: the whole machine's, median of the runs, while driver, gateway and mock share its cores"
     );
     if !args.no_throughput {
         throughput(&args, servers.pid(), &urls)?;
