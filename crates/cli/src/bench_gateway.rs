@@ -15,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use gatebench_driver::{RunOptions, RunResults, ScenarioFile, Targets};
@@ -187,7 +187,7 @@ struct Phase {
     overhead: Histogram<u64>,
     /// How late the driver sent each request after its intended time, µs.
     late: Histogram<u64>,
-    /// The machine's CPU in use over each run, % of all cores.
+    /// CPU the driver and the servers used over each run, % of all the cores.
     busy: Vec<f64>,
     sent: u64,
     failed: u64,
@@ -311,14 +311,25 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
         gatebench_driver::run(&warm, &Targets::new(url.clone()), options()).await?;
     }
     let (mut direct, mut through) = (Phase::new(), Phase::new());
-    let mut machine = sysinfo::System::new();
+    let pids = [
+        sysinfo::get_current_pid().map_err(|e| anyhow::anyhow!(e))?,
+        sysinfo::Pid::from_u32(servers.pid()),
+    ];
+    let (mut system, cores) = (
+        sysinfo::System::new(),
+        std::thread::available_parallelism().map_or(1, usize::from),
+    );
     for _ in 0..args.rounds.max(1) {
         for (phase, url) in [(&mut direct, openai), (&mut through, gateway)] {
-            machine.refresh_cpu_usage();
+            let (t0, cpu0) = (Instant::now(), cpu_ms(&mut system, &pids));
             let results =
                 gatebench_driver::run(&file, &Targets::new(url.clone()), options()).await?;
-            machine.refresh_cpu_usage();
-            phase.busy.push(f64::from(machine.global_cpu_usage()));
+            if let (Some(cpu0), Some(cpu1)) = (cpu0, cpu_ms(&mut system, &pids)) {
+                let wall_ms = t0.elapsed().as_secs_f64() * 1000.0 * cores as f64;
+                phase
+                    .busy
+                    .push(100.0 * cpu1.saturating_sub(cpu0) as f64 / wall_ms);
+            }
             phase.add(&results, args.warmup);
         }
     }
@@ -333,14 +344,14 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
         "failed",
         "dropped",
         "late p99",
-        "CPU busy"
+        "CPU used"
     );
     for (name, p) in [
         ("mock directly", &direct),
         ("through the gateway", &through),
     ] {
         println!(
-            "  {name:<22} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>8} {:>8} {:>8} {:>10.3} {:>8.0}%",
+            "  {name:<22} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>8} {:>8} {:>8} {:>10.3} {:>9}",
             Phase::ms(&p.latency, 0.5),
             Phase::ms(&p.latency, 0.9),
             Phase::ms(&p.latency, 0.99),
@@ -349,7 +360,7 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
             p.failed,
             p.dropped,
             Phase::ms(&p.late, 0.99),
-            median(&p.busy).unwrap_or(f64::NAN)
+            median(&p.busy).map_or("-".into(), |b| format!("{b:.0}%"))
         );
     }
     let added = |q: f64| Phase::ms(&through.latency, q) - Phase::ms(&direct.latency, q);
@@ -367,7 +378,7 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
         );
     }
     println!(
-        "  latency from the intended send time (open loop); late p99: how late the driver sent them; CPU busy: the whole machine's, median of the runs, while driver, gateway and mock share its cores"
+        "  latency from the intended send time (open loop); late p99: how late the driver sent them; CPU used: by the driver and the servers together, % of all the machine's cores, median of the runs; they share those cores"
     );
     if !args.no_throughput {
         throughput(&args, servers.pid(), &urls)?;
@@ -387,6 +398,18 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
     }
     println!("  the rate overloads this machine: run again with a lower --rate");
     Ok(ExitCode::from(1))
+}
+
+/// CPU time the processes have used so far together, ms.
+fn cpu_ms(system: &mut sysinfo::System, pids: &[sysinfo::Pid]) -> Option<u64> {
+    system.refresh_processes(sysinfo::ProcessesToUpdate::Some(pids), true);
+    pids.iter()
+        .map(|pid| {
+            system
+                .process(*pid)
+                .map(sysinfo::Process::accumulated_cpu_time)
+        })
+        .sum()
 }
 
 /// A closed-loop probe of the most the gateway serves: 16 clients, 3 s.
