@@ -368,12 +368,16 @@ pub(crate) struct Rounds {
     pub cpu_us: Vec<f64>,
 }
 
-/// CPU time `pid` has used so far, ms.
-fn cpu_ms(system: &mut sysinfo::System, pid: sysinfo::Pid) -> Option<u64> {
-    system.refresh_processes(sysinfo::ProcessesToUpdate::Some(&[pid]), true);
-    system
-        .process(pid)
-        .map(sysinfo::Process::accumulated_cpu_time)
+/// CPU time the processes `pids` have used so far together, ms.
+pub(crate) fn cpu_ms(system: &mut sysinfo::System, pids: &[sysinfo::Pid]) -> Option<u64> {
+    system.refresh_processes(sysinfo::ProcessesToUpdate::Some(pids), true);
+    pids.iter()
+        .map(|pid| {
+            system
+                .process(*pid)
+                .map(sysinfo::Process::accumulated_cpu_time)
+        })
+        .sum()
 }
 
 /// Runs each load with wrk (2 threads, `connections`, `duration`) against the
@@ -412,14 +416,14 @@ pub(crate) fn wrk_rounds(
                 wrk.extend(["-s", script.as_str()]);
             }
             wrk.push(url.as_str());
-            let before = cpu_ms(&mut system, pid);
+            let before = cpu_ms(&mut system, &[pid]);
             let Some(rate) = run_tool("wrk", &wrk, parse_wrk) else {
                 continue;
             };
             measured[i].rates.push(rate);
             // wrk's rate is over its run: rate × duration is the requests it counted
             let requests = rate * duration.as_secs().max(1) as f64;
-            if let (Some(before), Some(after)) = (before, cpu_ms(&mut system, pid))
+            if let (Some(before), Some(after)) = (before, cpu_ms(&mut system, &[pid]))
                 && requests > 0.0
             {
                 measured[i]

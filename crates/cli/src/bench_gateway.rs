@@ -21,7 +21,9 @@ use anyhow::Context as _;
 use gatebench_driver::{RunOptions, RunResults, ScenarioFile, Targets};
 use hdrhistogram::Histogram;
 
-use crate::bench::{Rounds, ServerChild, WrkLoad, median, post_script, tool_version, wrk_rounds};
+use crate::bench::{
+    Rounds, ServerChild, WrkLoad, cpu_ms, median, post_script, tool_version, wrk_rounds,
+};
 
 /// Options of `gatebench bench gateway`.
 #[derive(Debug, clap::Args)]
@@ -398,18 +400,6 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
     }
     println!("  the rate overloads this machine: run again with a lower --rate");
     Ok(ExitCode::from(1))
-}
-
-/// CPU time the processes have used so far together, ms.
-fn cpu_ms(system: &mut sysinfo::System, pids: &[sysinfo::Pid]) -> Option<u64> {
-    system.refresh_processes(sysinfo::ProcessesToUpdate::Some(pids), true);
-    pids.iter()
-        .map(|pid| {
-            system
-                .process(*pid)
-                .map(sysinfo::Process::accumulated_cpu_time)
-        })
-        .sum()
 }
 
 /// A closed-loop probe of the most the gateway serves: 16 clients, 3 s.
