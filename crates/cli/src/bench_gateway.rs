@@ -336,7 +336,7 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
         }
     }
     println!(
-        "\n  {:<22} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8} {:>10} {:>9}",
+        "\n  {:<22} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8} {:>12} {:>9}",
         "target",
         "p50 ms",
         "p90 ms",
@@ -345,7 +345,7 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
         "sent",
         "failed",
         "dropped",
-        "late p99",
+        "late p99 ms",
         "CPU used"
     );
     for (name, p) in [
@@ -353,7 +353,7 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
         ("through the gateway", &through),
     ] {
         println!(
-            "  {name:<22} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>8} {:>8} {:>8} {:>10.3} {:>9}",
+            "  {name:<22} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>8} {:>8} {:>8} {:>12.3} {:>9}",
             Phase::ms(&p.latency, 0.5),
             Phase::ms(&p.latency, 0.9),
             Phase::ms(&p.latency, 0.99),

@@ -4,7 +4,7 @@
 //! An open loop at 9,000 arrivals a second would then send about nine at once, each up
 //! to a millisecond late, and the target would see bursts instead of the rate asked
 //! for. On Linux the worker's own event loop waits on a timerfd armed for the arrival,
-//! which wakes it within microseconds; elsewhere tokio's timer stands in.
+//! which wakes it tens of microseconds after; elsewhere tokio's timer stands in.
 
 use std::time::Instant;
 
