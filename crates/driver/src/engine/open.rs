@@ -143,18 +143,18 @@ impl Lane {
                 });
                 continue;
             };
-            self.count_vus();
+            count_vus(ctx, &self.permits, self.max_vus);
             let mut conns = idle
                 .lock()
                 .ok()
                 .and_then(|mut v| v.pop())
                 .unwrap_or_else(|| Conns::new(ctx.endpoints.len()));
             live.start(0);
-            let lane = self.clone();
-            let idle = idle.clone();
+            // the task holds only what it uses: this runs for every arrival
+            let (ctx, permits, idle) = (ctx.clone(), self.permits.clone(), idle.clone());
+            let (thread, max_vus) = (self.index, self.max_vus);
             while tasks.try_join_next().is_some() {}
             tasks.spawn(async move {
-                let ctx = &lane.ctx;
                 execute(
                     &mut conns,
                     &ctx.endpoints,
@@ -162,14 +162,14 @@ impl Lane {
                     drawn.payload,
                     &ctx.clock,
                     Some(intended),
-                    ctx.samples.outbox(lane.index),
+                    ctx.samples.outbox(thread),
                 )
                 .await;
                 if let Ok(mut v) = idle.lock() {
                     v.push(conns);
                 }
                 drop(permit);
-                lane.count_vus();
+                count_vus(&ctx, &permits, max_vus);
             });
         }
         // past the grace period, abort what is left: a request cut short reports
@@ -186,12 +186,12 @@ impl Lane {
         }
         while tasks.join_next().await.is_some() {}
     }
+}
 
-    /// Publishes how many VUs are busy, across all lanes.
-    fn count_vus(&self) {
-        self.ctx.live.scenarios[self.ctx.index].vus.store(
-            (self.max_vus - self.permits.available_permits()) as u64,
-            Ordering::Relaxed,
-        );
-    }
+/// Publishes how many of the scenario's `max_vus` are busy, across all lanes.
+fn count_vus(ctx: &ScenarioCtx, permits: &Semaphore, max_vus: usize) {
+    ctx.live.scenarios[ctx.index].vus.store(
+        (max_vus - permits.available_permits()) as u64,
+        Ordering::Relaxed,
+    );
 }
