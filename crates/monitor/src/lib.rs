@@ -1,10 +1,10 @@
 //! The resource monitor: samples, every interval (1 s by default), the machine
-//! (CPU %, memory, network and disk bytes per second), gatebench's own process
-//! (which holds the embedded stack when it runs) and any local process a user
-//! names (CPU %, resident memory, threads, open descriptors and sockets), and
-//! named series of a Prometheus endpoint. Each value is judged against its warning
-//! and critical thresholds; a crossing is a [`ResourceAlert`], handed over as it
-//! happens and kept for the results.
+//! (CPU %: the share of all cores' time not idle; memory, network and disk bytes
+//! per second), gatebench's own process (which holds the embedded stack when it
+//! runs) and any local process a user names (CPU %, resident memory, threads, open
+//! descriptors and sockets), and named series of a Prometheus endpoint. Each value
+//! is judged against its warning and critical thresholds; a crossing is a
+//! [`ResourceAlert`], handed over as it happens and kept for the results.
 //!
 //! The monitor runs on a thread of its own, away from the load's runtime, and
 //! measures the CPU time of that thread: its cost is part of its results.

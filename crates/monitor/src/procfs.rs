@@ -1,6 +1,9 @@
 //! Figures sysinfo does not give cheaply, read from Linux's `/proc` (elsewhere:
 //! none, and the series are left out): a process's threads, open descriptors and
-//! sockets, the machine's disk bytes, and the CPU time of the calling thread.
+//! sockets, the machine's disk bytes and idle time, and the CPU time of the
+//! calling thread.
+
+use std::time::Instant;
 
 /// Threads, open descriptors and sockets of a process.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
@@ -83,6 +86,71 @@ pub(crate) fn disk_bytes() -> Option<(u64, u64)> {
     None
 }
 
+/// How long the machine's CPUs together have been idle since boot, and when that
+/// was read.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Idle {
+    /// Seconds, summed over the CPUs.
+    pub cpu_s: f64,
+    pub at: Instant,
+}
+
+/// The machine's idle time: `idle` plus `iowait` of `/proc/stat`'s `cpu` line.
+///
+/// On a tickless kernel these two are exact (taken from the idle clock) while the
+/// busy fields are sampled on timer ticks and miss short bursts of work, so the
+/// machine's CPU use is measured as the time not idle.
+#[cfg(target_os = "linux")]
+pub(crate) fn idle() -> Option<Idle> {
+    let text = std::fs::read_to_string("/proc/stat").ok()?;
+    let at = Instant::now();
+    let ticks_per_s = rustix::param::clock_ticks_per_second();
+    if ticks_per_s == 0 {
+        return None;
+    }
+    Some(Idle {
+        cpu_s: idle_ticks(&text)? as f64 / ticks_per_s as f64,
+        at,
+    })
+}
+
+/// The idle time (not read on this platform).
+#[cfg(not(target_os = "linux"))]
+pub(crate) fn idle() -> Option<Idle> {
+    None
+}
+
+/// `idle` plus `iowait` of the `cpu` line, the first of `/proc/stat`.
+#[cfg(target_os = "linux")]
+fn idle_ticks(stat: &str) -> Option<u64> {
+    let mut fields = stat.lines().next()?.split_whitespace();
+    if fields.next()? != "cpu" {
+        return None;
+    }
+    // user nice system idle iowait irq softirq steal ...
+    let mut fields = fields.skip(3);
+    let idle: u64 = fields.next()?.parse().ok()?;
+    let iowait: u64 = fields.next()?.parse().ok()?;
+    idle.checked_add(iowait)
+}
+
+/// The share of all `cores`' time that was not idle between two readings of the
+/// idle time `wall_s` seconds apart, %; none when no time passed.
+pub(crate) fn busy_percent(
+    idle_before_s: f64,
+    idle_after_s: f64,
+    wall_s: f64,
+    cores: usize,
+) -> Option<f64> {
+    let capacity_s = wall_s * cores as f64;
+    if !(capacity_s > 0.0 && capacity_s.is_finite()) {
+        return None;
+    }
+    // the readings are whole ticks, so a figure may stray a little out of range
+    let busy = 100.0 * (1.0 - (idle_after_s - idle_before_s) / capacity_s);
+    busy.is_finite().then(|| busy.clamp(0.0, 100.0))
+}
+
 /// CPU time the calling thread has used, seconds.
 #[cfg(target_os = "linux")]
 pub(crate) fn thread_cpu_s() -> Option<f64> {
@@ -109,10 +177,48 @@ pub(crate) fn thread_cpu_s() -> Option<f64> {
     None
 }
 
-#[cfg(all(test, target_os = "linux"))]
+#[cfg(test)]
 mod tests {
     use super::*;
 
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn idle_ticks_are_idle_plus_iowait_of_the_cpu_line() {
+        let stat = "cpu  6011190 65878 830134 4545666 17398 0 297769 6546 0 0\n\
+                    cpu0 3006060 33497 404329 2286542 4141 0 148022 3270 0 0\n";
+        assert_eq!(idle_ticks(stat), Some(4_545_666 + 17_398));
+        // older kernels print fewer fields; idle and iowait are enough
+        assert_eq!(idle_ticks("cpu 1 2 3 4 5"), Some(9));
+        assert_eq!(idle_ticks("cpu 1 2 3 4"), None);
+        assert_eq!(idle_ticks("cpu"), None);
+        assert_eq!(idle_ticks(""), None);
+        assert_eq!(idle_ticks("\ncpu 1 2 3 4 5"), None);
+        assert_eq!(idle_ticks("cpu0 1 2 3 4 5"), None);
+        assert_eq!(idle_ticks("intr 1 2 3 4 5"), None);
+        assert_eq!(idle_ticks("cpu 1 2 3 x 5"), None);
+        assert_eq!(idle_ticks("cpu 1 2 3 -4 5"), None);
+        assert_eq!(idle_ticks("cpu 1 2 3 18446744073709551615 1"), None);
+        assert_eq!(idle_ticks("cpu 1 2 3 99999999999999999999 1"), None);
+    }
+
+    #[test]
+    fn busy_percent_is_the_share_not_idle_clamped() {
+        let close = |a: Option<f64>, b: f64| a.is_some_and(|a| (a - b).abs() < 1e-9);
+        // 2 cores for 1 s: 2 s of capacity, 1.5 s idle
+        assert!(close(busy_percent(100.0, 101.5, 1.0, 2), 25.0));
+        assert!(close(busy_percent(100.0, 100.0, 0.5, 4), 100.0));
+        assert!(close(busy_percent(100.0, 102.0, 1.0, 2), 0.0));
+        // more idle than capacity (whole ticks) and idle going back: clamped
+        assert!(close(busy_percent(100.0, 102.01, 1.0, 2), 0.0));
+        assert!(close(busy_percent(100.0, 99.0, 1.0, 2), 100.0));
+        assert_eq!(busy_percent(100.0, 100.0, 0.0, 2), None);
+        assert_eq!(busy_percent(100.0, 100.0, 1.0, 0), None);
+        assert_eq!(busy_percent(100.0, 100.0, -1.0, 2), None);
+        assert_eq!(busy_percent(100.0, 100.0, f64::NAN, 2), None);
+        assert_eq!(busy_percent(100.0, f64::NAN, 1.0, 2), None);
+    }
+
+    #[cfg(target_os = "linux")]
     #[test]
     fn own_process_has_threads_files_and_cpu_time() {
         let h = handles(std::process::id(), true);
@@ -128,5 +234,6 @@ mod tests {
         std::hint::black_box(x);
         assert!(thread_cpu_s().unwrap() >= a);
         assert!(disk_bytes().is_some());
+        assert!(idle().is_some());
     }
 }

@@ -31,6 +31,8 @@ pub(crate) struct Watched {
     samples: u64,
     /// Its sockets are counted every this many samples.
     sockets_every: u64,
+    /// Its CPU time at the last sample, ms.
+    cpu_ms: Option<u64>,
 }
 
 impl Watched {
@@ -41,6 +43,7 @@ impl Watched {
             gone: false,
             samples: 0,
             sockets_every: 1,
+            cpu_ms: None,
         }
     }
 }
@@ -50,6 +53,8 @@ pub(crate) struct Sampler {
     system: System,
     networks: Networks,
     disk: Option<(u64, u64)>,
+    /// The machine's idle time at the last sample (Linux only).
+    idle: Option<procfs::Idle>,
     last: Instant,
     pub processes: Vec<Watched>,
     thresholds: ResourceThresholds,
@@ -100,11 +105,13 @@ impl Sampler {
     /// Takes the first readings that the first sample's rates are measured from.
     pub fn new(processes: Vec<Watched>, thresholds: ResourceThresholds) -> Sampler {
         let mut system = System::new();
+        // the CPUs' list, and what sysinfo's CPU % is measured from where /proc is not read
         system.refresh_cpu_specifics(CpuRefreshKind::nothing().with_cpu_usage());
         let mut sampler = Sampler {
             system,
             networks: Networks::new_with_refreshed_list(),
             disk: procfs::disk_bytes(),
+            idle: procfs::idle(),
             last: Instant::now(),
             processes,
             thresholds,
@@ -115,10 +122,16 @@ impl Sampler {
             true,
             process_kind(),
         );
+        for w in &mut sampler.processes {
+            w.cpu_ms = sampler
+                .system
+                .process(Pid::from_u32(w.pid))
+                .map(sysinfo::Process::accumulated_cpu_time);
+        }
         sampler
     }
 
-    /// The machine's logical CPUs, as the system's CPU % averages them.
+    /// The machine's logical CPUs, whose time together the system's CPU % is a share of.
     pub fn cores(&self) -> Option<usize> {
         Some(self.system.cpus().len()).filter(|n| *n > 0)
     }
@@ -148,6 +161,29 @@ impl Sampler {
             .collect()
     }
 
+    /// The share of all the cores' time since the last sample that was not idle, %:
+    /// from `/proc/stat`'s idle time on Linux, else sysinfo's busy share.
+    fn cpu_percent(&mut self) -> f64 {
+        let idle = procfs::idle();
+        let before = std::mem::replace(&mut self.idle, idle);
+        let from_idle = match (before, idle, self.cores()) {
+            (Some(a), Some(b), Some(cores)) => procfs::busy_percent(
+                a.cpu_s,
+                b.cpu_s,
+                b.at.duration_since(a.at).as_secs_f64(),
+                cores,
+            ),
+            _ => None,
+        };
+        from_idle.unwrap_or_else(|| {
+            // busy over busy and idle: on a tickless kernel the busy part misses
+            // short bursts of work, hence /proc where it can be read
+            self.system
+                .refresh_cpu_specifics(CpuRefreshKind::nothing().with_cpu_usage());
+            f64::from(self.system.global_cpu_usage())
+        })
+    }
+
     /// Samples the machine and every process; `emit` gets each alert raised.
     pub fn sample(
         &mut self,
@@ -158,8 +194,7 @@ impl Sampler {
         let now = Instant::now();
         let secs = now.duration_since(self.last).as_secs_f64().max(1e-3);
         self.last = now;
-        self.system
-            .refresh_cpu_specifics(CpuRefreshKind::nothing().with_cpu_usage());
+        let cpu_percent = self.cpu_percent();
         self.system
             .refresh_memory_specifics(MemoryRefreshKind::nothing().with_ram());
         self.networks.refresh(true);
@@ -174,11 +209,7 @@ impl Sampler {
         let total = self.system.total_memory() as f64;
         let used = self.system.used_memory() as f64;
         let mut values: Vec<(&'static str, &'static str, f64)> = vec![
-            (
-                "cpu_percent",
-                "percent",
-                f64::from(self.system.global_cpu_usage()),
-            ),
+            ("cpu_percent", "percent", cpu_percent),
             ("memory_used_bytes", "bytes", used),
             (
                 "memory_percent",
@@ -250,8 +281,15 @@ impl Sampler {
             if let Some(files) = h.open_files {
                 w.sockets_every = (files / SOCKET_BUDGET).max(1);
             }
+            // its CPU time over the sample's wall time: sysinfo's own figure divides
+            // by the machine's busy and idle ticks, which miss short bursts of work
+            let cpu_ms = p.accumulated_cpu_time();
+            let cpu_percent = w
+                .cpu_ms
+                .replace(cpu_ms)
+                .map(|before| cpu_ms.saturating_sub(before) as f64 / (secs * 1000.0) * 100.0);
             let values = [
-                ("cpu_percent", "percent", Some(f64::from(p.cpu_usage()))),
+                ("cpu_percent", "percent", cpu_percent),
                 ("rss_bytes", "bytes", Some(p.memory() as f64)),
                 ("threads", "count", h.threads.map(|v| v as f64)),
                 ("open_files", "count", h.open_files.map(|v| v as f64)),
@@ -275,5 +313,63 @@ impl Sampler {
                 }
             }
         }
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_spinning_thread_shows_in_the_machine_cpu() {
+        let mut sampler = Sampler::new(Vec::new(), ResourceThresholds::default());
+        let cores = sampler.cores().expect("the machine has CPUs");
+        let start = Instant::now();
+        let mut spins = 0u64;
+        while start.elapsed() < Duration::from_millis(300) {
+            spins = std::hint::black_box(spins + 1);
+        }
+        let mut rec = Recorder::default();
+        sampler.sample(0.3, &mut rec, &mut |_| {});
+        let cpu = rec
+            .series
+            .iter()
+            .find(|s| s.target == "system" && s.metric == "cpu_percent")
+            .map(|s| s.points[0][1])
+            .expect("a machine CPU figure");
+        // while this thread is runnable some core is not idle, so one core's worth
+        // of the 300 ms at least was busy, whatever else runs; half of that leaves
+        // room for the readings before and after and their whole ticks
+        let floor = 100.0 / cores as f64 * 0.5;
+        assert!(cpu >= floor, "{cpu}% of {cores} cores, below {floor}%");
+    }
+
+    #[test]
+    fn a_process_cpu_figure_is_its_cpu_time_over_the_sample() {
+        let me = Watched::new("self".into(), std::process::id());
+        let mut sampler = Sampler::new(vec![me], ResourceThresholds::default());
+        let (start, thread_s) = (
+            Instant::now(),
+            procfs::thread_cpu_s().expect("own CPU time"),
+        );
+        let mut spins = 0u64;
+        while start.elapsed() < Duration::from_millis(300) {
+            spins = std::hint::black_box(spins + 1);
+        }
+        let spun = procfs::thread_cpu_s().expect("own CPU time") - thread_s;
+        let mut rec = Recorder::default();
+        sampler.sample(0.3, &mut rec, &mut |_| {});
+        let cpu = rec
+            .series
+            .iter()
+            .find(|s| s.target == "self" && s.metric == "cpu_percent")
+            .map(|s| s.points[0][1])
+            .expect("a process CPU figure");
+        // the process ran this thread's CPU time at least, over about the sample's
+        // wall time; its CPU time is read in whole ticks (10 ms)
+        let floor = spun / start.elapsed().as_secs_f64() * 100.0 - 10.0;
+        assert!(cpu >= floor, "{cpu}% of a core, below {floor}%");
     }
 }
