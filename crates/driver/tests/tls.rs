@@ -6,7 +6,7 @@ mod common;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -27,6 +27,11 @@ fn tls_dir() -> PathBuf {
 /// Serves `router` over TLS (HTTP/1.1, upgrades allowed) on a free loopback port with
 /// the test certificate for `127.0.0.1`; returns its `https://` base URL.
 async fn serve_tls(router: Router) -> String {
+    serve_tls_counted(router).await.0
+}
+
+/// [`serve_tls`], also counting the connections accepted.
+async fn serve_tls_counted(router: Router) -> (String, Arc<AtomicU64>) {
     let certs = CertificateDer::pem_file_iter(tls_dir().join("server.pem"))
         .unwrap()
         .collect::<Result<Vec<_>, _>>()
@@ -42,8 +47,11 @@ async fn serve_tls(router: Router) -> String {
     let acceptor = TlsAcceptor::from(Arc::new(config));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicU64::new(0));
+    let count = accepted.clone();
     tokio::spawn(async move {
         while let Ok((tcp, _)) = listener.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
             let acceptor = acceptor.clone();
             let service = TowerToHyperService::new(router.clone());
             tokio::spawn(async move {
@@ -57,7 +65,7 @@ async fn serve_tls(router: Router) -> String {
             });
         }
     });
-    format!("https://127.0.0.1:{port}")
+    (format!("https://127.0.0.1:{port}"), accepted)
 }
 
 async fn speech(ws: WebSocketUpgrade) -> axum::response::Response {
@@ -108,6 +116,19 @@ async fn an_https_target_is_loaded_when_its_ca_is_trusted() {
     let r = run(&scenario(LOAD), &targets, quiet()).await.unwrap();
     assert_eq!((r.totals.sent, r.totals.ok), (12, 12), "{:?}", errors(&r));
     assert_eq!(seen.load(Ordering::SeqCst), 12);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_vu_that_thinks_keeps_its_tls_connection_between_requests() {
+    let (router, seen) = counted(Router::new().route("/ping", get(|| async { "pong" })));
+    let (url, accepted) = serve_tls_counted(router).await;
+    let targets = Targets::new(&url).with_trust(Trust::CaFile(tls_dir().join("ca.pem")));
+    let load = LOAD.replace("iterations = 4", "iterations = 2\nthink_time = \"1s\"");
+    let r = run(&scenario(&load), &targets, quiet()).await.unwrap();
+    assert_eq!((r.totals.sent, r.totals.ok), (6, 6), "{:?}", errors(&r));
+    assert_eq!(seen.load(Ordering::SeqCst), 6);
+    // parked while their VU thinks, the 3 connections (and their TLS sessions) are kept
+    assert_eq!(accepted.load(Ordering::SeqCst), 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

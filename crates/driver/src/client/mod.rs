@@ -25,7 +25,7 @@ use http::{HeaderMap, Method, Request};
 use http_body_util::{BodyExt as _, Full};
 use hyper::client::conn::http1::SendRequest;
 
-use conn::{Body, Conn, drive};
+use conn::{Body, Conn, Slot, drive};
 pub use gateway::parse_server_timing;
 pub(crate) use validate::check_body;
 
@@ -76,7 +76,7 @@ impl Clock {
 /// A VU's open connections, one slot per endpoint, and the timer of its requests.
 #[derive(Default)]
 pub(crate) struct Conns {
-    slots: Vec<Option<Conn>>,
+    slots: Vec<Slot>,
     /// Bounds each request in turn. A timer is registered with the runtime when
     /// first polled and removed when dropped, both under the timer's lock; moved to
     /// a later deadline it stays registered and costs neither.
@@ -86,9 +86,16 @@ pub(crate) struct Conns {
 impl Conns {
     pub fn new(endpoints: usize) -> Conns {
         Conns {
-            slots: (0..endpoints).map(|_| None).collect(),
+            slots: (0..endpoints).map(|_| Slot::Empty).collect(),
             timer: None,
         }
+    }
+
+    /// Keeps the idle connections' sockets and drops hyper's buffers and request
+    /// channels until the next request (`client::conn`): for a VU about to be idle
+    /// for long.
+    pub fn park(&mut self) {
+        self.slots.iter_mut().for_each(Slot::park);
     }
 }
 
@@ -281,7 +288,7 @@ pub(crate) async fn execute(
         Outcome::Ok | Outcome::Http(_) | Outcome::ValidationFailure
     ) {
         // the connection's state is unknown after a failure mid-exchange
-        conns.slots[prepared.endpoint] = None;
+        conns.slots[prepared.endpoint] = Slot::Empty;
     }
     guard.armed = false;
     let mut ex = ex;
@@ -359,7 +366,7 @@ fn classify_send_error(e: &hyper::Error) -> Outcome {
 }
 
 async fn http_exchange(
-    slot: &mut Option<Conn>,
+    slot: &mut Slot,
     endpoint: &Endpoint,
     prepared: &Prepared,
     payload: Payload,
@@ -370,15 +377,18 @@ async fn http_exchange(
     // a request the connection never wrote (it had closed, say while the VU thought)
     // goes out once more, on a new connection
     for reconnect in [false, true] {
-        if reconnect || !slot.as_ref().is_some_and(Conn::open_for_requests) {
-            *slot = None;
-            // boxed: connecting is rare and its state would bloat every request's future
-            match Box::pin(Conn::open(endpoint)).await {
-                Ok(c) => *slot = Some(c),
+        if reconnect || !matches!(slot, Slot::Open(c) if c.open_for_requests()) {
+            let opened = match std::mem::take(slot) {
+                Slot::Parked(parked) if !reconnect => parked.resume().await,
+                // boxed: connecting is rare and its state would bloat every request's future
+                _ => Box::pin(Conn::open(endpoint)).await,
+            };
+            match opened {
+                Ok(c) => *slot = Slot::Open(c),
                 Err(o) => return Exchange::failed(o),
             }
         }
-        let Some(Conn { sender, driver }) = slot.as_mut() else {
+        let Slot::Open(Conn { sender, driver }) = slot else {
             return Exchange::failed(Outcome::Reset);
         };
         let request = unsent.take().unwrap_or(Outgoing::First(&payload.body));
