@@ -322,23 +322,31 @@ mod tests {
 
     use super::*;
 
+    /// Keeps this thread on a CPU until `end`.
+    fn spin_until(end: Instant) {
+        let mut spins = 0u64;
+        while Instant::now() < end {
+            spins = std::hint::black_box(spins + 1);
+        }
+    }
+
+    /// The first CPU % recorded for `target`.
+    fn first_cpu_percent(rec: &Recorder, target: &str) -> f64 {
+        rec.series
+            .iter()
+            .find(|s| s.target == target && s.metric == "cpu_percent")
+            .map(|s| s.points[0][1])
+            .expect("a CPU figure")
+    }
+
     #[test]
     fn a_spinning_thread_shows_in_the_machine_cpu() {
         let mut sampler = Sampler::new(Vec::new(), ResourceThresholds::default());
         let cores = sampler.cores().expect("the machine has CPUs");
-        let start = Instant::now();
-        let mut spins = 0u64;
-        while start.elapsed() < Duration::from_millis(300) {
-            spins = std::hint::black_box(spins + 1);
-        }
+        spin_until(Instant::now() + Duration::from_millis(300));
         let mut rec = Recorder::default();
         sampler.sample(0.3, &mut rec, &mut |_| {});
-        let cpu = rec
-            .series
-            .iter()
-            .find(|s| s.target == "system" && s.metric == "cpu_percent")
-            .map(|s| s.points[0][1])
-            .expect("a machine CPU figure");
+        let cpu = first_cpu_percent(&rec, "system");
         // while this thread is runnable some core is not idle, so one core's worth
         // of the 300 ms at least was busy, whatever else runs; half of that leaves
         // room for the readings before and after and their whole ticks
@@ -354,19 +362,11 @@ mod tests {
             Instant::now(),
             procfs::thread_cpu_s().expect("own CPU time"),
         );
-        let mut spins = 0u64;
-        while start.elapsed() < Duration::from_millis(300) {
-            spins = std::hint::black_box(spins + 1);
-        }
+        spin_until(start + Duration::from_millis(300));
         let spun = procfs::thread_cpu_s().expect("own CPU time") - thread_s;
         let mut rec = Recorder::default();
         sampler.sample(0.3, &mut rec, &mut |_| {});
-        let cpu = rec
-            .series
-            .iter()
-            .find(|s| s.target == "self" && s.metric == "cpu_percent")
-            .map(|s| s.points[0][1])
-            .expect("a process CPU figure");
+        let cpu = first_cpu_percent(&rec, "self");
         // the process ran this thread's CPU time at least, over about the sample's
         // wall time; its CPU time is read in whole ticks (10 ms)
         let floor = spun / start.elapsed().as_secs_f64() * 100.0 - 10.0;
