@@ -38,12 +38,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::Request;
-use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use gatebench_serve::admin::AdminToken;
+use gatebench_serve::head::{Checked, HeadTooLarge, Refuse};
+use gatebench_serve::server::App;
+use http::Uri;
+use tower::Layer as _;
 use gatebench_serve::server::{self, Limits, ServerHandle, ServerOptions};
 
 pub use chat::DEFAULT_MAX_OUTPUT;
@@ -52,7 +55,7 @@ pub use error::GatewayError;
 pub use state::{Gateway, StartError};
 
 /// The gateway's routes, `/metrics` guarded by `admin`.
-pub fn router(gateway: Arc<Gateway>, admin: AdminToken) -> Router {
+pub fn router(gateway: Arc<Gateway>, admin: AdminToken) -> impl App {
     // Building the tokenizers takes most of a tenth of a second, and every chat
     // call arriving meanwhile would wait for it: build them before the first one.
     std::thread::spawn(gatebench_tokens::warm_up);
@@ -121,25 +124,26 @@ pub fn router(gateway: Arc<Gateway>, admin: AdminToken) -> Router {
             }
         })
         .with_state(gateway);
-    server::around(routes, (Extension(admin), from_fn(refuse_oversized_head)))
+    Extension(admin).layer(Checked::new(routes, HeadRefusal))
 }
 
 /// A request line or headers past [`gatebench_serve::head`]'s limits: 414 or 431 in
 /// the shape of the route's provider.
-async fn refuse_oversized_head(request: Request, next: Next) -> Response {
-    let (parts, body) = request.into_parts();
-    let Some(refused) = gatebench_serve::head::check(&parts) else {
-        return next.run(Request::from_parts(parts, body)).await;
-    };
-    let error = GatewayError::Refused {
-        status: refused.status,
-        code: refused.code,
-        message: refused.message,
-    };
-    if error::detail_route(parts.uri.path()) {
-        error.detail_shaped().into_response()
-    } else {
-        error.into_response()
+#[derive(Clone, Copy, Debug)]
+pub struct HeadRefusal;
+
+impl Refuse for HeadRefusal {
+    fn refuse(&self, uri: &Uri, too_large: HeadTooLarge) -> Response {
+        let error = GatewayError::Refused {
+            status: too_large.status,
+            code: too_large.code,
+            message: too_large.message,
+        };
+        if error::detail_route(uri.path()) {
+            error.detail_shaped().into_response()
+        } else {
+            error.into_response()
+        }
     }
 }
 

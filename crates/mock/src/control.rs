@@ -18,10 +18,10 @@ use std::sync::Arc;
 
 use axum::Extension;
 use axum::Router;
-use axum::extract::Request;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::middleware::{from_fn, from_fn_with_state};
+use gatebench_serve::head::{Checked, HeadTooLarge, Refuse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
@@ -34,12 +34,14 @@ use crate::error::{ApiError, ErrorStyle};
 use crate::faults::FaultSpec;
 use crate::json::Json;
 use crate::layer::{account_layer, mock_layer};
-use crate::server;
+
+/// A mock as its server serves it: its router behind the request-head check.
+pub type App = Checked<Router, ErrorStyle>;
 
 /// A mock's full router: its provider routes behind the shared middleware, its
-/// account routes (usage reports) behind the key check only, plus the control API
-/// and a 404 in the provider's shape.
-pub fn assemble(core: Arc<MockCore>, provider: Router, account: Router) -> Router {
+/// account routes (usage reports) behind the key check only, its `open` routes
+/// (probes) behind nothing, plus the control API and a 404 in the provider's shape.
+pub fn assemble(core: Arc<MockCore>, provider: Router, account: Router, open: Router) -> App {
     let style = core.style;
     // axum refuses a route layer on a router without routes.
     let account = if account.has_routes() {
@@ -50,24 +52,18 @@ pub fn assemble(core: Arc<MockCore>, provider: Router, account: Router) -> Route
     let routes = provider
         .route_layer(from_fn_with_state(Arc::clone(&core), mock_layer))
         .merge(account)
+        .merge(open)
         .merge(routes(core))
         .fallback(move |method: Method, uri: Uri| async move { not_found(style, &method, &uri) });
-    server::around(routes, from_fn_with_state(style, refuse_oversized_head))
+    Checked::new(routes, style)
 }
 
 /// A request line or headers past [`gatebench_serve::head`]'s limits: 414 or 431 in
 /// the provider's shape.
-async fn refuse_oversized_head(
-    State(style): State<ErrorStyle>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let (parts, body) = request.into_parts();
-    match gatebench_serve::head::check(&parts) {
-        Some(refused) => style
-            .refusal(refused.status, refused.code, refused.message)
-            .into_response(),
-        None => next.run(Request::from_parts(parts, body)).await,
+impl Refuse for ErrorStyle {
+    fn refuse(&self, _uri: &Uri, too_large: HeadTooLarge) -> Response {
+        self.refusal(too_large.status, too_large.code, too_large.message)
+            .into_response()
     }
 }
 

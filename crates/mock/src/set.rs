@@ -5,12 +5,13 @@ use std::time::Duration;
 
 use std::sync::Arc;
 
-use axum::{Extension, Router};
+use axum::Extension;
+use tower::Layer as _;
 use gatebench_serve::admin::AdminToken;
 use gatebench_wire::books::MockSet;
 
 use crate::config::Profile;
-use crate::control::SharedSet;
+use crate::control::{App, SharedSet};
 use crate::server::{self, Limits, ServerHandle, ServerOptions};
 use crate::{elevenlabs, openai, personality, webvtt};
 
@@ -109,7 +110,7 @@ impl RunningMocks {
             limits,
             admin,
         } = options;
-        let apps: [(&'static str, u16, Router); 4] = [
+        let apps: [(&'static str, u16, App); 4] = [
             (
                 "openai",
                 ports.openai,
@@ -133,12 +134,9 @@ impl RunningMocks {
         ];
         let set = SharedSet::default();
         let mut servers = Vec::with_capacity(apps.len());
-        for (mock, port, router) in apps {
+        for (mock, port, app) in apps {
             let addr = SocketAddr::new(host, port);
-            let router = server::around(
-                router,
-                (Extension(Arc::clone(&set)), Extension(admin.clone())),
-            );
+            let app = (Extension(Arc::clone(&set)), Extension(admin.clone())).layer(app);
             let started = async {
                 let listener = server::bind(addr)?;
                 let options = ServerOptions {
@@ -147,7 +145,7 @@ impl RunningMocks {
                     resettable: true,
                     ..ServerOptions::default()
                 };
-                server::spawn(listener, router, options)
+                server::spawn(listener, app, options)
             };
             match started.await {
                 Ok(handle) => {

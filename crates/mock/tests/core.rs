@@ -61,7 +61,7 @@ async fn start(style: ErrorStyle, settings: ServiceSettings) -> (ServerHandle, S
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let handle = server::spawn(
         listener,
-        assemble(core, routes, axum::Router::new()),
+        assemble(core, routes, axum::Router::new(), axum::Router::new()),
         ServerOptions {
             drain: Duration::from_secs(1),
             resettable: true,

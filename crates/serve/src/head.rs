@@ -5,9 +5,19 @@
 //! [`MAX_URI_BYTES`] or headers longer than [`MAX_HEADER_BYTES`] in all are refused
 //! here, and each server answers in its provider's error shape, with a message that
 //! says which limit was passed (like nginx's `large_client_header_buffers`).
+//!
+//! [`Checked`] puts the check in front of a server's router as a named service: a
+//! request pays neither a boxed future nor a second router for it.
 
-use http::StatusCode;
-use http::request::Parts;
+use std::convert::Infallible;
+use std::future::{Ready, ready};
+use std::task::{Context, Poll};
+
+use axum::extract::Request;
+use axum::response::Response;
+use futures::future::Either;
+use http::{HeaderMap, StatusCode, Uri};
+use tower::Service;
 
 /// Longest request target (path and query) a server takes.
 pub const MAX_URI_BYTES: usize = 8 * 1024;
@@ -27,8 +37,8 @@ pub struct HeadTooLarge {
 }
 
 /// Checks a request head against [`MAX_URI_BYTES`] and [`MAX_HEADER_BYTES`].
-pub fn check(parts: &Parts) -> Option<HeadTooLarge> {
-    let uri = parts.uri.path_and_query().map_or(0, |p| p.as_str().len());
+pub fn check(uri: &Uri, headers: &HeaderMap) -> Option<HeadTooLarge> {
+    let uri = uri.path_and_query().map_or(0, |p| p.as_str().len());
     if uri > MAX_URI_BYTES {
         return Some(HeadTooLarge {
             status: StatusCode::URI_TOO_LONG,
@@ -38,8 +48,7 @@ pub fn check(parts: &Parts) -> Option<HeadTooLarge> {
             code: "uri_too_long",
         });
     }
-    let headers: usize = parts
-        .headers
+    let headers: usize = headers
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len())
         .sum();
@@ -55,25 +64,67 @@ pub fn check(parts: &Parts) -> Option<HeadTooLarge> {
     None
 }
 
+/// How a server answers a head over a limit: in its provider's error shape.
+pub trait Refuse {
+    /// The answer to a request for `uri` whose head is `too_large`.
+    fn refuse(&self, uri: &Uri, too_large: HeadTooLarge) -> Response;
+}
+
+/// `inner` behind [`check`]: a head over a limit is answered by `refuse` and never
+/// reaches `inner`.
+#[derive(Clone, Debug)]
+pub struct Checked<S, R> {
+    inner: S,
+    refuse: R,
+}
+
+impl<S, R> Checked<S, R> {
+    /// `inner`, with a head over a limit answered by `refuse` instead.
+    pub fn new(inner: S, refuse: R) -> Self {
+        Checked { inner, refuse }
+    }
+}
+
+impl<S, R> Service<Request> for Checked<S, R>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+    R: Refuse,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<Ready<Result<Response, Infallible>>, S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        match check(request.uri(), request.headers()) {
+            Some(too_large) => Either::Left(ready(Ok(self.refuse.refuse(request.uri(), too_large)))),
+            None => Either::Right(self.inner.call(request)),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parts(uri: &str, header: usize) -> Parts {
+    fn head(uri: &str, header: usize) -> Option<HeadTooLarge> {
         let request = http::Request::builder()
             .uri(uri)
             .header("x-big", "v".repeat(header))
             .body(())
             .unwrap();
-        request.into_parts().0
+        check(request.uri(), request.headers())
     }
 
     #[test]
     fn each_limit_has_its_status() {
-        assert_eq!(check(&parts("/v1/models", 100)), None);
+        assert_eq!(head("/v1/models", 100), None);
         let long = format!("/v1/models?q={}", "a".repeat(MAX_URI_BYTES));
-        assert_eq!(check(&parts(&long, 10)).unwrap().status, 414);
-        let big = check(&parts("/v1/models", MAX_HEADER_BYTES)).unwrap();
+        assert_eq!(head(&long, 10).unwrap().status, 414);
+        let big = head("/v1/models", MAX_HEADER_BYTES).unwrap();
         assert_eq!(big.status, 431);
         assert!(big.message.contains("32768 bytes"), "{}", big.message);
     }

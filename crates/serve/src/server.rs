@@ -17,7 +17,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::Router;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
@@ -30,7 +29,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpSocket};
 use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinHandle;
-use tower::{Layer, Service, ServiceExt as _};
+use tower::{Service, ServiceExt as _};
 
 use crate::body::Guarded;
 use crate::cores::Cores;
@@ -200,31 +199,41 @@ impl ServerHandle {
     }
 }
 
-/// `router` behind `layer`, applied once around the whole router.
+/// What a server answers with: its router, on its own or behind layers applied once
+/// around the whole of it (`Layer::layer`).
 ///
 /// axum's `Router::layer` wraps each route's service instead, and a request clones
 /// its route's whole stack of boxed services at every layer it passes: a cost that
 /// grows with the square of the depth, paid on every request. Around the router, a
-/// request clones `layer`'s service (an `Arc` per layer) and the router (an `Arc`).
-pub fn around<L>(router: Router, layer: L) -> Router
-where
-    L: Layer<Router>,
-    L::Service:
-        Service<Request, Response = Response, Error = Infallible> + Clone + Send + Sync + 'static,
-    <L::Service as Service<Request>>::Future: Send + 'static,
+/// request clones each layer's service (an `Arc` or a small value) and the router
+/// (an `Arc`); a named layer type costs no boxed future either.
+pub trait App:
+    Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
+    + Clone
+    + Send
+    + Sync
+    + 'static
 {
-    Router::new().fallback_service(layer.layer(router))
 }
 
-/// Serves `router` on `listener` until [`ServerHandle::shutdown`].
+impl<S> App for S where
+    S: Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// Serves `app` on `listener` until [`ServerHandle::shutdown`].
 pub fn spawn(
     listener: TcpListener,
-    router: Router,
+    app: impl App,
     options: ServerOptions,
 ) -> std::io::Result<ServerHandle> {
     let addr = listener.local_addr()?;
     let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(accept_loop(listener, router, stopped, options));
+    let task = tokio::spawn(accept_loop(listener, app, stopped, options));
     Ok(ServerHandle {
         addr,
         stop,
@@ -242,16 +251,16 @@ fn connection_builder(limits: &Limits) -> http1::Builder {
 }
 
 /// What every connection of one server is served with.
-struct Serving {
-    router: Router,
+struct Serving<A> {
+    app: A,
     builder: http1::Builder,
     body_timeout: Duration,
     resettable: bool,
 }
 
-async fn accept_loop(
+async fn accept_loop<A: App>(
     listener: TcpListener,
-    router: Router,
+    app: A,
     mut stopped: watch::Receiver<bool>,
     options: ServerOptions,
 ) {
@@ -262,7 +271,7 @@ async fn accept_loop(
         cores,
     } = options;
     let serving = Arc::new(Serving {
-        router,
+        app,
         builder: connection_builder(&limits),
         body_timeout: limits.body_timeout,
         resettable,
@@ -334,10 +343,10 @@ async fn accept_loop(
 }
 
 /// Serves one accepted connection until it ends, holding its `slot`.
-async fn serve(
+async fn serve<A: App>(
     stream: tokio::net::TcpStream,
     peer: SocketAddr,
-    serving: &Serving,
+    serving: &Serving<A>,
     stopped: watch::Receiver<bool>,
     slot: OwnedSemaphorePermit,
 ) {
@@ -355,7 +364,7 @@ async fn serve(
     let body_timeout = serving.body_timeout;
     let (stream, unread) = Lingering::new(stream, body_timeout.min(LINGER_TIME));
     let service = tower::service_fn({
-        let router = serving.router.clone();
+        let app = serving.app.clone();
         let connection = connection.clone();
         move |request: Request<Incoming>| {
             let (parts, body) = request.into_parts();
@@ -364,7 +373,7 @@ async fn serve(
             if let Some(connection) = &connection {
                 request.extensions_mut().insert(connection.clone());
             }
-            let answer = router.clone().oneshot(request);
+            let answer = app.clone().oneshot(request);
             let unread = Arc::clone(&unread);
             async move {
                 let mut response = answer.await?;

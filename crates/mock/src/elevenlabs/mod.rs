@@ -48,7 +48,7 @@ use gatebench_distr::Delay;
 use serde::{Deserialize, Serialize};
 
 use crate::capacity::CapacityConfig;
-use crate::control::assemble;
+use crate::control::{App, assemble};
 use crate::core::{KeyHeader, MockCore, ServiceSettings};
 use crate::error::ErrorStyle;
 use crate::faults::FaultSpec;
@@ -175,7 +175,7 @@ impl std::ops::Deref for AppState {
 }
 
 /// The ElevenLabs mock's router.
-pub fn router(profile: &ElevenLabsProfile, seed: u64, time_scale: f64) -> Router {
+pub fn router(profile: &ElevenLabsProfile, seed: u64, time_scale: f64) -> App {
     let mut settings = profile.settings();
     // Keys are checked here, not by the middleware: see `auth`.
     settings.require_key = false;
@@ -222,7 +222,12 @@ pub fn router(profile: &ElevenLabsProfile, seed: u64, time_scale: f64) -> Router
         .route("/v1/usage/character-stats", get(account::character_stats))
         .route_layer(from_fn_with_state(state.clone(), auth::layer))
         .with_state(state.clone());
-    assemble(core, http.merge(socket).with_state(state), account)
+    assemble(
+        core,
+        http.merge(socket).with_state(state),
+        account,
+        Router::new(),
+    )
 }
 
 #[cfg(test)]

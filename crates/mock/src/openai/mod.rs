@@ -66,7 +66,7 @@ pub use profile::{ChatModel, EmbeddingModel, OpenAiProfile, PromptCacheConfig, T
 pub use prompt_cache::PromptCache;
 pub use stream::token_pieces;
 
-use crate::control::assemble;
+use crate::control::{App, assemble};
 use crate::core::{KeyHeader, MockCore};
 use crate::error::{ApiError, ErrorStyle};
 
@@ -195,7 +195,7 @@ impl OpenAiMock {
 
 /// The OpenAI mock's router: provider routes behind the shared middleware, plus the
 /// control API.
-pub fn router(profile: &OpenAiProfile, seed: u64, time_scale: f64) -> Router {
+pub fn router(profile: &OpenAiProfile, seed: u64, time_scale: f64) -> App {
     // Building a tokenizer (and counting the corpus with it) takes a noticeable
     // moment; do it before the first request needs it.
     std::thread::spawn(|| {
@@ -226,7 +226,8 @@ pub fn router(profile: &OpenAiProfile, seed: u64, time_scale: f64) -> Router {
     // Benchmark tools written for vLLM-style servers (guidellm, vLLM's own bench)
     // probe `/health` before they start; like the control routes, the probe is
     // never faulted, limited or entered in the books.
-    assemble(Arc::clone(&mock.core), routes, account).route("/health", get(health))
+    let open = Router::new().route("/health", get(health));
+    assemble(Arc::clone(&mock.core), routes, account, open)
 }
 
 /// `GET /health`: 200 and an empty body, as vLLM's server answers it.

@@ -80,7 +80,7 @@ use gatebench_wire::personality::{PersonalityRequest, PersonalityResponse};
 use http::HeaderMap;
 
 use crate::config::ServiceProfile;
-use crate::control::assemble;
+use crate::control::{App, assemble};
 use crate::core::{KeyHeader, MockCore, RequestCtx};
 use crate::error::{ApiError, ErrorStyle};
 use crate::json::Json;
@@ -100,7 +100,7 @@ struct AppState {
 }
 
 /// The personality mock's router.
-pub fn router(profile: &ServiceProfile, seed: u64, time_scale: f64) -> Router {
+pub fn router(profile: &ServiceProfile, seed: u64, time_scale: f64) -> App {
     let core = MockCore::new(
         "personality",
         ErrorStyle::Detail,
@@ -120,7 +120,7 @@ pub fn router(profile: &ServiceProfile, seed: u64, time_scale: f64) -> Router {
         .route(ROUTE, post(create))
         .route("/health", get(|| async { http::StatusCode::OK }))
         .with_state(state);
-    assemble(core, routes, Router::new())
+    assemble(core, routes, Router::new(), Router::new())
 }
 
 /// The answer to `request`, drawing from the core's content generator seeded by the

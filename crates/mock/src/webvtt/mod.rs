@@ -90,7 +90,7 @@ use gatebench_wire::webvtt::{WebVttRequest, WebVttResponse};
 use http::{HeaderMap, HeaderValue, header};
 
 use crate::config::ServiceProfile;
-use crate::control::assemble;
+use crate::control::{App, assemble};
 use crate::core::{KeyHeader, MockCore, RequestCtx};
 use crate::error::{ApiError, ErrorStyle};
 use crate::json::Json;
@@ -114,7 +114,7 @@ struct AppState {
 }
 
 /// The WebVTT mock's router.
-pub fn router(profile: &ServiceProfile, seed: u64, time_scale: f64) -> Router {
+pub fn router(profile: &ServiceProfile, seed: u64, time_scale: f64) -> App {
     let core = MockCore::new(
         "webvtt",
         ErrorStyle::Detail,
@@ -134,7 +134,7 @@ pub fn router(profile: &ServiceProfile, seed: u64, time_scale: f64) -> Router {
         .route(ROUTE, post(create))
         .route("/health", get(|| async { http::StatusCode::OK }))
         .with_state(state);
-    assemble(core, routes, Router::new())
+    assemble(core, routes, Router::new(), Router::new())
 }
 
 /// Subtitles for a request: the cues, and the timeline's length in milliseconds.
