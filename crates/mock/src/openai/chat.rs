@@ -27,6 +27,7 @@ use super::timing::Timing;
 use super::tools;
 use super::validate;
 use crate::core::RequestCtx;
+use crate::rng::MockRng;
 use crate::error::ApiError;
 use crate::json::string;
 
@@ -536,11 +537,26 @@ fn set_cached(usage: &mut Usage, cached: u32, model: &ChatModel) {
 
 /// `prefix` (`chatcmpl-`, `cmpl-`) and 29 letters and digits, like OpenAI's ids.
 pub(super) fn completion_id(ctx: &RequestCtx, prefix: &str) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = ctx.rng("completion_id");
-    let mut id = String::with_capacity(prefix.len() + 29);
+    random_id(&mut ctx.rng("completion_id"), prefix)
+}
+
+/// `prefix` and 29 letters and digits: five uniform base-62 digits from each draw
+/// below 62⁵, one draw per five digits.
+fn random_id(rng: &mut MockRng, prefix: &str) -> String {
+    const ALPHABET: &[u8; 62] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    const DIGITS: usize = 29;
+    const PER_DRAW: usize = 5;
+    const DRAW: u32 = 62u32.pow(PER_DRAW as u32);
+    let mut id = String::with_capacity(prefix.len() + DIGITS);
     id.push_str(prefix);
-    id.extend((0..29).map(|_| char::from(ALPHABET[rng.random_range(0..ALPHABET.len())])));
+    let mut draw = 0;
+    for digit in 0..DIGITS {
+        if digit % PER_DRAW == 0 {
+            draw = rng.random_range(0..DRAW);
+        }
+        id.push(char::from(ALPHABET[(draw % 62) as usize]));
+        draw /= 62;
+    }
     id
 }
 
@@ -567,6 +583,23 @@ mod tests {
     /// type's serialisation: text with quotes, backslashes, a newline and
     /// non-ASCII, a tool call, each finish reason, sent twice (the second time
     /// from the memo).
+    #[test]
+    fn an_id_is_its_prefix_and_29_letters_and_digits_of_every_kind() {
+        let mut seen = std::collections::BTreeSet::new();
+        for seed in 0..200 {
+            let id = random_id(&mut crate::rng::stream(seed, "completion_id"), "chatcmpl-");
+            let digits = id.strip_prefix("chatcmpl-").unwrap();
+            assert_eq!(digits.len(), 29, "{id}");
+            assert!(digits.bytes().all(|b| b.is_ascii_alphanumeric()), "{id}");
+            seen.extend(digits.bytes());
+        }
+        // 5,800 uniform draws from 62 symbols miss one with odds far below 1e-30
+        assert_eq!(seen.len(), 62);
+        let again = |seed| random_id(&mut crate::rng::stream(seed, "completion_id"), "");
+        assert_eq!(again(7), again(7));
+        assert_ne!(again(7), again(8));
+    }
+
     #[test]
     fn a_whole_answer_is_the_wire_type_serialised() {
         let text = |text: &str, finish| Written {
