@@ -44,10 +44,9 @@ use axum::routing::{get, post};
 use axum::{Extension, Router};
 use gatebench_serve::admin::AdminToken;
 use gatebench_serve::head::{Checked, HeadTooLarge, Refuse};
-use gatebench_serve::server::App;
+use gatebench_serve::server::{self, App, Limits, ServerHandle, ServerOptions};
 use http::Uri;
 use tower::Layer as _;
-use gatebench_serve::server::{self, Limits, ServerHandle, ServerOptions};
 
 pub use chat::DEFAULT_MAX_OUTPUT;
 pub use config::{ConfigError, GatewayConfig, ProviderKind};
@@ -127,8 +126,9 @@ pub fn router(gateway: Arc<Gateway>, admin: AdminToken) -> impl App {
     Extension(admin).layer(Checked::new(routes, HeadRefusal))
 }
 
-/// A request line or headers past [`gatebench_serve::head`]'s limits: 414 or 431 in
-/// the shape of the route's provider.
+/// How the gateway answers a request line or headers past
+/// [`gatebench_serve::head`]'s limits: 414 or 431 in the shape of the route's
+/// provider.
 #[derive(Clone, Copy, Debug)]
 pub struct HeadRefusal;
 

@@ -21,10 +21,10 @@ use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::middleware::{from_fn, from_fn_with_state};
-use gatebench_serve::head::{Checked, HeadTooLarge, Refuse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
+use gatebench_serve::head::{Checked, HeadTooLarge, Refuse};
 use gatebench_wire::books::MockSet;
 use http::{Method, StatusCode, Uri};
 use serde_json::json;
@@ -36,12 +36,12 @@ use crate::json::Json;
 use crate::layer::{account_layer, mock_layer};
 
 /// A mock as its server serves it: its router behind the request-head check.
-pub type App = Checked<Router, ErrorStyle>;
+pub type MockApp = Checked<Router, ErrorStyle>;
 
 /// A mock's full router: its provider routes behind the shared middleware, its
 /// account routes (usage reports) behind the key check only, its `open` routes
 /// (probes) behind nothing, plus the control API and a 404 in the provider's shape.
-pub fn assemble(core: Arc<MockCore>, provider: Router, account: Router, open: Router) -> App {
+pub fn assemble(core: Arc<MockCore>, provider: Router, account: Router, open: Router) -> MockApp {
     let style = core.style;
     // axum refuses a route layer on a router without routes.
     let account = if account.has_routes() {

@@ -6,12 +6,12 @@ use std::time::Duration;
 use std::sync::Arc;
 
 use axum::Extension;
-use tower::Layer as _;
 use gatebench_serve::admin::AdminToken;
 use gatebench_wire::books::MockSet;
+use tower::Layer as _;
 
 use crate::config::Profile;
-use crate::control::{App, SharedSet};
+use crate::control::{MockApp, SharedSet};
 use crate::server::{self, Limits, ServerHandle, ServerOptions};
 use crate::{elevenlabs, openai, personality, webvtt};
 
@@ -110,7 +110,7 @@ impl RunningMocks {
             limits,
             admin,
         } = options;
-        let apps: [(&'static str, u16, App); 4] = [
+        let apps: [(&'static str, u16, MockApp); 4] = [
             (
                 "openai",
                 ports.openai,

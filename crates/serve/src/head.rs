@@ -100,7 +100,9 @@ where
 
     fn call(&mut self, request: Request) -> Self::Future {
         match check(request.uri(), request.headers()) {
-            Some(too_large) => Either::Left(ready(Ok(self.refuse.refuse(request.uri(), too_large)))),
+            Some(too_large) => {
+                Either::Left(ready(Ok(self.refuse.refuse(request.uri(), too_large))))
+            }
             None => Either::Right(self.inner.call(request)),
         }
     }

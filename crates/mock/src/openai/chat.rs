@@ -27,9 +27,9 @@ use super::timing::Timing;
 use super::tools;
 use super::validate;
 use crate::core::RequestCtx;
-use crate::rng::MockRng;
 use crate::error::ApiError;
 use crate::json::string;
+use crate::rng::MockRng;
 
 /// `owned_by` of the models whose usage also carries DeepSeek's cache fields.
 const DEEPSEEK: &str = "deepseek";

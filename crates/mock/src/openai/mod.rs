@@ -66,7 +66,7 @@ pub use profile::{ChatModel, EmbeddingModel, OpenAiProfile, PromptCacheConfig, T
 pub use prompt_cache::PromptCache;
 pub use stream::token_pieces;
 
-use crate::control::{App, assemble};
+use crate::control::{MockApp, assemble};
 use crate::core::{KeyHeader, MockCore};
 use crate::error::{ApiError, ErrorStyle};
 
@@ -195,7 +195,7 @@ impl OpenAiMock {
 
 /// The OpenAI mock's router: provider routes behind the shared middleware, plus the
 /// control API.
-pub fn router(profile: &OpenAiProfile, seed: u64, time_scale: f64) -> App {
+pub fn router(profile: &OpenAiProfile, seed: u64, time_scale: f64) -> MockApp {
     // Building a tokenizer (and counting the corpus with it) takes a noticeable
     // moment; do it before the first request needs it.
     std::thread::spawn(|| {

@@ -15,11 +15,11 @@ use crate::capacity::CapacityConfig;
 use crate::faults::FaultSpec;
 use crate::ratelimit::RateLimitConfig;
 
-fn app(profile: &OpenAiProfile, seed: u64) -> App {
+fn app(profile: &OpenAiProfile, seed: u64) -> MockApp {
     router(profile, seed, 0.0)
 }
 
-async fn send(app: &App, method: &str, path: &str, body: Option<Value>) -> Response {
+async fn send(app: &MockApp, method: &str, path: &str, body: Option<Value>) -> Response {
     let request = Request::builder()
         .method(method)
         .uri(path)
@@ -37,7 +37,7 @@ async fn json_of(response: Response) -> Value {
     serde_json::from_slice(&bytes).unwrap()
 }
 
-async fn chat(app: &App, body: Value) -> ChatCompletion {
+async fn chat(app: &MockApp, body: Value) -> ChatCompletion {
     let response = send(app, "POST", "/v1/chat/completions", Some(body)).await;
     assert_eq!(response.status(), StatusCode::OK);
     serde_json::from_value(json_of(response).await).unwrap()

@@ -80,7 +80,7 @@ use gatebench_wire::personality::{PersonalityRequest, PersonalityResponse};
 use http::HeaderMap;
 
 use crate::config::ServiceProfile;
-use crate::control::{App, assemble};
+use crate::control::{MockApp, assemble};
 use crate::core::{KeyHeader, MockCore, RequestCtx};
 use crate::error::{ApiError, ErrorStyle};
 use crate::json::Json;
@@ -100,7 +100,7 @@ struct AppState {
 }
 
 /// The personality mock's router.
-pub fn router(profile: &ServiceProfile, seed: u64, time_scale: f64) -> App {
+pub fn router(profile: &ServiceProfile, seed: u64, time_scale: f64) -> MockApp {
     let core = MockCore::new(
         "personality",
         ErrorStyle::Detail,

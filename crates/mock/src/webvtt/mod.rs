@@ -90,7 +90,7 @@ use gatebench_wire::webvtt::{WebVttRequest, WebVttResponse};
 use http::{HeaderMap, HeaderValue, header};
 
 use crate::config::ServiceProfile;
-use crate::control::{App, assemble};
+use crate::control::{MockApp, assemble};
 use crate::core::{KeyHeader, MockCore, RequestCtx};
 use crate::error::{ApiError, ErrorStyle};
 use crate::json::Json;
@@ -114,7 +114,7 @@ struct AppState {
 }
 
 /// The WebVTT mock's router.
-pub fn router(profile: &ServiceProfile, seed: u64, time_scale: f64) -> App {
+pub fn router(profile: &ServiceProfile, seed: u64, time_scale: f64) -> MockApp {
     let core = MockCore::new(
         "webvtt",
         ErrorStyle::Detail,
