@@ -1,21 +1,25 @@
-//! What every call route shares before its own work: the [`observe`] middleware
+//! What every call route shares before its own work: the [`Observe`] layer
 //! (a request id, the in-flight gauge and request count, the gateway's own faults
 //! logged), and the extractors that read a request's directives ([`Meta`]) and its
 //! JSON body ([`Incoming`]). Their errors come in the shape of the route's
 //! provider: OpenAI's `error` object, or FastAPI's `detail` on the ElevenLabs-style
 //! routes.
 
+use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
-use axum::extract::{FromRequest, FromRequestParts, Request, State};
-use axum::middleware::Next;
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::response::Response;
 use bytes::Bytes;
 use gatebench_wire::gateway::REQUEST_ID;
 use http::HeaderValue;
 use http::request::Parts;
+use pin_project_lite::pin_project;
 use serde::de::DeserializeOwned;
+use tower::{Layer, Service};
 
 use crate::error::{GatewayError, detail_route};
 use crate::meta::Meta;
@@ -27,46 +31,103 @@ use crate::timing::Timing;
 /// "client closed request").
 pub const CLIENT_CLOSED: u16 = 499;
 
-/// The gateway's id of a request, set by [`observe`].
+/// The gateway's id of a request, set by [`Observe`].
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
 
-/// A fault of the gateway itself behind a response, for [`observe`] to log.
+/// A fault of the gateway itself behind a response, for [`Observe`] to log.
 #[derive(Clone, Debug)]
 pub struct Fault(pub String);
 
-/// The state [`observe`] runs with: the gateway and the route's metrics label.
+/// Observes each request of a route (`route_layer`): gives it an id (stamped on the
+/// response, errors included), counts it in flight until it ends and in the
+/// requests total when it does (with [`CLIENT_CLOSED`] when the client hangs up
+/// first), and logs a fault of the gateway's own behind the response. A named
+/// service and future, so a request pays no boxed future and no boxed clone of its
+/// route for it.
 #[derive(Clone)]
-pub struct Observed {
+pub struct Observe {
     /// The gateway.
     pub gateway: Arc<Gateway>,
     /// The route's label in metrics.
     pub route: &'static str,
 }
 
-/// Gives the request an id (stamped on the response, errors included), counts it
-/// in flight until it ends and in the requests total when it does (with
-/// [`CLIENT_CLOSED`] when the client hangs up first), and logs a fault of the
-/// gateway's own behind the response.
-pub async fn observe(
-    State(observed): State<Observed>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let id = observed.gateway.request_id();
-    request.extensions_mut().insert(RequestId(id.clone()));
-    let mut in_flight = InFlight::new(observed.gateway, observed.route);
-    let mut response = next.run(request).await;
-    if !response.headers().contains_key(REQUEST_ID)
-        && let Ok(value) = HeaderValue::from_str(&id)
-    {
-        response.headers_mut().insert(REQUEST_ID, value);
+impl<S> Layer<S> for Observe {
+    type Service = Observed<S>;
+
+    fn layer(&self, inner: S) -> Observed<S> {
+        Observed {
+            inner,
+            observe: self.clone(),
+        }
     }
-    if let Some(Fault(detail)) = response.extensions_mut().remove::<Fault>() {
-        tracing::error!(request_id = %id, route = observed.route, %detail, "internal error");
+}
+
+/// A route's service behind [`Observe`].
+#[derive(Clone)]
+pub struct Observed<S> {
+    inner: S,
+    observe: Observe,
+}
+
+impl<S> Service<Request> for Observed<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Observing<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.inner.poll_ready(cx)
     }
-    in_flight.status = response.status().as_u16();
-    response
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let Observe { gateway, route } = &self.observe;
+        let id = gateway.request_id();
+        request.extensions_mut().insert(RequestId(id.clone()));
+        let in_flight = InFlight::new(Arc::clone(gateway), route);
+        Observing {
+            answer: self.inner.call(request),
+            request: Some((id, in_flight)),
+        }
+    }
+}
+
+pin_project! {
+    /// A request's answer under [`Observe`]: the request stays in flight until the
+    /// answer is in, or until this is dropped (the client gone).
+    pub struct Observing<F> {
+        #[pin]
+        answer: F,
+        request: Option<(String, InFlight)>,
+    }
+}
+
+impl<F> Future for Observing<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Ok(mut response) = ready!(this.answer.poll(cx));
+        let Some((id, mut in_flight)) = this.request.take() else {
+            return Poll::Ready(Ok(response));
+        };
+        if !response.headers().contains_key(REQUEST_ID)
+            && let Ok(value) = HeaderValue::from_str(&id)
+        {
+            response.headers_mut().insert(REQUEST_ID, value);
+        }
+        if let Some(Fault(detail)) = response.extensions_mut().remove::<Fault>() {
+            tracing::error!(request_id = %id, route = in_flight.route, %detail, "internal error");
+        }
+        in_flight.status = response.status().as_u16();
+        Poll::Ready(Ok(response))
+    }
 }
 
 /// A request in flight: counted in the gauge until it ends, and in the requests

@@ -38,7 +38,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::middleware::{from_fn, from_fn_with_state};
+use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
@@ -60,12 +60,9 @@ pub fn router(gateway: Arc<Gateway>, admin: AdminToken) -> impl App {
     std::thread::spawn(gatebench_tokens::warm_up);
     // every call route is observed: a request id, in-flight and request counts,
     // faults logged
-    let observed = |route| {
-        let state = extract::Observed {
-            gateway: Arc::clone(&gateway),
-            route,
-        };
-        from_fn_with_state(state, extract::observe)
+    let observed = |route| extract::Observe {
+        gateway: Arc::clone(&gateway),
+        route,
     };
     let routes = Router::new()
         .route(
