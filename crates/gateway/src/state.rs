@@ -84,8 +84,9 @@ pub struct Gateway {
     /// Prometheus metrics.
     pub metrics: Metrics,
     /// Prompt token counts by request body: counting is the costliest step of a
-    /// chat request's admission, and load repeats bodies.
-    prompt_counts: moka::sync::Cache<u128, u64>,
+    /// chat request's admission, and load repeats bodies. The key is a hash
+    /// already: SipHash over it again cost about as much as the rest of a hit.
+    prompt_counts: moka::sync::Cache<u128, u64, foldhash::fast::RandomState>,
     boot: u64,
     next_id: AtomicU64,
 }
@@ -166,7 +167,9 @@ impl Gateway {
             exact_cache,
             embedder,
             metrics: Metrics::default(),
-            prompt_counts: moka::sync::Cache::new(PROMPT_COUNTS),
+            prompt_counts: moka::sync::Cache::builder()
+                .max_capacity(PROMPT_COUNTS)
+                .build_with_hasher(foldhash::fast::RandomState::default()),
             boot,
             next_id: AtomicU64::new(1),
             config,
