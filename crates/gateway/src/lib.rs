@@ -127,7 +127,7 @@ pub fn router(gateway: Arc<Gateway>, admin: AdminToken) -> impl App {
 /// [`gatebench_serve::head`]'s limits: 414 or 431 in the shape of the route's
 /// provider.
 #[derive(Clone, Copy, Debug)]
-pub struct HeadRefusal;
+struct HeadRefusal;
 
 impl Refuse for HeadRefusal {
     fn refuse(&self, uri: &Uri, too_large: HeadTooLarge) -> Response {

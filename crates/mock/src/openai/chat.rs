@@ -579,10 +579,6 @@ mod tests {
     use super::*;
     use crate::openai::completion::{Call, Memo};
 
-    /// A whole answer written from memoised messages is, byte for byte, the wire
-    /// type's serialisation: text with quotes, backslashes, a newline and
-    /// non-ASCII, a tool call, each finish reason, sent twice (the second time
-    /// from the memo).
     #[test]
     fn an_id_is_its_prefix_and_29_letters_and_digits_of_every_kind() {
         let mut seen = std::collections::BTreeSet::new();
@@ -600,6 +596,10 @@ mod tests {
         assert_ne!(again(7), again(8));
     }
 
+    /// A whole answer written from memoised messages is, byte for byte, the wire
+    /// type's serialisation: text with quotes, backslashes, a newline and
+    /// non-ASCII, a tool call, each finish reason, sent twice (the second time
+    /// from the memo).
     #[test]
     fn a_whole_answer_is_the_wire_type_serialised() {
         let text = |text: &str, finish| Written {
