@@ -6,11 +6,11 @@
 //! Then, with wrk as an independent load generator, the most requests per second
 //! the mock serves directly and through the gateway, interleaved, and their ratio.
 //!
-//! Without `--rate`, the rate is calibrated to the machine: a short closed-loop probe
-//! finds the most the gateway serves here, and the benchmark runs at half of it, so
-//! it measures latency rather than overload. A phase in which more than 1 % of the
-//! requests failed or were dropped makes the measurement invalid: the failures are
-//! listed by class and the command exits 1.
+//! Without `--rate`, the rate is calibrated to the machine: the median of three
+//! short closed-loop probes is the most the gateway serves here, and the benchmark
+//! runs at half of it, so it measures latency rather than overload. A phase in
+//! which more than 1 % of the requests failed or were dropped makes the
+//! measurement invalid: the failures are listed by class and the command exits 1.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -290,13 +290,19 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
         Some(rate) => rate,
         None => {
             let probe = calibration()?;
-            let most = gatebench_driver::run(&probe, &Targets::new(gateway.clone()), options())
-                .await?
-                .totals
-                .rps;
+            let mut probes = Vec::with_capacity(PROBES);
+            for _ in 0..PROBES {
+                let results =
+                    gatebench_driver::run(&probe, &Targets::new(gateway.clone()), options())
+                        .await?;
+                probes.push(results.totals.rps);
+            }
+            let most = median(&probes).unwrap_or_default();
             let rate = ((most / 2.0) as u32).max(10);
+            let each: Vec<String> = probes.iter().map(|r| format!("{r:.0}")).collect();
             eprintln!(
-                "calibrated: the gateway served {most:.0} req/s here with 16 clients in a closed loop; benchmarking at half, {rate} req/s (--rate to choose)"
+                "calibrated: the gateway served {most:.0} req/s here (median of {PROBES} probes: {}) with 16 clients in a closed loop; benchmarking at half, {rate} req/s (--rate to choose)",
+                each.join(", ")
             );
             rate
         }
@@ -401,6 +407,11 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
     println!("  the rate overloads this machine: run again with a lower --rate");
     Ok(ExitCode::from(1))
 }
+
+/// Closed-loop probes the default rate is calibrated by; their median is the
+/// gateway's most here. One 3 s probe varies by a fifth from run to run on a
+/// shared machine, and half of a high one overloads it.
+const PROBES: usize = 3;
 
 /// A closed-loop probe of the most the gateway serves: 16 clients, 3 s.
 fn calibration() -> anyhow::Result<ScenarioFile> {
