@@ -174,7 +174,9 @@ impl Record {
             put(headers, CACHE_KEY, key);
         }
         if let Some(cost) = self.cost {
-            put(headers, COST, &cost.normalize().to_string());
+            let mut text = String::with_capacity(32);
+            gatebench_cost::write_text(cost.normalize(), &mut text);
+            put(headers, COST, &text);
         }
         if let Some(provider) = &self.provider {
             put(headers, PROVIDER, provider);

@@ -10,6 +10,7 @@ use rust_decimal::Decimal;
 
 use super::LedgerError;
 use crate::entry::{CacheOutcome, Flags, LedgerEntry};
+use crate::exact;
 use crate::meter::Usage;
 use crate::price::{Kind, UnitPrices};
 
@@ -84,8 +85,42 @@ fn int(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
 
-fn text(d: Option<Decimal>) -> Option<String> {
-    d.map(|d| d.to_string())
+/// A row's seven amounts (five prices, the cost, the saving) as text, side by
+/// side in one buffer kept from row to row: formatting each with `Display` into a
+/// `String` of its own cost more than binding the whole row.
+#[derive(Default)]
+struct Amounts {
+    text: String,
+    /// Where each amount ends in `text`; `None` for a price the entry has not.
+    ends: [Option<usize>; 7],
+}
+
+impl Amounts {
+    fn fill(&mut self, e: &LedgerEntry) {
+        let p = &e.prices;
+        let amounts = [
+            p.input_per_million,
+            p.cached_input_per_million,
+            p.output_per_million,
+            p.per_thousand_characters,
+            p.per_request,
+            Some(e.cost_usd),
+            Some(e.saved_usd),
+        ];
+        self.text.clear();
+        for (end, amount) in self.ends.iter_mut().zip(amounts) {
+            *end = amount.map(|d| {
+                exact::write_text(d, &mut self.text);
+                self.text.len()
+            });
+        }
+    }
+
+    /// Amount `i` in the order [`Amounts::fill`] writes them.
+    fn get(&self, i: usize) -> Option<&str> {
+        let start = self.ends[..i].iter().rev().find_map(|e| *e).unwrap_or(0);
+        self.ends[i].map(|end| &self.text[start..end])
+    }
 }
 
 /// Writes a batch in one transaction: all of it or none of it.
@@ -98,7 +133,9 @@ pub(crate) fn insert_batch(conn: &mut Connection, batch: &[LedgerEntry]) -> rusq
               ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
         );
         let mut stmt = tx.prepare_cached(&sql)?;
+        let mut amounts = Amounts::default();
         for e in batch {
+            amounts.fill(e);
             stmt.execute(params![
                 int(e.id),
                 e.at,
@@ -112,14 +149,14 @@ pub(crate) fn insert_batch(conn: &mut Connection, batch: &[LedgerEntry]) -> rusq
                 int(e.usage.completion_tokens),
                 int(e.usage.characters),
                 int(e.usage.requests),
-                text(e.prices.input_per_million),
-                text(e.prices.cached_input_per_million),
-                text(e.prices.output_per_million),
-                text(e.prices.per_thousand_characters),
-                text(e.prices.per_request),
-                e.cost_usd.to_string(),
+                amounts.get(0),
+                amounts.get(1),
+                amounts.get(2),
+                amounts.get(3),
+                amounts.get(4),
+                amounts.get(5),
                 e.cache.as_str(),
-                e.saved_usd.to_string(),
+                amounts.get(6),
                 e.attempts,
                 e.flags.estimated,
                 e.flags.priced_by_fallback,
