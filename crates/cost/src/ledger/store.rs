@@ -86,8 +86,9 @@ fn int(v: u64) -> i64 {
 }
 
 /// A row's seven amounts (five prices, the cost, the saving) as text, side by
-/// side in one buffer kept from row to row: formatting each with `Display` into a
-/// `String` of its own cost more than binding the whole row.
+/// side in one buffer kept from row to row and written without `core::fmt`: each
+/// with `Display` into a `String` of its own took about 2,500 instructions a row,
+/// this about 1,000.
 #[derive(Default)]
 struct Amounts {
     text: String,
