@@ -3,6 +3,7 @@
 //! Money is stored as TEXT decimal strings (never REAL, which would round), and
 //! read back with the same exact parser; units are INTEGER.
 
+use std::ops::Range;
 use std::str::FromStr;
 
 use rusqlite::{Connection, Row, params};
@@ -92,8 +93,8 @@ fn int(v: u64) -> i64 {
 #[derive(Default)]
 struct Amounts {
     text: String,
-    /// Where each amount ends in `text`; `None` for a price the entry has not.
-    ends: [Option<usize>; 7],
+    /// Where each amount lies in `text`; `None` for a price the entry has not.
+    spans: [Option<Range<usize>>; 7],
 }
 
 impl Amounts {
@@ -109,18 +110,18 @@ impl Amounts {
             Some(e.saved_usd),
         ];
         self.text.clear();
-        for (end, amount) in self.ends.iter_mut().zip(amounts) {
-            *end = amount.map(|d| {
+        for (span, amount) in self.spans.iter_mut().zip(amounts) {
+            *span = amount.map(|d| {
+                let start = self.text.len();
                 exact::write_text(d, &mut self.text);
-                self.text.len()
+                start..self.text.len()
             });
         }
     }
 
     /// Amount `i` in the order [`Amounts::fill`] writes them.
     fn get(&self, i: usize) -> Option<&str> {
-        let start = self.ends[..i].iter().rev().find_map(|e| *e).unwrap_or(0);
-        self.ends[i].map(|end| &self.text[start..end])
+        self.spans[i].clone().map(|span| &self.text[span])
     }
 }
 
