@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
-use axum::extract::State;
-use axum::response::Response;
+use axum::extract::Request;
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use gatebench_cache::ChatKeys;
 use gatebench_cost::{Kind, Usage};
@@ -33,13 +33,15 @@ use crate::state::{CachedChat, CachedChoice, Gateway};
 /// maximum output for current chat models is in this range).
 pub const DEFAULT_MAX_OUTPUT: u64 = 4096;
 
-/// The route handler.
-pub fn handle(
-    State(gateway): State<Arc<Gateway>>,
-    headers: HeaderMap,
-    Incoming { meta, body }: Incoming<ChatCompletionRequest>,
-) -> impl Future<Output = Result<Response, GatewayError>> + Send {
-    to_the_end(serve(gateway, meta, headers, body))
+/// The route: a request's head and body read, then the call. Served by
+/// [`crate::Front`] without the router, and by the router for completeness.
+pub async fn handle(gateway: Arc<Gateway>, request: Request) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let answer = match Incoming::<ChatCompletionRequest>::read(&mut parts, body, &gateway).await {
+        Ok(Incoming { meta, body }) => to_the_end(serve(gateway, meta, parts.headers, body)).await,
+        Err(error) => Err(error),
+    };
+    answer.unwrap_or_else(IntoResponse::into_response)
 }
 
 async fn serve(

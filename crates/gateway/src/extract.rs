@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
+use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::response::Response;
 use bytes::Bytes;
@@ -210,15 +211,15 @@ pub struct Incoming<T> {
     pub body: JsonBody<T>,
 }
 
-impl<T: DeserializeOwned> FromRequest<Arc<Gateway>> for Incoming<T> {
-    type Rejection = GatewayError;
-
-    async fn from_request(
-        request: Request,
+impl<T: DeserializeOwned> Incoming<T> {
+    /// The call whose head is `parts` and whose body is `body`; the head is left
+    /// in `parts` for the route.
+    pub async fn read(
+        parts: &mut Parts,
+        body: Body,
         gateway: &Arc<Gateway>,
     ) -> Result<Incoming<T>, GatewayError> {
-        let (mut parts, body) = request.into_parts();
-        let mut meta = Meta::from_request_parts(&mut parts, gateway).await?;
+        let mut meta = Meta::from_request_parts(parts, gateway).await?;
         let path = parts.uri.path();
         let parse = async {
             let bytes = read(body, gateway.config.body_limit).await?;
@@ -228,5 +229,17 @@ impl<T: DeserializeOwned> FromRequest<Arc<Gateway>> for Incoming<T> {
         };
         let body = parse.await.map_err(|e| shaped(path, e))?;
         Ok(Incoming { meta, body })
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest<Arc<Gateway>> for Incoming<T> {
+    type Rejection = GatewayError;
+
+    async fn from_request(
+        request: Request,
+        gateway: &Arc<Gateway>,
+    ) -> Result<Incoming<T>, GatewayError> {
+        let (mut parts, body) = request.into_parts();
+        Incoming::read(&mut parts, body, gateway).await
     }
 }

@@ -34,19 +34,24 @@ pub mod timing;
 mod tts;
 pub mod upstream;
 
+use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::extract::{Request, State};
 use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
+use futures::future::Either;
 use gatebench_serve::admin::AdminToken;
 use gatebench_serve::head::{Checked, HeadTooLarge, Refuse};
 use gatebench_serve::server::{self, App, Limits, ServerHandle, ServerOptions};
-use http::Uri;
-use tower::Layer as _;
+use http::{Method, Uri};
+use tower::{Layer as _, Service};
 
 pub use chat::DEFAULT_MAX_OUTPUT;
 pub use config::{ConfigError, GatewayConfig, ProviderKind};
@@ -66,8 +71,9 @@ pub fn router(gateway: Arc<Gateway>, admin: AdminToken) -> impl App {
     };
     let routes = Router::new()
         .route(
-            "/v1/chat/completions",
-            post(chat::handle).route_layer(observed("chat")),
+            CHAT,
+            post(|State(gateway), request| chat::handle(gateway, request))
+                .route_layer(observed("chat")),
         )
         .route(
             "/v1/embeddings",
@@ -119,8 +125,74 @@ pub fn router(gateway: Arc<Gateway>, admin: AdminToken) -> impl App {
                 path: uri.path().to_owned(),
             }
         })
-        .with_state(gateway);
-    Extension(admin).layer(Checked::new(routes, HeadRefusal))
+        .with_state(Arc::clone(&gateway));
+    let front = Front {
+        chat: observed("chat").layer(ChatRoute { gateway }),
+        router: Extension(admin).layer(routes),
+    };
+    Checked::new(front, HeadRefusal)
+}
+
+/// The chat route's path.
+const CHAT: &str = "/v1/chat/completions";
+
+/// The router, with the busiest route served in front of it: a `POST` to the chat
+/// route goes straight to its handler, under the same [`extract::Observe`] layer
+/// as in the router, and any other request to the router. Through the router, a
+/// chat call paid for a route lookup, its path parameters and matched path
+/// (extensions, each a map insert), the admin token's extension, boxed service
+/// clones and future mappings at each layer and a copy of its header map: about
+/// 7 % of the gateway's instructions per call. The router keeps the route, so
+/// its other methods are answered 405 there as before.
+#[derive(Clone)]
+struct Front<R> {
+    chat: extract::Observed<ChatRoute>,
+    router: R,
+}
+
+impl<R> Service<Request> for Front<R>
+where
+    R: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<extract::Observing<ChatFuture>, R::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        self.router.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        if request.method() == Method::POST && request.uri().path() == CHAT {
+            Either::Left(self.chat.call(request))
+        } else {
+            Either::Right(self.router.call(request))
+        }
+    }
+}
+
+/// A chat call's future, boxed (as the router boxes a route's).
+type ChatFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+/// The chat route as a service of its own, for [`Front`].
+#[derive(Clone)]
+struct ChatRoute {
+    gateway: Arc<Gateway>,
+}
+
+impl Service<Request> for ChatRoute {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = ChatFuture;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> ChatFuture {
+        let gateway = Arc::clone(&self.gateway);
+        Box::pin(async move { Ok(chat::handle(gateway, request).await) })
+    }
 }
 
 /// How the gateway answers a request line or headers past
