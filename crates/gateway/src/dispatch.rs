@@ -74,16 +74,25 @@ pub enum Media {
 
 impl Media {
     fn fits(self, headers: &HeaderMap) -> bool {
-        let kind = headers
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .trim()
-            .to_ascii_lowercase();
+        let kind = || {
+            headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .trim()
+                .as_bytes()
+        };
+        let starts = |kind: &[u8], prefix: &str| {
+            kind.get(..prefix.len())
+                .is_some_and(|head| head.eq_ignore_ascii_case(prefix.as_bytes()))
+        };
         match self {
             Media::Any => true,
-            Media::EventStream => kind.starts_with("text/event-stream"),
-            Media::Audio => !(kind.starts_with("application/json") || kind.starts_with("text/")),
+            Media::EventStream => starts(kind(), "text/event-stream"),
+            Media::Audio => {
+                let kind = kind();
+                !(starts(kind, "application/json") || starts(kind, "text/"))
+            }
         }
     }
 }
@@ -361,5 +370,36 @@ fn queue_error(provider: &str, rejected: Rejected) -> GatewayError {
                 retry_after,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn typed(value: &[u8]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            http::HeaderValue::from_bytes(value).unwrap(),
+        );
+        headers
+    }
+
+    #[test]
+    fn a_success_fits_its_route_by_content_type_in_any_case() {
+        let stream = typed(b" Text/Event-Stream; charset=utf-8");
+        assert!(Media::EventStream.fits(&stream));
+        assert!(!Media::EventStream.fits(&typed(b"application/json")));
+        assert!(!Media::EventStream.fits(&HeaderMap::new()));
+        assert!(Media::Audio.fits(&typed(b"audio/mpeg")));
+        assert!(Media::Audio.fits(&HeaderMap::new()));
+        assert!(!Media::Audio.fits(&typed(b"APPLICATION/JSON")));
+        assert!(!Media::Audio.fits(&typed(b"text/plain")));
+        assert!(!Media::Audio.fits(&stream));
+        // not text: read as no type at all
+        assert!(!Media::EventStream.fits(&typed(b"text/event-stream\xff")));
+        assert!(Media::Audio.fits(&typed(b"text/plain\xff")));
+        assert!(Media::Any.fits(&typed(b"application/json")));
     }
 }

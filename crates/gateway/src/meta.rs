@@ -90,9 +90,9 @@ impl Meta {
         let (mut no_cache, mut no_store) = (false, false);
         if let Some(Ok(value)) = text(&gatebench_wire::gateway::CACHE) {
             for directive in value.split(',').map(str::trim) {
-                match directive.to_ascii_lowercase().as_str() {
-                    "no-cache" => no_cache = true,
-                    "no-store" => no_store = true,
+                match directive {
+                    d if d.eq_ignore_ascii_case("no-cache") => no_cache = true,
+                    d if d.eq_ignore_ascii_case("no-store") => no_store = true,
                     "" => {}
                     other => {
                         return Err(GatewayError::bad_request(

@@ -256,13 +256,14 @@ impl Upstreams {
         if let Some((name, value)) = &provider.auth {
             request.headers_mut().insert(name.clone(), value.clone());
         }
-        let url = match &provider.pool {
-            Some(pool) => format!("{}{path_and_query}", pool.prefix),
-            None => format!("{}{}", provider.config.base_url, path_and_query),
+        let base = match &provider.pool {
+            Some(pool) => &pool.prefix,
+            None => &provider.config.base_url,
         };
-        *request.uri_mut() = url
-            .parse()
-            .map_err(|e| AttemptError::Connection(format!("invalid upstream URL {url}: {e}")))?;
+        // the text moves into the URI as it is, uncopied
+        *request.uri_mut() = http::Uri::try_from([base, path_and_query].concat()).map_err(|e| {
+            AttemptError::Connection(format!("invalid upstream URL {base}{path_and_query}: {e}"))
+        })?;
         match &provider.pool {
             // boxed: the exchange's state is kilobytes, and every future that holds
             // this one would be copied with it on each move
@@ -350,8 +351,7 @@ fn chain(error: &dyn std::error::Error) -> String {
 /// never hop-by-hop or gateway headers.
 fn forwarded(headers: &HeaderMap) -> HeaderMap {
     // Correlation headers too, so a provider's logs (and the mocks' books) name the
-    // client's request on every attempt. Names, not strings: a string is parsed
-    // into a name on every lookup.
+    // client's request on every attempt.
     const PASS: [HeaderName; 7] = [
         http::header::CONTENT_TYPE,
         http::header::ACCEPT,
@@ -361,10 +361,12 @@ fn forwarded(headers: &HeaderMap) -> HeaderMap {
         HeaderName::from_static("traceparent"),
         HeaderName::from_static("tracestate"),
     ];
+    // one pass over the client's few headers, comparing names, rather than a
+    // hashed lookup for each name passed; the first value of a name is the one sent
     let mut out = HeaderMap::new();
-    for name in PASS {
-        if let Some(value) = headers.get(&name) {
-            out.insert(name, value.clone());
+    for (name, value) in headers {
+        if PASS.contains(name) {
+            out.entry(name).or_insert_with(|| value.clone());
         }
     }
     if !out.contains_key(http::header::CONTENT_TYPE) {
