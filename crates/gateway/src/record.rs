@@ -14,7 +14,7 @@
 //! | `x-gatebench-attempts`          | upstream attempts made, retries and fallbacks included |
 //! | `server-timing`                 | queue, cache, upstream and total durations          |
 
-use gatebench_cost::{CacheOutcome, Call, Kind, LedgerEntry, Reservation, Usage};
+use gatebench_cost::{CacheOutcome, Call, Kind, Reservation, Usage};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
@@ -118,15 +118,15 @@ impl Record {
     }
 
     /// Bills the call, records its ledger entry, settles `reservation` with the
-    /// real cost, and keeps the cost for the headers. A call that cannot be priced
-    /// (a price file that does not cover what a provider reported) is logged as an
-    /// error and settles at zero.
+    /// real cost, and keeps the cost for the headers; returns the cost. A call that
+    /// cannot be priced (a price file that does not cover what a provider
+    /// reported) is logged as an error and settles at zero.
     pub fn charge(
         &mut self,
         gateway: &Gateway,
         meta: &Meta,
         reservation: Option<Reservation>,
-    ) -> Option<LedgerEntry> {
+    ) -> Option<Decimal> {
         let entry = match gateway.prices.bill(&self.call(meta)) {
             Ok(entry) => entry,
             Err(error) => {
@@ -137,19 +137,20 @@ impl Record {
                 return None;
             }
         };
+        let cost = entry.cost_usd;
         if let Some(r) = reservation {
-            r.settle(entry.cost_usd);
+            r.settle(cost);
         }
-        self.cost = Some(entry.cost_usd);
+        self.cost = Some(cost);
         gateway.metrics.money(
             &meta.tenant.id,
-            entry.cost_usd.to_f64().unwrap_or(0.0),
+            cost.to_f64().unwrap_or(0.0),
             entry.saved_usd.to_f64().unwrap_or(0.0),
         );
-        if let Err(error) = gateway.ledger.record(entry.clone()) {
+        if let Err(error) = gateway.ledger.record(entry) {
             tracing::error!(%error, request_id = %meta.id, "ledger refused an entry");
         }
-        Some(entry)
+        Some(cost)
     }
 
     /// Records a call no provider answered with a success: no usage, cost 0, but

@@ -242,7 +242,7 @@ async fn the_record_writes_what_the_ledger_keeps() {
     assert_eq!(headers["x-gatebench-cache"], "bypass");
 
     record.hit("deepseek", "deepseek-chat", 0.93, "k1".into(), usage(10, 5));
-    let entry = record.charge(&gateway, &meta, None).unwrap();
+    assert_eq!(record.charge(&gateway, &meta, None), Some(Decimal::ZERO));
     let mut headers = HeaderMap::new();
     record.write(&meta, &mut headers);
     assert_eq!(headers["x-gatebench-model"], "deepseek-chat");
@@ -255,8 +255,10 @@ async fn the_record_writes_what_the_ledger_keeps() {
         (call.provider, call.model, call.cache),
         (Some("deepseek"), "deepseek-chat", CacheOutcome::Hit)
     );
+    let kept = gateway.ledger.all_entries(0, 10).unwrap();
+    let entry = kept.last().unwrap();
     assert_eq!(
-        (entry.request_id.as_str(), entry.usage),
-        ("r5", usage(10, 5))
+        (entry.request_id.as_str(), entry.usage, entry.cache),
+        ("r5", usage(10, 5), CacheOutcome::Hit)
     );
 }
