@@ -141,8 +141,8 @@ const CHAT: &str = "/v1/chat/completions";
 /// as in the router, and any other request to the router. Through the router, a
 /// chat call paid for a route lookup, its path parameters and matched path
 /// (extensions, each a map insert), the admin token's extension, boxed service
-/// clones and future mappings at each layer and a copy of its header map: about
-/// 7 % of the gateway's instructions per call. The router keeps the route, so
+/// clones and future mappings at each layer and a copy of its header map: 5.7 %
+/// of the gateway's instructions per call (callgrind). The router keeps the route, so
 /// its other methods are answered 405 there as before.
 #[derive(Clone)]
 struct Front<R> {
