@@ -71,7 +71,7 @@ pub fn router(gateway: Arc<Gateway>, admin: AdminToken) -> impl App {
     };
     let routes = Router::new()
         .route(
-            CHAT,
+            "/v1/chat/completions",
             post(|State(gateway), request| chat::handle(gateway, request))
                 .route_layer(observed("chat")),
         )
@@ -133,7 +133,7 @@ pub fn router(gateway: Arc<Gateway>, admin: AdminToken) -> impl App {
     Checked::new(front, HeadRefusal)
 }
 
-/// The chat route's path.
+/// The chat route's path, as the router names it.
 const CHAT: &str = "/v1/chat/completions";
 
 /// The router, with the busiest route served in front of it: a `POST` to the chat
@@ -306,5 +306,55 @@ pub async fn flush(gateway: &Arc<Gateway>) {
         Ok(Ok(())) => {}
         Ok(Err(error)) => tracing::error!(%error, "ledger flush failed"),
         Err(error) => tracing::error!(%error, "ledger flush panicked"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    /// A chat `POST` goes to the chat route (here a 401 in OpenAI's shape, as no
+    /// key is given), any other request to the router behind (here a teapot).
+    #[tokio::test]
+    async fn the_front_serves_a_chat_post_and_hands_the_rest_to_the_router() {
+        let gateway = Gateway::new(GatewayConfig::demo(), ":memory:").unwrap();
+        let teapot = tower::service_fn(|_: Request| async {
+            let mut response = Response::new(axum::body::Body::empty());
+            *response.status_mut() = http::StatusCode::IM_A_TEAPOT;
+            Ok::<_, Infallible>(response)
+        });
+        let front = Front {
+            chat: extract::Observe {
+                gateway: Arc::clone(&gateway),
+                route: "chat",
+            }
+            .layer(ChatRoute { gateway }),
+            router: teapot,
+        };
+        let send = |method: Method, path: &str| {
+            let request = http::Request::builder()
+                .method(method)
+                .uri(path)
+                .body(Body::from("{}"))
+                .unwrap();
+            front.clone().oneshot(request)
+        };
+        let chat = send(Method::POST, CHAT).await.unwrap();
+        assert_eq!(chat.status(), http::StatusCode::UNAUTHORIZED);
+        assert!(
+            chat.headers()
+                .contains_key(gatebench_wire::gateway::REQUEST_ID)
+        );
+        for (method, path) in [
+            (Method::GET, CHAT),
+            (Method::POST, "/v1/embeddings"),
+            (Method::POST, "/v1/chat/completions/"),
+        ] {
+            let other = send(method, path).await.unwrap();
+            assert_eq!(other.status(), http::StatusCode::IM_A_TEAPOT, "{path}");
+        }
     }
 }
