@@ -246,7 +246,7 @@ impl RelayState {
         };
         let record = &mut self.record;
         (record.usage, record.estimated) = (usage, estimated);
-        let cost = record.charge(&self.gateway, &self.meta, self.reservation.take());
+        record.charge(&self.gateway, &self.meta, self.reservation.take());
         let complete = self.done
             && !estimated
             && self.finish.iter().all(Option::is_some)
@@ -277,7 +277,7 @@ impl RelayState {
                 tracing::warn!(%error, "cache insert failed");
             }
         }
-        cost
+        self.record.cost
     }
 }
 

@@ -118,15 +118,10 @@ impl Record {
     }
 
     /// Bills the call, records its ledger entry, settles `reservation` with the
-    /// real cost, and keeps the cost for the headers; returns the cost. A call that
-    /// cannot be priced (a price file that does not cover what a provider
-    /// reported) is logged as an error and settles at zero.
-    pub fn charge(
-        &mut self,
-        gateway: &Gateway,
-        meta: &Meta,
-        reservation: Option<Reservation>,
-    ) -> Option<Decimal> {
+    /// real cost, and keeps the cost for the headers. A call that cannot be priced
+    /// (a price file that does not cover what a provider reported) is logged as an
+    /// error and settles at zero.
+    pub fn charge(&mut self, gateway: &Gateway, meta: &Meta, reservation: Option<Reservation>) {
         let entry = match gateway.prices.bill(&self.call(meta)) {
             Ok(entry) => entry,
             Err(error) => {
@@ -134,7 +129,7 @@ impl Record {
                 if let Some(r) = reservation {
                     r.settle(Decimal::ZERO);
                 }
-                return None;
+                return;
             }
         };
         let cost = entry.cost_usd;
@@ -150,7 +145,6 @@ impl Record {
         if let Err(error) = gateway.ledger.record(entry) {
             tracing::error!(%error, request_id = %meta.id, "ledger refused an entry");
         }
-        Some(cost)
     }
 
     /// Records a call no provider answered with a success: no usage, cost 0, but
