@@ -142,8 +142,8 @@ const CHAT: &str = "/v1/chat/completions";
 /// chat call paid for a route lookup, its path parameters and matched path
 /// (extensions, each a map insert), the admin token's extension, boxed service
 /// clones and future mappings at each layer and a copy of its header map: 5.7 %
-/// of the gateway's instructions per call (callgrind). The router keeps the route, so
-/// its other methods are answered 405 there as before.
+/// of the gateway's instructions per call (callgrind). The router keeps the
+/// route, so its other methods are answered 405 there as before.
 #[derive(Clone)]
 struct Front<R> {
     chat: extract::Observed<ChatRoute>,
@@ -322,7 +322,7 @@ mod tests {
     async fn the_front_serves_a_chat_post_and_hands_the_rest_to_the_router() {
         let gateway = Gateway::new(GatewayConfig::demo(), ":memory:").unwrap();
         let teapot = tower::service_fn(|_: Request| async {
-            let mut response = Response::new(axum::body::Body::empty());
+            let mut response = Response::new(Body::empty());
             *response.status_mut() = http::StatusCode::IM_A_TEAPOT;
             Ok::<_, Infallible>(response)
         });
