@@ -1,12 +1,12 @@
 //! The writer thread: drains the channel and writes entries in batches, one
 //! transaction per batch, so that recording never waits on SQLite, and wakes at
-//! most once per [`LINGER`] under load.
+//! most once per [`LINGER`] under load, on its own timer rather than by a sender.
 //!
 //! A batch that fails to write (disk full, say) is kept and retried with the
 //! next one; every flush waiting on it is told of the failure. When every sender
 //! is gone the thread writes what is left and ends.
 
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,10 +19,10 @@ use crate::entry::LedgerEntry;
 /// Most entries written in one transaction.
 pub(crate) const MAX_BATCH: usize = 4096;
 
-/// How long the writer lets entries gather after the first of a batch arrives. A
-/// writer blocked on the channel costs every sender a thread wake-up (a futex
-/// call and a context switch); lingering lets one wake-up serve the entries of
-/// this long, at the price of a flush waiting up to this long.
+/// How long the writer lets entries gather before it writes them. A writer
+/// blocked on the channel has to be woken by the next sender (a futex call and a
+/// context switch, made with the ledger's lock held); lingering lets one wake-up
+/// serve the entries of this long, at the price of a flush waiting up to this long.
 const LINGER: Duration = Duration::from_millis(2);
 
 /// What the writer is sent.
@@ -45,14 +45,36 @@ fn write(conn: &Mutex<Connection>, batch: &[LedgerEntry]) -> Result<(), String> 
 pub(crate) fn run(rx: Receiver<Msg>, conn: Arc<Mutex<Connection>>) {
     let mut pending: Vec<LedgerEntry> = Vec::new();
     let mut acks: Vec<SyncSender<Result<(), String>>> = Vec::new();
-    while let Ok(first) = rx.recv() {
-        if matches!(first, Msg::Entry(_)) {
+    // Whether the last batch brought entries: then more are likely on their way,
+    // and the writer lingers and looks instead of blocking on the channel, so
+    // that under steady load no sender has to wake it.
+    let mut busy = false;
+    loop {
+        let first = if busy {
             std::thread::sleep(LINGER);
-        }
+            match rx.try_recv() {
+                Ok(msg) => msg,
+                Err(TryRecvError::Empty) => {
+                    busy = false;
+                    continue;
+                }
+                Err(TryRecvError::Disconnected) => break,
+            }
+        } else {
+            let Ok(msg) = rx.recv() else { break };
+            if matches!(msg, Msg::Entry(_)) {
+                std::thread::sleep(LINGER);
+            }
+            msg
+        };
+        busy = false;
         let mut next = Some(first);
         while let Some(msg) = next {
             match msg {
-                Msg::Entry(entry) => pending.push(*entry),
+                Msg::Entry(entry) => {
+                    pending.push(*entry);
+                    busy = true;
+                }
                 Msg::Flush(ack) => acks.push(ack),
             }
             next = if pending.len() < MAX_BATCH {
