@@ -231,6 +231,30 @@ fn a_restart_keeps_entries_totals_and_ids() {
     assert_eq!(ledger.record(entry("alpha", "m", "0")).unwrap(), 4);
 }
 
+/// The writer lingers while entries keep coming and blocks on the channel once a
+/// linger finds none: an entry after a quiet spell still wakes it, and one
+/// recorded while it lingers is written when the ledger closes.
+#[test]
+fn entries_after_a_quiet_spell_and_at_close_are_written() {
+    let dir = TempDir::new();
+    let path = dir.file("ledger.sqlite");
+    {
+        let ledger = Ledger::open(&path).unwrap();
+        ledger.record(entry("alpha", "gpt-4o", "0.1")).unwrap();
+        ledger.flush().unwrap();
+        // many lingers: the writer has found nothing and blocks
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        ledger.record(entry("alpha", "gpt-4o", "0.2")).unwrap();
+        ledger.flush().unwrap();
+        assert_eq!(ledger.entries("alpha", 0, 10).unwrap().len(), 2);
+        // the writer lingers after that batch; the ledger closes meanwhile
+        ledger.record(entry("alpha", "gpt-4o", "0.3")).unwrap();
+    }
+    let ledger = Ledger::open(&path).unwrap();
+    assert_eq!(ledger.entries("alpha", 0, 10).unwrap().len(), 3);
+    assert_eq!(ledger.totals("alpha").cost_usd.to_string(), "0.6");
+}
+
 #[test]
 fn money_is_stored_as_text() {
     let dir = TempDir::new();
