@@ -15,7 +15,7 @@ use axum::Router;
 use axum::routing::any;
 use bytes::Bytes;
 use gatebench_mock::ratelimit::RateLimitConfig;
-use gatebench_mock::server::ServerOptions;
+use gatebench_mock::server::Limits;
 use gatebench_stack::{Stack, StackOptions};
 use http_body_util::{BodyExt as _, Empty, combinators::BoxBody};
 use hyper::body::Incoming;
@@ -41,11 +41,7 @@ pub async fn serve() -> anyhow::Result<ExitCode> {
     let listener = gatebench_serve::server::bind(SocketAddr::from(([127, 0, 0, 1], 0)))?;
     let trivial = {
         // served like a mock, so the two compare
-        let options = ServerOptions {
-            drain: Duration::from_secs(1),
-            resettable: true,
-            ..ServerOptions::default()
-        };
+        let options = gatebench_mock::serving(Duration::from_secs(1), Limits::default(), "trivial");
         gatebench_mock::server::spawn(listener, trivial, options)?
     };
     let openai = stack.mock_url("openai").context("no OpenAI mock")?;

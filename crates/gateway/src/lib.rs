@@ -258,7 +258,8 @@ impl RunningGateway {
             resettable: false,
             // a call waits on two sockets, its client's and its provider's: on one
             // core its wake-ups are cheap (see `gatebench_serve::cores`)
-            cores: std::thread::available_parallelism().map_or(1, usize::from),
+            cores: gatebench_serve::cores::available(),
+            thread_name: "gateway",
         };
         let server = server::spawn(listener, router, options).map_err(bind)?;
         let health = &gateway.config.health;

@@ -33,4 +33,4 @@ pub mod webvtt;
 pub use config::{Profile, ProfileError, ServiceProfile};
 pub use core::{MockCore, RequestCtx, Served, ServiceSettings};
 pub use error::{ApiError, ErrorStyle};
-pub use set::{MockOptions, MockPorts, RunningMocks, StartError};
+pub use set::{MockOptions, MockPorts, RunningMocks, StartError, serving};

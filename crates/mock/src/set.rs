@@ -15,6 +15,21 @@ use crate::control::{MockApp, SharedSet};
 use crate::server::{self, Limits, ServerHandle, ServerOptions};
 use crate::{elevenlabs, openai, personality, webvtt};
 
+/// How a mock serves, and so what a benchmark serves beside the mocks to compare
+/// them with: each connection on one of a thread per core, named `{threads}-{i}`
+/// (see `gatebench_serve::cores`; on a work-stealing runtime the cross-thread
+/// wake-ups of a half-loaded server cost about a tenth of a mock's CPU), and
+/// resettable, for the faults that reset a connection.
+pub fn serving(drain: Duration, limits: Limits, threads: &'static str) -> ServerOptions {
+    ServerOptions {
+        drain,
+        limits,
+        resettable: true,
+        cores: gatebench_serve::cores::available(),
+        thread_name: threads,
+    }
+}
+
 /// Ports of the four mocks (0 = any free port).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MockPorts {
@@ -110,42 +125,40 @@ impl RunningMocks {
             limits,
             admin,
         } = options;
-        let apps: [(&'static str, u16, MockApp); 4] = [
+        let apps: [(&'static str, &'static str, u16, MockApp); 4] = [
             (
                 "openai",
+                "mock-openai",
                 ports.openai,
                 openai::router(&profile.openai, seed, time_scale),
             ),
             (
                 "elevenlabs",
+                "mock-eleven",
                 ports.elevenlabs,
                 elevenlabs::router(&profile.elevenlabs, seed, time_scale),
             ),
             (
                 "personality",
+                "mock-persona",
                 ports.personality,
                 personality::router(&profile.personality, seed, time_scale),
             ),
             (
                 "webvtt",
+                "mock-webvtt",
                 ports.webvtt,
                 webvtt::router(&profile.webvtt, seed, time_scale),
             ),
         ];
         let set = SharedSet::default();
         let mut servers = Vec::with_capacity(apps.len());
-        for (mock, port, app) in apps {
+        for (mock, threads, port, app) in apps {
             let addr = SocketAddr::new(host, port);
             let app = (Extension(Arc::clone(&set)), Extension(admin.clone())).layer(app);
             let started = async {
                 let listener = server::bind(addr)?;
-                let options = ServerOptions {
-                    drain,
-                    limits,
-                    resettable: true,
-                    ..ServerOptions::default()
-                };
-                server::spawn(listener, app, options)
+                server::spawn(listener, app, serving(drain, limits, threads))
             };
             match started.await {
                 Ok(handle) => {

@@ -29,6 +29,12 @@ thread_local! {
     static CORE: Cell<Option<usize>> = const { Cell::new(None) };
 }
 
+/// How many core threads a server started with one per core gets: the cores this
+/// process may run on, at least one.
+pub fn available() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
 /// The index of the core thread this code runs on; `None` off them. What a
 /// connection pool shards its idle connections by, so that a connection is only
 /// ever driven by the runtime its socket is registered with.

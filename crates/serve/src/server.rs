@@ -121,6 +121,9 @@ pub struct ServerOptions {
     /// ([`crate::cores`]), instead of on the runtime that started the server
     /// (`0`, the default).
     pub cores: usize,
+    /// What those threads are called, `{name}-{i}` (Linux shows the first 15
+    /// bytes): what tells one server's threads from another's in `top -H`.
+    pub thread_name: &'static str,
 }
 
 impl Default for ServerOptions {
@@ -130,6 +133,7 @@ impl Default for ServerOptions {
             limits: Limits::default(),
             resettable: false,
             cores: 0,
+            thread_name: "gatebench-serve",
         }
     }
 }
@@ -269,6 +273,7 @@ async fn accept_loop<A: App>(
         limits,
         resettable,
         cores,
+        thread_name,
     } = options;
     let serving = Arc::new(Serving {
         app,
@@ -278,7 +283,7 @@ async fn accept_loop<A: App>(
     });
     let mut cores = match cores {
         0 => None,
-        n => match Cores::start(n, "gatebench-serve", drain) {
+        n => match Cores::start(n, thread_name, drain) {
             Ok(cores) => Some(cores),
             Err(error) => {
                 tracing::warn!(%error, "could not start the core threads; serving on the runtime");
