@@ -1,8 +1,10 @@
 //! `gatebench bench gateway`: the latency the gateway adds. The same open-loop
-//! arrival rate of non-stream chat requests goes straight to the OpenAI mock and
-//! through the gateway (cache off: `no-cache, no-store`), alternately, in one run;
-//! the difference of the latency percentiles is what the gateway costs a caller.
-//! The gateway's own `server-timing` (total minus upstream) is reported beside it.
+//! arrival rate of non-stream chat requests goes straight to the OpenAI mock,
+//! through a bare proxy and through the gateway (cache off: `no-cache, no-store`),
+//! in turn, in one run; the difference of the latency percentiles is what the
+//! gateway costs a caller, and the bare proxy's is what the extra hop alone costs
+//! on this machine. The gateway's own `server-timing` (total minus upstream) is
+//! reported beside it.
 //! Then, with wrk as an independent load generator, the most requests per second
 //! the mock serves directly and through the gateway, interleaved, and their ratio.
 //!
@@ -186,6 +188,8 @@ const VALID_FAILURE_SHARE: f64 = 0.01;
 
 struct Phase {
     latency: Histogram<u64>,
+    /// The p99 of each run, ms, in round order.
+    p99s: Vec<f64>,
     overhead: Histogram<u64>,
     /// How late the driver sent each request after its intended time, µs.
     late: Histogram<u64>,
@@ -203,6 +207,7 @@ impl Phase {
             || Histogram::new(3).unwrap_or_else(|_| unreachable!("3 significant digits is valid"));
         Phase {
             latency: h(),
+            p99s: Vec::new(),
             overhead: h(),
             late: h(),
             busy: Vec::new(),
@@ -242,6 +247,7 @@ impl Phase {
         for (class, n) in &results.totals.errors {
             *self.errors.entry(class.clone()).or_default() += n;
         }
+        let mut run = Histogram::<u64>::new_from(&self.latency);
         for r in results
             .requests
             .iter()
@@ -249,6 +255,7 @@ impl Phase {
             .filter(|r| r.outcome == "ok" && r.intended_ms >= warmup_ms)
         {
             let _ = self.latency.record((r.latency_ms * 1000.0) as u64);
+            let _ = run.record((r.latency_ms * 1000.0) as u64);
             let _ = self
                 .late
                 .record(((r.sent_ms - r.intended_ms).max(0.0) * 1000.0) as u64);
@@ -261,6 +268,25 @@ impl Phase {
                     .record(((total - upstream).max(0.0) * 1000.0) as u64);
             }
         }
+        if !run.is_empty() {
+            self.p99s.push(Phase::ms(&run, 0.99));
+        }
+    }
+
+    /// How much higher this phase's `q` percentile is than `direct`'s, ms.
+    fn added(&self, direct: &Phase, q: f64) -> f64 {
+        Phase::ms(&self.latency, q) - Phase::ms(&direct.latency, q)
+    }
+
+    /// That difference at p99 in each round (a round's runs are back to back).
+    fn added_p99_each(&self, direct: &Phase) -> String {
+        let each: Vec<String> = self
+            .p99s
+            .iter()
+            .zip(&direct.p99s)
+            .map(|(t, d)| format!("{:.3}", t - d))
+            .collect();
+        each.join(", ")
     }
 
     fn ms(h: &Histogram<u64>, q: f64) -> f64 {
@@ -315,10 +341,17 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
         gatebench_driver::format_duration(args.warmup),
         args.rounds
     );
-    for url in [openai, gateway] {
-        gatebench_driver::run(&warm, &Targets::new(url.clone()), options()).await?;
+    let mut phases: Vec<(&str, &String, Phase)> = [
+        ("mock directly", Some(openai)),
+        ("through a bare proxy", urls.proxy.as_ref()),
+        ("through the gateway", Some(gateway)),
+    ]
+    .into_iter()
+    .filter_map(|(name, url)| Some((name, url?, Phase::new())))
+    .collect();
+    for (_, url, _) in &phases {
+        gatebench_driver::run(&warm, &Targets::new((*url).clone()), options()).await?;
     }
-    let (mut direct, mut through) = (Phase::new(), Phase::new());
     let pids = [
         sysinfo::get_current_pid().map_err(|e| anyhow::anyhow!(e))?,
         sysinfo::Pid::from_u32(servers.pid()),
@@ -328,10 +361,10 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
         std::thread::available_parallelism().map_or(1, usize::from),
     );
     for _ in 0..args.rounds.max(1) {
-        for (phase, url) in [(&mut direct, openai), (&mut through, gateway)] {
+        for (_, url, phase) in &mut phases {
             let (t0, cpu0) = (Instant::now(), cpu_ms(&mut system, &pids));
             let results =
-                gatebench_driver::run(&file, &Targets::new(url.clone()), options()).await?;
+                gatebench_driver::run(&file, &Targets::new((*url).clone()), options()).await?;
             if let (Some(cpu0), Some(cpu1)) = (cpu0, cpu_ms(&mut system, &pids)) {
                 let wall_ms = t0.elapsed().as_secs_f64() * 1000.0 * cores as f64;
                 phase
@@ -354,10 +387,7 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
         "late p99 ms",
         "CPU used"
     );
-    for (name, p) in [
-        ("mock directly", &direct),
-        ("through the gateway", &through),
-    ] {
+    for (name, _, p) in &phases {
         println!(
             "  {name:<22} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>8} {:>8} {:>8} {:>12.3} {:>9}",
             Phase::ms(&p.latency, 0.5),
@@ -371,13 +401,24 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
             median(&p.busy).map_or("-".into(), |b| format!("{b:.0}%"))
         );
     }
-    let added = |q: f64| Phase::ms(&through.latency, q) - Phase::ms(&direct.latency, q);
-    println!(
-        "\n  added by the gateway: p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms",
-        added(0.5),
-        added(0.9),
-        added(0.99)
-    );
+    let (direct, through) = (&phases[0].2, &phases[phases.len() - 1].2);
+    let added = |phase: &Phase, who: &str| {
+        println!(
+            "  added by {who}: p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms (p99 in each round: {})",
+            phase.added(direct, 0.5),
+            phase.added(direct, 0.9),
+            phase.added(direct, 0.99),
+            phase.added_p99_each(direct)
+        );
+    };
+    println!();
+    added(through, "the gateway");
+    if phases.len() == 3 {
+        added(&phases[1].2, "a bare proxy");
+        println!(
+            "  (the bare proxy forwards and does nothing else: what the extra hop costs a caller here, the least any proxy adds)"
+        );
+    }
     if !through.overhead.is_empty() {
         println!(
             "  gateway's own time (server-timing total − upstream): p50 {:.3} ms, p99 {:.3} ms",
@@ -391,13 +432,10 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
     if !args.no_throughput {
         throughput(&args, servers.pid(), &urls)?;
     }
-    let invalid: Vec<String> = [
-        ("mock directly", &direct),
-        ("through the gateway", &through),
-    ]
-    .iter()
-    .filter_map(|(name, p)| p.invalid(name))
-    .collect();
+    let invalid: Vec<String> = phases
+        .iter()
+        .filter_map(|(name, _, p)| p.invalid(name))
+        .collect();
     if invalid.is_empty() {
         return Ok(ExitCode::SUCCESS);
     }
@@ -443,5 +481,19 @@ mod tests {
         p.failed = 5;
         p.dropped = 0;
         assert!(p.invalid("x").is_none(), "0.5% is within the 1% allowed");
+    }
+
+    #[test]
+    fn each_round_is_set_against_the_direct_run_of_the_same_round() {
+        let (mut direct, mut through) = (Phase::new(), Phase::new());
+        direct.p99s = vec![0.25, 0.5];
+        through.p99s = vec![1.0, 0.75];
+        assert_eq!(through.added_p99_each(&direct), "0.750, 0.250");
+        through.p99s.push(2.0);
+        assert_eq!(
+            through.added_p99_each(&direct),
+            "0.750, 0.250",
+            "a round without a direct run has nothing to be set against"
+        );
     }
 }
