@@ -267,6 +267,12 @@ pub struct Draw {
     pub fault: Option<FaultKind>,
     /// Delay multiplier (1 when not slowed down).
     pub slow_down: Option<f64>,
+    /// The drawing spec's `retry_after` (what an injected 429 asks for).
+    pub retry_after: Duration,
+    /// The drawing spec's `timeout_after` (how long an injected timeout holds).
+    pub timeout_after: Duration,
+    /// The drawing spec's `hang_for` (how long a hang holds the connection).
+    pub hang_for: Duration,
 }
 
 /// The fault spec in force, and when it was applied.
@@ -302,21 +308,33 @@ impl FaultState {
         (guard.0.clone(), guard.1.elapsed())
     }
 
-    /// True if some probability or window is scoped by model, so the caller must
-    /// tell [`FaultState::draw`] the request's model.
-    pub fn needs_model(&self) -> bool {
-        let guard = self.active.read().unwrap_or_else(|e| e.into_inner());
-        !guard.0.models.is_empty() || guard.0.windows.iter().any(|w| !w.models.is_empty())
-    }
-
     /// Draws the faults of one request on `route` for `model` (if known).
     pub fn draw<R: Rng + ?Sized>(&self, route: &str, model: Option<&str>, rng: &mut R) -> Draw {
+        self.draw_with(route, || model.map(str::to_owned), rng)
+    }
+
+    /// [`FaultState::draw`], with the model read (`model`) only when the spec
+    /// scopes something by model: one look at the spec per request.
+    pub fn draw_with<R: Rng + ?Sized>(
+        &self,
+        route: &str,
+        model: impl FnOnce() -> Option<String>,
+        rng: &mut R,
+    ) -> Draw {
         let guard = self.active.read().unwrap_or_else(|e| e.into_inner());
         let (spec, applied) = (&guard.0, guard.1);
+        let by_model = !spec.models.is_empty() || spec.windows.iter().any(|w| !w.models.is_empty());
+        let model = if by_model { model() } else { None };
+        let model = model.as_deref();
         // Always draw the same number of values, so one request's draws do not depend
         // on which branch an earlier decision took.
         let (u_window, u_fault, u_slow) = (unit(rng), unit(rng), unit(rng));
-        let mut draw = Draw::default();
+        let mut draw = Draw {
+            retry_after: spec.retry_after,
+            timeout_after: spec.timeout_after,
+            hang_for: spec.hang_for,
+            ..Draw::default()
+        };
         let elapsed = applied.elapsed();
         let in_window = spec.windows.iter().find(|w| {
             elapsed >= w.from
@@ -434,6 +452,52 @@ mod tests {
         assert_eq!(counts(spec, "/x", 50).get(&None), Some(&50));
     }
 
+    /// Whether a draw asks for the request's model.
+    fn reads_the_model(state: &FaultState, rng: &mut MockRng) -> bool {
+        let mut asked = false;
+        state.draw_with(
+            "/v1/chat",
+            || {
+                asked = true;
+                None
+            },
+            rng,
+        );
+        asked
+    }
+
+    #[test]
+    fn the_model_is_read_only_for_a_spec_scoped_by_model() {
+        let state = FaultState::new(FaultSpec {
+            unavailable: 1.0,
+            ..FaultSpec::default()
+        });
+        let mut rng = MockRng::seed_from_u64(1);
+        assert!(!reads_the_model(&state, &mut rng));
+    }
+
+    #[test]
+    fn a_draw_carries_the_durations_of_the_spec_that_drew_it() {
+        let spec = FaultSpec {
+            rate_limit: 1.0,
+            retry_after: Duration::from_secs(7),
+            timeout_after: Duration::from_secs(8),
+            hang_for: Duration::from_secs(9),
+            ..FaultSpec::default()
+        };
+        let state = FaultState::new(spec);
+        let draw = state.draw("/v1/chat", None, &mut MockRng::seed_from_u64(1));
+        assert_eq!(draw.fault, Some(FaultKind::RateLimit));
+        assert_eq!(
+            (draw.retry_after, draw.timeout_after, draw.hang_for),
+            (
+                Duration::from_secs(7),
+                Duration::from_secs(8),
+                Duration::from_secs(9)
+            )
+        );
+    }
+
     #[test]
     fn models_scope_faults_to_one_provider_s_models() {
         let spec = FaultSpec {
@@ -442,8 +506,8 @@ mod tests {
             ..FaultSpec::default()
         };
         let state = FaultState::new(spec);
-        assert!(state.needs_model());
         let mut rng = MockRng::seed_from_u64(1);
+        assert!(reads_the_model(&state, &mut rng));
         assert_eq!(
             state.draw("/v1/chat", Some("gpt-4o-mini"), &mut rng).fault,
             Some(FaultKind::Unavailable)
@@ -471,8 +535,8 @@ mod tests {
             windows: vec![window],
             ..FaultSpec::default()
         });
-        assert!(state.needs_model());
         let mut rng = MockRng::seed_from_u64(1);
+        assert!(reads_the_model(&state, &mut rng));
         assert_eq!(
             state.draw("/v1/chat", Some("gpt-4o-mini"), &mut rng).fault,
             Some(FaultKind::Unavailable)

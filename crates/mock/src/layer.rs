@@ -165,15 +165,11 @@ async fn handle(
             &core.occurrences.next(hash).to_le_bytes(),
         ],
     );
-    let model = if core.faults.needs_model() {
-        body_model(&bytes)
-    } else {
-        None
-    };
-    let draw = core
-        .faults
-        .draw(&route, model.as_deref(), &mut rng::stream(seed, "fault"));
-    let (spec, _) = core.faults.get();
+    let draw = core.faults.draw_with(
+        &route,
+        || body_model(&bytes),
+        &mut rng::stream(seed, "fault"),
+    );
 
     let ctx = RequestCtx::new(
         core,
@@ -200,7 +196,7 @@ async fn handle(
         Some(FaultKind::RateLimit) => Some(
             style
                 .rate_limited(
-                    spec.retry_after,
+                    draw.retry_after,
                     "Rate limit reached (injected). Please try again later.",
                     Default::default(),
                 )
@@ -220,7 +216,7 @@ async fn handle(
                 .into_response(),
         ),
         Some(FaultKind::Timeout) => {
-            tokio::time::sleep(scaled(spec.timeout_after)).await;
+            tokio::time::sleep(scaled(draw.timeout_after)).await;
             Some(
                 style
                     .server_fault(StatusCode::GATEWAY_TIMEOUT)
@@ -230,7 +226,7 @@ async fn handle(
         Some(FaultKind::Hang) => {
             // Not scaled: a hang is no answer at all, even at time scale 0; `hang_for`
             // only bounds how long the connection is held.
-            tokio::time::sleep(spec.hang_for).await;
+            tokio::time::sleep(draw.hang_for).await;
             Some(reset_connection(parts.extensions.get::<Connection>()).await)
         }
         Some(FaultKind::Reset) => {
