@@ -213,8 +213,11 @@ impl ErrorStyle {
     /// naming the parameter at fault.
     pub fn parse_json<T: DeserializeOwned>(self, body: &[u8]) -> Result<T, ApiError> {
         // The common case parses once; the path-tracking parser, slower, only runs to
-        // explain an error.
-        if let Ok(value) = serde_json::from_slice(body) {
+        // explain an error. UTF-8 is checked once for the whole body, not string by
+        // string; a body that is not UTF-8 is explained by the byte parser.
+        if let Ok(text) = std::str::from_utf8(body)
+            && let Ok(value) = serde_json::from_str(text)
+        {
             return Ok(value);
         }
         let mut de = serde_json::Deserializer::from_slice(body);

@@ -8,10 +8,11 @@
 //! SDKs' request types), so an SDK never trips them, plus vLLM's `ignore_eos` and
 //! `min_tokens`, which benchmark tools send and the mock honours.
 
+use std::borrow::Cow;
 use std::fmt;
 
-use serde::Deserializer as _;
 use serde::de::{IgnoredAny, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 
 use super::validate::invalid;
 use crate::error::ApiError;
@@ -151,13 +152,15 @@ pub(super) fn check(body: &[u8], allowed: &[&str]) -> Result<(), ApiError> {
 }
 
 /// The top-level keys of a JSON object that are not allowed; values are skipped
-/// without being built.
+/// without being built, and keys are read in place (only unknown ones are copied).
 struct Unknown(Vec<String>);
 
 impl Unknown {
     fn parse(body: &[u8], allowed: &[&str]) -> Result<Unknown, serde_json::Error> {
-        let mut de = serde_json::Deserializer::from_slice(body);
-        de.deserialize_map(Keys(allowed))
+        match std::str::from_utf8(body) {
+            Ok(text) => serde_json::Deserializer::from_str(text).deserialize_map(Keys(allowed)),
+            Err(_) => serde_json::Deserializer::from_slice(body).deserialize_map(Keys(allowed)),
+        }
     }
 }
 
@@ -172,13 +175,35 @@ impl<'de> Visitor<'de> for Keys<'_> {
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Unknown, A::Error> {
         let mut unknown = Vec::new();
-        while let Some(key) = map.next_key::<String>()? {
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
             map.next_value::<IgnoredAny>()?;
-            if !self.0.contains(&key.as_str()) {
-                unknown.push(key);
+            if !self.0.contains(&key.as_ref()) {
+                unknown.push(key.into_owned());
             }
         }
         Ok(Unknown(unknown))
+    }
+}
+
+/// An object's key, borrowed from the body unless it has escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(key)))
+            }
+            fn visit_str<E>(self, key: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(key.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(Visit)
     }
 }
 

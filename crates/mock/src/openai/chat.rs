@@ -547,16 +547,18 @@ fn random_id(rng: &mut MockRng, prefix: &str) -> String {
     const DIGITS: usize = 29;
     const PER_DRAW: usize = 5;
     const DRAW: u32 = 62u32.pow(PER_DRAW as u32);
+    // written as bytes and added at once: a `char` pushed at a time cost twice as much
+    let mut digits = [b'A'; DIGITS];
+    for chunk in digits.chunks_mut(PER_DRAW) {
+        let mut draw = rng.random_range(0..DRAW);
+        for digit in chunk {
+            *digit = ALPHABET[(draw % 62) as usize];
+            draw /= 62;
+        }
+    }
     let mut id = String::with_capacity(prefix.len() + DIGITS);
     id.push_str(prefix);
-    let mut draw = 0;
-    for digit in 0..DIGITS {
-        if digit % PER_DRAW == 0 {
-            draw = rng.random_range(0..DRAW);
-        }
-        id.push(char::from(ALPHABET[(draw % 62) as usize]));
-        draw /= 62;
-    }
+    id.push_str(std::str::from_utf8(&digits).unwrap_or_default());
     id
 }
 
