@@ -104,7 +104,7 @@ struct Inner {
     total: Tally,
     by_outcome: BTreeMap<&'static str, u64>,
     /// Minute → hash of the group → the group and its totals.
-    minutes: BTreeMap<u64, HashMap<u64, (Group, Tally)>>,
+    minutes: BTreeMap<u64, HashMap<u64, (Group, Tally), foldhash::fast::RandomState>>,
     groups: usize,
     since_ms: u64,
 }

@@ -35,7 +35,7 @@ impl Default for CapacityConfig {
 #[derive(Debug)]
 pub struct Capacity {
     config: CapacityConfig,
-    counters: Mutex<HashMap<String, Arc<AtomicU32>>>,
+    counters: Mutex<HashMap<String, Arc<AtomicU32>, foldhash::fast::RandomState>>,
 }
 
 /// A request holding a slot; its delays are multiplied by [`LoadPermit::factor`].

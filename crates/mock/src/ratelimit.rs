@@ -110,7 +110,7 @@ struct KeyState {
 #[derive(Debug)]
 pub struct RateLimiter {
     config: RateLimitConfig,
-    keys: Mutex<HashMap<String, KeyState>>,
+    keys: Mutex<HashMap<String, KeyState, foldhash::fast::RandomState>>,
 }
 
 /// A request counted against a key's concurrency limit until dropped.
@@ -142,7 +142,11 @@ impl RateLimiter {
     fn with_key<T>(&self, key: &str, f: impl FnOnce(&mut KeyState, Instant) -> T) -> T {
         let now = Instant::now();
         let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
-        let state = keys.entry(key.to_owned()).or_insert_with(|| KeyState {
+        // a key seen before is looked up without being copied
+        if let Some(state) = keys.get_mut(key) {
+            return f(state, now);
+        }
+        let state = keys.entry(key.to_owned()).or_insert(KeyState {
             requests: (self.config.requests_per_minute > 0)
                 .then(|| Bucket::new(self.config.requests_per_minute, now)),
             tokens: (self.config.tokens_per_minute > 0)

@@ -52,6 +52,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::{get, post};
+use foldhash::fast::RandomState as Fold;
 use gatebench_embed::Embedder;
 use moka::sync::Cache;
 
@@ -86,13 +87,13 @@ pub struct OpenAiMock {
     embedders: HashMap<String, Embedder>,
     /// Written answers by request content: an answer depends only on the request,
     /// so a repeated prompt skips writing and counting it again.
-    answers: Cache<u128, Arc<Vec<Written>>>,
+    answers: Cache<u128, Arc<Vec<Written>>, Fold>,
     /// Prompt token sequences by conversation, for the same reason.
-    prompts: Cache<u128, Arc<Vec<u32>>>,
+    prompts: Cache<u128, Arc<Vec<u32>>, Fold>,
     /// Prices of the Costs API.
     prices: gatebench_cost::PriceBook,
     /// The models' names, shared by every call's entry in the books.
-    names: HashMap<String, Arc<str>>,
+    names: HashMap<String, Arc<str>, Fold>,
 }
 
 impl OpenAiMock {
@@ -130,13 +131,13 @@ impl OpenAiMock {
                     u32::try_from(bytes).unwrap_or(u32::MAX)
                 })
                 .max_capacity(ANSWER_MEMO_BYTES)
-                .build(),
+                .build_with_hasher(Fold::default()),
             prompts: Cache::builder()
                 .weigher(|_, prompt: &Arc<Vec<u32>>| {
                     u32::try_from(prompt.len() * 4 + 64).unwrap_or(u32::MAX)
                 })
                 .max_capacity(PROMPT_MEMO_BYTES)
-                .build(),
+                .build_with_hasher(Fold::default()),
             prices,
             names: profile
                 .chat_models
