@@ -240,6 +240,15 @@ mod tests {
     }
 
     #[test]
+    fn names_written_with_escapes_are_read_as_their_text() {
+        let body = r#"{"mod\u0065l":"m","messages":[],"b\u0061d":1}"#;
+        assert_eq!(
+            message(body, CHAT).as_deref(),
+            Some("Unrecognized request argument supplied: bad")
+        );
+    }
+
+    #[test]
     fn documented_arguments_and_non_objects_pass() {
         let body =
             r#"{"model":"m","messages":[],"ignore_eos":true,"min_tokens":3,"verbosity":"low"}"#;
