@@ -308,13 +308,16 @@ impl FaultState {
         (guard.0.clone(), guard.1.elapsed())
     }
 
-    /// Draws the faults of one request on `route` for `model` (if known).
+    /// Draws the faults of one request on `route` for `model` (if known): what
+    /// [`FaultState::draw_with`] draws, for the tests that know the model.
+    #[cfg(test)]
     pub fn draw<R: Rng + ?Sized>(&self, route: &str, model: Option<&str>, rng: &mut R) -> Draw {
         self.draw_with(route, || model.map(str::to_owned), rng)
     }
 
-    /// [`FaultState::draw`], with the model read (`model`) only when the spec
-    /// scopes something by model: one look at the spec per request.
+    /// Draws the faults of one request on `route`, reading its model (`model`)
+    /// only when the spec scopes something by model: one look at the spec per
+    /// request.
     pub fn draw_with<R: Rng + ?Sized>(
         &self,
         route: &str,
