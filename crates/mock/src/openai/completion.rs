@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 
 use super::corpus::{PARAGRAPH_BREAK, Sentence, Topic, corpus};
 use super::profile::TokenCount;
-use super::stream::token_pieces;
+use super::stream::{Pieces, token_pieces};
 use crate::rng::MockRng;
 use gatebench_tokens::Encoding;
 
@@ -69,7 +69,7 @@ pub struct Written {
     /// A tool call instead of an answer: then `text` is its JSON arguments.
     pub call: Option<Call>,
     /// The text's token pieces, once a stream has asked for them.
-    pub pieces: Memo<Arc<[String]>>,
+    pub pieces: Memo<Arc<Pieces>>,
     /// The choice's `message` as JSON, once an answer has been sent whole.
     pub message: Memo<Box<RawValue>>,
 }
@@ -77,11 +77,11 @@ pub struct Written {
 impl Written {
     /// The text split at token boundaries (see [`token_pieces`]), computed once
     /// for a memoised answer however often it is streamed.
-    pub fn pieces(&self, encoding: Encoding) -> Arc<[String]> {
+    pub fn pieces(&self, encoding: Encoding) -> Arc<Pieces> {
         Arc::clone(
             self.pieces
                 .0
-                .get_or_init(|| token_pieces(encoding, &self.text).into()),
+                .get_or_init(|| Arc::new(Pieces::new(token_pieces(encoding, &self.text)))),
         )
     }
 

@@ -53,7 +53,7 @@ pub(super) fn respond(
     ctx: RequestCtx,
     admission: Admission,
 ) -> Response {
-    let pieces: Vec<Arc<[String]>> = choices.iter().map(|c| c.pieces(encoding)).collect();
+    let pieces: Vec<Arc<Pieces>> = choices.iter().map(|c| c.pieces(encoding)).collect();
     // With no delays every wait is zero: no jitter to draw.
     let timing = if ctx.scaled(Duration::from_secs(1)).is_zero() {
         Timing {
@@ -63,7 +63,8 @@ pub(super) fn respond(
     } else {
         timing
     };
-    let steps = schedule(&pieces, include_usage, timing);
+    let lengths: Vec<usize> = pieces.iter().map(|p| p.len()).collect();
+    let steps = schedule(&lengths, include_usage, timing);
     let mut script = Sse {
         encoding,
         meta,
@@ -97,20 +98,60 @@ pub fn token_pieces(encoding: Encoding, text: &str) -> Vec<String> {
     out
 }
 
+/// A text split at token boundaries ([`token_pieces`]), each piece also written
+/// once as the JSON string a content chunk carries. A memoised answer streams the
+/// same pieces for every request it serves, and escaping them a few bytes at a
+/// time, chunk by chunk, was the largest single cost of writing a stream.
+#[derive(Debug, Default)]
+pub struct Pieces {
+    text: Vec<String>,
+    /// Every piece as a JSON string, one after another.
+    json: Vec<u8>,
+    /// Where each piece's JSON string ends in `json`.
+    ends: Vec<usize>,
+}
+
+impl Pieces {
+    pub fn new(text: Vec<String>) -> Pieces {
+        let mut json = Vec::with_capacity(text.iter().map(|t| t.len() + 2).sum());
+        let ends = text
+            .iter()
+            .map(|piece| {
+                string(&mut json, piece);
+                json.len()
+            })
+            .collect();
+        Pieces { text, json, ends }
+    }
+
+    /// How many pieces there are.
+    pub fn len(&self) -> usize {
+        self.text.len()
+    }
+
+    /// Piece `p`.
+    pub fn get(&self, p: usize) -> Option<&String> {
+        self.text.get(p)
+    }
+
+    /// Piece `p` as a JSON string, quotes included.
+    fn json(&self, p: usize) -> Option<&[u8]> {
+        let end = *self.ends.get(p)?;
+        let start = p.checked_sub(1).map_or(0, |q| self.ends[q]);
+        self.json.get(start..end)
+    }
+}
+
 /// Events in sending order with the (loaded, unscaled) wait before each: the
 /// first token after the time to first token; each later token one chunk gap
 /// after the previous (choices generated side by side share their gaps), the gaps
 /// jittered around the time per token with their mean exactly it; the finish one
 /// time per token after the last token.
-fn schedule<P: AsRef<[String]>>(
-    pieces: &[P],
-    include_usage: bool,
-    timing: Timing,
-) -> Vec<(Event, Duration)> {
+fn schedule(lengths: &[usize], include_usage: bool, timing: Timing) -> Vec<(Event, Duration)> {
     let per_token = timing.loaded(timing.per_token);
-    let tokens: usize = pieces.iter().map(|p| p.as_ref().len()).sum();
-    let mut steps = Vec::with_capacity(2 * pieces.len() + tokens + usize::from(include_usage));
-    for i in 0..pieces.len() {
+    let tokens: usize = lengths.iter().sum();
+    let mut steps = Vec::with_capacity(2 * lengths.len() + tokens + usize::from(include_usage));
+    for i in 0..lengths.len() {
         let wait = if i == 0 {
             timing.loaded(timing.first)
         } else {
@@ -118,12 +159,12 @@ fn schedule<P: AsRef<[String]>>(
         };
         steps.push((Event::Role(i), wait));
     }
-    let longest = pieces.iter().map(|p| p.as_ref().len()).max().unwrap_or(0);
+    let longest = lengths.iter().copied().max().unwrap_or(0);
     let mut gaps = timing.gaps(longest.saturating_sub(1)).into_iter();
     for position in 0..longest {
         let mut first_in_round = true;
-        for (i, p) in pieces.iter().enumerate() {
-            if position < p.as_ref().len() {
+        for (i, &length) in lengths.iter().enumerate() {
+            if position < length {
                 let wait = if position > 0 && first_in_round {
                     gaps.next().unwrap_or(per_token)
                 } else {
@@ -134,7 +175,7 @@ fn schedule<P: AsRef<[String]>>(
             }
         }
     }
-    for i in 0..pieces.len() {
+    for i in 0..lengths.len() {
         let wait = if i == 0 { per_token } else { Duration::ZERO };
         steps.push((Event::Finish(i), wait));
     }
@@ -147,7 +188,7 @@ fn schedule<P: AsRef<[String]>>(
 struct Sse {
     encoding: Encoding,
     meta: Meta,
-    pieces: Vec<Arc<[String]>>,
+    pieces: Vec<Arc<Pieces>>,
     finishes: Vec<FinishReason>,
     /// Per choice, the tool call it streams (as argument fragments) instead of text.
     calls: Vec<Option<Call>>,
@@ -262,10 +303,10 @@ impl Script for Sse {
         };
         if let (Event::Content(i, p), Some(frames)) = (event, &self.frames)
             && let Some(Some(content)) = frames.content.get(i)
-            && let Some(piece) = self.pieces.get(i).and_then(|v| v.get(p))
+            && let Some(piece) = self.pieces.get(i).and_then(|v| v.json(p))
         {
             out.extend_from_slice(&content.head);
-            string(out, piece);
+            out.extend_from_slice(piece);
             out.extend_from_slice(&content.tail);
             return;
         }
@@ -543,8 +584,11 @@ mod tests {
                 model: "gpt-4o-mini".to_owned(),
                 fingerprint: "fp_1".to_owned(),
             },
-            steps: schedule(&pieces, include_usage, timing()),
-            pieces: pieces.into_iter().map(Into::into).collect(),
+            steps: schedule(&[2, 2], include_usage, timing()),
+            pieces: pieces
+                .into_iter()
+                .map(|p| Arc::new(Pieces::new(p)))
+                .collect(),
             finishes: vec![FinishReason::Stop, FinishReason::ToolCalls],
             calls: vec![None, Some(call)],
             usage: Some(Usage {
@@ -590,8 +634,7 @@ mod tests {
 
     #[test]
     fn the_schedule_sends_roles_then_tokens_then_finishes_then_usage() {
-        let pieces = vec![vec!["a".to_owned(), "b".to_owned()], vec!["c".to_owned()]];
-        let steps = schedule(&pieces, true, timing());
+        let steps = schedule(&[2, 1], true, timing());
         let events: Vec<Event> = steps.iter().map(|s| s.0).collect();
         assert_eq!(
             events,
@@ -612,23 +655,21 @@ mod tests {
 
     #[test]
     fn load_stretches_every_wait() {
-        let pieces = vec![vec!["a".to_owned(); 5]];
         let loaded = Timing {
             factor: 2.0,
             ..timing()
         };
-        let total: Duration = schedule(&pieces, false, loaded).iter().map(|s| s.1).sum();
+        let total: Duration = schedule(&[5], false, loaded).iter().map(|s| s.1).sum();
         assert_eq!(total, Duration::from_millis(2 * (400 + 5 * 10)));
     }
 
     #[test]
     fn jittered_token_gaps_keep_the_time_per_token_on_average() {
-        let pieces = vec![vec!["a".to_owned(); 41], vec!["b".to_owned(); 30]];
         let jittered = Timing {
             jitter: 0.5,
             ..timing()
         };
-        let steps = schedule(&pieces, false, jittered);
+        let steps = schedule(&[41, 30], false, jittered);
         let gaps: Vec<Duration> = steps
             .iter()
             .filter(|s| matches!(s.0, Event::Content(0, p) if p > 0))
