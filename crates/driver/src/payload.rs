@@ -11,7 +11,8 @@ use std::sync::Arc;
 use bytes::Bytes;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use crate::fixtures::{Catalog, Entry};
@@ -106,42 +107,44 @@ impl Source {
         let intent = entry.map(|e| e.id.clone());
         let t = text.as_deref().unwrap_or("");
         let mut ws_messages = Vec::new();
-        let body: Option<Value> = match spec.kind {
+        let model = spec.model.as_deref();
+        let body = match spec.kind {
             Kind::Chat => {
-                let mut messages = Vec::with_capacity(2);
-                if let Some(system) = entry
+                let system = entry
                     .and_then(|e| e.system.as_deref())
-                    .or(spec.system.as_deref())
-                {
-                    messages.push(json!({"role": "system", "content": system}));
+                    .or(spec.system.as_deref());
+                let mut messages = Vec::with_capacity(2);
+                if let Some(system) = system {
+                    messages.push(Message {
+                        content: system,
+                        role: "system",
+                    });
                 }
-                messages.push(json!({"role": "user", "content": t}));
-                let mut body = json!({"model": spec.model, "messages": messages});
-                if spec.stream {
-                    body["stream"] = json!(true);
-                    if spec.include_usage {
-                        body["stream_options"] = json!({"include_usage": true});
-                    }
-                }
-                if let Some(m) = spec.max_tokens {
-                    body["max_tokens"] = json!(m);
-                }
-                if let Some(temp) = spec.temperature {
-                    body["temperature"] = json!(temp);
-                }
-                Some(body)
+                messages.push(Message {
+                    content: t,
+                    role: "user",
+                });
+                to_bytes(&ChatBody {
+                    max_tokens: spec.max_tokens,
+                    messages,
+                    model,
+                    stream: spec.stream.then_some(true),
+                    stream_options: (spec.stream && spec.include_usage).then_some(StreamOptions {
+                        include_usage: true,
+                    }),
+                    temperature: spec.temperature,
+                })
             }
-            Kind::Embeddings => {
-                let mut body = json!({"model": spec.model, "input": t});
-                if let Some(d) = spec.dimensions {
-                    body["dimensions"] = json!(d);
-                }
-                if let Some(f) = &spec.encoding_format {
-                    body["encoding_format"] = json!(f);
-                }
-                Some(body)
-            }
-            Kind::Tts | Kind::TtsTimestamps => Some(json!({"text": t, "model_id": spec.model})),
+            Kind::Embeddings => to_bytes(&EmbeddingsBody {
+                dimensions: spec.dimensions,
+                encoding_format: spec.encoding_format.as_deref(),
+                input: t,
+                model,
+            }),
+            Kind::Tts | Kind::TtsTimestamps => to_bytes(&TtsBody {
+                model_id: model,
+                text: t,
+            }),
             Kind::TtsWs => {
                 ws_messages.push(json!({"text": " "}).to_string());
                 let words: Vec<&str> = t.split_whitespace().collect();
@@ -149,10 +152,10 @@ impl Source {
                     ws_messages.push(json!({"text": format!("{} ", chunk.join(" "))}).to_string());
                 }
                 ws_messages.push(json!({"text": ""}).to_string());
-                None
+                Bytes::new()
             }
-            Kind::Personality => Some(
-                entry
+            Kind::Personality => to_bytes(
+                &entry
                     .and_then(|e| e.profile.as_deref().cloned())
                     .unwrap_or_else(|| json!({})),
             ),
@@ -160,7 +163,10 @@ impl Source {
                 let secs = spec.duration_seconds.unwrap_or_else(|| {
                     ((t.chars().count() as f64 / 15.0) * 10.0).round().max(10.0) / 10.0
                 });
-                Some(json!({"text": t, "duration_seconds": secs}))
+                to_bytes(&WebvttBody {
+                    duration_seconds: secs,
+                    text: t,
+                })
             }
             Kind::Http => {
                 return Payload {
@@ -172,12 +178,68 @@ impl Source {
             }
         };
         Payload {
-            body: body.map_or_else(Bytes::new, |b| Bytes::from(b.to_string())),
+            body,
             intent,
             text,
             ws_messages,
         }
     }
+}
+
+/// A body as JSON. Each body type lists its fields in the order of their names,
+/// so that it is written byte for byte as a `serde_json::Value` of the same fields
+/// is (its map sorts them): drawing it that way took a map node and a string per
+/// key, then `Display`'s formatter, on every request.
+fn to_bytes(body: &impl Serialize) -> Bytes {
+    // serialising plain structs and values into a Vec cannot fail
+    Bytes::from(serde_json::to_vec(body).unwrap_or_default())
+}
+
+#[derive(Serialize)]
+struct Message<'a> {
+    content: &'a str,
+    role: &'a str,
+}
+
+#[derive(Serialize)]
+struct StreamOptions {
+    include_usage: bool,
+}
+
+#[derive(Serialize)]
+struct ChatBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
+    messages: Vec<Message<'a>>,
+    model: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct EmbeddingsBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dimensions: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    encoding_format: Option<&'a str>,
+    input: &'a str,
+    model: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct TtsBody<'a> {
+    model_id: Option<&'a str>,
+    text: &'a str,
+}
+
+#[derive(Serialize)]
+struct WebvttBody<'a> {
+    duration_seconds: f64,
+    text: &'a str,
 }
 
 /// The path and query a request is sent to, without the target's prefix: its
@@ -323,6 +385,100 @@ impl Mix {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each body is the same bytes as a `serde_json::Value` of its fields, which
+    /// is how bodies were written before they had types.
+    #[test]
+    fn bodies_are_written_as_a_value_of_their_fields_is() {
+        let same = |typed: Bytes, value: serde_json::Value| {
+            assert_eq!(
+                String::from_utf8_lossy(&typed),
+                value.to_string(),
+                "{value}"
+            );
+        };
+        let text = "Say \"hi\" \\ caf\u{e9}\n";
+        for (max_tokens, stream, include_usage, temperature, system) in [
+            (None, false, false, None, None),
+            (Some(16), true, true, Some(0.7), Some("Be brief.")),
+            (Some(0), true, false, Some(f64::NAN), None),
+        ] {
+            let mut messages = Vec::new();
+            if let Some(system) = system {
+                messages.push(json!({"role": "system", "content": system}));
+            }
+            messages.push(json!({"role": "user", "content": text}));
+            let mut value = json!({"model": "gpt-4o-mini", "messages": messages});
+            if stream {
+                value["stream"] = json!(true);
+                if include_usage {
+                    value["stream_options"] = json!({"include_usage": true});
+                }
+            }
+            if let Some(m) = max_tokens {
+                value["max_tokens"] = json!(m);
+            }
+            if let Some(t) = temperature {
+                value["temperature"] = json!(t);
+            }
+            let mut typed = vec![];
+            if let Some(system) = system {
+                typed.push(Message {
+                    content: system,
+                    role: "system",
+                });
+            }
+            typed.push(Message {
+                content: text,
+                role: "user",
+            });
+            let body = ChatBody {
+                max_tokens,
+                messages: typed,
+                model: Some("gpt-4o-mini"),
+                stream: stream.then_some(true),
+                stream_options: (stream && include_usage).then_some(StreamOptions {
+                    include_usage: true,
+                }),
+                temperature,
+            };
+            same(to_bytes(&body), value);
+        }
+        same(
+            to_bytes(&EmbeddingsBody {
+                dimensions: Some(256),
+                encoding_format: Some("base64"),
+                input: text,
+                model: None,
+            }),
+            json!({"model": null, "input": text, "dimensions": 256, "encoding_format": "base64"}),
+        );
+        same(
+            to_bytes(&EmbeddingsBody {
+                dimensions: None,
+                encoding_format: None,
+                input: text,
+                model: Some("text-embedding-3-small"),
+            }),
+            json!({"model": "text-embedding-3-small", "input": text}),
+        );
+        same(
+            to_bytes(&TtsBody {
+                model_id: Some("eleven_flash_v2_5"),
+                text,
+            }),
+            json!({"text": text, "model_id": "eleven_flash_v2_5"}),
+        );
+        for secs in [10.0, 3.25] {
+            same(
+                to_bytes(&WebvttBody {
+                    duration_seconds: secs,
+                    text,
+                }),
+                json!({"text": text, "duration_seconds": secs}),
+            );
+        }
+    }
 
     #[test]
     fn zipf_favours_low_ranks_and_covers_all() {
