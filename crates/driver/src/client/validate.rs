@@ -4,8 +4,10 @@
 //! service) but a body that does not parse is `malformed_body`, and one that parses
 //! but lacks what the kind must return is `validation_failure`.
 
+use std::fmt;
+
 use serde::Deserialize;
-use serde::de::IgnoredAny;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::sse::UsageJson;
 use crate::Outcome;
@@ -29,7 +31,7 @@ struct ChatChoice {
 #[derive(Deserialize)]
 struct ChatMessage {
     #[serde(default)]
-    content: Option<serde_json::Value>,
+    content: Option<Shape>,
     #[serde(default)]
     tool_calls: Option<IgnoredAny>,
 }
@@ -45,13 +47,88 @@ struct EmbeddingResponse {
 #[derive(Deserialize)]
 struct EmbeddingItem {
     #[serde(default)]
-    embedding: Option<serde_json::Value>,
+    embedding: Option<Shape>,
 }
 
 #[derive(Deserialize)]
 struct TimestampsResponse {
     #[serde(default)]
-    audio_base64: Option<String>,
+    audio_base64: Option<Filled>,
+}
+
+/// What a JSON value is, read without keeping it: a string, an array (and whether
+/// either is empty) or something else. Reading an answer's text or an embedding
+/// into a `serde_json::Value` only to ask this copied the text, or built a value
+/// for each number of the vector.
+#[derive(Debug, PartialEq)]
+enum Shape {
+    Text { empty: bool },
+    List { empty: bool },
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Shape {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Shape, D::Error> {
+        struct Visit;
+        impl<'de> Visitor<'de> for Visit {
+            type Value = Shape;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Shape, E> {
+                Ok(Shape::Other)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Shape, E> {
+                Ok(Shape::Other)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Shape, E> {
+                Ok(Shape::Other)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Shape, E> {
+                Ok(Shape::Other)
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Shape, E> {
+                Ok(Shape::Text {
+                    empty: text.is_empty(),
+                })
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Shape, E> {
+                Ok(Shape::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Shape, A::Error> {
+                let mut empty = true;
+                while items.next_element::<IgnoredAny>()?.is_some() {
+                    empty = false;
+                }
+                Ok(Shape::List { empty })
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut fields: A) -> Result<Shape, A::Error> {
+                while fields.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Shape::Other)
+            }
+        }
+        deserializer.deserialize_any(Visit)
+    }
+}
+
+/// A string, read for whether it is empty without being copied (an audio chunk's
+/// base64 is tens of kilobytes); anything else is an error, as for a `String`.
+struct Filled(bool);
+
+impl<'de> Deserialize<'de> for Filled {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Filled, D::Error> {
+        struct Visit;
+        impl Visitor<'_> for Visit {
+            type Value = Filled;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Filled, E> {
+                Ok(Filled(!text.is_empty()))
+            }
+        }
+        deserializer.deserialize_str(Visit)
+    }
 }
 
 #[derive(Deserialize)]
@@ -80,8 +157,7 @@ pub(crate) fn check_body(
                     .first()
                     .and_then(|c| c.message.as_ref())
                     .is_some_and(|m| {
-                        matches!(m.content, Some(serde_json::Value::String(_)))
-                            || m.tool_calls.is_some()
+                        matches!(m.content, Some(Shape::Text { .. })) || m.tool_calls.is_some()
                     });
                 (
                     if valid {
@@ -101,10 +177,11 @@ pub(crate) fn check_body(
                     .data
                     .first()
                     .and_then(|d| d.embedding.as_ref())
-                    .is_some_and(|e| match e {
-                        serde_json::Value::Array(v) => !v.is_empty(),
-                        serde_json::Value::String(s) => !s.is_empty(),
-                        _ => false,
+                    .is_some_and(|e| {
+                        matches!(
+                            e,
+                            Shape::List { empty: false } | Shape::Text { empty: false }
+                        )
                     });
                 (
                     if valid {
@@ -133,7 +210,7 @@ pub(crate) fn check_body(
             let audio_in = |line: &[u8]| -> Result<bool, Outcome> {
                 let r: TimestampsResponse =
                     serde_json::from_slice(line).map_err(|_| Outcome::MalformedBody)?;
-                Ok(r.audio_base64.is_some_and(|a| !a.is_empty()))
+                Ok(r.audio_base64.is_some_and(|Filled(filled)| filled))
             };
             let result = if stream {
                 // newline-delimited JSON, one object per audio chunk
@@ -213,6 +290,45 @@ mod tests {
             check_body(Kind::Chat, false, "", b"{\"choices\":[{").0,
             Outcome::MalformedBody
         );
+        // any string is an answer, an empty one or one with escapes too; a null, a
+        // number, an object or an array is not
+        for (content, outcome) in [
+            (r#""""#, Outcome::Ok),
+            (r#""say \"hi\"\n""#, Outcome::Ok),
+            ("null", Outcome::ValidationFailure),
+            ("3", Outcome::ValidationFailure),
+            (r#"{"text":"hi"}"#, Outcome::ValidationFailure),
+            (r#"["hi"]"#, Outcome::ValidationFailure),
+            (r#""unterminated"#, Outcome::MalformedBody),
+        ] {
+            let body = format!(r#"{{"choices":[{{"message":{{"content":{content}}}}}]}}"#);
+            assert_eq!(
+                check_body(Kind::Chat, false, "", body.as_bytes()).0,
+                outcome,
+                "{content}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_embedding_is_a_nonempty_array_or_string() {
+        for (embedding, outcome) in [
+            ("[0.1, -2e-3, 7]", Outcome::Ok),
+            ("[[1]]", Outcome::Ok),
+            (r#""AAAA""#, Outcome::Ok),
+            ("[]", Outcome::ValidationFailure),
+            (r#""""#, Outcome::ValidationFailure),
+            ("{}", Outcome::ValidationFailure),
+            ("null", Outcome::ValidationFailure),
+            ("[0.1,", Outcome::MalformedBody),
+        ] {
+            let body = format!(r#"{{"data":[{{"embedding":{embedding}}}]}}"#);
+            assert_eq!(
+                check_body(Kind::Embeddings, false, "", body.as_bytes()).0,
+                outcome,
+                "{embedding}"
+            );
+        }
     }
 
     #[test]
@@ -282,6 +398,15 @@ mod tests {
             )
             .0,
             Outcome::MalformedBody
+        );
+        // audio that is not a string is malformed, as it was when read as a String
+        assert_eq!(
+            check_body(Kind::TtsTimestamps, false, "", br#"{"audio_base64":5}"#).0,
+            Outcome::MalformedBody
+        );
+        assert_eq!(
+            check_body(Kind::TtsTimestamps, false, "", br#"{"audio_base64":""}"#).0,
+            Outcome::ValidationFailure
         );
         assert_eq!(
             check_body(Kind::Personality, false, "", br#"{"traits":[]}"#).0,
