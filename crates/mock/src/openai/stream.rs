@@ -54,15 +54,6 @@ pub(super) fn respond(
     admission: Admission,
 ) -> Response {
     let pieces: Vec<Arc<Pieces>> = choices.iter().map(|c| c.pieces(encoding)).collect();
-    // With no delays every wait is zero: no jitter to draw.
-    let timing = if ctx.scaled(Duration::from_secs(1)).is_zero() {
-        Timing {
-            jitter: 0.0,
-            ..timing
-        }
-    } else {
-        timing
-    };
     let lengths: Vec<usize> = pieces.iter().map(|p| p.len()).collect();
     let steps = schedule(&lengths, include_usage, timing);
     let mut script = Sse {

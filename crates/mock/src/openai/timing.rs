@@ -43,6 +43,17 @@ impl Timing {
     /// This request's draw of `model`'s latency, stretched by the load `admission`
     /// found.
     pub fn draw(model: &ChatModel, ctx: &RequestCtx, admission: &Admission) -> Timing {
+        // With no delays every wait is zero, whatever is drawn: nothing to draw (each
+        // purpose has a generator of its own, so no other draw moves).
+        if ctx.scaled(Duration::from_secs(1)).is_zero() {
+            return Timing {
+                first: Duration::ZERO,
+                per_token: Duration::ZERO,
+                factor: admission.factor(),
+                jitter: 0.0,
+                jitter_seed: 0,
+            };
+        }
         Timing {
             first: model.first_token.sample(&mut ctx.rng("first_token")),
             per_token: model.per_token.sample(&mut ctx.rng("per_token")),
