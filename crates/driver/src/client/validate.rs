@@ -4,6 +4,7 @@
 //! service) but a body that does not parse is `malformed_body`, and one that parses
 //! but lacks what the kind must return is `validation_failure`.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::Deserialize;
@@ -50,10 +51,12 @@ struct EmbeddingItem {
     embedding: Option<Shape>,
 }
 
+/// A chunk's audio is borrowed, not copied: it is tens of kilobytes of base64,
+/// read only for whether it is empty.
 #[derive(Deserialize)]
-struct TimestampsResponse {
-    #[serde(default)]
-    audio_base64: Option<Filled>,
+struct TimestampsResponse<'a> {
+    #[serde(default, borrow)]
+    audio_base64: Option<Cow<'a, str>>,
 }
 
 /// What a JSON value is, read without keeping it: a string, an array (and whether
@@ -108,26 +111,6 @@ impl<'de> Deserialize<'de> for Shape {
             }
         }
         deserializer.deserialize_any(Visit)
-    }
-}
-
-/// A string, read for whether it is empty without being copied (an audio chunk's
-/// base64 is tens of kilobytes); anything else is an error, as for a `String`.
-struct Filled(bool);
-
-impl<'de> Deserialize<'de> for Filled {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Filled, D::Error> {
-        struct Visit;
-        impl Visitor<'_> for Visit {
-            type Value = Filled;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<Filled, E> {
-                Ok(Filled(!text.is_empty()))
-            }
-        }
-        deserializer.deserialize_str(Visit)
     }
 }
 
@@ -208,9 +191,9 @@ pub(crate) fn check_body(
         }
         Kind::TtsTimestamps => {
             let audio_in = |line: &[u8]| -> Result<bool, Outcome> {
-                let r: TimestampsResponse =
+                let r: TimestampsResponse<'_> =
                     serde_json::from_slice(line).map_err(|_| Outcome::MalformedBody)?;
-                Ok(r.audio_base64.is_some_and(|Filled(filled)| filled))
+                Ok(r.audio_base64.is_some_and(|a| !a.is_empty()))
             };
             let result = if stream {
                 // newline-delimited JSON, one object per audio chunk
