@@ -154,11 +154,10 @@ impl Source {
                 ws_messages.push(json!({"text": ""}).to_string());
                 Bytes::new()
             }
-            Kind::Personality => to_bytes(
-                &entry
-                    .and_then(|e| e.profile.as_deref().cloned())
-                    .unwrap_or_else(|| json!({})),
-            ),
+            Kind::Personality => match entry.and_then(|e| e.profile.as_deref()) {
+                Some(profile) => to_bytes(profile),
+                None => Bytes::from_static(b"{}"),
+            },
             Kind::Webvtt => {
                 let secs = spec.duration_seconds.unwrap_or_else(|| {
                     ((t.chars().count() as f64 / 15.0) * 10.0).round().max(10.0) / 10.0
