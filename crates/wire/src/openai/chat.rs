@@ -1,6 +1,10 @@
 //! `POST /v1/chat/completions` request body.
 
-use serde::{Deserialize, Serialize};
+use std::fmt;
+
+use serde::de::value::SeqAccessDeserializer;
+use serde::de::{self, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 use super::Role;
@@ -216,7 +220,7 @@ impl ChatMessage {
 }
 
 /// Message content: a string or a list of typed parts.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum MessageContent {
     /// Plain text.
@@ -332,13 +336,62 @@ pub struct FunctionDefinition {
 }
 
 /// `stop`: one sequence or a list.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Stop {
     /// One stop sequence.
     One(String),
     /// Several stop sequences (up to four).
     Many(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for MessageContent {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StringOrList {
+            expecting: "a string or an array of content parts",
+            one: MessageContent::Text,
+            many: MessageContent::Parts,
+        })
+    }
+}
+
+impl<'de> Deserialize<'de> for Stop {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StringOrList {
+            expecting: "a string or an array of strings",
+            one: Stop::One,
+            many: Stop::Many,
+        })
+    }
+}
+
+/// Reads a value that is a string or an array of `T` as the variant for each.
+/// `#[serde(untagged)]` would read it into a buffer first, to try each variant in
+/// turn, and explain a wrong value only as "data did not match any variant".
+struct StringOrList<T, V> {
+    expecting: &'static str,
+    one: fn(String) -> V,
+    many: fn(Vec<T>) -> V,
+}
+
+impl<'de, T: Deserialize<'de>, V> Visitor<'de> for StringOrList<T, V> {
+    type Value = V;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.expecting)
+    }
+
+    fn visit_str<E: de::Error>(self, text: &str) -> Result<V, E> {
+        Ok((self.one)(text.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, text: String) -> Result<V, E> {
+        Ok((self.one)(text))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<V, A::Error> {
+        Vec::deserialize(SeqAccessDeserializer::new(seq)).map(self.many)
+    }
 }
 
 /// `stream_options`.

@@ -123,6 +123,50 @@ fn chunk_usage_is_absent_null_or_present() {
 }
 
 #[test]
+fn content_and_stop_are_a_string_or_a_list_and_say_so_when_neither() {
+    let content = |value| serde_json::from_str::<MessageContent>(value);
+    assert_eq!(
+        content(r#""caf\u00e9""#).unwrap(),
+        MessageContent::Text("café".into())
+    );
+    assert_eq!(content("[]").unwrap(), MessageContent::Parts(vec![]));
+    assert_eq!(
+        content(r#"[{"type":"text","text":"a"}]"#).unwrap(),
+        MessageContent::Parts(vec![ContentPart::Text { text: "a".into() }])
+    );
+    let wrong = content("5").unwrap_err().to_string();
+    assert!(
+        wrong.starts_with(
+            "invalid type: integer `5`, expected a string or an array of content parts"
+        ),
+        "{wrong}"
+    );
+    assert!(content(r#"[{"text":"a"}]"#).is_err());
+    assert!(content(r#"{"type":"text"}"#).is_err());
+
+    let stop = |value| serde_json::from_str::<Stop>(value);
+    assert_eq!(stop(r#""\n""#).unwrap(), Stop::One("\n".into()));
+    assert_eq!(
+        stop(r#"["a","b"]"#).unwrap(),
+        Stop::Many(vec!["a".into(), "b".into()])
+    );
+    let wrong = stop("[1]").unwrap_err().to_string();
+    assert!(
+        wrong.starts_with("invalid type: integer `1`, expected a string"),
+        "{wrong}"
+    );
+    assert!(stop("null").is_err());
+
+    // both serialise as they parse
+    for value in [r#""x""#, r#"[{"type":"text","text":"a"}]"#] {
+        assert_eq!(
+            serde_json::to_string(&content(value).unwrap()).unwrap(),
+            value
+        );
+    }
+}
+
+#[test]
 fn embedding_inputs_of_every_shape_parse() {
     let parse = |input| {
         serde_json::from_value::<EmbeddingRequest>(json!({"model": "m", "input": input}))
