@@ -8,11 +8,8 @@
 //! SDKs' request types), so an SDK never trips them, plus vLLM's `ignore_eos` and
 //! `min_tokens`, which benchmark tools send and the mock honours.
 
-use std::borrow::Cow;
-use std::fmt;
-
-use serde::de::{IgnoredAny, MapAccess, Visitor};
-use serde::{Deserialize, Deserializer};
+use serde::de::DeserializeOwned;
+use serde_ignored::Path;
 
 use super::validate::invalid;
 use crate::error::ApiError;
@@ -126,14 +123,34 @@ pub(super) const RESPONSES: &[&str] = &[
 /// `POST /v1/embeddings`.
 pub(super) const EMBEDDINGS: &[&str] = &["model", "input", "dimensions", "encoding_format", "user"];
 
-/// Refuses a JSON object body with an argument not in `allowed`, naming every
-/// such argument in the order sent. A body that is not an object passes: the
-/// typed parser explains it.
-pub(super) fn check(body: &[u8], allowed: &[&str]) -> Result<(), ApiError> {
-    let Ok(Unknown(names)) = Unknown::parse(body, allowed) else {
-        return Ok(());
-    };
-    match names.as_slice() {
+/// Parses a JSON body as `T` and names its top-level arguments not in `allowed`,
+/// in the order sent, in the same pass. `None` if the body does not parse: the
+/// typed parser explains why.
+pub(super) fn parse<T: DeserializeOwned>(
+    body: &[u8],
+    allowed: &[&str],
+) -> Option<(T, Vec<String>)> {
+    let text = std::str::from_utf8(body).ok()?;
+    let mut unknown = Vec::new();
+    let mut de = serde_json::Deserializer::from_str(text);
+    let parsed = serde_ignored::deserialize(&mut de, |path| {
+        if let Path::Map {
+            parent: Path::Root,
+            key,
+        } = path
+            && !allowed.contains(&key.as_str())
+        {
+            unknown.push(key);
+        }
+    })
+    .ok()?;
+    de.end().ok()?;
+    Some((parsed, unknown))
+}
+
+/// OpenAI's refusal of `unknown` arguments, naming each; none is fine.
+pub(super) fn refuse(unknown: &[String]) -> Result<(), ApiError> {
+    match unknown {
         [] => Ok(()),
         [one] => Err(invalid(
             "",
@@ -151,68 +168,19 @@ pub(super) fn check(body: &[u8], allowed: &[&str]) -> Result<(), ApiError> {
     }
 }
 
-/// The top-level keys of a JSON object that are not allowed; values are skipped
-/// without being built, and keys are read in place (only unknown ones are copied).
-struct Unknown(Vec<String>);
-
-impl Unknown {
-    fn parse(body: &[u8], allowed: &[&str]) -> Result<Unknown, serde_json::Error> {
-        match std::str::from_utf8(body) {
-            Ok(text) => serde_json::Deserializer::from_str(text).deserialize_map(Keys(allowed)),
-            Err(_) => serde_json::Deserializer::from_slice(body).deserialize_map(Keys(allowed)),
-        }
-    }
-}
-
-struct Keys<'a>(&'a [&'a str]);
-
-impl<'de> Visitor<'de> for Keys<'_> {
-    type Value = Unknown;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Unknown, A::Error> {
-        let mut unknown = Vec::new();
-        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
-            map.next_value::<IgnoredAny>()?;
-            if !self.0.contains(&key.as_ref()) {
-                unknown.push(key.into_owned());
-            }
-        }
-        Ok(Unknown(unknown))
-    }
-}
-
-/// An object's key, borrowed from the body unless it has escapes.
-struct Key<'de>(Cow<'de, str>);
-
-impl<'de> Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> Visitor<'de> for Visit {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a key")
-            }
-            fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(key)))
-            }
-            fn visit_str<E>(self, key: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(key.to_owned())))
-            }
-        }
-        deserializer.deserialize_str(Visit)
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use gatebench_wire::openai::{
+        ChatCompletionRequest, CompletionRequest, EmbeddingRequest, ResponseRequest,
+    };
+    use serde::de::{self, Deserializer, Visitor};
+
     use super::*;
 
-    fn message(body: &str, allowed: &[&str]) -> Option<String> {
-        check(body.as_bytes(), allowed).err().map(|e| {
+    /// The refusal's message for `body` parsed as `T`, if it is refused.
+    fn message<T: DeserializeOwned>(body: &str, allowed: &[&str]) -> Option<String> {
+        let (_, unknown) = parse::<T>(body.as_bytes(), allowed).expect("the body parses");
+        refuse(&unknown).err().map(|e| {
             let response = axum::response::IntoResponse::into_response(e);
             assert_eq!(response.status(), 400);
             let bytes =
@@ -230,11 +198,12 @@ mod tests {
     fn unknown_arguments_are_named_in_the_order_sent() {
         let body = r#"{"model":"m","messages":[],"foo":{"deep":[1,2]},"bar\u0021":1}"#;
         assert_eq!(
-            message(body, CHAT).as_deref(),
+            message::<ChatCompletionRequest>(body, CHAT).as_deref(),
             Some("Unrecognized request arguments supplied: foo, bar!")
         );
         assert_eq!(
-            message(r#"{"model":"m","input":"x","messages":[]}"#, EMBEDDINGS).as_deref(),
+            message::<EmbeddingRequest>(r#"{"model":"m","input":"x","messages":[]}"#, EMBEDDINGS)
+                .as_deref(),
             Some("Unrecognized request argument supplied: messages")
         );
     }
@@ -243,21 +212,88 @@ mod tests {
     fn names_written_with_escapes_are_read_as_their_text() {
         let body = r#"{"mod\u0065l":"m","messages":[],"b\u0061d":1}"#;
         assert_eq!(
-            message(body, CHAT).as_deref(),
+            message::<ChatCompletionRequest>(body, CHAT).as_deref(),
             Some("Unrecognized request argument supplied: bad")
         );
     }
 
     #[test]
-    fn documented_arguments_and_non_objects_pass() {
+    fn documented_arguments_and_nested_keys_pass() {
         let body =
             r#"{"model":"m","messages":[],"ignore_eos":true,"min_tokens":3,"verbosity":"low"}"#;
-        assert_eq!(message(body, CHAT), None);
-        assert_eq!(message("[1,2]", CHAT), None);
-        assert_eq!(message("{\"model\": ", CHAT), None);
+        assert_eq!(message::<ChatCompletionRequest>(body, CHAT), None);
+        // only the top level is checked, as OpenAI's message names top-level arguments
+        let nested = r#"{"model":"m","messages":[{"role":"user","content":"hi","extra":1}],"metadata":{"any":"key"}}"#;
+        assert_eq!(message::<ChatCompletionRequest>(nested, CHAT), None);
         assert_eq!(
-            message(r#"{"model":"m","prompt":"x","echo":true}"#, COMPLETIONS),
+            message::<CompletionRequest>(r#"{"model":"m","prompt":"x","echo":true}"#, COMPLETIONS),
             None
         );
+    }
+
+    #[test]
+    fn a_body_that_does_not_parse_is_left_to_the_typed_parser() {
+        for body in [
+            "[1,2]",
+            "{\"model\": ",
+            r#"{"model":"m","messages":[]} x"#,
+            "{\"model\":\"m\",\"messages\":[],\"foo\":1",
+        ] {
+            assert!(
+                parse::<ChatCompletionRequest>(body.as_bytes(), CHAT).is_none(),
+                "{body}"
+            );
+        }
+        assert!(
+            parse::<ChatCompletionRequest>(b"{\"model\":\"\xff\",\"messages\":[]}", CHAT).is_none()
+        );
+    }
+
+    /// The field names a type's derived `Deserialize` reads.
+    fn fields<T: DeserializeOwned>() -> &'static [&'static str] {
+        struct Names(Option<&'static [&'static str]>);
+        impl<'de> Deserializer<'de> for &mut Names {
+            type Error = de::value::Error;
+            fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
+                Err(de::Error::custom("not a struct"))
+            }
+            fn deserialize_struct<V: Visitor<'de>>(
+                self,
+                _: &'static str,
+                fields: &'static [&'static str],
+                _: V,
+            ) -> Result<V::Value, Self::Error> {
+                self.0 = Some(fields);
+                Err(de::Error::custom("names read"))
+            }
+            serde::forward_to_deserialize_any! {
+                bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes
+                byte_buf option unit unit_struct newtype_struct seq tuple tuple_struct map
+                enum identifier ignored_any
+            }
+        }
+        let mut names = Names(None);
+        let _ = T::deserialize(&mut names);
+        names.0.expect("a struct")
+    }
+
+    /// A field the parser reads is never reported as ignored, so it must be a
+    /// documented argument or it would pass unrefused.
+    #[test]
+    fn every_field_a_route_reads_is_one_of_its_arguments() {
+        for (fields, allowed) in [
+            (fields::<ChatCompletionRequest>(), CHAT),
+            (fields::<CompletionRequest>(), COMPLETIONS),
+            (fields::<EmbeddingRequest>(), EMBEDDINGS),
+            (fields::<ResponseRequest>(), RESPONSES),
+        ] {
+            assert!(fields.len() >= 5, "{fields:?}");
+            for field in fields {
+                assert!(
+                    allowed.contains(field),
+                    "{field} is read but not documented"
+                );
+            }
+        }
     }
 }

@@ -163,17 +163,19 @@ impl OpenAiMock {
 
     /// A request body of a route whose documented arguments are `allowed`: parsed,
     /// and refused as OpenAI does when it names another argument (unless the
-    /// profile is lenient).
+    /// profile is lenient). A body that does not parse gets the parser's error.
     pub(crate) fn request<T: serde::de::DeserializeOwned>(
         &self,
         body: &[u8],
         allowed: &[&str],
     ) -> Result<T, ApiError> {
-        let request = self.core.style.parse_json(body)?;
-        if self.profile.strict_arguments {
-            arguments::check(body, allowed)?;
+        if self.profile.strict_arguments
+            && let Some((request, unknown)) = arguments::parse(body, allowed)
+        {
+            arguments::refuse(&unknown)?;
+            return Ok(request);
         }
-        Ok(request)
+        self.core.style.parse_json(body)
     }
 
     /// A chat model, or OpenAI's 404 `model_not_found`.
