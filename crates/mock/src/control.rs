@@ -24,6 +24,7 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
+use gatebench_serve::admin::AdminToken;
 use gatebench_serve::head::{Checked, HeadTooLarge, Refuse};
 use gatebench_wire::books::MockSet;
 use http::{Method, StatusCode, Uri};
@@ -41,7 +42,13 @@ pub type MockApp = Checked<Router, ErrorStyle>;
 /// A mock's full router: its provider routes behind the shared middleware, its
 /// account routes (usage reports) behind the key check only, its `open` routes
 /// (probes) behind nothing, plus the control API and a 404 in the provider's shape.
-pub fn assemble(core: Arc<MockCore>, provider: Router, account: Router, open: Router) -> MockApp {
+pub fn assemble(
+    core: Arc<MockCore>,
+    control: &Control,
+    provider: Router,
+    account: Router,
+    open: Router,
+) -> MockApp {
     let style = core.style;
     // axum refuses a route layer on a router without routes.
     let account = if account.has_routes() {
@@ -53,7 +60,7 @@ pub fn assemble(core: Arc<MockCore>, provider: Router, account: Router, open: Ro
         .route_layer(from_fn_with_state(Arc::clone(&core), mock_layer))
         .merge(account)
         .merge(open)
-        .merge(routes(core))
+        .merge(routes(core, control))
         .fallback(move |method: Method, uri: Uri| async move { not_found(style, &method, &uri) });
     Checked::new(routes, style)
 }
@@ -67,8 +74,18 @@ impl Refuse for ErrorStyle {
     }
 }
 
-/// The control API, behind the admin token when the mocks have one.
-fn routes(core: Arc<MockCore>) -> Router {
+/// What a mock's control API knows of the set it runs in.
+#[derive(Clone, Debug, Default)]
+pub struct Control {
+    /// The base URLs of the set's mocks, filled once all are listening.
+    pub set: SharedSet,
+    /// Who may call the control API (open to anyone by default).
+    pub admin: AdminToken,
+}
+
+/// The control API, behind the admin token when the mocks have one. Only these
+/// routes carry the set and the token, not every provider request.
+fn routes(core: Arc<MockCore>, control: &Control) -> Router {
     let control = Router::new()
         .route("/_mock/faults", get(get_faults).put(put_faults))
         .route("/_mock/stats", get(stats))
@@ -76,7 +93,11 @@ fn routes(core: Arc<MockCore>) -> Router {
         .route("/_mock/books", get(books))
         .route("/_mock/set", get(set))
         .route("/_mock/reset", post(reset))
-        .route_layer(from_fn(gatebench_serve::admin::guard));
+        .route_layer(from_fn(gatebench_serve::admin::guard))
+        .route_layer((
+            Extension(Arc::clone(&control.set)),
+            Extension(control.admin.clone()),
+        ));
     Router::new()
         .route("/healthz", get(healthz))
         .merge(control)
@@ -157,8 +178,8 @@ async fn books(State(core): State<Arc<MockCore>>) -> Response {
 /// The mocks started together, shared by their routers once all are listening.
 pub type SharedSet = Arc<std::sync::OnceLock<MockSet>>;
 
-async fn set(State(core): State<Arc<MockCore>>, set: Option<Extension<SharedSet>>) -> Response {
-    match set.as_ref().and_then(|Extension(set)| set.get()) {
+async fn set(State(core): State<Arc<MockCore>>, Extension(set): Extension<SharedSet>) -> Response {
+    match set.get() {
         Some(set) => Json(set.clone()).into_response(),
         // A mock started on its own knows of no other.
         None => Json(json!({ "mocks": {}, "note": format!("{} was started alone", core.name) }))

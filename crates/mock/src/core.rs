@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
+use bytes::Bytes;
 use http::StatusCode;
 use http::request::Parts;
 use serde::{Deserialize, Serialize};
@@ -410,13 +411,34 @@ impl Drop for CtxInner {
     }
 }
 
+/// A provider request's body, read by the middleware (within the body limit) and
+/// handed to the route as is: with this extractor a handler takes it without
+/// collecting the request's body a second time, as `Bytes` would.
+#[derive(Clone, Debug)]
+pub struct Buffered(pub Bytes);
+
+impl<S: Send + Sync> FromRequestParts<S> for Buffered {
+    type Rejection = (StatusCode, &'static str);
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.remove::<Buffered>().ok_or(UNWRAPPED)
+    }
+}
+
+/// What a provider route answers when it is served without the mock middleware.
+const UNWRAPPED: (StatusCode, &str) = (
+    StatusCode::INTERNAL_SERVER_ERROR,
+    "route served without the mock middleware",
+);
+
 impl<S: Send + Sync> FromRequestParts<S> for RequestCtx {
     type Rejection = (StatusCode, &'static str);
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts.extensions.get::<RequestCtx>().cloned().ok_or((
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "route served without the mock middleware",
-        ))
+        parts
+            .extensions
+            .get::<RequestCtx>()
+            .cloned()
+            .ok_or(UNWRAPPED)
     }
 }

@@ -5,6 +5,7 @@
 //! hundred tokens then costs more to write than to plan. This `Json` serialises into
 //! a `Vec` sized for a typical answer, whose writes are plain copies.
 
+use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
@@ -36,15 +37,12 @@ impl<T: Serialize> IntoResponse for Json<T> {
 
 /// JSON already written, served as `application/json`.
 pub fn response(body: Vec<u8>) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        Bytes::from(body),
-    )
-        .into_response()
+    let mut response = Response::new(Body::from(Bytes::from(body)));
+    response.headers_mut().insert(header::CONTENT_TYPE, JSON);
+    response
 }
+
+const JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// `text` as a JSON string, escaped as serde escapes it: for JSON laid out by hand
 /// around its values.

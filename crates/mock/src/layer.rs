@@ -1,5 +1,6 @@
 //! The middleware every provider route goes through: request id, body limit, auth,
-//! fault injection, stats. Handlers see a buffered body and a [`RequestCtx`].
+//! fault injection, stats. Handlers take the body it read as [`Buffered`], and a
+//! [`RequestCtx`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,7 +14,7 @@ use futures::StreamExt as _;
 use http::{HeaderName, HeaderValue, StatusCode, header};
 use http_body_util::BodyExt as _;
 
-use crate::core::{Caller, Draws, KeyHeader, MockCore, RequestCtx};
+use crate::core::{Buffered, Caller, Draws, KeyHeader, MockCore, RequestCtx};
 use crate::error::{ErrorStyle, Outcome};
 use crate::faults::FaultKind;
 use crate::rng;
@@ -241,6 +242,8 @@ async fn handle(
     }
 
     parts.extensions.insert(ctx.clone());
+    parts.extensions.insert(Buffered(bytes.clone()));
+    // The body is still there for a route that reads it whole (`Bytes`).
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
@@ -264,24 +267,24 @@ fn finish(response: Response, fault: Option<&'static str>) -> (Response, &'stati
     (response, outcome)
 }
 
+const PROCESSING_MS: HeaderName = HeaderName::from_static("openai-processing-ms");
+const OPENAI_VERSION: HeaderName = HeaderName::from_static("openai-version");
+const DETAIL_REQUEST_ID: HeaderName = HeaderName::from_static("request-id");
+const API_VERSION: HeaderValue = HeaderValue::from_static("2020-10-01");
+const UNKNOWN_ID: HeaderValue = HeaderValue::from_static("req_unknown");
+
 fn with_ids(mut response: Response, core: &MockCore, ctx: &RequestCtx) -> Response {
     let headers = response.headers_mut();
-    let id = HeaderValue::from_str(ctx.id()).unwrap_or(HeaderValue::from_static("req_unknown"));
+    let id = HeaderValue::from_str(ctx.id()).unwrap_or(UNKNOWN_ID);
     match core.style {
         ErrorStyle::OpenAi => {
-            headers.insert(HeaderName::from_static("x-request-id"), id);
+            headers.insert(REQUEST_ID, id);
             let ms = ctx.received().elapsed().as_millis() as u64;
-            headers.insert(
-                HeaderName::from_static("openai-processing-ms"),
-                HeaderValue::from(ms),
-            );
-            headers.insert(
-                HeaderName::from_static("openai-version"),
-                HeaderValue::from_static("2020-10-01"),
-            );
+            headers.insert(PROCESSING_MS, HeaderValue::from(ms));
+            headers.insert(OPENAI_VERSION, API_VERSION);
         }
         ErrorStyle::Detail => {
-            headers.insert(HeaderName::from_static("request-id"), id);
+            headers.insert(DETAIL_REQUEST_ID, id);
         }
     }
     response

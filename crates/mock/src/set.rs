@@ -3,15 +3,11 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use std::sync::Arc;
-
-use axum::Extension;
 use gatebench_serve::admin::AdminToken;
 use gatebench_wire::books::MockSet;
-use tower::Layer as _;
 
 use crate::config::Profile;
-use crate::control::{MockApp, SharedSet};
+use crate::control::{Control, MockApp, SharedSet};
 use crate::server::{self, Limits, ServerHandle, ServerOptions};
 use crate::{elevenlabs, openai, personality, webvtt};
 
@@ -125,37 +121,39 @@ impl RunningMocks {
             limits,
             admin,
         } = options;
+        let control = Control {
+            set: SharedSet::default(),
+            admin,
+        };
         let apps: [(&'static str, &'static str, u16, MockApp); 4] = [
             (
                 "openai",
                 "mock-openai",
                 ports.openai,
-                openai::router(&profile.openai, seed, time_scale),
+                openai::router(&profile.openai, seed, time_scale, &control),
             ),
             (
                 "elevenlabs",
                 "mock-eleven",
                 ports.elevenlabs,
-                elevenlabs::router(&profile.elevenlabs, seed, time_scale),
+                elevenlabs::router(&profile.elevenlabs, seed, time_scale, &control),
             ),
             (
                 "personality",
                 "mock-persona",
                 ports.personality,
-                personality::router(&profile.personality, seed, time_scale),
+                personality::router(&profile.personality, seed, time_scale, &control),
             ),
             (
                 "webvtt",
                 "mock-webvtt",
                 ports.webvtt,
-                webvtt::router(&profile.webvtt, seed, time_scale),
+                webvtt::router(&profile.webvtt, seed, time_scale, &control),
             ),
         ];
-        let set = SharedSet::default();
         let mut servers = Vec::with_capacity(apps.len());
         for (mock, threads, port, app) in apps {
             let addr = SocketAddr::new(host, port);
-            let app = (Extension(Arc::clone(&set)), Extension(admin.clone())).layer(app);
             let started = async {
                 let listener = server::bind(addr)?;
                 server::spawn(listener, app, serving(drain, limits, threads))
@@ -174,7 +172,7 @@ impl RunningMocks {
             }
         }
         let running = RunningMocks { servers, drain };
-        let _ = set.set(MockSet {
+        let _ = control.set.set(MockSet {
             mocks: running
                 .urls()
                 .into_iter()
@@ -209,5 +207,56 @@ impl RunningMocks {
     pub async fn shutdown(self) {
         let drain = self.drain;
         futures::future::join_all(self.servers.into_iter().map(|(_, h)| h.shutdown(drain))).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use gatebench_serve::admin::HEADER;
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    /// The set and the admin token reach the control routes of every mock, and only
+    /// them: a provider route needs no admin token.
+    #[tokio::test]
+    async fn a_sets_control_api_is_behind_its_token_and_knows_the_set() {
+        let mocks = RunningMocks::start(MockOptions {
+            ports: MockPorts::EPHEMERAL,
+            time_scale: 0.0,
+            admin: AdminToken::new("s3cret"),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let client = gatebench_tls::http_client().build().unwrap();
+        let listed: Value = json!({
+            "mocks": mocks.urls().into_iter().collect::<std::collections::BTreeMap<_, _>>()
+        });
+        for (mock, url) in mocks.urls() {
+            let get = |path: &str| client.get(format!("{url}{path}"));
+            let refused = get("/_mock/set").send().await.unwrap();
+            assert_eq!(refused.status(), 401, "{mock}");
+            let wrong = get("/_mock/stats").header(HEADER, "guess").send().await;
+            assert_eq!(wrong.unwrap().status(), 401, "{mock}");
+            let set = get("/_mock/set")
+                .header(HEADER, "s3cret")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(set.status(), 200, "{mock}");
+            assert_eq!(set.json::<Value>().await.unwrap(), listed, "{mock}");
+            assert_eq!(get("/healthz").send().await.unwrap().status(), 200);
+        }
+        let url = mocks.url("openai").unwrap();
+        let chat = client
+            .post(format!("{url}/v1/chat/completions"))
+            .bearer_auth("sk-any")
+            .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(chat.status(), 200);
+        mocks.shutdown().await;
     }
 }

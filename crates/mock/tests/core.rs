@@ -11,7 +11,7 @@ use axum::response::IntoResponse;
 use axum::routing::post;
 use bytes::Bytes;
 use gatebench_mock::capacity::CapacityConfig;
-use gatebench_mock::control::assemble;
+use gatebench_mock::control::{Control, assemble};
 use gatebench_mock::core::{KeyHeader, MockCore, RequestCtx, ServiceSettings};
 use gatebench_mock::error::ErrorStyle;
 use gatebench_mock::ratelimit::RateLimitConfig;
@@ -61,7 +61,13 @@ async fn start(style: ErrorStyle, settings: ServiceSettings) -> (ServerHandle, S
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let handle = server::spawn(
         listener,
-        assemble(core, routes, axum::Router::new(), axum::Router::new()),
+        assemble(
+            core,
+            &Control::default(),
+            routes,
+            axum::Router::new(),
+            axum::Router::new(),
+        ),
         ServerOptions {
             drain: Duration::from_secs(1),
             resettable: true,
@@ -538,8 +544,14 @@ async fn past_the_hard_capacity_limit_requests_are_refused() {
                 .await
         }
     });
-    // Wait until the slot is taken (counted as in flight), however long that takes.
+    // Wait until the slot is taken (counted as in flight), however long that takes,
+    // as long as the request taking it is still there.
     loop {
+        assert!(
+            !holder.is_finished(),
+            "the holding request ended before it was counted: {:?}",
+            holder.await
+        );
         let stats: Value = http
             .get(format!("{url}/_mock/stats"))
             .send()

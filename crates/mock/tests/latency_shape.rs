@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
 use gatebench_distr::Delay;
+use gatebench_mock::control::Control;
 use gatebench_mock::openai::{ChatModel, OpenAiProfile, router};
 use gatebench_mock::server::{self, ServerHandle, ServerOptions};
 use rand::SeedableRng as _;
@@ -59,7 +60,12 @@ async fn start(profile: &OpenAiProfile, time_scale: f64) -> (ServerHandle, Strin
         drain: Duration::from_secs(1),
         ..ServerOptions::default()
     };
-    let handle = server::spawn(listener, router(profile, 42, time_scale), options).unwrap();
+    let handle = server::spawn(
+        listener,
+        router(profile, 42, time_scale, &Control::default()),
+        options,
+    )
+    .unwrap();
     let url = format!("http://{}/v1/chat/completions", handle.addr());
     (handle, url)
 }

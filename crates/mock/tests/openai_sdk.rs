@@ -24,6 +24,7 @@ use async_openai::types::responses::{
     Tool as ResponseTool, ToolChoiceOptions as ResponseToolChoice, ToolChoiceParam,
 };
 use futures::StreamExt as _;
+use gatebench_mock::control::Control;
 use gatebench_mock::openai::{Encoding, OpenAiProfile, router};
 use gatebench_mock::server::{self, ServerHandle, ServerOptions};
 use serde_json::{Value, json};
@@ -38,7 +39,12 @@ fn options() -> ServerOptions {
 
 async fn start(profile: OpenAiProfile) -> (ServerHandle, String) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let handle = server::spawn(listener, router(&profile, 42, 0.0), options()).unwrap();
+    let handle = server::spawn(
+        listener,
+        router(&profile, 42, 0.0, &Control::default()),
+        options(),
+    )
+    .unwrap();
     let url = format!("http://{}", handle.addr());
     (handle, url)
 }

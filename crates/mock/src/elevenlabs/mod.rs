@@ -48,7 +48,7 @@ use gatebench_distr::Delay;
 use serde::{Deserialize, Serialize};
 
 use crate::capacity::CapacityConfig;
-use crate::control::{MockApp, assemble};
+use crate::control::{Control, MockApp, assemble};
 use crate::core::{KeyHeader, MockCore, ServiceSettings};
 use crate::error::ErrorStyle;
 use crate::faults::FaultSpec;
@@ -175,7 +175,12 @@ impl std::ops::Deref for AppState {
 }
 
 /// The ElevenLabs mock's router.
-pub fn router(profile: &ElevenLabsProfile, seed: u64, time_scale: f64) -> MockApp {
+pub fn router(
+    profile: &ElevenLabsProfile,
+    seed: u64,
+    time_scale: f64,
+    control: &Control,
+) -> MockApp {
     let mut settings = profile.settings();
     // Keys are checked here, not by the middleware: see `auth`.
     settings.require_key = false;
@@ -224,6 +229,7 @@ pub fn router(profile: &ElevenLabsProfile, seed: u64, time_scale: f64) -> MockAp
         .with_state(state.clone());
     assemble(
         core,
+        control,
         http.merge(socket).with_state(state),
         account,
         Router::new(),

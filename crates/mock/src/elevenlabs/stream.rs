@@ -29,7 +29,7 @@ use super::AppState;
 use super::admission::Admission;
 use super::alignment::{Timeline, to_seconds};
 use super::tts::{Prepared, headers, prepare};
-use crate::core::RequestCtx;
+use crate::core::{Buffered, RequestCtx};
 
 /// Audio per streamed chunk, in milliseconds.
 pub const CHUNK_MS: f64 = 250.0;
@@ -40,7 +40,7 @@ pub async fn stream(
     Path(voice_id): Path<String>,
     ctx: RequestCtx,
     RawQuery(query): RawQuery,
-    body: Bytes,
+    Buffered(body): Buffered,
 ) -> Response {
     match prepare(&state, &voice_id, &ctx, query.as_deref(), &body).await {
         Ok(prepared) => respond(prepared, ctx, Kind::Audio).await,
@@ -54,7 +54,7 @@ pub async fn stream_with_timestamps(
     Path(voice_id): Path<String>,
     ctx: RequestCtx,
     RawQuery(query): RawQuery,
-    body: Bytes,
+    Buffered(body): Buffered,
 ) -> Response {
     match prepare(&state, &voice_id, &ctx, query.as_deref(), &body).await {
         Ok(prepared) => respond(prepared, ctx, Kind::Lines).await,

@@ -11,7 +11,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use bytes::Bytes;
 use gatebench_wire::books::hash;
 use gatebench_wire::elevenlabs::{
     AudioWithTimestamps, CHARACTER_COST_HEADER, HISTORY_ITEM_ID_HEADER,
@@ -24,7 +23,7 @@ use super::admission::{self, Admission, Pace};
 use super::alignment::{Timeline, to_seconds};
 use super::audio::{Audio, RenderError};
 use super::request::Job;
-use crate::core::RequestCtx;
+use crate::core::{Buffered, RequestCtx};
 use crate::error::ApiError;
 use crate::json::Json;
 
@@ -130,7 +129,7 @@ pub async fn convert(
     Path(voice_id): Path<String>,
     ctx: RequestCtx,
     RawQuery(query): RawQuery,
-    body: Bytes,
+    Buffered(body): Buffered,
 ) -> Response {
     let prepared = match prepare(&state, &voice_id, &ctx, query.as_deref(), &body).await {
         Ok(p) => p,
@@ -147,7 +146,7 @@ pub async fn with_timestamps(
     Path(voice_id): Path<String>,
     ctx: RequestCtx,
     RawQuery(query): RawQuery,
-    body: Bytes,
+    Buffered(body): Buffered,
 ) -> Response {
     let prepared = match prepare(&state, &voice_id, &ctx, query.as_deref(), &body).await {
         Ok(p) => p,

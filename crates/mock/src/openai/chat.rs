@@ -7,7 +7,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use gatebench_wire::books::{CallUsage, hash};
 use gatebench_wire::openai::{
     AssistantMessage, ChatCompletion, ChatCompletionRequest, CompletionTokensDetails, FinishReason,
@@ -26,7 +25,7 @@ use super::stream;
 use super::timing::Timing;
 use super::tools;
 use super::validate;
-use crate::core::RequestCtx;
+use crate::core::{Buffered, RequestCtx};
 use crate::error::ApiError;
 use crate::json::string;
 use crate::rng::MockRng;
@@ -38,7 +37,7 @@ const DEEPSEEK: &str = "deepseek";
 pub(super) async fn handle(
     State(mock): State<Arc<OpenAiMock>>,
     ctx: RequestCtx,
-    body: Bytes,
+    Buffered(body): Buffered,
 ) -> Response {
     match serve(&mock, &ctx, &body).await {
         Ok(response) => response,

@@ -9,7 +9,6 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use bytes::Bytes;
 use gatebench_wire::books::hash;
 use gatebench_wire::openai::{
     Embedding, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage,
@@ -20,7 +19,7 @@ use super::OpenAiMock;
 use super::admission::admit;
 use super::arguments;
 use super::validate::{self, invalid};
-use crate::core::RequestCtx;
+use crate::core::{Buffered, RequestCtx};
 use crate::error::ApiError;
 use crate::json::Json;
 use gatebench_tokens::Encoding;
@@ -32,7 +31,7 @@ pub const EMBEDDING_ENCODING: Encoding = Encoding::Cl100kBase;
 pub(super) async fn handle(
     State(mock): State<Arc<OpenAiMock>>,
     ctx: RequestCtx,
-    body: Bytes,
+    Buffered(body): Buffered,
 ) -> Response {
     match serve(&mock, &ctx, &body).await {
         Ok(response) => response,

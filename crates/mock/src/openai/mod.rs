@@ -67,7 +67,7 @@ pub use profile::{ChatModel, EmbeddingModel, OpenAiProfile, PromptCacheConfig, T
 pub use prompt_cache::PromptCache;
 pub use stream::token_pieces;
 
-use crate::control::{MockApp, assemble};
+use crate::control::{Control, MockApp, assemble};
 use crate::core::{KeyHeader, MockCore};
 use crate::error::{ApiError, ErrorStyle};
 
@@ -198,7 +198,7 @@ impl OpenAiMock {
 
 /// The OpenAI mock's router: provider routes behind the shared middleware, plus the
 /// control API.
-pub fn router(profile: &OpenAiProfile, seed: u64, time_scale: f64) -> MockApp {
+pub fn router(profile: &OpenAiProfile, seed: u64, time_scale: f64, control: &Control) -> MockApp {
     // Building a tokenizer (and counting the corpus with it) takes a noticeable
     // moment; do it before the first request needs it.
     std::thread::spawn(|| {
@@ -230,7 +230,7 @@ pub fn router(profile: &OpenAiProfile, seed: u64, time_scale: f64) -> MockApp {
     // probe `/health` before they start; like the control routes, the probe is
     // never faulted, limited or entered in the books.
     let open = Router::new().route("/health", get(health));
-    assemble(Arc::clone(&mock.core), routes, account, open)
+    assemble(Arc::clone(&mock.core), control, routes, account, open)
 }
 
 /// `GET /health`: 200 and an empty body, as vLLM's server answers it.

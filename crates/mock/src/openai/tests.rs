@@ -16,7 +16,7 @@ use crate::faults::FaultSpec;
 use crate::ratelimit::RateLimitConfig;
 
 fn app(profile: &OpenAiProfile, seed: u64) -> MockApp {
-    router(profile, seed, 0.0)
+    router(profile, seed, 0.0, &Control::default())
 }
 
 async fn send(app: &MockApp, method: &str, path: &str, body: Option<Value>) -> Response {

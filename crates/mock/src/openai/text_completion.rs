@@ -14,7 +14,6 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use gatebench_wire::books::hash;
 use gatebench_wire::openai::{
     ChatCompletionRequest, ChatMessage, CompletionPrompt, CompletionRequest, TextChoice,
@@ -29,7 +28,7 @@ use super::completion::Written;
 use super::stream;
 use super::timing::Timing;
 use super::validate::{self, invalid};
-use crate::core::RequestCtx;
+use crate::core::{Buffered, RequestCtx};
 use crate::error::ApiError;
 use crate::json::Json;
 use gatebench_tokens::Encoding;
@@ -38,7 +37,7 @@ use gatebench_tokens::Encoding;
 pub(super) async fn handle(
     State(mock): State<Arc<OpenAiMock>>,
     ctx: RequestCtx,
-    body: Bytes,
+    Buffered(body): Buffered,
 ) -> Response {
     match serve(&mock, &ctx, &body).await {
         Ok(response) => response,

@@ -74,14 +74,13 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use bytes::Bytes;
 use gatebench_distr::Delay;
 use gatebench_wire::personality::{PersonalityRequest, PersonalityResponse};
 use http::HeaderMap;
 
 use crate::config::ServiceProfile;
-use crate::control::{MockApp, assemble};
-use crate::core::{KeyHeader, MockCore, RequestCtx};
+use crate::control::{Control, MockApp, assemble};
+use crate::core::{Buffered, KeyHeader, MockCore, RequestCtx};
 use crate::error::{ApiError, ErrorStyle};
 use crate::json::Json;
 use crate::ratelimit::{ConcurrencyPermit, Refused};
@@ -100,7 +99,7 @@ struct AppState {
 }
 
 /// The personality mock's router.
-pub fn router(profile: &ServiceProfile, seed: u64, time_scale: f64) -> MockApp {
+pub fn router(profile: &ServiceProfile, seed: u64, time_scale: f64, control: &Control) -> MockApp {
     let core = MockCore::new(
         "personality",
         ErrorStyle::Detail,
@@ -120,7 +119,7 @@ pub fn router(profile: &ServiceProfile, seed: u64, time_scale: f64) -> MockApp {
         .route(ROUTE, post(create))
         .route("/health", get(|| async { http::StatusCode::OK }))
         .with_state(state);
-    assemble(core, routes, Router::new(), Router::new())
+    assemble(core, control, routes, Router::new(), Router::new())
 }
 
 /// The answer to `request`, drawing from the core's content generator seeded by the
@@ -137,7 +136,7 @@ pub fn personality(
 async fn create(
     State(state): State<Arc<AppState>>,
     ctx: RequestCtx,
-    body: Bytes,
+    Buffered(body): Buffered,
 ) -> Result<Response, ApiError> {
     let core = &state.core;
     let request: PersonalityRequest = core.style.parse_json(&body)?;

@@ -84,14 +84,13 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use bytes::Bytes;
 use gatebench_distr::Delay;
 use gatebench_wire::webvtt::{WebVttRequest, WebVttResponse};
 use http::{HeaderMap, HeaderValue, header};
 
 use crate::config::ServiceProfile;
-use crate::control::{MockApp, assemble};
-use crate::core::{KeyHeader, MockCore, RequestCtx};
+use crate::control::{Control, MockApp, assemble};
+use crate::core::{Buffered, KeyHeader, MockCore, RequestCtx};
 use crate::error::{ApiError, ErrorStyle};
 use crate::json::Json;
 use crate::ratelimit::ConcurrencyPermit;
@@ -114,7 +113,7 @@ struct AppState {
 }
 
 /// The WebVTT mock's router.
-pub fn router(profile: &ServiceProfile, seed: u64, time_scale: f64) -> MockApp {
+pub fn router(profile: &ServiceProfile, seed: u64, time_scale: f64, control: &Control) -> MockApp {
     let core = MockCore::new(
         "webvtt",
         ErrorStyle::Detail,
@@ -134,7 +133,7 @@ pub fn router(profile: &ServiceProfile, seed: u64, time_scale: f64) -> MockApp {
         .route(ROUTE, post(create))
         .route("/health", get(|| async { http::StatusCode::OK }))
         .with_state(state);
-    assemble(core, routes, Router::new(), Router::new())
+    assemble(core, control, routes, Router::new(), Router::new())
 }
 
 /// Subtitles for a request: the cues, and the timeline's length in milliseconds.
@@ -159,7 +158,7 @@ async fn create(
     State(state): State<Arc<AppState>>,
     ctx: RequestCtx,
     headers: HeaderMap,
-    body: Bytes,
+    Buffered(body): Buffered,
 ) -> Result<Response, ApiError> {
     let core = &state.core;
     let request: WebVttRequest = core.style.parse_json(&body)?;

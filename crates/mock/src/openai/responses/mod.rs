@@ -19,7 +19,6 @@ use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use gatebench_wire::openai::{
     ChatCompletionRequest, ChatMessage, FinishReason, FunctionCall, FunctionDefinition, InputItem,
     InputTokensDetails, JsonSchemaFormat, MessageContent, OutputItem, OutputText,
@@ -36,7 +35,7 @@ use super::chat::{self, Generated};
 use super::completion::{Call, Memo, Written};
 use super::timing::Timing;
 use super::validate::{self, invalid};
-use crate::core::RequestCtx;
+use crate::core::{Buffered, RequestCtx};
 use crate::error::ApiError;
 use crate::json::Json;
 
@@ -47,7 +46,7 @@ const MIN_OUTPUT_TOKENS: i64 = 16;
 pub(super) async fn handle(
     State(mock): State<Arc<OpenAiMock>>,
     ctx: RequestCtx,
-    body: Bytes,
+    Buffered(body): Buffered,
 ) -> Response {
     match serve(&mock, &ctx, &body).await {
         Ok(response) => response,
