@@ -14,21 +14,26 @@
 //!
 //! The user's guide is `crates/mock/CONTROL.md`.
 
+use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use axum::Extension;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Query, Request, State};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
+use futures::future::Either;
 use gatebench_serve::admin::AdminToken;
 use gatebench_serve::head::{Checked, HeadTooLarge, Refuse};
 use gatebench_wire::books::MockSet;
 use http::{Method, StatusCode, Uri};
 use serde_json::json;
+use tower::Service;
 
 use crate::core::MockCore;
 use crate::error::{ApiError, ErrorStyle};
@@ -36,15 +41,18 @@ use crate::faults::FaultSpec;
 use crate::json::Json;
 use crate::layer::{account_layer, mock_layer};
 
-/// A mock as its server serves it: its router behind the request-head check.
-pub type MockApp = Checked<Router, ErrorStyle>;
+/// A mock as its server serves it: its router, and its busiest route in front of
+/// it, behind the request-head check.
+pub type MockApp = Checked<Front, ErrorStyle>;
 
 /// A mock's full router: its provider routes behind the shared middleware, its
 /// account routes (usage reports) behind the key check only, its `open` routes
 /// (probes) behind nothing, plus the control API and a 404 in the provider's shape.
+/// `front`, if any, is served ahead of the router.
 pub fn assemble(
     core: Arc<MockCore>,
     control: &Control,
+    front: Option<FrontRoute>,
     provider: Router,
     account: Router,
     open: Router,
@@ -62,7 +70,70 @@ pub fn assemble(
         .merge(open)
         .merge(routes(core, control))
         .fallback(move |method: Method, uri: Uri| async move { not_found(style, &method, &uri) });
-    Checked::new(routes, style)
+    let front = Front {
+        route: front,
+        router: routes,
+    };
+    Checked::new(front, style)
+}
+
+/// A route's answer, boxed as the router boxes a route's.
+pub type Answer = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+/// One method and path served ahead of the router, by a function that runs the
+/// provider middleware's work itself ([`crate::layer::serve`]). Through the
+/// router a call also pays for the route lookup, the matched path and path
+/// parameters (each an extension insert), a boxed service clone and a future
+/// mapping at each layer, and handing the context and body to the handler as
+/// extensions. The router keeps the route, so its other methods are answered
+/// 405 there.
+#[derive(Clone)]
+pub struct FrontRoute {
+    method: Method,
+    path: &'static str,
+    serve: Arc<dyn Fn(Request) -> Answer + Send + Sync>,
+}
+
+impl FrontRoute {
+    /// `POST path`, answered by `serve`.
+    pub fn post(
+        path: &'static str,
+        serve: impl Fn(Request) -> Answer + Send + Sync + 'static,
+    ) -> Self {
+        FrontRoute {
+            method: Method::POST,
+            path,
+            serve: Arc::new(serve),
+        }
+    }
+}
+
+/// A mock's router with its [`FrontRoute`], if it has one, in front of it.
+#[derive(Clone)]
+pub struct Front {
+    route: Option<FrontRoute>,
+    router: Router,
+}
+
+impl Service<Request> for Front {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Either<Answer, <Router as Service<Request>>::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Service::<Request>::poll_ready(&mut self.router, cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        match &self.route {
+            Some(front)
+                if request.method() == front.method && request.uri().path() == front.path =>
+            {
+                Either::Left((front.serve)(request))
+            }
+            _ => Either::Right(self.router.call(request)),
+        }
+    }
 }
 
 /// A request line or headers past [`gatebench_serve::head`]'s limits: 414 or 431 in

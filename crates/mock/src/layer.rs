@@ -11,6 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures::StreamExt as _;
+use http::request::Parts;
 use http::{HeaderName, HeaderValue, StatusCode, header};
 use http_body_util::BodyExt as _;
 
@@ -33,8 +34,32 @@ pub async fn mock_layer(
         || request.uri().path().to_owned(),
         |m| m.as_str().to_owned(),
     );
+    serve(&core, route, request, |mut parts, ctx, bytes| {
+        parts.extensions.insert(ctx);
+        parts.extensions.insert(Buffered(bytes.clone()));
+        // The body is still there for a route that reads it whole (`Bytes`).
+        next.run(Request::from_parts(parts, Body::from(bytes)))
+    })
+    .await
+}
+
+/// The middleware's work around a route's own, `inner`, which is given the
+/// request's head, its context and its body once they are let in: what
+/// [`mock_layer`] runs for a route of the router, and a [`FrontRoute`] for its own.
+///
+/// [`FrontRoute`]: crate::control::FrontRoute
+pub(crate) async fn serve<F, Fut>(
+    core: &MockCore,
+    route: String,
+    request: Request,
+    inner: F,
+) -> Response
+where
+    F: FnOnce(Parts, RequestCtx, Bytes) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let in_flight = core.stats.enter();
-    let (response, outcome, ctx) = handle(&core, route, request, next).await;
+    let (response, outcome, ctx) = handle(core, route, request, inner).await;
     core.stats.record(ctx.route(), outcome);
     ctx.set_outcome(outcome, response.status().as_u16());
     let (parts, body) = response.into_parts();
@@ -105,14 +130,18 @@ fn refused(
     (with_ids(response, core, &ctx), outcome, ctx)
 }
 
-async fn handle(
+async fn handle<F, Fut>(
     core: &MockCore,
     route: String,
     request: Request,
-    next: Next,
-) -> (Response, &'static str, RequestCtx) {
+    inner: F,
+) -> (Response, &'static str, RequestCtx)
+where
+    F: FnOnce(Parts, RequestCtx, Bytes) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let style = core.style;
-    let (mut parts, body) = request.into_parts();
+    let (parts, body) = request.into_parts();
     let caller = caller(&parts.headers, core.key_header);
 
     // a key is kept in the books: one longer than any provider issues is refused
@@ -241,12 +270,7 @@ async fn handle(
         return (response, outcome, ctx);
     }
 
-    parts.extensions.insert(ctx.clone());
-    parts.extensions.insert(Buffered(bytes.clone()));
-    // The body is still there for a route that reads it whole (`Bytes`).
-    let response = next
-        .run(Request::from_parts(parts, Body::from(bytes)))
-        .await;
+    let response = inner(parts, ctx.clone(), bytes).await;
     let response = if ctx.stream_cut_pending() {
         cut_body(response).await
     } else {

@@ -64,6 +64,7 @@ async fn start(style: ErrorStyle, settings: ServiceSettings) -> (ServerHandle, S
         assemble(
             core,
             &Control::default(),
+            None,
             routes,
             axum::Router::new(),
             axum::Router::new(),

@@ -230,6 +230,7 @@ pub fn router(
     assemble(
         core,
         control,
+        None,
         http.merge(socket).with_state(state),
         account,
         Router::new(),

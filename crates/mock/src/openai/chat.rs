@@ -5,8 +5,9 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use gatebench_wire::books::{CallUsage, hash};
 use gatebench_wire::openai::{
     AssistantMessage, ChatCompletion, ChatCompletionRequest, CompletionTokensDetails, FinishReason,
@@ -25,21 +26,43 @@ use super::stream;
 use super::timing::Timing;
 use super::tools;
 use super::validate;
+use crate::control::Answer;
 use crate::core::{Buffered, RequestCtx};
 use crate::error::ApiError;
 use crate::json::string;
+use crate::layer;
 use crate::rng::MockRng;
 
 /// `owned_by` of the models whose usage also carries DeepSeek's cache fields.
 const DEEPSEEK: &str = "deepseek";
 
-/// The route handler.
+/// The route.
+pub(super) const ROUTE: &str = "/v1/chat/completions";
+
+/// The route handler, as the router serves it.
 pub(super) async fn handle(
     State(mock): State<Arc<OpenAiMock>>,
     ctx: RequestCtx,
     Buffered(body): Buffered,
 ) -> Response {
-    match serve(&mock, &ctx, &body).await {
+    answer(&mock, &ctx, &body).await
+}
+
+/// The route served ahead of the router (a `POST`; see [`FrontRoute`]): the
+/// provider middleware's work, then the handler's.
+///
+/// [`FrontRoute`]: crate::control::FrontRoute
+pub(super) fn front(mock: Arc<OpenAiMock>, request: Request) -> Answer {
+    Box::pin(async move {
+        let core = Arc::clone(&mock.core);
+        let inner =
+            |_, ctx: RequestCtx, body: Bytes| async move { answer(&mock, &ctx, &body).await };
+        Ok(layer::serve(&core, ROUTE.to_owned(), request, inner).await)
+    })
+}
+
+async fn answer(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Response {
+    match serve(mock, ctx, body).await {
         Ok(response) => response,
         Err(error) => error.into_response(),
     }

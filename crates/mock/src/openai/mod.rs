@@ -67,7 +67,7 @@ pub use profile::{ChatModel, EmbeddingModel, OpenAiProfile, PromptCacheConfig, T
 pub use prompt_cache::PromptCache;
 pub use stream::token_pieces;
 
-use crate::control::{Control, MockApp, assemble};
+use crate::control::{Control, FrontRoute, MockApp, assemble};
 use crate::core::{KeyHeader, MockCore};
 use crate::error::{ApiError, ErrorStyle};
 
@@ -210,8 +210,19 @@ pub fn router(profile: &OpenAiProfile, seed: u64, time_scale: f64, control: &Con
         }
     });
     let mock = OpenAiMock::new(profile, seed, time_scale);
+    let chat = {
+        let mock = Arc::clone(&mock);
+        FrontRoute::post(chat::ROUTE, move |request| {
+            chat::front(Arc::clone(&mock), request)
+        })
+    };
+    app(mock, control, Some(chat))
+}
+
+/// The mock's routes, with `front` ahead of them.
+fn app(mock: Arc<OpenAiMock>, control: &Control, front: Option<FrontRoute>) -> MockApp {
     let routes = Router::new()
-        .route("/v1/chat/completions", post(chat::handle))
+        .route(chat::ROUTE, post(chat::handle))
         .route("/v1/completions", post(text_completion::handle))
         .route("/v1/responses", post(responses::handle))
         .route("/v1/embeddings", post(embeddings::handle))
@@ -230,7 +241,14 @@ pub fn router(profile: &OpenAiProfile, seed: u64, time_scale: f64, control: &Con
     // probe `/health` before they start; like the control routes, the probe is
     // never faulted, limited or entered in the books.
     let open = Router::new().route("/health", get(health));
-    assemble(Arc::clone(&mock.core), control, routes, account, open)
+    assemble(
+        Arc::clone(&mock.core),
+        control,
+        front,
+        routes,
+        account,
+        open,
+    )
 }
 
 /// `GET /health`: 200 and an empty body, as vLLM's server answers it.

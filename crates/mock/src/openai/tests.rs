@@ -553,3 +553,99 @@ async fn a_cut_response_stream_bills_what_went_out() {
         Encoding::O200kBase.count(&delivered)
     );
 }
+
+/// `text` without the times it holds (`"created":SECONDS`), which two runs of the
+/// same requests need not share.
+fn timeless(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("\"created\":") {
+        let (head, tail) = rest.split_at(at + "\"created\":".len());
+        out.push_str(head);
+        rest = tail.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The chat `POST` is served ahead of the router, which keeps the route: over
+/// HTTP, both answer a run of requests alike (statuses, headers, bodies to the
+/// byte but for the time) and count them alike, and the route's other methods
+/// still get 405.
+#[tokio::test]
+async fn chat_ahead_of_the_router_answers_as_through_it() {
+    use crate::server::{self, ServerOptions};
+
+    let profile = OpenAiProfile::default();
+    let serve = |app: MockApp| {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+        let handle = server::spawn(listener, app, ServerOptions::default()).unwrap();
+        (format!("http://{}", handle.addr()), handle)
+    };
+    let (through, _through) = serve(super::app(
+        OpenAiMock::new(&profile, 3, 0.0),
+        &Control::default(),
+        None,
+    ));
+    let (ahead, _ahead) = serve(app(&profile, 3));
+    let client = gatebench_tls::http_client().build().unwrap();
+    let mut streamed = story("gpt-4o-mini");
+    streamed["stream"] = json!(true);
+    streamed["stream_options"] = json!({"include_usage": true});
+    let mut undocumented = story("gpt-4o-mini");
+    undocumented["foo"] = json!(1);
+    let bodies = [
+        story("gpt-4o-mini"),
+        story("gpt-4o-mini"),
+        streamed,
+        undocumented,
+        json!({"model": 5, "messages": []}),
+        json!({"model": "no-such-model", "messages": [{"role": "user", "content": "hi"}]}),
+    ];
+    let answer = |url: &str, body: &Value| {
+        let sent = client
+            .post(format!("{url}/v1/chat/completions"))
+            .bearer_auth("sk-test")
+            .json(body)
+            .send();
+        async move {
+            let response = sent.await.unwrap();
+            let mut headers: Vec<(String, String)> = response
+                .headers()
+                .iter()
+                .filter(|(name, _)| !["date", "openai-processing-ms"].contains(&name.as_str()))
+                .map(|(name, value)| {
+                    // the buckets refill with time between the two requests
+                    let value = match name.as_str() {
+                        n if n.starts_with("x-ratelimit-remaining-") => "",
+                        n if n.starts_with("x-ratelimit-reset-") => "",
+                        _ => value.to_str().unwrap(),
+                    };
+                    (name.to_string(), value.to_owned())
+                })
+                .collect();
+            headers.sort();
+            let status = response.status();
+            (status, headers, timeless(&response.text().await.unwrap()))
+        }
+    };
+    for body in &bodies {
+        let one = answer(&through, body).await;
+        let other = answer(&ahead, body).await;
+        assert_eq!(one, other, "{body}");
+    }
+    let stats = |url: String| {
+        let got = client.get(format!("{url}/_mock/stats")).send();
+        async move { got.await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let counted = stats(ahead.clone()).await;
+    assert_eq!(
+        counted["by_route"],
+        json!({"/v1/chat/completions": {"ok": 3, "client_error": 3}})
+    );
+    assert_eq!(stats(through).await["by_route"], counted["by_route"]);
+    let get = client.get(format!("{ahead}/v1/chat/completions")).send();
+    assert_eq!(get.await.unwrap().status(), 405);
+}

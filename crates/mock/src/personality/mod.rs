@@ -119,7 +119,7 @@ pub fn router(profile: &ServiceProfile, seed: u64, time_scale: f64, control: &Co
         .route(ROUTE, post(create))
         .route("/health", get(|| async { http::StatusCode::OK }))
         .with_state(state);
-    assemble(core, control, routes, Router::new(), Router::new())
+    assemble(core, control, None, routes, Router::new(), Router::new())
 }
 
 /// The answer to `request`, drawing from the core's content generator seeded by the

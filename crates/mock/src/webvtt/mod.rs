@@ -133,7 +133,7 @@ pub fn router(profile: &ServiceProfile, seed: u64, time_scale: f64, control: &Co
         .route(ROUTE, post(create))
         .route("/health", get(|| async { http::StatusCode::OK }))
         .with_state(state);
-    assemble(core, control, routes, Router::new(), Router::new())
+    assemble(core, control, None, routes, Router::new(), Router::new())
 }
 
 /// Subtitles for a request: the cues, and the timeline's length in milliseconds.
