@@ -34,7 +34,8 @@ use crate::state::{CachedChat, CachedChoice, Gateway};
 pub const DEFAULT_MAX_OUTPUT: u64 = 4096;
 
 /// The route: a request's head and body read, then the call. Served by
-/// [`crate::Front`] without the router, and by the router for completeness.
+/// [`gatebench_serve::front::Front`] without the router, and by the router for
+/// completeness.
 pub async fn handle(gateway: Arc<Gateway>, request: Request) -> Response {
     let (mut parts, body) = request.into_parts();
     let answer = match Incoming::<ChatCompletionRequest>::read(&mut parts, body, &gateway).await {

@@ -36,7 +36,6 @@ pub mod upstream;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -46,8 +45,8 @@ use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use futures::future::Either;
 use gatebench_serve::admin::AdminToken;
+use gatebench_serve::front::{Answer, Front, Route};
 use gatebench_serve::head::{Checked, HeadTooLarge, Refuse};
 use gatebench_serve::server::{self, App, Limits, ServerHandle, ServerOptions};
 use http::{Method, Uri};
@@ -126,53 +125,30 @@ pub fn router(gateway: Arc<Gateway>, admin: AdminToken) -> impl App {
             }
         })
         .with_state(Arc::clone(&gateway));
-    let front = Front {
-        chat: observed("chat").layer(ChatRoute { gateway }),
-        router: Extension(admin).layer(routes),
-    };
+    let front = Front::new(Some(chat(gateway)), Extension(admin).layer(routes));
     Checked::new(front, HeadRefusal)
 }
 
 /// The chat route's path, as the router names it.
 const CHAT: &str = "/v1/chat/completions";
 
-/// The router, with the busiest route served in front of it: a `POST` to the chat
-/// route goes straight to its handler, under the same [`extract::Observe`] layer
-/// as in the router, and any other request to the router. Through the router, a
-/// chat call paid for a route lookup, its path parameters and matched path
-/// (extensions, each a map insert), the admin token's extension, boxed service
-/// clones and future mappings at each layer and a copy of its header map: 5.7 %
-/// of the gateway's instructions per call (callgrind). The router keeps the
-/// route, so its other methods are answered 405 there as before.
-#[derive(Clone)]
-struct Front<R> {
-    chat: extract::Observed<ChatRoute>,
-    router: R,
-}
-
-impl<R> Service<Request> for Front<R>
-where
-    R: Service<Request, Response = Response, Error = Infallible>,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Either<extract::Observing<ChatFuture>, R::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        self.router.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request) -> Self::Future {
-        if request.method() == Method::POST && request.uri().path() == CHAT {
-            Either::Left(self.chat.call(request))
-        } else {
-            Either::Right(self.router.call(request))
+/// The chat `POST`, served ahead of the router ([`Front`]) straight to its
+/// handler, under the same [`extract::Observe`] layer as in the router. Through
+/// the router a chat call paid for the route lookup, its path parameters and
+/// matched path, the admin token's extension, boxed service clones and future
+/// mappings at each layer and a copy of its header map: 5.7 % of the gateway's
+/// instructions per call (callgrind).
+fn chat(gateway: Arc<Gateway>) -> Route<extract::Observed<ChatRoute>> {
+    Route {
+        method: Method::POST,
+        path: CHAT,
+        service: extract::Observe {
+            gateway: Arc::clone(&gateway),
+            route: "chat",
         }
+        .layer(ChatRoute { gateway }),
     }
 }
-
-/// A chat call's future, boxed (as the router boxes a route's).
-type ChatFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
 
 /// The chat route as a service of its own, for [`Front`].
 #[derive(Clone)]
@@ -183,13 +159,13 @@ struct ChatRoute {
 impl Service<Request> for ChatRoute {
     type Response = Response;
     type Error = Infallible;
-    type Future = ChatFuture;
+    type Future = Answer;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: Request) -> ChatFuture {
+    fn call(&mut self, request: Request) -> Answer {
         let gateway = Arc::clone(&self.gateway);
         Box::pin(async move { Ok(chat::handle(gateway, request).await) })
     }
@@ -327,14 +303,7 @@ mod tests {
             *response.status_mut() = http::StatusCode::IM_A_TEAPOT;
             Ok::<_, Infallible>(response)
         });
-        let front = Front {
-            chat: extract::Observe {
-                gateway: Arc::clone(&gateway),
-                route: "chat",
-            }
-            .layer(ChatRoute { gateway }),
-            router: teapot,
-        };
+        let front = Front::new(Some(chat(gateway)), teapot);
         let send = |method: Method, path: &str| {
             let request = http::Request::builder()
                 .method(method)

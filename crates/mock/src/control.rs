@@ -15,7 +15,6 @@
 //! The user's guide is `crates/mock/CONTROL.md`.
 
 use std::convert::Infallible;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -27,8 +26,8 @@ use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
-use futures::future::Either;
 use gatebench_serve::admin::AdminToken;
+use gatebench_serve::front::{Answer, Front, Route};
 use gatebench_serve::head::{Checked, HeadTooLarge, Refuse};
 use gatebench_wire::books::MockSet;
 use http::{Method, StatusCode, Uri};
@@ -43,7 +42,7 @@ use crate::layer::{account_layer, mock_layer};
 
 /// A mock as its server serves it: its router, and its busiest route in front of
 /// it, behind the request-head check.
-pub type MockApp = Checked<Front, ErrorStyle>;
+pub type MockApp = Checked<Front<FrontRoute, Router>, ErrorStyle>;
 
 /// A mock's full router: its provider routes behind the shared middleware, its
 /// account routes (usage reports) behind the key check only, its `open` routes
@@ -52,7 +51,7 @@ pub type MockApp = Checked<Front, ErrorStyle>;
 pub fn assemble(
     core: Arc<MockCore>,
     control: &Control,
-    front: Option<FrontRoute>,
+    front: Option<Route<FrontRoute>>,
     provider: Router,
     account: Router,
     open: Router,
@@ -70,69 +69,40 @@ pub fn assemble(
         .merge(open)
         .merge(routes(core, control))
         .fallback(move |method: Method, uri: Uri| async move { not_found(style, &method, &uri) });
-    let front = Front {
-        route: front,
-        router: routes,
-    };
-    Checked::new(front, style)
+    Checked::new(Front::new(front, routes), style)
 }
 
-/// A route's answer, boxed as the router boxes a route's.
-pub type Answer = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
-/// One method and path served ahead of the router, by a function that runs the
-/// provider middleware's work itself ([`crate::layer::serve`]). Through the
-/// router a call also pays for the route lookup, the matched path and path
-/// parameters (each an extension insert), a boxed service clone and a future
-/// mapping at each layer, and handing the context and body to the handler as
-/// extensions. The router keeps the route, so its other methods are answered
-/// 405 there.
+/// A route served ahead of a mock's router ([`Front`]), by a function that runs
+/// the provider middleware's work itself ([`crate::layer::serve`]) and then the
+/// handler's, without the router's lookup, extensions and boxed layers.
 #[derive(Clone)]
-pub struct FrontRoute {
-    method: Method,
-    path: &'static str,
-    serve: Arc<dyn Fn(Request) -> Answer + Send + Sync>,
-}
+pub struct FrontRoute(Arc<dyn Fn(Request) -> Answer + Send + Sync>);
 
 impl FrontRoute {
     /// `POST path`, answered by `serve`.
     pub fn post(
         path: &'static str,
         serve: impl Fn(Request) -> Answer + Send + Sync + 'static,
-    ) -> Self {
-        FrontRoute {
+    ) -> Route<FrontRoute> {
+        Route {
             method: Method::POST,
             path,
-            serve: Arc::new(serve),
+            service: FrontRoute(Arc::new(serve)),
         }
     }
 }
 
-/// A mock's router with its [`FrontRoute`], if it has one, in front of it.
-#[derive(Clone)]
-pub struct Front {
-    route: Option<FrontRoute>,
-    router: Router,
-}
-
-impl Service<Request> for Front {
+impl Service<Request> for FrontRoute {
     type Response = Response;
     type Error = Infallible;
-    type Future = Either<Answer, <Router as Service<Request>>::Future>;
+    type Future = Answer;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Service::<Request>::poll_ready(&mut self.router, cx)
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, request: Request) -> Self::Future {
-        match &self.route {
-            Some(front)
-                if request.method() == front.method && request.uri().path() == front.path =>
-            {
-                Either::Left((front.serve)(request))
-            }
-            _ => Either::Right(self.router.call(request)),
-        }
+    fn call(&mut self, request: Request) -> Answer {
+        (self.0)(request)
     }
 }
 

@@ -7,6 +7,7 @@
 //! - [`body`]: the request body as handlers read it: timed, noting whether it was
 //!   read to its end, and telling a body too large or too slow apart from other read
 //!   errors.
+//! - [`front`]: a server's busiest route, served ahead of its router.
 //! - [`head`]: request lines and headers past the documented sizes, refused with a
 //!   body the server shapes like its provider's errors.
 //! - [`admin`]: the token that guards `/metrics` and the control API when a server
@@ -25,6 +26,7 @@
 pub mod admin;
 pub mod body;
 pub mod cores;
+pub mod front;
 pub mod head;
 pub mod linger;
 pub mod server;

@@ -8,6 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use gatebench_serve::front::Answer;
 use gatebench_wire::books::{CallUsage, hash};
 use gatebench_wire::openai::{
     AssistantMessage, ChatCompletion, ChatCompletionRequest, CompletionTokensDetails, FinishReason,
@@ -26,7 +27,6 @@ use super::stream;
 use super::timing::Timing;
 use super::tools;
 use super::validate;
-use crate::control::Answer;
 use crate::core::{Buffered, RequestCtx};
 use crate::error::ApiError;
 use crate::json::string;

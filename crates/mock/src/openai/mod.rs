@@ -54,6 +54,7 @@ use axum::Router;
 use axum::routing::{get, post};
 use foldhash::fast::RandomState as Fold;
 use gatebench_embed::Embedder;
+use gatebench_serve::front::Route;
 use moka::sync::Cache;
 
 pub use admission::{ORGANIZATION, rate_limited};
@@ -220,7 +221,7 @@ pub fn router(profile: &OpenAiProfile, seed: u64, time_scale: f64, control: &Con
 }
 
 /// The mock's routes, with `front` ahead of them.
-fn app(mock: Arc<OpenAiMock>, control: &Control, front: Option<FrontRoute>) -> MockApp {
+fn app(mock: Arc<OpenAiMock>, control: &Control, front: Option<Route<FrontRoute>>) -> MockApp {
     let routes = Router::new()
         .route(chat::ROUTE, post(chat::handle))
         .route("/v1/completions", post(text_completion::handle))
