@@ -34,23 +34,21 @@ pub mod timing;
 mod tts;
 pub mod upstream;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::State;
 use axum::middleware::from_fn;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
 use gatebench_serve::admin::AdminToken;
-use gatebench_serve::front::{Answer, Front, Route};
+use gatebench_serve::front::{Front, Handler, Route};
 use gatebench_serve::head::{Checked, HeadTooLarge, Refuse};
 use gatebench_serve::server::{self, App, Limits, ServerHandle, ServerOptions};
 use http::{Method, Uri};
-use tower::{Layer as _, Service};
+use tower::Layer as _;
 
 pub use chat::DEFAULT_MAX_OUTPUT;
 pub use config::{ConfigError, GatewayConfig, ProviderKind};
@@ -138,7 +136,7 @@ const CHAT: &str = "/v1/chat/completions";
 /// matched path, the admin token's extension, boxed service clones and future
 /// mappings at each layer and a copy of its header map: 5.7 % of the gateway's
 /// instructions per call (callgrind).
-fn chat(gateway: Arc<Gateway>) -> Route<extract::Observed<ChatRoute>> {
+fn chat(gateway: Arc<Gateway>) -> Route<extract::Observed<Handler>> {
     Route {
         method: Method::POST,
         path: CHAT,
@@ -146,28 +144,10 @@ fn chat(gateway: Arc<Gateway>) -> Route<extract::Observed<ChatRoute>> {
             gateway: Arc::clone(&gateway),
             route: "chat",
         }
-        .layer(ChatRoute { gateway }),
-    }
-}
-
-/// The chat route as a service of its own, for [`Front`].
-#[derive(Clone)]
-struct ChatRoute {
-    gateway: Arc<Gateway>,
-}
-
-impl Service<Request> for ChatRoute {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Answer;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request) -> Answer {
-        let gateway = Arc::clone(&self.gateway);
-        Box::pin(async move { Ok(chat::handle(gateway, request).await) })
+        .layer(Handler::new(move |request| {
+            let gateway = Arc::clone(&gateway);
+            Box::pin(async move { Ok(chat::handle(gateway, request).await) })
+        })),
     }
 }
 
@@ -288,7 +268,10 @@ pub async fn flush(gateway: &Arc<Gateway>) {
 
 #[cfg(test)]
 mod tests {
+    use std::convert::Infallible;
+
     use axum::body::Body;
+    use axum::extract::Request;
     use tower::ServiceExt as _;
 
     use super::*;

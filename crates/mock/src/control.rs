@@ -14,25 +14,22 @@
 //!
 //! The user's guide is `crates/mock/CONTROL.md`.
 
-use std::convert::Infallible;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use axum::Extension;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, Request, State};
+use axum::extract::{Query, State};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
 use gatebench_serve::admin::AdminToken;
-use gatebench_serve::front::{Answer, Front, Route};
+use gatebench_serve::front::{Front, Handler, Route};
 use gatebench_serve::head::{Checked, HeadTooLarge, Refuse};
 use gatebench_wire::books::MockSet;
 use http::{Method, StatusCode, Uri};
 use serde_json::json;
-use tower::Service;
 
 use crate::core::MockCore;
 use crate::error::{ApiError, ErrorStyle};
@@ -42,16 +39,17 @@ use crate::layer::{account_layer, mock_layer};
 
 /// A mock as its server serves it: its router, and its busiest route in front of
 /// it, behind the request-head check.
-pub type MockApp = Checked<Front<FrontRoute, Router>, ErrorStyle>;
+pub type MockApp = Checked<Front<Handler, Router>, ErrorStyle>;
 
 /// A mock's full router: its provider routes behind the shared middleware, its
 /// account routes (usage reports) behind the key check only, its `open` routes
 /// (probes) behind nothing, plus the control API and a 404 in the provider's shape.
-/// `front`, if any, is served ahead of the router.
+/// `front`, if any, is served ahead of the router by a handler that runs the
+/// provider middleware's work itself ([`crate::layer::serve`]), then the route's.
 pub fn assemble(
     core: Arc<MockCore>,
     control: &Control,
-    front: Option<Route<FrontRoute>>,
+    front: Option<Route<Handler>>,
     provider: Router,
     account: Router,
     open: Router,
@@ -70,40 +68,6 @@ pub fn assemble(
         .merge(routes(core, control))
         .fallback(move |method: Method, uri: Uri| async move { not_found(style, &method, &uri) });
     Checked::new(Front::new(front, routes), style)
-}
-
-/// A route served ahead of a mock's router ([`Front`]), by a function that runs
-/// the provider middleware's work itself ([`crate::layer::serve`]) and then the
-/// handler's, without the router's lookup, extensions and boxed layers.
-#[derive(Clone)]
-pub struct FrontRoute(Arc<dyn Fn(Request) -> Answer + Send + Sync>);
-
-impl FrontRoute {
-    /// `POST path`, answered by `serve`.
-    pub fn post(
-        path: &'static str,
-        serve: impl Fn(Request) -> Answer + Send + Sync + 'static,
-    ) -> Route<FrontRoute> {
-        Route {
-            method: Method::POST,
-            path,
-            service: FrontRoute(Arc::new(serve)),
-        }
-    }
-}
-
-impl Service<Request> for FrontRoute {
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Answer;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, request: Request) -> Answer {
-        (self.0)(request)
-    }
 }
 
 /// A request line or headers past [`gatebench_serve::head`]'s limits: 414 or 431 in

@@ -45,9 +45,8 @@ pub async fn mock_layer(
 
 /// The middleware's work around a route's own, `inner`, which is given the
 /// request's head, its context and its body once they are let in: what
-/// [`mock_layer`] runs for a route of the router, and a [`FrontRoute`] for its own.
-///
-/// [`FrontRoute`]: crate::control::FrontRoute
+/// [`mock_layer`] runs for a route of the router, and a route served ahead of the
+/// router ([`crate::control::assemble`]'s `front`) for its own.
 pub(crate) async fn serve<F, Fut>(
     core: &MockCore,
     route: String,

@@ -7,6 +7,7 @@
 
 use std::convert::Infallible;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::extract::Request;
@@ -27,6 +28,31 @@ pub struct Route<F> {
     pub path: &'static str,
     /// What answers it.
     pub service: F,
+}
+
+/// A route's service that is a function of the request.
+#[derive(Clone)]
+pub struct Handler(Arc<dyn Fn(Request) -> Answer + Send + Sync>);
+
+impl Handler {
+    /// The service that answers a request with `answer`.
+    pub fn new(answer: impl Fn(Request) -> Answer + Send + Sync + 'static) -> Self {
+        Handler(Arc::new(answer))
+    }
+}
+
+impl Service<Request> for Handler {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Answer;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Answer {
+        (self.0)(request)
+    }
 }
 
 /// `router`, with a [`Route`] (if any) served ahead of it.

@@ -48,10 +48,8 @@ pub(super) async fn handle(
     answer(&mock, &ctx, &body).await
 }
 
-/// The route served ahead of the router (a `POST`; see [`FrontRoute`]): the
-/// provider middleware's work, then the handler's.
-///
-/// [`FrontRoute`]: crate::control::FrontRoute
+/// The route's `POST` as served ahead of the router ([`crate::control::assemble`]'s
+/// `front`): the provider middleware's work, then the handler's.
 pub(super) fn front(mock: Arc<OpenAiMock>, request: Request) -> Answer {
     Box::pin(async move {
         let core = Arc::clone(&mock.core);

@@ -54,7 +54,7 @@ use axum::Router;
 use axum::routing::{get, post};
 use foldhash::fast::RandomState as Fold;
 use gatebench_embed::Embedder;
-use gatebench_serve::front::Route;
+use gatebench_serve::front::{Handler, Route};
 use moka::sync::Cache;
 
 pub use admission::{ORGANIZATION, rate_limited};
@@ -68,7 +68,7 @@ pub use profile::{ChatModel, EmbeddingModel, OpenAiProfile, PromptCacheConfig, T
 pub use prompt_cache::PromptCache;
 pub use stream::token_pieces;
 
-use crate::control::{Control, FrontRoute, MockApp, assemble};
+use crate::control::{Control, MockApp, assemble};
 use crate::core::{KeyHeader, MockCore};
 use crate::error::{ApiError, ErrorStyle};
 
@@ -213,15 +213,17 @@ pub fn router(profile: &OpenAiProfile, seed: u64, time_scale: f64, control: &Con
     let mock = OpenAiMock::new(profile, seed, time_scale);
     let chat = {
         let mock = Arc::clone(&mock);
-        FrontRoute::post(chat::ROUTE, move |request| {
-            chat::front(Arc::clone(&mock), request)
-        })
+        Route {
+            method: http::Method::POST,
+            path: chat::ROUTE,
+            service: Handler::new(move |request| chat::front(Arc::clone(&mock), request)),
+        }
     };
     app(mock, control, Some(chat))
 }
 
 /// The mock's routes, with `front` ahead of them.
-fn app(mock: Arc<OpenAiMock>, control: &Control, front: Option<Route<FrontRoute>>) -> MockApp {
+fn app(mock: Arc<OpenAiMock>, control: &Control, front: Option<Route<Handler>>) -> MockApp {
     let routes = Router::new()
         .route(chat::ROUTE, post(chat::handle))
         .route("/v1/completions", post(text_completion::handle))
