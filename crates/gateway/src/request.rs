@@ -23,9 +23,9 @@ use crate::upstream::Target;
 /// Reads a request body up to `limit` bytes (413 in OpenAI's shape beyond, 408 when
 /// it stops arriving for the server's body timeout).
 pub async fn read(body: axum::body::Body, limit: usize) -> Result<Bytes, GatewayError> {
-    axum::body::to_bytes(body, limit)
+    gatebench_serve::body::to_bytes(body, limit)
         .await
-        .map_err(|error| match classify(&error) {
+        .map_err(|error| match classify(&*error) {
             BodyError::TooLarge => GatewayError::TooLarge { limit },
             BodyError::TimedOut(_) => GatewayError::Refused {
                 status: http::StatusCode::REQUEST_TIMEOUT,

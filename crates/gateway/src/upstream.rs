@@ -13,7 +13,7 @@ use bytes::Bytes;
 use futures::FutureExt as _;
 use gatebench_queue::{QueueConfig, Scheduler};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
-use http_body_util::{BodyExt as _, Full};
+use http_body_util::Full;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -316,9 +316,8 @@ pub fn by<T>(
 
 /// A response's whole body.
 pub async fn read(body: Body) -> Result<Bytes, AttemptError> {
-    body.collect()
+    gatebench_serve::body::collect(body)
         .await
-        .map(|collected| collected.to_bytes())
         .map_err(|e| AttemptError::Connection(chain(&e)))
 }
 

@@ -162,10 +162,10 @@ where
     if declared.is_some_and(|n| n > limit as u64) {
         return refused(core, route, style.too_large(limit).into_response(), caller);
     }
-    let bytes = match axum::body::to_bytes(body, limit).await {
+    let bytes = match gatebench_serve::body::to_bytes(body, limit).await {
         Ok(bytes) => bytes,
         Err(error) => {
-            let refusal = match classify(&error) {
+            let refusal = match classify(&*error) {
                 BodyError::TooLarge => style.too_large(limit),
                 BodyError::TimedOut(_) => style
                     .refusal(

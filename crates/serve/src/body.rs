@@ -5,6 +5,7 @@
 //! the body waits for the network, so a body already received costs no timer), and
 //! a flag notes whether the body was read to its end. Handlers that read a body
 //! with a size limit turn the error into their provider's shape with [`classify`].
+//! [`collect`] and [`to_bytes`] read a body whole.
 
 use std::future::Future as _;
 use std::pin::Pin;
@@ -13,8 +14,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body::{Frame, SizeHint};
+use bytes::{Bytes, BytesMut};
+use http_body::{Body, Frame, SizeHint};
+use http_body_util::{BodyExt as _, Limited};
 use tokio::time::{Instant, Sleep};
 
 /// A request body stopped arriving for longer than the body timeout.
@@ -61,6 +63,47 @@ pub fn classify(error: &(dyn std::error::Error + 'static)) -> BodyError {
         cause = error.source();
     }
     BodyError::Other
+}
+
+/// A body read whole, trailers dropped. A body that comes in one frame (most
+/// request bodies, most buffered answers) is that frame's bytes, neither copied
+/// nor put in a list first, as `http_body_util`'s `collect` puts every frame.
+pub async fn collect<B: Body<Data = Bytes>>(body: B) -> Result<Bytes, B::Error> {
+    let mut body = std::pin::pin!(body);
+    let mut first = Bytes::new();
+    let mut joined: Option<BytesMut> = None;
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else {
+            continue;
+        };
+        match &mut joined {
+            Some(buffer) => buffer.extend_from_slice(&data),
+            None if first.is_empty() => first = data,
+            None if data.is_empty() => {}
+            None => {
+                let lower = usize::try_from(body.size_hint().lower()).unwrap_or(0);
+                let mut buffer = BytesMut::with_capacity(first.len() + data.len() + lower);
+                buffer.extend_from_slice(&first);
+                buffer.extend_from_slice(&data);
+                joined = Some(buffer);
+            }
+        }
+    }
+    Ok(joined.map_or(first, BytesMut::freeze))
+}
+
+/// A body read whole, at most `limit` bytes, as `axum::body::to_bytes` reads it
+/// (a longer body fails with `http_body_util`'s `LengthLimitError`, which
+/// [`classify`] tells apart), through [`collect`].
+pub async fn to_bytes<B>(
+    body: B,
+    limit: usize,
+) -> Result<Bytes, Box<dyn std::error::Error + Send + Sync>>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    collect(Limited::new(body, limit)).await
 }
 
 /// A request body with a read timeout that notes when it has been read to its end.
@@ -143,5 +186,69 @@ where
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+
+    use http_body_util::{Full, StreamBody};
+
+    use super::*;
+
+    type Chunk = Result<Frame<Bytes>, std::io::Error>;
+
+    fn frames(chunks: Vec<Chunk>) -> StreamBody<futures::stream::Iter<std::vec::IntoIter<Chunk>>> {
+        StreamBody::new(futures::stream::iter(chunks))
+    }
+
+    fn data(text: &'static str) -> Chunk {
+        Ok(Frame::data(Bytes::from_static(text.as_bytes())))
+    }
+
+    #[tokio::test]
+    async fn a_body_of_one_frame_is_that_frames_bytes() {
+        let sent = Bytes::from_static(b"{\"model\":\"m\"}");
+        let read = collect(Full::new(sent.clone())).await.unwrap();
+        assert_eq!(read, sent);
+        assert_eq!(read.as_ptr(), sent.as_ptr(), "copied");
+        let empty = collect(http_body_util::Empty::<Bytes>::new()).await;
+        assert_eq!(empty.map_err(|e: Infallible| e).unwrap(), Bytes::new());
+    }
+
+    #[tokio::test]
+    async fn frames_are_joined_in_order_and_trailers_dropped() {
+        let mut trailers = http::HeaderMap::new();
+        trailers.insert("x-checksum", http::HeaderValue::from_static("1"));
+        let body = frames(vec![
+            data(""),
+            data("ab"),
+            data(""),
+            data("cd"),
+            Ok(Frame::trailers(trailers)),
+            data("e"),
+        ]);
+        assert_eq!(collect(body).await.unwrap(), Bytes::from_static(b"abcde"));
+    }
+
+    #[tokio::test]
+    async fn an_error_in_any_frame_fails_the_read() {
+        let broken = || Err(std::io::Error::other("connection reset"));
+        let body = frames(vec![data("ab"), broken(), data("cd")]);
+        let error = collect(body).await.unwrap_err();
+        assert_eq!(error.to_string(), "connection reset");
+        assert!(collect(frames(vec![broken()])).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_limit_is_told_apart() {
+        let body = || frames(vec![data("abc"), data("def")]);
+        assert_eq!(to_bytes(body(), 6).await.unwrap(), "abcdef");
+        let error = to_bytes(body(), 5).await.unwrap_err();
+        assert_eq!(classify(&*error), BodyError::TooLarge);
+        let broken = frames(vec![Err(std::io::Error::other("reset"))]);
+        let error = to_bytes(broken, 5).await.unwrap_err();
+        assert_eq!(classify(&*error), BodyError::Other);
     }
 }
