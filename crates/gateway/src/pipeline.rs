@@ -309,7 +309,7 @@ async fn steps(gateway: &Gateway, mut meta: Meta, call: Call<'_>) -> Result<Done
     };
     gateway.metrics.attempts(call.route, dispatched.attempts);
     record.served_by(&dispatched.target, dispatched.attempts);
-    let headers = passthrough(&dispatched.headers);
+    let headers = passthrough(dispatched.headers);
     let status = dispatched.status;
     let done = |meta, record, outcome| {
         Ok(Done {
@@ -333,7 +333,7 @@ async fn steps(gateway: &Gateway, mut meta: Meta, call: Call<'_>) -> Result<Done
                 let reported = dispatched
                     .accepted
                     .usage
-                    .or_else(|| (call.usage_of)(&dispatched.headers, &body));
+                    .or_else(|| (call.usage_of)(&headers, &body));
                 let counted = match (reported, call.answer) {
                     (None, Answer::Chat(chat)) => crate::chat::count_usage(&body, chat),
                     _ => None,
@@ -376,7 +376,7 @@ async fn steps(gateway: &Gateway, mut meta: Meta, call: Call<'_>) -> Result<Done
             (Some(reservation), store)
         }
         Answer::Body => {
-            let reported = (call.usage_of)(&dispatched.headers, &[]);
+            let reported = (call.usage_of)(&headers, &[]);
             (record.usage, record.estimated) = billed(reported, None, call.worst_case);
             record.charge(gateway, &meta, Some(reservation));
             let store = match keep {

@@ -14,6 +14,10 @@
 //! | `x-gatebench-attempts`          | upstream attempts made, retries and fallbacks included |
 //! | `server-timing`                 | queue, cache, upstream and total durations          |
 
+use std::fmt::Write as _;
+use std::ops::Range;
+
+use bytes::Bytes;
 use gatebench_cost::{CacheOutcome, Call, Kind, Reservation, Usage};
 use http::{HeaderMap, HeaderName, HeaderValue};
 use rust_decimal::Decimal;
@@ -156,38 +160,62 @@ impl Record {
         self.charge(gateway, meta, Some(reservation));
     }
 
-    /// Writes the record into `headers` (server-timing measured now).
+    /// Writes the record into `headers` (server-timing measured now). The values'
+    /// text is written side by side into one buffer that the headers then share:
+    /// one allocation for them all, not one (or two) each.
     pub fn write(&self, meta: &Meta, headers: &mut HeaderMap) {
+        let mut text = String::with_capacity(192);
+        let mut digits = itoa::Buffer::new();
+        let values = [
+            Some((REQUEST_ID, span(&mut text, |t| t.push_str(&meta.id)))),
+            Some((CACHE, Value::Static(self.cache.as_str()))),
+            self.similarity.map(|similarity| {
+                let written = span(&mut text, |t| {
+                    let _ = write!(t, "{similarity:.4}");
+                });
+                (SIMILARITY, written)
+            }),
+            (self.cache_key.as_ref()).map(|key| (CACHE_KEY, span(&mut text, |t| t.push_str(key)))),
+            self.cost.map(|cost| {
+                let written = span(&mut text, |t| {
+                    gatebench_cost::write_text(cost.normalize(), t);
+                });
+                (COST, written)
+            }),
+            (self.provider.as_ref()).map(|name| (PROVIDER, span(&mut text, |t| t.push_str(name)))),
+            (self.answered).then(|| (MODEL, span(&mut text, |t| t.push_str(&self.model)))),
+            Some((
+                ATTEMPTS,
+                span(&mut text, |t| t.push_str(digits.format(self.attempts))),
+            )),
+            Some((SERVER_TIMING, span(&mut text, |t| meta.timing.write(t)))),
+        ];
+        let text = Bytes::from(text);
         headers.reserve(RECORD_HEADERS);
-        put(headers, REQUEST_ID, &meta.id);
-        headers.insert(CACHE, HeaderValue::from_static(self.cache.as_str()));
-        if let Some(similarity) = self.similarity {
-            let similarity = format!("{similarity:.4}");
-            put(headers, SIMILARITY, &similarity);
+        for (name, value) in values.into_iter().flatten() {
+            let value = match value {
+                Value::Static(value) => Ok(HeaderValue::from_static(value)),
+                Value::Span(span) => HeaderValue::from_maybe_shared(text.slice(span)),
+            };
+            // a value that is not header text (a model name with a line break) is left out
+            if let Ok(value) = value {
+                headers.insert(name, value);
+            }
         }
-        if let Some(key) = &self.cache_key {
-            put(headers, CACHE_KEY, key);
-        }
-        if let Some(cost) = self.cost {
-            let mut text = String::with_capacity(32);
-            gatebench_cost::write_text(cost.normalize(), &mut text);
-            put(headers, COST, &text);
-        }
-        if let Some(provider) = &self.provider {
-            put(headers, PROVIDER, provider);
-        }
-        if self.answered {
-            put(headers, MODEL, &self.model);
-        }
-        headers.insert(ATTEMPTS, HeaderValue::from(self.attempts));
-        headers.insert(SERVER_TIMING, meta.timing.header());
     }
 }
 
-fn put(headers: &mut HeaderMap, name: HeaderName, value: &str) {
-    if let Ok(value) = HeaderValue::from_str(value) {
-        headers.insert(name, value);
-    }
+/// A header value [`Record::write`] writes: a constant, or a span of its text.
+enum Value {
+    Static(&'static str),
+    Span(Range<usize>),
+}
+
+/// Writes a value at the end of `text`, returning where it lies.
+fn span(text: &mut String, write: impl FnOnce(&mut String)) -> Value {
+    let start = text.len();
+    write(text);
+    Value::Span(start..text.len())
 }
 
 /// Reserves the most a call could cost, whichever model of its route serves it (a
@@ -221,31 +249,33 @@ const RECORD_HEADERS: usize = 9;
 
 /// Upstream response headers worth passing back: the content type and the
 /// provider's own metadata (rate limits, request ids, character cost), never
-/// hop-by-hop or length headers (the gateway sets its own framing).
-pub fn passthrough(upstream: &HeaderMap) -> HeaderMap {
-    const DROP: [&str; 8] = [
-        "connection",
-        "keep-alive",
-        "transfer-encoding",
-        "content-length",
-        "upgrade",
-        "te",
-        "trailer",
-        "proxy-connection",
-    ];
-    // sized for the record's headers too, so writing them does not grow the map
-    let mut out = HeaderMap::with_capacity(upstream.len() + RECORD_HEADERS);
-    for (name, value) in upstream {
-        let n = name.as_str();
-        if DROP.contains(&n)
-            || n.starts_with("x-gatebench-")
-            || n == "server-timing"
-            || n == "date"
-            || n == "server"
-        {
-            continue;
-        }
-        out.append(name.clone(), value.clone());
+/// hop-by-hop or length headers (the gateway sets its own framing). The others
+/// are taken out of the provider's map, which is kept: a map built anew would
+/// hash each name again and copy each provider-specific one.
+pub fn passthrough(mut headers: HeaderMap) -> HeaderMap {
+    while let Some(name) = headers.keys().find(|name| !passes(name)).cloned() {
+        headers.remove(&name);
     }
-    out
+    // room for the record's headers, so writing them does not grow the map
+    headers.reserve(RECORD_HEADERS);
+    headers
+}
+
+/// Whether [`passthrough`] keeps an upstream header.
+fn passes(name: &HeaderName) -> bool {
+    use http::header;
+    static DROP: [HeaderName; 11] = [
+        header::CONNECTION,
+        HeaderName::from_static("keep-alive"),
+        header::TRANSFER_ENCODING,
+        header::CONTENT_LENGTH,
+        header::UPGRADE,
+        header::TE,
+        header::TRAILER,
+        HeaderName::from_static("proxy-connection"),
+        header::DATE,
+        header::SERVER,
+        SERVER_TIMING,
+    ];
+    !(DROP.contains(name) || name.as_str().starts_with("x-gatebench-"))
 }

@@ -263,3 +263,66 @@ async fn the_record_writes_what_the_ledger_keeps() {
         ("r5", usage(10, 5), CacheOutcome::Hit)
     );
 }
+
+#[tokio::test]
+async fn a_value_that_is_not_header_text_is_left_out_and_the_rest_written() {
+    let gateway = gateway("1.00");
+    let meta = meta(&gateway, "r6");
+    let mut record = Record::new("chat", Kind::Chat, "gpt\r\nx-injected: 1");
+    record.provider = Some("openai".into());
+    record.answered = true;
+    record.attempts = 12;
+    let mut headers = HeaderMap::new();
+    record.write(&meta, &mut headers);
+    assert!(!headers.contains_key("x-gatebench-model"));
+    assert!(!headers.contains_key("x-injected"));
+    assert_eq!(headers["x-gatebench-provider"], "openai");
+    assert_eq!(headers["x-gatebench-attempts"], "12");
+    assert_eq!(headers["x-gatebench-request-id"], "r6");
+    let timing = headers["server-timing"].to_str().unwrap();
+    assert!(timing.starts_with("queue;dur=0.000, cache;dur=0.000, upstream;dur=0.000, total;dur="));
+}
+
+#[test]
+fn only_the_providers_own_headers_pass_and_all_their_values() {
+    let mut upstream = HeaderMap::new();
+    for (name, value) in [
+        ("content-type", "application/json"),
+        ("connection", "keep-alive"),
+        ("keep-alive", "timeout=5"),
+        ("transfer-encoding", "chunked"),
+        ("content-length", "812"),
+        ("x-request-id", "req_1"),
+        ("date", "Sun, 06 Dec 2026 14:31:19 GMT"),
+        ("server", "cloudflare"),
+        ("server-timing", "upstream;dur=1"),
+        ("x-gatebench-cost-usd", "9"),
+        ("x-ratelimit-remaining-requests", "499"),
+        ("set-cookie", "a=1"),
+        ("set-cookie", "b=2"),
+        ("proxy-connection", "close"),
+        ("te", "trailers"),
+        ("trailer", "x-checksum"),
+        ("upgrade", "h2c"),
+    ] {
+        upstream.append(
+            http::HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    let passed = crate::record::passthrough(upstream);
+    let mut names: Vec<&str> = passed.keys().map(http::HeaderName::as_str).collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        [
+            "content-type",
+            "set-cookie",
+            "x-ratelimit-remaining-requests",
+            "x-request-id"
+        ]
+    );
+    let cookies: Vec<_> = passed.get_all("set-cookie").iter().collect();
+    assert_eq!(cookies, ["a=1", "b=2"]);
+    assert_eq!(passed["x-request-id"], "req_1");
+}
