@@ -16,6 +16,7 @@
 //! default), every VU has long been idle by then, while the peak comes from the
 //! first requests, all in flight at once.
 
+use std::collections::BTreeMap;
 use std::convert::Infallible;
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::net::SocketAddr;
@@ -30,6 +31,8 @@ use http_body_util::Full;
 use hyper::Response;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
+
+use crate::bench_threads::{self, Cpu};
 
 /// Options of `gatebench bench`.
 #[derive(Debug, clap::Args)]
@@ -369,6 +372,9 @@ pub(crate) struct Rounds {
     /// and system together): steadier than a rate on a machine whose cores are
     /// shared, since time the server did not get is not counted.
     pub cpu_us: Vec<f64>,
+    /// The same, by the server's thread groups, user and kernel apart, µs per
+    /// request (Linux; empty elsewhere).
+    pub threads: Vec<BTreeMap<String, Cpu>>,
 }
 
 /// CPU time the processes `pids` have used so far together, ms.
@@ -420,12 +426,17 @@ pub(crate) fn wrk_rounds(
             }
             wrk.push(url.as_str());
             let before = cpu_ms(&mut system, &[pid]);
+            let threads_before = bench_threads::by_group(server);
             let Some(rate) = run_tool("wrk", &wrk, parse_wrk) else {
                 continue;
             };
             measured[i].rates.push(rate);
             // wrk's rate is over its run: rate × duration is the requests it counted
             let requests = rate * duration.as_secs().max(1) as f64;
+            if let (Some(before), Some(after)) = (threads_before, bench_threads::by_group(server)) {
+                let used = bench_threads::per_request(&before, &after, requests);
+                measured[i].threads.push(used);
+            }
             if let (Some(before), Some(after)) = (before, cpu_ms(&mut system, &[pid]))
                 && requests > 0.0
             {

@@ -5,6 +5,7 @@ mod bench_gateway;
 mod bench_mock;
 mod bench_monitor;
 mod bench_stack;
+mod bench_threads;
 mod gateway;
 mod k8s;
 mod merge;

@@ -154,6 +154,19 @@ fn bench_gateway_piped_has_no_colour_and_an_honest_exit_code() {
         assert!(all.contains("through a bare proxy"), "{all}");
         assert!(all.contains("bare proxy's ratio"), "{all}");
     }
+    if wrk && cfg!(target_os = "linux") {
+        // the server's CPU split by its threads: each load's mock, and the proxies'
+        let split: Vec<&str> = all
+            .lines()
+            .skip_while(|l| !l.contains("CPU per request by the server's threads"))
+            .skip(1)
+            .take(3)
+            .collect();
+        assert_eq!(split.len(), 3, "{all}");
+        assert!(split.iter().all(|l| l.contains("mock-openai ")), "{all}");
+        assert!(split[1].contains("proxy "), "{all}");
+        assert!(split[2].contains("gateway "), "{all}");
+    }
     // a loaded machine may make the phase invalid: then it must say so and fail
     match o.status.code() {
         Some(0) => assert!(!all.contains("INVALID MEASUREMENT"), "{all}"),
