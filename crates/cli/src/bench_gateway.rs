@@ -170,7 +170,9 @@ fn by_thread(loads: &[WrkLoad<'_>], measured: &[Rounds]) {
             .into_iter()
             .map(|group| {
                 let of = |part: fn(&Cpu) -> f64| {
-                    let each: Vec<f64> = (m.threads.iter())
+                    let each: Vec<f64> = m
+                        .threads
+                        .iter()
                         .map(|round| round.get(group).map_or(0.0, part))
                         .collect();
                     median(&each).unwrap_or(0.0)

@@ -175,15 +175,20 @@ impl Record {
                 });
                 (SIMILARITY, written)
             }),
-            (self.cache_key.as_ref()).map(|key| (CACHE_KEY, span(&mut text, |t| t.push_str(key)))),
+            self.cache_key
+                .as_ref()
+                .map(|key| (CACHE_KEY, span(&mut text, |t| t.push_str(key)))),
             self.cost.map(|cost| {
                 let written = span(&mut text, |t| {
                     gatebench_cost::write_text(cost.normalize(), t);
                 });
                 (COST, written)
             }),
-            (self.provider.as_ref()).map(|name| (PROVIDER, span(&mut text, |t| t.push_str(name)))),
-            (self.answered).then(|| (MODEL, span(&mut text, |t| t.push_str(&self.model)))),
+            self.provider
+                .as_ref()
+                .map(|name| (PROVIDER, span(&mut text, |t| t.push_str(name)))),
+            self.answered
+                .then(|| (MODEL, span(&mut text, |t| t.push_str(&self.model)))),
             Some((
                 ATTEMPTS,
                 span(&mut text, |t| t.push_str(digits.format(self.attempts))),
