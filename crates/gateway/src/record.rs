@@ -168,7 +168,7 @@ impl Record {
         let mut digits = itoa::Buffer::new();
         let values = [
             Some((REQUEST_ID, span(&mut text, |t| t.push_str(&meta.id)))),
-            Some((CACHE, Value::Static(self.cache.as_str()))),
+            Some((CACHE, span(&mut text, |t| t.push_str(self.cache.as_str())))),
             self.similarity.map(|similarity| {
                 let written = span(&mut text, |t| {
                     let _ = write!(t, "{similarity:.4}");
@@ -197,30 +197,20 @@ impl Record {
         ];
         let text = Bytes::from(text);
         headers.reserve(RECORD_HEADERS);
-        for (name, value) in values.into_iter().flatten() {
-            let value = match value {
-                Value::Static(value) => Ok(HeaderValue::from_static(value)),
-                Value::Span(span) => HeaderValue::from_maybe_shared(text.slice(span)),
-            };
+        for (name, span) in values.into_iter().flatten() {
             // a value that is not header text (a model name with a line break) is left out
-            if let Ok(value) = value {
+            if let Ok(value) = HeaderValue::from_maybe_shared(text.slice(span)) {
                 headers.insert(name, value);
             }
         }
     }
 }
 
-/// A header value [`Record::write`] writes: a constant, or a span of its text.
-enum Value {
-    Static(&'static str),
-    Span(Range<usize>),
-}
-
 /// Writes a value at the end of `text`, returning where it lies.
-fn span(text: &mut String, write: impl FnOnce(&mut String)) -> Value {
+fn span(text: &mut String, write: impl FnOnce(&mut String)) -> Range<usize> {
     let start = text.len();
     write(text);
-    Value::Span(start..text.len())
+    start..text.len()
 }
 
 /// Reserves the most a call could cost, whichever model of its route serves it (a
