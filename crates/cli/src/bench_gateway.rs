@@ -14,7 +14,7 @@
 //! which more than 1 % of the requests failed or were dropped makes the
 //! measurement invalid: the failures are listed by class and the command exits 1.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -26,7 +26,6 @@ use hdrhistogram::Histogram;
 use crate::bench::{
     Rounds, ServerChild, WrkLoad, cpu_ms, median, post_script, tool_version, wrk_rounds,
 };
-use crate::bench_threads::Cpu;
 
 /// Options of `gatebench bench gateway`.
 #[derive(Debug, clap::Args)]
@@ -136,12 +135,15 @@ fn throughput(args: &GatewayBenchArgs, server: u32, urls: &Urls) -> anyhow::Resu
         _ => println!("  throughput ratio: wrk reported no rate"),
     }
     if let (Some(d), Some(p)) = (rate(direct), proxy.and_then(rate)) {
+        let kept = rate(through).map_or(String::new(), |t| {
+            format!("; the gateway keeps {:.2} of the bare proxy's", t / p)
+        });
         println!(
-            "  bare proxy's ratio (bare proxy ÷ mock directly, medians): {:.2}, the most any proxy keeps here",
+            "  bare proxy's ratio (bare proxy ÷ mock directly, medians): {:.2}, the most any proxy keeps here{kept}",
             p / d
         );
     }
-    by_thread(&loads, &measured);
+    crate::bench_threads::print(&loads, &measured);
     let cpu = |m: &Rounds| median(&m.cpu_us);
     if let (Some(d), Some(t)) = (cpu(direct), cpu(through)) {
         let bare = proxy
@@ -153,35 +155,6 @@ fn throughput(args: &GatewayBenchArgs, server: u32, urls: &Urls) -> anyhow::Resu
         );
     }
     Ok(())
-}
-
-/// Each load's CPU per request by the server's thread groups (the gateway's, the
-/// ledger writer's, the bare proxy's, the mock's), user and kernel apart: what the
-/// process-wide figure mixes, since the mock behind a proxy does not cost what it
-/// costs alone.
-fn by_thread(loads: &[WrkLoad<'_>], measured: &[Rounds]) {
-    if measured.iter().any(|m| m.threads.is_empty()) {
-        return;
-    }
-    println!("  CPU per request by the server's threads, user + kernel µs (medians):");
-    for ((name, ..), m) in loads.iter().zip(measured) {
-        let groups: BTreeSet<&String> = m.threads.iter().flat_map(BTreeMap::keys).collect();
-        let used: Vec<String> = groups
-            .into_iter()
-            .map(|group| {
-                let of = |part: fn(&Cpu) -> f64| {
-                    let each: Vec<f64> = m
-                        .threads
-                        .iter()
-                        .map(|round| round.get(group).map_or(0.0, part))
-                        .collect();
-                    median(&each).unwrap_or(0.0)
-                };
-                format!("{group} {:.1} + {:.1}", of(|c| c.user), of(|c| c.kernel))
-            })
-            .collect();
-        println!("    {name:<22} {}", used.join(", "));
-    }
 }
 
 /// The benchmark's scenario under `load` (a `[load]` table): one non-stream chat

@@ -116,6 +116,8 @@ pub async fn run(args: MockBenchArgs) -> anyhow::Result<ExitCode> {
             median(&r.cpu_us).map_or("-".into(), |c| format!("{c:.1} µs"))
         );
     }
+    println!();
+    crate::bench_threads::print(&loads, &measured);
     println!(
         "\n  median of {} round(s); mock and handler in a child process, wrk on the same machine;\n  \
          of GET: share of the trivial handler's rate for a bare GET, of POST: for chat's POST",

@@ -1,9 +1,12 @@
 //! CPU time of a server process's threads by what they serve, user and kernel
 //! apart: the benchmark's servers share one process (mocks, gateway, bare proxy),
 //! and their threads are named for it (`gateway-0`, `mock-openai-1`,
-//! `ledger-writer`, `proxy-0`). Read from Linux's `/proc`; elsewhere there is none.
+//! `ledger-writer`, `proxy-0`, `trivial-0`). Read from Linux's `/proc`; elsewhere
+//! there is none.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::bench::{Rounds, WrkLoad, median};
 
 /// Clock ticks per second of `/proc`'s CPU times (`USER_HZ`): 100 on every
 /// architecture this builds for.
@@ -37,6 +40,37 @@ pub(crate) fn by_group(pid: u32) -> Option<BTreeMap<String, Cpu>> {
         }
     }
     Some(groups)
+}
+
+/// Prints each load's CPU per request by the server's thread groups (the mock's,
+/// the gateway's and its ledger writer's, the bare proxy's, the trivial
+/// handler's), user and kernel apart, as medians of the rounds: what the
+/// process-wide figure mixes, since the mock behind a proxy does not cost what it
+/// costs alone. Nothing where `/proc` gave no reading.
+pub(crate) fn print(loads: &[WrkLoad<'_>], measured: &[Rounds]) {
+    if measured.iter().any(|m| m.threads.is_empty()) {
+        return;
+    }
+    let width = loads.iter().map(|(name, ..)| name.len()).max().unwrap_or(0);
+    println!("  CPU per request by the server's threads, user + kernel µs (medians):");
+    for ((name, ..), m) in loads.iter().zip(measured) {
+        let groups: BTreeSet<&String> = m.threads.iter().flat_map(BTreeMap::keys).collect();
+        let used: Vec<String> = groups
+            .into_iter()
+            .map(|group| {
+                let of = |part: fn(&Cpu) -> f64| {
+                    let each: Vec<f64> = m
+                        .threads
+                        .iter()
+                        .map(|round| round.get(group).map_or(0.0, part))
+                        .collect();
+                    median(&each).unwrap_or(0.0)
+                };
+                format!("{group} {:.1} + {:.1}", of(|c| c.user), of(|c| c.kernel))
+            })
+            .collect();
+        println!("    {name:<width$} {}", used.join(", "));
+    }
 }
 
 /// A thread's name and CPU time from its `/proc/…/stat` line: `tid (name) state

@@ -153,6 +153,10 @@ fn bench_gateway_piped_has_no_colour_and_an_honest_exit_code() {
     if wrk {
         assert!(all.contains("through a bare proxy"), "{all}");
         assert!(all.contains("bare proxy's ratio"), "{all}");
+        assert!(
+            all.contains("the gateway keeps") || all.contains("Non-2xx"),
+            "{all}"
+        );
     }
     if wrk && cfg!(target_os = "linux") {
         // the server's CPU split by its threads: each load's mock, and the proxies'
@@ -172,6 +176,46 @@ fn bench_gateway_piped_has_no_colour_and_an_honest_exit_code() {
         Some(0) => assert!(!all.contains("INVALID MEASUREMENT"), "{all}"),
         Some(1) => assert!(all.contains("INVALID MEASUREMENT"), "{all}"),
         other => panic!("exit {other:?}: {all}"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bench_mock_gives_each_load_its_rate_share_and_cpu_by_thread() {
+    let dir = temp_dir("bench-mock");
+    let o = gatebench(&["bench", "mock", "--duration", "1s"], &dir);
+    let all = text(&o);
+    if Command::new("wrk").arg("-v").output().is_err() {
+        assert_eq!(o.status.code(), Some(2), "{all}");
+        assert!(all.contains("wrk is not on PATH"), "{all}");
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
+    assert_eq!(o.status.code(), Some(0), "{all}");
+    let table: Vec<&str> = all
+        .lines()
+        .skip_while(|l| !l.contains("server CPU/req"))
+        .skip(1)
+        .take(6)
+        .collect();
+    assert!(table[0].starts_with("  trivial handler (ceiling)"), "{all}");
+    assert!(table[2].starts_with("  chat, same prompt"), "{all}");
+    assert!(table[5].starts_with("  embeddings"), "{all}");
+    assert!(table.iter().all(|l| l.contains(" µs")), "{all}");
+    if cfg!(target_os = "linux") {
+        // the trivial handler's threads serve the first two loads, the mock's the rest
+        let split: Vec<&str> = all
+            .lines()
+            .skip_while(|l| !l.contains("CPU per request by the server's threads"))
+            .skip(1)
+            .take(6)
+            .collect();
+        assert_eq!(split.len(), 6, "{all}");
+        assert!(split[..2].iter().all(|l| l.contains("trivial ")), "{all}");
+        assert!(
+            split[2..].iter().all(|l| l.contains("mock-openai ")),
+            "{all}"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
