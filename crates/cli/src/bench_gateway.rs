@@ -26,6 +26,7 @@ use hdrhistogram::Histogram;
 use crate::bench::{
     Rounds, ServerChild, WrkLoad, cpu_ms, median, post_script, tool_version, wrk_rounds,
 };
+use crate::bench_threads::{self, Cpu};
 
 /// Options of `gatebench bench gateway`.
 #[derive(Debug, clap::Args)]
@@ -143,7 +144,7 @@ fn throughput(args: &GatewayBenchArgs, server: u32, urls: &Urls) -> anyhow::Resu
             p / d
         );
     }
-    crate::bench_threads::print(&loads, &measured);
+    bench_threads::print_wrk(&loads, &measured);
     let cpu = |m: &Rounds| median(&m.cpu_us);
     if let (Some(d), Some(t)) = (cpu(direct), cpu(through)) {
         let bare = proxy
@@ -199,6 +200,9 @@ struct Phase {
     late: Histogram<u64>,
     /// CPU the driver and the servers used over each run, % of all the cores.
     busy: Vec<f64>,
+    /// The same by the servers' thread groups and the driver (its whole process),
+    /// µs per request sent, one map per run (Linux; empty elsewhere).
+    threads: Vec<BTreeMap<String, Cpu>>,
     sent: u64,
     failed: u64,
     dropped: u64,
@@ -215,6 +219,7 @@ impl Phase {
             overhead: h(),
             late: h(),
             busy: Vec::new(),
+            threads: Vec::new(),
             sent: 0,
             failed: 0,
             dropped: 0,
@@ -367,6 +372,7 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
     for _ in 0..args.rounds.max(1) {
         for (_, url, phase) in &mut phases {
             let (t0, cpu0) = (Instant::now(), cpu_ms(&mut system, &pids));
+            let threads0 = threads(servers.pid());
             let results =
                 gatebench_driver::run(&file, &Targets::new((*url).clone()), options()).await?;
             if let (Some(cpu0), Some(cpu1)) = (cpu0, cpu_ms(&mut system, &pids)) {
@@ -374,6 +380,12 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
                 phase
                     .busy
                     .push(100.0 * cpu1.saturating_sub(cpu0) as f64 / wall_ms);
+            }
+            if let (Some(before), Some(after)) = (threads0, threads(servers.pid())) {
+                let sent = results.totals.sent as f64;
+                phase
+                    .threads
+                    .push(bench_threads::per_request(&before, &after, sent));
             }
             phase.add(&results, args.warmup);
         }
@@ -433,6 +445,14 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
     println!(
         "  latency from the intended send time (open loop); late p99: how late the driver sent them; CPU used: by the driver and the servers together, % of all the machine's cores, median of the runs; they share those cores"
     );
+    let rows: Vec<(&str, &[BTreeMap<String, Cpu>])> = phases
+        .iter()
+        .map(|(name, _, p)| (*name, p.threads.as_slice()))
+        .collect();
+    bench_threads::print(
+        &format!("CPU per request at {rate} req/s by the servers' threads and the driver"),
+        &rows,
+    );
     if !args.no_throughput {
         throughput(&args, servers.pid(), &urls)?;
     }
@@ -448,6 +468,18 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
     }
     println!("  the rate overloads this machine: run again with a lower --rate");
     Ok(ExitCode::from(1))
+}
+
+/// CPU time so far of the servers' threads by group, and of the driver as one
+/// group: its VUs' threads end with each run, and what they used is left only
+/// in its process's figure.
+fn threads(servers: u32) -> Option<BTreeMap<String, Cpu>> {
+    let mut groups = bench_threads::by_group(servers)?;
+    groups.insert(
+        "driver".to_owned(),
+        bench_threads::process(std::process::id())?,
+    );
+    Some(groups)
 }
 
 /// Closed-loop probes the default rate is calibrated by; their median is the

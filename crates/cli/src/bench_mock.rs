@@ -117,7 +117,7 @@ pub async fn run(args: MockBenchArgs) -> anyhow::Result<ExitCode> {
         );
     }
     println!();
-    crate::bench_threads::print(&loads, &measured);
+    crate::bench_threads::print_wrk(&loads, &measured);
     println!(
         "\n  median of {} round(s); mock and handler in a child process, wrk on the same machine;\n  \
          of GET: share of the trivial handler's rate for a bare GET, of POST: for chat's POST",

@@ -42,35 +42,53 @@ pub(crate) fn by_group(pid: u32) -> Option<BTreeMap<String, Cpu>> {
     Some(groups)
 }
 
-/// Prints each load's CPU per request by the server's thread groups (the mock's,
-/// the gateway's and its ledger writer's, the bare proxy's, the trivial
-/// handler's), user and kernel apart, as medians of the rounds: what the
+/// CPU time process `pid` has used so far, its ended threads' included; `None`
+/// where `/proc` has no such process.
+pub(crate) fn process(pid: u32) -> Option<Cpu> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&stat).map(|(_, cpu)| cpu)
+}
+
+/// Prints each load's CPU per request by thread group (the mock's, the gateway's
+/// and its ledger writer's, the bare proxy's, the trivial handler's, the
+/// driver), user and kernel apart, as medians of the rounds: what a
 /// process-wide figure mixes, since the mock behind a proxy does not cost what it
-/// costs alone. Nothing where `/proc` gave no reading.
-pub(crate) fn print(loads: &[WrkLoad<'_>], measured: &[Rounds]) {
-    if measured.iter().any(|m| m.threads.is_empty()) {
+/// costs alone. A group is left out where both parts round to zero; nothing is
+/// printed where `/proc` gave no reading.
+pub(crate) fn print(title: &str, loads: &[(&str, &[BTreeMap<String, Cpu>])]) {
+    if loads.iter().any(|(_, rounds)| rounds.is_empty()) {
         return;
     }
-    let width = loads.iter().map(|(name, ..)| name.len()).max().unwrap_or(0);
-    println!("  CPU per request by the server's threads, user + kernel µs (medians):");
-    for ((name, ..), m) in loads.iter().zip(measured) {
-        let groups: BTreeSet<&String> = m.threads.iter().flat_map(BTreeMap::keys).collect();
+    let width = loads.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+    println!("  {title}, user + kernel µs (medians):");
+    for (name, rounds) in loads {
+        let groups: BTreeSet<&String> = rounds.iter().flat_map(BTreeMap::keys).collect();
         let used: Vec<String> = groups
             .into_iter()
-            .map(|group| {
+            .filter_map(|group| {
                 let of = |part: fn(&Cpu) -> f64| {
-                    let each: Vec<f64> = m
-                        .threads
+                    let each: Vec<f64> = rounds
                         .iter()
                         .map(|round| round.get(group).map_or(0.0, part))
                         .collect();
                     median(&each).unwrap_or(0.0)
                 };
-                format!("{group} {:.1} + {:.1}", of(|c| c.user), of(|c| c.kernel))
+                let (user, kernel) = (of(|c| c.user), of(|c| c.kernel));
+                (user.max(kernel) >= 0.05).then(|| format!("{group} {user:.1} + {kernel:.1}"))
             })
             .collect();
         println!("    {name:<width$} {}", used.join(", "));
     }
+}
+
+/// The CPU per request of the wrk loads' server threads, as [`print`] prints it.
+pub(crate) fn print_wrk(loads: &[WrkLoad<'_>], measured: &[Rounds]) {
+    let rows: Vec<(&str, &[BTreeMap<String, Cpu>])> = loads
+        .iter()
+        .zip(measured)
+        .map(|((name, ..), m)| (*name, m.threads.as_slice()))
+        .collect();
+    print("CPU per request by the server's threads", &rows);
 }
 
 /// A thread's name and CPU time from its `/proc/…/stat` line: `tid (name) state
@@ -211,5 +229,24 @@ mod tests {
         tx.send(()).unwrap();
         worker.join().unwrap().unwrap();
         assert!(by_group(u32::MAX).is_none());
+        // the process's own figure keeps what its ended threads used
+        let spun = std::thread::spawn(|| {
+            let used = || {
+                let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+                parse_stat(&stat).map_or(0.0, |(_, cpu)| cpu.user + cpu.kernel)
+            };
+            while used() < 0.05 {
+                std::hint::spin_loop();
+            }
+        });
+        spun.join().unwrap();
+        let threads: f64 = by_group(std::process::id())
+            .unwrap()
+            .values()
+            .map(|c| c.user + c.kernel)
+            .sum();
+        let whole = process(std::process::id()).unwrap();
+        assert!(whole.user + whole.kernel > threads, "{whole:?} {threads}");
+        assert!(process(u32::MAX).is_none());
     }
 }

@@ -158,6 +158,23 @@ fn bench_gateway_piped_has_no_colour_and_an_honest_exit_code() {
             "{all}"
         );
     }
+    if cfg!(target_os = "linux") {
+        // at the latency phases' rate: the driver and each phase's servers
+        let split: Vec<&str> = all
+            .lines()
+            .skip_while(|l| !l.contains("by the servers' threads and the driver"))
+            .skip(1)
+            .take(3)
+            .collect();
+        assert_eq!(split.len(), 3, "{all}");
+        assert!(
+            split
+                .iter()
+                .all(|l| l.contains("driver ") && l.contains("mock-openai ")),
+            "{all}"
+        );
+        assert!(split[2].contains("gateway "), "{all}");
+    }
     if wrk && cfg!(target_os = "linux") {
         // the server's CPU split by its threads: each load's mock, and the proxies'
         let split: Vec<&str> = all
