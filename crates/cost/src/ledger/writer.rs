@@ -22,8 +22,12 @@ pub(crate) const MAX_BATCH: usize = 4096;
 /// How long the writer lets entries gather before it writes them. A writer
 /// blocked on the channel has to be woken by the next sender (a futex call and a
 /// context switch, made with the ledger's lock held); lingering lets one wake-up
-/// serve the entries of this long, at the price of a flush waiting up to this long.
-const LINGER: Duration = Duration::from_millis(2);
+/// and one transaction (a WAL sync) serve the entries of this long, at the price
+/// of a flush waiting up to this long, and of that much more lost if the process
+/// dies. At 1,000 calls a second a 2 ms linger wrote about two entries a
+/// transaction, and the writer cost about 20 µs of CPU a call; 10 ms halves that,
+/// and takes a third off it at 10,000 calls a second.
+const LINGER: Duration = Duration::from_millis(10);
 
 /// What the writer is sent.
 pub(crate) enum Msg {
