@@ -122,6 +122,19 @@ fn a_missing_baseline_is_refused_before_the_suite_runs() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// The `n` lines after the first that holds `heading`; fails, printing `all`,
+/// if there are fewer.
+fn lines_after<'a>(all: &'a str, heading: &str, n: usize) -> Vec<&'a str> {
+    let lines: Vec<&str> = all
+        .lines()
+        .skip_while(|l| !l.contains(heading))
+        .skip(1)
+        .take(n)
+        .collect();
+    assert_eq!(lines.len(), n, "{n} lines after `{heading}`: {all}");
+    lines
+}
+
 #[test]
 fn bench_gateway_piped_has_no_colour_and_an_honest_exit_code() {
     let dir = temp_dir("bench");
@@ -160,13 +173,7 @@ fn bench_gateway_piped_has_no_colour_and_an_honest_exit_code() {
     }
     if cfg!(target_os = "linux") {
         // at the latency phases' rate: the driver and each phase's servers
-        let split: Vec<&str> = all
-            .lines()
-            .skip_while(|l| !l.contains("by the servers' threads and the driver"))
-            .skip(1)
-            .take(3)
-            .collect();
-        assert_eq!(split.len(), 3, "{all}");
+        let split = lines_after(&all, "by the servers' threads and the driver", 3);
         assert!(
             split
                 .iter()
@@ -177,13 +184,7 @@ fn bench_gateway_piped_has_no_colour_and_an_honest_exit_code() {
     }
     if wrk && cfg!(target_os = "linux") {
         // the server's CPU split by its threads: each load's mock, and the proxies'
-        let split: Vec<&str> = all
-            .lines()
-            .skip_while(|l| !l.contains("CPU per request by the server's threads"))
-            .skip(1)
-            .take(3)
-            .collect();
-        assert_eq!(split.len(), 3, "{all}");
+        let split = lines_after(&all, "CPU per request by the server's threads", 3);
         assert!(split.iter().all(|l| l.contains("mock-openai ")), "{all}");
         assert!(split[1].contains("proxy "), "{all}");
         assert!(split[2].contains("gateway "), "{all}");
@@ -209,25 +210,14 @@ fn bench_mock_gives_each_load_its_rate_share_and_cpu_by_thread() {
         return;
     }
     assert_eq!(o.status.code(), Some(0), "{all}");
-    let table: Vec<&str> = all
-        .lines()
-        .skip_while(|l| !l.contains("server CPU/req"))
-        .skip(1)
-        .take(6)
-        .collect();
+    let table = lines_after(&all, "server CPU/req", 6);
     assert!(table[0].starts_with("  trivial handler (ceiling)"), "{all}");
     assert!(table[2].starts_with("  chat, same prompt"), "{all}");
     assert!(table[5].starts_with("  embeddings"), "{all}");
     assert!(table.iter().all(|l| l.contains(" µs")), "{all}");
     if cfg!(target_os = "linux") {
         // the trivial handler's threads serve the first two loads, the mock's the rest
-        let split: Vec<&str> = all
-            .lines()
-            .skip_while(|l| !l.contains("CPU per request by the server's threads"))
-            .skip(1)
-            .take(6)
-            .collect();
-        assert_eq!(split.len(), 6, "{all}");
+        let split = lines_after(&all, "CPU per request by the server's threads", 6);
         assert!(split[..2].iter().all(|l| l.contains("trivial ")), "{all}");
         assert!(
             split[2..].iter().all(|l| l.contains("mock-openai ")),
