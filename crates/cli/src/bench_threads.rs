@@ -1,8 +1,9 @@
 //! CPU time of a server process's threads by what they serve, user and kernel
 //! apart: the benchmark's servers share one process (mocks, gateway, bare proxy),
 //! and their threads are named for it (`gateway-0`, `mock-openai-1`,
-//! `ledger-writer`, `proxy-0`, `trivial-0`). Read from Linux's `/proc`; elsewhere
-//! there is none.
+//! `ledger-writer`, `proxy-0`, `trivial-0`). The driver's is read as its whole
+//! process ([`process`]): its VU threads end with each run. Read from Linux's
+//! `/proc`; elsewhere there is none.
 
 use std::collections::{BTreeMap, BTreeSet};
 
