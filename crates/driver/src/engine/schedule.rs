@@ -105,6 +105,14 @@ impl Schedule {
         (self.total - eps).max(0.0).floor() as u64 + u64::from(self.total > eps)
     }
 
+    /// The highest rate the schedule reaches, arrivals a second (0 when it has none).
+    pub fn peak_rate(&self) -> f64 {
+        self.segments
+            .iter()
+            .map(|s| s.from.max(s.to))
+            .fold(0.0, f64::max)
+    }
+
     /// Planned length.
     pub fn length(&self) -> Duration {
         Duration::from_secs_f64(self.length)
@@ -162,6 +170,17 @@ mod tests {
         let s = Schedule::ramping(0.0, &[(secs(10), 50.0), (secs(40), 50.0), (secs(10), 0.0)]);
         assert_eq!(s.count(), 250 + 2000 + 250);
         assert!(s.iter().all(|t| t < secs(60)));
+    }
+
+    #[test]
+    fn the_peak_rate_is_the_highest_a_stage_reaches() {
+        let s = Schedule::ramping(5.0, &[(secs(10), 50.0), (secs(10), 20.0), (secs(5), 0.0)]);
+        assert!((s.peak_rate() - 50.0).abs() < 1e-12);
+        assert!((Schedule::ramping(7.0, &[(secs(3), 7.0)]).peak_rate() - 7.0).abs() < 1e-12);
+        // a stage of no length jumps the rate: the next stage starts from it
+        let s = Schedule::ramping(1.0, &[(secs(0), 900.0), (secs(4), 2.0)]);
+        assert!((s.peak_rate() - 900.0).abs() < 1e-12);
+        assert_eq!(Schedule::ramping(3.0, &[]).peak_rate(), 0.0);
     }
 
     proptest! {
