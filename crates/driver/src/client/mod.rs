@@ -600,15 +600,14 @@ async fn read_response(
         ex.trace = trace;
         return ex;
     }
-    if let Some(t) = trace.as_deref_mut()
-        && collect
-        && prepared.kind == Kind::Chat
-    {
-        trace::read_chat(t, &buf);
-    }
-    ex.trace = trace;
     if collect {
-        let (outcome, usage) = check_body(prepared.kind, prepared.stream, &content_type, &buf);
+        let (outcome, usage) = check_body(
+            prepared.kind,
+            prepared.stream,
+            &content_type,
+            &buf,
+            trace.as_deref_mut(),
+        );
         ex.outcome = outcome;
         ex.usage = usage;
         if prepared.kind == Kind::Chat
@@ -621,6 +620,7 @@ async fn read_response(
             );
         }
     }
+    ex.trace = trace;
     ex
 }
 

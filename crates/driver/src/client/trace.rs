@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use gatebench_wire::books::digest;
 use http::HeaderName;
-use serde::Deserialize;
 
 use crate::metrics::Trace;
 use crate::payload::Payload;
@@ -71,44 +70,6 @@ impl Tracer {
                 }
             }
         }
-    }
-}
-
-#[derive(Deserialize)]
-struct ChatAnswer {
-    #[serde(default)]
-    id: Option<String>,
-    #[serde(default)]
-    choices: Vec<ChatChoice>,
-}
-
-#[derive(Deserialize)]
-struct ChatChoice {
-    #[serde(default)]
-    message: Option<ChatMessage>,
-    #[serde(default)]
-    finish_reason: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct ChatMessage {
-    #[serde(default)]
-    content: Option<String>,
-}
-
-/// Reads the id, first choice's content digest and finish reason of a whole chat
-/// answer.
-pub(crate) fn read_chat(trace: &mut Trace, body: &[u8]) {
-    let Ok(answer) = serde_json::from_slice::<ChatAnswer>(body) else {
-        return;
-    };
-    trace.response_id = answer.id;
-    if let Some(first) = answer.choices.into_iter().next() {
-        trace.finish_reason = first.finish_reason;
-        trace.content_digest = first
-            .message
-            .and_then(|m| m.content)
-            .map(|c| digest(c.as_bytes()));
     }
 }
 

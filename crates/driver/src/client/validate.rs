@@ -6,49 +6,57 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::marker::PhantomData;
 
+use gatebench_wire::books::digest;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::sse::UsageJson;
 use crate::Outcome;
-use crate::metrics::Usage;
+use crate::metrics::{Trace, Usage};
 use crate::scenario::Kind;
 
+/// A chat answer: what its check reads, and what a trace keeps of it (the id, the
+/// first choice's finish reason and text), borrowed from the body unless escaped.
 #[derive(Deserialize)]
-struct ChatResponse {
-    #[serde(default)]
-    choices: Vec<ChatChoice>,
+struct ChatResponse<'a> {
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    choices: Vec<ChatChoice<'a>>,
     #[serde(default)]
     usage: Option<UsageJson>,
 }
 
 #[derive(Deserialize)]
-struct ChatChoice {
-    #[serde(default)]
-    message: Option<ChatMessage>,
+struct ChatChoice<'a> {
+    #[serde(default, borrow)]
+    message: Option<ChatMessage<'a>>,
+    #[serde(default, borrow)]
+    finish_reason: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
-struct ChatMessage {
-    #[serde(default)]
-    content: Option<Shape>,
+struct ChatMessage<'a> {
+    #[serde(default, borrow)]
+    content: Option<Shape<'a>>,
     #[serde(default)]
     tool_calls: Option<IgnoredAny>,
 }
 
 #[derive(Deserialize)]
-struct EmbeddingResponse {
-    #[serde(default)]
-    data: Vec<EmbeddingItem>,
+struct EmbeddingResponse<'a> {
+    #[serde(default, borrow)]
+    data: Vec<EmbeddingItem<'a>>,
     #[serde(default)]
     usage: Option<UsageJson>,
 }
 
 #[derive(Deserialize)]
-struct EmbeddingItem {
-    #[serde(default)]
-    embedding: Option<Shape>,
+struct EmbeddingItem<'a> {
+    #[serde(default, borrow)]
+    embedding: Option<Shape<'a>>,
 }
 
 /// A chunk's audio is borrowed, not copied: it is tens of kilobytes of base64,
@@ -59,58 +67,59 @@ struct TimestampsResponse<'a> {
     audio_base64: Option<Cow<'a, str>>,
 }
 
-/// What a JSON value is, read without keeping it: a string, an array (and whether
-/// either is empty) or something else. Reading an answer's text or an embedding
-/// into a `serde_json::Value` only to ask this copied the text, or built a value
-/// for each number of the vector.
+/// What a JSON value is: a string (borrowed from the body unless it has escapes),
+/// an array (and whether it is empty) or something else. Reading an embedding into
+/// a `serde_json::Value` only to ask this built a value for each number of the
+/// vector.
 #[derive(Debug, PartialEq)]
-enum Shape {
-    Text { empty: bool },
+enum Shape<'a> {
+    Text(Cow<'a, str>),
     List { empty: bool },
     Other,
 }
 
-impl<'de> Deserialize<'de> for Shape {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Shape, D::Error> {
-        struct Visit;
-        impl<'de> Visitor<'de> for Visit {
-            type Value = Shape;
+impl<'de: 'a, 'a> Deserialize<'de> for Shape<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Shape<'a>, D::Error> {
+        struct Visit<'a>(PhantomData<Shape<'a>>);
+        impl<'de: 'a, 'a> Visitor<'de> for Visit<'a> {
+            type Value = Shape<'a>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON value")
             }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Shape, E> {
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Shape<'a>, E> {
                 Ok(Shape::Other)
             }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Shape, E> {
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Shape<'a>, E> {
                 Ok(Shape::Other)
             }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Shape, E> {
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Shape<'a>, E> {
                 Ok(Shape::Other)
             }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Shape, E> {
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Shape<'a>, E> {
                 Ok(Shape::Other)
             }
-            fn visit_str<E: de::Error>(self, text: &str) -> Result<Shape, E> {
-                Ok(Shape::Text {
-                    empty: text.is_empty(),
-                })
+            fn visit_borrowed_str<E: de::Error>(self, text: &'de str) -> Result<Shape<'a>, E> {
+                Ok(Shape::Text(Cow::Borrowed(text)))
             }
-            fn visit_unit<E: de::Error>(self) -> Result<Shape, E> {
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<Shape<'a>, E> {
+                Ok(Shape::Text(Cow::Owned(text.to_owned())))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Shape<'a>, E> {
                 Ok(Shape::Other)
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Shape, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut items: A) -> Result<Shape<'a>, A::Error> {
                 let mut empty = true;
                 while items.next_element::<IgnoredAny>()?.is_some() {
                     empty = false;
                 }
                 Ok(Shape::List { empty })
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut fields: A) -> Result<Shape, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut fields: A) -> Result<Shape<'a>, A::Error> {
                 while fields.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                 Ok(Shape::Other)
             }
         }
-        deserializer.deserialize_any(Visit)
+        deserializer.deserialize_any(Visit(PhantomData))
     }
 }
 
@@ -120,28 +129,38 @@ struct PersonalityResponse {
     traits: Option<Vec<IgnoredAny>>,
 }
 
-/// The verdict on a complete 2xx body and the usage it carried.
+/// The verdict on a complete 2xx body and the usage it carried. A chat answer's
+/// id, finish reason and text digest go into `trace`, when the request has one,
+/// from the same parse.
 pub(crate) fn check_body(
     kind: Kind,
     stream: bool,
     content_type: &str,
     body: &[u8],
+    trace: Option<&mut Trace>,
 ) -> (Outcome, Option<Usage>) {
     let json = |body: &[u8]| -> Result<serde_json::Value, Outcome> {
         serde_json::from_slice(body).map_err(|_| Outcome::MalformedBody)
     };
     match kind {
-        Kind::Chat => match serde_json::from_slice::<ChatResponse>(body) {
+        Kind::Chat => match serde_json::from_slice::<ChatResponse<'_>>(body) {
             Err(_) => (malformed_or_invalid(body), None),
             Ok(r) => {
                 let usage = r.usage.map(Usage::from);
-                let valid = r
-                    .choices
-                    .first()
-                    .and_then(|c| c.message.as_ref())
-                    .is_some_and(|m| {
-                        matches!(m.content, Some(Shape::Text { .. })) || m.tool_calls.is_some()
-                    });
+                let first = r.choices.into_iter().next();
+                let message = first.as_ref().and_then(|c| c.message.as_ref());
+                let text = message.and_then(|m| match &m.content {
+                    Some(Shape::Text(text)) => Some(text),
+                    _ => None,
+                });
+                let valid = text.is_some() || message.is_some_and(|m| m.tool_calls.is_some());
+                if let Some(t) = trace {
+                    t.response_id = r.id.map(Cow::into_owned);
+                    if let Some(choice) = &first {
+                        t.finish_reason = choice.finish_reason.as_deref().map(str::to_owned);
+                        t.content_digest = text.map(|text| digest(text.as_bytes()));
+                    }
+                }
                 (
                     if valid {
                         Outcome::Ok
@@ -152,7 +171,7 @@ pub(crate) fn check_body(
                 )
             }
         },
-        Kind::Embeddings => match serde_json::from_slice::<EmbeddingResponse>(body) {
+        Kind::Embeddings => match serde_json::from_slice::<EmbeddingResponse<'_>>(body) {
             Err(_) => (malformed_or_invalid(body), None),
             Ok(r) => {
                 let usage = r.usage.map(Usage::from);
@@ -161,10 +180,8 @@ pub(crate) fn check_body(
                     .first()
                     .and_then(|d| d.embedding.as_ref())
                     .is_some_and(|e| {
-                        matches!(
-                            e,
-                            Shape::List { empty: false } | Shape::Text { empty: false }
-                        )
+                        matches!(e, Shape::List { empty: false })
+                            || matches!(e, Shape::Text(text) if !text.is_empty())
                     });
                 (
                     if valid {
@@ -256,21 +273,55 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_chat_answer_fills_its_trace_from_the_parse_that_checks_it() {
+        let traced = |body: &str| {
+            let mut trace = Trace::default();
+            let outcome = check_body(Kind::Chat, false, "", body.as_bytes(), Some(&mut trace)).0;
+            (outcome, trace)
+        };
+        // the digest is of the text as sent, escapes read
+        let (o, t) = traced(
+            r#"{"id":"chatcmpl-1","choices":[{"message":{"content":"say \"hi\"\n"},"finish_reason":"stop"},{"message":{"content":"other"},"finish_reason":"length"}]}"#,
+        );
+        assert_eq!(o, Outcome::Ok);
+        assert_eq!(t.response_id.as_deref(), Some("chatcmpl-1"));
+        assert_eq!(t.finish_reason.as_deref(), Some("stop"));
+        assert_eq!(t.content_digest, Some(digest(b"say \"hi\"\n")));
+        // a tool call has no text to digest; the id and finish reason are still kept
+        let (o, t) = traced(
+            r#"{"id":"c2","choices":[{"message":{"content":null,"tool_calls":[]},"finish_reason":"tool_calls"}]}"#,
+        );
+        assert_eq!(o, Outcome::Ok);
+        assert_eq!(
+            (
+                t.response_id.as_deref(),
+                t.finish_reason.as_deref(),
+                t.content_digest
+            ),
+            (Some("c2"), Some("tool_calls"), None)
+        );
+        // a body that is not a chat answer leaves the trace as it was
+        let (o, t) = traced(r#"{"id":"c3","choices":3}"#);
+        assert_eq!(o, Outcome::ValidationFailure);
+        assert_eq!(t.response_id, None);
+    }
+
+    #[test]
     fn chat_bodies() {
         let ok = br#"{"choices":[{"message":{"role":"assistant","content":"hi"}}],"usage":{"prompt_tokens":5,"completion_tokens":1}}"#;
-        let (o, u) = check_body(Kind::Chat, false, "application/json", ok);
+        let (o, u) = check_body(Kind::Chat, false, "application/json", ok, None);
         assert_eq!(o, Outcome::Ok);
         assert_eq!(u.unwrap().prompt_tokens, 5);
         assert_eq!(
-            check_body(Kind::Chat, false, "", br#"{"choices":[]}"#).0,
+            check_body(Kind::Chat, false, "", br#"{"choices":[]}"#, None).0,
             Outcome::ValidationFailure
         );
         assert_eq!(
-            check_body(Kind::Chat, false, "", br#"{"choices": 3}"#).0,
+            check_body(Kind::Chat, false, "", br#"{"choices": 3}"#, None).0,
             Outcome::ValidationFailure
         );
         assert_eq!(
-            check_body(Kind::Chat, false, "", b"{\"choices\":[{").0,
+            check_body(Kind::Chat, false, "", b"{\"choices\":[{", None).0,
             Outcome::MalformedBody
         );
         // any string is an answer, an empty one or one with escapes too; a null, a
@@ -286,7 +337,7 @@ mod tests {
         ] {
             let body = format!(r#"{{"choices":[{{"message":{{"content":{content}}}}}]}}"#);
             assert_eq!(
-                check_body(Kind::Chat, false, "", body.as_bytes()).0,
+                check_body(Kind::Chat, false, "", body.as_bytes(), None).0,
                 outcome,
                 "{content}"
             );
@@ -307,7 +358,7 @@ mod tests {
         ] {
             let body = format!(r#"{{"data":[{{"embedding":{embedding}}}]}}"#);
             assert_eq!(
-                check_body(Kind::Embeddings, false, "", body.as_bytes()).0,
+                check_body(Kind::Embeddings, false, "", body.as_bytes(), None).0,
                 outcome,
                 "{embedding}"
             );
@@ -321,7 +372,8 @@ mod tests {
                 Kind::Embeddings,
                 false,
                 "",
-                br#"{"data":[{"embedding":[0.1]}]}"#
+                br#"{"data":[{"embedding":[0.1]}]}"#,
+                None
             )
             .0,
             Outcome::Ok
@@ -331,25 +383,26 @@ mod tests {
                 Kind::Embeddings,
                 false,
                 "",
-                br#"{"data":[{"embedding":"AAAA"}]}"#
+                br#"{"data":[{"embedding":"AAAA"}]}"#,
+                None
             )
             .0,
             Outcome::Ok
         );
         assert_eq!(
-            check_body(Kind::Embeddings, false, "", br#"{"data":[]}"#).0,
+            check_body(Kind::Embeddings, false, "", br#"{"data":[]}"#, None).0,
             Outcome::ValidationFailure
         );
         assert_eq!(
-            check_body(Kind::Tts, false, "audio/mpeg", b"\xff\xfb\x90").0,
+            check_body(Kind::Tts, false, "audio/mpeg", b"\xff\xfb\x90", None).0,
             Outcome::Ok
         );
         assert_eq!(
-            check_body(Kind::Tts, false, "audio/mpeg", b"").0,
+            check_body(Kind::Tts, false, "audio/mpeg", b"", None).0,
             Outcome::ValidationFailure
         );
         assert_eq!(
-            check_body(Kind::Tts, false, "application/json", b"{}").0,
+            check_body(Kind::Tts, false, "application/json", b"{}", None).0,
             Outcome::ValidationFailure
         );
         assert_eq!(
@@ -357,7 +410,8 @@ mod tests {
                 Kind::TtsTimestamps,
                 false,
                 "",
-                br#"{"audio_base64":"AAA","alignment":{}}"#
+                br#"{"audio_base64":"AAA","alignment":{}}"#,
+                None
             )
             .0,
             Outcome::Ok
@@ -367,7 +421,8 @@ mod tests {
                 Kind::TtsTimestamps,
                 true,
                 "",
-                b"{\"audio_base64\":\"AA\"}\n{\"audio_base64\":\"\"}\n"
+                b"{\"audio_base64\":\"AA\"}\n{\"audio_base64\":\"\"}\n",
+                None
             )
             .0,
             Outcome::Ok
@@ -377,26 +432,41 @@ mod tests {
                 Kind::TtsTimestamps,
                 true,
                 "",
-                b"{\"audio_base64\":\"AA\"}\n{oops\n"
+                b"{\"audio_base64\":\"AA\"}\n{oops\n",
+                None
             )
             .0,
             Outcome::MalformedBody
         );
         // audio that is not a string is malformed, as it was when read as a String
         assert_eq!(
-            check_body(Kind::TtsTimestamps, false, "", br#"{"audio_base64":5}"#).0,
+            check_body(
+                Kind::TtsTimestamps,
+                false,
+                "",
+                br#"{"audio_base64":5}"#,
+                None
+            )
+            .0,
             Outcome::MalformedBody
         );
         assert_eq!(
-            check_body(Kind::TtsTimestamps, false, "", br#"{"audio_base64":""}"#).0,
+            check_body(
+                Kind::TtsTimestamps,
+                false,
+                "",
+                br#"{"audio_base64":""}"#,
+                None
+            )
+            .0,
             Outcome::ValidationFailure
         );
         assert_eq!(
-            check_body(Kind::Personality, false, "", br#"{"traits":[]}"#).0,
+            check_body(Kind::Personality, false, "", br#"{"traits":[]}"#, None).0,
             Outcome::Ok
         );
         assert_eq!(
-            check_body(Kind::Personality, false, "", br#"{"tone":"x"}"#).0,
+            check_body(Kind::Personality, false, "", br#"{"tone":"x"}"#, None).0,
             Outcome::ValidationFailure
         );
         assert_eq!(
@@ -404,21 +474,29 @@ mod tests {
                 Kind::Webvtt,
                 false,
                 "text/vtt",
-                b"WEBVTT\n\n00:00.000 --> 00:01.000\nhi\n"
+                b"WEBVTT\n\n00:00.000 --> 00:01.000\nhi\n",
+                None
             )
             .0,
             Outcome::Ok
         );
         assert_eq!(
-            check_body(Kind::Webvtt, false, "text/vtt", b"\xef\xbb\xbfWEBVTT\n").0,
+            check_body(
+                Kind::Webvtt,
+                false,
+                "text/vtt",
+                b"\xef\xbb\xbfWEBVTT\n",
+                None
+            )
+            .0,
             Outcome::Ok
         );
         assert_eq!(
-            check_body(Kind::Webvtt, false, "text/vtt", b"WEBVTTX\n").0,
+            check_body(Kind::Webvtt, false, "text/vtt", b"WEBVTTX\n", None).0,
             Outcome::ValidationFailure
         );
         assert_eq!(
-            check_body(Kind::Webvtt, false, "text/plain", b"hello").0,
+            check_body(Kind::Webvtt, false, "text/plain", b"hello", None).0,
             Outcome::ValidationFailure
         );
     }
