@@ -355,6 +355,22 @@ impl Mix {
         StdRng::seed_from_u64(xxh3_64_with_seed(&key, self.seed))
     }
 
+    /// Each request's share of the draws, in scenario order (all zero when no
+    /// request has a weight).
+    pub fn shares(&self) -> impl Iterator<Item = f64> + '_ {
+        let total = self.cumulative.last().copied().unwrap_or(0.0);
+        let mut before = 0.0;
+        self.cumulative.iter().map(move |&upto| {
+            let share = if total > 0.0 {
+                (upto - before) / total
+            } else {
+                0.0
+            };
+            before = upto;
+            share
+        })
+    }
+
     /// Whether every iteration gets the same payload (one request, no catalog).
     pub fn is_fixed(&self) -> bool {
         self.fixed.is_some()

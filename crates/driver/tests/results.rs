@@ -244,6 +244,8 @@ profiles = "personality/profiles.toml"
     };
     assert_eq!(draw(1), draw(1));
     assert_ne!(draw(1), draw(2));
+    let shares: Vec<f64> = mix_of(&file.scenarios[0], 0, 1).shares().collect();
+    assert_eq!(shares, [0.5, 0.25, 0.25]);
     // every request and several intents appear
     let d = draw(1);
     for r in 0..3 {

@@ -1,7 +1,7 @@
 //! Open loop: iterations start on schedule whatever the target does.
 //!
-//! The schedule is split into lanes, as few as its peak rate needs and at most one per
-//! worker thread. Each lane walks its share (every n-th arrival of n lanes) on its own
+//! The schedule is split into lanes, as few as its peak rate needs (a streamed
+//! answer weighing as several whole ones) and at most one per worker thread. Each lane walks its share (every n-th arrival of n lanes) on its own
 //! worker and waits for each arrival's intended time on a timer of microsecond
 //! resolution. At that time it needs a free VU (at most `max_vus` run at once, across
 //! the workers); if none is free it waits until `intended + max_lateness` and
@@ -24,6 +24,7 @@ use super::schedule::Schedule;
 use super::timer::Timer;
 use crate::client::{Conns, execute};
 use crate::metrics::aggregator::Msg;
+use crate::scenario::Kind;
 
 /// The least time between the planned wake-ups of a lane for its arrivals. Each
 /// costs the worker a sleep and a wake-up (tens of µs of CPU on a virtual machine);
@@ -31,16 +32,40 @@ use crate::metrics::aggregator::Msg;
 /// leave together, up to this late, rather than waking the worker for each.
 const WAKE_GAP: Duration = Duration::from_micros(100);
 
-/// The arrivals a second one lane is given at most. A lane whose worker sleeps
-/// between arrivals pays for waking for each, and for each answer: two lanes at
-/// 5,000 a second cost about a fifth more CPU a request than one lane at 10,000,
-/// which wakes less often because it finds more work waiting each time. One lane
-/// sent 20,000 a second on time beside the mock on two cores, at about 37 µs of CPU
-/// each (three quarters of a core); this leaves it room.
+/// The arrivals a second one lane is given at most, of requests whose answer comes
+/// whole. A lane whose worker sleeps between arrivals pays for waking for each,
+/// and for each answer: two lanes at 5,000 a second cost about a fifth more CPU a
+/// request than one lane at 10,000, which wakes less often because it finds more
+/// work waiting each time. One lane sent 20,000 a second on time beside the mock on
+/// two cores, at about 37 µs of CPU each (three quarters of a core); this leaves it
+/// room.
 const LANE_RATE: f64 = 15_000.0;
 
-/// Lanes for a schedule whose busiest moment is `peak` arrivals a second, on
-/// `workers` worker threads.
+/// How many whole answers' worth of a lane's time a streamed one takes: it is read
+/// chunk by chunk. A chat stream of 200 chunks cost the driver four to six times a
+/// whole answer, and one lane at 3,000 such streams a second added to their p99;
+/// longer streams cost more.
+const STREAM_WEIGHT: f64 = 10.0;
+
+/// The lane time an average arrival of the scenario's mix takes, in whole answers.
+fn arrival_weight(ctx: &ScenarioCtx) -> f64 {
+    weigh(
+        ctx.mix
+            .shares()
+            .zip(&ctx.prepared)
+            .map(|(share, request)| (share, request.stream || request.kind == Kind::TtsWs)),
+    )
+}
+
+/// The average weight of a mix of (share, streamed) requests, at least one.
+fn weigh(mix: impl Iterator<Item = (f64, bool)>) -> f64 {
+    mix.map(|(share, streamed)| share * if streamed { STREAM_WEIGHT } else { 1.0 })
+        .sum::<f64>()
+        .max(1.0)
+}
+
+/// Lanes for a schedule whose busiest moment is `peak` arrivals a second (weighed
+/// as whole answers), on `workers` worker threads.
 fn lanes(peak: f64, workers: usize) -> usize {
     let needed = (peak / LANE_RATE).ceil();
     if needed.is_finite() && needed >= 1.0 {
@@ -62,7 +87,7 @@ pub(super) async fn run(
     let max_vus = ctx.segment.share(u64::from(max_vus)).max(1) as usize;
     let workers = ctx.workers.len();
     let count = lanes(
-        schedule.peak_rate() / f64::from(ctx.segment.count()),
+        schedule.peak_rate() * arrival_weight(&ctx) / f64::from(ctx.segment.count()),
         workers,
     );
     let lane = Lane {
@@ -232,7 +257,18 @@ fn count_vus(ctx: &ScenarioCtx, permits: &Semaphore, max_vus: usize) {
 
 #[cfg(test)]
 mod tests {
-    use super::{LANE_RATE, lanes};
+    use super::{LANE_RATE, STREAM_WEIGHT, lanes, weigh};
+
+    #[test]
+    fn a_streamed_answer_weighs_as_several_whole_ones() {
+        assert_eq!(weigh([(1.0, false)].into_iter()), 1.0);
+        assert_eq!(weigh([(1.0, true)].into_iter()), STREAM_WEIGHT);
+        let half = weigh([(0.5, false), (0.25, true), (0.25, true)].into_iter());
+        assert!((half - (0.5 + STREAM_WEIGHT / 2.0)).abs() < 1e-12);
+        // a mix with no weights still costs a lane something
+        assert_eq!(weigh([(0.0, true), (0.0, false)].into_iter()), 1.0);
+        assert_eq!(weigh(std::iter::empty()), 1.0);
+    }
 
     #[test]
     fn a_schedule_gets_the_lanes_its_peak_rate_needs_and_no_more_than_the_workers() {
