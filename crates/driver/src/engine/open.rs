@@ -1,13 +1,14 @@
 //! Open loop: iterations start on schedule whatever the target does.
 //!
 //! The schedule is split into lanes, as few as its peak rate needs (a streamed
-//! answer weighing as several whole ones) and at most one per worker thread. Each lane walks its share (every n-th arrival of n lanes) on its own
-//! worker and waits for each arrival's intended time on a timer of microsecond
-//! resolution. At that time it needs a free VU (at most `max_vus` run at once, across
-//! the workers); if none is free it waits until `intended + max_lateness` and
-//! otherwise drops the iteration and counts it, like k6. Latency is measured from the
-//! intended time, so a wait for a VU, or a worker that fell behind, shows in the
-//! corrected latency instead of hiding (no coordinated omission).
+//! answer weighing as several whole ones) and at most one per worker thread. Each
+//! lane walks its share (every n-th arrival of n lanes) on its own worker and waits
+//! for each arrival's intended time on a timer of microsecond resolution. At that
+//! time it needs a free VU (at most `max_vus` run at once, across the lanes); if
+//! none is free it waits until `intended + max_lateness` and otherwise drops the
+//! iteration and counts it, like k6. Latency is measured from the intended time, so
+//! a wait for a VU, or a lane that fell behind, shows in the corrected latency
+//! instead of hiding (no coordinated omission).
 //!
 //! An execution segment walks the same schedule and sends only the arrivals it owns,
 //! each with the payload of its place in the whole schedule, with its share of
@@ -68,7 +69,8 @@ fn weigh(mix: impl Iterator<Item = (f64, bool)>) -> f64 {
 /// as whole answers), on `workers` worker threads.
 fn lanes(peak: f64, workers: usize) -> usize {
     let needed = (peak / LANE_RATE).ceil();
-    if needed.is_finite() && needed >= 1.0 {
+    // false for NaN; an infinite rate converts to the most lanes there are
+    if needed >= 1.0 {
         (needed as usize).clamp(1, workers.max(1))
     } else {
         1
@@ -280,6 +282,7 @@ mod tests {
         assert_eq!(lanes(1e9, 2), 2, "never more lanes than workers");
         assert_eq!(lanes(LANE_RATE * 3.0, 0), 1);
         assert_eq!(lanes(f64::NAN, 2), 1);
-        assert_eq!(lanes(f64::INFINITY, 2), 1);
+        assert_eq!(lanes(f64::INFINITY, 2), 2);
+        assert_eq!(lanes(-5.0, 2), 1);
     }
 }
