@@ -66,22 +66,22 @@ enum BenchWhat {
 #[derive(Debug, clap::Args)]
 struct DriverArgs {
     /// How long each tool runs.
-    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = crate::parse_seconds)]
     duration: Duration,
     /// Concurrent connections (VUs) of every tool.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
     connections: u32,
     /// Memory mode: run this many closed-loop VUs with --think between requests.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     vus: Option<u32>,
     /// Memory mode: think time of each VU.
-    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = crate::parse_duration)]
     think: Duration,
     /// Do not run oha and wrk.
     #[arg(long)]
     no_tools: bool,
     /// Runs of each tool, interleaved; the median is reported.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     rounds: u32,
 }
 
@@ -90,10 +90,6 @@ struct ServerArgs {
     /// Port to bind on 127.0.0.1 (0 = any free port).
     #[arg(long, default_value_t = 0)]
     port: u16,
-}
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    gatebench_driver::parse_duration(text).map_err(|e| e.to_string())
 }
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
@@ -227,9 +223,8 @@ fn bench_scenario(
 
 async fn throughput(args: &DriverArgs) -> anyhow::Result<ExitCode> {
     let server = ServerChild::start()?;
-    let secs = args.duration.as_secs().max(1);
-    let c = args.connections.max(1);
-    let rounds = args.rounds.max(1);
+    let secs = args.duration.as_secs();
+    let (c, rounds) = (args.connections, args.rounds);
     eprintln!(
         "server: {} (child process); {c} connections, {secs}s per tool, {rounds} round(s)",
         server.url
@@ -412,13 +407,10 @@ pub(crate) fn wrk_rounds(
             None => None,
         });
     }
-    let (c, secs) = (
-        connections.max(1).to_string(),
-        format!("{}s", duration.as_secs().max(1)),
-    );
+    let (c, secs) = (connections.to_string(), format!("{}s", duration.as_secs()));
     let (pid, mut system) = (sysinfo::Pid::from_u32(server), sysinfo::System::new());
     let mut measured: Vec<Rounds> = loads.iter().map(|_| Rounds::default()).collect();
-    for _ in 0..rounds.max(1) {
+    for _ in 0..rounds {
         for (i, (_, url, _)) in loads.iter().enumerate() {
             let mut wrk = vec!["-t", "2", "-c", c.as_str(), "-d", secs.as_str()];
             if let Some(script) = &scripts[i] {
@@ -432,7 +424,7 @@ pub(crate) fn wrk_rounds(
             };
             measured[i].rates.push(rate);
             // wrk's rate is over its run: rate × duration is the requests it counted
-            let requests = rate * duration.as_secs().max(1) as f64;
+            let requests = rate * duration.as_secs() as f64;
             if let (Some(before), Some(after)) = (threads_before, bench_threads::by_group(server)) {
                 let used = bench_threads::per_request(&before, &after, requests);
                 measured[i].threads.push(used);

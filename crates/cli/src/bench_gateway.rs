@@ -33,13 +33,13 @@ use crate::bench_threads::{self, Cpu};
 pub struct GatewayBenchArgs {
     /// Arrival rate, requests per second; default: half of what a short probe finds
     /// the gateway serves on this machine.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=i64::from(gatebench_driver::scenario::MAX_RATE)))]
     rate: Option<u32>,
     /// Length of each phase.
-    #[arg(long, default_value = "10s", value_parser = crate::parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = crate::parse_seconds)]
     duration: Duration,
     /// Phases per target, alternating (mock, gateway, mock, gateway, ...).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..))]
     rounds: u32,
     /// Start of each phase left out of the latency figures (connections opening).
     #[arg(long, default_value = "1s", value_parser = crate::parse_duration)]
@@ -49,7 +49,7 @@ pub struct GatewayBenchArgs {
     #[arg(long, value_name = "BINARY")]
     servers: Option<PathBuf>,
     /// Connections wrk keeps open for the throughput ratio.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
     connections: u32,
     /// Only the latency phases: no throughput ratio with wrk.
     #[arg(long)]
@@ -369,7 +369,7 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
         sysinfo::System::new(),
         std::thread::available_parallelism().map_or(1, usize::from),
     );
-    for _ in 0..args.rounds.max(1) {
+    for _ in 0..args.rounds {
         for (_, url, phase) in &mut phases {
             let (t0, cpu0) = (Instant::now(), cpu_ms(&mut system, &pids));
             let threads0 = threads(servers.pid());

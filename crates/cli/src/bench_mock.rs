@@ -17,13 +17,13 @@ use crate::bench::{ServerChild, WrkLoad, median, post_script, tool_version, wrk_
 #[derive(Debug, clap::Args)]
 pub struct MockBenchArgs {
     /// How long each load runs.
-    #[arg(long, default_value = "10s", value_parser = crate::parse_duration)]
+    #[arg(long, default_value = "10s", value_parser = crate::parse_seconds)]
     duration: Duration,
     /// Concurrent connections.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..))]
     connections: u32,
     /// Runs of each load, interleaved; the median is reported.
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     rounds: u32,
 }
 
@@ -121,7 +121,7 @@ pub async fn run(args: MockBenchArgs) -> anyhow::Result<ExitCode> {
     println!(
         "\n  median of {} round(s); mock and handler in a child process, wrk on the same machine;\n  \
          of GET: share of the trivial handler's rate for a bare GET, of POST: for chat's POST",
-        args.rounds.max(1)
+        args.rounds
     );
     Ok(ExitCode::SUCCESS)
 }

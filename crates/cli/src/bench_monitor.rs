@@ -54,6 +54,10 @@ pub async fn run(args: MonitorBenchArgs) -> anyhow::Result<ExitCode> {
         eprintln!("error: {key}: {message}");
         return Ok(ExitCode::from(2));
     }
+    if args.duration < args.interval {
+        eprintln!("error: --duration must be at least --interval: a shorter run takes one sample");
+        return Ok(ExitCode::from(2));
+    }
     let sockets = open_sockets(args.open_sockets)?;
     let plan = MonitorPlan {
         config,

@@ -111,6 +111,18 @@ pub(crate) fn parse_duration(text: &str) -> Result<std::time::Duration, String> 
     gatebench_driver::parse_duration(text).map_err(|e| e.to_string())
 }
 
+/// Parses how long a benchmark's load runs: whole seconds, at least one, as wrk
+/// and oha count them.
+pub(crate) fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {
+    match parse_duration(text)? {
+        d if d.subsec_nanos() == 0 && d.as_secs() >= 1 => Ok(d),
+        _ => Err(
+            "must be a whole number of seconds, at least 1 (wrk and oha count in seconds)"
+                .to_owned(),
+        ),
+    }
+}
+
 /// Runs a parsed command line; the exit code follows the README: 0 success or READY,
 /// 1 a failed threshold or NOT READY, 2 bad usage or configuration.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {

@@ -247,6 +247,51 @@ fn a_bench_warmup_as_long_as_its_phases_is_a_usage_error() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A benchmark flag whose value would measure nothing (no rounds, no connections, a
+/// load shorter than a second or than one sample) or could not end on time is
+/// refused before anything runs, naming the flag.
+#[test]
+fn a_bench_flag_that_would_measure_nothing_is_a_usage_error() {
+    let dir = temp_dir("bench-flags");
+    for (args, flag) in [
+        (&["bench", "gateway", "--rounds", "0"][..], "--rounds"),
+        (&["bench", "gateway", "--rate", "0"][..], "--rate"),
+        (&["bench", "gateway", "--rate", "4294967295"][..], "--rate"),
+        (
+            &["bench", "gateway", "--connections", "0"][..],
+            "--connections",
+        ),
+        (
+            &["bench", "gateway", "--duration", "1500ms"][..],
+            "--duration",
+        ),
+        (&["bench", "mock", "--rounds", "0"][..], "--rounds"),
+        (
+            &["bench", "mock", "--connections", "0"][..],
+            "--connections",
+        ),
+        (&["bench", "mock", "--duration", "0s"][..], "--duration"),
+        (&["bench", "driver", "--rounds", "0"][..], "--rounds"),
+        (
+            &["bench", "driver", "--connections", "0"][..],
+            "--connections",
+        ),
+        (
+            &["bench", "driver", "--duration", "500ms"][..],
+            "--duration",
+        ),
+        (&["bench", "driver", "--vus", "0"][..], "--vus"),
+        (&["bench", "monitor", "--duration", "0s"][..], "--duration"),
+    ] {
+        let o = gatebench(args, &dir);
+        let all = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {all}");
+        assert!(all.contains(flag), "{args:?}: {all}");
+        assert!(!all.contains("panicked"), "{args:?}: {all}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_time_scale_that_would_overflow_a_delay_is_a_usage_error() {
     let dir = temp_dir("scale");

@@ -20,6 +20,11 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 pub const DEFAULT_GRACEFUL_STOP: Duration = Duration::from_secs(30);
 /// Default cap on the run time of iteration-count executors.
 pub const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(600);
+/// The most arrivals a second an arrival-rate executor may ask for. Every arrival
+/// is sent or counted as dropped, one at a time, and one driver process sends about
+/// 100,000 a second at most: far above that, a run would spend its time counting
+/// drops long after its end (a billion a second for 2 s, hours).
+pub const MAX_RATE: u32 = 10_000_000;
 
 /// One stage of a ramping executor: reach `target` (VUs or iterations per second)
 /// linearly over `duration`.
@@ -298,7 +303,19 @@ pub(crate) fn check(
     if time_unit.is_zero() {
         return Err(err("time_unit", "must be above zero".into()));
     }
-    let per_second = |x: f64| x / time_unit.as_secs_f64();
+    // a rate in arrivals a second, refused above MAX_RATE
+    let per_second = |key: &str, x: f64| -> Result<f64, ScenarioError> {
+        let rate = x / time_unit.as_secs_f64();
+        if rate > f64::from(MAX_RATE) {
+            return Err(err(
+                key,
+                format!(
+                    "{rate} arrivals a second is more than the driver schedules (at most {MAX_RATE})"
+                ),
+            ));
+        }
+        Ok(rate)
+    };
     let need_duration = || {
         r.duration.filter(|d| !d.is_zero()).ok_or_else(|| {
             err(
@@ -406,7 +423,7 @@ pub(crate) fn check(
                     )
                 })?;
             Executor::ConstantArrivalRate {
-                rate: per_second(rate),
+                rate: per_second("rate", rate)?,
                 duration: need_duration()?,
                 max_vus,
             }
@@ -416,15 +433,25 @@ pub(crate) fn check(
                 return Err(err("rate", "give `start_rate` or `rate`, not both".into()));
             }
             let start = positive("start_rate", r.start_rate.or(r.rate))?.unwrap_or(0.0);
+            let start_rate = per_second(
+                if r.rate.is_some() {
+                    "rate"
+                } else {
+                    "start_rate"
+                },
+                start,
+            )?;
             let stages = stages()?
                 .into_iter()
-                .map(|s| Stage {
-                    duration: s.duration,
-                    target: per_second(s.target),
+                .map(|s| {
+                    Ok(Stage {
+                        duration: s.duration,
+                        target: per_second("stages", s.target)?,
+                    })
                 })
-                .collect();
+                .collect::<Result<_, _>>()?;
             Executor::RampingArrivalRate {
-                start_rate: per_second(start),
+                start_rate,
                 stages,
                 max_vus,
             }

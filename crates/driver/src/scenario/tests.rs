@@ -405,3 +405,43 @@ fn resources_table_parses_and_unknown_keys_name_file_line_and_key() {
         "resources.prometheus.series[0]",
     );
 }
+
+/// A rate the driver cannot schedule is refused at the key that asks for it,
+/// however it is written: per second, per a short time unit, or a ramp's start or
+/// stage; the most it schedules is taken.
+#[test]
+fn an_arrival_rate_beyond_what_the_driver_schedules_is_refused() {
+    let base = |load: &str| {
+        format!("[load]\n{load}\n[[requests]]\nname = \"a\"\nkind = \"http\"\npath = \"/\"\n")
+    };
+    let shown = fails_at(
+        &base("executor = \"constant-arrival-rate\"\nrate = 4294967295\nduration = \"2s\""),
+        3,
+        "load.rate",
+    );
+    assert!(shown.contains("4294967295 arrivals a second"), "{shown}");
+    assert!(shown.contains("at most 10000000"), "{shown}");
+    fails_at(
+        &base(
+            "executor = \"constant-arrival-rate\"\nrate = 20\ntime_unit = \"1us\"\nduration = \"2s\"",
+        ),
+        3,
+        "load.rate",
+    );
+    fails_at(
+        &base(
+            "executor = \"ramping-arrival-rate\"\nstart_rate = 2e7\nstages = [{ duration = \"1s\", target = 1 }]",
+        ),
+        3,
+        "load.start_rate",
+    );
+    fails_at(
+        &base(
+            "executor = \"ramping-arrival-rate\"\nstages = [{ duration = \"1s\", target = 1 }, { duration = \"1s\", target = 1e8 }]",
+        ),
+        3,
+        "load.stages",
+    );
+    let most = base("executor = \"constant-arrival-rate\"\nrate = 10000000\nduration = \"2s\"");
+    assert!(parse(&most).is_ok());
+}
