@@ -293,18 +293,21 @@ fn a_bench_flag_that_would_measure_nothing_is_a_usage_error() {
 }
 
 #[test]
-fn a_time_scale_that_would_overflow_a_delay_is_a_usage_error() {
+fn a_time_scale_that_would_overflow_a_delay_or_a_threshold_is_a_usage_error() {
     let dir = temp_dir("scale");
     for args in [
         &["mock", "--time-scale", "1e300"][..],
         &["up", "--time-scale", "inf"][..],
         &["run", "x.toml", "--time-scale=-1"][..],
+        // so fast that a threshold's real-time equivalent overflows
+        &["run", "x.toml", "--time-scale", "1e-20"][..],
+        &["scale", "x.toml", "--time-scale", "0.0001"][..],
     ] {
         let o = gatebench(args, &dir);
         let all = text(&o);
         assert_eq!(o.status.code(), Some(2), "{args:?}: {all}");
         assert!(
-            all.contains("is not a time scale: a number from 0"),
+            all.contains("is not a time scale: 0 (no delays) or a number from 0.001 to 1000"),
             "{all}"
         );
     }

@@ -33,4 +33,7 @@ pub mod webvtt;
 pub use config::{Profile, ProfileError, ServiceProfile};
 pub use core::{MockCore, RequestCtx, Served, ServiceSettings};
 pub use error::{ApiError, ErrorStyle};
-pub use set::{MockOptions, MockPorts, RunningMocks, StartError, serving};
+pub use set::{
+    MAX_TIME_SCALE, MIN_TIME_SCALE, MockOptions, MockPorts, RunningMocks, StartError,
+    check_time_scale, serving,
+};

@@ -56,6 +56,26 @@ impl MockPorts {
     };
 }
 
+/// The slowest time scale: a thousand times slower than real is a hang, not a
+/// load test.
+pub const MAX_TIME_SCALE: f64 = 1000.0;
+/// The fastest time scale above zero: a thousand times faster than real. Below it
+/// the real-time equivalents thresholds judge (a measured time divided by the
+/// scale) stop meaning anything; 0 is no delays at all.
+pub const MIN_TIME_SCALE: f64 = 0.001;
+
+/// `scale` if it is a time scale the mocks run at: 0 (no delays), or from
+/// [`MIN_TIME_SCALE`] to [`MAX_TIME_SCALE`] (1 = real time).
+pub fn check_time_scale(scale: f64) -> Result<f64, String> {
+    if scale == 0.0 || (MIN_TIME_SCALE..=MAX_TIME_SCALE).contains(&scale) {
+        Ok(scale)
+    } else {
+        Err(format!(
+            "{scale} is not a time scale: 0 (no delays) or a number from {MIN_TIME_SCALE} to {MAX_TIME_SCALE} (1 = real time)"
+        ))
+    }
+}
+
 /// How to start the mocks.
 #[derive(Clone, Debug)]
 pub struct MockOptions {

@@ -1,6 +1,8 @@
 //! What the driver does with a run's [`Store`]: records each finished request into
 //! it, and answers thresholds from it (live during a run, or rebuilt from results).
 
+use std::time::Duration;
+
 use hdrhistogram::Histogram;
 
 use super::sample::Sample;
@@ -156,7 +158,11 @@ impl MetricSource for Store {
 
     fn counts(&self, sel: &Selector) -> Counts {
         let mut c = Counts {
-            elapsed: self.elapsed.div_f64(real_time(self.time_scale)),
+            // saturates where a tiny scale would overflow a Duration
+            elapsed: Duration::try_from_secs_f64(
+                self.elapsed.as_secs_f64() / real_time(self.time_scale),
+            )
+            .unwrap_or(Duration::MAX),
             ..Counts::default()
         };
         for r in self.requests.iter().filter(|r| matches(r, sel)) {
