@@ -25,6 +25,10 @@ pub const DEFAULT_MAX_DURATION: Duration = Duration::from_secs(600);
 /// 100,000 a second at most: far above that, a run would spend its time counting
 /// drops long after its end (a billion a second for 2 s, hours).
 pub const MAX_RATE: u32 = 10_000_000;
+/// The most VUs a scenario may ask for. An idle VU costs the driver about 5 KB
+/// (10,000 take 52 MB), so a million is several GB; more ends in an allocation
+/// failure, not a load test.
+pub const MAX_VUS: u32 = 1_000_000;
 
 /// One stage of a ramping executor: reach `target` (VUs or iterations per second)
 /// linearly over `duration`.
@@ -369,27 +373,44 @@ pub(crate) fn check(
         }
         Ok(stages)
     };
+    let at_most_max_vus = |key: &str, vus: f64| -> Result<(), ScenarioError> {
+        if vus > f64::from(MAX_VUS) {
+            return Err(err(
+                key,
+                format!("{vus} VUs is more than one driver runs (at most {MAX_VUS})"),
+            ));
+        }
+        Ok(())
+    };
     let need = |key: &str, v: Option<u32>| -> Result<u32, ScenarioError> {
-        v.filter(|&x| x > 0).ok_or_else(|| {
+        let vus = v.filter(|&x| x > 0).ok_or_else(|| {
             err(
                 key,
                 format!("the {executor_name} executor needs `{key}` ≥ 1"),
             )
-        })
+        })?;
+        at_most_max_vus(key, f64::from(vus))?;
+        Ok(vus)
     };
     let max_vus = r.max_vus.unwrap_or(DEFAULT_MAX_VUS);
     if max_vus == 0 {
         return Err(err("max_vus", "must be ≥ 1".into()));
     }
+    at_most_max_vus("max_vus", f64::from(max_vus))?;
     let executor = match executor_name {
         "constant-vus" => Executor::ConstantVus {
             vus: need("vus", r.vus)?,
             duration: need_duration()?,
         },
-        "ramping-vus" => Executor::RampingVus {
-            start_vus: r.start_vus.unwrap_or(0),
-            stages: stages()?,
-        },
+        "ramping-vus" => {
+            let start_vus = r.start_vus.unwrap_or(0);
+            at_most_max_vus("start_vus", f64::from(start_vus))?;
+            let stages = stages()?;
+            for stage in &stages {
+                at_most_max_vus("stages", stage.target)?;
+            }
+            Executor::RampingVus { start_vus, stages }
+        }
         "per-vu-iterations" | "shared-iterations" => {
             let vus = need("vus", r.vus)?;
             let iterations = r.iterations.filter(|&i| i > 0).ok_or_else(|| {
@@ -399,6 +420,12 @@ pub(crate) fn check(
                 )
             })?;
             let max_duration = r.max_duration.unwrap_or(DEFAULT_MAX_DURATION);
+            if max_duration.is_zero() {
+                return Err(err(
+                    "max_duration",
+                    "must be above zero: no iteration would run".into(),
+                ));
+            }
             if executor_name == "per-vu-iterations" {
                 Executor::PerVuIterations {
                     vus,

@@ -40,7 +40,7 @@ pub(crate) use error::Locator;
 pub use error::ScenarioError;
 pub use load::{
     DEFAULT_GRACEFUL_STOP, DEFAULT_MAX_DURATION, DEFAULT_MAX_VUS, DEFAULT_TIMEOUT, Executor, Load,
-    MAX_RATE, Stage,
+    MAX_RATE, MAX_VUS, Stage,
 };
 pub use request::{
     DEFAULT_CHAT_MODEL, DEFAULT_EMBEDDINGS_MODEL, DEFAULT_PROFILES, DEFAULT_TEXTS,

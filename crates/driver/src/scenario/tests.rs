@@ -445,3 +445,49 @@ fn an_arrival_rate_beyond_what_the_driver_schedules_is_refused() {
     let most = base("executor = \"constant-arrival-rate\"\nrate = 10000000\nduration = \"2s\"");
     assert!(parse(&most).is_ok());
 }
+
+/// More VUs than a driver can hold are refused at the key that asks for them,
+/// before any is allocated; so is an iteration executor given no time to run.
+#[test]
+fn vus_beyond_what_a_driver_holds_and_no_time_to_iterate_are_refused() {
+    let base = |load: &str| {
+        format!("[load]\n{load}\n[[requests]]\nname = \"a\"\nkind = \"http\"\npath = \"/\"\n")
+    };
+    let shown = fails_at(
+        &base("executor = \"constant-vus\"\nvus = 4294967295\nduration = \"1s\""),
+        3,
+        "load.vus",
+    );
+    assert!(shown.contains("at most 1000000"), "{shown}");
+    fails_at(
+        &base("executor = \"ramping-vus\"\nstages = [{ duration = \"2s\", target = 1e12 }]"),
+        3,
+        "load.stages",
+    );
+    fails_at(
+        &base(
+            "executor = \"ramping-vus\"\nstart_vus = 2000000\nstages = [{ duration = \"2s\", target = 1 }]",
+        ),
+        3,
+        "load.start_vus",
+    );
+    fails_at(
+        &base("executor = \"shared-iterations\"\nvus = 2000000\niterations = 1"),
+        3,
+        "load.vus",
+    );
+    fails_at(
+        &base(
+            "executor = \"constant-arrival-rate\"\nrate = 1\nduration = \"1s\"\nmax_vus = 2000000",
+        ),
+        5,
+        "load.max_vus",
+    );
+    fails_at(
+        &base("executor = \"shared-iterations\"\nvus = 1\niterations = 1\nmax_duration = \"0s\""),
+        5,
+        "load.max_duration",
+    );
+    let most = base("executor = \"constant-vus\"\nvus = 1000000\nduration = \"1s\"");
+    assert!(parse(&most).is_ok());
+}
