@@ -152,6 +152,29 @@ requests = [{ name = "ramp", kind = "http", path = "/" }]
     assert_eq!(seen.load(Ordering::SeqCst), r.totals.sent);
 }
 
+/// An open loop whose last arrival comes early (one request at the start of a 1 s
+/// scenario at 0.5 a second) still lasts its duration, as k6's does: its rate is
+/// over the time it ran, not over the few milliseconds one answer took.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_loop_lasts_its_duration_when_its_last_arrival_comes_early() {
+    let url = serve(Router::new().route("/", get(|| async { "ok" }))).await;
+    let file = scenario(
+        r#"
+[load]
+executor = "constant-arrival-rate"
+rate = 0.5
+duration = "1s"
+[[requests]]
+name = "rare"
+kind = "http"
+path = "/"
+"#,
+    );
+    let r = run(&file, &Targets::new(&url), quiet()).await.unwrap();
+    assert_eq!(r.totals.sent, 1);
+    assert!(r.duration_s >= 1.0, "ran {} s of 1 s", r.duration_s);
+}
+
 /// At time scale 0.1 the mocks wait a tenth of their delays: a 20 ms answer stands
 /// for 200 ms of real time, and latency thresholds judge that real-time figure while
 /// results keep what was measured.

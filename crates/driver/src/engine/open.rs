@@ -233,6 +233,14 @@ impl Lane {
                 count_vus(&ctx, &permits, max_vus);
             });
         }
+        // like k6's, the scenario lasts its duration even when its last arrival
+        // came earlier (a low rate), so that its rates are over the time it ran
+        if !*self.stop.borrow() {
+            tokio::select! {
+                () = tokio::time::sleep_until(end.into()) => {}
+                _ = self.stop.wait_for(|&s| s) => {}
+            }
+        }
         // past the grace period, abort what is left: a request cut short reports
         // itself as `interrupted` when its future is dropped
         let mut hard = ctx.hard_stop.clone();
