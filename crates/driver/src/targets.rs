@@ -136,7 +136,28 @@ pub(crate) fn parse_base(url: &str) -> Result<Base, TargetError> {
         _ => return Err(invalid("expected a URL starting with http:// or https://")),
     };
     let host = uri.host().ok_or_else(|| invalid("no host"))?;
-    let port = uri.port_u16().unwrap_or(if tls { 443 } else { 80 });
+    // what the URL writes after its host's last `:` (outside an IPv6 address's
+    // brackets): `port_u16` is None for a port past 65535 as for none at all, and
+    // the default port is not what was asked for
+    let host_and_port = uri.authority().map_or("", |a| a.as_str());
+    let host_and_port = host_and_port
+        .rsplit_once('@')
+        .map_or(host_and_port, |(_, h)| h);
+    let written = host_and_port
+        .rsplit_once(':')
+        .map(|(_, port)| port)
+        .filter(|port| !port.contains(']') && !port.is_empty());
+    let port = match written.map(|text| (text, text.parse::<u16>())) {
+        None => {
+            if tls {
+                443
+            } else {
+                80
+            }
+        }
+        Some((_, Ok(port))) if port > 0 => port,
+        Some((text, _)) => return Err(invalid(&format!("`{text}` is not a port (1 to 65535)"))),
+    };
     let mut prefix = uri.path().trim_end_matches('/').to_owned();
     if prefix.ends_with("/v1") {
         prefix.truncate(prefix.len() - 3);
@@ -234,6 +255,23 @@ mod tests {
         assert!(parse_base("ftp://example.com").is_err());
         assert!(parse_base("127.0.0.1:8700").is_err());
         assert!(parse_base("http://h:1/?q=1").is_err());
+        assert_eq!(
+            parse_base("http://[::1]").unwrap(),
+            base(false, "::1", 80, "")
+        );
+    }
+
+    /// A port past 65535 (or 0) is refused, not replaced by the default port.
+    #[test]
+    fn a_port_that_is_not_one_is_refused() {
+        for url in [
+            "http://127.0.0.1:99999",
+            "http://127.0.0.1:0",
+            "https://[::1]:70000/v1",
+        ] {
+            let e = parse_base(url).unwrap_err().to_string();
+            assert!(e.contains("is not a port (1 to 65535)"), "{url}: {e}");
+        }
     }
 
     #[test]
