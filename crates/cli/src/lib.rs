@@ -111,6 +111,14 @@ pub(crate) fn parse_duration(text: &str) -> Result<std::time::Duration, String> 
     gatebench_driver::parse_duration(text).map_err(|e| e.to_string())
 }
 
+/// Parses a duration option that means nothing at zero (how long a run lasts).
+pub(crate) fn parse_positive_duration(text: &str) -> Result<std::time::Duration, String> {
+    match parse_duration(text)? {
+        d if d.is_zero() => Err("must be above zero".to_owned()),
+        d => Ok(d),
+    }
+}
+
 /// Parses how long a benchmark's load runs: whole seconds, at least one, as wrk
 /// and oha count them.
 pub(crate) fn parse_seconds(text: &str) -> Result<std::time::Duration, String> {

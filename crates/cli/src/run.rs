@@ -39,7 +39,7 @@ pub struct RunArgs {
     #[arg(long)]
     seed: Option<u64>,
     /// Squeeze the whole file to this length (stages scale proportionally), e.g. `30s`.
-    #[arg(long, value_parser = crate::parse_duration)]
+    #[arg(long, value_parser = crate::parse_positive_duration)]
     duration: Option<Duration>,
     /// Output folder for results.json; default: reports/NAME-TIMESTAMP.
     #[arg(long, value_name = "DIR")]
@@ -145,7 +145,28 @@ pub(crate) fn default_out(name: &str) -> PathBuf {
         .filter(|c| c.is_ascii_digit() || *c == 'T')
         .collect::<String>()
         .replace('T', "-");
-    Path::new("reports").join(format!("{name}-{stamp}"))
+    Path::new("reports").join(format!("{}-{stamp}", folder_name(name)))
+}
+
+/// `name` as one folder name under `reports/`: a file's name may hold anything,
+/// and `a/../../x` must not write outside it. Letters, digits, `-`, `_` and `.`
+/// are kept, anything else becomes `-`; no leading `.` or `-`; `run` if nothing
+/// is left.
+fn folder_name(name: &str) -> String {
+    let kept: String = name
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    match kept.trim_start_matches(['.', '-']) {
+        "" => "run".to_owned(),
+        kept => kept.to_owned(),
+    }
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -263,4 +284,21 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_scenario_name_makes_one_folder_under_reports() {
+        assert_eq!(folder_name("story-mix_2.v1"), "story-mix_2.v1");
+        assert_eq!(folder_name("a/b/../../../escape"), "a-b-..-..-..-escape");
+        assert_eq!(folder_name("../up"), "up");
+        assert_eq!(folder_name("two words"), "two-words");
+        assert_eq!(folder_name(""), "run");
+        assert_eq!(folder_name("/"), "run");
+        let out = default_out("../../x");
+        assert_eq!(out.parent(), Some(Path::new("reports")), "{out:?}");
+    }
 }

@@ -90,6 +90,41 @@ fn criteria(args: &ScaleArgs) -> Result<Criteria, String> {
     })
 }
 
+/// What is wrong with the loads and step length the flags ask for, if anything:
+/// a step shorter than a second measures no throughput, a load beyond what one
+/// driver runs cannot be sent, and `--until-break` needs room above the last step.
+fn loads(args: &ScaleArgs, mode: Mode, steps: &[f64]) -> Result<(), String> {
+    if args.step_duration < Duration::from_secs(1) {
+        return Err(
+            "--step-duration must be at least 1s: a shorter step measures no throughput".into(),
+        );
+    }
+    let (most, unit) = match mode {
+        Mode::Concurrency => (f64::from(gatebench_driver::scenario::MAX_VUS), "VUs"),
+        Mode::Rate => (
+            f64::from(gatebench_driver::scenario::MAX_RATE),
+            "requests a second",
+        ),
+    };
+    if let Some(&last) = steps.last()
+        && last > most
+    {
+        return Err(format!(
+            "--steps: {last} is more than one driver runs (at most {most} {unit})"
+        ));
+    }
+    if args.until_break {
+        let last = steps.last().copied().unwrap_or(0.0);
+        if !(args.max_load > last && args.max_load <= most) {
+            return Err(format!(
+                "--max-load must be above the last step ({last}) and at most {most} {unit}, not {}",
+                args.max_load
+            ));
+        }
+    }
+    Ok(())
+}
+
 pub async fn scale_cmd(args: ScaleArgs) -> anyhow::Result<ExitCode> {
     let file = match ScenarioFile::load(&args.scenario) {
         Ok(f) => f,
@@ -118,8 +153,8 @@ pub async fn scale_cmd(args: ScaleArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    if args.step_duration.is_zero() {
-        eprintln!("error: --step-duration must be above 0");
+    if let Err(e) = loads(&args, mode, &steps) {
+        eprintln!("error: {e}");
         return Ok(ExitCode::from(2));
     }
     let seed = args.seed.unwrap_or(file.seed);

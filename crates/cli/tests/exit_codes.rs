@@ -247,11 +247,11 @@ fn a_bench_warmup_as_long_as_its_phases_is_a_usage_error() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A benchmark flag whose value would measure nothing (no rounds, no connections, a
-/// load shorter than a second or than one sample) or could not end on time is
-/// refused before anything runs, naming the flag.
+/// A flag whose value would measure nothing (no rounds, no connections, a run of
+/// no time, a benchmark load shorter than a second or than one sample) or could
+/// not end on time is refused before anything runs, naming the flag.
 #[test]
-fn a_bench_flag_that_would_measure_nothing_is_a_usage_error() {
+fn a_flag_that_would_measure_nothing_is_a_usage_error() {
     let dir = temp_dir("bench-flags");
     for (args, flag) in [
         (&["bench", "gateway", "--rounds", "0"][..], "--rounds"),
@@ -282,6 +282,7 @@ fn a_bench_flag_that_would_measure_nothing_is_a_usage_error() {
         ),
         (&["bench", "driver", "--vus", "0"][..], "--vus"),
         (&["bench", "monitor", "--duration", "0s"][..], "--duration"),
+        (&["run", "x.toml", "--duration", "0s"][..], "--duration"),
     ] {
         let o = gatebench(args, &dir);
         let all = text(&o);

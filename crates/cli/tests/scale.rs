@@ -51,6 +51,49 @@ fn bad_steps_are_usage_errors_that_name_the_flag() {
     assert!(text(&o).contains("unknown mode `sideways`"), "{}", text(&o));
 }
 
+/// Loads no driver runs, steps too short to measure and a `--max-load` with no
+/// room above the steps are refused before any step runs.
+#[test]
+fn loads_beyond_the_driver_and_steps_too_short_to_measure_are_usage_errors() {
+    for (extra, says) in [
+        (
+            &["--mode", "concurrency", "--steps", "4294967296"][..],
+            "--steps: 4294967296 is more than one driver runs (at most 1000000 VUs)",
+        ),
+        (
+            &["--mode", "rate", "--steps", "1e308"][..],
+            "at most 10000000 requests a second",
+        ),
+        (
+            &["--mode", "rate", "--steps", "5", "--step-duration", "1ms"][..],
+            "--step-duration must be at least 1s",
+        ),
+        (
+            &[
+                "--mode",
+                "rate",
+                "--steps",
+                "5,10",
+                "--until-break",
+                "--max-load",
+                "0",
+            ][..],
+            "--max-load must be above the last step (10)",
+        ),
+    ] {
+        let mut args = vec!["scale", "scenarios/scale-personality.toml"];
+        args.extend(extra);
+        let o = gatebench(&args);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{extra:?}: {t}");
+        assert!(t.contains(says), "{extra:?}: {t}");
+        assert!(
+            !t.contains("calibrat") && !t.contains("step 1"),
+            "nothing ran: {t}"
+        );
+    }
+}
+
 #[test]
 fn a_file_of_several_scenarios_is_refused_by_name() {
     let dir = temp_dir("multi");
