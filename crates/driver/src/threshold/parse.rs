@@ -140,7 +140,7 @@ pub fn parse_expression(
     .find_map(|(sym, op)| rest.strip_prefix(sym).map(|r| (op, r)))
     .ok_or_else(|| err("no operator (< <= > >= == !=)"))?;
     let aggregation = parse_aggregation(agg_text).ok_or_else(|| {
-        err("unknown aggregation (p50 p90 p95 p99 p999 min max avg count rate sum)")
+        err("unknown aggregation (a percentile p0 to p100 such as p95, p99.9 or p999, or min max avg count rate sum)")
     })?;
     check_applies(metric, agg_text, aggregation)?;
     let value_text = rest.trim();
@@ -167,6 +167,14 @@ pub fn parse_expression(
         "/s" if aggregation == Aggregation::Rate && metric == Metric::Requests => number,
         other => return Err(err(&format!("unit `{other}` does not apply here"))),
     };
+    // every figure a threshold judges is ≥ 0, and a share is at most all: a value
+    // outside that makes a threshold that always holds or never does
+    if value < 0.0 || (value == 0.0 && op == Op::Lt) {
+        return Err(err("no figure here is below zero"));
+    }
+    if aggregation == Aggregation::Rate && metric != Metric::Requests && value > 1.0 {
+        return Err(err("a rate is a share, at most 100%"));
+    }
     Ok((aggregation, op, value))
 }
 

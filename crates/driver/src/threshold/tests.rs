@@ -111,6 +111,13 @@ fn bad_expressions_are_rejected() {
         (Metric::TokensPerS, "p50 > 40ms"),
         (Metric::Requests, "rate > 5%"),
         (Metric::Latency, "p95 < inf"),
+        // thresholds that always hold or never do
+        (Metric::Requests, "count == -1"),
+        (Metric::Latency, "avg < -1s"),
+        (Metric::Latency, "p95 < 0s"),
+        (Metric::Errors, "rate < 200%"),
+        (Metric::CacheHitRate, "rate > 1.5"),
+        (Metric::CostUsd, "sum < -0.01"),
     ] {
         assert!(
             parse_expression(metric, text).is_err(),
