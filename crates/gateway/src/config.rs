@@ -479,6 +479,19 @@ impl GatewayConfig {
                 "must be at least 1 byte (no request could be read)".to_owned(),
             );
         }
+        // a gateway with either missing would refuse every request it is sent
+        if self.tenants.is_empty() {
+            return fail(
+                "tenant".to_owned(),
+                "no [[tenant]]: the gateway would accept no key".to_owned(),
+            );
+        }
+        if self.providers.is_empty() {
+            return fail(
+                "provider".to_owned(),
+                "no [[provider]]: the gateway would have nowhere to send a request".to_owned(),
+            );
+        }
         Ok(())
     }
 }
@@ -579,5 +592,19 @@ mod tests {
         assert!(GatewayConfig::from_toml(money, "x").is_err());
         let money = "[[tenant]]\nid = \"a\"\nkeys = [\"k\"]\nbudget_usd = \"lots\"\n";
         assert!(GatewayConfig::from_toml(money, "x").is_err());
+        // a gateway that would refuse every request
+        let refuse = |text: &str, says: &str| {
+            let error = GatewayConfig::from_toml(text, "x").unwrap_err().to_string();
+            assert!(error.contains(says), "{text}: {error}");
+        };
+        refuse("", "no [[tenant]]");
+        refuse(
+            "[[tenant]]\nid = \"a\"\nkeys = [\"k\"]\n",
+            "no [[provider]]",
+        );
+        refuse(
+            "[[provider]]\nname = \"p\"\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:1\"\n",
+            "no [[tenant]]",
+        );
     }
 }
