@@ -127,6 +127,12 @@ impl Profile {
                     format!("{} is above hard_limit {}", c.soft_limit, c.hard_limit),
                 ));
             }
+            if !(c.slope.is_finite() && c.slope >= 0.0) {
+                return Err((
+                    format!("{name}.capacity.slope"),
+                    format!("{} is not a number ≥ 0 (how fast latency grows)", c.slope),
+                ));
+            }
             if settings.body_limit == 0 {
                 return Err((
                     format!("{name}.body_limit"),
@@ -252,6 +258,10 @@ mod tests {
             (
                 "[webvtt.capacity]\nsoft_limit = 10\nhard_limit = 5\n",
                 "p.toml:2: `webvtt.capacity.soft_limit`",
+            ),
+            (
+                "[personality.capacity]\nsoft_limit = 4\nslope = -1e308\n",
+                "p.toml:3: `personality.capacity.slope`",
             ),
             ("[openai]\nseed_note = 1\n", "p.toml: "),
             (
