@@ -67,8 +67,6 @@ pub struct RunOptions {
     pub time_scale: Option<f64>,
     /// Stops the run early (graceful stop) when it turns `true` (e.g. on Ctrl-C).
     pub cancel: Option<watch::Receiver<bool>>,
-    /// Threads the VUs run on (default: one per core).
-    pub workers: Option<usize>,
     /// Settings of the degradation detector, as the detector sees them (latency in
     /// measured ms); default: the file's `[degradation]` or the defaults, predicting
     /// the crossing of the file's `latency` p95 threshold (if it has one).
@@ -185,12 +183,8 @@ pub async fn run(
     let endpoints = Arc::new(endpoints);
     let layout = layout(&file, options.time_scale);
     let workers = Arc::new(
-        workers::Workers::start(
-            options
-                .workers
-                .unwrap_or_else(workers::Workers::default_count),
-        )
-        .map_err(RunError::Workers)?,
+        // one VU thread per core
+        workers::Workers::start(workers::Workers::default_count()).map_err(RunError::Workers)?,
     );
     let live = Arc::new(Live {
         scenarios: file
