@@ -84,6 +84,7 @@ fn read_dir(path: &Path) -> anyhow::Result<Input> {
     }
     let results = RunResults::read_json(&file)
         .map_err(|e| anyhow::anyhow!("reading {}: {}", e.path.display(), e.source))?;
+    sound(&results, &file.display().to_string())?;
     Ok(Input {
         results,
         source: path.display().to_string(),
@@ -92,10 +93,25 @@ fn read_dir(path: &Path) -> anyhow::Result<Input> {
 
 /// Reads every results line of a log.
 fn read_logs(path: &Path) -> anyhow::Result<Vec<Input>> {
-    Ok(read_log_lines(path, LOG_MARKER)?
+    let found = read_log_lines(path, LOG_MARKER)?;
+    for (results, source) in &found {
+        sound(results, source)?;
+    }
+    Ok(found
         .into_iter()
         .map(|(results, source)| Input { results, source })
         .collect())
+}
+
+/// Refuses a corrupt results document (a segment no split has, a histogram that
+/// does not decode, a length of time no run has), naming where it came from: the
+/// merge would refuse it too, but without saying which of the inputs it was.
+fn sound(results: &RunResults, source: &str) -> anyhow::Result<()> {
+    let failed = |e: &dyn std::fmt::Display| anyhow::anyhow!("{source}: {e}");
+    if let Some(segment) = &results.segment {
+        segment.check().map_err(|e| failed(&e))?;
+    }
+    results.store().map(drop).map_err(|e| failed(&e))
 }
 
 /// Reads every line of a log that holds `marker` and then a JSON document, with

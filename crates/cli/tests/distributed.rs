@@ -385,3 +385,113 @@ fn bad_segments_are_usage_errors() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn corrupt_segment_results_are_refused_by_file_and_field() {
+    let dir = temp_dir("corrupt");
+    let file = scenario(
+        &dir,
+        "corrupt",
+        "executor = \"shared-iterations\"\nvus = 1\niterations = 2",
+        "",
+    );
+    let sound: Vec<serde_json::Value> = (0..2)
+        .map(|i| {
+            let out = dir.join(format!("seg{i}"));
+            let o = gatebench()
+                .arg("run")
+                .arg(&file)
+                .args(["--segment", &format!("{i}/2"), "--time-scale", "0"])
+                .args(["--quiet", "--out"])
+                .arg(&out)
+                .output()
+                .unwrap();
+            assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+            let text = std::fs::read_to_string(out.join("results.json")).unwrap();
+            serde_json::from_str(&text).unwrap()
+        })
+        .collect();
+    type Corrupt = fn(&mut serde_json::Value);
+    let cases: [(&str, usize, Corrupt, &str); 5] = [
+        (
+            "long",
+            1,
+            |r| r["duration_s"] = 1e308.into(),
+            "`duration_s` is 1e308",
+        ),
+        (
+            "planned",
+            0,
+            |r| r["planned_duration_s"] = 1e308.into(),
+            "`planned_duration_s` is 1e308",
+        ),
+        (
+            "negative",
+            1,
+            |r| r["duration_s"] = (-2.5).into(),
+            "`duration_s` is -2.5",
+        ),
+        (
+            "beyond",
+            0,
+            |r| r["segment"]["index"] = 7.into(),
+            "segment 7/2 is not a segment: its index counts from 0 and must be below its count",
+        ),
+        (
+            "zero",
+            0,
+            |r| {
+                r["segment"]["index"] = 0.into();
+                r["segment"]["count"] = 0.into();
+            },
+            "segment 0/0 is not a segment: its count must be at least 1",
+        ),
+    ];
+    for (name, which, corrupt, says) in cases {
+        let inputs: Vec<PathBuf> = sound
+            .iter()
+            .enumerate()
+            .map(|(i, results)| {
+                let mut results = results.clone();
+                if i == which {
+                    corrupt(&mut results);
+                }
+                let input = dir.join(format!("{name}{i}"));
+                std::fs::create_dir_all(&input).unwrap();
+                std::fs::write(input.join("results.json"), results.to_string()).unwrap();
+                input
+            })
+            .collect();
+        let refs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+        let o = merge(&refs, &dir.join(format!("{name}-merged")));
+        assert_eq!(o.status.code(), Some(2), "{name}: {}", text(&o));
+        let file = inputs[which].join("results.json");
+        assert!(
+            text(&o).contains(&format!("{}: {says}", file.display())),
+            "{name}: {}",
+            text(&o)
+        );
+    }
+    // both copies claiming the same impossible segment: that segment is named, not
+    // a difference of splits
+    let mut both = sound[0].clone();
+    both["segment"]["index"] = 7.into();
+    let inputs: Vec<PathBuf> = (0..2)
+        .map(|i| {
+            let input = dir.join(format!("twice{i}"));
+            std::fs::create_dir_all(&input).unwrap();
+            std::fs::write(input.join("results.json"), both.to_string()).unwrap();
+            input
+        })
+        .collect();
+    let refs: Vec<&Path> = inputs.iter().map(PathBuf::as_path).collect();
+    let o = merge(&refs, &dir.join("twice-merged"));
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("segment 7/2 is not a segment"),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains("different splits"), "{}", text(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -57,17 +57,42 @@ pub enum MergeError {
     /// Runs at different time scales measure different delays.
     #[error("the runs ran at different time scales ({} and {})", scale(*.0), scale(*.1))]
     TimeScale(Option<f64>, Option<f64>),
+    /// A length of time no run has: negative, or past what a `Duration` holds. No
+    /// run writes one, so the file is corrupt.
+    #[error(
+        "`{field}` is {value:?}, which is not a length of time in seconds (negative, or too large): a corrupt results file"
+    )]
+    Seconds {
+        /// The field, e.g. `duration_s`.
+        field: &'static str,
+        /// Its value.
+        value: f64,
+    },
+}
+
+/// `value` seconds of the document's `field`, refused when no length of time is
+/// that (negative or too large, which `Duration::from_secs_f64` would panic on).
+pub(crate) fn seconds(field: &'static str, value: f64) -> Result<Duration, MergeError> {
+    // `-0.0` is zero; any other negative is refused rather than taken as zero
+    if value < 0.0 {
+        return Err(MergeError::Seconds { field, value });
+    }
+    Duration::try_from_secs_f64(value).map_err(|_| MergeError::Seconds { field, value })
 }
 
 fn scale(s: Option<f64>) -> String {
     s.map_or("the target's own".to_owned(), |s| s.to_string())
 }
 
-/// Rebuilds the store of one results document.
+/// Rebuilds the store of one results document. Its planned length is checked too,
+/// though the store does not keep it, so that a document that rebuilds is one that
+/// merges.
 pub(crate) fn store_of(results: &RunResults) -> Result<Store, MergeError> {
     if results.schema_version != SCHEMA_VERSION {
         return Err(MergeError::Version(results.schema_version));
     }
+    let elapsed = results.elapsed()?;
+    results.planned()?;
     let mut requests: BTreeMap<String, RequestStats> = BTreeMap::new();
     for (name, k) in &results.kinds {
         let mut r = RequestStats {
@@ -147,7 +172,7 @@ pub(crate) fn store_of(results: &RunResults) -> Result<Store, MergeError> {
     }
     Ok(Store {
         requests: requests.into_values().collect(),
-        elapsed: Duration::from_secs_f64(results.duration_s.max(0.0)),
+        elapsed,
         time_scale: results.time_scale,
     })
 }
@@ -161,20 +186,23 @@ pub fn merge(runs: &[RunResults]) -> Result<RunResults, MergeError> {
         .collect();
     let origin = starts.iter().flatten().min().copied().unwrap_or(UNIX_EPOCH);
     // where each run starts on the merged run's clock
-    let offsets: Vec<f64> = starts
+    let starts_after: Vec<Duration> = starts
         .iter()
         .map(|s| {
             s.and_then(|s| s.duration_since(origin).ok())
-                .map_or(0.0, |d| d.as_secs_f64())
+                .unwrap_or_default()
         })
         .collect();
+    let offsets: Vec<f64> = starts_after.iter().map(Duration::as_secs_f64).collect();
     let mut merged: BTreeMap<String, RequestStats> = BTreeMap::new();
     let mut elapsed = Duration::ZERO;
-    for (run, offset) in runs.iter().zip(&offsets) {
+    let mut planned = Duration::ZERO;
+    for (run, after) in runs.iter().zip(&starts_after) {
         let store = store_of(run)?;
-        elapsed = elapsed.max(Duration::from_secs_f64(
-            offset + store.elapsed.as_secs_f64(),
-        ));
+        // added as durations, saturating: as float seconds, a late start plus a
+        // long run could pass what a `Duration` holds and panic
+        elapsed = elapsed.max(after.saturating_add(store.elapsed));
+        planned = planned.max(run.planned()?);
         for r in store.requests {
             match merged.get_mut(&r.name) {
                 Some(existing) => {
@@ -209,11 +237,7 @@ pub fn merge(runs: &[RunResults]) -> Result<RunResults, MergeError> {
         scenario_file: first.scenario_file.clone(),
         seed: first.seed,
         started_at,
-        planned: Duration::from_secs_f64(
-            runs.iter()
-                .map(|r| r.planned_duration_s)
-                .fold(0.0, f64::max),
-        ),
+        planned,
         aborted: runs.iter().any(|r| r.aborted),
         abort_reason: (!reasons.is_empty()).then(|| reasons.join("; ")),
         executors: runs
@@ -467,5 +491,50 @@ mod tests {
         // a steady pair finds nothing
         let steady = merge(&[run(99, 30.0), run(99, 30.0)]).unwrap();
         assert!(steady.findings.is_empty(), "{:?}", steady.findings);
+    }
+
+    #[test]
+    fn lengths_of_time_no_run_has_are_refused_by_field() {
+        type Set = fn(&mut RunResults, f64);
+        let cases: [(Set, &str, f64); 5] = [
+            (|r, v| r.duration_s = v, "duration_s", 1e308),
+            (|r, v| r.duration_s = v, "duration_s", -1.0),
+            (|r, v| r.planned_duration_s = v, "planned_duration_s", 1e308),
+            (|r, v| r.planned_duration_s = v, "planned_duration_s", -0.5),
+            // fits an f64 and a `Duration`'s seconds only just not
+            (|r, v| r.duration_s = v, "duration_s", 2e19),
+        ];
+        for (set, field, value) in cases {
+            let mut bad = run(99, 30.0);
+            set(&mut bad, value);
+            for e in [
+                merge(&[run(99, 30.0), bad.clone()]).unwrap_err(),
+                bad.store().unwrap_err(),
+            ] {
+                assert!(
+                    matches!(e, MergeError::Seconds { field: f, value: v } if f == field && v == value),
+                    "{field} = {value}: {e:?}"
+                );
+                assert!(e.to_string().starts_with(&format!("`{field}` is ")), "{e}");
+            }
+        }
+        assert_eq!(
+            MergeError::Seconds {
+                field: "duration_s",
+                value: 1e308
+            }
+            .to_string(),
+            "`duration_s` is 1e308, which is not a length of time in seconds (negative, or too large): a corrupt results file"
+        );
+        // zero, even negative zero, is a length; so is a start far after the other's
+        // plus a long run, which adds without a panic
+        let mut zero = run(99, 30.0);
+        zero.duration_s = -0.0;
+        assert_eq!(zero.elapsed().unwrap(), Duration::ZERO);
+        let mut late = run(99, 30.0);
+        late.started_at = "9999-12-31T00:00:00Z".into();
+        late.duration_s = 1.8e19;
+        let merged = merge(&[run(99, 30.0), late]).unwrap();
+        assert!(merged.duration_s >= 1.8e19, "{}", merged.duration_s);
     }
 }

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -288,8 +289,22 @@ impl RunResults {
     }
 
     /// Rebuilds the histograms and counters (for merging or re-evaluating thresholds).
+    /// A corrupt document (a histogram that does not decode, a length of time no
+    /// run has) is an error that names what is wrong in it.
     pub fn store(&self) -> Result<Store, MergeError> {
         merge::store_of(self)
+    }
+
+    /// How long the run lasted (`duration_s`), or why the file's figure is no
+    /// length of time.
+    pub fn elapsed(&self) -> Result<Duration, MergeError> {
+        merge::seconds("duration_s", self.duration_s)
+    }
+
+    /// How long the run was planned to last (`planned_duration_s`), or why the
+    /// file's figure is no length of time.
+    pub fn planned(&self) -> Result<Duration, MergeError> {
+        merge::seconds("planned_duration_s", self.planned_duration_s)
     }
 
     /// The `end` event of the events file.

@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::run::RunResults;
+use crate::run::{RunResults, SegmentInfo};
 
 /// The results are not the segments of one load, each once.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -20,6 +20,15 @@ pub enum SegmentsError {
         segment: usize,
         /// The segment, `I/N`.
         label: String,
+    },
+    /// A segment whose index or count no segment has (`7/2`, `0/0`): a corrupt
+    /// file, since `--segment` refuses them.
+    #[error("segment {label} is not a segment: {why}")]
+    Invalid {
+        /// The segment, `I/N`.
+        label: String,
+        /// What is wrong with it.
+        why: &'static str,
     },
     /// Segments of loads split differently.
     #[error("segments of different splits: {first} and {other}")]
@@ -64,6 +73,23 @@ fn list(indices: &[u32]) -> String {
         .join(", ")
 }
 
+impl SegmentInfo {
+    /// Whether this is a segment at all: an index below a count of at least 1.
+    pub fn check(&self) -> Result<(), SegmentsError> {
+        let why = if self.count == 0 {
+            "its count must be at least 1"
+        } else if self.index >= self.count {
+            "its index counts from 0 and must be below its count"
+        } else {
+            return Ok(());
+        };
+        Err(SegmentsError::Invalid {
+            label: format!("{}/{}", self.index, self.count),
+            why,
+        })
+    }
+}
+
 /// Checks that `runs` are every segment of one load, each once; `Ok(Some(N))` for
 /// the N segments of one load, `Ok(None)` when no input is a segment (whole runs,
 /// merged as concurrent runs).
@@ -76,7 +102,7 @@ pub fn check_segments(runs: &[RunResults]) -> Result<Option<u32>, SegmentsError>
     else {
         return Ok(None);
     };
-    let label = |s: &crate::SegmentInfo| format!("{}/{}", s.index, s.count);
+    let label = |s: &SegmentInfo| format!("{}/{}", s.index, s.count);
     if let Some(whole) = whole {
         return Err(SegmentsError::Mixed {
             whole: whole + 1,
@@ -84,9 +110,14 @@ pub fn check_segments(runs: &[RunResults]) -> Result<Option<u32>, SegmentsError>
             label: label(first),
         });
     }
+    // every segment is checked on its own first, so that two segments that both
+    // claim `7/2` are not reported as two different splits
+    for s in runs.iter().filter_map(|r| r.segment.as_ref()) {
+        s.check()?;
+    }
     let mut seen = BTreeSet::new();
     for s in runs.iter().filter_map(|r| r.segment.as_ref()) {
-        if s.count != first.count || s.index >= s.count {
+        if s.count != first.count {
             return Err(SegmentsError::Split {
                 first: label(first),
                 other: label(s),
@@ -206,6 +237,36 @@ mod tests {
             check_segments(&mixed),
             Err(SegmentsError::Mixed { whole: 2, .. })
         ));
+    }
+
+    #[test]
+    fn a_segment_no_split_has_is_named_as_such() {
+        for (index, count, says) in [
+            (
+                7,
+                2,
+                "segment 7/2 is not a segment: its index counts from 0 and must be below its count",
+            ),
+            (
+                2,
+                2,
+                "segment 2/2 is not a segment: its index counts from 0 and must be below its count",
+            ),
+            (
+                0,
+                0,
+                "segment 0/0 is not a segment: its count must be at least 1",
+            ),
+        ] {
+            let bad = run(Some((index, count, "p")), 0, 1, 1);
+            // twice, as two corrupt copies of one file would be
+            let e = check_segments(&[bad.clone(), bad.clone()]).unwrap_err();
+            assert_eq!(e.to_string(), says);
+            // and after a sound segment: still the bad one's fault, not a split's
+            let sound = run(Some((0, 2, "p")), 0, 1, 1);
+            let e = check_segments(&[sound, bad]).unwrap_err();
+            assert_eq!(e.to_string(), says);
+        }
     }
 
     #[test]
