@@ -110,7 +110,7 @@ fn dns_label(name: &str) -> String {
             out.push('-');
         }
     }
-    let out: String = out.trim_matches('-').chars().take(40).collect();
+    let out: String = out.trim_matches('-').chars().take(NAME_MAX).collect();
     let out = out.trim_end_matches('-');
     if out.is_empty() {
         "gatebench".to_owned()
@@ -404,11 +404,71 @@ fn render(
     Ok(out)
 }
 
+/// Whether `name` is an RFC 1123 DNS label, as Kubernetes wants a namespace: at
+/// most 63 lowercase letters, digits and `-`, starting and ending with a letter or
+/// digit.
+fn is_dns_label(name: &str) -> bool {
+    let edge = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    name.len() <= 63
+        && edge(name.chars().next())
+        && edge(name.chars().last())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+}
+
+/// The longest `--name`: the names made from a scenario's are cut to this too,
+/// leaving room for what Kubernetes appends to a Job's name for its pods, and
+/// for `-scenario`, `-mocks` and `-admin`.
+const NAME_MAX: usize = 40;
+
+/// Refuses, by flag, what would make manifests Kubernetes rejects or pods that fail,
+/// before anything is printed: manifests piped into `kubectl apply` are applied as
+/// they are, and a pod's failure shows only in its log.
+fn check_flags(args: &K8sArgs) -> anyhow::Result<()> {
+    if let Some(ns) = &args.namespace
+        && !is_dns_label(ns)
+    {
+        anyhow::bail!(
+            "--namespace `{ns}` is not a Kubernetes namespace name: at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit"
+        );
+    }
+    if let Some(name) = &args.name
+        && !(is_dns_label(name)
+            && name.len() <= NAME_MAX
+            && name.starts_with(|c: char| c.is_ascii_lowercase()))
+    {
+        // a Service's name must start with a letter, and the mocks' is `NAME-mocks`
+        anyhow::bail!(
+            "--name `{name}` is not a name the Job and the objects named after it can take: at most {NAME_MAX} lowercase letters, digits and '-', starting with a letter and ending with a letter or digit"
+        );
+    }
+    if args.image.trim().is_empty() || args.image.contains(char::is_whitespace) {
+        anyhow::bail!(
+            "--image `{}` is not a container image reference (e.g. registry.example.com/gatebench:1)",
+            args.image
+        );
+    }
+    if let Some(target) = &args.target {
+        check_target(target)?;
+    }
+    if let Some(d) = &args.duration {
+        // `run --duration 0s` ignores the override and runs the file's own length:
+        // refused here rather than passed on to mean something else in the pods
+        crate::parse_positive_duration(d).map_err(|e| anyhow::anyhow!("--duration {d}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// Refuses a `--target` that `gatebench run --target` would refuse in every pod,
+/// with the parser the runs use.
+fn check_target(target: &str) -> anyhow::Result<()> {
+    gatebench_driver::targets::check_base(target).map_err(|e| anyhow::anyhow!("--target: {e}"))
+}
+
 /// Runs `gatebench k8s`: the manifests on stdout.
 pub fn k8s(args: K8sArgs) -> anyhow::Result<ExitCode> {
-    if let Some(d) = &args.duration {
-        crate::parse_duration(d).map_err(|e| anyhow::anyhow!("--duration {d}: {e}"))?;
-    }
+    check_flags(&args)?;
     if let (Some(suite), Some(check)) = (&args.suite, &args.check) {
         return k8s_check(&args, suite, check);
     }
@@ -480,6 +540,16 @@ mod tests {
         );
         assert_eq!(dns_label("--"), "gatebench");
         assert!(dns_label(&"x".repeat(100)).len() <= 40);
+    }
+
+    #[test]
+    fn namespaces_are_dns_labels() {
+        for good in ["a", "load", "load-2", "0", &"x".repeat(63)] {
+            assert!(is_dns_label(good), "{good}");
+        }
+        for bad in ["", "a b", "Load", "-a", "a-", "a.b", "a_b", &"x".repeat(64)] {
+            assert!(!is_dns_label(bad), "{bad}");
+        }
     }
 
     #[test]

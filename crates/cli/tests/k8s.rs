@@ -227,6 +227,76 @@ fn bad_requests_are_refused() {
 }
 
 #[test]
+fn flags_kubernetes_or_the_pods_would_reject_are_refused_before_any_yaml() {
+    let long = "a".repeat(41);
+    for (flag, value, says) in [
+        (
+            "--namespace",
+            "a b",
+            "--namespace `a b` is not a Kubernetes namespace name",
+        ),
+        ("--namespace", "Load", "--namespace `Load`"),
+        ("--namespace", "load-", "--namespace `load-`"),
+        (
+            "--image",
+            "",
+            "--image `` is not a container image reference",
+        ),
+        ("--image", "gatebench 1", "--image `gatebench 1`"),
+        ("--target", "", "--target: `` is not a valid base URL"),
+        (
+            "--target",
+            "http://x:99999",
+            "--target: `http://x:99999` is not a valid base URL: `99999` is not a port (1 to 65535)",
+        ),
+        (
+            "--target",
+            "gateway:8700",
+            "--target: `gateway:8700` is not a valid base URL",
+        ),
+        ("--duration", "0s", "--duration 0s: must be above zero"),
+        ("--name", "a b", "--name `a b` is not a name"),
+        ("--name", "9lives", "--name `9lives`"),
+        ("--name", &long, "at most 40"),
+    ] {
+        let o = k8s(&["scenarios/light.toml", "--parallelism", "2", flag, value]);
+        assert_eq!(o.status.code(), Some(2), "{flag} {value:?}: {}", text(&o));
+        assert!(o.stdout.is_empty(), "{flag} {value:?}: {}", text(&o));
+        assert!(text(&o).contains(says), "{flag} {value:?}: {}", text(&o));
+    }
+    // a suite check's Job takes the same flags
+    let o = k8s(&[
+        "--suite",
+        "focused",
+        "--check",
+        "concurrent_handling",
+        "--parallelism",
+        "2",
+        "--namespace",
+        "a b",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(o.stdout.is_empty(), "{}", text(&o));
+    // names that are fine pass as they are
+    let o = k8s(&[
+        "scenarios/light.toml",
+        "--parallelism",
+        "2",
+        "--namespace",
+        "load-2",
+        "--name",
+        "story-mix-2",
+        "--duration",
+        "30s",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let docs = documents(&String::from_utf8(o.stdout).unwrap());
+    let job = docs.last().unwrap();
+    assert_eq!(job["metadata"]["name"], "story-mix-2");
+    assert_eq!(job["metadata"]["namespace"], "load-2");
+}
+
+#[test]
 #[ignore = "needs the PyPI package kubernetes-validate"]
 fn manifests_validate_against_the_kubernetes_schemas() {
     let dir = temp_dir("validate");

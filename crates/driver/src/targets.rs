@@ -176,6 +176,13 @@ pub(crate) fn parse_base(url: &str) -> Result<Base, TargetError> {
     })
 }
 
+/// Checks a base URL the way a run does before it resolves it (scheme, host, a
+/// port from 1 to 65535, no query), for commands that pass one on to runs
+/// elsewhere, such as `gatebench k8s --target`.
+pub fn check_base(url: &str) -> Result<(), TargetError> {
+    parse_base(url).map(drop)
+}
+
 /// Parses and resolves a base URL.
 pub(crate) async fn resolve(url: &str, trust: &Trust) -> Result<Endpoint, TargetError> {
     let Base {
