@@ -57,6 +57,10 @@ pub enum MergeError {
     /// Runs at different time scales measure different delays.
     #[error("the runs ran at different time scales ({} and {})", scale(*.0), scale(*.1))]
     TimeScale(Option<f64>, Option<f64>),
+    /// The costs of one request add past what a `Decimal` holds (about 7.9e28
+    /// USD): no run spends that, so a file is corrupt.
+    #[error("the costs of `{0}` add past 7.9e28 USD: a corrupt results file")]
+    CostOverflow(String),
     /// A length of time no run has: negative, or past what a `Duration` holds. No
     /// run writes one, so the file is corrupt.
     #[error(
@@ -209,7 +213,9 @@ pub fn merge(runs: &[RunResults]) -> Result<RunResults, MergeError> {
                     if existing.kind != r.kind || existing.scenario != r.scenario {
                         return Err(MergeError::Conflict(r.name));
                     }
-                    existing.merge(&r);
+                    existing
+                        .merge(&r)
+                        .ok_or_else(|| MergeError::CostOverflow(r.name.clone()))?;
                 }
                 None => {
                     merged.insert(r.name.clone(), r);

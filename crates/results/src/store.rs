@@ -153,8 +153,11 @@ impl RequestStats {
             .map_or(0, |o| o.count)
     }
 
-    /// Adds another run's stats of the same request.
-    pub fn merge(&mut self, other: &RequestStats) {
+    /// Adds another run's stats of the same request; `None` if the costs' sum
+    /// passes what a `Decimal` holds (about 7.9e28 USD: only a corrupt file).
+    #[must_use]
+    pub fn merge(&mut self, other: &RequestStats) -> Option<()> {
+        let cost_usd = self.cost_usd.checked_add(other.cost_usd)?;
         for (outcome, stats) in &other.outcomes {
             self.outcomes.entry(*outcome).or_default().merge(stats);
         }
@@ -174,7 +177,7 @@ impl RequestStats {
         self.cache.bypass += other.cache.bypass;
         self.cache.other += other.cache.other;
         self.similarity.merge(&other.similarity);
-        self.cost_usd += other.cost_usd;
+        self.cost_usd = cost_usd;
         self.cost_max = self.cost_max.max(other.cost_max);
         self.cost_responses += other.cost_responses;
         for (p, n) in &other.providers {
@@ -184,6 +187,7 @@ impl RequestStats {
         for (name, h) in &other.server_timing {
             self.server_timing.entry(name.clone()).or_default().merge(h);
         }
+        Some(())
     }
 }
 
@@ -232,5 +236,27 @@ impl Store {
     /// A request's stats by name.
     pub fn request(&self, name: &str) -> Option<&RequestStats> {
         self.requests.iter().find(|r| r.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Costs that add past a `Decimal` (only a corrupt file has them) are refused
+    /// before anything of the other run is added, instead of a panic.
+    #[test]
+    fn costs_that_add_past_a_decimal_are_refused_whole() {
+        let stats = |cost: Decimal, dropped: u64| RequestStats {
+            cost_usd: cost,
+            dropped,
+            ..RequestStats::default()
+        };
+        let mut sum = stats(Decimal::new(25, 2), 1);
+        assert_eq!(sum.merge(&stats(Decimal::new(5, 2), 2)), Some(()));
+        assert_eq!((sum.cost_usd, sum.dropped), (Decimal::new(30, 2), 3));
+        let mut full = stats(Decimal::MAX, 1);
+        assert_eq!(full.merge(&stats(Decimal::ONE, 2)), None);
+        assert_eq!((full.cost_usd, full.dropped), (Decimal::MAX, 1));
     }
 }
