@@ -4,7 +4,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::SystemTime;
 
 use anyhow::Context as _;
 use gatebench_driver::Segment;
@@ -156,19 +155,8 @@ fn tolerance(text: &str) -> Result<f64, String> {
 }
 
 fn default_out(suite: &str) -> PathBuf {
-    let stamp: String = humantime::format_rfc3339_seconds(SystemTime::now())
-        .to_string()
-        .chars()
-        .filter(|c| c.is_ascii_digit() || *c == 'T')
-        .collect::<String>()
-        .replace('T', "-");
-    let name: String = suite
-        .rsplit('/')
-        .next()
-        .unwrap_or(suite)
-        .trim_end_matches(".toml")
-        .to_owned();
-    Path::new("reports").join(format!("{name}-{stamp}"))
+    let name = suite.rsplit('/').next().unwrap_or(suite);
+    crate::run::default_out(name.trim_end_matches(".toml"))
 }
 
 pub async fn suite(args: SuiteArgs) -> anyhow::Result<ExitCode> {
@@ -222,23 +210,20 @@ pub async fn suite(args: SuiteArgs) -> anyhow::Result<ExitCode> {
     // a baseline that cannot be compared is found out before the suite runs
     let baseline = match &args.baseline {
         None => None,
-        Some(name) => {
-            let runs = BaselineStore::open(&args.db).and_then(|store| store.load_runs(name));
-            match runs {
-                Ok(runs) if runs[0].suite != file.name => {
-                    eprintln!(
-                        "error: baseline `{name}` is a `{}` suite and this run is `{}`: only runs of one suite compare (save a `{}` baseline first)",
-                        runs[0].suite, file.name, file.name
-                    );
-                    return Ok(ExitCode::from(2));
-                }
-                Ok(runs) => Some((name.clone(), runs)),
-                Err(error) => {
-                    eprintln!("error: {error}");
-                    return Ok(ExitCode::from(2));
-                }
+        Some(name) => match load_baseline(&args.db, name) {
+            Ok(runs) if runs[0].suite != file.name => {
+                eprintln!(
+                    "error: baseline `{name}` is a `{}` suite and this run is `{}`: only runs of one suite compare (save a `{}` baseline first)",
+                    runs[0].suite, file.name, file.name
+                );
+                return Ok(ExitCode::from(2));
             }
-        }
+            Ok(runs) => Some((name.clone(), runs)),
+            Err(error) => {
+                eprintln!("error: {}", crate::error_text(&error));
+                return Ok(ExitCode::from(2));
+            }
+        },
     };
     let out = args.out.clone().unwrap_or_else(|| default_out(&args.suite));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
@@ -320,10 +305,63 @@ fn judge_against(
     Ok(comparison)
 }
 
+/// A database that does not exist, said as such: opening one to read from it would
+/// create it (and its folder), so a mistyped `--db` would leave an empty database
+/// behind and report every baseline as missing from it.
+fn no_database(db: &Path, name: Option<&str>) -> String {
+    let what = name.map_or_else(String::new, |n| format!("no baseline named `{n}`: "));
+    format!(
+        "{what}there is no baseline database at {} (`gatebench baseline save` creates one)",
+        db.display()
+    )
+}
+
+/// Opens the baselines database at `db` to read it, without creating it; `name` is
+/// the baseline wanted, for the message when there is no database.
+fn open_existing(db: &Path, name: Option<&str>) -> anyhow::Result<BaselineStore> {
+    let exists = db
+        .try_exists()
+        .with_context(|| format!("reading {}", db.display()))?;
+    anyhow::ensure!(exists, no_database(db, name));
+    Ok(BaselineStore::open(db)?)
+}
+
+/// The runs of baseline `name` in the database at `db`, which must exist.
+fn load_baseline(db: &Path, name: &str) -> anyhow::Result<Vec<SuiteReport>> {
+    Ok(open_existing(db, Some(name))?.load_runs(name)?)
+}
+
+/// The first report folder given twice, as given both times. Folders are compared
+/// resolved (`.`, `..`, links), as one run saved twice would count twice in the
+/// spread a figure must leave to be a regression.
+fn repeated_dir(dirs: &[PathBuf]) -> Option<(&Path, &Path)> {
+    let mut seen = std::collections::BTreeMap::new();
+    dirs.iter().find_map(|dir| {
+        let resolved = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.clone());
+        seen.insert(resolved, dir.as_path())
+            .map(|first| (first, dir.as_path()))
+    })
+}
+
 pub async fn baseline(args: BaselineArgs) -> anyhow::Result<ExitCode> {
-    let store = BaselineStore::open(&args.db)?;
     match args.action {
         BaselineAction::Save { report_dirs, name } => {
+            if let Some((first, again)) = repeated_dir(&report_dirs) {
+                let named = if first == again {
+                    format!("report folder {} is given twice", first.display())
+                } else {
+                    format!(
+                        "report folder {} is given twice (also as {})",
+                        first.display(),
+                        again.display()
+                    )
+                };
+                eprintln!(
+                    "error: {named}: each run counts once in a baseline, or its noise range is built from the same figures twice"
+                );
+                return Ok(ExitCode::from(2));
+            }
+            let store = BaselineStore::open(&args.db)?;
             let info = store.save_dirs(&name, &report_dirs)?;
             let runs = match info.runs {
                 1 => String::new(),
@@ -334,9 +372,17 @@ pub async fn baseline(args: BaselineArgs) -> anyhow::Result<ExitCode> {
                 info.name, info.suite, info.verdict, info.checks_passed, info.checks_total
             );
         }
-        BaselineAction::List => print!("{}", list_text(&store.list()?)),
+        BaselineAction::List => {
+            // no database is no baseline saved, and listing does not create one
+            let saved = if args.db.try_exists()? {
+                BaselineStore::open(&args.db)?.list()?
+            } else {
+                Vec::new()
+            };
+            print!("{}", list_text(&saved));
+        }
         BaselineAction::Delete { name } => {
-            store.delete(&name)?;
+            open_existing(&args.db, Some(&name))?.delete(&name)?;
             println!("deleted baseline {name}");
         }
     }
@@ -345,8 +391,7 @@ pub async fn baseline(args: BaselineArgs) -> anyhow::Result<ExitCode> {
 
 pub async fn compare_cmd(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let report = read_report_dir(&args.report_dir)?;
-    let store = BaselineStore::open(&args.db)?;
-    let runs = store.load_runs(&args.baseline)?;
+    let runs = load_baseline(&args.db, &args.baseline)?;
     let comparison = match compare_runs(&report, &runs, args.tolerance) {
         Ok(c) => c,
         Err(mismatch) => {

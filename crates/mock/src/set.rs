@@ -71,7 +71,7 @@ pub fn check_time_scale(scale: f64) -> Result<f64, String> {
         Ok(scale)
     } else {
         Err(format!(
-            "{scale} is not a time scale: 0 (no delays) or a number from {MIN_TIME_SCALE} to {MAX_TIME_SCALE} (1 = real time)"
+            "{scale:?} is not a time scale: 0 (no delays) or a number from {MIN_TIME_SCALE} to {MAX_TIME_SCALE} (1 = real time)"
         ))
     }
 }

@@ -23,7 +23,10 @@
 //! server_error = 0.05
 //! ```
 //!
-//! Unknown keys are errors naming the file, line and key. The built-in suites
+//! Unknown keys, and values the embedded stack could not run with (a time scale
+//! `--time-scale` would refuse, a cache threshold outside 0 to 1, an upstream
+//! concurrency of 0, a provider the stack does not have), are errors naming the
+//! file, line and key. The built-in suites
 //! (`focused`, `comprehensive`, `conformance`) are compiled into the binary; a path
 //! names any file.
 
@@ -32,6 +35,8 @@ use std::path::{Path, PathBuf};
 
 use gatebench_report::Severity;
 use serde::Deserialize;
+
+mod checked;
 
 /// A suite file.
 #[derive(Clone, Debug, Deserialize)]
@@ -45,8 +50,9 @@ pub struct SuiteFile {
     /// Seed of every draw (the command line can override it).
     #[serde(default = "default_seed")]
     pub seed: u64,
-    /// Mock delays multiplied by this on the embedded stack.
-    #[serde(default = "one")]
+    /// Mock delays multiplied by this on the embedded stack: 0, or from 0.001 to
+    /// 1000, as `--time-scale`.
+    #[serde(default = "one", deserialize_with = "checked::time_scale")]
     pub time_scale: f64,
     /// What the resource monitor watches and judges in every run of the suite,
     /// instead of each scenario's own `[resources]` (same keys).
@@ -244,21 +250,22 @@ pub struct Pattern {
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StackTweaks {
-    /// Upstream concurrency by provider name.
-    #[serde(default)]
+    /// Upstream concurrency by provider name (at least 1).
+    #[serde(default, deserialize_with = "checked::concurrency")]
     pub concurrency: BTreeMap<String, usize>,
     /// Queue capacity by provider name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "checked::queue_capacity")]
     pub queue_capacity: BTreeMap<String, usize>,
-    /// The gateway's cache threshold.
-    #[serde(default)]
+    /// The gateway's cache threshold, a similarity from 0 to 1.
+    #[serde(default, deserialize_with = "checked::cache_threshold")]
     pub cache_threshold: Option<f32>,
     /// Extra chat models the OpenAI mock serves (e.g. a fine-tuned model no price
     /// file knows).
     #[serde(default)]
     pub extra_models: Vec<String>,
-    /// Mock delays multiplied by this for this check (default: the suite's).
-    #[serde(default)]
+    /// Mock delays multiplied by this for this check (default: the suite's), under
+    /// the suite's rule.
+    #[serde(default, deserialize_with = "checked::optional_time_scale")]
     pub time_scale: Option<f64>,
 }
 
@@ -392,9 +399,6 @@ impl SuiteFile {
             check: check.to_owned(),
             message,
         };
-        if !(self.time_scale >= 0.0 && self.time_scale.is_finite()) {
-            return Err(invalid("-", "time_scale must be a number ≥ 0".into()));
-        }
         if let Some(Err((key, message))) = self.resources.as_ref().map(|r| r.check()) {
             return Err(invalid("-", format!("resources.{key}: {message}")));
         }
@@ -673,6 +677,111 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("does not apply to a Cost check"), "{error}");
+    }
+
+    /// A one-check suite with `top` among the suite's keys and `stack` as the
+    /// check's `[check.stack]` table, parsed; the table starts on line 8.
+    fn with_stack(top: &str, stack: &str) -> Result<SuiteFile, String> {
+        let text = format!(
+            "name = \"x\"\n{top}\n[[check]]\nname = \"c\"\nseverity = \"major\"\nkind = \"cost\"\nscenario = \"s.toml\"\n[check.stack]\n{stack}\n"
+        );
+        SuiteFile::parse(&text, "my.toml", Path::new(".")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn time_scales_follow_the_rule_of_the_flag() {
+        for good in ["0", "0.0", "0.001", "0.1", "1", "1000"] {
+            let top = with_stack(&format!("time_scale = {good}"), "").unwrap();
+            assert_eq!(top.time_scale, good.parse::<f64>().unwrap());
+            let check = with_stack("", &format!("time_scale = {good}")).unwrap();
+            assert_eq!(
+                check.checks[0].stack.time_scale,
+                Some(good.parse::<f64>().unwrap())
+            );
+        }
+        // 1e300 hangs the mocks; 1e-300 makes real-time equivalents absurd
+        for bad in ["1e300", "1e-300", "-5", "nan", "inf", "0.0009", "1000.5"] {
+            let top = with_stack(&format!("time_scale = {bad}"), "").unwrap_err();
+            assert!(
+                top.starts_with("my.toml: ")
+                    && top.contains("line 2")
+                    && top.contains("time_scale: ")
+                    && top.contains("not a time scale"),
+                "{bad}: {top}"
+            );
+            let check = with_stack("", &format!("time_scale = {bad}")).unwrap_err();
+            assert!(
+                check.starts_with("my.toml: ")
+                    && check.contains("line 9")
+                    && check.contains("stack.time_scale: ")
+                    && check.contains("not a time scale"),
+                "{bad}: {check}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_cache_threshold_is_a_similarity() {
+        for good in ["0", "0.5", "1.0"] {
+            let file = with_stack("", &format!("cache_threshold = {good}")).unwrap();
+            assert_eq!(
+                file.checks[0].stack.cache_threshold,
+                Some(good.parse::<f32>().unwrap())
+            );
+        }
+        for bad in ["nan", "-nan", "inf", "-0.1", "1.5"] {
+            let error = with_stack("", &format!("cache_threshold = {bad}")).unwrap_err();
+            assert!(
+                error.starts_with("my.toml: ")
+                    && error.contains("line 9")
+                    && error.contains("stack.cache_threshold: "),
+                "{bad}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_upstream_without_slots_is_refused_when_read() {
+        let file = with_stack("", "concurrency = { openai = 1, deepseek = 4 }").unwrap();
+        assert_eq!(file.checks[0].stack.concurrency["openai"], 1);
+        for table in [
+            "concurrency = { openai = 0 }",
+            "concurrency = { openai = 4, deepseek = 0 }",
+        ] {
+            let error = with_stack("", table).unwrap_err();
+            assert!(
+                error.starts_with("my.toml: ")
+                    && error.contains("line 9")
+                    && error.contains("stack.concurrency.")
+                    && error.contains("at least 1"),
+                "{table}: {error}"
+            );
+        }
+        let nested = with_stack("", "[check.stack.concurrency]\nopenai = 0").unwrap_err();
+        assert!(
+            nested.contains("stack.concurrency.openai") && nested.contains("line "),
+            "{nested}"
+        );
+        // an empty queue is a setting (every request overflows), not a mistake
+        let file = with_stack("", "queue_capacity = { openai = 0 }").unwrap();
+        assert_eq!(file.checks[0].stack.queue_capacity["openai"], 0);
+    }
+
+    #[test]
+    fn stack_tables_name_providers_the_stack_has() {
+        for (table, key) in [
+            ("concurrency = { opnai = 4 }", "stack.concurrency.opnai"),
+            (
+                "queue_capacity = { anthropic = 8 }",
+                "stack.queue_capacity.anthropic",
+            ),
+        ] {
+            let error = with_stack("", table).unwrap_err();
+            assert!(
+                error.contains("line 9") && error.contains(key) && error.contains("openai"),
+                "{table}: {error}"
+            );
+        }
     }
 
     #[test]
