@@ -9,6 +9,21 @@ use toml::Spanned;
 use super::error::{Locator, ScenarioError};
 use super::raw::RawRequest;
 
+/// The least weight above zero a request may have in a mix.
+pub const MIN_WEIGHT: f64 = 1e-6;
+/// The most weight a request may have in a mix.
+pub const MAX_WEIGHT: f64 = 1e6;
+
+/// Headers the driver writes for each request, from its body and its connection:
+/// one of a file's own would contradict them (a fixed `content-length` made every
+/// request a 400).
+const FRAMING_HEADERS: [http::HeaderName; 4] = [
+    http::header::CONTENT_LENGTH,
+    http::header::TRANSFER_ENCODING,
+    http::header::CONNECTION,
+    http::header::UPGRADE,
+];
+
 /// What a request calls.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -221,8 +236,23 @@ pub(crate) fn check(
         }
     }
     let weight = r.weight.unwrap_or(1.0);
-    if !(weight.is_finite() && weight >= 0.0) {
-        return Err(err("weight", format!("must be a number ≥ 0, got {weight}")));
+    // weights are relative: far outside this range their sum overflows (1e308
+    // twice is infinite) or loses the small ones (a subnormal weight drew a request
+    // of weight 0), and no mix needs a ratio above 10^12 between two requests
+    if !(weight == 0.0 || (MIN_WEIGHT..=MAX_WEIGHT).contains(&weight)) {
+        return Err(err(
+            "weight",
+            format!("must be 0 or from {MIN_WEIGHT} to {MAX_WEIGHT}, got {weight}"),
+        ));
+    }
+    if let Some(t) = r.temperature
+        && !t.is_finite()
+    {
+        // JSON has no NaN or infinity: it would be sent as null
+        return Err(err(
+            "temperature",
+            format!("must be a finite number, got {t}"),
+        ));
     }
     let zipf = r.zipf.unwrap_or(1.0);
     if !(zipf.is_finite() && zipf >= 0.0) {
@@ -274,10 +304,18 @@ pub(crate) fn check(
         None => None,
     };
     for (name, value) in &r.headers {
-        if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+        let Ok(header) = http::HeaderName::from_bytes(name.as_bytes()) else {
             return Err(err(
                 "headers",
                 format!("`{name}` is not a valid header name"),
+            ));
+        };
+        if FRAMING_HEADERS.contains(&header) {
+            return Err(err(
+                "headers",
+                format!(
+                    "`{name}` is set by the driver for each request (it frames the body or the connection)"
+                ),
             ));
         }
         if http::HeaderValue::from_str(value).is_err() {

@@ -491,3 +491,49 @@ fn vus_beyond_what_a_driver_holds_and_no_time_to_iterate_are_refused() {
     let most = base("executor = \"constant-vus\"\nvus = 1000000\nduration = \"1s\"");
     assert!(parse(&most).is_ok());
 }
+
+/// Request values the driver could not send as written are refused at their key:
+/// weights whose sum overflows or whose small ones vanish, a temperature JSON has
+/// no number for, and a header the driver writes itself.
+#[test]
+fn request_values_the_driver_cannot_send_as_written_are_refused() {
+    let base = |req: &str| {
+        format!(
+            "[load]\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"1s\"\n[[requests]]\nname = \"a\"\nkind = \"http\"\npath = \"/\"\n{req}\n"
+        )
+    };
+    for weight in ["1e308", "1e-320", "-1", "nan"] {
+        let shown = fails_at(
+            &base(&format!("weight = {weight}")),
+            9,
+            "requests[0].weight",
+        );
+        assert!(
+            shown.contains("must be 0 or from 0.000001 to 1000000"),
+            "{shown}"
+        );
+    }
+    for good in ["0.000001", "70", "1000000"] {
+        assert!(parse(&base(&format!("weight = {good}"))).is_ok(), "{good}");
+    }
+    let chat = |extra: &str| {
+        format!(
+            "[load]\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"1s\"\n[[requests]]\nname = \"a\"\nkind = \"chat\"\nprompts = \"prompts/mini.toml\"\n{extra}\n"
+        )
+    };
+    fails_at(&chat("temperature = nan"), 9, "requests[0].temperature");
+    for header in [
+        "content-length",
+        "Transfer-Encoding",
+        "connection",
+        "upgrade",
+    ] {
+        let shown = fails_at(
+            &base(&format!("headers = {{ \"{header}\" = \"5\" }}")),
+            9,
+            "requests[0].headers",
+        );
+        assert!(shown.contains("is set by the driver"), "{shown}");
+    }
+    assert!(parse(&base("headers = { \"x-team\" = \"a\" }")).is_ok());
+}
