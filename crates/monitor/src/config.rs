@@ -130,6 +130,13 @@ impl PrometheusConfig {
                 format!("`{url}` is neither an http(s) URL nor a path on the target"),
             ));
         }
+        // a full URL is parsed here, as the scraper will, so that `http://` is named
+        // at its key rather than when the monitor starts
+        if !url.starts_with('/')
+            && let Err(e) = reqwest::Url::parse(url)
+        {
+            return Err(("url".into(), format!("`{url}` is not a URL: {e}")));
+        }
         if self.series.is_empty() {
             return Err(("series".into(), "name at least one series".into()));
         }
@@ -207,5 +214,10 @@ mod tests {
         assert_eq!(c.check().unwrap_err().0, "prometheus.thresholds.\"down\"");
         let c = parse("prometheus = { url = \"ftp://x\", series = [\"up\"] }").unwrap();
         assert_eq!(c.check().unwrap_err().0, "prometheus.url");
+        // a URL with no host is named at its key, not when the monitor starts
+        let c = parse("prometheus = { url = \"http://\", series = [\"up\"] }").unwrap();
+        let (key, message) = c.check().unwrap_err();
+        assert_eq!(key, "prometheus.url");
+        assert!(message.contains("is not a URL"), "{message}");
     }
 }
