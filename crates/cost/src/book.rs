@@ -6,7 +6,7 @@ use std::path::Path;
 
 use tracing::debug;
 
-use crate::load::{PricingError, Site, check_price, parse_file};
+use crate::load::{PricingError, Site, parse_file};
 use crate::price::{FallbackPrice, Price, UnitPrices};
 
 /// The price files shipped in the repository's `pricing/` folder, by file name.
@@ -127,23 +127,7 @@ impl PriceBook {
     /// Replaces the fallback price for unknown models. Refuses a negative or
     /// over-precise figure.
     pub fn with_fallback(mut self, fallback: FallbackPrice) -> Result<PriceBook, PricingError> {
-        let fields = [
-            ("input_per_million", fallback.input_per_million),
-            (
-                "cached_input_per_million",
-                fallback.cached_input_per_million,
-            ),
-            ("output_per_million", fallback.output_per_million),
-            ("per_thousand_characters", fallback.per_thousand_characters),
-            ("per_request", fallback.per_request),
-        ];
-        for (field, value) in fields {
-            check_price(value).map_err(|reason| PricingError::BadFallback {
-                field,
-                value,
-                reason,
-            })?;
-        }
+        fallback.check()?;
         let normalized = |d: rust_decimal::Decimal| d.normalize();
         self.fallback = FallbackPrice {
             input_per_million: normalized(fallback.input_per_million),

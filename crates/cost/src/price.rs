@@ -6,6 +6,8 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::load::{PricingError, check_price};
+
 /// The kind of a billable call, which decides the units it is billed in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -137,6 +139,27 @@ impl Default for FallbackPrice {
 }
 
 impl FallbackPrice {
+    /// Checks every unit price: none may be negative or have more decimal places
+    /// than the cost maths keeps exact. The error names the field at fault, so a
+    /// configuration file can point at its line.
+    pub fn check(&self) -> Result<(), PricingError> {
+        let fields = [
+            ("input_per_million", self.input_per_million),
+            ("cached_input_per_million", self.cached_input_per_million),
+            ("output_per_million", self.output_per_million),
+            ("per_thousand_characters", self.per_thousand_characters),
+            ("per_request", self.per_request),
+        ];
+        for (field, value) in fields {
+            check_price(value).map_err(|reason| PricingError::BadFallback {
+                field,
+                value,
+                reason,
+            })?;
+        }
+        Ok(())
+    }
+
     /// The fallback as unit prices, all set.
     pub fn units(&self) -> UnitPrices {
         UnitPrices {

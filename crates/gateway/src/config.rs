@@ -5,7 +5,6 @@
 //! `scenarios/gateway/demo.toml` is the configuration `gatebench up` uses when none
 //! is given, and documents every key.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 
@@ -15,6 +14,10 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use gatebench_distr::serde_duration;
+
+mod validate;
+
+pub use validate::{EMBEDDING_MODELS, MAX_ATTEMPTS, MAX_FAILURE_THRESHOLD, MIN_DIMENSIONS};
 
 /// The whole configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -84,6 +87,16 @@ pub enum ProviderKind {
 }
 
 impl ProviderKind {
+    /// The name the configuration file uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Openai => "openai",
+            ProviderKind::Elevenlabs => "elevenlabs",
+            ProviderKind::Personality => "personality",
+            ProviderKind::Webvtt => "webvtt",
+        }
+    }
+
     /// What a health probe asks for: a cheap GET that the provider never bills.
     pub fn probe_path(self) -> &'static str {
         match self {
@@ -117,7 +130,8 @@ pub struct ProviderConfig {
     /// route's fallbacks, and is answered 429 (`queue_full`) when they are full too.
     #[serde(default = "default_queue_capacity")]
     pub queue_capacity: usize,
-    /// Timeout of one attempt (for streams: the longest silence between chunks).
+    /// Timeout of one attempt (for streams: the longest silence between chunks);
+    /// above zero, or every attempt would time out.
     #[serde(default = "default_timeout", with = "serde_duration")]
     pub timeout: Duration,
     /// Timeout to connect.
@@ -168,12 +182,9 @@ pub struct FallbackConfig {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EmbedderSource {
-    /// The gatebench embedder, in-process (free, microseconds).
+    /// The gatebench embedder, in-process (free, microseconds): the only one.
     #[default]
     Local,
-    /// The upstream `/v1/embeddings` of the provider serving `embedding_model`
-    /// (its calls are billed to the tenant in the ledger).
-    Upstream,
 }
 
 /// Cache settings.
@@ -189,11 +200,14 @@ pub struct CacheSettings {
     pub ttl: Duration,
     /// Entries kept per cache (chat; embeddings and TTS each have their own).
     pub max_entries: u64,
-    /// Where query embeddings come from.
+    /// Where query embeddings come from (`local`, the only one).
     pub embedder: EmbedderSource,
-    /// Embedding model (name for the local embedder's salt, or the upstream model).
+    /// The embedding model the local embedder imitates, one of [`EMBEDDING_MODELS`]:
+    /// its name salts the vectors, as the OpenAI mock's for that model, and a suite
+    /// sweeps the catalogs with it.
     pub embedding_model: String,
-    /// Dimensions of the query embeddings.
+    /// Dimensions of the query embeddings, from [`MIN_DIMENSIONS`] to the model's
+    /// own: fewer let unrelated prompts share cached answers.
     pub dimensions: usize,
 }
 
@@ -215,7 +229,8 @@ impl Default for CacheSettings {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetrySettings {
-    /// Attempts per provider, the first included.
+    /// Attempts per provider, the first included; at most [`MAX_ATTEMPTS`], so
+    /// that a provider that keeps failing cannot hold a request without end.
     pub max_attempts: u32,
     /// Backoff base: attempt n waits a random time in [0, base × 2^n] ("full jitter").
     #[serde(with = "serde_duration")]
@@ -261,7 +276,8 @@ impl Default for QueueSettings {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HealthSettings {
-    /// Consecutive failed attempts that open the circuit.
+    /// Consecutive failed attempts that open the circuit, from 1 to
+    /// [`MAX_FAILURE_THRESHOLD`]: a circuit that never opens protects nothing.
     pub failure_threshold: u32,
     /// How long an open circuit waits before letting a trial request through.
     #[serde(with = "serde_duration")]
@@ -379,120 +395,6 @@ impl GatewayConfig {
             .iter()
             .flat_map(|t| &t.keys)
             .any(|k| k.ends_with("-dev") && k.starts_with("gb-"))
-    }
-
-    /// Checks what parsing cannot: the key at fault (a path like
-    /// `provider[1].concurrency`, as the file spells it) and what is wrong with it.
-    fn validate(&self) -> Result<(), (String, String)> {
-        let fail = |key: String, message: String| Err((key, message));
-        let mut ids = BTreeSet::new();
-        let mut keys = BTreeSet::new();
-        for (i, tenant) in self.tenants.iter().enumerate() {
-            let at = |field: &str| format!("tenant[{i}].{field}");
-            if !ids.insert(&tenant.id) {
-                return fail(at("id"), format!("tenant `{}` is defined twice", tenant.id));
-            }
-            if tenant.keys.is_empty() {
-                return fail(at("keys"), format!("tenant `{}` has no keys", tenant.id));
-            }
-            for key in &tenant.keys {
-                if key.trim().is_empty() {
-                    return fail(
-                        at("keys"),
-                        format!("tenant `{}` has an empty key", tenant.id),
-                    );
-                }
-                if !keys.insert(key) {
-                    return fail(
-                        at("keys"),
-                        format!(
-                            "a key of tenant `{}` is also used by another tenant",
-                            tenant.id
-                        ),
-                    );
-                }
-            }
-            if tenant.budget_usd.is_some_and(|b| b.is_sign_negative()) {
-                return fail(at("budget_usd"), "a budget cannot be negative".to_owned());
-            }
-        }
-        let mut names = BTreeSet::new();
-        for (i, provider) in self.providers.iter().enumerate() {
-            let at = |field: &str| format!("provider[{i}].{field}");
-            if !names.insert(provider.name.as_str()) {
-                return fail(
-                    at("name"),
-                    format!("provider `{}` is defined twice", provider.name),
-                );
-            }
-            if !(provider.base_url.starts_with("http://")
-                || provider.base_url.starts_with("https://"))
-                || http::Uri::try_from(provider.base_url.as_str()).is_err()
-            {
-                return fail(
-                    at("base_url"),
-                    format!(
-                        "`{}` is not a URL starting with http:// or https://",
-                        provider.base_url
-                    ),
-                );
-            }
-            if provider.concurrency == 0 {
-                return fail(at("concurrency"), "must be at least 1".to_owned());
-            }
-        }
-        for (i, route) in self.routes.iter().enumerate() {
-            let targets = std::iter::once(("provider".to_owned(), route.provider.as_str())).chain(
-                route
-                    .fallbacks
-                    .iter()
-                    .enumerate()
-                    .map(|(j, f)| (format!("fallbacks[{j}].provider"), f.provider.as_str())),
-            );
-            for (field, name) in targets {
-                if !names.contains(name) {
-                    return fail(
-                        format!("route[{i}].{field}"),
-                        format!(
-                            "route `{}` names provider `{name}`, which is not defined",
-                            route.model
-                        ),
-                    );
-                }
-            }
-        }
-        if !(0.0..=1.0).contains(&self.cache.threshold) {
-            return fail(
-                "cache.threshold".to_owned(),
-                format!("{} is outside [0, 1]", self.cache.threshold),
-            );
-        }
-        if self.retry.max_attempts == 0 {
-            return fail(
-                "retry.max_attempts".to_owned(),
-                "must be at least 1".to_owned(),
-            );
-        }
-        if self.body_limit == 0 {
-            return fail(
-                "body_limit".to_owned(),
-                "must be at least 1 byte (no request could be read)".to_owned(),
-            );
-        }
-        // a gateway with either missing would refuse every request it is sent
-        if self.tenants.is_empty() {
-            return fail(
-                "tenant".to_owned(),
-                "no [[tenant]]: the gateway would accept no key".to_owned(),
-            );
-        }
-        if self.providers.is_empty() {
-            return fail(
-                "provider".to_owned(),
-                "no [[provider]]: the gateway would have nowhere to send a request".to_owned(),
-            );
-        }
-        Ok(())
     }
 }
 
