@@ -8,6 +8,11 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
+/// Steepest `slope` a profile may set. At 1000 the first request past a soft limit
+/// of one already waits a thousand times its draw; a steeper slope is a typo, and
+/// every wait it stretched would stop at the longest delay anyway.
+pub const MAX_SLOPE: f64 = 1000.0;
+
 /// Capacity of one model. Zero means no limit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -17,7 +22,7 @@ pub struct CapacityConfig {
     /// Concurrent requests beyond which new ones are refused.
     pub hard_limit: u32,
     /// How fast latency grows past the soft limit: the delay multiplier is
-    /// `1 + slope × (in_flight − soft_limit) / soft_limit`.
+    /// `1 + slope × (in_flight − soft_limit) / soft_limit`. From 0 to [`MAX_SLOPE`].
     pub slope: f64,
 }
 

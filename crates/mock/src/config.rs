@@ -9,11 +9,11 @@ use std::path::Path;
 use gatebench_distr::Delay;
 use serde::{Deserialize, Serialize};
 
-use crate::capacity::CapacityConfig;
+use crate::capacity::{CapacityConfig, MAX_SLOPE};
 use crate::core::ServiceSettings;
 use crate::elevenlabs::ElevenLabsProfile;
 use crate::faults::FaultSpec;
-use crate::openai::{MAX_CHUNK_JITTER, OpenAiProfile};
+use crate::openai::{MAX_CHUNK_JITTER, MAX_EMBEDDING_DIMENSIONS, MAX_OUTPUT_TOKENS, OpenAiProfile};
 use crate::ratelimit::RateLimitConfig;
 
 /// Settings of all four mocks.
@@ -106,6 +106,18 @@ impl Profile {
             ));
         }
         for (id, model) in &self.openai.chat_models {
+            let cap = model.max_output_tokens;
+            if cap > MAX_OUTPUT_TOKENS {
+                return Err((
+                    format!(
+                        "openai.chat_models.{}.max_output_tokens",
+                        toml_key_segment(id)
+                    ),
+                    format!(
+                        "{cap} is above {MAX_OUTPUT_TOKENS} (the mock writes every token asked for)"
+                    ),
+                ));
+            }
             let jitter = model.chunk_jitter;
             if !(0.0..=MAX_CHUNK_JITTER).contains(&jitter) {
                 return Err((
@@ -113,6 +125,18 @@ impl Profile {
                     format!(
                         "{jitter} is not a coefficient of variation from 0 to {MAX_CHUNK_JITTER}"
                     ),
+                ));
+            }
+        }
+        for (id, model) in &self.openai.embedding_models {
+            let dims = model.dimensions;
+            if !(1..=MAX_EMBEDDING_DIMENSIONS).contains(&dims) {
+                return Err((
+                    format!(
+                        "openai.embedding_models.{}.dimensions",
+                        toml_key_segment(id)
+                    ),
+                    format!("{dims} is not a vector length from 1 to {MAX_EMBEDDING_DIMENSIONS}"),
                 ));
             }
         }
@@ -127,10 +151,14 @@ impl Profile {
                     format!("{} is above hard_limit {}", c.soft_limit, c.hard_limit),
                 ));
             }
-            if !(c.slope.is_finite() && c.slope >= 0.0) {
+            if !(0.0..=MAX_SLOPE).contains(&c.slope) {
                 return Err((
                     format!("{name}.capacity.slope"),
-                    format!("{} is not a number ≥ 0 (how fast latency grows)", c.slope),
+                    // `{:?}` writes 1e300 as such, not as 301 digits
+                    format!(
+                        "{:?} is not a number from 0 to {MAX_SLOPE} (how fast latency grows past soft_limit)",
+                        c.slope
+                    ),
                 ));
             }
             if settings.body_limit == 0 {
@@ -288,6 +316,59 @@ mod tests {
             let error = Profile::from_toml(text, "p.toml").unwrap_err().to_string();
             assert!(error.starts_with(expected), "{expected}: {error}");
         }
+    }
+
+    /// Numbers that reach a delay or an allocation are bounded: a slope of `1e300`
+    /// stretches waits past what a `Duration` holds, 4294967295 dimensions would
+    /// have one embeddings request allocate without end.
+    #[test]
+    fn sizes_and_slopes_past_their_bounds_are_refused() {
+        let embedding = |dims: &str| {
+            format!(
+                "[openai.embedding_models.e1]\ndimensions = {dims}\nbase = \"1ms\"\nper_token = \"0\"\n"
+            )
+        };
+        for (text, expected) in [
+            (
+                "[webvtt.capacity]\nsoft_limit = 1\nslope = 1e300\n".to_owned(),
+                "p.toml:3: `webvtt.capacity.slope`: 1e300 is not a number from 0 to 1000",
+            ),
+            (
+                "[openai.capacity]\nsoft_limit = 1\nslope = 1e300\n".to_owned(),
+                "p.toml:3: `openai.capacity.slope`",
+            ),
+            (
+                "[personality.capacity]\nslope = inf\n".to_owned(),
+                "p.toml:2: `personality.capacity.slope`",
+            ),
+            (
+                embedding("4294967295"),
+                "p.toml:2: `openai.embedding_models.e1.dimensions`: 4294967295 is not a vector length from 1 to 16384",
+            ),
+            (
+                embedding("0"),
+                "p.toml:2: `openai.embedding_models.e1.dimensions`",
+            ),
+            (
+                embedding("16385"),
+                "p.toml:2: `openai.embedding_models.e1.dimensions`",
+            ),
+            (
+                "[openai.chat_models.\"big-1.0\"]\ncontext_window = 8192\nmax_output_tokens = 4294967295\n"
+                    .to_owned(),
+                "p.toml:3: `openai.chat_models.\"big-1.0\".max_output_tokens`: 4294967295 is above 131072",
+            ),
+        ] {
+            let error = Profile::from_toml(&text, "p.toml").unwrap_err().to_string();
+            assert!(error.starts_with(expected), "{expected}: {error}");
+        }
+        // the bounds themselves are accepted
+        let text = format!(
+            "[elevenlabs.capacity]\nslope = 1000\n\n{}\n[openai.chat_models.big]\nmax_output_tokens = 131072\n",
+            embedding("16384")
+        );
+        let profile = Profile::from_toml(&text, "p.toml").unwrap();
+        assert_eq!(profile.openai.embedding_models["e1"].dimensions, 16_384);
     }
 
     #[test]

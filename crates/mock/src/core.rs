@@ -15,6 +15,7 @@ use gatebench_wire::books::{CallUsage, hash};
 
 use crate::books::{self, Books, Entry};
 use crate::capacity::{Capacity, CapacityConfig, LoadPermit};
+use crate::delay;
 use crate::error::{ApiError, ErrorStyle};
 use crate::faults::{FaultSpec, FaultState};
 use crate::ratelimit::{RateLimitConfig, RateLimiter};
@@ -303,16 +304,10 @@ impl RequestCtx {
     }
 
     /// `d` as this request will wait it: times the time scale and any slow-down fault
-    /// (saturating at a day: no product of bounded factors may panic a request).
+    /// (at most a day, see [`crate::delay`]).
     pub fn scaled(&self, d: Duration) -> Duration {
-        const LONGEST: Duration = Duration::from_secs(24 * 3600);
         let factor = self.inner.draws.time_scale * self.inner.draws.slow_down;
-        if factor == 0.0 {
-            Duration::ZERO
-        } else {
-            Duration::try_from_secs_f64(d.as_secs_f64() * factor)
-                .map_or(LONGEST, |d| d.min(LONGEST))
-        }
+        delay::scale(d, factor)
     }
 
     /// Waits `d`, scaled (see [`RequestCtx::scaled`]).

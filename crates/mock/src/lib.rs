@@ -15,6 +15,7 @@ pub mod capacity;
 pub mod config;
 pub mod control;
 pub mod core;
+mod delay;
 pub mod elevenlabs;
 pub mod error;
 pub mod faults;

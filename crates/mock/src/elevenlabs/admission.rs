@@ -14,6 +14,7 @@ use http::{HeaderMap, StatusCode};
 use super::ModelLatency;
 use crate::capacity::LoadPermit;
 use crate::core::{MockCore, RequestCtx};
+use crate::delay;
 use crate::error::{ApiError, retry_after_headers};
 use crate::ratelimit::{ConcurrencyPermit, Refused};
 
@@ -104,10 +105,9 @@ pub struct Pace {
 impl Pace {
     /// Draws from `latency` with `rng`.
     pub fn draw<R: rand::Rng + ?Sized>(latency: &ModelLatency, rng: &mut R, factor: f64) -> Pace {
-        let factor = factor.max(0.0);
         Pace {
-            first_byte: latency.first_byte.sample(rng).mul_f64(factor),
-            per_character: latency.per_character.sample(rng).mul_f64(factor),
+            first_byte: delay::scale(latency.first_byte.sample(rng), factor),
+            per_character: delay::scale(latency.per_character.sample(rng), factor),
         }
     }
 
@@ -120,5 +120,32 @@ impl Pace {
     pub fn generation(&self, characters: usize) -> Duration {
         self.per_character
             .saturating_mul(u32::try_from(characters).unwrap_or(u32::MAX))
+    }
+
+    /// Time to the end of an answer of `characters` characters: the first byte,
+    /// then their generation.
+    pub fn whole(&self, characters: usize) -> Duration {
+        self.first_byte.saturating_add(self.generation(characters))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng as _;
+
+    use super::*;
+    use crate::delay::LONGEST;
+    use crate::rng::MockRng;
+
+    /// A load factor too large for a `Duration` (a capacity slope of `1e300`) makes
+    /// the longest waits, not a panic.
+    #[test]
+    fn a_huge_load_factor_waits_the_longest_delay() {
+        let latency = ModelLatency::default();
+        let pace = Pace::draw(&latency, &mut MockRng::seed_from_u64(1), 1e300);
+        assert_eq!((pace.first_byte, pace.per_character), (LONGEST, LONGEST));
+        assert!(pace.whole(usize::MAX) >= LONGEST);
+        let calm = Pace::draw(&latency, &mut MockRng::seed_from_u64(1), 1.0);
+        assert!(calm.first_byte < LONGEST && calm.whole(10) > calm.first_byte);
     }
 }

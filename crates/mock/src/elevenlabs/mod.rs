@@ -239,7 +239,48 @@ pub fn router(
 
 #[cfg(test)]
 mod tests {
+    use http_body_util::BodyExt as _;
+    use tower::ServiceExt as _;
+
     use super::*;
+    use crate::capacity::CapacityConfig;
+
+    /// A capacity slope too steep for a `Duration` stretches every wait to the
+    /// longest delay: a request past the soft limit is answered, streamed or whole,
+    /// not dropped by a panicking handler.
+    #[tokio::test]
+    async fn a_steep_capacity_slope_slows_requests_without_panicking_them() {
+        let profile = ElevenLabsProfile {
+            capacity: CapacityConfig {
+                soft_limit: 1,
+                hard_limit: 0,
+                slope: 1e300,
+            },
+            ..ElevenLabsProfile::default()
+        };
+        // at this scale a day's wait takes well under a millisecond
+        let app = router(&profile, 1, 1e-9, &Control::default());
+        let post = |path: &str| {
+            let request =
+                http::Request::post(format!("/v1/text-to-speech/21m00Tcm4TlvDq8ikWAM{path}"))
+                    .header("content-type", "application/json")
+                    .body(axum::body::Body::from(
+                        r#"{"text": "Hello there, how are you?"}"#,
+                    ))
+                    .unwrap();
+            app.clone().oneshot(request)
+        };
+        // a stream holds its capacity slot until its body is read
+        let held = post("/stream").await.unwrap();
+        assert_eq!(held.status(), 200);
+        for path in ["", "/with-timestamps", "/stream", "/stream/with-timestamps"] {
+            let response = post(path).await.unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            let body = response.into_body().collect().await;
+            assert!(body.is_ok_and(|b| !b.to_bytes().is_empty()), "{path}");
+        }
+        drop(held);
+    }
 
     #[test]
     fn every_model_has_a_latency_and_a_missing_one_falls_back() {

@@ -82,10 +82,11 @@ async fn respond(prepared: Prepared, ctx: RequestCtx, kind: Kind) -> Response {
     for (i, chunk) in chunks.iter().enumerate() {
         let to = chunks.get(i + 1).map(|next| next.start_ms);
         let characters = Timeline::starting_in(&timeline.normalized, chunk.start_ms, to).len();
-        let mut delay = pace.generation(characters);
-        if i == 0 {
-            delay += pace.first_byte;
-        }
+        let delay = if i == 0 {
+            pace.whole(characters)
+        } else {
+            pace.generation(characters)
+        };
         let bytes = audio.bytes.slice(chunk.bytes.clone());
         let payload = match kind {
             Kind::Audio => bytes,

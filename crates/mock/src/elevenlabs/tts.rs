@@ -167,6 +167,5 @@ pub async fn with_timestamps(
 async fn wait_whole_generation(prepared: &Prepared, ctx: &RequestCtx) {
     let pace = prepared.pace;
     let characters = prepared.timeline.normalized.len();
-    ctx.sleep_from_received(pace.first_byte + pace.generation(characters))
-        .await;
+    ctx.sleep_from_received(pace.whole(characters)).await;
 }

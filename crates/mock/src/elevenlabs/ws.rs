@@ -320,9 +320,7 @@ impl Session {
             self.speed,
             None,
         ));
-        self.ctx
-            .sleep(pace.first_byte + pace.generation(timeline.normalized.len()))
-            .await;
+        self.ctx.sleep(pace.whole(timeline.normalized.len())).await;
         let rendered = self
             .state
             .audio

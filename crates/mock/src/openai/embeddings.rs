@@ -20,6 +20,7 @@ use super::admission::admit;
 use super::arguments;
 use super::validate::{self, invalid};
 use crate::core::{Buffered, RequestCtx};
+use crate::delay;
 use crate::error::ApiError;
 use crate::json::Json;
 use gatebench_tokens::Encoding;
@@ -70,8 +71,8 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
     });
     let base = model.base.sample(&mut ctx.rng("embedding_base"));
     let per_token = model.per_token.sample(&mut ctx.rng("embedding_per_token"));
-    let delay = base + per_token.mul_f64(total as f64);
-    ctx.sleep_from_received(delay.mul_f64(admission.factor().max(0.0)))
+    let wait = base.saturating_add(delay::scale(per_token, total as f64));
+    ctx.sleep_from_received(delay::scale(wait, admission.factor()))
         .await;
 
     let usage = EmbeddingUsage {

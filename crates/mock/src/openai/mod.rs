@@ -63,8 +63,8 @@ pub use completion::{Call, Format, Spec, Written, draw_length, write};
 pub use corpus::{Corpus, Sentence, Topic, corpus};
 pub use embeddings::{EMBEDDING_ENCODING, decode_base64, encode_base64, shorten};
 pub use gatebench_tokens::{Encoding, count_chat_prompt, prompt_sequence};
-pub(crate) use profile::MAX_CHUNK_JITTER;
 pub use profile::{ChatModel, EmbeddingModel, OpenAiProfile, PromptCacheConfig, TokenCount};
+pub(crate) use profile::{MAX_CHUNK_JITTER, MAX_EMBEDDING_DIMENSIONS, MAX_OUTPUT_TOKENS};
 pub use prompt_cache::PromptCache;
 pub use stream::token_pieces;
 
@@ -210,7 +210,11 @@ pub fn router(profile: &OpenAiProfile, seed: u64, time_scale: f64, control: &Con
             }
         }
     });
-    let mock = OpenAiMock::new(profile, seed, time_scale);
+    served(OpenAiMock::new(profile, seed, time_scale), control)
+}
+
+/// The routes of `mock`, the chat `POST` served ahead of the router.
+fn served(mock: Arc<OpenAiMock>, control: &Control) -> MockApp {
     let chat = {
         let mock = Arc::clone(&mock);
         Route {

@@ -62,7 +62,8 @@ pub struct ChatModel {
     pub tokenizer: Encoding,
     /// Prompt plus completion tokens the model accepts.
     pub context_window: u32,
-    /// Largest `max_tokens` / `max_completion_tokens` accepted.
+    /// Largest `max_tokens` / `max_completion_tokens` accepted (at most
+    /// 131,072).
     pub max_output_tokens: u32,
     /// Time to first token (TTFT), drawn per request: from when the mock has read
     /// the request to its first content chunk (the role chunk goes out with it; on
@@ -114,6 +115,19 @@ const DEFAULT_CHUNK_JITTER: f64 = 0.3;
 /// between bursts, not a stream with jitter.
 pub(crate) const MAX_CHUNK_JITTER: f64 = 4.0;
 
+/// Largest `max_output_tokens` a profile may give a chat model: 128 Ki, room for
+/// gpt-5's 128,000, the most any OpenAI model writes. A request may ask for this
+/// many tokens (and 128 choices of it), and the mock writes them all: unbounded,
+/// one request could take all the memory there is.
+pub(crate) const MAX_OUTPUT_TOKENS: u32 = 131_072;
+
+/// Largest `dimensions` a profile may give an embedding model: 16,384, five times
+/// OpenAI's widest (text-embedding-3-large, 3072) and four times the 4096 of the
+/// 7B-class open embedding models. Every input's vector is built at that length, so
+/// the largest request (2048 inputs) stays within 128 MiB of floats, where
+/// `4294967295` would have one request allocate without end.
+pub(crate) const MAX_EMBEDDING_DIMENSIONS: u32 = 16_384;
+
 /// A log-normal distribution of token counts, given by its median and 99th
 /// percentile.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,7 +147,8 @@ pub struct EmbeddingModel {
     pub owned_by: String,
     /// `created` in `/v1/models` (Unix seconds).
     pub created: u64,
-    /// Native vector length.
+    /// Native vector length, from 1 to 16,384; a request's `dimensions` may only
+    /// shorten it.
     pub dimensions: u32,
     /// Accepts `dimensions` (shortened, renormalised vectors).
     pub shortening: bool,

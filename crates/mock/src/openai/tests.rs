@@ -649,3 +649,72 @@ async fn chat_ahead_of_the_router_answers_as_through_it() {
     let get = client.get(format!("{ahead}/v1/chat/completions")).send();
     assert_eq!(get.await.unwrap().status(), 405);
 }
+
+/// A capacity slope too steep for a `Duration` stretches every wait to the longest
+/// delay: a request past the soft limit is answered on every route, not dropped by
+/// a panicking handler.
+#[tokio::test]
+async fn a_steep_capacity_slope_slows_requests_without_panicking_them() {
+    let profile = OpenAiProfile {
+        capacity: CapacityConfig {
+            soft_limit: 1,
+            hard_limit: 0,
+            slope: 1e300,
+        },
+        ..OpenAiProfile::default()
+    };
+    // at this scale a day's wait takes well under a millisecond
+    let mock = OpenAiMock::new(&profile, 16, 1e-9);
+    let _in_flight = ["gpt-4o-mini", "text-embedding-3-small"].map(|m| mock.core.enter(m).unwrap());
+    let app = served(Arc::clone(&mock), &Control::default());
+    let mut streamed = story("gpt-4o-mini");
+    streamed["stream"] = json!(true);
+    let requests = [
+        ("/v1/chat/completions", story("gpt-4o-mini")),
+        ("/v1/chat/completions", streamed),
+        (
+            "/v1/completions",
+            json!({"model": "gpt-4o-mini", "prompt": "Once upon a time", "max_tokens": 16}),
+        ),
+        (
+            "/v1/responses",
+            json!({"model": "gpt-4o-mini", "input": "Tell me a story."}),
+        ),
+        (
+            "/v1/embeddings",
+            json!({"model": "text-embedding-3-small", "input": "a red apple"}),
+        ),
+    ];
+    for (path, body) in requests {
+        let response = send(&app, "POST", path, Some(body)).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let (_, failed) = read_until_error(response).await;
+        assert!(!failed, "{path}: the body ends normally");
+    }
+}
+
+/// A request's `dimensions` may shorten the model's vectors, never lengthen them:
+/// more than the model has, or a number no vector could have, is the API's 400, and
+/// nothing is allocated for it.
+#[tokio::test]
+async fn embedding_dimensions_beyond_the_model_s_are_refused() {
+    let app = app(&OpenAiProfile::default(), 17);
+    for dimensions in [
+        json!(1537),
+        json!(4_294_967_295_u64),
+        json!(i64::MAX),
+        json!(-1),
+        json!(1e300),
+    ] {
+        let body =
+            json!({"model": "text-embedding-3-small", "input": "hi", "dimensions": dimensions});
+        let response = send(&app, "POST", "/v1/embeddings", Some(body)).await;
+        assert_eq!(response.status(), 400, "{dimensions}");
+        let error = json_of(response).await;
+        assert_eq!(
+            error["error"]["type"], "invalid_request_error",
+            "{dimensions}"
+        );
+        assert!(error["error"]["message"].is_string(), "{dimensions}");
+    }
+}

@@ -22,6 +22,7 @@ use rand::{Rng, RngExt as _, SeedableRng as _};
 use super::admission::Admission;
 use super::profile::ChatModel;
 use crate::core::RequestCtx;
+use crate::delay;
 use crate::rng::MockRng;
 
 /// This request's draw of its model's latency.
@@ -63,15 +64,19 @@ impl Timing {
         }
     }
 
-    /// Before the server time scale: the delay of a step, under load.
+    /// Before the server time scale: the delay of a step, under load (at most a
+    /// day, however steep the profile's capacity slope).
     pub fn loaded(&self, d: Duration) -> Duration {
-        d.mul_f64(self.factor.max(0.0))
+        delay::scale(d, self.factor)
     }
 
     /// Before the server time scale: how long a whole (not streamed) answer of
     /// `tokens` output tokens takes, from the request's arrival to the response.
     pub fn whole(&self, tokens: u32) -> Duration {
-        self.loaded(self.first + self.per_token * tokens)
+        self.loaded(
+            self.first
+                .saturating_add(self.per_token.saturating_mul(tokens)),
+        )
     }
 
     /// The loaded waits between `n + 1` successive chunks: log-normal around the
@@ -160,6 +165,21 @@ mod tests {
         assert!((cv - 0.3).abs() < 0.01, "{cv}");
         assert_eq!(gaps, timing(0.3, 11).gaps(20_000));
         assert_ne!(gaps, timing(0.3, 12).gaps(20_000));
+    }
+
+    /// A load factor too large for a `Duration` (a capacity slope of `1e300`)
+    /// stretches every wait to the longest delay instead of panicking the request.
+    #[test]
+    fn a_huge_load_factor_waits_the_longest_delay() {
+        let loaded = Timing {
+            factor: 1e300,
+            ..timing(0.3, 2)
+        };
+        assert_eq!(loaded.loaded(loaded.first), crate::delay::LONGEST);
+        assert_eq!(loaded.whole(u32::MAX), crate::delay::LONGEST);
+        let gaps = loaded.gaps(5);
+        assert_eq!(gaps.len(), 5);
+        assert!(gaps.iter().all(|g| !g.is_zero()), "{gaps:?}");
     }
 
     /// The pooled-gap figures `default.toml` gives for gpt-4o follow from its

@@ -81,6 +81,7 @@ use http::HeaderMap;
 use crate::config::ServiceProfile;
 use crate::control::{Control, MockApp, assemble};
 use crate::core::{Buffered, KeyHeader, MockCore, RequestCtx};
+use crate::delay;
 use crate::error::{ApiError, ErrorStyle};
 use crate::json::Json;
 use crate::ratelimit::{ConcurrencyPermit, Refused};
@@ -108,6 +109,11 @@ pub fn router(profile: &ServiceProfile, seed: u64, time_scale: f64, control: &Co
         seed,
         time_scale,
     );
+    app(core, profile, control)
+}
+
+/// The routes of the mock whose state is `core` (tests hold its capacity slots).
+fn app(core: Arc<MockCore>, profile: &ServiceProfile, control: &Control) -> MockApp {
     let state = Arc::new(AppState {
         core: Arc::clone(&core),
         first_byte: profile.first_byte,
@@ -154,9 +160,10 @@ async fn create(
     let mut rng = ctx.rng("latency");
     let mut wait = state.first_byte.sample(&mut rng);
     for _ in 0..items {
-        wait += state.per_item.sample(&mut rng);
+        wait = wait.saturating_add(state.per_item.sample(&mut rng));
     }
-    ctx.sleep_from_received(wait.mul_f64(permit.factor())).await;
+    ctx.sleep_from_received(delay::scale(wait, permit.factor()))
+        .await;
 
     tracing::debug!(age_band = %answer.age_band, interests = items, "personality served");
     let mut response = Json(answer).into_response();

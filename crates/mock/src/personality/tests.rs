@@ -198,3 +198,39 @@ proptest! {
         prop_assert!(a.traits.iter().all(|t| (0.05..=0.98).contains(&t.score)));
     }
 }
+
+/// A capacity slope too steep for a `Duration` stretches the wait to the longest
+/// delay: the request past the soft limit is answered, not dropped by a panicking
+/// handler.
+#[tokio::test]
+async fn a_steep_capacity_slope_slows_a_request_without_panicking_it() {
+    use tower::ServiceExt as _;
+
+    let profile = ServiceProfile {
+        capacity: crate::capacity::CapacityConfig {
+            soft_limit: 1,
+            hard_limit: 0,
+            slope: 1e300,
+        },
+        ..Default::default()
+    };
+    // at this scale a day's wait takes well under a millisecond
+    let core = MockCore::new(
+        "personality",
+        ErrorStyle::Detail,
+        KeyHeader::Bearer,
+        profile.settings(),
+        1,
+        1e-9,
+    );
+    let app = app(Arc::clone(&core), &profile, &Control::default());
+    let _in_flight = core.enter(CAPACITY_KEY).unwrap();
+    let request = http::Request::post(ROUTE)
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(
+            r#"{"age": 7, "interests": ["dinosaurs", "space"]}"#,
+        ))
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), 200);
+}

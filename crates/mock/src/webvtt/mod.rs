@@ -91,6 +91,7 @@ use http::{HeaderMap, HeaderValue, header};
 use crate::config::ServiceProfile;
 use crate::control::{Control, MockApp, assemble};
 use crate::core::{Buffered, KeyHeader, MockCore, RequestCtx};
+use crate::delay;
 use crate::error::{ApiError, ErrorStyle};
 use crate::json::Json;
 use crate::ratelimit::ConcurrencyPermit;
@@ -122,6 +123,11 @@ pub fn router(profile: &ServiceProfile, seed: u64, time_scale: f64, control: &Co
         seed,
         time_scale,
     );
+    app(core, profile, control)
+}
+
+/// The routes of the mock whose state is `core` (tests hold its capacity slots).
+fn app(core: Arc<MockCore>, profile: &ServiceProfile, control: &Control) -> MockApp {
     let state = Arc::new(AppState {
         core: Arc::clone(&core),
         first_byte: profile.first_byte,
@@ -176,9 +182,10 @@ async fn create(
     let mut rng = ctx.rng("latency");
     let mut wait = state.first_byte.sample(&mut rng);
     for _ in 0..cues.len() {
-        wait += state.per_item.sample(&mut rng);
+        wait = wait.saturating_add(state.per_item.sample(&mut rng));
     }
-    ctx.sleep_from_received(wait.mul_f64(permit.factor())).await;
+    ctx.sleep_from_received(delay::scale(wait, permit.factor()))
+        .await;
 
     tracing::debug!(cues = cues.len(), duration_ms, "webvtt served");
     let mut response = if wants_json(&headers) {
