@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::Context as _;
 use gatebench_driver::books::Books;
-use gatebench_driver::{RunOptions, ScenarioFile, Segment, Targets, Trust};
+use gatebench_driver::{Kind, RunOptions, ScenarioFile, Segment, Targets, Trust};
 use gatebench_report::{TargetInfo, run_report, write_all};
 use gatebench_stack::{Stack, StackOptions};
 
@@ -92,7 +92,12 @@ pub(crate) async fn start_stack(
     let stack = Stack::start(options)
         .await
         .context("starting the embedded stack")?;
-    let targets = Targets::new(stack.gateway_url());
+    // the gateway has no WebSocket route: text-to-speech over ElevenLabs'
+    // stream-input socket goes to its mock directly
+    let mut targets = Targets::new(stack.gateway_url());
+    if let Some(elevenlabs) = stack.mock_url("elevenlabs") {
+        targets = targets.with(Kind::TtsWs, elevenlabs);
+    }
     Ok((stack, targets))
 }
 

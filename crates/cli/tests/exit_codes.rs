@@ -17,6 +17,41 @@ fn gatebench(args: &[&str], dir: &Path) -> Output {
         .expect("the binary starts")
 }
 
+/// Text-to-speech over the stream-input WebSocket has no route through the
+/// gateway: on the embedded stack it goes to the ElevenLabs mock, and succeeds.
+#[test]
+fn speech_over_a_websocket_succeeds_on_the_embedded_stack() {
+    let dir = temp_dir("tts-ws");
+    let texts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/tts/texts.toml");
+    std::fs::write(
+        dir.join("ws.toml"),
+        format!(
+            "name = \"ws\"\n[load]\nexecutor = \"shared-iterations\"\nvus = 1\niterations = 3\n[[requests]]\nname = \"ws\"\nkind = \"tts_ws\"\ntexts = \"{}\"\n",
+            texts.display()
+        ),
+    )
+    .unwrap();
+    let o = gatebench(
+        &[
+            "run",
+            "ws.toml",
+            "--time-scale",
+            "0",
+            "--quiet",
+            "--out",
+            "out",
+        ],
+        &dir,
+    );
+    let all = text(&o);
+    assert_eq!(o.status.code(), Some(0), "{all}");
+    let results: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("out/results.json")).unwrap())
+            .unwrap();
+    assert_eq!(results["totals"]["ok"], 3, "{all}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn a_run_where_nothing_succeeded_fails_and_says_why() {
     let dir = temp_dir("nokey");
