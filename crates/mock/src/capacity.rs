@@ -13,6 +13,18 @@ use serde::{Deserialize, Serialize};
 /// every wait it stretched would stop at the longest delay anyway.
 pub const MAX_SLOPE: f64 = 1000.0;
 
+/// A capacity whose first request past the one in flight would wait longer than a
+/// `Duration` holds: what every mock's steep-slope test loads.
+#[cfg(test)]
+pub(crate) const STEEP: CapacityConfig = CapacityConfig {
+    soft_limit: 1,
+    hard_limit: 0,
+    slope: 1e300,
+};
+/// The time scale those tests run at: a day's wait takes well under a millisecond.
+#[cfg(test)]
+pub(crate) const STEEP_TIME_SCALE: f64 = 1e-9;
+
 /// Capacity of one model. Zero means no limit.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -251,6 +251,27 @@ impl ServiceProfile {
     }
 }
 
+/// A simple service's profile with the [`crate::capacity::STEEP`] capacity, and
+/// its core at the steep tests' time scale.
+#[cfg(test)]
+pub(crate) fn steep_service(
+    name: &'static str,
+) -> (ServiceProfile, std::sync::Arc<crate::core::MockCore>) {
+    let profile = ServiceProfile {
+        capacity: crate::capacity::STEEP,
+        ..ServiceProfile::default()
+    };
+    let core = crate::core::MockCore::new(
+        name,
+        crate::error::ErrorStyle::Detail,
+        crate::core::KeyHeader::Bearer,
+        profile.settings(),
+        1,
+        crate::capacity::STEEP_TIME_SCALE,
+    );
+    (profile, core)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -243,7 +243,6 @@ mod tests {
     use tower::ServiceExt as _;
 
     use super::*;
-    use crate::capacity::CapacityConfig;
 
     /// A capacity slope too steep for a `Duration` stretches every wait to the
     /// longest delay: a request past the soft limit is answered, streamed or whole,
@@ -251,15 +250,15 @@ mod tests {
     #[tokio::test]
     async fn a_steep_capacity_slope_slows_requests_without_panicking_them() {
         let profile = ElevenLabsProfile {
-            capacity: CapacityConfig {
-                soft_limit: 1,
-                hard_limit: 0,
-                slope: 1e300,
-            },
+            capacity: crate::capacity::STEEP,
             ..ElevenLabsProfile::default()
         };
-        // at this scale a day's wait takes well under a millisecond
-        let app = router(&profile, 1, 1e-9, &Control::default());
+        let app = router(
+            &profile,
+            1,
+            crate::capacity::STEEP_TIME_SCALE,
+            &Control::default(),
+        );
         let post = |path: &str| {
             let request =
                 http::Request::post(format!("/v1/text-to-speech/21m00Tcm4TlvDq8ikWAM{path}"))

@@ -656,15 +656,10 @@ async fn chat_ahead_of_the_router_answers_as_through_it() {
 #[tokio::test]
 async fn a_steep_capacity_slope_slows_requests_without_panicking_them() {
     let profile = OpenAiProfile {
-        capacity: CapacityConfig {
-            soft_limit: 1,
-            hard_limit: 0,
-            slope: 1e300,
-        },
+        capacity: crate::capacity::STEEP,
         ..OpenAiProfile::default()
     };
-    // at this scale a day's wait takes well under a millisecond
-    let mock = OpenAiMock::new(&profile, 16, 1e-9);
+    let mock = OpenAiMock::new(&profile, 16, crate::capacity::STEEP_TIME_SCALE);
     let _in_flight = ["gpt-4o-mini", "text-embedding-3-small"].map(|m| mock.core.enter(m).unwrap());
     let app = served(Arc::clone(&mock), &Control::default());
     let mut streamed = story("gpt-4o-mini");

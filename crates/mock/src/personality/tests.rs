@@ -206,23 +206,7 @@ proptest! {
 async fn a_steep_capacity_slope_slows_a_request_without_panicking_it() {
     use tower::ServiceExt as _;
 
-    let profile = ServiceProfile {
-        capacity: crate::capacity::CapacityConfig {
-            soft_limit: 1,
-            hard_limit: 0,
-            slope: 1e300,
-        },
-        ..Default::default()
-    };
-    // at this scale a day's wait takes well under a millisecond
-    let core = MockCore::new(
-        "personality",
-        ErrorStyle::Detail,
-        KeyHeader::Bearer,
-        profile.settings(),
-        1,
-        1e-9,
-    );
+    let (profile, core) = crate::config::steep_service("personality");
     let app = app(Arc::clone(&core), &profile, &Control::default());
     let _in_flight = core.enter(CAPACITY_KEY).unwrap();
     let request = http::Request::post(ROUTE)
