@@ -4,18 +4,10 @@
 //! before anything runs.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 mod common;
-use common::{temp_dir, text};
-
-fn gatebench(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gatebench"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the binary starts")
-}
+use common::{gatebench, temp_dir, text};
 
 /// Text-to-speech over the stream-input WebSocket has no route through the
 /// gateway: on the embedded stack it goes to the ElevenLabs mock, and succeeds.

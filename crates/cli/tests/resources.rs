@@ -4,18 +4,10 @@
 //! that does not exist is a usage error.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 mod common;
-use common::temp_dir;
-
-fn gatebench(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gatebench"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the binary starts")
-}
+use common::{gatebench, temp_dir};
 
 fn scenario(dir: &Path) {
     let profiles =

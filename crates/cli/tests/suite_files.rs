@@ -4,18 +4,9 @@
 //! as two runs; a baseline database that does not exist is not created by reading.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 mod common;
-use common::{temp_dir, text};
-
-fn gatebench(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_gatebench"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the binary starts")
-}
+use common::{gatebench, temp_dir, text};
 
 /// A suite file in `dir` with `top` among the suite's keys and `stack` as its one
 /// check's `[check.stack]` table (starting on line 10).

@@ -1,8 +1,17 @@
 //! Helpers the binary's integration tests share.
 #![allow(dead_code)] // each test binary uses its own share of them
 
-use std::path::PathBuf;
-use std::process::Output;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Runs the binary with `args` in `dir`, to its end.
+pub fn gatebench(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_gatebench"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("the binary starts")
+}
 
 /// A command's stdout and stderr, together.
 pub fn text(o: &Output) -> String {
