@@ -45,6 +45,8 @@ pub struct MergeArgs {
 struct Input {
     results: RunResults,
     source: String,
+    /// Where the results were read: a folder's `results.json`, or `FILE line N`.
+    read_from: String,
 }
 
 /// The segment a run was, with the digest of the load it is part of: the scenario
@@ -84,28 +86,29 @@ fn read_dir(path: &Path) -> anyhow::Result<Input> {
     }
     let results = RunResults::read_json(&file)
         .map_err(|e| anyhow::anyhow!("reading {}: {}", e.path.display(), e.source))?;
-    sound(&results, &file.display().to_string())?;
     Ok(Input {
         results,
         source: path.display().to_string(),
+        read_from: file.display().to_string(),
     })
 }
 
 /// Reads every results line of a log.
 fn read_logs(path: &Path) -> anyhow::Result<Vec<Input>> {
-    let found = read_log_lines(path, LOG_MARKER)?;
-    for (results, source) in &found {
-        sound(results, source)?;
-    }
-    Ok(found
+    Ok(read_log_lines(path, LOG_MARKER)?
         .into_iter()
-        .map(|(results, source)| Input { results, source })
+        .map(|(results, source)| Input {
+            results,
+            read_from: source.clone(),
+            source,
+        })
         .collect())
 }
 
 /// Refuses a corrupt results document (a segment no split has, a histogram that
 /// does not decode, a length of time no run has), naming where it came from: the
-/// merge would refuse it too, but without saying which of the inputs it was.
+/// merge refuses it too, but without saying which of the inputs it was. Asked only
+/// once a merge has failed, so that a merge that works decodes each input once.
 fn sound(results: &RunResults, source: &str) -> anyhow::Result<()> {
     let failed = |e: &dyn std::fmt::Display| anyhow::anyhow!("{source}: {e}");
     if let Some(segment) = &results.segment {
@@ -199,14 +202,24 @@ pub fn merge_cmd(args: MergeArgs) -> anyhow::Result<ExitCode> {
     for input in &inputs {
         eprintln!("  {}: {}", input.source, label(&input.results));
     }
-    let runs: Vec<RunResults> = inputs.into_iter().map(|i| i.results).collect();
+    let (runs, read_from): (Vec<RunResults>, Vec<String>) =
+        inputs.into_iter().map(|i| (i.results, i.read_from)).unzip();
     let merged = match merge_runs(&runs) {
         Ok(merged) => merged,
-        Err(Refusal::Incomplete(why)) => {
-            eprintln!("error: {why}");
-            return Ok(ExitCode::from(1));
+        Err(refusal) => {
+            // a corrupt input is named before any other reason the merge failed
+            let mut inputs = runs.iter().zip(&read_from);
+            if let Some(corrupt) = inputs.find_map(|(r, s)| sound(r, s).err()) {
+                return Err(corrupt);
+            }
+            match refusal {
+                Refusal::Incomplete(why) => {
+                    eprintln!("error: {why}");
+                    return Ok(ExitCode::from(1));
+                }
+                Refusal::Invalid(error) => return Err(error),
+            }
         }
-        Err(Refusal::Invalid(error)) => return Err(error),
     };
     let path = merged.results.write_json(&args.out)?;
     let target = TargetInfo {
