@@ -225,6 +225,8 @@ pub(crate) struct Aggregator {
     reporter: Reporter,
     stages: Vec<Option<String>>,
     last_tick: Instant,
+    /// Seconds the last point of the series covers.
+    last_span: f64,
     detector: Detector,
     /// Seconds after the start when the last scenario's load ends: the detector
     /// judges the load, not the drain after it.
@@ -281,6 +283,7 @@ impl Aggregator {
             reporter,
             stages: vec![None; n],
             last_tick: start,
+            last_span: 0.0,
             layout,
             batch: Vec::new(),
             live,
@@ -314,7 +317,7 @@ impl Aggregator {
                 biased;
                 _ = ticker.tick() => {
                     let open = self.drain(&mut rx, &samples);
-                    self.tick();
+                    self.tick(Instant::now());
                     open
                 }
                 _ = drain.tick() => self.drain(&mut rx, &samples),
@@ -323,7 +326,7 @@ impl Aggregator {
                 break;
             }
         }
-        self.tick();
+        self.tick(Instant::now());
         self.store.elapsed = self.last_tick.saturating_duration_since(self.start);
         Output {
             store: self.store,
@@ -397,13 +400,15 @@ impl Aggregator {
         }
     }
 
-    fn tick(&mut self) {
-        let now = Instant::now();
+    /// Closes the interval that ends `now` into a point.
+    fn tick(&mut self, now: Instant) {
         let seconds = now.saturating_duration_since(self.last_tick).as_secs_f64();
-        if seconds < 0.001 && !self.timeseries.is_empty() {
-            return;
-        }
+        // an interval under a millisecond (the end of the run, just after a tick) is
+        // no second of its own: it joins the last point, so every request is in one
+        let last = self.timeseries.pop_if(|_| seconds < 0.001);
+        let span = seconds + last.as_ref().map_or(0.0, |_| self.last_span);
         self.last_tick = now;
+        self.last_span = span;
         let elapsed = now.saturating_duration_since(self.start);
         self.store.elapsed = elapsed;
         let mut point = TimePoint {
@@ -418,7 +423,11 @@ impl Aggregator {
             let vus = live.vus.load(Ordering::Relaxed);
             all_in_flight += in_flight;
             all_vus += vus;
-            let p = self.per_scenario[i].close(seconds, in_flight, vus);
+            let iv = &mut self.per_scenario[i];
+            let p = match last.as_ref().and_then(|l| l.scenarios.get(&s.name)) {
+                Some(l) => iv.fold(l, span, in_flight, vus),
+                None => iv.close(span, in_flight, vus),
+            };
             lines.push(ScenarioLine {
                 vus,
                 rps: p.rps,
@@ -437,10 +446,13 @@ impl Aggregator {
             });
             point.scenarios.insert(s.name.clone(), p);
         }
-        point.total = self.total.close(seconds, all_in_flight, all_vus);
-        // a partial second (the last tick) says little; the drain after the load is
-        // no degradation
-        if seconds >= 0.5 && point.t <= self.load_end + 0.5 {
+        point.total = match &last {
+            Some(l) => self.total.fold(&l.total, span, all_in_flight, all_vus),
+            None => self.total.close(span, all_in_flight, all_vus),
+        };
+        // a partial second (the last tick) says little, nor does one the detector has
+        // seen; the drain after the load is no degradation
+        if last.is_none() && seconds >= 0.5 && point.t <= self.load_end + 0.5 {
             for finding in self.detector.push(point.second()) {
                 self.reporter.finding(&finding);
                 self.findings.push(finding);
@@ -510,4 +522,95 @@ fn phase(load: &Load, elapsed: Duration) -> (String, Option<f64>) {
         t -= s.duration;
     }
     ("ending".into(), None)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::Outcome;
+    use crate::scenario::ScenarioFile;
+
+    fn aggregator() -> Aggregator {
+        let text = "name = \"t\"\n[load]\nexecutor = \"constant-vus\"\nvus = 1\n\
+                    duration = \"1s\"\n[[requests]]\nname = \"h\"\nkind = \"http\"\npath = \"/\"";
+        let file = match ScenarioFile::parse(Path::new("t.toml"), text) {
+            Ok(f) => f,
+            Err(e) => panic!("{e}"),
+        };
+        let layout = Layout {
+            scenarios: vec![ScenarioInfo {
+                name: "t".into(),
+                load: file.scenarios[0].load.clone(),
+            }],
+            requests: vec![RequestInfo {
+                name: "h".into(),
+                kind: "http",
+                scenario: 0,
+                priority: None,
+            }],
+            time_scale: None,
+        };
+        let live = Arc::new(Live {
+            scenarios: vec![LiveScenario::new(1)],
+        });
+        let reporter = Reporter::new(None, None).unwrap();
+        Aggregator::new(
+            layout,
+            live,
+            Instant::now(),
+            Vec::new(),
+            false,
+            watch::channel(false).0,
+            reporter,
+        )
+    }
+
+    fn sample(end_us: u64) -> Sample {
+        Sample {
+            request: 0,
+            outcome: Outcome::Ok,
+            status: 200,
+            intended_us: end_us - 1000,
+            sent_us: end_us - 1000,
+            end_us,
+            ttfb_us: None,
+            ttft_us: None,
+            itl_us: None,
+            tokens_per_s: None,
+            bytes: 0,
+            usage: None,
+            tts_characters: None,
+            gateway: None,
+            error: None,
+            intent: None,
+            trace: None,
+        }
+    }
+
+    /// The run's end right after a tick: the requests finished in between are
+    /// in the series, in the last point.
+    #[test]
+    fn a_last_interval_under_a_millisecond_joins_the_last_point() {
+        let mut a = aggregator();
+        for _ in 0..3 {
+            a.done(&sample(900_000));
+        }
+        let second = a.start + Duration::from_secs(1);
+        a.tick(second);
+        a.done(&sample(1_000_000));
+        a.handle(Msg::Dropped { request: 0 });
+        a.tick(second + Duration::from_micros(400));
+        assert_eq!(a.timeseries.len(), 1, "{:?}", a.timeseries);
+        let p = &a.timeseries[0];
+        assert_eq!((p.total.requests, p.total.dropped), (4, 1));
+        assert_eq!(p.scenarios["t"].requests, 4);
+        // the next second stands on its own
+        a.done(&sample(1_400_000));
+        a.tick(second + Duration::from_millis(500));
+        assert_eq!(a.timeseries.len(), 2);
+        assert_eq!(a.timeseries[1].total.requests, 1);
+        assert_eq!(a.timeseries[1].total.rps.round(), 2.0);
+    }
 }
