@@ -110,19 +110,30 @@ fn loads(args: &ScaleArgs, mode: Mode, steps: &[f64]) -> Result<(), String> {
         && last > most
     {
         return Err(format!(
-            "--steps: {last} is more than one driver runs (at most {most} {unit})"
+            "--steps: {} is more than one driver runs (at most {most} {unit})",
+            shown(last)
         ));
     }
     if args.until_break {
         let last = steps.last().copied().unwrap_or(0.0);
         if !(args.max_load > last && args.max_load <= most) {
             return Err(format!(
-                "--max-load must be above the last step ({last}) and at most {most} {unit}, not {}",
-                args.max_load
+                "--max-load must be above the last step ({}) and at most {most} {unit}, not {}",
+                shown(last),
+                shown(args.max_load)
             ));
         }
     }
     Ok(())
+}
+
+/// A number as a message shows it: `1e308`, not its 309 digits.
+fn shown(x: f64) -> String {
+    if x.abs() >= 1e15 {
+        format!("{x:e}")
+    } else {
+        x.to_string()
+    }
 }
 
 pub async fn scale_cmd(args: ScaleArgs) -> anyhow::Result<ExitCode> {

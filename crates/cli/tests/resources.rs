@@ -108,6 +108,7 @@ fn a_watched_process_crossing_its_threshold_is_in_events_results_and_reports() {
     let html = std::fs::read_to_string(dir.join("out/report.html")).unwrap();
     assert!(html.contains("<h4>Resources</h4>"));
     assert!(html.contains("watched: resident memory"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -129,4 +130,5 @@ fn a_process_id_that_does_not_exist_is_a_usage_error() {
     let said = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(2), "{said}");
     assert!(said.contains("no process has id 4194321"), "{said}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -62,7 +62,7 @@ fn loads_beyond_the_driver_and_steps_too_short_to_measure_are_usage_errors() {
         ),
         (
             &["--mode", "rate", "--steps", "1e308"][..],
-            "at most 10000000 requests a second",
+            "--steps: 1e308 is more than one driver runs (at most 10000000 requests a second)",
         ),
         (
             &["--mode", "rate", "--steps", "5", "--step-duration", "1ms"][..],
@@ -109,6 +109,7 @@ fn a_file_of_several_scenarios_is_refused_by_name() {
     let o = gatebench(&["scale", file.to_str().unwrap(), "--steps", "1,2"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("this file has 2"), "{}", text(&o));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -144,4 +145,5 @@ fn a_short_step_test_writes_its_findings() {
     assert!(html.contains("<svg") && html.contains("Successful throughput per step"));
     assert!(dir.join("scale.md").exists());
     assert!(text(&o).contains("linear until"), "{}", text(&o));
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -102,6 +102,7 @@ async fn a_steady_run_with_log_normal_noise_raises_no_degradation() {
         errors.is_empty(),
         "results with findings follow the schema: {errors:?}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -180,4 +181,5 @@ async fn latency_raised_mid_run_is_reported_live_within_seconds() {
         errors.is_empty(),
         "results with findings follow the schema: {errors:?}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -141,6 +141,7 @@ async fn a_crossed_rss_threshold_is_an_event_and_an_alert_in_the_results() {
         errors.is_empty(),
         "results with resources follow the schema: {errors:?}"
     );
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Exposition text whose gauge rises by one per scrape.
@@ -236,6 +237,7 @@ prometheus = { url = "/metrics", series = ["demo_in_flight", 'demo_requests_tota
     );
     let errors = schema_errors(&results);
     assert!(errors.is_empty(), "{errors:?}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
