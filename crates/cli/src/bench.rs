@@ -394,13 +394,15 @@ pub(crate) fn wrk_rounds(
     rounds: u32,
     server: u32,
 ) -> anyhow::Result<Vec<Rounds>> {
-    let dir = std::env::temp_dir().join(format!("gatebench-wrk-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    // removed when dropped, on every way out
+    let dir = tempfile::Builder::new()
+        .prefix("gatebench-wrk-")
+        .tempdir()?;
     let mut scripts = Vec::new();
     for (i, (_, _, text)) in loads.iter().enumerate() {
         scripts.push(match text {
             Some(text) => {
-                let path = dir.join(format!("load-{i}.lua"));
+                let path = dir.path().join(format!("load-{i}.lua"));
                 std::fs::write(&path, text)?;
                 Some(path.display().to_string())
             }
@@ -438,7 +440,6 @@ pub(crate) fn wrk_rounds(
             }
         }
     }
-    let _ = std::fs::remove_dir_all(&dir);
     Ok(measured)
 }
 
