@@ -408,6 +408,21 @@ pub(crate) fn check(
             let stages = stages()?;
             for stage in &stages {
                 at_most_max_vus("stages", stage.target)?;
+                if stage.target.fract() != 0.0 {
+                    return Err(err(
+                        "stages",
+                        format!(
+                            "a ramping-vus target is a number of VUs, so a whole number; got {}",
+                            stage.target
+                        ),
+                    ));
+                }
+            }
+            if start_vus == 0 && stages.iter().all(|s| s.target == 0.0) {
+                return Err(err(
+                    "stages",
+                    "`start_vus` or a stage's target must be ≥ 1: no VU would run".into(),
+                ));
             }
             Executor::RampingVus { start_vus, stages }
         }

@@ -471,6 +471,23 @@ fn vus_beyond_what_a_driver_holds_and_no_time_to_iterate_are_refused() {
         3,
         "load.start_vus",
     );
+    // a fraction of a VU, or none at all, would end the ramp at once
+    let shown = fails_at(
+        &base("executor = \"ramping-vus\"\nstages = [{ duration = \"2s\", target = 0.4 }]"),
+        3,
+        "load.stages",
+    );
+    assert!(shown.contains("whole number; got 0.4"), "{shown}");
+    let shown = fails_at(
+        &base("executor = \"ramping-vus\"\nstages = [{ duration = \"2s\", target = 0 }]"),
+        3,
+        "load.stages",
+    );
+    assert!(shown.contains("no VU would run"), "{shown}");
+    let ramp_down = base(
+        "executor = \"ramping-vus\"\nstart_vus = 3\nstages = [{ duration = \"2s\", target = 0 }]",
+    );
+    assert!(parse(&ramp_down).is_ok());
     fails_at(
         &base("executor = \"shared-iterations\"\nvus = 2000000\niterations = 1"),
         3,
