@@ -412,7 +412,16 @@ fn corrupt_segment_results_are_refused_by_file_and_field() {
         })
         .collect();
     type Corrupt = fn(&mut serde_json::Value);
-    let cases: [(&str, usize, Corrupt, &str); 5] = [
+    let cases: [(&str, usize, Corrupt, &str); 6] = [
+        (
+            "counts",
+            1,
+            |r| {
+                r["kinds"]["embed"]["dropped"] = 1.into();
+                r["kinds"]["story"]["dropped"] = u64::MAX.into();
+            },
+            "the counts or costs of `story` add past what any run has (2^64 requests, 7.9e28 USD)",
+        ),
         (
             "long",
             1,

@@ -57,10 +57,12 @@ pub enum MergeError {
     /// Runs at different time scales measure different delays.
     #[error("the runs ran at different time scales ({} and {})", scale(*.0), scale(*.1))]
     TimeScale(Option<f64>, Option<f64>),
-    /// The costs of one request add past what a `Decimal` holds (about 7.9e28
-    /// USD): no run spends that, so a file is corrupt.
-    #[error("the costs of `{0}` add past 7.9e28 USD: a corrupt results file")]
-    CostOverflow(String),
+    /// The counts of a request add past 2^64, or its costs past what a `Decimal`
+    /// holds (about 7.9e28 USD): no run has either, so a file is corrupt.
+    #[error(
+        "the counts or costs of `{0}` add past what any run has (2^64 requests, 7.9e28 USD): a corrupt results file"
+    )]
+    Overflow(String),
     /// A length of time no run has: negative, or past what a `Duration` holds. No
     /// run writes one, so the file is corrupt.
     #[error(
@@ -174,11 +176,26 @@ pub(crate) fn store_of(results: &RunResults) -> Result<Store, MergeError> {
             },
         }
     }
-    Ok(Store {
+    let store = Store {
         requests: requests.into_values().collect(),
         elapsed,
         time_scale: results.time_scale,
-    })
+    };
+    counts_fit(&store)?;
+    Ok(store)
+}
+
+/// Refuses a store whose counts, added across its requests, pass 2^64: the
+/// totals a report makes of them would not fit. Names the request they pass it at.
+fn counts_fit(store: &Store) -> Result<(), MergeError> {
+    let mut all = 0u64;
+    for r in &store.requests {
+        all = r
+            .all_counts()
+            .and_then(|n| all.checked_add(n))
+            .ok_or_else(|| MergeError::Overflow(r.name.clone()))?;
+    }
+    Ok(())
 }
 
 /// Merges several runs into one results document.
@@ -215,7 +232,7 @@ pub fn merge(runs: &[RunResults]) -> Result<RunResults, MergeError> {
                     }
                     existing
                         .merge(&r)
-                        .ok_or_else(|| MergeError::CostOverflow(r.name.clone()))?;
+                        .ok_or_else(|| MergeError::Overflow(r.name.clone()))?;
                 }
                 None => {
                     merged.insert(r.name.clone(), r);
@@ -231,6 +248,7 @@ pub fn merge(runs: &[RunResults]) -> Result<RunResults, MergeError> {
         elapsed,
         time_scale: first.time_scale,
     };
+    counts_fit(&store)?;
     let mut names: Vec<&str> = runs.iter().map(|r| r.name.as_str()).collect();
     names.dedup();
     let started_at = origin;
@@ -369,7 +387,7 @@ fn merge_resources(runs: &[RunResults], offsets: &[f64]) -> Option<ResourceResul
             message: name(&p.message),
             count: p.count,
         }));
-        out.overhead.samples += r.overhead.samples;
+        out.overhead.samples = out.overhead.samples.saturating_add(r.overhead.samples);
         wall_s += r.overhead.wall_s;
         cpu_s = cpu_s.zip(r.overhead.cpu_s).map(|(a, b)| a + b);
     }
@@ -393,13 +411,15 @@ fn within_run(into: &mut Point, p: &Point) {
     into.vus = vus;
 }
 
+/// Adds `p` to `into`; counts saturate (past 2^64 only a corrupt file goes, and
+/// its requests' counts are refused).
 fn add_point(into: &mut Point, p: &Point) {
-    into.requests += p.requests;
-    into.errors += p.errors;
-    into.dropped += p.dropped;
+    into.requests = into.requests.saturating_add(p.requests);
+    into.errors = into.errors.saturating_add(p.errors);
+    into.dropped = into.dropped.saturating_add(p.dropped);
     into.rps = round3(into.rps + p.rps);
-    into.in_flight += p.in_flight;
-    into.vus += p.vus;
+    into.in_flight = into.in_flight.saturating_add(p.in_flight);
+    into.vus = into.vus.saturating_add(p.vus);
     let max = |a: Option<f64>, b: Option<f64>| match (a, b) {
         (Some(x), Some(y)) => Some(x.max(y)),
         (x, y) => x.or(y),

@@ -68,14 +68,16 @@ impl OutcomeStats {
         })
     }
 
-    /// Adds another's counts and histograms.
-    pub fn merge(&mut self, other: &OutcomeStats) {
-        self.count += other.count;
+    /// Adds another's count and histograms; `None` if the count passes 2^64.
+    #[must_use]
+    pub fn merge(&mut self, other: &OutcomeStats) -> Option<()> {
+        add(&mut self.count, other.count)?;
         for (name, h) in other.named() {
             if let Some(mine) = self.named_mut(name) {
                 mine.merge(h);
             }
         }
+        Some(())
     }
 }
 
@@ -153,35 +155,46 @@ impl RequestStats {
             .map_or(0, |o| o.count)
     }
 
-    /// Adds another run's stats of the same request; `None` if the costs' sum
-    /// passes what a `Decimal` holds (about 7.9e28 USD: only a corrupt file).
+    /// Adds another run's stats of the same request, or nothing at all: `None` if
+    /// a count passes 2^64 or the costs pass what a `Decimal` holds (about 7.9e28
+    /// USD); only a corrupt file has either.
     #[must_use]
     pub fn merge(&mut self, other: &RequestStats) -> Option<()> {
-        let cost_usd = self.cost_usd.checked_add(other.cost_usd)?;
+        let mut sum = self.clone();
+        sum.add(other)?;
+        *self = sum;
+        Some(())
+    }
+
+    fn add(&mut self, other: &RequestStats) -> Option<()> {
+        self.cost_usd = self.cost_usd.checked_add(other.cost_usd)?;
         for (outcome, stats) in &other.outcomes {
-            self.outcomes.entry(*outcome).or_default().merge(stats);
+            self.outcomes.entry(*outcome).or_default().merge(stats)?;
         }
         for (outcome, message) in &other.error_messages {
             self.error_messages
                 .entry(*outcome)
                 .or_insert_with(|| message.clone());
         }
-        self.dropped += other.dropped;
-        self.prompt_tokens += other.prompt_tokens;
-        self.completion_tokens += other.completion_tokens;
-        self.cached_tokens += other.cached_tokens;
-        self.usage_responses += other.usage_responses;
-        self.tts_characters += other.tts_characters;
-        self.cache.hit += other.cache.hit;
-        self.cache.miss += other.cache.miss;
-        self.cache.bypass += other.cache.bypass;
-        self.cache.other += other.cache.other;
+        for (into, n) in [
+            (&mut self.dropped, other.dropped),
+            (&mut self.prompt_tokens, other.prompt_tokens),
+            (&mut self.completion_tokens, other.completion_tokens),
+            (&mut self.cached_tokens, other.cached_tokens),
+            (&mut self.usage_responses, other.usage_responses),
+            (&mut self.tts_characters, other.tts_characters),
+            (&mut self.cache.hit, other.cache.hit),
+            (&mut self.cache.miss, other.cache.miss),
+            (&mut self.cache.bypass, other.cache.bypass),
+            (&mut self.cache.other, other.cache.other),
+            (&mut self.cost_responses, other.cost_responses),
+        ] {
+            add(into, n)?;
+        }
         self.similarity.merge(&other.similarity);
-        self.cost_usd = cost_usd;
         self.cost_max = self.cost_max.max(other.cost_max);
-        self.cost_responses += other.cost_responses;
         for (p, n) in &other.providers {
-            *self.providers.entry(p.clone()).or_default() += n;
+            add(self.providers.entry(p.clone()).or_default(), *n)?;
         }
         self.attempts.merge(&other.attempts);
         for (name, h) in &other.server_timing {
@@ -189,6 +202,36 @@ impl RequestStats {
         }
         Some(())
     }
+
+    /// Every count of the request added up, `None` past 2^64: any sum a report
+    /// makes of them (requests sent, cache decisions, tokens) then fits.
+    pub fn all_counts(&self) -> Option<u64> {
+        let cache = &self.cache;
+        self.outcomes
+            .values()
+            .map(|o| o.count)
+            .chain(self.providers.values().copied())
+            .chain([
+                self.dropped,
+                self.prompt_tokens,
+                self.completion_tokens,
+                self.cached_tokens,
+                self.usage_responses,
+                self.tts_characters,
+                cache.hit,
+                cache.miss,
+                cache.bypass,
+                cache.other,
+                self.cost_responses,
+            ])
+            .try_fold(0u64, u64::checked_add)
+    }
+}
+
+/// `*into += n`, `None` past 2^64.
+fn add(into: &mut u64, n: u64) -> Option<()> {
+    *into = into.checked_add(n)?;
+    Some(())
 }
 
 /// All stats of a run.
@@ -258,5 +301,35 @@ mod tests {
         let mut full = stats(Decimal::MAX, 1);
         assert_eq!(full.merge(&stats(Decimal::ONE, 2)), None);
         assert_eq!((full.cost_usd, full.dropped), (Decimal::MAX, 1));
+    }
+
+    /// So are counts that add past 2^64, with nothing added; and the sum of a
+    /// request's counts says when a report's sums of them would not fit.
+    #[test]
+    fn counts_that_add_past_u64_are_refused_whole() {
+        let stats = |ok: u64, dropped: u64, hits: u64| RequestStats {
+            outcomes: BTreeMap::from([(
+                Outcome::Ok,
+                OutcomeStats {
+                    count: ok,
+                    ..OutcomeStats::default()
+                },
+            )]),
+            dropped,
+            cache: CacheCounts {
+                hit: hits,
+                ..CacheCounts::default()
+            },
+            ..RequestStats::default()
+        };
+        let mut near = stats(u64::MAX - 1, 1, 0);
+        assert_eq!(near.all_counts(), Some(u64::MAX));
+        assert_eq!(near.merge(&stats(2, 1, 0)), None);
+        assert_eq!((near.ok(), near.dropped), (u64::MAX - 1, 1));
+        near.dropped = 2;
+        assert_eq!(near.all_counts(), None);
+        let mut hits = stats(0, 0, u64::MAX);
+        assert_eq!(hits.merge(&stats(0, 0, 1)), None);
+        assert_eq!(hits.cache.hit, u64::MAX);
     }
 }
