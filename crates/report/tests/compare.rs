@@ -189,6 +189,58 @@ fn criteria_are_judged_by_tolerance_and_direction() {
     assert!(!crit("false-hit rate").regression && crit("false-hit rate").worse);
 }
 
+/// A figure of the clock without an interval (a check's p95) moves from run to run
+/// on the same build: against a one-run baseline it is shown, not judged, and the
+/// console says how to judge it; a baseline of several runs judges it by their
+/// range. A count or a share still goes by the tolerance.
+#[test]
+fn clock_figures_without_noise_need_a_baseline_of_several_runs() {
+    let base = common::focused_report();
+    let set = |report: &mut SuiteReport, check: &str, criterion: &str, value: f64| {
+        let c = report.checks.iter_mut().find(|c| c.name == check).unwrap();
+        let k = c.criteria.iter_mut().find(|k| k.name == criterion).unwrap();
+        k.value = Some(value);
+    };
+    let mut cur = base.clone();
+    set(&mut cur, "concurrent_handling", "p95", 1440.0); // 1210 → 1440 ms: +19%
+    set(&mut cur, "queue_performance", "requests lost", 7.0);
+    let c = compare(&cur, &base, 0.10);
+    let crit = |c: &Comparison, check: &str, m: &str| {
+        c.figures
+            .iter()
+            .find(|f| f.metric == m && matches!(&f.scope, Scope::Check { check: k } if k == check))
+            .unwrap()
+            .clone()
+    };
+    let p95 = crit(&c, "concurrent_handling", "p95");
+    assert_eq!(p95.noise, NoiseModel::Unknown);
+    assert!(
+        p95.worse && p95.beyond_tolerance && !p95.beyond_noise && !p95.regression,
+        "{p95:#?}"
+    );
+    let lost = crit(&c, "queue_performance", "requests lost");
+    assert!(
+        lost.regression && lost.noise == NoiseModel::None,
+        "{lost:#?}"
+    );
+    assert_eq!(c.regressions, 1);
+    let text = c.console();
+    assert!(text.contains("not judged"), "{text}");
+    assert!(
+        text.contains("1 figure of the clock moved the wrong way"),
+        "{text}"
+    );
+    assert!(text.contains("baseline save A B C"), "{text}");
+
+    // two baseline runs 1210 and 1250 ms: 1440 is beyond their range, and judged
+    let mut second = base.clone();
+    set(&mut second, "concurrent_handling", "p95", 1250.0);
+    let c = compare_runs(&cur, &[base.clone(), second], 0.10).unwrap();
+    let p95 = crit(&c, "concurrent_handling", "p95");
+    assert!(p95.noise == NoiseModel::Runs && p95.regression, "{p95:#?}");
+    assert!(!c.console().contains("not judged"), "{}", c.console());
+}
+
 #[test]
 fn error_rates_use_binomial_noise() {
     let mk = |failed: usize, n: usize| {
@@ -215,15 +267,17 @@ fn error_rates_use_binomial_noise() {
     );
 }
 
+/// Without their histograms, percentiles have no interval: against one baseline
+/// run their noise is unknown, so they are not judged.
 #[test]
-fn unreadable_histograms_fall_back_to_tolerance_with_a_note() {
+fn unreadable_histograms_leave_percentiles_unjudged_with_a_note() {
     let base = with_run(latencies(3000, 100.0, 0.3, 51));
     let mut cur = with_run(latencies(3000, 100.0, 0.3, 52));
     for h in &mut cur.runs.get_mut(KEY).unwrap().histograms {
         h.hdr = "not base64 at all!".to_owned();
     }
     let c = compare(&cur, &base, 0.10);
-    assert_eq!(figure(&c, "latency p95").noise, NoiseModel::None);
+    assert_eq!(figure(&c, "latency p95").noise, NoiseModel::Unknown);
     assert!(
         c.notes.iter().any(|n| n.contains("does not decode")),
         "{:?}",

@@ -123,7 +123,7 @@ pub(super) fn run_figures(
                             false,
                             (pick(b), pick(c)),
                             tolerance,
-                            NoiseModel::None,
+                            NoiseModel::Unknown,
                             None,
                         ));
                     }
@@ -179,7 +179,7 @@ pub(super) fn run_figures(
                     true,
                     (b, c),
                     tolerance,
-                    NoiseModel::None,
+                    NoiseModel::Unknown,
                     None,
                 ));
             }

@@ -77,8 +77,22 @@ pub enum NoiseModel {
     Binomial,
     /// The spread of a baseline saved from several runs.
     Runs,
-    /// No noise model: the tolerance alone decides.
+    /// No noise model: the tolerance alone decides (a figure that repeats run to
+    /// run from one seed: counts, costs, shares).
     None,
+    /// A figure of the clock (latency, throughput) with no interval, against a
+    /// baseline of one run: its run-to-run noise is unknown, so it is shown but
+    /// never a regression. A baseline saved from several runs judges it.
+    Unknown,
+}
+
+/// The noise model of a figure in `unit` that has no interval: [`NoiseModel::Unknown`]
+/// for what the clock measures, which moves from run to run on the same build.
+pub(crate) fn without_interval(unit: &str) -> NoiseModel {
+    match unit {
+        "ms" | "s" | "req/s" | "rps" | "tokens/s" => NoiseModel::Unknown,
+        _ => NoiseModel::None,
+    }
 }
 
 /// One figure in both reports.
@@ -111,7 +125,8 @@ pub struct FigureChange {
     pub worse: bool,
     /// Moved by more than the tolerance (either direction).
     pub beyond_tolerance: bool,
-    /// Intervals do not overlap (always true without a noise model).
+    /// Intervals do not overlap (always true without a noise model, never with an
+    /// unknown noise).
     pub beyond_noise: bool,
     /// Smallest change of this unit that can count ([`floor`]).
     pub floor: f64,
@@ -366,7 +381,7 @@ fn across_runs(f: &FigureChange, seen: &[&FigureChange], tolerance: f64) -> Figu
         lo: f.current,
         hi: f.current,
     });
-    let model = if f.noise == NoiseModel::None {
+    let model = if matches!(f.noise, NoiseModel::None | NoiseModel::Unknown) {
         NoiseModel::Runs
     } else {
         f.noise
@@ -488,7 +503,7 @@ fn check_figures(
                 k.higher_is_better,
                 (bv, cv),
                 tolerance,
-                NoiseModel::None,
+                without_interval(&k.unit),
                 None,
             ));
         }
@@ -530,7 +545,10 @@ pub(crate) fn judge(
         Some(p) => p.abs() > 100.0 * tolerance,
         None => change != 0.0,
     };
-    let beyond_noise = intervals.is_none_or(|(b, c)| !b.overlaps(&c));
+    let beyond_noise = match intervals {
+        Some((b, c)) => !b.overlaps(&c),
+        None => noise != NoiseModel::Unknown,
+    };
     let floor = floor(unit);
     let beyond_floor = change.abs() > floor;
     FigureChange {
@@ -542,10 +560,9 @@ pub(crate) fn judge(
         current,
         change,
         change_pct,
-        noise: if intervals.is_some() {
-            noise
-        } else {
-            NoiseModel::None
+        noise: match (intervals, noise) {
+            (Some(_), _) | (None, NoiseModel::Unknown) => noise,
+            (None, _) => NoiseModel::None,
         },
         baseline_interval: intervals.map(|i| i.0),
         current_interval: intervals.map(|i| i.1),

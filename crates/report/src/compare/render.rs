@@ -16,6 +16,7 @@ const NOTES_SHOWN: usize = 4;
 fn status(f: &FigureChange) -> &'static str {
     match (f.regression, f.worse, f.beyond_tolerance, f.beyond_noise) {
         (true, ..) => "REGRESSION",
+        (false, true, true, false) if f.noise == NoiseModel::Unknown => "not judged",
         (false, true, true, false) => "within noise",
         (false, true, false, _) => "within tolerance",
         (false, true, true, true) if !f.beyond_floor => "within floor",
@@ -27,6 +28,7 @@ fn status(f: &FigureChange) -> &'static str {
 
 fn interval(f: &FigureChange) -> String {
     match (f.noise, f.baseline_interval, f.current_interval) {
+        (NoiseModel::Unknown, ..) => "unknown (one baseline run)".to_owned(),
         (NoiseModel::None, ..) | (_, None, _) | (_, _, None) => "tolerance only".to_owned(),
         (_, Some(b), Some(c)) => {
             format!("{}–{} → {}–{}", num(b.lo), num(b.hi), num(c.lo), num(c.hi))
@@ -80,6 +82,19 @@ pub(super) fn console(c: &Comparison) -> String {
         out.push_str(&format!(
             "the baseline holds {} runs: each figure is judged against their median and range\n",
             c.baseline_runs
+        ));
+    }
+    let unjudged = c
+        .figures
+        .iter()
+        .filter(|f| f.noise == NoiseModel::Unknown && f.worse && f.beyond_tolerance)
+        .count();
+    if unjudged > 0 {
+        out.push_str(&format!(
+            "{unjudged} figure{s} of the clock moved the wrong way beyond the tolerance, but a one-run baseline says nothing of {their} noise: not judged; save the baseline from several runs (`baseline save A B C`) to judge {them}\n",
+            s = if unjudged == 1 { "" } else { "s" },
+            their = if unjudged == 1 { "its" } else { "their" },
+            them = if unjudged == 1 { "it" } else { "them" },
         ));
     }
     out.push_str(&format!(
