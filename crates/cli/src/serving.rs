@@ -18,7 +18,7 @@ pub struct ServingArgs {
     #[arg(long, default_value = "30s", value_parser = crate::parse_duration)]
     body_timeout: Duration,
     /// Connections each server serves at once; more wait in the listen backlog
-    /// [default: a quarter of the open-file limit less 256, 64–16384].
+    /// [default: (the open-file limit − 256) ÷ 4, within 64–16384].
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     max_connections: Option<u32>,
     /// Token required by /metrics and the mocks' control API (header
