@@ -16,10 +16,10 @@ const NOTES_SHOWN: usize = 4;
 fn status(f: &FigureChange) -> &'static str {
     match (f.regression, f.worse, f.beyond_tolerance, f.beyond_noise) {
         (true, ..) => "REGRESSION",
+        (false, true, true, _) if !f.beyond_floor => "within floor",
         (false, true, true, false) if f.noise == NoiseModel::Unknown => "not judged",
         (false, true, true, false) => "within noise",
         (false, true, false, _) => "within tolerance",
-        (false, true, true, true) if !f.beyond_floor => "within floor",
         _ if f.change == 0.0 => "same",
         _ if f.worse => "worse",
         _ => "better",
@@ -87,7 +87,9 @@ pub(super) fn console(c: &Comparison) -> String {
     let unjudged = c
         .figures
         .iter()
-        .filter(|f| f.noise == NoiseModel::Unknown && f.worse && f.beyond_tolerance)
+        .filter(|f| {
+            f.noise == NoiseModel::Unknown && f.worse && f.beyond_tolerance && f.beyond_floor
+        })
         .count();
     if unjudged > 0 {
         out.push_str(&format!(
