@@ -460,11 +460,15 @@ impl Aggregator {
         }
         self.stage_events(elapsed);
         self.check_thresholds(elapsed);
-        self.reporter.snapshot(&Snapshot {
-            elapsed,
-            point: &point,
-            scenarios: &lines,
-        });
+        // the events already hold the point folded into: a second snapshot of it
+        // would count its requests twice (the end event has the totals)
+        if last.is_none() {
+            self.reporter.snapshot(&Snapshot {
+                elapsed,
+                point: &point,
+                scenarios: &lines,
+            });
+        }
         self.timeseries.push(point);
     }
 
