@@ -1,7 +1,7 @@
 //! Running a scenario file: scenarios start at their offsets, each runs its executor,
 //! stops when its time is up (or a threshold aborts the run), lets in-flight requests
 //! finish for its grace period, then interrupts what is left. Every request sent ends
-//! in exactly one outcome: `sent = ok + failed`.
+//! in exactly one outcome: `sent = ok + failed + interrupted`.
 
 mod closed;
 mod open;

@@ -12,9 +12,10 @@
 //! |---|---|
 //! | latency p50/p95/p99, TTFT p95 (request kinds) | quantile interval from the HDR histograms |
 //! | error rate, cache hit rate (request kinds) | binomial standard error over the requests |
-//! | requests per second (request kinds) | none: tolerance alone |
-//! | a check's criterion values | none: tolerance alone (criteria carry no sample size) |
-//! | percentiles whose histograms are missing or unreadable | none: tolerance alone, with a note |
+//! | requests per second (request kinds) | unknown: not judged against one run |
+//! | a check's criterion values of the clock (ms, s, req/s) | unknown: not judged against one run |
+//! | a check's other criterion values | none: tolerance alone (criteria carry no sample size) |
+//! | percentiles whose histograms are missing or unreadable | unknown, with a note |
 //! | any figure of a baseline saved from several runs | also the spread of those runs |
 //!
 //! A baseline may hold several runs of one suite ([`compare_runs`]): each figure's
