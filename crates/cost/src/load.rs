@@ -9,7 +9,6 @@
 //! missing sources, and a currency other than USD.
 
 use std::fmt;
-use std::str::FromStr;
 
 use rust_decimal::Decimal;
 use serde::Deserialize;
@@ -396,7 +395,13 @@ pub(crate) fn parse_price(text: &str) -> Result<Decimal, PriceProblem> {
     if !digits(whole) || frac.is_some_and(|f| !digits(f)) {
         return Err(PriceProblem::NotDecimal);
     }
-    let value = Decimal::from_str(text).map_err(|_| PriceProblem::NotDecimal)?;
+    // exact: a price past a `Decimal`'s 28 places is refused, not rounded (to zero);
+    // trailing zeros say nothing
+    let text = match frac {
+        Some(_) => text.trim_end_matches('0'),
+        None => text,
+    };
+    let value = Decimal::from_str_exact(text).map_err(|_| PriceProblem::TooPrecise)?;
     check_price(value)
 }
 

@@ -52,6 +52,20 @@ pub struct GatewayConfig {
     pub body_limit: usize,
 }
 
+/// A decimal string of USD, exactly as written: more decimal places than a
+/// `Decimal` keeps (28) are refused rather than rounded (a budget of 1e-29 would
+/// round to a budget of zero, which refuses every call).
+fn exact_usd<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+    let Some(text) = Option::<String>::deserialize(d)? else {
+        return Ok(None);
+    };
+    Decimal::from_str_exact(&text).map(Some).map_err(|_| {
+        serde::de::Error::custom(format!(
+            "`{text}` is not an amount of USD such as \"25.00\" (at most 28 decimal places)"
+        ))
+    })
+}
+
 fn default_body_limit() -> usize {
     8 * 1024 * 1024
 }
@@ -65,7 +79,11 @@ pub struct TenantConfig {
     /// API keys that identify this tenant.
     pub keys: Vec<String>,
     /// Spending limit in USD (decimal string); none means unlimited.
-    #[serde(default, with = "rust_decimal::serde::str_option")]
+    #[serde(
+        default,
+        deserialize_with = "exact_usd",
+        serialize_with = "rust_decimal::serde::str_option::serialize"
+    )]
     pub budget_usd: Option<Decimal>,
     /// Priority class of requests that do not send `x-gatebench-priority`.
     #[serde(default)]
@@ -426,6 +444,28 @@ mod tests {
             error.contains("line 4") && error.contains("budjet_usd"),
             "{error}"
         );
+    }
+
+    /// A budget is exactly what it says: one past a `Decimal`'s 28 decimal places
+    /// would round (1e-29 to a budget of zero, refusing every call).
+    #[test]
+    fn budgets_are_exact_decimal_strings() {
+        let budget = |value: &str| {
+            let text = format!(
+                "[[tenant]]\nid = \"a\"\nkeys = [\"k\"]\nbudget_usd = \"{value}\"\n\
+                 [[provider]]\nname = \"p\"\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:1\"\n"
+            );
+            GatewayConfig::from_toml(&text, "gw.toml").map(|c| c.tenants[0].budget_usd)
+        };
+        for bad in ["0.00000000000000000000000000001", "ten", "1e3"] {
+            let error = budget(bad).unwrap_err().to_string();
+            assert!(error.starts_with("gw.toml: "), "{error}");
+            assert!(error.contains("line 4") && error.contains(bad), "{error}");
+            assert!(error.contains("not an amount of USD"), "{error}");
+        }
+        let most = "0.0000000000000000000000000001";
+        assert_eq!(budget(most).unwrap(), Some(most.parse().unwrap()));
+        assert_eq!(budget("25.00").unwrap(), Some(Decimal::new(2500, 2)));
     }
 
     /// Errors found after parsing name the line and the key at fault too.

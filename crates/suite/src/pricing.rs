@@ -8,7 +8,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
 use gatebench_wire::books::{CallRecord, CallUsage};
 use rust_decimal::Decimal;
@@ -311,7 +310,8 @@ fn parse_file(text: &str, file: &Path) -> Result<Vec<(String, ModelPrice)>, Pric
                         format!("`{field}` must be a decimal string, not {value}"),
                     )
                 })?;
-                let price = Decimal::from_str(text.trim()).map_err(|e| {
+                // exact: past a Decimal's 28 places a price would be rounded
+                let price = Decimal::from_str_exact(text.trim()).map_err(|e| {
                     model_error(id, format!("`{field}` = {text:?} is not a decimal: {e}"))
                 })?;
                 if price.is_sign_negative() {
@@ -459,4 +459,40 @@ pub fn price_of(units: &Units, prices: &Prices) -> Result<Decimal, String> {
             .ok_or_else(|| "the total overflows".to_owned())?;
     }
     Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(price: &str) -> String {
+        format!(
+            "provider = \"acme\"\n[[model]]\nid = \"m\"\nkind = \"chat\"\ninput_per_million = \"{price}\"\n"
+        )
+    }
+
+    /// A price is read exactly as written: past a `Decimal`'s 28 decimal places it
+    /// is refused (once rounded, a tiny price became zero), as are a negative one
+    /// and a TOML number, which the parser has already rounded.
+    #[test]
+    fn prices_are_exact_decimal_strings() {
+        let table =
+            |text: String| PriceTable::from_texts(Path::new("p"), vec![("p/a.toml".into(), text)]);
+        let ok = table(row("0.15")).unwrap();
+        let price = ok.get("m").unwrap().prices.input_per_million;
+        assert_eq!(price, Some(Decimal::new(15, 2)));
+        let number = row("0.15").replace("\"0.15\"", "0.15");
+        for (text, says) in [
+            (row("0.0000000000000000000000000000001"), "is not a decimal"),
+            (row("-0.15"), "is negative"),
+            (row("cheap"), "is not a decimal"),
+            (number, "must be a decimal string"),
+        ] {
+            let error = table(text).unwrap_err().to_string();
+            assert!(
+                error.contains(says) && error.contains("input_per_million"),
+                "{error}"
+            );
+        }
+    }
 }

@@ -226,6 +226,11 @@ fn malformed_and_over_precise_prices_are_refused() {
         (".5", PriceProblem::NotDecimal),
         ("+1", PriceProblem::NotDecimal),
         ("0.0000000000001", PriceProblem::TooPrecise),
+        // past a Decimal's 28 places: once rounded to a price of zero
+        (
+            "0.0000000000000000000000000000001",
+            PriceProblem::TooPrecise,
+        ),
     ] {
         let text = file(&format!(
             "kind = \"tts\"\nper_thousand_characters = \"{value}\""
@@ -237,6 +242,11 @@ fn malformed_and_over_precise_prices_are_refused() {
     }
     // Trailing zeros beyond 12 places are fine: the value has 2.
     let ok = file("kind = \"tts\"\nper_thousand_characters = \"0.10000000000000\"");
+    assert!(load_one(&ok).is_ok());
+    let zeros = "0.1000000000000000000000000000000000";
+    let ok = file(&format!(
+        "kind = \"tts\"\nper_thousand_characters = \"{zeros}\""
+    ));
     assert!(load_one(&ok).is_ok());
 }
 
