@@ -230,7 +230,8 @@ pub(crate) fn to_cached(
             .choices
             .iter()
             .map(|c| CachedChoice {
-                content: c.message.content.clone().unwrap_or_default(),
+                content: c.message.content.clone(),
+                tool_calls: c.message.tool_calls.clone().unwrap_or_default(),
                 finish_reason: c
                     .finish_reason
                     .as_ref()
@@ -293,9 +294,13 @@ pub(crate) fn hit(
         .iter()
         .enumerate()
         .map(|(index, c)| {
+            let mut message = json!({ "role": "assistant", "content": c.content, "refusal": null, "annotations": [] });
+            if let (false, Some(fields)) = (c.tool_calls.is_empty(), message.as_object_mut()) {
+                fields.insert("tool_calls".into(), json!(c.tool_calls));
+            }
             json!({
                 "index": index,
-                "message": { "role": "assistant", "content": c.content, "refusal": null, "annotations": [] },
+                "message": message,
                 "logprobs": null,
                 "finish_reason": c.finish_reason,
             })

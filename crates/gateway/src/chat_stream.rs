@@ -25,6 +25,7 @@ use futures::stream::{BoxStream, StreamExt};
 use gatebench_cache::ChatKeys;
 use gatebench_cost::{Reservation, Usage};
 use gatebench_queue::Permit;
+use gatebench_wire::openai::{FunctionCall, ToolCall};
 use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 
@@ -52,6 +53,8 @@ struct RelayState {
     reader: EventReader,
     answer: ChatAnswer,
     texts: Vec<String>,
+    /// Each choice's tool calls, put together from their fragments.
+    calls: Vec<Vec<ToolCall>>,
     finish: Vec<Option<String>>,
     usage: Option<gatebench_wire::openai::Usage>,
     fingerprint: Option<String>,
@@ -88,6 +91,7 @@ impl Relay {
                 reader: EventReader::default(),
                 answer,
                 texts: Vec::new(),
+                calls: Vec::new(),
                 finish: Vec::new(),
                 usage: None,
                 fingerprint: None,
@@ -197,10 +201,14 @@ impl RelayState {
             }
             if self.texts.len() <= index {
                 self.texts.resize(index + 1, String::new());
+                self.calls.resize(index + 1, Vec::new());
                 self.finish.resize(index + 1, None);
             }
             if let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str) {
                 self.texts[index].push_str(text);
+            }
+            if let Some(fragments) = choice.pointer("/delta/tool_calls") {
+                add_fragments(&mut self.calls[index], fragments);
             }
             if let Some(reason) = choice.get("finish_reason").and_then(Value::as_str) {
                 self.finish[index] = Some(reason.to_owned());
@@ -259,9 +267,12 @@ impl RelayState {
                 choices: self
                     .texts
                     .iter()
+                    .zip(&self.calls)
                     .zip(&self.finish)
-                    .map(|(content, reason)| CachedChoice {
-                        content: content.clone(),
+                    .map(|((content, calls), reason)| CachedChoice {
+                        // a choice that only called tools has `content: null`
+                        content: (!content.is_empty() || calls.is_empty()).then(|| content.clone()),
+                        tool_calls: calls.clone(),
                         finish_reason: reason.clone().unwrap_or_else(|| "stop".to_owned()),
                     })
                     .collect(),
@@ -288,8 +299,48 @@ impl Drop for RelayState {
     }
 }
 
-/// A cached answer as a stream: the role, the text in word-sized pieces, the finish
-/// reason, the usage chunk if the client asked for it, and `[DONE]`.
+/// Adds a delta's tool call fragments to a choice's `calls`: the first fragment of
+/// a call opens it (its `index` says which), later ones add to its strings, as
+/// OpenAI's SDKs put them together. Fragments past 128 calls are left out.
+fn add_fragments(calls: &mut Vec<ToolCall>, fragments: &Value) {
+    for fragment in fragments.as_array().into_iter().flatten() {
+        let Some(i) = fragment.get("index").and_then(Value::as_u64) else {
+            continue;
+        };
+        let i = i as usize;
+        if i >= 128 {
+            continue;
+        }
+        if calls.len() <= i {
+            calls.resize_with(i + 1, || ToolCall {
+                id: String::new(),
+                kind: "function".to_owned(),
+                function: FunctionCall {
+                    name: String::new(),
+                    arguments: String::new(),
+                },
+            });
+        }
+        let call = &mut calls[i];
+        let text = |pointer: &str| fragment.pointer(pointer).and_then(Value::as_str);
+        if let Some(id) = text("/id") {
+            call.id.push_str(id);
+        }
+        if let Some(kind) = text("/type") {
+            kind.clone_into(&mut call.kind);
+        }
+        if let Some(name) = text("/function/name") {
+            call.function.name.push_str(name);
+        }
+        if let Some(arguments) = text("/function/arguments") {
+            call.function.arguments.push_str(arguments);
+        }
+    }
+}
+
+/// A cached answer as a stream: the role, the text in word-sized pieces, each tool
+/// call in two fragments, the finish reason, the usage chunk if the client asked
+/// for it, and `[DONE]`.
 pub fn replay(
     id: &str,
     created: u64,
@@ -313,11 +364,24 @@ pub fn replay(
     let null_usage = || usage.map(|_| Value::Null);
     let mut events = Vec::new();
     for (index, choice) in cached.choices.iter().enumerate() {
-        let delta = json!([{ "index": index, "delta": { "role": "assistant", "content": "", "refusal": null }, "logprobs": null, "finish_reason": null }]);
-        events.push(chunk(delta, null_usage()));
-        for piece in choice.content.split_inclusive(' ') {
-            let delta = json!([{ "index": index, "delta": { "content": piece }, "logprobs": null, "finish_reason": null }]);
-            events.push(chunk(delta, null_usage()));
+        let mut delta = |delta: Value| {
+            let choices = json!([{ "index": index, "delta": delta, "logprobs": null, "finish_reason": null }]);
+            events.push(chunk(choices, null_usage()));
+        };
+        // as the provider streams: a text answer opens with empty content, a tool
+        // call with none
+        let opening = choice.content.as_ref().map(|_| "");
+        delta(json!({ "role": "assistant", "content": opening, "refusal": null }));
+        for piece in choice.content.iter().flat_map(|c| c.split_inclusive(' ')) {
+            delta(json!({ "content": piece }));
+        }
+        // each call: its id, type and name first, then its arguments
+        for (i, call) in choice.tool_calls.iter().enumerate() {
+            let head = json!({ "index": i, "id": call.id, "type": call.kind, "function": { "name": call.function.name, "arguments": "" } });
+            delta(json!({ "tool_calls": [head] }));
+            let arguments =
+                json!({ "index": i, "function": { "arguments": call.function.arguments } });
+            delta(json!({ "tool_calls": [arguments] }));
         }
         let end = json!([{ "index": index, "delta": {}, "logprobs": null, "finish_reason": choice.finish_reason }]);
         events.push(chunk(end, null_usage()));

@@ -27,6 +27,10 @@ pub fn render(gateway: &Arc<Gateway>, done: Done, answer: Answer) -> Response {
         record,
         outcome,
     } = done;
+    // a provider names every answer (`x-request-id`, which SDKs show as the
+    // request's id); a hit has no provider answer of its own (an exact entry keeps
+    // the id of the call that stored it), so it is named by the gateway's id
+    let hit = matches!(outcome, Outcome::ExactHit(_) | Outcome::ChatHit(_));
     let (status, mut headers, body) = match outcome {
         Outcome::ExactHit(cached) => (cached.status, cached.headers, Body::from(cached.body)),
         Outcome::ChatHit(cached) => match answer {
@@ -96,9 +100,15 @@ pub fn render(gateway: &Arc<Gateway>, done: Done, answer: Answer) -> Response {
             return respond(status, headers, body);
         }
     };
+    if hit && let Ok(id) = http::HeaderValue::from_str(&meta.id) {
+        headers.insert(X_REQUEST_ID, id);
+    }
     record.write(&meta, &mut headers);
     respond(status, headers, body)
 }
+
+/// The header a provider names its answer by.
+const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
 
 /// A response of these parts. The headers are moved in whole: added one by one
 /// (as a `(status, headers, body)` tuple does), each would be hashed again.

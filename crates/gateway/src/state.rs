@@ -8,6 +8,7 @@ use bytes::Bytes;
 use gatebench_cache::{CacheConfig, ExactCache, SemanticCache};
 use gatebench_cost::{Budget, Budgets, Ledger, LedgerError, PriceBook, PricingError};
 use gatebench_embed::Embedder;
+use gatebench_wire::openai::ToolCall;
 use http::{HeaderMap, StatusCode};
 
 use crate::auth::Auth;
@@ -37,8 +38,11 @@ pub struct CachedChat {
 /// One cached choice.
 #[derive(Clone, Debug)]
 pub struct CachedChoice {
-    /// Text.
-    pub content: String,
+    /// Text (`None` when the model only called tools, as the provider said).
+    pub content: Option<String>,
+    /// The tool calls the model made, replayed as they were: a hit without them
+    /// would answer a tool call with `finish_reason: tool_calls` and nothing to call.
+    pub tool_calls: Vec<ToolCall>,
     /// Finish reason.
     pub finish_reason: String,
 }

@@ -227,13 +227,18 @@ async fn embeddings_and_speech_are_cached_by_exact_match() {
             .json(&serde_json::json!({"model": "text-embedding-3-small", "input": input}))
             .send()
     };
+    let miss = embed("solar panels").await.unwrap();
+    assert_eq!(miss.headers()["x-gatebench-cache"], "miss");
+    let hit = embed("solar panels").await.unwrap();
+    assert_eq!(hit.headers()["x-gatebench-cache"], "hit");
+    // a hit is named by its own id, not by the id of the call that stored it
     assert_eq!(
-        embed("solar panels").await.unwrap().headers()["x-gatebench-cache"],
-        "miss"
+        hit.headers()["x-request-id"],
+        hit.headers()["x-gatebench-request-id"]
     );
-    assert_eq!(
-        embed("solar panels").await.unwrap().headers()["x-gatebench-cache"],
-        "hit"
+    assert_ne!(
+        hit.headers()["x-request-id"],
+        miss.headers()["x-request-id"]
     );
     assert_eq!(
         embed("solar panel").await.unwrap().headers()["x-gatebench-cache"],
@@ -251,5 +256,137 @@ async fn embeddings_and_speech_are_cached_by_exact_match() {
     let second = speak().await.unwrap();
     assert_eq!(second.headers()["x-gatebench-cache"], "hit");
     assert_eq!(second.bytes().await.unwrap(), first_audio);
+    stack.shutdown().await;
+}
+
+/// A chat body that must call `get_weather` (the mock always calls a required tool).
+fn tool_body(stream: bool) -> Value {
+    let mut body = chat_body("gpt-4o-mini", "What is the weather in Lisbon today?");
+    body["tools"] = serde_json::json!([{
+        "type": "function",
+        "function": {
+            "name": "get_weather",
+            "description": "Current weather of a city",
+            "parameters": {
+                "type": "object",
+                "properties": { "city": { "type": "string" } },
+                "required": ["city"]
+            }
+        }
+    }]);
+    body["tool_choice"] = "required".into();
+    if stream {
+        body["stream"] = true.into();
+    }
+    body
+}
+
+/// The tool calls of a streamed answer, put together from their fragments, and its
+/// finish reason.
+fn streamed_calls(text: &str) -> (Vec<Value>, Option<String>, Value) {
+    let mut calls: Vec<Value> = Vec::new();
+    let (mut finish, mut opening) = (None, Value::Null);
+    for data in text.split("\n\n").filter_map(|e| e.strip_prefix("data: ")) {
+        if data == "[DONE]" {
+            continue;
+        }
+        let chunk: Value = serde_json::from_str(data).unwrap();
+        let choice = &chunk["choices"][0];
+        if choice["delta"]["role"] == "assistant" {
+            opening = choice["delta"]["content"].clone();
+        }
+        for fragment in choice["delta"]["tool_calls"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let i = fragment["index"].as_u64().unwrap() as usize;
+            if calls.len() <= i {
+                calls.push(serde_json::json!({"id": "", "type": "function", "function": {"name": "", "arguments": ""}}));
+            }
+            for (path, key) in [
+                ("id", "/id"),
+                ("name", "/function/name"),
+                ("arguments", "/function/arguments"),
+            ] {
+                if let Some(piece) = fragment.pointer(key).and_then(Value::as_str) {
+                    let into = if path == "id" {
+                        &mut calls[i]["id"]
+                    } else {
+                        &mut calls[i]["function"][path]
+                    };
+                    *into = format!("{}{piece}", into.as_str().unwrap()).into();
+                }
+            }
+        }
+        if let Some(reason) = choice["finish_reason"].as_str() {
+            finish = Some(reason.to_owned());
+        }
+    }
+    (calls, finish, opening)
+}
+
+/// A tool call served from the cache is the call the provider made: the same
+/// `tool_calls` and `content: null`, as JSON and replayed as a stream (a hit that
+/// dropped them would answer `finish_reason: tool_calls` with nothing to call).
+#[tokio::test]
+async fn a_cached_tool_call_replays_its_calls_as_json_and_as_a_stream() {
+    let stack = stack(|_| {}).await;
+    let http = client();
+    let url = format!("{}/v1/chat/completions", stack.gateway_url());
+    let post = |body: Value| http.post(&url).bearer_auth(ALPHA).json(&body).send();
+    let first = post(tool_body(false)).await.unwrap();
+    assert_eq!(first.headers()["x-gatebench-cache"], "miss");
+    let first: Value = first.json().await.unwrap();
+    let message = &first["choices"][0]["message"];
+    let calls = message["tool_calls"].as_array().unwrap().clone();
+    assert_eq!(calls[0]["function"]["name"], "get_weather", "{first}");
+    assert!(message["content"].is_null(), "{first}");
+
+    let hit = post(tool_body(false)).await.unwrap();
+    assert_eq!(hit.headers()["x-gatebench-cache"], "hit");
+    assert_eq!(
+        hit.headers()["x-request-id"],
+        hit.headers()["x-gatebench-request-id"]
+    );
+    let hit: Value = hit.json().await.unwrap();
+    assert_eq!(
+        hit["choices"][0]["message"]["tool_calls"],
+        Value::Array(calls.clone()),
+        "{hit}"
+    );
+    assert!(hit["choices"][0]["message"]["content"].is_null(), "{hit}");
+    assert_eq!(hit["choices"][0]["finish_reason"], "tool_calls");
+
+    let replay = post(tool_body(true)).await.unwrap();
+    assert_eq!(replay.headers()["x-gatebench-cache"], "hit");
+    let (streamed, finish, opening) = streamed_calls(&replay.text().await.unwrap());
+    assert_eq!(streamed, calls);
+    assert_eq!(finish.as_deref(), Some("tool_calls"));
+    assert!(opening.is_null(), "a tool call opens with no content");
+    stack.shutdown().await;
+}
+
+/// A streamed tool call is put together from its fragments and cached whole.
+#[tokio::test]
+async fn a_streamed_tool_call_is_cached_whole() {
+    let stack = stack(|_| {}).await;
+    let http = client();
+    let url = format!("{}/v1/chat/completions", stack.gateway_url());
+    let post = |body: Value| http.post(&url).bearer_auth(ALPHA).json(&body).send();
+    let first = post(tool_body(true)).await.unwrap();
+    assert_eq!(first.headers()["x-gatebench-cache"], "miss");
+    let (calls, finish, _) = streamed_calls(&first.text().await.unwrap());
+    assert_eq!(finish.as_deref(), Some("tool_calls"));
+    assert_eq!(calls[0]["function"]["name"], "get_weather");
+    let hit = post(tool_body(false)).await.unwrap();
+    assert_eq!(hit.headers()["x-gatebench-cache"], "hit");
+    let hit: Value = hit.json().await.unwrap();
+    assert_eq!(
+        hit["choices"][0]["message"]["tool_calls"],
+        Value::Array(calls),
+        "{hit}"
+    );
+    assert!(hit["choices"][0]["message"]["content"].is_null(), "{hit}");
     stack.shutdown().await;
 }

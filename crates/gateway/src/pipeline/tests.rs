@@ -67,7 +67,8 @@ fn cached_chat(cached_tokens: u64) -> CachedChat {
         model: "gpt-4o-mini".into(),
         provider: "openai".into(),
         choices: vec![CachedChoice {
-            content: "hi".into(),
+            content: Some("hi".into()),
+            tool_calls: Vec::new(),
             finish_reason: "stop".into(),
         }],
         completion_tokens: 12,
