@@ -216,6 +216,22 @@ async fn ignore_eos_fills_the_cap_and_min_tokens_sets_a_floor() {
     let (status, error) = post(&url, "/v1/chat/completions", body).await;
     assert_eq!(status, 400);
     assert_eq!(error["error"]["param"], "min_tokens");
+
+    // the Responses API too, as guidellm sends it there: the answer fills
+    // max_output_tokens and stops at it
+    let prompt = story()["messages"][0]["content"].clone();
+    let body = json!({"model": "gpt-4o-mini", "input": prompt, "max_output_tokens": 333, "ignore_eos": true});
+    let (status, response) = post(&url, "/v1/responses", body).await;
+    assert_eq!(status, 200, "{response}");
+    assert_eq!(response["usage"]["output_tokens"], 333, "{response}");
+    assert_eq!(response["status"], "incomplete");
+    let body = json!({"model": "gpt-4o-mini", "input": prompt, "min_tokens": 1200});
+    let (status, response) = post(&url, "/v1/responses", body).await;
+    assert_eq!(status, 200, "{response}");
+    assert!(
+        response["usage"]["output_tokens"].as_u64().unwrap() >= 1200,
+        "{response}"
+    );
 }
 
 async fn get(url: &str, path: &str) -> Value {

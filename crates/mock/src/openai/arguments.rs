@@ -118,6 +118,8 @@ pub(super) const RESPONSES: &[&str] = &[
     "top_p",
     "truncation",
     "user",
+    VLLM[0],
+    VLLM[1],
 ];
 
 /// `POST /v1/embeddings`.

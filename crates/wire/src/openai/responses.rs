@@ -65,6 +65,13 @@ pub struct ResponseRequest {
     /// Run in the background (poll for the result).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub background: Option<bool>,
+    /// vLLM extension: ignore the end of the answer and generate the whole
+    /// `max_output_tokens` (benchmark tools send it to fix output lengths).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ignore_eos: Option<bool>,
+    /// vLLM extension: generate at least this many tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_tokens: Option<i64>,
 }
 
 impl ResponseRequest {

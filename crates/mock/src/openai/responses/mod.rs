@@ -248,6 +248,8 @@ fn as_chat(request: &ResponseRequest) -> Result<ChatCompletionRequest, ApiError>
                 .collect()
         }),
         tool_choice: request.tool_choice.as_ref().map(chat_tool_choice),
+        ignore_eos: request.ignore_eos,
+        min_tokens: request.min_tokens,
         ..ChatCompletionRequest::default()
     })
 }
