@@ -109,6 +109,9 @@ pub fn router(gateway: Arc<Gateway>, admin: AdminToken) -> impl App {
             get(ops::metrics).route_layer(from_fn(gatebench_serve::admin::guard)),
         )
         .route("/healthz", get(ops::healthz))
+        // benchmark tools written for vLLM-style servers (guidellm) probe
+        // `/health` before they start, and stop at a 404
+        .route("/health", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .method_not_allowed_fallback(|method: http::Method, uri: http::Uri| async move {
             GatewayError::MethodNotAllowed {

@@ -267,7 +267,7 @@ async fn every_front_route_answers_through_the_gateway() {
         .unwrap();
     assert_eq!(bad.status(), 422);
     assert!(bad.json::<Value>().await.unwrap()["detail"].is_array());
-    for path in ["/healthz", "/readyz", "/metrics"] {
+    for path in ["/healthz", "/health", "/readyz", "/metrics"] {
         assert_eq!(
             http.get(format!("{base}{path}"))
                 .send()
