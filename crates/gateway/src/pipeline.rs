@@ -439,16 +439,29 @@ fn store(
     }
 }
 
-/// The exact-match cache entry of an answer `record` describes.
+/// The exact-match cache entry of an answer `record` describes. Of its headers it
+/// keeps those that describe the body (its type, ElevenLabs' `character-cost`):
+/// the rest (`x-ratelimit-*`, processing time, the provider's request id) told of
+/// the call that stored it, which a hit does not make.
 fn exact_entry(
     record: &Record,
     status: StatusCode,
     headers: &HeaderMap,
     body: Bytes,
 ) -> CachedBody {
+    const KEPT: [http::HeaderName; 2] = [
+        http::header::CONTENT_TYPE,
+        http::HeaderName::from_static("character-cost"),
+    ];
+    let mut kept = HeaderMap::with_capacity(KEPT.len());
+    for name in KEPT {
+        if let Some(value) = headers.get(&name) {
+            kept.insert(name, value.clone());
+        }
+    }
     CachedBody {
         status,
-        headers: headers.clone(),
+        headers: kept,
         body,
         model: record.model.clone(),
         provider: record.provider.clone().unwrap_or_default(),

@@ -240,6 +240,14 @@ async fn embeddings_and_speech_are_cached_by_exact_match() {
         hit.headers()["x-request-id"],
         miss.headers()["x-request-id"]
     );
+    // nor by the rate limits of that call: a hit made none
+    let limits = "x-ratelimit-remaining-requests";
+    assert!(miss.headers().contains_key(limits), "{:?}", miss.headers());
+    assert!(!hit.headers().contains_key(limits), "{:?}", hit.headers());
+    assert_eq!(
+        hit.headers()["content-type"],
+        miss.headers()["content-type"]
+    );
     assert_eq!(
         embed("solar panel").await.unwrap().headers()["x-gatebench-cache"],
         "miss"
