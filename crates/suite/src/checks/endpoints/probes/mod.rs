@@ -19,7 +19,7 @@ use super::call::{Reply, Request};
 use super::shapes::{self, Wrong};
 
 /// Every route of the gateway's router, as `METHOD PATH`.
-pub const ROUTES: [&str; 16] = [
+pub const ROUTES: [&str; 17] = [
     "POST /v1/chat/completions",
     "POST /v1/embeddings",
     "GET /v1/models",
@@ -34,6 +34,7 @@ pub const ROUTES: [&str; 16] = [
     "GET /v1/gatebench/config",
     "GET /metrics",
     "GET /healthz",
+    "GET /health",
     "GET /readyz",
     FALLBACK,
 ];

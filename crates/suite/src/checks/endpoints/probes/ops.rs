@@ -1,4 +1,4 @@
-//! Probes of the operational routes (`/metrics`, `/healthz`, `/readyz`) and of
+//! Probes of the operational routes (`/metrics`, `/healthz`, `/health`, `/readyz`) and of
 //! what the router answers for paths and methods it does not serve.
 
 use super::{CHAT, Code, FALLBACK, Keys, Probe, call, openai_error, status};
@@ -25,16 +25,9 @@ pub(super) fn operations(keys: &Keys) -> Vec<Probe> {
                 ))
             }),
         ),
-        call(
-            "healthz",
-            "GET /healthz",
-            "200 {\"status\": \"ok\"}",
-            Request::get("/healthz", Auth::None),
-            Box::new(|reply| {
-                status(reply, 200)?;
-                shapes::equals(&reply.json()?, "status", "ok").map(|()| "status ok".into())
-            }),
-        ),
+        alive("healthz", "GET /healthz", "/healthz"),
+        // what benchmark tools for vLLM-style servers probe before they start
+        alive("health", "GET /health", "/health"),
         call(
             "readyz",
             "GET /readyz",
@@ -77,4 +70,18 @@ pub(super) fn operations(keys: &Keys) -> Vec<Probe> {
             }),
         ),
     ]
+}
+
+/// A liveness probe: 200 `{"status": "ok"}`, no key needed.
+fn alive(name: &'static str, route: &'static str, path: &'static str) -> Probe {
+    call(
+        name,
+        route,
+        "200 {\"status\": \"ok\"}",
+        Request::get(path, Auth::None),
+        Box::new(|reply| {
+            status(reply, 200)?;
+            shapes::equals(&reply.json()?, "status", "ok").map(|()| "status ok".into())
+        }),
+    )
 }
