@@ -13,11 +13,14 @@ pub const SHOWN: usize = 10;
 /// Notes the console shows at most.
 const NOTES_SHOWN: usize = 4;
 
+/// The status of a clock figure a one-run baseline cannot judge.
+const NOT_JUDGED: &str = "not judged";
+
 fn status(f: &FigureChange) -> &'static str {
     match (f.regression, f.worse, f.beyond_tolerance, f.beyond_noise) {
         (true, ..) => "REGRESSION",
         (false, true, true, _) if !f.beyond_floor => "within floor",
-        (false, true, true, false) if f.noise == NoiseModel::Unknown => "not judged",
+        (false, true, true, false) if f.noise == NoiseModel::Unknown => NOT_JUDGED,
         (false, true, true, false) => "within noise",
         (false, true, false, _) => "within tolerance",
         _ if f.change == 0.0 => "same",
@@ -84,13 +87,7 @@ pub(super) fn console(c: &Comparison) -> String {
             c.baseline_runs
         ));
     }
-    let unjudged = c
-        .figures
-        .iter()
-        .filter(|f| {
-            f.noise == NoiseModel::Unknown && f.worse && f.beyond_tolerance && f.beyond_floor
-        })
-        .count();
+    let unjudged = c.figures.iter().filter(|f| status(f) == NOT_JUDGED).count();
     if unjudged > 0 {
         out.push_str(&format!(
             "{unjudged} figure{s} of the clock moved the wrong way beyond the tolerance, but a one-run baseline says nothing of {their} noise: not judged; save the baseline from several runs (`baseline save A B C`) to judge {them}\n",
