@@ -10,6 +10,7 @@
 mod chat;
 mod chunk;
 mod completions;
+mod conversation;
 mod embeddings;
 mod models;
 mod response;
@@ -23,6 +24,7 @@ pub use chat::{
 };
 pub use chunk::{ChatCompletionChunk, ChunkChoice, Delta, FunctionCallDelta, ToolCallDelta};
 pub use completions::{CompletionPrompt, CompletionRequest, TextChoice, TextCompletion};
+pub use conversation::InputError;
 pub use embeddings::{
     Embedding, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage,
     EmbeddingVector, EncodingFormat,

@@ -20,13 +20,11 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use gatebench_wire::openai::{
-    ChatCompletionRequest, ChatMessage, FinishReason, FunctionCall, FunctionDefinition, InputItem,
-    InputTokensDetails, JsonSchemaFormat, MessageContent, OutputItem, OutputText,
-    OutputTokensDetails, ResponseFormat, ResponseInput, ResponseObject, ResponseRequest,
-    ResponseUsage, Role, Tool, ToolCall,
+    ChatCompletionRequest, FinishReason, InputTokensDetails, OutputItem, OutputText,
+    OutputTokensDetails, ResponseObject, ResponseRequest, ResponseUsage, Role,
 };
 use rand::RngExt as _;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::OpenAiMock;
 use super::admission::admit;
@@ -210,146 +208,9 @@ fn check_cap(request: &ResponseRequest, limit: u32) -> Result<(), ApiError> {
 
 /// The request as a chat conversation, for the chat pipeline.
 fn as_chat(request: &ResponseRequest) -> Result<ChatCompletionRequest, ApiError> {
-    let mut messages = Vec::new();
-    if let Some(instructions) = &request.instructions {
-        messages.push(ChatMessage::system(instructions.clone()));
-    }
-    match &request.input {
-        ResponseInput::Text(text) => messages.push(ChatMessage::user(text.clone())),
-        ResponseInput::Items(items) if items.is_empty() => {
-            return Err(invalid(
-                "input",
-                "Invalid 'input': empty array. Expected an array with minimum length 1, but got an empty array instead.",
-                Some("empty_array"),
-            ));
-        }
-        ResponseInput::Items(items) => {
-            for (i, item) in items.iter().enumerate() {
-                messages.extend(message(i, item)?);
-            }
-        }
-    }
-    Ok(ChatCompletionRequest {
-        model: request.model.clone(),
-        messages,
-        max_completion_tokens: request.max_output_tokens,
-        temperature: request.temperature,
-        top_p: request.top_p,
-        response_format: response_format(request.text.as_ref()),
-        tools: request.tools.as_ref().map(|tools| {
-            tools
-                .iter()
-                .filter(|t| t.get("type").and_then(Value::as_str) == Some("function"))
-                .filter_map(|t| serde_json::from_value::<FunctionDefinition>(t.clone()).ok())
-                .map(|function| Tool {
-                    kind: "function".to_owned(),
-                    function: Some(function),
-                })
-                .collect()
-        }),
-        tool_choice: request.tool_choice.as_ref().map(chat_tool_choice),
-        ignore_eos: request.ignore_eos,
-        min_tokens: request.min_tokens,
-        ..ChatCompletionRequest::default()
-    })
-}
-
-/// A Responses `tool_choice` in chat's shape: a named function is
-/// `{"type": "function", "name": ...}` here, `{"type": "function", "function":
-/// {"name": ...}}` there.
-fn chat_tool_choice(choice: &Value) -> Value {
-    match choice.get("name") {
-        Some(name) if choice.get("type").and_then(Value::as_str) == Some("function") => {
-            json!({"type": "function", "function": {"name": name}})
-        }
-        _ => choice.clone(),
-    }
-}
-
-/// One input item as a chat message (`None` for items that add nothing to the
-/// conversation, such as reasoning items).
-fn message(i: usize, item: &InputItem) -> Result<Option<ChatMessage>, ApiError> {
-    match item.kind.as_deref() {
-        None | Some("message") => {
-            let role = match &item.role {
-                Some(role @ (Role::User | Role::System | Role::Developer | Role::Assistant)) => {
-                    role.clone()
-                }
-                Some(other) => {
-                    return Err(invalid(
-                        &format!("input[{i}].role"),
-                        format!(
-                            "Invalid value: '{other}'. Supported values are: 'assistant', 'system', 'developer', and 'user'."
-                        ),
-                        Some("invalid_value"),
-                    ));
-                }
-                None => {
-                    return Err(invalid(
-                        &format!("input[{i}].role"),
-                        format!("Missing required parameter: 'input[{i}].role'."),
-                        Some("missing_required_parameter"),
-                    ));
-                }
-            };
-            let Some(content) = &item.content else {
-                return Err(invalid(
-                    &format!("input[{i}].content"),
-                    format!("Missing required parameter: 'input[{i}].content'."),
-                    Some("missing_required_parameter"),
-                ));
-            };
-            Ok(Some(ChatMessage::new(role, content.text())))
-        }
-        Some("function_call") => Ok(Some(ChatMessage {
-            role: Role::Assistant,
-            content: None,
-            tool_calls: Some(vec![ToolCall {
-                id: item.call_id.clone().unwrap_or_default(),
-                kind: "function".to_owned(),
-                function: FunctionCall {
-                    name: item.name.clone().unwrap_or_default(),
-                    arguments: item.arguments.clone().unwrap_or_default(),
-                },
-            }]),
-            ..ChatMessage::default()
-        })),
-        Some("function_call_output") => {
-            let output = match &item.output {
-                Some(Value::String(s)) => s.clone(),
-                Some(other) => other.to_string(),
-                None => String::new(),
-            };
-            Ok(Some(ChatMessage {
-                role: Role::Tool,
-                content: Some(MessageContent::Text(output)),
-                tool_call_id: Some(item.call_id.clone().unwrap_or_default()),
-                ..ChatMessage::default()
-            }))
-        }
-        Some(_) => Ok(None),
-    }
-}
-
-/// `text.format` as a chat `response_format`.
-fn response_format(text: Option<&Value>) -> Option<ResponseFormat> {
-    let format = text?.get("format")?;
-    match format.get("type")?.as_str()? {
-        "json_object" => Some(ResponseFormat::JsonObject),
-        "json_schema" => Some(ResponseFormat::JsonSchema {
-            json_schema: JsonSchemaFormat {
-                name: format
-                    .get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("response")
-                    .to_owned(),
-                description: None,
-                schema: format.get("schema").cloned(),
-                strict: format.get("strict").and_then(Value::as_bool),
-            },
-        }),
-        _ => None,
-    }
+    request
+        .as_chat()
+        .map_err(|e| invalid(&e.param, e.message, Some(e.code)))
 }
 
 /// The response as created: `in_progress`, no output, no usage; the request's

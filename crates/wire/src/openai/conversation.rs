@@ -1,0 +1,170 @@
+//! A Responses API request as the chat conversation it stands for: the
+//! instructions as a system message, then each input item as a message. The mock
+//! answers a response through its chat pipeline with it, and a gateway counts
+//! the prompt it reserves for with it.
+
+use serde_json::{Value, json};
+
+use super::{
+    ChatCompletionRequest, ChatMessage, FunctionCall, FunctionDefinition, InputItem,
+    JsonSchemaFormat, MessageContent, ResponseFormat, ResponseInput, ResponseRequest, Role, Tool,
+    ToolCall,
+};
+
+/// Why a request's input is not a conversation, in the API's words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputError {
+    /// The parameter at fault (`input`, `input[2].role`).
+    pub param: String,
+    /// The API's message.
+    pub message: String,
+    /// The API's error code.
+    pub code: &'static str,
+}
+
+impl InputError {
+    fn missing(param: String) -> InputError {
+        InputError {
+            message: format!("Missing required parameter: '{param}'."),
+            param,
+            code: "missing_required_parameter",
+        }
+    }
+}
+
+impl ResponseRequest {
+    /// The request as a chat request: the conversation, the output cap, the
+    /// sampling settings, the function tools and the text format.
+    pub fn as_chat(&self) -> Result<ChatCompletionRequest, InputError> {
+        let mut messages = Vec::new();
+        if let Some(instructions) = &self.instructions {
+            messages.push(ChatMessage::system(instructions.clone()));
+        }
+        match &self.input {
+            ResponseInput::Text(text) => messages.push(ChatMessage::user(text.clone())),
+            ResponseInput::Items(items) if items.is_empty() => {
+                return Err(InputError {
+                    param: "input".to_owned(),
+                    message: "Invalid 'input': empty array. Expected an array with minimum length 1, but got an empty array instead.".to_owned(),
+                    code: "empty_array",
+                });
+            }
+            ResponseInput::Items(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    messages.extend(message(i, item)?);
+                }
+            }
+        }
+        Ok(ChatCompletionRequest {
+            model: self.model.clone(),
+            messages,
+            max_completion_tokens: self.max_output_tokens,
+            temperature: self.temperature,
+            top_p: self.top_p,
+            response_format: response_format(self.text.as_ref()),
+            tools: self.tools.as_ref().map(|tools| {
+                tools
+                    .iter()
+                    .filter(|t| t.get("type").and_then(Value::as_str) == Some("function"))
+                    .filter_map(|t| serde_json::from_value::<FunctionDefinition>(t.clone()).ok())
+                    .map(|function| Tool {
+                        kind: "function".to_owned(),
+                        function: Some(function),
+                    })
+                    .collect()
+            }),
+            tool_choice: self.tool_choice.as_ref().map(chat_tool_choice),
+            ignore_eos: self.ignore_eos,
+            min_tokens: self.min_tokens,
+            ..ChatCompletionRequest::default()
+        })
+    }
+}
+
+/// A Responses `tool_choice` in chat's shape: a named function is
+/// `{"type": "function", "name": ...}` here, `{"type": "function", "function":
+/// {"name": ...}}` there.
+fn chat_tool_choice(choice: &Value) -> Value {
+    match choice.get("name") {
+        Some(name) if choice.get("type").and_then(Value::as_str) == Some("function") => {
+            json!({"type": "function", "function": {"name": name}})
+        }
+        _ => choice.clone(),
+    }
+}
+
+/// One input item as a chat message (`None` for items that add nothing to the
+/// conversation, such as reasoning items).
+fn message(i: usize, item: &InputItem) -> Result<Option<ChatMessage>, InputError> {
+    match item.kind.as_deref() {
+        None | Some("message") => {
+            let role = match &item.role {
+                Some(role @ (Role::User | Role::System | Role::Developer | Role::Assistant)) => {
+                    role.clone()
+                }
+                Some(other) => {
+                    return Err(InputError {
+                        param: format!("input[{i}].role"),
+                        message: format!(
+                            "Invalid value: '{other}'. Supported values are: 'assistant', 'system', 'developer', and 'user'."
+                        ),
+                        code: "invalid_value",
+                    });
+                }
+                None => return Err(InputError::missing(format!("input[{i}].role"))),
+            };
+            let Some(content) = &item.content else {
+                return Err(InputError::missing(format!("input[{i}].content")));
+            };
+            Ok(Some(ChatMessage::new(role, content.text())))
+        }
+        Some("function_call") => Ok(Some(ChatMessage {
+            role: Role::Assistant,
+            content: None,
+            tool_calls: Some(vec![ToolCall {
+                id: item.call_id.clone().unwrap_or_default(),
+                kind: "function".to_owned(),
+                function: FunctionCall {
+                    name: item.name.clone().unwrap_or_default(),
+                    arguments: item.arguments.clone().unwrap_or_default(),
+                },
+            }]),
+            ..ChatMessage::default()
+        })),
+        Some("function_call_output") => {
+            let output = match &item.output {
+                Some(Value::String(s)) => s.clone(),
+                Some(other) => other.to_string(),
+                None => String::new(),
+            };
+            Ok(Some(ChatMessage {
+                role: Role::Tool,
+                content: Some(MessageContent::Text(output)),
+                tool_call_id: Some(item.call_id.clone().unwrap_or_default()),
+                ..ChatMessage::default()
+            }))
+        }
+        Some(_) => Ok(None),
+    }
+}
+
+/// `text.format` as a chat `response_format`.
+fn response_format(text: Option<&Value>) -> Option<ResponseFormat> {
+    let format = text?.get("format")?;
+    match format.get("type")?.as_str()? {
+        "json_object" => Some(ResponseFormat::JsonObject),
+        "json_schema" => Some(ResponseFormat::JsonSchema {
+            json_schema: JsonSchemaFormat {
+                name: format
+                    .get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("response")
+                    .to_owned(),
+                description: None,
+                schema: format.get("schema").cloned(),
+                strict: format.get("strict").and_then(Value::as_bool),
+            },
+        }),
+        _ => None,
+    }
+}
