@@ -1,6 +1,9 @@
 //! The gateway in front of the real mocks, driven by real clients (reqwest and
-//! async-openai): auth, headers, cache, queue, retries and fallbacks, cost.
+//! async-openai): auth, headers, cache, queue, retries and fallbacks, cost, the
+//! text completions and Responses APIs.
 
+#[path = "gateway/apis.rs"]
+mod apis;
 #[path = "gateway/basics.rs"]
 mod basics;
 #[path = "gateway/cache.rs"]

@@ -7,26 +7,26 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use gatebench_cache::ChatKeys;
-use gatebench_cost::{Kind, Usage};
+use gatebench_cost::Usage;
 use gatebench_tokens::{Encoding, count_chat_prompt};
-use gatebench_wire::openai::{ChatCompletion, ChatCompletionRequest};
-use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use gatebench_wire::openai::{
+    ChatCompletion, ChatCompletionRequest, ResponseObject, TextCompletion,
+};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::de::IgnoredAny;
 use serde_json::{Value, json};
 
 use crate::chat_stream;
 use crate::checked::{self, Text};
-use crate::config::ProviderKind;
-use crate::dispatch::{Accepted, Media, Outbound};
+use crate::dispatch::Accepted;
 use crate::error::GatewayError;
 use crate::extract::{Incoming, JsonBody};
+use crate::generate::{Generation, asking_usage, check_model, generate};
 use crate::meta::Meta;
-use crate::pipeline::{self, Answer, Cache, Call, ChatAnswer};
+use crate::pipeline::{Cache, ChatAnswer, Form};
 use crate::record::Record;
-use crate::render::render;
-use crate::request::{body_for, object, to_the_end};
+use crate::request::{object, to_the_end};
 use crate::state::{CachedChat, CachedChoice, Gateway};
 
 /// Completion tokens reserved for a request that sets no cap (OpenAI's own default
@@ -58,12 +58,7 @@ async fn serve(
         bytes: body,
         request,
     } = body;
-    if request.model.trim().is_empty() {
-        return Err(GatewayError::bad_request(
-            "Missing required parameter: 'model'.",
-            Some("model"),
-        ));
-    }
+    check_model(&request.model)?;
     if request.messages.is_empty() {
         return Err(GatewayError::bad_request(
             "'messages' must contain at least one message.",
@@ -88,26 +83,17 @@ async fn serve(
     let keyed = gateway.config.cache.enabled && choices == 1 && uses_cache;
     let stream = request.is_stream();
     // The object, built once, only when the keys or a stream's options need it.
-    let mut value = (keyed || stream).then(|| object(&body));
+    let value = (keyed || stream).then(|| object(&body));
     let keys = value
         .as_ref()
         .filter(|_| keyed)
         .and_then(|value| ChatKeys::from_request(&meta.tenant.id, value));
     let answer = ChatAnswer {
+        form: Form::Chat,
         stream,
         client_usage: request.include_usage(),
         encoding,
         prompt_tokens,
-    };
-    // Upstream: always ask for the usage of a stream, to bill it.
-    let upstream = match value.as_mut().filter(|_| stream) {
-        Some(value) => {
-            if let Some(fields) = value.as_object_mut() {
-                fields.insert("stream_options".into(), json!({ "include_usage": true }));
-            }
-            Bytes::from(serde_json::to_vec(value).unwrap_or_default())
-        }
-        None => body,
     };
     let accept = |body: &[u8]| {
         let completion = checked::parse::<Checked>(body)?;
@@ -115,39 +101,30 @@ async fn serve(
             usage: completion.usage.as_ref().map(billed_usage),
         })
     };
-    let body_for = body_for(upstream, "model");
-    let call = Call {
+    let generation = Generation {
         route: "chat",
-        kind: Kind::Chat,
-        provider_kind: ProviderKind::Openai,
+        path: "/v1/chat/completions",
         model: &request.model,
-        routed: true,
         worst_case,
         cache: keys.as_ref().map_or(Cache::None, Cache::Semantic),
-        answer: Answer::Chat(answer),
-        outbound: Outbound {
-            method: Method::POST,
-            path: "/v1/chat/completions",
-            headers,
-            stream,
-            media: if stream {
-                Media::EventStream
-            } else {
-                Media::Any
-            },
-            accept: &accept,
+        answer,
+        body: match value.filter(|_| stream) {
+            Some(value) => asking_usage(value),
+            None => body,
         },
-        body_for: &body_for,
-        usage_of: &|_, body| {
-            let reported: Reported = serde_json::from_slice(body).ok()?;
-            reported.usage.as_ref().map(billed_usage)
-        },
+        accept: &accept,
+        usage_of: &|_, body| reported_usage(body),
     };
-    let done = pipeline::run(gateway, meta, call).await?;
-    Ok(render(gateway, done, Answer::Chat(answer)))
+    generate(gateway, meta, headers, generation).await
 }
 
-/// The usage a completion reports, read without the rest of it.
+/// The usage a completion (chat or text) reports, read without the rest of it.
+pub(crate) fn reported_usage(body: &[u8]) -> Option<Usage> {
+    let reported: Reported = serde_json::from_slice(body).ok()?;
+    reported.usage.as_ref().map(billed_usage)
+}
+
+/// The usage of a completion.
 #[derive(serde::Deserialize)]
 struct Reported {
     usage: Option<gatebench_wire::openai::Usage>,
@@ -198,14 +175,26 @@ struct CheckedMessage {
     annotations: Vec<IgnoredAny>,
 }
 
-/// The gateway's count of a completion that reports no usage: the request's
-/// prompt and the tokens of the text of every choice.
+/// The gateway's count of a completion (or response) that reports no usage: the
+/// request's prompt and the tokens of the text of every choice.
 pub(crate) fn count_usage(body: &[u8], answer: ChatAnswer) -> Option<Usage> {
-    let completion: ChatCompletion = serde_json::from_slice(body).ok()?;
-    let counted = completion
-        .choices
+    let texts: Vec<String> = match answer.form {
+        Form::Chat => {
+            let completion: ChatCompletion = serde_json::from_slice(body).ok()?;
+            let contents = completion.choices.into_iter();
+            contents.filter_map(|c| c.message.content).collect()
+        }
+        Form::Text => {
+            let completion: TextCompletion = serde_json::from_slice(body).ok()?;
+            completion.choices.into_iter().map(|c| c.text).collect()
+        }
+        Form::Response => {
+            let response: ResponseObject = serde_json::from_slice(body).ok()?;
+            vec![response.output_text()]
+        }
+    };
+    let counted = texts
         .iter()
-        .filter_map(|c| c.message.content.as_deref())
         .map(|text| answer.encoding.count(text) as u64)
         .sum();
     Some(Usage {

@@ -1,19 +1,23 @@
-//! Chat completion streams: relaying an upstream stream, and replaying a cached
-//! answer as a stream.
+//! Streams of generated text (chat completions, legacy text completions, the
+//! Responses API's events): relaying an upstream stream, and replaying a cached
+//! chat answer as a stream.
 //!
 //! The relay forwards each event as it arrives, reading it on the way: the text
-//! (for the cache), the finish reasons, and the final usage (for billing). The
-//! gateway always asks upstream for the usage chunk; when the client did not ask
-//! for it, that chunk is dropped and `"usage": null` is removed from the others,
-//! so the client sees what it would have seen from the provider. The call is
-//! billed when the stream ends, however it ends: after `[DONE]` from the reported
-//! usage; when the upstream breaks off, from the gateway's own count of the text
-//! received, marked `estimated`. A client that goes away does not end the call:
-//! the rest of the stream is read and dropped, and the call is billed from the
-//! provider's usage, as the provider bills it. A stream that completes
-//! carries its exact cost like a non-streamed answer's header does, as an SSE
-//! comment just before `[DONE]` (`: x-gatebench-cost-usd 0.000123`), which SSE
-//! clients ignore.
+//! (for the cache), the finish reasons, and the final usage (for billing). For
+//! completions the gateway always asks upstream for the usage chunk; when the
+//! client did not ask for it, that chunk is dropped and `"usage": null` is removed
+//! from the others, so the client sees what it would have seen from the provider.
+//! A Responses stream always ends in an event that carries the usage
+//! (`response.completed`, `response.incomplete`, `response.failed`) and passes
+//! unchanged. The call is billed when the stream ends, however it ends: after
+//! `[DONE]` (or a response's last event) from the reported usage; when the
+//! upstream breaks off, from the gateway's own count of the text received, marked
+//! `estimated`. A client that goes away does not end the call: the rest of the
+//! stream is read and dropped, and the call is billed from the provider's usage,
+//! as the provider bills it. A stream that completes carries its exact cost like
+//! a non-streamed answer's header does, as an SSE comment (`:
+//! x-gatebench-cost-usd 0.000123`) just before `[DONE]`, or after a response's
+//! last event, which SSE clients ignore.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -31,7 +35,7 @@ use serde_json::{Value, json};
 
 use crate::chat::billed_usage;
 use crate::meta::Meta;
-use crate::pipeline::ChatAnswer;
+use crate::pipeline::{ChatAnswer, Form};
 use crate::record::Record;
 use crate::sse::{Event, EventReader, data_event};
 use crate::state::{CachedChat, CachedChoice, Gateway};
@@ -56,7 +60,8 @@ struct RelayState {
     /// Each choice's tool calls, put together from their fragments.
     calls: Vec<Vec<ToolCall>>,
     finish: Vec<Option<String>>,
-    usage: Option<gatebench_wire::openai::Usage>,
+    /// The usage the provider reported, as billed.
+    usage: Option<Usage>,
     fingerprint: Option<String>,
     record: Record,
     store: Option<(ChatKeys, Option<Vec<f32>>)>,
@@ -165,6 +170,9 @@ impl RelayState {
     }
 
     fn on_event(&mut self, event: Event) {
+        if self.answer.form == Form::Response {
+            return self.on_response_event(event);
+        }
         let Some(data) = event.data.as_deref() else {
             self.out.push_back(event.raw);
             return;
@@ -185,7 +193,7 @@ impl RelayState {
         if let Some(usage) = chunk.get("usage").filter(|u| u.is_object())
             && let Ok(usage) = serde_json::from_value(usage.clone())
         {
-            self.usage = Some(usage);
+            self.usage = Some(billed_usage(&usage));
         }
         if self.fingerprint.is_none() {
             self.fingerprint = chunk
@@ -204,7 +212,11 @@ impl RelayState {
                 self.calls.resize(index + 1, Vec::new());
                 self.finish.resize(index + 1, None);
             }
-            if let Some(text) = choice.pointer("/delta/content").and_then(Value::as_str) {
+            let text = match self.answer.form {
+                Form::Text => choice.get("text"),
+                _ => choice.pointer("/delta/content"),
+            };
+            if let Some(text) = text.and_then(Value::as_str) {
                 self.texts[index].push_str(text);
             }
             if let Some(fragments) = choice.pointer("/delta/tool_calls") {
@@ -229,6 +241,41 @@ impl RelayState {
         }
     }
 
+    /// Reads one event of a Responses stream on its way through: the text of its
+    /// deltas, and the usage of the event that ends it (`response.completed`,
+    /// `response.incomplete` or `response.failed`), after which the stream is
+    /// billed and its cost follows as a comment.
+    fn on_response_event(&mut self, event: Event) {
+        let data = event.data.as_deref();
+        let Some(parsed) = data.and_then(|d| serde_json::from_str::<Value>(d).ok()) else {
+            self.out.push_back(event.raw);
+            return;
+        };
+        self.out.push_back(event.raw);
+        match parsed.get("type").and_then(Value::as_str) {
+            Some("response.output_text.delta") => {
+                if let Some(delta) = parsed.get("delta").and_then(Value::as_str) {
+                    if self.texts.is_empty() {
+                        self.texts.push(String::new());
+                    }
+                    self.texts[0].push_str(delta);
+                }
+            }
+            Some("response.completed" | "response.incomplete" | "response.failed") => {
+                let usage = parsed.pointer("/response/usage").cloned();
+                if let Some(Ok(usage)) = usage.map(serde_json::from_value) {
+                    self.usage = Some(crate::responses::billed_usage(&usage));
+                }
+                self.done = true;
+                if let Some(cost) = self.finish() {
+                    self.out
+                        .push_back(Bytes::from(format!(": {COST_COMMENT} {cost}\n\n")));
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Bills the call and stores a complete answer; runs once, however the stream
     /// ends. Returns what the call cost, the first time.
     fn finish(&mut self) -> Option<rust_decimal::Decimal> {
@@ -236,8 +283,8 @@ impl RelayState {
             return None;
         }
         self.permit = None;
-        let (usage, estimated) = match &self.usage {
-            Some(u) => (billed_usage(u), false),
+        let (usage, estimated) = match self.usage {
+            Some(usage) => (usage, false),
             None => {
                 let counted: u64 = self
                     .texts

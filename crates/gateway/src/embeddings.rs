@@ -34,7 +34,12 @@ pub fn handle(
 
 /// Input tokens of an embeddings request, as OpenAI counts them (cl100k_base).
 pub fn input_tokens(input: &EmbeddingInput) -> u64 {
-    let encoding = Encoding::Cl100kBase;
+    tokens_of(Encoding::Cl100kBase, input)
+}
+
+/// Tokens of an input in any of its four forms (embeddings' `input`, text
+/// completions' `prompt`): texts counted with `encoding`, token arrays as given.
+pub fn tokens_of(encoding: Encoding, input: &EmbeddingInput) -> u64 {
     match input {
         EmbeddingInput::Text(text) => encoding.count(text) as u64,
         EmbeddingInput::Texts(texts) => texts.iter().map(|t| encoding.count(t) as u64).sum(),

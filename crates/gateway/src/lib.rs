@@ -13,11 +13,13 @@ pub mod auth;
 mod chat;
 mod chat_stream;
 mod checked;
+mod completions;
 pub mod config;
 pub mod dispatch;
 mod embeddings;
 pub mod error;
 pub mod extract;
+mod generate;
 pub mod health;
 pub mod meta;
 pub mod metrics;
@@ -26,6 +28,7 @@ pub mod pipeline;
 pub mod record;
 mod render;
 pub mod request;
+mod responses;
 pub mod retry;
 mod services;
 pub mod sse;
@@ -71,6 +74,14 @@ pub fn router(gateway: Arc<Gateway>, admin: AdminToken) -> impl App {
             "/v1/chat/completions",
             post(|State(gateway), request| chat::handle(gateway, request))
                 .route_layer(observed("chat")),
+        )
+        .route(
+            "/v1/completions",
+            post(completions::handle).route_layer(observed("completions")),
+        )
+        .route(
+            "/v1/responses",
+            post(responses::handle).route_layer(observed("responses")),
         )
         .route(
             "/v1/embeddings",

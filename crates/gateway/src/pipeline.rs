@@ -46,14 +46,29 @@ pub enum Answer {
     /// Passed on as the provider sent it; a stream is billed from its headers
     /// before it is relayed.
     Body,
-    /// A chat completion: a hit is rendered from the cached text, and a stream is
-    /// read on its way through and billed when it ends.
+    /// Generated text: a hit is rendered from the cached text (chat only), and a
+    /// stream is read on its way through and billed when it ends.
     Chat(ChatAnswer),
 }
 
-/// What a chat answer is rendered and estimated with.
+/// Which API a generated answer speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Form {
+    /// Chat completions: `choices[].message`, streamed as `delta`s.
+    Chat,
+    /// Legacy text completions: `choices[].text`, streamed in the same shape.
+    Text,
+    /// The Responses API: a `response` object, streamed as typed events that
+    /// end in `response.completed` (or `incomplete`, `failed`) with the usage.
+    Response,
+}
+
+/// What a generated answer (chat, text completion, response) is rendered and
+/// estimated with.
 #[derive(Clone, Copy, Debug)]
 pub struct ChatAnswer {
+    /// The API it speaks.
+    pub form: Form,
     /// The client asked for a stream.
     pub stream: bool,
     /// The client asked for the usage chunk of a stream.

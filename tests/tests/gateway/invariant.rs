@@ -1,10 +1,11 @@
 //! The ledger equals the provider's bill: for every tenant, the gateway's ledger
 //! holds exactly the units and money of the calls the mocks served for it, under a
-//! random mix of plain and streamed chat, fallbacks, embeddings, speech and the two
-//! services, with injected upstream faults (retries, cut streams, resets) and clients
-//! that hang up at random moments.
+//! random mix of plain and streamed chat, text completions and responses,
+//! fallbacks, embeddings, speech and the two services, with injected upstream
+//! faults (retries, cut streams, resets) and clients that hang up at random
+//! moments.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -70,7 +71,7 @@ async fn send(http: &reqwest::Client, url: &str, i: u64, ids: &Mutex<HashMap<Str
     ];
     let prompt = prompts[(draw(i, 1) % 4) as usize];
     let stream = draw(i, 2).is_multiple_of(3);
-    let (path, body) = match draw(i, 3) % 10 {
+    let (path, body) = match draw(i, 3) % 12 {
         0..=3 => (
             "/v1/chat/completions",
             json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": prompt}],
@@ -91,9 +92,19 @@ async fn send(http: &reqwest::Client, url: &str, i: u64, ids: &Mutex<HashMap<Str
             json!({"text": prompt, "model_id": "eleven_flash_v2_5"}),
         ),
         8 => ("/v1/personality", json!({"age": 7, "interests": ["space"]})),
-        _ => (
+        9 => (
             "/v1/webvtt",
             json!({"text": prompt, "duration_seconds": 2.5}),
+        ),
+        10 => (
+            "/v1/completions",
+            json!({"model": "gpt-4o-mini", "prompt": [prompt, "Lighthouses are"],
+                   "max_tokens": 30, "stream": stream}),
+        ),
+        _ => (
+            "/v1/responses",
+            json!({"model": "gpt-4o-mini", "input": prompt, "instructions": "Be brief.",
+                   "max_output_tokens": 40, "stream": stream}),
         ),
     };
     let mut request = http
@@ -348,6 +359,21 @@ async fn the_ledger_equals_the_books_under_faults_and_hang_ups() {
         last = now;
     }
     let (truth, claimed) = last;
+    // every generating route was served and billed, whole and streamed
+    let served: HashSet<(String, bool)> = all_calls(&http, &mocks[0])
+        .await
+        .into_iter()
+        .filter(|c| c.billed)
+        .map(|c| (c.route, c.stream))
+        .collect();
+    for route in ["/v1/chat/completions", "/v1/completions", "/v1/responses"] {
+        for stream in [false, true] {
+            assert!(
+                served.contains(&(route.to_owned(), stream)),
+                "no billed call of {route} with stream {stream}: {served:?}"
+            );
+        }
+    }
     assert!(
         truth.values().map(|s| s.billed).sum::<u64>() > REQUESTS / 3,
         "too few billed calls to judge: {truth:?}"

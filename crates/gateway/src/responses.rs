@@ -1,0 +1,120 @@
+//! `POST /v1/responses`: the Responses API, whole or as its event stream, through
+//! the same steps as chat (auth, budget reservation, queue, upstream with retries
+//! and fallbacks, billing at the model's chat prices). Not cached: a response
+//! may continue a stored one (`previous_response_id`), which the request does not
+//! show, so equal requests need not mean equal questions (every call is a
+//! `bypass`). Only the creation is routed: stored responses
+//! (`GET /v1/responses/{id}`) live at the provider that made them.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::Response;
+use gatebench_cost::Usage;
+use gatebench_tokens::{Encoding, count_chat_prompt};
+use gatebench_wire::openai::{ResponseRequest, ResponseUsage};
+use http::HeaderMap;
+use serde::Deserialize;
+
+use crate::chat::DEFAULT_MAX_OUTPUT;
+use crate::checked::{self, Text};
+use crate::dispatch::Accepted;
+use crate::error::GatewayError;
+use crate::extract::{Incoming, JsonBody};
+use crate::generate::{Generation, check_model, generate};
+use crate::meta::Meta;
+use crate::pipeline::{Cache, ChatAnswer, Form};
+use crate::request::to_the_end;
+use crate::state::Gateway;
+
+/// The route handler.
+pub fn handle(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Incoming { meta, body }: Incoming<ResponseRequest>,
+) -> impl Future<Output = Result<Response, GatewayError>> + Send {
+    to_the_end(serve(gateway, meta, headers, body))
+}
+
+async fn serve(
+    gateway: Arc<Gateway>,
+    meta: Meta,
+    headers: HeaderMap,
+    body: JsonBody<ResponseRequest>,
+) -> Result<Response, GatewayError> {
+    let JsonBody {
+        bytes: body,
+        request,
+    } = body;
+    check_model(&request.model)?;
+    let encoding = Encoding::for_model(&request.model);
+    // An input that is no conversation is refused by the provider, in its words;
+    // until then it is counted as no prompt.
+    let prompt_tokens = gateway.prompt_tokens(&body, || {
+        request
+            .as_chat()
+            .map_or(0, |chat| count_chat_prompt(encoding, &chat) as u64)
+    });
+    let cap = request
+        .max_output_tokens
+        .filter(|c| *c > 0)
+        .map_or(DEFAULT_MAX_OUTPUT, |c| c as u64);
+    let worst_case = Usage {
+        prompt_tokens,
+        completion_tokens: cap,
+        ..Usage::default()
+    };
+    let answer = ChatAnswer {
+        form: Form::Response,
+        stream: request.is_stream(),
+        // a response's stream always carries its usage, and passes unchanged
+        client_usage: true,
+        encoding,
+        prompt_tokens,
+    };
+    let generation = Generation {
+        route: "responses",
+        path: "/v1/responses",
+        model: &request.model,
+        worst_case,
+        cache: Cache::None,
+        answer,
+        body,
+        accept: &|body| {
+            let response = checked::parse::<Checked>(body)?;
+            Some(Accepted {
+                usage: response.usage.as_ref().map(billed_usage),
+            })
+        },
+        usage_of: &|_, body| {
+            let response = checked::parse::<Checked>(body)?;
+            response.usage.as_ref().map(billed_usage)
+        },
+    };
+    generate(&gateway, meta, &headers, generation).await
+}
+
+/// The usage as the ledger counts it, from a response's `usage`.
+pub(crate) fn billed_usage(u: &ResponseUsage) -> Usage {
+    Usage {
+        prompt_tokens: u64::from(u.input_tokens),
+        cached_tokens: u64::from(u.input_tokens_details.cached_tokens.min(u.input_tokens)),
+        completion_tokens: u64::from(u.output_tokens),
+        ..Usage::default()
+    }
+}
+
+/// A response as the success check reads it ([`checked`]): an object named a
+/// `response` with an id, a status and its output, and its usage (`null` is
+/// allowed, then the gateway counts the output).
+#[derive(Deserialize)]
+#[expect(dead_code, reason = "fields read only to check their types")]
+struct Checked {
+    id: Text,
+    object: Text,
+    status: Text,
+    model: Text,
+    output: Vec<serde::de::IgnoredAny>,
+    #[serde(default)]
+    usage: Option<ResponseUsage>,
+}

@@ -1,0 +1,439 @@
+//! Legacy text completions and the Responses API through the gateway: the client
+//! reads what the provider sent (whole or streamed, read by `async-openai` and
+//! by reqwest), and the ledger bills what the provider's books hold for the call,
+//! also when the stream is cut.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_openai::Client;
+use async_openai::config::OpenAIConfig;
+use async_openai::types::chat::Prompt;
+use async_openai::types::completions::CreateCompletionRequestArgs;
+use async_openai::types::responses::{CreateResponseArgs, ResponseStreamEvent, Status};
+use futures::StreamExt as _;
+use gatebench_e2e::{ALPHA, client, set_faults, stack};
+use gatebench_wire::books::{CallPage, CallRecord};
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+
+use crate::cost::{price, price_table};
+
+fn sdk(gateway: &str) -> Client<OpenAIConfig> {
+    Client::build(
+        gatebench_tls::client(),
+        OpenAIConfig::new()
+            .with_api_base(format!("{gateway}/v1"))
+            .with_api_key(ALPHA),
+    )
+}
+
+/// Sends `body` to `path` as the client's request `id`.
+async fn post(
+    http: &reqwest::Client,
+    url: &str,
+    path: &str,
+    id: &str,
+    body: Value,
+) -> reqwest::Response {
+    http.post(format!("{url}{path}"))
+        .bearer_auth(ALPHA)
+        .header("x-request-id", id)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The `data:` payloads of an SSE body, parsed (`[DONE]` left out).
+fn events(text: &str) -> Vec<Value> {
+    text.split("\n\n")
+        .flat_map(str::lines)
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect()
+}
+
+/// The cost a completed stream states in its SSE comment.
+fn stated_cost(text: &str) -> Decimal {
+    let comment = text
+        .lines()
+        .find_map(|l| l.strip_prefix(": x-gatebench-cost-usd "))
+        .unwrap_or_else(|| panic!("no cost comment in {text}"));
+    Decimal::from_str(comment.trim()).unwrap()
+}
+
+/// The ledger entry of the gateway's request `id`, once written.
+async fn entry(http: &reqwest::Client, url: &str, id: &str) -> Value {
+    for _ in 0..500 {
+        let page: Value = http
+            .get(format!("{url}/v1/gatebench/ledger?limit=1000"))
+            .bearer_auth(ALPHA)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let found = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["request_id"] == id);
+        if let Some(entry) = found {
+            return entry.clone();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no ledger entry for {id}")
+}
+
+/// The call the mock booked for the client's request `id`.
+async fn booked(http: &reqwest::Client, mock: &str, id: &str) -> CallRecord {
+    let page: CallPage = http
+        .get(format!("{mock}/_mock/calls?after=0&limit=1000"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut calls = page
+        .data
+        .into_iter()
+        .filter(|c| c.client_request_id.as_deref() == Some(id));
+    let call = calls
+        .next()
+        .unwrap_or_else(|| panic!("no call booked for {id}"));
+    assert!(calls.next().is_none(), "one call for {id}");
+    call
+}
+
+/// The ledger's usage of an entry as the books count it: input (cached
+/// included), cached, output.
+fn billed(entry: &Value) -> (u64, u64, u64) {
+    let n = |field: &str| entry["usage"][field].as_u64().unwrap_or(0);
+    (
+        n("prompt_tokens"),
+        n("cached_tokens"),
+        n("completion_tokens"),
+    )
+}
+
+fn books_usage(call: &CallRecord) -> (u64, u64, u64) {
+    let u = &call.usage;
+    (u.input_tokens, u.cached_tokens, u.output_tokens)
+}
+
+/// A chat-priced call's cost from the price files.
+fn cost(model: &str, (input, cached, output): (u64, u64, u64)) -> Decimal {
+    let table = price_table();
+    let per = |field| price(&table, model, field);
+    (Decimal::from(input - cached) * per("input_per_million")
+        + Decimal::from(cached) * per("cached_input_per_million")
+        + Decimal::from(output) * per("output_per_million"))
+        / Decimal::from(1_000_000)
+}
+
+#[tokio::test]
+async fn text_completions_reach_the_client_as_sent_and_are_billed_as_booked() {
+    let stack = stack(|_| {}).await;
+    let http = client();
+    let url = stack.gateway_url();
+    let mock = stack.mock_url("openai").unwrap();
+
+    // The SDK, whole: two prompts, two choices each.
+    let request = CreateCompletionRequestArgs::default()
+        .model("gpt-4o-mini")
+        .prompt(Prompt::StringArray(vec![
+            "Once upon a time, a little dragon".to_owned(),
+            "The recipe for bread starts with".to_owned(),
+        ]))
+        .n(2)
+        .max_tokens(12u32)
+        .build()
+        .unwrap();
+    let whole = sdk(&url).completions().create(request).await.unwrap();
+    assert_eq!(whole.object, "text_completion");
+    assert_eq!(whole.choices.len(), 4);
+    assert!(whole.choices.iter().all(|c| !c.text.is_empty()));
+    let usage = whole.usage.unwrap();
+    assert!(usage.prompt_tokens > 0 && usage.completion_tokens > 0);
+
+    // The SDK, streamed without usage: the text arrives in chunks, and no chunk
+    // carries the usage the gateway asked for on its own account.
+    let request = CreateCompletionRequestArgs::default()
+        .model("gpt-4o-mini")
+        .prompt("Write about the sea at night")
+        .max_tokens(30u32)
+        .stream(true)
+        .build()
+        .unwrap();
+    let mut chunks = sdk(&url)
+        .completions()
+        .create_stream(request)
+        .await
+        .unwrap();
+    let mut text = String::new();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.unwrap();
+        assert_eq!(chunk.object, "text_completion");
+        assert!(chunk.usage.is_none());
+        text.extend(chunk.choices.iter().map(|c| c.text.as_str()));
+    }
+    assert!(!text.is_empty());
+
+    // Raw, whole: the cost header is the booked usage at the price files' prices.
+    let r = post(
+        &http,
+        &url,
+        "/v1/completions",
+        "tc-whole",
+        json!({"model": "gpt-4o-mini", "prompt": "The lighthouse keeper", "max_tokens": 20}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-gatebench-cache"], "bypass");
+    let id = r.headers()["x-gatebench-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let header_cost =
+        Decimal::from_str(r.headers()["x-gatebench-cost-usd"].to_str().unwrap()).unwrap();
+    let body: Value = r.json().await.unwrap();
+    let call = booked(&http, &mock, "tc-whole").await;
+    assert_eq!(call.route, "/v1/completions");
+    assert_eq!(body["usage"]["completion_tokens"], call.usage.output_tokens);
+    let ledger = entry(&http, &url, &id).await;
+    assert_eq!(billed(&ledger), books_usage(&call));
+    assert_eq!(header_cost, cost("gpt-4o-mini", books_usage(&call)));
+
+    // Raw, streamed, with and without the usage chunk.
+    for include in [false, true] {
+        let client_id = format!("tc-stream-{include}");
+        let mut body = json!({"model": "gpt-4o-mini", "prompt": ["Tides are", "Otters are"],
+                              "max_tokens": 25, "stream": true});
+        if include {
+            body["stream_options"] = json!({"include_usage": true});
+        }
+        let r = post(&http, &url, "/v1/completions", &client_id, body).await;
+        assert_eq!(r.status(), 200);
+        let id = r.headers()["x-gatebench-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let text = r.text().await.unwrap();
+        assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
+        assert!(
+            text.find(": x-gatebench-cost-usd") < text.find("data: [DONE]"),
+            "{text}"
+        );
+        let chunks = events(&text);
+        assert!(chunks.iter().all(|c| c["object"] == "text_completion"));
+        let with_usage: Vec<&Value> = chunks.iter().filter(|c| c.get("usage").is_some()).collect();
+        let call = booked(&http, &mock, &client_id).await;
+        let ledger = entry(&http, &url, &id).await;
+        assert_eq!(billed(&ledger), books_usage(&call), "{client_id}");
+        assert_eq!(ledger["flags"]["estimated"], false);
+        assert_eq!(stated_cost(&text), cost("gpt-4o-mini", books_usage(&call)));
+        if include {
+            // every chunk says `usage: null` but the last, which has it alone
+            let last = with_usage.last().unwrap();
+            assert_eq!(last["choices"], json!([]));
+            assert_eq!(last["usage"]["completion_tokens"], call.usage.output_tokens);
+        } else {
+            assert!(with_usage.is_empty(), "{text}");
+        }
+    }
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn responses_reach_the_client_as_sent_and_are_billed_as_booked() {
+    let stack = stack(|_| {}).await;
+    let http = client();
+    let url = stack.gateway_url();
+    let mock = stack.mock_url("openai").unwrap();
+
+    // The SDK, whole and streamed: the comment after the last event is skipped.
+    let request = CreateResponseArgs::default()
+        .model("gpt-4o-mini")
+        .instructions("You tell gentle stories.")
+        .input("Tell me a story about a brave rabbit.")
+        .build()
+        .unwrap();
+    let whole = sdk(&url).responses().create(request.clone()).await.unwrap();
+    assert_eq!(whole.status, Status::Completed);
+    assert!(!whole.output_text().unwrap_or_default().is_empty());
+    let mut stream = sdk(&url).responses().create_stream(request).await.unwrap();
+    let mut completed = None;
+    while let Some(event) = stream.next().await {
+        if let ResponseStreamEvent::ResponseCompleted(done) = event.unwrap() {
+            completed = Some(done.response);
+        }
+    }
+    let completed = completed.expect("a response.completed event");
+    assert_eq!(completed.output_text(), whole.output_text());
+    assert_eq!(completed.usage, whole.usage);
+
+    // Raw, whole, cut by its cap: incomplete, and billed as booked.
+    let r = post(
+        &http,
+        &url,
+        "/v1/responses",
+        "resp-whole",
+        json!({"model": "gpt-4o", "input": "Tell me about lighthouses.", "max_output_tokens": 16}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-gatebench-cache"], "bypass");
+    let id = r.headers()["x-gatebench-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let header_cost =
+        Decimal::from_str(r.headers()["x-gatebench-cost-usd"].to_str().unwrap()).unwrap();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["status"], "incomplete");
+    let call = booked(&http, &mock, "resp-whole").await;
+    assert_eq!(call.route, "/v1/responses");
+    assert_eq!(body["usage"]["output_tokens"], 16);
+    let ledger = entry(&http, &url, &id).await;
+    assert_eq!(billed(&ledger), books_usage(&call));
+    assert_eq!(header_cost, cost("gpt-4o", books_usage(&call)));
+
+    // Raw, streamed: the events pass unchanged, the cost follows the last one.
+    let r = post(
+        &http,
+        &url,
+        "/v1/responses",
+        "resp-stream",
+        json!({"model": "gpt-4o-mini", "input": [{"role": "user", "content": "Explain tides."}],
+               "instructions": "Be brief.", "stream": true}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let id = r.headers()["x-gatebench-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let text = r.text().await.unwrap();
+    let events = events(&text);
+    assert_eq!(events[0]["type"], "response.created");
+    let last = events.last().unwrap();
+    assert_eq!(last["type"], "response.completed");
+    assert!(
+        text.find(": x-gatebench-cost-usd") > text.find("response.completed"),
+        "{text}"
+    );
+    let call = booked(&http, &mock, "resp-stream").await;
+    assert_eq!(
+        last["response"]["usage"]["output_tokens"],
+        call.usage.output_tokens
+    );
+    let ledger = entry(&http, &url, &id).await;
+    assert_eq!(billed(&ledger), books_usage(&call));
+    assert_eq!(ledger["flags"]["estimated"], false);
+    assert_eq!(stated_cost(&text), cost("gpt-4o-mini", books_usage(&call)));
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_cut_stream_of_either_api_is_billed_as_the_provider_booked_it() {
+    let stack = stack(|_| {}).await;
+    let http = client();
+    let url = stack.gateway_url();
+    let mock = stack.mock_url("openai").unwrap();
+    set_faults(&http, &mock, json!({"stream_cut": 1.0})).await;
+    let cases = [
+        (
+            "/v1/completions",
+            json!({"model": "gpt-4o-mini", "prompt": "Write about the sea at night",
+                   "max_tokens": 60, "stream": true}),
+        ),
+        (
+            "/v1/responses",
+            json!({"model": "gpt-4o-mini", "input": "Write about the sea at night.",
+                   "instructions": "Be vivid.", "max_output_tokens": 60, "stream": true}),
+        ),
+    ];
+    for (path, body) in cases {
+        let r = post(&http, &url, path, path, body).await;
+        assert_eq!(r.status(), 200, "{path}");
+        let id = r.headers()["x-gatebench-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let mut body = r.bytes_stream();
+        let mut broke = false;
+        while let Some(chunk) = body.next().await {
+            broke |= chunk.is_err();
+        }
+        assert!(broke, "{path}: the client sees the stream break");
+        let call = booked(&http, &mock, path).await;
+        assert!(call.billed && !call.complete, "{path}: {call:?}");
+        let ledger = entry(&http, &url, &id).await;
+        assert_eq!(ledger["flags"]["estimated"], true, "{path}");
+        assert_eq!(billed(&ledger), books_usage(&call), "{path}");
+    }
+    stack.shutdown().await;
+}
+
+#[tokio::test]
+async fn bad_requests_are_refused_in_openai_s_shape() {
+    let stack = stack(|_| {}).await;
+    let http = client();
+    let url = stack.gateway_url();
+    let cases = [
+        // the gateway's own checks
+        (
+            "/v1/completions",
+            json!({"model": " ", "prompt": "x"}),
+            "model",
+        ),
+        ("/v1/responses", json!({"model": "", "input": "x"}), "model"),
+        // the provider's, passed on
+        (
+            "/v1/responses",
+            json!({"model": "gpt-4o-mini", "input": []}),
+            "input",
+        ),
+        (
+            "/v1/responses",
+            json!({"model": "gpt-4o-mini", "input": "x", "max_output_tokens": 3}),
+            "max_output_tokens",
+        ),
+        (
+            "/v1/completions",
+            json!({"model": "gpt-4o-mini", "prompt": [u32::MAX - 1]}),
+            "prompt",
+        ),
+    ];
+    for (path, body, param) in cases {
+        let r = post(&http, &url, path, "bad", body.clone()).await;
+        assert_eq!(r.status(), 400, "{path} {body}");
+        let error: Value = r.json().await.unwrap();
+        assert_eq!(error["error"]["param"], param, "{path} {body}: {error}");
+        assert_eq!(error["error"]["type"], "invalid_request_error", "{error}");
+    }
+    // a body that is not the API's: the gateway names the field
+    let r = post(
+        &http,
+        &url,
+        "/v1/responses",
+        "bad",
+        json!({"model": "gpt-4o-mini"}),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let error: Value = r.json().await.unwrap();
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("input"),
+        "{error}"
+    );
+    stack.shutdown().await;
+}
