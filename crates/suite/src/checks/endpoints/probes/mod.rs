@@ -19,8 +19,10 @@ use super::call::{Reply, Request};
 use super::shapes::{self, Wrong};
 
 /// Every route of the gateway's router, as `METHOD PATH`.
-pub const ROUTES: [&str; 17] = [
+pub const ROUTES: [&str; 19] = [
     "POST /v1/chat/completions",
+    "POST /v1/completions",
+    "POST /v1/responses",
     "POST /v1/embeddings",
     "GET /v1/models",
     "POST /v1/text-to-speech/{voice_id}",
@@ -43,6 +45,8 @@ pub const ROUTES: [&str; 17] = [
 pub const FALLBACK: &str = "any other path (fallback)";
 
 const CHAT: &str = "POST /v1/chat/completions";
+const COMPLETIONS: &str = "POST /v1/completions";
+const RESPONSES: &str = "POST /v1/responses";
 const EMBED: &str = "POST /v1/embeddings";
 const TTS: &str = "POST /v1/text-to-speech/{voice_id}";
 const TTS_STREAM: &str = "POST /v1/text-to-speech/{voice_id}/stream";
@@ -260,6 +264,8 @@ fn unauthorized() -> Judge {
 /// ledger probes, so that the ledger has entries to page through.
 pub fn table(keys: &Keys) -> Vec<Probe> {
     let mut probes = openai::chat(keys);
+    probes.extend(openai::completions(keys));
+    probes.extend(openai::responses(keys));
     probes.extend(openai::embeddings(keys));
     probes.extend(speech::speech(keys));
     probes.extend(services::services(keys));

@@ -1,11 +1,12 @@
 //! Probes of the OpenAI-compatible routes: chat completions (plain, streamed, from
-//! the cache, and every way a request can be refused), embeddings and models.
+//! the cache, and every way a request can be refused), legacy text completions,
+//! responses, embeddings and models.
 
 use serde_json::json;
 
 use super::{
-    Action, CHAT, CHAT_MODEL, Code, EMBED, EMBED_MODEL, Keys, OVERSIZED, Probe, Script, call,
-    chat_body, gateway_headers, media, openai_error, status,
+    Action, CHAT, CHAT_MODEL, COMPLETIONS, Code, EMBED, EMBED_MODEL, Keys, OVERSIZED, Probe,
+    RESPONSES, Script, call, chat_body, gateway_headers, media, openai_error, status,
 };
 use crate::checks::endpoints::call::{Auth, Request};
 use crate::checks::endpoints::shapes;
@@ -169,6 +170,117 @@ pub(super) fn chat(keys: &Keys) -> Vec<Probe> {
             "413 OpenAI error shape, code request_too_large (9 MiB body, 8 MiB limit)",
             Request::post_raw(path, own(), oversized),
             openai_error(413, Code::Is("request_too_large"), None),
+        ),
+    ]
+}
+
+pub(super) fn completions(keys: &Keys) -> Vec<Probe> {
+    let own = || Auth::Bearer(keys.own.clone());
+    let n = &keys.nonce;
+    let path = "/v1/completions";
+    let body = |topic: &str| json!({ "model": CHAT_MODEL, "prompt": format!("Endpoint probe {n}: {topic}"), "max_tokens": 32 });
+    let mut stream_body = body("the tide comes in because");
+    stream_body["stream"] = json!(true);
+    let mut usage_body = body("bread dough rises because");
+    usage_body["stream"] = json!(true);
+    usage_body["stream_options"] = json!({ "include_usage": true });
+    vec![
+        call(
+            "text completion",
+            COMPLETIONS,
+            "200 text_completion (id, created, model, choices[].text, finish_reason, usage) and the x-gatebench-* and server-timing headers",
+            Request::post(path, own(), body("copper wire is used for")),
+            Box::new(|reply| {
+                status(reply, 200)?;
+                media(reply, "application/json")?;
+                let shape = shapes::text_completion(&reply.json()?)?;
+                Ok(format!("{shape}; {}", gateway_headers(reply, true)?))
+            }),
+        ),
+        call(
+            "text completion stream",
+            COMPLETIONS,
+            "200 text/event-stream of text_completion chunks ending with [DONE], no usage chunk",
+            Request::post(path, own(), stream_body),
+            Box::new(|reply| {
+                status(reply, 200)?;
+                media(reply, "text/event-stream")?;
+                shapes::completion_stream(reply.text()?, shapes::Completions::Text, false)
+            }),
+        ),
+        call(
+            "text completion stream with include_usage",
+            COMPLETIONS,
+            "200 text/event-stream whose last chunk before [DONE] has empty choices and the usage",
+            Request::post(path, own(), usage_body),
+            Box::new(|reply| {
+                status(reply, 200)?;
+                media(reply, "text/event-stream")?;
+                shapes::completion_stream(reply.text()?, shapes::Completions::Text, true)
+            }),
+        ),
+        call(
+            "text completion without a prompt",
+            COMPLETIONS,
+            "400 OpenAI error shape",
+            Request::post(path, own(), json!({ "model": CHAT_MODEL })),
+            openai_error(400, Code::Any, None),
+        ),
+        call(
+            "text completion without a key",
+            COMPLETIONS,
+            "401 OpenAI error shape",
+            Request::post(path, Auth::None, body("hi")),
+            openai_error(401, Code::Any, None),
+        ),
+    ]
+}
+
+pub(super) fn responses(keys: &Keys) -> Vec<Probe> {
+    let own = || Auth::Bearer(keys.own.clone());
+    let n = &keys.nonce;
+    let path = "/v1/responses";
+    let body = |topic: &str| json!({ "model": CHAT_MODEL, "input": format!("Endpoint probe {n}: {topic}"), "max_output_tokens": 48 });
+    let mut stream_body = body("explain in two sentences how a kite flies.");
+    stream_body["stream"] = json!(true);
+    vec![
+        call(
+            "response",
+            RESPONSES,
+            "200 response (resp_ id, status completed or incomplete, output_text, usage with input_tokens_details.cached_tokens) and the x-gatebench-* and server-timing headers",
+            Request::post(path, own(), body("name three uses of glass.")),
+            Box::new(|reply| {
+                status(reply, 200)?;
+                media(reply, "application/json")?;
+                let shape = shapes::response(&reply.json()?)?;
+                Ok(format!("{shape}; {}", gateway_headers(reply, true)?))
+            }),
+        ),
+        call(
+            "response stream",
+            RESPONSES,
+            "200 text/event-stream from response.created to response.completed (or incomplete), numbered from 0, its deltas the final text",
+            Request::post(path, own(), stream_body),
+            Box::new(|reply| {
+                status(reply, 200)?;
+                media(reply, "text/event-stream")?;
+                let shape = shapes::response_stream(reply.text()?)?;
+                Ok(format!("{shape}; {}", gateway_headers(reply, false)?))
+            }),
+        ),
+        call(
+            "response with an empty input",
+            RESPONSES,
+            "400 OpenAI error shape, param input",
+            Request::post(path, own(), json!({ "model": CHAT_MODEL, "input": [] })),
+            openai_error(400, Code::Any, Some("input")),
+        ),
+        call(
+            "response without a key",
+            RESPONSES,
+            "401 OpenAI error shape",
+            Request::post(path, Auth::None, body("hi")),
+            openai_error(401, Code::Any, None),
         ),
     ]
 }

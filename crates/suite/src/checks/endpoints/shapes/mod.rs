@@ -24,7 +24,10 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 pub use account::{LedgerPage, Totals, ledger_page, usage};
-pub use openai::{chat_completion, chat_stream, embeddings, model_list};
+pub use openai::{
+    Completions, chat_completion, chat_stream, completion_stream, embeddings, model_list, response,
+    response_stream, text_completion,
+};
 pub use services::{personality, webvtt_document, webvtt_json};
 pub use speech::{audio_with_timestamps, mp3, timestamp_lines};
 

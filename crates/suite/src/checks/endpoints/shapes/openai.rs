@@ -1,5 +1,6 @@
-//! OpenAI's shapes: chat completions, stream chunks and whole streams, embeddings
-//! (floats or base64) and the model list.
+//! OpenAI's shapes: chat and text completions, their stream chunks and whole
+//! streams, responses and their event streams, embeddings (floats or base64) and
+//! the model list.
 
 use serde_json::Value;
 
@@ -68,6 +69,155 @@ pub fn chat_completion(value: &Value) -> Result<String, Wrong> {
     ))
 }
 
+/// A non-streamed legacy text completion; a one-line description.
+pub fn text_completion(value: &Value) -> Result<String, Wrong> {
+    filled(value, "id")?;
+    equals(value, "object", "text_completion")?;
+    whole(value, "created")?;
+    let model = filled(value, "model")?;
+    let choices = items(value, "choices")?;
+    for i in 0..choices.len() {
+        if whole(value, &format!("choices.{i}.index"))? != i as u64 {
+            return Err(format!("`choices.{i}.index` is not {i}"));
+        }
+        text(value, &format!("choices.{i}.text"))?;
+    }
+    let finish = text(value, "choices.0.finish_reason")?;
+    if !FINISH_REASONS.contains(&finish) {
+        return Err(format!("`choices.0.finish_reason` is `{finish}`"));
+    }
+    let [p, c, t, _] = token_usage(value, "usage", false)?;
+    Ok(format!(
+        "{model}, {} choices, finish {finish}, usage {p}+{c}={t}",
+        choices.len()
+    ))
+}
+
+/// The usage of a response at `path`: input, output, total, cached.
+fn response_usage(value: &Value, path: &str) -> Result<[u64; 4], Wrong> {
+    let field = |name: &str| whole(value, &format!("{path}.{name}"));
+    let (input, output, total) = (
+        field("input_tokens")?,
+        field("output_tokens")?,
+        field("total_tokens")?,
+    );
+    let cached = field("input_tokens_details.cached_tokens")?;
+    if input == 0 {
+        return Err(format!("`{path}.input_tokens` is 0"));
+    }
+    if total != input + output || cached > input {
+        return Err(format!(
+            "`{path}`: input {input}, cached {cached}, output {output}, total {total}"
+        ));
+    }
+    Ok([input, output, total, cached])
+}
+
+/// A response of the Responses API, ended (`completed`, or `incomplete` when its
+/// cap cut it), at `path` (`""` for the whole value); its output text.
+fn ended_response(value: &Value, path: &str) -> Result<(String, [u64; 4]), Wrong> {
+    let at = |name: &str| {
+        if path.is_empty() {
+            name.to_owned()
+        } else {
+            format!("{path}.{name}")
+        }
+    };
+    let id = filled(value, &at("id"))?;
+    if !id.starts_with("resp_") {
+        return Err(format!("`{}` is `{}`, not resp_…", at("id"), clip(id, 40)));
+    }
+    equals(value, &at("object"), "response")?;
+    let status = text(value, &at("status"))?;
+    if !["completed", "incomplete"].contains(&status) {
+        return Err(format!("`{}` is `{status}`", at("status")));
+    }
+    let output = items(value, &at("output"))?;
+    let mut said = String::new();
+    for (i, item) in output.iter().enumerate() {
+        if item.get("type").and_then(Value::as_str) != Some("message") {
+            continue;
+        }
+        for (j, part) in array(item, "content")?.iter().enumerate() {
+            if part.get("type").and_then(Value::as_str) == Some("output_text") {
+                said.push_str(
+                    text(part, "text").map_err(|e| format!("output.{i}.content.{j}: {e}"))?,
+                );
+            }
+        }
+    }
+    Ok((said, response_usage(value, &at("usage"))?))
+}
+
+/// A non-streamed response; a one-line description.
+pub fn response(value: &Value) -> Result<String, Wrong> {
+    let (said, [i, o, t, cached]) = ended_response(value, "")?;
+    let status = text(value, "status")?;
+    Ok(format!(
+        "{}, {status}, {} chars, usage {i}+{o}={t} ({cached} cached)",
+        filled(value, "model")?,
+        said.chars().count()
+    ))
+}
+
+/// A Responses event stream: `response.created` first, sequence numbers counting
+/// from 0, and a last event `response.completed` (or `response.incomplete`) whose
+/// response holds the text the deltas sent, with its usage. No `[DONE]`.
+pub fn response_stream(body: &str) -> Result<String, Wrong> {
+    let events: Vec<Value> = payloads(body)?
+        .iter()
+        .enumerate()
+        .map(|(i, data)| {
+            serde_json::from_str(data)
+                .map_err(|e| format!("event {i} is not JSON ({e}): `{}`", clip(data, 60)))
+        })
+        .collect::<Result<_, _>>()?;
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e.get("type").and_then(Value::as_str).unwrap_or(""))
+        .collect();
+    if kinds.first() != Some(&"response.created") {
+        return Err(format!(
+            "the first event is `{:?}`, not response.created",
+            kinds.first()
+        ));
+    }
+    for (i, event) in events.iter().enumerate() {
+        if whole(event, "sequence_number").map_err(|e| format!("event {i}: {e}"))? != i as u64 {
+            return Err(format!(
+                "event {i} has sequence_number {}",
+                event["sequence_number"]
+            ));
+        }
+    }
+    let last = events.last().ok_or("no events")?;
+    let kind = kinds[kinds.len() - 1];
+    if !["response.completed", "response.incomplete"].contains(&kind) {
+        return Err(format!("the last event is `{kind}`"));
+    }
+    let (said, [i, o, t, _]) = ended_response(last, "response")?;
+    let deltas: String = events
+        .iter()
+        .filter(|e| e.get("type").and_then(Value::as_str) == Some("response.output_text.delta"))
+        .filter_map(|e| e.get("delta").and_then(Value::as_str))
+        .collect();
+    if deltas != said {
+        return Err(format!(
+            "the deltas ({} chars) are not the final text ({} chars)",
+            deltas.chars().count(),
+            said.chars().count()
+        ));
+    }
+    if said.trim().is_empty() {
+        return Err("no text in the stream".into());
+    }
+    Ok(format!(
+        "{} events, {} chars, {kind}, usage {i}+{o}={t}",
+        events.len(),
+        said.chars().count()
+    ))
+}
+
 /// What one chunk of a chat stream carried.
 #[derive(Debug, Default)]
 pub struct Chunk {
@@ -83,10 +233,28 @@ pub struct Chunk {
     pub usage: Option<[u64; 4]>,
 }
 
-/// One `chat.completion.chunk`.
-pub fn chat_chunk(value: &Value) -> Result<Chunk, Wrong> {
+/// Which completions API a stream speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Completions {
+    /// `chat.completion.chunk`s with `choices[].delta.content`.
+    Chat,
+    /// Legacy `text_completion` chunks with `choices[].text`.
+    Text,
+}
+
+impl Completions {
+    fn chunk_object(self) -> &'static str {
+        match self {
+            Completions::Chat => "chat.completion.chunk",
+            Completions::Text => "text_completion",
+        }
+    }
+}
+
+/// One chunk of a completions stream.
+pub fn chunk(value: &Value, api: Completions) -> Result<Chunk, Wrong> {
     let id = filled(value, "id")?.to_owned();
-    equals(value, "object", "chat.completion.chunk")?;
+    equals(value, "object", api.chunk_object())?;
     whole(value, "created")?;
     filled(value, "model")?;
     let choices = array(value, "choices")?;
@@ -98,14 +266,26 @@ pub fn chat_chunk(value: &Value) -> Result<Chunk, Wrong> {
     for (i, choice) in choices.iter().enumerate() {
         let err = |e: Wrong| format!("choices.{i}: {e}");
         whole(choice, "index").map_err(err)?;
-        object(choice, "delta").map_err(err)?;
-        match choice.get("delta").and_then(|d| d.get("content")) {
-            None | Some(Value::Null) => {}
+        let (content, path) = match api {
+            Completions::Chat => {
+                object(choice, "delta").map_err(err)?;
+                (
+                    choice.get("delta").and_then(|d| d.get("content")),
+                    "delta.content",
+                )
+            }
+            Completions::Text => (Some(choice.get("text").unwrap_or(&Value::Null)), "text"),
+        };
+        match content {
+            None | Some(Value::Null) if api == Completions::Chat => {}
             Some(Value::String(s)) => chunk.content.push_str(s),
-            Some(_) => {
-                return Err(format!(
-                    "`choices.{i}.delta.content` is neither a string nor null"
-                ));
+            _ => {
+                let kind = if api == Completions::Chat {
+                    "neither a string nor null"
+                } else {
+                    "not a string"
+                };
+                return Err(format!("`choices.{i}.{path}` is {kind}"));
             }
         }
         match choice.get("finish_reason") {
@@ -123,10 +303,9 @@ pub fn chat_chunk(value: &Value) -> Result<Chunk, Wrong> {
     Ok(chunk)
 }
 
-/// A chat completion stream (the body of a `text/event-stream` answer): chunks of
-/// one id, exactly one finish reason, `[DONE]` last; with `include_usage` a final
-/// chunk with no choices and the usage, without it no usage at all.
-pub fn chat_stream(body: &str, include_usage: bool) -> Result<String, Wrong> {
+/// The `data:` payloads of a `text/event-stream` body, refusing lines that are no
+/// part of an event.
+fn payloads(body: &str) -> Result<Vec<&str>, Wrong> {
     let mut payloads = Vec::new();
     for line in body.lines() {
         let line = line.trim_end_matches('\r');
@@ -143,6 +322,24 @@ pub fn chat_stream(body: &str, include_usage: bool) -> Result<String, Wrong> {
             ));
         }
     }
+    Ok(payloads)
+}
+
+/// A chat completion stream (the body of a `text/event-stream` answer): see
+/// [`completion_stream`].
+pub fn chat_stream(body: &str, include_usage: bool) -> Result<String, Wrong> {
+    completion_stream(body, Completions::Chat, include_usage)
+}
+
+/// A completions stream: chunks of one id, exactly one finish reason, `[DONE]`
+/// last; with `include_usage` a final chunk with no choices and the usage,
+/// without it no usage at all.
+pub fn completion_stream(
+    body: &str,
+    api: Completions,
+    include_usage: bool,
+) -> Result<String, Wrong> {
+    let payloads = payloads(body)?;
     match payloads.last() {
         Some(&"[DONE]") => {}
         Some(last) => {
@@ -159,7 +356,7 @@ pub fn chat_stream(body: &str, include_usage: bool) -> Result<String, Wrong> {
         .map(|(i, data)| {
             let value: Value = serde_json::from_str(data)
                 .map_err(|e| format!("event {i} is not JSON ({e}): `{}`", clip(data, 60)))?;
-            chat_chunk(&value).map_err(|e| format!("event {i}: {e}"))
+            chunk(&value, api).map_err(|e| format!("event {i}: {e}"))
         })
         .collect::<Result<_, _>>()?;
     let first = chunks.first().ok_or("no chunk before [DONE]")?;

@@ -433,3 +433,122 @@ fn mp3_audio_starts_with_a_tag_or_a_frame() {
     assert!(mp3(b"RIFF").is_err());
     assert!(mp3(b"").is_err());
 }
+
+fn text_completion_sample() -> Value {
+    json!({
+        "id": "cmpl-1", "object": "text_completion", "created": 1_700_000_000u64, "model": "gpt-4o-mini",
+        "choices": [{ "text": " a lamp", "index": 0, "logprobs": null, "finish_reason": "length" },
+                    { "text": " a bell", "index": 1, "logprobs": null, "finish_reason": "stop" }],
+        "usage": { "prompt_tokens": 4, "completion_tokens": 5, "total_tokens": 9 }
+    })
+}
+
+#[test]
+fn a_text_completion_and_its_stream_are_judged() {
+    assert!(text_completion(&text_completion_sample()).is_ok());
+    let cases = [
+        ("object", json!("chat.completion"), "`object`"),
+        ("choices.1.index", json!(0), "choices.1.index"),
+        ("choices.0.text", Value::Null, "choices.0.text"),
+        ("usage.total_tokens", json!(8), "total_tokens"),
+    ];
+    for (path, value, said) in cases {
+        let error = text_completion(&broken(text_completion_sample(), path, value)).unwrap_err();
+        assert!(error.contains(said), "{path}: {error}");
+    }
+    let piece = |text: &str, finish: Option<&str>| {
+        json!({ "id": "cmpl-1", "object": "text_completion", "created": 1u64, "model": "m",
+                "choices": [{ "text": text, "index": 0, "logprobs": null, "finish_reason": finish }] })
+    };
+    let usage = json!({ "id": "cmpl-1", "object": "text_completion", "created": 1u64, "model": "m",
+                        "choices": [], "usage": { "prompt_tokens": 4, "completion_tokens": 2, "total_tokens": 6 } });
+    let plain = [piece(" a", None), piece(" lamp", Some("length"))];
+    assert!(completion_stream(&sse(&plain, true), Completions::Text, false).is_ok());
+    let with_usage = [plain[0].clone(), plain[1].clone(), usage];
+    assert!(completion_stream(&sse(&with_usage, true), Completions::Text, true).is_ok());
+    // a chat chunk is not a text completion's, nor the reverse
+    let error = completion_stream(&sse(&plain, true), Completions::Chat, false).unwrap_err();
+    assert!(error.contains("object"), "{error}");
+    let chat = [chunk(Some("a"), Some("stop"))];
+    assert!(completion_stream(&sse(&chat, true), Completions::Text, false).is_err());
+    let error =
+        completion_stream(&sse(&[piece(" a", None)], true), Completions::Text, false).unwrap_err();
+    assert!(error.contains("finish reason"), "{error}");
+}
+
+fn response_sample(status: &str) -> Value {
+    json!({
+        "id": "resp_1", "object": "response", "status": status, "model": "gpt-4o-mini",
+        "output": [{ "type": "message", "id": "msg_1", "status": status, "role": "assistant",
+                     "content": [{ "type": "output_text", "text": "Tides rise.", "annotations": [] }] }],
+        "usage": { "input_tokens": 10, "input_tokens_details": { "cached_tokens": 0 },
+                   "output_tokens": 3, "output_tokens_details": { "reasoning_tokens": 0 }, "total_tokens": 13 }
+    })
+}
+
+fn response_events(deltas: &[&str], last: &str) -> String {
+    let mut events = vec![json!({ "type": "response.created", "response": { "id": "resp_1" } })];
+    events.extend(
+        deltas
+            .iter()
+            .map(|d| json!({ "type": "response.output_text.delta", "delta": d })),
+    );
+    let status = last.trim_start_matches("response.");
+    events.push(json!({ "type": last, "response": response_sample(status) }));
+    events
+        .iter_mut()
+        .enumerate()
+        .map(|(i, e)| {
+            e["sequence_number"] = json!(i);
+            format!("event: {}\ndata: {e}\n\n", e["type"].as_str().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn a_response_and_its_event_stream_are_judged() {
+    assert!(response(&response_sample("completed")).is_ok());
+    assert!(response(&response_sample("incomplete")).is_ok());
+    let cases = [
+        ("id", json!("chatcmpl-1"), "resp_"),
+        ("status", json!("failed"), "status"),
+        ("output", json!([]), "output"),
+        ("usage.total_tokens", json!(12), "total"),
+        (
+            "usage.input_tokens_details.cached_tokens",
+            json!(11),
+            "cached",
+        ),
+    ];
+    for (path, value, said) in cases {
+        let error = response(&broken(response_sample("completed"), path, value)).unwrap_err();
+        assert!(error.contains(said), "{path}: {error}");
+    }
+    let good = response_events(&["Tides", " rise."], "response.completed");
+    assert!(
+        response_stream(&good).is_ok(),
+        "{:?}",
+        response_stream(&good)
+    );
+    assert!(response_stream(&response_events(&["Tides rise."], "response.incomplete")).is_ok());
+    let cases = [
+        (response_events(&["Tides"], "response.completed"), "deltas"),
+        (
+            response_events(&["Tides rise."], "response.failed"),
+            "last event",
+        ),
+        (
+            good.replace("\"sequence_number\":1", "\"sequence_number\":7"),
+            "sequence_number",
+        ),
+        (
+            good.replacen("response.created", "response.in_progress", 2),
+            "first event",
+        ),
+        (format!("{good}data: [DONE]\n\n"), "not JSON"),
+    ];
+    for (body, said) in cases {
+        let error = response_stream(&body).unwrap_err();
+        assert!(error.contains(said), "{said}: {error}");
+    }
+}
