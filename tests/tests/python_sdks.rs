@@ -49,13 +49,13 @@ const EXPECTED: &[(&str, &[&str], &[&str])] = &[
             "models",
             "bad-request",
             "unknown-model",
+            "responses",
+            "responses-stream",
+            "completions",
+            "completions-stream",
         ],
     ),
-    (
-        "openai",
-        &["mock"],
-        &["request-id", "models-retrieve", "responses", "completions"],
-    ),
+    ("openai", &["mock"], &["request-id", "models-retrieve"]),
     (
         "openai",
         &["gateway"],

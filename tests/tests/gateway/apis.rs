@@ -136,6 +136,32 @@ fn cost(model: &str, (input, cached, output): (u64, u64, u64)) -> Decimal {
         / Decimal::from(1_000_000)
 }
 
+/// Sends a whole (unstreamed) request as the client's `client_id` and checks its
+/// bill: the ledger holds the booked usage, and the cost header prices it at the
+/// price files' prices. Returns the body and the booked call.
+async fn whole_and_billed(
+    http: &reqwest::Client,
+    (url, mock): (&str, &str),
+    path: &str,
+    client_id: &str,
+    body: Value,
+) -> (Value, CallRecord) {
+    let model = body["model"].as_str().unwrap().to_owned();
+    let r = post(http, url, path, client_id, body).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-gatebench-cache"], "bypass");
+    let header = |name: &str| r.headers()[name].to_str().unwrap().to_owned();
+    let id = header("x-gatebench-request-id");
+    let header_cost = Decimal::from_str(&header("x-gatebench-cost-usd")).unwrap();
+    let body: Value = r.json().await.unwrap();
+    let call = booked(http, mock, client_id).await;
+    assert_eq!(call.route, path);
+    let ledger = entry(http, url, &id).await;
+    assert_eq!(billed(&ledger), books_usage(&call));
+    assert_eq!(header_cost, cost(&model, books_usage(&call)));
+    (body, call)
+}
+
 #[tokio::test]
 async fn text_completions_reach_the_client_as_sent_and_are_billed_as_booked() {
     let stack = stack(|_| {}).await;
@@ -185,29 +211,15 @@ async fn text_completions_reach_the_client_as_sent_and_are_billed_as_booked() {
     assert!(!text.is_empty());
 
     // Raw, whole: the cost header is the booked usage at the price files' prices.
-    let r = post(
+    let (body, call) = whole_and_billed(
         &http,
-        &url,
+        (&url, &mock),
         "/v1/completions",
         "tc-whole",
         json!({"model": "gpt-4o-mini", "prompt": "The lighthouse keeper", "max_tokens": 20}),
     )
     .await;
-    assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["x-gatebench-cache"], "bypass");
-    let id = r.headers()["x-gatebench-request-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let header_cost =
-        Decimal::from_str(r.headers()["x-gatebench-cost-usd"].to_str().unwrap()).unwrap();
-    let body: Value = r.json().await.unwrap();
-    let call = booked(&http, &mock, "tc-whole").await;
-    assert_eq!(call.route, "/v1/completions");
     assert_eq!(body["usage"]["completion_tokens"], call.usage.output_tokens);
-    let ledger = entry(&http, &url, &id).await;
-    assert_eq!(billed(&ledger), books_usage(&call));
-    assert_eq!(header_cost, cost("gpt-4o-mini", books_usage(&call)));
 
     // Raw, streamed, with and without the usage chunk.
     for include in [false, true] {
@@ -278,30 +290,16 @@ async fn responses_reach_the_client_as_sent_and_are_billed_as_booked() {
     assert_eq!(completed.usage, whole.usage);
 
     // Raw, whole, cut by its cap: incomplete, and billed as booked.
-    let r = post(
+    let (body, _) = whole_and_billed(
         &http,
-        &url,
+        (&url, &mock),
         "/v1/responses",
         "resp-whole",
         json!({"model": "gpt-4o", "input": "Tell me about lighthouses.", "max_output_tokens": 16}),
     )
     .await;
-    assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["x-gatebench-cache"], "bypass");
-    let id = r.headers()["x-gatebench-request-id"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let header_cost =
-        Decimal::from_str(r.headers()["x-gatebench-cost-usd"].to_str().unwrap()).unwrap();
-    let body: Value = r.json().await.unwrap();
     assert_eq!(body["status"], "incomplete");
-    let call = booked(&http, &mock, "resp-whole").await;
-    assert_eq!(call.route, "/v1/responses");
     assert_eq!(body["usage"]["output_tokens"], 16);
-    let ledger = entry(&http, &url, &id).await;
-    assert_eq!(billed(&ledger), books_usage(&call));
-    assert_eq!(header_cost, cost("gpt-4o", books_usage(&call)));
 
     // Raw, streamed: the events pass unchanged, the cost follows the last one.
     let r = post(

@@ -330,6 +330,49 @@ def openai_checks(where, client):
         )
         expect(error.code == "model_not_found", f"code {error.code}")
 
+    @check(f"openai/{where}/responses")
+    def _():
+        response = client.responses.create(model=CHAT_MODEL, input="Tell me a joke.")
+        expect(response.status == "completed", f"status {response.status}")
+        expect(response.output_text, "empty output_text")
+        expect(response.usage.total_tokens > 0, f"usage {response.usage}")
+
+    @check(f"openai/{where}/responses-stream")
+    def _():
+        # the helper's final response needs `response.completed`: no cap that cuts it
+        with client.responses.stream(model=CHAT_MODEL, input="Tell me a joke.") as stream:
+            deltas = "".join(
+                e.delta for e in stream if e.type == "response.output_text.delta"
+            )
+            final = stream.get_final_response()
+        expect(final.status == "completed", f"status {final.status}")
+        expect(deltas and deltas == final.output_text, "the deltas are not the final text")
+        expect(final.usage.output_tokens > 0, f"usage {final.usage}")
+
+    @check(f"openai/{where}/completions")
+    def _():
+        # Legacy completions with chat models, as vLLM serves them.
+        completion = client.completions.create(
+            model=CHAT_MODEL, prompt="Once upon a time", max_tokens=16
+        )
+        expect(completion.choices[0].text, "empty text")
+        check_usage(completion.usage)
+
+    @check(f"openai/{where}/completions-stream")
+    def _():
+        stream = client.completions.create(
+            model=CHAT_MODEL,
+            prompt="Once upon a time",
+            max_tokens=16,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        chunks = list(stream)
+        text = "".join(c.choices[0].text for c in chunks if c.choices)
+        expect(text, "empty text")
+        expect(chunks[-1].usage is not None, "no usage chunk last")
+        check_usage(chunks[-1].usage)
+
 
 def openai_mock_checks(client):
     """Calls the mock serves and the gateway does not route."""
@@ -343,22 +386,6 @@ def openai_mock_checks(client):
     def _():
         model = client.models.retrieve(CHAT_MODEL)
         expect(model.id == CHAT_MODEL, f"id {model.id}")
-
-    @check("openai/mock/responses")
-    def _():
-        response = client.responses.create(model=CHAT_MODEL, input="Tell me a joke.")
-        expect(response.status == "completed", f"status {response.status}")
-        expect(response.output_text, "empty output_text")
-        expect(response.usage.total_tokens > 0, f"usage {response.usage}")
-
-    @check("openai/mock/completions")
-    def _():
-        # The mock serves legacy completions with its chat models, as vLLM does.
-        completion = client.completions.create(
-            model=CHAT_MODEL, prompt="Once upon a time", max_tokens=16
-        )
-        expect(completion.choices[0].text, "empty text")
-        check_usage(completion.usage)
 
 
 def cache_pair(call, read, streamed=False):
