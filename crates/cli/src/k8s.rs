@@ -478,12 +478,11 @@ pub fn k8s(args: K8sArgs) -> anyhow::Result<ExitCode> {
     let file = ScenarioFile::load(path).map_err(|e| anyhow::anyhow!("{e}"))?;
     if args.target.is_none() && args.with_mocks.is_some() {
         // without a gateway in front, the pods load the OpenAI mock, which serves
-        // chat and embeddings (and whatever an `http` request names) only
-        let other = file
-            .scenarios
-            .iter()
-            .flat_map(|s| &s.requests)
-            .find(|r| !matches!(r.spec.kind, Kind::Chat | Kind::Embeddings | Kind::Http));
+        // chat, text completions, responses and embeddings (and whatever an `http`
+        // request names) only
+        let other = file.scenarios.iter().flat_map(|s| &s.requests).find(|r| {
+            !(r.spec.kind.generates() || matches!(r.spec.kind, Kind::Embeddings | Kind::Http))
+        });
         if let Some(r) = other {
             anyhow::bail!(
                 "request `{}` is {}, which the OpenAI mock does not serve: name --target (a gateway in front of the mocks)",

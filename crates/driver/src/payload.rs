@@ -135,6 +135,27 @@ impl Source {
                     temperature: spec.temperature,
                 })
             }
+            // a legacy prompt is plain text: no system prompt
+            Kind::Completions => to_bytes(&CompletionsBody {
+                max_tokens: spec.max_tokens,
+                model,
+                prompt: t,
+                stream: spec.stream.then_some(true),
+                stream_options: (spec.stream && spec.include_usage).then_some(StreamOptions {
+                    include_usage: true,
+                }),
+                temperature: spec.temperature,
+            }),
+            Kind::Responses => to_bytes(&ResponsesBody {
+                input: t,
+                instructions: entry
+                    .and_then(|e| e.system.as_deref())
+                    .or(spec.system.as_deref()),
+                max_output_tokens: spec.max_tokens,
+                model,
+                stream: spec.stream.then_some(true),
+                temperature: spec.temperature,
+            }),
             Kind::Embeddings => to_bytes(&EmbeddingsBody {
                 dimensions: spec.dimensions,
                 encoding_format: spec.encoding_format.as_deref(),
@@ -220,6 +241,34 @@ struct ChatBody<'a> {
 }
 
 #[derive(Serialize)]
+struct CompletionsBody<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
+    model: Option<&'a str>,
+    prompt: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct ResponsesBody<'a> {
+    input: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instructions: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_output_tokens: Option<u32>,
+    model: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f64>,
+}
+
+#[derive(Serialize)]
 struct EmbeddingsBody<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     dimensions: Option<u32>,
@@ -249,6 +298,8 @@ pub(crate) fn path(spec: &RequestSpec) -> String {
     }
     match spec.kind {
         Kind::Chat => "/v1/chat/completions".into(),
+        Kind::Completions => "/v1/completions".into(),
+        Kind::Responses => "/v1/responses".into(),
         Kind::Embeddings => "/v1/embeddings".into(),
         Kind::Tts | Kind::TtsTimestamps => {
             let mut path = format!("/v1/text-to-speech/{}", encode(&spec.voice_id));
@@ -459,6 +510,32 @@ mod tests {
             };
             same(to_bytes(&body), value);
         }
+        same(
+            to_bytes(&CompletionsBody {
+                max_tokens: Some(16),
+                model: Some("gpt-4o-mini"),
+                prompt: text,
+                stream: Some(true),
+                stream_options: Some(StreamOptions {
+                    include_usage: true,
+                }),
+                temperature: Some(0.5),
+            }),
+            json!({"model": "gpt-4o-mini", "prompt": text, "max_tokens": 16, "stream": true,
+                   "stream_options": {"include_usage": true}, "temperature": 0.5}),
+        );
+        same(
+            to_bytes(&ResponsesBody {
+                input: text,
+                instructions: Some("Be brief."),
+                max_output_tokens: Some(32),
+                model: Some("gpt-4o-mini"),
+                stream: None,
+                temperature: None,
+            }),
+            json!({"model": "gpt-4o-mini", "input": text, "instructions": "Be brief.",
+                   "max_output_tokens": 32}),
+        );
         same(
             to_bytes(&EmbeddingsBody {
                 dimensions: Some(256),

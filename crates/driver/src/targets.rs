@@ -72,6 +72,8 @@ impl Targets {
     pub fn mocks(openai: &str, elevenlabs: &str, personality: &str, webvtt: &str) -> Targets {
         Targets::new(openai)
             .with(Kind::Chat, openai)
+            .with(Kind::Completions, openai)
+            .with(Kind::Responses, openai)
             .with(Kind::Embeddings, openai)
             .with(Kind::Tts, elevenlabs)
             .with(Kind::TtsTimestamps, elevenlabs)

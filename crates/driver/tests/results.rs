@@ -168,6 +168,57 @@ async fn results_json_validates_and_carries_gateway_figures() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Streams of the two other generating APIs, as OpenAI sends them: text
+/// completion chunks with a usage chunk, and a response's typed events.
+fn apis_router() -> Router {
+    let sse =
+        |body: &'static str| move || async move { ([("content-type", "text/event-stream")], body) };
+    Router::new()
+        .route(
+            "/v1/completions",
+            post(sse("data: {\"object\":\"text_completion\",\"choices\":[{\"text\":\" a\",\"index\":0,\"finish_reason\":null}]}\n\ndata: {\"object\":\"text_completion\",\"choices\":[{\"text\":\" lamp\",\"index\":0,\"finish_reason\":\"length\"}]}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2}}\n\ndata: [DONE]\n\n")),
+        )
+        .route(
+            "/v1/responses",
+            post(sse("event: response.created\ndata: {\"type\":\"response.created\",\"response\":{\"id\":\"resp_1\"}}\n\nevent: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"Tides\"}\n\nevent: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\" rise.\"}\n\nevent: response.incomplete\ndata: {\"type\":\"response.incomplete\",\"response\":{\"id\":\"resp_1\",\"status\":\"incomplete\",\"usage\":{\"input_tokens\":9,\"input_tokens_details\":{\"cached_tokens\":4},\"output_tokens\":16}}}\n\n")),
+        )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_completion_and_response_streams_are_timed_and_their_usage_read() {
+    let url = serve(apis_router()).await;
+    let file = scenario(
+        r#"
+name = "apis"
+[load]
+executor = "per-vu-iterations"
+vus = 1
+iterations = 8
+[[requests]]
+name = "text"
+kind = "completions"
+stream = true
+prompts = "prompts/mini.toml"
+[[requests]]
+name = "response"
+kind = "responses"
+stream = true
+system = "Be brief."
+prompts = "prompts/mini.toml"
+"#,
+    );
+    let r = run(&file, &Targets::new(&url), quiet()).await.unwrap();
+    validate(&r);
+    for (name, completion, cached) in [("text", 2, 0), ("response", 16, 4)] {
+        let k = &r.kinds[name];
+        assert!(k.sent > 0, "{name}");
+        assert_eq!(k.ok, k.sent, "{name}: {:?}", k.errors);
+        assert_eq!(k.ttft_ms.as_ref().map(|t| t.count), Some(k.sent), "{name}");
+        assert_eq!(k.usage.completion_tokens, completion * k.sent, "{name}");
+        assert_eq!(k.usage.cached_tokens, cached * k.sent, "{name}");
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn merged_runs_add_counts_and_histograms_exactly() {
     let url = serve(gateway_router()).await;

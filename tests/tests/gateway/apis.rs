@@ -435,3 +435,81 @@ async fn bad_requests_are_refused_in_openai_s_shape() {
     );
     stack.shutdown().await;
 }
+
+/// `gatebench run` drives both APIs, whole and streamed: every request succeeds,
+/// a stream's first token is timed, the usage the answers carried is the mock's,
+/// and the costs the gateway stated (a stream's in its comment) sum to the ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_driver_measures_both_apis_and_sums_their_costs_to_the_ledger() {
+    let stack = stack(|_| {}).await;
+    let url = stack.gateway_url();
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+    let prompts = fixtures.join("prompts/stories.toml");
+    let request = |name: &str, kind: &str, stream: bool| {
+        format!(
+            r#"[[requests]]
+name = "{name}"
+kind = "{kind}"
+stream = {stream}
+max_tokens = 24
+prompts = "{}"
+api_key = "{ALPHA}"
+"#,
+            prompts.display()
+        )
+    };
+    let text = format!(
+        "name = \"apis\"\n[load]\nexecutor = \"shared-iterations\"\nvus = 2\niterations = 24\n{}{}{}{}",
+        request("text", "completions", false),
+        request("text_stream", "completions", true),
+        request("response", "responses", false),
+        request("response_stream", "responses", true),
+    );
+    let file = gatebench_driver::ScenarioFile::parse(&fixtures.join("inline.toml"), &text).unwrap();
+    let options = gatebench_driver::RunOptions {
+        quiet: true,
+        ..Default::default()
+    };
+    let r = gatebench_driver::run(&file, &gatebench_driver::Targets::new(&url), options)
+        .await
+        .unwrap();
+    let mut stated = Decimal::ZERO;
+    let mut output = 0;
+    for name in ["text", "text_stream", "response", "response_stream"] {
+        let k = &r.kinds[name];
+        assert!(k.sent > 0, "{name}: none sent");
+        assert_eq!(k.ok, k.sent, "{name}: {:?}", k.errors);
+        assert_eq!(k.ttft_ms.is_some(), name.ends_with("stream"), "{name}");
+        assert!(k.usage.completion_tokens > 0, "{name}");
+        let g = k.gateway.as_ref().expect("gateway headers");
+        assert_eq!(
+            g.cost_responses, k.sent,
+            "{name}: every answer states its cost"
+        );
+        stated += g.cost_usd;
+        output += k.usage.completion_tokens;
+    }
+    let usage: Value = client()
+        .get(format!("{url}/v1/gatebench/usage"))
+        .bearer_auth(ALPHA)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        Decimal::from_str(usage["cost_usd"].as_str().unwrap()).unwrap(),
+        stated
+    );
+    let books: Value = client()
+        .get(format!("{}/_mock/books", stack.mock_url("openai").unwrap()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(books["total"]["usage"]["output_tokens"], output, "{books}");
+    stack.shutdown().await;
+}

@@ -496,7 +496,7 @@ async fn read_response(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse().ok());
     let success = (200..300).contains(&status);
-    let sse = success && prepared.kind == Kind::Chat && prepared.stream;
+    let sse = success && prepared.kind.generates() && prepared.stream;
     let collect = success && !sse && prepared.kind != Kind::Http;
     // only a collected body is checked against its type
     let content_type = if collect {
@@ -509,9 +509,10 @@ async fn read_response(
         String::new()
     };
     let mut stream_state = sse.then(|| {
-        let mut state = sse::SseState::default();
-        state.capture = trace.is_some().then(trace::StreamCapture::default);
-        state
+        sse::SseState::new(
+            prepared.kind == Kind::Responses,
+            trace.is_some().then(trace::StreamCapture::default),
+        )
     });
     let mut buf: Vec<u8> = if collect {
         let length = headers
@@ -610,7 +611,7 @@ async fn read_response(
         );
         ex.outcome = outcome;
         ex.usage = usage;
-        if prepared.kind == Kind::Chat
+        if prepared.kind.generates()
             && let Some(u) = usage
             && u.completion_tokens > 0
         {

@@ -1,8 +1,11 @@
-//! Incremental reading of a chat completion stream (server-sent events).
+//! Incremental reading of a stream of generated text (server-sent events): chat
+//! completion chunks, legacy text completion chunks, or the Responses API's events.
 //!
-//! Records when each non-empty content delta arrived, the usage of the final chunk and
-//! whether `data: [DONE]` closed the stream. Chunks are parsed leniently: unknown
-//! fields are ignored, since the target may be anyone's OpenAI-compatible service.
+//! Records when each non-empty content delta arrived, the usage of the final chunk
+//! (a response's last event) and whether the stream closed as it should: `data:
+//! [DONE]`, or `response.completed` / `response.incomplete`. Chunks are parsed
+//! leniently: unknown fields are ignored, since the target may be anyone's
+//! OpenAI-compatible service.
 
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
@@ -30,8 +33,66 @@ struct ChunkChoice<'a> {
     index: u32,
     #[serde(default, borrow)]
     delta: Option<Delta<'a>>,
+    /// A text completion's piece (chat chunks have a `delta` instead).
+    #[serde(default, borrow)]
+    text: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     finish_reason: Option<Cow<'a, str>>,
+}
+
+impl ChunkChoice<'_> {
+    /// The text this chunk adds, from either form.
+    fn content(&self) -> Option<&str> {
+        match &self.delta {
+            Some(delta) => delta.content.as_deref(),
+            None => self.text.as_deref(),
+        }
+    }
+}
+
+/// One event of a Responses stream.
+#[derive(Deserialize)]
+struct ResponseEvent<'a> {
+    #[serde(default, borrow, rename = "type")]
+    kind: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    delta: Option<Cow<'a, str>>,
+    #[serde(default)]
+    response: Option<EventResponse>,
+}
+
+#[derive(Deserialize)]
+struct EventResponse {
+    #[serde(default)]
+    id: Option<String>,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    usage: Option<ResponseUsageJson>,
+}
+
+/// A response's `usage`; every field optional.
+#[derive(Deserialize, Default)]
+pub(crate) struct ResponseUsageJson {
+    #[serde(default)]
+    pub input_tokens: u64,
+    #[serde(default)]
+    pub output_tokens: u64,
+    #[serde(default)]
+    pub input_tokens_details: Option<PromptDetails>,
+}
+
+impl From<ResponseUsageJson> for Usage {
+    fn from(u: ResponseUsageJson) -> Usage {
+        Usage {
+            prompt_tokens: u.input_tokens,
+            completion_tokens: u.output_tokens,
+            cached_tokens: u
+                .input_tokens_details
+                .and_then(|d| d.cached_tokens)
+                .unwrap_or(0),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -76,13 +137,16 @@ impl From<UsageJson> for Usage {
 #[derive(Default)]
 pub(crate) struct SseState {
     line: Vec<u8>,
-    /// `data: [DONE]` seen.
+    /// The stream is a Responses API's (typed events), not completion chunks.
+    pub responses: bool,
+    /// `data: [DONE]` seen (a response's `response.completed` or `incomplete`).
     pub done: bool,
     /// A data line was not JSON.
     pub malformed: bool,
-    /// An `error` object arrived in the stream.
+    /// An `error` object arrived in the stream (a response's `error` or
+    /// `response.failed` event).
     pub error_event: bool,
-    /// Chunks with at least one choice.
+    /// Chunks with at least one choice (a response's events).
     pub chunks: u64,
     /// First non-empty content.
     pub first_content: Option<Instant>,
@@ -99,6 +163,16 @@ pub(crate) struct SseState {
 }
 
 impl SseState {
+    /// A stream about to be read: a Responses stream when `responses`, else
+    /// completion chunks; what it delivers is kept in `capture` if given.
+    pub fn new(responses: bool, capture: Option<StreamCapture>) -> SseState {
+        SseState {
+            responses,
+            capture,
+            ..SseState::default()
+        }
+    }
+
     /// Inter-token latency: the time from the first content to the last, over the
     /// tokens after the first (the usage's completion tokens, else the content
     /// chunks). Per-chunk gaps would count chunks that arrive in one read as
@@ -160,6 +234,9 @@ impl SseState {
         if self.done {
             return;
         }
+        if self.responses {
+            return self.on_response_event(data, now);
+        }
         let chunk: Chunk<'_> = match serde_json::from_slice(data) {
             Ok(c) => c,
             Err(_) => {
@@ -182,7 +259,7 @@ impl SseState {
                 capture.id = chunk.id.as_deref().map(str::to_owned);
             }
             for choice in chunk.choices.iter().filter(|c| c.index == 0) {
-                if let Some(text) = choice.delta.as_ref().and_then(|d| d.content.as_deref())
+                if let Some(text) = choice.content()
                     && !text.is_empty()
                 {
                     capture.text.push_str(text);
@@ -194,17 +271,60 @@ impl SseState {
             }
         }
         let has_content = chunk.choices.iter().any(|c| {
-            c.delta.as_ref().is_some_and(|d| {
-                d.content.as_deref().is_some_and(|t| !t.is_empty()) || d.tool_calls.is_some()
-            })
+            c.content().is_some_and(|t| !t.is_empty())
+                || c.delta.as_ref().is_some_and(|d| d.tool_calls.is_some())
         });
         if has_content {
-            if self.first_content.is_none() {
-                self.first_content = Some(now);
-            }
-            self.last_content = Some(now);
-            self.content_chunks += 1;
+            self.content_at(now);
         }
+    }
+
+    /// One event of a Responses stream: text and function-call argument deltas
+    /// are content; `response.completed` and `response.incomplete` end it with
+    /// the usage; `response.failed` and `error` are error events.
+    fn on_response_event(&mut self, data: &[u8], now: Instant) {
+        let Ok(event) = serde_json::from_slice::<ResponseEvent<'_>>(data) else {
+            self.malformed = true;
+            return;
+        };
+        self.chunks += 1;
+        let kind = event.kind.as_deref().unwrap_or("");
+        match kind {
+            "response.output_text.delta" | "response.function_call_arguments.delta" => {
+                let Some(delta) = event.delta.as_deref().filter(|d| !d.is_empty()) else {
+                    return;
+                };
+                if let Some(capture) = &mut self.capture
+                    && kind == "response.output_text.delta"
+                {
+                    capture.text.push_str(delta);
+                    capture.chunks += 1;
+                }
+                self.content_at(now);
+            }
+            "response.completed" | "response.incomplete" | "response.failed" => {
+                self.done = true;
+                self.error_event |= kind == "response.failed";
+                let Some(response) = event.response else {
+                    return;
+                };
+                if let Some(capture) = &mut self.capture {
+                    capture.id = response.id;
+                    capture.finish = response.status;
+                }
+                self.usage = response.usage.map(Usage::from);
+            }
+            "error" => self.error_event = true,
+            _ => {}
+        }
+    }
+
+    fn content_at(&mut self, now: Instant) {
+        if self.first_content.is_none() {
+            self.first_content = Some(now);
+        }
+        self.last_content = Some(now);
+        self.content_chunks += 1;
     }
 }
 
@@ -244,6 +364,69 @@ mod tests {
         // other comments and a bad figure change nothing
         s.feed(b": keep-alive\n: x-gatebench-cost-usd lots\n", ms(29));
         assert!(s.cost_usd.is_some());
+    }
+
+    #[test]
+    fn reads_text_completion_chunks() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut s = SseState::default();
+        s.feed(b"data: {\"object\":\"text_completion\",\"choices\":[{\"text\":\" a\",\"index\":0,\"finish_reason\":null}]}\n\n", ms(5));
+        s.feed(b"data: {\"object\":\"text_completion\",\"choices\":[{\"text\":\" lamp\",\"index\":0,\"finish_reason\":\"length\"}]}\n\n", ms(9));
+        s.feed(b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2}}\n\ndata: [DONE]\n\n", ms(10));
+        assert!(s.done && !s.malformed && !s.error_event);
+        assert_eq!(
+            (s.first_content, s.last_content),
+            (Some(ms(5)), Some(ms(9)))
+        );
+        assert_eq!(s.usage.unwrap().prompt_tokens, 3);
+    }
+
+    #[test]
+    fn reads_a_responses_stream_to_its_last_event() {
+        let t0 = Instant::now();
+        let ms = |n| t0 + Duration::from_millis(n);
+        let mut s = SseState {
+            responses: true,
+            capture: Some(StreamCapture::default()),
+            ..SseState::default()
+        };
+        s.feed(b"event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0,\"response\":{\"id\":\"resp_1\",\"status\":\"in_progress\",\"usage\":null}}\n\n", ms(1));
+        s.feed(b"event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\"Tides\"}\n\n", ms(20));
+        s.feed(b"event: response.output_text.delta\ndata: {\"type\":\"response.output_text.delta\",\"delta\":\" rise.\"}\n\n", ms(30));
+        assert!(!s.done);
+        s.feed(b"event: response.completed\ndata: {\"type\":\"response.completed\",\"response\":{\"id\":\"resp_1\",\"status\":\"completed\",\"usage\":{\"input_tokens\":9,\"input_tokens_details\":{\"cached_tokens\":0},\"output_tokens\":3}}}\n\n", ms(31));
+        s.feed(b": x-gatebench-cost-usd 0.00001\n\n", ms(31));
+        assert!(s.done && !s.malformed && !s.error_event);
+        assert_eq!(s.first_content, Some(ms(20)));
+        assert_eq!(s.inter_token_latency(), Some(Duration::from_millis(5)));
+        let usage = s.usage.unwrap();
+        assert_eq!((usage.prompt_tokens, usage.completion_tokens), (9, 3));
+        assert!(s.cost_usd.is_some());
+        let capture = s.capture.take().unwrap();
+        assert_eq!(capture.text, "Tides rise.");
+        assert_eq!(capture.id.as_deref(), Some("resp_1"));
+        assert_eq!(capture.finish.as_deref(), Some("completed"));
+
+        // a failed response ends the stream as an error; a chat chunk is no event
+        let mut s = SseState {
+            responses: true,
+            ..SseState::default()
+        };
+        s.feed(
+            b"data: {\"type\":\"response.failed\",\"response\":{\"status\":\"failed\"}}\n\n",
+            ms(1),
+        );
+        assert!(s.done && s.error_event);
+        let mut s = SseState {
+            responses: true,
+            ..SseState::default()
+        };
+        s.feed(
+            b"data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\ndata: [DONE]\n\n",
+            ms(1),
+        );
+        assert!(s.done && s.first_content.is_none());
     }
 
     #[test]

@@ -47,9 +47,12 @@ impl Tracer {
     pub fn start(&self, kind: Kind, payload: &Payload) -> Box<Trace> {
         let n = self.next.fetch_add(1, Ordering::Relaxed);
         let prompt_digest = match kind {
-            Kind::Chat | Kind::Embeddings | Kind::Tts | Kind::TtsTimestamps => {
-                payload.text.as_deref().map(|t| digest(t.as_bytes()))
-            }
+            Kind::Chat
+            | Kind::Completions
+            | Kind::Responses
+            | Kind::Embeddings
+            | Kind::Tts
+            | Kind::TtsTimestamps => payload.text.as_deref().map(|t| digest(t.as_bytes())),
             _ => None,
         };
         Box::new(Trace {
@@ -73,7 +76,7 @@ impl Tracer {
     }
 }
 
-/// What a chat stream delivered, for its trace.
+/// What a stream of generated text delivered, for its trace.
 #[derive(Debug, Default)]
 pub(crate) struct StreamCapture {
     /// The first choice's text.

@@ -12,7 +12,7 @@ use gatebench_wire::books::digest;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
-use super::sse::UsageJson;
+use super::sse::{ResponseUsageJson, UsageJson};
 use crate::Outcome;
 use crate::metrics::{Trace, Usage};
 use crate::scenario::Kind;
@@ -43,6 +43,53 @@ struct ChatMessage<'a> {
     content: Option<Shape<'a>>,
     #[serde(default)]
     tool_calls: Option<IgnoredAny>,
+}
+
+/// A legacy text completion: its first choice's `text`.
+#[derive(Deserialize)]
+struct TextResponse<'a> {
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    choices: Vec<TextChoice<'a>>,
+    #[serde(default)]
+    usage: Option<UsageJson>,
+}
+
+#[derive(Deserialize)]
+struct TextChoice<'a> {
+    #[serde(default, borrow)]
+    text: Option<Shape<'a>>,
+    #[serde(default, borrow)]
+    finish_reason: Option<Cow<'a, str>>,
+}
+
+/// A response of the Responses API: its output items, the text of their
+/// `output_text` parts, and its status.
+#[derive(Deserialize)]
+struct ResponsesResponse<'a> {
+    #[serde(default, borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    status: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    output: Vec<OutputItem<'a>>,
+    #[serde(default)]
+    usage: Option<ResponseUsageJson>,
+}
+
+#[derive(Deserialize)]
+struct OutputItem<'a> {
+    #[serde(default, borrow, rename = "type")]
+    kind: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    content: Vec<OutputPart<'a>>,
+}
+
+#[derive(Deserialize)]
+struct OutputPart<'a> {
+    #[serde(default, borrow)]
+    text: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -171,6 +218,49 @@ pub(crate) fn check_body(
                 )
             }
         },
+        Kind::Completions => match serde_json::from_slice::<TextResponse<'_>>(body) {
+            Err(_) => (malformed_or_invalid(body), None),
+            Ok(r) => {
+                let usage = r.usage.map(Usage::from);
+                let first = r.choices.into_iter().next();
+                let text = match first.as_ref().and_then(|c| c.text.as_ref()) {
+                    Some(Shape::Text(text)) => Some(text),
+                    _ => None,
+                };
+                if let Some(t) = trace {
+                    t.response_id = r.id.map(Cow::into_owned);
+                    if let Some(choice) = &first {
+                        t.finish_reason = choice.finish_reason.as_deref().map(str::to_owned);
+                        t.content_digest = text.map(|text| digest(text.as_bytes()));
+                    }
+                }
+                (valid_if(text.is_some()), usage)
+            }
+        },
+        Kind::Responses => match serde_json::from_slice::<ResponsesResponse<'_>>(body) {
+            Err(_) => (malformed_or_invalid(body), None),
+            Ok(r) => {
+                let usage = r.usage.map(Usage::from);
+                // a message's text, or a function call: what a response answers with
+                let answered = r
+                    .output
+                    .iter()
+                    .any(|item| matches!(item.kind.as_deref(), Some("message" | "function_call")));
+                let text: String = r
+                    .output
+                    .iter()
+                    .filter(|item| item.kind.as_deref() == Some("message"))
+                    .flat_map(|item| &item.content)
+                    .filter_map(|part| part.text.as_deref())
+                    .collect();
+                if let Some(t) = trace {
+                    t.response_id = r.id.map(Cow::into_owned);
+                    t.finish_reason = r.status.as_deref().map(str::to_owned);
+                    t.content_digest = Some(digest(text.as_bytes()));
+                }
+                (valid_if(answered), usage)
+            }
+        },
         Kind::Embeddings => match serde_json::from_slice::<EmbeddingResponse<'_>>(body) {
             Err(_) => (malformed_or_invalid(body), None),
             Ok(r) => {
@@ -258,6 +348,14 @@ pub(crate) fn check_body(
     }
 }
 
+fn valid_if(valid: bool) -> Outcome {
+    if valid {
+        Outcome::Ok
+    } else {
+        Outcome::ValidationFailure
+    }
+}
+
 /// JSON that does not fit the expected struct is invalid; bytes that are not JSON at
 /// all are malformed.
 fn malformed_or_invalid(body: &[u8]) -> Outcome {
@@ -342,6 +440,49 @@ mod tests {
                 "{content}"
             );
         }
+    }
+
+    #[test]
+    fn text_completion_and_response_bodies() {
+        let text = br#"{"id":"cmpl-1","choices":[{"text":" a lamp","index":0,"finish_reason":"length"}],"usage":{"prompt_tokens":4,"completion_tokens":2}}"#;
+        let mut trace = Trace::default();
+        let (o, u) = check_body(Kind::Completions, false, "", text, Some(&mut trace));
+        assert_eq!((o, u.unwrap().completion_tokens), (Outcome::Ok, 2));
+        assert_eq!(trace.finish_reason.as_deref(), Some("length"));
+        assert_eq!(trace.content_digest, Some(digest(b" a lamp")));
+        for body in [&br#"{"choices":[]}"#[..], br#"{"choices":[{"text":null}]}"#] {
+            assert_eq!(
+                check_body(Kind::Completions, false, "", body, None).0,
+                Outcome::ValidationFailure
+            );
+        }
+        let response = br#"{"id":"resp_1","object":"response","status":"incomplete","output":[{"type":"message","content":[{"type":"output_text","text":"Tides"},{"type":"output_text","text":" rise."}]}],"usage":{"input_tokens":9,"input_tokens_details":{"cached_tokens":4},"output_tokens":16}}"#;
+        let mut trace = Trace::default();
+        let (o, u) = check_body(Kind::Responses, false, "", response, Some(&mut trace));
+        let u = u.unwrap();
+        assert_eq!(o, Outcome::Ok);
+        assert_eq!(
+            (u.prompt_tokens, u.cached_tokens, u.completion_tokens),
+            (9, 4, 16)
+        );
+        assert_eq!(trace.response_id.as_deref(), Some("resp_1"));
+        assert_eq!(trace.finish_reason.as_deref(), Some("incomplete"));
+        assert_eq!(trace.content_digest, Some(digest(b"Tides rise.")));
+        let call = br#"{"output":[{"type":"function_call","name":"f","arguments":"{}"}]}"#;
+        assert_eq!(
+            check_body(Kind::Responses, false, "", call, None).0,
+            Outcome::Ok
+        );
+        // a chat completion is no response
+        let chat = br#"{"choices":[{"message":{"content":"hi"}}]}"#;
+        assert_eq!(
+            check_body(Kind::Responses, false, "", chat, None).0,
+            Outcome::ValidationFailure
+        );
+        assert_eq!(
+            check_body(Kind::Responses, false, "", b"{\"output\":[", None).0,
+            Outcome::MalformedBody
+        );
     }
 
     #[test]

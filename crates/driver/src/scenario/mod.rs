@@ -325,7 +325,9 @@ fn check_requests(
             None => None,
             Some(rel) => {
                 let (field, kind) = match spec.kind {
-                    Kind::Chat | Kind::Embeddings => ("prompts", CatalogKind::Prompts),
+                    Kind::Chat | Kind::Completions | Kind::Responses | Kind::Embeddings => {
+                        ("prompts", CatalogKind::Prompts)
+                    }
                     Kind::Personality => ("profiles", CatalogKind::Profiles),
                     _ => ("texts", CatalogKind::Texts),
                 };

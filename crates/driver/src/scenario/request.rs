@@ -30,6 +30,10 @@ const FRAMING_HEADERS: [http::HeaderName; 4] = [
 pub enum Kind {
     /// `POST /v1/chat/completions`, streamed or not.
     Chat,
+    /// `POST /v1/completions` (legacy text completions), streamed or not.
+    Completions,
+    /// `POST /v1/responses` (the Responses API), streamed or not.
+    Responses,
     /// `POST /v1/embeddings`.
     Embeddings,
     /// `POST /v1/text-to-speech/{voice_id}` (or `/stream`).
@@ -48,8 +52,10 @@ pub enum Kind {
 
 impl Kind {
     /// All kinds, for messages.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 10] = [
         Kind::Chat,
+        Kind::Completions,
+        Kind::Responses,
         Kind::Embeddings,
         Kind::Tts,
         Kind::TtsTimestamps,
@@ -63,6 +69,8 @@ impl Kind {
     pub fn name(self) -> &'static str {
         match self {
             Kind::Chat => "chat",
+            Kind::Completions => "completions",
+            Kind::Responses => "responses",
             Kind::Embeddings => "embeddings",
             Kind::Tts => "tts",
             Kind::TtsTimestamps => "tts_timestamps",
@@ -76,6 +84,11 @@ impl Kind {
     /// Parses a scenario file's `kind`.
     pub fn parse(name: &str) -> Option<Kind> {
         Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
+    /// The kinds that generate text, token by token when streamed.
+    pub fn generates(self) -> bool {
+        matches!(self, Kind::Chat | Kind::Completions | Kind::Responses)
     }
 
     /// Text-to-speech kinds also send the key as `xi-api-key`.
@@ -113,15 +126,17 @@ pub struct RequestSpec {
     pub catalog: Option<PathBuf>,
     /// Zipf exponent over the catalog's entries.
     pub zipf: f64,
-    /// Chat: stream; TTS: use the `/stream` route.
+    /// Chat, completions, responses: stream; TTS: use the `/stream` route.
     pub stream: bool,
-    /// Chat stream: ask for the usage chunk.
+    /// Chat and completions streams: ask for the usage chunk (a response's stream
+    /// always has it).
     pub include_usage: bool,
-    /// Chat: `max_tokens`.
+    /// Chat, completions: `max_tokens`; responses: `max_output_tokens`.
     pub max_tokens: Option<u32>,
-    /// Chat: `temperature`.
+    /// Chat, completions, responses: `temperature`.
     pub temperature: Option<f64>,
-    /// Chat: a system prompt used when the catalog entry has none.
+    /// Chat: a system prompt used when the catalog entry has none; responses:
+    /// the `instructions`, likewise.
     pub system: Option<String>,
     /// Embeddings: `dimensions`.
     pub dimensions: Option<u32>,
@@ -182,6 +197,25 @@ pub(crate) fn check(
             "zipf",
             "stream",
             "include_usage",
+            "max_tokens",
+            "temperature",
+            "system",
+        ],
+        Kind::Completions => &[
+            "model",
+            "prompts",
+            "zipf",
+            "stream",
+            "include_usage",
+            "max_tokens",
+            "temperature",
+        ],
+        // a response's stream always ends with its usage
+        Kind::Responses => &[
+            "model",
+            "prompts",
+            "zipf",
+            "stream",
             "max_tokens",
             "temperature",
             "system",
@@ -265,12 +299,14 @@ pub(crate) fn check(
         ));
     }
     let catalog = match kind {
-        Kind::Chat | Kind::Embeddings => Some(r.prompts.clone().ok_or_else(|| {
-            err(
-                "prompts",
-                format!("kind `{}` needs a prompt catalog", kind.name()),
-            )
-        })?),
+        Kind::Chat | Kind::Completions | Kind::Responses | Kind::Embeddings => {
+            Some(r.prompts.clone().ok_or_else(|| {
+                err(
+                    "prompts",
+                    format!("kind `{}` needs a prompt catalog", kind.name()),
+                )
+            })?)
+        }
         Kind::Tts | Kind::TtsTimestamps | Kind::TtsWs | Kind::Webvtt => Some(
             r.texts
                 .clone()
@@ -349,7 +385,7 @@ pub(crate) fn check(
         return Err(err("chunk_words", "must be ≥ 1".into()));
     }
     let model = r.model.clone().or_else(|| match kind {
-        Kind::Chat => Some(DEFAULT_CHAT_MODEL.to_owned()),
+        Kind::Chat | Kind::Completions | Kind::Responses => Some(DEFAULT_CHAT_MODEL.to_owned()),
         Kind::Embeddings => Some(DEFAULT_EMBEDDINGS_MODEL.to_owned()),
         Kind::Tts | Kind::TtsTimestamps | Kind::TtsWs => Some(DEFAULT_TTS_MODEL.to_owned()),
         _ => None,
