@@ -355,6 +355,37 @@ mod tests {
     }
 
     #[test]
+    fn an_answer_without_usage_is_counted_in_its_own_form() {
+        let answer = |form| ChatAnswer {
+            form,
+            stream: false,
+            client_usage: false,
+            encoding: Encoding::O200kBase,
+            prompt_tokens: 7,
+        };
+        let counted = |body: &str, form| count_usage(body.as_bytes(), answer(form));
+        let hello = Encoding::O200kBase.count("hello world") as u64;
+        let chat = r#"{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"message":{"role":"assistant","content":"hello world"},"finish_reason":"stop"}]}"#;
+        let text = r#"{"id":"c","object":"text_completion","created":1,"model":"m","choices":[{"text":"hello world","index":0},{"text":"hello world","index":1}]}"#;
+        let response = r#"{"id":"resp_1","object":"response","created_at":1,"status":"completed","completed_at":1,"background":false,"error":null,"incomplete_details":null,"instructions":null,"max_output_tokens":null,"model":"m","output":[{"type":"message","id":"msg_1","status":"completed","role":"assistant","content":[{"type":"output_text","text":"hello world","annotations":[],"logprobs":[]}]}],"parallel_tool_calls":true,"previous_response_id":null,"prompt_cache_key":null,"reasoning":{},"safety_identifier":null,"temperature":1,"top_p":1,"text":{},"tool_choice":"auto","tools":[],"truncation":"disabled","metadata":{},"service_tier":"default","store":true,"usage":null,"user":null}"#;
+        for (body, form, tokens) in [
+            (chat, Form::Chat, hello),
+            (text, Form::Text, 2 * hello),
+            (response, Form::Response, hello),
+        ] {
+            let usage = counted(body, form).unwrap_or_else(|| panic!("{form:?}"));
+            assert_eq!(
+                (usage.prompt_tokens, usage.completion_tokens),
+                (7, tokens),
+                "{form:?}"
+            );
+        }
+        // each form reads only its own answers
+        assert!(counted(chat, Form::Text).is_none());
+        assert!(counted(text, Form::Response).is_none());
+    }
+
+    #[test]
     fn the_check_refuses_what_is_not_a_completion() {
         let refused = [
             &b"not json"[..],

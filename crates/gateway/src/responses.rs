@@ -118,3 +118,39 @@ struct Checked {
     #[serde(default)]
     usage: Option<ResponseUsage>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usage_of(body: &str) -> Option<Option<Usage>> {
+        let response = checked::parse::<Checked>(body.as_bytes())?;
+        Some(response.usage.as_ref().map(billed_usage))
+    }
+
+    #[test]
+    fn the_check_takes_a_response_and_its_usage_and_nothing_else() {
+        let response = r#"{"id":"resp_1","object":"response","status":"incomplete","model":"gpt-4o","output":[{"type":"message"}],"usage":{"input_tokens":9,"input_tokens_details":{"cached_tokens":12},"output_tokens":16,"output_tokens_details":{"reasoning_tokens":0},"total_tokens":25}}"#;
+        let usage = usage_of(response).flatten().unwrap();
+        // cached tokens never exceed the input they are part of
+        assert_eq!(
+            (
+                usage.prompt_tokens,
+                usage.cached_tokens,
+                usage.completion_tokens
+            ),
+            (9, 9, 16)
+        );
+        let unbilled = r#"{"id":"r","object":"response","status":"completed","model":"m","output":[],"usage":null}"#;
+        assert_eq!(usage_of(unbilled), Some(None));
+        for refused in [
+            "{}",
+            "not json",
+            r#"{"id":"c","object":"chat.completion","created":1,"model":"m","choices":[]}"#,
+            r#"{"id":"r","object":"response","status":"completed","model":"m","output":{}}"#,
+            r#"{"id":"r","object":"response","status":"completed","model":"m","output":[],"usage":{"input_tokens":-1}}"#,
+        ] {
+            assert!(usage_of(refused).is_none(), "{refused}");
+        }
+    }
+}
