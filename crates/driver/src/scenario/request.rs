@@ -97,6 +97,9 @@ impl Kind {
     }
 }
 
+/// The classes of `x-gatebench-priority`.
+const PRIORITIES: [&str; 4] = ["critical", "high", "normal", "low"];
+
 /// Default chat model.
 pub const DEFAULT_CHAT_MODEL: &str = "gpt-4o-mini";
 /// Default embeddings model.
@@ -286,6 +289,32 @@ pub(crate) fn check(
         return Err(err(
             "temperature",
             format!("must be a finite number, got {t}"),
+        ));
+    }
+    // values every OpenAI-compatible API refuses: the run would be all 400s
+    let least_output = if kind == Kind::Responses { 16 } else { 1 };
+    if let Some(m) = r.max_tokens
+        && m < least_output
+    {
+        let sent = if kind == Kind::Responses {
+            "sent as `max_output_tokens`, which the API takes from 16"
+        } else {
+            "the API refuses 0"
+        };
+        return Err(err(
+            "max_tokens",
+            format!("must be ≥ {least_output} ({sent}), got {m}"),
+        ));
+    }
+    if let Some(p) = &r.priority
+        && !PRIORITIES.contains(&p.as_str())
+    {
+        return Err(err(
+            "priority",
+            format!(
+                "must be one of {} (a gatebench gateway refuses others), got `{p}`",
+                PRIORITIES.join(", ")
+            ),
         ));
     }
     let zipf = r.zipf.unwrap_or(1.0);

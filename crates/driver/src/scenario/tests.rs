@@ -539,6 +539,17 @@ fn request_values_the_driver_cannot_send_as_written_are_refused() {
         )
     };
     fails_at(&chat("temperature = nan"), 9, "requests[0].temperature");
+    let shown = fails_at(&chat("max_tokens = 0"), 9, "requests[0].max_tokens");
+    assert!(shown.contains("must be ≥ 1"), "{shown}");
+    let shown = fails_at(&chat("priority = \"urgent\""), 9, "requests[0].priority");
+    assert!(shown.contains("critical, high, normal, low"), "{shown}");
+    let response = chat("max_tokens = 15").replace("\"chat\"", "\"responses\"");
+    let shown = fails_at(&response, 9, "requests[0].max_tokens");
+    assert!(shown.contains("max_output_tokens"), "{shown}");
+    for good in ["max_tokens = 1", "priority = \"low\""] {
+        assert!(parse(&chat(good)).is_ok(), "{good}");
+    }
+    assert!(parse(&response.replace("15", "16")).is_ok());
     for header in [
         "content-length",
         "Transfer-Encoding",
