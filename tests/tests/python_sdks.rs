@@ -53,9 +53,10 @@ const EXPECTED: &[(&str, &[&str], &[&str])] = &[
             "responses-stream",
             "completions",
             "completions-stream",
+            "models-retrieve",
         ],
     ),
-    ("openai", &["mock"], &["request-id", "models-retrieve"]),
+    ("openai", &["mock"], &["request-id"]),
     (
         "openai",
         &["gateway"],

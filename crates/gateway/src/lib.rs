@@ -88,6 +88,7 @@ pub fn router(gateway: Arc<Gateway>, admin: AdminToken) -> impl App {
             post(embeddings::handle).route_layer(observed("embeddings")),
         )
         .route("/v1/models", get(ops::models))
+        .route("/v1/models/{model}", get(ops::model))
         .route(
             "/v1/text-to-speech/{voice_id}",
             post(tts::convert).route_layer(observed("tts")),

@@ -1,15 +1,16 @@
 //! Operational endpoints: `/healthz` (the process is up), `/readyz` (every
 //! provider's circuit is closed), `/metrics` (Prometheus), and
-//! `/v1/models` (what clients may ask for).
+//! `/v1/models` and `/v1/models/{model}` (what clients may ask for).
 
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde_json::json;
 
+use crate::error::GatewayError;
 use crate::health::CircuitState;
 use crate::state::Gateway;
 
@@ -61,8 +62,43 @@ pub async fn metrics(State(gateway): State<Arc<Gateway>>) -> Response {
 /// is needed, as with OpenAI).
 pub async fn models(State(gateway): State<Arc<Gateway>>, headers: http::HeaderMap) -> Response {
     if let Err(error) = gateway.auth.authenticate(&headers, false) {
-        return crate::error::GatewayError::from(error).into_response();
+        return GatewayError::from(error).into_response();
     }
+    let data: Vec<_> = listed(&gateway)
+        .into_iter()
+        .map(|(id, owner)| model_object(&id, &owner))
+        .collect();
+    Json(json!({ "object": "list", "data": data })).into_response()
+}
+
+/// `GET /v1/models/{model}`: one model of the list, or OpenAI's 404
+/// `model_not_found`.
+pub async fn model(
+    State(gateway): State<Arc<Gateway>>,
+    Path(id): Path<String>,
+    headers: http::HeaderMap,
+) -> Response {
+    if let Err(error) = gateway.auth.authenticate(&headers, false) {
+        return GatewayError::from(error).into_response();
+    }
+    match listed(&gateway).into_iter().find(|(model, _)| *model == id) {
+        Some((id, owner)) => Json(model_object(&id, &owner)).into_response(),
+        None => GatewayError::Refused {
+            status: StatusCode::NOT_FOUND,
+            code: "model_not_found",
+            message: format!("The model `{id}` does not exist or you do not have access to it."),
+        }
+        .into_response(),
+    }
+}
+
+fn model_object(id: &str, owner: &str) -> serde_json::Value {
+    json!({ "id": id, "object": "model", "created": 1_700_000_000u64, "owned_by": owner })
+}
+
+/// The models clients may ask for, with their owners, sorted: every priced chat
+/// or embedding model, and every routed one.
+fn listed(gateway: &Gateway) -> Vec<(String, String)> {
     let mut ids: Vec<(String, String)> = gateway
         .prices
         .prices()
@@ -86,9 +122,5 @@ pub async fn models(State(gateway): State<Arc<Gateway>>, headers: http::HeaderMa
         }
     }
     ids.sort();
-    let data: Vec<_> = ids
-        .into_iter()
-        .map(|(id, owner)| json!({ "id": id, "object": "model", "created": 1_700_000_000u64, "owned_by": owner }))
-        .collect();
-    Json(json!({ "object": "list", "data": data })).into_response()
+    ids
 }

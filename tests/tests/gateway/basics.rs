@@ -184,6 +184,21 @@ async fn an_official_client_needs_only_the_base_url_and_a_tenant_key() {
 
     let models = openai.models().list().await.unwrap();
     assert!(models.data.iter().any(|m| m.id == "gpt-4o-mini"));
+    // each model of the list is read on its own too, and an unknown one is the
+    // API's 404
+    for listed in &models.data {
+        let model = openai.models().retrieve(&listed.id).await.unwrap();
+        assert_eq!((&model.id, &model.owned_by), (&listed.id, &listed.owned_by));
+    }
+    let unknown = openai
+        .models()
+        .retrieve("gpt-nonexistent")
+        .await
+        .unwrap_err();
+    let async_openai::error::OpenAIError::ApiError(error) = unknown else {
+        panic!("not the API's error: {unknown:?}");
+    };
+    assert_eq!(error.api_error.code.as_deref(), Some("model_not_found"));
     stack.shutdown().await;
 }
 

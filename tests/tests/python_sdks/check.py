@@ -330,6 +330,13 @@ def openai_checks(where, client):
         )
         expect(error.code == "model_not_found", f"code {error.code}")
 
+    @check(f"openai/{where}/models-retrieve")
+    def _():
+        model = client.models.retrieve(CHAT_MODEL)
+        expect(model.id == CHAT_MODEL, f"id {model.id}")
+        error = raises(openai.NotFoundError, lambda: client.models.retrieve("no-such-model"))
+        expect(error.code == "model_not_found", f"code {error.code}")
+
     @check(f"openai/{where}/responses")
     def _():
         response = client.responses.create(model=CHAT_MODEL, input="Tell me a joke.")
@@ -382,10 +389,6 @@ def openai_mock_checks(client):
         completion = client.chat.completions.create(model=CHAT_MODEL, messages=messages("Hi"))
         expect(completion._request_id, "no x-request-id header for the SDK")
 
-    @check("openai/mock/models-retrieve")
-    def _():
-        model = client.models.retrieve(CHAT_MODEL)
-        expect(model.id == CHAT_MODEL, f"id {model.id}")
 
 
 def cache_pair(call, read, streamed=False):

@@ -19,12 +19,13 @@ use super::call::{Reply, Request};
 use super::shapes::{self, Wrong};
 
 /// Every route of the gateway's router, as `METHOD PATH`.
-pub const ROUTES: [&str; 19] = [
+pub const ROUTES: [&str; 20] = [
     "POST /v1/chat/completions",
     "POST /v1/completions",
     "POST /v1/responses",
     "POST /v1/embeddings",
     "GET /v1/models",
+    "GET /v1/models/{model}",
     "POST /v1/text-to-speech/{voice_id}",
     "POST /v1/text-to-speech/{voice_id}/stream",
     "POST /v1/text-to-speech/{voice_id}/with-timestamps",

@@ -369,5 +369,23 @@ pub(super) fn embeddings(keys: &Keys) -> Vec<Probe> {
                 shapes::model_list(&reply.json()?, &[CHAT_MODEL, model])
             }),
         ),
+        call(
+            "one model",
+            "GET /v1/models/{model}",
+            "200 {id: gpt-4o-mini, object: model, created, owned_by}",
+            Request::get(format!("/v1/models/{CHAT_MODEL}"), own()),
+            Box::new(|reply| {
+                status(reply, 200)?;
+                media(reply, "application/json")?;
+                shapes::model(&reply.json()?, CHAT_MODEL)
+            }),
+        ),
+        call(
+            "an unknown model",
+            "GET /v1/models/{model}",
+            "404 OpenAI error shape, code model_not_found",
+            Request::get("/v1/models/gpt-nonexistent-probe", own()),
+            openai_error(404, Code::Is("model_not_found"), None),
+        ),
     ]
 }

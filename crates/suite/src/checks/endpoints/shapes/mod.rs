@@ -25,8 +25,8 @@ use serde_json::Value;
 
 pub use account::{LedgerPage, Totals, ledger_page, usage};
 pub use openai::{
-    Completions, chat_completion, chat_stream, completion_stream, embeddings, model_list, response,
-    response_stream, text_completion,
+    Completions, chat_completion, chat_stream, completion_stream, embeddings, model, model_list,
+    response, response_stream, text_completion,
 };
 pub use services::{personality, webvtt_document, webvtt_json};
 pub use speech::{audio_with_timestamps, mp3, timestamp_lines};

@@ -461,6 +461,20 @@ pub fn embeddings(value: &Value, dims: usize, base64: bool) -> Result<String, Wr
     Ok(format!("{} × {dims} {form}, {prompt} tokens", data.len()))
 }
 
+/// `GET /v1/models/{model}`: the model object of `id`.
+pub fn model(value: &Value, id: &str) -> Result<String, Wrong> {
+    equals(value, "id", id)?;
+    let owner = model_fields(value)?;
+    Ok(format!("{id}, owned by {owner}"))
+}
+
+/// A model object's fields but its id; its owner.
+fn model_fields(model: &Value) -> Result<&str, Wrong> {
+    equals(model, "object", "model")?;
+    whole(model, "created")?;
+    filled(model, "owned_by")
+}
+
 /// `GET /v1/models`: a list of unique model ids including `required`.
 pub fn model_list(value: &Value, required: &[&str]) -> Result<String, Wrong> {
     equals(value, "object", "list")?;
@@ -469,9 +483,7 @@ pub fn model_list(value: &Value, required: &[&str]) -> Result<String, Wrong> {
     for (i, model) in data.iter().enumerate() {
         let err = |e: Wrong| format!("data.{i}: {e}");
         let id = filled(model, "id").map_err(err)?;
-        equals(model, "object", "model").map_err(err)?;
-        whole(model, "created").map_err(err)?;
-        filled(model, "owned_by").map_err(err)?;
+        model_fields(model).map_err(err)?;
         if !ids.insert(id) {
             return Err(format!("model `{id}` is listed twice"));
         }
