@@ -63,6 +63,7 @@ const EXPECTED: &[(&str, &[&str], &[&str])] = &[
         &[
             "cached-chat",
             "cached-chat-stream",
+            "cached-completions",
             "cached-tool-call",
             "cached-tool-call-stream",
             "cached-embeddings",

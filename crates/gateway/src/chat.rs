@@ -204,32 +204,54 @@ pub(crate) fn count_usage(body: &[u8], answer: ChatAnswer) -> Option<Usage> {
     })
 }
 
-/// The cache entry of a completion `model` at `provider` answered with `usage`.
+/// The cache entry of a completion (chat or text) `model` at `provider` answered
+/// with `usage`.
 pub(crate) fn to_cached(
     body: &[u8],
+    form: Form,
     model: &str,
     provider: &str,
     usage: &Usage,
 ) -> Option<CachedChat> {
-    let completion: ChatCompletion = serde_json::from_slice(body).ok()?;
+    let finish = |reason: Option<&gatebench_wire::openai::FinishReason>| {
+        reason.map_or_else(|| "stop".to_owned(), |f| f.as_str().to_owned())
+    };
+    let (choices, system_fingerprint) = match form {
+        Form::Chat => {
+            let completion: ChatCompletion = serde_json::from_slice(body).ok()?;
+            let choices = completion
+                .choices
+                .iter()
+                .map(|c| CachedChoice {
+                    content: c.message.content.clone(),
+                    tool_calls: c.message.tool_calls.clone().unwrap_or_default(),
+                    finish_reason: finish(c.finish_reason.as_ref()),
+                })
+                .collect();
+            (choices, completion.system_fingerprint)
+        }
+        Form::Text => {
+            let completion: TextCompletion = serde_json::from_slice(body).ok()?;
+            let choices = completion
+                .choices
+                .iter()
+                .map(|c| CachedChoice {
+                    content: Some(c.text.clone()),
+                    tool_calls: Vec::new(),
+                    finish_reason: finish(c.finish_reason.as_ref()),
+                })
+                .collect();
+            (choices, completion.system_fingerprint)
+        }
+        Form::Response => return None,
+    };
     Some(CachedChat {
         model: model.to_owned(),
         provider: provider.to_owned(),
-        choices: completion
-            .choices
-            .iter()
-            .map(|c| CachedChoice {
-                content: c.message.content.clone(),
-                tool_calls: c.message.tool_calls.clone().unwrap_or_default(),
-                finish_reason: c
-                    .finish_reason
-                    .as_ref()
-                    .map_or_else(|| "stop".to_owned(), |f| f.as_str().to_owned()),
-            })
-            .collect(),
+        choices,
         completion_tokens: usage.completion_tokens,
         cached_tokens: usage.cached_tokens,
-        system_fingerprint: completion.system_fingerprint,
+        system_fingerprint,
     })
 }
 
@@ -244,7 +266,8 @@ pub(crate) fn billed_usage(u: &gatebench_wire::openai::Usage) -> Usage {
 }
 
 /// The answer of a semantic hit, as the provider would have sent it: the cached
-/// text under this request's id, with this request's usage, streamed if asked.
+/// text under this request's id, with this request's usage, streamed if asked, as
+/// a chat completion or a text completion (`answer.form`).
 pub(crate) fn hit(
     meta: &Meta,
     record: &Record,
@@ -252,17 +275,31 @@ pub(crate) fn hit(
     answer: ChatAnswer,
 ) -> (StatusCode, HeaderMap, Body) {
     let usage = record.usage;
-    let id = format!("chatcmpl-{}", meta.id);
+    let text = answer.form == Form::Text;
+    let id = if text {
+        format!("cmpl-{}", meta.id)
+    } else {
+        format!("chatcmpl-{}", meta.id)
+    };
     let created = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let usage_json = json!({
+    let mut usage_json = json!({
         "prompt_tokens": usage.prompt_tokens,
         "completion_tokens": usage.completion_tokens,
         "total_tokens": usage.prompt_tokens + usage.completion_tokens,
-        "prompt_tokens_details": { "cached_tokens": 0, "audio_tokens": 0 },
-        "completion_tokens_details": { "reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0 }
     });
+    // the legacy API reports no details
+    if let (false, Some(fields)) = (text, usage_json.as_object_mut()) {
+        fields.insert(
+            "prompt_tokens_details".into(),
+            json!({ "cached_tokens": 0, "audio_tokens": 0 }),
+        );
+        fields.insert(
+            "completion_tokens_details".into(),
+            json!({ "reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0 }),
+        );
+    }
     let mut headers = HeaderMap::new();
     if answer.stream {
         let body = chat_stream::replay(
@@ -270,6 +307,7 @@ pub(crate) fn hit(
             created,
             cached,
             answer.client_usage.then_some(&usage_json),
+            answer.form,
         );
         headers.insert(
             header::CONTENT_TYPE,
@@ -283,6 +321,14 @@ pub(crate) fn hit(
         .iter()
         .enumerate()
         .map(|(index, c)| {
+            if text {
+                return json!({
+                    "text": c.content.as_deref().unwrap_or_default(),
+                    "index": index,
+                    "logprobs": null,
+                    "finish_reason": c.finish_reason,
+                });
+            }
             let mut message = json!({ "role": "assistant", "content": c.content, "refusal": null, "annotations": [] });
             if let (false, Some(fields)) = (c.tool_calls.is_empty(), message.as_object_mut()) {
                 fields.insert("tool_calls".into(), json!(c.tool_calls));
@@ -295,16 +341,28 @@ pub(crate) fn hit(
             })
         })
         .collect();
-    let body = json!({
-        "id": id,
-        "object": "chat.completion",
-        "created": created,
-        "model": cached.model,
-        "choices": choices,
-        "usage": usage_json,
-        "service_tier": "default",
-        "system_fingerprint": cached.system_fingerprint,
-    });
+    let body = if text {
+        json!({
+            "id": id,
+            "object": "text_completion",
+            "created": created,
+            "model": cached.model,
+            "choices": choices,
+            "system_fingerprint": cached.system_fingerprint,
+            "usage": usage_json,
+        })
+    } else {
+        json!({
+            "id": id,
+            "object": "chat.completion",
+            "created": created,
+            "model": cached.model,
+            "choices": choices,
+            "usage": usage_json,
+            "service_tier": "default",
+            "system_fingerprint": cached.system_fingerprint,
+        })
+    };
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),

@@ -1,6 +1,6 @@
 //! Streams of generated text (chat completions, legacy text completions, the
 //! Responses API's events): relaying an upstream stream, and replaying a cached
-//! chat answer as a stream.
+//! chat or text-completion answer as a stream.
 //!
 //! The relay forwards each event as it arrives, reading it on the way: the text
 //! (for the cache), the finish reasons, and the final usage (for billing). For
@@ -387,17 +387,25 @@ fn add_fragments(calls: &mut Vec<ToolCall>, fragments: &Value) {
 
 /// A cached answer as a stream: the role, the text in word-sized pieces, each tool
 /// call in two fragments, the finish reason, the usage chunk if the client asked
-/// for it, and `[DONE]`.
+/// for it, and `[DONE]`; a text completion's (`form`) is its text in pieces and
+/// an empty piece with the finish reason, in `text_completion` chunks.
 pub fn replay(
     id: &str,
     created: u64,
     cached: &CachedChat,
     usage: Option<&Value>,
+    form: Form,
 ) -> impl futures::Stream<Item = Result<Bytes, std::convert::Infallible>> + Send + 'static {
+    let text = form == Form::Text;
     let chunk = |choices: Value, usage_field: Option<Value>| {
+        let object = if text {
+            "text_completion"
+        } else {
+            "chat.completion.chunk"
+        };
         let mut c = json!({
             "id": id,
-            "object": "chat.completion.chunk",
+            "object": object,
             "created": created,
             "model": cached.model,
             "system_fingerprint": cached.system_fingerprint,
@@ -408,9 +416,20 @@ pub fn replay(
         }
         data_event(&c.to_string())
     };
-    let null_usage = || usage.map(|_| Value::Null);
+    // a chat chunk says `usage: null` until the usage chunk; a text one does not
+    let null_usage = || usage.filter(|_| !text).map(|_| Value::Null);
     let mut events = Vec::new();
     for (index, choice) in cached.choices.iter().enumerate() {
+        let pieces = choice.content.iter().flat_map(|c| c.split_inclusive(' '));
+        if text {
+            for piece in pieces {
+                let choices = json!([{ "text": piece, "index": index, "logprobs": null, "finish_reason": null }]);
+                events.push(chunk(choices, None));
+            }
+            let end = json!([{ "text": "", "index": index, "logprobs": null, "finish_reason": choice.finish_reason }]);
+            events.push(chunk(end, None));
+            continue;
+        }
         let mut delta = |delta: Value| {
             let choices = json!([{ "index": index, "delta": delta, "logprobs": null, "finish_reason": null }]);
             events.push(chunk(choices, null_usage()));
@@ -419,7 +438,7 @@ pub fn replay(
         // call with none
         let opening = choice.content.as_ref().map(|_| "");
         delta(json!({ "role": "assistant", "content": opening, "refusal": null }));
-        for piece in choice.content.iter().flat_map(|c| c.split_inclusive(' ')) {
+        for piece in pieces {
             delta(json!({ "content": piece }));
         }
         // each call: its id, type and name first, then its arguments

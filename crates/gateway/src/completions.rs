@@ -1,16 +1,21 @@
 //! `POST /v1/completions`: legacy text completions, whole or streamed, through
-//! the same steps as chat (auth, budget reservation, queue, upstream with retries
-//! and fallbacks, billing at the model's chat prices). Not cached: the semantic
-//! cache keys conversations, and a prompt is none (every call is a `bypass`).
+//! the same steps as chat (auth, budget reservation, queue, semantic cache,
+//! upstream with retries and fallbacks, billing at the model's chat prices). A
+//! request for one completion of one text prompt is cached as the one-message
+//! conversation of that prompt, in partitions of its own: a chat answer never
+//! serves a completion, nor the reverse. One that echoes its prompt or asks for
+//! log probabilities is not cached: its answer is this very call's.
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::Response;
+use gatebench_cache::ChatKeys;
 use gatebench_cost::Usage;
 use gatebench_tokens::Encoding;
 use gatebench_wire::openai::{CompletionPrompt, CompletionRequest, TextCompletion};
 use http::HeaderMap;
+use serde_json::{Value, json};
 
 use crate::chat::{billed_usage, reported_usage};
 use crate::dispatch::Accepted;
@@ -51,6 +56,16 @@ async fn serve(
         ..Usage::default()
     };
     let stream = request.is_stream();
+    let keyed = gateway.config.cache.enabled
+        && !(meta.no_cache && meta.no_store)
+        && request.n.is_none_or(|n| n == 1)
+        && matches!(request.prompt, CompletionPrompt::Text(_));
+    // The object, built once, only when the keys or a stream's options need it.
+    let value = (keyed || stream).then(|| object(&body));
+    let keys = value
+        .as_ref()
+        .filter(|_| keyed)
+        .and_then(|value| keys(&meta.tenant.id, value));
     let answer = ChatAnswer {
         form: Form::Text,
         stream,
@@ -69,17 +84,38 @@ async fn serve(
         path: "/v1/completions",
         model: &request.model,
         worst_case,
-        cache: Cache::None,
+        cache: keys.as_ref().map_or(Cache::None, Cache::Semantic),
         answer,
-        body: if stream {
-            asking_usage(object(&body))
-        } else {
-            body
+        body: match value.filter(|_| stream) {
+            Some(value) => asking_usage(value),
+            None => body,
         },
         accept: &accept,
         usage_of: &|_, body| reported_usage(body),
     };
     generate(&gateway, meta, &headers, generation).await
+}
+
+/// The cache keys of a text completion request: its prompt as the one user
+/// message of a conversation, in partitions marked as the legacy API's; `None`
+/// when the answer is this call's own (the prompt echoed, log probabilities).
+fn keys(tenant: &str, request: &Value) -> Option<ChatKeys> {
+    let mut fields = request.as_object()?.clone();
+    let per_call = |field: &str| {
+        fields
+            .get(field)
+            .is_some_and(|v| !v.is_null() && *v != Value::Bool(false))
+    };
+    if per_call("echo") || per_call("logprobs") {
+        return None;
+    }
+    let prompt = fields.remove("prompt")?;
+    fields.insert(
+        "messages".into(),
+        json!([{ "role": "user", "content": prompt }]),
+    );
+    fields.insert("gatebench_api".into(), json!("completions"));
+    ChatKeys::from_request(tenant, &Value::Object(fields))
 }
 
 /// The most a request's answer can hold: `max_tokens` (16 when unset, as the API

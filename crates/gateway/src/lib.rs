@@ -1,10 +1,10 @@
 //! An OpenAI- and ElevenLabs-compatible gateway in front of AI providers.
 //!
 //! Every request goes through the same steps: auth ([`auth`]), a budget
-//! reservation ([`gatebench_cost`]), the cache (semantic for chat, exact for
-//! embeddings and text-to-speech), the provider's priority queue
-//! ([`gatebench_queue`]), the upstream call with retries, circuit breakers and
-//! fallbacks ([`dispatch`]), and billing to the ledger. One [`pipeline`] runs
+//! reservation ([`gatebench_cost`]), the cache (semantic for chat and text
+//! completions, exact for embeddings and text-to-speech), the provider's
+//! priority queue ([`gatebench_queue`]), the upstream call with retries, circuit
+//! breakers and fallbacks ([`dispatch`]), and billing to the ledger. One [`pipeline`] runs
 //! these steps for every route; one [`record`] per request tells the caller what
 //! happened in `x-gatebench-*` headers and yields the ledger entry.
 

@@ -356,17 +356,12 @@ async fn steps(gateway: &Gateway, mut meta: Meta, call: Call<'_>) -> Result<Done
                 (record.usage, record.estimated) = billed(reported, counted, call.worst_case);
                 record.charge(gateway, &meta, Some(reservation));
                 if policy.store {
-                    let cache = &call.cache;
-                    store(
-                        gateway,
-                        &meta,
-                        &mut record,
-                        cache,
+                    let stored = Stored {
+                        cache: &call.cache,
+                        answer: call.answer,
                         vector,
-                        status,
-                        &headers,
-                        &body,
-                    );
+                    };
+                    store(gateway, &meta, &mut record, stored, status, &headers, &body);
                 }
             }
             let outcome = Outcome::Upstream {
@@ -417,14 +412,24 @@ async fn steps(gateway: &Gateway, mut meta: Meta, call: Call<'_>) -> Result<Done
     done(meta, record, Outcome::Streaming(Box::new(streaming)))
 }
 
+/// Where a buffered answer is stored: the route's cache and key, the form of its
+/// answer, and the query's vector if the lookup computed it.
+struct Stored<'a, 'c> {
+    cache: &'a Cache<'c>,
+    answer: Answer,
+    vector: Option<Vec<f32>>,
+}
+
 /// Stores a successful buffered answer and names the entry in the record.
-#[allow(clippy::too_many_arguments)]
 fn store(
     gateway: &Gateway,
     meta: &Meta,
     record: &mut Record,
-    cache: &Cache<'_>,
-    vector: Option<Vec<f32>>,
+    Stored {
+        cache,
+        answer,
+        vector,
+    }: Stored<'_, '_>,
     status: StatusCode,
     headers: &HeaderMap,
     body: &Bytes,
@@ -437,8 +442,13 @@ fn store(
             record.cache_key = Some(key.to_string());
         }
         Cache::Semantic(keys) => {
-            let provider = record.provider.as_deref().unwrap_or_default();
-            let Some(cached) = crate::chat::to_cached(body, &record.model, provider, &record.usage)
+            let (Answer::Chat(chat), provider) =
+                (answer, record.provider.as_deref().unwrap_or_default())
+            else {
+                return;
+            };
+            let Some(cached) =
+                crate::chat::to_cached(body, chat.form, &record.model, provider, &record.usage)
             else {
                 return;
             };

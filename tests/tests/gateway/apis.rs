@@ -1,7 +1,8 @@
 //! Legacy text completions and the Responses API through the gateway: the client
 //! reads what the provider sent (whole or streamed, read by `async-openai` and
 //! by reqwest), and the ledger bills what the provider's books hold for the call,
-//! also when the stream is cut.
+//! also when the stream is cut; a text completion is served from the cache in
+//! its own shape.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -149,7 +150,10 @@ async fn whole_and_billed(
     let model = body["model"].as_str().unwrap().to_owned();
     let r = post(http, url, path, client_id, body).await;
     assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["x-gatebench-cache"], "bypass");
+    // a text completion of one prompt is looked up in the cache; a response never
+    let looked_up = path == "/v1/completions";
+    let expected = if looked_up { "miss" } else { "bypass" };
+    assert_eq!(r.headers()["x-gatebench-cache"], expected);
     let header = |name: &str| r.headers()[name].to_str().unwrap().to_owned();
     let id = header("x-gatebench-request-id");
     let header_cost = Decimal::from_str(&header("x-gatebench-cost-usd")).unwrap();
@@ -454,6 +458,7 @@ stream = {stream}
 max_tokens = 24
 prompts = "{}"
 api_key = "{ALPHA}"
+headers = {{ "x-gatebench-cache" = "no-cache, no-store" }}
 "#,
             prompts.display()
         )
@@ -511,5 +516,111 @@ api_key = "{ALPHA}"
         .await
         .unwrap();
     assert_eq!(books["total"]["usage"]["output_tokens"], output, "{books}");
+    stack.shutdown().await;
+}
+
+/// A text completion of one prompt is cached: the same request again (or a
+/// paraphrase) is a hit in `text_completion`'s shape, whole or streamed, at no
+/// cost and without a call; a chat request with the same text, a prompt list, or
+/// an echoed prompt never meets the entry.
+#[tokio::test]
+async fn a_text_completion_is_served_from_the_cache_in_its_own_shape() {
+    let stack = stack(|_| {}).await;
+    let http = client();
+    let url = stack.gateway_url();
+    let mock = stack.mock_url("openai").unwrap();
+    let body = |prompt: &str, stream: bool| {
+        json!({"model": "gpt-4o-mini", "prompt": prompt, "max_tokens": 24, "stream": stream,
+               "stream_options": if stream { json!({"include_usage": true}) } else { Value::Null }})
+    };
+    let prompt = "Tell me a story about a lighthouse keeper.";
+    let first = post(&http, &url, "/v1/completions", "c-1", body(prompt, false)).await;
+    assert_eq!(first.headers()["x-gatebench-cache"], "miss");
+    let first: Value = first.json().await.unwrap();
+    let text = first["choices"][0]["text"].as_str().unwrap().to_owned();
+
+    // whole: the cached text under this request's id, its usage, no cost
+    let again = post(&http, &url, "/v1/completions", "c-2", body(prompt, false)).await;
+    assert_eq!(again.headers()["x-gatebench-cache"], "hit");
+    assert_eq!(again.headers()["x-gatebench-cost-usd"], "0");
+    let id = again.headers()["x-gatebench-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let again: Value = again.json().await.unwrap();
+    assert_eq!(again["object"], "text_completion");
+    assert_eq!(again["id"], format!("cmpl-{id}"));
+    assert_eq!(again["choices"][0]["text"], text.as_str());
+    assert_eq!(
+        again["choices"][0]["finish_reason"],
+        first["choices"][0]["finish_reason"]
+    );
+    assert_eq!(again["usage"], first["usage"]);
+
+    // streamed, as the SDK reads it: text chunks, then the usage chunk
+    let request = CreateCompletionRequestArgs::default()
+        .model("gpt-4o-mini")
+        .prompt(prompt)
+        .max_tokens(24u32)
+        .stream(true)
+        .stream_options(async_openai::types::chat::ChatCompletionStreamOptions {
+            include_usage: Some(true),
+            include_obfuscation: None,
+        })
+        .build()
+        .unwrap();
+    let mut chunks = sdk(&url)
+        .completions()
+        .create_stream(request)
+        .await
+        .unwrap();
+    let (mut streamed, mut usage, mut finish) = (String::new(), None, None);
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.unwrap();
+        assert_eq!(chunk.object, "text_completion");
+        for choice in &chunk.choices {
+            streamed.push_str(&choice.text);
+            finish = finish.or(choice.finish_reason);
+        }
+        usage = usage.or(chunk.usage);
+    }
+    assert_eq!(streamed, text);
+    assert!(finish.is_some());
+    assert_eq!(
+        usage.map(|u| u.completion_tokens),
+        first["usage"]["completion_tokens"]
+            .as_u64()
+            .map(|n| n as u32)
+    );
+
+    // neither a chat request nor a list or an echo meets the entry
+    let chat = json!({"model": "gpt-4o-mini", "max_tokens": 24,
+                      "messages": [{"role": "user", "content": prompt}]});
+    let r = post(&http, &url, "/v1/chat/completions", "c-3", chat).await;
+    assert_eq!(r.headers()["x-gatebench-cache"], "miss");
+    let mut listed = body(prompt, false);
+    listed["prompt"] = json!([prompt]);
+    let r = post(&http, &url, "/v1/completions", "c-4", listed).await;
+    assert_eq!(r.headers()["x-gatebench-cache"], "bypass");
+    let mut echoed = body(prompt, false);
+    echoed["echo"] = json!(true);
+    let r = post(&http, &url, "/v1/completions", "c-5", echoed).await;
+    assert_eq!(r.headers()["x-gatebench-cache"], "bypass");
+
+    // the provider served the first call and the three that missed or passed by
+    let page: CallPage = http
+        .get(format!("{mock}/_mock/calls?after=0&limit=100"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let served: Vec<_> = page
+        .data
+        .iter()
+        .filter_map(|c| c.client_request_id.as_deref())
+        .collect();
+    assert_eq!(served, ["c-1", "c-3", "c-4", "c-5"]);
     stack.shutdown().await;
 }

@@ -468,6 +468,20 @@ def openai_gateway_checks(client):
         check_usage(b_usage)
         expect(b_usage.completion_tokens == a_usage.completion_tokens, f"{b_usage} vs {a_usage}")
 
+    @check("openai/gateway/cached-completions")
+    def _():
+        (_, a), (h2, b) = cache_pair(
+            lambda: client.completions.with_raw_response.create(
+                model=CHAT_MODEL, prompt="The owl who forgot", max_tokens=24
+            ),
+            parse,
+        )
+        expect(b.object == "text_completion", f"object {b.object}")
+        expect(b.id == f"cmpl-{h2.get('x-gatebench-request-id')}", f"id {b.id}")
+        expect(b.choices[0].text and b.choices[0].text == a.choices[0].text, "text differs")
+        expect(b.choices[0].finish_reason == a.choices[0].finish_reason, "finish differs")
+        check_usage(b.usage)
+
     @check("openai/gateway/cached-tool-call")
     def _():
         (_, a), (_, b) = cache_pair(
