@@ -46,8 +46,9 @@ pub enum Answer {
     /// Passed on as the provider sent it; a stream is billed from its headers
     /// before it is relayed.
     Body,
-    /// Generated text: a hit is rendered from the cached text (chat only), and a
-    /// stream is read on its way through and billed when it ends.
+    /// Generated text: a hit is rendered from the cached text (chat and text
+    /// completions), and a stream is read on its way through and billed when it
+    /// ends.
     Chat(ChatAnswer),
 }
 
