@@ -22,11 +22,11 @@ use crate::checked::{self, Text};
 use crate::dispatch::Accepted;
 use crate::error::GatewayError;
 use crate::extract::{Incoming, JsonBody};
-use crate::generate::{Generation, asking_usage, check_model, generate};
+use crate::generate::{Generation, check_model, generate, keys_and_body};
 use crate::meta::Meta;
 use crate::pipeline::{Cache, ChatAnswer, Form};
 use crate::record::Record;
-use crate::request::{object, to_the_end};
+use crate::request::to_the_end;
 use crate::state::{CachedChat, CachedChoice, Gateway};
 
 /// Completion tokens reserved for a request that sets no cap (OpenAI's own default
@@ -82,12 +82,9 @@ async fn serve(
     let uses_cache = !(meta.no_cache && meta.no_store);
     let keyed = gateway.config.cache.enabled && choices == 1 && uses_cache;
     let stream = request.is_stream();
-    // The object, built once, only when the keys or a stream's options need it.
-    let value = (keyed || stream).then(|| object(&body));
-    let keys = value
-        .as_ref()
-        .filter(|_| keyed)
-        .and_then(|value| ChatKeys::from_request(&meta.tenant.id, value));
+    let (keys, body) = keys_and_body(body, keyed, stream, |value| {
+        ChatKeys::from_request(&meta.tenant.id, value)
+    });
     let answer = ChatAnswer {
         form: Form::Chat,
         stream,
@@ -108,10 +105,7 @@ async fn serve(
         worst_case,
         cache: keys.as_ref().map_or(Cache::None, Cache::Semantic),
         answer,
-        body: match value.filter(|_| stream) {
-            Some(value) => asking_usage(value),
-            None => body,
-        },
+        body,
         accept: &accept,
         usage_of: &|_, body| reported_usage(body),
     };

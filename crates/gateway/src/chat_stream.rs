@@ -178,11 +178,7 @@ impl RelayState {
             return;
         };
         if data.trim() == "[DONE]" {
-            self.done = true;
-            if let Some(cost) = self.finish() {
-                self.out
-                    .push_back(Bytes::from(format!(": {COST_COMMENT} {cost}\n\n")));
-            }
+            self.complete();
             self.out.push_back(event.raw);
             return;
         }
@@ -266,13 +262,19 @@ impl RelayState {
                 if let Some(Ok(usage)) = usage.map(serde_json::from_value) {
                     self.usage = Some(crate::responses::billed_usage(&usage));
                 }
-                self.done = true;
-                if let Some(cost) = self.finish() {
-                    self.out
-                        .push_back(Bytes::from(format!(": {COST_COMMENT} {cost}\n\n")));
-                }
+                self.complete();
             }
             _ => {}
+        }
+    }
+
+    /// The stream reached its end as the provider ends it: bills it and states
+    /// its cost in a comment, next in line for the client.
+    fn complete(&mut self) {
+        self.done = true;
+        if let Some(cost) = self.finish() {
+            self.out
+                .push_back(Bytes::from(format!(": {COST_COMMENT} {cost}\n\n")));
         }
     }
 

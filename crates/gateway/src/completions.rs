@@ -22,10 +22,10 @@ use crate::dispatch::Accepted;
 use crate::embeddings::tokens_of;
 use crate::error::GatewayError;
 use crate::extract::{Incoming, JsonBody};
-use crate::generate::{Generation, asking_usage, check_model, generate};
+use crate::generate::{Generation, check_model, generate, keys_and_body};
 use crate::meta::Meta;
 use crate::pipeline::{Cache, ChatAnswer, Form};
-use crate::request::{object, to_the_end};
+use crate::request::to_the_end;
 use crate::state::Gateway;
 
 /// The route handler.
@@ -60,12 +60,7 @@ async fn serve(
         && !(meta.no_cache && meta.no_store)
         && request.n.is_none_or(|n| n == 1)
         && matches!(request.prompt, CompletionPrompt::Text(_));
-    // The object, built once, only when the keys or a stream's options need it.
-    let value = (keyed || stream).then(|| object(&body));
-    let keys = value
-        .as_ref()
-        .filter(|_| keyed)
-        .and_then(|value| keys(&meta.tenant.id, value));
+    let (keys, body) = keys_and_body(body, keyed, stream, |value| keys(&meta.tenant.id, value));
     let answer = ChatAnswer {
         form: Form::Text,
         stream,
@@ -86,10 +81,7 @@ async fn serve(
         worst_case,
         cache: keys.as_ref().map_or(Cache::None, Cache::Semantic),
         answer,
-        body: match value.filter(|_| stream) {
-            Some(value) => asking_usage(value),
-            None => body,
-        },
+        body,
         accept: &accept,
         usage_of: &|_, body| reported_usage(body),
     };

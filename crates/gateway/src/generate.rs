@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use axum::response::Response;
 use bytes::Bytes;
+use gatebench_cache::ChatKeys;
 use gatebench_cost::{Kind, Usage};
 use http::{HeaderMap, Method};
 use serde_json::{Value, json};
@@ -17,7 +18,7 @@ use crate::error::GatewayError;
 use crate::meta::Meta;
 use crate::pipeline::{self, Answer, Cache, Call, ChatAnswer, UsageOf};
 use crate::render::render;
-use crate::request::body_for;
+use crate::request::{body_for, object};
 use crate::state::Gateway;
 
 /// One generation request, as its route read it.
@@ -80,13 +81,29 @@ pub async fn generate(
     Ok(render(gateway, done, Answer::Chat(answer)))
 }
 
-/// A streamed request's body that also asks for the usage chunk: the gateway
-/// bills a stream from it, and drops it again for a client that did not ask.
-pub fn asking_usage(mut request: Value) -> Bytes {
+/// A completion request's cache keys (`key` of its object, when `keyed`) and the
+/// body to send: a stream's also asks for the usage chunk, which the gateway
+/// bills it from and drops again for a client that did not ask. The object is
+/// built once, only when the keys or a stream's options need it.
+pub fn keys_and_body(
+    body: Bytes,
+    keyed: bool,
+    stream: bool,
+    key: impl FnOnce(&Value) -> Option<ChatKeys>,
+) -> (Option<ChatKeys>, Bytes) {
+    if !(keyed || stream) {
+        return (None, body);
+    }
+    let mut request = object(&body);
+    let keys = if keyed { key(&request) } else { None };
+    if !stream {
+        return (keys, body);
+    }
     if let Some(fields) = request.as_object_mut() {
         fields.insert("stream_options".into(), json!({ "include_usage": true }));
     }
-    Bytes::from(serde_json::to_vec(&request).unwrap_or_default())
+    let asking = Bytes::from(serde_json::to_vec(&request).unwrap_or_default());
+    (keys, asking)
 }
 
 /// A refusal of a request without a model, in OpenAI's words.
