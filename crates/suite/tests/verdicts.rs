@@ -401,3 +401,106 @@ async fn the_gateway_as_an_external_target_gets_the_same_outcomes() {
         );
     }
 }
+
+/// Text completions and responses are judged as chat is: every stream read to its
+/// end is compared with the mock's content, every success checked against the
+/// faults, every answer traced for the cache; the gateway caches text completions
+/// and never responses, and the cache check's truth says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_that_generates_text_is_judged_by_its_content() {
+    let file = suite(
+        r#"
+[[check]]
+name = "streams"
+severity = "critical"
+kind = "streaming"
+scenario = "generating.toml"
+
+[[check]]
+name = "errors"
+severity = "critical"
+kind = "errors"
+scenario = "generating.toml"
+[check.faults.openai]
+stream_cut = 0.3
+server_error = 0.1
+
+[[check]]
+name = "cache"
+severity = "major"
+kind = "cache"
+scenario = "generating.toml"
+[check.targets]
+hit_rate_min = 5.0
+
+[[check]]
+name = "isolation"
+severity = "critical"
+kind = "isolation"
+scenario = "generating.toml"
+"#,
+    );
+    let report = run(&file, None).await;
+    for check in &report.checks {
+        assert!(check.passed, "{}: {}", check.name, check.measured);
+    }
+    let check = |name: &str| report.checks.iter().find(|c| c.name == name).unwrap();
+    // a run's records, by the start of its key (`check/scenario`, `-second`
+    // for the isolation check's second tenant)
+    let records = |run: &str| {
+        let (check, suffix) = run.split_once('-').unwrap_or((run, ""));
+        let (_, results) = report
+            .runs
+            .iter()
+            .find(|(key, _)| key.starts_with(&format!("{check}/")) && key.ends_with(suffix))
+            .unwrap();
+        results.requests.clone().unwrap()
+    };
+    const KINDS: [&str; 3] = ["chat", "completions", "responses"];
+
+    let streamed = records("streams");
+    let by_kind = &check("streams").evidence.details["streams_by_kind"];
+    for kind in KINDS {
+        let read = streamed
+            .iter()
+            .filter(|r| r.kind == kind && r.outcome == "ok" && r.chunks.is_some())
+            .count();
+        assert!(read > 0, "no {kind} stream was read to its end");
+        assert_eq!(by_kind[kind], read, "{kind}: {by_kind}");
+    }
+
+    let errors = records("errors");
+    let successes = errors
+        .iter()
+        .filter(|r| r.outcome == "ok" && r.content_digest.is_some())
+        .count();
+    assert!(
+        errors.iter().any(|r| r.outcome == "stream_cut"),
+        "no stream was cut"
+    );
+    assert_eq!(
+        check("errors").evidence.details["successes_judged"],
+        successes
+    );
+
+    let second = records("isolation-second");
+    let answered = second.iter().filter(|r| r.outcome == "ok").count();
+    assert!(
+        second.iter().any(|r| r.kind == "completions"),
+        "{:?}",
+        report.runs.keys()
+    );
+    assert_eq!(
+        check("isolation").evidence.details["answers_judged"],
+        answered
+    );
+
+    let cache = &check("cache").evidence.details["by_request"];
+    assert!(cache["chat"]["hits"].as_u64().unwrap() > 0, "{cache}");
+    assert!(cache["text"]["hits"].as_u64().unwrap() > 0, "{cache}");
+    assert!(
+        cache["response"]["answers"].as_u64().unwrap() > 0,
+        "{cache}"
+    );
+    assert_eq!(cache["response"]["hits"], 0, "{cache}");
+}

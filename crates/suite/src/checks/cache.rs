@@ -15,6 +15,7 @@ use serde_json::json;
 use super::{CheckOutcome, Ctx, criterion, first, share};
 use crate::profile::CacheSays;
 use crate::sweep::{SweepRow, find_catalogs, sweep};
+use crate::truth::generates_text;
 
 const CATALOGS: [&str; 4] = [
     "stories.toml",
@@ -42,7 +43,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
     let (mut true_similarity, mut false_similarity) = (Vec::new(), Vec::new());
     let mut by_request: BTreeMap<&str, (u64, u64, u64)> = BTreeMap::new();
     for (r, record) in records.iter().enumerate() {
-        if record.kind != "chat" || record.outcome != "ok" || record.content_digest.is_none() {
+        if !generates_text(record) || record.outcome != "ok" || record.content_digest.is_none() {
             continue;
         }
         lookups += 1;
@@ -248,7 +249,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
     let hit_points: Vec<(f64, bool)> = records
         .iter()
         .enumerate()
-        .filter(|(_, r)| r.kind == "chat" && r.outcome == "ok" && r.content_digest.is_some())
+        .filter(|(_, r)| generates_text(r) && r.outcome == "ok" && r.content_digest.is_some())
         .map(|(i, r)| (r.sent_ms, !judged.went_upstream(i)))
         .collect();
     let charts = vec![

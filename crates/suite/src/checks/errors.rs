@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::judged::Judged;
 use super::{CheckOutcome, Ctx, by_class, criterion, first, not_measurable};
+use crate::truth::generates_text;
 
 /// The verdict on a run and the mocks' calls during it (one process's, or
 /// its segments' merged).
@@ -32,7 +33,7 @@ pub(super) fn verdict(ctx: &Ctx<'_>, judged: Judged) -> Result<CheckOutcome, Str
         let Some(content) = record.content_digest.as_deref() else {
             continue;
         };
-        if record.kind != "chat" || record.outcome != "ok" {
+        if !generates_text(record) || record.outcome != "ok" {
             continue;
         }
         judged_ok += 1;
@@ -100,6 +101,7 @@ pub(super) fn verdict(ctx: &Ctx<'_>, judged: Judged) -> Result<CheckOutcome, Str
         details: json!({
             "faults_injected": faults,
             "client_outcomes": client_outcomes,
+            "successes_judged": judged_ok,
             "truncated_as_success": first(&truncated),
             "success_over_failed_calls": first(&fabricated),
             "truth": judged.truth_notes(),

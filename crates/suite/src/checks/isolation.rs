@@ -12,7 +12,7 @@ use serde_json::json;
 use super::judged::Judged;
 use super::{CheckOutcome, Ctx, criterion, first, not_measurable};
 use crate::subject::DEMO_KEYS;
-use crate::truth::CLOCK_SLACK_MS;
+use crate::truth::{CLOCK_SLACK_MS, generates_text};
 
 pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
     let scenario = ctx.spec.scenario.as_deref().unwrap_or_default();
@@ -64,6 +64,7 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
             second.attribution_sentence()
         ),
         details: json!({
+            "answers_judged": answered,
             "leaks": first(&leaks),
             "first_tenant": first_tenant.truth_notes(),
             "second_tenant": second.truth_notes(),
@@ -83,11 +84,11 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
     })
 }
 
-/// The second tenant's answered chat requests, and those of them that were served
-/// without an upstream call of their own and without this tenant having asked the
-/// question (or, for a semantic cache, its intent) upstream before. "Before"
-/// allows for the clocks: a call's arrival and a request's end are each read to
-/// the millisecond, and the mocks' clock may be off the driver's.
+/// The second tenant's answered requests for generated text, and those of them
+/// that were served without an upstream call of their own and without this tenant
+/// having asked the question (or, for a semantic cache, its intent) upstream
+/// before. "Before" allows for the clocks: a call's arrival and a request's end
+/// are each read to the millisecond, and the mocks' clock may be off the driver's.
 fn leaks(second: &Judged) -> (u64, Vec<String>) {
     // The second tenant's own questions, by intent (a semantic cache may answer a
     // paraphrase from the tenant's own earlier entry).
@@ -99,7 +100,7 @@ fn leaks(second: &Judged) -> (u64, Vec<String>) {
     let mut answered = 0u64;
     let mut leaks = Vec::new();
     for (r, record) in second.records().iter().enumerate() {
-        if record.kind != "chat" || record.outcome != "ok" {
+        if !generates_text(record) || record.outcome != "ok" {
             continue;
         }
         answered += 1;

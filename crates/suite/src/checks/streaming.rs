@@ -1,8 +1,11 @@
-//! Streaming fidelity: concurrent streamed chat through the target. Each stream the
-//! client reassembles must equal, to the byte, the content the mock produced for it
-//! (no chunk dropped, duplicated, reordered or mixed with another stream's), and the
-//! usage of its final chunk must equal the mock's. A stream replayed from a cache
-//! is compared with the call that first produced its content.
+//! Streaming fidelity: concurrent streamed text (chat, text completions, responses)
+//! through the target. Each stream the client reassembles must equal, to the byte,
+//! the content the mock produced for it (no chunk dropped, duplicated, reordered or
+//! mixed with another stream's), and the usage of its final chunk (a response's
+//! last event) must equal the mock's. A stream replayed from a cache is compared
+//! with the call that first produced its content.
+
+use std::collections::BTreeMap;
 
 use gatebench_report::{Evidence, Source};
 use serde_json::json;
@@ -10,12 +13,15 @@ use serde_json::json;
 use super::judged::Judged;
 use super::usage::usage_diff;
 use super::{CheckOutcome, Ctx, criterion, first, not_measurable, share};
+use crate::truth::generates_text;
 
 /// What the streams were found to be.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Fidelity {
     /// Streams the client read to the end.
     pub streams: u64,
+    /// Of those, by the kind of request (chat, completions, responses).
+    pub by_kind: BTreeMap<String, u64>,
     /// Equal to the content of the call they came from.
     pub faithful: u64,
     /// Their own upstream call delivered different content.
@@ -32,14 +38,15 @@ pub struct Fidelity {
     pub usage_wrong: Vec<String>,
 }
 
-/// Judges the streamed chat answers of a run.
+/// Judges the streamed text answers of a run, of every kind that generates text.
 pub fn judge(judged: &Judged) -> Fidelity {
     let mut f = Fidelity::default();
     for (r, record) in judged.records().iter().enumerate() {
-        if record.kind != "chat" || record.chunks.is_none() || record.outcome != "ok" {
+        if !generates_text(record) || record.chunks.is_none() || record.outcome != "ok" {
             continue;
         }
         f.streams += 1;
+        *f.by_kind.entry(record.kind.clone()).or_default() += 1;
         let id = record
             .client_request_id
             .clone()
@@ -126,8 +133,13 @@ pub(super) fn verdict(ctx: &Ctx<'_>, judged: Judged) -> Result<CheckOutcome, Str
     });
     let evidence = Evidence {
         summary: format!(
-            "{} streams read to the end: {} equal to the content the mock produced, {} altered, {} of unknown origin; final usage exact on {} of {}. {}",
+            "{} streams read to the end ({}): {} equal to the content the mock produced, {} altered, {} of unknown origin; final usage exact on {} of {}. {}",
             f.streams,
+            f.by_kind
+                .iter()
+                .map(|(kind, n)| format!("{kind} {n}"))
+                .collect::<Vec<_>>()
+                .join(", "),
             f.faithful,
             f.altered.len(),
             f.unknown.len(),
@@ -136,6 +148,7 @@ pub(super) fn verdict(ctx: &Ctx<'_>, judged: Judged) -> Result<CheckOutcome, Str
             judged.attribution_sentence()
         ),
         details: json!({
+            "streams_by_kind": f.by_kind,
             "altered": first(&f.altered),
             "unknown_origin": first(&f.unknown),
             "usage_wrong": first(&f.usage_wrong),

@@ -124,10 +124,7 @@ pub fn attribute(
             let fits = |call: &CallRecord| match record.content_digest.as_deref() {
                 Some(content) => call.content_digest.as_deref() == Some(content),
                 // a text answer's digest is known whenever it arrived
-                None => {
-                    !matches!(record.kind.as_str(), "chat" | "completions" | "responses")
-                        && call.billed
-                }
+                None => !super::generates_text(record) && call.billed,
             };
             if let Some(&i) = candidates
                 .iter()

@@ -12,6 +12,15 @@ mod attribute;
 pub use attribute::{Attribution, CLOCK_SLACK_MS, attribute};
 pub use gatebench_driver::books::{Books, Mark, Window};
 
+use gatebench_driver::{Kind, RequestRecord};
+
+/// Whether `record` asked for generated text (chat, text completions, responses):
+/// an answer whose text the driver digests as the mocks' books do, so that it is
+/// judged by its content.
+pub fn generates_text(record: &RequestRecord) -> bool {
+    Kind::parse(&record.kind).is_some_and(Kind::generates)
+}
+
 /// A chat completion call in the books, for tests: `complete` ones are served
 /// and billed with `content`, the rest a 503 fault.
 #[cfg(test)]
