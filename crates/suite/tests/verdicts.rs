@@ -403,9 +403,10 @@ async fn the_gateway_as_an_external_target_gets_the_same_outcomes() {
 }
 
 /// Text completions and responses are judged as chat is: every stream read to its
-/// end is compared with the mock's content, every success checked against the
-/// faults, every answer traced for the cache; the gateway caches text completions
-/// and never responses, and the cache check's truth says so.
+/// end is compared with the mock's content, every reported usage with the mock's,
+/// every success checked against the faults, every answer traced for the cache and
+/// across tenants; the gateway caches text completions and never responses, and
+/// the cache check's truth says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_kind_that_generates_text_is_judged_by_its_content() {
     let file = suite(
@@ -414,6 +415,12 @@ async fn every_kind_that_generates_text_is_judged_by_its_content() {
 name = "streams"
 severity = "critical"
 kind = "streaming"
+scenario = "generating.toml"
+
+[[check]]
+name = "usage"
+severity = "critical"
+kind = "usage"
 scenario = "generating.toml"
 
 [[check]]
@@ -468,6 +475,17 @@ scenario = "generating.toml"
         assert!(read > 0, "no {kind} stream was read to its end");
         assert_eq!(by_kind[kind], read, "{kind}: {by_kind}");
     }
+
+    // every answer that went upstream reports its usage: a response's last
+    // event always, chat and text completion streams as they are asked to
+    let answered = records("usage");
+    for kind in KINDS {
+        assert!(answered.iter().any(|r| r.kind == kind && r.usage.is_some()));
+    }
+    let usage = &check("usage").evidence.details;
+    let upstream = answered.iter().filter(|r| r.outcome == "ok").count() as u64
+        - usage["no_upstream_call"].as_u64().unwrap();
+    assert_eq!(usage["compared"], upstream, "{usage}");
 
     let errors = records("errors");
     let successes = errors

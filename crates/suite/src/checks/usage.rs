@@ -1,6 +1,7 @@
 //! Usage accuracy: the token counts a target reports to its client (`usage` of a
-//! whole answer, the final chunk of a stream) against what the mock billed for the
-//! call that produced the answer: prompt, cached and completion tokens, exactly.
+//! whole answer, the final chunk of a stream, a response's last event) of every
+//! kind that generates text and of embeddings, against what the mock billed for
+//! the call that produced the answer: prompt, cached and completion tokens, exactly.
 //! Answers that never went upstream (cache hits) have no call to compare with and
 //! are counted apart.
 
@@ -11,6 +12,7 @@ use serde_json::json;
 
 use super::judged::Judged;
 use super::{CheckOutcome, Ctx, criterion, first, not_measurable, share};
+use crate::truth::generates_text;
 
 /// `None` when the reported usage equals the call's, else what differs.
 pub fn usage_diff(record: &RequestRecord, call: &CallRecord) -> Option<String> {
@@ -46,7 +48,8 @@ pub(super) fn verdict(ctx: &Ctx<'_>, judged: Judged) -> Result<CheckOutcome, Str
     let mut wrong = Vec::new();
     let (mut streamed, mut whole) = (0u64, 0u64);
     for (r, record) in judged.records().iter().enumerate() {
-        if !matches!(record.kind.as_str(), "chat" | "embeddings") || record.outcome != "ok" {
+        let reports_usage = generates_text(record) || record.kind == "embeddings";
+        if !reports_usage || record.outcome != "ok" {
             continue;
         }
         let Some(call) = judged.calls_of(r).filter(|c| c.complete).last() else {
@@ -93,6 +96,7 @@ pub(super) fn verdict(ctx: &Ctx<'_>, judged: Judged) -> Result<CheckOutcome, Str
             judged.attribution_sentence()
         ),
         details: json!({
+            "compared": compared,
             "wrong": first(&wrong),
             "no_upstream_call": not_upstream,
             "no_usage_reported": without_usage,
