@@ -424,6 +424,12 @@ kind = "usage"
 scenario = "generating.toml"
 
 [[check]]
+name = "cost"
+severity = "critical"
+kind = "cost"
+scenario = "generating.toml"
+
+[[check]]
 name = "errors"
 severity = "critical"
 kind = "errors"
