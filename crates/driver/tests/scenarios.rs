@@ -17,7 +17,7 @@ fn shipped(name: &str) -> ScenarioFile {
     ScenarioFile::load(&path).unwrap_or_else(|e| panic!("{e}"))
 }
 
-const ALL: [&str; 11] = [
+const ALL: [&str; 12] = [
     "story-mix.toml",
     "sustained.toml",
     "spike.toml",
@@ -29,6 +29,7 @@ const ALL: [&str; 11] = [
     "medium.toml",
     "heavy.toml",
     "burst.toml",
+    "openai-apis.toml",
 ];
 
 #[test]
@@ -104,6 +105,25 @@ fn shipped_scenarios_describe_their_workloads() {
             .executor
             .max_vus(),
         1000
+    );
+    // each text API, streamed and whole
+    let apis = shipped("openai-apis.toml");
+    let mut forms: Vec<(&str, bool)> = apis.scenarios[0]
+        .requests
+        .iter()
+        .map(|r| (r.spec.kind.name(), r.spec.stream))
+        .collect();
+    forms.sort();
+    assert_eq!(
+        forms,
+        [
+            ("chat", false),
+            ("chat", true),
+            ("completions", false),
+            ("completions", true),
+            ("responses", false),
+            ("responses", true)
+        ]
     );
     for (name, vus, iterations) in [
         ("light.toml", 10, 5),
