@@ -9,7 +9,7 @@
 //!   time beside it; closed-loop executors run VUs with think times;
 //! - every request sent ends in exactly one outcome class (`ok`, `http_<code>`,
 //!   `timeout`, `connect_error`, `tls_error`, `reset`, `malformed_body`, `stream_cut`,
-//!   `validation_failure`, `interrupted`), so `sent = ok + failed + interrupted`;
+//!   `stream_error`, `validation_failure`, `interrupted`), so `sent = ok + failed + interrupted`;
 //!   `interrupted` (cut off when the grace period after the load ran out) is the
 //!   run's doing, never counted as the target's error;
 //! - streams yield time to first token, inter-token latency and tokens per second from

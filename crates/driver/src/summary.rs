@@ -247,6 +247,9 @@ pub(crate) fn hint(class: &str) -> Option<&'static str> {
             "the answers are not in the API's shape: is --target the right service?"
         }
         "stream_cut" => "streams ended early: see the target's logs and the mocks' faults",
+        "stream_error" => {
+            "streams ended in the target's own error event: see its message, the target's logs and the mocks' faults"
+        }
         _ => return None,
     })
 }

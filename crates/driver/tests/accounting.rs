@@ -257,6 +257,10 @@ fn chat_router() -> Router {
         .route("/too-many/v1/chat/completions", post(|| async { (StatusCode::TOO_MANY_REQUESTS, r#"{"error":{"message":"slow down","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#) }))
         .route("/broken/v1/chat/completions", post(|| async { StatusCode::INTERNAL_SERVER_ERROR }))
         .route("/cut/v1/chat/completions", post(sse("data: {\"choices\":[{\"delta\":{\"content\":\"Once\"}}]}\n\n")))
+        // failures the API states in the stream: OpenAI's error chunk, which ends a
+        // chat stream without [DONE], and a response that failed
+        .route("/failed/v1/chat/completions", post(sse("data: {\"choices\":[{\"delta\":{\"content\":\"Once\"}}]}\n\ndata: {\"error\":{\"message\":\"overloaded\",\"type\":\"server_error\"}}\n\n")))
+        .route("/failed/v1/responses", post(sse("data: {\"type\":\"response.output_text.delta\",\"delta\":\"Once\"}\n\ndata: {\"type\":\"response.failed\",\"response\":{\"id\":\"resp_1\",\"status\":\"failed\",\"error\":{\"code\":\"server_error\",\"message\":\"the model failed\"}}}\n\n")))
         .route(
             "/stream/v1/chat/completions",
             post(sse("data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"Once\"}}]}\n\ndata: {\"choices\":[{\"delta\":{\"content\":\" upon\"}}]}\n\ndata: {\"choices\":[],\"usage\":{\"prompt_tokens\":9,\"completion_tokens\":2}}\n\ndata: [DONE]\n\n")),
@@ -315,6 +319,14 @@ async fn each_outcome_class_comes_from_a_server_that_causes_it() {
             "cut",
             &format!("{}\nstream = true", chat("/cut/v1/chat/completions")),
         ),
+        scenario_for(
+            "failed",
+            &format!("{}\nstream = true", chat("/failed/v1/chat/completions")),
+        ),
+        scenario_for(
+            "failed_response",
+            "kind = \"responses\"\nstream = true\nprompts = \"prompts/mini.toml\"\npath = \"/failed/v1/responses\"",
+        ),
         scenario_for("vtt", "kind = \"webvtt\"\ntexts = \"tts/texts.toml\""),
         scenario_for(
             "badvtt",
@@ -356,6 +368,8 @@ async fn each_outcome_class_comes_from_a_server_that_causes_it() {
     only("limited", "http_429");
     only("broken", "http_500");
     only("cut", "stream_cut");
+    only("failed", "stream_error");
+    only("failed_response", "stream_error");
     only("vtt", "ok");
     only("badvtt", "validation_failure");
     only("speech", "ok");
@@ -370,6 +384,14 @@ async fn each_outcome_class_comes_from_a_server_that_causes_it() {
         Some("slow down")
     );
     assert!(r.kinds["broken"].error_messages.is_empty());
+    // and so is what a stream's error event said
+    for (name, said) in [
+        ("failed", "overloaded"),
+        ("failed_response", "the model failed"),
+    ] {
+        let messages = &r.kinds[name].error_messages;
+        assert_eq!(messages.get("stream_error").map(String::as_str), Some(said));
+    }
     // usage and stream timing come from the server's own figures
     assert_eq!(r.kinds["ok"].usage.completion_tokens, 12);
     assert_eq!(r.kinds["streamed"].usage.prompt_tokens, 27);
@@ -382,7 +404,7 @@ async fn each_outcome_class_comes_from_a_server_that_causes_it() {
     assert!(r.kinds["streamed"].tokens_per_s.is_some());
     // every request except those that never connected reached the counted server or
     // the resetting one
-    assert_eq!(seen.load(Ordering::SeqCst), 3 * 10);
+    assert_eq!(seen.load(Ordering::SeqCst), 3 * 12);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -26,6 +26,10 @@ pub enum Outcome {
     /// A 2xx whose body parses but is not what the kind returns (chat without
     /// choices, empty audio, WebVTT without its header).
     ValidationFailure,
+    /// A stream that ended in the API's own error event: a chat or text
+    /// completion chunk holding `error`, a Responses `error` or `response.failed`
+    /// event. The target said, inside a stream it had begun, that it failed.
+    StreamError,
     /// Still in flight when the graceful stop ran out.
     Interrupted,
 }
@@ -43,6 +47,7 @@ impl Outcome {
             Outcome::MalformedBody => "malformed_body",
             Outcome::StreamCut => "stream_cut",
             Outcome::ValidationFailure => "validation_failure",
+            Outcome::StreamError => "stream_error",
             Outcome::Interrupted => "interrupted",
         })
     }
@@ -58,6 +63,7 @@ impl Outcome {
             "malformed_body" => Outcome::MalformedBody,
             "stream_cut" => Outcome::StreamCut,
             "validation_failure" => Outcome::ValidationFailure,
+            "stream_error" => Outcome::StreamError,
             "interrupted" => Outcome::Interrupted,
             other => {
                 let code: u16 = other.strip_prefix("http_")?.parse().ok()?;
@@ -105,6 +111,7 @@ mod tests {
             Outcome::MalformedBody,
             Outcome::StreamCut,
             Outcome::ValidationFailure,
+            Outcome::StreamError,
             Outcome::Interrupted,
         ] {
             assert_eq!(Outcome::parse(&o.class()), Some(o));

@@ -285,7 +285,7 @@ pub(crate) async fn execute(
     };
     if !matches!(
         ex.outcome,
-        Outcome::Ok | Outcome::Http(_) | Outcome::ValidationFailure
+        Outcome::Ok | Outcome::Http(_) | Outcome::ValidationFailure | Outcome::StreamError
     ) {
         // the connection's state is unknown after a failure mid-exchange
         conns.slots[prepared.endpoint] = Slot::Empty;
@@ -566,16 +566,22 @@ async fn read_response(
             Outcome::StreamCut
         } else if s.malformed {
             Outcome::MalformedBody
+        } else if s.error_event {
+            // the target said why the stream ends, whether or not it ended it
+            Outcome::StreamError
         } else if s.chunks == 0 && !s.done {
             // not an event stream at all (an error document with a 200, say)
             Outcome::ValidationFailure
         } else if !s.done {
             Outcome::StreamCut
-        } else if s.error_event || s.chunks == 0 {
+        } else if s.chunks == 0 {
             Outcome::ValidationFailure
         } else {
             Outcome::Ok
         };
+        if ex.outcome == Outcome::StreamError {
+            ex.error = s.error_said.take();
+        }
         ex.ttft = s.first_content;
         ex.usage = s.usage;
         ex.tokens_per_s = match (s.usage, s.first_content, s.last_content) {

@@ -146,6 +146,8 @@ pub(crate) struct SseState {
     /// An `error` object arrived in the stream (a response's `error` or
     /// `response.failed` event).
     pub error_event: bool,
+    /// What the first error event said.
+    pub error_said: Option<Box<crate::metrics::Said>>,
     /// Chunks with at least one choice (a response's events).
     pub chunks: u64,
     /// First non-empty content.
@@ -246,6 +248,7 @@ impl SseState {
         };
         if chunk.error.is_some() {
             self.error_event = true;
+            self.said(data);
         }
         if let Some(u) = chunk.usage {
             self.usage = Some(u.into());
@@ -304,7 +307,14 @@ impl SseState {
             }
             "response.completed" | "response.incomplete" | "response.failed" => {
                 self.done = true;
-                self.error_event |= kind == "response.failed";
+                if kind == "response.failed" {
+                    self.error_event = true;
+                    // the failed response's `error` says why
+                    let failed = serde_json::from_slice::<serde_json::Value>(data)
+                        .ok()
+                        .and_then(|event| event.get("response").map(ToString::to_string));
+                    self.said(failed.as_deref().map_or(data, str::as_bytes));
+                }
                 let Some(response) = event.response else {
                     return;
                 };
@@ -314,8 +324,18 @@ impl SseState {
                 }
                 self.usage = response.usage.map(Usage::from);
             }
-            "error" => self.error_event = true,
+            "error" => {
+                self.error_event = true;
+                self.said(data);
+            }
             _ => {}
+        }
+    }
+
+    /// Keeps what the stream's first error event said.
+    fn said(&mut self, data: &[u8]) {
+        if self.error_said.is_none() {
+            self.error_said = super::error_message(data);
         }
     }
 

@@ -112,7 +112,8 @@ pub fn status_matches(filter: Option<&StatusFilter>, outcome: Outcome) -> bool {
             Outcome::Ok
             | Outcome::ValidationFailure
             | Outcome::MalformedBody
-            | Outcome::StreamCut => *c == 2,
+            | Outcome::StreamCut
+            | Outcome::StreamError => *c == 2,
             _ => false,
         },
         Some(StatusFilter::Code(code)) => outcome == Outcome::Http(*code),

@@ -104,6 +104,7 @@ fn parse_status(v: &str) -> Option<StatusFilter> {
         "reset",
         "malformed_body",
         "stream_cut",
+        "stream_error",
         "validation_failure",
         "interrupted",
     ];

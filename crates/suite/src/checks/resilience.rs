@@ -5,9 +5,10 @@
 //!
 //! Readiness is polled on `/readyz` every 100 ms while the scenario runs. A clean
 //! failure is an HTTP error with a body (the provider's or the gateway's error
-//! shape), or the cut of a stream the gateway had already started to relay (which
-//! no proxy can take back); timeouts, resets, malformed bodies and 200s that fail
-//! validation are not clean.
+//! shape), an error event that ends a stream (the API's own way to fail one that
+//! has begun), or the cut of a stream the gateway had already started to relay
+//! (which no proxy can take back); timeouts, resets, malformed bodies and 200s
+//! that fail validation are not clean.
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
