@@ -427,6 +427,40 @@ path = "/silent/v1/text-to-speech/voice/stream-input"
     assert_eq!(errors(&r, "speech"), vec![("stream_cut".into(), 4)]);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_error_message_is_a_stream_error_with_its_words() {
+    let refusing = Router::new().route(
+        "/v1/text-to-speech/{voice}/stream-input",
+        any(|ws: WebSocketUpgrade| async move {
+            ws.on_upgrade(|mut socket: WebSocket| async move {
+                let said = r#"{"message":"Voice not found","error":"voice_not_found","code":1008}"#;
+                let _ = socket.send(Message::Text(said.into())).await;
+                let _ = socket.send(Message::Close(None)).await;
+            })
+        }),
+    );
+    let url = serve(refusing).await;
+    let file = scenario(
+        r#"
+[load]
+executor = "per-vu-iterations"
+vus = 1
+iterations = 2
+[[requests]]
+name = "speech"
+kind = "tts_ws"
+texts = "tts/texts.toml"
+"#,
+    );
+    let r = run(&file, &Targets::new(&url), quiet()).await.unwrap();
+    assert_eq!(errors(&r, "speech"), vec![("stream_error".into(), 2)]);
+    let messages = &r.kinds["speech"].error_messages;
+    assert_eq!(
+        messages.get("stream_error").map(String::as_str),
+        Some("voice_not_found")
+    );
+}
+
 /// A cache hit generated nothing: it counts in latency, but its speed is not a
 /// generation speed, so tokens/s comes from the misses alone.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

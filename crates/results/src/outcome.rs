@@ -28,7 +28,8 @@ pub enum Outcome {
     ValidationFailure,
     /// A stream that ended in the API's own error event: a chat or text
     /// completion chunk holding `error`, a Responses `error` or `response.failed`
-    /// event. The target said, inside a stream it had begun, that it failed.
+    /// event, an error message on a text-to-speech WebSocket. The target said,
+    /// inside a stream it had begun, that it failed.
     StreamError,
     /// Still in flight when the graceful stop ran out.
     Interrupted,

@@ -66,10 +66,13 @@ pub(super) async fn exchange(
     let mut ex = Exchange::failed(Outcome::Ok);
     ex.status = response.status().as_u16();
     ex.gateway = super::gateway::read(response.headers());
+    // A server that refuses the stream says why and closes, which can fail a send
+    // still to come: what it said is read before the failure is called a reset.
+    let mut refused = false;
     for text in payload.ws_messages {
         if socket.send(Message::Text(text.into())).await.is_err() {
-            ex.outcome = Outcome::Reset;
-            return ex;
+            refused = true;
+            break;
         }
     }
     let mut audio_bytes = 0u64;
@@ -81,7 +84,11 @@ pub(super) async fn exchange(
             Ok(Message::Close(_)) => break,
             Ok(_) => continue,
             Err(_) => {
-                ex.outcome = Outcome::StreamCut;
+                ex.outcome = if refused {
+                    Outcome::Reset
+                } else {
+                    Outcome::StreamCut
+                };
                 ex.bytes = audio_bytes;
                 return ex;
             }
@@ -94,10 +101,12 @@ pub(super) async fn exchange(
                 return ex;
             }
         };
+        // the API's own error message (`{"message", "error", "code"}`), then the close
         if reply.error.is_some()
             || (reply.message.is_some() && reply.audio.is_none() && reply.is_final.is_none())
         {
-            ex.outcome = Outcome::ValidationFailure;
+            ex.outcome = Outcome::StreamError;
+            ex.error = super::error_message(&data);
             return ex;
         }
         if let Some(a) = reply.audio.filter(|a| !a.is_empty()) {
@@ -112,7 +121,9 @@ pub(super) async fn exchange(
         }
     }
     let _ = socket.close(None).await;
-    ex.outcome = if audio_bytes == 0 && finished {
+    ex.outcome = if refused {
+        Outcome::Reset
+    } else if audio_bytes == 0 && finished {
         Outcome::ValidationFailure
     } else if audio_bytes == 0 {
         Outcome::StreamCut
