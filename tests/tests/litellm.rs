@@ -1,18 +1,56 @@
 //! The conformance suite against a real LiteLLM proxy in front of the mocks, with the
-//! `litellm` preset. Ignored by default: it needs `litellm` on PATH
-//! (`pip install 'litellm[proxy]'`) and about half a minute for the proxy to start.
+//! `litellm` preset, then the checks that judge text on chat completions, text
+//! completions and responses together. Ignored by default: it needs `litellm` on
+//! PATH (`pip install 'litellm[proxy]'`) and about half a minute for the proxy to
+//! start.
 //!
 //! ```sh
 //! cargo test -p gatebench-e2e --test litellm -- --ignored --nocapture
 //! ```
 
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use gatebench_mock::{MockOptions, MockPorts, RunningMocks};
+use gatebench_report::SuiteReport;
 use gatebench_suite::{SuiteFile, SuiteOptions, TargetProfile, run_suite};
 
 const MASTER_KEY: &str = "sk-gatebench-master-key";
+
+/// The checks that judge text, on a mix of the three APIs (the suite crate's
+/// fixture), with cuts and errors injected for the error check.
+const APIS: &str = r#"
+name = "apis"
+seed = 42
+
+[[check]]
+name = "streaming"
+severity = "critical"
+kind = "streaming"
+scenario = "generating.toml"
+
+[[check]]
+name = "usage"
+severity = "critical"
+kind = "usage"
+scenario = "generating.toml"
+
+[[check]]
+name = "cost"
+severity = "critical"
+kind = "cost"
+scenario = "generating.toml"
+
+[[check]]
+name = "errors"
+severity = "critical"
+kind = "errors"
+scenario = "generating.toml"
+[check.faults.openai]
+stream_cut = 0.3
+server_error = 0.1
+"#;
 
 /// Kills the proxy when the test ends, however it ends.
 struct Proxy(Child);
@@ -24,18 +62,74 @@ impl Drop for Proxy {
     }
 }
 
-fn config(openai: &str) -> String {
+fn config(openai: &str, cache: bool) -> String {
     let model = |name: &str| {
         format!(
             "  - model_name: {name}\n    litellm_params:\n      model: openai/{name}\n      api_base: {openai}/v1\n      api_key: sk-upstream-mock\n"
         )
     };
+    let cache = if cache {
+        "  cache: true\n  cache_params:\n    type: local\n"
+    } else {
+        ""
+    };
     format!(
-        "model_list:\n{}{}{}litellm_settings:\n  cache: true\n  cache_params:\n    type: local\n  telemetry: false\ngeneral_settings:\n  master_key: {MASTER_KEY}\n",
+        "model_list:\n{}{}{}litellm_settings:\n{cache}  telemetry: false\ngeneral_settings:\n  master_key: {MASTER_KEY}\n",
         model("gpt-4o-mini"),
         model("gpt-4o"),
         model("text-embedding-3-small")
     )
+}
+
+/// Starts a proxy in front of the `openai` mock, with its exact cache when
+/// `cache`, and waits until it is live; returns it and its base URL.
+async fn start(dir: &Path, openai: &str, cache: bool) -> (Proxy, String) {
+    let file = dir.join(format!("litellm-cache-{cache}.yaml"));
+    std::fs::write(&file, config(openai, cache)).unwrap();
+    let port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let child = Command::new("litellm")
+        .args(["--config", file.to_str().unwrap()])
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--num_workers", "1"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("litellm is on PATH");
+    let proxy = Proxy(child);
+    let target = format!("http://127.0.0.1:{port}");
+    let http = gatebench_tls::client();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let ready = http
+            .get(format!("{target}/health/liveliness"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if ready {
+            return (proxy, target);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "litellm did not start within 120 s"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The truth is measurable through LiteLLM: every criterion of `name` was judged
+/// on something (whatever the verdict).
+fn measured(report: &SuiteReport, name: &str) {
+    let check = report.checks.iter().find(|c| c.name == name).unwrap();
+    assert!(
+        check.criteria.iter().all(
+            |c| !c.measured.starts_with("not measurable") && !c.measured.starts_with("no data")
+        ),
+        "{name}: {}",
+        check.measured
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,55 +146,21 @@ async fn the_conformance_suite_judges_a_litellm_proxy() {
     let openai = mocks.url("openai").unwrap();
     let dir = std::env::temp_dir().join(format!("gatebench-litellm-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("litellm.yaml"), config(&openai)).unwrap();
-    let port = {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.local_addr().unwrap().port()
+    let options = |target: &str, out: &str| SuiteOptions {
+        target: Some(target.to_owned()),
+        mocks: Some(openai.clone()),
+        keys: vec![MASTER_KEY.into()],
+        profile: TargetProfile::load("litellm").unwrap(),
+        seed: None,
+        out: dir.join(out),
+        quiet: true,
+        trust: gatebench_driver::Trust::Platform,
     };
-    let child = Command::new("litellm")
-        .args(["--config", dir.join("litellm.yaml").to_str().unwrap()])
-        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--num_workers", "1"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("litellm is on PATH");
-    let _proxy = Proxy(child);
-    let target = format!("http://127.0.0.1:{port}");
-    let http = gatebench_tls::client();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let ready = http
-            .get(format!("{target}/health/liveliness"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status().is_success());
-        if ready {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "litellm did not start within 120 s"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
 
+    let (proxy, target) = start(&dir, &openai, true).await;
     let suite = SuiteFile::load("conformance").unwrap();
-    let out = dir.join("report");
-    let report = run_suite(
-        &suite,
-        &SuiteOptions {
-            target: Some(target),
-            mocks: Some(openai),
-            keys: vec![MASTER_KEY.into()],
-            profile: TargetProfile::load("litellm").unwrap(),
-            seed: None,
-            out: out.clone(),
-            quiet: true,
-            trust: gatebench_driver::Trust::Platform,
-        },
-    )
-    .await;
+    let report = run_suite(&suite, &options(&target, "conformance")).await;
+    drop(proxy);
     println!("{}", gatebench_report::console(&report));
     for check in &report.checks {
         println!("{}: {}", check.name, check.evidence.summary);
@@ -119,19 +179,30 @@ async fn the_conformance_suite_judges_a_litellm_proxy() {
         }
         println!();
     }
-    mocks.shutdown().await;
-    // The truth is measurable through LiteLLM: streams, usage and cost claims were
-    // compared call by call (whatever the verdict on each).
     for name in ["streaming_fidelity", "usage_accuracy", "cost_accuracy"] {
-        let check = report.checks.iter().find(|c| c.name == name).unwrap();
+        measured(&report, name);
+    }
+
+    // The three APIs that generate text, through a proxy without a cache: each
+    // check asks the same questions, and every answer should be an upstream call.
+    let (proxy, target) = start(&dir, &openai, false).await;
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/suite/tests/fixtures");
+    let apis = SuiteFile::parse(APIS, "the text APIs", &fixtures).unwrap();
+    let report = run_suite(&apis, &options(&target, "apis")).await;
+    drop(proxy);
+    println!("{}", gatebench_report::console(&report));
+    for check in &report.checks {
+        println!("{}: {}\n", check.name, check.evidence.summary);
+        measured(&report, &check.name);
+    }
+    let streams = &report.checks[0].evidence;
+    for kind in ["chat", "completions", "responses"] {
         assert!(
-            check
-                .criteria
-                .iter()
-                .all(|c| !c.measured.starts_with("not measurable")),
-            "{name}: {}",
-            check.measured
+            streams.details["streams_by_kind"][kind].as_u64() > Some(0),
+            "no {kind} stream judged: {}",
+            streams.summary
         );
     }
+    mocks.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
