@@ -18,40 +18,6 @@ use gatebench_suite::{SuiteFile, SuiteOptions, TargetProfile, run_suite};
 
 const MASTER_KEY: &str = "sk-gatebench-master-key";
 
-/// The checks that judge text, on a mix of the three APIs (the suite crate's
-/// fixture), with cuts and errors injected for the error check.
-const APIS: &str = r#"
-name = "apis"
-seed = 42
-
-[[check]]
-name = "streaming"
-severity = "critical"
-kind = "streaming"
-scenario = "generating.toml"
-
-[[check]]
-name = "usage"
-severity = "critical"
-kind = "usage"
-scenario = "generating.toml"
-
-[[check]]
-name = "cost"
-severity = "critical"
-kind = "cost"
-scenario = "generating.toml"
-
-[[check]]
-name = "errors"
-severity = "critical"
-kind = "errors"
-scenario = "generating.toml"
-[check.faults.openai]
-stream_cut = 0.3
-server_error = 0.1
-"#;
-
 /// Kills the proxy when the test ends, however it ends.
 struct Proxy(Child);
 
@@ -187,7 +153,9 @@ async fn the_conformance_suite_judges_a_litellm_proxy() {
     // check asks the same questions, and every answer should be an upstream call.
     let (proxy, target) = start(&dir, &openai, false).await;
     let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../crates/suite/tests/fixtures");
-    let apis = SuiteFile::parse(APIS, "the text APIs", &fixtures).unwrap();
+    let checks = std::fs::read_to_string(fixtures.join("generating-checks.toml")).unwrap();
+    let apis = format!("name = \"apis\"\nseed = 42\n{checks}");
+    let apis = SuiteFile::parse(&apis, "the text APIs", &fixtures).unwrap();
     let report = run_suite(&apis, &options(&target, "apis")).await;
     drop(proxy);
     println!("{}", gatebench_report::console(&report));

@@ -409,35 +409,10 @@ async fn the_gateway_as_an_external_target_gets_the_same_outcomes() {
 /// the cache check's truth says so.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_kind_that_generates_text_is_judged_by_its_content() {
-    let file = suite(
+    let checks = std::fs::read_to_string(fixtures().join("generating-checks.toml")).unwrap();
+    let file = suite(&format!(
+        "{checks}{}",
         r#"
-[[check]]
-name = "streams"
-severity = "critical"
-kind = "streaming"
-scenario = "generating.toml"
-
-[[check]]
-name = "usage"
-severity = "critical"
-kind = "usage"
-scenario = "generating.toml"
-
-[[check]]
-name = "cost"
-severity = "critical"
-kind = "cost"
-scenario = "generating.toml"
-
-[[check]]
-name = "errors"
-severity = "critical"
-kind = "errors"
-scenario = "generating.toml"
-[check.faults.openai]
-stream_cut = 0.3
-server_error = 0.1
-
 [[check]]
 name = "cache"
 severity = "major"
@@ -451,8 +426,8 @@ name = "isolation"
 severity = "critical"
 kind = "isolation"
 scenario = "generating.toml"
-"#,
-    );
+"#
+    ));
     let report = run(&file, None).await;
     for check in &report.checks {
         assert!(check.passed, "{}: {}", check.name, check.measured);
@@ -471,8 +446,8 @@ scenario = "generating.toml"
     };
     const KINDS: [&str; 3] = ["chat", "completions", "responses"];
 
-    let streamed = records("streams");
-    let by_kind = &check("streams").evidence.details["streams_by_kind"];
+    let streamed = records("streaming");
+    let by_kind = &check("streaming").evidence.details["streams_by_kind"];
     for kind in KINDS {
         let read = streamed
             .iter()
