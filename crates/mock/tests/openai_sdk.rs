@@ -1057,3 +1057,161 @@ async fn structured_outputs_follow_a_nested_schema() {
     }
     handle.stop().await;
 }
+
+/// The SDK's error for a call the API refused, and the status it came with.
+fn api_error(
+    result: Result<impl std::fmt::Debug, async_openai::error::OpenAIError>,
+    status: u16,
+) -> Value {
+    match result {
+        Err(async_openai::error::OpenAIError::ApiError(e)) => {
+            assert_eq!(e.status_code.as_u16(), status, "{e}");
+            serde_json::to_value(&e.api_error).unwrap()
+        }
+        other => panic!("an API error: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_stored_response_is_retrieved_listed_continued_and_deleted() {
+    let (_server, url) = start(OpenAiProfile::default()).await;
+    let responses = client(&url);
+    let first = responses
+        .responses()
+        .create(
+            CreateResponseArgs::default()
+                .model("gpt-4o-mini")
+                .instructions("You tell gentle stories.")
+                .input("Tell me about rabbits.")
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let said = first.output_text().unwrap();
+
+    // Retrieved as it ended, and its input listed with ids.
+    let fetched = responses.responses().retrieve(&first.id).await.unwrap();
+    assert_eq!(fetched.id, first.id);
+    assert_eq!(fetched.status, Status::Completed);
+    assert_eq!(fetched.output_text().as_deref(), Some(said.as_str()));
+    assert_eq!(fetched.usage, first.usage);
+    let items = responses
+        .responses()
+        .list_input_items(&first.id)
+        .await
+        .unwrap();
+    assert_eq!(items.data.len(), 1);
+    assert!(!items.has_more);
+    // the SDK reads any item with an id as a reference: the raw page for the rest
+    let page = get(&url, &format!("/v1/responses/{}/input_items", first.id)).await;
+    let item = &page["data"][0];
+    assert_eq!(item["type"], "message");
+    assert_eq!(item["role"], "user");
+    assert_eq!(item["content"][0]["type"], "input_text");
+    assert_eq!(item["content"][0]["text"], "Tell me about rabbits.");
+    assert_eq!(items.first_id.as_deref(), item["id"].as_str());
+    assert!(items.first_id.unwrap().starts_with("msg_"));
+
+    // A continuation's prompt is the earlier turn (without its instructions) and
+    // its own input, counted as chat counts that conversation.
+    let second = responses
+        .responses()
+        .create(
+            CreateResponseArgs::default()
+                .model("gpt-4o-mini")
+                .previous_response_id(first.id.clone())
+                .input("And about foxes?")
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        second.previous_response_id.as_deref(),
+        Some(first.id.as_str())
+    );
+    let (status, chat) = post(
+        &url,
+        "/v1/chat/completions",
+        json!({"model": "gpt-4o-mini", "messages": [
+            {"role": "user", "content": "Tell me about rabbits."},
+            {"role": "assistant", "content": said},
+            {"role": "user", "content": "And about foxes?"},
+        ]}),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let input_tokens = second.usage.clone().unwrap().input_tokens;
+    assert_eq!(u64::from(input_tokens), chat["usage"]["prompt_tokens"]);
+    let calls = calls_on(&url, "/v1/responses", 2).await;
+    assert_eq!(calls[1]["usage"]["input_tokens"], input_tokens);
+
+    // An id it does not hold, for this key or at all, is refused as the API does.
+    let unknown = api_error(
+        responses
+            .responses()
+            .create(
+                CreateResponseArgs::default()
+                    .model("gpt-4o-mini")
+                    .previous_response_id("resp_nothing")
+                    .input("Hello?")
+                    .build()
+                    .unwrap(),
+            )
+            .await,
+        400,
+    );
+    assert_eq!(unknown["code"], "previous_response_not_found");
+    assert_eq!(unknown["param"], "previous_response_id");
+    assert_eq!(
+        unknown["message"],
+        "Previous response with id 'resp_nothing' not found."
+    );
+    let stranger = Client::build(
+        gatebench_tls::client(),
+        OpenAIConfig::new()
+            .with_api_base(format!("{url}/v1"))
+            .with_api_key("sk-someone-else"),
+    );
+    let hidden = api_error(stranger.responses().retrieve(&first.id).await, 404);
+    assert_eq!(
+        hidden["message"],
+        format!("Response with id '{}' not found.", first.id)
+    );
+
+    // Not stored when asked not to be.
+    let unstored = responses
+        .responses()
+        .create(
+            CreateResponseArgs::default()
+                .model("gpt-4o-mini")
+                .input("Forget this.")
+                .store(false)
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    api_error(responses.responses().retrieve(&unstored.id).await, 404);
+
+    // Deleted, it is gone; the conversation that continued it is not.
+    let deleted = responses.responses().delete(&first.id).await.unwrap();
+    assert!(deleted.deleted);
+    assert_eq!(deleted.id, first.id);
+    api_error(responses.responses().retrieve(&first.id).await, 404);
+    api_error(responses.responses().delete(&first.id).await, 404);
+    let third = responses
+        .responses()
+        .create(
+            CreateResponseArgs::default()
+                .model("gpt-4o-mini")
+                .previous_response_id(second.id.clone())
+                .input("Which is faster?")
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert!(third.usage.unwrap().input_tokens > input_tokens);
+}

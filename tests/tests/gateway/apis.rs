@@ -342,6 +342,64 @@ async fn responses_reach_the_client_as_sent_and_are_billed_as_booked() {
 }
 
 #[tokio::test]
+async fn a_continued_response_is_billed_its_whole_conversation_as_booked() {
+    let stack = stack(|_| {}).await;
+    let http = client();
+    let url = stack.gateway_url();
+    let mock = stack.mock_url("openai").unwrap();
+    let first = sdk(&url)
+        .responses()
+        .create(
+            CreateResponseArgs::default()
+                .model("gpt-4o-mini")
+                .input("Tell me a story about a brave rabbit.")
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let alone = first.usage.unwrap().input_tokens;
+
+    // The provider counts the earlier turn into the prompt; the ledger bills what
+    // it booked, not what the request alone holds.
+    let (body, call) = whole_and_billed(
+        &http,
+        (&url, &mock),
+        "/v1/responses",
+        "resp-continued",
+        json!({"model": "gpt-4o-mini", "previous_response_id": first.id,
+               "input": "Tell me a story about a brave rabbit."}),
+    )
+    .await;
+    assert_eq!(body["previous_response_id"], first.id.as_str());
+    assert!(
+        call.usage.input_tokens > u64::from(alone),
+        "{} > {alone}",
+        call.usage.input_tokens
+    );
+
+    // One the provider does not hold is refused in its words, and costs nothing.
+    let r = post(
+        &http,
+        &url,
+        "/v1/responses",
+        "resp-unknown",
+        json!({"model": "gpt-4o-mini", "previous_response_id": "resp_nothing", "input": "Hi"}),
+    )
+    .await;
+    assert_eq!(r.status(), 400);
+    let id = r.headers()["x-gatebench-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let refused: Value = r.json().await.unwrap();
+    assert_eq!(refused["error"]["code"], "previous_response_not_found");
+    assert_eq!(booked(&http, &mock, "resp-unknown").await.billed, false);
+    assert_eq!(entry(&http, &url, &id).await["cost_usd"], "0");
+    stack.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_cut_stream_of_either_api_is_billed_as_the_provider_booked_it() {
     let stack = stack(|_| {}).await;
     let http = client();

@@ -5,6 +5,8 @@
 //! | `POST /v1/chat/completions` | chat, whole or streamed (server-sent events)      |
 //! | `POST /v1/completions`      | legacy text completions, whole or streamed        |
 //! | `POST /v1/responses`        | the Responses API, whole or as its event stream   |
+//! | `GET`, `DELETE /v1/responses/{id}` | a stored response, or 404                  |
+//! | `GET /v1/responses/{id}/input_items` | a page of a stored response's input items |
 //! | `POST /v1/embeddings`       | vectors as floats or base64, optional `dimensions` |
 //! | `GET /v1/models`            | the models of the profile                         |
 //! | `GET /v1/models/{id}`       | one model, or 404 `model_not_found`               |
@@ -91,6 +93,8 @@ pub struct OpenAiMock {
     answers: Cache<u128, Arc<Vec<Written>>, Fold>,
     /// Prompt token sequences by conversation, for the same reason.
     prompts: Cache<u128, Arc<Vec<u32>>, Fold>,
+    /// Stored responses (the Responses API's `store`).
+    responses: responses::Store,
     /// Prices of the Costs API.
     prices: gatebench_cost::PriceBook,
     /// The models' names, shared by every call's entry in the books.
@@ -119,8 +123,12 @@ impl OpenAiMock {
             tracing::error!(%error, "shipped price files do not load; the Costs API prices nothing");
             gatebench_cost::PriceBook::from_files(&[]).expect("an empty price book")
         });
-        let forgotten = prompt_cache.clone();
-        core.on_reset(move || forgotten.clear());
+        let responses = responses::Store::default();
+        let forgotten = (prompt_cache.clone(), responses.clone());
+        core.on_reset(move || {
+            forgotten.0.clear();
+            forgotten.1.clear();
+        });
         Arc::new(OpenAiMock {
             core,
             profile: profile.clone(),
@@ -139,6 +147,7 @@ impl OpenAiMock {
                 })
                 .max_capacity(PROMPT_MEMO_BYTES)
                 .build_with_hasher(Fold::default()),
+            responses,
             prices,
             names: profile
                 .chat_models
@@ -232,6 +241,14 @@ fn app(mock: Arc<OpenAiMock>, control: &Control, front: Option<Route<Handler>>) 
         .route(chat::ROUTE, post(chat::handle))
         .route("/v1/completions", post(text_completion::handle))
         .route("/v1/responses", post(responses::handle))
+        .route(
+            "/v1/responses/{id}",
+            get(responses::retrieve).delete(responses::delete),
+        )
+        .route(
+            "/v1/responses/{id}/input_items",
+            get(responses::input_items),
+        )
         .route("/v1/embeddings", post(embeddings::handle))
         .route("/v1/models", get(models::list))
         .route("/v1/models/{id}", get(models::retrieve))

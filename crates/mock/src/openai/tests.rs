@@ -713,3 +713,31 @@ async fn embedding_dimensions_beyond_the_model_s_are_refused() {
         assert!(error["error"]["message"].is_string(), "{dimensions}");
     }
 }
+
+#[tokio::test]
+async fn a_streamed_response_is_stored_as_it_will_end() {
+    let app = app(&OpenAiProfile::default(), 16);
+    let body = json!({"model": "gpt-4o", "input": "Tell me about owls.", "stream": true});
+    let response = send(&app, "POST", "/v1/responses", Some(body)).await;
+    assert_eq!(response.status(), 200);
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let text = String::from_utf8(bytes.to_vec()).unwrap();
+    let completed: Value = text
+        .split("\n\n")
+        .filter_map(|event| event.split_once("\ndata: "))
+        .map(|(_, data)| serde_json::from_str::<Value>(data).unwrap())
+        .find(|e| e["type"] == "response.completed")
+        .unwrap();
+    let id = completed["response"]["id"].as_str().unwrap();
+    let fetched = json_of(send(&app, "GET", &format!("/v1/responses/{id}"), None).await).await;
+    assert_eq!(fetched["status"], "completed");
+    assert_eq!(fetched["output"], completed["response"]["output"]);
+    assert_eq!(fetched["usage"], completed["response"]["usage"]);
+    // a reset forgets every stored response
+    let reset = send(&app, "POST", "/_mock/reset", None).await;
+    assert!(reset.status().is_success(), "{}", reset.status());
+    let gone = send(&app, "GET", &format!("/v1/responses/{id}"), None).await;
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+}

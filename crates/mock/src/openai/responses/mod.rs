@@ -9,19 +9,31 @@
 //! `max_output_tokens` is `incomplete`, as the API reports it; a tool call is a
 //! `function_call` output item.
 //!
-//! The mock keeps no responses: `store` and `previous_response_id` are echoed, not
-//! acted on (a conversation is whatever `input` holds), and
-//! `GET /v1/responses/{id}` is not served.
+//! A response is stored unless `store` is false (`store.rs`), under the API key
+//! that created it, as it will end: `GET /v1/responses/{id}`, `DELETE` and
+//! `.../input_items` serve it (`lookup.rs`). A request with
+//! `previous_response_id` continues that conversation: its prompt is the earlier
+//! turns (their input and output, not their instructions) then its own input, so
+//! its `input_tokens` count them all, as the API bills them, and the prompt cache
+//! sees the shared prefix. An id the mock does not hold is refused with the API's
+//! 400 `previous_response_not_found`.
 
+mod lookup;
+mod store;
 mod stream;
+
+pub(super) use lookup::{delete, input_items, retrieve};
+pub(super) use store::Store;
+use store::Stored;
 
 use std::sync::Arc;
 
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use gatebench_wire::openai::{
-    ChatCompletionRequest, FinishReason, InputTokensDetails, OutputItem, OutputText,
-    OutputTokensDetails, ResponseObject, ResponseRequest, ResponseUsage, Role,
+    ChatCompletionRequest, FinishReason, InputContent, InputError, InputItem, InputTokensDetails,
+    OutputItem, OutputText, OutputTokensDetails, ResponseInput, ResponseObject, ResponseRequest,
+    ResponseUsage, Role,
 };
 use rand::RngExt as _;
 use serde_json::json;
@@ -56,7 +68,15 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
     let request: ResponseRequest = mock.request(body, arguments::RESPONSES)?;
     let model = mock.chat_model(&request.model)?;
     check_cap(&request, model.max_output_tokens)?;
-    let conversation = as_chat(&request)?;
+    let previous = match &request.previous_response_id {
+        Some(id) => Some(
+            mock.responses
+                .get(ctx.api_key(), id)
+                .ok_or_else(|| previous_not_found(id))?,
+        ),
+        None => None,
+    };
+    let conversation = as_chat(&request, previous.as_deref())?;
     validate::chat(&conversation)?;
     let planned = chat::plan(mock, &conversation, model)?;
     let reserved = match request.max_output_tokens {
@@ -113,6 +133,18 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         text: written.text,
         call: written.call,
     };
+    if started.store {
+        // kept as it will end: a stream's response can be fetched while it streams
+        let done = finished(started.clone(), &output, usage.clone());
+        let stored = Stored::new(
+            serde_json::to_vec(&done).unwrap_or_default().into(),
+            &request.input,
+            item_ids(ctx, &request.input),
+            output.as_input(),
+            previous,
+        );
+        mock.responses.insert(ctx.api_key(), ids.response, stored);
+    }
     if request.is_stream() {
         let plan = stream::Plan {
             started,
@@ -174,6 +206,27 @@ impl Output {
     }
 }
 
+impl Output {
+    /// The item as the next turn's input sees it.
+    fn as_input(&self) -> InputItem {
+        match &self.call {
+            Some(call) => InputItem {
+                kind: Some("function_call".to_owned()),
+                call_id: Some(call.id.clone()),
+                name: Some(call.name.clone()),
+                arguments: Some(self.text.clone()),
+                ..InputItem::default()
+            },
+            None => InputItem {
+                kind: Some("message".to_owned()),
+                role: Some(Role::Assistant),
+                content: Some(InputContent::Text(self.text.clone())),
+                ..InputItem::default()
+            },
+        }
+    }
+}
+
 /// The ids of one response.
 struct Ids {
     response: String,
@@ -206,11 +259,57 @@ fn check_cap(request: &ResponseRequest, limit: u32) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The request as a chat conversation, for the chat pipeline.
-fn as_chat(request: &ResponseRequest) -> Result<ChatCompletionRequest, ApiError> {
-    request
-        .as_chat()
-        .map_err(|e| invalid(&e.param, e.message, Some(e.code)))
+/// The request as a chat conversation, for the chat pipeline: after its
+/// instructions, the conversation of the response it continues, then its input.
+fn as_chat(
+    request: &ResponseRequest,
+    previous: Option<&Stored>,
+) -> Result<ChatCompletionRequest, ApiError> {
+    let invalid = |e: InputError| invalid(&e.param, e.message, Some(e.code));
+    let Some(previous) = previous else {
+        return request.as_chat().map_err(invalid);
+    };
+    // the input is checked as sent, so that an error names the request's own items
+    request.as_chat().map_err(invalid)?;
+    let mut items = previous.conversation();
+    items.extend(store::items_of(&request.input));
+    let continued = ResponseRequest {
+        input: ResponseInput::Items(items),
+        ..request.clone()
+    };
+    continued.as_chat().map_err(invalid)
+}
+
+/// The API's refusal of a `previous_response_id` it does not hold.
+fn previous_not_found(id: &str) -> ApiError {
+    invalid(
+        "previous_response_id",
+        format!("Previous response with id '{id}' not found."),
+        Some("previous_response_not_found"),
+    )
+}
+
+/// Ids for a request's input items, as the API gives them: `msg_` for a message,
+/// `fc_` for a function call, `fco_` for its output.
+fn item_ids<'a>(ctx: &RequestCtx, input: &'a ResponseInput) -> impl Iterator<Item = String> + 'a {
+    let mut rng = ctx.rng("input_item_id");
+    let kinds: Vec<Option<&'a str>> = match input {
+        ResponseInput::Text(_) => vec![None],
+        ResponseInput::Items(items) => items.iter().map(|i| i.kind.as_deref()).collect(),
+    };
+    kinds.into_iter().map(move |kind| {
+        let prefix = match kind {
+            None | Some("message") => "msg",
+            Some("function_call") => "fc",
+            Some("function_call_output") => "fco",
+            Some(_) => "item",
+        };
+        let mut id = format!("{prefix}_");
+        for _ in 0..3 {
+            gatebench_wire::hex::push(&mut id, rng.random::<u64>(), 16);
+        }
+        id
+    })
 }
 
 /// The response as created: `in_progress`, no output, no usage; the request's
