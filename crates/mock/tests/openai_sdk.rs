@@ -1058,6 +1058,21 @@ async fn structured_outputs_follow_a_nested_schema() {
     handle.stop().await;
 }
 
+/// A response that continues `previous` with `input`.
+async fn continued(
+    client: &Client<OpenAIConfig>,
+    previous: &str,
+    input: &str,
+) -> async_openai::types::responses::Response {
+    let request = CreateResponseArgs::default()
+        .model("gpt-4o-mini")
+        .previous_response_id(previous)
+        .input(input)
+        .build()
+        .unwrap();
+    client.responses().create(request).await.unwrap()
+}
+
 /// The SDK's error for a call the API refused, and the status it came with.
 fn api_error(
     result: Result<impl std::fmt::Debug, async_openai::error::OpenAIError>,
@@ -1115,18 +1130,7 @@ async fn a_stored_response_is_retrieved_listed_continued_and_deleted() {
 
     // A continuation's prompt is the earlier turn (without its instructions) and
     // its own input, counted as chat counts that conversation.
-    let second = responses
-        .responses()
-        .create(
-            CreateResponseArgs::default()
-                .model("gpt-4o-mini")
-                .previous_response_id(first.id.clone())
-                .input("And about foxes?")
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let second = continued(&responses, &first.id, "And about foxes?").await;
     assert_eq!(
         second.previous_response_id.as_deref(),
         Some(first.id.as_str())
@@ -1201,17 +1205,6 @@ async fn a_stored_response_is_retrieved_listed_continued_and_deleted() {
     assert_eq!(deleted.id, first.id);
     api_error(responses.responses().retrieve(&first.id).await, 404);
     api_error(responses.responses().delete(&first.id).await, 404);
-    let third = responses
-        .responses()
-        .create(
-            CreateResponseArgs::default()
-                .model("gpt-4o-mini")
-                .previous_response_id(second.id.clone())
-                .input("Which is faster?")
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let third = continued(&responses, &second.id, "Which is faster?").await;
     assert!(third.usage.unwrap().input_tokens > input_tokens);
 }

@@ -394,7 +394,7 @@ async fn a_continued_response_is_billed_its_whole_conversation_as_booked() {
         .to_owned();
     let refused: Value = r.json().await.unwrap();
     assert_eq!(refused["error"]["code"], "previous_response_not_found");
-    assert_eq!(booked(&http, &mock, "resp-unknown").await.billed, false);
+    assert!(!booked(&http, &mock, "resp-unknown").await.billed);
     assert_eq!(entry(&http, &url, &id).await["cost_usd"], "0");
     stack.shutdown().await;
 }
