@@ -108,6 +108,7 @@ async fn serve(
         body,
         accept: &accept,
         usage_of: &|_, body| reported_usage(body),
+        pinned: None,
     };
     generate(gateway, meta, headers, generation).await
 }

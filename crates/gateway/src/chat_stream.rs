@@ -249,6 +249,7 @@ impl RelayState {
         };
         self.out.push_back(event.raw);
         match parsed.get("type").and_then(Value::as_str) {
+            Some("response.created") => self.note_stored(&parsed),
             Some("response.output_text.delta") => {
                 if let Some(delta) = parsed.get("delta").and_then(Value::as_str) {
                     if self.texts.is_empty() {
@@ -265,6 +266,19 @@ impl RelayState {
                 self.complete();
             }
             _ => {}
+        }
+    }
+
+    /// Notes where the response a `response.created` event names is stored, before
+    /// the client reads the event: a continuation may follow at once.
+    fn note_stored(&self, created: &Value) {
+        let response = created.get("response");
+        let id = response.and_then(|r| r.get("id")).and_then(Value::as_str);
+        let stored = response.and_then(|r| r.get("store")) != Some(&Value::Bool(false));
+        if let (true, Some(id), Some(provider)) = (stored, id, &self.record.provider) {
+            self.gateway
+                .stored
+                .made(&self.gateway, id, &self.meta.tenant.id, provider);
         }
     }
 

@@ -31,7 +31,7 @@ use crate::timing::Timing;
 use crate::upstream::{self, AttemptError, Target, Upstreams, by};
 
 /// Checks that a successful body is what the route returns: `None` when it is not.
-pub type Accept = dyn Fn(&[u8]) -> Option<Accepted> + Send + Sync;
+pub type Accept<'a> = dyn Fn(&[u8]) -> Option<Accepted> + Send + Sync + 'a;
 
 /// A successful body the route's check took.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -54,7 +54,7 @@ pub struct Outbound<'a> {
     pub stream: bool,
     /// For buffered responses: is a 2xx body valid, and what usage does it report?
     /// (A 200 with a malformed body is an upstream fault worth another attempt.)
-    pub accept: &'a Accept,
+    pub accept: &'a Accept<'a>,
     /// What a 2xx answer must be, streamed or not.
     pub media: Media,
 }

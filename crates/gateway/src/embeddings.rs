@@ -87,6 +87,7 @@ async fn serve(
         },
         body_for: &body_for,
         usage_of: &|_, body| billed_usage(body),
+        pinned: None,
     };
     let done = pipeline::run(gateway, meta, call).await?;
     Ok(render(gateway, done, Answer::Body))

@@ -122,6 +122,12 @@ pub enum GatewayError {
         /// Path.
         path: String,
     },
+    /// A stored response the caller's tenant did not make through the gateway.
+    #[error("Response with id '{id}' not found.")]
+    NoSuchResponse {
+        /// The id asked for.
+        id: String,
+    },
     /// A bug: logged, and answered with a 500.
     #[error("internal error: {0}")]
     Internal(String),
@@ -193,7 +199,9 @@ impl GatewayError {
             GatewayError::Auth(_) => StatusCode::UNAUTHORIZED,
             GatewayError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             GatewayError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            GatewayError::NotFound { .. } => StatusCode::NOT_FOUND,
+            GatewayError::NotFound { .. } | GatewayError::NoSuchResponse { .. } => {
+                StatusCode::NOT_FOUND
+            }
             GatewayError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             GatewayError::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             GatewayError::Detail { status, .. } | GatewayError::Refused { status, .. } => *status,
@@ -223,6 +231,7 @@ impl GatewayError {
             GatewayError::TooLarge { .. } => ("invalid_request_error", Some("request_too_large")),
             GatewayError::Refused { code, .. } => ("invalid_request_error", Some(*code)),
             GatewayError::NotFound { .. }
+            | GatewayError::NoSuchResponse { .. }
             | GatewayError::MethodNotAllowed { .. }
             | GatewayError::Validation { .. }
             | GatewayError::Detail { .. } => ("invalid_request_error", None),

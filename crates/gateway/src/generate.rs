@@ -20,6 +20,7 @@ use crate::pipeline::{self, Answer, Cache, Call, ChatAnswer, UsageOf};
 use crate::render::render;
 use crate::request::{body_for, object};
 use crate::state::Gateway;
+use crate::upstream::Provider;
 
 /// One generation request, as its route read it.
 pub struct Generation<'a> {
@@ -38,9 +39,11 @@ pub struct Generation<'a> {
     /// The body to send.
     pub body: Bytes,
     /// The success check of a whole answer, with its usage.
-    pub accept: &'a Accept,
+    pub accept: &'a Accept<'a>,
     /// The usage an answer reports.
     pub usage_of: &'a UsageOf,
+    /// The one provider that can serve it, instead of the route's plan.
+    pub pinned: Option<Arc<Provider>>,
 }
 
 /// Runs `generation` for the request `meta` describes and renders its answer.
@@ -76,6 +79,7 @@ pub async fn generate(
         },
         body_for: &body_for,
         usage_of: generation.usage_of,
+        pinned: generation.pinned,
     };
     let done = pipeline::run(gateway, meta, call).await?;
     Ok(render(gateway, done, Answer::Chat(answer)))

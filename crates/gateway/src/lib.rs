@@ -33,6 +33,7 @@ pub mod retry;
 mod services;
 pub mod sse;
 pub mod state;
+pub mod stored;
 pub mod timing;
 mod tts;
 pub mod upstream;
@@ -83,6 +84,11 @@ pub fn router(gateway: Arc<Gateway>, admin: AdminToken) -> impl App {
             "/v1/responses",
             post(responses::handle).route_layer(observed("responses")),
         )
+        .route(
+            "/v1/responses/{id}",
+            get(stored::retrieve).delete(stored::delete),
+        )
+        .route("/v1/responses/{id}/input_items", get(stored::input_items))
         .route(
             "/v1/embeddings",
             post(embeddings::handle).route_layer(observed("embeddings")),

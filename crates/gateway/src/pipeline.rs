@@ -6,6 +6,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -21,7 +22,7 @@ use crate::error::GatewayError;
 use crate::meta::Meta;
 use crate::record::{Record, passthrough, reserve};
 use crate::state::{CachedBody, CachedChat, Gateway};
-use crate::upstream::Target;
+use crate::upstream::{Provider, Target};
 
 #[cfg(test)]
 mod tests;
@@ -106,6 +107,9 @@ pub struct Call<'a> {
     pub body_for: &'a (dyn Fn(&Target) -> Bytes + Send + Sync),
     /// The billed units of an answer.
     pub usage_of: &'a UsageOf,
+    /// The one provider that can serve it (a continuation of a response stored
+    /// there), instead of the route's plan.
+    pub pinned: Option<Arc<Provider>>,
 }
 
 /// A provider's answer whose body is still arriving.
@@ -294,9 +298,20 @@ async fn steps(gateway: &Gateway, mut meta: Meta, call: Call<'_>) -> Result<Done
     }
     gateway.metrics.cache(call.route, record.cache.as_str());
 
-    let plan = gateway
+    let mut plan = gateway
         .upstreams
         .plan(call.provider_kind, call.routed.then_some(call.model));
+    if let Some(pinned) = call.pinned {
+        // the route's model for that provider, if the route still goes there
+        plan.retain(|t| Arc::ptr_eq(&t.provider, &pinned));
+        plan.truncate(1);
+        if plan.is_empty() {
+            plan.push(Target {
+                provider: pinned,
+                model: None,
+            });
+        }
+    }
     let ticket = meta.ticket();
     let sent = dispatch(
         &gateway.upstreams,

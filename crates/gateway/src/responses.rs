@@ -3,15 +3,17 @@
 //! and fallbacks, billing at the model's chat prices). Not cached: a response
 //! may continue a stored one (`previous_response_id`), which the request does not
 //! show, so equal requests need not mean equal questions (every call is a
-//! `bypass`). Only the creation is routed: stored responses
-//! (`GET /v1/responses/{id}`) live at the provider that made them.
+//! `bypass`). The id of each response relayed is noted with its tenant and
+//! provider ([`crate::stored`]): a continuation goes to that provider only, and
+//! only for that tenant.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::extract::State;
 use axum::response::Response;
 use gatebench_cost::Usage;
 use gatebench_tokens::{Encoding, count_chat_prompt};
+use gatebench_wire::gateway::PROVIDER;
 use gatebench_wire::openai::{ResponseRequest, ResponseUsage};
 use http::HeaderMap;
 use serde::Deserialize;
@@ -47,6 +49,18 @@ async fn serve(
         request,
     } = body;
     check_model(&request.model)?;
+    let tenant = Arc::clone(&meta.tenant.id);
+    // a continuation goes where the response it continues is, and only for the
+    // tenant that made it
+    let pinned = match &request.previous_response_id {
+        Some(id) => Some(
+            gateway
+                .stored
+                .holder(&tenant, id)
+                .ok_or_else(|| previous_not_found(id))?,
+        ),
+        None => None,
+    };
     let encoding = Encoding::for_model(&request.model);
     // An input that is no conversation is refused by the provider, in its words;
     // until then it is counted as no prompt.
@@ -64,6 +78,8 @@ async fn serve(
         completion_tokens: cap,
         ..Usage::default()
     };
+    // the id of a whole answer the check took, to note where it is stored
+    let made = Mutex::new(None);
     let answer = ChatAnswer {
         form: Form::Response,
         stream: request.is_stream(),
@@ -82,6 +98,7 @@ async fn serve(
         body,
         accept: &|body| {
             let response = checked::parse::<Checked>(body)?;
+            *made.lock().unwrap_or_else(|e| e.into_inner()) = Some(response.id);
             Some(Accepted {
                 usage: response.usage.as_ref().map(billed_usage),
             })
@@ -90,8 +107,29 @@ async fn serve(
             let response = checked::parse::<Checked>(body)?;
             response.usage.as_ref().map(billed_usage)
         },
+        pinned,
     };
-    generate(&gateway, meta, &headers, generation).await
+    let response = generate(&gateway, meta, &headers, generation).await?;
+    // a stream's id is noted as it passes (`chat_stream`)
+    let made = made.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let provider = response
+        .headers()
+        .get(PROVIDER)
+        .and_then(|v| v.to_str().ok());
+    if let (true, Some(id), Some(provider)) = (request.store != Some(false), made, provider) {
+        gateway.stored.made(&gateway, &id, &tenant, provider);
+    }
+    Ok(response)
+}
+
+/// OpenAI's refusal of a `previous_response_id` it does not hold: the gateway's
+/// for one it did not relay to the caller's tenant.
+fn previous_not_found(id: &str) -> GatewayError {
+    GatewayError::BadRequest {
+        message: format!("Previous response with id '{id}' not found."),
+        param: Some("previous_response_id".to_owned()),
+        code: Some("previous_response_not_found"),
+    }
 }
 
 /// The usage as the ledger counts it, from a response's `usage`.
@@ -110,7 +148,7 @@ pub(crate) fn billed_usage(u: &ResponseUsage) -> Usage {
 #[derive(Deserialize)]
 #[expect(dead_code, reason = "fields read only to check their types")]
 struct Checked {
-    id: Text,
+    id: String,
     object: Text,
     status: Text,
     model: Text,

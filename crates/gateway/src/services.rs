@@ -105,6 +105,7 @@ async fn serve(
         },
         body_for: &|_| body.clone(),
         usage_of: &usage_of,
+        pinned: None,
     };
     let done = pipeline::run(gateway, meta, call)
         .await

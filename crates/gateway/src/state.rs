@@ -14,6 +14,7 @@ use http::{HeaderMap, StatusCode};
 use crate::auth::Auth;
 use crate::config::GatewayConfig;
 use crate::metrics::Metrics;
+use crate::stored::Stored;
 use crate::upstream::{UpstreamError, Upstreams};
 
 /// A cached chat completion: what is needed to answer again, as JSON or as a stream.
@@ -87,6 +88,8 @@ pub struct Gateway {
     pub embedder: Embedder,
     /// Prometheus metrics.
     pub metrics: Metrics,
+    /// Who made each stored response it relayed, and where it is.
+    pub stored: Stored,
     /// Prompt token counts by request body: counting is the costliest step of a
     /// chat request's admission, and load repeats bodies. The key is a hash
     /// already: SipHash over it again cost about as much as the rest of a hit.
@@ -171,6 +174,7 @@ impl Gateway {
             exact_cache,
             embedder,
             metrics: Metrics::default(),
+            stored: Stored::default(),
             prompt_counts: moka::sync::Cache::builder()
                 .max_capacity(PROMPT_COUNTS)
                 .build_with_hasher(foldhash::fast::RandomState::default()),

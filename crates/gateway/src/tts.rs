@@ -157,6 +157,7 @@ async fn serve(
         },
         body_for: &body_for,
         usage_of: &usage_of,
+        pinned: None,
     };
     let done = pipeline::run(gateway, meta, call)
         .await

@@ -13,7 +13,7 @@ use async_openai::types::chat::Prompt;
 use async_openai::types::completions::CreateCompletionRequestArgs;
 use async_openai::types::responses::{CreateResponseArgs, ResponseStreamEvent, Status};
 use futures::StreamExt as _;
-use gatebench_e2e::{ALPHA, client, set_faults, stack};
+use gatebench_e2e::{ALPHA, BETA, client, set_faults, stack};
 use gatebench_wire::books::{CallPage, CallRecord};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -378,24 +378,111 @@ async fn a_continued_response_is_billed_its_whole_conversation_as_booked() {
         call.usage.input_tokens
     );
 
-    // One the provider does not hold is refused in its words, and costs nothing.
+    stack.shutdown().await;
+}
+
+/// How many calls the mock's books hold.
+async fn calls(http: &reqwest::Client, mock: &str) -> usize {
+    let page: CallPage = http
+        .get(format!("{mock}/_mock/calls?after=0&limit=1000"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page.data.len()
+}
+
+#[tokio::test]
+async fn a_stored_response_is_reached_only_by_its_tenant_at_the_provider_holding_it() {
+    let stack = stack(|_| {}).await;
+    let http = client();
+    let url = stack.gateway_url();
+    let mock = stack.mock_url("openai").unwrap();
+    let alpha = sdk(&url);
+    let first = alpha
+        .responses()
+        .create(
+            CreateResponseArgs::default()
+                .model("gpt-4o-mini")
+                .input("Tell me a story about a brave rabbit.")
+                .build()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let fetched = alpha.responses().retrieve(&first.id).await.unwrap();
+    assert_eq!(fetched.id, first.id);
+    assert_eq!(fetched.output_text(), first.output_text());
+    let items = alpha.responses().list_input_items(&first.id).await.unwrap();
+    assert_eq!(items.data.len(), 1);
+
+    // Another tenant can neither read it nor continue it, and an id the gateway
+    // never relayed is unknown: no call reaches the provider.
+    let before = calls(&http, &mock).await;
+    let beta = Client::build(
+        gatebench_tls::client(),
+        OpenAIConfig::new()
+            .with_api_base(format!("{url}/v1"))
+            .with_api_key(BETA),
+    );
+    match beta.responses().retrieve(&first.id).await {
+        Err(async_openai::error::OpenAIError::ApiError(e)) => {
+            assert_eq!(e.status_code.as_u16(), 404);
+            let message = format!("Response with id '{}' not found.", first.id);
+            assert_eq!(e.api_error.message, message);
+        }
+        other => panic!("a 404: {other:?}"),
+    }
+    for (key, id) in [(BETA, first.id.as_str()), (ALPHA, "resp_nothing")] {
+        let r = http
+            .post(format!("{url}/v1/responses"))
+            .bearer_auth(key)
+            .json(&json!({"model": "gpt-4o-mini", "previous_response_id": id, "input": "Hi"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400);
+        let refused: Value = r.json().await.unwrap();
+        assert_eq!(refused["error"]["code"], "previous_response_not_found");
+        assert_eq!(refused["error"]["param"], "previous_response_id");
+    }
+    assert_eq!(calls(&http, &mock).await, before);
+
+    // A streamed response is known once its first event has passed, and its
+    // continuation goes to the provider holding it, not to the route's first.
     let r = post(
         &http,
         &url,
         "/v1/responses",
-        "resp-unknown",
-        json!({"model": "gpt-4o-mini", "previous_response_id": "resp_nothing", "input": "Hi"}),
+        "resp-streamed",
+        json!({"model": "deepseek-chat", "input": "Explain tides.", "stream": true}),
     )
     .await;
-    assert_eq!(r.status(), 400);
-    let id = r.headers()["x-gatebench-request-id"]
-        .to_str()
+    assert_eq!(r.headers()["x-gatebench-provider"], "deepseek");
+    let streamed = events(&r.text().await.unwrap())[0]["response"]["id"]
+        .as_str()
         .unwrap()
         .to_owned();
-    let refused: Value = r.json().await.unwrap();
-    assert_eq!(refused["error"]["code"], "previous_response_not_found");
-    assert!(!booked(&http, &mock, "resp-unknown").await.billed);
-    assert_eq!(entry(&http, &url, &id).await["cost_usd"], "0");
+    let r = post(
+        &http,
+        &url,
+        "/v1/responses",
+        "resp-pinned",
+        json!({"model": "gpt-4o-mini", "previous_response_id": streamed, "input": "Why?"}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-gatebench-provider"], "deepseek");
+    assert_eq!(r.headers()["x-gatebench-model"], "deepseek-chat");
+
+    // Deleted, it is forgotten: the next look asks no provider.
+    let deleted = alpha.responses().delete(&first.id).await.unwrap();
+    assert!(deleted.deleted);
+    let before = calls(&http, &mock).await;
+    assert!(alpha.responses().retrieve(&first.id).await.is_err());
+    assert_eq!(calls(&http, &mock).await, before);
     stack.shutdown().await;
 }
 

@@ -152,6 +152,7 @@ async fn embeddings(
         },
         body_for: &|_| Bytes::from_static(b"{}"),
         usage_of: &|_, _| None,
+        pinned: None,
     };
     run(gateway, meta, call).await
 }

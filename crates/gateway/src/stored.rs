@@ -1,0 +1,182 @@
+//! Stored responses (the Responses API's `store`, true unless the request says
+//! false): which tenant made each, at which provider, and the routes that reach
+//! them there: `GET` and `DELETE /v1/responses/{id}`, `GET
+//! /v1/responses/{id}/input_items` (its query passed on).
+//!
+//! A provider keeps every tenant's responses under the gateway's one key, so the
+//! gateway is what keeps them apart: it notes the id of each response it relays
+//! (from a whole answer's body, or a stream's `response.created` event, before
+//! the client reads it), and serves an id only to the tenant that made it, from
+//! the provider that holds it. Any other id is answered as OpenAI answers an
+//! unknown one, without a call. A continuation (`previous_response_id`) is held
+//! to the same rule and goes to that provider only, not to a fallback, which
+//! would not hold it. What the gateway notes lives in memory ([`KEPT_BYTES`] of
+//! them, the least used going first): after a restart, earlier responses are
+//! unknown to it.
+//!
+//! These calls are free at the provider: they are not billed, queued or cached,
+//! and the ledger holds no entry for them.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use gatebench_wire::gateway::PROVIDER;
+use http::{HeaderMap, HeaderValue, Method, header};
+use moka::sync::Cache;
+
+use crate::error::GatewayError;
+use crate::state::Gateway;
+use crate::upstream::{AttemptError, Provider, by, read};
+
+/// Most bytes of response ids and owners kept.
+const KEPT_BYTES: u64 = 32 << 20;
+
+/// Who made a stored response, and where it is.
+#[derive(Clone, Debug)]
+struct Owner {
+    tenant: Arc<str>,
+    provider: Arc<Provider>,
+}
+
+/// The responses the gateway relayed, by id.
+pub struct Stored(Cache<String, Owner>);
+
+impl std::fmt::Debug for Stored {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stored")
+            .field("responses", &self.0.entry_count())
+            .finish()
+    }
+}
+
+impl Default for Stored {
+    fn default() -> Stored {
+        Stored(
+            Cache::builder()
+                .weigher(|id: &String, owner: &Owner| {
+                    u32::try_from(id.len() + owner.tenant.len() + 64).unwrap_or(u32::MAX)
+                })
+                .max_capacity(KEPT_BYTES)
+                .build(),
+        )
+    }
+}
+
+impl Stored {
+    /// Notes that `tenant`'s response `id` is stored at the provider named
+    /// `provider` (an unknown name notes nothing).
+    pub fn made(&self, gateway: &Gateway, id: &str, tenant: &Arc<str>, provider: &str) {
+        let provider = gateway
+            .upstreams
+            .providers()
+            .iter()
+            .find(|p| p.name() == provider);
+        if let Some(provider) = provider {
+            let owner = Owner {
+                tenant: Arc::clone(tenant),
+                provider: Arc::clone(provider),
+            };
+            self.0.insert(id.to_owned(), owner);
+        }
+    }
+
+    /// The provider holding `tenant`'s response `id`; `None` for an id the
+    /// gateway did not relay to that tenant.
+    pub fn holder(&self, tenant: &str, id: &str) -> Option<Arc<Provider>> {
+        self.0
+            .get(id)
+            .filter(|owner| &*owner.tenant == tenant)
+            .map(|owner| owner.provider)
+    }
+
+    fn forget(&self, id: &str) {
+        self.0.invalidate(id);
+    }
+}
+
+/// `GET /v1/responses/{id}`.
+pub async fn retrieve(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    reach(&gateway, &headers, &id, Method::GET, "").await
+}
+
+/// `DELETE /v1/responses/{id}`; once the provider has deleted it, the gateway
+/// forgets it too.
+pub async fn delete(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let response = reach(&gateway, &headers, &id, Method::DELETE, "").await;
+    if response.status().is_success() {
+        gateway.stored.forget(&id);
+    }
+    response
+}
+
+/// `GET /v1/responses/{id}/input_items`.
+pub async fn input_items(
+    State(gateway): State<Arc<Gateway>>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let rest = match query {
+        Some(query) => format!("/input_items?{query}"),
+        None => "/input_items".to_owned(),
+    };
+    reach(&gateway, &headers, &id, Method::GET, &rest).await
+}
+
+/// Sends `method` for the caller's response `id` (and `rest` of the path) to the
+/// provider holding it, and passes its answer on whole.
+async fn reach(
+    gateway: &Gateway,
+    headers: &HeaderMap,
+    id: &str,
+    method: Method,
+    rest: &str,
+) -> Response {
+    let sent = async {
+        let tenant = gateway.auth.authenticate(headers, false)?;
+        let provider = gateway
+            .stored
+            .holder(&tenant.id, id)
+            .ok_or_else(|| GatewayError::NoSuchResponse { id: id.to_owned() })?;
+        // the id is one a provider gave: it goes into the path as it came
+        let path = format!("/v1/responses/{id}{rest}");
+        let deadline = Instant::now() + provider.config.timeout;
+        let answer = gateway
+            .upstreams
+            .send(&provider, method, &path, headers, Bytes::new());
+        let (head, body) = by(deadline, answer)
+            .await
+            .map_err(unreachable)?
+            .into_parts();
+        let body = by(deadline, read(body)).await.map_err(unreachable)?;
+        let mut response = (head.status, body).into_response();
+        if let Some(kind) = head.headers.get(header::CONTENT_TYPE) {
+            response
+                .headers_mut()
+                .insert(header::CONTENT_TYPE, kind.clone());
+        }
+        if let Ok(name) = HeaderValue::from_str(provider.name()) {
+            response.headers_mut().insert(PROVIDER, name);
+        }
+        Ok::<_, GatewayError>(response)
+    };
+    sent.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+fn unreachable(error: AttemptError) -> GatewayError {
+    GatewayError::Unreachable {
+        timeout: matches!(error, AttemptError::Timeout),
+        detail: error.to_string(),
+    }
+}
