@@ -54,6 +54,14 @@ impl Request {
         }
     }
 
+    /// A `DELETE` of `path`.
+    pub fn delete(path: impl Into<String>, auth: Auth) -> Request {
+        Request {
+            method: Method::DELETE,
+            ..Request::get(path, auth)
+        }
+    }
+
     /// A `POST` of JSON to `path`.
     pub fn post(path: impl Into<String>, auth: Auth, body: Value) -> Request {
         Request {

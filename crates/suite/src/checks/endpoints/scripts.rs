@@ -5,7 +5,7 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 use super::call::{Auth, Reply, Request, send};
-use super::probes::{Keys, Script, chat_body, gateway_headers, status};
+use super::probes::{CHAT_MODEL, Keys, Script, chat_body, gateway_headers, status};
 use super::shapes::{self, LedgerPage, Totals, Wrong};
 
 /// Where the scripts send their calls.
@@ -24,6 +24,7 @@ pub async fn run(script: Script, session: &Session<'_>) -> Result<String, Wrong>
         Script::CacheReplay => cache_replay(session).await,
         Script::TenantIsolation => tenant_isolation(session).await,
         Script::LedgerPages => ledger_pages(session).await,
+        Script::StoredResponse => stored_response(session).await,
     }
 }
 
@@ -125,6 +126,51 @@ async fn cache_replay(session: &Session<'_>) -> Result<String, Wrong> {
     }
     Ok(format!(
         "hit (similarity {similarity}, entry {served}), 0 USD; {shape}; {headers}"
+    ))
+}
+
+async fn stored_response(session: &Session<'_>) -> Result<String, Wrong> {
+    let input = format!(
+        "Endpoint probe {}: name a bird that cannot fly.",
+        session.keys.nonce
+    );
+    let made = session
+        .json(&Request::post(
+            "/v1/responses",
+            session.own(),
+            serde_json::json!({ "model": CHAT_MODEL, "input": input, "max_output_tokens": 32 }),
+        ))
+        .await?;
+    let id = shapes::text(&made, "id")?;
+    let path = format!("/v1/responses/{id}");
+    let read = session.json(&Request::get(&path, session.own())).await?;
+    let shape = shapes::response(&read).map_err(|e| format!("GET {path}: {e}"))?;
+    if read.get("id") != made.get("id") || read.get("output") != made.get("output") {
+        return Err(format!("GET {path}: not the response made"));
+    }
+    let items_path = format!("{path}/input_items");
+    let items = session
+        .json(&Request::get(&items_path, session.own()))
+        .await?;
+    let listed = items.get("data").and_then(Value::as_array);
+    let first = listed.and_then(|l| l.first());
+    if listed.map(Vec::len) != Some(1) || first.and_then(|i| i.get("id")) != items.get("first_id") {
+        return Err(format!(
+            "GET {items_path}: not one input item with its id: {}",
+            shapes::clip(&items.to_string(), 120)
+        ));
+    }
+    let other = Auth::Bearer(session.keys.other.clone());
+    let theirs = session.send(&Request::get(&path, other)).await?;
+    status(&theirs, 404).map_err(|e| format!("GET {path} as another tenant: {e}"))?;
+    let deleted = session.json(&Request::delete(&path, session.own())).await?;
+    if deleted.get("deleted") != Some(&Value::Bool(true)) {
+        return Err(format!("DELETE {path}: `deleted` is not true"));
+    }
+    let gone = session.send(&Request::get(&path, session.own())).await?;
+    status(&gone, 404).map_err(|e| format!("GET {path} once deleted: {e}"))?;
+    Ok(format!(
+        "{shape}; read back, 1 input item, 404 to another tenant, deleted, then 404"
     ))
 }
 

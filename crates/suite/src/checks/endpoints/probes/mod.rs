@@ -19,10 +19,12 @@ use super::call::{Reply, Request};
 use super::shapes::{self, Wrong};
 
 /// Every route of the gateway's router, as `METHOD PATH`.
-pub const ROUTES: [&str; 20] = [
+pub const ROUTES: [&str; 22] = [
     "POST /v1/chat/completions",
     "POST /v1/completions",
     "POST /v1/responses",
+    STORED,
+    STORED_ITEMS,
     "POST /v1/embeddings",
     "GET /v1/models",
     "GET /v1/models/{model}",
@@ -48,6 +50,9 @@ pub const FALLBACK: &str = "any other path (fallback)";
 const CHAT: &str = "POST /v1/chat/completions";
 const COMPLETIONS: &str = "POST /v1/completions";
 const RESPONSES: &str = "POST /v1/responses";
+/// `DELETE` shares the route (and its probes).
+const STORED: &str = "GET /v1/responses/{id}";
+const STORED_ITEMS: &str = "GET /v1/responses/{id}/input_items";
 const EMBED: &str = "POST /v1/embeddings";
 const TTS: &str = "POST /v1/text-to-speech/{voice_id}";
 const TTS_STREAM: &str = "POST /v1/text-to-speech/{voice_id}/stream";
@@ -80,6 +85,9 @@ pub enum Script {
     TenantIsolation,
     /// Ledger pages follow each other with `after=`, without overlap.
     LedgerPages,
+    /// A stored response is read, listed and deleted by its tenant, and is
+    /// unknown to another.
+    StoredResponse,
 }
 
 /// What a probe does.

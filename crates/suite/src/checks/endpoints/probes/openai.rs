@@ -6,7 +6,8 @@ use serde_json::json;
 
 use super::{
     Action, CHAT, CHAT_MODEL, COMPLETIONS, Code, EMBED, EMBED_MODEL, Keys, OVERSIZED, Probe,
-    RESPONSES, Script, call, chat_body, gateway_headers, media, openai_error, status,
+    RESPONSES, STORED, STORED_ITEMS, Script, call, chat_body, gateway_headers, media, openai_error,
+    status,
 };
 use crate::checks::endpoints::call::{Auth, Request};
 use crate::checks::endpoints::shapes;
@@ -281,6 +282,41 @@ pub(super) fn responses(keys: &Keys) -> Vec<Probe> {
             "401 OpenAI error shape",
             Request::post(path, Auth::None, body("hi")),
             openai_error(401, Code::Any, None),
+        ),
+        Probe {
+            name: "stored response",
+            route: STORED,
+            expect: "a response made, then read back whole (the same id), its input items listed (one, with its id), unknown to another tenant (404), deleted ({deleted: true}) and then unknown (404)".into(),
+            action: Action::Script(Script::StoredResponse),
+        },
+        call(
+            "an unknown stored response",
+            STORED,
+            "404 OpenAI error shape",
+            Request::get("/v1/responses/resp_probe_unknown", own()),
+            openai_error(404, Code::Any, None),
+        ),
+        call(
+            "input items of an unknown response",
+            STORED_ITEMS,
+            "404 OpenAI error shape",
+            Request::get("/v1/responses/resp_probe_unknown/input_items", own()),
+            openai_error(404, Code::Any, None),
+        ),
+        call(
+            "a continuation of an unknown response",
+            RESPONSES,
+            "400 OpenAI error shape, code previous_response_not_found, param previous_response_id",
+            Request::post(
+                path,
+                own(),
+                json!({ "model": CHAT_MODEL, "input": "hi", "previous_response_id": "resp_probe_unknown" }),
+            ),
+            openai_error(
+                400,
+                Code::Is("previous_response_not_found"),
+                Some("previous_response_id"),
+            ),
         ),
     ]
 }
