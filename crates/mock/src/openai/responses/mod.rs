@@ -204,9 +204,7 @@ impl Output {
             },
         }
     }
-}
 
-impl Output {
     /// The item as the next turn's input sees it.
     fn as_input(&self) -> InputItem {
         match &self.call {
