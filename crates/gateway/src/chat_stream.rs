@@ -249,7 +249,7 @@ impl RelayState {
         };
         self.out.push_back(event.raw);
         match parsed.get("type").and_then(Value::as_str) {
-            Some("response.created") => self.note_stored(&parsed),
+            Some("response.created") => self.note_stored(&parsed, 0),
             Some("response.output_text.delta") => {
                 if let Some(delta) = parsed.get("delta").and_then(Value::as_str) {
                     if self.texts.is_empty() {
@@ -258,9 +258,13 @@ impl RelayState {
                     self.texts[0].push_str(delta);
                 }
             }
-            Some("response.completed" | "response.incomplete" | "response.failed") => {
+            Some(kind @ ("response.completed" | "response.incomplete" | "response.failed")) => {
                 let usage = parsed.pointer("/response/usage").cloned();
                 if let Some(Ok(usage)) = usage.map(serde_json::from_value) {
+                    if kind != "response.failed" {
+                        let tokens = crate::responses::conversation_tokens(&usage);
+                        self.note_stored(&parsed, tokens);
+                    }
                     self.usage = Some(crate::responses::billed_usage(&usage));
                 }
                 self.complete();
@@ -269,16 +273,17 @@ impl RelayState {
         }
     }
 
-    /// Notes where the response a `response.created` event names is stored, before
-    /// the client reads the event: a continuation may follow at once.
-    fn note_stored(&self, created: &Value) {
-        let response = created.get("response");
+    /// Notes where the response an event names is stored, before the client reads
+    /// the event, so that a continuation may follow at once: when it is created,
+    /// and again with its `tokens` when it ends.
+    fn note_stored(&self, event: &Value, tokens: u64) {
+        let response = event.get("response");
         let id = response.and_then(|r| r.get("id")).and_then(Value::as_str);
         let stored = response.and_then(|r| r.get("store")) != Some(&Value::Bool(false));
         if let (true, Some(id), Some(provider)) = (stored, id, &self.record.provider) {
             self.gateway
                 .stored
-                .made(&self.gateway, id, &self.meta.tenant.id, provider);
+                .made(&self.gateway, id, &self.meta.tenant.id, provider, tokens);
         }
     }
 

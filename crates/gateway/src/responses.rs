@@ -52,11 +52,11 @@ async fn serve(
     let tenant = Arc::clone(&meta.tenant.id);
     // a continuation goes where the response it continues is, and only for the
     // tenant that made it
-    let pinned = match &request.previous_response_id {
+    let held = match &request.previous_response_id {
         Some(id) => Some(
             gateway
                 .stored
-                .holder(&tenant, id)
+                .held(&tenant, id)
                 .ok_or_else(|| previous_not_found(id))?,
         ),
         None => None,
@@ -64,11 +64,13 @@ async fn serve(
     let encoding = Encoding::for_model(&request.model);
     // An input that is no conversation is refused by the provider, in its words;
     // until then it is counted as no prompt.
-    let prompt_tokens = gateway.prompt_tokens(&body, || {
+    let own_tokens = gateway.prompt_tokens(&body, || {
         request
             .as_chat()
             .map_or(0, |chat| count_chat_prompt(encoding, &chat) as u64)
     });
+    // a continuation's prompt also holds the conversation it continues
+    let prompt_tokens = own_tokens + held.as_ref().map_or(0, |h| h.tokens);
     let cap = request
         .max_output_tokens
         .filter(|c| *c > 0)
@@ -98,7 +100,8 @@ async fn serve(
         body,
         accept: &|body| {
             let response = checked::parse::<Checked>(body)?;
-            *made.lock().unwrap_or_else(|e| e.into_inner()) = Some(response.id);
+            let tokens = response.usage.as_ref().map_or(0, conversation_tokens);
+            *made.lock().unwrap_or_else(|e| e.into_inner()) = Some((response.id, tokens));
             Some(Accepted {
                 usage: response.usage.as_ref().map(billed_usage),
             })
@@ -107,7 +110,7 @@ async fn serve(
             let response = checked::parse::<Checked>(body)?;
             response.usage.as_ref().map(billed_usage)
         },
-        pinned,
+        pinned: held.map(|h| h.provider),
     };
     let response = generate(&gateway, meta, &headers, generation).await?;
     // a stream's id is noted as it passes (`chat_stream`)
@@ -116,8 +119,12 @@ async fn serve(
         .headers()
         .get(PROVIDER)
         .and_then(|v| v.to_str().ok());
-    if let (true, Some(id), Some(provider)) = (request.store != Some(false), made, provider) {
-        gateway.stored.made(&gateway, &id, &tenant, provider);
+    if let (true, Some((id, tokens)), Some(provider)) =
+        (request.store != Some(false), made, provider)
+    {
+        gateway
+            .stored
+            .made(&gateway, &id, &tenant, provider, tokens);
     }
     Ok(response)
 }
@@ -130,6 +137,11 @@ fn previous_not_found(id: &str) -> GatewayError {
         param: Some("previous_response_id".to_owned()),
         code: Some("previous_response_not_found"),
     }
+}
+
+/// The tokens of a response's conversation: its input and its output.
+pub(crate) fn conversation_tokens(u: &ResponseUsage) -> u64 {
+    u64::from(u.input_tokens) + u64::from(u.output_tokens)
 }
 
 /// The usage as the ledger counts it, from a response's `usage`.

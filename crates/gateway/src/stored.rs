@@ -10,9 +10,10 @@
 //! the provider that holds it. Any other id is answered as OpenAI answers an
 //! unknown one, without a call. A continuation (`previous_response_id`) is held
 //! to the same rule and goes to that provider only, not to a fallback, which
-//! would not hold it. What the gateway notes lives in memory ([`KEPT_BYTES`] of
-//! them, the least used going first): after a restart, earlier responses are
-//! unknown to it.
+//! would not hold it, and reserves its budget for the conversation it resends (the
+//! earlier response's input and output tokens, noted when its answer ends). What
+//! the gateway notes lives in memory ([`KEPT_BYTES`] of it, the least used going
+//! first): after a restart, earlier responses are unknown to it.
 //!
 //! These calls are free at the provider: they are not billed, queued or cached,
 //! and the ledger holds no entry for them.
@@ -34,11 +35,22 @@ use crate::upstream::{AttemptError, Provider, by, read};
 /// Most bytes of response ids and owners kept.
 const KEPT_BYTES: u64 = 32 << 20;
 
-/// Who made a stored response, and where it is.
+/// Who made a stored response, where it is, and how long its conversation is.
 #[derive(Clone, Debug)]
 struct Owner {
     tenant: Arc<str>,
     provider: Arc<Provider>,
+    tokens: u64,
+}
+
+/// A stored response as the gateway knows it.
+#[derive(Clone, Debug)]
+pub struct Held {
+    /// The provider holding it.
+    pub provider: Arc<Provider>,
+    /// Its input and output tokens (0 until known): what a continuation's prompt
+    /// holds besides its own input.
+    pub tokens: u64,
 }
 
 /// The responses the gateway relayed, by id.
@@ -66,9 +78,17 @@ impl Default for Stored {
 }
 
 impl Stored {
-    /// Notes that `tenant`'s response `id` is stored at the provider named
-    /// `provider` (an unknown name notes nothing).
-    pub fn made(&self, gateway: &Gateway, id: &str, tenant: &Arc<str>, provider: &str) {
+    /// Notes that `tenant`'s response `id`, of `tokens` input and output tokens
+    /// (0 if not known yet), is stored at the provider named `provider` (an
+    /// unknown name notes nothing).
+    pub fn made(
+        &self,
+        gateway: &Gateway,
+        id: &str,
+        tenant: &Arc<str>,
+        provider: &str,
+        tokens: u64,
+    ) {
         let provider = gateway
             .upstreams
             .providers()
@@ -78,18 +98,22 @@ impl Stored {
             let owner = Owner {
                 tenant: Arc::clone(tenant),
                 provider: Arc::clone(provider),
+                tokens,
             };
             self.0.insert(id.to_owned(), owner);
         }
     }
 
-    /// The provider holding `tenant`'s response `id`; `None` for an id the
-    /// gateway did not relay to that tenant.
-    pub fn holder(&self, tenant: &str, id: &str) -> Option<Arc<Provider>> {
+    /// `tenant`'s response `id`; `None` for an id the gateway did not relay to
+    /// that tenant.
+    pub fn held(&self, tenant: &str, id: &str) -> Option<Held> {
         self.0
             .get(id)
             .filter(|owner| &*owner.tenant == tenant)
-            .map(|owner| owner.provider)
+            .map(|owner| Held {
+                provider: owner.provider,
+                tokens: owner.tokens,
+            })
     }
 
     fn forget(&self, id: &str) {
@@ -147,8 +171,9 @@ async fn reach(
         let tenant = gateway.auth.authenticate(headers, false)?;
         let provider = gateway
             .stored
-            .holder(&tenant.id, id)
-            .ok_or_else(|| GatewayError::NoSuchResponse { id: id.to_owned() })?;
+            .held(&tenant.id, id)
+            .ok_or_else(|| GatewayError::NoSuchResponse { id: id.to_owned() })?
+            .provider;
         // the id is one a provider gave: it goes into the path as it came
         let path = format!("/v1/responses/{id}{rest}");
         let deadline = Instant::now() + provider.config.timeout;

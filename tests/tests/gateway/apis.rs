@@ -381,6 +381,56 @@ async fn a_continued_response_is_billed_its_whole_conversation_as_booked() {
     stack.shutdown().await;
 }
 
+#[tokio::test]
+async fn a_continuation_reserves_the_conversation_it_continues() {
+    // A question of about 5,600 tokens ($0.00085 at most): what its continuation
+    // resends is worth more than the $0.00035 the budget leaves after it.
+    let stack = stack(|o| {
+        o.gateway.tenants[0].budget_usd = Some(Decimal::from_str("0.0012").unwrap());
+    })
+    .await;
+    let http = client();
+    let url = stack.gateway_url();
+    let mock = stack.mock_url("openai").unwrap();
+    let long = "word ".repeat(3000);
+    let r = post(
+        &http,
+        &url,
+        "/v1/responses",
+        "resp-long",
+        json!({"model": "gpt-4o-mini", "input": long, "max_output_tokens": 16}),
+    )
+    .await;
+    let first: Value = r.json().await.unwrap();
+    assert!(first["id"].is_string(), "{first}");
+    // Alone, the next question would fit in what is left; with the conversation
+    // it continues, it cannot, and it is refused before any call.
+    let before = calls(&http, &mock).await;
+    let r = post(
+        &http,
+        &url,
+        "/v1/responses",
+        "resp-over",
+        json!({"model": "gpt-4o-mini", "previous_response_id": first["id"],
+               "input": "And then?", "max_output_tokens": 16}),
+    )
+    .await;
+    assert_eq!(r.status(), 429);
+    let refused: Value = r.json().await.unwrap();
+    assert_eq!(refused["error"]["code"], "insufficient_quota");
+    assert_eq!(calls(&http, &mock).await, before);
+    let r = post(
+        &http,
+        &url,
+        "/v1/responses",
+        "resp-alone",
+        json!({"model": "gpt-4o-mini", "input": "And then?", "max_output_tokens": 16}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    stack.shutdown().await;
+}
+
 /// How many calls the mock's books hold.
 async fn calls(http: &reqwest::Client, mock: &str) -> usize {
     let page: CallPage = http
