@@ -17,7 +17,7 @@ fn shipped(name: &str) -> ScenarioFile {
     ScenarioFile::load(&path).unwrap_or_else(|e| panic!("{e}"))
 }
 
-const ALL: [&str; 12] = [
+const ALL: [&str; 13] = [
     "story-mix.toml",
     "sustained.toml",
     "spike.toml",
@@ -30,6 +30,7 @@ const ALL: [&str; 12] = [
     "heavy.toml",
     "burst.toml",
     "openai-apis.toml",
+    "agent-conversations.toml",
 ];
 
 #[test]
@@ -125,6 +126,11 @@ fn shipped_scenarios_describe_their_workloads() {
             ("responses", true)
         ]
     );
+    // an agent's conversations of several turns
+    let agent = shipped("agent-conversations.toml");
+    for r in &agent.scenarios[0].requests {
+        assert_eq!((r.spec.kind.name(), r.spec.turns), ("responses", 6));
+    }
     for (name, vus, iterations) in [
         ("light.toml", 10, 5),
         ("medium.toml", 50, 10),

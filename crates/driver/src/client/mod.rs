@@ -7,6 +7,8 @@
 //! whole exchange, body included, is bounded by the request's timeout) or an
 //! interruption when the run's grace period runs out.
 
+mod chain;
+pub(crate) use chain::Chains;
 mod conn;
 mod gateway;
 mod sse;
@@ -59,6 +61,8 @@ pub(crate) struct Prepared {
     pub timeout: Duration,
     /// Traces each request (runs that keep request records).
     pub tracer: Option<Arc<trace::Tracer>>,
+    /// Open conversations, for a `responses` request of several turns.
+    pub chains: Option<Arc<chain::Chains>>,
 }
 
 /// Times of a run: offsets are µs since `start`.
@@ -139,6 +143,8 @@ struct Exchange {
     error: Option<Box<crate::metrics::Said>>,
     /// When the last byte arrived (saves reading the clock twice).
     end: Option<Instant>,
+    /// The id of a response that a conversation continues from (chained requests).
+    response_id: Option<String>,
 }
 
 impl Exchange {
@@ -157,6 +163,7 @@ impl Exchange {
             trace: None,
             error: None,
             end: None,
+            response_id: None,
         }
     }
 }
@@ -264,6 +271,12 @@ pub(crate) async fn execute(
         }),
         armed: true,
     };
+    // a conversation of several turns continues where its last answer left it
+    let mut payload = payload;
+    let link = prepared.chains.as_ref().and_then(|c| c.take());
+    if let Some(link) = &link {
+        payload.body = chain::continuing(&payload.body, link);
+    }
     let deadline = tokio::time::Instant::from_std(sent + prepared.timeout);
     let endpoint = &endpoints[prepared.endpoint];
     let ex = {
@@ -292,6 +305,11 @@ pub(crate) async fn execute(
     }
     guard.armed = false;
     let mut ex = ex;
+    if let (Some(chains), Outcome::Ok, Some(id)) =
+        (&prepared.chains, ex.outcome, ex.response_id.take())
+    {
+        chains.answered(id, link.as_ref());
+    }
     if ex.trace.is_none() {
         ex.trace = guard.trace.take();
     }
@@ -352,6 +370,15 @@ fn error_message(body: &[u8]) -> Option<Box<crate::metrics::Said>> {
         short.push('…');
     }
     Some(Box::new(crate::metrics::Said(short)))
+}
+
+/// A whole response's `id`.
+fn response_id(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Id {
+        id: String,
+    }
+    serde_json::from_slice::<Id>(body).ok().map(|r| r.id)
 }
 
 fn classify_send_error(e: &hyper::Error) -> Outcome {
@@ -584,6 +611,7 @@ async fn read_response(
         }
         ex.ttft = s.first_content;
         ex.usage = s.usage;
+        ex.response_id = s.response_id.take();
         ex.tokens_per_s = match (s.usage, s.first_content, s.last_content) {
             (Some(u), Some(first), Some(last)) if u.completion_tokens > 1 && last > first => {
                 Some((u.completion_tokens - 1) as f64 / (last - first).as_secs_f64())
@@ -617,6 +645,9 @@ async fn read_response(
         );
         ex.outcome = outcome;
         ex.usage = usage;
+        if prepared.chains.is_some() {
+            ex.response_id = response_id(&buf);
+        }
         if prepared.kind.generates()
             && let Some(u) = usage
             && u.completion_tokens > 0

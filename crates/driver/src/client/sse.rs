@@ -162,6 +162,8 @@ pub(crate) struct SseState {
     pub capture: Option<StreamCapture>,
     /// The cost a gatebench gateway states in a comment before `[DONE]`.
     pub cost_usd: Option<rust_decimal::Decimal>,
+    /// The id of a response that ended whole (`completed` or `incomplete`).
+    pub response_id: Option<String>,
 }
 
 impl SseState {
@@ -318,6 +320,9 @@ impl SseState {
                 let Some(response) = event.response else {
                     return;
                 };
+                if kind != "response.failed" {
+                    self.response_id.clone_from(&response.id);
+                }
                 if let Some(capture) = &mut self.capture {
                     capture.id = response.id;
                     capture.finish = response.status;

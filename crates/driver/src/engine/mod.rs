@@ -673,6 +673,7 @@ fn prepare(
         headers,
         timeout: spec.timeout.unwrap_or(load.timeout),
         tracer: None,
+        chains: (spec.turns > 1).then(|| Arc::new(crate::client::Chains::new(spec.turns))),
     })
 }
 

@@ -100,6 +100,7 @@ pub(crate) struct RawRequest {
     pub voice_id: Option<String>,
     pub output_format: Option<String>,
     pub chunk_words: Option<usize>,
+    pub turns: Option<u32>,
     pub duration_seconds: Option<f64>,
     pub method: Option<String>,
     pub path: Option<String>,

@@ -13,6 +13,9 @@ use super::raw::RawRequest;
 pub const MIN_WEIGHT: f64 = 1e-6;
 /// The most weight a request may have in a mix.
 pub const MAX_WEIGHT: f64 = 1e6;
+/// Most turns of one conversation: each resends every earlier turn, so its prompt
+/// grows with the count.
+pub const MAX_TURNS: u32 = 100;
 
 /// Headers the driver writes for each request, from its body and its connection:
 /// one of a file's own would contradict them (a fixed `content-length` made every
@@ -151,6 +154,9 @@ pub struct RequestSpec {
     pub output_format: Option<String>,
     /// TTS WebSocket: words per text message.
     pub chunk_words: usize,
+    /// Responses: turns a conversation runs, each continuing the last answer
+    /// (`previous_response_id`); 1, the default: every request stands alone.
+    pub turns: u32,
     /// WebVTT: `duration_seconds`; default from the text length.
     pub duration_seconds: Option<f64>,
     /// HTTP: method.
@@ -222,6 +228,7 @@ pub(crate) fn check(
             "max_tokens",
             "temperature",
             "system",
+            "turns",
         ],
         Kind::Embeddings => &["model", "prompts", "zipf", "dimensions", "encoding_format"],
         Kind::Tts | Kind::TtsTimestamps => &[
@@ -260,6 +267,7 @@ pub(crate) fn check(
         ("voice_id", r.voice_id.is_some()),
         ("output_format", r.output_format.is_some()),
         ("chunk_words", r.chunk_words.is_some()),
+        ("turns", r.turns.is_some()),
         ("duration_seconds", r.duration_seconds.is_some()),
         ("method", r.method.is_some()),
         ("body", r.body.is_some()),
@@ -413,6 +421,14 @@ pub(crate) fn check(
     if r.chunk_words == Some(0) {
         return Err(err("chunk_words", "must be ≥ 1".into()));
     }
+    if let Some(t) = r.turns
+        && !(1..=MAX_TURNS).contains(&t)
+    {
+        return Err(err(
+            "turns",
+            format!("must be from 1 to {MAX_TURNS}, got {t}"),
+        ));
+    }
     let model = r.model.clone().or_else(|| match kind {
         Kind::Chat | Kind::Completions | Kind::Responses => Some(DEFAULT_CHAT_MODEL.to_owned()),
         Kind::Embeddings => Some(DEFAULT_EMBEDDINGS_MODEL.to_owned()),
@@ -440,6 +456,7 @@ pub(crate) fn check(
             .unwrap_or_else(|| DEFAULT_VOICE.to_owned()),
         output_format: r.output_format.clone(),
         chunk_words: r.chunk_words.unwrap_or(8),
+        turns: r.turns.unwrap_or(1),
         duration_seconds: r.duration_seconds,
         method,
         path,

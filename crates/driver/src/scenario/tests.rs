@@ -265,6 +265,27 @@ fn semantic_errors_name_the_key() {
         9,
         "requests[0].include_usage",
     );
+    // only the Responses API continues a conversation by id
+    let e = fails_at(
+        &base(
+            "executor = \"constant-vus\"\nvus = 1\nduration = \"1s\"",
+            "kind = \"chat\"\nprompts = \"prompts/mini.toml\"\nturns = 3",
+        ),
+        9,
+        "requests[0].turns",
+    );
+    assert!(e.contains("does not apply to kind `chat`"), "{e}");
+    for turns in [0, 101] {
+        let e = fails_at(
+            &base(
+                "executor = \"constant-vus\"\nvus = 1\nduration = \"1s\"",
+                &format!("kind = \"responses\"\nprompts = \"prompts/mini.toml\"\nturns = {turns}"),
+            ),
+            9,
+            "requests[0].turns",
+        );
+        assert!(e.contains("from 1 to 100"), "{e}");
+    }
 }
 
 #[test]

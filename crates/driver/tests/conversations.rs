@@ -1,0 +1,95 @@
+//! Conversations of several turns on the Responses API, against the real mock:
+//! each turn continues the last answer, so its prompt holds every earlier turn,
+//! whole or streamed, and a conversation that has run its turns starts over. (The
+//! catalog has no system prompts: a continuation does not carry the earlier
+//! turns' instructions, as OpenAI's does not.)
+
+mod common;
+
+use common::scenario;
+use gatebench_driver::{RunOptions, Targets, run};
+use gatebench_mock::{MockOptions, MockPorts, RunningMocks};
+use gatebench_wire::books::{CallPage, CallRecord};
+
+const CHAINED: &str = r#"
+name = "chained"
+seed = 9
+[load]
+executor = "per-vu-iterations"
+vus = 1
+iterations = 14
+[[requests]]
+name = "whole"
+kind = "responses"
+prompts = "prompts/stories.toml"
+max_tokens = 24
+turns = 3
+[[requests]]
+name = "streamed"
+kind = "responses"
+stream = true
+prompts = "prompts/stories.toml"
+max_tokens = 24
+turns = 3
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_turn_continues_the_last_and_a_conversation_runs_its_turns() {
+    let mocks = RunningMocks::start(MockOptions {
+        ports: MockPorts::EPHEMERAL,
+        seed: 4,
+        time_scale: 0.0,
+        ..MockOptions::default()
+    })
+    .await
+    .unwrap();
+    let openai = mocks.url("openai").unwrap();
+    let options = RunOptions {
+        record_requests: true,
+        ..common::quiet()
+    };
+    let results = run(&scenario(CHAINED), &Targets::new(&openai), options)
+        .await
+        .unwrap();
+    let records = results.requests.unwrap();
+    assert_eq!(records.len(), 14);
+    // the books hold the calls in the order they arrived
+    let page: CallPage = gatebench_tls::client()
+        .get(format!("{openai}/_mock/calls?limit=1000"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let name_of = |call: &CallRecord| {
+        let id = call.client_request_id.as_deref();
+        let record = records
+            .iter()
+            .find(|r| r.client_request_id.as_deref() == id);
+        record.map(|r| {
+            assert_eq!(r.outcome, "ok");
+            r.request.clone()
+        })
+    };
+    for name in ["streamed", "whole"] {
+        let turns: Vec<(u64, u64)> = page
+            .data
+            .iter()
+            .filter(|c| name_of(c).as_deref() == Some(name))
+            .map(|c| (c.usage.input_tokens, c.usage.output_tokens))
+            .collect();
+        assert!(turns.len() >= 4, "{name}: {turns:?}");
+        for (i, pair) in turns.windows(2).enumerate() {
+            let ((input, output), (next, _)) = (pair[0], pair[1]);
+            if (i + 1) % 3 == 0 {
+                // a new conversation: its prompt is its own question alone
+                assert!(next < input, "{name} turn {}: {turns:?}", i + 2);
+            } else {
+                // the last turn's question and answer are in this prompt
+                assert!(next > input + output, "{name} turn {}: {turns:?}", i + 2);
+            }
+        }
+    }
+    mocks.shutdown().await;
+}
