@@ -443,6 +443,15 @@ impl SuiteFile {
                     .map_err(|m| invalid(&check.name, format!("scale.{m}")))?,
                 (None, _) => {}
             }
+            if check.duration.is_some() && check.kind != CheckKind::Memory {
+                return Err(invalid(
+                    &check.name,
+                    format!(
+                        "`duration` (a soak's length) applies only to a Memory check, not a {:?} check: a scenario's length is set in the scenario",
+                        check.kind
+                    ),
+                ));
+            }
             for mock in check.faults.keys() {
                 if !["openai", "elevenlabs", "personality", "webvtt"].contains(&mock.as_str()) {
                     return Err(invalid(
@@ -677,6 +686,14 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("does not apply to a Cost check"), "{error}");
+        let soak = text.replace("[check.scale]\nsteps = [1]\n", "duration = \"20s\"\n");
+        let error = SuiteFile::parse(&soak, "my.toml", Path::new("."))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("`duration`") && error.contains("not a Cost check"),
+            "{error}"
+        );
     }
 
     /// A one-check suite with `top` among the suite's keys and `stack` as the
