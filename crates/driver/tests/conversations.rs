@@ -9,7 +9,7 @@ mod common;
 use common::scenario;
 use gatebench_driver::{RunOptions, Targets, run};
 use gatebench_mock::{MockOptions, MockPorts, RunningMocks};
-use gatebench_wire::books::{CallPage, CallRecord};
+use gatebench_wire::books::CallRecord;
 
 const CHAINED: &str = r#"
 name = "chained"
@@ -54,14 +54,7 @@ async fn each_turn_continues_the_last_and_a_conversation_runs_its_turns() {
     let records = results.requests.unwrap();
     assert_eq!(records.len(), 14);
     // the books hold the calls in the order they arrived
-    let page: CallPage = gatebench_tls::client()
-        .get(format!("{openai}/_mock/calls?limit=1000"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = common::books(&openai).await;
     let name_of = |call: &CallRecord| {
         let id = call.client_request_id.as_deref();
         let record = records

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use common::scenario;
 use gatebench_driver::{RunOptions, Targets, run};
 use gatebench_mock::{MockOptions, MockPorts, RunningMocks};
-use gatebench_wire::books::{CallPage, CallRecord};
+use gatebench_wire::books::CallRecord;
 
 const TRACED: &str = r#"
 name = "traced"
@@ -55,14 +55,7 @@ async fn every_traced_request_is_found_in_the_books() {
     let records = results.requests.unwrap();
     assert_eq!(records.len(), 24);
 
-    let page: CallPage = gatebench_tls::client()
-        .get(format!("{openai}/_mock/calls?limit=1000"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = common::books(&openai).await;
     let calls: HashMap<&str, &CallRecord> = page
         .data
         .iter()

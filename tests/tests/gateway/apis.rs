@@ -90,17 +90,21 @@ async fn entry(http: &reqwest::Client, url: &str, id: &str) -> Value {
     panic!("no ledger entry for {id}")
 }
 
-/// The call the mock booked for the client's request `id`.
-async fn booked(http: &reqwest::Client, mock: &str, id: &str) -> CallRecord {
-    let page: CallPage = http
-        .get(format!("{mock}/_mock/calls?after=0&limit=1000"))
+/// The mock's books.
+async fn books(http: &reqwest::Client, mock: &str) -> CallPage {
+    http.get(format!("{mock}/_mock/calls?after=0&limit=1000"))
         .send()
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
-    let mut calls = page
+        .unwrap()
+}
+
+/// The call the mock booked for the client's request `id`.
+async fn booked(http: &reqwest::Client, mock: &str, id: &str) -> CallRecord {
+    let mut calls = books(http, mock)
+        .await
         .data
         .into_iter()
         .filter(|c| c.client_request_id.as_deref() == Some(id));
@@ -347,17 +351,7 @@ async fn a_continued_response_is_billed_its_whole_conversation_as_booked() {
     let http = client();
     let url = stack.gateway_url();
     let mock = stack.mock_url("openai").unwrap();
-    let first = sdk(&url)
-        .responses()
-        .create(
-            CreateResponseArgs::default()
-                .model("gpt-4o-mini")
-                .input("Tell me a story about a brave rabbit.")
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let first = a_story(&sdk(&url)).await;
     let alone = first.usage.unwrap().input_tokens;
 
     // The provider counts the earlier turn into the prompt; the ledger bills what
@@ -433,15 +427,17 @@ async fn a_continuation_reserves_the_conversation_it_continues() {
 
 /// How many calls the mock's books hold.
 async fn calls(http: &reqwest::Client, mock: &str) -> usize {
-    let page: CallPage = http
-        .get(format!("{mock}/_mock/calls?after=0&limit=1000"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
+    books(http, mock).await.data.len()
+}
+
+/// A story as the Responses API tells it, through the SDK.
+async fn a_story(client: &Client<OpenAIConfig>) -> async_openai::types::responses::Response {
+    let request = CreateResponseArgs::default()
+        .model("gpt-4o-mini")
+        .input("Tell me a story about a brave rabbit.")
+        .build()
         .unwrap();
-    page.data.len()
+    client.responses().create(request).await.unwrap()
 }
 
 #[tokio::test]
@@ -451,17 +447,7 @@ async fn a_stored_response_is_reached_only_by_its_tenant_at_the_provider_holding
     let url = stack.gateway_url();
     let mock = stack.mock_url("openai").unwrap();
     let alpha = sdk(&url);
-    let first = alpha
-        .responses()
-        .create(
-            CreateResponseArgs::default()
-                .model("gpt-4o-mini")
-                .input("Tell me a story about a brave rabbit.")
-                .build()
-                .unwrap(),
-        )
-        .await
-        .unwrap();
+    let first = a_story(&alpha).await;
     let fetched = alpha.responses().retrieve(&first.id).await.unwrap();
     assert_eq!(fetched.id, first.id);
     assert_eq!(fetched.output_text(), first.output_text());

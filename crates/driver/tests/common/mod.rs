@@ -43,6 +43,18 @@ pub fn scenario(text: &str) -> ScenarioFile {
     ScenarioFile::parse(&fixtures().join("inline.toml"), text).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// A mock's books: every call it served, in the order they arrived.
+pub async fn books(mock: &str) -> gatebench_wire::books::CallPage {
+    gatebench_tls::client()
+        .get(format!("{mock}/_mock/calls?limit=1000"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// Quiet options.
 pub fn quiet() -> RunOptions {
     RunOptions {
