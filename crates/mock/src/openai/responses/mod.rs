@@ -48,6 +48,7 @@ use super::validate::{self, invalid};
 use crate::core::{Buffered, RequestCtx};
 use crate::error::ApiError;
 use crate::json::Json;
+use crate::rng::MockRng;
 
 /// The smallest `max_output_tokens` the API accepts.
 const MIN_OUTPUT_TOKENS: i64 = 16;
@@ -139,7 +140,10 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         let stored = Stored::new(
             serde_json::to_vec(&done).unwrap_or_default().into(),
             &request.input,
-            item_ids(ctx, &request.input),
+            {
+                let mut rng = ctx.rng("input_item_id");
+                move |item: &InputItem| item_id(&mut rng, item)
+            },
             output.as_input(),
             previous,
         );
@@ -287,27 +291,16 @@ fn previous_not_found(id: &str) -> ApiError {
     )
 }
 
-/// Ids for a request's input items, as the API gives them: `msg_` for a message,
-/// `fc_` for a function call, `fco_` for its output.
-fn item_ids<'a>(ctx: &RequestCtx, input: &'a ResponseInput) -> impl Iterator<Item = String> + 'a {
-    let mut rng = ctx.rng("input_item_id");
-    let kinds: Vec<Option<&'a str>> = match input {
-        ResponseInput::Text(_) => vec![None],
-        ResponseInput::Items(items) => items.iter().map(|i| i.kind.as_deref()).collect(),
+/// An input item's id drawn from `rng`, as the API gives them: `msg_` for a
+/// message, `fc_` for a function call, `fco_` for its output.
+fn item_id(rng: &mut MockRng, item: &InputItem) -> String {
+    let prefix = match item.kind.as_deref() {
+        None | Some("message") => "msg",
+        Some("function_call") => "fc",
+        Some("function_call_output") => "fco",
+        Some(_) => "item",
     };
-    kinds.into_iter().map(move |kind| {
-        let prefix = match kind {
-            None | Some("message") => "msg",
-            Some("function_call") => "fc",
-            Some("function_call_output") => "fco",
-            Some(_) => "item",
-        };
-        let mut id = format!("{prefix}_");
-        for _ in 0..3 {
-            gatebench_wire::hex::push(&mut id, rng.random::<u64>(), 16);
-        }
-        id
-    })
+    format!("{prefix}_{}", hex(rng))
 }
 
 /// The response as created: `in_progress`, no output, no usage; the request's
@@ -367,7 +360,11 @@ fn finished(mut response: ResponseObject, output: &Output, usage: ResponseUsage)
 
 /// 48 hex digits drawn for `purpose`, like the API's ids.
 fn hex_id(ctx: &RequestCtx, purpose: &str) -> String {
-    let mut rng = ctx.rng(purpose);
+    hex(&mut ctx.rng(purpose))
+}
+
+/// 48 hex digits drawn from `rng`.
+fn hex(rng: &mut MockRng) -> String {
     let mut id = String::with_capacity(48);
     for _ in 0..3 {
         gatebench_wire::hex::push(&mut id, rng.random::<u64>(), 16);

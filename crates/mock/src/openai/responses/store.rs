@@ -34,17 +34,18 @@ pub(in crate::openai) struct Stored {
 }
 
 impl Stored {
-    /// A response's record: `body` as it ended, its `input`, the ids of those
-    /// items, its `output` as an input item and the response it continued.
+    /// A response's record: `body` as it ended, its `input` (each item given an
+    /// id by `id_of`), its `output` as an input item and the response it
+    /// continued.
     pub fn new(
         body: Bytes,
         input: &ResponseInput,
-        ids: impl Iterator<Item = String>,
+        mut id_of: impl FnMut(&InputItem) -> String,
         output: InputItem,
         previous: Option<Arc<Stored>>,
     ) -> Stored {
         let mut turn = items_of(input);
-        let items = turn.iter().zip(ids).map(|(i, id)| listed(i, id)).collect();
+        let items = turn.iter().map(|i| listed(i, id_of(i))).collect();
         turn.push(output);
         Stored {
             body,
