@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::State;
 use axum::response::Response;
 use gatebench_cost::Usage;
-use gatebench_tokens::{Encoding, count_chat_prompt};
+use gatebench_tokens::{Encoding, RESENT_TURN, count_chat_prompt};
 use gatebench_wire::gateway::PROVIDER;
 use gatebench_wire::openai::{ResponseRequest, ResponseUsage};
 use http::HeaderMap;
@@ -139,9 +139,10 @@ fn previous_not_found(id: &str) -> GatewayError {
     }
 }
 
-/// The tokens of a response's conversation: its input and its output.
+/// The tokens of a response's conversation as a continuation resends it: its
+/// input, its output, and the output's framing as a message.
 pub(crate) fn conversation_tokens(u: &ResponseUsage) -> u64 {
-    u64::from(u.input_tokens) + u64::from(u.output_tokens)
+    u64::from(u.input_tokens) + u64::from(u.output_tokens) + RESENT_TURN as u64
 }
 
 /// The usage as the ledger counts it, from a response's `usage`.

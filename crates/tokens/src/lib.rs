@@ -23,6 +23,11 @@ pub const TOKENS_PER_MESSAGE: usize = 3;
 pub const TOKENS_PER_NAME: usize = 1;
 /// Tokens that prime the assistant's reply, once per prompt.
 pub const REPLY_PRIMING: usize = 3;
+/// What a conversation's earlier turn costs when a later prompt resends it,
+/// beyond that turn's own input and output tokens: the output's framing as an
+/// assistant message (`assistant` is one token in every encoding), less the reply
+/// priming the turn's input counted, which is not resent.
+pub const RESENT_TURN: usize = TOKENS_PER_MESSAGE + 1 - REPLY_PRIMING;
 
 // Ids above every vocabulary stand for the framing tokens in a prompt sequence;
 // they only need to be distinct from text tokens and from each other.
@@ -224,6 +229,28 @@ mod tests {
         let request = ChatCompletionRequest::new("gpt-4o", vec![ChatMessage::user("Hello!")]);
         let text = Encoding::O200kBase.count("user") + Encoding::O200kBase.count("Hello!");
         assert_eq!(count_chat_prompt(Encoding::O200kBase, &request), text + 6);
+    }
+
+    #[test]
+    fn a_resent_turn_costs_its_input_and_output_and_its_framing() {
+        for encoding in [Encoding::O200kBase, Encoding::Cl100kBase] {
+            assert_eq!(encoding.count("assistant"), 1);
+            let count = |messages: Vec<ChatMessage>| {
+                count_chat_prompt(encoding, &ChatCompletionRequest::new("m", messages))
+            };
+            let (question, answer) = ("Where is my parcel?", "It left the depot today.");
+            let first = count(vec![ChatMessage::user(question)]);
+            let next = count(vec![ChatMessage::user("And when will it arrive?")]);
+            let continued = count(vec![
+                ChatMessage::user(question),
+                ChatMessage::new(Role::Assistant, answer),
+                ChatMessage::user("And when will it arrive?"),
+            ]);
+            assert_eq!(
+                continued,
+                first + encoding.count(answer) + RESENT_TURN + next
+            );
+        }
     }
 
     #[test]
