@@ -116,6 +116,20 @@ async fn a_cache_shared_by_tenants_fails_isolation() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_responses_reached_across_tenants_fail_isolation() {
+    let (failed, detail) = failed_checks(Bugs {
+        shared_responses: true,
+        ..Bugs::default()
+    })
+    .await;
+    assert_eq!(failed, ["tenant_isolation"], "{detail}");
+    assert!(
+        detail.contains("stored responses reached by another tenant 3 of 3"),
+        "{detail}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_reported_at_zero_cost_fail_cost_accuracy() {
     let (failed, detail) = failed_checks(Bugs {
         zero_stream_cost: true,

@@ -1,6 +1,8 @@
 //! A small OpenAI-compatible gateway written for these tests, in front of the
 //! OpenAI mock: per-tenant exact cache (whole and streamed answers), a cost header
-//! and a ledger, x-request-id passed upstream. Each of its bugs can be switched on,
+//! and a ledger, x-request-id passed upstream, and the Responses API's whole
+//! answers and stored responses (unbilled) for the tenant that made them. Each of
+//! its bugs can be switched on,
 //! so a suite run can show that the check meant to catch it does, and only it.
 
 use std::collections::HashMap;
@@ -9,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures::StreamExt as _;
@@ -32,6 +34,9 @@ pub struct Bugs {
     pub shared_cache: bool,
     /// Writes $0 to the ledger for streamed answers.
     pub zero_stream_cost: bool,
+    /// Reads and continues any stored response for any tenant: the provider
+    /// holds them all under the gateway's one key.
+    pub shared_responses: bool,
 }
 
 /// gpt-4o-mini's prices per million tokens: input, cached input, output.
@@ -48,6 +53,8 @@ struct Gw {
     cache: Mutex<HashMap<(String, Bytes), Cached>>,
     ledger: Mutex<Vec<(String, Value)>>,
     next: AtomicU64,
+    /// The tenant of each stored response.
+    owners: Mutex<HashMap<String, String>>,
 }
 
 #[derive(Clone)]
@@ -77,6 +84,17 @@ impl Gw {
             json!({ "id": id, "request_id": request_id, "cost_usd": cost.normalize().to_string() }),
         ));
     }
+
+    fn may_reach(&self, tenant: &str, response: &str) -> bool {
+        self.bugs.shared_responses
+            || self
+                .owners
+                .lock()
+                .unwrap()
+                .get(response)
+                .map(String::as_str)
+                == Some(tenant)
+    }
 }
 
 /// Serves the gateway on a free loopback port; returns its base URL.
@@ -88,9 +106,12 @@ pub async fn start(upstream: &str, bugs: Bugs) -> String {
         cache: Mutex::default(),
         ledger: Mutex::default(),
         next: AtomicU64::new(1),
+        owners: Mutex::default(),
     });
     let app = Router::new()
         .route("/v1/chat/completions", post(chat))
+        .route("/v1/responses", post(responses))
+        .route("/v1/responses/{id}", get(stored))
         .route("/ledger", get(ledger))
         .route("/healthz", get(|| async { "ok" }))
         .with_state(gw);
@@ -137,6 +158,77 @@ async fn ledger(
         .collect();
     let next = data.last().and_then(|e| e["id"].as_u64()).unwrap_or(after);
     axum::Json(json!({ "data": data, "has_more": false, "next_after": next })).into_response()
+}
+
+/// A whole Responses API answer, relayed; its id noted as the tenant's.
+async fn responses(State(gw): State<Arc<Gw>>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(tenant) = tenant(&headers) else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    let previous = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v["previous_response_id"].as_str().map(str::to_owned));
+    if let Some(previous) = previous
+        && !gw.may_reach(&tenant, &previous)
+    {
+        return answer(
+            StatusCode::BAD_REQUEST,
+            r#"{"error":{"message":"not found","code":"previous_response_not_found"}}"#,
+            &[],
+        );
+    }
+    let upstream = gw
+        .http
+        .post(format!("{}/v1/responses", gw.upstream))
+        .body(body);
+    let (status, bytes) = relay(upstream, &headers).await;
+    if status.is_success()
+        && let Some(id) = serde_json::from_slice::<Value>(&bytes)
+            .ok()
+            .and_then(|v| v["id"].as_str().map(str::to_owned))
+    {
+        gw.owners.lock().unwrap().insert(id, tenant);
+    }
+    answer(
+        status,
+        bytes,
+        &[("content-type", "application/json".into())],
+    )
+}
+
+/// A stored response, for the tenant that made it.
+async fn stored(State(gw): State<Arc<Gw>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
+    let Some(tenant) = tenant(&headers) else {
+        return StatusCode::UNAUTHORIZED.into_response();
+    };
+    if !gw.may_reach(&tenant, &id) {
+        return answer(
+            StatusCode::NOT_FOUND,
+            r#"{"error":{"message":"not found"}}"#,
+            &[],
+        );
+    }
+    let upstream = gw.http.get(format!("{}/v1/responses/{id}", gw.upstream));
+    let (status, bytes) = relay(upstream, &headers).await;
+    answer(
+        status,
+        bytes,
+        &[("content-type", "application/json".into())],
+    )
+}
+
+/// Sends `upstream` with the gateway's key and the client's request id.
+async fn relay(upstream: reqwest::RequestBuilder, headers: &HeaderMap) -> (StatusCode, Bytes) {
+    let mut upstream = upstream
+        .bearer_auth("sk-faulty-upstream")
+        .header("content-type", "application/json");
+    if let Some(id) = headers.get("x-request-id") {
+        upstream = upstream.header("x-request-id", id.clone());
+    }
+    match upstream.send().await {
+        Ok(r) => (r.status(), r.bytes().await.unwrap_or_default()),
+        Err(_) => (StatusCode::BAD_GATEWAY, Bytes::new()),
+    }
 }
 
 async fn chat(State(gw): State<Arc<Gw>>, headers: HeaderMap, body: Bytes) -> Response {

@@ -3,14 +3,19 @@
 //! second tenant gets without an upstream call must be one it could have cached
 //! itself: the same question (or intent) went upstream for it earlier in its own
 //! run. Otherwise it was served from the first tenant's entries.
+//!
+//! When the first tenant's run made stored responses (the Responses API), the
+//! second tenant then asks for a few of them by id ([`reach`]).
 
-use std::collections::HashMap;
+mod reach;
+
+use std::collections::{BTreeMap, HashMap};
 
 use gatebench_report::{Evidence, Source};
 use serde_json::json;
 
 use super::judged::Judged;
-use super::{CheckOutcome, Ctx, criterion, first, not_measurable};
+use super::{CheckOutcome, Ctx, by_class, criterion, first, not_measurable};
 use crate::subject::DEMO_KEYS;
 use crate::truth::{CLOCK_SLACK_MS, generates_text};
 
@@ -44,28 +49,76 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
     let first_tenant = ctx.drive_judged_as(scenario, as_tenant(&keys[0])).await?;
     let second = ctx.drive_judged_as(scenario, as_tenant(&keys[1])).await?;
 
+    let probes = reach::probe(ctx, scenario, first_tenant.records(), &keys[0], &keys[1]).await?;
+
     let (answered, leaks) = leaks(&second);
-    let criteria = vec![
+    let most = ctx.spec.targets.leaks_max.unwrap_or(0) as f64;
+    let mut criteria = vec![
         criterion(
             "answers served across tenants",
             (answered > 0).then_some(leaks.len() as f64),
             "count",
-            ctx.spec.targets.leaks_max.unwrap_or(0) as f64,
+            most,
             false,
             format!("{} of the second tenant's {answered} answers", leaks.len()),
         )
         .from_source(Source::Truth),
     ];
+    let mut summary = format!(
+        "The first tenant's run made {} upstream calls; the second tenant then asked the same questions: {} of its {answered} answers came from no call of its own. {}",
+        first_tenant.window.calls.len(),
+        leaks.len(),
+        second.attribution_sentence()
+    );
+    let reached: Vec<String> = probes
+        .iter()
+        .filter(|p| p.reached())
+        .map(reach::Probe::shown)
+        .collect();
+    if !probes.is_empty() {
+        const NAME: &str = "stored responses reached by another tenant";
+        let other =
+            |got: fn(&reach::Probe) -> reach::Got| tally(probes.iter().map(|p| got(p).to_string()));
+        criteria.push(if reached.is_empty() && !probes.iter().any(reach::Probe::served) {
+            not_measurable(
+                ctx,
+                NAME,
+                &format!(
+                    "the target served the first tenant neither a read nor a continuation of its own responses (read {}; continued {})",
+                    tally(probes.iter().map(|p| p.own_read.to_string())),
+                    tally(probes.iter().map(|p| p.own_continued.to_string())),
+                ),
+                Source::Client,
+            )
+        } else {
+            criterion(
+                NAME,
+                Some(reached.len() as f64),
+                "count",
+                most,
+                false,
+                format!(
+                    "{} of {} of the first tenant's responses (read {}; continued {})",
+                    reached.len(),
+                    probes.len(),
+                    other(|p| p.read),
+                    other(|p| p.continued),
+                ),
+            )
+            .from_source(Source::Client)
+        });
+        summary.push_str(&format!(
+            " The second tenant then read and continued {} of the first tenant's stored responses by id: {} reached.",
+            probes.len(),
+            reached.len()
+        ));
+    }
     let evidence = Evidence {
-        summary: format!(
-            "The first tenant's run made {} upstream calls; the second tenant then asked the same questions: {} of its {answered} answers came from no call of its own. {}",
-            first_tenant.window.calls.len(),
-            leaks.len(),
-            second.attribution_sentence()
-        ),
+        summary,
         details: json!({
             "answers_judged": answered,
             "leaks": first(&leaks),
+            "stored_responses_probed": probes.iter().map(reach::Probe::shown).collect::<Vec<_>>(),
             "first_tenant": first_tenant.truth_notes(),
             "second_tenant": second.truth_notes(),
         }),
@@ -82,6 +135,15 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
         charts: Vec::new(),
         recommendations: Vec::new(),
     })
+}
+
+/// How often each text came back: `404 × 3` (see [`by_class`]).
+fn tally(texts: impl Iterator<Item = String>) -> String {
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+    for text in texts {
+        *counts.entry(text).or_default() += 1;
+    }
+    by_class(&counts)
 }
 
 /// The second tenant's answered requests for generated text, and those of them
