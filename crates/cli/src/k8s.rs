@@ -46,7 +46,7 @@ pub struct K8sArgs {
     /// Scenario file (TOML); it and the catalogs it names go into the ConfigMap.
     #[arg(required_unless_present = "suite", conflicts_with = "suite")]
     scenario: Option<PathBuf>,
-    /// A suite (`focused`, `comprehensive`, `conformance`, or a file under
+    /// A suite (`focused`, `comprehensive`, `conformance`, `agents`, or a file under
     /// `scenarios/`, where the image has it too) whose check `--check` runs as the
     /// segments.
     #[arg(

@@ -49,7 +49,7 @@ pub enum Command {
     Merge(merge::MergeArgs),
     /// Print Kubernetes manifests that run a scenario (or a suite check) as N segments in an Indexed Job.
     K8s(k8s::K8sArgs),
-    /// Run a readiness suite (`focused`, `comprehensive`, `conformance` or a file): READY or NOT READY.
+    /// Run a readiness suite (`focused`, `comprehensive`, `conformance`, `agents` or a file): READY or NOT READY.
     Suite(suite::SuiteArgs),
     /// Save, list or delete baselines of suite reports.
     Baseline(suite::BaselineArgs),

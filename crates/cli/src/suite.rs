@@ -16,7 +16,7 @@ use gatebench_suite::{SuiteFile, SuiteOptions, TargetProfile, run_suite};
 /// Options of `gatebench suite`.
 #[derive(Debug, clap::Args)]
 pub struct SuiteArgs {
-    /// `focused`, `comprehensive`, `conformance`, or a suite file.
+    /// `focused`, `comprehensive`, `conformance`, `agents`, or a suite file.
     suite: String,
     /// Base URL of the system under test (a gateway, a proxy, your app); default:
     /// start the embedded stack per check.

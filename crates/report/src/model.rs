@@ -67,7 +67,7 @@ impl Severity {
 pub struct SuiteReport {
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
-    /// Suite name (`focused`, `comprehensive`, or a file's `name`).
+    /// Suite name (a built-in suite's, or a file's `name`).
     pub suite: String,
     /// The verdict.
     pub verdict: Verdict,

@@ -27,7 +27,7 @@
 //! `--time-scale` would refuse, a cache threshold outside 0 to 1, an upstream
 //! concurrency of 0, a provider the stack does not have), are errors naming the
 //! file, line and key. The built-in suites
-//! (`focused`, `comprehensive`, `conformance`) are compiled into the binary; a path
+//! (`focused`, `comprehensive`, `conformance`, `agents`) are compiled into the binary; a path
 //! names any file.
 
 use std::collections::BTreeMap;
@@ -303,6 +303,7 @@ pub enum SuiteFileError {
 const FOCUSED: &str = include_str!("../../../scenarios/suites/focused.toml");
 const COMPREHENSIVE: &str = include_str!("../../../scenarios/suites/comprehensive.toml");
 const CONFORMANCE: &str = include_str!("../../../scenarios/suites/conformance.toml");
+const AGENTS: &str = include_str!("../../../scenarios/suites/agents.toml");
 
 /// The repository's `scenarios/suites` folder, where built-in suites' scenarios live.
 pub fn builtin_dir() -> PathBuf {
@@ -310,12 +311,13 @@ pub fn builtin_dir() -> PathBuf {
 }
 
 impl SuiteFile {
-    /// `focused`, `comprehensive`, `conformance`, or a path to a suite file.
+    /// `focused`, `comprehensive`, `conformance`, `agents`, or a path to a suite file.
     pub fn load(name_or_path: &str) -> Result<SuiteFile, SuiteFileError> {
         let builtin = match name_or_path {
             "focused" => Some(FOCUSED),
             "comprehensive" => Some(COMPREHENSIVE),
             "conformance" => Some(CONFORMANCE),
+            "agents" => Some(AGENTS),
             _ => None,
         };
         match builtin {
@@ -576,7 +578,9 @@ mod tests {
         assert_eq!(comprehensive.checks.len(), 13);
         let conformance = SuiteFile::load("conformance").unwrap();
         assert_eq!(conformance.checks.len(), 7);
-        for suite in [&focused, &comprehensive, &conformance] {
+        let agents = SuiteFile::load("agents").unwrap();
+        assert_eq!(agents.checks.len(), 5);
+        for suite in [&focused, &comprehensive, &conformance, &agents] {
             for check in &suite.checks {
                 for scenario in check
                     .scenario

@@ -503,3 +503,36 @@ scenario = "generating.toml"
     );
     assert_eq!(cache["response"]["hits"], 0, "{cache}");
 }
+
+/// The built-in agents suite on the embedded stack: every check judged on
+/// something, stored responses probed across the demo tenants, READY.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agents_suite_is_ready_on_the_embedded_stack() {
+    let mut file = SuiteFile::load("agents").unwrap();
+    file.time_scale = 0.0;
+    let report = run(&file, None).await;
+    for check in &report.checks {
+        assert!(check.passed, "{}: {}", check.name, check.measured);
+        for criterion in &check.criteria {
+            assert!(
+                !criterion.measured.starts_with("skipped"),
+                "{}: {}",
+                check.name,
+                criterion.measured
+            );
+        }
+    }
+    assert_eq!(report.verdict, Verdict::Ready);
+    let isolation = report
+        .checks
+        .iter()
+        .find(|c| c.name == "conversation_isolation")
+        .unwrap();
+    assert!(
+        isolation
+            .measured
+            .contains("stored responses reached by another tenant 0 of 3"),
+        "{}",
+        isolation.measured
+    );
+}
