@@ -157,7 +157,6 @@ async fn the_conformance_suite_judges_a_litellm_proxy() {
     let apis = format!("name = \"apis\"\nseed = 42\n{checks}");
     let apis = SuiteFile::parse(&apis, "the text APIs", &fixtures).unwrap();
     let report = run_suite(&apis, &options(&target, "apis")).await;
-    drop(proxy);
     println!("{}", gatebench_report::console(&report));
     for check in &report.checks {
         println!("{}: {}\n", check.name, check.evidence.summary);
@@ -170,6 +169,21 @@ async fn the_conformance_suite_judges_a_litellm_proxy() {
             "no {kind} stream judged: {}",
             streams.summary
         );
+    }
+
+    // Conversations: LiteLLM carries previous_response_id to the provider, and
+    // every turn's usage and cost is judged (isolation needs a second key).
+    let agents = SuiteFile::load("agents").unwrap();
+    let report = run_suite(&agents, &options(&target, "agents")).await;
+    drop(proxy);
+    println!("{}", gatebench_report::console(&report));
+    for name in [
+        "conversation_streaming",
+        "conversation_usage",
+        "conversation_cost",
+        "error_propagation",
+    ] {
+        measured(&report, name);
     }
     mocks.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
