@@ -6,7 +6,8 @@
 //! (`GET /v1/responses/{id}`) and continues it (`previous_response_id`). The first
 //! tenant does the same, which shows whether the target serves these at all.
 //!
-//! A read reached the response when it answered 2xx with the response's `id`; a
+//! A read reached the response when it answered 2xx with the response's `id` or
+//! its text (a proxy may hand out ids of its own, a new one each time); a
 //! continuation reached the conversation when it answered 2xx and billed more
 //! input tokens than the same input alone (asked once per model, without
 //! `previous_response_id`): a provider bills a continuation its conversation's
@@ -17,6 +18,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use gatebench_driver::{RequestRecord, ScenarioFile};
+use gatebench_wire::books::digest;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -30,7 +32,7 @@ const PROBED: usize = 3;
 pub enum Got {
     /// 2xx with the response (a read) or its conversation (a continuation).
     Reached(u16),
-    /// 2xx, but not the response, or a continuation billed no more than its
+    /// 2xx, but neither the response's id nor its text, or a continuation billed no more than its
     /// input alone (the target dropped `previous_response_id`).
     Answered(u16),
     /// Anything but 2xx.
@@ -93,6 +95,8 @@ const INPUT: &str = "Go on.";
 /// A response the first tenant got, to ask for.
 struct Stored<'a> {
     id: &'a str,
+    /// Digest of its text, as the driver read it.
+    content: Option<&'a str>,
     model: String,
 }
 
@@ -117,6 +121,7 @@ pub async fn probe(
         .filter_map(|r| {
             Some(Stored {
                 id: r.response_id.as_deref()?,
+                content: r.content_digest.as_deref(),
                 model: models.get(&r.request)?.clone(),
             })
         })
@@ -135,9 +140,9 @@ pub async fn probe(
         // the other tenant first, so that nothing the owner does can open the way
         probes.push(Probe {
             id: s.id.to_owned(),
-            read: read(http, base, other, s.id).await,
+            read: read(http, base, other, s).await,
             continued: continued(http, base, other, s, alone).await,
-            own_read: read(http, base, own, s.id).await,
+            own_read: read(http, base, own, s).await,
             own_continued: continued(http, base, own, s, alone).await,
         });
     }
@@ -161,10 +166,41 @@ fn request_models(ctx: &Ctx<'_>, scenario: &str) -> Result<BTreeMap<String, Stri
         .collect())
 }
 
+/// What the probes read of an answer (a proxy's may lack much of a response).
 #[derive(Deserialize)]
 struct Answer {
     id: Option<String>,
+    #[serde(default)]
+    output: Vec<Item>,
     usage: Option<AnswerUsage>,
+}
+
+#[derive(Deserialize)]
+struct Item {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    content: Vec<Part>,
+}
+
+#[derive(Deserialize)]
+struct Part {
+    text: Option<String>,
+}
+
+impl Answer {
+    /// Digest of its messages' text, as the driver digests a response's; none
+    /// without text.
+    fn content(&self) -> Option<String> {
+        let text: String = self
+            .output
+            .iter()
+            .filter(|item| item.kind.as_deref() == Some("message"))
+            .flat_map(|item| &item.content)
+            .filter_map(|part| part.text.as_deref())
+            .collect();
+        (!text.is_empty()).then(|| digest(text.as_bytes()))
+    }
 }
 
 #[derive(Deserialize)]
@@ -172,13 +208,20 @@ struct AnswerUsage {
     input_tokens: u64,
 }
 
-async fn read(http: &reqwest::Client, base: &str, key: &str, id: &str) -> Got {
+/// Reads `stored` as `key`: reached when answered with its id or its text.
+async fn read(http: &reqwest::Client, base: &str, key: &str, stored: &Stored<'_>) -> Got {
     let sent = http
-        .get(format!("{base}/v1/responses/{id}"))
+        .get(format!("{base}/v1/responses/{}", stored.id))
         .bearer_auth(key)
         .send()
         .await;
-    judge(sent, |answer| answer.id.as_deref() == Some(id)).await
+    judge(sent, |answer| {
+        answer.id.as_deref() == Some(stored.id)
+            || stored
+                .content
+                .is_some_and(|c| answer.content().as_deref() == Some(c))
+    })
+    .await
 }
 
 /// Continues `stored` as `key`: reached when billed more than the input `alone`.
