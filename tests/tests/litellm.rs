@@ -1,8 +1,9 @@
 //! The conformance suite against a real LiteLLM proxy in front of the mocks, with the
 //! `litellm` preset, then the checks that judge text on chat completions, text
-//! completions and responses together. Ignored by default: it needs `litellm` on
-//! PATH (`pip install 'litellm[proxy]'`) and about half a minute for the proxy to
-//! start.
+//! completions and responses together, then the agents suite. Two tenants without
+//! a database: a custom auth hook gives each of two keys a user of its own, as
+//! virtual keys would. Ignored by default: it needs `litellm` on PATH (`pip
+//! install 'litellm[proxy]'`) and about half a minute for the proxy to start.
 //!
 //! ```sh
 //! cargo test -p gatebench-e2e --test litellm -- --ignored --nocapture
@@ -17,6 +18,10 @@ use gatebench_report::SuiteReport;
 use gatebench_suite::{SuiteFile, SuiteOptions, TargetProfile, run_suite};
 
 const MASTER_KEY: &str = "sk-gatebench-master-key";
+
+/// The tenants' keys, and the custom auth hook that tells them apart.
+const TENANTS: [&str; 2] = ["sk-tenant-a", "sk-tenant-b"];
+const CUSTOM_AUTH: &str = include_str!("../../scenarios/targets/litellm_tenants.py");
 
 /// Kills the proxy when the test ends, however it ends.
 struct Proxy(Child);
@@ -40,7 +45,7 @@ fn config(openai: &str, cache: bool) -> String {
         ""
     };
     format!(
-        "model_list:\n{}{}{}litellm_settings:\n{cache}  telemetry: false\ngeneral_settings:\n  master_key: {MASTER_KEY}\n",
+        "model_list:\n{}{}{}litellm_settings:\n{cache}  telemetry: false\ngeneral_settings:\n  master_key: {MASTER_KEY}\n  custom_auth: litellm_tenants.user_api_key_auth\n",
         model("gpt-4o-mini"),
         model("gpt-4o"),
         model("text-embedding-3-small")
@@ -52,6 +57,7 @@ fn config(openai: &str, cache: bool) -> String {
 async fn start(dir: &Path, openai: &str, cache: bool) -> (Proxy, String) {
     let file = dir.join(format!("litellm-cache-{cache}.yaml"));
     std::fs::write(&file, config(openai, cache)).unwrap();
+    std::fs::write(dir.join("litellm_tenants.py"), CUSTOM_AUTH).unwrap();
     let port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
@@ -60,6 +66,8 @@ async fn start(dir: &Path, openai: &str, cache: bool) -> (Proxy, String) {
         .args(["--config", file.to_str().unwrap()])
         .args(["--host", "127.0.0.1", "--port", &port.to_string()])
         .args(["--num_workers", "1"])
+        // where the custom auth hook is imported from
+        .current_dir(dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -115,7 +123,7 @@ async fn the_conformance_suite_judges_a_litellm_proxy() {
     let options = |target: &str, out: &str| SuiteOptions {
         target: Some(target.to_owned()),
         mocks: Some(openai.clone()),
-        keys: vec![MASTER_KEY.into()],
+        keys: TENANTS.map(String::from).to_vec(),
         profile: TargetProfile::load("litellm").unwrap(),
         seed: None,
         out: dir.join(out),
@@ -145,7 +153,12 @@ async fn the_conformance_suite_judges_a_litellm_proxy() {
         }
         println!();
     }
-    for name in ["streaming_fidelity", "usage_accuracy", "cost_accuracy"] {
+    for name in [
+        "streaming_fidelity",
+        "usage_accuracy",
+        "cost_accuracy",
+        "tenant_isolation",
+    ] {
         measured(&report, name);
     }
 
@@ -172,7 +185,7 @@ async fn the_conformance_suite_judges_a_litellm_proxy() {
     }
 
     // Conversations: LiteLLM carries previous_response_id to the provider, and
-    // every turn's usage and cost is judged (isolation needs a second key).
+    // keeps each response to the user that made it.
     let agents = SuiteFile::load("agents").unwrap();
     let report = run_suite(&agents, &options(&target, "agents")).await;
     drop(proxy);
@@ -182,9 +195,22 @@ async fn the_conformance_suite_judges_a_litellm_proxy() {
         "conversation_usage",
         "conversation_cost",
         "error_propagation",
+        "conversation_isolation",
     ] {
         measured(&report, name);
     }
+    let isolation = report
+        .checks
+        .iter()
+        .find(|c| c.name == "conversation_isolation")
+        .unwrap();
+    assert!(
+        isolation
+            .measured
+            .contains("stored responses reached by another tenant 0 of 3"),
+        "{}",
+        isolation.measured
+    );
     mocks.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
