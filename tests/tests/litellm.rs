@@ -195,6 +195,7 @@ async fn the_conformance_suite_judges_a_litellm_proxy() {
         "conversation_usage",
         "conversation_cost",
         "error_propagation",
+        "conversation_resilience",
         "conversation_isolation",
     ] {
         measured(&report, name);

@@ -579,7 +579,7 @@ mod tests {
         let conformance = SuiteFile::load("conformance").unwrap();
         assert_eq!(conformance.checks.len(), 7);
         let agents = SuiteFile::load("agents").unwrap();
-        assert_eq!(agents.checks.len(), 5);
+        assert_eq!(agents.checks.len(), 6);
         for suite in [&focused, &comprehensive, &conformance, &agents] {
             for check in &suite.checks {
                 for scenario in check
