@@ -78,6 +78,7 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         None => None,
     };
     let conversation = as_chat(&request, previous.as_deref())?;
+    check_calls(&conversation)?;
     validate::chat(&conversation)?;
     let planned = chat::plan(mock, &conversation, model)?;
     let reserved = match request.max_output_tokens {
@@ -282,6 +283,38 @@ fn as_chat(
     continued.as_chat().map_err(invalid)
 }
 
+/// The API's pairing of function calls with their outputs over the whole
+/// conversation: every output answers a call made before it, and every call
+/// is answered (a continuation of an answer that called functions sends their
+/// outputs).
+fn check_calls(conversation: &ChatCompletionRequest) -> Result<(), ApiError> {
+    let mut open: Vec<&str> = Vec::new();
+    for message in &conversation.messages {
+        for call in message.tool_calls.iter().flatten() {
+            open.push(&call.id);
+        }
+        if message.role == Role::Tool {
+            let id = message.tool_call_id.as_deref().unwrap_or_default();
+            let Some(at) = open.iter().position(|c| *c == id) else {
+                return Err(invalid(
+                    "input",
+                    format!("No tool call found for function call output with call_id {id}."),
+                    None,
+                ));
+            };
+            open.remove(at);
+        }
+    }
+    match open.first() {
+        Some(id) => Err(invalid(
+            "input",
+            format!("No tool output found for function call {id}."),
+            None,
+        )),
+        None => Ok(()),
+    }
+}
+
 /// The API's refusal of a `previous_response_id` it does not hold.
 fn previous_not_found(id: &str) -> ApiError {
     invalid(
@@ -370,4 +403,40 @@ fn hex(rng: &mut MockRng) -> String {
         gatebench_wire::hex::push(&mut id, rng.random::<u64>(), 16);
     }
     id
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
+
+    use super::*;
+
+    fn conversation(input: Value) -> ChatCompletionRequest {
+        let request: ResponseRequest =
+            serde_json::from_value(json!({"model": "gpt-4o-mini", "input": input})).unwrap();
+        request.as_chat().unwrap()
+    }
+
+    #[test]
+    fn every_function_call_is_answered_and_every_output_answers_one() {
+        let user = json!({"role": "user", "content": "Where is my order?"});
+        let call = json!({"type": "function_call", "call_id": "call_1", "name": "lookup_order",
+                          "arguments": "{}"});
+        let output =
+            |id: &str| json!({"type": "function_call_output", "call_id": id, "output": "{}"});
+        let answered = conversation(json!([user, call, output("call_1"), user]));
+        assert!(check_calls(&answered).is_ok());
+        let unanswered = check_calls(&conversation(json!([user, call, user]))).unwrap_err();
+        assert_eq!(unanswered.status_code(), 400);
+        assert!(
+            format!("{unanswered:?}").contains("No tool output found for function call call_1."),
+            "{unanswered:?}"
+        );
+        let stray = check_calls(&conversation(json!([user, output("call_9")]))).unwrap_err();
+        assert!(
+            format!("{stray:?}")
+                .contains("No tool call found for function call output with call_id call_9."),
+            "{stray:?}"
+        );
+    }
 }
