@@ -78,6 +78,8 @@ struct Source {
     order: Vec<usize>,
     /// Body of `http` requests, shared.
     fixed_body: Bytes,
+    /// Tools a `responses` request offers.
+    tools: Option<Arc<serde_json::Value>>,
 }
 
 impl Source {
@@ -94,6 +96,7 @@ impl Source {
             zipf: Zipf::new(n.max(1), request.spec.zipf),
             order,
             fixed_body: Bytes::from(request.spec.body.clone().unwrap_or_default()),
+            tools: request.tools.clone(),
         }
     }
 
@@ -155,6 +158,7 @@ impl Source {
                 model,
                 stream: spec.stream.then_some(true),
                 temperature: spec.temperature,
+                tools: self.tools.as_deref(),
             }),
             Kind::Embeddings => to_bytes(&EmbeddingsBody {
                 dimensions: spec.dimensions,
@@ -266,6 +270,8 @@ struct ResponsesBody<'a> {
     stream: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tools: Option<&'a serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -532,9 +538,10 @@ mod tests {
                 model: Some("gpt-4o-mini"),
                 stream: None,
                 temperature: None,
+                tools: Some(&json!([{"type": "function", "name": "f"}])),
             }),
             json!({"model": "gpt-4o-mini", "input": text, "instructions": "Be brief.",
-                   "max_output_tokens": 32}),
+                   "max_output_tokens": 32, "tools": [{"type": "function", "name": "f"}]}),
         );
         same(
             to_bytes(&EmbeddingsBody {

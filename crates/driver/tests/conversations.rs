@@ -86,3 +86,85 @@ async fn each_turn_continues_the_last_and_a_conversation_runs_its_turns() {
     }
     mocks.shutdown().await;
 }
+
+const AGENT: &str = r#"
+name = "agent"
+seed = 9
+[load]
+executor = "per-vu-iterations"
+vus = 1
+iterations = 24
+[[requests]]
+name = "whole"
+kind = "responses"
+prompts = "prompts/stories.toml"
+tools = "fixtures/tools/support.json"
+max_tokens = 24
+turns = 4
+[[requests]]
+name = "streamed"
+kind = "responses"
+stream = true
+prompts = "prompts/stories.toml"
+tools = "fixtures/tools/support.json"
+max_tokens = 24
+turns = 4
+"#;
+
+/// A turn answered with function calls is followed by one that sends their
+/// outputs, as an agent does, whole or streamed: the mock accepts each (it
+/// refuses an output whose call the conversation did not make), and the turn is
+/// still on the conversation's question, as the mock's books see it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn function_calls_are_answered_with_their_outputs_on_the_next_turn() {
+    let mocks = RunningMocks::start(MockOptions {
+        ports: MockPorts::EPHEMERAL,
+        seed: 4,
+        time_scale: 0.0,
+        ..MockOptions::default()
+    })
+    .await
+    .unwrap();
+    let openai = mocks.url("openai").unwrap();
+    let options = RunOptions {
+        record_requests: true,
+        ..common::quiet()
+    };
+    let results = run(&scenario(AGENT), &Targets::new(&openai), options)
+        .await
+        .unwrap();
+    let records = results.requests.unwrap();
+    assert_eq!(records.len(), 24);
+    let page = common::books(&openai).await;
+    let http = gatebench_tls::client();
+    let mut answered = std::collections::BTreeMap::<String, u32>::new();
+    for record in &records {
+        assert_eq!(record.outcome, "ok", "{record:?}");
+        let call = page
+            .data
+            .iter()
+            .find(|c| c.client_request_id == record.client_request_id)
+            .unwrap();
+        assert_eq!(call.prompt_digest, record.prompt_digest, "{record:?}");
+        // what the turn sent, as the mock keeps it
+        let id = record.response_id.as_deref().unwrap();
+        let items: serde_json::Value = http
+            .get(format!("{openai}/v1/responses/{id}/input_items"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for item in items["data"].as_array().unwrap() {
+            if item["type"] == "function_call_output" {
+                assert_eq!(item["output"], gatebench_driver::TOOL_OUTPUT);
+                *answered.entry(record.request.clone()).or_default() += 1;
+            }
+        }
+    }
+    for name in ["streamed", "whole"] {
+        assert!(answered.get(name) > Some(&0), "{name}: {answered:?}");
+    }
+    mocks.shutdown().await;
+}

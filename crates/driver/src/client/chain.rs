@@ -3,21 +3,84 @@
 //! answer's id as `previous_response_id`, or starts one. A conversation stays open
 //! until it has run its turns or a turn fails; VUs and arrivals share the open
 //! ones, so a conversation's turns need not come from one VU.
+//!
+//! An answer that calls functions (the request offered `tools`) is followed as an
+//! agent follows it: the conversation's next turn sends each call's output
+//! ([`TOOL_OUTPUT`]) instead of a new question.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::payload::Payload;
 
 /// Most conversations kept open: past this, the oldest is dropped (a target far
 /// slower than the load has more in flight than any client would keep).
 const MAX_OPEN: usize = 100_000;
+
+/// What every function call is answered with.
+pub const TOOL_OUTPUT: &str = r#"{"result":"ok"}"#;
 
 /// An open conversation: its last answer and how many turns it has run.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Link {
     id: String,
     turns: u32,
+    /// The function calls of the last answer (their `call_id`s).
+    calls: Vec<String>,
+    /// The conversation's last question.
+    asked: Asked,
+}
+
+/// A question as the payload drew it: its wording and its intent.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Asked {
+    pub text: Option<Arc<str>>,
+    pub intent: Option<Arc<str>>,
+}
+
+/// What a conversation needs of an answer: its id and the function calls it
+/// made.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Answer {
+    pub id: String,
+    pub calls: Vec<String>,
+}
+
+/// A response's output item, as far as a conversation reads it.
+#[derive(Deserialize)]
+pub(crate) struct OutputItem {
+    #[serde(default, rename = "type")]
+    kind: Option<String>,
+    #[serde(default)]
+    call_id: Option<String>,
+}
+
+/// The `call_id`s of the function calls among `output`.
+pub(crate) fn calls(output: Vec<OutputItem>) -> Vec<String> {
+    output
+        .into_iter()
+        .filter(|item| item.kind.as_deref() == Some("function_call"))
+        .filter_map(|item| item.call_id)
+        .collect()
+}
+
+/// A whole response's id and function calls.
+pub(crate) fn answer(body: &[u8]) -> Option<Answer> {
+    #[derive(Deserialize)]
+    struct Whole {
+        id: String,
+        #[serde(default)]
+        output: Vec<OutputItem>,
+    }
+    let whole = serde_json::from_slice::<Whole>(body).ok()?;
+    Some(Answer {
+        id: whole.id,
+        calls: calls(whole.output),
+    })
 }
 
 /// The open conversations of one request.
@@ -45,9 +108,9 @@ impl Chains {
         self.open().pop_front()
     }
 
-    /// A turn answered with response `id`, continuing `link` (`None`: the first
-    /// turn of a conversation); the conversation stays open if turns remain.
-    pub fn answered(&self, id: String, link: Option<&Link>) {
+    /// A turn that asked `asked` was answered, continuing `link` (`None`: the
+    /// first turn of a conversation); the conversation stays open if turns remain.
+    pub fn answered(&self, answer: Answer, asked: Asked, link: Option<&Link>) {
         let turns = link.map_or(1, |l| l.turns + 1);
         if turns >= self.turns {
             return;
@@ -56,12 +119,53 @@ impl Chains {
         if open.len() >= MAX_OPEN {
             open.pop_front();
         }
-        open.push_back(Link { id, turns });
+        open.push_back(Link {
+            id: answer.id,
+            turns,
+            calls: answer.calls,
+            asked,
+        });
     }
 }
 
+impl Link {
+    /// What the turn after this link asked: its own question, or, when it sends
+    /// function outputs, the question the conversation is still on.
+    pub fn asked(&self, own: Asked) -> Asked {
+        if self.calls.is_empty() {
+            own
+        } else {
+            self.asked.clone()
+        }
+    }
+}
+
+/// `payload` as the turn that continues `link`: `previous_response_id` set, and
+/// the function calls' outputs as its input when the last answer made calls
+/// (its question then the conversation's last).
+pub(crate) fn continue_payload(payload: &mut Payload, link: &Link) {
+    if link.calls.is_empty() {
+        payload.body = continuing(&payload.body, link);
+        return;
+    }
+    let Ok(Value::Object(mut body)) = serde_json::from_slice::<Value>(&payload.body) else {
+        payload.body = continuing(&payload.body, link);
+        return;
+    };
+    let outputs: Vec<Value> = link
+        .calls
+        .iter()
+        .map(|id| json!({"type": "function_call_output", "call_id": id, "output": TOOL_OUTPUT}))
+        .collect();
+    body.insert("previous_response_id".into(), link.id.clone().into());
+    body.insert("input".into(), outputs.into());
+    payload.body = serde_json::to_vec(&body).map_or_else(|_| payload.body.clone(), Bytes::from);
+    payload.text.clone_from(&link.asked.text);
+    payload.intent.clone_from(&link.asked.intent);
+}
+
 /// `body` (a JSON object) with `"previous_response_id": link's id` first.
-pub(crate) fn continuing(body: &[u8], link: &Link) -> Bytes {
+fn continuing(body: &[u8], link: &Link) -> Bytes {
     let id = serde_json::to_vec(&link.id).unwrap_or_else(|_| b"\"\"".to_vec());
     let rest = body.strip_prefix(b"{").unwrap_or(body);
     let mut out = Vec::with_capacity(body.len() + id.len() + 26);
@@ -78,21 +182,35 @@ pub(crate) fn continuing(body: &[u8], link: &Link) -> Bytes {
 mod tests {
     use super::*;
 
+    fn said(id: &str) -> Answer {
+        Answer {
+            id: id.into(),
+            calls: Vec::new(),
+        }
+    }
+
+    fn asked(text: &str) -> Asked {
+        Asked {
+            text: Some(text.into()),
+            intent: Some(format!("intent of {text}").into()),
+        }
+    }
+
     #[test]
     fn a_conversation_runs_its_turns_then_closes() {
         let chains = Chains::new(3);
         assert_eq!(chains.take(), None);
-        chains.answered("resp_1".into(), None);
+        chains.answered(said("resp_1"), asked("a"), None);
         let first = chains.take().unwrap();
         assert_eq!(chains.take(), None, "one request continues it at a time");
-        chains.answered("resp_2".into(), Some(&first));
+        chains.answered(said("resp_2"), asked("b"), Some(&first));
         let second = chains.take().unwrap();
         assert_eq!(second.id, "resp_2");
-        chains.answered("resp_3".into(), Some(&second));
+        chains.answered(said("resp_3"), asked("c"), Some(&second));
         assert_eq!(chains.take(), None, "three turns run, it is closed");
         // a single turn never opens one
         let single = Chains::new(1);
-        single.answered("resp_9".into(), None);
+        single.answered(said("resp_9"), asked("d"), None);
         assert_eq!(single.take(), None);
     }
 
@@ -101,12 +219,62 @@ mod tests {
         let link = Link {
             id: "resp_\"x\"".into(),
             turns: 1,
+            calls: Vec::new(),
+            asked: Asked::default(),
         };
         let body = continuing(br#"{"model":"m","input":"hi"}"#, &link);
+        assert!(body.starts_with(br#"{"previous_response_id":"#));
         let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(value["previous_response_id"], "resp_\"x\"");
         assert_eq!(value["input"], "hi");
         let empty = continuing(b"{}", &link);
         assert!(serde_json::from_slice::<serde_json::Value>(&empty).is_ok());
+    }
+
+    #[test]
+    fn function_calls_are_answered_by_their_outputs_on_the_next_turn() {
+        let body = br#"{"id":"resp_1","output":[
+            {"type":"function_call","call_id":"call_a","name":"f","arguments":"{}"},
+            {"type":"message","content":[{"type":"output_text","text":"x"}]},
+            {"type":"function_call","call_id":"call_b","name":"g","arguments":"{}"}]}"#;
+        let answer = answer(body).unwrap();
+        assert_eq!(answer.calls, ["call_a", "call_b"]);
+        let chains = Chains::new(3);
+        chains.answered(answer, asked("where is my parcel"), None);
+        let link = chains.take().unwrap();
+        // the next turn drew a new question, but answers the calls instead
+        let mut payload = Payload {
+            body: Bytes::from_static(br#"{"model":"m","input":"new question","tools":[]}"#),
+            intent: asked("new question").intent,
+            text: asked("new question").text,
+            ws_messages: Vec::new(),
+        };
+        continue_payload(&mut payload, &link);
+        let sent: Value = serde_json::from_slice(&payload.body).unwrap();
+        assert_eq!(sent["previous_response_id"], "resp_1");
+        assert_eq!(sent["model"], "m");
+        assert_eq!(sent["tools"], json!([]));
+        assert_eq!(
+            sent["input"],
+            json!([
+                {"type": "function_call_output", "call_id": "call_a", "output": TOOL_OUTPUT},
+                {"type": "function_call_output", "call_id": "call_b", "output": TOOL_OUTPUT},
+            ])
+        );
+        // it is still on the conversation's question, and so is the turn after it
+        assert_eq!(payload.text, asked("where is my parcel").text);
+        assert_eq!(payload.intent, asked("where is my parcel").intent);
+        assert_eq!(
+            link.asked(asked("new question")),
+            asked("where is my parcel")
+        );
+        // an answer without calls is followed by the next question
+        chains.answered(
+            said("resp_2"),
+            link.asked(asked("new question")),
+            Some(&link),
+        );
+        let plain = chains.take().unwrap();
+        assert_eq!(plain.asked(asked("third")), asked("third"));
     }
 }

@@ -9,6 +9,7 @@
 
 mod chain;
 pub(crate) use chain::Chains;
+pub use chain::TOOL_OUTPUT;
 mod conn;
 mod gateway;
 mod sse;
@@ -143,8 +144,8 @@ struct Exchange {
     error: Option<Box<crate::metrics::Said>>,
     /// When the last byte arrived (saves reading the clock twice).
     end: Option<Instant>,
-    /// The id of a response that a conversation continues from (chained requests).
-    response_id: Option<String>,
+    /// What a conversation continues from (chained requests).
+    answer: Option<chain::Answer>,
 }
 
 impl Exchange {
@@ -163,7 +164,7 @@ impl Exchange {
             trace: None,
             error: None,
             end: None,
-            response_id: None,
+            answer: None,
         }
     }
 }
@@ -249,6 +250,16 @@ pub(crate) async fn execute(
 ) {
     let sent = Instant::now();
     let intended = intended.unwrap_or(sent);
+    // a conversation of several turns continues where its last answer left it
+    let mut payload = payload;
+    let link = prepared.chains.as_ref().and_then(|c| c.take());
+    let asked = prepared.chains.as_ref().map(|_| chain::Asked {
+        text: payload.text.clone(),
+        intent: payload.intent.clone(),
+    });
+    if let Some(link) = &link {
+        chain::continue_payload(&mut payload, link);
+    }
     let trace = prepared
         .tracer
         .as_ref()
@@ -271,12 +282,6 @@ pub(crate) async fn execute(
         }),
         armed: true,
     };
-    // a conversation of several turns continues where its last answer left it
-    let mut payload = payload;
-    let link = prepared.chains.as_ref().and_then(|c| c.take());
-    if let Some(link) = &link {
-        payload.body = chain::continuing(&payload.body, link);
-    }
     let deadline = tokio::time::Instant::from_std(sent + prepared.timeout);
     let endpoint = &endpoints[prepared.endpoint];
     let ex = {
@@ -305,10 +310,14 @@ pub(crate) async fn execute(
     }
     guard.armed = false;
     let mut ex = ex;
-    if let (Some(chains), Outcome::Ok, Some(id)) =
-        (&prepared.chains, ex.outcome, ex.response_id.take())
+    if let (Some(chains), Outcome::Ok, Some(answer), Some(asked)) =
+        (&prepared.chains, ex.outcome, ex.answer.take(), asked)
     {
-        chains.answered(id, link.as_ref());
+        let asked = match &link {
+            Some(link) => link.asked(asked),
+            None => asked,
+        };
+        chains.answered(answer, asked, link.as_ref());
     }
     if ex.trace.is_none() {
         ex.trace = guard.trace.take();
@@ -370,15 +379,6 @@ fn error_message(body: &[u8]) -> Option<Box<crate::metrics::Said>> {
         short.push('…');
     }
     Some(Box::new(crate::metrics::Said(short)))
-}
-
-/// A whole response's `id`.
-fn response_id(body: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Id {
-        id: String,
-    }
-    serde_json::from_slice::<Id>(body).ok().map(|r| r.id)
 }
 
 fn classify_send_error(e: &hyper::Error) -> Outcome {
@@ -611,7 +611,7 @@ async fn read_response(
         }
         ex.ttft = s.first_content;
         ex.usage = s.usage;
-        ex.response_id = s.response_id.take();
+        ex.answer = s.answer.take();
         ex.tokens_per_s = match (s.usage, s.first_content, s.last_content) {
             (Some(u), Some(first), Some(last)) if u.completion_tokens > 1 && last > first => {
                 Some((u.completion_tokens - 1) as f64 / (last - first).as_secs_f64())
@@ -646,7 +646,7 @@ async fn read_response(
         ex.outcome = outcome;
         ex.usage = usage;
         if prepared.chains.is_some() {
-            ex.response_id = response_id(&buf);
+            ex.answer = chain::answer(&buf);
         }
         if prepared.kind.generates()
             && let Some(u) = usage

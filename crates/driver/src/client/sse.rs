@@ -69,6 +69,8 @@ struct EventResponse {
     status: Option<String>,
     #[serde(default)]
     usage: Option<ResponseUsageJson>,
+    #[serde(default)]
+    output: Vec<super::chain::OutputItem>,
 }
 
 /// A response's `usage`; every field optional.
@@ -162,8 +164,9 @@ pub(crate) struct SseState {
     pub capture: Option<StreamCapture>,
     /// The cost a gatebench gateway states in a comment before `[DONE]`.
     pub cost_usd: Option<rust_decimal::Decimal>,
-    /// The id of a response that ended whole (`completed` or `incomplete`).
-    pub response_id: Option<String>,
+    /// The id and function calls of a response that ended whole (`completed`
+    /// or `incomplete`).
+    pub answer: Option<super::chain::Answer>,
 }
 
 impl SseState {
@@ -299,11 +302,13 @@ impl SseState {
                 let Some(delta) = event.delta.as_deref().filter(|d| !d.is_empty()) else {
                     return;
                 };
-                if let Some(capture) = &mut self.capture
-                    && kind == "response.output_text.delta"
-                {
-                    capture.text.push_str(delta);
-                    capture.chunks += 1;
+                if let Some(capture) = &mut self.capture {
+                    if kind == "response.output_text.delta" {
+                        capture.text.push_str(delta);
+                        capture.chunks += 1;
+                    } else {
+                        capture.arguments.push_str(delta);
+                    }
                 }
                 self.content_at(now);
             }
@@ -317,11 +322,16 @@ impl SseState {
                         .and_then(|event| event.get("response").map(ToString::to_string));
                     self.said(failed.as_deref().map_or(data, str::as_bytes));
                 }
-                let Some(response) = event.response else {
+                let Some(mut response) = event.response else {
                     return;
                 };
-                if kind != "response.failed" {
-                    self.response_id.clone_from(&response.id);
+                if kind != "response.failed"
+                    && let Some(id) = &response.id
+                {
+                    self.answer = Some(super::chain::Answer {
+                        id: id.clone(),
+                        calls: super::chain::calls(std::mem::take(&mut response.output)),
+                    });
                 }
                 if let Some(capture) = &mut self.capture {
                     capture.id = response.id;
@@ -432,6 +442,32 @@ mod tests {
         assert_eq!(capture.text, "Tides rise.");
         assert_eq!(capture.id.as_deref(), Some("resp_1"));
         assert_eq!(capture.finish.as_deref(), Some("completed"));
+
+        // an answer that calls a function: its arguments stand for its text, and
+        // the call is kept for the conversation's next turn
+        let mut s = SseState {
+            responses: true,
+            capture: Some(StreamCapture::default()),
+            ..SseState::default()
+        };
+        s.feed(b"data: {\"type\":\"response.function_call_arguments.delta\",\"delta\":\"{\\\"q\\\":\"}\n\n", ms(5));
+        s.feed(
+            b"data: {\"type\":\"response.function_call_arguments.delta\",\"delta\":\"1}\"}\n\n",
+            ms(6),
+        );
+        s.feed(b"data: {\"type\":\"response.completed\",\"response\":{\"id\":\"resp_2\",\"status\":\"completed\",\"output\":[{\"type\":\"function_call\",\"call_id\":\"call_7\",\"name\":\"f\",\"arguments\":\"{\\\"q\\\":1}\"}]}}\n\n", ms(7));
+        assert!(s.done && !s.malformed);
+        let answer = s.answer.take().unwrap();
+        assert_eq!(
+            (answer.id.as_str(), answer.calls),
+            ("resp_2", vec!["call_7".to_owned()])
+        );
+        let mut trace = crate::metrics::Trace::default();
+        s.capture.take().unwrap().finish(&mut trace);
+        assert_eq!(
+            trace.content_digest,
+            Some(gatebench_wire::books::digest(br#"{"q":1}"#))
+        );
 
         // a failed response ends the stream as an error; a chat chunk is no event
         let mut s = SseState {

@@ -81,6 +81,9 @@ impl Tracer {
 pub(crate) struct StreamCapture {
     /// The first choice's text.
     pub text: String,
+    /// A response's function-call arguments, which stand for its text when it
+    /// has none (as the mocks digest an answer that only calls functions).
+    pub arguments: String,
     /// The first chunk's `id`.
     pub id: Option<String>,
     /// The first choice's `finish_reason`.
@@ -94,7 +97,12 @@ impl StreamCapture {
     pub fn finish(self, trace: &mut Trace) {
         trace.response_id = self.id;
         trace.finish_reason = self.finish;
-        trace.content_digest = Some(digest(self.text.as_bytes()));
+        let text = if self.text.is_empty() {
+            &self.arguments
+        } else {
+            &self.text
+        };
+        trace.content_digest = Some(digest(text.as_bytes()));
         trace.chunks = Some(self.chunks);
     }
 }

@@ -84,6 +84,8 @@ struct OutputItem<'a> {
     kind: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     content: Vec<OutputPart<'a>>,
+    #[serde(default, borrow)]
+    arguments: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -246,13 +248,22 @@ pub(crate) fn check_body(
                     .output
                     .iter()
                     .any(|item| matches!(item.kind.as_deref(), Some("message" | "function_call")));
-                let text: String = r
+                let mut text: String = r
                     .output
                     .iter()
                     .filter(|item| item.kind.as_deref() == Some("message"))
                     .flat_map(|item| &item.content)
                     .filter_map(|part| part.text.as_deref())
                     .collect();
+                // an answer that only calls functions is its calls' arguments
+                if text.is_empty() {
+                    text = r
+                        .output
+                        .iter()
+                        .filter(|item| item.kind.as_deref() == Some("function_call"))
+                        .filter_map(|item| item.arguments.as_deref())
+                        .collect();
+                }
                 if let Some(t) = trace {
                     t.response_id = r.id.map(Cow::into_owned);
                     t.finish_reason = r.status.as_deref().map(str::to_owned);
@@ -468,11 +479,15 @@ mod tests {
         assert_eq!(trace.response_id.as_deref(), Some("resp_1"));
         assert_eq!(trace.finish_reason.as_deref(), Some("incomplete"));
         assert_eq!(trace.content_digest, Some(digest(b"Tides rise.")));
-        let call = br#"{"output":[{"type":"function_call","name":"f","arguments":"{}"}]}"#;
+        // an answer that only calls a function is digested as its arguments,
+        // as the mocks digest it
+        let call = br#"{"output":[{"type":"function_call","name":"f","arguments":"{\"q\":1}"}]}"#;
+        let mut trace = Trace::default();
         assert_eq!(
-            check_body(Kind::Responses, false, "", call, None).0,
+            check_body(Kind::Responses, false, "", call, Some(&mut trace)).0,
             Outcome::Ok
         );
+        assert_eq!(trace.content_digest, Some(digest(br#"{"q":1}"#)));
         // a chat completion is no response
         let chat = br#"{"choices":[{"message":{"content":"hi"}}]}"#;
         assert_eq!(

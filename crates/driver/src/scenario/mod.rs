@@ -89,6 +89,8 @@ pub struct Request {
     pub spec: RequestSpec,
     /// Loaded catalog (none for `http`).
     pub catalog: Option<Arc<Catalog>>,
+    /// The tools its requests offer, as loaded from `tools`.
+    pub tools: Option<Arc<serde_json::Value>>,
 }
 
 impl Scenario {
@@ -307,6 +309,29 @@ fn check_degradation(
     Ok(())
 }
 
+/// A tools file: a JSON array of at least one tool, each an object naming its
+/// `type`, as the Responses API takes them.
+fn load_tools(path: &Path) -> Result<serde_json::Value, String> {
+    let shown = path.display();
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
+    let tools: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("{shown}: not JSON: {e}"))?;
+    let Some(list) = tools.as_array().filter(|l| !l.is_empty()) else {
+        return Err(format!(
+            "{shown}: must be a JSON array of at least one tool"
+        ));
+    };
+    if let Some(i) = list
+        .iter()
+        .position(|t| !t.get("type").is_some_and(serde_json::Value::is_string))
+    {
+        return Err(format!(
+            "{shown}: tool {i} is not an object with a `type` (\"function\", say)"
+        ));
+    }
+    Ok(tools)
+}
+
 fn check_requests(
     raw: &[toml::Spanned<raw::RawRequest>],
     prefix: &str,
@@ -337,7 +362,22 @@ fn check_requests(
                 Some(cache.load(&found, kind)?)
             }
         };
-        out.push(Request { spec, catalog });
+        let tools = match &spec.tools {
+            None => None,
+            Some(rel) => {
+                let error =
+                    |message: String| loc.error(Some(r.span()), format!("{key}.tools"), message);
+                let found = resolve(base, rel).ok_or_else(|| {
+                    error(format!("`{}` not found next to the scenario, in its parent folders or in the working directory", rel.display()))
+                })?;
+                Some(Arc::new(load_tools(&found).map_err(error)?))
+            }
+        };
+        out.push(Request {
+            spec,
+            catalog,
+            tools,
+        });
     }
     if out.iter().all(|r| r.spec.weight == 0.0) {
         return Err(loc.error(None, prefix, "every request has weight 0"));

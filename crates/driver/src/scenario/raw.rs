@@ -101,6 +101,7 @@ pub(crate) struct RawRequest {
     pub output_format: Option<String>,
     pub chunk_words: Option<usize>,
     pub turns: Option<u32>,
+    pub tools: Option<PathBuf>,
     pub duration_seconds: Option<f64>,
     pub method: Option<String>,
     pub path: Option<String>,

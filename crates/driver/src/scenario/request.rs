@@ -157,6 +157,10 @@ pub struct RequestSpec {
     /// Responses: turns a conversation runs, each continuing the last answer
     /// (`previous_response_id`); 1, the default: every request stands alone.
     pub turns: u32,
+    /// Responses: a JSON file of the tools offered (as the API takes them); a
+    /// turn answered with function calls is followed, in its conversation, by
+    /// a turn that sends their outputs.
+    pub tools: Option<PathBuf>,
     /// WebVTT: `duration_seconds`; default from the text length.
     pub duration_seconds: Option<f64>,
     /// HTTP: method.
@@ -229,6 +233,7 @@ pub(crate) fn check(
             "temperature",
             "system",
             "turns",
+            "tools",
         ],
         Kind::Embeddings => &["model", "prompts", "zipf", "dimensions", "encoding_format"],
         Kind::Tts | Kind::TtsTimestamps => &[
@@ -268,6 +273,7 @@ pub(crate) fn check(
         ("output_format", r.output_format.is_some()),
         ("chunk_words", r.chunk_words.is_some()),
         ("turns", r.turns.is_some()),
+        ("tools", r.tools.is_some()),
         ("duration_seconds", r.duration_seconds.is_some()),
         ("method", r.method.is_some()),
         ("body", r.body.is_some()),
@@ -457,6 +463,7 @@ pub(crate) fn check(
         output_format: r.output_format.clone(),
         chunk_words: r.chunk_words.unwrap_or(8),
         turns: r.turns.unwrap_or(1),
+        tools: r.tools.clone(),
         duration_seconds: r.duration_seconds,
         method,
         path,

@@ -586,3 +586,61 @@ fn request_values_the_driver_cannot_send_as_written_are_refused() {
     }
     assert!(parse(&base("headers = { \"x-team\" = \"a\" }")).is_ok());
 }
+
+/// `tools` on a `responses` request: a JSON array of tools, loaded with the
+/// scenario; anything else names the file, and the request's key.
+#[test]
+fn tools_are_a_json_array_of_typed_tools() {
+    let dir = std::env::temp_dir().join(format!("gatebench-tools-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let prompts = path().with_file_name("prompts/mini.toml");
+    let scenario = |kind: &str, tools: &str, content: &str| {
+        std::fs::write(dir.join(tools), content).unwrap();
+        let text = format!(
+            "[load]\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"1s\"\n[[requests]]\nname = \"a\"\nkind = \"{kind}\"\nprompts = {prompts:?}\ntools = \"{tools}\"\n"
+        );
+        ScenarioFile::parse(&dir.join("s.toml"), &text)
+    };
+    let good = r#"[{"type": "function", "name": "f"}, {"type": "web_search"}]"#;
+    let file = scenario("responses", "good.json", good).unwrap();
+    let tools = file.scenarios[0].requests[0].tools.as_deref().unwrap();
+    assert_eq!(tools.as_array().unwrap().len(), 2);
+    let e = scenario("chat", "good.json", good).unwrap_err();
+    assert_eq!(e.key(), "requests[0].tools");
+    assert!(
+        e.to_string().contains("does not apply to kind `chat`"),
+        "{e}"
+    );
+    for (name, content, said) in [
+        ("bad.json", "[{", "not JSON"),
+        (
+            "empty.json",
+            "[]",
+            "must be a JSON array of at least one tool",
+        ),
+        (
+            "object.json",
+            "{}",
+            "must be a JSON array of at least one tool",
+        ),
+        (
+            "untyped.json",
+            r#"[{"type": "function"}, {"name": "g"}]"#,
+            "tool 1 is not an object with a `type`",
+        ),
+    ] {
+        let e = scenario("responses", name, content).unwrap_err();
+        assert_eq!(e.key(), "requests[0].tools", "{e}");
+        assert!(
+            e.to_string().contains(said) && e.to_string().contains(name),
+            "{e}"
+        );
+    }
+    std::fs::remove_file(dir.join("good.json")).unwrap();
+    let text = format!(
+        "[load]\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"1s\"\n[[requests]]\nname = \"a\"\nkind = \"responses\"\nprompts = {prompts:?}\ntools = \"good.json\"\n"
+    );
+    let e = ScenarioFile::parse(&dir.join("s.toml"), &text).unwrap_err();
+    assert!(e.to_string().contains("not found"), "{e}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
