@@ -5,10 +5,11 @@
 //! ones, so a conversation's turns need not come from one VU.
 //!
 //! An answer that calls functions (the request offered `tools`) is followed as an
-//! agent follows it: the conversation's next turn sends each call's output
-//! ([`TOOL_OUTPUT`]) instead of a new question.
+//! agent follows it: the conversation's next turn sends each call's output (the
+//! request's `tool_outputs` for the tool, else [`TOOL_OUTPUT`]) instead of a new
+//! question.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -21,7 +22,8 @@ use crate::payload::Payload;
 /// slower than the load has more in flight than any client would keep).
 const MAX_OPEN: usize = 100_000;
 
-/// What every function call is answered with.
+/// What a function call is answered with when the request names no output for
+/// its tool.
 pub const TOOL_OUTPUT: &str = r#"{"result":"ok"}"#;
 
 /// An open conversation: its last answer and how many turns it has run.
@@ -29,8 +31,8 @@ pub const TOOL_OUTPUT: &str = r#"{"result":"ok"}"#;
 pub(crate) struct Link {
     id: String,
     turns: u32,
-    /// The function calls of the last answer (their `call_id`s).
-    calls: Vec<String>,
+    /// The function calls of the last answer.
+    calls: Vec<Call>,
     /// The conversation's last question.
     asked: Asked,
 }
@@ -47,7 +49,14 @@ pub(crate) struct Asked {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub(crate) struct Answer {
     pub id: String,
-    pub calls: Vec<String>,
+    pub calls: Vec<Call>,
+}
+
+/// A function call: its `call_id` and the tool's name.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Call {
+    pub id: String,
+    pub name: String,
 }
 
 /// A response's output item, as far as a conversation reads it.
@@ -57,14 +66,21 @@ pub(crate) struct OutputItem {
     kind: Option<String>,
     #[serde(default)]
     call_id: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
 }
 
-/// The `call_id`s of the function calls among `output`.
-pub(crate) fn calls(output: Vec<OutputItem>) -> Vec<String> {
+/// The function calls among `output`.
+pub(crate) fn calls(output: Vec<OutputItem>) -> Vec<Call> {
     output
         .into_iter()
         .filter(|item| item.kind.as_deref() == Some("function_call"))
-        .filter_map(|item| item.call_id)
+        .filter_map(|item| {
+            Some(Call {
+                id: item.call_id?,
+                name: item.name.unwrap_or_default(),
+            })
+        })
         .collect()
 }
 
@@ -87,14 +103,18 @@ pub(crate) fn answer(body: &[u8]) -> Option<Answer> {
 #[derive(Debug)]
 pub(crate) struct Chains {
     turns: u32,
+    /// What each tool returns, by name.
+    outputs: Arc<BTreeMap<String, String>>,
     open: Mutex<VecDeque<Link>>,
 }
 
 impl Chains {
-    /// Conversations of `turns` turns each.
-    pub fn new(turns: u32) -> Chains {
+    /// Conversations of `turns` turns each, whose function calls return
+    /// `outputs` by tool.
+    pub fn new(turns: u32, outputs: Arc<BTreeMap<String, String>>) -> Chains {
         Chains {
             turns,
+            outputs,
             open: Mutex::new(VecDeque::new()),
         }
     }
@@ -140,28 +160,36 @@ impl Link {
     }
 }
 
-/// `payload` as the turn that continues `link`: `previous_response_id` set, and
-/// the function calls' outputs as its input when the last answer made calls
-/// (its question then the conversation's last).
-pub(crate) fn continue_payload(payload: &mut Payload, link: &Link) {
-    if link.calls.is_empty() {
-        payload.body = continuing(&payload.body, link);
-        return;
+impl Chains {
+    /// `payload` as the turn that continues `link`: `previous_response_id` set,
+    /// and the function calls' outputs as its input when the last answer made
+    /// calls (its question then the conversation's last).
+    pub fn continue_payload(&self, payload: &mut Payload, link: &Link) {
+        if link.calls.is_empty() {
+            payload.body = continuing(&payload.body, link);
+            return;
+        }
+        let Ok(Value::Object(mut body)) = serde_json::from_slice::<Value>(&payload.body) else {
+            payload.body = continuing(&payload.body, link);
+            return;
+        };
+        let outputs: Vec<Value> = link
+            .calls
+            .iter()
+            .map(|call| {
+                let output = self
+                    .outputs
+                    .get(&call.name)
+                    .map_or(TOOL_OUTPUT, String::as_str);
+                json!({"type": "function_call_output", "call_id": call.id, "output": output})
+            })
+            .collect();
+        body.insert("previous_response_id".into(), link.id.clone().into());
+        body.insert("input".into(), outputs.into());
+        payload.body = serde_json::to_vec(&body).map_or_else(|_| payload.body.clone(), Bytes::from);
+        payload.text.clone_from(&link.asked.text);
+        payload.intent.clone_from(&link.asked.intent);
     }
-    let Ok(Value::Object(mut body)) = serde_json::from_slice::<Value>(&payload.body) else {
-        payload.body = continuing(&payload.body, link);
-        return;
-    };
-    let outputs: Vec<Value> = link
-        .calls
-        .iter()
-        .map(|id| json!({"type": "function_call_output", "call_id": id, "output": TOOL_OUTPUT}))
-        .collect();
-    body.insert("previous_response_id".into(), link.id.clone().into());
-    body.insert("input".into(), outputs.into());
-    payload.body = serde_json::to_vec(&body).map_or_else(|_| payload.body.clone(), Bytes::from);
-    payload.text.clone_from(&link.asked.text);
-    payload.intent.clone_from(&link.asked.intent);
 }
 
 /// `body` (a JSON object) with `"previous_response_id": link's id` first.
@@ -198,7 +226,7 @@ mod tests {
 
     #[test]
     fn a_conversation_runs_its_turns_then_closes() {
-        let chains = Chains::new(3);
+        let chains = Chains::new(3, Arc::default());
         assert_eq!(chains.take(), None);
         chains.answered(said("resp_1"), asked("a"), None);
         let first = chains.take().unwrap();
@@ -209,7 +237,7 @@ mod tests {
         chains.answered(said("resp_3"), asked("c"), Some(&second));
         assert_eq!(chains.take(), None, "three turns run, it is closed");
         // a single turn never opens one
-        let single = Chains::new(1);
+        let single = Chains::new(1, Arc::default());
         single.answered(said("resp_9"), asked("d"), None);
         assert_eq!(single.take(), None);
     }
@@ -238,8 +266,11 @@ mod tests {
             {"type":"message","content":[{"type":"output_text","text":"x"}]},
             {"type":"function_call","call_id":"call_b","name":"g","arguments":"{}"}]}"#;
         let answer = answer(body).unwrap();
-        assert_eq!(answer.calls, ["call_a", "call_b"]);
-        let chains = Chains::new(3);
+        let ids: Vec<&str> = answer.calls.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["call_a", "call_b"]);
+        // g returns what the request names for it, f the default
+        let outputs = BTreeMap::from([("g".to_owned(), "three orders".to_owned())]);
+        let chains = Chains::new(3, Arc::new(outputs));
         chains.answered(answer, asked("where is my parcel"), None);
         let link = chains.take().unwrap();
         // the next turn drew a new question, but answers the calls instead
@@ -249,7 +280,7 @@ mod tests {
             text: asked("new question").text,
             ws_messages: Vec::new(),
         };
-        continue_payload(&mut payload, &link);
+        chains.continue_payload(&mut payload, &link);
         let sent: Value = serde_json::from_slice(&payload.body).unwrap();
         assert_eq!(sent["previous_response_id"], "resp_1");
         assert_eq!(sent["model"], "m");
@@ -258,7 +289,7 @@ mod tests {
             sent["input"],
             json!([
                 {"type": "function_call_output", "call_id": "call_a", "output": TOOL_OUTPUT},
-                {"type": "function_call_output", "call_id": "call_b", "output": TOOL_OUTPUT},
+                {"type": "function_call_output", "call_id": "call_b", "output": "three orders"},
             ])
         );
         // it is still on the conversation's question, and so is the turn after it

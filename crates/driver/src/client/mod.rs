@@ -257,8 +257,8 @@ pub(crate) async fn execute(
         text: payload.text.clone(),
         intent: payload.intent.clone(),
     });
-    if let Some(link) = &link {
-        chain::continue_payload(&mut payload, link);
+    if let (Some(chains), Some(link)) = (&prepared.chains, &link) {
+        chains.continue_payload(&mut payload, link);
     }
     let trace = prepared
         .tracer

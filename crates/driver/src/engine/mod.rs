@@ -673,7 +673,12 @@ fn prepare(
         headers,
         timeout: spec.timeout.unwrap_or(load.timeout),
         tracer: None,
-        chains: (spec.turns > 1).then(|| Arc::new(crate::client::Chains::new(spec.turns))),
+        chains: (spec.turns > 1).then(|| {
+            Arc::new(crate::client::Chains::new(
+                spec.turns,
+                Arc::clone(&request.tool_outputs),
+            ))
+        }),
     })
 }
 

@@ -31,7 +31,7 @@ mod request;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -91,6 +91,8 @@ pub struct Request {
     pub catalog: Option<Arc<Catalog>>,
     /// The tools its requests offer, as loaded from `tools`.
     pub tools: Option<Arc<serde_json::Value>>,
+    /// What each tool returns, by name, as loaded from `tool_outputs`.
+    pub tool_outputs: Arc<BTreeMap<String, String>>,
 }
 
 impl Scenario {
@@ -311,25 +313,43 @@ fn check_degradation(
 
 /// A tools file: a JSON array of at least one tool, each an object naming its
 /// `type`, as the Responses API takes them.
-fn load_tools(path: &Path) -> Result<serde_json::Value, String> {
-    let shown = path.display();
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
-    let tools: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("{shown}: not JSON: {e}"))?;
+fn check_tools(tools: &serde_json::Value) -> Result<(), String> {
     let Some(list) = tools.as_array().filter(|l| !l.is_empty()) else {
-        return Err(format!(
-            "{shown}: must be a JSON array of at least one tool"
-        ));
+        return Err("must be a JSON array of at least one tool".into());
     };
-    if let Some(i) = list
+    match list
         .iter()
         .position(|t| !t.get("type").is_some_and(serde_json::Value::is_string))
     {
-        return Err(format!(
-            "{shown}: tool {i} is not an object with a `type` (\"function\", say)"
-        ));
+        Some(i) => Err(format!(
+            "tool {i} is not an object with a `type` (\"function\", say)"
+        )),
+        None => Ok(()),
     }
-    Ok(tools)
+}
+
+/// A tool outputs file: a JSON object of what each tool returns, by name.
+fn check_tool_outputs(outputs: &serde_json::Value) -> Result<(), String> {
+    if outputs.is_object() {
+        Ok(())
+    } else {
+        Err("must be a JSON object of each tool's output, by the tool's name".into())
+    }
+}
+
+/// Each tool's output as sent: a string as it is, any other value as its JSON
+/// text.
+fn tool_outputs(outputs: serde_json::Value) -> BTreeMap<String, String> {
+    let serde_json::Value::Object(outputs) = outputs else {
+        return BTreeMap::new();
+    };
+    outputs
+        .into_iter()
+        .map(|(name, output)| match output {
+            serde_json::Value::String(text) => (name, text),
+            other => (name, other.to_string()),
+        })
+        .collect()
 }
 
 fn check_requests(
@@ -362,21 +382,39 @@ fn check_requests(
                 Some(cache.load(&found, kind)?)
             }
         };
+        // a JSON file the request names in `field`, checked by `check`; an error
+        // names the file as written and the key
+        let json = |field: &str, rel: &Path| -> Result<serde_json::Value, ScenarioError> {
+            let error = |message: String| {
+                let message = format!("{}: {message}", rel.display());
+                loc.error(Some(r.span()), format!("{key}.{field}"), message)
+            };
+            let found = resolve(base, rel).ok_or_else(|| {
+                error("not found next to the scenario, in its parent folders or in the working directory".into())
+            })?;
+            let text = std::fs::read_to_string(&found).map_err(|e| error(e.to_string()))?;
+            let value = serde_json::from_str(&text).map_err(|e| error(format!("not JSON: {e}")))?;
+            let check = if field == "tools" {
+                check_tools
+            } else {
+                check_tool_outputs
+            };
+            check(&value).map_err(error)?;
+            Ok(value)
+        };
         let tools = match &spec.tools {
             None => None,
-            Some(rel) => {
-                let error =
-                    |message: String| loc.error(Some(r.span()), format!("{key}.tools"), message);
-                let found = resolve(base, rel).ok_or_else(|| {
-                    error(format!("`{}` not found next to the scenario, in its parent folders or in the working directory", rel.display()))
-                })?;
-                Some(Arc::new(load_tools(&found).map_err(error)?))
-            }
+            Some(rel) => Some(Arc::new(json("tools", rel)?)),
+        };
+        let tool_outputs = match &spec.tool_outputs {
+            None => BTreeMap::new(),
+            Some(rel) => tool_outputs(json("tool_outputs", rel)?),
         };
         out.push(Request {
             spec,
             catalog,
             tools,
+            tool_outputs: Arc::new(tool_outputs),
         });
     }
     if out.iter().all(|r| r.spec.weight == 0.0) {

@@ -102,6 +102,7 @@ pub(crate) struct RawRequest {
     pub chunk_words: Option<usize>,
     pub turns: Option<u32>,
     pub tools: Option<PathBuf>,
+    pub tool_outputs: Option<PathBuf>,
     pub duration_seconds: Option<f64>,
     pub method: Option<String>,
     pub path: Option<String>,

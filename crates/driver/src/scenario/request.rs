@@ -161,6 +161,9 @@ pub struct RequestSpec {
     /// turn answered with function calls is followed, in its conversation, by
     /// a turn that sends their outputs.
     pub tools: Option<PathBuf>,
+    /// Responses: a JSON object of what each tool returns when called, by name
+    /// (default for any tool: [`crate::TOOL_OUTPUT`]).
+    pub tool_outputs: Option<PathBuf>,
     /// WebVTT: `duration_seconds`; default from the text length.
     pub duration_seconds: Option<f64>,
     /// HTTP: method.
@@ -234,6 +237,7 @@ pub(crate) fn check(
             "system",
             "turns",
             "tools",
+            "tool_outputs",
         ],
         Kind::Embeddings => &["model", "prompts", "zipf", "dimensions", "encoding_format"],
         Kind::Tts | Kind::TtsTimestamps => &[
@@ -274,6 +278,7 @@ pub(crate) fn check(
         ("chunk_words", r.chunk_words.is_some()),
         ("turns", r.turns.is_some()),
         ("tools", r.tools.is_some()),
+        ("tool_outputs", r.tool_outputs.is_some()),
         ("duration_seconds", r.duration_seconds.is_some()),
         ("method", r.method.is_some()),
         ("body", r.body.is_some()),
@@ -427,6 +432,12 @@ pub(crate) fn check(
     if r.chunk_words == Some(0) {
         return Err(err("chunk_words", "must be ≥ 1".into()));
     }
+    if r.tool_outputs.is_some() && r.tools.is_none() {
+        return Err(err(
+            "tool_outputs",
+            "applies only with `tools` (what the offered tools return)".into(),
+        ));
+    }
     if let Some(t) = r.turns
         && !(1..=MAX_TURNS).contains(&t)
     {
@@ -464,6 +475,7 @@ pub(crate) fn check(
         chunk_words: r.chunk_words.unwrap_or(8),
         turns: r.turns.unwrap_or(1),
         tools: r.tools.clone(),
+        tool_outputs: r.tool_outputs.clone(),
         duration_seconds: r.duration_seconds,
         method,
         path,

@@ -636,6 +636,36 @@ fn tools_are_a_json_array_of_typed_tools() {
             "{e}"
         );
     }
+    // what each tool returns: a JSON object by tool name, with the tools only
+    std::fs::write(dir.join("outputs.json"), r#"{"f": "done", "g": {"n": 1}}"#).unwrap();
+    std::fs::write(dir.join("list.json"), "[]").unwrap();
+    let with = |kind: &str, lines: &str| {
+        let text = format!(
+            "[load]\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"1s\"\n[[requests]]\nname = \"a\"\nkind = \"{kind}\"\nprompts = {prompts:?}\n{lines}\n"
+        );
+        ScenarioFile::parse(&dir.join("s.toml"), &text)
+    };
+    let file = with(
+        "responses",
+        "tools = \"good.json\"\ntool_outputs = \"outputs.json\"",
+    )
+    .unwrap();
+    let outputs = &file.scenarios[0].requests[0].tool_outputs;
+    assert_eq!(outputs["f"], "done");
+    assert_eq!(outputs["g"], r#"{"n":1}"#);
+    let e = with("responses", "tool_outputs = \"outputs.json\"").unwrap_err();
+    assert_eq!(e.key(), "requests[0].tool_outputs");
+    assert!(e.to_string().contains("applies only with `tools`"), "{e}");
+    let e = with(
+        "responses",
+        "tools = \"good.json\"\ntool_outputs = \"list.json\"",
+    )
+    .unwrap_err();
+    assert_eq!(e.key(), "requests[0].tool_outputs");
+    assert!(
+        e.to_string().contains("list.json: must be a JSON object"),
+        "{e}"
+    );
     std::fs::remove_file(dir.join("good.json")).unwrap();
     let text = format!(
         "[load]\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"1s\"\n[[requests]]\nname = \"a\"\nkind = \"responses\"\nprompts = {prompts:?}\ntools = \"good.json\"\n"
