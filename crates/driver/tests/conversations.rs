@@ -7,9 +7,31 @@
 mod common;
 
 use common::scenario;
-use gatebench_driver::{RunOptions, Targets, run};
+use gatebench_driver::{RequestRecord, RunOptions, Targets, run};
 use gatebench_mock::{MockOptions, MockPorts, RunningMocks};
 use gatebench_wire::books::CallRecord;
+
+/// Runs `text` against a fresh OpenAI mock; returns the mocks, the OpenAI
+/// mock's URL and the run's records.
+async fn run_on_mock(text: &str) -> (RunningMocks, String, Vec<RequestRecord>) {
+    let mocks = RunningMocks::start(MockOptions {
+        ports: MockPorts::EPHEMERAL,
+        seed: 4,
+        time_scale: 0.0,
+        ..MockOptions::default()
+    })
+    .await
+    .unwrap();
+    let openai = mocks.url("openai").unwrap();
+    let options = RunOptions {
+        record_requests: true,
+        ..common::quiet()
+    };
+    let results = run(&scenario(text), &Targets::new(&openai), options)
+        .await
+        .unwrap();
+    (mocks, openai, results.requests.unwrap())
+}
 
 const CHAINED: &str = r#"
 name = "chained"
@@ -35,23 +57,7 @@ turns = 3
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_turn_continues_the_last_and_a_conversation_runs_its_turns() {
-    let mocks = RunningMocks::start(MockOptions {
-        ports: MockPorts::EPHEMERAL,
-        seed: 4,
-        time_scale: 0.0,
-        ..MockOptions::default()
-    })
-    .await
-    .unwrap();
-    let openai = mocks.url("openai").unwrap();
-    let options = RunOptions {
-        record_requests: true,
-        ..common::quiet()
-    };
-    let results = run(&scenario(CHAINED), &Targets::new(&openai), options)
-        .await
-        .unwrap();
-    let records = results.requests.unwrap();
+    let (mocks, openai, records) = run_on_mock(CHAINED).await;
     assert_eq!(records.len(), 14);
     // the books hold the calls in the order they arrived
     let page = common::books(&openai).await;
@@ -120,23 +126,7 @@ turns = 4
 /// turn is still on the conversation's question, as the mock's books see it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn function_calls_are_answered_with_their_outputs_on_the_next_turn() {
-    let mocks = RunningMocks::start(MockOptions {
-        ports: MockPorts::EPHEMERAL,
-        seed: 4,
-        time_scale: 0.0,
-        ..MockOptions::default()
-    })
-    .await
-    .unwrap();
-    let openai = mocks.url("openai").unwrap();
-    let options = RunOptions {
-        record_requests: true,
-        ..common::quiet()
-    };
-    let results = run(&scenario(AGENT), &Targets::new(&openai), options)
-        .await
-        .unwrap();
-    let records = results.requests.unwrap();
+    let (mocks, openai, records) = run_on_mock(AGENT).await;
     assert_eq!(records.len(), 24);
     let page = common::books(&openai).await;
     let http = gatebench_tls::client();
