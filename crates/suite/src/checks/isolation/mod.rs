@@ -70,47 +70,47 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
         leaks.len(),
         second.attribution_sentence()
     );
-    let reached: Vec<String> = probes
-        .iter()
-        .filter(|p| p.reached())
-        .map(reach::Probe::shown)
-        .collect();
     if !probes.is_empty() {
         const NAME: &str = "stored responses reached by another tenant";
-        let other =
-            |got: fn(&reach::Probe) -> reach::Got| tally(probes.iter().map(|p| got(p).to_string()));
-        criteria.push(if reached.is_empty() && !probes.iter().any(reach::Probe::served) {
+        let reached = probes.iter().filter(|p| p.reached()).count();
+        // what each probe got, counted: `404 × 3`
+        let tally = |got: fn(&reach::Probe) -> reach::Got| {
+            let mut counts: BTreeMap<String, u64> = BTreeMap::new();
+            for probe in &probes {
+                *counts.entry(got(probe).to_string()).or_default() += 1;
+            }
+            by_class(&counts)
+        };
+        criteria.push(if reached == 0 && !probes.iter().any(reach::Probe::served) {
             not_measurable(
                 ctx,
                 NAME,
                 &format!(
                     "the target served the first tenant neither a read nor a continuation of its own responses (read {}; continued {})",
-                    tally(probes.iter().map(|p| p.own_read.to_string())),
-                    tally(probes.iter().map(|p| p.own_continued.to_string())),
+                    tally(|p| p.own_read),
+                    tally(|p| p.own_continued),
                 ),
                 Source::Client,
             )
         } else {
             criterion(
                 NAME,
-                Some(reached.len() as f64),
+                Some(reached as f64),
                 "count",
                 most,
                 false,
                 format!(
-                    "{} of {} of the first tenant's responses (read {}; continued {})",
-                    reached.len(),
+                    "{reached} of {} of the first tenant's responses (read {}; continued {})",
                     probes.len(),
-                    other(|p| p.read),
-                    other(|p| p.continued),
+                    tally(|p| p.read),
+                    tally(|p| p.continued),
                 ),
             )
             .from_source(Source::Client)
         });
         summary.push_str(&format!(
-            " The second tenant then read and continued {} of the first tenant's stored responses by id: {} reached.",
+            " The second tenant then read and continued {} of the first tenant's stored responses by id: {reached} reached.",
             probes.len(),
-            reached.len()
         ));
     }
     let evidence = Evidence {
@@ -135,15 +135,6 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
         charts: Vec::new(),
         recommendations: Vec::new(),
     })
-}
-
-/// How often each text came back: `404 × 3` (see [`by_class`]).
-fn tally(texts: impl Iterator<Item = String>) -> String {
-    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
-    for text in texts {
-        *counts.entry(text).or_default() += 1;
-    }
-    by_class(&counts)
 }
 
 /// The second tenant's answered requests for generated text, and those of them
