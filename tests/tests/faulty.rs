@@ -123,8 +123,12 @@ async fn stored_responses_reached_across_tenants_fail_isolation() {
     })
     .await;
     assert_eq!(failed, ["tenant_isolation"], "{detail}");
+    // read and continued, a response that called a function continued with
+    // the call's output
     assert!(
-        detail.contains("stored responses reached by another tenant 3 of 3"),
+        detail.contains(
+            "stored responses reached by another tenant 3 of 3 of the first tenant's responses (read 200, reached × 3; continued 200, reached × 3)"
+        ),
         "{detail}"
     );
 }

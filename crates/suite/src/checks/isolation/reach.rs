@@ -4,7 +4,9 @@
 //! continue another's conversation by its id. After the two runs, the second
 //! tenant asks for a few of the first tenant's response ids: it reads each
 //! (`GET /v1/responses/{id}`) and continues it (`previous_response_id`). The first
-//! tenant does the same, which shows whether the target serves these at all.
+//! tenant does the same, which shows whether the target serves these at all; its
+//! read comes first, and tells which function calls the response made, which a
+//! continuation must answer with their outputs rather than a new question.
 //!
 //! A read reached the response when it answered 2xx with the response's `id` or
 //! its text (a proxy may hand out ids of its own, a new one each time); a
@@ -17,7 +19,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use gatebench_driver::{RequestRecord, ScenarioFile};
+use gatebench_driver::{RequestRecord, ScenarioFile, TOOL_OUTPUT};
 use gatebench_wire::books::digest;
 use serde::Deserialize;
 use serde_json::json;
@@ -89,7 +91,7 @@ impl Probe {
     }
 }
 
-/// The input of every continuation probe.
+/// The input of every probe, but a continuation of function calls.
 const INPUT: &str = "Go on.";
 
 /// A response the first tenant got, to ask for.
@@ -137,13 +139,14 @@ pub async fn probe(
             alone.insert(&s.model, billed.ok().flatten());
         }
         let alone = alone[s.model.as_str()];
-        // the other tenant first, so that nothing the owner does can open the way
+        let (own_read, calls) = read(http, base, own, s).await;
+        let (read, _) = read(http, base, other, s).await;
         probes.push(Probe {
             id: s.id.to_owned(),
-            read: read(http, base, other, s).await,
-            continued: continued(http, base, other, s, alone).await,
-            own_read: read(http, base, own, s).await,
-            own_continued: continued(http, base, own, s, alone).await,
+            read,
+            continued: continued(http, base, other, s, &calls, alone).await,
+            own_read,
+            own_continued: continued(http, base, own, s, &calls, alone).await,
         });
     }
     Ok(probes)
@@ -181,6 +184,7 @@ struct Item {
     kind: Option<String>,
     #[serde(default)]
     content: Vec<Part>,
+    call_id: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -201,6 +205,15 @@ impl Answer {
             .collect();
         (!text.is_empty()).then(|| digest(text.as_bytes()))
     }
+
+    /// The `call_id`s of its function calls.
+    fn calls(&self) -> Vec<String> {
+        self.output
+            .iter()
+            .filter(|item| item.kind.as_deref() == Some("function_call"))
+            .filter_map(|item| item.call_id.clone())
+            .collect()
+    }
 }
 
 #[derive(Deserialize)]
@@ -208,31 +221,42 @@ struct AnswerUsage {
     input_tokens: u64,
 }
 
-/// Reads `stored` as `key`: reached when answered with its id or its text.
-async fn read(http: &reqwest::Client, base: &str, key: &str, stored: &Stored<'_>) -> Got {
+/// Reads `stored` as `key`: reached when answered with its id or its text; and
+/// the function calls of what came back.
+async fn read(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    stored: &Stored<'_>,
+) -> (Got, Vec<String>) {
     let sent = http
         .get(format!("{base}/v1/responses/{}", stored.id))
         .bearer_auth(key)
         .send()
         .await;
-    judge(sent, |answer| {
+    let mut calls = Vec::new();
+    let got = judge(sent, |answer| {
+        calls = answer.calls();
         answer.id.as_deref() == Some(stored.id)
             || stored
                 .content
                 .is_some_and(|c| answer.content().as_deref() == Some(c))
     })
-    .await
+    .await;
+    (got, calls)
 }
 
-/// Continues `stored` as `key`: reached when billed more than the input `alone`.
+/// Continues `stored` as `key`, answering its function `calls` if it made any:
+/// reached when billed more than the input `alone`.
 async fn continued(
     http: &reqwest::Client,
     base: &str,
     key: &str,
     stored: &Stored<'_>,
+    calls: &[String],
     alone: Option<u64>,
 ) -> Got {
-    let sent = send(http, base, key, &stored.model, Some(stored.id)).await;
+    let sent = send(http, base, key, &stored.model, Some((stored.id, calls))).await;
     judge(sent, |answer| match (&answer.usage, alone) {
         (Some(usage), Some(alone)) => usage.input_tokens > alone,
         _ => true,
@@ -255,12 +279,14 @@ async fn alone_input(
     Ok(answer.usage.map(|u| u.input_tokens))
 }
 
+/// Sends the probe's input, on its own or continuing `previous` (a response's
+/// id and its function calls, which get an output each instead).
 async fn send(
     http: &reqwest::Client,
     base: &str,
     key: &str,
     model: &str,
-    previous: Option<&str>,
+    previous: Option<(&str, &[String])>,
 ) -> reqwest::Result<reqwest::Response> {
     let mut body = json!({
         "model": model,
@@ -268,8 +294,14 @@ async fn send(
         "max_output_tokens": 16,
         "store": false,
     });
-    if let Some(previous) = previous {
-        body["previous_response_id"] = previous.into();
+    if let Some((id, calls)) = previous {
+        body["previous_response_id"] = id.into();
+        if !calls.is_empty() {
+            let outputs = calls.iter().map(|call| {
+                json!({"type": "function_call_output", "call_id": call, "output": TOOL_OUTPUT})
+            });
+            body["input"] = outputs.collect::<Vec<_>>().into();
+        }
     }
     http.post(format!("{base}/v1/responses"))
         .bearer_auth(key)
