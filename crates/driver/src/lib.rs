@@ -46,7 +46,7 @@ pub mod targets;
 pub mod threshold;
 
 pub use client::tls::Trust;
-pub use client::{TOOL_OUTPUT, parse_server_timing};
+pub use client::{TOOL_OUTPUT, parse_server_timing, response_digest};
 pub use engine::{RunError, RunOptions, Schedule, mix_of, run};
 pub use gatebench_analysis as analysis;
 pub use gatebench_distr::{format_duration, parse_duration};

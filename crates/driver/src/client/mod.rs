@@ -31,6 +31,7 @@ use hyper::client::conn::http1::SendRequest;
 use conn::{Body, Conn, Slot, drive};
 pub use gateway::parse_server_timing;
 pub(crate) use validate::check_body;
+pub use validate::response_digest;
 
 use crate::Outcome;
 use crate::metrics::Sample;

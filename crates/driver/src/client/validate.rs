@@ -248,26 +248,10 @@ pub(crate) fn check_body(
                     .output
                     .iter()
                     .any(|item| matches!(item.kind.as_deref(), Some("message" | "function_call")));
-                let mut text: String = r
-                    .output
-                    .iter()
-                    .filter(|item| item.kind.as_deref() == Some("message"))
-                    .flat_map(|item| &item.content)
-                    .filter_map(|part| part.text.as_deref())
-                    .collect();
-                // an answer that only calls functions is its calls' arguments
-                if text.is_empty() {
-                    text = r
-                        .output
-                        .iter()
-                        .filter(|item| item.kind.as_deref() == Some("function_call"))
-                        .filter_map(|item| item.arguments.as_deref())
-                        .collect();
-                }
                 if let Some(t) = trace {
+                    t.content_digest = Some(digest(response_text(&r.output).as_bytes()));
                     t.response_id = r.id.map(Cow::into_owned);
                     t.finish_reason = r.status.as_deref().map(str::to_owned);
-                    t.content_digest = Some(digest(text.as_bytes()));
                 }
                 (valid_if(answered), usage)
             }
@@ -357,6 +341,33 @@ pub(crate) fn check_body(
         }
         Kind::Http | Kind::TtsWs => (Outcome::Ok, None),
     }
+}
+
+/// The text a Responses answer is digested by: its messages' text, or, for an
+/// answer that only calls functions, their arguments (as the mocks digest it).
+fn response_text(output: &[OutputItem<'_>]) -> String {
+    let of_kind = |kind: &'static str| {
+        output
+            .iter()
+            .filter(move |item| item.kind.as_deref() == Some(kind))
+    };
+    let text: String = of_kind("message")
+        .flat_map(|item| &item.content)
+        .filter_map(|part| part.text.as_deref())
+        .collect();
+    if !text.is_empty() {
+        return text;
+    }
+    of_kind("function_call")
+        .filter_map(|item| item.arguments.as_deref())
+        .collect()
+}
+
+/// The digest of a whole Responses answer's text, as a run's record holds it;
+/// `None` for a body that is no response with output.
+pub fn response_digest(body: &[u8]) -> Option<String> {
+    let r = serde_json::from_slice::<ResponsesResponse<'_>>(body).ok()?;
+    (!r.output.is_empty()).then(|| digest(response_text(&r.output).as_bytes()))
 }
 
 fn valid_if(valid: bool) -> Outcome {
@@ -488,6 +499,10 @@ mod tests {
             Outcome::Ok
         );
         assert_eq!(trace.content_digest, Some(digest(br#"{"q":1}"#)));
+        // the same digests for a body read elsewhere (the suite's probes)
+        assert_eq!(response_digest(call), trace.content_digest);
+        assert_eq!(response_digest(response), Some(digest(b"Tides rise.")));
+        assert_eq!(response_digest(br#"{"id":"resp_1","output":[]}"#), None);
         // a chat completion is no response
         let chat = br#"{"choices":[{"message":{"content":"hi"}}]}"#;
         assert_eq!(

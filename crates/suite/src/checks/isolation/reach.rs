@@ -9,7 +9,8 @@
 //! continuation must answer with their outputs rather than a new question.
 //!
 //! A read reached the response when it answered 2xx with the response's `id` or
-//! its text (a proxy may hand out ids of its own, a new one each time); a
+//! its text as the driver digests it (a proxy may hand out ids of its own, a new
+//! one each time); a
 //! continuation reached the conversation when it answered 2xx and billed more
 //! input tokens than the same input alone (asked once per model, without
 //! `previous_response_id`): a provider bills a continuation its conversation's
@@ -19,8 +20,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use gatebench_driver::{RequestRecord, ScenarioFile, TOOL_OUTPUT};
-use gatebench_wire::books::digest;
+use gatebench_driver::{RequestRecord, ScenarioFile, TOOL_OUTPUT, response_digest};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -182,30 +182,10 @@ struct Answer {
 struct Item {
     #[serde(rename = "type")]
     kind: Option<String>,
-    #[serde(default)]
-    content: Vec<Part>,
     call_id: Option<String>,
 }
 
-#[derive(Deserialize)]
-struct Part {
-    text: Option<String>,
-}
-
 impl Answer {
-    /// Digest of its messages' text, as the driver digests a response's; none
-    /// without text.
-    fn content(&self) -> Option<String> {
-        let text: String = self
-            .output
-            .iter()
-            .filter(|item| item.kind.as_deref() == Some("message"))
-            .flat_map(|item| &item.content)
-            .filter_map(|part| part.text.as_deref())
-            .collect();
-        (!text.is_empty()).then(|| digest(text.as_bytes()))
-    }
-
     /// The `call_id`s of its function calls.
     fn calls(&self) -> Vec<String> {
         self.output
@@ -235,12 +215,12 @@ async fn read(
         .send()
         .await;
     let mut calls = Vec::new();
-    let got = judge(sent, |answer| {
+    let got = judge(sent, |answer, body| {
         calls = answer.calls();
         answer.id.as_deref() == Some(stored.id)
             || stored
                 .content
-                .is_some_and(|c| answer.content().as_deref() == Some(c))
+                .is_some_and(|c| response_digest(body).as_deref() == Some(c))
     })
     .await;
     (got, calls)
@@ -257,7 +237,7 @@ async fn continued(
     alone: Option<u64>,
 ) -> Got {
     let sent = send(http, base, key, &stored.model, Some((stored.id, calls))).await;
-    judge(sent, |answer| match (&answer.usage, alone) {
+    judge(sent, |answer, _| match (&answer.usage, alone) {
         (Some(usage), Some(alone)) => usage.input_tokens > alone,
         _ => true,
     })
@@ -312,7 +292,7 @@ async fn send(
 
 async fn judge(
     sent: reqwest::Result<reqwest::Response>,
-    reached: impl FnOnce(&Answer) -> bool,
+    reached: impl FnOnce(&Answer, &[u8]) -> bool,
 ) -> Got {
     let Ok(response) = sent else {
         return Got::Failed;
@@ -321,8 +301,11 @@ async fn judge(
     if !response.status().is_success() {
         return Got::Refused(status);
     }
-    match response.json::<Answer>().await {
-        Ok(answer) if reached(&answer) => Got::Reached(status),
+    let Ok(body) = response.bytes().await else {
+        return Got::Answered(status);
+    };
+    match serde_json::from_slice::<Answer>(&body) {
+        Ok(answer) if reached(&answer, &body) => Got::Reached(status),
         _ => Got::Answered(status),
     }
 }
