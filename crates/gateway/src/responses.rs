@@ -28,6 +28,7 @@ use crate::meta::Meta;
 use crate::pipeline::{Cache, ChatAnswer, Form};
 use crate::request::to_the_end;
 use crate::state::Gateway;
+use crate::stored::Stored;
 
 /// The route handler.
 pub fn handle(
@@ -54,9 +55,8 @@ async fn serve(
     // tenant that made it
     let held = match &request.previous_response_id {
         Some(id) => Some(
-            gateway
-                .stored
-                .held(&tenant, id)
+            Stored::held(&gateway, &tenant, id)
+                .await?
                 .ok_or_else(|| previous_not_found(id))?,
         ),
         None => None,

@@ -12,8 +12,10 @@
 //! to the same rule and goes to that provider only, not to a fallback, which
 //! would not hold it, and reserves its budget for the conversation it resends (the
 //! earlier response's input and output tokens, noted when its answer ends). What
-//! the gateway notes lives in memory ([`KEPT_BYTES`] of it, the least used going
-//! first): after a restart, earlier responses are unknown to it.
+//! the gateway notes is kept in the ledger's database, written with its next
+//! batch, and in memory ([`KEPT_BYTES`] of it, the least used going first): an id
+//! not in memory is looked up in the database, so that after a restart (or once
+//! evicted) a response is still served to its tenant, and only to it.
 //!
 //! These calls are free at the provider: they are not billed, queued or cached,
 //! and the ledger holds no entry for them.
@@ -24,6 +26,7 @@ use std::time::Instant;
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use gatebench_cost::StoredResponse;
 use gatebench_wire::gateway::PROVIDER;
 use http::{HeaderMap, HeaderValue, Method, header};
 use moka::sync::Cache;
@@ -101,23 +104,75 @@ impl Stored {
                 tokens,
             };
             self.0.insert(id.to_owned(), owner);
+            let kept = StoredResponse {
+                id: id.to_owned(),
+                tenant: tenant.to_string(),
+                provider: provider.name().to_owned(),
+                tokens,
+            };
+            if let Err(error) = gateway.ledger.keep_response(kept) {
+                tracing::error!(%error, id, "a stored response is not kept in the ledger");
+            }
         }
     }
 
     /// `tenant`'s response `id`; `None` for an id the gateway did not relay to
-    /// that tenant.
-    pub fn held(&self, tenant: &str, id: &str) -> Option<Held> {
-        self.0
-            .get(id)
-            .filter(|owner| &*owner.tenant == tenant)
-            .map(|owner| Held {
-                provider: owner.provider,
-                tokens: owner.tokens,
-            })
+    /// that tenant, or whose provider is no longer configured.
+    pub async fn held(
+        gateway: &Arc<Gateway>,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<Held>, GatewayError> {
+        let owner = match gateway.stored.0.get(id) {
+            Some(owner) => owner,
+            None => match Stored::kept(gateway, id).await? {
+                Some(owner) => owner,
+                None => return Ok(None),
+            },
+        };
+        Ok((&*owner.tenant == tenant).then_some(Held {
+            provider: owner.provider,
+            tokens: owner.tokens,
+        }))
     }
 
-    fn forget(&self, id: &str) {
-        self.0.invalidate(id);
+    /// The owner of `id` as the ledger's database keeps it, noted in memory again.
+    async fn kept(gateway: &Arc<Gateway>, id: &str) -> Result<Option<Owner>, GatewayError> {
+        let (gw, key) = (Arc::clone(gateway), id.to_owned());
+        let read = tokio::task::spawn_blocking(move || gw.ledger.stored_response(&key))
+            .await
+            .map_err(|e| GatewayError::Internal(format!("reading stored responses: {e}")))?
+            .map_err(|e| GatewayError::Internal(e.to_string()))?;
+        let Some(kept) = read else {
+            return Ok(None);
+        };
+        let provider = gateway
+            .upstreams
+            .providers()
+            .iter()
+            .find(|p| p.name() == kept.provider);
+        let Some(provider) = provider else {
+            tracing::debug!(
+                id,
+                provider = kept.provider,
+                "a stored response's provider is no longer configured"
+            );
+            return Ok(None);
+        };
+        let owner = Owner {
+            tenant: Arc::from(kept.tenant),
+            provider: Arc::clone(provider),
+            tokens: kept.tokens,
+        };
+        gateway.stored.0.insert(kept.id, owner.clone());
+        Ok(Some(owner))
+    }
+
+    fn forget(gateway: &Gateway, id: &str) {
+        gateway.stored.0.invalidate(id);
+        if let Err(error) = gateway.ledger.forget_response(id) {
+            tracing::error!(%error, id, "a deleted response is not forgotten in the ledger");
+        }
     }
 }
 
@@ -139,7 +194,7 @@ pub async fn delete(
 ) -> Response {
     let response = reach(&gateway, &headers, &id, Method::DELETE, "").await;
     if response.status().is_success() {
-        gateway.stored.forget(&id);
+        Stored::forget(&gateway, &id);
     }
     response
 }
@@ -161,7 +216,7 @@ pub async fn input_items(
 /// Sends `method` for the caller's response `id` (and `rest` of the path) to the
 /// provider holding it, and passes its answer on whole.
 async fn reach(
-    gateway: &Gateway,
+    gateway: &Arc<Gateway>,
     headers: &HeaderMap,
     id: &str,
     method: Method,
@@ -169,9 +224,8 @@ async fn reach(
 ) -> Response {
     let sent = async {
         let tenant = gateway.auth.authenticate(headers, false)?;
-        let provider = gateway
-            .stored
-            .held(&tenant.id, id)
+        let provider = Stored::held(gateway, &tenant.id, id)
+            .await?
             .ok_or_else(|| GatewayError::NoSuchResponse { id: id.to_owned() })?
             .provider;
         // the id is one a provider gave: it goes into the path as it came

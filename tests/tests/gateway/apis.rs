@@ -14,6 +14,7 @@ use async_openai::types::completions::CreateCompletionRequestArgs;
 use async_openai::types::responses::{CreateResponseArgs, ResponseStreamEvent, Status};
 use futures::StreamExt as _;
 use gatebench_e2e::{ALPHA, BETA, client, set_faults, stack};
+use gatebench_gateway::RunningGateway;
 use gatebench_wire::books::{CallPage, CallRecord};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -520,6 +521,89 @@ async fn a_stored_response_is_reached_only_by_its_tenant_at_the_provider_holding
     assert!(alpha.responses().retrieve(&first.id).await.is_err());
     assert_eq!(calls(&http, &mock).await, before);
     stack.shutdown().await;
+}
+
+/// A gateway on `ledger` in front of the stack's mocks, as the stack's own is
+/// configured.
+async fn gateway_on(stack: &gatebench_stack::Stack, ledger: &str) -> RunningGateway {
+    let config = stack.gateway().gateway().config.clone();
+    let state = gatebench_gateway::Gateway::new(config, ledger).unwrap();
+    RunningGateway::start(state, "127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap()
+}
+
+/// What the gateway notes of stored responses is in its ledger: after a restart,
+/// a response (whole or streamed) is still read and continued by its tenant, at
+/// the provider holding it, and still refused to another, without a call; one
+/// deleted before the restart stays unknown.
+#[tokio::test]
+async fn stored_responses_are_reached_by_their_tenant_across_a_restart() {
+    let dir = std::env::temp_dir().join(format!("gatebench-stored-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ledger = dir.join("ledger.db").display().to_string();
+    let _ = std::fs::remove_file(&ledger);
+    let stack = stack(|_| {}).await;
+    let http = client();
+    let mock = stack.mock_url("openai").unwrap();
+
+    let first = gateway_on(&stack, &ledger).await;
+    let alpha = sdk(&first.url());
+    let whole = a_story(&alpha).await;
+    let deleted = a_story(&alpha).await;
+    let r = post(
+        &http,
+        &first.url(),
+        "/v1/responses",
+        "resp-restart-streamed",
+        json!({"model": "deepseek-chat", "input": "Explain tides.", "stream": true}),
+    )
+    .await;
+    let streamed = events(&r.text().await.unwrap())[0]["response"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(alpha.responses().delete(&deleted.id).await.unwrap().deleted);
+    first.shutdown().await;
+
+    let second = gateway_on(&stack, &ledger).await;
+    let url = second.url();
+    let alpha = sdk(&url);
+    let fetched = alpha.responses().retrieve(&whole.id).await.unwrap();
+    assert_eq!(fetched.output_text(), whole.output_text());
+    let r = post(
+        &http,
+        &url,
+        "/v1/responses",
+        "resp-restart-pinned",
+        json!({"model": "gpt-4o-mini", "previous_response_id": streamed, "input": "Why?"}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-gatebench-provider"], "deepseek");
+
+    let before = calls(&http, &mock).await;
+    for (key, id) in [(BETA, whole.id.as_str()), (ALPHA, deleted.id.as_str())] {
+        let r = http
+            .get(format!("{url}/v1/responses/{id}"))
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 404, "{id}");
+        let r = http
+            .post(format!("{url}/v1/responses"))
+            .bearer_auth(key)
+            .json(&json!({"model": "gpt-4o-mini", "previous_response_id": id, "input": "Hi"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{id}");
+    }
+    assert_eq!(calls(&http, &mock).await, before);
+    second.shutdown().await;
+    stack.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]

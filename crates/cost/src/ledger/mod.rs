@@ -57,6 +57,14 @@ pub enum LedgerError {
         /// What it holds.
         value: String,
     },
+    /// A stored response's row does not parse back.
+    #[error("stored response {id}: tokens holds {tokens}, which is not valid")]
+    CorruptResponse {
+        /// The response's id.
+        id: String,
+        /// What its `tokens` column holds.
+        tokens: i64,
+    },
     /// The writer could not write a batch; the entries are kept and retried.
     #[error("ledger write failed: {0}")]
     Write(String),
@@ -72,6 +80,28 @@ pub enum LedgerError {
     /// The tenant's totals would no longer be exact.
     #[error("totals of tenant {0:?} overflow exact decimal arithmetic")]
     Overflow(String),
+}
+
+/// A response a provider stores (the Responses API's `store`), as the gateway
+/// that relayed it knows it: kept beside the ledger's entries, so that who may
+/// reach it, and where, survives a restart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredResponse {
+    /// The provider's id of it.
+    pub id: String,
+    /// The tenant that made it.
+    pub tenant: String,
+    /// The provider holding it.
+    pub provider: String,
+    /// Its input and output tokens (0 until known).
+    pub tokens: u64,
+}
+
+/// A change to the stored responses kept, written in the order made.
+#[derive(Debug)]
+pub(crate) enum ResponseChange {
+    Keep(StoredResponse),
+    Forget(String),
 }
 
 /// Under the one lock that `record` takes.
@@ -241,6 +271,32 @@ impl Ledger {
             error!("ledger writer panicked");
         }
         flushed
+    }
+
+    /// Keeps `response` (replacing what was kept under its id), written with the
+    /// next batch. Never waits on SQLite.
+    pub fn keep_response(&self, response: StoredResponse) -> Result<(), LedgerError> {
+        self.change_response(ResponseChange::Keep(response))
+    }
+
+    /// Forgets the stored response `id`, with the next batch.
+    pub fn forget_response(&self, id: &str) -> Result<(), LedgerError> {
+        self.change_response(ResponseChange::Forget(id.to_owned()))
+    }
+
+    fn change_response(&self, change: ResponseChange) -> Result<(), LedgerError> {
+        let state = lock(&self.state);
+        let sender = state.sender.as_ref().ok_or(LedgerError::Closed)?;
+        sender
+            .send(Msg::Response(change))
+            .map_err(|_| LedgerError::Write("the writer thread stopped".to_owned()))
+    }
+
+    /// The stored response `id`, if kept. Flushes first, so a response kept or
+    /// forgotten before the call is seen so.
+    pub fn stored_response(&self, id: &str) -> Result<Option<StoredResponse>, LedgerError> {
+        self.flush()?;
+        store::stored_response(&lock(&self.conn), id)
     }
 
     /// One tenant's totals (zeros if it has no entries), equal to the sum of

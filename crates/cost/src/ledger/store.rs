@@ -9,7 +9,7 @@ use std::str::FromStr;
 use rusqlite::{Connection, Row, params};
 use rust_decimal::Decimal;
 
-use super::LedgerError;
+use super::{LedgerError, ResponseChange, StoredResponse};
 use crate::entry::{CacheOutcome, Flags, LedgerEntry};
 use crate::exact;
 use crate::meter::Usage;
@@ -43,6 +43,12 @@ CREATE TABLE IF NOT EXISTS ledger (
     failed INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS ledger_tenant_id ON ledger (tenant, id);
+CREATE TABLE IF NOT EXISTS stored_responses (
+    id TEXT PRIMARY KEY,
+    tenant TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    tokens INTEGER NOT NULL
+) WITHOUT ROWID;
 ";
 
 const COLUMNS: &str = "id, at_ms, tenant, request_id, provider, model, kind, \
@@ -125,10 +131,32 @@ impl Amounts {
     }
 }
 
-/// Writes a batch in one transaction: all of it or none of it.
-pub(crate) fn insert_batch(conn: &mut Connection, batch: &[LedgerEntry]) -> rusqlite::Result<()> {
+/// Writes a batch of entries and of changes to the stored responses, these in
+/// the order given, in one transaction: all of it or none of it.
+pub(crate) fn insert_batch(
+    conn: &mut Connection,
+    batch: &[LedgerEntry],
+    responses: &[ResponseChange],
+) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
-    {
+    for change in responses {
+        match change {
+            ResponseChange::Keep(r) => {
+                let mut stmt = tx.prepare_cached(
+                    "INSERT INTO stored_responses (id, tenant, provider, tokens) \
+                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id) DO UPDATE SET \
+                     tenant = excluded.tenant, provider = excluded.provider, \
+                     tokens = excluded.tokens",
+                )?;
+                stmt.execute(params![r.id, r.tenant, r.provider, int(r.tokens)])?;
+            }
+            ResponseChange::Forget(id) => {
+                let mut stmt = tx.prepare_cached("DELETE FROM stored_responses WHERE id = ?1")?;
+                stmt.execute(params![id])?;
+            }
+        }
+    }
+    if !batch.is_empty() {
         let sql = format!(
             "INSERT INTO ledger ({COLUMNS}) VALUES \
              (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
@@ -266,6 +294,29 @@ pub(crate) fn select(
         }
     }
     Ok(out)
+}
+
+/// The stored response `id`, if one is kept.
+pub(crate) fn stored_response(
+    conn: &Connection,
+    id: &str,
+) -> Result<Option<StoredResponse>, LedgerError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT tenant, provider, tokens FROM stored_responses WHERE id = ?1")?;
+    let mut rows = stmt.query(params![id])?;
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
+    let tokens: i64 = row.get(2)?;
+    Ok(Some(StoredResponse {
+        id: id.to_owned(),
+        tenant: row.get(0)?,
+        provider: row.get(1)?,
+        tokens: u64::try_from(tokens).map_err(|_| LedgerError::CorruptResponse {
+            id: id.to_owned(),
+            tokens,
+        })?,
+    }))
 }
 
 /// Calls `f` with every stored entry, in id order (loading totals at open).

@@ -231,6 +231,71 @@ fn a_restart_keeps_entries_totals_and_ids() {
     assert_eq!(ledger.record(entry("alpha", "m", "0")).unwrap(), 4);
 }
 
+fn response(id: &str, tenant: &str, tokens: u64) -> StoredResponse {
+    StoredResponse {
+        id: id.to_owned(),
+        tenant: tenant.to_owned(),
+        provider: "openai".to_owned(),
+        tokens,
+    }
+}
+
+/// Stored responses are kept, updated and forgotten in the order asked, are seen
+/// at once by a read, and survive a restart; one whose row was damaged is
+/// reported.
+#[test]
+fn stored_responses_are_kept_across_a_restart_until_forgotten() {
+    let dir = TempDir::new();
+    let path = dir.file("ledger.sqlite");
+    {
+        let ledger = Ledger::open(&path).unwrap();
+        ledger
+            .keep_response(response("resp_a", "alpha", 0))
+            .unwrap();
+        ledger
+            .keep_response(response("resp_a", "alpha", 42))
+            .unwrap();
+        ledger.keep_response(response("resp_b", "beta", 7)).unwrap();
+        ledger.keep_response(response("resp_c", "beta", 9)).unwrap();
+        ledger.forget_response("resp_c").unwrap();
+        assert_eq!(
+            ledger.stored_response("resp_a").unwrap(),
+            Some(response("resp_a", "alpha", 42))
+        );
+        assert_eq!(ledger.stored_response("resp_c").unwrap(), None);
+        // forgotten and kept again in one batch: the last word holds
+        ledger.forget_response("resp_b").unwrap();
+        ledger.keep_response(response("resp_b", "beta", 8)).unwrap();
+    }
+    let ledger = Ledger::open(&path).unwrap();
+    assert_eq!(
+        ledger.stored_response("resp_a").unwrap(),
+        Some(response("resp_a", "alpha", 42))
+    );
+    assert_eq!(
+        ledger.stored_response("resp_b").unwrap(),
+        Some(response("resp_b", "beta", 8))
+    );
+    assert_eq!(ledger.stored_response("resp_c").unwrap(), None);
+    assert_eq!(ledger.stored_response("resp_nothing").unwrap(), None);
+    // the responses are no billed calls
+    assert_eq!(ledger.all_entries(0, 10).unwrap().len(), 0);
+    drop(ledger);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute(
+        "UPDATE stored_responses SET tokens = -1 WHERE id = 'resp_a'",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let ledger = Ledger::open(&path).unwrap();
+    let e = ledger.stored_response("resp_a").unwrap_err();
+    assert!(
+        matches!(&e, LedgerError::CorruptResponse { id, tokens: -1 } if id == "resp_a"),
+        "{e}"
+    );
+}
+
 /// The writer lingers while entries keep coming and blocks on the channel once a
 /// linger finds none: an entry after a quiet spell still wakes it, and one
 /// recorded while it lingers is written when the ledger closes.

@@ -13,7 +13,7 @@ use std::time::Duration;
 use rusqlite::Connection;
 use tracing::{debug, error};
 
-use super::store;
+use super::{ResponseChange, store};
 use crate::entry::LedgerEntry;
 
 /// Most entries written in one transaction.
@@ -33,21 +33,41 @@ const LINGER: Duration = Duration::from_millis(10);
 pub(crate) enum Msg {
     /// An entry to write.
     Entry(Box<LedgerEntry>),
+    /// A stored response to keep or forget.
+    Response(ResponseChange),
     /// Answer once everything sent before this is written, or why it was not.
     Flush(SyncSender<Result<(), String>>),
 }
 
-fn write(conn: &Mutex<Connection>, batch: &[LedgerEntry]) -> Result<(), String> {
-    if batch.is_empty() {
-        return Ok(());
+/// What the writer holds until it is written.
+#[derive(Default)]
+struct Pending {
+    entries: Vec<LedgerEntry>,
+    responses: Vec<ResponseChange>,
+}
+
+impl Pending {
+    fn len(&self) -> usize {
+        self.entries.len() + self.responses.len()
     }
-    let mut conn = conn.lock().unwrap_or_else(|e| e.into_inner());
-    store::insert_batch(&mut conn, batch).map_err(|e| e.to_string())
+
+    fn clear(&mut self) {
+        self.entries.clear();
+        self.responses.clear();
+    }
+
+    fn write(&self, conn: &Mutex<Connection>) -> Result<(), String> {
+        if self.len() == 0 {
+            return Ok(());
+        }
+        let mut conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+        store::insert_batch(&mut conn, &self.entries, &self.responses).map_err(|e| e.to_string())
+    }
 }
 
 /// The thread's body.
 pub(crate) fn run(rx: Receiver<Msg>, conn: Arc<Mutex<Connection>>) {
-    let mut pending: Vec<LedgerEntry> = Vec::new();
+    let mut pending = Pending::default();
     let mut acks: Vec<SyncSender<Result<(), String>>> = Vec::new();
     // Whether the last batch brought entries: then more are likely on their way,
     // and the writer lingers and looks instead of blocking on the channel, so
@@ -66,7 +86,7 @@ pub(crate) fn run(rx: Receiver<Msg>, conn: Arc<Mutex<Connection>>) {
             }
         } else {
             let Ok(msg) = rx.recv() else { break };
-            if matches!(msg, Msg::Entry(_)) {
+            if !matches!(msg, Msg::Flush(_)) {
                 std::thread::sleep(LINGER);
             }
             msg
@@ -76,7 +96,11 @@ pub(crate) fn run(rx: Receiver<Msg>, conn: Arc<Mutex<Connection>>) {
         while let Some(msg) = next {
             match msg {
                 Msg::Entry(entry) => {
-                    pending.push(*entry);
+                    pending.entries.push(*entry);
+                    busy = true;
+                }
+                Msg::Response(change) => {
+                    pending.responses.push(change);
                     busy = true;
                 }
                 Msg::Flush(ack) => acks.push(ack),
@@ -87,11 +111,15 @@ pub(crate) fn run(rx: Receiver<Msg>, conn: Arc<Mutex<Connection>>) {
                 None
             };
         }
-        let result = write(&conn, &pending);
+        let result = pending.write(&conn);
         match &result {
             Ok(()) => {
-                if !pending.is_empty() {
-                    debug!(entries = pending.len(), "ledger batch written");
+                if pending.len() > 0 {
+                    debug!(
+                        entries = pending.entries.len(),
+                        responses = pending.responses.len(),
+                        "ledger batch written"
+                    );
                 }
                 pending.clear();
             }
@@ -104,7 +132,7 @@ pub(crate) fn run(rx: Receiver<Msg>, conn: Arc<Mutex<Connection>>) {
             let _ = ack.send(result.clone());
         }
     }
-    if let Err(e) = write(&conn, &pending) {
+    if let Err(e) = pending.write(&conn) {
         error!(error = %e, lost = pending.len(), "ledger entries lost at shutdown");
     }
 }
