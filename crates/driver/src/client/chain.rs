@@ -70,33 +70,30 @@ pub(crate) struct OutputItem {
     name: Option<String>,
 }
 
-/// The function calls among `output`.
-pub(crate) fn calls(output: Vec<OutputItem>) -> Vec<Call> {
-    output
-        .into_iter()
-        .filter(|item| item.kind.as_deref() == Some("function_call"))
-        .filter_map(|item| {
-            Some(Call {
-                id: item.call_id?,
-                name: item.name.unwrap_or_default(),
-            })
-        })
-        .collect()
+/// The function call an output item of `kind` with `call_id` and `name` is, if
+/// it is one.
+pub(crate) fn call(kind: Option<&str>, call_id: Option<&str>, name: Option<&str>) -> Option<Call> {
+    if kind != Some("function_call") {
+        return None;
+    }
+    Some(Call {
+        id: call_id?.to_owned(),
+        name: name.unwrap_or_default().to_owned(),
+    })
 }
 
-/// A whole response's id and function calls.
-pub(crate) fn answer(body: &[u8]) -> Option<Answer> {
-    #[derive(Deserialize)]
-    struct Whole {
-        id: String,
-        #[serde(default)]
-        output: Vec<OutputItem>,
-    }
-    let whole = serde_json::from_slice::<Whole>(body).ok()?;
-    Some(Answer {
-        id: whole.id,
-        calls: calls(whole.output),
-    })
+/// The function calls among `output`.
+pub(crate) fn calls(output: &[OutputItem]) -> Vec<Call> {
+    output
+        .iter()
+        .filter_map(|item| {
+            call(
+                item.kind.as_deref(),
+                item.call_id.as_deref(),
+                item.name.as_deref(),
+            )
+        })
+        .collect()
 }
 
 /// The open conversations of one request.
@@ -265,7 +262,11 @@ mod tests {
             {"type":"function_call","call_id":"call_a","name":"f","arguments":"{}"},
             {"type":"message","content":[{"type":"output_text","text":"x"}]},
             {"type":"function_call","call_id":"call_b","name":"g","arguments":"{}"}]}"#;
-        let answer = answer(body).unwrap();
+        let (outcome, _, answer) =
+            super::super::check_body(crate::Kind::Responses, false, "", body, None);
+        assert_eq!(outcome, crate::Outcome::Ok);
+        let answer = answer.unwrap();
+        assert_eq!(answer.id, "resp_1");
         let ids: Vec<&str> = answer.calls.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(ids, ["call_a", "call_b"]);
         // g returns what the request names for it, f the default

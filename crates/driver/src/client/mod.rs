@@ -637,7 +637,7 @@ async fn read_response(
         return ex;
     }
     if collect {
-        let (outcome, usage) = check_body(
+        let (outcome, usage, answer) = check_body(
             prepared.kind,
             prepared.stream,
             &content_type,
@@ -647,7 +647,7 @@ async fn read_response(
         ex.outcome = outcome;
         ex.usage = usage;
         if prepared.chains.is_some() {
-            ex.answer = chain::answer(&buf);
+            ex.answer = answer;
         }
         if prepared.kind.generates()
             && let Some(u) = usage

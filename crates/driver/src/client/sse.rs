@@ -322,7 +322,7 @@ impl SseState {
                         .and_then(|event| event.get("response").map(ToString::to_string));
                     self.said(failed.as_deref().map_or(data, str::as_bytes));
                 }
-                let Some(mut response) = event.response else {
+                let Some(response) = event.response else {
                     return;
                 };
                 if kind != "response.failed"
@@ -330,7 +330,7 @@ impl SseState {
                 {
                     self.answer = Some(super::chain::Answer {
                         id: id.clone(),
-                        calls: super::chain::calls(std::mem::take(&mut response.output)),
+                        calls: super::chain::calls(&response.output),
                     });
                 }
                 if let Some(capture) = &mut self.capture {

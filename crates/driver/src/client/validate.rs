@@ -12,6 +12,7 @@ use gatebench_wire::books::digest;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
+use super::chain::{self, Answer};
 use super::sse::{ResponseUsageJson, UsageJson};
 use crate::Outcome;
 use crate::metrics::{Trace, Usage};
@@ -86,6 +87,10 @@ struct OutputItem<'a> {
     content: Vec<OutputPart<'a>>,
     #[serde(default, borrow)]
     arguments: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    call_id: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    name: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -178,15 +183,29 @@ struct PersonalityResponse {
     traits: Option<Vec<IgnoredAny>>,
 }
 
-/// The verdict on a complete 2xx body and the usage it carried. A chat answer's
-/// id, finish reason and text digest go into `trace`, when the request has one,
-/// from the same parse.
+/// The verdict on a complete 2xx body, the usage it carried and, for a response
+/// with an id, what a conversation continuing it needs. A chat answer's id,
+/// finish reason and text digest go into `trace`, when the request has one, from
+/// the same parse.
 pub(crate) fn check_body(
     kind: Kind,
     stream: bool,
     content_type: &str,
     body: &[u8],
     trace: Option<&mut Trace>,
+) -> (Outcome, Option<Usage>, Option<Answer>) {
+    let mut answer = None;
+    let (outcome, usage) = check(kind, stream, content_type, body, trace, &mut answer);
+    (outcome, usage, answer)
+}
+
+fn check(
+    kind: Kind,
+    stream: bool,
+    content_type: &str,
+    body: &[u8],
+    trace: Option<&mut Trace>,
+    answer: &mut Option<Answer>,
 ) -> (Outcome, Option<Usage>) {
     let json = |body: &[u8]| -> Result<serde_json::Value, Outcome> {
         serde_json::from_slice(body).map_err(|_| Outcome::MalformedBody)
@@ -248,6 +267,20 @@ pub(crate) fn check_body(
                     .output
                     .iter()
                     .any(|item| matches!(item.kind.as_deref(), Some("message" | "function_call")));
+                *answer = r.id.as_deref().map(|id| Answer {
+                    id: id.to_owned(),
+                    calls: r
+                        .output
+                        .iter()
+                        .filter_map(|item| {
+                            chain::call(
+                                item.kind.as_deref(),
+                                item.call_id.as_deref(),
+                                item.name.as_deref(),
+                            )
+                        })
+                        .collect(),
+                });
                 if let Some(t) = trace {
                     t.content_digest = Some(digest(response_text(&r.output).as_bytes()));
                     t.response_id = r.id.map(Cow::into_owned);
@@ -429,7 +462,7 @@ mod tests {
     #[test]
     fn chat_bodies() {
         let ok = br#"{"choices":[{"message":{"role":"assistant","content":"hi"}}],"usage":{"prompt_tokens":5,"completion_tokens":1}}"#;
-        let (o, u) = check_body(Kind::Chat, false, "application/json", ok, None);
+        let (o, u, _) = check_body(Kind::Chat, false, "application/json", ok, None);
         assert_eq!(o, Outcome::Ok);
         assert_eq!(u.unwrap().prompt_tokens, 5);
         assert_eq!(
@@ -468,7 +501,7 @@ mod tests {
     fn text_completion_and_response_bodies() {
         let text = br#"{"id":"cmpl-1","choices":[{"text":" a lamp","index":0,"finish_reason":"length"}],"usage":{"prompt_tokens":4,"completion_tokens":2}}"#;
         let mut trace = Trace::default();
-        let (o, u) = check_body(Kind::Completions, false, "", text, Some(&mut trace));
+        let (o, u, _) = check_body(Kind::Completions, false, "", text, Some(&mut trace));
         assert_eq!((o, u.unwrap().completion_tokens), (Outcome::Ok, 2));
         assert_eq!(trace.finish_reason.as_deref(), Some("length"));
         assert_eq!(trace.content_digest, Some(digest(b" a lamp")));
@@ -480,7 +513,7 @@ mod tests {
         }
         let response = br#"{"id":"resp_1","object":"response","status":"incomplete","output":[{"type":"message","content":[{"type":"output_text","text":"Tides"},{"type":"output_text","text":" rise."}]}],"usage":{"input_tokens":9,"input_tokens_details":{"cached_tokens":4},"output_tokens":16}}"#;
         let mut trace = Trace::default();
-        let (o, u) = check_body(Kind::Responses, false, "", response, Some(&mut trace));
+        let (o, u, _) = check_body(Kind::Responses, false, "", response, Some(&mut trace));
         let u = u.unwrap();
         assert_eq!(o, Outcome::Ok);
         assert_eq!(
