@@ -1150,6 +1150,38 @@ async fn a_stored_response_is_retrieved_listed_continued_and_deleted() {
     assert_eq!(u64::from(input_tokens), chat["usage"]["prompt_tokens"]);
     let calls = calls_on(&url, "/v1/responses", 2).await;
     assert_eq!(calls[1]["usage"]["input_tokens"], input_tokens);
+    // Its input items are the conversation's: the earlier turn's input and
+    // output (with the ids they were given), then its own, the latest first.
+    let page = get(&url, &format!("/v1/responses/{}/input_items", second.id)).await;
+    let earlier = get(&url, &format!("/v1/responses/{}", first.id)).await;
+    let listed: Vec<(&str, &str)> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["role"].as_str().unwrap(),
+                i["content"][0]["text"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("user", "And about foxes?"),
+            ("assistant", said.as_str()),
+            ("user", "Tell me about rabbits."),
+        ]
+    );
+    assert_eq!(page["data"][1], earlier["output"][0]);
+    assert_eq!(page["data"][2], *item);
+    let oldest = get(
+        &url,
+        &format!("/v1/responses/{}/input_items?order=asc&limit=1", second.id),
+    )
+    .await;
+    assert_eq!(oldest["data"][0], *item);
+    assert_eq!(oldest["has_more"], true);
 
     // An id it does not hold, for this key or at all, is refused as the API does.
     let unknown = api_error(

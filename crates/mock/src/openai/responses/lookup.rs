@@ -63,7 +63,8 @@ pub(in crate::openai) async fn delete(
     }
 }
 
-/// `GET /v1/responses/{id}/input_items`: a page of the response's input items.
+/// `GET /v1/responses/{id}/input_items`: a page of the input items of the
+/// response's conversation.
 pub(in crate::openai) async fn input_items(
     State(mock): State<Arc<OpenAiMock>>,
     ctx: RequestCtx,
@@ -71,7 +72,7 @@ pub(in crate::openai) async fn input_items(
     RawQuery(query): RawQuery,
 ) -> Response {
     let page = Page::parse(query.as_deref().unwrap_or_default())
-        .and_then(|page| Ok(page.of(&stored(&mock, &ctx, &id)?.items)));
+        .and_then(|page| Ok(page.of(&stored(&mock, &ctx, &id)?.listed())));
     match page {
         Ok(page) => Json(page).into_response(),
         Err(error) => error.into_response(),

@@ -5,7 +5,8 @@
 //! Each is kept under the API key that created it (another key is told it does not
 //! exist), with its turn of the conversation (its input items and its output as an
 //! input item) and a link to the response it continued, so that a long chain costs
-//! each turn once. The store holds at most [`STORE_BYTES`] of responses, the least
+//! each turn once. Its input items are listed with the whole chain's, as the API
+//! lists them: every earlier turn's input and output, then its own input. The store holds at most [`STORE_BYTES`] of responses, the least
 //! used going first; a continuation of one that went is refused as the API refuses
 //! an unknown id.
 
@@ -25,8 +26,8 @@ const STORE_BYTES: u64 = 64 << 20;
 pub(in crate::openai) struct Stored {
     /// The response as it ended, as `GET /v1/responses/{id}` returns it.
     pub body: Bytes,
-    /// Its input items, each with the id the API gave it, as listed.
-    pub items: Vec<Value>,
+    /// Its own input items, each with the id the API gave it, as listed.
+    items: Vec<Value>,
     /// Its turn: the input items, then its output as an input item.
     turn: Vec<InputItem>,
     /// The response it continued.
@@ -65,6 +66,31 @@ impl Stored {
             at = stored.previous.as_deref();
         }
         chain.into_iter().rev().flatten().cloned().collect()
+    }
+
+    /// What `GET .../input_items` lists, oldest first: the input of every turn
+    /// of the chain, each earlier turn's followed by its output items as that
+    /// response gave them (the API carries them into the conversation).
+    pub fn listed(&self) -> Vec<Value> {
+        #[derive(serde::Deserialize)]
+        struct Output {
+            #[serde(default)]
+            output: Vec<Value>,
+        }
+        let mut earlier = Vec::new();
+        let mut at = self.previous.as_deref();
+        while let Some(stored) = at {
+            earlier.push(stored);
+            at = stored.previous.as_deref();
+        }
+        let mut listed = Vec::new();
+        for turn in earlier.into_iter().rev() {
+            listed.extend(turn.items.iter().cloned());
+            let output = serde_json::from_slice::<Output>(&turn.body);
+            listed.extend(output.map(|o| o.output).unwrap_or_default());
+        }
+        listed.extend(self.items.iter().cloned());
+        listed
     }
 
     /// Roughly the bytes it holds, for the store's bound.
