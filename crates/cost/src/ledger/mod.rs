@@ -12,6 +12,10 @@
 //! are updated at record time, so [`Ledger::totals`] is immediately consistent.
 //! [`Ledger::entries`] reads the database *after a flush*: a page always holds
 //! every matching entry recorded before the call, in id order.
+//!
+//! Beside the entries, the same batches keep the gateway's stored responses
+//! (which tenant made each, at which provider: [`StoredResponse`]), read back by
+//! id after a flush.
 
 mod store;
 mod totals;
