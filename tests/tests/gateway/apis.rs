@@ -441,6 +441,55 @@ async fn a_story(client: &Client<OpenAIConfig>) -> async_openai::types::response
     client.responses().create(request).await.unwrap()
 }
 
+/// `key`'s continuation of `id` is refused as OpenAI refuses an unknown id.
+async fn continuation_refused(http: &reqwest::Client, url: &str, key: &str, id: &str) {
+    let r = http
+        .post(format!("{url}/v1/responses"))
+        .bearer_auth(key)
+        .json(&json!({"model": "gpt-4o-mini", "previous_response_id": id, "input": "Hi"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "{id}");
+    let refused: Value = r.json().await.unwrap();
+    assert_eq!(refused["error"]["code"], "previous_response_not_found");
+    assert_eq!(refused["error"]["param"], "previous_response_id");
+}
+
+/// A streamed response from deepseek, not the route's first provider: its id,
+/// read from its first event.
+async fn streamed_at_deepseek(http: &reqwest::Client, url: &str) -> String {
+    let r = post(
+        http,
+        url,
+        "/v1/responses",
+        "resp-streamed",
+        json!({"model": "deepseek-chat", "input": "Explain tides.", "stream": true}),
+    )
+    .await;
+    assert_eq!(r.headers()["x-gatebench-provider"], "deepseek");
+    events(&r.text().await.unwrap())[0]["response"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// A continuation of `previous`, made at deepseek, asking for another model: it
+/// goes to the provider holding what it continues.
+async fn continued_where_it_is(http: &reqwest::Client, url: &str, previous: &str) {
+    let r = post(
+        http,
+        url,
+        "/v1/responses",
+        "resp-pinned",
+        json!({"model": "gpt-4o-mini", "previous_response_id": previous, "input": "Why?"}),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-gatebench-provider"], "deepseek");
+    assert_eq!(r.headers()["x-gatebench-model"], "deepseek-chat");
+}
+
 #[tokio::test]
 async fn a_stored_response_is_reached_only_by_its_tenant_at_the_provider_holding_it() {
     let stack = stack(|_| {}).await;
@@ -473,46 +522,14 @@ async fn a_stored_response_is_reached_only_by_its_tenant_at_the_provider_holding
         other => panic!("a 404: {other:?}"),
     }
     for (key, id) in [(BETA, first.id.as_str()), (ALPHA, "resp_nothing")] {
-        let r = http
-            .post(format!("{url}/v1/responses"))
-            .bearer_auth(key)
-            .json(&json!({"model": "gpt-4o-mini", "previous_response_id": id, "input": "Hi"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 400);
-        let refused: Value = r.json().await.unwrap();
-        assert_eq!(refused["error"]["code"], "previous_response_not_found");
-        assert_eq!(refused["error"]["param"], "previous_response_id");
+        continuation_refused(&http, &url, key, id).await;
     }
     assert_eq!(calls(&http, &mock).await, before);
 
     // A streamed response is known once its first event has passed, and its
     // continuation goes to the provider holding it, not to the route's first.
-    let r = post(
-        &http,
-        &url,
-        "/v1/responses",
-        "resp-streamed",
-        json!({"model": "deepseek-chat", "input": "Explain tides.", "stream": true}),
-    )
-    .await;
-    assert_eq!(r.headers()["x-gatebench-provider"], "deepseek");
-    let streamed = events(&r.text().await.unwrap())[0]["response"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let r = post(
-        &http,
-        &url,
-        "/v1/responses",
-        "resp-pinned",
-        json!({"model": "gpt-4o-mini", "previous_response_id": streamed, "input": "Why?"}),
-    )
-    .await;
-    assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["x-gatebench-provider"], "deepseek");
-    assert_eq!(r.headers()["x-gatebench-model"], "deepseek-chat");
+    let streamed = streamed_at_deepseek(&http, &url).await;
+    continued_where_it_is(&http, &url, &streamed).await;
 
     // Deleted, it is forgotten: the next look asks no provider.
     let deleted = alpha.responses().delete(&first.id).await.unwrap();
@@ -551,18 +568,7 @@ async fn stored_responses_are_reached_by_their_tenant_across_a_restart() {
     let alpha = sdk(&first.url());
     let whole = a_story(&alpha).await;
     let deleted = a_story(&alpha).await;
-    let r = post(
-        &http,
-        &first.url(),
-        "/v1/responses",
-        "resp-restart-streamed",
-        json!({"model": "deepseek-chat", "input": "Explain tides.", "stream": true}),
-    )
-    .await;
-    let streamed = events(&r.text().await.unwrap())[0]["response"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let streamed = streamed_at_deepseek(&http, &first.url()).await;
     assert!(alpha.responses().delete(&deleted.id).await.unwrap().deleted);
     first.shutdown().await;
 
@@ -571,16 +577,7 @@ async fn stored_responses_are_reached_by_their_tenant_across_a_restart() {
     let alpha = sdk(&url);
     let fetched = alpha.responses().retrieve(&whole.id).await.unwrap();
     assert_eq!(fetched.output_text(), whole.output_text());
-    let r = post(
-        &http,
-        &url,
-        "/v1/responses",
-        "resp-restart-pinned",
-        json!({"model": "gpt-4o-mini", "previous_response_id": streamed, "input": "Why?"}),
-    )
-    .await;
-    assert_eq!(r.status(), 200);
-    assert_eq!(r.headers()["x-gatebench-provider"], "deepseek");
+    continued_where_it_is(&http, &url, &streamed).await;
 
     let before = calls(&http, &mock).await;
     for (key, id) in [(BETA, whole.id.as_str()), (ALPHA, deleted.id.as_str())] {
@@ -591,14 +588,7 @@ async fn stored_responses_are_reached_by_their_tenant_across_a_restart() {
             .await
             .unwrap();
         assert_eq!(r.status(), 404, "{id}");
-        let r = http
-            .post(format!("{url}/v1/responses"))
-            .bearer_auth(key)
-            .json(&json!({"model": "gpt-4o-mini", "previous_response_id": id, "input": "Hi"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 400, "{id}");
+        continuation_refused(&http, &url, key, id).await;
     }
     assert_eq!(calls(&http, &mock).await, before);
     second.shutdown().await;
