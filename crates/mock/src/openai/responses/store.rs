@@ -6,9 +6,9 @@
 //! exist), with its turn of the conversation (its input items and its output as an
 //! input item) and a link to the response it continued, so that a long chain costs
 //! each turn once. Its input items are listed with the whole chain's, as the API
-//! lists them: every earlier turn's input and output, then its own input. The store holds at most [`STORE_BYTES`] of responses, the least
-//! used going first; a continuation of one that went is refused as the API refuses
-//! an unknown id.
+//! lists them: every earlier turn's input and output, then its own input. The
+//! store holds at most [`STORE_BYTES`] of responses, the least used going first; a
+//! continuation of one that went is refused as the API refuses an unknown id.
 
 use std::sync::Arc;
 
