@@ -249,7 +249,7 @@ impl RelayState {
         };
         self.out.push_back(event.raw);
         match parsed.get("type").and_then(Value::as_str) {
-            Some("response.created") => self.note_stored(&parsed, 0),
+            Some("response.created") => self.note_stored(&parsed),
             Some("response.output_text.delta") => {
                 if let Some(delta) = parsed.get("delta").and_then(Value::as_str) {
                     if self.texts.is_empty() {
@@ -261,9 +261,10 @@ impl RelayState {
             Some(kind @ ("response.completed" | "response.incomplete" | "response.failed")) => {
                 let usage = parsed.pointer("/response/usage").cloned();
                 if let Some(Ok(usage)) = usage.map(serde_json::from_value) {
-                    if kind != "response.failed" {
+                    let id = parsed.pointer("/response/id").and_then(Value::as_str);
+                    if let (false, Some(id)) = (kind == "response.failed", id) {
                         let tokens = crate::responses::conversation_tokens(&usage);
-                        self.note_stored(&parsed, tokens);
+                        self.gateway.stored.ended(&self.gateway, id, tokens);
                     }
                     self.usage = Some(crate::responses::billed_usage(&usage));
                 }
@@ -274,16 +275,16 @@ impl RelayState {
     }
 
     /// Notes where the response an event names is stored, before the client reads
-    /// the event, so that a continuation may follow at once: when it is created,
-    /// and again with its `tokens` when it ends.
-    fn note_stored(&self, event: &Value, tokens: u64) {
+    /// the event, so that a continuation may follow at once: when it is created
+    /// (its tokens are noted when it ends).
+    fn note_stored(&self, event: &Value) {
         let response = event.get("response");
         let id = response.and_then(|r| r.get("id")).and_then(Value::as_str);
         let stored = response.and_then(|r| r.get("store")) != Some(&Value::Bool(false));
         if let (true, Some(id), Some(provider)) = (stored, id, &self.record.provider) {
             self.gateway
                 .stored
-                .made(&self.gateway, id, &self.meta.tenant.id, provider, tokens);
+                .made(&self.gateway, id, &self.meta.tenant.id, provider, 0);
         }
     }
 

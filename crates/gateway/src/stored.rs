@@ -103,16 +103,31 @@ impl Stored {
                 provider: Arc::clone(provider),
                 tokens,
             };
-            self.0.insert(id.to_owned(), owner);
-            let kept = StoredResponse {
-                id: id.to_owned(),
-                tenant: tenant.to_string(),
-                provider: provider.name().to_owned(),
-                tokens,
-            };
-            if let Err(error) = gateway.ledger.keep_response(kept) {
-                tracing::error!(%error, id, "a stored response is not kept in the ledger");
-            }
+            self.keep(gateway, id, owner);
+        }
+    }
+
+    /// Notes the `tokens` of a response [`Stored::made`] noted as it began (a
+    /// stream's), now that it has ended; nothing if it is no longer noted (its
+    /// tenant deleted it meanwhile).
+    pub fn ended(&self, gateway: &Gateway, id: &str, tokens: u64) {
+        if let Some(mut owner) = self.0.get(id) {
+            owner.tokens = tokens;
+            self.keep(gateway, id, owner);
+        }
+    }
+
+    /// Notes `owner` of `id`, in memory and in the ledger's database.
+    fn keep(&self, gateway: &Gateway, id: &str, owner: Owner) {
+        let kept = StoredResponse {
+            id: id.to_owned(),
+            tenant: owner.tenant.to_string(),
+            provider: owner.provider.name().to_owned(),
+            tokens: owner.tokens,
+        };
+        self.0.insert(id.to_owned(), owner);
+        if let Err(error) = gateway.ledger.keep_response(kept) {
+            tracing::error!(%error, id, "a stored response is not kept in the ledger");
         }
     }
 
@@ -168,11 +183,13 @@ impl Stored {
         Ok(Some(owner))
     }
 
+    /// Forgets `id`: in the database first, so that a look-up missing memory from
+    /// now on reads it gone.
     fn forget(gateway: &Gateway, id: &str) {
-        gateway.stored.0.invalidate(id);
         if let Err(error) = gateway.ledger.forget_response(id) {
             tracing::error!(%error, id, "a deleted response is not forgotten in the ledger");
         }
+        gateway.stored.0.invalidate(id);
     }
 }
 
@@ -257,5 +274,45 @@ fn unreachable(error: AttemptError) -> GatewayError {
     GatewayError::Unreachable {
         timeout: matches!(error, AttemptError::Timeout),
         detail: error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::GatewayConfig;
+
+    /// A stream's end notes its tokens only for a response still noted: one its
+    /// tenant deleted before the stream ended stays forgotten, in memory and in
+    /// the ledger's database.
+    #[tokio::test]
+    async fn a_response_deleted_before_its_stream_ends_stays_forgotten() {
+        let gateway = Gateway::new(GatewayConfig::demo(), ":memory:").unwrap();
+        let provider = gateway.upstreams.providers()[0].name().to_owned();
+        let tenant: Arc<str> = Arc::from("alpha");
+        for id in ["resp_deleted", "resp_kept"] {
+            gateway.stored.made(&gateway, id, &tenant, &provider, 0);
+        }
+        Stored::forget(&gateway, "resp_deleted");
+        gateway.stored.ended(&gateway, "resp_deleted", 40);
+        gateway.stored.ended(&gateway, "resp_kept", 50);
+
+        let held = |id: &'static str, tenant: &'static str| {
+            let gateway = Arc::clone(&gateway);
+            async move { Stored::held(&gateway, tenant, id).await.unwrap() }
+        };
+        assert!(held("resp_deleted", "alpha").await.is_none());
+        assert_eq!(
+            gateway.ledger.stored_response("resp_deleted").unwrap(),
+            None
+        );
+        assert_eq!(held("resp_kept", "alpha").await.unwrap().tokens, 50);
+        let kept = gateway
+            .ledger
+            .stored_response("resp_kept")
+            .unwrap()
+            .unwrap();
+        assert_eq!((kept.tenant.as_str(), kept.tokens), ("alpha", 50));
+        assert!(held("resp_kept", "beta").await.is_none());
     }
 }

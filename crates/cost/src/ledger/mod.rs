@@ -297,9 +297,12 @@ impl Ledger {
     }
 
     /// The stored response `id`, if kept. Flushes first, so a response kept or
-    /// forgotten before the call is seen so.
+    /// forgotten before the call is seen so; a flush that fails (its changes are
+    /// kept and retried) is logged, and what the database holds is read anyway.
     pub fn stored_response(&self, id: &str) -> Result<Option<StoredResponse>, LedgerError> {
-        self.flush()?;
+        if let Err(error) = self.flush() {
+            tracing::warn!(%error, id, "reading a stored response without the latest changes");
+        }
         store::stored_response(&lock(&self.conn), id)
     }
 

@@ -124,7 +124,12 @@ pub(crate) fn run(rx: Receiver<Msg>, conn: Arc<Mutex<Connection>>) {
                 pending.clear();
             }
             Err(e) => {
-                error!(error = %e, entries = pending.len(), "ledger batch failed, will retry")
+                error!(
+                    error = %e,
+                    entries = pending.entries.len(),
+                    responses = pending.responses.len(),
+                    "ledger batch failed, will retry"
+                )
             }
         }
         for ack in acks.drain(..) {
@@ -133,6 +138,11 @@ pub(crate) fn run(rx: Receiver<Msg>, conn: Arc<Mutex<Connection>>) {
         }
     }
     if let Err(e) = pending.write(&conn) {
-        error!(error = %e, lost = pending.len(), "ledger entries lost at shutdown");
+        error!(
+            error = %e,
+            entries = pending.entries.len(),
+            responses = pending.responses.len(),
+            "ledger changes lost at shutdown"
+        );
     }
 }
