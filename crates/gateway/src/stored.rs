@@ -92,12 +92,7 @@ impl Stored {
         provider: &str,
         tokens: u64,
     ) {
-        let provider = gateway
-            .upstreams
-            .providers()
-            .iter()
-            .find(|p| p.name() == provider);
-        if let Some(provider) = provider {
+        if let Some(provider) = gateway.upstreams.provider(provider) {
             let owner = Owner {
                 tenant: Arc::clone(tenant),
                 provider: Arc::clone(provider),
@@ -161,12 +156,7 @@ impl Stored {
         let Some(kept) = read else {
             return Ok(None);
         };
-        let provider = gateway
-            .upstreams
-            .providers()
-            .iter()
-            .find(|p| p.name() == kept.provider);
-        let Some(provider) = provider else {
+        let Some(provider) = gateway.upstreams.provider(&kept.provider) else {
             tracing::debug!(
                 id,
                 provider = kept.provider,

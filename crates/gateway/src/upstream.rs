@@ -195,6 +195,11 @@ impl Upstreams {
         &self.providers
     }
 
+    /// The provider named `name`, if configured.
+    pub fn provider(&self, name: &str) -> Option<&Arc<Provider>> {
+        self.providers.iter().find(|p| p.name() == name)
+    }
+
     /// Models with a route.
     pub fn routed_models(&self) -> impl Iterator<Item = &str> {
         self.routes.keys().map(String::as_str)
