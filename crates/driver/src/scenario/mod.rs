@@ -328,28 +328,19 @@ fn check_tools(tools: &serde_json::Value) -> Result<(), String> {
     }
 }
 
-/// A tool outputs file: a JSON object of what each tool returns, by name.
-fn check_tool_outputs(outputs: &serde_json::Value) -> Result<(), String> {
-    if outputs.is_object() {
-        Ok(())
-    } else {
-        Err("must be a JSON object of each tool's output, by the tool's name".into())
-    }
-}
-
-/// Each tool's output as sent: a string as it is, any other value as its JSON
-/// text.
-fn tool_outputs(outputs: serde_json::Value) -> BTreeMap<String, String> {
+/// A tool outputs file, a JSON object of what each tool returns by name, as
+/// sent: a string as it is, any other value as its JSON text.
+fn tool_outputs(outputs: serde_json::Value) -> Result<BTreeMap<String, String>, String> {
     let serde_json::Value::Object(outputs) = outputs else {
-        return BTreeMap::new();
+        return Err("must be a JSON object of each tool's output, by the tool's name".into());
     };
-    outputs
+    Ok(outputs
         .into_iter()
         .map(|(name, output)| match output {
             serde_json::Value::String(text) => (name, text),
             other => (name, other.to_string()),
         })
-        .collect()
+        .collect())
 }
 
 fn check_requests(
@@ -382,33 +373,32 @@ fn check_requests(
                 Some(cache.load(&found, kind)?)
             }
         };
-        // a JSON file the request names in `field`, checked by `check`; an error
-        // names the file as written and the key
+        // an error about the JSON file the request names in `field`: it names the
+        // file as written and the key
+        let error = |field: &str, rel: &Path, message: String| {
+            let message = format!("{}: {message}", rel.display());
+            loc.error(Some(r.span()), format!("{key}.{field}"), message)
+        };
         let json = |field: &str, rel: &Path| -> Result<serde_json::Value, ScenarioError> {
-            let error = |message: String| {
-                let message = format!("{}: {message}", rel.display());
-                loc.error(Some(r.span()), format!("{key}.{field}"), message)
-            };
             let found = resolve(base, rel).ok_or_else(|| {
-                error("not found next to the scenario, in its parent folders or in the working directory".into())
+                error(field, rel, "not found next to the scenario, in its parent folders or in the working directory".into())
             })?;
-            let text = std::fs::read_to_string(&found).map_err(|e| error(e.to_string()))?;
-            let value = serde_json::from_str(&text).map_err(|e| error(format!("not JSON: {e}")))?;
-            let check = if field == "tools" {
-                check_tools
-            } else {
-                check_tool_outputs
-            };
-            check(&value).map_err(error)?;
-            Ok(value)
+            let text =
+                std::fs::read_to_string(&found).map_err(|e| error(field, rel, e.to_string()))?;
+            serde_json::from_str(&text).map_err(|e| error(field, rel, format!("not JSON: {e}")))
         };
         let tools = match &spec.tools {
             None => None,
-            Some(rel) => Some(Arc::new(json("tools", rel)?)),
+            Some(rel) => {
+                let tools = json("tools", rel)?;
+                check_tools(&tools).map_err(|m| error("tools", rel, m))?;
+                Some(Arc::new(tools))
+            }
         };
         let tool_outputs = match &spec.tool_outputs {
             None => BTreeMap::new(),
-            Some(rel) => tool_outputs(json("tool_outputs", rel)?),
+            Some(rel) => tool_outputs(json("tool_outputs", rel)?)
+                .map_err(|m| error("tool_outputs", rel, m))?,
         };
         out.push(Request {
             spec,
