@@ -8,20 +8,13 @@ mod common;
 
 use common::scenario;
 use gatebench_driver::{RequestRecord, RunOptions, Targets, run};
-use gatebench_mock::{MockOptions, MockPorts, RunningMocks};
+use gatebench_mock::RunningMocks;
 use gatebench_wire::books::CallRecord;
 
 /// Runs `text` against a fresh OpenAI mock; returns the mocks, the OpenAI
 /// mock's URL and the run's records.
 async fn run_on_mock(text: &str) -> (RunningMocks, String, Vec<RequestRecord>) {
-    let mocks = RunningMocks::start(MockOptions {
-        ports: MockPorts::EPHEMERAL,
-        seed: 4,
-        time_scale: 0.0,
-        ..MockOptions::default()
-    })
-    .await
-    .unwrap();
+    let mocks = common::instant_mocks(4).await;
     let openai = mocks.url("openai").unwrap();
     let options = RunOptions {
         record_requests: true,

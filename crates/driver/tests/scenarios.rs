@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use gatebench_driver::scenario::Executor;
 use gatebench_driver::{RunOptions, ScenarioFile, Schedule, Targets, run};
-use gatebench_mock::{MockOptions, MockPorts, RunningMocks};
 
 fn shipped(name: &str) -> ScenarioFile {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -150,14 +149,7 @@ fn shipped_scenarios_describe_their_workloads() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shipped_scenarios_run_briefly_against_the_mocks() {
-    let mocks = RunningMocks::start(MockOptions {
-        ports: MockPorts::EPHEMERAL,
-        seed: 1,
-        time_scale: 0.0,
-        ..MockOptions::default()
-    })
-    .await
-    .unwrap();
+    let mocks = common::instant_mocks(1).await;
     let url = |n: &str| mocks.url(n).unwrap();
     let targets = Targets::mocks(
         &url("openai"),

@@ -8,7 +8,6 @@ use std::collections::HashMap;
 
 use common::scenario;
 use gatebench_driver::{RunOptions, Targets, run};
-use gatebench_mock::{MockOptions, MockPorts, RunningMocks};
 use gatebench_wire::books::CallRecord;
 
 const TRACED: &str = r#"
@@ -33,14 +32,7 @@ prompts = "prompts/mini.toml"
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_traced_request_is_found_in_the_books() {
-    let mocks = RunningMocks::start(MockOptions {
-        ports: MockPorts::EPHEMERAL,
-        seed: 3,
-        time_scale: 0.0,
-        ..MockOptions::default()
-    })
-    .await
-    .unwrap();
+    let mocks = common::instant_mocks(3).await;
     let openai = mocks.url("openai").unwrap();
     let options = RunOptions {
         record_requests: true,

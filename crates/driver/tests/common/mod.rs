@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::Router;
 use gatebench_driver::{RunOptions, ScenarioFile};
+use gatebench_mock::{MockOptions, MockPorts, RunningMocks};
 
 /// Serves a router on a free loopback port; returns its base URL.
 pub async fn serve(router: Router) -> String {
@@ -53,6 +54,18 @@ pub async fn books(mock: &str) -> gatebench_wire::books::CallPage {
         .json()
         .await
         .unwrap()
+}
+
+/// The four mocks on free ports, seeded with `seed`, without delays.
+pub async fn instant_mocks(seed: u64) -> RunningMocks {
+    RunningMocks::start(MockOptions {
+        ports: MockPorts::EPHEMERAL,
+        seed,
+        time_scale: 0.0,
+        ..MockOptions::default()
+    })
+    .await
+    .unwrap()
 }
 
 /// Quiet options.
