@@ -21,7 +21,7 @@
 //! and the ledger holds no entry for them.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
@@ -37,6 +37,12 @@ use crate::upstream::{AttemptError, Provider, by, read};
 
 /// Most bytes of response ids and owners kept.
 const KEPT_BYTES: u64 = 32 << 20;
+
+/// Most ids of deleted responses remembered, and for how long: far longer than a
+/// look-up of the database or a stream's end takes, which is all that could note a
+/// deleted response again.
+const FORGOTTEN_IDS: u64 = 16_384;
+const FORGOTTEN_FOR: Duration = Duration::from_secs(600);
 
 /// Who made a stored response, where it is, and how long its conversation is.
 #[derive(Clone, Debug)]
@@ -57,26 +63,36 @@ pub struct Held {
 }
 
 /// The responses the gateway relayed, by id.
-pub struct Stored(Cache<String, Owner>);
+pub struct Stored {
+    owners: Cache<String, Owner>,
+    /// Responses deleted lately. A look-up of the database that read a response
+    /// just before its deletion, or a stream that ends just after it, would
+    /// otherwise note it again once the deletion has forgotten it.
+    forgotten: Cache<String, ()>,
+}
 
 impl std::fmt::Debug for Stored {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Stored")
-            .field("responses", &self.0.entry_count())
+            .field("responses", &self.owners.entry_count())
             .finish()
     }
 }
 
 impl Default for Stored {
     fn default() -> Stored {
-        Stored(
-            Cache::builder()
+        Stored {
+            owners: Cache::builder()
                 .weigher(|id: &String, owner: &Owner| {
                     u32::try_from(id.len() + owner.tenant.len() + 64).unwrap_or(u32::MAX)
                 })
                 .max_capacity(KEPT_BYTES)
                 .build(),
-        )
+            forgotten: Cache::builder()
+                .max_capacity(FORGOTTEN_IDS)
+                .time_to_live(FORGOTTEN_FOR)
+                .build(),
+        }
     }
 }
 
@@ -106,13 +122,14 @@ impl Stored {
     /// stream's), now that it has ended; nothing if it is no longer noted (its
     /// tenant deleted it meanwhile).
     pub fn ended(&self, gateway: &Gateway, id: &str, tokens: u64) {
-        if let Some(mut owner) = self.0.get(id) {
+        if let Some(mut owner) = self.owners.get(id) {
             owner.tokens = tokens;
             self.keep(gateway, id, owner);
         }
     }
 
-    /// Notes `owner` of `id`, in memory and in the ledger's database.
+    /// Notes `owner` of `id`, in the ledger's database and in memory, unless its
+    /// tenant has deleted it (a stream's end can come after the deletion).
     fn keep(&self, gateway: &Gateway, id: &str, owner: Owner) {
         let kept = StoredResponse {
             id: id.to_owned(),
@@ -120,10 +137,26 @@ impl Stored {
             provider: owner.provider.name().to_owned(),
             tokens: owner.tokens,
         };
-        self.0.insert(id.to_owned(), owner);
         if let Err(error) = gateway.ledger.keep_response(kept) {
             tracing::error!(%error, id, "a stored response is not kept in the ledger");
         }
+        // written before the deletion is looked for: a deletion that is not seen
+        // here writes after it
+        if !self.note(id, owner) {
+            Stored::forget(gateway, id);
+        }
+    }
+
+    /// Notes `owner` of `id` in memory; `false`, noting nothing, if it was deleted
+    /// lately. The deletion is looked for after the note, so that one that comes
+    /// between the two still finds the note and takes it out.
+    fn note(&self, id: &str, owner: Owner) -> bool {
+        self.owners.insert(id.to_owned(), owner);
+        if self.forgotten.contains_key(id) {
+            self.owners.invalidate(id);
+            return false;
+        }
+        true
     }
 
     /// `tenant`'s response `id`; `None` for an id the gateway did not relay to
@@ -133,7 +166,7 @@ impl Stored {
         tenant: &str,
         id: &str,
     ) -> Result<Option<Held>, GatewayError> {
-        let owner = match gateway.stored.0.get(id) {
+        let owner = match gateway.stored.owners.get(id) {
             Some(owner) => owner,
             None => match Stored::kept(gateway, id).await? {
                 Some(owner) => owner,
@@ -169,17 +202,22 @@ impl Stored {
             provider: Arc::clone(provider),
             tokens: kept.tokens,
         };
-        gateway.stored.0.insert(kept.id, owner.clone());
-        Ok(Some(owner))
+        // a deletion that came while the database was read stands
+        Ok(gateway
+            .stored
+            .note(&kept.id, owner.clone())
+            .then_some(owner))
     }
 
-    /// Forgets `id`: in the database first, so that a look-up missing memory from
-    /// now on reads it gone.
+    /// Forgets `id`: marked deleted first, for a note being made meanwhile to
+    /// see; then in the database, so that a look-up missing memory from now on
+    /// reads it gone; then in memory.
     fn forget(gateway: &Gateway, id: &str) {
+        gateway.stored.forgotten.insert(id.to_owned(), ());
         if let Err(error) = gateway.ledger.forget_response(id) {
             tracing::error!(%error, id, "a deleted response is not forgotten in the ledger");
         }
-        gateway.stored.0.invalidate(id);
+        gateway.stored.owners.invalidate(id);
     }
 }
 
@@ -304,5 +342,34 @@ mod tests {
             .unwrap();
         assert_eq!((kept.tenant.as_str(), kept.tokens), ("alpha", 50));
         assert!(held("resp_kept", "beta").await.is_none());
+    }
+
+    /// A deletion that comes while a response is noted again (a look-up of the
+    /// database that read it just before, a stream's end that found it just
+    /// before) stands: the late note is not kept, in memory or in the database.
+    #[tokio::test]
+    async fn a_note_racing_a_deletion_does_not_bring_the_response_back() {
+        let gateway = Gateway::new(GatewayConfig::demo(), ":memory:").unwrap();
+        let provider = Arc::clone(&gateway.upstreams.providers()[0]);
+        let tenant: Arc<str> = Arc::from("alpha");
+        gateway
+            .stored
+            .made(&gateway, "resp_1", &tenant, provider.name(), 10);
+        let owner = gateway.stored.owners.get("resp_1").unwrap();
+        Stored::forget(&gateway, "resp_1");
+
+        // what the look-up read from the database before the deletion
+        assert!(!gateway.stored.note("resp_1", owner.clone()));
+        // what the stream's end read from memory before the deletion
+        gateway.stored.keep(&gateway, "resp_1", owner);
+
+        assert!(gateway.stored.owners.get("resp_1").is_none());
+        assert_eq!(gateway.ledger.stored_response("resp_1").unwrap(), None);
+        assert!(
+            Stored::held(&gateway, "alpha", "resp_1")
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 }
