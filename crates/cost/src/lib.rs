@@ -25,7 +25,10 @@ pub use book::{PriceBook, Resolved, SHIPPED_PRICE_FILES};
 pub use budget::{Budget, BudgetState, Budgets, OverBudget, Reservation};
 pub use entry::{CacheOutcome, Flags, LedgerEntry, UnknownCacheOutcome};
 pub use exact::{MAX_PRICE_SCALE, write_text};
-pub use ledger::{Ledger, LedgerError, ModelTotals, StoredResponse, TenantTotals};
+pub use ledger::{
+    Ledger, LedgerError, ModelTotals, RESPONSE_RETENTION, StoredResponse, TenantTotals,
+    retained_since,
+};
 pub use load::{CURRENCY, PriceProblem, PricingError, Site};
 pub use meter::{CostError, Usage, cost};
 pub use price::{FallbackPrice, Kind, Price, UnitPrices, UnknownKind};

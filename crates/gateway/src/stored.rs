@@ -15,7 +15,8 @@
 //! the gateway notes is kept in the ledger's database, written with its next
 //! batch, and in memory ([`KEPT_BYTES`] of it, the least used going first): an id
 //! not in memory is looked up in the database, so that after a restart (or once
-//! evicted) a response is still served to its tenant, and only to it.
+//! evicted) a response is still served to its tenant, and only to it, for as long
+//! as OpenAI keeps one ([`gatebench_cost::RESPONSE_RETENTION`]).
 //!
 //! These calls are free at the provider: they are not billed, queued or cached,
 //! and the ledger holds no entry for them.
@@ -26,7 +27,7 @@ use std::time::{Duration, Instant};
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use gatebench_cost::StoredResponse;
+use gatebench_cost::{StoredResponse, now_ms, retained_since};
 use gatebench_wire::gateway::PROVIDER;
 use http::{HeaderMap, HeaderValue, Method, header};
 use moka::sync::Cache;
@@ -44,12 +45,14 @@ const KEPT_BYTES: u64 = 32 << 20;
 const FORGOTTEN_IDS: u64 = 16_384;
 const FORGOTTEN_FOR: Duration = Duration::from_secs(600);
 
-/// Who made a stored response, where it is, and how long its conversation is.
+/// Who made a stored response, where it is, how long its conversation is, and
+/// when it was made (unix milliseconds).
 #[derive(Clone, Debug)]
 struct Owner {
     tenant: Arc<str>,
     provider: Arc<Provider>,
     tokens: u64,
+    made_ms: i64,
 }
 
 /// A stored response as the gateway knows it.
@@ -113,6 +116,7 @@ impl Stored {
                 tenant: Arc::clone(tenant),
                 provider: Arc::clone(provider),
                 tokens,
+                made_ms: now_ms(),
             };
             self.keep(gateway, id, owner);
         }
@@ -136,6 +140,7 @@ impl Stored {
             tenant: owner.tenant.to_string(),
             provider: owner.provider.name().to_owned(),
             tokens: owner.tokens,
+            made_ms: owner.made_ms,
         };
         if let Err(error) = gateway.ledger.keep_response(kept) {
             tracing::error!(%error, id, "a stored response is not kept in the ledger");
@@ -160,7 +165,8 @@ impl Stored {
     }
 
     /// `tenant`'s response `id`; `None` for an id the gateway did not relay to
-    /// that tenant, or whose provider is no longer configured.
+    /// that tenant, one past its retention (as the provider no longer holds it),
+    /// or one whose provider is no longer configured.
     pub async fn held(
         gateway: &Arc<Gateway>,
         tenant: &str,
@@ -173,7 +179,8 @@ impl Stored {
                 None => return Ok(None),
             },
         };
-        Ok((&*owner.tenant == tenant).then_some(Held {
+        let retained = owner.made_ms >= retained_since(now_ms());
+        Ok((retained && &*owner.tenant == tenant).then_some(Held {
             provider: owner.provider,
             tokens: owner.tokens,
         }))
@@ -201,6 +208,7 @@ impl Stored {
             tenant: Arc::from(kept.tenant),
             provider: Arc::clone(provider),
             tokens: kept.tokens,
+            made_ms: kept.made_ms,
         };
         // a deletion that came while the database was read stands
         Ok(gateway
@@ -370,6 +378,41 @@ mod tests {
                 .await
                 .unwrap()
                 .is_none()
+        );
+    }
+
+    /// A response made longer ago than the provider keeps one is unknown, though
+    /// still in memory.
+    #[tokio::test]
+    async fn a_response_past_its_retention_is_unknown() {
+        let gateway = Gateway::new(GatewayConfig::demo(), ":memory:").unwrap();
+        let made_ago = |age: Duration| Owner {
+            tenant: Arc::from("alpha"),
+            provider: Arc::clone(&gateway.upstreams.providers()[0]),
+            tokens: 10,
+            made_ms: now_ms() - i64::try_from(age.as_millis()).unwrap(),
+        };
+        let day = Duration::from_secs(24 * 60 * 60);
+        let retention = gatebench_cost::RESPONSE_RETENTION;
+        gateway
+            .stored
+            .keep(&gateway, "resp_old", made_ago(retention + day));
+        gateway
+            .stored
+            .keep(&gateway, "resp_recent", made_ago(retention - day));
+
+        assert!(gateway.stored.owners.get("resp_old").is_some());
+        assert!(
+            Stored::held(&gateway, "alpha", "resp_old")
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            Stored::held(&gateway, "alpha", "resp_recent")
+                .await
+                .unwrap()
+                .is_some()
         );
     }
 }

@@ -15,7 +15,7 @@
 //!
 //! Beside the entries, the same batches keep the gateway's stored responses
 //! (which tenant made each, at which provider: [`StoredResponse`]), read back by
-//! id after a flush.
+//! id after a flush, for [`RESPONSE_RETENTION`].
 
 mod store;
 mod totals;
@@ -27,6 +27,7 @@ mod tests;
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use rusqlite::Connection;
 use tracing::{error, info};
@@ -86,6 +87,11 @@ pub enum LedgerError {
     Overflow(String),
 }
 
+/// How long a stored response is kept: OpenAI keeps one 30 days unless deleted
+/// sooner. Older ones are no longer read back, and are removed from the database
+/// when it is opened and hourly after.
+pub const RESPONSE_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
+
 /// A response a provider stores (the Responses API's `store`), as the gateway
 /// that relayed it knows it: kept beside the ledger's entries, so that who may
 /// reach it, and where, survives a restart.
@@ -99,6 +105,9 @@ pub struct StoredResponse {
     pub provider: String,
     /// Its input and output tokens (0 until known).
     pub tokens: u64,
+    /// When it was made, in unix milliseconds: what [`RESPONSE_RETENTION`]
+    /// counts from. Keeping it again (to update its tokens) does not change it.
+    pub made_ms: i64,
 }
 
 /// A change to the stored responses kept, written in the order made.
@@ -106,6 +115,13 @@ pub struct StoredResponse {
 pub(crate) enum ResponseChange {
     Keep(StoredResponse),
     Forget(String),
+}
+
+/// The earliest time, in unix milliseconds, at which a response still kept at
+/// `now_ms` was made.
+pub fn retained_since(now_ms: i64) -> i64 {
+    let retention = i64::try_from(RESPONSE_RETENTION.as_millis()).unwrap_or(i64::MAX);
+    now_ms.saturating_sub(retention)
 }
 
 /// Under the one lock that `record` takes.
@@ -296,14 +312,15 @@ impl Ledger {
             .map_err(|_| LedgerError::Write("the writer thread stopped".to_owned()))
     }
 
-    /// The stored response `id`, if kept. Flushes first, so a response kept or
+    /// The stored response `id`, if kept and made within [`RESPONSE_RETENTION`].
+    /// Flushes first, so a response kept or
     /// forgotten before the call is seen so; a flush that fails (its changes are
     /// kept and retried) is logged, and what the database holds is read anyway.
     pub fn stored_response(&self, id: &str) -> Result<Option<StoredResponse>, LedgerError> {
         if let Err(error) = self.flush() {
             tracing::warn!(%error, id, "reading a stored response without the latest changes");
         }
-        store::stored_response(&lock(&self.conn), id)
+        store::stored_response(&lock(&self.conn), id, retained_since(crate::now_ms()))
     }
 
     /// One tenant's totals (zeros if it has no entries), equal to the sum of

@@ -9,7 +9,7 @@ use std::str::FromStr;
 use rusqlite::{Connection, Row, params};
 use rust_decimal::Decimal;
 
-use super::{LedgerError, ResponseChange, StoredResponse};
+use super::{LedgerError, ResponseChange, StoredResponse, retained_since};
 use crate::entry::{CacheOutcome, Flags, LedgerEntry};
 use crate::exact;
 use crate::meter::Usage;
@@ -47,9 +47,15 @@ CREATE TABLE IF NOT EXISTS stored_responses (
     id TEXT PRIMARY KEY,
     tenant TEXT NOT NULL,
     provider TEXT NOT NULL,
-    tokens INTEGER NOT NULL
+    tokens INTEGER NOT NULL,
+    made_ms INTEGER NOT NULL
 ) WITHOUT ROWID;
 ";
+
+/// The index the retention's pruning reads, made once the column it indexes is
+/// sure to exist ([`add_made_ms`]).
+const RETENTION_INDEX: &str =
+    "CREATE INDEX IF NOT EXISTS stored_responses_made ON stored_responses (made_ms)";
 
 const COLUMNS: &str = "id, at_ms, tenant, request_id, provider, model, kind, \
     prompt_tokens, cached_tokens, completion_tokens, characters, requests, \
@@ -84,7 +90,33 @@ pub(crate) fn open(path: &str) -> Result<Connection, LedgerError> {
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(open_err)?;
     conn.execute_batch(SCHEMA).map_err(open_err)?;
+    add_made_ms(&conn, crate::now_ms()).map_err(open_err)?;
+    conn.execute_batch(RETENTION_INDEX).map_err(open_err)?;
+    prune_responses(&conn, crate::now_ms()).map_err(open_err)?;
     Ok(conn)
+}
+
+/// Gives a `stored_responses` table made before responses had a time of making
+/// that column, set to `now_ms` for every row: when they were made is not known,
+/// and a response its tenant may still use is not dropped on a guess.
+fn add_made_ms(conn: &Connection, now_ms: i64) -> rusqlite::Result<()> {
+    let has_it = conn
+        .prepare("SELECT 1 FROM pragma_table_info('stored_responses') WHERE name = 'made_ms'")?
+        .exists([])?;
+    if !has_it {
+        // a constant default is all SQLite allows a column added to a table
+        conn.execute_batch(&format!(
+            "ALTER TABLE stored_responses ADD COLUMN made_ms INTEGER NOT NULL DEFAULT {now_ms}"
+        ))?;
+    }
+    Ok(())
+}
+
+/// Removes the stored responses made before [`super::RESPONSE_RETENTION`] up to
+/// `now_ms`; how many went.
+pub(crate) fn prune_responses(conn: &Connection, now_ms: i64) -> rusqlite::Result<usize> {
+    conn.prepare_cached("DELETE FROM stored_responses WHERE made_ms < ?1")?
+        .execute(params![retained_since(now_ms)])
 }
 
 /// Converts a unit count for an INTEGER column (checked at record time).
@@ -143,12 +175,18 @@ pub(crate) fn insert_batch(
         match change {
             ResponseChange::Keep(r) => {
                 let mut stmt = tx.prepare_cached(
-                    "INSERT INTO stored_responses (id, tenant, provider, tokens) \
-                     VALUES (?1, ?2, ?3, ?4) ON CONFLICT (id) DO UPDATE SET \
+                    "INSERT INTO stored_responses (id, tenant, provider, tokens, made_ms) \
+                     VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO UPDATE SET \
                      tenant = excluded.tenant, provider = excluded.provider, \
                      tokens = excluded.tokens",
                 )?;
-                stmt.execute(params![r.id, r.tenant, r.provider, int(r.tokens)])?;
+                stmt.execute(params![
+                    r.id,
+                    r.tenant,
+                    r.provider,
+                    int(r.tokens),
+                    r.made_ms
+                ])?;
             }
             ResponseChange::Forget(id) => {
                 let mut stmt = tx.prepare_cached("DELETE FROM stored_responses WHERE id = ?1")?;
@@ -296,14 +334,18 @@ pub(crate) fn select(
     Ok(out)
 }
 
-/// The stored response `id`, if one is kept.
+/// The stored response `id`, if one is kept that was made at `since` (unix
+/// milliseconds) or later.
 pub(crate) fn stored_response(
     conn: &Connection,
     id: &str,
+    since: i64,
 ) -> Result<Option<StoredResponse>, LedgerError> {
-    let mut stmt =
-        conn.prepare_cached("SELECT tenant, provider, tokens FROM stored_responses WHERE id = ?1")?;
-    let mut rows = stmt.query(params![id])?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT tenant, provider, tokens, made_ms FROM stored_responses \
+         WHERE id = ?1 AND made_ms >= ?2",
+    )?;
+    let mut rows = stmt.query(params![id, since])?;
     let Some(row) = rows.next()? else {
         return Ok(None);
     };
@@ -316,6 +358,7 @@ pub(crate) fn stored_response(
             id: id.to_owned(),
             tokens,
         })?,
+        made_ms: row.get(3)?,
     }))
 }
 

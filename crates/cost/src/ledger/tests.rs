@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use proptest::prelude::*;
@@ -231,12 +232,16 @@ fn a_restart_keeps_entries_totals_and_ids() {
     assert_eq!(ledger.record(entry("alpha", "m", "0")).unwrap(), 4);
 }
 
+/// When the responses of these tests were made: one time for all of them.
+static MADE_MS: LazyLock<i64> = LazyLock::new(crate::now_ms);
+
 fn response(id: &str, tenant: &str, tokens: u64) -> StoredResponse {
     StoredResponse {
         id: id.to_owned(),
         tenant: tenant.to_owned(),
         provider: "openai".to_owned(),
         tokens,
+        made_ms: *MADE_MS,
     }
 }
 
@@ -293,6 +298,78 @@ fn stored_responses_are_kept_across_a_restart_until_forgotten() {
     assert!(
         matches!(&e, LedgerError::CorruptResponse { id, tokens: -1 } if id == "resp_a"),
         "{e}"
+    );
+}
+
+/// A stored response made longer than [`RESPONSE_RETENTION`] ago is no longer
+/// read back, and is gone from the database once it is opened again; one made
+/// within it stays, as does one whose tokens were updated later.
+#[test]
+fn stored_responses_past_their_retention_are_forgotten() {
+    let dir = TempDir::new();
+    let path = dir.file("ledger.sqlite");
+    let day = 24 * 60 * 60 * 1000;
+    let retention_days = i64::try_from(RESPONSE_RETENTION.as_secs()).unwrap() / (24 * 60 * 60);
+    let made_days_ago = |id: &str, days: i64| StoredResponse {
+        made_ms: crate::now_ms() - days * day,
+        ..response(id, "alpha", 5)
+    };
+    {
+        let ledger = Ledger::open(&path).unwrap();
+        ledger
+            .keep_response(made_days_ago("resp_old", retention_days + 1))
+            .unwrap();
+        ledger
+            .keep_response(made_days_ago("resp_recent", retention_days - 1))
+            .unwrap();
+        // its tokens noted later: still as old as when it was made
+        ledger
+            .keep_response(made_days_ago("resp_recent", 0))
+            .unwrap();
+        assert_eq!(ledger.stored_response("resp_old").unwrap(), None);
+        let recent = ledger.stored_response("resp_recent").unwrap().unwrap();
+        assert!(recent.made_ms <= crate::now_ms() - (retention_days - 1) * day);
+    }
+    let ids = |path: &str| {
+        let conn = rusqlite::Connection::open(path).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT id FROM stored_responses ORDER BY id")
+            .unwrap();
+        stmt.query_map([], |row| row.get::<_, String>(0))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap()
+    };
+    assert_eq!(ids(&path), ["resp_old", "resp_recent"]);
+    drop(Ledger::open(&path).unwrap());
+    assert_eq!(ids(&path), ["resp_recent"]);
+}
+
+/// A database whose stored responses were kept before they had a time of making
+/// opens: its responses are read back as made when it was opened, and new ones
+/// are kept beside them.
+#[test]
+fn stored_responses_kept_without_a_time_of_making_are_read_back() {
+    let dir = TempDir::new();
+    let path = dir.file("ledger.sqlite");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE stored_responses (id TEXT PRIMARY KEY, tenant TEXT NOT NULL, \
+             provider TEXT NOT NULL, tokens INTEGER NOT NULL) WITHOUT ROWID;
+             INSERT INTO stored_responses VALUES ('resp_a', 'alpha', 'openai', 12);",
+        )
+        .unwrap();
+    }
+    let before = crate::now_ms();
+    let ledger = Ledger::open(&path).unwrap();
+    let kept = ledger.stored_response("resp_a").unwrap().unwrap();
+    assert_eq!((kept.tenant.as_str(), kept.tokens), ("alpha", 12));
+    assert!(kept.made_ms >= before && kept.made_ms <= crate::now_ms());
+    ledger.keep_response(response("resp_b", "beta", 3)).unwrap();
+    assert_eq!(
+        ledger.stored_response("resp_b").unwrap(),
+        Some(response("resp_b", "beta", 3))
     );
 }
 

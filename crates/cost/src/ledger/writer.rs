@@ -8,7 +8,7 @@
 
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use tracing::{debug, error};
@@ -28,6 +28,11 @@ pub(crate) const MAX_BATCH: usize = 4096;
 /// transaction, and the writer cost about 20 µs of CPU a call; 10 ms halves that,
 /// and takes a third off it at 10,000 calls a second.
 const LINGER: Duration = Duration::from_millis(10);
+
+/// How often the writer removes stored responses past their retention, when it
+/// has written something: they are no longer read back, this only bounds the
+/// table.
+const PRUNE_EVERY: Duration = Duration::from_secs(60 * 60);
 
 /// What the writer is sent.
 pub(crate) enum Msg {
@@ -73,6 +78,8 @@ pub(crate) fn run(rx: Receiver<Msg>, conn: Arc<Mutex<Connection>>) {
     // and the writer lingers and looks instead of blocking on the channel, so
     // that under steady load no sender has to wake it.
     let mut busy = false;
+    // the database was pruned as it was opened
+    let mut pruned = Instant::now();
     loop {
         let first = if busy {
             std::thread::sleep(LINGER);
@@ -122,6 +129,10 @@ pub(crate) fn run(rx: Receiver<Msg>, conn: Arc<Mutex<Connection>>) {
                     );
                 }
                 pending.clear();
+                if pruned.elapsed() >= PRUNE_EVERY {
+                    prune(&conn);
+                    pruned = Instant::now();
+                }
             }
             Err(e) => {
                 error!(
@@ -144,5 +155,14 @@ pub(crate) fn run(rx: Receiver<Msg>, conn: Arc<Mutex<Connection>>) {
             responses = pending.responses.len(),
             "ledger changes lost at shutdown"
         );
+    }
+}
+
+fn prune(conn: &Mutex<Connection>) {
+    let conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+    match store::prune_responses(&conn, crate::now_ms()) {
+        Ok(0) => {}
+        Ok(removed) => debug!(removed, "stored responses past their retention removed"),
+        Err(error) => error!(%error, "stored responses past their retention not removed"),
     }
 }
