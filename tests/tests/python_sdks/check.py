@@ -17,6 +17,7 @@ before each hit.
 
 import asyncio
 import base64
+import datetime
 import json
 import os
 import struct
@@ -24,6 +25,7 @@ import sys
 import traceback
 from decimal import Decimal
 from importlib.metadata import version
+from typing import Literal, Optional
 
 import elevenlabs
 import elevenlabs.core
@@ -163,9 +165,21 @@ def read_stream(stream):
     return content, [calls[i] for i in sorted(calls)], finish, usage
 
 
-class City(pydantic.BaseModel):
+class Landmark(pydantic.BaseModel):
     name: str
-    population: int
+    opened: datetime.date
+
+
+class City(pydantic.BaseModel):
+    """Bounds, a literal, a nested model (a `$ref`), a date and an optional field:
+    what the SDK's strict schema keeps and `parse` validates."""
+
+    name: str
+    population: int = pydantic.Field(ge=1, le=40_000_000)
+    rating: float = pydantic.Field(gt=0, lt=5)
+    climate: Literal["dry", "wet"]
+    landmarks: list[Landmark] = pydantic.Field(max_length=2)
+    mayor: Optional[str]
 
 
 def openai_checks(where, client):
@@ -260,14 +274,16 @@ def openai_checks(where, client):
 
     @check(f"openai/{where}/structured-output")
     def _():
-        # `parse` sends the model's JSON schema and validates the answer against it.
-        completion = client.chat.completions.parse(
-            model=CHAT_MODEL,
-            messages=messages("Name a city and its population."),
-            response_format=City,
-        )
-        parsed = completion.choices[0].message.parsed
-        expect(isinstance(parsed, City), f"parsed {parsed!r}")
+        # `parse` sends the model's JSON schema and validates the answer against
+        # it; each question draws other values
+        for n in range(5):
+            completion = client.chat.completions.parse(
+                model=CHAT_MODEL,
+                messages=messages(f"Name city number {n} and its population."),
+                response_format=City,
+            )
+            parsed = completion.choices[0].message.parsed
+            expect(isinstance(parsed, City), f"parsed {parsed!r}")
 
     @check(f"openai/{where}/embeddings")
     def _():

@@ -6,6 +6,8 @@
 //! Everything is drawn from the generator passed in; the caller seeds it from the
 //! request's content, so the same request always gets the same text.
 
+pub(in crate::openai) mod schema;
+
 use std::sync::{Arc, OnceLock};
 
 use gatebench_wire::openai::FinishReason;
@@ -23,8 +25,6 @@ use gatebench_tokens::Encoding;
 const Z_P99: f64 = 2.326_347_874_040_841;
 /// Longest answer ever drawn, whatever the distribution says.
 const MAX_DRAWN_TOKENS: f64 = 32_768.0;
-/// How deep a JSON schema is followed.
-const MAX_SCHEMA_DEPTH: usize = 4;
 
 /// The shape of the answer (`response_format`).
 #[derive(Clone, Copy, Debug)]
@@ -158,9 +158,13 @@ pub fn write(spec: &Spec<'_>, rng: &mut MockRng) -> Written {
                 }
                 Format::JsonSchema(schema) => {
                     let empty = Value::Object(Map::new());
-                    let mut budget = Some(target);
-                    let value = fill(schema.unwrap_or(&empty), &mut source, &mut budget, 0);
-                    pretty(&value)
+                    let root = schema.unwrap_or(&empty);
+                    let mut fill = schema::Fill {
+                        root,
+                        source: &mut source,
+                        budget: Some(target),
+                    };
+                    pretty(&fill.value(root, 0))
                 }
             }
         }
@@ -387,77 +391,6 @@ impl<'r, I: Iterator<Item = Sentence>> Source<'r, I> {
     /// A number below `below`.
     fn number(&mut self, below: u64) -> u64 {
         self.rng.random_range(0..below.max(1))
-    }
-}
-
-/// A value that follows `schema`: the first string gets the long answer (`budget`
-/// tokens), other strings one sentence each.
-fn fill<I: Iterator<Item = Sentence>>(
-    schema: &Value,
-    source: &mut Source<'_, I>,
-    budget: &mut Option<usize>,
-    depth: usize,
-) -> Value {
-    if let Some(options) = schema.get("enum").and_then(Value::as_array)
-        && !options.is_empty()
-    {
-        let i = source.number(options.len() as u64) as usize;
-        return options[i].clone();
-    }
-    let kind = match schema.get("type") {
-        Some(Value::String(s)) => s.as_str(),
-        // ["string", "null"]: the first non-null type.
-        Some(Value::Array(types)) => types
-            .iter()
-            .filter_map(Value::as_str)
-            .find(|t| *t != "null")
-            .unwrap_or("null"),
-        _ if schema.get("properties").is_some() => "object",
-        _ => "string",
-    };
-    if depth >= MAX_SCHEMA_DEPTH && matches!(kind, "object" | "array") {
-        return Value::from(source.sentence());
-    }
-    match kind {
-        "object" => {
-            let mut object = Map::new();
-            match schema.get("properties").and_then(Value::as_object) {
-                Some(properties) if !properties.is_empty() => {
-                    for (name, property) in properties {
-                        object.insert(name.clone(), fill(property, source, budget, depth + 1));
-                    }
-                }
-                _ => {
-                    let answer = string(source, budget);
-                    object.insert("answer".into(), Value::from(answer));
-                }
-            }
-            Value::Object(object)
-        }
-        "array" => {
-            let items = schema.get("items").unwrap_or(&Value::Null);
-            let n = 1 + source.number(3);
-            Value::Array(
-                (0..n)
-                    .map(|_| fill(items, source, budget, depth + 1))
-                    .collect(),
-            )
-        }
-        "integer" => Value::from(1 + source.number(100)),
-        "number" => Value::from((source.number(10_000) as f64) / 100.0),
-        "boolean" => Value::from(source.number(2) == 1),
-        "null" => Value::Null,
-        _ => Value::from(string(source, budget)),
-    }
-}
-
-fn string<I: Iterator<Item = Sentence>>(
-    source: &mut Source<'_, I>,
-    budget: &mut Option<usize>,
-) -> String {
-    match budget.take() {
-        Some(target) => source.prose(target),
-        None => source.sentence(),
     }
 }
 

@@ -14,6 +14,7 @@ use gatebench_wire::openai::{ChatCompletionRequest, FinishReason, FunctionDefini
 use rand::RngExt as _;
 use serde_json::{Map, Value};
 
+use super::completion::schema::fit_length;
 use super::completion::{self, Call, Format, Memo, Spec, Written};
 use super::profile::TokenCount;
 use super::validate::invalid;
@@ -198,15 +199,15 @@ pub(super) fn write_call(
 }
 
 /// Free strings become a few words of the prompt, as a model fills arguments from
-/// what the user said (a city, a query); strings the schema constrains with `enum`
-/// or `const` keep the writer's value. Then the bounds the writer does not know
-/// are applied: `minLength` and `maxLength` of strings, `minimum` and `maximum` of
-/// numbers. (`pattern` and `format` are not followed.)
+/// what the user said (a city, a query), fitted to the schema's `minLength` and
+/// `maxLength`; strings the schema constrains otherwise (`enum`, `const`,
+/// `format`, a choice of schemas or a reference) keep the writer's value, which
+/// follows them.
 fn fit_arguments(value: &mut Value, schema: &Value, words: &[&str], rng: &mut MockRng) {
-    let bound = |key: &str| schema.get(key).and_then(Value::as_f64);
     match value {
         Value::String(text) => {
-            if schema.get("enum").is_some() || schema.get("const").is_some() {
+            let constrained = ["enum", "const", "format", "anyOf", "oneOf", "allOf", "$ref"];
+            if constrained.iter().any(|key| schema.get(*key).is_some()) {
                 return;
             }
             if !words.is_empty() {
@@ -214,34 +215,7 @@ fn fit_arguments(value: &mut Value, schema: &Value, words: &[&str], rng: &mut Mo
                 let start = rng.random_range(0..=words.len() - n);
                 *text = words[start..start + n].join(" ");
             }
-            if let Some(min) = bound("minLength") {
-                let unit = if text.is_empty() {
-                    "a".to_owned()
-                } else {
-                    text.clone()
-                };
-                while (text.chars().count() as f64) < min {
-                    text.push(' ');
-                    text.push_str(&unit);
-                }
-            }
-            if let Some(max) = bound("maxLength")
-                && text.chars().count() as f64 > max
-            {
-                *text = text.chars().take(max as usize).collect();
-            }
-        }
-        Value::Number(number) => {
-            let (min, max) = (bound("minimum"), bound("maximum"));
-            let Some(x) = number.as_f64() else { return };
-            let clamped = x.max(min.unwrap_or(f64::MIN)).min(max.unwrap_or(f64::MAX));
-            if clamped != x {
-                *value = if number.is_f64() {
-                    Value::from(clamped)
-                } else {
-                    Value::from(clamped.ceil().min(max.unwrap_or(f64::MAX)).floor() as i64)
-                };
-            }
+            fit_length(text, schema);
         }
         Value::Object(fields) => {
             for (name, field) in fields.iter_mut() {

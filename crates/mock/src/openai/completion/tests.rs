@@ -131,6 +131,96 @@ fn a_json_schema_is_followed() {
     assert!(value["nested"]["score"].is_number());
 }
 
+/// Schemas as SDKs send them for structured outputs (pydantic's and zod's: bounds,
+/// `$defs` references, optional fields as `anyOf` with `null`, formats, a
+/// recursive model): every answer validates against its schema, formats
+/// included.
+#[test]
+fn answers_follow_the_bounds_references_and_formats_of_a_schema() {
+    let schemas = [
+        json!({
+            "type": "object",
+            "properties": {
+                "stars": {"type": "integer", "minimum": 1, "maximum": 5},
+                "label": {"type": "string", "enum": ["good", "bad"]},
+                "tags": {"type": "array", "items": {"type": "string"}, "maxItems": 2},
+                "score": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                "price": {"type": "number", "minimum": 10, "multipleOf": 0.5},
+                "even": {"type": "integer", "minimum": -9, "maximum": 9, "multipleOf": 2},
+                "below": {"type": "integer", "exclusiveMaximum": -3},
+                "code": {"type": "string", "minLength": 3, "maxLength": 5},
+                "kind": {"const": "review"},
+                "many": {"type": "array", "items": {"type": "integer"}, "minItems": 4, "maxItems": 6}
+            },
+            "required": ["stars", "label", "tags", "score", "price", "even", "below", "code", "kind", "many"],
+            "additionalProperties": false
+        }),
+        json!({
+            "$defs": {
+                "Address": {
+                    "type": "object",
+                    "properties": {"city": {"type": "string"}, "zip": {"anyOf": [{"type": "string", "maxLength": 5}, {"type": "null"}]}},
+                    "required": ["city", "zip"],
+                    "additionalProperties": false
+                }
+            },
+            "type": "object",
+            "properties": {
+                "home": {"$ref": "#/$defs/Address"},
+                "others": {"type": "array", "items": {"$ref": "#/$defs/Address"}},
+                "born": {"type": "string", "format": "date"},
+                "seen": {"type": "string", "format": "date-time"},
+                "at": {"type": "string", "format": "time"},
+                "mail": {"type": "string", "format": "email"},
+                "id": {"type": "string", "format": "uuid"},
+                "host": {"type": "string", "format": "hostname"},
+                "v4": {"type": "string", "format": "ipv4"},
+                "v6": {"type": "string", "format": "ipv6"},
+                "wait": {"type": "string", "format": "duration"},
+                "link": {"type": "string", "format": "uri"},
+                "age": {"anyOf": [{"type": "integer", "minimum": 0, "maximum": 120}, {"type": "null"}]},
+                "work": {"allOf": [{"$ref": "#/$defs/Address"}]}
+            },
+            "required": ["home", "others", "born", "seen", "at", "mail", "id", "host", "v4", "v6", "wait", "link", "age", "work"],
+            "additionalProperties": false
+        }),
+        // a tree: only `null` children end it
+        json!({
+            "$defs": {
+                "Node": {
+                    "type": "object",
+                    "properties": {
+                        "name": {"type": "string"},
+                        "left": {"anyOf": [{"$ref": "#/$defs/Node"}, {"type": "null"}]},
+                        "children": {"type": "array", "items": {"$ref": "#/$defs/Node"}}
+                    },
+                    "required": ["name", "left", "children"],
+                    "additionalProperties": false
+                }
+            },
+            "$ref": "#/$defs/Node"
+        }),
+    ];
+    for schema in &schemas {
+        let validator = jsonschema::options()
+            .should_validate_formats(true)
+            .build(schema)
+            .unwrap();
+        let spec = Spec {
+            format: Format::JsonSchema(Some(schema)),
+            ..spec(None)
+        };
+        for seed in 0..200 {
+            let value: Value = serde_json::from_str(&write_seeded(&spec, seed).text).unwrap();
+            let errors: Vec<String> = validator
+                .iter_errors(&value)
+                .map(|e| e.to_string())
+                .collect();
+            assert!(errors.is_empty(), "seed {seed}: {errors:?} in {value:#}");
+        }
+    }
+}
+
 #[test]
 fn lengths_follow_the_distribution() {
     let mut rng = MockRng::seed_from_u64(11);
