@@ -37,10 +37,10 @@ pub enum GatewayError {
         /// The limit.
         limit: usize,
     },
-    /// The tenant's budget cannot cover the most this call could cost.
-    #[error(
-        "budget of tenant {tenant} exhausted: {remaining} USD left, this call may cost up to {needed} USD"
-    )]
+    /// The tenant's budget cannot cover the most this call could cost: it is
+    /// spent, or what is left is less than the call's worst case (a large
+    /// `max_tokens`, say), which the message tells apart.
+    #[error("{}", over_budget(tenant, *remaining, *needed))]
     OverBudget {
         /// Tenant.
         tenant: String,
@@ -254,6 +254,18 @@ impl GatewayError {
     }
 }
 
+fn over_budget(tenant: &str, remaining: Decimal, needed: Decimal) -> String {
+    if remaining.is_zero() {
+        format!(
+            "budget of tenant {tenant} exhausted: 0 USD left, this call may cost up to {needed} USD"
+        )
+    } else {
+        format!(
+            "budget of tenant {tenant} has {remaining} USD left, less than the {needed} USD this call may cost at most"
+        )
+    }
+}
+
 impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
         if let GatewayError::Validation { loc, msg, kind } = &self {
@@ -322,9 +334,22 @@ mod tests {
             remaining: Decimal::ONE,
             needed: Decimal::TEN,
         };
+        assert_eq!(
+            error.to_string(),
+            "budget of tenant a has 1 USD left, less than the 10 USD this call may cost at most"
+        );
         let response = error.into_response();
         assert_eq!(response.status(), 429);
         assert_eq!(response.headers()["x-should-retry"], "false");
+        let spent = GatewayError::OverBudget {
+            tenant: "a".into(),
+            remaining: Decimal::ZERO,
+            needed: Decimal::TEN,
+        };
+        assert_eq!(
+            spent.to_string(),
+            "budget of tenant a exhausted: 0 USD left, this call may cost up to 10 USD"
+        );
     }
 
     #[test]
