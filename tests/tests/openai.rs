@@ -369,6 +369,36 @@ async fn bad_requests_get_the_right_status_in_openai_s_error_shape() {
             Some("input"),
         ),
         case("huge body", chat, &huge, 413, None),
+        // serde would read these as the request's fields in order
+        case(
+            "an array for a chat request",
+            chat,
+            br#"["gpt-4o-mini", [{"role": "user", "content": "hi"}]]"#,
+            400,
+            None,
+        ),
+        case(
+            "an array for an embeddings request",
+            "/v1/embeddings",
+            br#"["text-embedding-3-small", "hello"]"#,
+            400,
+            None,
+        ),
+        case(
+            "an array for a response",
+            "/v1/responses",
+            br#"["gpt-4o-mini", "hi"]"#,
+            400,
+            None,
+        ),
+        case(
+            "an array for a text completion",
+            "/v1/completions",
+            br#"["gpt-3.5-turbo-instruct", "hi"]"#,
+            400,
+            None,
+        ),
+        case("null for a chat request", chat, b"null", 400, None),
     ];
     for BadRequest {
         what,
@@ -385,6 +415,12 @@ async fn bad_requests_get_the_right_status_in_openai_s_error_shape() {
         }
         if status == 404 {
             assert_eq!(error["code"], "model_not_found", "{what}");
+        }
+        if what.starts_with("an array") || what.starts_with("null") {
+            assert_eq!(
+                error["message"], "The request body must be a JSON object.",
+                "{what}"
+            );
         }
     }
     // The mock is still healthy after all that.

@@ -151,6 +151,13 @@ impl IntoResponse for ApiError {
 /// Longest model or voice id a mock looks up (OpenAI's limit for such strings).
 pub const MAX_ID: usize = 256;
 
+/// Whether a body's JSON starts as an object. serde reads a struct from an array
+/// too, field by field in order: a body that is JSON but no object is refused
+/// before it gets there.
+pub(crate) fn opens_an_object(body: &[u8]) -> bool {
+    body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{')
+}
+
 impl ErrorStyle {
     /// No key, or a key the profile does not know.
     pub fn unauthorized(self, key_given: bool) -> ApiError {
@@ -209,9 +216,12 @@ impl ErrorStyle {
         .outcome("too_large")
     }
 
-    /// A body that is not JSON, or JSON that does not fit `T`: the provider's 400/422
-    /// naming the parameter at fault.
+    /// A body that is not JSON, JSON that is not an object, or an object that does
+    /// not fit `T`: the provider's 400/422 naming the parameter at fault.
     pub fn parse_json<T: DeserializeOwned>(self, body: &[u8]) -> Result<T, ApiError> {
+        if !opens_an_object(body) && serde_json::from_slice::<serde_json::Value>(body).is_ok() {
+            return Err(self.not_an_object());
+        }
         // The common case parses once; the path-tracking parser, slower, only runs to
         // explain an error. UTF-8 is checked once for the whole body, not string by
         // string; a body that is not UTF-8 is explained by the byte parser.
@@ -227,6 +237,24 @@ impl ErrorStyle {
         de.end()
             .map_err(|error| self.json_error(".".to_owned(), error))?;
         Ok(value)
+    }
+
+    /// A body that is JSON but not an object.
+    fn not_an_object(self) -> ApiError {
+        match self {
+            ErrorStyle::OpenAi => ApiError::openai(
+                StatusCode::BAD_REQUEST,
+                "invalid_request_error",
+                "The request body must be a JSON object.",
+            ),
+            // pydantic's words for a model given anything but an object
+            ErrorStyle::Detail => ApiError::validation_issues(vec![ValidationIssue {
+                loc: vec![serde_json::Value::from("body")],
+                msg: "Input should be a valid dictionary or object to extract fields from"
+                    .to_owned(),
+                kind: "model_attributes_type".to_owned(),
+            }]),
+        }
     }
 
     fn json_error(self, path: String, inner: serde_json::Error) -> ApiError {

@@ -98,6 +98,13 @@ async fn bad_requests_get_fastapi_shaped_errors_and_never_a_panic() {
         .await
         .unwrap();
     expect_422(malformed, &["body"], "json_invalid").await;
+    let array = http
+        .post(format!("{url}{path}"))
+        .body(r#"["hello array"]"#)
+        .send()
+        .await
+        .unwrap();
+    expect_422(array, &["body"], "model_attributes_type").await;
     let binary = http
         .post(format!("{url}{path}"))
         .body(vec![0xFF, 0xFE, 0x00, 0x9F])

@@ -119,6 +119,13 @@ pub fn personality() -> Vec<BadInput> {
             "json_invalid",
             "JSON decode error",
         ),
+        // the fields in order, as serde would read them from an array
+        bad(
+            &br#"[7, ["dinosaurs"]]"#[..],
+            json!(["body"]),
+            "model_attributes_type",
+            "Input should be a valid dictionary",
+        ),
     ]
 }
 
@@ -228,6 +235,12 @@ pub fn webvtt() -> Vec<BadInput> {
             json!(["body"]),
             "json_invalid",
             "JSON decode error",
+        ),
+        bad(
+            &br#"["hello world", null, 2.0]"#[..],
+            json!(["body"]),
+            "model_attributes_type",
+            "Input should be a valid dictionary",
         ),
     ]
 }

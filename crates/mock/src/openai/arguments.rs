@@ -132,6 +132,9 @@ pub(super) fn parse<T: DeserializeOwned>(
     body: &[u8],
     allowed: &[&str],
 ) -> Option<(T, Vec<String>)> {
+    if !crate::error::opens_an_object(body) {
+        return None;
+    }
     let text = std::str::from_utf8(body).ok()?;
     let mut unknown = Vec::new();
     let mut de = serde_json::Deserializer::from_str(text);
