@@ -399,6 +399,20 @@ async fn bad_requests_get_the_right_status_in_openai_s_error_shape() {
             None,
         ),
         case("null for a chat request", chat, b"null", 400, None),
+        case(
+            "an input of none of its types",
+            "/v1/responses",
+            br#"{"model": "gpt-4o-mini", "input": 5}"#,
+            400,
+            Some("input"),
+        ),
+        case(
+            "a key given twice",
+            chat,
+            br#"{"model": "gpt-4o", "model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}"#,
+            400,
+            None,
+        ),
     ];
     for BadRequest {
         what,
@@ -415,6 +429,15 @@ async fn bad_requests_get_the_right_status_in_openai_s_error_shape() {
         }
         if status == 404 {
             assert_eq!(error["code"], "model_not_found", "{what}");
+        }
+        // the names of the mock's own types mean nothing to a caller
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            !message.contains("struct ") && !message.contains("enum "),
+            "{what}: {message}"
+        );
+        if what == "a key given twice" {
+            assert!(error["param"].is_null(), "{what}: {error}");
         }
         if what.starts_with("an array") || what.starts_with("null") {
             assert_eq!(

@@ -223,6 +223,7 @@ pub fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, GatewayError> {
     serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner().to_string();
+        let inner = gatebench_wire::refusal::plain(&inner);
         if let Some(field) = inner
             .strip_prefix("missing field `")
             .and_then(|r| r.split('`').next())
@@ -232,6 +233,9 @@ pub fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, GatewayError> {
                 param: Some(field.to_owned()),
                 code: Some("missing_required_parameter"),
             }
+        } else if path == "." {
+            // the body as a whole (a key given twice) is no parameter
+            GatewayError::bad_request(format!("Invalid request body: {inner}."), None)
         } else {
             GatewayError::BadRequest {
                 message: format!("Invalid value for '{path}': {inner}."),
@@ -347,6 +351,22 @@ mod tests {
                 "{body}"
             );
         }
+    }
+
+    /// A refusal names the parameter in a caller's words, not by the gateway's
+    /// own type names.
+    #[test]
+    fn a_parameter_of_none_of_its_types_is_refused_without_type_names() {
+        let value = serde_json::json!({"model": "gpt-4o-mini", "input": 5});
+        let refused = typed::<gatebench_wire::openai::ResponseRequest>(&value).unwrap_err();
+        let GatewayError::BadRequest { message, param, .. } = refused else {
+            panic!("{refused:?}");
+        };
+        assert_eq!(param.as_deref(), Some("input"));
+        assert_eq!(
+            message,
+            "Invalid value for 'input': it has none of the types this parameter takes."
+        );
     }
 
     proptest! {

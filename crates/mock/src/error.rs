@@ -271,7 +271,8 @@ impl ErrorStyle {
                     format!("{path}.{field}")
                 }
             });
-        let detail = text.split(" at line ").next().unwrap_or(&text).to_owned();
+        let detail = text.split(" at line ").next().unwrap_or(&text);
+        let detail = gatebench_wire::refusal::plain(detail).into_owned();
         match self {
             ErrorStyle::OpenAi if malformed => ApiError::openai(
                 StatusCode::BAD_REQUEST,
@@ -288,6 +289,12 @@ impl ErrorStyle {
                 )
                 .param(param)
                 .code("missing_required_parameter"),
+                // the body as a whole (a key given twice) is no parameter
+                None if path == "." => ApiError::openai(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_request_error",
+                    format!("Invalid request body: {detail}."),
+                ),
                 None => ApiError::openai(
                     StatusCode::BAD_REQUEST,
                     "invalid_request_error",

@@ -11,4 +11,5 @@ pub mod gateway;
 pub mod hex;
 pub mod openai;
 pub mod personality;
+pub mod refusal;
 pub mod webvtt;
