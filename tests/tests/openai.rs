@@ -406,6 +406,50 @@ async fn bad_requests_get_the_right_status_in_openai_s_error_shape() {
             400,
             Some("input"),
         ),
+        // each API's tools in the other's shape, as code moved between them has it
+        case(
+            "a chat tool in the Responses API's shape",
+            chat,
+            br#"{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function", "name": "f", "parameters": {"type": "object", "properties": {}}}]}"#,
+            400,
+            Some("tools[0].function"),
+        ),
+        case(
+            "a Responses tool in chat's shape",
+            "/v1/responses",
+            br#"{"model": "gpt-4o", "input": "x", "tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object", "properties": {}}}}], "tool_choice": "required"}"#,
+            400,
+            Some("tools[0].name"),
+        ),
+        case(
+            "a function name with spaces",
+            chat,
+            br#"{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function", "function": {"name": "bad name!"}}]}"#,
+            400,
+            Some("tools[0].function.name"),
+        ),
+        case(
+            "a Responses function name too long",
+            "/v1/responses",
+            format!(r#"{{"model": "gpt-4o", "input": "x", "tools": [{{"type": "function", "name": "{}"}}]}}"#, "f".repeat(65)).as_bytes(),
+            400,
+            Some("tools[0].name"),
+        ),
+        // strict mode takes closed schemas that require every property
+        case(
+            "a strict response format that is not closed",
+            chat,
+            br#"{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "response_format": {"type": "json_schema", "json_schema": {"name": "R", "strict": true, "schema": {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}}}}"#,
+            400,
+            Some("response_format"),
+        ),
+        case(
+            "a strict tool with an optional property",
+            chat,
+            br#"{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function", "function": {"name": "f", "strict": true, "parameters": {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "string"}}, "required": ["a"], "additionalProperties": false}}}]}"#,
+            400,
+            Some("tools[0].function.parameters"),
+        ),
         case(
             "a key given twice",
             chat,

@@ -24,7 +24,7 @@ pub use chat::{
 };
 pub use chunk::{ChatCompletionChunk, ChunkChoice, Delta, FunctionCallDelta, ToolCallDelta};
 pub use completions::{CompletionPrompt, CompletionRequest, TextChoice, TextCompletion};
-pub use conversation::InputError;
+pub use conversation::{InputError, check_function_name};
 pub use embeddings::{
     Embedding, EmbeddingInput, EmbeddingRequest, EmbeddingResponse, EmbeddingUsage,
     EmbeddingVector, EncodingFormat,

@@ -24,6 +24,7 @@ use super::arguments;
 use super::completion::{self, Format, Spec, Written};
 use super::profile::ChatModel;
 use super::stream;
+use super::strict;
 use super::timing::Timing;
 use super::tools;
 use super::validate;
@@ -372,6 +373,7 @@ pub(super) fn plan_for_prompt(
 ) -> Result<Planned, ApiError> {
     validate::chat_for_model(request, model, prompt.len())?;
     let tool_choice = tools::choice(request)?;
+    strict::check(request)?;
     let choices = write_choices(mock, request, model, messages, tool_choice);
     let completion_tokens: u32 = choices.iter().map(|c| c.tokens).sum();
     let prompt_tokens = prompt.len() as u32;

@@ -43,6 +43,7 @@ mod profile;
 mod prompt_cache;
 mod responses;
 mod stream;
+mod strict;
 mod text_completion;
 mod timing;
 mod tools;

@@ -10,7 +10,9 @@
 //! written by the same generator as `response_format: json_schema`, with free
 //! strings taken from the prompt's words.
 
-use gatebench_wire::openai::{ChatCompletionRequest, FinishReason, FunctionDefinition, Role};
+use gatebench_wire::openai::{
+    ChatCompletionRequest, FinishReason, FunctionDefinition, Role, check_function_name,
+};
 use rand::RngExt as _;
 use serde_json::{Map, Value};
 
@@ -50,8 +52,31 @@ fn functions(request: &ChatCompletionRequest) -> Vec<&FunctionDefinition> {
         .collect()
 }
 
-/// Reads and checks `tool_choice` against `tools`, in the API's words.
+/// Refuses a function tool without its `function` (the Responses API's shape,
+/// `{"type": "function", "name": ...}`, sent to chat) or with a name the API
+/// does not take.
+fn check_tools(request: &ChatCompletionRequest) -> Result<(), ApiError> {
+    for (i, tool) in request.tools.iter().flatten().enumerate() {
+        if tool.kind != "function" {
+            continue;
+        }
+        let Some(function) = &tool.function else {
+            let param = format!("tools[{i}].function");
+            return Err(invalid(
+                &param,
+                format!("Missing required parameter: '{param}'."),
+                Some("missing_required_parameter"),
+            ));
+        };
+        check_function_name(&format!("tools[{i}].function.name"), &function.name)
+            .map_err(|e| invalid(&e.param, e.message, Some(e.code)))?;
+    }
+    Ok(())
+}
+
+/// Reads and checks `tools`, and `tool_choice` against them, in the API's words.
 pub(super) fn choice(request: &ChatCompletionRequest) -> Result<Choice<'_>, ApiError> {
+    check_tools(request)?;
     let offered = functions(request);
     let Some(value) = &request.tool_choice else {
         return Ok(if offered.is_empty() {

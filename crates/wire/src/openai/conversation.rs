@@ -32,6 +32,63 @@ impl InputError {
     }
 }
 
+/// Longest function name the API takes.
+const MAX_FUNCTION_NAME: usize = 64;
+
+/// A function tool's `name` (at `param`) as the API checks it: 1 to 64 of
+/// letters, digits, `_` and `-`.
+pub fn check_function_name(param: &str, name: &str) -> Result<(), InputError> {
+    let invalid = |message: String| InputError {
+        param: param.to_owned(),
+        message,
+        code: "invalid_value",
+    };
+    if name.len() > MAX_FUNCTION_NAME {
+        return Err(invalid(format!(
+            "Invalid '{param}': string too long. Expected a string with maximum length {MAX_FUNCTION_NAME}, but got a string with length {} instead.",
+            name.len()
+        )));
+    }
+    let allowed = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    if name.is_empty() || !name.chars().all(allowed) {
+        return Err(invalid(format!(
+            "Invalid '{param}': string does not match pattern. Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'."
+        )));
+    }
+    Ok(())
+}
+
+/// The function tools of a Responses request in chat's shape: `{"type":
+/// "function", "name": ...}` here, `{"type": "function", "function": {"name":
+/// ...}}` there. A function tool in chat's shape, without its `name`, is refused
+/// as the API refuses it; tools of other types (built-in ones) are left out.
+fn chat_tools(tools: &[Value]) -> Result<Vec<Tool>, InputError> {
+    let mut functions = Vec::new();
+    for (i, tool) in tools.iter().enumerate() {
+        if tool.get("type").and_then(Value::as_str) != Some("function") {
+            continue;
+        }
+        let Some(name) = tool.get("name").and_then(Value::as_str) else {
+            return Err(InputError::missing(format!("tools[{i}].name")));
+        };
+        check_function_name(&format!("tools[{i}].name"), name)?;
+        let function =
+            serde_json::from_value::<FunctionDefinition>(tool.clone()).map_err(|e| InputError {
+                param: format!("tools[{i}]"),
+                message: format!(
+                    "Invalid value for 'tools[{i}]': {}.",
+                    crate::refusal::plain(&e.to_string())
+                ),
+                code: "invalid_type",
+            })?;
+        functions.push(Tool {
+            kind: "function".to_owned(),
+            function: Some(function),
+        });
+    }
+    Ok(functions)
+}
+
 impl ResponseRequest {
     /// The request as a chat request: the conversation, the output cap, the
     /// sampling settings, the function tools and the text format.
@@ -62,17 +119,7 @@ impl ResponseRequest {
             temperature: self.temperature,
             top_p: self.top_p,
             response_format: response_format(self.text.as_ref()),
-            tools: self.tools.as_ref().map(|tools| {
-                tools
-                    .iter()
-                    .filter(|t| t.get("type").and_then(Value::as_str) == Some("function"))
-                    .filter_map(|t| serde_json::from_value::<FunctionDefinition>(t.clone()).ok())
-                    .map(|function| Tool {
-                        kind: "function".to_owned(),
-                        function: Some(function),
-                    })
-                    .collect()
-            }),
+            tools: self.tools.as_deref().map(chat_tools).transpose()?,
             tool_choice: self.tool_choice.as_ref().map(chat_tool_choice),
             ignore_eos: self.ignore_eos,
             min_tokens: self.min_tokens,
