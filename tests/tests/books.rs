@@ -196,10 +196,31 @@ async fn every_call_is_booked_with_what_the_client_saw() {
         ("fault_unavailable", 503)
     );
     assert!(!call.billed && call.usage.is_zero());
+    // under the model it was for, though nothing was served
+    assert_eq!(call.model.as_deref(), Some("gpt-4o-mini"));
+    set_faults(&client(), &openai, json!({})).await;
+    let mut hot = chat("Hello?", false);
+    hot["temperature"] = json!(7);
+    let refused = client()
+        .post(format!("{openai}/v1/chat/completions"))
+        .json(&hot)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 400);
+    let call = last_call(&openai).await;
+    assert_eq!(call.outcome, "client_error");
+    assert_eq!(call.model.as_deref(), Some("gpt-4o-mini"));
+    assert!(!call.billed && call.usage.is_zero() && call.content_digest.is_none());
 
     let summary: BooksSummary = get_json(&format!("{openai}/_mock/books")).await;
-    assert_eq!((summary.total.calls, summary.total.billed), (4, 3));
+    assert_eq!((summary.total.calls, summary.total.billed), (5, 3));
     assert_eq!(summary.by_outcome["fault_unavailable"], 1);
+    assert!(
+        !summary.by_model.contains_key(""),
+        "{:?}",
+        summary.by_model.keys()
+    );
     assert_eq!(summary.by_key[&key_id(KEY)].billed, 2);
 
     // A reset clears the books.

@@ -220,6 +220,10 @@ struct CtxInner {
     call: Mutex<Call>,
 }
 
+/// Longest model name taken from a body the handler did not serve: names a
+/// provider has are far shorter, and the books keep what they take.
+const MAX_BOOKED_MODEL: usize = 256;
+
 /// What a handler served: what goes on the bill when the call ends.
 #[derive(Clone, Debug, Default)]
 pub struct Served {
@@ -350,6 +354,19 @@ impl RequestCtx {
     /// served nothing is not billed.
     pub fn serve(&self, update: impl FnOnce(&mut Served)) {
         update(self.call().served.get_or_insert_with(Served::default));
+    }
+
+    /// Names the model a call asked for, from `asked` (its body's), when its
+    /// handler named none: a call refused or faulted before it was served is
+    /// still booked under the model it was for.
+    pub(crate) fn name_model(&self, asked: impl FnOnce() -> Option<String>) {
+        let mut call = self.call();
+        if call.served.as_ref().is_some_and(|s| s.model.is_some()) {
+            return;
+        }
+        if let Some(model) = asked().filter(|m| m.len() <= MAX_BOOKED_MODEL) {
+            call.served.get_or_insert_with(Served::default).model = Some(Arc::from(model));
+        }
     }
 
     /// How the answer was classified when it left (see [`crate::stats`]).

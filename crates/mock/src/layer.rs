@@ -264,17 +264,20 @@ where
         Some(FaultKind::Malformed) => Some(malformed(style)),
         Some(FaultKind::StreamCut | FaultKind::SlowDown) | None => None,
     };
-    if let Some(response) = early {
-        let (response, outcome) = finish(with_ids(response, core, &ctx), fault_outcome);
-        return (response, outcome, ctx);
-    }
-
-    let response = inner(parts, ctx.clone(), bytes).await;
-    let response = if ctx.stream_cut_pending() {
-        cut_body(response).await
-    } else {
-        response
+    let response = match early {
+        Some(response) => response,
+        None => {
+            let response = inner(parts, ctx.clone(), bytes.clone()).await;
+            if ctx.stream_cut_pending() {
+                cut_body(response).await
+            } else {
+                response
+            }
+        }
     };
+    if !response.status().is_success() {
+        ctx.name_model(|| body_model(&bytes));
+    }
     let (response, outcome) = finish(with_ids(response, core, &ctx), fault_outcome);
     (response, outcome, ctx)
 }
@@ -388,7 +391,8 @@ async fn cut_body(response: Response) -> Response {
 }
 
 /// The `model` (OpenAI) or `model_id` (ElevenLabs) of a JSON body, for faults scoped
-/// by model; parsed only when such a fault is configured.
+/// by model (parsed only when such a fault is configured) and for the books of a
+/// call that was not served.
 fn body_model(body: &[u8]) -> Option<String> {
     #[derive(serde::Deserialize)]
     struct Model {
