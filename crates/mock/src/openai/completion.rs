@@ -163,6 +163,7 @@ pub fn write(spec: &Spec<'_>, rng: &mut MockRng) -> Written {
                         root,
                         source: &mut source,
                         budget: Some(target),
+                        written: 0,
                     };
                     pretty(&fill.value(root, 0))
                 }

@@ -25,6 +25,14 @@ const MAX_DEPTH: usize = 4;
 const GIVE_UP_DEPTH: usize = 2 * MAX_DEPTH;
 /// Most `$ref` (and one-schema `allOf`) followed in a row.
 const MAX_HOPS: usize = 8;
+/// Most values written for one answer: a schema whose objects refer to
+/// themselves many times over would otherwise grow without bound. Past it
+/// every value is `null`.
+const MAX_VALUES: usize = 4096;
+/// Most items of one array, whatever `minItems` asks.
+const MAX_ITEMS: u64 = 64;
+/// Most characters a string is padded to, whatever `minLength` asks.
+const MAX_PADDED_CHARS: u64 = 16_384;
 
 /// What one value is written from.
 pub(super) struct Fill<'s, 'a, I: Iterator<Item = Sentence>> {
@@ -33,11 +41,17 @@ pub(super) struct Fill<'s, 'a, I: Iterator<Item = Sentence>> {
     pub source: &'s mut Source<'a, I>,
     /// Tokens of the one long answer, taken by the first free string.
     pub budget: Option<usize>,
+    /// Values written so far.
+    pub written: usize,
 }
 
 impl<'s, I: Iterator<Item = Sentence>> Fill<'s, '_, I> {
     /// A value that follows `schema`, `depth` levels below the root.
     pub fn value(&mut self, schema: &Value, depth: usize) -> Value {
+        if self.written >= MAX_VALUES || depth >= 2 * GIVE_UP_DEPTH {
+            return Value::Null;
+        }
+        self.written += 1;
         let schema = self.resolved(schema);
         if let Some(value) = schema.get("const") {
             return value.clone();
@@ -53,8 +67,9 @@ impl<'s, I: Iterator<Item = Sentence>> Fill<'s, '_, I> {
             .find_map(|key| schema.get(*key).and_then(Value::as_array))
             .filter(|b| !b.is_empty())
         {
+            // a level deeper: a branch may refer back to where it is
             let branch = self.branch(branches, depth);
-            return self.value(branch, depth);
+            return self.value(branch, depth + 1);
         }
         match kind(schema) {
             "object" | "array" if depth >= GIVE_UP_DEPTH => Value::Null,
@@ -122,7 +137,12 @@ impl<'s, I: Iterator<Item = Sentence>> Fill<'s, '_, I> {
     }
 
     fn array(&mut self, schema: &Value, depth: usize) -> Value {
-        let count = |key: &str| schema.get(key).and_then(Value::as_u64);
+        let count = |key: &str| {
+            schema
+                .get(key)
+                .and_then(Value::as_u64)
+                .map(|n| n.min(MAX_ITEMS))
+        };
         let most = count("maxItems");
         let mut least = count("minItems").unwrap_or(if depth >= MAX_DEPTH { 0 } else { 1 });
         if let Some(most) = most {
@@ -273,15 +293,17 @@ fn kind(schema: &Value) -> &str {
 /// its `maxLength`, in characters.
 pub(in crate::openai) fn fit_length(text: &mut String, schema: &Value) {
     let bound = |key: &str| schema.get(key).and_then(Value::as_u64);
-    if let Some(min) = bound("minLength") {
+    if let Some(min) = bound("minLength").map(|n| n.min(MAX_PADDED_CHARS)) {
         let unit = if text.is_empty() {
             "a".to_owned()
         } else {
             text.clone()
         };
-        while (text.chars().count() as u64) < min {
+        let (mut count, step) = (text.chars().count() as u64, unit.chars().count() as u64 + 1);
+        while count < min {
             text.push(' ');
             text.push_str(&unit);
+            count += step;
         }
     }
     if let Some(max) = bound("maxLength")

@@ -221,6 +221,43 @@ fn answers_follow_the_bounds_references_and_formats_of_a_schema() {
     }
 }
 
+/// A schema that asks for more than any answer holds (a billion items, a
+/// billion characters, an object that refers to itself ten times over) gets an
+/// answer of bounded size.
+#[test]
+fn a_schema_asking_for_too_much_gets_a_bounded_answer() {
+    let schema = json!({
+        "$defs": {"Node": {"type": "object", "properties": {
+            "a": {"$ref": "#/$defs/Node"}, "b": {"$ref": "#/$defs/Node"}, "c": {"$ref": "#/$defs/Node"},
+            "d": {"$ref": "#/$defs/Node"}, "e": {"$ref": "#/$defs/Node"}, "f": {"$ref": "#/$defs/Node"},
+            "g": {"$ref": "#/$defs/Node"}, "h": {"$ref": "#/$defs/Node"}, "i": {"$ref": "#/$defs/Node"},
+            "j": {"$ref": "#/$defs/Node"}
+        }}},
+        "type": "object",
+        "properties": {
+            "many": {"type": "array", "minItems": 1_000_000_000u64, "items": {"type": "integer"}},
+            "long": {"type": "string", "minLength": 1_000_000_000u64},
+            "tree": {"$ref": "#/$defs/Node"}
+        }
+    });
+    let spec = Spec {
+        format: Format::JsonSchema(Some(&schema)),
+        ..spec(None)
+    };
+    let text = write_seeded(&spec, 3).text;
+    assert!(text.len() < 1 << 20, "{} bytes", text.len());
+    let value: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(value["many"].as_array().unwrap().len(), 64);
+    assert!(value["long"].as_str().unwrap().chars().count() >= 16_384);
+    // a choice that refers back to itself ends too
+    let circular = json!({"anyOf": [{"$ref": "#"}]});
+    let circular = Spec {
+        format: Format::JsonSchema(Some(&circular)),
+        ..spec
+    };
+    assert!(serde_json::from_str::<Value>(&write_seeded(&circular, 3).text).is_ok());
+}
+
 #[test]
 fn lengths_follow_the_distribution() {
     let mut rng = MockRng::seed_from_u64(11);
