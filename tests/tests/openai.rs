@@ -451,6 +451,20 @@ async fn bad_requests_get_the_right_status_in_openai_s_error_shape() {
             Some("tools[0].function.parameters"),
         ),
         case(
+            "a word for a token id in logit_bias",
+            chat,
+            br#"{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "logit_bias": {"AI": 10}}"#,
+            400,
+            Some("logit_bias"),
+        ),
+        case(
+            "top_logprobs without logprobs",
+            chat,
+            br#"{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "top_logprobs": 3}"#,
+            400,
+            Some("top_logprobs"),
+        ),
+        case(
             "a key given twice",
             chat,
             br#"{"model": "gpt-4o", "model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}"#,

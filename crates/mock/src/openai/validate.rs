@@ -84,6 +84,28 @@ pub fn chat(request: &ChatCompletionRequest) -> Result<(), ApiError> {
         i64::MAX,
     )?;
     range_i64("top_logprobs", request.top_logprobs, 0, 20)?;
+    // keys are token ids
+    if let Some(key) = request
+        .logit_bias
+        .iter()
+        .flat_map(|bias| bias.keys())
+        .find(|key| key.parse::<u32>().is_err())
+    {
+        return Err(invalid(
+            "logit_bias",
+            format!(
+                "Invalid key in 'logit_bias': {key}. You should only be submitting non-negative integers."
+            ),
+            None,
+        ));
+    }
+    if request.top_logprobs.is_some() && request.logprobs != Some(true) {
+        return Err(invalid(
+            "top_logprobs",
+            "The 'top_logprobs' parameter is only allowed when 'logprobs' is enabled.",
+            None,
+        ));
+    }
     range_i64("min_tokens", request.min_tokens, 0, i64::MAX)?;
     if let (Some(min), Some(cap)) = (request.min_tokens, request.token_cap())
         && min > cap
