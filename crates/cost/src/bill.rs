@@ -116,6 +116,23 @@ impl PriceBook {
         })
     }
 
+    /// Prices the most a call asking for `usage` can cost: as [`PriceBook::quote`],
+    /// with no more output tokens than the model writes in one call (its price
+    /// file's `max_output_tokens`), since a provider refuses a call that asks
+    /// for more rather than bill it.
+    pub fn quote_worst(&self, model: &str, usage: &Usage) -> Result<Quote, CostError> {
+        match self.lookup(model).and_then(|p| p.max_output_tokens) {
+            Some(cap) if usage.completion_tokens > cap => {
+                let capped = Usage {
+                    completion_tokens: cap,
+                    ..*usage
+                };
+                self.quote(model, &capped)
+            }
+            _ => self.quote(model, usage),
+        }
+    }
+
     /// The ledger entry of a finished call (id 0 until recorded, `at` now).
     pub fn bill(&self, call: &Call<'_>) -> Result<LedgerEntry, CostError> {
         let resolved = self.resolve(call.model);

@@ -118,6 +118,18 @@ pub enum PricingError {
         /// The missing key.
         field: &'static str,
     },
+    /// An output cap that is zero, or on a model that writes no output tokens.
+    #[error(
+        "{at}: max_output_tokens = {value} does not apply to a {kind} model: it is a chat model's most output tokens a call, above 0"
+    )]
+    BadOutputCap {
+        /// Where.
+        at: Site,
+        /// The model's kind.
+        kind: Kind,
+        /// The value found.
+        value: u64,
+    },
     /// A price is set for a unit the model's kind is not billed in.
     #[error("{at}: {field} does not apply to a {kind} model")]
     UnexpectedPrice {
@@ -220,6 +232,7 @@ struct RawModel {
     output_per_million: Option<String>,
     per_thousand_characters: Option<String>,
     per_request: Option<String>,
+    max_output_tokens: Option<u64>,
     as_of: String,
     source: String,
 }
@@ -308,6 +321,15 @@ fn validate_model(
     {
         return Err(PricingError::CachedAboveInput { at, cached, input });
     }
+    if let Some(value) = m.max_output_tokens
+        && (value == 0 || m.kind != Kind::Chat)
+    {
+        return Err(PricingError::BadOutputCap {
+            at,
+            kind: m.kind,
+            value,
+        });
+    }
     if !is_date(&m.as_of) {
         return Err(PricingError::BadDate { at, value: m.as_of });
     }
@@ -325,6 +347,7 @@ fn validate_model(
             provider: provider.to_owned(),
             kind: m.kind,
             units,
+            max_output_tokens: m.max_output_tokens,
             as_of: m.as_of,
             source: source.to_owned(),
             file: file.to_owned(),

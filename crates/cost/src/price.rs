@@ -95,6 +95,10 @@ pub struct Price {
     pub kind: Kind,
     /// Its unit prices; those that apply to `kind` are all set.
     pub units: UnitPrices,
+    /// The most output tokens one call can ask of it (a chat model's), when the
+    /// price file says: a worst case is never quoted past it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_output_tokens: Option<u64>,
     /// Date of the published figure, `YYYY-MM-DD`.
     pub as_of: String,
     /// Where the figure comes from: a pricing page URL or "internal estimate".

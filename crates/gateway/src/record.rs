@@ -225,7 +225,7 @@ pub fn reserve(
     let needed = gateway
         .upstreams
         .candidate_models(model)
-        .filter_map(|candidate| gateway.prices.quote(candidate, worst).ok())
+        .filter_map(|candidate| gateway.prices.quote_worst(candidate, worst).ok())
         .map(|q| q.cost_usd)
         .max()
         .unwrap_or_default();

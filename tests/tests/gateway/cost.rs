@@ -356,6 +356,32 @@ async fn a_tenant_over_budget_is_refused_and_told_not_to_retry() {
     stack.shutdown().await;
 }
 
+/// A call asking for more output than the model writes in one call is the
+/// provider's to refuse (400), not the budget's: its worst case is quoted at the
+/// model's output limit, which the tenant's budget covers.
+#[tokio::test]
+async fn a_call_asking_past_the_model_s_output_limit_is_refused_by_the_provider() {
+    let stack = stack(|_| {}).await;
+    let response = client()
+        .post(format!("{}/v1/chat/completions", stack.gateway_url()))
+        .bearer_auth(ALPHA)
+        .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 1_000_000_000u64}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let error = response.json::<Value>().await.unwrap();
+    assert_eq!(error["error"]["param"], "max_tokens", "{error}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("max_tokens is too large"),
+        "{error}"
+    );
+    stack.shutdown().await;
+}
+
 #[tokio::test]
 async fn totals_and_budgets_survive_a_restart() {
     let dir = std::env::temp_dir().join(format!("gatebench-ledger-{}", std::process::id()));

@@ -307,6 +307,41 @@ fn a_price_for_a_unit_the_kind_does_not_use_is_refused() {
     ));
 }
 
+/// A chat model's output cap bounds the worst case quoted for it, and nothing
+/// else: a call within it is quoted as asked. A cap on another kind, or of 0,
+/// is refused.
+#[test]
+fn an_output_cap_bounds_the_worst_case_of_a_chat_model() {
+    let book = load_one(&file(&format!("{CHAT}\nmax_output_tokens = 100"))).unwrap();
+    let asking = |completion_tokens| Usage {
+        prompt_tokens: 10,
+        completion_tokens,
+        ..Usage::default()
+    };
+    let worst = |usage: &Usage| book.quote_worst("m1", usage).unwrap().cost_usd;
+    // 10 prompt tokens at 1 and 100 output tokens at 2, per million
+    assert_eq!(worst(&asking(1_000_000_000)), d("0.00021"));
+    assert_eq!(
+        worst(&asking(50)),
+        book.quote("m1", &asking(50)).unwrap().cost_usd
+    );
+    // a model without a cap is quoted as asked
+    let uncapped = load_one(&file(CHAT)).unwrap();
+    assert_eq!(
+        uncapped.quote_worst("m1", &asking(1_000)).unwrap().cost_usd,
+        d("0.00201")
+    );
+    for body in [
+        format!("{CHAT}\nmax_output_tokens = 0"),
+        "kind = \"tts\"\nper_thousand_characters = \"0.1\"\nmax_output_tokens = 10".to_owned(),
+    ] {
+        assert!(
+            matches!(err(&file(&body)), PricingError::BadOutputCap { .. }),
+            "{body}"
+        );
+    }
+}
+
 #[test]
 fn cached_price_above_input_is_refused() {
     let text = file(
