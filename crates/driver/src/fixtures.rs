@@ -102,15 +102,26 @@ pub enum CatalogKind {
 
 /// Finds a file named relative to a scenario: in the scenario's folder, then in each
 /// parent folder (so `scenarios/x.toml` finds `fixtures/...` at the repository root),
-/// then in the working directory.
+/// then in the working directory. The parents are those of the folder as written
+/// first, then of the folder it really is: a scenario named `x.toml` or `./x.toml`
+/// from inside `scenarios/` has only `.` as written.
 pub fn resolve(base: &Path, relative: &Path) -> Option<PathBuf> {
     if relative.is_absolute() {
         return relative.exists().then(|| relative.to_owned());
     }
-    base.ancestors()
-        .map(|dir| dir.join(relative))
-        .chain(std::iter::once(relative.to_owned()))
-        .find(|p| p.is_file())
+    let in_folders = |base: &Path| {
+        base.ancestors()
+            .map(|dir| dir.join(relative))
+            .find(|p| p.is_file())
+    };
+    let folder = if base.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        base
+    };
+    in_folders(folder)
+        .or_else(|| in_folders(&std::fs::canonicalize(folder).ok()?))
+        .or_else(|| relative.is_file().then(|| relative.to_owned()))
 }
 
 /// Loads catalogs once each, however many requests name them.
@@ -217,4 +228,28 @@ pub fn load(path: &Path, kind: CatalogKind) -> Result<Catalog, ScenarioError> {
         path: path.to_owned(),
         entries,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Tests run in this crate's folder, two below the repository's `fixtures/`:
+    /// a scenario named from its own folder (`x.toml`, `./x.toml`) has no parent
+    /// as written, and its catalogs are found through the folder it really is.
+    #[test]
+    fn a_scenario_named_from_its_own_folder_finds_catalogs_above_it() {
+        let catalog = Path::new("fixtures/prompts/stories.toml");
+        for base in ["", ".", "./src"] {
+            let found = resolve(Path::new(base), catalog);
+            assert!(
+                found.as_deref().is_some_and(Path::is_file),
+                "from {base:?}: {found:?}"
+            );
+        }
+        assert_eq!(
+            resolve(Path::new(""), Path::new("fixtures/none.toml")),
+            None
+        );
+    }
 }
