@@ -33,6 +33,12 @@ pub enum ThresholdError {
         /// What does apply.
         allowed: &'static str,
     },
+    /// A 2xx status code, which the driver does not keep: a response with a 2xx
+    /// status is counted by its outcome.
+    #[error(
+        "status:{0}: a response with a 2xx status is counted by its outcome, not its code: select successes with status:ok, or every 2xx answer (those that failed validation too) with status:2xx"
+    )]
+    SuccessCode(u16),
     /// The value is not a threshold (string, list or table).
     #[error("{0}")]
     Value(String),
@@ -65,10 +71,13 @@ pub fn parse_key(key: &str) -> Result<(Metric, Selector), ThresholdError> {
         let slot_taken = match k {
             "request" | "name" => sel.request.replace(v.to_owned()).is_some(),
             "scenario" => sel.scenario.replace(v.to_owned()).is_some(),
-            "status" => sel
-                .status
-                .replace(parse_status(v).ok_or_else(bad)?)
-                .is_some(),
+            "status" => match v.parse::<u16>() {
+                Ok(code) if (200..300).contains(&code) => {
+                    return Err(ThresholdError::SuccessCode(code));
+                }
+                _ => sel.status.replace(parse_status(v).ok_or_else(bad)?),
+            }
+            .is_some(),
             _ => return Err(bad()),
         };
         if slot_taken {

@@ -137,6 +137,13 @@ fn keys_parse_selectors() {
         parse_key("errors{status:429}").unwrap().1.status,
         Some(StatusFilter::Code(429))
     );
+    // a 2xx code would select nothing: successes are kept by outcome
+    let refused = parse_key("latency{status:200}").unwrap_err();
+    assert!(
+        matches!(refused, ThresholdError::SuccessCode(200)),
+        "{refused}"
+    );
+    assert!(refused.to_string().contains("status:ok"), "{refused}");
     assert_eq!(
         parse_key("errors{status:timeout}").unwrap().1.status,
         Some(StatusFilter::Outcome("timeout".into()))
