@@ -153,6 +153,8 @@ fn junit_parses_with_one_testcase_per_check() {
     assert_eq!(suites[0].attribute("name"), Some("gatebench.focused"));
     assert_eq!(suites[0].attribute("tests"), Some("6"));
     assert_eq!(suites[0].attribute("failures"), Some("2"));
+    let time = |n: &roxmltree::Node<'_, '_>| n.attribute("time").unwrap().parse::<f64>().unwrap();
+    assert!((time(&suites[0]) - report.duration_s).abs() < 0.001);
     let cases: Vec<_> = doc
         .descendants()
         .filter(|n| n.has_tag_name("testcase"))
@@ -284,6 +286,13 @@ fn a_single_run_gets_the_suites_reports_with_one_check_per_threshold() {
     assert_eq!(report.verdict, Verdict::NotReady);
     let xml = junit(&report);
     assert!(xml.contains("tests=\"3\" failures=\"1\""), "{xml}");
+    // each threshold carries the whole run's time; the suite took it once
+    let time = format!("time=\"{:.3}\"", results.duration_s);
+    assert_eq!(
+        xml.matches(&format!("errors=\"0\" {time}")).count(),
+        1,
+        "{xml}"
+    );
     assert!(
         xml.contains("name=\"threshold latency p99 &lt; 200\""),
         "{xml}"
