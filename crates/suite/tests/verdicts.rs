@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use gatebench_report::{SuiteReport, Verdict};
+use gatebench_report::{Source, SuiteReport, Verdict};
 use gatebench_suite::{SuiteFile, SuiteOptions, run_suite};
 
 fn fixtures() -> PathBuf {
@@ -107,6 +107,21 @@ async fn a_healthy_stack_is_ready_and_the_same_seed_gives_the_same_verdict() {
         assert!(check.passed, "{}: {}", check.name, check.measured);
     }
     assert_eq!(first.verdict, Verdict::Ready);
+    // each figure says where it comes from, and its value is what its name says
+    let criterion = |name: &str| {
+        first
+            .checks
+            .iter()
+            .flat_map(|c| &c.criteria)
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("no criterion {name}"))
+    };
+    assert_eq!(criterion("queue overhead p99").source, Source::Claim);
+    let untraced = criterion("hits not traced to an upstream call");
+    assert_eq!(
+        (untraced.value, untraced.source),
+        (Some(0.0), Source::Truth)
+    );
     // a pattern named like its scenario is named once, not `services-services`
     assert!(
         first.runs.contains_key("load/services"),

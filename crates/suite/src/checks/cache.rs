@@ -139,9 +139,9 @@ pub async fn run(ctx: &Ctx<'_>) -> Result<CheckOutcome, String> {
     ];
     // A hit whose content no call of the run produced cannot be judged.
     criteria.push(Criterion {
-        name: "hits traced to an upstream call".into(),
-        target: "every hit".into(),
-        measured: format!("{judged_hits} of {}", hits.len()),
+        name: "hits not traced to an upstream call".into(),
+        target: "none".into(),
+        measured: format!("{unknown_origin} of {} hits", hits.len()),
         passed: unknown_origin == 0,
         value: Some(unknown_origin as f64),
         unit: "count".into(),
