@@ -33,6 +33,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use gatebench_mock::faults::FaultSpec;
 use gatebench_report::Severity;
 use serde::Deserialize;
 
@@ -454,13 +455,20 @@ impl SuiteFile {
                     ),
                 ));
             }
-            for mock in check.faults.keys() {
+            for (mock, spec) in &check.faults {
                 if !["openai", "elevenlabs", "personality", "webvtt"].contains(&mock.as_str()) {
                     return Err(invalid(
                         &check.name,
                         format!("faults for unknown mock `{mock}`"),
                     ));
                 }
+                // refused here, as the mock would refuse it once the suite runs
+                let fault =
+                    |e: &dyn std::fmt::Display| invalid(&check.name, format!("faults.{mock}: {e}"));
+                FaultSpec::deserialize(spec.clone())
+                    .map_err(|e| fault(&e))?
+                    .validate()
+                    .map_err(|e| fault(&e))?;
             }
         }
         Ok(())
@@ -594,6 +602,29 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// A fault the mock would refuse once the suite runs is refused with the file
+    /// before anything runs: a probability out of range, a misspelled kind.
+    #[test]
+    fn faults_a_mock_would_refuse_are_refused_with_the_file() {
+        let with = |faults: &str| {
+            format!(
+                "name = \"x\"\n[[check]]\nname = \"c\"\nseverity = \"major\"\nkind = \"resilience\"\nscenario = \"s.toml\"\n[check.faults.openai]\n{faults}\n"
+            )
+        };
+        let parse = |faults: &str| SuiteFile::parse(&with(faults), "my.toml", Path::new("."));
+        assert!(parse("unavailable = 0.5\nserver_error = 0.1").is_ok());
+        for (faults, said) in [
+            ("unavailable = 1.5", "outside [0, 1]"),
+            ("unavailabel = 1.0", "unavailabel"),
+        ] {
+            let error = parse(faults).unwrap_err().to_string();
+            assert!(
+                error.starts_with("my.toml: check `c`: faults.openai: ") && error.contains(said),
+                "{faults}: {error}"
+            );
         }
     }
 
