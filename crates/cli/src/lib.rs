@@ -94,6 +94,28 @@ pub(crate) async fn stop_signal() -> anyhow::Result<&'static str> {
     }
 }
 
+/// Cancels what is under way on the first Ctrl-C or SIGTERM, saying `stopping`
+/// (k6 stops gracefully on either; Kubernetes stops a pod with SIGTERM); a second
+/// one quits at once (exit 130). Abort the task when the work is done.
+pub(crate) fn cancel_on_stop_signal(
+    stopping: &'static str,
+) -> (
+    tokio::task::JoinHandle<()>,
+    tokio::sync::watch::Receiver<bool>,
+) {
+    let (cancel, cancelled) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(async move {
+        if stop_signal().await.is_ok() {
+            eprintln!("{stopping}");
+            let _ = cancel.send(true);
+            if stop_signal().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    });
+    (task, cancelled)
+}
+
 /// Sets up logging to stderr.
 pub fn init_tracing(cli: &Cli) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

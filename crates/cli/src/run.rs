@@ -202,16 +202,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             }
         };
-    let (cancel_tx, cancel_rx) = tokio::sync::watch::channel(false);
-    let ctrl_c = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("stopping: in-flight requests get their grace period (Ctrl-C again to quit)");
-            let _ = cancel_tx.send(true);
-            if tokio::signal::ctrl_c().await.is_ok() {
-                std::process::exit(130);
-            }
-        }
-    });
+    let (ctrl_c, cancel_rx) = crate::cancel_on_stop_signal(
+        "stopping: in-flight requests get their grace period (Ctrl-C again to quit)",
+    );
     let options = RunOptions {
         seed: Some(seed),
         duration: args.duration,

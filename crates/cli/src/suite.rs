@@ -11,7 +11,7 @@ use gatebench_report::{
     BaselineStore, Comparison, DEFAULT_BASELINE_DB, SuiteReport, Verdict, compare_runs, console,
     list_text, parse_tolerance, read_report_dir, write_all,
 };
-use gatebench_suite::{SuiteFile, SuiteOptions, TargetProfile, run_suite};
+use gatebench_suite::{SuiteFile, SuiteOptions, TargetProfile, run_suite_until};
 
 /// Options of `gatebench suite`.
 #[derive(Debug, clap::Args)]
@@ -260,7 +260,11 @@ pub async fn suite(args: SuiteArgs) -> anyhow::Result<ExitCode> {
         return crate::suite_segment::segment(&file, &spec, &options, segment, args.print_results)
             .await;
     }
-    let mut report = run_suite(&file, &options).await;
+    let (signals, stop) = crate::cancel_on_stop_signal(
+        "stopping after the current check; the rest are reported as not run (Ctrl-C again to quit)",
+    );
+    let mut report = run_suite_until(&file, &options, Some(stop)).await;
+    signals.abort();
     let comparison = match &baseline {
         Some((name, runs)) => Some(judge_against(
             &mut report,

@@ -23,4 +23,4 @@ pub mod truth;
 pub use env::environment;
 pub use file::{CheckKind, CheckSpec, SuiteFile, SuiteFileError};
 pub use profile::{ProfileError, TargetProfile};
-pub use runner::{SuiteOptions, run_suite};
+pub use runner::{SuiteOptions, run_suite, run_suite_until};

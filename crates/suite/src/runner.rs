@@ -42,6 +42,17 @@ pub struct SuiteOptions {
 
 /// Runs every check of `file` and builds the report.
 pub async fn run_suite(file: &SuiteFile, options: &SuiteOptions) -> SuiteReport {
+    run_suite_until(file, options, None).await
+}
+
+/// As [`run_suite`], stopping after the check under way once `stop` turns true (a
+/// signal): each check not run is reported as not measured, so the report says
+/// the suite was stopped and its verdict is NOT READY.
+pub async fn run_suite_until(
+    file: &SuiteFile,
+    options: &SuiteOptions,
+    stop: Option<tokio::sync::watch::Receiver<bool>>,
+) -> SuiteReport {
     let started = Instant::now();
     let started_at = humantime::format_rfc3339_seconds(SystemTime::now()).to_string();
     let seed = options.seed.unwrap_or(file.seed);
@@ -57,8 +68,16 @@ pub async fn run_suite(file: &SuiteFile, options: &SuiteOptions) -> SuiteReport 
             );
             let _ = std::io::stderr().flush();
         }
-        let outcome = match subject_for(file, spec, options, seed, &books).await {
-            Err(error) => {
+        let stopped = stop.as_ref().is_some_and(|s| *s.borrow());
+        let subject = if stopped {
+            Err("not run: the suite was stopped before it".to_owned())
+        } else {
+            subject_for(file, spec, options, seed, &books)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        let outcome = match subject {
+            Err(why) => {
                 let ctx_subject = Subject::external(
                     "http://127.0.0.1:9",
                     &options.keys,
@@ -73,7 +92,7 @@ pub async fn run_suite(file: &SuiteFile, options: &SuiteOptions) -> SuiteReport 
                     out: &options.out,
                     segment: gatebench_driver::Segment::WHOLE,
                 };
-                unmeasurable(&ctx, error.to_string())
+                unmeasurable(&ctx, why)
             }
             Ok(subject) => {
                 let ctx = Ctx {
@@ -94,7 +113,9 @@ pub async fn run_suite(file: &SuiteFile, options: &SuiteOptions) -> SuiteReport 
             }
         };
         if !options.quiet {
-            let mark = if outcome.result.passed {
+            let mark = if stopped {
+                "not run"
+            } else if outcome.result.passed {
                 "passed"
             } else if outcome.result.severity.blocks() {
                 "FAILED"
