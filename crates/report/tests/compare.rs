@@ -295,6 +295,10 @@ fn tolerances_parse() {
     assert_eq!(parse_tolerance(" 5 % ").unwrap(), 0.05);
     assert_eq!(parse_tolerance("0.2").unwrap(), 0.2);
     assert!(parse_tolerance("ten").is_err());
+    // a bare 10 is no 1000 %
+    let ambiguous = parse_tolerance("10").unwrap_err();
+    assert!(ambiguous.contains("10%"), "{ambiguous}");
+    assert_eq!(parse_tolerance("150%").unwrap(), 1.5);
     assert!(parse_tolerance("-1%").is_err());
 }
 

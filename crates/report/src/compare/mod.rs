@@ -244,13 +244,20 @@ impl Comparison {
 /// Parses a tolerance: `10%`, `10 %` or `0.1`.
 pub fn parse_tolerance(text: &str) -> Result<f64, String> {
     let t = text.trim();
-    let value = match t.strip_suffix('%') {
+    let percent = t.strip_suffix('%');
+    let value = match percent {
         Some(p) => p.trim().parse::<f64>().map(|v| v / 100.0),
         None => t.parse::<f64>(),
     }
     .map_err(|_| format!("tolerance `{text}` is not a number or a percentage (e.g. 10%)"))?;
     if !value.is_finite() || value < 0.0 {
         return Err(format!("tolerance `{text}` must be zero or more"));
+    }
+    // `10` read as a fraction would be 1000 %, and no regression would show
+    if percent.is_none() && value >= 1.0 {
+        return Err(format!(
+            "tolerance `{text}` is ambiguous: write a percentage ({text}%) or a fraction below 1 (0.1 for 10%)"
+        ));
     }
     Ok(value)
 }
