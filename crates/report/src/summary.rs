@@ -149,8 +149,17 @@ pub fn time_scale_line(report: &SuiteReport) -> String {
     if main == "1" && exceptions.is_empty() {
         return "time scale 1: mock delays in real time".to_owned();
     }
+    if main == "0" && exceptions.is_empty() {
+        return "time scale 0: the embedded mocks do not wait; latencies are the stack's own, and latency targets judge them as measured".to_owned();
+    }
+    // nothing is divided by 0: at that scale the figures stand as measured
+    let zero = if by_count.iter().any(|(s, _)| s == "0") {
+        "; as measured at 0"
+    } else {
+        ""
+    };
     format!(
-        "time scale {main}{rest}: the embedded mocks' delays are multiplied by it; latency targets are judged on real-time equivalents (measured ÷ time scale)"
+        "time scale {main}{rest}: the embedded mocks' delays are multiplied by it; latency targets are judged on real-time equivalents (measured ÷ time scale{zero})"
     )
 }
 

@@ -430,3 +430,23 @@ fn resources_show_in_every_rendering_with_cpu_and_memory_charts() {
     assert!(json.contains("\"type\": \"resource_alert\""));
     assert!(json.contains("\"cpu_percent_of_core\": 0.12"));
 }
+
+/// At time scale 0 nothing is divided by the scale: the line says the figures
+/// stand as measured.
+#[test]
+fn the_time_scale_line_divides_by_no_zero() {
+    let mut report = common::focused_report();
+    for check in &mut report.checks {
+        check.time_scale = Some(0.0);
+    }
+    let line = gatebench_report::summary::time_scale_line(&report);
+    assert!(
+        line.starts_with("time scale 0: the embedded mocks do not wait"),
+        "{line}"
+    );
+    assert!(!line.contains('÷'), "{line}");
+    report.checks[0].time_scale = Some(0.1);
+    report.checks[1].time_scale = Some(0.1);
+    let mixed = gatebench_report::summary::time_scale_line(&report);
+    assert!(mixed.contains("as measured at 0"), "{mixed}");
+}
