@@ -3,8 +3,9 @@
 
 use std::fmt::Write as _;
 
+use crate::fmt_ms;
 use crate::results::RunResults;
-use crate::{fmt_ms, threshold_value};
+use gatebench_results::threshold_value_at;
 
 /// The summary as text.
 pub fn summary_text(r: &RunResults) -> String {
@@ -63,7 +64,11 @@ pub fn summary_text(r: &RunResults) -> String {
             let label = format!("{} {}", t.key, t.expression);
             let dots = ".".repeat(56usize.saturating_sub(label.chars().count()).max(2));
             let abort = if t.aborted { "  (aborted the run)" } else { "" };
-            let _ = writeln!(s, "    {mark} {label} {dots} {}{abort}", threshold_value(t));
+            let _ = writeln!(
+                s,
+                "    {mark} {label} {dots} {}{abort}",
+                threshold_value_at(t, r.time_scale)
+            );
         }
     }
     if !r.findings.is_empty() {

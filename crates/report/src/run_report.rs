@@ -38,7 +38,7 @@ pub fn run_report(
         .thresholds
         .iter()
         .map(|t| {
-            let measured = gatebench_results::threshold_value(t);
+            let measured = gatebench_results::threshold_value_at(t, results.time_scale);
             check(
                 format!("threshold {} {}", t.key, t.expression),
                 t.key.clone(),

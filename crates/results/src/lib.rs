@@ -29,7 +29,7 @@ mod threshold;
 mod timeseries;
 
 pub use build::{RunMeta, build};
-pub use format::{fmt_ms, threshold_value};
+pub use format::{fmt_ms, threshold_value, threshold_value_at};
 pub use hist::{Hist, HistDecodeError, SIGFIG, Summary, round3};
 pub use merge::{MergeError, merge};
 pub use outcome::Outcome;
