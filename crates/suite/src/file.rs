@@ -420,6 +420,12 @@ impl SuiteFile {
                     "a load check needs at least one [[check.pattern]]".into(),
                 ));
             }
+            if let Some((key, value, wanted)) = check.targets.out_of_range() {
+                return Err(invalid(
+                    &check.name,
+                    format!("target `{key}` = {value}: must be {wanted}"),
+                ));
+            }
             for (key, allowed) in check.targets.present() {
                 if !allowed.contains(&check.kind) {
                     return Err(invalid(
@@ -504,6 +510,47 @@ impl ScaleSpec {
 }
 
 impl Targets {
+    /// The first target set to a value no measurement can be held to: not a
+    /// finite number, below 0, or a share above 100 %.
+    fn out_of_range(&self) -> Option<(&'static str, f64, &'static str)> {
+        let shares = [
+            ("hit_rate_min", self.hit_rate_min),
+            ("false_hit_rate_max", self.false_hit_rate_max),
+            ("exact_min", self.exact_min),
+            ("success_rate_min", self.success_rate_min),
+            ("coverage_min", self.coverage_min),
+            ("faithful_min", self.faithful_min),
+        ];
+        let amounts = [
+            ("queue_overhead_p99_ms", self.queue_overhead_p99_ms),
+            ("added_p95_ms_max", self.added_p95_ms_max),
+            ("p95_ms_max", self.p95_ms_max),
+            ("ready_within_s", self.ready_within_s),
+            ("growth_mb_per_min_max", self.growth_mb_per_min_max),
+            ("cost_per_request_max", self.cost_per_request_max),
+            ("linear_until_min", self.linear_until_min),
+            ("breaking_point_min", self.breaking_point_min),
+        ];
+        let set = |list: &[(&'static str, Option<f64>)]| {
+            list.iter()
+                .filter_map(|(k, v)| v.map(|v| (*k, v)))
+                .collect::<Vec<_>>()
+        };
+        let bad_amount = |(k, v): &(&'static str, f64)| {
+            (!v.is_finite() || *v < 0.0).then_some((*k, *v, "a finite number, 0 or more"))
+        };
+        set(&shares)
+            .iter()
+            .find_map(|kv| {
+                bad_amount(kv).or((kv.1 > 100.0).then_some((
+                    kv.0,
+                    kv.1,
+                    "a share from 0 to 100 (%)",
+                )))
+            })
+            .or_else(|| set(&amounts).iter().find_map(bad_amount))
+    }
+
     /// The keys set, with the kinds that use each.
     fn present(&self) -> Vec<(&'static str, &'static [CheckKind])> {
         use CheckKind::*;
@@ -602,6 +649,27 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    /// A target no measurement can be held to (a negative one, a share past 100 %)
+    /// is refused.
+    #[test]
+    fn targets_out_of_range_are_refused() {
+        let with = |target: &str| {
+            format!(
+                "name = \"x\"\n[[check]]\nname = \"c\"\nseverity = \"major\"\nkind = \"cache\"\nscenario = \"s.toml\"\n[check.targets]\n{target}\n"
+            )
+        };
+        let parse = |target: &str| SuiteFile::parse(&with(target), "my.toml", Path::new("."));
+        assert!(parse("hit_rate_min = 30").is_ok());
+        for target in [
+            "hit_rate_min = -30",
+            "false_hit_rate_max = 150",
+            "hit_rate_min = nan",
+        ] {
+            let error = parse(target).unwrap_err().to_string();
+            assert!(error.contains("target `"), "{target}: {error}");
         }
     }
 
