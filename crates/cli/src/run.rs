@@ -277,7 +277,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         println!("  segment: thresholds are judged on the merged results (`gatebench merge`)");
         return Ok(ExitCode::SUCCESS);
     }
-    Ok(if results.passed() && !nothing {
+    // a run stopped by a signal judged only part of its scenario
+    Ok(if results.passed() && !results.aborted && !nothing {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

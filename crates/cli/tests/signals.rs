@@ -63,7 +63,7 @@ fn signal_after(running: &mut Running, marker: &str, signal: &str) -> (String, O
 }
 
 #[test]
-fn sigterm_stops_a_run_gracefully_and_its_results_are_written() {
+fn sigterm_stops_a_run_gracefully_its_results_are_written_and_it_is_not_ready() {
     let out = temp_dir("run-term");
     let out_arg = out.display().to_string();
     // events on stderr: the first says the load has started
@@ -81,8 +81,23 @@ fn sigterm_stops_a_run_gracefully_and_its_results_are_written() {
     ]);
     let (err, code) = signal_after(&mut running, "\"type\":\"start\"", "-TERM");
     assert!(err.contains("stopping: in-flight requests"), "{err}");
-    assert!(matches!(code, Some(0 | 1)), "exit {code:?}: {err}");
+    // it judged only the part of its scenario it ran: never READY
+    assert_eq!(code, Some(1), "{err}");
     assert!(out.join("results.json").is_file(), "{err}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["verdict"], "NOT READY", "{err}");
+    let stopped = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "ran_to_the_end")
+        .unwrap_or_else(|| panic!("no ran_to_the_end check: {report}"));
+    let measured = stopped["criteria"][0]["measured"].as_str().unwrap();
+    assert!(measured.contains("stopped early: cancelled"), "{measured}");
+    assert!(out.join("junit.xml").is_file(), "{err}");
+    let junit = std::fs::read_to_string(out.join("junit.xml")).unwrap();
+    assert!(junit.contains("stopped early"), "{junit}");
     let _ = std::fs::remove_dir_all(&out);
 }
 

@@ -1,8 +1,9 @@
 //! The report of one `gatebench run`, in the suite's renderings (console aside:
 //! the run prints the driver's summary): one check per threshold, in the order of
 //! the scenario file, and one that some request succeeded, so the verdict is the
-//! run's exit code — READY exactly when every threshold held and the run measured
-//! something. The run's figures, charts and errors are the report's single run.
+//! run's exit code — READY exactly when every threshold held, the run measured
+//! something and it ran its planned length (a run stopped by a signal is NOT
+//! READY: it judged only part of its scenario). The run's figures, charts and errors are the report's single run.
 
 use std::collections::BTreeMap;
 
@@ -79,6 +80,27 @@ pub fn run_report(
         },
         "A run in which no request succeeded measured nothing about the target.".to_owned(),
     ));
+    // a threshold that aborted the run has failed its own check already
+    if results.aborted && !results.thresholds.iter().any(|t| t.aborted) {
+        let reason = results.abort_reason.as_deref().unwrap_or("aborted");
+        checks.push(check(
+            "ran_to_the_end".to_owned(),
+            "Ran its planned length".to_owned(),
+            Criterion {
+                name: "time run".to_owned(),
+                target: format!("{:.1}s planned", results.planned_duration_s),
+                measured: format!("{:.1}s, stopped early: {reason}", results.duration_s),
+                passed: false,
+                value: Some(results.duration_s),
+                unit: "s".to_owned(),
+                higher_is_better: true,
+                source: Source::Client,
+            },
+            format!(
+                "The run stopped early ({reason}): its thresholds judged only the load it sent, not the scenario."
+            ),
+        ));
+    }
     let mut versions = BTreeMap::new();
     versions.insert("gatebench".to_owned(), env!("CARGO_PKG_VERSION").to_owned());
     versions.insert("report_schema".to_owned(), SCHEMA_VERSION.to_string());
