@@ -121,20 +121,19 @@ pub fn summary_text(r: &RunResults) -> String {
         );
     };
     for (name, k) in &r.kinds {
-        let lat = k.latency_ms.clone().unwrap_or_default();
+        // a request with no latency samples (none answered) has no percentiles
+        let [p50, p90, p95, p99, max] = k.latency_ms.as_ref().map_or_else(
+            || std::array::from_fn(|_| "-".to_owned()),
+            |l| [l.p50, l.p90, l.p95, l.p99, l.max].map(fmt_ms),
+        );
         let _ = writeln!(
             s,
-            "  {:<24} {:>8} {:>8} {:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9}",
+            "  {:<24} {:>8} {:>8} {:>6} {:>6} {p50:>9} {p90:>9} {p95:>9} {p99:>9} {max:>9}",
             truncate(name, 24),
             k.sent,
             k.ok,
             k.failed,
             k.dropped,
-            fmt_ms(lat.p50),
-            fmt_ms(lat.p90),
-            fmt_ms(lat.p95),
-            fmt_ms(lat.p99),
-            fmt_ms(lat.max)
         );
         if let (Some(c), Some(u)) = (&k.latency_ms, &k.latency_uncorrected_ms)
             && (c.p99 - u.p99).abs() > 0.05 * u.p99.max(1.0)
