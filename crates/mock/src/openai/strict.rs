@@ -16,9 +16,9 @@ pub(super) fn check(request: &ChatCompletionRequest) -> Result<(), ApiError> {
     if let Some(ResponseFormat::JsonSchema { json_schema }) = &request.response_format
         && json_schema.strict == Some(true)
     {
-        let empty = Value::Null;
         let what = format!("response_format '{}'", json_schema.name);
-        if let Some(message) = refusal(&what, json_schema.schema.as_ref().unwrap_or(&empty)) {
+        let schema = json_schema.schema.as_ref().unwrap_or(&Value::Null);
+        if let Some(message) = refusal(&what, schema) {
             return Err(invalid("response_format", message, None));
         }
     }
@@ -26,9 +26,9 @@ pub(super) fn check(request: &ChatCompletionRequest) -> Result<(), ApiError> {
         let Some(function) = tool.function.as_ref().filter(|f| f.strict == Some(true)) else {
             continue;
         };
-        let empty = Value::Null;
         let what = format!("function '{}'", function.name);
-        if let Some(message) = refusal(&what, function.parameters.as_ref().unwrap_or(&empty)) {
+        let schema = function.parameters.as_ref().unwrap_or(&Value::Null);
+        if let Some(message) = refusal(&what, schema) {
             let param = format!("tools[{i}].function.parameters");
             return Err(invalid(&param, message, None));
         }
