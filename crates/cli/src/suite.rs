@@ -89,7 +89,8 @@ pub struct SuiteArgs {
     /// Merge the segments in these folders (`--segment` output) and take the
     /// check's verdict on the merged figures: exit 0 READY, 1 NOT READY or a
     /// segment missing or failed.
-    #[arg(long, value_name = "DIR", num_args = 1.., requires = "check", conflicts_with = "baseline")]
+    /// The seed is the segments' own (each recorded its draws).
+    #[arg(long, value_name = "DIR", num_args = 1.., requires = "check", conflicts_with_all = ["baseline", "seed"])]
     merge: Vec<PathBuf>,
     /// Logs holding the segments' `gatebench-suite-segment` lines (`--print-results`),
     /// e.g. saved `kubectl logs --prefix --tail=-1 -l ...`; `-` reads stdin.
@@ -97,7 +98,7 @@ pub struct SuiteArgs {
         long,
         value_name = "FILE",
         requires = "check",
-        conflicts_with = "baseline"
+        conflicts_with_all = ["baseline", "seed"]
     )]
     from_logs: Vec<PathBuf>,
 }

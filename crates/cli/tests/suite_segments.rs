@@ -306,6 +306,15 @@ async fn segments_on_their_own_stacks_merge_into_the_whole_check() {
             let o = c.arg("--merge").args(&segments).output().unwrap();
             assert_eq!(o.status.code(), Some(2), "{}", text(&o));
             assert!(text(&o).contains("not `usage`"), "{}", text(&o));
+            // the segments drew from their own seed: another cannot apply
+            let mut c = check_cmd(&suite, check, &partial, &[]);
+            let o = c
+                .args(["--seed", "9", "--merge"])
+                .args(&segments)
+                .output()
+                .unwrap();
+            assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+            assert!(text(&o).contains("--seed"), "{}", text(&o));
         }
     }
     let _ = std::fs::remove_dir_all(&dir);
