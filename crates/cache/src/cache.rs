@@ -7,12 +7,15 @@
 //! invalidated), so the index never serves an entry the cache no longer holds.
 //!
 //! Every entry records its tenant and partition, and every hit checks both against
-//! the caller's, on top of the keys already hashing the tenant in.
+//! the caller's, on top of the keys already hashing the tenant in. A semantic hit
+//! also checks that the entry's query is not the request's negated
+//! ([`Polarity`]), which similarity alone cannot tell.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use gatebench_embed::Polarity;
 use moka::notification::RemovalCause;
 use moka::sync::Cache;
 
@@ -101,6 +104,8 @@ struct Entry<V> {
     tenant: Box<str>,
     partition: PartitionKey,
     id: EntryId,
+    /// What the entry's query says, to refuse it to its negation.
+    polarity: Polarity,
     value: V,
 }
 
@@ -206,6 +211,11 @@ impl<V: Clone + Send + Sync + 'static> SemanticCache<V> {
         if entry.id != found.id || &*entry.tenant != tenant || entry.partition != keys.partition {
             return None;
         }
+        // close in meaning, opposite in sense: "do not delete" is no "delete"
+        if Polarity::of(&keys.query).opposes(entry.polarity) {
+            Counters::bump(&self.counters.opposed);
+            return None;
+        }
         Some(Hit {
             value: entry.value.clone(),
             similarity: found.similarity,
@@ -232,6 +242,7 @@ impl<V: Clone + Send + Sync + 'static> SemanticCache<V> {
             tenant: tenant.into(),
             partition: keys.partition,
             id,
+            polarity: Polarity::of(&keys.query),
             value,
         };
         self.entries.insert(keys.exact, Arc::new(entry));

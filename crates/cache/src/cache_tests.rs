@@ -115,6 +115,73 @@ fn paraphrase_hits_and_unrelated_misses() {
     assert_eq!(c.metrics().semantic_hits, 1);
 }
 
+/// A negation shares every word of what it negates: similar enough to hit, yet
+/// the stored answer is wrong for it. Each side gets its own answer, and each
+/// side's paraphrases still get theirs.
+#[test]
+fn a_negated_question_gets_its_own_answer() {
+    let c = cache(100, Duration::from_secs(60));
+    let e = embedder();
+    let pairs = [
+        (
+            "Delete the file report.txt",
+            "Do not delete the file report.txt",
+            "Please delete the file report.txt",
+        ),
+        (
+            "Is it safe to take ibuprofen with alcohol?",
+            "Is it safe to take ibuprofen without alcohol?",
+            "is it safe to take ibuprofen with alcohol",
+        ),
+        (
+            "Which EU countries use the euro?",
+            "Which EU countries don't use the euro?",
+            "Which EU countries do not use the euro?",
+        ),
+    ];
+    for (said, negated, paraphrase) in pairs {
+        let (said_keys, negated_keys) = (
+            chat_keys("alpha", "gpt-4o-mini", said),
+            chat_keys("alpha", "gpt-4o-mini", negated),
+        );
+        // close enough that similarity alone would serve one for the other
+        let similarity = gatebench_embed::cosine(&e.embed(said), &e.embed(negated));
+        assert!(similarity >= THRESHOLD, "{said} / {negated}: {similarity}");
+        lookup_or_insert(&c, "alpha", &said_keys, said);
+        let before = c.metrics().opposed;
+        assert!(
+            matches!(
+                lookup_or_insert(&c, "alpha", &negated_keys, negated),
+                Lookup::Miss(_)
+            ),
+            "{negated} served the answer to {said}"
+        );
+        assert_eq!(c.metrics().opposed, before + 1);
+        for query in [said, negated] {
+            let h = hit(lookup_or_insert(
+                &c,
+                "alpha",
+                &chat_keys("alpha", "gpt-4o-mini", query),
+                "unused",
+            ));
+            assert_eq!(h.value, query);
+        }
+        let h = hit(lookup_or_insert(
+            &c,
+            "alpha",
+            &chat_keys("alpha", "gpt-4o-mini", paraphrase),
+            "unused",
+        ));
+        assert_eq!(h.kind, HitKind::Semantic, "{paraphrase}");
+        let meant = if paraphrase.contains("not") {
+            negated
+        } else {
+            said
+        };
+        assert_eq!(h.value, meant, "{paraphrase}");
+    }
+}
+
 /// Hard negatives: the same subject asked for as an explanation, facts, a poem
 /// and a story are four questions with four answers.
 #[test]

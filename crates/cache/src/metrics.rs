@@ -13,6 +13,9 @@ pub struct CacheMetrics {
     pub semantic_hits: u64,
     /// Lookups that found nothing.
     pub misses: u64,
+    /// Misses whose nearest entry, similar enough, said the query's opposite (the
+    /// same words with a negation more or less, [`gatebench_embed::Polarity`]).
+    pub opposed: u64,
     /// Entries stored.
     pub inserts: u64,
     /// Entries removed because their time to live passed.
@@ -33,6 +36,7 @@ pub(crate) struct Counters {
     pub(crate) exact_hits: AtomicU64,
     pub(crate) semantic_hits: AtomicU64,
     pub(crate) misses: AtomicU64,
+    pub(crate) opposed: AtomicU64,
     pub(crate) inserts: AtomicU64,
     pub(crate) expired: AtomicU64,
     pub(crate) evicted: AtomicU64,
@@ -49,6 +53,7 @@ impl Counters {
             exact_hits: get(&self.exact_hits),
             semantic_hits: get(&self.semantic_hits),
             misses: get(&self.misses),
+            opposed: get(&self.opposed),
             inserts: get(&self.inserts),
             expired: get(&self.expired),
             evicted: get(&self.evicted),

@@ -31,6 +31,7 @@
 pub mod features;
 mod idf;
 mod lexicon;
+mod polarity;
 mod project;
 mod tokens;
 mod words;
@@ -41,6 +42,7 @@ mod tests;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 pub use features::{Feature, asks, features};
+pub use polarity::Polarity;
 
 /// The cosine similarity at or above which the semantic cache treats two
 /// prompts as the same question.

@@ -104,6 +104,42 @@ async fn a_paraphrase_hits_an_unrelated_question_misses_another_tenant_misses() 
     stack.shutdown().await;
 }
 
+/// A negation shares every word with what it negates, so similarity alone would
+/// serve the one's answer for the other; each is sent to the provider.
+#[tokio::test]
+async fn a_negated_question_is_not_answered_from_the_cache() {
+    let stack = stack(|_| {}).await;
+    let http = client();
+    let url = stack.gateway_url();
+    let (said, kept) = (
+        "Should I delete the old backups before the migration?",
+        "Should I not delete the old backups before the migration?",
+    );
+    let (first, _) = ask(&http, &url, ALPHA, said).await;
+    assert_eq!(first["x-gatebench-cache"], "miss");
+    let (negated, _) = ask(&http, &url, ALPHA, kept).await;
+    assert_eq!(negated["x-gatebench-cache"], "miss", "{negated:?}");
+    // each side is now cached, and answers its own paraphrase
+    for (paraphrase, meant) in [
+        (
+            "should I delete the old backups before the migration",
+            &first,
+        ),
+        (
+            "Should I not delete the old backups before migration?",
+            &negated,
+        ),
+    ] {
+        let (again, _) = ask(&http, &url, ALPHA, paraphrase).await;
+        assert_eq!(again["x-gatebench-cache"], "hit", "{paraphrase}");
+        assert_eq!(
+            again["x-gatebench-cache-key"], meant["x-gatebench-cache-key"],
+            "{paraphrase}"
+        );
+    }
+    stack.shutdown().await;
+}
+
 fn gatebench_e2e_threshold() -> f32 {
     gatebench_gateway::config::CacheSettings::default().threshold
 }
