@@ -8,8 +8,8 @@
 //!
 //! Every entry records its tenant and partition, and every hit checks both against
 //! the caller's, on top of the keys already hashing the tenant in. A semantic hit
-//! also checks that the entry's query is not the request's negated
-//! ([`Polarity`]), which similarity alone cannot tell.
+//! also checks that the entry's query and the request's agree in negation
+//! ([`Polarity`]), which similarity alone cannot see.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -104,7 +104,7 @@ struct Entry<V> {
     tenant: Box<str>,
     partition: PartitionKey,
     id: EntryId,
-    /// What the entry's query says, to refuse it to its negation.
+    /// Whether the entry's query is negated, to refuse it to the other polarity.
     polarity: Polarity,
     value: V,
 }

@@ -13,8 +13,8 @@ pub struct CacheMetrics {
     pub semantic_hits: u64,
     /// Lookups that found nothing.
     pub misses: u64,
-    /// Misses whose nearest entry, similar enough, said the query's opposite (the
-    /// same words with a negation more or less, [`gatebench_embed::Polarity`]).
+    /// Misses whose nearest entry, similar enough, is negated where the query is
+    /// not or the other way round ([`gatebench_embed::Polarity`]).
     pub opposed: u64,
     /// Entries stored.
     pub inserts: u64,

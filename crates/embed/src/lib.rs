@@ -48,25 +48,29 @@ pub use polarity::Polarity;
 /// prompts as the same question.
 ///
 /// Measured by `crates/embed/tests/calibration.rs` (run it with `--nocapture` for
-/// the full sweep) over the 1,680 prompts of the 336 intents in
+/// the full sweep) over the 1,740 prompts of the 348 intents in
 /// `fixtures/prompts/`, the 110 of `hard-negatives.toml` (different asks about one
-/// subject) included, embedded at 1536 dimensions with `text-embedding-3-small`.
-/// It is the threshold with the best F1 among those where, both at it and 0.02
-/// below it, false hits stay at or under 1 % of hits and recall at or over 90 %,
-/// in two views of the cache:
-/// - each prompt against its nearest other prompt: precision 0.999 (false-hit
-///   rate 0.06 %), recall 0.993;
+/// subject) and the 12 of `negations.toml` (questions plain and negated)
+/// included, embedded at 1536 dimensions with `text-embedding-3-small`, a hit
+/// also needing the two prompts to agree in negation ([`Polarity`], as the cache
+/// does). It is the threshold with the best F1 among those where, both at it and
+/// 0.02 below it, false hits stay at or under 1 % of hits and recall at or over
+/// 90 %, in two views of the cache:
+/// - each prompt against its nearest other prompt: precision 0.998 (false-hit
+///   rate 0.17 %), recall 0.984;
 /// - prompts replayed in four shuffled orders against a cache of earlier misses,
-///   so that new questions meet only other questions: precision 0.993 (false-hit
-///   rate 0.75 %), recall 0.965.
+///   so that new questions meet only other questions: precision 0.991 (false-hit
+///   rate 0.95 %), recall 0.964.
 ///
 /// Before asks were told apart no threshold met these targets once the hard
 /// negatives were counted; at this one, 83 % of lookups of one ask were served
 /// another ask's answer about the same subject, and none are now
-/// (`crates/embed/tests/hard_negatives.rs`). Over the other catalogs alone the
-/// figures are those of before (replay recall 0.973): asks only move the vectors
-/// of texts that name one, and there every paraphrase names its original's asks.
-pub const CALIBRATED_THRESHOLD: f32 = 0.71;
+/// (`crates/embed/tests/hard_negatives.rs`). The negation check took the replay
+/// view's false hits at 0.65 from 1.20 % to 0.61 % on the catalogs of before
+/// (many were a question served its negation's answer), for a recall of 0.978
+/// instead of 0.986, so a lower threshold than the 0.71 of before now meets the
+/// targets.
+pub const CALIBRATED_THRESHOLD: f32 = 0.67;
 
 /// Embeds texts into unit vectors of a fixed dimension.
 #[derive(Clone, Debug)]

@@ -2,59 +2,50 @@
 //!
 //! "Delete the file report.txt" and "Do not delete the file report.txt" share
 //! every meaningful word, so their vectors are close (0.91 in cosine), yet one
-//! answer is wrong for the other. A text's [`Polarity`] is what it says with its
-//! negations set aside (its normalised words without `not` and the `do` that
-//! comes with it, `without` read as `with`) and how many negations it has; two
-//! texts that say the same with an odd number of negations between them are
-//! [opposites](Polarity::opposes). Two wordings that differ in more than the
-//! negation ("refuses to eat" and "won't eat") are not judged: their words
-//! differ, and similarity decides as before.
+//! answer is wrong for the other. A text's [`Polarity`] is whether it is negated:
+//! whether it has an odd number of negations (`not`, `n't`, `never`, `no`,
+//! `cannot`, `without`, `nothing`, ...; not the `not` of "or not?"). Two texts of opposite polarity
+//! [oppose](Polarity::opposes) each other however close their vectors are.
+//!
+//! Negation said in other words ("refuses to eat" against "won't eat", "unhappy"
+//! against "not happy") is not seen: such paraphrases oppose each other, and a
+//! question negated that way meets its plain form on similarity alone.
 
-use xxhash_rust::xxh3::Xxh3;
+use crate::tokens::split_words;
 
-use crate::features::normalised_words;
-
-/// What a text says with its negations set aside, and whether they negate it.
+/// Whether a text is negated.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Polarity {
-    /// Hash of the text's normalised words other than negations, in order.
-    said: u64,
-    /// An odd number of negations.
     negated: bool,
 }
+
+/// Words that negate, as the embedder splits them (`can't` is `can not`).
+const NEGATIONS: &[&str] = &[
+    "not", "no", "never", "cannot", "unable", "without", "nor", "neither", "nothing", "nobody",
+    "none", "nowhere",
+];
 
 impl Polarity {
     /// The polarity of `text`.
     pub fn of(text: &str) -> Polarity {
-        let mut hasher = Xxh3::new();
-        let mut negations = 0u32;
-        for word in normalised_words(text) {
-            let said = match word.as_str() {
-                // `never`, `no` and `n't` normalise to `not`
-                "not" => {
-                    negations += 1;
-                    continue;
-                }
-                // do-support comes with the negation ("did not arrive")
-                "do" => continue,
-                "without" => {
-                    negations += 1;
-                    "with"
-                }
-                w => w,
-            };
-            hasher.update(said.as_bytes());
-            hasher.update(&[0]);
-        }
+        let mut words = Vec::new();
+        split_words(text, &mut words);
+        // "or not" closes a question ("on track or not?") without negating it
+        let negations = words
+            .iter()
+            .enumerate()
+            .filter(|&(i, w)| {
+                NEGATIONS.contains(&w.as_str()) && !(w == "not" && i > 0 && words[i - 1] == "or")
+            })
+            .count();
         Polarity {
-            said: hasher.digest(),
             negated: negations % 2 == 1,
         }
     }
 
-    /// `self` and `other` say the same thing, one of them negated.
+    /// One of `self` and `other` is negated and the other is not.
     pub fn opposes(self, other: Polarity) -> bool {
-        self.said == other.said && self.negated != other.negated
+        self.negated != other.negated
     }
 }
 
@@ -67,7 +58,7 @@ mod tests {
     }
 
     #[test]
-    fn a_negation_of_the_same_words_is_opposed() {
+    fn a_question_and_its_negation_are_opposed() {
         assert!(opposed(
             "Delete the file report.txt",
             "Do not delete the file report.txt"
@@ -77,12 +68,12 @@ mod tests {
             "delete the file report.txt"
         ));
         assert!(opposed(
-            "Is it safe to take ibuprofen with alcohol?",
-            "Is it safe to take ibuprofen without alcohol?"
+            "Is it safe to take ibuprofen with food?",
+            "Is it safe to take ibuprofen without food?"
         ));
         assert!(opposed(
-            "Write a product description that mentions the price.",
-            "Write a product description that does not mention the price."
+            "How do I cancel my order if it has already shipped?",
+            "How do I cancel my order if it has not shipped yet?"
         ));
         assert!(opposed(
             "Which EU countries never used the euro?",
@@ -91,32 +82,43 @@ mod tests {
     }
 
     #[test]
-    fn the_same_negation_worded_otherwise_is_not_opposed() {
-        // one negation each, spelt differently
+    fn negations_spelt_differently_agree() {
         assert!(!opposed(
             "a bear cub who doesn't want to hibernate",
             "a bear cub who does not want to hibernate"
         ));
-        assert!(!opposed("I can't log in", "I cannot log in"));
+        assert!(!opposed(
+            "a lion cub who cannot roar",
+            "a lion cub who can't roar"
+        ));
+        assert!(!opposed(
+            "a dragon who is unable to breathe fire",
+            "a dragon that can't breathe fire"
+        ));
+        assert!(!opposed(
+            "a song that the other whales cannot hear",
+            "a song no other whales can hear"
+        ));
+        assert!(!opposed(
+            "Is Northwind on track for its 2030 target?",
+            "Northwind 2030 target: on track or not?"
+        ));
         // two negations cancel out
         assert!(!opposed(
             "Leave with your keys",
             "Do not leave without your keys"
         ));
-        assert!(opposed("Leave with your keys", "Leave without your keys"));
-        assert!(!opposed("Delete the file", "Delete the file"));
     }
 
     #[test]
-    fn wordings_that_differ_beyond_the_negation_are_left_to_similarity() {
-        // a paraphrase with a negation on one side only: not this check's to judge
+    fn negation_in_other_words_is_not_seen() {
         assert!(!opposed(
+            "Why do cats purr when they are happy?",
+            "Why do cats purr when they are unhappy?"
+        ));
+        assert!(opposed(
             "a dinosaur who refuses to eat his vegetables",
             "a dinosaur who won't eat his vegetables"
-        ));
-        assert!(!opposed(
-            "Where is my order? It hasn't arrived yet.",
-            "I'm still waiting for my order, where is it?"
         ));
     }
 }

@@ -8,7 +8,8 @@ mod common;
 
 use std::collections::{BTreeMap, HashSet};
 
-use common::{CATALOGS, estimated_tokens, fixtures, load_catalogs};
+use common::{CATALOGS, Intent, NEGATIONS, estimated_tokens, fixtures, load_catalogs};
+use gatebench_embed::Polarity;
 use serde::Deserialize;
 
 const MIN_PARAPHRASES: usize = 4;
@@ -44,6 +45,7 @@ fn prompt_catalogs_are_well_formed() {
     let mut prompts = HashSet::new();
     let mut main_intents = 0;
     let mut hard_negatives: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let mut negations: BTreeMap<&str, Vec<&Intent>> = BTreeMap::new();
     for (file, catalog) in CATALOGS.iter().zip(&catalogs) {
         assert_eq!(&catalog.domain, file, "domain of {file}.toml");
         assert!(
@@ -61,6 +63,13 @@ fn prompt_catalogs_are_well_formed() {
                     "{id} does not end in one of the asks {HARD_NEGATIVE_ASKS:?}"
                 );
                 hard_negatives.entry(subject).or_default().push(ask);
+            } else if *file == NEGATIONS {
+                assert!(
+                    id.starts_with("negations-"),
+                    "{id} does not start with negations-"
+                );
+                let (subject, _side) = id.rsplit_once('-').unwrap_or(("", id));
+                negations.entry(subject).or_default().push(intent);
             } else {
                 let prefix = if *file == "stories" {
                     "story-".to_owned()
@@ -106,6 +115,17 @@ fn prompt_catalogs_are_well_formed() {
         assert!(
             asks.len() >= 2,
             "hard negative {subject} is asked about only as {asks:?}"
+        );
+    }
+    // a negation is a test of the cache's polarity check only when its canonical
+    // wording is negated where the other side's is not
+    for (subject, sides) in &negations {
+        let [plain, negated] = sides.as_slice() else {
+            panic!("negation {subject} has {} sides, not two", sides.len());
+        };
+        assert!(
+            Polarity::of(&plain.canonical).opposes(Polarity::of(&negated.canonical)),
+            "the sides of {subject} agree in negation"
         );
     }
     let documents: HashSet<&str> = catalogs

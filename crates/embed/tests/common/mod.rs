@@ -9,14 +9,26 @@
 
 use std::path::{Path, PathBuf};
 
+use gatebench_embed::Polarity;
 use serde::Deserialize;
 
 /// The catalog files, in the order they are reported.
-pub const CATALOGS: &[&str] = &["stories", "esg", "support", "long-context", HARD_NEGATIVES];
+pub const CATALOGS: &[&str] = &[
+    "stories",
+    "esg",
+    "support",
+    "long-context",
+    HARD_NEGATIVES,
+    NEGATIONS,
+];
 
 /// The catalog of different asks about one subject: a test of the embedder, not a
 /// sample of traffic, so the word-rarity table leaves it out.
 pub const HARD_NEGATIVES: &str = "hard-negatives";
+
+/// The catalog of questions asked plain and negated: a test of the cache's
+/// negation check, left out of the word-rarity table for the same reason.
+pub const NEGATIONS: &str = "negations";
 
 /// One catalog file.
 #[derive(Debug, Deserialize)]
@@ -55,6 +67,8 @@ pub struct Prompt {
     /// system prompt, so long-context questions about one document meet only each
     /// other. Numbered in order of first appearance; 0 is "no system prompt".
     pub partition: usize,
+    /// Whether it is negated: the cache never serves one polarity to the other.
+    pub polarity: Polarity,
 }
 
 /// The workspace's `fixtures/` folder.
@@ -99,6 +113,7 @@ pub fn flatten(catalogs: &[Catalog]) -> (Vec<Prompt>, Vec<String>) {
                     intent: n,
                     domain: catalog.domain.clone(),
                     partition,
+                    polarity: Polarity::of(text),
                 });
             }
         }

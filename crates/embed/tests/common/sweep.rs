@@ -150,8 +150,10 @@ pub fn nearest_row_of(
             continue;
         }
         row.answerable += 1;
+        // the cache refuses an entry of the other polarity, as a miss
         if let Some((j, s)) = *found
             && s >= threshold
+            && !prompts[i].polarity.opposes(prompts[j].polarity)
         {
             row.hits += 1;
             if prompts[i].intent == prompts[j].intent {
@@ -198,7 +200,7 @@ pub fn replay_row_of(
             .map(|&c| (c, m.get(q, c)))
             .max_by(|a, b| a.1.total_cmp(&b.1));
         match best {
-            Some((c, s)) if s >= threshold => {
+            Some((c, s)) if s >= threshold && !prompts[c].polarity.opposes(prompts[q].polarity) => {
                 if counts {
                     row.hits += 1;
                     if prompts[c].intent == prompts[q].intent {

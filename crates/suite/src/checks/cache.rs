@@ -1,6 +1,6 @@
 //! Cache efficiency, judged by the truth: a workload drawn from the paraphrase
 //! catalogs with repeats, and hard negatives (different asks about the same
-//! subject). A true hit is an answer the target gave without an upstream call (the
+//! subject; a question and its negation). A true hit is an answer the target gave without an upstream call (the
 //! mocks' books); a false hit is an answer whose content the mocks produced only
 //! for prompts of other intents. Where the target also claims hits and misses (its
 //! profile's cache header), each claim is checked against the truth. A threshold
