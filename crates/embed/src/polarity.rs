@@ -4,8 +4,9 @@
 //! every meaningful word, so their vectors are close (0.91 in cosine), yet one
 //! answer is wrong for the other. A text's [`Polarity`] is whether it is negated:
 //! whether it has an odd number of negations (`not`, `n't`, `never`, `no`,
-//! `cannot`, `without`, `nothing`, ...; not the `not` of "or not?"). Two texts of opposite polarity
-//! [oppose](Polarity::opposes) each other however close their vectors are.
+//! `cannot`, `without`, `nothing`, ...; not the `not` of "or not?"). Two texts of
+//! opposite polarity [oppose](Polarity::opposes) each other however close their
+//! vectors are.
 //!
 //! Negation said in other words ("refuses to eat" against "won't eat", "unhappy"
 //! against "not happy") is not seen: such paraphrases oppose each other, and a
