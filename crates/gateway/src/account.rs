@@ -108,7 +108,8 @@ pub async fn config(State(gateway): State<Arc<Gateway>>, headers: HeaderMap) -> 
     Json(json!({
         "cache": {
             "enabled": cache.enabled,
-            "threshold": cache.threshold,
+            // as written (0.67), not as the f32 widened to f64 (0.6700000166893005)
+            "threshold": cache.threshold.to_string().parse::<f64>().ok(),
             "ttl_s": cache.ttl.as_secs_f64(),
             "embedding_model": cache.embedding_model,
             "dimensions": cache.dimensions,
