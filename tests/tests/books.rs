@@ -223,6 +223,76 @@ async fn every_call_is_booked_with_what_the_client_saw() {
     );
     assert_eq!(summary.by_key[&key_id(KEY)].billed, 2);
 
+    // Faults that give no answer (a reset, a hang) or a broken one are booked
+    // under the model asked for too, as is a fault of a service with no model field.
+    let personality = mocks.url("personality").unwrap();
+    for (mock, spec, path, body, model) in [
+        (
+            &openai,
+            json!({ "malformed": 1.0 }),
+            "/v1/chat/completions",
+            chat("Hi", false),
+            "gpt-4o-mini",
+        ),
+        (
+            &openai,
+            json!({ "reset": 1.0 }),
+            "/v1/chat/completions",
+            chat("Hi", false),
+            "gpt-4o-mini",
+        ),
+        (
+            &openai,
+            json!({ "hang": 1.0, "hang_for": "50ms" }),
+            "/v1/chat/completions",
+            chat("Hi", false),
+            "gpt-4o-mini",
+        ),
+        (
+            &personality,
+            json!({ "unavailable": 1.0 }),
+            "/v1/personality",
+            json!({ "age": 7, "interests": ["space"] }),
+            "personality",
+        ),
+        (
+            &personality,
+            json!({ "malformed": 1.0 }),
+            "/v1/personality",
+            json!({ "age": 7, "interests": ["space"] }),
+            "personality",
+        ),
+    ] {
+        set_faults(&client(), mock, spec.clone()).await;
+        let before = calls(mock, 0).await.last_id;
+        let _ = client()
+            .post(format!("{mock}{path}"))
+            .bearer_auth(KEY)
+            .json(&body)
+            .send()
+            .await;
+        eventually(
+            "the faulted call is booked",
+            Duration::from_secs(5),
+            || async { calls(mock, 0).await.last_id > before },
+        )
+        .await;
+        let call = last_call(mock).await;
+        assert!(
+            call.outcome.starts_with("fault_"),
+            "{spec}: {}",
+            call.outcome
+        );
+        assert_eq!(call.model.as_deref(), Some(model), "{spec}");
+        set_faults(&client(), mock, json!({})).await;
+    }
+    let summary: BooksSummary = get_json(&format!("{openai}/_mock/books")).await;
+    assert!(
+        !summary.by_model.contains_key(""),
+        "{:?}",
+        summary.by_model.keys()
+    );
+
     // A reset clears the books.
     client()
         .post(format!("{openai}/_mock/reset"))

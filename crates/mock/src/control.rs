@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use axum::Extension;
 use axum::Router;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{BytesRejection, QueryRejection};
 use axum::extract::{Query, State};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
@@ -113,7 +113,9 @@ async fn healthz(State(core): State<Arc<MockCore>>) -> Json<serde_json::Value> {
     Json(json!({ "status": "ok", "mock": core.name }))
 }
 
-async fn get_faults(State(core): State<Arc<MockCore>>) -> Json<serde_json::Value> {
+/// The spec in force, how long ago it was applied and which of its windows are
+/// open now.
+fn faults_in_force(core: &MockCore) -> Json<serde_json::Value> {
     let (spec, since) = core.faults.get();
     let active: Vec<usize> = spec
         .windows
@@ -127,7 +129,25 @@ async fn get_faults(State(core): State<Arc<MockCore>>) -> Json<serde_json::Value
     )
 }
 
-async fn put_faults(State(core): State<Arc<MockCore>>, body: Bytes) -> Response {
+async fn get_faults(State(core): State<Arc<MockCore>>) -> Json<serde_json::Value> {
+    faults_in_force(&core)
+}
+
+async fn put_faults(
+    State(core): State<Arc<MockCore>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body {
+        Ok(body) => body,
+        Err(rejection) => {
+            let status = rejection.status();
+            return (status, Json(json!({ "error": rejection.body_text() }))).into_response();
+        }
+    };
+    // serde reads an array as the spec's fields in order
+    if !crate::error::opens_an_object(&body) {
+        return control_error("invalid fault spec: expected a JSON object".to_owned());
+    }
     let spec: FaultSpec = match serde_json::from_slice(&body) {
         Ok(spec) => spec,
         Err(error) => return control_error(format!("invalid fault spec: {error}")),
@@ -136,9 +156,8 @@ async fn put_faults(State(core): State<Arc<MockCore>>, body: Bytes) -> Response 
         return control_error(error.to_string());
     }
     tracing::info!(mock = core.name, "fault spec replaced");
-    core.faults.set(spec.clone());
-    Json(json!({ "faults": spec, "applied_seconds_ago": 0.0, "active_windows": [] }))
-        .into_response()
+    core.faults.set(spec);
+    faults_in_force(&core).into_response()
 }
 
 async fn stats(State(core): State<Arc<MockCore>>) -> Response {

@@ -106,6 +106,12 @@ impl std::fmt::Debug for Forget {
 }
 
 impl MockCore {
+    /// The one model of a service whose requests name none (the personality and
+    /// WebVTT services, booked under their own names).
+    pub(crate) fn fixed_model(&self) -> Option<&'static str> {
+        matches!(self.name, "personality" | "webvtt").then_some(self.name)
+    }
+
     /// A mock core. `seed` is the run's seed; each mock derives its own from it.
     pub fn new(
         name: &'static str,
@@ -217,6 +223,8 @@ struct CtxInner {
     at_ms: u64,
     route: String,
     books: Arc<Books>,
+    /// Counted with the books, when the call ends, so the two always agree.
+    stats: Arc<Stats>,
     call: Mutex<Call>,
 }
 
@@ -271,6 +279,7 @@ impl RequestCtx {
                 at_ms: books::unix_ms(),
                 route,
                 books: Arc::clone(&core.books),
+                stats: Arc::clone(&core.stats),
                 call: Mutex::default(),
             }),
         }
@@ -400,6 +409,7 @@ impl Drop for CtxInner {
             .is_some_and(|s| answered_ok || partial(s));
         let delivered = call.served.as_ref().is_some_and(|s| complete || partial(s));
         let served = call.served.unwrap_or_default();
+        self.stats.record(&self.route, outcome);
         self.books.record(Entry {
             at_ms: self.at_ms,
             duration_ms: self.received.elapsed().as_secs_f64() * 1000.0,

@@ -110,7 +110,9 @@ pub struct FaultSpec {
     /// scaled: a hang gives no answer even at time scale 0).
     #[serde(with = "serde_duration")]
     pub hang_for: Duration,
-    /// Route prefixes the probabilities apply to; empty means every route.
+    /// Prefixes of the paths (as sent, or as the route's template,
+    /// `/v1/text-to-speech/{voice_id}`) the probabilities apply to; empty means
+    /// every route.
     pub routes: Vec<String>,
     /// Models (the request body's `model` or `model_id`) the probabilities apply to;
     /// empty means every model. Lets one provider's models fail while another
@@ -135,7 +137,7 @@ pub struct FaultWindow {
     /// Share of requests inside the window that get the fault.
     #[serde(default = "one")]
     pub probability: f64,
-    /// Route prefixes; empty means every route.
+    /// Path prefixes, as for [`FaultSpec::routes`]; empty means every route.
     #[serde(default)]
     pub routes: Vec<String>,
     /// Models; empty means every model.
@@ -281,8 +283,13 @@ pub struct FaultState {
     active: RwLock<(FaultSpec, Instant)>,
 }
 
-fn matches(routes: &[String], route: &str) -> bool {
-    routes.is_empty() || routes.iter().any(|r| route.starts_with(r.as_str()))
+/// Whether `routes` (prefixes; none is every route) take in a request with these
+/// `paths`: its path as sent and its route's template (`/v1/voices/{voice_id}`).
+fn matches(routes: &[String], paths: [&str; 2]) -> bool {
+    routes.is_empty()
+        || routes
+            .iter()
+            .any(|r| paths.iter().any(|p| p.starts_with(r.as_str())))
 }
 
 fn matches_model(models: &[String], model: Option<&str>) -> bool {
@@ -312,15 +319,15 @@ impl FaultState {
     /// [`FaultState::draw_with`] draws, for the tests that know the model.
     #[cfg(test)]
     pub fn draw<R: Rng + ?Sized>(&self, route: &str, model: Option<&str>, rng: &mut R) -> Draw {
-        self.draw_with(route, || model.map(str::to_owned), rng)
+        self.draw_with([route, route], || model.map(str::to_owned), rng)
     }
 
-    /// Draws the faults of one request on `route`, reading its model (`model`)
-    /// only when the spec scopes something by model: one look at the spec per
-    /// request.
+    /// Draws the faults of one request, with its path as sent and its route's
+    /// template (`paths`), reading its model (`model`) only when the spec scopes
+    /// something by model: one look at the spec per request.
     pub fn draw_with<R: Rng + ?Sized>(
         &self,
-        route: &str,
+        paths: [&str; 2],
         model: impl FnOnce() -> Option<String>,
         rng: &mut R,
     ) -> Draw {
@@ -342,7 +349,7 @@ impl FaultState {
         let in_window = spec.windows.iter().find(|w| {
             elapsed >= w.from
                 && elapsed < w.to
-                && matches(&w.routes, route)
+                && matches(&w.routes, paths)
                 && matches_model(&w.models, model)
                 && u_window < w.probability
         });
@@ -351,7 +358,7 @@ impl FaultState {
             Some(kind) => draw.fault = Some(kind),
             None => {}
         }
-        if matches(&spec.routes, route) && matches_model(&spec.models, model) {
+        if matches(&spec.routes, paths) && matches_model(&spec.models, model) {
             if draw.fault.is_none() {
                 let mut acc = 0.0;
                 for kind in FaultKind::EXCLUSIVE {
@@ -426,6 +433,33 @@ mod tests {
         );
     }
 
+    /// A prefix may name one voice (the path as sent) or every voice (the route's
+    /// template).
+    #[test]
+    fn routes_match_the_path_as_sent_or_the_route_template() {
+        let template = "/v1/text-to-speech/{voice_id}";
+        let draw = |routes: &[&str], path: &str| {
+            let state = FaultState::new(FaultSpec {
+                unavailable: 1.0,
+                routes: routes.iter().map(|r| (*r).to_owned()).collect(),
+                ..FaultSpec::default()
+            });
+            state
+                .draw_with([template, path], || None, &mut MockRng::seed_from_u64(3))
+                .fault
+        };
+        let one = "/v1/text-to-speech/21m00Tcm4TlvDq8ikWAM";
+        let other = "/v1/text-to-speech/EXAVITQu4vr4xnSDxMaL";
+        assert_eq!(draw(&[one], one), Some(FaultKind::Unavailable));
+        assert_eq!(draw(&[one], other), None);
+        assert_eq!(draw(&[template], other), Some(FaultKind::Unavailable));
+        assert_eq!(
+            draw(&["/v1/text-to-speech/"], other),
+            Some(FaultKind::Unavailable)
+        );
+        assert_eq!(draw(&["/v1/voices"], one), None);
+    }
+
     #[test]
     fn an_open_window_forces_its_fault() {
         let window = FaultWindow {
@@ -459,7 +493,7 @@ mod tests {
     fn reads_the_model(state: &FaultState, rng: &mut MockRng) -> bool {
         let mut asked = false;
         state.draw_with(
-            "/v1/chat",
+            ["/v1/chat", "/v1/chat"],
             || {
                 asked = true;
                 None

@@ -59,7 +59,6 @@ where
 {
     let in_flight = core.stats.enter();
     let (response, outcome, ctx) = handle(core, route, request, inner).await;
-    core.stats.record(ctx.route(), outcome);
     ctx.set_outcome(outcome, response.status().as_u16());
     let (parts, body) = response.into_parts();
     // The request stays in flight, and its books entry open, until its body has
@@ -194,9 +193,10 @@ where
             &core.occurrences.next(hash).to_le_bytes(),
         ],
     );
+    let asked = || body_model(&bytes).or_else(|| core.fixed_model().map(str::to_owned));
     let draw = core.faults.draw_with(
-        &route,
-        || body_model(&bytes),
+        [&route, parts.uri.path()],
+        asked,
         &mut rng::stream(seed, "fault"),
     );
 
@@ -215,9 +215,11 @@ where
         .fault
         .or(draw.slow_down.map(|_| FaultKind::SlowDown))
         .map(FaultKind::outcome);
-    // Known now, so that a call abandoned while a fault holds it is booked as such.
+    // Known now, so that a call abandoned while a fault holds it (a hang, a
+    // reset) is booked as such, under the model it asked for.
     if let Some(outcome) = fault_outcome.filter(|_| draw.fault.is_some()) {
         ctx.set_outcome(outcome, 0);
+        ctx.name_model(asked);
     }
     let scaled = |d: Duration| ctx.scaled(d);
 
@@ -276,7 +278,7 @@ where
         }
     };
     if !response.status().is_success() {
-        ctx.name_model(|| body_model(&bytes));
+        ctx.name_model(asked);
     }
     let (response, outcome) = finish(with_ids(response, core, &ctx), fault_outcome);
     (response, outcome, ctx)

@@ -20,7 +20,8 @@ pub struct Stats {
 pub struct StatsSnapshot {
     /// Which mock.
     pub mock: &'static str,
-    /// Requests answered (or cut) since start or the last reset.
+    /// Requests ended (answered, cut, or left without an answer, as the books
+    /// count them) since start or the last reset.
     pub requests: u64,
     /// Requests being served now.
     pub in_flight: u64,
@@ -41,7 +42,7 @@ impl Default for Stats {
 }
 
 impl Stats {
-    /// Counts one finished request.
+    /// Counts one ended request under the outcome its books entry has.
     pub fn record(&self, route: &str, outcome: &'static str) {
         let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         match counts.get_mut(route) {

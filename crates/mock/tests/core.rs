@@ -80,14 +80,18 @@ async fn start(style: ErrorStyle, settings: ServiceSettings) -> (ServerHandle, S
     (handle, url)
 }
 
-async fn set_faults(client: &reqwest::Client, url: &str, spec: Value) {
+/// Puts `spec` in force; returns the answer, the state it set.
+async fn set_faults(client: &reqwest::Client, url: &str, spec: Value) -> Value {
     let response = client
         .put(format!("{url}/_mock/faults"))
         .json(&spec)
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert_eq!(status, 200, "{text}");
+    serde_json::from_str(&text).unwrap()
 }
 
 fn client() -> reqwest::Client {
@@ -248,6 +252,17 @@ async fn a_reset_fault_resets_the_connection() {
             .status(),
         200
     );
+    // the call that got no answer is counted, as the books count it
+    let stats: Value = http
+        .get(format!("{url}/_mock/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["requests"], 2, "{stats}");
+    assert_eq!(stats["by_route"]["/v1/echo"]["fault_reset"], 1, "{stats}");
     server.shutdown(Duration::from_secs(1)).await;
 }
 
@@ -267,6 +282,28 @@ async fn a_hang_gives_no_answer() {
         .await
         .unwrap_err();
     assert!(error.is_timeout(), "{error:?}");
+    // the hung call is in flight until the client has gone, then counted
+    let stats = || async {
+        http.get(format!("{url}/_mock/stats"))
+            .send()
+            .await
+            .unwrap()
+            .json::<Value>()
+            .await
+            .unwrap()
+    };
+    let mut counted = Value::Null;
+    for _ in 0..50 {
+        counted = stats().await;
+        if counted["requests"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        counted["by_route"]["/v1/echo"]["fault_hang"], 1,
+        "{counted}"
+    );
     server.shutdown(Duration::from_millis(100)).await;
 }
 
@@ -303,12 +340,17 @@ async fn malformed_and_cut_bodies_fail_to_parse() {
 async fn an_outage_window_starts_and_ends() {
     let (server, url) = start(ErrorStyle::OpenAi, ServiceSettings::default()).await;
     let http = client();
-    set_faults(
+    let set = set_faults(
         &http,
         &url,
         json!({ "windows": [{ "kind": "unavailable", "from": "0s", "to": "300ms" }] }),
     )
     .await;
+    assert_eq!(
+        set["active_windows"],
+        json!([0]),
+        "the answer is the state set"
+    );
     assert_eq!(
         http.post(format!("{url}/v1/echo"))
             .json(&json!({}))
@@ -344,10 +386,14 @@ async fn an_outage_window_starts_and_ends() {
 async fn invalid_fault_specs_are_refused_and_reset_restores_the_profile() {
     let (server, url) = start(ErrorStyle::OpenAi, ServiceSettings::default()).await;
     let http = client();
+    set_faults(&http, &url, json!({ "server_error": 0.25 })).await;
     for bad in [
         json!({ "reset": 2.0 }),
         json!({ "resett": 0.1 }),
         json!({ "hang": 0.7, "reset": 0.7 }),
+        // serde would read an array as the fields in order
+        json!([0, 0, 0, 1]),
+        json!([]),
     ] {
         let response = http
             .put(format!("{url}/_mock/faults"))
@@ -365,6 +411,27 @@ async fn invalid_fault_specs_are_refused_and_reset_restores_the_profile() {
         .await
         .unwrap();
     assert_eq!(response.status(), 400);
+    // too large for the control API, refused in its own shape
+    let response = http
+        .put(format!("{url}/_mock/faults"))
+        .body(" ".repeat(3 << 20))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    assert!(response.json::<Value>().await.unwrap()["error"].is_string());
+    let state: Value = http
+        .get(format!("{url}/_mock/faults"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        state["faults"]["server_error"], 0.25,
+        "the spec in force stays"
+    );
 
     set_faults(&http, &url, json!({ "server_error": 1.0 })).await;
     http.post(format!("{url}/_mock/reset"))
