@@ -331,4 +331,26 @@ mod tests {
             assert_eq!(other.status(), http::StatusCode::IM_A_TEAPOT, "{path}");
         }
     }
+
+    /// Settings that only fail when the gateway starts name their key.
+    #[test]
+    fn a_start_error_names_the_setting_behind_it() {
+        let mut config = GatewayConfig::demo();
+        config.pricing.dir = Some("no-such-folder/pricing".to_owned());
+        let error = Gateway::new(config, ":memory:").unwrap_err().to_string();
+        assert!(
+            error.starts_with(
+                "pricing.dir = \"no-such-folder/pricing\" (a path from the working directory): "
+            ),
+            "{error}"
+        );
+
+        let mut config = GatewayConfig::demo();
+        config.providers[0].api_key_env = Some("GATEBENCH_TEST_SURELY_UNSET".to_owned());
+        let error = Gateway::new(config, ":memory:").unwrap_err().to_string();
+        assert!(
+            error.contains("api_key_env names GATEBENCH_TEST_SURELY_UNSET, which is not set"),
+            "{error}"
+        );
+    }
 }

@@ -104,6 +104,14 @@ pub enum StartError {
     /// A price file is wrong.
     #[error(transparent)]
     Pricing(#[from] PricingError),
+    /// The configured price folder cannot be used.
+    #[error("pricing.dir = {dir:?} (a path from the working directory): {source}")]
+    PricingDir {
+        /// The folder as configured.
+        dir: String,
+        /// Why.
+        source: PricingError,
+    },
     /// The ledger database could not be opened.
     #[error(transparent)]
     Ledger(#[from] LedgerError),
@@ -135,7 +143,10 @@ impl Gateway {
     /// `:memory:`. Budgets resume from what the ledger says was spent.
     pub fn new(config: GatewayConfig, ledger: &str) -> Result<Arc<Gateway>, StartError> {
         let prices = match &config.pricing.dir {
-            Some(dir) => PriceBook::load_dir(dir)?,
+            Some(dir) => PriceBook::load_dir(dir).map_err(|source| StartError::PricingDir {
+                dir: dir.clone(),
+                source,
+            })?,
             None => PriceBook::shipped()?,
         }
         .with_fallback(config.pricing.fallback)?;

@@ -84,7 +84,7 @@ pub enum UpstreamError {
         source: gatebench_queue::QueueConfigError,
     },
     /// `api_key_env` names a variable that is not set.
-    #[error("provider `{provider}`: environment variable {var} is not set")]
+    #[error("provider `{provider}`: its api_key_env names {var}, which is not set")]
     MissingKey {
         /// Provider.
         provider: String,
