@@ -190,6 +190,13 @@ async fn calls(
             ));
         }
     };
+    if !(1..=crate::books::MAX_PAGE).contains(&query.limit) {
+        return control_error(format!(
+            "invalid query: limit must be from 1 to {}, not {}",
+            crate::books::MAX_PAGE,
+            query.limit
+        ));
+    }
     let mut page = core.books.page(query.after, query.limit);
     page.concurrent_per_key = core.settings.rate_limits.concurrent_requests;
     Json(page).into_response()

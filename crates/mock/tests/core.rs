@@ -460,6 +460,36 @@ async fn invalid_fault_specs_are_refused_and_reset_restores_the_profile() {
 }
 
 #[tokio::test]
+async fn the_call_log_refuses_a_page_it_cannot_give() {
+    let (server, url) = start(ErrorStyle::OpenAi, ServiceSettings::default()).await;
+    let http = client();
+    for query in ["limit=0", "limit=10001", "limit=abc", "after=-1", "page=2"] {
+        let response = http
+            .get(format!("{url}/_mock/calls?{query}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{query}");
+        let error = response.json::<Value>().await.unwrap()["error"].clone();
+        assert!(
+            error
+                .as_str()
+                .is_some_and(|e| e.starts_with("invalid query")),
+            "{query}: {error}"
+        );
+    }
+    for query in ["limit=1", "limit=10000", "after=0"] {
+        let response = http
+            .get(format!("{url}/_mock/calls?{query}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{query}");
+    }
+    server.shutdown(Duration::from_secs(1)).await;
+}
+
+#[tokio::test]
 async fn auth_and_body_limits_answer_in_the_provider_shape() {
     let settings = ServiceSettings {
         require_key: true,
