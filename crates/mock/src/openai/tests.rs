@@ -688,6 +688,23 @@ async fn a_steep_capacity_slope_slows_requests_without_panicking_them() {
     }
 }
 
+/// A legacy completion prompt sent as token ids is billed as those tokens, not as
+/// the tokens of its decoded text again (ids 64..67 decode to one word).
+#[tokio::test]
+async fn a_prompt_of_token_ids_is_billed_by_its_ids() {
+    let app = app(&OpenAiProfile::default(), 18);
+    for (prompt, expected) in [
+        (json!([64, 65, 66, 67]), 4),
+        (json!([[64, 65], [66, 67, 68]]), 5),
+    ] {
+        let body = json!({"model": "gpt-3.5-turbo", "prompt": prompt, "max_tokens": 1});
+        let response = send(&app, "POST", "/v1/completions", Some(body)).await;
+        assert_eq!(response.status(), 200, "{prompt}");
+        let completion = json_of(response).await;
+        assert_eq!(completion["usage"]["prompt_tokens"], expected, "{prompt}");
+    }
+}
+
 /// A request's `dimensions` may shorten the model's vectors, never lengthen them:
 /// more than the model has, or a number no vector could have, is the API's 400, and
 /// nothing is allocated for it.

@@ -53,11 +53,13 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
     let mut choices: Vec<Written> = Vec::new();
     let mut usage = Usage::default();
     let mut reserved = 0u64;
-    for text in &prompts {
+    for (text, tokens) in &prompts {
         let conversation = as_chat(&request, text);
         validate::chat(&conversation)?;
         let messages = serde_json::to_vec(&conversation.messages).unwrap_or_default();
-        let prompt = Arc::new(model.tokenizer.encode(text));
+        // a prompt sent as token ids is those tokens, as the API bills it
+        let tokens = tokens.clone();
+        let prompt = Arc::new(tokens.unwrap_or_else(|| model.tokenizer.encode(text)));
         let planned = chat::plan_for_prompt(mock, &conversation, model, &messages, prompt)?;
         let n = planned.choices.len() as u64;
         reserved += planned.prompt.len() as u64
@@ -83,7 +85,7 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         cached: 0,
         output: usage.completion_tokens,
         content: choices.first().map(|c| c.text.as_str()),
-        prompt: prompts.first().map(|p| hash(p.as_bytes())),
+        prompt: prompts.first().map(|(p, _)| hash(p.as_bytes())),
         response_id: &meta.id,
         stream: request.is_stream(),
     }
@@ -126,10 +128,14 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
     Ok(response)
 }
 
-/// The prompts as text; token prompts are decoded with the model's tokenizer.
-fn prompts(prompt: &CompletionPrompt, encoding: Encoding) -> Result<Vec<String>, ApiError> {
+/// The prompts as text, with their token ids when they were sent as ids (decoded
+/// with the model's tokenizer for the writer).
+fn prompts(
+    prompt: &CompletionPrompt,
+    encoding: Encoding,
+) -> Result<Vec<(String, Option<Vec<u32>>)>, ApiError> {
     let decode = |i: usize, tokens: &Vec<u32>| {
-        encoding.decode_lossy(tokens).ok_or_else(|| {
+        let text = encoding.decode_lossy(tokens).ok_or_else(|| {
             invalid(
                 "prompt",
                 format!(
@@ -138,11 +144,12 @@ fn prompts(prompt: &CompletionPrompt, encoding: Encoding) -> Result<Vec<String>,
                 ),
                 Some("invalid_value"),
             )
-        })
+        })?;
+        Ok((text, Some(tokens.clone())))
     };
     let prompts = match prompt {
-        CompletionPrompt::Text(s) => vec![s.clone()],
-        CompletionPrompt::Texts(v) => v.clone(),
+        CompletionPrompt::Text(s) => vec![(s.clone(), None)],
+        CompletionPrompt::Texts(v) => v.iter().map(|s| (s.clone(), None)).collect(),
         CompletionPrompt::Tokens(t) => vec![decode(0, t)?],
         CompletionPrompt::TokenLists(v) => v
             .iter()
