@@ -60,10 +60,11 @@ async fn serve(
     } = body;
     check_model(&request.model)?;
     if request.messages.is_empty() {
-        return Err(GatewayError::bad_request(
-            "'messages' must contain at least one message.",
-            Some("messages"),
-        ));
+        return Err(GatewayError::BadRequest {
+            message: "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.".into(),
+            param: Some("messages".into()),
+            code: Some("empty_array"),
+        });
     }
     let encoding = Encoding::for_model(&request.model);
     let prompt_tokens =

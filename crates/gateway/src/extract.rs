@@ -16,6 +16,9 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::response::Response;
 use bytes::Bytes;
 use gatebench_wire::gateway::REQUEST_ID;
+
+/// The header a provider names its answer by, which SDKs read as the request's id.
+pub(crate) const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
 use http::HeaderValue;
 use http::request::Parts;
 use pin_project_lite::pin_project;
@@ -118,10 +121,16 @@ where
         let Some((id, mut in_flight)) = this.request.take() else {
             return Poll::Ready(Ok(response));
         };
-        if !response.headers().contains_key(REQUEST_ID)
-            && let Ok(value) = HeaderValue::from_str(&id)
-        {
-            response.headers_mut().insert(REQUEST_ID, value);
+        if let Ok(value) = HeaderValue::from_str(&id) {
+            let headers = response.headers_mut();
+            // an answer the gateway gave itself (an error, a refusal) is named by
+            // its id where SDKs look for the provider's (`x-request-id`)
+            if !headers.contains_key(X_REQUEST_ID) {
+                headers.insert(X_REQUEST_ID, value.clone());
+            }
+            if !headers.contains_key(REQUEST_ID) {
+                headers.insert(REQUEST_ID, value);
+            }
         }
         if let Some(Fault(detail)) = response.extensions_mut().remove::<Fault>() {
             tracing::error!(request_id = %id, route = in_flight.route, %detail, "internal error");

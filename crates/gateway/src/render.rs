@@ -14,6 +14,7 @@ use http_body_util::BodyExt as _;
 
 use crate::chat;
 use crate::chat_stream::Relay;
+use crate::extract::X_REQUEST_ID;
 use crate::pipeline::{Answer, Done, Outcome, Store, Streaming};
 use crate::state::{CachedBody, Gateway};
 
@@ -106,9 +107,6 @@ pub fn render(gateway: &Arc<Gateway>, done: Done, answer: Answer) -> Response {
     record.write(&meta, &mut headers);
     respond(status, headers, body)
 }
-
-/// The header a provider names its answer by.
-const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
 
 /// A response of these parts. The headers are moved in whole: added one by one
 /// (as a `(status, headers, body)` tuple does), each would be hashed again.

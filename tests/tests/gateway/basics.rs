@@ -21,10 +21,25 @@ async fn requests_without_a_valid_key_get_401_in_openai_shape() {
     ] {
         let response = request.send().await.unwrap();
         assert_eq!(response.status(), 401);
+        // named where SDKs read a request's id, by the gateway's own id
+        let h = response.headers();
+        assert_eq!(h["x-request-id"], h["x-gatebench-request-id"]);
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["error"]["type"], "invalid_request_error");
         assert!(body["error"].as_object().unwrap().contains_key("code"));
     }
+    // an empty conversation is refused in OpenAI's words
+    let response = http
+        .post(&url)
+        .bearer_auth(ALPHA)
+        .json(&json!({ "model": "gpt-4o-mini", "messages": [] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "empty_array");
+    assert_eq!(body["error"]["param"], "messages");
     // The tenant's own endpoints need a key too.
     let response = http
         .get(format!("{}/v1/gatebench/usage", stack.gateway_url()))
