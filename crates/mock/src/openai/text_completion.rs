@@ -128,12 +128,12 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
     Ok(response)
 }
 
+/// A prompt as text, with the token ids it was sent as, if it was.
+type Prompt = (String, Option<Vec<u32>>);
+
 /// The prompts as text, with their token ids when they were sent as ids (decoded
 /// with the model's tokenizer for the writer).
-fn prompts(
-    prompt: &CompletionPrompt,
-    encoding: Encoding,
-) -> Result<Vec<(String, Option<Vec<u32>>)>, ApiError> {
+fn prompts(prompt: &CompletionPrompt, encoding: Encoding) -> Result<Vec<Prompt>, ApiError> {
     let decode = |i: usize, tokens: &Vec<u32>| {
         let text = encoding.decode_lossy(tokens).ok_or_else(|| {
             invalid(
