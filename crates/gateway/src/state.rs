@@ -109,8 +109,8 @@ pub enum StartError {
     PricingDir {
         /// The folder as configured.
         dir: String,
-        /// Why.
-        source: PricingError,
+        /// Why (boxed: a price file's error is large, and this one is rare).
+        source: Box<PricingError>,
     },
     /// The ledger database could not be opened.
     #[error(transparent)]
@@ -145,7 +145,7 @@ impl Gateway {
         let prices = match &config.pricing.dir {
             Some(dir) => PriceBook::load_dir(dir).map_err(|source| StartError::PricingDir {
                 dir: dir.clone(),
-                source,
+                source: Box::new(source),
             })?,
             None => PriceBook::shipped()?,
         }
