@@ -21,7 +21,7 @@ use xxhash_rust::xxh3::{xxh3_64, xxh3_128};
 use super::OpenAiMock;
 use super::admission::admit;
 use super::arguments;
-use super::completion::{self, Format, Spec, Written};
+use super::completion::{self, Call, Format, Memo, Spec, Written};
 use super::profile::ChatModel;
 use super::stream;
 use super::strict;
@@ -76,6 +76,38 @@ pub struct Planned {
     pub usage: Usage,
     /// The prompt as tokens (for the prompt cache).
     pub prompt: Arc<Vec<u32>>,
+}
+
+impl Planned {
+    /// The plan with each tool call given an id of this request's own: written
+    /// answers are shared by identical requests, a call's id is not (the API gives
+    /// every call a new one, and clients key their state by it).
+    pub fn with_call_ids(self, ctx: &RequestCtx) -> Planned {
+        if self.choices.iter().all(|c| c.call.is_none()) {
+            return self;
+        }
+        let mut rng = ctx.rng("call_id");
+        let choices = self
+            .choices
+            .iter()
+            .map(|c| match &c.call {
+                None => c.clone(),
+                Some(call) => Written {
+                    call: Some(Call {
+                        id: tools::call_id(&mut rng),
+                        name: call.name.clone(),
+                    }),
+                    // the memoised message holds the shared id
+                    message: Memo::default(),
+                    ..c.clone()
+                },
+            })
+            .collect();
+        Planned {
+            choices: Arc::new(choices),
+            ..self
+        }
+    }
 }
 
 /// What a generating route (chat, legacy completions, responses) served.
@@ -144,7 +176,7 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
     let request: ChatCompletionRequest = mock.request(body, arguments::CHAT)?;
     validate::chat(&request)?;
     let model = mock.chat_model(&request.model)?;
-    let planned = plan(mock, &request, model)?;
+    let planned = plan(mock, &request, model)?.with_call_ids(ctx);
     let n = planned.choices.len() as u64;
     let reserved = match request.token_cap() {
         Some(cap) => n.saturating_mul(cap.max(0) as u64),

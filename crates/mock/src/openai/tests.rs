@@ -688,6 +688,46 @@ async fn a_steep_capacity_slope_slows_requests_without_panicking_them() {
     }
 }
 
+/// Identical requests share their written answer, not their tool calls' ids: the
+/// API gives every call a new one, on chat and on the Responses API.
+#[tokio::test]
+async fn every_tool_call_has_an_id_of_its_own() {
+    let app = app(&OpenAiProfile::default(), 19);
+    let parameters =
+        json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]});
+    let chat = json!({
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "user", "content": "Weather in Paris?"}],
+        "tools": [{"type": "function", "function": {"name": "get_weather", "parameters": parameters}}],
+        "tool_choice": "required",
+    });
+    let responses = json!({
+        "model": "gpt-4o-mini",
+        "input": "Weather in Paris?",
+        "tools": [{"type": "function", "name": "get_weather", "parameters": parameters}],
+        "tool_choice": "required",
+    });
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let answer =
+            json_of(send(&app, "POST", "/v1/chat/completions", Some(chat.clone())).await).await;
+        let call = &answer["choices"][0]["message"]["tool_calls"][0];
+        assert_eq!(call["function"]["name"], "get_weather", "{answer}");
+        ids.push(call["id"].as_str().unwrap().to_owned());
+        let answer =
+            json_of(send(&app, "POST", "/v1/responses", Some(responses.clone())).await).await;
+        assert_eq!(answer["output"][0]["type"], "function_call", "{answer}");
+        ids.push(answer["output"][0]["call_id"].as_str().unwrap().to_owned());
+    }
+    let distinct: std::collections::BTreeSet<&String> = ids.iter().collect();
+    assert_eq!(distinct.len(), ids.len(), "{ids:?}");
+    assert!(
+        ids.iter()
+            .all(|id| id.starts_with("call_") && id.len() == 29),
+        "{ids:?}"
+    );
+}
+
 /// A legacy completion prompt sent as token ids is billed as those tokens, not as
 /// the tokens of its decoded text again (ids 64..67 decode to one word).
 #[tokio::test]

@@ -215,7 +215,7 @@ pub(super) fn write_call(
             FinishReason::ToolCalls
         },
         call: Some(Call {
-            id: format!("call_{}", alphanumeric(rng, 24)),
+            id: call_id(rng),
             name: function.name.clone(),
         }),
         pieces: Memo::default(),
@@ -258,6 +258,11 @@ fn fit_arguments(value: &mut Value, schema: &Value, words: &[&str], rng: &mut Mo
         }
         _ => {}
     }
+}
+
+/// A tool call's id, as the API gives them: `call_` and 24 letters and digits.
+pub(super) fn call_id(rng: &mut MockRng) -> String {
+    format!("call_{}", alphanumeric(rng, 24))
 }
 
 fn alphanumeric(rng: &mut MockRng, n: usize) -> String {

@@ -80,7 +80,7 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
     let conversation = as_chat(&request, previous.as_deref())?;
     check_calls(&conversation)?;
     validate::chat(&conversation)?;
-    let planned = chat::plan(mock, &conversation, model)?;
+    let planned = chat::plan(mock, &conversation, model)?.with_call_ids(ctx);
     let reserved = match request.max_output_tokens {
         Some(cap) => cap.max(0) as u64,
         None => u64::from(planned.usage.completion_tokens),
