@@ -175,6 +175,7 @@ pub(super) struct Meta {
 async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Response, ApiError> {
     let request: ChatCompletionRequest = mock.request(body, arguments::CHAT)?;
     validate::chat(&request)?;
+    validate::chat_tool_turns(&request)?;
     let model = mock.chat_model(&request.model)?;
     let planned = plan(mock, &request, model)?.with_call_ids(ctx);
     let n = planned.choices.len() as u64;

@@ -33,6 +33,69 @@ pub fn invalid(param: &str, message: impl Into<String>, code: Option<&str>) -> A
     }
 }
 
+/// Chat's pairing of tool calls with their results, in the API's words: an
+/// assistant message's calls are answered by the tool messages right after it,
+/// one per call, and a tool message answers a call of the message before.
+/// (The Responses API pairs function calls with outputs more loosely; its route
+/// checks that itself.)
+pub fn chat_tool_turns(request: &ChatCompletionRequest) -> Result<(), ApiError> {
+    let unanswered = |at: usize, open: &[&str]| {
+        invalid(
+            &format!("messages.[{at}].role"),
+            format!(
+                "An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'. The following tool_call_ids did not have response messages: {}",
+                open.join(", ")
+            ),
+            None,
+        )
+    };
+    // the assistant message whose calls are open, and those calls
+    let mut open: Option<(usize, Vec<&str>)> = None;
+    for (i, message) in request.messages.iter().enumerate() {
+        if message.role == Role::Tool {
+            let Some((_, calls)) = open.as_mut() else {
+                return Err(invalid(
+                    &format!("messages.[{i}].role"),
+                    "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.",
+                    None,
+                ));
+            };
+            let id = message.tool_call_id.as_deref().unwrap_or_default();
+            match calls.iter().position(|c| *c == id) {
+                Some(at) => {
+                    calls.remove(at);
+                }
+                None => {
+                    return Err(invalid(
+                        &format!("messages.[{i}].tool_call_id"),
+                        format!("Invalid parameter: 'tool_call_id' of '{id}' not found in 'tool_calls' of previous message."),
+                        None,
+                    ));
+                }
+            }
+            continue;
+        }
+        if let Some((at, calls)) = open.take()
+            && !calls.is_empty()
+        {
+            return Err(unanswered(at, &calls));
+        }
+        let calls: Vec<&str> = message
+            .tool_calls
+            .iter()
+            .flatten()
+            .map(|c| c.id.as_str())
+            .collect();
+        if !calls.is_empty() {
+            open = Some((i, calls));
+        }
+    }
+    match open {
+        Some((at, calls)) if !calls.is_empty() => Err(unanswered(at, &calls)),
+        _ => Ok(()),
+    }
+}
+
 /// Checks a chat request's values (model-independent checks).
 pub fn chat(request: &ChatCompletionRequest) -> Result<(), ApiError> {
     if request.messages.is_empty() {
