@@ -771,6 +771,28 @@ async fn embedding_dimensions_beyond_the_model_s_are_refused() {
     }
 }
 
+/// A response echoes the settings it was made with, `text.format` always stated.
+#[tokio::test]
+async fn a_response_echoes_its_truncation_and_text_settings() {
+    let app = app(&OpenAiProfile::default(), 20);
+    let body = json!({"model": "gpt-4o-mini", "input": "hi", "max_output_tokens": 16,
+        "truncation": "auto", "text": {"verbosity": "low"}});
+    let response = json_of(send(&app, "POST", "/v1/responses", Some(body)).await).await;
+    assert_eq!(response["truncation"], "auto", "{response}");
+    assert_eq!(
+        response["text"],
+        json!({"format": {"type": "text"}, "verbosity": "low"})
+    );
+    let plain = json!({"model": "gpt-4o-mini", "input": "hi", "max_output_tokens": 16});
+    let response = json_of(send(&app, "POST", "/v1/responses", Some(plain)).await).await;
+    assert_eq!(response["truncation"], "disabled");
+    assert_eq!(response["text"], json!({"format": {"type": "text"}}));
+    let bad = json!({"model": "gpt-4o-mini", "input": "hi", "truncation": "sometimes"});
+    let response = send(&app, "POST", "/v1/responses", Some(bad)).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(json_of(response).await["error"]["param"], "truncation");
+}
+
 #[tokio::test]
 async fn a_streamed_response_is_stored_as_it_will_end() {
     let app = app(&OpenAiProfile::default(), 16);

@@ -68,7 +68,9 @@ pub fn chat_tool_turns(request: &ChatCompletionRequest) -> Result<(), ApiError> 
                 None => {
                     return Err(invalid(
                         &format!("messages.[{i}].tool_call_id"),
-                        format!("Invalid parameter: 'tool_call_id' of '{id}' not found in 'tool_calls' of previous message."),
+                        format!(
+                            "Invalid parameter: 'tool_call_id' of '{id}' not found in 'tool_calls' of previous message."
+                        ),
                         None,
                     ));
                 }

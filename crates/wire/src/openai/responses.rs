@@ -62,6 +62,9 @@ pub struct ResponseRequest {
     /// Stable end-user id for abuse detection.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub safety_identifier: Option<String>,
+    /// `auto` (drop early input that does not fit the context) or `disabled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub truncation: Option<String>,
     /// Run in the background (poll for the result).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub background: Option<bool>,

@@ -69,6 +69,17 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
     let request: ResponseRequest = mock.request(body, arguments::RESPONSES)?;
     let model = mock.chat_model(&request.model)?;
     check_cap(&request, model.max_output_tokens)?;
+    if let Some(truncation) = request
+        .truncation
+        .as_deref()
+        .filter(|t| !["auto", "disabled"].contains(t))
+    {
+        return Err(invalid(
+            "truncation",
+            format!("Invalid value: '{truncation}'. Supported values are: 'auto' and 'disabled'."),
+            Some("invalid_value"),
+        ));
+    }
     let previous = match &request.previous_response_id {
         Some(id) => Some(
             mock.responses
@@ -362,13 +373,22 @@ fn skeleton(request: &ResponseRequest, ids: &Ids) -> ResponseObject {
         safety_identifier: request.safety_identifier.clone(),
         temperature: request.temperature.unwrap_or(1.0),
         top_p: request.top_p.unwrap_or(1.0),
-        text: request
-            .text
-            .clone()
-            .unwrap_or_else(|| json!({"format": {"type": "text"}})),
+        // the format is always stated, `text` by default
+        text: {
+            let mut text = request.text.clone().unwrap_or_else(|| json!({}));
+            if let Some(fields) = text.as_object_mut() {
+                fields
+                    .entry("format")
+                    .or_insert_with(|| json!({"type": "text"}));
+            }
+            text
+        },
         tool_choice: request.tool_choice.clone().unwrap_or_else(|| json!("auto")),
         tools: request.tools.clone().unwrap_or_default(),
-        truncation: "disabled".to_owned(),
+        truncation: request
+            .truncation
+            .clone()
+            .unwrap_or_else(|| "disabled".to_owned()),
         metadata: request.metadata.clone().unwrap_or_default(),
         service_tier: "default".to_owned(),
         store: request.store.unwrap_or(true),
