@@ -341,6 +341,13 @@ async fn bad_requests_get_the_right_status_in_openai_s_error_shape() {
             Some("messages"),
         ),
         case(
+            "a bias out of range",
+            chat,
+            br#"{"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "logit_bias": {"1": 500}}"#,
+            400,
+            Some("logit_bias"),
+        ),
+        case(
             "tool calls left unanswered",
             chat,
             br#"{"model": "gpt-4o", "messages": [{"role": "user", "content": "time?"}, {"role": "assistant", "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "get_time", "arguments": "{}"}}]}]}"#,

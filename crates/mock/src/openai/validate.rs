@@ -164,6 +164,21 @@ pub fn chat(request: &ChatCompletionRequest) -> Result<(), ApiError> {
             None,
         ));
     }
+    // values are biases from -100 to 100
+    if let Some((key, value)) = request
+        .logit_bias
+        .iter()
+        .flatten()
+        .find(|(_, v)| !v.as_f64().is_some_and(|b| (-100.0..=100.0).contains(&b)))
+    {
+        return Err(invalid(
+            "logit_bias",
+            format!(
+                "Invalid value in 'logit_bias': {value} for token {key}. Each bias must be a number from -100 to 100."
+            ),
+            Some("invalid_value"),
+        ));
+    }
     if request.top_logprobs.is_some() && request.logprobs != Some(true) {
         return Err(invalid(
             "top_logprobs",
