@@ -16,9 +16,6 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::response::Response;
 use bytes::Bytes;
 use gatebench_wire::gateway::REQUEST_ID;
-
-/// The header a provider names its answer by, which SDKs read as the request's id.
-pub(crate) const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
 use http::HeaderValue;
 use http::request::Parts;
 use pin_project_lite::pin_project;
@@ -34,6 +31,9 @@ use crate::timing::Timing;
 /// Status counted for a request whose client hung up before the answer (nginx's
 /// "client closed request").
 pub const CLIENT_CLOSED: u16 = 499;
+
+/// The header a provider names its answer by, which SDKs read as the request's id.
+pub(crate) const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
 
 /// The gateway's id of a request, set by [`Observe`].
 #[derive(Clone, Debug)]

@@ -58,8 +58,11 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         validate::chat(&conversation)?;
         let messages = serde_json::to_vec(&conversation.messages).unwrap_or_default();
         // a prompt sent as token ids is those tokens, as the API bills it
-        let tokens = tokens.clone();
-        let prompt = Arc::new(tokens.unwrap_or_else(|| model.tokenizer.encode(text)));
+        let prompt = Arc::new(
+            tokens
+                .clone()
+                .unwrap_or_else(|| model.tokenizer.encode(text)),
+        );
         let planned = chat::plan_for_prompt(mock, &conversation, model, &messages, prompt)?;
         let n = planned.choices.len() as u64;
         reserved += planned.prompt.len() as u64

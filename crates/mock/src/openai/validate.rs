@@ -54,6 +54,7 @@ pub fn chat_tool_turns(request: &ChatCompletionRequest) -> Result<(), ApiError> 
     for (i, message) in request.messages.iter().enumerate() {
         if message.role == Role::Tool {
             let Some((_, calls)) = open.as_mut() else {
+                // "preceeding" (sic): the API's own words
                 return Err(invalid(
                     &format!("messages.[{i}].role"),
                     "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.",
