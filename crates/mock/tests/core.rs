@@ -94,6 +94,11 @@ async fn set_faults(client: &reqwest::Client, url: &str, spec: Value) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// `GET url`'s JSON body.
+async fn get_json(client: &reqwest::Client, url: &str) -> Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 fn client() -> reqwest::Client {
     gatebench_tls::http_client()
         .timeout(Duration::from_secs(10))
@@ -122,23 +127,9 @@ async fn a_healthy_request_gets_ids_and_is_counted() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["echo"]["a"], 1);
 
-    let health: Value = http
-        .get(format!("{url}/healthz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = get_json(&http, &format!("{url}/healthz")).await;
     assert_eq!(health["status"], "ok");
-    let stats: Value = http
-        .get(format!("{url}/_mock/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = get_json(&http, &format!("{url}/_mock/stats")).await;
     assert_eq!(stats["by_route"]["/v1/echo"]["ok"], 1);
     assert_eq!(stats["requests"], 1);
     server.shutdown(Duration::from_secs(1)).await;
@@ -186,14 +177,7 @@ async fn each_status_fault_reaches_the_client_in_the_provider_shape() {
         "rate_limit_exceeded"
     );
 
-    let stats: Value = http
-        .get(format!("{url}/_mock/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = get_json(&http, &format!("{url}/_mock/stats")).await;
     let echo = &stats["by_route"]["/v1/echo"];
     for label in [
         "fault_server_error",
@@ -253,14 +237,7 @@ async fn a_reset_fault_resets_the_connection() {
         200
     );
     // the call that got no answer is counted, as the books count it
-    let stats: Value = http
-        .get(format!("{url}/_mock/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = get_json(&http, &format!("{url}/_mock/stats")).await;
     assert_eq!(stats["requests"], 2, "{stats}");
     assert_eq!(stats["by_route"]["/v1/echo"]["fault_reset"], 1, "{stats}");
     server.shutdown(Duration::from_secs(1)).await;
@@ -283,18 +260,9 @@ async fn a_hang_gives_no_answer() {
         .unwrap_err();
     assert!(error.is_timeout(), "{error:?}");
     // the hung call is in flight until the client has gone, then counted
-    let stats = || async {
-        http.get(format!("{url}/_mock/stats"))
-            .send()
-            .await
-            .unwrap()
-            .json::<Value>()
-            .await
-            .unwrap()
-    };
     let mut counted = Value::Null;
     for _ in 0..50 {
-        counted = stats().await;
+        counted = get_json(&http, &format!("{url}/_mock/stats")).await;
         if counted["requests"] == 1 {
             break;
         }
@@ -360,14 +328,7 @@ async fn an_outage_window_starts_and_ends() {
             .status(),
         503
     );
-    let state: Value = http
-        .get(format!("{url}/_mock/faults"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state = get_json(&http, &format!("{url}/_mock/faults")).await;
     assert_eq!(state["active_windows"], json!([0]));
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(
@@ -420,14 +381,7 @@ async fn invalid_fault_specs_are_refused_and_reset_restores_the_profile() {
         .unwrap();
     assert_eq!(response.status(), 413);
     assert!(response.json::<Value>().await.unwrap()["error"].is_string());
-    let state: Value = http
-        .get(format!("{url}/_mock/faults"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let state = get_json(&http, &format!("{url}/_mock/faults")).await;
     assert_eq!(
         state["faults"]["server_error"], 0.25,
         "the spec in force stays"
@@ -447,14 +401,7 @@ async fn invalid_fault_specs_are_refused_and_reset_restores_the_profile() {
             .status(),
         200
     );
-    let stats: Value = http
-        .get(format!("{url}/_mock/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = get_json(&http, &format!("{url}/_mock/stats")).await;
     assert_eq!(stats["requests"], 1, "reset cleared the earlier counts");
     server.shutdown(Duration::from_secs(1)).await;
 }
@@ -650,14 +597,7 @@ async fn past_the_hard_capacity_limit_requests_are_refused() {
             "the holding request ended before it was counted: {:?}",
             holder.await
         );
-        let stats: Value = http
-            .get(format!("{url}/_mock/stats"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let stats = get_json(&http, &format!("{url}/_mock/stats")).await;
         if stats["in_flight"] == 1 {
             break;
         }
@@ -682,14 +622,7 @@ async fn past_the_hard_capacity_limit_requests_are_refused() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200, "the slot is free again");
-    let stats: Value = http
-        .get(format!("{url}/_mock/stats"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let stats = get_json(&http, &format!("{url}/_mock/stats")).await;
     assert_eq!(stats["by_route"]["/v1/echo"]["overloaded"], 1);
     server.shutdown(Duration::from_secs(1)).await;
 }

@@ -652,16 +652,19 @@ mod tests {
         }
     }
 
+    /// A one-check suite file of `kind` whose table `table` holds `lines`, parsed.
+    fn one_check(kind: &str, table: &str, lines: &str) -> Result<SuiteFile, SuiteFileError> {
+        let text = format!(
+            "name = \"x\"\n[[check]]\nname = \"c\"\nseverity = \"major\"\nkind = \"{kind}\"\nscenario = \"s.toml\"\n[{table}]\n{lines}\n"
+        );
+        SuiteFile::parse(&text, "my.toml", Path::new("."))
+    }
+
     /// A target no measurement can be held to (a negative one, a share past 100 %)
     /// is refused.
     #[test]
     fn targets_out_of_range_are_refused() {
-        let with = |target: &str| {
-            format!(
-                "name = \"x\"\n[[check]]\nname = \"c\"\nseverity = \"major\"\nkind = \"cache\"\nscenario = \"s.toml\"\n[check.targets]\n{target}\n"
-            )
-        };
-        let parse = |target: &str| SuiteFile::parse(&with(target), "my.toml", Path::new("."));
+        let parse = |target: &str| one_check("cache", "check.targets", target);
         assert!(parse("hit_rate_min = 30").is_ok());
         for target in [
             "hit_rate_min = -30",
@@ -677,12 +680,7 @@ mod tests {
     /// before anything runs: a probability out of range, a misspelled kind.
     #[test]
     fn faults_a_mock_would_refuse_are_refused_with_the_file() {
-        let with = |faults: &str| {
-            format!(
-                "name = \"x\"\n[[check]]\nname = \"c\"\nseverity = \"major\"\nkind = \"resilience\"\nscenario = \"s.toml\"\n[check.faults.openai]\n{faults}\n"
-            )
-        };
-        let parse = |faults: &str| SuiteFile::parse(&with(faults), "my.toml", Path::new("."));
+        let parse = |faults: &str| one_check("resilience", "check.faults.openai", faults);
         assert!(parse("unavailable = 0.5\nserver_error = 0.1").is_ok());
         for (faults, said) in [
             ("unavailable = 1.5", "outside [0, 1]"),
