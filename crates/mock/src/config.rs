@@ -98,12 +98,19 @@ impl Profile {
             ("personality", self.personality.settings()),
             ("webvtt", self.webvtt.settings()),
         ];
-        let share = self.openai.tool_call_share;
-        if !(0.0..=1.0).contains(&share) {
-            return Err((
-                "openai.tool_call_share".to_owned(),
-                format!("{share} is not between 0 and 1"),
-            ));
+        for (key, share) in [
+            ("tool_call_share", self.openai.tool_call_share),
+            (
+                "parallel_tool_call_share",
+                self.openai.parallel_tool_call_share,
+            ),
+        ] {
+            if !(0.0..=1.0).contains(&share) {
+                return Err((
+                    format!("openai.{key}"),
+                    format!("{share} is not between 0 and 1"),
+                ));
+            }
         }
         for (id, model) in &self.openai.chat_models {
             let cap = model.max_output_tokens;
@@ -316,6 +323,10 @@ mod tests {
             (
                 "[openai]\nrequire_key = false\ntool_call_share = 1.5\n",
                 "p.toml:3: `openai.tool_call_share`",
+            ),
+            (
+                "[openai]\nparallel_tool_call_share = -0.5\n",
+                "p.toml:2: `openai.parallel_tool_call_share`: -0.5 is not between 0 and 1",
             ),
             (
                 "[elevenlabs]\nbody_limit = 0\n",

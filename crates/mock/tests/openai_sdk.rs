@@ -8,8 +8,9 @@ use async_openai::Client;
 use async_openai::config::OpenAIConfig;
 use async_openai::types::chat::{
     ChatCompletionMessageToolCalls, ChatCompletionNamedToolChoice, ChatCompletionTool,
-    ChatCompletionToolChoiceOption, ChatCompletionTools, CompletionFinishReason, FinishReason,
-    FunctionName, FunctionObjectArgs, Prompt, ToolChoiceOptions,
+    ChatCompletionToolChoiceOption, ChatCompletionTools, CompletionFinishReason,
+    CreateChatCompletionResponse, FinishReason, FunctionCall, FunctionName, FunctionObjectArgs,
+    Prompt, ToolChoiceOptions,
 };
 use async_openai::types::chat::{
     ChatCompletionRequestSystemMessageArgs, ChatCompletionRequestUserMessageArgs,
@@ -740,22 +741,23 @@ async fn a_required_or_named_tool_choice_calls_with_arguments_that_follow_the_sc
         let choice = &response.choices[0];
         assert_eq!(choice.finish_reason, Some(FinishReason::ToolCalls));
         assert_eq!(choice.message.content, None);
-        let calls = choice.message.tool_calls.as_ref().unwrap();
-        let ChatCompletionMessageToolCalls::Function(call) = &calls[0] else {
-            panic!("a function call");
-        };
-        assert!(call.id.starts_with("call_"));
-        names.insert(call.function.name.clone());
-        let arguments: Value = serde_json::from_str(&call.function.arguments).unwrap();
-        if call.function.name == "get_weather" {
-            assert!(validator.is_valid(&arguments), "{arguments}");
-        } else {
-            assert_eq!(arguments, json!({}));
+        let mut tokens = 0;
+        for call in choice.message.tool_calls.as_ref().unwrap() {
+            let ChatCompletionMessageToolCalls::Function(call) = call else {
+                panic!("a function call");
+            };
+            assert!(call.id.starts_with("call_"));
+            names.insert(call.function.name.clone());
+            let arguments: Value = serde_json::from_str(&call.function.arguments).unwrap();
+            if call.function.name == "get_weather" {
+                assert!(validator.is_valid(&arguments), "{arguments}");
+            } else {
+                assert_eq!(arguments, json!({}));
+            }
+            tokens += Encoding::O200kBase.count(&call.function.arguments);
         }
-        assert_eq!(
-            response.usage.unwrap().completion_tokens as usize,
-            Encoding::O200kBase.count(&call.function.arguments)
-        );
+        // several calls are billed their arguments together
+        assert_eq!(response.usage.unwrap().completion_tokens as usize, tokens);
     }
     assert_eq!(names.len(), 2, "required picks among the tools");
 
@@ -812,12 +814,28 @@ async fn a_required_or_named_tool_choice_calls_with_arguments_that_follow_the_sc
     assert_eq!(error["error"]["param"], "tool_choice");
 }
 
+/// The function calls of a whole chat answer's first choice.
+fn function_calls(response: &CreateChatCompletionResponse) -> Vec<FunctionCall> {
+    let calls = response.choices[0].message.tool_calls.iter().flatten();
+    calls
+        .map(|call| match call {
+            ChatCompletionMessageToolCalls::Function(call) => call.function.clone(),
+            ChatCompletionMessageToolCalls::Custom(_) => panic!("a function call"),
+        })
+        .collect()
+}
+
 #[tokio::test]
-async fn a_streamed_tool_call_arrives_in_fragments_like_the_api_s() {
-    let (_server, url) = start(OpenAiProfile::default()).await;
+async fn streamed_tool_calls_arrive_in_fragments_like_the_api_s() {
+    // every calling answer makes several calls
+    let (_server, url) = start(OpenAiProfile {
+        parallel_tool_call_share: 1.0,
+        ..OpenAiProfile::default()
+    })
+    .await;
     let request = || {
         let mut request = tool_request(
-            "Weather in Lisbon for a week?",
+            "Weather in Lisbon and Porto for a week?",
             ChatCompletionToolChoiceOption::Mode(ToolChoiceOptions::Required),
         );
         // Only the tool with arguments to stream.
@@ -825,11 +843,18 @@ async fn a_streamed_tool_call_arrives_in_fragments_like_the_api_s() {
         request
     };
     let whole = client(&url).chat().create(request()).await.unwrap();
-    let ChatCompletionMessageToolCalls::Function(expected) =
-        &whole.choices[0].message.tool_calls.as_ref().unwrap()[0]
-    else {
-        panic!("a function call");
-    };
+    let expected = function_calls(&whole);
+    assert!((2..=3).contains(&expected.len()), "{expected:?}");
+    let whole_ids: Vec<String> = whole.choices[0]
+        .message
+        .tool_calls
+        .iter()
+        .flatten()
+        .map(|c| match c {
+            ChatCompletionMessageToolCalls::Function(c) => c.id.clone(),
+            ChatCompletionMessageToolCalls::Custom(c) => c.id.clone(),
+        })
+        .collect();
     let mut stream = client(&url).chat().create_stream(request()).await.unwrap();
     let mut fragments = Vec::new();
     let mut finish = None;
@@ -846,27 +871,44 @@ async fn a_streamed_tool_call_arrives_in_fragments_like_the_api_s() {
         }
     }
     assert_eq!(finish, Some(FinishReason::ToolCalls));
-    assert!(fragments.len() > 2, "arguments come in fragments");
-    let first = &fragments[0];
-    assert_eq!(first.index, 0);
-    // the call's id comes first, once; each request's call has its own
-    let id = first.id.as_deref().unwrap();
-    assert!(id.starts_with("call_") && id != expected.id, "{id}");
-    let function = first.function.as_ref().unwrap();
-    assert_eq!(
-        function.name.as_deref(),
-        Some(expected.function.name.as_str())
+    assert!(
+        fragments.len() > 2 * expected.len(),
+        "arguments come in fragments"
     );
-    assert_eq!(function.arguments.as_deref(), Some(""));
-    let mut arguments = String::new();
-    for later in &fragments[1..] {
-        assert_eq!(later.index, 0);
-        assert!(later.id.is_none() && later.r#type.is_none());
-        let function = later.function.as_ref().unwrap();
-        assert!(function.name.is_none());
-        arguments.push_str(function.arguments.as_deref().unwrap());
+    // each call starts with its index, id, name and empty arguments, once, then
+    // its fragments; the calls one after another, each with an id of this
+    // request's own
+    let mut streamed: Vec<FunctionCall> = Vec::new();
+    let mut ids = Vec::new();
+    for fragment in &fragments {
+        let index = fragment.index as usize;
+        let function = fragment.function.as_ref().unwrap();
+        if let Some(id) = &fragment.id {
+            assert_eq!(index, streamed.len(), "calls start in order");
+            assert!(id.starts_with("call_") && !whole_ids.contains(id), "{id}");
+            assert_eq!(function.arguments.as_deref(), Some(""));
+            ids.push(id.clone());
+            streamed.push(FunctionCall {
+                name: function.name.clone().unwrap(),
+                arguments: String::new(),
+            });
+            continue;
+        }
+        assert_eq!(index + 1, streamed.len(), "a fragment of the latest call");
+        assert!(fragment.r#type.is_none() && function.name.is_none());
+        streamed[index]
+            .arguments
+            .push_str(function.arguments.as_deref().unwrap());
     }
-    assert_eq!(arguments, expected.function.arguments);
+    assert_eq!(streamed, expected);
+    ids.dedup();
+    assert_eq!(ids.len(), expected.len());
+
+    // `parallel_tool_calls: false`: one call
+    let mut single = request();
+    single.parallel_tool_calls = Some(false);
+    let response = client(&url).chat().create(single).await.unwrap();
+    assert_eq!(function_calls(&response).len(), 1);
 }
 
 #[tokio::test]
@@ -937,23 +979,26 @@ async fn auto_calls_a_share_of_requests_none_never_and_a_tool_result_gets_text()
     assert!(answer["choices"][0]["message"].get("tool_calls").is_none());
 }
 
+/// A response request about `input` that must call the weather function.
+fn weather_response(input: &str) -> async_openai::types::responses::CreateResponse {
+    CreateResponseArgs::default()
+        .model("gpt-4o-mini")
+        .input(input)
+        .tools(vec![ResponseTool::Function(FunctionTool {
+            name: "get_weather".into(),
+            parameters: Some(weather_schema()),
+            strict: Some(true),
+            ..FunctionTool::default()
+        })])
+        .tool_choice(ToolChoiceParam::Option(ResponseToolChoice::Required))
+        .build()
+        .unwrap()
+}
+
 #[tokio::test]
 async fn the_responses_api_calls_functions_as_function_call_items() {
     let (_server, url) = start(OpenAiProfile::default()).await;
-    let request = || {
-        CreateResponseArgs::default()
-            .model("gpt-4o-mini")
-            .input("Weather in Rome?")
-            .tools(vec![ResponseTool::Function(FunctionTool {
-                name: "get_weather".into(),
-                parameters: Some(weather_schema()),
-                strict: Some(true),
-                ..FunctionTool::default()
-            })])
-            .tool_choice(ToolChoiceParam::Option(ResponseToolChoice::Required))
-            .build()
-            .unwrap()
-    };
+    let request = || weather_response("Weather in Rome?");
     let response = client(&url).responses().create(request()).await.unwrap();
     assert_eq!(response.status, Status::Completed);
     let OutputItem::FunctionCall(call) = &response.output[0] else {
@@ -982,6 +1027,92 @@ async fn the_responses_api_calls_functions_as_function_call_items() {
     }
     assert_eq!(deltas, call.arguments);
     assert_eq!(done.as_deref(), Some(call.arguments.as_str()));
+}
+
+/// Parallel calls on the Responses API: one `function_call` item each, streamed
+/// one after another under their `output_index`; the next turn answers them all.
+#[tokio::test]
+async fn parallel_calls_are_items_of_their_own_and_the_next_turn_answers_them_all() {
+    let (_server, url) = start(OpenAiProfile {
+        parallel_tool_call_share: 1.0,
+        ..OpenAiProfile::default()
+    })
+    .await;
+    let request = || weather_response("Weather in Rome and in Milan?");
+    let response = client(&url).responses().create(request()).await.unwrap();
+    let calls: Vec<_> = response
+        .output
+        .iter()
+        .map(|item| match item {
+            OutputItem::FunctionCall(call) => call.clone(),
+            other => panic!("a function call item: {other:?}"),
+        })
+        .collect();
+    assert!((2..=3).contains(&calls.len()), "{calls:?}");
+    let mut ids: Vec<&str> = calls.iter().flat_map(|c| [c.call_id.as_str()]).collect();
+    ids.extend(calls.iter().filter_map(|c| c.id.as_deref()));
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(
+        ids.len(),
+        2 * calls.len(),
+        "every call and item has its own id"
+    );
+
+    let mut stream = client(&url)
+        .responses()
+        .create_stream(request())
+        .await
+        .unwrap();
+    let mut added = Vec::new();
+    let mut arguments: Vec<String> = Vec::new();
+    let mut completed = None;
+    while let Some(event) = stream.next().await {
+        match event.unwrap() {
+            ResponseStreamEvent::ResponseOutputItemAdded(e) => {
+                added.push(e.output_index);
+                arguments.push(String::new());
+            }
+            ResponseStreamEvent::ResponseFunctionCallArgumentsDelta(e) => {
+                assert_eq!(
+                    e.output_index as usize + 1,
+                    arguments.len(),
+                    "the latest item"
+                );
+                arguments[e.output_index as usize].push_str(&e.delta);
+            }
+            ResponseStreamEvent::ResponseCompleted(e) => completed = Some(e.response),
+            _ => {}
+        }
+    }
+    assert_eq!(added, (0..calls.len() as u32).collect::<Vec<_>>());
+    let expected: Vec<&str> = calls.iter().map(|c| c.arguments.as_str()).collect();
+    assert_eq!(arguments, expected);
+    assert_eq!(completed.unwrap().output.len(), calls.len());
+
+    // the next turn sends every call's output and gets an answer in text
+    let outputs: Vec<Value> = calls
+        .iter()
+        .map(|c| json!({"type": "function_call_output", "call_id": c.call_id, "output": "18 C"}))
+        .collect();
+    let (status, next) = post(
+        &url,
+        "/v1/responses",
+        json!({"model": "gpt-4o-mini", "previous_response_id": response.id, "input": outputs}),
+    )
+    .await;
+    assert_eq!(status, 200, "{next}");
+    assert_eq!(next["output"][0]["type"], "message");
+    // leaving one unanswered is refused, as the API refuses it
+    let (status, error) = post(
+        &url,
+        "/v1/responses",
+        json!({"model": "gpt-4o-mini", "previous_response_id": response.id, "input": outputs[1..]}),
+    )
+    .await;
+    assert_eq!(status, 400, "{error}");
+    let message = error["error"]["message"].as_str().unwrap();
+    assert!(message.contains(&calls[0].call_id), "{message}");
 }
 
 /// Structured outputs: with a strict `json_schema` of nested objects and arrays of

@@ -83,21 +83,24 @@ impl Planned {
     /// answers are shared by identical requests, a call's id is not (the API gives
     /// every call a new one, and clients key their state by it).
     pub fn with_call_ids(self, ctx: &RequestCtx) -> Planned {
-        if self.choices.iter().all(|c| c.call.is_none()) {
+        if self.choices.iter().all(|c| c.calls.is_empty()) {
             return self;
         }
         let mut rng = ctx.rng("call_id");
         let choices = self
             .choices
             .iter()
-            .map(|c| match &c.call {
-                None => c.clone(),
-                Some(call) => Written {
-                    call: Some(Call {
-                        id: tools::call_id(&mut rng),
-                        name: call.name.clone(),
-                    }),
-                    // the memoised message holds the shared id
+            .map(|c| match c.calls.as_slice() {
+                [] => c.clone(),
+                calls => Written {
+                    calls: calls
+                        .iter()
+                        .map(|call| Call {
+                            id: tools::call_id(&mut rng),
+                            ..call.clone()
+                        })
+                        .collect(),
+                    // the memoised message holds the shared ids
                     message: Memo::default(),
                     ..c.clone()
                 },
@@ -469,7 +472,15 @@ fn write_choices(
         .map(|f| f.clamp(0, i64::from(u32::MAX)) as u32);
     let tools_key = serde_json::to_vec(&(&request.tools, &request.tool_choice)).unwrap_or_default();
     // The memo key adds what shapes the final text (cap, floor, stop, n, tools).
-    let shape = serde_json::to_vec(&(n, cap, floor, &stop, &tools_key)).unwrap_or_default();
+    let shape = serde_json::to_vec(&(
+        n,
+        cap,
+        floor,
+        &stop,
+        &tools_key,
+        request.parallel_tool_calls,
+    ))
+    .unwrap_or_default();
     let parts: [&[u8]; 5] = [
         request.model.as_bytes(),
         messages,
@@ -511,11 +522,29 @@ fn write_choices(
                     parts[3],
                     &i.to_le_bytes(),
                 ]);
-                let share = mock.profile.tool_call_share;
-                if let Some(function) = tools::decide(request, tool_choice, share, &mut tool_rng) {
+                let mut parallel_rng = mock.core.content_rng(&[
+                    b"parallel tools",
+                    parts[0],
+                    parts[1],
+                    &tools_key,
+                    parts[3],
+                    &i.to_le_bytes(),
+                ]);
+                let shares = tools::Shares {
+                    call: mock.profile.tool_call_share,
+                    parallel: mock.profile.parallel_tool_call_share,
+                };
+                let functions = tools::decide(
+                    request,
+                    tool_choice,
+                    shares,
+                    &mut tool_rng,
+                    &mut parallel_rng,
+                );
+                if !functions.is_empty() {
                     let named = matches!(tool_choice, tools::Choice::Named(_));
-                    return tools::write_call(
-                        function,
+                    return tools::write_calls(
+                        &functions,
                         named,
                         model.tokenizer,
                         &prompt_text,
@@ -538,22 +567,28 @@ fn write_choices(
     written
 }
 
-/// A choice's message: its text, or its tool call (with `content: null`).
+/// A choice's message: its text, or its tool calls (with `content: null`).
 fn assistant_message(written: &Written) -> AssistantMessage {
-    match &written.call {
-        None => AssistantMessage::text(written.text.clone()),
-        Some(call) => AssistantMessage {
-            content: None,
-            tool_calls: Some(vec![ToolCall {
-                id: call.id.clone(),
-                kind: "function".to_owned(),
-                function: FunctionCall {
-                    name: call.name.clone(),
-                    arguments: written.text.clone(),
-                },
-            }]),
-            ..AssistantMessage::text("")
-        },
+    if written.calls.is_empty() {
+        return AssistantMessage::text(written.text.clone());
+    }
+    AssistantMessage {
+        content: None,
+        tool_calls: Some(
+            written
+                .calls
+                .iter()
+                .map(|call| ToolCall {
+                    id: call.id.clone(),
+                    kind: "function".to_owned(),
+                    function: FunctionCall {
+                        name: call.name.clone(),
+                        arguments: call.arguments.clone(),
+                    },
+                })
+                .collect(),
+        ),
+        ..AssistantMessage::text("")
     }
 }
 
@@ -663,9 +698,14 @@ mod tests {
             text: text.to_owned(),
             tokens: 3,
             finish,
-            call: None,
+            calls: Vec::new(),
             pieces: Memo::default(),
             message: Memo::default(),
+        };
+        let call = |id: &str, arguments: &str| Call {
+            id: id.to_owned(),
+            name: "get_weather".to_owned(),
+            arguments: arguments.to_owned(),
         };
         let choices = vec![
             text(
@@ -674,11 +714,18 @@ mod tests {
             ),
             text("cut", FinishReason::Length),
             Written {
-                call: Some(Call {
-                    id: "call_1".to_owned(),
-                    name: "get_weather".to_owned(),
-                }),
+                calls: vec![call("call_1", r#"{"city":"Paris"}"#)],
                 ..text(r#"{"city":"Paris"}"#, FinishReason::ToolCalls)
+            },
+            Written {
+                calls: vec![
+                    call("call_2", r#"{"city":"Paris"}"#),
+                    call("call_3", r#"{"city":"Lyon"}"#),
+                ],
+                ..text(
+                    r#"{"city":"Paris"}{"city":"Lyon"}"#,
+                    FinishReason::ToolCalls,
+                )
             },
             text(
                 "",

@@ -66,8 +66,9 @@ pub struct Written {
     pub tokens: u32,
     /// `stop`, or `length` when the cap cut it (`tool_calls` for a call).
     pub finish: FinishReason,
-    /// A tool call instead of an answer: then `text` is its JSON arguments.
-    pub call: Option<Call>,
+    /// Tool calls instead of an answer: then `text` is their JSON arguments, one
+    /// after another.
+    pub calls: Vec<Call>,
     /// The text's token pieces, once a stream has asked for them.
     pub pieces: Memo<Arc<Pieces>>,
     /// The choice's `message` as JSON, once an answer has been sent whole.
@@ -78,11 +79,18 @@ impl Written {
     /// The text split at token boundaries (see [`token_pieces`]), computed once
     /// for a memoised answer however often it is streamed.
     pub fn pieces(&self, encoding: Encoding) -> Arc<Pieces> {
-        Arc::clone(
-            self.pieces
-                .0
-                .get_or_init(|| Arc::new(Pieces::new(token_pieces(encoding, &self.text)))),
-        )
+        Arc::clone(self.pieces.0.get_or_init(|| {
+            // each call's arguments are split alone: a token never spans two calls
+            Arc::new(match self.calls.as_slice() {
+                [_, _, ..] => Pieces::of_parts(
+                    self.calls
+                        .iter()
+                        .map(|c| token_pieces(encoding, &c.arguments))
+                        .collect(),
+                ),
+                _ => Pieces::new(token_pieces(encoding, &self.text)),
+            })
+        }))
     }
 
     /// The choice's `message` as JSON (`message` writes it), serialised once for a
@@ -110,6 +118,8 @@ pub struct Call {
     pub id: String,
     /// The function called.
     pub name: String,
+    /// Its JSON arguments.
+    pub arguments: String,
 }
 
 /// Writes one choice.
@@ -187,7 +197,7 @@ pub fn finish(spec: &Spec<'_>, text: String) -> Written {
                 } else {
                     FinishReason::Stop
                 },
-                call: None,
+                calls: Vec::new(),
                 pieces: Memo::default(),
                 message: Memo::default(),
             }
@@ -198,7 +208,7 @@ pub fn finish(spec: &Spec<'_>, text: String) -> Written {
                 text,
                 tokens,
                 finish: FinishReason::Stop,
-                call: None,
+                calls: Vec::new(),
                 pieces: Memo::default(),
                 message: Memo::default(),
             }
@@ -220,7 +230,7 @@ fn finish_counted(spec: &Spec<'_>, text: String, tokens: &Tokens) -> Written {
         text,
         tokens: count,
         finish,
-        call: None,
+        calls: Vec::new(),
         pieces: Memo::default(),
         message: Memo::default(),
     }

@@ -27,9 +27,11 @@
 //!
 //! With function `tools`, a choice may call one instead of answering (`tools.rs`):
 //! always with `tool_choice` `required` or a named function, never with `none`, and
-//! with `auto` for the profile's `tool_call_share` of requests. The arguments are
-//! JSON that follows the function's `parameters` schema; streamed, they arrive as
-//! fragments after a first chunk with the call's id and name, as the API sends them.
+//! with `auto` for the profile's `tool_call_share` of requests; some answers
+//! (`parallel_tool_call_share`) make several calls at once. The arguments are
+//! JSON that follows the function's `parameters` schema; streamed, each call's
+//! arrive as fragments after a chunk with its index, id and name, as the API
+//! sends them.
 
 mod admission;
 mod arguments;

@@ -47,6 +47,9 @@ pub struct OpenAiProfile {
     /// none given) that call one, 0 to 1. `required` or a named function always
     /// calls; `none` never does.
     pub tool_call_share: f64,
+    /// Share of answers that call a function (any but a named one) that make two
+    /// or three calls at once, 0 to 1; never with `parallel_tool_calls: false`.
+    pub parallel_tool_call_share: f64,
 }
 
 /// One chat model.
@@ -233,6 +236,7 @@ impl Default for OpenAiProfile {
             prompt_cache: PromptCacheConfig::default(),
             strict_arguments: true,
             tool_call_share: 0.5,
+            parallel_tool_call_share: 0.25,
         }
     }
 }

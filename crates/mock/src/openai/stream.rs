@@ -61,7 +61,7 @@ pub(super) fn respond(
         meta,
         pieces,
         finishes: choices.iter().map(|c| c.finish.clone()).collect(),
-        calls: choices.iter().map(|c| c.call.clone()).collect(),
+        calls: choices.iter().map(|c| c.calls.clone()).collect(),
         usage,
         include_usage,
         steps,
@@ -100,6 +100,9 @@ pub struct Pieces {
     json: Vec<u8>,
     /// Where each piece's JSON string ends in `json`.
     ends: Vec<usize>,
+    /// The first piece of each part after the first (the calls of a choice that
+    /// makes several tool calls), ascending.
+    parts: Vec<usize>,
 }
 
 impl Pieces {
@@ -112,7 +115,33 @@ impl Pieces {
                 json.len()
             })
             .collect();
-        Pieces { text, json, ends }
+        Pieces {
+            text,
+            json,
+            ends,
+            parts: Vec::new(),
+        }
+    }
+
+    /// The pieces of several texts one after another, each text a part.
+    pub fn of_parts(parts: Vec<Vec<String>>) -> Pieces {
+        let mut starts = Vec::with_capacity(parts.len());
+        let mut all = Vec::new();
+        for part in parts {
+            starts.push(all.len());
+            all.extend(part);
+        }
+        Pieces {
+            parts: starts.split_off(1.min(starts.len())),
+            ..Pieces::new(all)
+        }
+    }
+
+    /// The part piece `p` belongs to, and whether it is that part's first piece.
+    pub fn part(&self, p: usize) -> (usize, bool) {
+        let k = self.parts.partition_point(|&start| start <= p);
+        let first = k > 0 && self.parts[k - 1] == p;
+        (k, first || p == 0)
     }
 
     /// How many pieces there are.
@@ -181,8 +210,9 @@ struct Sse {
     meta: Meta,
     pieces: Vec<Arc<Pieces>>,
     finishes: Vec<FinishReason>,
-    /// Per choice, the tool call it streams (as argument fragments) instead of text.
-    calls: Vec<Option<Call>>,
+    /// Per choice, the tool calls it streams (as argument fragments, one call
+    /// after another) instead of text.
+    calls: Vec<Vec<Call>>,
     usage: Option<Usage>,
     include_usage: bool,
     steps: Vec<(Event, Duration)>,
@@ -316,16 +346,28 @@ impl Script for Sse {
     /// went out: the prompt and the tokens of the content delivered, counted as a
     /// client that read them would count them.
     fn ended_early(&self, sent: usize, ctx: &RequestCtx) {
-        let mut texts = vec![String::new(); self.pieces.len()];
+        // per choice, the text of each of its parts (a tool call's arguments are
+        // counted alone, as the whole answer's usage counts them)
+        let mut texts = vec![Vec::<String>::new(); self.pieces.len()];
         for (event, _) in &self.steps[..sent.min(self.steps.len())] {
             if let Event::Content(i, p) = *event
-                && let Some(piece) = self.pieces.get(i).and_then(|v| v.get(p))
+                && let Some(pieces) = self.pieces.get(i)
+                && let Some(piece) = pieces.get(p)
             {
-                texts[i].push_str(piece);
+                let (k, _) = pieces.part(p);
+                let parts = &mut texts[i];
+                if parts.len() <= k {
+                    parts.resize_with(k + 1, String::new);
+                }
+                parts[k].push_str(piece);
             }
         }
-        let tokens: u64 = texts.iter().map(|t| self.encoding.count(t) as u64).sum();
-        let content = texts.first().map(|t| hash(t.as_bytes()));
+        let tokens: u64 = texts
+            .iter()
+            .flatten()
+            .map(|t| self.encoding.count(t) as u64)
+            .sum();
+        let content = texts.first().map(|t| hash(t.concat().as_bytes()));
         ctx.serve(|served| {
             served.usage.output_tokens = tokens;
             served.content_digest = content;
@@ -347,19 +389,10 @@ impl Sse {
         let (choices, usage) = match event {
             // A tool call starts with the role: id, type and name, empty arguments.
             Event::Role(i) => {
-                let delta = match self.calls.get(i).and_then(Option::as_ref) {
-                    Some(call) => Delta {
+                let delta = match self.call_start(i, 0) {
+                    Some(start) => Delta {
                         role: Some(Role::Assistant),
-                        tool_calls: Some(vec![ToolCallDelta {
-                            index: 0,
-                            id: Some(call.id.clone()),
-                            kind: Some("function".to_owned()),
-                            function: Some(FunctionCallDelta {
-                                name: Some(call.name.clone()),
-                                arguments: Some(String::new()),
-                            }),
-                        }]),
-                        ..Delta::default()
+                        ..start
                     },
                     None => Delta {
                         role: Some(Role::Assistant),
@@ -370,8 +403,15 @@ impl Sse {
                 (vec![choice(i, delta, None)], None)
             }
             Event::Content(i, p) => {
-                let piece = self.pieces.get(i).and_then(|v| v.get(p)).cloned();
-                (vec![self.chat_content(i, piece)], None)
+                let pieces = self.pieces.get(i);
+                // every later call starts as the first did, in a chunk of its own
+                if let Some((k @ 1.., true)) = pieces.map(|v| v.part(p))
+                    && let Some(start) = self.call_start(i, k)
+                {
+                    self.write_chat(vec![choice(i, start, None)], None, out);
+                }
+                let piece = pieces.and_then(|v| v.get(p)).cloned();
+                (vec![self.chat_content(i, p, piece)], None)
             }
             Event::Finish(i) => (
                 vec![choice(i, Delta::default(), self.finishes.get(i).cloned())],
@@ -379,18 +419,42 @@ impl Sse {
             ),
             Event::Usage => (Vec::new(), self.usage.clone()),
         };
+        self.write_chat(choices, usage, out);
+    }
+
+    fn write_chat(&self, choices: Vec<ChunkChoice>, usage: Option<Usage>, out: &mut Vec<u8>) {
         match (&self.frames, usage) {
             (Some(frames), None) => frames.chunk.write(&choices, out),
             (_, usage) => write_whole(&self.chat_chunk(choices, usage), out),
         }
     }
 
-    /// Choice `i`'s chunk with `piece` of its text (or of its tool call's arguments).
-    fn chat_content(&self, i: usize, piece: Option<String>) -> ChunkChoice {
-        let delta = if self.calls.get(i).is_some_and(Option::is_some) {
+    /// The delta that starts choice `i`'s call `k`: its id, type and name, and
+    /// empty arguments.
+    fn call_start(&self, i: usize, k: usize) -> Option<Delta> {
+        let call = self.calls.get(i)?.get(k)?;
+        Some(Delta {
+            tool_calls: Some(vec![ToolCallDelta {
+                index: k as u32,
+                id: Some(call.id.clone()),
+                kind: Some("function".to_owned()),
+                function: Some(FunctionCallDelta {
+                    name: Some(call.name.clone()),
+                    arguments: Some(String::new()),
+                }),
+            }]),
+            ..Delta::default()
+        })
+    }
+
+    /// Choice `i`'s chunk with `piece` `p` of its text (or of its tool calls'
+    /// arguments).
+    fn chat_content(&self, i: usize, p: usize, piece: Option<String>) -> ChunkChoice {
+        let delta = if self.calls.get(i).is_some_and(|c| !c.is_empty()) {
+            let (k, _) = self.pieces.get(i).map_or((0, true), |v| v.part(p));
             Delta {
                 tool_calls: Some(vec![ToolCallDelta {
-                    index: 0,
+                    index: k as u32,
                     function: Some(FunctionCallDelta {
                         name: None,
                         arguments: piece,
@@ -449,9 +513,11 @@ impl Sse {
         } else {
             Some(Frames::new(
                 self.chat_frame(),
-                choices.map(|i| match self.calls.get(i) {
-                    Some(None) => Some(text_content_frame(i)),
-                    _ => Frame::content(&self.chat_content(i, Some(String::new()))),
+                choices.map(|i| match self.calls.get(i).map(Vec::len) {
+                    Some(0) => Some(text_content_frame(i)),
+                    // the fragments of several calls differ in their call's index
+                    Some(1) => Frame::content(&self.chat_content(i, 0, Some(String::new()))),
+                    _ => None,
                 }),
             ))
         }
@@ -555,16 +621,21 @@ mod tests {
         );
     }
 
-    /// A stream of two choices, the second a tool call, with a quote and a
-    /// backslash in the id and the text.
+    /// A stream of three choices, the second a tool call and the third two, with
+    /// a quote and a backslash in the id and the text.
     fn sse(object: Object, include_usage: bool) -> Sse {
         let pieces = vec![
-            vec!["Say \"hi\"".to_owned(), " \\ caf\u{e9}".to_owned()],
-            vec!["{\"a\":".to_owned(), "1}".to_owned()],
+            Pieces::new(vec!["Say \"hi\"".to_owned(), " \\ caf\u{e9}".to_owned()]),
+            Pieces::new(vec!["{\"a\":".to_owned(), "1}".to_owned()]),
+            Pieces::of_parts(vec![
+                vec!["{\"b\":".to_owned(), "2}".to_owned()],
+                vec!["{\"c\":3}".to_owned()],
+            ]),
         ];
-        let call = Call {
-            id: "call_1".to_owned(),
+        let call = |id: &str, arguments: &str| Call {
+            id: id.to_owned(),
             name: "lookup".to_owned(),
+            arguments: arguments.to_owned(),
         };
         let mut sse = Sse {
             encoding: Encoding::O200kBase,
@@ -575,13 +646,18 @@ mod tests {
                 model: "gpt-4o-mini".to_owned(),
                 fingerprint: "fp_1".to_owned(),
             },
-            steps: schedule(&[2, 2], include_usage, timing()),
-            pieces: pieces
-                .into_iter()
-                .map(|p| Arc::new(Pieces::new(p)))
-                .collect(),
-            finishes: vec![FinishReason::Stop, FinishReason::ToolCalls],
-            calls: vec![None, Some(call)],
+            steps: schedule(&[2, 2, 3], include_usage, timing()),
+            pieces: pieces.into_iter().map(Arc::new).collect(),
+            finishes: vec![
+                FinishReason::Stop,
+                FinishReason::ToolCalls,
+                FinishReason::ToolCalls,
+            ],
+            calls: vec![
+                Vec::new(),
+                vec![call("call_1", "{\"a\":1}")],
+                vec![call("call_2", "{\"b\":2}"), call("call_3", "{\"c\":3}")],
+            ],
             usage: Some(Usage {
                 prompt_tokens: 12,
                 completion_tokens: 4,
@@ -601,7 +677,13 @@ mod tests {
             for include_usage in [false, true] {
                 let mut sse = sse(object, include_usage);
                 let frames = sse.frames.as_ref().expect("a chunk has one `choices`");
-                assert!(frames.content.iter().all(Option::is_some), "{object:?}");
+                // a choice of several calls has no content frame: its fragments
+                // differ in their call's index
+                let framed = if object == Object::ChatChunk { 2 } else { 3 };
+                assert!(
+                    frames.content[..framed].iter().all(Option::is_some),
+                    "{object:?}"
+                );
                 let framed: Vec<Vec<u8>> = (0..sse.len())
                     .map(|i| {
                         let mut out = Vec::new();
@@ -621,6 +703,50 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Several calls stream one after another: each starts with a chunk of its
+    /// index, id, name and empty arguments, then its fragments under its index,
+    /// as the API streams parallel calls.
+    #[test]
+    fn parallel_calls_stream_one_after_another_under_their_index() {
+        let sse = sse(Object::ChatChunk, false);
+        let mut calls: Vec<(String, String, String)> = Vec::new();
+        let mut order = Vec::new();
+        for i in 0..sse.len() {
+            let mut out = Vec::new();
+            sse.write(i, &mut out);
+            for line in String::from_utf8(out).unwrap().lines() {
+                let Some(data) = line.strip_prefix("data: ") else {
+                    continue;
+                };
+                let chunk: serde_json::Value = serde_json::from_str(data).unwrap();
+                let choice = &chunk["choices"][0];
+                if choice["index"] != 2 {
+                    continue;
+                }
+                for delta in choice["delta"]["tool_calls"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                {
+                    let k = delta["index"].as_u64().unwrap() as usize;
+                    if let Some(id) = delta["id"].as_str() {
+                        assert_eq!(k, calls.len(), "calls start in order");
+                        assert_eq!(delta["function"]["arguments"], "");
+                        let name = delta["function"]["name"].as_str().unwrap();
+                        calls.push((id.to_owned(), name.to_owned(), String::new()));
+                    }
+                    let fragment = delta["function"]["arguments"].as_str().unwrap();
+                    calls[k].2.push_str(fragment);
+                    order.push(k);
+                }
+            }
+        }
+        let expected = [("call_2", "{\"b\":2}"), ("call_3", "{\"c\":3}")]
+            .map(|(id, args)| (id.to_owned(), "lookup".to_owned(), args.to_owned()));
+        assert_eq!(calls, expected);
+        assert!(order.is_sorted(), "{order:?}");
     }
 
     #[test]

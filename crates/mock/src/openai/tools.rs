@@ -4,11 +4,14 @@
 //! `tool_choice` `required` or a named function always calls, `none` never does;
 //! `auto` (the default when tools are offered) calls with the profile's
 //! `tool_call_share`, except right after a tool result, when the model answers in
-//! text as real models usually do. The decision and the arguments are drawn from
-//! the seed and the request, so the same request always calls the same way. The
-//! arguments are compact JSON that follows the function's `parameters` schema,
-//! written by the same generator as `response_format: json_schema`, with free
-//! strings taken from the prompt's words.
+//! text as real models usually do. An answer that calls makes two or three calls
+//! at once with the profile's `parallel_tool_call_share` (never with
+//! `parallel_tool_calls: false` or a named function), as a model asked about two
+//! cities calls the weather tool twice. The decision and the arguments are drawn
+//! from the seed and the request, so the same request always calls the same way.
+//! The arguments are compact JSON that follows the function's `parameters`
+//! schema, written by the same generator as `response_format: json_schema`, with
+//! free strings taken from the prompt's words.
 
 use gatebench_wire::openai::{
     ChatCompletionRequest, FinishReason, FunctionDefinition, Role, check_function_name,
@@ -27,6 +30,18 @@ use gatebench_tokens::Encoding;
 /// Length of the one long string argument (most are one sentence): arguments are
 /// short, like a search query or a city name.
 const ARGUMENT_LENGTH: TokenCount = TokenCount { median: 8, p99: 40 };
+
+/// Most calls one answer makes at once.
+const MOST_PARALLEL_CALLS: usize = 3;
+
+/// How often answers call: the profile's shares.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Shares {
+    /// Of `auto` requests, those that call.
+    pub call: f64,
+    /// Of answers that call (not a named function), those that make several calls.
+    pub parallel: f64,
+}
 
 /// What `tool_choice` asks for.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -141,41 +156,89 @@ pub(super) fn choice(request: &ChatCompletionRequest) -> Result<Choice<'_>, ApiE
     Ok(choice)
 }
 
-/// The function a choice calls, if it calls one; `rng` is drawn only when tools
-/// are offered.
+/// The functions a choice calls, in order (none: it answers in text). `rng`
+/// draws the first call, `parallel` whether and what more; neither is drawn
+/// unless tools are offered.
 pub(super) fn decide<'r>(
     request: &'r ChatCompletionRequest,
     choice: Choice<'_>,
-    share: f64,
+    shares: Shares,
     rng: &mut MockRng,
-) -> Option<&'r FunctionDefinition> {
+    parallel: &mut MockRng,
+) -> Vec<&'r FunctionDefinition> {
     let offered = functions(request);
     let after_tool_result = request
         .messages
         .last()
         .is_some_and(|m| m.role == Role::Tool);
+    let any = |rng: &mut MockRng| {
+        offered
+            .get(rng.random_range(0..offered.len().max(1)))
+            .copied()
+    };
     match choice {
-        Choice::Never => None,
-        Choice::Named(name) => offered.into_iter().find(|f| f.name == name),
-        Choice::Auto if after_tool_result => None,
-        Choice::Auto if rng.random::<f64>() >= share => None,
+        Choice::Never => Vec::new(),
+        Choice::Named(name) => offered
+            .iter()
+            .copied()
+            .filter(|f| f.name == name)
+            .take(1)
+            .collect(),
+        Choice::Auto if after_tool_result => Vec::new(),
+        Choice::Auto if rng.random::<f64>() >= shares.call => Vec::new(),
         Choice::Auto | Choice::Required => {
-            let i = rng.random_range(0..offered.len().max(1));
-            offered.get(i).copied()
+            let mut calls: Vec<_> = any(rng).into_iter().collect();
+            if request.parallel_tool_calls != Some(false)
+                && parallel.random::<f64>() < shares.parallel
+            {
+                let more = parallel.random_range(1..MOST_PARALLEL_CALLS);
+                calls.extend((0..more).filter_map(|_| any(parallel)));
+            }
+            calls
         }
     }
 }
 
-/// A call of `function`: arguments following its `parameters`, about `prompt`,
-/// counted with `encoding`. A named call finishes with `stop`, others with
-/// `tool_calls`, as the API reports them.
-pub(super) fn write_call(
-    function: &FunctionDefinition,
+/// Calls of `functions`, one after another, about `prompt`, counted with
+/// `encoding`: the answer's text is their arguments and its tokens theirs
+/// together. A named call finishes with `stop`, others with `tool_calls`, as the
+/// API reports them.
+pub(super) fn write_calls(
+    functions: &[&FunctionDefinition],
     named: bool,
     encoding: Encoding,
     prompt: &str,
     rng: &mut MockRng,
 ) -> Written {
+    let mut calls = Vec::with_capacity(functions.len());
+    let mut tokens = 0;
+    for function in functions {
+        let (call, counted) = write_call(function, encoding, prompt, rng);
+        tokens += counted;
+        calls.push(call);
+    }
+    Written {
+        text: calls.iter().map(|c| c.arguments.as_str()).collect(),
+        tokens,
+        finish: if named {
+            FinishReason::Stop
+        } else {
+            FinishReason::ToolCalls
+        },
+        calls,
+        pieces: Memo::default(),
+        message: Memo::default(),
+    }
+}
+
+/// A call of `function`: arguments following its `parameters`, about `prompt`,
+/// and their count with `encoding`.
+fn write_call(
+    function: &FunctionDefinition,
+    encoding: Encoding,
+    prompt: &str,
+    rng: &mut MockRng,
+) -> (Call, u32) {
     let schema = function.parameters.as_ref();
     let has_properties = schema
         .and_then(|s| s.get("properties"))
@@ -206,21 +269,13 @@ pub(super) fn write_call(
     } else {
         "{}".to_owned()
     };
-    Written {
-        tokens: encoding.count(&arguments) as u32,
-        text: arguments,
-        finish: if named {
-            FinishReason::Stop
-        } else {
-            FinishReason::ToolCalls
-        },
-        call: Some(Call {
-            id: call_id(rng),
-            name: function.name.clone(),
-        }),
-        pieces: Memo::default(),
-        message: Memo::default(),
-    }
+    let tokens = encoding.count(&arguments) as u32;
+    let call = Call {
+        id: call_id(rng),
+        name: function.name.clone(),
+        arguments,
+    };
+    (call, tokens)
 }
 
 /// Free strings become a few words of the prompt, as a model fills arguments from
@@ -305,8 +360,20 @@ mod tests {
         let r = request(None);
         let choice = choice(&r).unwrap();
         assert_eq!(choice, Choice::Auto);
+        let shares = |call, parallel| Shares { call, parallel };
+        let decide = |r: &ChatCompletionRequest, choice, shares, seed| {
+            let mut parallel = MockRng::seed_from_u64(seed ^ 0xff);
+            decide(
+                r,
+                choice,
+                shares,
+                &mut MockRng::seed_from_u64(seed),
+                &mut parallel,
+            )
+            .len()
+        };
         let calls = (0..1000)
-            .filter(|&seed| decide(&r, choice, 0.3, &mut MockRng::seed_from_u64(seed)).is_some())
+            .filter(|&seed| decide(&r, choice, shares(0.3, 0.0), seed) > 0)
             .count();
         assert!((230..370).contains(&calls), "{calls}");
         let mut answered = request(None);
@@ -315,9 +382,54 @@ mod tests {
             tool_call_id: Some("call_1".into()),
             ..ChatMessage::user("18 degrees")
         });
-        assert!(decide(&answered, Choice::Auto, 1.0, &mut MockRng::seed_from_u64(1)).is_none());
-        assert!(decide(&r, Choice::Never, 1.0, &mut MockRng::seed_from_u64(1)).is_none());
-        assert!(decide(&r, Choice::Required, 0.0, &mut MockRng::seed_from_u64(1)).is_some());
+        assert_eq!(decide(&answered, Choice::Auto, shares(1.0, 1.0), 1), 0);
+        assert_eq!(decide(&r, Choice::Never, shares(1.0, 1.0), 1), 0);
+        assert_eq!(decide(&r, Choice::Required, shares(0.0, 0.0), 1), 1);
+    }
+
+    #[test]
+    fn a_share_of_calling_answers_make_two_or_three_calls() {
+        let r = request(None);
+        let shares = Shares {
+            call: 1.0,
+            parallel: 0.25,
+        };
+        let counts: Vec<usize> = (0..1000)
+            .map(|seed| {
+                let mut parallel = MockRng::seed_from_u64(seed ^ 0xff);
+                let mut rng = MockRng::seed_from_u64(seed);
+                decide(&r, Choice::Auto, shares, &mut rng, &mut parallel).len()
+            })
+            .collect();
+        let several = counts.iter().filter(|&&n| n > 1).count();
+        assert!((190..310).contains(&several), "{several}");
+        assert!(counts.iter().all(|n| (1..=MOST_PARALLEL_CALLS).contains(n)));
+        assert!(counts.contains(&3));
+        // never when the request says no, nor for a named function
+        let single = ChatCompletionRequest {
+            parallel_tool_calls: Some(false),
+            ..request(None)
+        };
+        let all = Shares {
+            call: 1.0,
+            parallel: 1.0,
+        };
+        for seed in 0..50 {
+            let mut parallel = MockRng::seed_from_u64(seed);
+            let mut rng = MockRng::seed_from_u64(seed);
+            assert_eq!(
+                decide(&single, Choice::Auto, all, &mut rng, &mut parallel).len(),
+                1
+            );
+            let named = decide(
+                &r,
+                Choice::Named("get_weather"),
+                all,
+                &mut rng,
+                &mut parallel,
+            );
+            assert_eq!(named.len(), 1);
+        }
     }
 
     #[test]
@@ -372,14 +484,13 @@ mod tests {
                 parameters: Some(schema.clone()),
                 strict: Some(true),
             };
-            let call = write_call(
+            let (call, _) = write_call(
                 &function,
-                false,
                 Encoding::O200kBase,
                 &prompt,
                 &mut MockRng::seed_from_u64(seed),
             );
-            let value: Value = serde_json::from_str(&call.text).unwrap();
+            let value: Value = serde_json::from_str(&call.arguments).unwrap();
             let validator = jsonschema::validator_for(&schema).unwrap();
             proptest::prop_assert!(validator.is_valid(&value), "{}", value);
         }
@@ -389,21 +500,29 @@ mod tests {
     fn arguments_are_compact_json_of_the_schema() {
         let r = request(None);
         let function = functions(&r)[0];
-        let call = write_call(
-            function,
+        let written = write_calls(
+            &[function, function],
             false,
             Encoding::O200kBase,
             "Weather in Paris?",
             &mut MockRng::seed_from_u64(4),
         );
-        let value: Value = serde_json::from_str(&call.text).unwrap();
-        assert!(
-            value["city"].is_string() && value["days"].is_u64(),
-            "{value}"
-        );
-        assert!(!call.text.contains('\n'));
-        assert_eq!(call.finish, FinishReason::ToolCalls);
-        assert_eq!(call.tokens as usize, Encoding::O200kBase.count(&call.text));
-        assert!(call.call.unwrap().id.starts_with("call_"));
+        assert_eq!(written.calls.len(), 2);
+        for call in &written.calls {
+            let value: Value = serde_json::from_str(&call.arguments).unwrap();
+            assert!(
+                value["city"].is_string() && value["days"].is_u64(),
+                "{value}"
+            );
+            assert!(!call.arguments.contains('\n'));
+            assert!(call.id.starts_with("call_"));
+        }
+        assert_ne!(written.calls[0].id, written.calls[1].id);
+        assert_eq!(written.finish, FinishReason::ToolCalls);
+        // the text is the arguments one after another, the tokens theirs together
+        let arguments: Vec<&str> = written.calls.iter().map(|c| c.arguments.as_str()).collect();
+        assert_eq!(written.text, arguments.concat());
+        let counted: usize = arguments.iter().map(|a| Encoding::O200kBase.count(a)).sum();
+        assert_eq!(written.tokens as usize, counted);
     }
 }

@@ -108,7 +108,21 @@ impl ResponseRequest {
             }
             ResponseInput::Items(items) => {
                 for (i, item) in items.iter().enumerate() {
-                    messages.extend(message(i, item)?);
+                    let Some(message) = message(i, item)? else {
+                        continue;
+                    };
+                    // calls made together are one assistant turn, as chat has them
+                    match (messages.last_mut(), message.tool_calls) {
+                        (Some(last), Some(calls))
+                            if last.role == Role::Assistant && last.content.is_none() =>
+                        {
+                            last.tool_calls.get_or_insert_with(Vec::new).extend(calls);
+                        }
+                        (_, tool_calls) => messages.push(ChatMessage {
+                            tool_calls,
+                            ..message
+                        }),
+                    }
                 }
             }
         }

@@ -6,8 +6,8 @@
 //! The request becomes a chat conversation (instructions first, as a system
 //! message) and goes through the chat pipeline: the same prompt count, prompt
 //! cache, text, caps, tool calls and latency. A response cut by
-//! `max_output_tokens` is `incomplete`, as the API reports it; a tool call is a
-//! `function_call` output item.
+//! `max_output_tokens` is `incomplete`, as the API reports it; each tool call is
+//! a `function_call` output item.
 //!
 //! A response is stored unless `store` is false (`store.rs`), under the API key
 //! that created it, as it will end: `GET /v1/responses/{id}`, `DELETE` and
@@ -109,10 +109,11 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         text: String::new(),
         tokens: 0,
         finish: FinishReason::Stop,
-        call: None,
+        calls: Vec::new(),
         pieces: Memo::default(),
         message: Memo::default(),
     });
+    let output = Output::of(&written, &mut ctx.rng("item_id"));
     let usage = ResponseUsage {
         input_tokens: planned.usage.prompt_tokens,
         input_tokens_details: InputTokensDetails {
@@ -123,11 +124,7 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         total_tokens: planned.usage.prompt_tokens + written.tokens,
     };
     let timing = Timing::draw(model, ctx, &admission);
-    let item_prefix = if written.call.is_some() { "fc" } else { "msg" };
-    let ids = Ids {
-        response: format!("resp_{}", hex_id(ctx, "response_id")),
-        item: format!("{item_prefix}_{}", hex_id(ctx, "item_id")),
-    };
+    let response_id = format!("resp_{}", hex_id(ctx, "response_id"));
     Generated {
         model: &request.model,
         input: usage.input_tokens,
@@ -135,17 +132,11 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         output: usage.output_tokens,
         content: Some(&written.text),
         prompt: chat::prompt_hash(&conversation),
-        response_id: &ids.response,
+        response_id: &response_id,
         stream: request.is_stream(),
     }
     .book(mock, ctx);
-    let started = skeleton(&request, &ids);
-    let output = Output {
-        item_id: ids.item,
-        incomplete: written.finish == FinishReason::Length,
-        text: written.text,
-        call: written.call,
-    };
+    let started = skeleton(&request, &response_id);
     if started.store {
         // kept as it will end: a stream's response can be fetched while it streams
         let done = finished(started.clone(), &output, usage.clone());
@@ -159,7 +150,7 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
             output.as_input(),
             previous,
         );
-        mock.responses.insert(ctx.api_key(), ids.response, stored);
+        mock.responses.insert(ctx.api_key(), response_id, stored);
     }
     if request.is_stream() {
         let plan = stream::Plan {
@@ -178,27 +169,67 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
     Ok(response)
 }
 
-/// The one output item: a message, or a function call (whose `text` is its
-/// arguments).
+/// A response's output: one message, or one function call per call.
 struct Output {
-    item_id: String,
-    text: String,
+    items: Vec<Item>,
     /// The cap cut it.
     incomplete: bool,
-    call: Option<Call>,
 }
 
 impl Output {
+    /// The output of `written`, its items' ids drawn from `rng`.
+    fn of(written: &Written, rng: &mut MockRng) -> Output {
+        let items = match written.calls.as_slice() {
+            [] => vec![Item {
+                id: format!("msg_{}", hex(rng)),
+                text: written.text.clone(),
+                call: None,
+            }],
+            calls => calls
+                .iter()
+                .map(|call| Item {
+                    id: format!("fc_{}", hex(rng)),
+                    text: call.arguments.clone(),
+                    call: Some(call.clone()),
+                })
+                .collect(),
+        };
+        Output {
+            items,
+            incomplete: written.finish == FinishReason::Length,
+        }
+    }
+
+    /// The items as they ended.
+    fn ended(&self) -> Vec<OutputItem> {
+        self.items.iter().map(|i| i.item(true, self)).collect()
+    }
+
+    /// The items as the next turn's input sees them.
+    fn as_input(&self) -> Vec<InputItem> {
+        self.items.iter().map(Item::as_input).collect()
+    }
+}
+
+/// One output item: a message, or a function call (whose `text` is its
+/// arguments).
+struct Item {
+    id: String,
+    text: String,
+    call: Option<Call>,
+}
+
+impl Item {
     /// The item as added (empty, `in_progress`) or as it ended.
-    fn item(&self, ended: bool) -> OutputItem {
-        let status = match (ended, self.incomplete) {
+    fn item(&self, ended: bool, output: &Output) -> OutputItem {
+        let status = match (ended, output.incomplete) {
             (false, _) => "in_progress",
             (true, true) => "incomplete",
             (true, false) => "completed",
         };
         match &self.call {
             Some(call) => OutputItem::FunctionCall {
-                id: self.item_id.clone(),
+                id: self.id.clone(),
                 call_id: call.id.clone(),
                 name: call.name.clone(),
                 arguments: if ended {
@@ -209,7 +240,7 @@ impl Output {
                 status: status.to_owned(),
             },
             None => OutputItem::Message {
-                id: self.item_id.clone(),
+                id: self.id.clone(),
                 status: status.to_owned(),
                 role: Role::Assistant,
                 content: if ended {
@@ -239,12 +270,6 @@ impl Output {
             },
         }
     }
-}
-
-/// The ids of one response.
-struct Ids {
-    response: String,
-    item: String,
 }
 
 /// `max_output_tokens` within the API's range and the model's.
@@ -349,9 +374,9 @@ fn item_id(rng: &mut MockRng, item: &InputItem) -> String {
 
 /// The response as created: `in_progress`, no output, no usage; the request's
 /// settings echoed as the API echoes them.
-fn skeleton(request: &ResponseRequest, ids: &Ids) -> ResponseObject {
+fn skeleton(request: &ResponseRequest, id: &str) -> ResponseObject {
     ResponseObject {
-        id: ids.response.clone(),
+        id: id.to_owned(),
         object: ResponseObject::OBJECT.to_owned(),
         created_at: chat::unix_now(),
         status: "in_progress".to_owned(),
@@ -406,7 +431,7 @@ fn finished(mut response: ResponseObject, output: &Output, usage: ResponseUsage)
         response.status = "completed".to_owned();
         response.completed_at = Some(chat::unix_now());
     }
-    response.output = vec![output.item(true)];
+    response.output = output.ended();
     response.usage = Some(usage);
     response
 }
@@ -452,6 +477,26 @@ mod tests {
             format!("{unanswered:?}").contains("No tool output found for function call call_1."),
             "{unanswered:?}"
         );
+        // calls made together are one assistant turn; their outputs may come in
+        // any order
+        let second = json!({"type": "function_call", "call_id": "call_2", "name": "lookup_order",
+                            "arguments": "{}"});
+        let together = conversation(json!([
+            user,
+            call,
+            second,
+            output("call_2"),
+            output("call_1")
+        ]));
+        let ids: Vec<&str> = together.messages[1]
+            .tool_calls
+            .iter()
+            .flatten()
+            .map(|c| c.id.as_str())
+            .collect();
+        assert_eq!(ids, ["call_1", "call_2"]);
+        assert_eq!(together.messages.len(), 4);
+        assert!(check_calls(&together).is_ok());
         let stray = check_calls(&conversation(json!([user, output("call_9")]))).unwrap_err();
         assert!(
             format!("{stray:?}")

@@ -28,7 +28,7 @@ pub(in crate::openai) struct Stored {
     pub body: Bytes,
     /// Its own input items, each with the id the API gave it, as listed.
     items: Vec<Value>,
-    /// Its turn: the input items, then its output as an input item.
+    /// Its turn: the input items, then its output as input items.
     turn: Vec<InputItem>,
     /// The response it continued.
     previous: Option<Arc<Stored>>,
@@ -36,18 +36,18 @@ pub(in crate::openai) struct Stored {
 
 impl Stored {
     /// A response's record: `body` as it ended, its `input` (each item given an
-    /// id by `id_of`), its `output` as an input item and the response it
+    /// id by `id_of`), its `output` as input items and the response it
     /// continued.
     pub fn new(
         body: Bytes,
         input: &ResponseInput,
         mut id_of: impl FnMut(&InputItem) -> String,
-        output: InputItem,
+        output: Vec<InputItem>,
         previous: Option<Arc<Stored>>,
     ) -> Stored {
         let mut turn = items_of(input);
         let items = turn.iter().map(|i| listed(i, id_of(i))).collect();
-        turn.push(output);
+        turn.extend(output);
         Stored {
             body,
             items,

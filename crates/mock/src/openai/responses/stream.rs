@@ -7,7 +7,8 @@
 //! `response.incomplete` when `max_output_tokens` cut it) with the usage. A
 //! function call streams `response.function_call_arguments.delta` fragments and
 //! `response.function_call_arguments.done` instead of the content part and text
-//! events. There is no `[DONE]`. Sent by the same pacing as a chat stream
+//! events; several calls are several items, each added, streamed and done before
+//! the next, under its own `output_index`. There is no `[DONE]`. Sent by the same pacing as a chat stream
 //! (`paced.rs`): a stream-cut fault ends the body with an error part-way, and a
 //! stream that ends early bills what went out.
 
@@ -29,7 +30,7 @@ use gatebench_tokens::Encoding;
 pub(super) struct Plan {
     /// The response as created.
     pub started: ResponseObject,
-    /// Its one output item.
+    /// Its output items.
     pub output: Output,
     /// Its usage.
     pub usage: ResponseUsage,
@@ -39,23 +40,34 @@ pub(super) struct Plan {
     pub timing: Timing,
 }
 
+/// A step of the stream; `k` is the output item it is about.
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Step {
     Created,
     InProgress,
-    ItemAdded,
-    PartAdded,
-    Delta(usize),
-    TextDone,
-    PartDone,
-    ItemDone,
+    ItemAdded(usize),
+    PartAdded(usize),
+    Delta(usize, usize),
+    TextDone(usize),
+    PartDone(usize),
+    ItemDone(usize),
     Done,
 }
 
 /// The streamed response. `admission` is held until the body ends.
 pub(super) fn respond(plan: Plan, ctx: RequestCtx, admission: Admission) -> Response {
-    let pieces = token_pieces(plan.encoding, &plan.output.text);
-    let steps = schedule(pieces.len(), plan.output.call.is_some(), plan.timing);
+    let pieces: Vec<Vec<String>> = plan
+        .output
+        .items
+        .iter()
+        .map(|item| token_pieces(plan.encoding, &item.text))
+        .collect();
+    let items: Vec<(usize, bool)> = pieces
+        .iter()
+        .zip(&plan.output.items)
+        .map(|(p, item)| (p.len(), item.call.is_some()))
+        .collect();
+    let steps = schedule(&items, plan.timing);
     paced::respond(
         Events {
             pieces,
@@ -67,46 +79,54 @@ pub(super) fn respond(plan: Plan, ctx: RequestCtx, admission: Admission) -> Resp
     )
 }
 
-/// Steps with the (loaded, unscaled) wait before each: the opening events at once,
-/// the first delta after the time to first token, each later delta one chunk gap
-/// later (jittered around the time per token, their mean exactly it), the closing
-/// events one time per token after the last delta. A function call has no content
-/// part.
-fn schedule(pieces: usize, call: bool, timing: Timing) -> Vec<(Step, Duration)> {
+/// Steps with the (loaded, unscaled) wait before each, for `items` of so many
+/// pieces each (and whether each is a function call, which has no content part):
+/// the opening events at once, the first delta after the time to first token,
+/// each later delta one chunk gap later (jittered around the time per token,
+/// their mean exactly it; an item after the first opens at once and its first
+/// delta takes the next gap), the last item's closing events one time per token
+/// after the last delta.
+fn schedule(items: &[(usize, bool)], timing: Timing) -> Vec<(Step, Duration)> {
     let per_token = timing.loaded(timing.per_token);
     let mut steps = vec![
         (Step::Created, Duration::ZERO),
         (Step::InProgress, Duration::ZERO),
-        (Step::ItemAdded, Duration::ZERO),
     ];
-    if !call {
-        steps.push((Step::PartAdded, Duration::ZERO));
-    }
-    let gaps = timing.gaps(pieces.saturating_sub(1));
-    for i in 0..pieces {
-        let wait = match i.checked_sub(1) {
-            None => timing.loaded(timing.first),
-            Some(gap) => gaps.get(gap).copied().unwrap_or(per_token),
+    let total: usize = items.iter().map(|i| i.0).sum();
+    let mut gaps = timing.gaps(total.saturating_sub(1)).into_iter();
+    let mut sent = 0;
+    for (k, &(pieces, call)) in items.iter().enumerate() {
+        steps.push((Step::ItemAdded(k), Duration::ZERO));
+        if !call {
+            steps.push((Step::PartAdded(k), Duration::ZERO));
+        }
+        for i in 0..pieces {
+            let wait = if sent == 0 {
+                timing.loaded(timing.first)
+            } else {
+                gaps.next().unwrap_or(per_token)
+            };
+            sent += 1;
+            steps.push((Step::Delta(k, i), wait));
+        }
+        let closing = match (k + 1 == items.len(), sent) {
+            (false, _) => Duration::ZERO,
+            (true, 0) => timing.loaded(timing.first),
+            (true, _) => per_token,
         };
-        steps.push((Step::Delta(i), wait));
+        steps.push((Step::TextDone(k), closing));
+        if !call {
+            steps.push((Step::PartDone(k), Duration::ZERO));
+        }
+        steps.push((Step::ItemDone(k), Duration::ZERO));
     }
-    let closing = if pieces == 0 {
-        timing.loaded(timing.first)
-    } else {
-        per_token
-    };
-    steps.push((Step::TextDone, closing));
-    if !call {
-        steps.push((Step::PartDone, Duration::ZERO));
-    }
-    for step in [Step::ItemDone, Step::Done] {
-        steps.push((step, Duration::ZERO));
-    }
+    steps.push((Step::Done, Duration::ZERO));
     steps
 }
 
 struct Events {
-    pieces: Vec<String>,
+    /// Per output item, its text's pieces.
+    pieces: Vec<Vec<String>>,
     steps: Vec<(Step, Duration)>,
     plan: Plan,
 }
@@ -135,17 +155,22 @@ impl Script for Events {
         &self.plan.started.id
     }
 
-    /// A stream that ended early is billed for the prompt and the text delivered.
+    /// A stream that ended early is billed for the prompt and the text delivered
+    /// (each item's counted alone, as the whole response's usage counts them).
     fn ended_early(&self, sent: usize, ctx: &RequestCtx) {
-        let delivered: String = self.steps[..sent.min(self.steps.len())]
+        let mut delivered = vec![String::new(); self.pieces.len()];
+        for (step, _) in &self.steps[..sent.min(self.steps.len())] {
+            if let Step::Delta(k, i) = *step
+                && let Some(piece) = self.pieces.get(k).and_then(|p| p.get(i))
+            {
+                delivered[k].push_str(piece);
+            }
+        }
+        let tokens = delivered
             .iter()
-            .filter_map(|(step, _)| match *step {
-                Step::Delta(i) => self.pieces.get(i).map(String::as_str),
-                _ => None,
-            })
-            .collect();
-        let tokens = self.plan.encoding.count(&delivered) as u64;
-        let content = hash(delivered.as_bytes());
+            .map(|text| self.plan.encoding.count(text) as u64)
+            .sum();
+        let content = hash(delivered.concat().as_bytes());
         ctx.serve(|served| {
             served.usage.output_tokens = tokens;
             served.content_digest = Some(content);
@@ -155,11 +180,25 @@ impl Script for Events {
 
 impl Events {
     fn write_step(&self, step: Step, sequence_number: u64, out: &mut Vec<u8>) {
+        if let Some(event) = self.event(step, sequence_number) {
+            out.extend_from_slice(b"event: ");
+            out.extend_from_slice(event.kind().as_bytes());
+            out.extend_from_slice(b"\ndata: ");
+            // Serialising plain structs into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut *out, &event);
+            out.extend_from_slice(b"\n\n");
+        }
+    }
+
+    /// The event of `step` (`None` for an item that is not there).
+    fn event(&self, step: Step, sequence_number: u64) -> Option<ResponseEvent> {
         let plan = &self.plan;
         let output = &plan.output;
-        let item_id = || output.item_id.clone();
+        let item = |k: usize| output.items.get(k);
+        let item_id = |k: usize| item(k).map(|i| i.id.clone()).unwrap_or_default();
+        let text = |k: usize| item(k).map(|i| i.text.clone()).unwrap_or_default();
+        let call = |k: usize| item(k).and_then(|i| i.call.as_ref());
         let in_progress = || Box::new(plan.started.clone());
-        let call = output.call.is_some();
         let event = match step {
             Step::Created => ResponseEvent::Created {
                 sequence_number,
@@ -169,60 +208,60 @@ impl Events {
                 sequence_number,
                 response: in_progress(),
             },
-            Step::ItemAdded => ResponseEvent::OutputItemAdded {
+            Step::ItemAdded(k) => ResponseEvent::OutputItemAdded {
                 sequence_number,
-                output_index: 0,
-                item: output.item(false),
+                output_index: k as u32,
+                item: item(k).map(|i| i.item(false, output))?,
             },
-            Step::PartAdded => ResponseEvent::ContentPartAdded {
+            Step::PartAdded(k) => ResponseEvent::ContentPartAdded {
                 sequence_number,
-                item_id: item_id(),
-                output_index: 0,
+                item_id: item_id(k),
+                output_index: k as u32,
                 content_index: 0,
                 part: OutputText::new(""),
             },
-            Step::Delta(i) if call => ResponseEvent::FunctionCallArgumentsDelta {
+            Step::Delta(k, i) if call(k).is_some() => ResponseEvent::FunctionCallArgumentsDelta {
                 sequence_number,
-                item_id: item_id(),
-                output_index: 0,
-                delta: self.pieces.get(i).cloned().unwrap_or_default(),
+                item_id: item_id(k),
+                output_index: k as u32,
+                delta: self.pieces[k].get(i).cloned().unwrap_or_default(),
             },
-            Step::Delta(i) => ResponseEvent::OutputTextDelta {
+            Step::Delta(k, i) => ResponseEvent::OutputTextDelta {
                 sequence_number,
-                item_id: item_id(),
-                output_index: 0,
+                item_id: item_id(k),
+                output_index: k as u32,
                 content_index: 0,
-                delta: self.pieces.get(i).cloned().unwrap_or_default(),
+                delta: self.pieces[k].get(i).cloned().unwrap_or_default(),
                 logprobs: Vec::new(),
             },
-            Step::TextDone => match &output.call {
+            Step::TextDone(k) => match call(k) {
                 Some(c) => ResponseEvent::FunctionCallArgumentsDone {
                     sequence_number,
-                    item_id: item_id(),
-                    output_index: 0,
+                    item_id: item_id(k),
+                    output_index: k as u32,
                     name: c.name.clone(),
-                    arguments: output.text.clone(),
+                    arguments: text(k),
                 },
                 None => ResponseEvent::OutputTextDone {
                     sequence_number,
-                    item_id: item_id(),
-                    output_index: 0,
+                    item_id: item_id(k),
+                    output_index: k as u32,
                     content_index: 0,
-                    text: output.text.clone(),
+                    text: text(k),
                     logprobs: Vec::new(),
                 },
             },
-            Step::PartDone => ResponseEvent::ContentPartDone {
+            Step::PartDone(k) => ResponseEvent::ContentPartDone {
                 sequence_number,
-                item_id: item_id(),
-                output_index: 0,
+                item_id: item_id(k),
+                output_index: k as u32,
                 content_index: 0,
-                part: OutputText::new(output.text.clone()),
+                part: OutputText::new(text(k)),
             },
-            Step::ItemDone => ResponseEvent::OutputItemDone {
+            Step::ItemDone(k) => ResponseEvent::OutputItemDone {
                 sequence_number,
-                output_index: 0,
-                item: output.item(true),
+                output_index: k as u32,
+                item: item(k).map(|i| i.item(true, output))?,
             },
             Step::Done => {
                 let response = Box::new(finished(plan.started.clone(), output, plan.usage.clone()));
@@ -239,12 +278,7 @@ impl Events {
                 }
             }
         };
-        out.extend_from_slice(b"event: ");
-        out.extend_from_slice(event.kind().as_bytes());
-        out.extend_from_slice(b"\ndata: ");
-        // Serialising plain structs into a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut *out, &event);
-        out.extend_from_slice(b"\n\n");
+        Some(event)
     }
 }
 
@@ -261,28 +295,51 @@ mod tests {
             jitter: 0.0,
             jitter_seed: 1,
         };
-        let steps = schedule(3, false, timing);
+        let steps = schedule(&[(3, false)], timing);
         let order: Vec<Step> = steps.iter().map(|s| s.0).collect();
         assert_eq!(
             order,
             [
                 Step::Created,
                 Step::InProgress,
-                Step::ItemAdded,
-                Step::PartAdded,
-                Step::Delta(0),
-                Step::Delta(1),
-                Step::Delta(2),
-                Step::TextDone,
-                Step::PartDone,
-                Step::ItemDone,
+                Step::ItemAdded(0),
+                Step::PartAdded(0),
+                Step::Delta(0, 0),
+                Step::Delta(0, 1),
+                Step::Delta(0, 2),
+                Step::TextDone(0),
+                Step::PartDone(0),
+                Step::ItemDone(0),
                 Step::Done,
             ]
         );
         let total: Duration = steps.iter().map(|s| s.1).sum();
         assert_eq!(total, Duration::from_millis(300 + 3 * 10));
-        let call: Vec<Step> = schedule(2, true, timing).iter().map(|s| s.0).collect();
-        assert!(!call.contains(&Step::PartAdded) && !call.contains(&Step::PartDone));
+        let call: Vec<Step> = schedule(&[(2, true)], timing).iter().map(|s| s.0).collect();
+        assert!(!call.contains(&Step::PartAdded(0)) && !call.contains(&Step::PartDone(0)));
         assert_eq!(call.len(), 3 + 2 + 3);
+        // two calls: each item added, streamed and done before the next, the
+        // deltas paced as one answer of their pieces together
+        let calls = schedule(&[(2, true), (1, true)], timing);
+        let order: Vec<Step> = calls.iter().map(|s| s.0).collect();
+        assert_eq!(
+            order,
+            [
+                Step::Created,
+                Step::InProgress,
+                Step::ItemAdded(0),
+                Step::Delta(0, 0),
+                Step::Delta(0, 1),
+                Step::TextDone(0),
+                Step::ItemDone(0),
+                Step::ItemAdded(1),
+                Step::Delta(1, 0),
+                Step::TextDone(1),
+                Step::ItemDone(1),
+                Step::Done,
+            ]
+        );
+        let total: Duration = calls.iter().map(|s| s.1).sum();
+        assert_eq!(total, Duration::from_millis(300 + 3 * 10));
     }
 }
