@@ -455,3 +455,45 @@ fn a_regression_makes_every_rendering_not_ready() {
     assert!(junit(&report).contains("failures=\"0\""));
     assert!(console(&report).contains("against baseline `main`"));
 }
+
+/// A run's error-rate threshold is a share: a rise of 8.7 percentage points
+/// against its baseline is a regression, not a change "within the floor" of a
+/// count.
+#[test]
+fn a_run_s_rising_error_rate_is_a_regression() {
+    use gatebench_report::{TargetInfo, run_report};
+    use gatebench_results::ThresholdResult;
+    let report = |errors: f64| {
+        let mut results = run(
+            "story-mix",
+            20.0,
+            vec![KindSpec::new("chat", "chat", latencies(400, 120.0, 0.3, 3))],
+        );
+        results.thresholds = vec![ThresholdResult {
+            key: "errors".to_owned(),
+            expression: "rate < 20%".to_owned(),
+            metric: "errors".to_owned(),
+            value: Some(errors),
+            passed: true,
+            abort_on_fail: false,
+            aborted: false,
+        }];
+        let target = TargetInfo {
+            mode: "external".to_owned(),
+            url: "http://127.0.0.1:9999".to_owned(),
+            profile: String::new(),
+            mocks: None,
+        };
+        run_report(&results, target, common::focused_report().environment)
+    };
+    let c = compare(&report(0.0866), &report(0.0), 0.10);
+    let errors = c
+        .figures
+        .iter()
+        .find(|f| f.metric == "errors" && matches!(&f.scope, Scope::Check { .. }))
+        .unwrap_or_else(|| panic!("no errors figure in {:#?}", c.figures));
+    assert_eq!(errors.unit, "%");
+    assert!((errors.current - 8.66).abs() < 1e-9, "{}", errors.current);
+    assert!(errors.regression, "{errors:#?}");
+    assert!(c.has_regressions());
+}
