@@ -127,6 +127,9 @@ graceful_stop = "200ms"
 name = "hang"
 kind = "http"
 path = "/hang"
+[thresholds]
+"latency{request:hang}" = "p95 < 10s"
+"latency{request:hang,status:interrupted}" = "count == 5"
 "#,
     );
     let r = run(&file, &Targets::new(&url), quiet()).await.unwrap();
@@ -136,8 +139,19 @@ path = "/hang"
     assert_eq!(r.totals.interrupted, 5);
     assert_eq!(r.totals.failed, 0);
     assert!(errors(&r, "hang").is_empty());
-    assert_eq!(r.kinds["hang"].outcomes["interrupted"].count, 5);
+    let hang = &r.kinds["hang"];
+    assert_eq!(hang.outcomes["interrupted"].count, 5);
     assert_eq!(seen.load(Ordering::SeqCst), 5);
+    // the moment a request was cut is no response time: the request has no
+    // latency, and a latency threshold has nothing to judge (it fails), unless
+    // it asks for the interrupted requests by name
+    assert!(hang.outcomes["interrupted"].latency_ms.is_some());
+    assert_eq!(hang.latency_ms, None);
+    let threshold = |key: &str| r.thresholds.iter().find(|t| t.key == key).unwrap();
+    let p95 = threshold("latency{request:hang}");
+    let count = threshold("latency{request:hang,status:interrupted}");
+    assert_eq!((p95.value, p95.passed), (None, false), "{p95:?}");
+    assert_eq!((count.value, count.passed), (Some(5.0), true), "{count:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
 use crate::hist::{Hist, round3};
+use crate::outcome::Outcome;
 use crate::record::RequestRecord;
 use crate::run::{
     GatewayResults, HistogramBlob, KindResults, OutcomeResults, RunResults, SCHEMA_VERSION,
@@ -118,7 +119,11 @@ fn kind_results(r: &RequestStats, blobs: &mut Vec<HistogramBlob>) -> KindResults
     for (outcome, stats) in &r.outcomes {
         let class = outcome.class().into_owned();
         for (metric, h) in stats.named() {
-            merged.entry(metric).or_default().merge(h);
+            // a request the run cut off has no response time: the moment it was
+            // cut is kept under its own outcome, out of the request's figures
+            if *outcome != Outcome::Interrupted {
+                merged.entry(metric).or_default().merge(h);
+            }
             if let Some(hdr) = h.to_base64() {
                 blobs.push(HistogramBlob {
                     request: r.name.clone(),

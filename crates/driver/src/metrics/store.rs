@@ -121,12 +121,17 @@ pub fn status_matches(filter: Option<&StatusFilter>, outcome: Outcome) -> bool {
     }
 }
 
-/// Merges one metric over the requests and outcomes a selector picks.
+/// Merges one metric over the requests and outcomes a selector picks. Requests
+/// the run cut off at its end count only where the selector asks for them
+/// (`status:interrupted`): the moment they were cut is no response time.
 fn merged(store: &Store, metric: Metric, sel: &Selector) -> Hist {
     let mut out = Hist::default();
     for r in store.requests.iter().filter(|r| matches(r, sel)) {
         for (outcome, stats) in &r.outcomes {
-            if status_matches(sel.status.as_ref(), *outcome)
+            let asked = matches!(&sel.status, Some(StatusFilter::Outcome(o)) if o == "interrupted");
+            let cut_off = *outcome == Outcome::Interrupted && !asked;
+            if !cut_off
+                && status_matches(sel.status.as_ref(), *outcome)
                 && let Some(h) = histogram_of(stats, metric)
             {
                 out.merge(h);
