@@ -55,6 +55,21 @@ pub enum SegmentsError {
     /// One segment given twice.
     #[error("segment {0} is given twice")]
     Duplicate(String),
+    /// One whole run given twice: the same scenario, seed and start to the
+    /// millisecond, and the same requests.
+    #[error(
+        "results {first} and {other} are the same run (`{name}`, started {started_at}) given twice: merging it would count its load twice"
+    )]
+    SameRun {
+        /// Position (from 1) of the run among the inputs.
+        first: usize,
+        /// Position of its copy.
+        other: usize,
+        /// The scenario's name.
+        name: String,
+        /// When it started.
+        started_at: String,
+    },
     /// Segments that did not report: they failed, or their results were not collected.
     #[error("missing segment{} {} of {count}: a merge without {} would be a partial result", if .missing.len() == 1 { "" } else { "s" }, list(.missing), if .missing.len() == 1 { "it" } else { "them" })]
     Missing {
@@ -90,6 +105,25 @@ impl SegmentInfo {
     }
 }
 
+/// Refuses one whole run given twice (two folders of one run, a copy of its
+/// results), which would otherwise merge as two concurrent runs.
+fn same_run(runs: &[RunResults]) -> Result<(), SegmentsError> {
+    fn identity(r: &RunResults) -> (&str, &str, u64, u64) {
+        (&r.name, &r.started_at, r.seed, r.totals.sent)
+    }
+    for (i, run) in runs.iter().enumerate() {
+        if let Some(j) = runs[..i].iter().position(|r| identity(r) == identity(run)) {
+            return Err(SegmentsError::SameRun {
+                first: j + 1,
+                other: i + 1,
+                name: run.name.clone(),
+                started_at: run.started_at.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Checks that `runs` are every segment of one load, each once; `Ok(Some(N))` for
 /// the N segments of one load, `Ok(None)` when no input is a segment (whole runs,
 /// merged as concurrent runs).
@@ -100,7 +134,7 @@ pub fn check_segments(runs: &[RunResults]) -> Result<Option<u32>, SegmentsError>
         .enumerate()
         .find_map(|(i, r)| r.segment.as_ref().map(|s| (i, s)))
     else {
-        return Ok(None);
+        return same_run(runs).map(|()| None);
     };
     let label = |s: &SegmentInfo| format!("{}/{}", s.index, s.count);
     if let Some(whole) = whole {
@@ -237,6 +271,27 @@ mod tests {
             check_segments(&mixed),
             Err(SegmentsError::Mixed { whole: 2, .. })
         ));
+        // whole runs merge as concurrent runs, but one run twice is refused
+        let concurrent = [run(None, 0, 1, 1), run(None, 7, 1, 1)];
+        assert_eq!(check_segments(&concurrent), Ok(None));
+        let copied = [
+            concurrent[0].clone(),
+            concurrent[1].clone(),
+            concurrent[0].clone(),
+        ];
+        let e = check_segments(&copied).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                SegmentsError::SameRun {
+                    first: 1,
+                    other: 3,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("given twice"), "{e}");
     }
 
     #[test]
