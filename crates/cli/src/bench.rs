@@ -110,7 +110,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
 /// on the first line of stdout and stops when stdin closes (its parent is gone).
 async fn serve(args: ServerArgs) -> anyhow::Result<ExitCode> {
     let listener = gatebench_serve::server::bind(SocketAddr::from(([127, 0, 0, 1], args.port)))?;
-    println!("http://{}", listener.local_addr()?);
+    outln!("http://{}", listener.local_addr()?);
     std::io::stdout().flush()?;
     let stdin_closed = tokio::task::spawn_blocking(|| {
         let mut sink = String::new();
@@ -296,7 +296,7 @@ async fn throughput(args: &DriverArgs) -> anyhow::Result<ExitCode> {
             Some((Some(rate), *name))
         })
         .unwrap_or((None, "oha"));
-    println!(
+    outln!(
         "\n  {:<10} {:<22} {:>12} {:>8}  each round",
         "tool",
         "version",
@@ -312,12 +312,12 @@ async fn throughput(args: &DriverArgs) -> anyhow::Result<ExitCode> {
         };
         let each: Vec<String> = rates.iter().map(|r| format!("{r:.0}")).collect();
         let version = version.as_deref().unwrap_or("not on PATH");
-        println!(
+        outln!(
             "  {tool:<10} {version:<22} {rate:>12} {ratio:>8}  {}",
             each.join(" ")
         );
     }
-    println!(
+    outln!(
         "\n  median of {rounds} round(s); {c} connections, {secs}s per run, HTTP/1.1 keep-alive, trivial server in a child process on 127.0.0.1; driver failures: {failed}"
     );
     Ok(ExitCode::SUCCESS)
@@ -536,23 +536,24 @@ async fn memory(args: &DriverArgs, vus: u32) -> anyhow::Result<ExitCode> {
         .max()
         .unwrap_or(0);
     let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
-    println!("\n  closed-loop VUs        {vus} (most active at once: {vus_seen})");
-    println!(
+    outln!("\n  closed-loop VUs        {vus} (most active at once: {vus_seen})");
+    outln!(
         "  requests sent          {} ({} failed)",
-        results.totals.sent, results.totals.failed
+        results.totals.sent,
+        results.totals.failed
     );
     let per_vu = |b: u64| b.saturating_sub(before) as f64 / 1024.0 / f64::from(vus.max(1));
-    println!("  RSS before the run     {:.1} MB", mb(before));
-    println!(
+    outln!("  RSS before the run     {:.1} MB", mb(before));
+    outln!(
         "  peak RSS during it     {:.1} MB ({:.1} KB per VU over before)",
         mb(peak),
         per_vu(peak)
     );
-    println!(
+    outln!(
         "  RSS at its end         {:.1} MB ({:.1} KB per VU over before)",
         mb(idle),
         per_vu(idle)
     );
-    println!("  target                 peak < 200 MB for 10 000 VUs");
+    outln!("  target                 peak < 200 MB for 10 000 VUs");
     Ok(ExitCode::SUCCESS)
 }

@@ -76,7 +76,7 @@ const THROUGHPUT_BODY: &str = r#"{"model":"gpt-4o-mini","max_tokens":50,"message
 /// else).
 fn throughput(args: &GatewayBenchArgs, server: u32, urls: &Urls) -> anyhow::Result<()> {
     let Some(version) = tool_version("wrk") else {
-        println!(
+        outln!(
             "\n  throughput ratio: not measured, wrk is not on PATH (Debian: apt-get install wrk)"
         );
         return Ok(());
@@ -110,13 +110,16 @@ fn throughput(args: &GatewayBenchArgs, server: u32, urls: &Urls) -> anyhow::Resu
         args.rounds
     );
     let measured = wrk_rounds(&loads, args.connections, args.duration, args.rounds, server)?;
-    println!(
+    outln!(
         "\n  {:<22} {:>12} {:>14}  each round (wrk, {} connections, cache off)",
-        "target", "requests/s", "server CPU/req", args.connections
+        "target",
+        "requests/s",
+        "server CPU/req",
+        args.connections
     );
     for ((name, ..), m) in loads.iter().zip(&measured) {
         let each: Vec<String> = m.rates.iter().map(|v| format!("{v:.0}")).collect();
-        println!(
+        outln!(
             "  {name:<22} {:>12} {:>14}  {}",
             median(&m.rates).map_or("-".into(), |m| format!("{m:.0}")),
             median(&m.cpu_us).map_or("-".into(), |c| format!("{c:.1} µs")),
@@ -129,17 +132,17 @@ fn throughput(args: &GatewayBenchArgs, server: u32, urls: &Urls) -> anyhow::Resu
     };
     let proxy = (measured.len() == 3).then(|| &measured[1]);
     match (rate(direct), rate(through)) {
-        (Some(d), Some(t)) => println!(
+        (Some(d), Some(t)) => outln!(
             "  throughput ratio (gateway ÷ mock directly, medians): {:.2}",
             t / d
         ),
-        _ => println!("  throughput ratio: wrk reported no rate"),
+        _ => outln!("  throughput ratio: wrk reported no rate"),
     }
     if let (Some(d), Some(p)) = (rate(direct), proxy.and_then(rate)) {
         let kept = rate(through).map_or(String::new(), |t| {
             format!("; the gateway keeps {:.2} of the bare proxy's", t / p)
         });
-        println!(
+        outln!(
             "  bare proxy's ratio (bare proxy ÷ mock directly, medians): {:.2}, the most any proxy keeps here{kept}",
             p / d
         );
@@ -150,7 +153,7 @@ fn throughput(args: &GatewayBenchArgs, server: u32, urls: &Urls) -> anyhow::Resu
         let bare = proxy
             .and_then(cpu)
             .map_or(String::new(), |p| format!(", bare proxy {:.1} µs", p - d));
-        println!(
+        outln!(
             "  own CPU per request (server CPU through it − directly, medians): gateway {:.1} µs{bare}",
             t - d
         );
@@ -390,7 +393,7 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
             phase.add(&results, args.warmup);
         }
     }
-    println!(
+    outln!(
         "\n  {:<22} {:>9} {:>9} {:>9} {:>9} {:>8} {:>8} {:>8} {:>12} {:>9}",
         "target",
         "p50 ms",
@@ -404,7 +407,7 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
         "CPU used"
     );
     for (name, _, p) in &phases {
-        println!(
+        outln!(
             "  {name:<22} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>8} {:>8} {:>8} {:>12.3} {:>9}",
             Phase::ms(&p.latency, 0.5),
             Phase::ms(&p.latency, 0.9),
@@ -419,7 +422,7 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
     }
     let (direct, through) = (&phases[0].2, &phases[phases.len() - 1].2);
     let added = |phase: &Phase, who: &str| {
-        println!(
+        outln!(
             "  added by {who}: p50 {:.3} ms, p90 {:.3} ms, p99 {:.3} ms (p99 in each round: {})",
             phase.added(direct, 0.5),
             phase.added(direct, 0.9),
@@ -427,22 +430,22 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
             phase.added_p99_each(direct)
         );
     };
-    println!();
+    outln!();
     added(through, "the gateway");
     if phases.len() == 3 {
         added(&phases[1].2, "a bare proxy");
-        println!(
+        outln!(
             "  (the bare proxy forwards and does nothing else: what the extra hop costs a caller here, the least any proxy adds)"
         );
     }
     if !through.overhead.is_empty() {
-        println!(
+        outln!(
             "  gateway's own time (server-timing total − upstream): p50 {:.3} ms, p99 {:.3} ms",
             Phase::ms(&through.overhead, 0.5),
             Phase::ms(&through.overhead, 0.99)
         );
     }
-    println!(
+    outln!(
         "  latency from the intended send time (open loop); late p99: how late the driver sent them; CPU used: by the driver and the servers together, % of all the machine's cores, median of the runs; they share those cores"
     );
     let rows: Vec<(&str, &[BTreeMap<String, Cpu>])> = phases
@@ -464,9 +467,9 @@ pub async fn run(args: GatewayBenchArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     for why in &invalid {
-        println!("  INVALID MEASUREMENT — {why}");
+        outln!("  INVALID MEASUREMENT — {why}");
     }
-    println!("  the rate overloads this machine: run again with a lower --rate");
+    outln!("  the rate overloads this machine: run again with a lower --rate");
     Ok(ExitCode::from(1))
 }
 

@@ -98,9 +98,13 @@ pub async fn run(args: MockBenchArgs) -> anyhow::Result<ExitCode> {
         (Some(m), Some(c)) if c > 0.0 => format!("{:.0}%", 100.0 * m / c),
         _ => "-".into(),
     };
-    println!(
+    outln!(
         "\n  {:<28} {:>12} {:>10} {:>10} {:>14}",
-        "load", "requests/s", "of GET", "of POST", "server CPU/req"
+        "load",
+        "requests/s",
+        "of GET",
+        "of POST",
+        "server CPU/req"
     );
     for (i, ((name, ..), r)) in loads.iter().zip(&measured).enumerate() {
         let m = median(&r.rates);
@@ -109,16 +113,16 @@ pub async fn run(args: MockBenchArgs) -> anyhow::Result<ExitCode> {
         } else {
             share(m, post_ceiling)
         };
-        println!(
+        outln!(
             "  {name:<28} {:>12} {:>10} {of_post:>10} {:>14}",
             m.map_or("-".into(), |m| format!("{m:.0}")),
             share(m, ceiling),
             median(&r.cpu_us).map_or("-".into(), |c| format!("{c:.1} µs"))
         );
     }
-    println!();
+    outln!();
     crate::bench_threads::print_wrk(&loads, &measured);
-    println!(
+    outln!(
         "\n  median of {} round(s); mock and handler in a child process, wrk on the same machine;\n  \
          of GET: share of the trivial handler's rate for a bare GET, of POST: for chat's POST",
         args.rounds

@@ -71,7 +71,7 @@ pub async fn run(args: MonitorBenchArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    println!(
+    outln!(
         "sampling every {} for {} ({} loopback connections open)...",
         gatebench_driver::format_duration(args.interval),
         gatebench_driver::format_duration(args.duration),
@@ -81,7 +81,7 @@ pub async fn run(args: MonitorBenchArgs) -> anyhow::Result<ExitCode> {
     let results = tokio::task::spawn_blocking(move || monitor.stop()).await?;
     drop(sockets);
     let o = &results.overhead;
-    println!(
+    outln!(
         "samples {}  series {}  wall {:.2} s",
         o.samples,
         results.series.len(),
@@ -89,15 +89,15 @@ pub async fn run(args: MonitorBenchArgs) -> anyhow::Result<ExitCode> {
     );
     match (o.cpu_s, o.cpu_percent_of_core) {
         (Some(cpu), Some(pct)) => {
-            println!(
+            outln!(
                 "monitor CPU {:.2} ms per sample, {pct:.3} % of one core",
                 cpu * 1000.0 / o.samples.max(1) as f64
             );
         }
-        _ => println!("this platform does not tell a thread's CPU time"),
+        _ => outln!("this platform does not tell a thread's CPU time"),
     }
     for p in &results.problems {
-        println!("problem ({}×): {}", p.count, p.message);
+        outln!("problem ({}×): {}", p.count, p.message);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -70,7 +70,7 @@ pub async fn serve() -> anyhow::Result<ExitCode> {
         "openai": stack.mock_url("openai"),
         "trivial": format!("http://{}", trivial.addr()),
     });
-    println!("{line}");
+    outln!("{line}");
     std::io::stdout().flush()?;
     tokio::task::spawn_blocking(|| {
         let mut sink = String::new();

@@ -61,7 +61,7 @@ pub(crate) fn print(title: &str, loads: &[(&str, &[BTreeMap<String, Cpu>])]) {
         return;
     }
     let width = loads.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
-    println!("  {title}, user + kernel µs (medians):");
+    outln!("  {title}, user + kernel µs (medians):");
     for (name, rounds) in loads {
         let groups: BTreeSet<&String> = rounds.iter().flat_map(BTreeMap::keys).collect();
         let used: Vec<String> = groups
@@ -78,7 +78,7 @@ pub(crate) fn print(title: &str, loads: &[(&str, &[BTreeMap<String, Cpu>])]) {
                 (user.max(kernel) >= 0.05).then(|| format!("{group} {user:.1} + {kernel:.1}"))
             })
             .collect();
-        println!("    {name:<width$} {}", used.join(", "));
+        outln!("    {name:<width$} {}", used.join(", "));
     }
 }
 

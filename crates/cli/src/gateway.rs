@@ -72,9 +72,9 @@ pub async fn gateway(args: GatewayArgs) -> anyhow::Result<ExitCode> {
     let state = Gateway::new(config, &args.ledger)?;
     let addr = SocketAddr::new(args.host, args.port);
     let running = RunningGateway::start_with(state, addr, args.serving.limits(), admin).await?;
-    println!("gateway      {}/v1", running.url());
-    println!("ledger       {}", args.ledger);
-    println!("Ctrl-C (or SIGTERM) to stop");
+    outln!("gateway      {}/v1", running.url());
+    outln!("ledger       {}", args.ledger);
+    outln!("Ctrl-C (or SIGTERM) to stop");
     let signal = crate::stop_signal()
         .await
         .context("waiting for a stop signal")?;
@@ -107,12 +107,12 @@ pub async fn up(args: UpArgs) -> anyhow::Result<ExitCode> {
         admin,
     })
     .await?;
-    println!("gateway      {}/v1", stack.gateway_url());
+    outln!("gateway      {}/v1", stack.gateway_url());
     for (name, url) in stack.mock_urls() {
-        println!("{name:<12} {url}");
+        outln!("{name:<12} {url}");
     }
-    println!("ledger       {}", args.ledger);
-    println!("Ctrl-C (or SIGTERM) to stop");
+    outln!("ledger       {}", args.ledger);
+    outln!("Ctrl-C (or SIGTERM) to stop");
     let signal = crate::stop_signal()
         .await
         .context("waiting for a stop signal")?;

@@ -492,7 +492,7 @@ pub fn k8s(args: K8sArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let files = shipped_files(path, &file)?;
-    print!(
+    out!(
         "{}",
         render(&args, &Load::Scenario(path), &files, &file.name)?
     );
@@ -523,7 +523,7 @@ fn k8s_check(args: &K8sArgs, suite: &str, check: &str) -> anyhow::Result<ExitCod
     }
     let load = Load::Check { suite, check };
     let name = format!("{}-{check}", file.name);
-    print!("{}", render(args, &load, &[], &name)?);
+    out!("{}", render(args, &load, &[], &name)?);
     Ok(ExitCode::SUCCESS)
 }
 

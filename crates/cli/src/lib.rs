@@ -1,5 +1,24 @@
 //! The `gatebench` command line: one subcommand per job.
 
+/// `println!` that does not panic when stdout is gone (`gatebench run | head`):
+/// what a command did, its reports and its exit code do not depend on whether
+/// anything still reads its summary.
+macro_rules! outln {
+    () => {
+        $crate::out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `print!` as [`outln!`] is `println!`.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::out(format_args!($($arg)*))
+    };
+}
+
 mod bench;
 mod bench_gateway;
 mod bench_mock;
@@ -179,6 +198,13 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Command::Bench(args) => bench::run(args).await,
         }
     })
+}
+
+/// Writes on stdout; a reader that has gone (a closed pipe) is not an error of
+/// the command.
+pub(crate) fn out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let _ = std::io::stdout().lock().write_fmt(args);
 }
 
 #[cfg(test)]

@@ -231,9 +231,9 @@ pub fn merge_cmd(args: MergeArgs) -> anyhow::Result<ExitCode> {
     let report = run_report(&merged.results, target, gatebench_suite::environment());
     let written = write_all(&report, &args.out)?;
     gatebench_driver::print_summary(&merged.results);
-    println!("\n  {}", merged.what);
-    println!("  results: {}", path.display());
-    println!("  report:  {}", written.html.display());
+    outln!("\n  {}", merged.what);
+    outln!("  results: {}", path.display());
+    outln!("  report:  {}", written.html.display());
     for why in &merged.incomplete {
         eprintln!("error: {why}");
     }

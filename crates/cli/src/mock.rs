@@ -92,9 +92,9 @@ pub async fn run(args: MockArgs) -> anyhow::Result<ExitCode> {
         } else {
             url
         };
-        println!("{name:<12} {base}");
+        outln!("{name:<12} {base}");
     }
-    println!(
+    outln!(
         "control API on each mock: GET/PUT /_mock/faults, GET /_mock/stats, GET /_mock/calls (the books), POST /_mock/reset; Ctrl-C (or SIGTERM) to stop"
     );
     let signal = crate::stop_signal()

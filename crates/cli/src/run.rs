@@ -261,8 +261,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let report = run_report(&results, target, gatebench_suite::environment());
     let written = write_all(&report, &out)?;
     gatebench_driver::print_summary(&results);
-    println!("\n  results: {}", path.display());
-    println!("  report:  {}", written.html.display());
+    outln!("\n  results: {}", path.display());
+    outln!("  report:  {}", written.html.display());
     if args.print_results {
         crate::merge::print_results_line(&results)?;
     }
@@ -274,7 +274,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if args.segment.is_some() {
         // a segment's thresholds see a part of the load: the merge judges the whole,
         // and a pod that exits non-zero would be retried, sending its part twice
-        println!("  segment: thresholds are judged on the merged results (`gatebench merge`)");
+        outln!("  segment: thresholds are judged on the merged results (`gatebench merge`)");
         return Ok(ExitCode::SUCCESS);
     }
     // a run stopped by a signal judged only part of its scenario

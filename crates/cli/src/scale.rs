@@ -246,8 +246,8 @@ pub async fn scale_cmd(args: ScaleArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let written = write_scale(&report, &out)?;
-    print!("{}", scale_console(&report));
-    println!("\n  scale:  {}", written.json.display());
-    println!("  report: {}", written.html.display());
+    out!("{}", scale_console(&report));
+    outln!("\n  scale:  {}", written.json.display());
+    outln!("  report: {}", written.html.display());
     Ok(ExitCode::SUCCESS)
 }

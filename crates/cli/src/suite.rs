@@ -278,10 +278,10 @@ pub async fn suite(args: SuiteArgs) -> anyhow::Result<ExitCode> {
     };
     let written = write_all(&report, &out)?;
     if let Some(c) = comparison.filter(|_| !args.quiet) {
-        println!("{}", c.console());
+        outln!("{}", c.console());
     }
-    println!("{}", console(&report));
-    println!(
+    outln!("{}", console(&report));
+    outln!(
         "reports: {}",
         written.html.parent().unwrap_or(&out).display()
     );
@@ -372,9 +372,13 @@ pub async fn baseline(args: BaselineArgs) -> anyhow::Result<ExitCode> {
                 1 => String::new(),
                 n => format!(", {n} runs"),
             };
-            println!(
+            outln!(
                 "saved baseline {} ({} {}, {}/{} checks passed{runs})",
-                info.name, info.suite, info.verdict, info.checks_passed, info.checks_total
+                info.name,
+                info.suite,
+                info.verdict,
+                info.checks_passed,
+                info.checks_total
             );
         }
         BaselineAction::List => {
@@ -384,11 +388,11 @@ pub async fn baseline(args: BaselineArgs) -> anyhow::Result<ExitCode> {
             } else {
                 Vec::new()
             };
-            print!("{}", list_text(&saved));
+            out!("{}", list_text(&saved));
         }
         BaselineAction::Delete { name } => {
             open_existing(&args.db, Some(&name))?.delete(&name)?;
-            println!("deleted baseline {name}");
+            outln!("deleted baseline {name}");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -407,7 +411,7 @@ pub async fn compare_cmd(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let path = args.report_dir.join("comparison.json");
     std::fs::write(&path, comparison.to_json())
         .with_context(|| format!("writing {}", path.display()))?;
-    println!("{}", comparison.console());
+    outln!("{}", comparison.console());
     Ok(if comparison.has_regressions() {
         ExitCode::from(1)
     } else {

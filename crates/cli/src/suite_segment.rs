@@ -58,14 +58,14 @@ pub(crate) async fn segment(
     let json = serde_json::to_vec(&done).context("serialising the segment")?;
     std::fs::write(&path, json).with_context(|| format!("writing {}", path.display()))?;
     let sent: u64 = done.runs.iter().map(|r| r.results.totals.sent).sum();
-    println!(
+    outln!(
         "  segment {segment} of check {}: {sent} requests sent in {} run{}",
         spec.name,
         done.runs.len(),
         if done.runs.len() == 1 { "" } else { "s" }
     );
-    println!("  results: {}", path.display());
-    println!(
+    outln!("  results: {}", path.display());
+    outln!(
         "  the check is judged on the merged segments (`gatebench suite ... --check {} --merge`)",
         spec.name
     );
@@ -182,9 +182,9 @@ pub(crate) fn merge(
         },
     );
     let written = write_all(&report, out)?;
-    println!("{}", console(&report));
-    println!("  {count} segments merged");
-    println!(
+    outln!("{}", console(&report));
+    outln!("  {count} segments merged");
+    outln!(
         "reports: {}",
         written.html.parent().unwrap_or(out).display()
     );

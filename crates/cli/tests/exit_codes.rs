@@ -9,20 +9,26 @@ use std::process::Command;
 mod common;
 use common::{gatebench, temp_dir, text};
 
+/// Writes `ws.toml` in `dir`: `iterations` requests of speech over the
+/// stream-input WebSocket.
+fn speech_over_a_websocket(dir: &Path, iterations: u32) {
+    let texts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/tts/texts.toml");
+    std::fs::write(
+        dir.join("ws.toml"),
+        format!(
+            "name = \"ws\"\n[load]\nexecutor = \"shared-iterations\"\nvus = 1\niterations = {iterations}\n[[requests]]\nname = \"ws\"\nkind = \"tts_ws\"\ntexts = \"{}\"\n",
+            texts.display()
+        ),
+    )
+    .unwrap();
+}
+
 /// Text-to-speech over the stream-input WebSocket has no route through the
 /// gateway: on the embedded stack it goes to the ElevenLabs mock, and succeeds.
 #[test]
 fn speech_over_a_websocket_succeeds_on_the_embedded_stack() {
     let dir = temp_dir("tts-ws");
-    let texts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/tts/texts.toml");
-    std::fs::write(
-        dir.join("ws.toml"),
-        format!(
-            "name = \"ws\"\n[load]\nexecutor = \"shared-iterations\"\nvus = 1\niterations = 3\n[[requests]]\nname = \"ws\"\nkind = \"tts_ws\"\ntexts = \"{}\"\n",
-            texts.display()
-        ),
-    )
-    .unwrap();
+    speech_over_a_websocket(&dir, 3);
     let o = gatebench(
         &[
             "run",
@@ -339,5 +345,34 @@ fn a_time_scale_that_would_overflow_a_delay_or_a_threshold_is_a_usage_error() {
             "{all}"
         );
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Output piped into a reader that stops early (`| head`): the run still ends
+/// with its verdict's exit code and writes its reports, not a panic (101).
+#[test]
+fn a_closed_stdout_does_not_change_the_exit_code() {
+    let dir = temp_dir("closed-stdout");
+    speech_over_a_websocket(&dir, 2);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gatebench"))
+        .args([
+            "run",
+            "ws.toml",
+            "--time-scale",
+            "0",
+            "--quiet",
+            "--out",
+            "out",
+        ])
+        .current_dir(&dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // the reader goes before anything is written
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(dir.join("out/results.json").exists());
     let _ = std::fs::remove_dir_all(&dir);
 }

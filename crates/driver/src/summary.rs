@@ -270,7 +270,8 @@ fn truncate(s: &str, n: usize) -> String {
 
 /// Prints the summary to stdout.
 pub fn print_summary(r: &RunResults) {
-    print!("{}", summary_text(r));
+    // a reader that has gone (`gatebench run | head`) is no error of the run
+    let _ = std::io::Write::write_all(&mut std::io::stdout().lock(), summary_text(r).as_bytes());
 }
 
 /// The peaks of gatebench's own process and the machine, alerts, and what the
