@@ -152,6 +152,10 @@ pub struct ScaleReport {
     pub breaking_point: Option<f64>,
     /// The evidence for both, in words.
     pub reason: String,
+    /// Why the test stopped before its last step (it was cancelled): the step
+    /// under way then ran only part of its length and is not in `steps`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped_early: Option<String>,
 }
 
 /// What the steps show.

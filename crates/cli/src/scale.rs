@@ -192,7 +192,9 @@ pub async fn scale_cmd(args: ScaleArgs) -> anyhow::Result<ExitCode> {
             }
         };
     let (ctrl_c, cancel_rx) =
-        crate::cancel_on_stop_signal("stopping after the current step (Ctrl-C again to quit)");
+        crate::cancel_on_stop_signal(
+            "stopping: the step under way is cut short and left out (Ctrl-C again to quit)",
+        );
     let options = ScaleOptions {
         mode,
         steps,
@@ -249,5 +251,12 @@ pub async fn scale_cmd(args: ScaleArgs) -> anyhow::Result<ExitCode> {
     out!("{}", scale_console(&report));
     outln!("\n  scale:  {}", written.json.display());
     outln!("  report: {}", written.html.display());
-    Ok(ExitCode::SUCCESS)
+    // as a cancelled run: the steps it did not run are not judged
+    Ok(match &report.stopped_early {
+        Some(why) => {
+            eprintln!("error: stopped early: {why}");
+            ExitCode::from(1)
+        }
+        None => ExitCode::SUCCESS,
+    })
 }

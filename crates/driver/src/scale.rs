@@ -158,7 +158,7 @@ pub async fn scale(
     let mut loads = options.steps.clone();
     let mut steps: Vec<ScaleStep> = Vec::new();
     let mut extra = 0;
-    let mut cancelled = false;
+    let mut stopped_early = None;
     let mut index = 0;
     while index < loads.len() {
         let load = loads[index];
@@ -172,6 +172,16 @@ pub async fn scale(
         let results = run(&step, targets, run_options)
             .await
             .map_err(|source| ScaleError::Run { load, unit, source })?;
+        if results.aborted {
+            // cut short: its figures are those of part of a step, not of the load
+            stopped_early = Some(format!(
+                "{} during the {load} {unit} step, which ran {:.1}s of {:.1}s and is left out",
+                results.abort_reason.as_deref().unwrap_or("stopped"),
+                results.duration_s,
+                options.step_duration.as_secs_f64()
+            ));
+            break;
+        }
         steps.push(
             measure(load, unit, &results)
                 .map_err(|source| ScaleError::Histograms { load, source })?,
@@ -181,7 +191,7 @@ pub async fn scale(
             on_step(last);
         }
         if options.run.cancel.as_ref().is_some_and(|c| *c.borrow()) {
-            cancelled = true;
+            stopped_early = Some("cancelled after the last step shown".to_owned());
             break;
         }
         if index == loads.len() && options.until_break && extra < MAX_EXTRA_STEPS {
@@ -195,8 +205,8 @@ pub async fn scale(
     }
     let finding = analyse(&steps, &options.criteria, time_scale, unit);
     let mut reason = finding.reason;
-    if cancelled {
-        reason.push_str(" (stopped early: cancelled)");
+    if let Some(why) = &stopped_early {
+        reason.push_str(&format!(" (stopped early: {why})"));
     } else if options.until_break && finding.breaking_point.is_none() {
         reason.push_str(&format!(
             " (--until-break stopped at the load cap {} {unit} or after {MAX_EXTRA_STEPS} added steps)",
@@ -215,5 +225,6 @@ pub async fn scale(
         linear_until: finding.linear_until,
         breaking_point: finding.breaking_point,
         reason,
+        stopped_early,
     })
 }

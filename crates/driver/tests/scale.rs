@@ -171,3 +171,47 @@ async fn until_break_doubles_the_load_until_the_target_breaks() {
     within_one_step(&report, report.breaking_point, 8.0, "breaking point");
     assert_eq!(loads.last().copied(), report.breaking_point, "{report:#?}");
 }
+
+/// Cancelled during a step: the step ran part of its length, so it is left out
+/// of the steps and the verdict, and the report says the test stopped early.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_step_cut_short_by_a_cancel_is_left_out() {
+    let mocks = mocks(50, 100).await;
+    let url = mocks.url("personality").unwrap();
+    let (cancel, cancelled) = tokio::sync::watch::channel(false);
+    let options = ScaleOptions {
+        mode: Mode::Rate,
+        steps: vec![10.0, 20.0, 40.0],
+        step_duration: Duration::from_secs(2),
+        until_break: false,
+        max_load: 1000.0,
+        criteria: Criteria::default(),
+        run: gatebench_driver::RunOptions {
+            cancel: Some(cancelled),
+            ..common::quiet()
+        },
+        target_label: url.clone(),
+    };
+    let report = scale(
+        &common::scenario(SCENARIO),
+        &Targets::new(url),
+        options,
+        |_| {
+            // the second step is cancelled half a second in
+            let cancel = cancel.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let _ = cancel.send(true);
+            });
+        },
+    )
+    .await
+    .unwrap();
+    mocks.shutdown().await;
+    let loads: Vec<f64> = report.steps.iter().map(|s| s.load).collect();
+    assert_eq!(loads, [10.0], "{report:#?}");
+    let why = report.stopped_early.as_deref().unwrap();
+    assert!(why.contains("during the 20 rps step"), "{why}");
+    assert!(report.reason.contains("stopped early"), "{}", report.reason);
+    assert_eq!(report.linear_until, Some(10.0), "{report:#?}");
+}

@@ -545,5 +545,6 @@ pub fn scale_report() -> ScaleReport {
         linear_until: Some(40.0),
         breaking_point: Some(60.0),
         reason: "errors".to_owned(),
+        stopped_early: None,
     }
 }
