@@ -173,6 +173,8 @@ pub fn parse_expression(
         "us" | "µs" if metric.is_time() && is_value_agg(aggregation) => number / 1000.0,
         "ms" if metric.is_time() && is_value_agg(aggregation) => number,
         "s" if metric.is_time() && is_value_agg(aggregation) => number * 1000.0,
+        "m" if metric.is_time() && is_value_agg(aggregation) => number * 60_000.0,
+        "h" if metric.is_time() && is_value_agg(aggregation) => number * 3_600_000.0,
         "%" if aggregation == Aggregation::Rate && metric != Metric::Requests => number / 100.0,
         "/s" if aggregation == Aggregation::Rate && metric == Metric::Requests => number,
         other => return Err(err(&format!("unit `{other}` does not apply here"))),

@@ -47,6 +47,15 @@ fn expressions_parse_with_units() {
         expr(Metric::Latency, "min < 1s"),
         (Aggregation::Min, Op::Lt, 1000.0)
     );
+    // long streams: minutes and hours, as durations elsewhere take them
+    assert_eq!(
+        expr(Metric::Latency, "p95 < 2m"),
+        (Aggregation::Percentile(0.95), Op::Lt, 120_000.0)
+    );
+    assert_eq!(
+        expr(Metric::Latency, "max < 0.5h"),
+        (Aggregation::Max, Op::Lt, 1_800_000.0)
+    );
     assert_eq!(
         expr(Metric::Latency, "p90 < 1e3"),
         (Aggregation::Percentile(0.9), Op::Lt, 1000.0)
@@ -102,7 +111,7 @@ fn bad_expressions_are_rejected() {
         (Metric::Latency, "q95 < 1s"),
         (Metric::Latency, "p95 < 1%"),
         (Metric::Latency, "rate < 1%"),
-        (Metric::Latency, "p95 < 1h"),
+        (Metric::Latency, "p95 < 1d"),
         (Metric::Latency, "p101 < 1s"),
         (Metric::Errors, "p95 < 1%"),
         (Metric::Errors, "rate < 1s"),
