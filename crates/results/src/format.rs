@@ -34,18 +34,23 @@ pub fn threshold_value(t: &ThresholdResult) -> String {
     }
 }
 
-/// [`threshold_value`], with what was measured beside a time judged on its
-/// real-time equivalent (a run at a time scale between 0 and 1):
-/// `9.44s real time (943.6ms measured at time scale 0.1)`.
+/// [`threshold_value`], with what was measured beside a figure judged on its
+/// real-time equivalent (a run at a time scale between 0 and 1): a time
+/// (`9.44s real time (943.6ms measured at time scale 0.1)`), tokens per second
+/// or a request rate (measured faster than real time by the scale).
 pub fn threshold_value_at(t: &ThresholdResult, time_scale: Option<f64>) -> String {
     let value = threshold_value(t);
-    match (t.value, time_scale) {
-        (Some(v), Some(scale)) if t.in_ms() && scale > 0.0 && scale < 1.0 => format!(
-            "{value} real time ({} measured at time scale {scale})",
-            fmt_ms(v * scale)
-        ),
-        _ => value,
-    }
+    let (Some(v), Some(scale)) = (t.value, time_scale.filter(|s| *s > 0.0 && *s < 1.0)) else {
+        return value;
+    };
+    let expr = t.expression.trim_start();
+    let measured = match t.metric.as_str() {
+        _ if t.in_ms() => fmt_ms(v * scale),
+        "tokens_per_s" if !expr.starts_with("count") => format!("{:.2}", v / scale),
+        "requests" if expr.starts_with("rate") => format!("{:.1}/s", v / scale),
+        _ => return value,
+    };
+    format!("{value} real time ({measured} measured at time scale {scale})")
 }
 
 #[cfg(test)]
@@ -76,5 +81,31 @@ mod tests {
         for scale in [None, Some(1.0), Some(0.0)] {
             assert_eq!(threshold_value_at(&t, scale), "9.44s");
         }
+        // a rate is judged slower than measured: the measured one is beside it
+        let tokens = ThresholdResult {
+            key: "tokens_per_s".into(),
+            expression: "p50 > 500".into(),
+            metric: "tokens_per_s".into(),
+            ..latency(59.52)
+        };
+        assert_eq!(
+            threshold_value_at(&tokens, Some(0.05)),
+            "59.52 real time (1190.40 measured at time scale 0.05)"
+        );
+        let count = ThresholdResult {
+            expression: "count > 5".into(),
+            ..tokens
+        };
+        assert_eq!(threshold_value_at(&count, Some(0.05)), "59.52");
+        let requests = ThresholdResult {
+            key: "requests".into(),
+            expression: "rate > 10".into(),
+            metric: "requests".into(),
+            ..latency(2.5)
+        };
+        assert_eq!(
+            threshold_value_at(&requests, Some(0.1)),
+            "2.5/s real time (25.0/s measured at time scale 0.1)"
+        );
     }
 }
