@@ -87,7 +87,8 @@ pub struct K8sArgs {
     /// Squeeze the whole file to this length, passed to every segment, e.g. `5m`.
     #[arg(long)]
     duration: Option<String>,
-    /// Mocks only: multiply every mock delay by this.
+    /// Mocks only: multiply every mock delay by this; the segments of a scenario
+    /// then judge its thresholds on real-time equivalents (`run --time-scale`).
     #[arg(long, default_value_t = 1.0, value_parser = crate::mock::time_scale)]
     mock_time_scale: f64,
 }
@@ -327,6 +328,11 @@ fn pod_args(args: &K8sArgs, mocks: &str) -> Vec<String> {
             ];
             if let Some(t) = args.target.clone().or(mocks_url) {
                 run.extend(["--target".to_owned(), t]);
+            }
+            // the load meets the deployed mocks: thresholds judge real time
+            if args.with_mocks.is_some() && args.mock_time_scale != 1.0 {
+                let scale = args.mock_time_scale.to_string();
+                run.extend(["--time-scale".to_owned(), scale]);
             }
             if let Some(d) = &args.duration {
                 run.extend(["--duration".to_owned(), d.clone()]);

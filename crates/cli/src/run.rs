@@ -51,9 +51,12 @@ pub struct RunArgs {
     /// alerts, end) here.
     #[arg(long, value_name = "FILE")]
     events: Option<PathBuf>,
-    /// Embedded stack only: multiply every mock delay by this (0 = no delays).
-    #[arg(long, default_value_t = 1.0, value_parser = crate::mock::time_scale)]
-    time_scale: f64,
+    /// The mocks' time scale: the embedded stack multiplies every mock delay by it
+    /// (default 1; 0 = no delays). With --target, the scale the mocks behind the
+    /// target run at (`gatebench up --time-scale`): thresholds then judge
+    /// real-time equivalents, as on the embedded stack.
+    #[arg(long, value_parser = crate::mock::time_scale)]
+    time_scale: Option<f64>,
     /// Keep one record per request in results.json (intent, status, usage, gateway headers).
     #[arg(long)]
     record_requests: bool,
@@ -174,6 +177,16 @@ fn folder_name(name: &str) -> String {
     }
 }
 
+/// The time scale a run states and judges thresholds at: the embedded stack's
+/// (1 unless given), or the one given for the mocks behind `--target` (none:
+/// the target's mocks keep their own, unknown).
+pub(crate) fn time_scale(target: Option<&String>, given: Option<f64>) -> Option<f64> {
+    match target {
+        None => Some(given.unwrap_or(1.0)),
+        Some(_) => given,
+    }
+}
+
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let file = match ScenarioFile::load(&args.scenario) {
         Ok(f) => f,
@@ -190,7 +203,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             (None, Targets::new(url).with_trust(trust))
         }
         None => {
-            let (stack, targets) = start_stack(seed, args.time_scale, &out).await?;
+            let (stack, targets) = start_stack(seed, args.time_scale.unwrap_or(1.0), &out).await?;
             (Some(stack), targets)
         }
     };
@@ -211,7 +224,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         quiet: args.quiet,
         events: args.events.clone(),
         record_requests: args.record_requests,
-        time_scale: args.target.is_none().then_some(args.time_scale),
+        time_scale: time_scale(args.target.as_ref(), args.time_scale),
         cancel: Some(cancel_rx),
         segment: args.segment.unwrap_or_default(),
         watch_pids: args.watch_pids.clone(),

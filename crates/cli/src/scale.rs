@@ -63,9 +63,12 @@ pub struct ScaleArgs {
     /// Seed of every draw; default: the file's `seed`.
     #[arg(long)]
     seed: Option<u64>,
-    /// Embedded stack only: multiply every mock delay by this (0 = no delays).
-    #[arg(long, default_value_t = 1.0, value_parser = crate::mock::time_scale)]
-    time_scale: f64,
+    /// The mocks' time scale: the embedded stack multiplies every mock delay by it
+    /// (default 1; 0 = no delays). With --target, the scale the mocks behind the
+    /// target run at (`gatebench up --time-scale`): thresholds then judge
+    /// real-time equivalents, as on the embedded stack.
+    #[arg(long, value_parser = crate::mock::time_scale)]
+    time_scale: Option<f64>,
     /// The mocks behind the target (the URL of any mock of the set): their books
     /// show how much of each step's latency the provider held. Default: the
     /// embedded stack's mocks; none for another target.
@@ -179,7 +182,8 @@ pub async fn scale_cmd(args: ScaleArgs) -> anyhow::Result<ExitCode> {
             (None, Targets::new(url).with_trust(trust), url.clone())
         }
         None => {
-            let (stack, targets) = crate::run::start_stack(seed, args.time_scale, &out).await?;
+            let (stack, targets) =
+                crate::run::start_stack(seed, args.time_scale.unwrap_or(1.0), &out).await?;
             (Some(stack), targets, "the embedded stack".to_owned())
         }
     };
@@ -191,10 +195,9 @@ pub async fn scale_cmd(args: ScaleArgs) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             }
         };
-    let (ctrl_c, cancel_rx) =
-        crate::cancel_on_stop_signal(
-            "stopping: the step under way is cut short and left out (Ctrl-C again to quit)",
-        );
+    let (ctrl_c, cancel_rx) = crate::cancel_on_stop_signal(
+        "stopping: the step under way is cut short and left out (Ctrl-C again to quit)",
+    );
     let options = ScaleOptions {
         mode,
         steps,
@@ -205,7 +208,7 @@ pub async fn scale_cmd(args: ScaleArgs) -> anyhow::Result<ExitCode> {
         run: RunOptions {
             seed: Some(seed),
             quiet: true,
-            time_scale: args.target.is_none().then_some(args.time_scale),
+            time_scale: crate::run::time_scale(args.target.as_ref(), args.time_scale),
             cancel: Some(cancel_rx),
             books,
             upstream_concurrency,

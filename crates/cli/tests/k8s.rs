@@ -43,6 +43,8 @@ fn an_indexed_job_runs_one_segment_per_pod() {
         "http://gateway:8700",
         "--with-mocks",
         "2",
+        "--mock-time-scale",
+        "0.1",
         "--image",
         "registry.example.com/gatebench:1",
     ]);
@@ -68,6 +70,8 @@ fn an_indexed_job_runs_one_segment_per_pod() {
     let after = |flag: &str| args[args.iter().position(|a| *a == flag).unwrap() + 1];
     assert_eq!(after("--segment"), "$(JOB_COMPLETION_INDEX)/4");
     assert_eq!(after("--target"), "http://gateway:8700");
+    // the load meets the deployed mocks: the segments judge real time
+    assert_eq!(after("--time-scale"), "0.1");
     assert!(args.contains(&"--print-results"));
     assert_eq!(docs[1]["spec"]["replicas"], 2);
 

@@ -147,3 +147,64 @@ fn binding_beyond_loopback_needs_an_admin_token() {
         assert!(err.contains("--admin-token"), "{command:?}: {err}");
     }
 }
+
+/// A run against `up --time-scale 0.05` told that scale states it and judges
+/// its thresholds on real-time equivalents, as a run on the embedded stack does;
+/// not told, it states none.
+#[test]
+fn a_run_against_a_scaled_stack_judges_real_time_when_told_its_scale() {
+    let (_stack, urls) = up("0.05");
+    let personality = &urls
+        .iter()
+        .find(|(n, _)| n.contains("personality"))
+        .unwrap()
+        .1;
+    let dir = std::env::temp_dir().join(format!("gatebench-scaled-target-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let profiles = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/personality/profiles.toml");
+    std::fs::write(
+        dir.join("p.toml"),
+        format!(
+            "name = \"p\"\n[load]\nexecutor = \"shared-iterations\"\nvus = 1\niterations = 3\n[[requests]]\nname = \"p\"\nkind = \"personality\"\nprofiles = \"{}\"\n[thresholds]\n\"latency{{request:p}}\" = \"p95 < 30s\"\n",
+            profiles.display()
+        ),
+    )
+    .unwrap();
+    let run = |out: &str, scale: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_gatebench"))
+            .args([
+                "run",
+                "p.toml",
+                "--target",
+                personality,
+                "--quiet",
+                "--out",
+                out,
+            ])
+            .args(scale)
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let text = std::fs::read_to_string(dir.join(out).join("results.json")).unwrap();
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()
+    };
+    let told = run("told", &["--time-scale", "0.05"]);
+    assert_eq!(told["time_scale"], 0.05);
+    let measured = told["kinds"]["p"]["latency_ms"]["p95"].as_f64().unwrap();
+    let judged = told["thresholds"][0]["value"].as_f64().unwrap();
+    // the threshold judged the measured time ÷ 0.05 (within the histogram's rounding)
+    assert!(
+        (judged / measured - 20.0).abs() < 0.5,
+        "{judged} vs {measured}"
+    );
+    let untold = run("untold", &[]);
+    assert!(untold["time_scale"].is_null(), "{}", untold["time_scale"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
