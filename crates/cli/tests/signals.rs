@@ -115,14 +115,24 @@ fn ctrl_c_stops_a_suite_after_its_check_and_reports_the_rest_as_not_run() {
     assert_eq!(report["verdict"], "NOT READY", "{err}");
     let checks = report["checks"].as_array().unwrap();
     assert_eq!(checks.len(), 5);
-    let not_run = checks
+    let not_run: Vec<&str> = checks
         .iter()
-        .filter(|c| {
-            c["criteria"][0]["measured"]
-                .as_str()
-                .is_some_and(|m| m.contains("not run: the suite was stopped"))
-        })
-        .count();
-    assert_eq!(not_run, 3, "{err}");
+        .filter(|c| c["criteria"][0]["name"] == "not run")
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(not_run.len(), 3, "{err}");
+    // the checks not run say so, and neither ask for a reachable target nor
+    // stand for an external target's time scale
+    let recommendations = report["recommendations"].as_array().unwrap();
+    for check in &not_run {
+        let rules: Vec<&str> = recommendations
+            .iter()
+            .filter(|r| r["check"] == *check)
+            .map(|r| r["rule"].as_str().unwrap())
+            .collect();
+        assert_eq!(rules, ["not-run"], "{check}: {recommendations:?}");
+    }
+    let markdown = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(!markdown.contains("external"), "{markdown}");
     let _ = std::fs::remove_dir_all(&out);
 }

@@ -58,7 +58,8 @@ pub use junit::junit;
 pub use markdown::markdown;
 pub use model::{
     BaselineResult, Chart, ChartKind, CheckResult, Criterion, Environment, Evidence, Load,
-    Recommendation, SCHEMA_VERSION, Series, Severity, Source, SuiteReport, TargetInfo, Verdict,
+    NOT_RUN, Recommendation, SCHEMA_VERSION, Series, Severity, Source, SuiteReport, TargetInfo,
+    Verdict,
 };
 pub use run_report::run_report;
 pub use scale::{

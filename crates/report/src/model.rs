@@ -228,7 +228,16 @@ pub struct CheckResult {
     pub time_scale: Option<f64>,
 }
 
+/// The name of the one criterion of a check that did not run (the suite was
+/// stopped before it): it failed, and it says nothing about the target.
+pub const NOT_RUN: &str = "not run";
+
 impl CheckResult {
+    /// Whether the check ran (was not left out when its suite was stopped).
+    pub fn ran(&self) -> bool {
+        !self.criteria.iter().any(|c| c.name == NOT_RUN)
+    }
+
     /// Builds a check from its criteria: passed only if there is at least one
     /// criterion and all passed (a check that could not measure fails).
     pub fn from_criteria(

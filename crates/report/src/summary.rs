@@ -124,7 +124,7 @@ pub fn verdict_line(report: &SuiteReport) -> String {
 /// latency measured against compressed mock delays is not a real-time figure.
 pub fn time_scale_line(report: &SuiteReport) -> String {
     let mut scales: BTreeMap<String, Vec<&str>> = BTreeMap::new();
-    for c in &report.checks {
+    for c in report.checks.iter().filter(|c| c.ran()) {
         let key = c.time_scale.map_or("external".to_owned(), num);
         scales.entry(key).or_default().push(&c.name);
     }

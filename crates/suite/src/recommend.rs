@@ -52,7 +52,14 @@ pub fn general(checks: &[CheckResult]) -> Vec<Recommendation> {
     let mut out = Vec::new();
     for check in checks.iter().filter(|c| !c.passed) {
         let unmeasured = check.criteria.iter().any(|c| c.name == "measurement");
-        if unmeasured {
+        if !check.ran() {
+            out.push(Recommendation {
+                rule: "not-run".into(),
+                check: check.name.clone(),
+                message: "The suite was stopped before this check ran: run the suite again (or this check alone, `--check NAME`) to judge it.".into(),
+                figure: check.measured.clone(),
+            });
+        } else if unmeasured {
             out.push(Recommendation {
                 rule: "unmeasured".into(),
                 check: check.name.clone(),

@@ -70,11 +70,11 @@ pub async fn run_suite_until(
         }
         let stopped = stop.as_ref().is_some_and(|s| *s.borrow());
         let subject = if stopped {
-            Err("not run: the suite was stopped before it".to_owned())
+            Err(None)
         } else {
             subject_for(file, spec, options, seed, &books)
                 .await
-                .map_err(|e| e.to_string())
+                .map_err(|e| Some(e.to_string()))
         };
         let outcome = match subject {
             Err(why) => {
@@ -92,7 +92,10 @@ pub async fn run_suite_until(
                     out: &options.out,
                     segment: gatebench_driver::Segment::WHOLE,
                 };
-                unmeasurable(&ctx, why)
+                match why {
+                    Some(why) => unmeasurable(&ctx, why),
+                    None => checks::not_run(&ctx),
+                }
             }
             Ok(subject) => {
                 let ctx = Ctx {

@@ -107,10 +107,30 @@ pub async fn run(ctx: &Ctx<'_>) -> CheckOutcome {
 /// A check that could not measure: one failed criterion saying why.
 pub fn unmeasurable(ctx: &Ctx<'_>, why: impl Into<String>) -> CheckOutcome {
     let why = why.into();
+    let summary = format!("The check could not measure: {why}.");
+    failed_before(ctx, "measurement", "data to judge", format!("none: {why}"), summary)
+}
+
+/// A check its suite was stopped before: one failed criterion,
+/// [`gatebench_report::NOT_RUN`], that says nothing about the target.
+pub fn not_run(ctx: &Ctx<'_>) -> CheckOutcome {
+    let summary = "The suite was stopped before this check ran.".to_owned();
+    let measured = "the suite was stopped before it".to_owned();
+    failed_before(ctx, gatebench_report::NOT_RUN, "a run", measured, summary)
+}
+
+/// A check that failed before it measured anything: one failed criterion.
+fn failed_before(
+    ctx: &Ctx<'_>,
+    name: &str,
+    target: &str,
+    measured: String,
+    summary: String,
+) -> CheckOutcome {
     let criterion = Criterion {
-        name: "measurement".into(),
-        target: "data to judge".into(),
-        measured: format!("none: {why}"),
+        name: name.into(),
+        target: target.into(),
+        measured,
         passed: false,
         value: None,
         unit: String::new(),
@@ -124,7 +144,7 @@ pub fn unmeasurable(ctx: &Ctx<'_>, why: impl Into<String>) -> CheckOutcome {
             ctx.spec.severity,
             vec![criterion],
             Evidence {
-                summary: format!("The check could not measure: {why}."),
+                summary,
                 details: serde_json::Value::Null,
             },
             0.0,
