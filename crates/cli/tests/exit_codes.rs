@@ -9,6 +9,17 @@ use std::process::Command;
 mod common;
 use common::{gatebench, temp_dir, text};
 
+/// Runs `ws.toml` on the embedded stack without delays, into `out`.
+const WS_RUN: &[&str] = &[
+    "run",
+    "ws.toml",
+    "--time-scale",
+    "0",
+    "--quiet",
+    "--out",
+    "out",
+];
+
 /// Writes `ws.toml` in `dir`: `iterations` requests of speech over the
 /// stream-input WebSocket.
 fn speech_over_a_websocket(dir: &Path, iterations: u32) {
@@ -29,18 +40,7 @@ fn speech_over_a_websocket(dir: &Path, iterations: u32) {
 fn speech_over_a_websocket_succeeds_on_the_embedded_stack() {
     let dir = temp_dir("tts-ws");
     speech_over_a_websocket(&dir, 3);
-    let o = gatebench(
-        &[
-            "run",
-            "ws.toml",
-            "--time-scale",
-            "0",
-            "--quiet",
-            "--out",
-            "out",
-        ],
-        &dir,
-    );
+    let o = gatebench(WS_RUN, &dir);
     let all = text(&o);
     assert_eq!(o.status.code(), Some(0), "{all}");
     let results: serde_json::Value =
@@ -355,15 +355,7 @@ fn a_closed_stdout_does_not_change_the_exit_code() {
     let dir = temp_dir("closed-stdout");
     speech_over_a_websocket(&dir, 2);
     let mut child = Command::new(env!("CARGO_BIN_EXE_gatebench"))
-        .args([
-            "run",
-            "ws.toml",
-            "--time-scale",
-            "0",
-            "--quiet",
-            "--out",
-            "out",
-        ])
+        .args(WS_RUN)
         .current_dir(&dir)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())

@@ -57,9 +57,8 @@ pub use io::{REPORT_JSON, Written, read_report, read_report_dir, to_json, write_
 pub use junit::junit;
 pub use markdown::markdown;
 pub use model::{
-    BaselineResult, Chart, ChartKind, CheckResult, Criterion, Environment, Evidence, Load,
-    NOT_RUN, Recommendation, SCHEMA_VERSION, Series, Severity, Source, SuiteReport, TargetInfo,
-    Verdict,
+    BaselineResult, Chart, ChartKind, CheckResult, Criterion, Environment, Evidence, Load, NOT_RUN,
+    Recommendation, SCHEMA_VERSION, Series, Severity, Source, SuiteReport, TargetInfo, Verdict,
 };
 pub use run_report::run_report;
 pub use scale::{

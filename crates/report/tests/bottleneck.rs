@@ -6,7 +6,7 @@ mod common;
 use gatebench_analysis::bottleneck::{Evidence, PartTiming, UpstreamTruth, find};
 use gatebench_analysis::{Bottleneck, ScaleReport};
 use gatebench_report::escape::{html as esc, markdown as md};
-use gatebench_report::{SuiteReport, TargetInfo, html, markdown, run_report, write_scale};
+use gatebench_report::{SuiteReport, html, markdown, run_report, write_scale};
 
 /// Server-timing says 80 of the 100 ms mean were spent in the queue.
 fn queue_bound(load: f64) -> Bottleneck {
@@ -75,12 +75,7 @@ fn report_of(bottleneck: Option<Bottleneck>) -> SuiteReport {
         )],
     );
     results.bottleneck = bottleneck;
-    let target = TargetInfo {
-        mode: "external".to_owned(),
-        url: "http://127.0.0.1:9999".to_owned(),
-        profile: String::new(),
-        mocks: None,
-    };
+    let target = common::external_target();
     run_report(&results, target, common::focused_report().environment)
 }
 

@@ -461,7 +461,7 @@ fn a_regression_makes_every_rendering_not_ready() {
 /// count.
 #[test]
 fn a_run_s_rising_error_rate_is_a_regression() {
-    use gatebench_report::{TargetInfo, run_report};
+    use gatebench_report::run_report;
     use gatebench_results::ThresholdResult;
     let report = |errors: f64| {
         let mut results = run(
@@ -478,12 +478,7 @@ fn a_run_s_rising_error_rate_is_a_regression() {
             abort_on_fail: false,
             aborted: false,
         }];
-        let target = TargetInfo {
-            mode: "external".to_owned(),
-            url: "http://127.0.0.1:9999".to_owned(),
-            profile: String::new(),
-            mocks: None,
-        };
+        let target = common::external_target();
         run_report(&results, target, common::focused_report().environment)
     };
     let c = compare(&report(0.0866), &report(0.0), 0.10);

@@ -232,7 +232,7 @@ fn bad_report_files_name_the_file() {
 
 #[test]
 fn a_single_run_gets_the_suites_reports_with_one_check_per_threshold() {
-    use gatebench_report::{TargetInfo, Verdict, run_report};
+    use gatebench_report::{Verdict, run_report};
     use gatebench_results::ThresholdResult;
     let mut results = common::run(
         "story-mix",
@@ -256,12 +256,7 @@ fn a_single_run_gets_the_suites_reports_with_one_check_per_threshold() {
     for p in &mut results.timeseries {
         p.total.errors = 0;
     }
-    let target = TargetInfo {
-        mode: "external".to_owned(),
-        url: "http://127.0.0.1:9999".to_owned(),
-        profile: String::new(),
-        mocks: None,
-    };
+    let target = common::external_target();
     let env = common::focused_report().environment;
     let report = run_report(&results, target.clone(), env.clone());
     assert_eq!(report.verdict, Verdict::Ready);

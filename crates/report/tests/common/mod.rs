@@ -548,3 +548,13 @@ pub fn scale_report() -> ScaleReport {
         stopped_early: None,
     }
 }
+
+/// An external target on a port nothing listens on, as a run's report names it.
+pub fn external_target() -> TargetInfo {
+    TargetInfo {
+        mode: "external".to_owned(),
+        url: "http://127.0.0.1:9999".to_owned(),
+        profile: String::new(),
+        mocks: None,
+    }
+}

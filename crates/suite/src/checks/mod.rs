@@ -108,7 +108,13 @@ pub async fn run(ctx: &Ctx<'_>) -> CheckOutcome {
 pub fn unmeasurable(ctx: &Ctx<'_>, why: impl Into<String>) -> CheckOutcome {
     let why = why.into();
     let summary = format!("The check could not measure: {why}.");
-    failed_before(ctx, "measurement", "data to judge", format!("none: {why}"), summary)
+    failed_before(
+        ctx,
+        "measurement",
+        "data to judge",
+        format!("none: {why}"),
+        summary,
+    )
 }
 
 /// A check its suite was stopped before: one failed criterion,
