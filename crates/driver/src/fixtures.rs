@@ -143,10 +143,7 @@ impl CatalogCache {
 
 /// Loads and checks one catalog file.
 pub fn load(path: &Path, kind: CatalogKind) -> Result<Catalog, ScenarioError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
+    let text = crate::scenario::read_text(path)?;
     let loc = Locator::new(path, &text);
     let entries: Vec<Entry> = match kind {
         CatalogKind::Prompts => {

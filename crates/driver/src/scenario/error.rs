@@ -46,6 +46,30 @@ impl ScenarioError {
     }
 }
 
+/// Reads a TOML file as text; bytes that are not UTF-8 are an error at their
+/// line and column, as TOML requires UTF-8.
+pub(crate) fn read_text(path: &Path) -> Result<String, ScenarioError> {
+    let bytes = std::fs::read(path).map_err(|source| ScenarioError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    String::from_utf8(bytes).map_err(|e| {
+        let bytes = e.as_bytes();
+        let at = e.utf8_error().valid_up_to();
+        let line_start = bytes[..at].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&bytes[line_start..at]).chars().count() + 1;
+        ScenarioError::Invalid {
+            path: path.to_owned(),
+            line: 1 + bytes[..at].iter().filter(|&&b| b == b'\n').count(),
+            key: String::new(),
+            message: format!(
+                "byte 0x{:02x} at column {column} is not UTF-8: a TOML file is UTF-8 text",
+                bytes[at]
+            ),
+        }
+    })
+}
+
 /// `` `key`: `` before a message, or nothing for an error no key is at fault for (a
 /// syntax error).
 fn key_label(key: &str) -> String {
@@ -121,7 +145,15 @@ impl Locator {
     }
 
     fn toml_error(&self, error: &toml::de::Error, path: String) -> ScenarioError {
-        let key = if path == "." { String::new() } else { path };
-        self.error(error.span(), key, error.message().trim())
+        let mut key = if path == "." { String::new() } else { path };
+        let message = error.message().trim();
+        // the parser names no key it finds twice: its span is the key as written
+        if key.is_empty()
+            && message.starts_with("duplicate key")
+            && let Some(written) = error.span().and_then(|s| self.text.get(s))
+        {
+            key = written.trim().trim_matches(['"', '\'']).to_owned();
+        }
+        self.error(error.span(), key, message)
     }
 }

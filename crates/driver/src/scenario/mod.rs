@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub(crate) use error::Locator;
+pub(crate) use error::{Locator, read_text};
 pub use error::ScenarioError;
 pub use load::{
     DEFAULT_GRACEFUL_STOP, DEFAULT_MAX_DURATION, DEFAULT_MAX_VUS, DEFAULT_TIMEOUT, Executor, Load,
@@ -106,10 +106,7 @@ impl ScenarioFile {
     /// Loads and checks a scenario file and the catalogs it names.
     pub fn load(path: impl AsRef<Path>) -> Result<ScenarioFile, ScenarioError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = error::read_text(path)?;
         ScenarioFile::parse(path, &text)
     }
 
@@ -173,16 +170,22 @@ impl ScenarioFile {
                 });
             }
         }
+        // every `[[requests]]` list as written, to point at the second use of a name
+        let lists = std::iter::once(("requests".to_owned(), &raw.requests)).chain(
+            raw.scenarios
+                .iter()
+                .map(|(name, s)| (format!("scenarios.{name}.requests"), &s.get_ref().requests)),
+        );
         let mut names = BTreeSet::new();
-        for s in &scenarios {
-            for r in &s.requests {
-                if !names.insert(r.spec.name.clone()) {
+        for (list, requests) in lists {
+            for (i, r) in requests.iter().enumerate() {
+                let name = &r.get_ref().name;
+                if !names.insert(name.as_str()) {
                     return Err(loc.error(
-                        None,
-                        format!("{}.requests", s.name),
+                        Some(r.span()),
+                        format!("{list}[{i}].name"),
                         format!(
-                            "request name `{}` is used twice; names must be unique in the file",
-                            r.spec.name
+                            "request name `{name}` is used twice; names must be unique in the file"
                         ),
                     ));
                 }
@@ -200,7 +203,7 @@ impl ScenarioFile {
             })?;
             for t in &parsed {
                 if let Some(r) = &t.selector.request
-                    && !names.contains(r)
+                    && !names.contains(r.as_str())
                 {
                     return Err(loc.error(
                         Some(key.span()),

@@ -323,8 +323,15 @@ fn threshold_errors_point_at_their_key() {
 #[test]
 fn duplicate_names_and_bad_catalogs_are_rejected() {
     let dup = "[load]\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"1s\"\n[[requests]]\nname = \"a\"\nkind = \"http\"\npath = \"/\"\n[[requests]]\nname = \"a\"\nkind = \"http\"\npath = \"/x\"\n";
-    let e = parse(dup).unwrap_err().to_string();
+    // the second use is named, where it is written
+    let e = fails_at(dup, 10, "requests[1].name");
     assert!(e.contains("used twice"), "{e}");
+    let twice = "[scenarios.one.load]\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"1s\"\n[[scenarios.one.requests]]\nname = \"a\"\nkind = \"http\"\npath = \"/\"\n[scenarios.two.load]\nexecutor = \"constant-vus\"\nvus = 1\nduration = \"1s\"\n[[scenarios.two.requests]]\nname = \"a\"\nkind = \"http\"\npath = \"/\"\n";
+    fails_at(twice, 14, "scenarios.two.requests[0].name");
+    // a key written twice is named too
+    let key = "[load]\nexecutor = \"constant-vus\"\nvus = 1\nvus = 2\n";
+    let e = fails_at(key, 4, "vus");
+    assert!(e.contains("duplicate key"), "{e}");
     // a catalog with a bad entry reports the catalog's own file, line and key
     let dir = std::env::temp_dir().join(format!("gatebench-driver-catalog-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
@@ -673,4 +680,19 @@ fn tools_are_a_json_array_of_typed_tools() {
     let e = ScenarioFile::parse(&dir.join("s.toml"), &text).unwrap_err();
     assert!(e.to_string().contains("not found"), "{e}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A file that is not UTF-8 is refused at the line and column of its first bad
+/// byte, not with the reader's bare "stream did not contain valid UTF-8".
+#[test]
+fn bytes_that_are_not_utf8_are_named_by_line_and_column() {
+    let path = std::env::temp_dir().join(format!("gatebench-latin1-{}.toml", std::process::id()));
+    std::fs::write(&path, b"name = \"d\"\n[load]\nexecutor = \"caf\xe9\"\n").unwrap();
+    let e = ScenarioFile::load(&path).unwrap_err();
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(e.line(), 3, "{e}");
+    assert!(
+        e.to_string().contains("byte 0xe9 at column 16 is not UTF-8"),
+        "{e}"
+    );
 }
