@@ -520,3 +520,63 @@ path = "/miss/v1/chat/completions"
     assert_eq!(hits.tokens_per_s, None, "a hit is not a generation");
     assert!(misses.tokens_per_s.is_some());
 }
+
+/// An iteration executor whose `max_duration` runs out counts the iterations it
+/// never started as dropped, by the request each would have sent, as k6's
+/// `dropped_iterations` does: every planned iteration is sent or dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn iterations_left_unstarted_by_max_duration_are_dropped() {
+    let url = serve(
+        Router::new()
+            .route(
+                "/a",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_millis(40)).await;
+                    "a"
+                }),
+            )
+            .route("/b", get(|| async { "b" })),
+    )
+    .await;
+    for (executor, vus, planned) in [("shared-iterations", 2, 60), ("per-vu-iterations", 2, 60)] {
+        let iterations = if executor == "shared-iterations" {
+            60
+        } else {
+            30
+        };
+        let file = scenario(&format!(
+            r#"
+[load]
+executor = "{executor}"
+vus = {vus}
+iterations = {iterations}
+max_duration = "300ms"
+graceful_stop = "1s"
+[[requests]]
+name = "a"
+kind = "http"
+path = "/a"
+weight = 3
+[[requests]]
+name = "b"
+kind = "http"
+path = "/b"
+"#
+        ));
+        let r = run(&file, &Targets::new(&url), quiet()).await.unwrap();
+        check_sums(&r);
+        assert!(r.totals.dropped > 0, "{executor}: {:?}", r.totals);
+        assert_eq!(
+            r.totals.sent + r.totals.dropped,
+            planned,
+            "{executor}: {:?}",
+            r.totals
+        );
+        let per_request: u64 = r.kinds.values().map(|k| k.dropped).sum();
+        assert_eq!(per_request, r.totals.dropped, "{executor}");
+        assert!(
+            r.kinds.values().all(|k| k.dropped > 0),
+            "{executor}: both requests lose some"
+        );
+    }
+}

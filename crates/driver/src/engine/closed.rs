@@ -24,6 +24,7 @@ use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 use super::ScenarioCtx;
 use crate::client::{Conns, execute};
+use crate::metrics::aggregator::Msg;
 use crate::payload::Drawn;
 use crate::scenario::{Executor, Stage};
 
@@ -72,7 +73,7 @@ pub(super) async fn run(ctx: Arc<ScenarioCtx>, start: Instant, stop: watch::Rece
         let target = target_rx.clone();
         let shared = shared.clone();
         let workers = ctx.workers.clone();
-        let vu = Vu::new(ctx, (vu, local), budget, shared, target, stop);
+        let vu = Vu::new(ctx, (vu, local), budget, shared, target, stop, start);
         // VU i lives on worker i and counts on shard i: no counter crosses threads
         handles.push(if busy {
             workers.spawn_at(local, busy_vu_loop(vu))
@@ -115,9 +116,44 @@ pub(super) async fn run(ctx: Arc<ScenarioCtx>, start: Instant, stop: watch::Rece
         aborts.iter().for_each(tokio::task::AbortHandle::abort);
         joined.await;
     }
+    // shared iterations no VU started before the scenario's time ran out
+    if let Budget::Shared(limit) = budget
+        && timed_out(&ctx, start)
+    {
+        let claimed = shared.load(Ordering::Relaxed);
+        let unstarted = (claimed..)
+            .map(|local| segment.global(local))
+            .take_while(|&n| n < limit);
+        drop_unstarted(&ctx, unstarted);
+    }
     ctx.live.scenarios[ctx.index]
         .vus
         .store(0, Ordering::Relaxed);
+}
+
+/// Whether the scenario ran out of time (its `max_duration`), rather than being
+/// stopped early (a cancel or an abort cuts the rest of the load uncounted, as an
+/// open-loop scenario's is).
+fn timed_out(ctx: &ScenarioCtx, start: Instant) -> bool {
+    start.elapsed() >= ctx.load.executor.duration()
+}
+
+/// Counts the iterations of `keys` as dropped (never started), each under the
+/// request it would have sent, as k6 counts `dropped_iterations` when an
+/// iteration executor's time runs out.
+fn drop_unstarted(ctx: &ScenarioCtx, keys: impl Iterator<Item = u64>) {
+    let mut dropped = vec![0u64; ctx.prepared.len()];
+    for key in keys {
+        dropped[ctx.mix.draw(key).request] += 1;
+    }
+    for (prepared, n) in ctx.prepared.iter().zip(dropped) {
+        if n > 0 {
+            let _ = ctx.tx.send(Msg::Dropped {
+                request: prepared.index,
+                n,
+            });
+        }
+    }
 }
 
 /// The payload key of iteration `j` of VU `vu`: unique in the load up to 2^24 VUs
@@ -158,6 +194,8 @@ struct Vu {
     done: u64,
     active: bool,
     current_target: u32,
+    /// When its scenario started.
+    start: Instant,
 }
 
 impl Vu {
@@ -168,6 +206,7 @@ impl Vu {
         shared: Arc<AtomicU64>,
         mut target: watch::Receiver<u32>,
         stop: watch::Receiver<bool>,
+        start: Instant,
     ) -> Vu {
         let think_rng = StdRng::seed_from_u64(xxh3_64_with_seed(
             &[ctx.index as u64, u64::from(vu)]
@@ -189,6 +228,7 @@ impl Vu {
             think_rng,
             done: 0,
             active: false,
+            start,
         }
     }
 
@@ -288,6 +328,14 @@ impl Drop for Vu {
             self.ctx.live.scenarios[self.ctx.index]
                 .vus
                 .fetch_sub(1, Ordering::Relaxed);
+        }
+        // its own iterations it had no time to start
+        if let Budget::PerVu(limit) = self.budget
+            && self.done < limit
+            && timed_out(&self.ctx, self.start)
+        {
+            let vu = self.vu;
+            drop_unstarted(&self.ctx, (self.done..limit).map(|j| vu_key(vu, j)));
         }
     }
 }

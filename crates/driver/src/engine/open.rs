@@ -201,6 +201,7 @@ impl Lane {
             let Some(permit) = permit else {
                 let _ = ctx.tx.send(Msg::Dropped {
                     request: prepared_index,
+                    n: 1,
                 });
                 continue;
             };

@@ -121,7 +121,7 @@ impl Records {
 #[derive(Debug)]
 pub(crate) enum Msg {
     /// An iteration of this request was dropped for want of a VU.
-    Dropped { request: u32 },
+    Dropped { request: u32, n: u64 },
     /// The resource monitor saw a threshold crossed.
     ResourceAlert(gatebench_analysis::ResourceAlert),
 }
@@ -388,13 +388,13 @@ impl Aggregator {
 
     fn handle(&mut self, msg: Msg) {
         match msg {
-            Msg::Dropped { request } => {
+            Msg::Dropped { request, n } => {
                 let Some(info) = self.layout.requests.get(request as usize) else {
                     return;
                 };
-                self.store.requests[request as usize].dropped += 1;
-                self.total.dropped += 1;
-                self.per_scenario[info.scenario].dropped += 1;
+                self.store.requests[request as usize].dropped += n;
+                self.total.dropped += n;
+                self.per_scenario[info.scenario].dropped += n;
             }
             Msg::ResourceAlert(alert) => self.reporter.resource_alert(&alert),
         }
@@ -604,7 +604,7 @@ mod tests {
         let second = a.start + Duration::from_secs(1);
         a.tick(second);
         a.done(&sample(1_000_000));
-        a.handle(Msg::Dropped { request: 0 });
+        a.handle(Msg::Dropped { request: 0, n: 1 });
         a.tick(second + Duration::from_micros(400));
         assert_eq!(a.timeseries.len(), 1, "{:?}", a.timeseries);
         let p = &a.timeseries[0];

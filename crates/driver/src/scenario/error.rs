@@ -56,8 +56,14 @@ pub(crate) fn read_text(path: &Path) -> Result<String, ScenarioError> {
     String::from_utf8(bytes).map_err(|e| {
         let bytes = e.as_bytes();
         let at = e.utf8_error().valid_up_to();
-        let line_start = bytes[..at].iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-        let column = String::from_utf8_lossy(&bytes[line_start..at]).chars().count() + 1;
+        let line_start = bytes[..at]
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&bytes[line_start..at])
+            .chars()
+            .count()
+            + 1;
         ScenarioError::Invalid {
             path: path.to_owned(),
             line: 1 + bytes[..at].iter().filter(|&&b| b == b'\n').count(),

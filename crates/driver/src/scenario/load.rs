@@ -30,6 +30,11 @@ pub const MAX_RATE: u32 = 10_000_000;
 /// failure, not a load test.
 pub const MAX_VUS: u32 = 1_000_000;
 
+/// Most iterations an iteration executor plans (its VUs' together for
+/// `per-vu-iterations`): those its `max_duration` leaves unstarted are counted
+/// one by one as dropped, by the request each would have sent.
+pub const MAX_ITERATIONS: u64 = 100_000_000;
+
 /// One stage of a ramping executor: reach `target` (VUs or iterations per second)
 /// linearly over `duration`.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize)]
@@ -434,6 +439,19 @@ pub(crate) fn check(
                     format!("the {executor_name} executor needs `iterations` ≥ 1"),
                 )
             })?;
+            let planned = if executor_name == "per-vu-iterations" {
+                iterations.saturating_mul(u64::from(vus))
+            } else {
+                iterations
+            };
+            if planned > MAX_ITERATIONS {
+                return Err(err(
+                    "iterations",
+                    format!(
+                        "{planned} iterations is more than one scenario plans (at most {MAX_ITERATIONS}; split the load into segments)"
+                    ),
+                ));
+            }
             let max_duration = r.max_duration.unwrap_or(DEFAULT_MAX_DURATION);
             if max_duration.is_zero() {
                 return Err(err(

@@ -36,8 +36,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub(crate) use error::{Locator, read_text};
 pub use error::ScenarioError;
+pub(crate) use error::{Locator, read_text};
 pub use load::{
     DEFAULT_GRACEFUL_STOP, DEFAULT_MAX_DURATION, DEFAULT_MAX_VUS, DEFAULT_TIMEOUT, Executor, Load,
     MAX_RATE, MAX_VUS, Stage,

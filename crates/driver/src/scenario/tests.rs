@@ -692,7 +692,8 @@ fn bytes_that_are_not_utf8_are_named_by_line_and_column() {
     let _ = std::fs::remove_file(&path);
     assert_eq!(e.line(), 3, "{e}");
     assert!(
-        e.to_string().contains("byte 0xe9 at column 16 is not UTF-8"),
+        e.to_string()
+            .contains("byte 0xe9 at column 16 is not UTF-8"),
         "{e}"
     );
 }
