@@ -290,9 +290,11 @@ pub(crate) fn merge_runs(runs: &[RunResults]) -> Result<Merged, Refusal> {
     };
     if let Some(other) = runs.iter().find(|r| !same(r)) {
         return Err(Refusal::Invalid(anyhow::anyhow!(
-            "{} has other thresholds than {}: results of different scenarios",
+            "{} of `{}` has other thresholds than {} of `{}`: results of different scenarios",
             label(other),
-            label(first)
+            other.name,
+            label(first),
+            first.name
         )));
     }
     let invalid = |e: anyhow::Error| Refusal::Invalid(e);

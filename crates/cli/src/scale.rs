@@ -55,7 +55,7 @@ pub struct ScaleArgs {
     #[arg(long, default_value_t = Criteria::default().max_error_rate)]
     max_error_rate: f64,
     /// p95 latency above which a step is broken (real-time equivalent), e.g. `2s`.
-    #[arg(long, value_parser = crate::parse_duration)]
+    #[arg(long, value_parser = crate::parse_positive_duration)]
     slo_p95: Option<Duration>,
     /// Output folder; default: reports/NAME-scale-TIMESTAMP.
     #[arg(long, value_name = "DIR")]

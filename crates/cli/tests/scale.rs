@@ -80,6 +80,10 @@ fn loads_beyond_the_driver_and_steps_too_short_to_measure_are_usage_errors() {
             ][..],
             "--max-load must be above the last step (10)",
         ),
+        (
+            &["--mode", "rate", "--steps", "5", "--slo-p95", "0s"][..],
+            "must be above zero",
+        ),
     ] {
         let mut args = vec!["scale", "scenarios/scale-personality.toml"];
         args.extend(extra);
