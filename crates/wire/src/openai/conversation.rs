@@ -205,9 +205,44 @@ fn message(i: usize, item: &InputItem) -> Result<Option<ChatMessage>, InputError
                 ..ChatMessage::default()
             }))
         }
-        Some(_) => Ok(None),
+        // the API's other items (tool calls it ran itself, reasoning, references)
+        // add no text a chat conversation carries
+        Some(kind) if OTHER_ITEMS.contains(&kind) => Ok(None),
+        Some(other) => Err(InputError {
+            param: format!("input[{i}].type"),
+            message: format!(
+                "Invalid value: '{other}'. Supported values are: 'message', 'function_call', 'function_call_output', {}.",
+                OTHER_ITEMS.map(|k| format!("'{k}'")).join(", ")
+            ),
+            code: "invalid_value",
+        }),
     }
 }
+
+/// Input item types the Responses API takes besides messages and function calls
+/// with their outputs (platform.openai.com/docs/api-reference/responses/create).
+const OTHER_ITEMS: [&str; 20] = [
+    "reasoning",
+    "item_reference",
+    "file_search_call",
+    "web_search_call",
+    "computer_call",
+    "computer_call_output",
+    "image_generation_call",
+    "code_interpreter_call",
+    "local_shell_call",
+    "local_shell_call_output",
+    "shell_call",
+    "shell_call_output",
+    "apply_patch_call",
+    "apply_patch_call_output",
+    "mcp_list_tools",
+    "mcp_approval_request",
+    "mcp_approval_response",
+    "mcp_call",
+    "custom_tool_call",
+    "custom_tool_call_output",
+];
 
 /// `text.format` as a chat `response_format`.
 fn response_format(text: Option<&Value>) -> Option<ResponseFormat> {

@@ -462,6 +462,31 @@ mod tests {
         request.as_chat().unwrap()
     }
 
+    /// An item of a type the API does not have is refused, naming it; the API's
+    /// other items (reasoning, references) pass, adding nothing to the prompt.
+    #[test]
+    fn an_input_item_of_no_known_type_is_refused() {
+        let request = |item: Value| -> ResponseRequest {
+            let user = json!({"role": "user", "content": "Hello"});
+            serde_json::from_value(json!({"model": "gpt-4o-mini", "input": [user, item]})).unwrap()
+        };
+        let e = request(json!({"type": "thought", "text": "hm"}))
+            .as_chat()
+            .unwrap_err();
+        assert_eq!(
+            (e.param.as_str(), e.code),
+            ("input[1].type", "invalid_value")
+        );
+        assert!(
+            e.message
+                .starts_with("Invalid value: 'thought'. Supported values are: 'message'"),
+            "{}",
+            e.message
+        );
+        let reasoning = json!({"type": "reasoning", "id": "rs_1", "summary": []});
+        assert_eq!(request(reasoning).as_chat().unwrap().messages.len(), 1);
+    }
+
     #[test]
     fn every_function_call_is_answered_and_every_output_answers_one() {
         let user = json!({"role": "user", "content": "Where is my order?"});
