@@ -170,7 +170,6 @@ async fn every_argument_the_sdk_sends_passes_the_strict_check() {
         .store(false)
         .metadata(json!({"run": "test"}))
         .service_tier(ServiceTier::Auto)
-        .reasoning_effort(ReasoningEffort::Low)
         .verbosity(Verbosity::Low)
         .parallel_tool_calls(true)
         .logprobs(false)
@@ -190,6 +189,164 @@ async fn every_argument_the_sdk_sends_passes_the_strict_check() {
         .unwrap();
     let response = client(&url).embeddings().create(request).await.unwrap();
     assert_eq!(response.data[0].embedding.len(), 64);
+}
+
+/// A chat request to the reasoning model of the default profile about `prompt`.
+fn reasoning_request(
+    prompt: &str,
+    effort: Option<ReasoningEffort>,
+    cap: Option<u32>,
+) -> async_openai::types::chat::CreateChatCompletionRequest {
+    let mut request = CreateChatCompletionRequestArgs::default();
+    request.model("gpt-5-mini").messages(vec![
+        ChatCompletionRequestUserMessageArgs::default()
+            .content(prompt)
+            .build()
+            .unwrap()
+            .into(),
+    ]);
+    if let Some(effort) = effort {
+        request.reasoning_effort(effort);
+    }
+    if let Some(cap) = cap {
+        request.max_completion_tokens(cap);
+    }
+    request.build().unwrap()
+}
+
+/// A reasoning model spends hidden reasoning tokens, as many as its effort asks,
+/// billed as output: usage counts them in completion_tokens and says how many,
+/// the books bill them, and the token cap covers them with the answer.
+#[tokio::test]
+async fn a_reasoning_model_bills_its_hidden_reasoning_tokens_as_output() {
+    let (_server, url) = start(OpenAiProfile::default()).await;
+    let mut by_effort = Vec::new();
+    for effort in [ReasoningEffort::Low, ReasoningEffort::High] {
+        let mut reasoning = 0;
+        for i in 0..8 {
+            let prompt = format!("Plan a three-day trip to city number {i}.");
+            let request = reasoning_request(&prompt, Some(effort.clone()), None);
+            let response = client(&url).chat().create(request).await.unwrap();
+            let usage = response.usage.unwrap();
+            let thought = usage
+                .completion_tokens_details
+                .unwrap()
+                .reasoning_tokens
+                .unwrap();
+            let text = response.choices[0].message.content.clone().unwrap();
+            assert!(thought > 0, "{effort:?}");
+            assert_eq!(
+                usage.completion_tokens as usize,
+                Encoding::O200kBase.count(&text) + thought as usize,
+                "the answer's tokens and the reasoning's"
+            );
+            reasoning += thought;
+        }
+        by_effort.push(reasoning);
+    }
+    assert!(
+        by_effort[1] > 3 * by_effort[0],
+        "high reasons longer: {by_effort:?}"
+    );
+    // the books bill what usage said
+    let calls = calls_on(&url, "/v1/chat/completions", 16).await;
+    let billed: u64 = calls
+        .iter()
+        .map(|c| c["usage"]["output_tokens"].as_u64().unwrap())
+        .sum();
+    assert!(billed > u64::from(by_effort[0] + by_effort[1]), "{billed}");
+
+    // a cap the reasoning uses up leaves an empty answer cut at `length`
+    let request = reasoning_request("Plan a trip.", Some(ReasoningEffort::High), Some(16));
+    let response = client(&url).chat().create(request).await.unwrap();
+    let usage = response.usage.unwrap();
+    assert_eq!(usage.completion_tokens, 16);
+    assert_eq!(response.choices[0].message.content.as_deref(), Some(""));
+    assert_eq!(
+        response.choices[0].finish_reason,
+        Some(FinishReason::Length)
+    );
+
+    // the Responses API says the same in its own words
+    let (status, response) = post(
+        &url,
+        "/v1/responses",
+        json!({"model": "gpt-5-mini", "input": "Plan a trip.", "reasoning": {"effort": "medium"}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{response}");
+    let usage = &response["usage"];
+    let thought = usage["output_tokens_details"]["reasoning_tokens"]
+        .as_u64()
+        .unwrap();
+    let text = response["output"][0]["content"][0]["text"]
+        .as_str()
+        .unwrap();
+    assert!(thought > 0);
+    assert_eq!(
+        usage["output_tokens"].as_u64().unwrap(),
+        Encoding::O200kBase.count(text) as u64 + thought
+    );
+}
+
+/// What the API refuses around reasoning, in its words: a reasoning effort on a
+/// model that does not reason, an effort it does not have, and on a reasoning
+/// model `max_tokens` and a temperature other than 1; legacy completions do not
+/// serve a reasoning model.
+#[tokio::test]
+async fn reasoning_parameters_are_refused_where_the_api_refuses_them() {
+    let (_server, url) = start(OpenAiProfile::default()).await;
+    let user = json!([{"role": "user", "content": "hi"}]);
+    for (body, param, code) in [
+        (
+            json!({"model": "gpt-4o", "messages": user, "reasoning_effort": "low"}),
+            "reasoning_effort",
+            "unsupported_parameter",
+        ),
+        (
+            json!({"model": "gpt-5-mini", "messages": user, "reasoning_effort": "extreme"}),
+            "reasoning_effort",
+            "invalid_value",
+        ),
+        (
+            json!({"model": "gpt-5-mini", "messages": user, "max_tokens": 50}),
+            "max_tokens",
+            "unsupported_parameter",
+        ),
+        (
+            json!({"model": "gpt-5-mini", "messages": user, "temperature": 0.2}),
+            "temperature",
+            "unsupported_value",
+        ),
+    ] {
+        let (status, error) = post(&url, "/v1/chat/completions", body.clone()).await;
+        assert_eq!(status, 400, "{body}: {error}");
+        assert_eq!(error["error"]["param"], param, "{body}: {error}");
+        assert_eq!(error["error"]["code"], code, "{body}: {error}");
+    }
+    let (status, error) = post(
+        &url,
+        "/v1/responses",
+        json!({"model": "gpt-4o", "input": "hi", "reasoning": {"effort": "low"}}),
+    )
+    .await;
+    assert_eq!(status, 400, "{error}");
+    assert_eq!(error["error"]["param"], "reasoning.effort");
+    let (status, error) = post(
+        &url,
+        "/v1/completions",
+        json!({"model": "gpt-5-mini", "prompt": "hi"}),
+    )
+    .await;
+    assert_eq!(status, 404, "{error}");
+    // temperature 1 is the default, and taken
+    let (status, _) = post(
+        &url,
+        "/v1/chat/completions",
+        json!({"model": "gpt-5-mini", "messages": user, "temperature": 1, "reasoning_effort": "minimal"}),
+    )
+    .await;
+    assert_eq!(status, 200);
 }
 
 #[tokio::test]

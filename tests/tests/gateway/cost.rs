@@ -124,6 +124,48 @@ async fn every_ledger_entry_equals_an_independent_recomputation() {
         "the repeated prompt hit the cache"
     );
 
+    // A reasoning model, whole and streamed: its hidden reasoning tokens are
+    // completion tokens, billed at the output price.
+    for stream in [false, true] {
+        let body = json!({
+            "model": "gpt-5-mini",
+            // one question each, so that the second is no cache hit of the first
+            "messages": [{"role": "user", "content": if stream { "Plan a three-day trip to Lisbon." } else { "Which museums open late in Oslo?" }}],
+            "max_completion_tokens": 4000,
+            "reasoning_effort": "low",
+            "stream": stream,
+            "stream_options": if stream { json!({"include_usage": true}) } else { Value::Null },
+        });
+        let r = http
+            .post(format!("{url}/v1/chat/completions"))
+            .bearer_auth(ALPHA)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let id = header(&r, "x-gatebench-request-id");
+        let text = r.text().await.unwrap();
+        let usage = if stream {
+            text.split("\n\n")
+                .filter_map(|e| e.strip_prefix("data: "))
+                .filter(|d| *d != "[DONE]")
+                .map(|d| serde_json::from_str::<Value>(d).unwrap())
+                .find(|c| c["usage"].is_object())
+                .unwrap()["usage"]
+                .clone()
+        } else {
+            serde_json::from_str::<Value>(&text).unwrap()["usage"].clone()
+        };
+        let reasoning = usage["completion_tokens_details"]["reasoning_tokens"].as_u64();
+        assert!(reasoning.unwrap() > 0, "{usage}");
+        seen.push(Seen {
+            request_id: id,
+            expected: chat_cost(&table, "gpt-5-mini", &usage),
+            cache_hit: false,
+        });
+    }
+
     // A stream with include_usage: usage from its final chunk.
     let mut body = chat_body("gpt-4o-mini", "Write two sentences about recycling.");
     body["stream"] = true.into();

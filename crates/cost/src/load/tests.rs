@@ -39,6 +39,7 @@ fn shipped_files_load_and_price_every_model() {
         ("gpt-4o", "openai", Kind::Chat),
         ("gpt-3.5-turbo", "openai", Kind::Chat),
         ("gpt-4", "openai", Kind::Chat),
+        ("gpt-5-mini", "openai", Kind::Chat),
         ("text-embedding-3-small", "openai", Kind::Embeddings),
         ("text-embedding-3-large", "openai", Kind::Embeddings),
         ("text-embedding-ada-002", "openai", Kind::Embeddings),

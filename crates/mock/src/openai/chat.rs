@@ -23,6 +23,7 @@ use super::admission::admit;
 use super::arguments;
 use super::completion::{self, Call, Format, Memo, Spec, Written};
 use super::profile::ChatModel;
+use super::reasoning;
 use super::stream;
 use super::strict;
 use super::timing::Timing;
@@ -76,6 +77,9 @@ pub struct Planned {
     pub usage: Usage,
     /// The prompt as tokens (for the prompt cache).
     pub prompt: Arc<Vec<u32>>,
+    /// Hidden reasoning tokens each choice spent before its answer (a reasoning
+    /// model's; counted in `usage`).
+    pub reasoning: u32,
 }
 
 impl Planned {
@@ -198,7 +202,7 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         .lookup_and_store(&request.model, &planned.prompt);
     set_cached(&mut usage, cached, model);
 
-    let timing = Timing::draw(model, ctx, &admission);
+    let timing = Timing::draw(model, ctx, &admission).thinking(planned.reasoning);
     let meta = Meta {
         object: Object::ChatChunk,
         id: completion_id(ctx, "chatcmpl-"),
@@ -225,7 +229,7 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
             planned.choices,
             usage,
             request.include_usage(),
-            timing,
+            (timing, planned.reasoning),
             ctx.clone(),
             admission,
         ));
@@ -408,17 +412,38 @@ pub(super) fn plan_for_prompt(
     prompt: Arc<Vec<u32>>,
 ) -> Result<Planned, ApiError> {
     validate::chat_for_model(request, model, prompt.len())?;
+    reasoning::check_sampling(request, model)?;
+    let effort = request.reasoning_effort.as_deref();
+    let share = reasoning::effort(effort, "reasoning_effort", model)?;
     let tool_choice = tools::choice(request)?;
     strict::check(request)?;
-    let choices = write_choices(mock, request, model, messages, tool_choice);
-    let completion_tokens: u32 = choices.iter().map(|c| c.tokens).sum();
+    let seed = request.seed.map(i64::to_le_bytes).unwrap_or_default();
+    let mut rng = mock.core.content_rng(&[
+        b"reasoning",
+        request.model.as_bytes(),
+        messages,
+        effort.unwrap_or_default().as_bytes(),
+        &seed,
+    ]);
+    // a cap below the reasoning cuts it there, and leaves no answer
+    let cap = request
+        .token_cap()
+        .map_or(u32::MAX, |c| c.clamp(0, i64::from(u32::MAX)) as u32);
+    let thought = reasoning::tokens(model, share, &mut rng).min(cap);
+    let choices = write_choices(mock, request, model, messages, tool_choice, thought);
+    let n = choices.len() as u32;
+    let reasoning_tokens = n.saturating_mul(thought);
+    let completion_tokens: u32 = choices.iter().map(|c| c.tokens).sum::<u32>() + reasoning_tokens;
     let prompt_tokens = prompt.len() as u32;
     let mut usage = Usage {
         prompt_tokens,
         completion_tokens,
         total_tokens: prompt_tokens + completion_tokens,
         prompt_tokens_details: Some(PromptTokensDetails::default()),
-        completion_tokens_details: Some(CompletionTokensDetails::default()),
+        completion_tokens_details: Some(CompletionTokensDetails {
+            reasoning_tokens,
+            ..CompletionTokensDetails::default()
+        }),
         ..Usage::default()
     };
     set_cached(&mut usage, 0, model);
@@ -426,6 +451,7 @@ pub(super) fn plan_for_prompt(
         choices,
         usage,
         prompt,
+        reasoning: thought,
     })
 }
 
@@ -453,6 +479,7 @@ fn write_choices(
     model: &ChatModel,
     messages: &[u8],
     tool_choice: tools::Choice<'_>,
+    reasoning: u32,
 ) -> Arc<Vec<Written>> {
     // What the text depends on: the model, the conversation, the answer's format
     // and the seed. Not on temperature, caps or stop sequences, so a capped or
@@ -464,9 +491,10 @@ fn write_choices(
     };
     let stop = request.stop_sequences();
     let n = request.choices().max(1) as u64;
+    // the cap covers the reasoning and the answer: the answer gets what is left
     let cap = request
         .token_cap()
-        .map(|c| c.clamp(0, i64::from(u32::MAX)) as u32);
+        .map(|c| (c.clamp(0, i64::from(u32::MAX)) as u32).saturating_sub(reasoning));
     let floor = request
         .token_floor()
         .map(|f| f.clamp(0, i64::from(u32::MAX)) as u32);

@@ -43,6 +43,7 @@ mod models;
 mod paced;
 mod profile;
 mod prompt_cache;
+mod reasoning;
 mod responses;
 mod stream;
 mod strict;

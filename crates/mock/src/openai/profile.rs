@@ -90,6 +90,12 @@ pub struct ChatModel {
     pub chunk_jitter: f64,
     /// Length of an answer when nothing caps it.
     pub output_tokens: TokenCount,
+    /// Set, a reasoning model: the hidden reasoning tokens it spends before an
+    /// answer at `reasoning_effort` `medium` (other efforts spend a share of
+    /// them; `reasoning.rs`), billed as output and taking `per_token` each
+    /// before the first token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reasoning_tokens: Option<TokenCount>,
 }
 
 impl Default for ChatModel {
@@ -107,6 +113,7 @@ impl Default for ChatModel {
                 median: 200,
                 p99: 900,
             },
+            reasoning_tokens: None,
         }
     }
 }
@@ -281,6 +288,7 @@ fn default_chat_models() -> BTreeMap<String, ChatModel> {
         per_token: delay(per_token),
         chunk_jitter: DEFAULT_CHUNK_JITTER,
         output_tokens: TokenCount { median, p99 },
+        reasoning_tokens: None,
     };
     [
         (
@@ -337,6 +345,23 @@ fn default_chat_models() -> BTreeMap<String, ChatModel> {
                 ("lognormal(2s, 8s)", "lognormal(20ms, 45ms)"),
                 (250, 1100),
             ),
+        ),
+        (
+            "gpt-5-mini",
+            ChatModel {
+                reasoning_tokens: Some(TokenCount {
+                    median: 600,
+                    p99: 4000,
+                }),
+                ..model(
+                    "system",
+                    1_754_524_800,
+                    O200kBase,
+                    (400_000, 128_000),
+                    ("lognormal(500ms, 2s)", "lognormal(8ms, 20ms)"),
+                    (250, 1200),
+                )
+            },
         ),
     ]
     .into_iter()

@@ -49,7 +49,7 @@ pub(super) fn respond(
     choices: Arc<Vec<Written>>,
     usage: Option<Usage>,
     include_usage: bool,
-    timing: Timing,
+    (timing, reasoning): (Timing, u32),
     ctx: RequestCtx,
     admission: Admission,
 ) -> Response {
@@ -62,6 +62,7 @@ pub(super) fn respond(
         pieces,
         finishes: choices.iter().map(|c| c.finish.clone()).collect(),
         calls: choices.iter().map(|c| c.calls.clone()).collect(),
+        reasoning,
         usage,
         include_usage,
         steps,
@@ -213,6 +214,8 @@ struct Sse {
     /// Per choice, the tool calls it streams (as argument fragments, one call
     /// after another) instead of text.
     calls: Vec<Vec<Call>>,
+    /// Hidden reasoning tokens each choice spent before its first chunk.
+    reasoning: u32,
     usage: Option<Usage>,
     include_usage: bool,
     steps: Vec<(Event, Duration)>,
@@ -362,11 +365,18 @@ impl Script for Sse {
                 parts[k].push_str(piece);
             }
         }
-        let tokens: u64 = texts
-            .iter()
-            .flatten()
-            .map(|t| self.encoding.count(t) as u64)
-            .sum();
+        // the reasoning was spent once the first chunk went out
+        let reasoning = if sent > 0 {
+            u64::from(self.reasoning) * self.pieces.len() as u64
+        } else {
+            0
+        };
+        let tokens: u64 = reasoning
+            + texts
+                .iter()
+                .flatten()
+                .map(|t| self.encoding.count(t) as u64)
+                .sum::<u64>();
         let content = texts.first().map(|t| hash(t.concat().as_bytes()));
         ctx.serve(|served| {
             served.usage.output_tokens = tokens;
@@ -658,6 +668,7 @@ mod tests {
                 vec![call("call_1", "{\"a\":1}")],
                 vec![call("call_2", "{\"b\":2}"), call("call_3", "{\"c\":3}")],
             ],
+            reasoning: 0,
             usage: Some(Usage {
                 prompt_tokens: 12,
                 completion_tokens: 4,

@@ -19,6 +19,7 @@ use gatebench_wire::openai::{
     ChatCompletionRequest, ChatMessage, CompletionPrompt, CompletionRequest, TextChoice,
     TextCompletion, Usage,
 };
+use http::StatusCode;
 
 use super::OpenAiMock;
 use super::admission::admit;
@@ -48,6 +49,15 @@ pub(super) async fn handle(
 async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Response, ApiError> {
     let request: CompletionRequest = mock.request(body, arguments::COMPLETIONS)?;
     let model = mock.chat_model(&request.model)?;
+    if model.reasoning_tokens.is_some() {
+        // as the API answers a chat-only model on this endpoint
+        return Err(ApiError::openai(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "This is a chat model and not supported in the v1/completions endpoint. Did you mean to use v1/chat/completions?",
+        )
+        .param("model"));
+    }
     let prompts = prompts(&request.prompt, model.tokenizer)?;
 
     let mut choices: Vec<Written> = Vec::new();
@@ -101,7 +111,7 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
             Arc::new(choices),
             include.then_some(usage),
             include,
-            timing,
+            (timing, 0),
             ctx.clone(),
             admission,
         ));

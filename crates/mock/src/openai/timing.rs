@@ -64,6 +64,17 @@ impl Timing {
         }
     }
 
+    /// The timing of an answer that first reasons for `tokens` hidden tokens:
+    /// they come before the first token, at the time per token.
+    pub fn thinking(self, tokens: u32) -> Timing {
+        Timing {
+            first: self
+                .first
+                .saturating_add(self.per_token.saturating_mul(tokens)),
+            ..self
+        }
+    }
+
     /// Before the server time scale: the delay of a step, under load (at most a
     /// day, however steep the profile's capacity slope).
     pub fn loaded(&self, d: Duration) -> Duration {

@@ -36,13 +36,14 @@ use gatebench_wire::openai::{
     ResponseUsage, Role,
 };
 use rand::RngExt as _;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::OpenAiMock;
 use super::admission::admit;
 use super::arguments;
 use super::chat::{self, Generated};
 use super::completion::{Call, Memo, Written};
+use super::reasoning;
 use super::timing::Timing;
 use super::validate::{self, invalid};
 use crate::core::{Buffered, RequestCtx};
@@ -88,9 +89,18 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         ),
         None => None,
     };
-    let conversation = as_chat(&request, previous.as_deref())?;
+    let mut conversation = as_chat(&request, previous.as_deref())?;
     check_calls(&conversation)?;
     validate::chat(&conversation)?;
+    // `reasoning.effort` here, `reasoning_effort` in chat's pipeline
+    let effort = request.reasoning.as_ref().and_then(|r| r.get("effort"));
+    let effort = match effort {
+        None | Some(Value::Null) => None,
+        Some(Value::String(e)) => Some(e.clone()),
+        Some(other) => Some(other.to_string()),
+    };
+    reasoning::effort(effort.as_deref(), "reasoning.effort", model)?;
+    conversation.reasoning_effort = effort;
     let planned = chat::plan(mock, &conversation, model)?.with_call_ids(ctx);
     let reserved = match request.max_output_tokens {
         Some(cap) => cap.max(0) as u64,
@@ -119,11 +129,13 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         input_tokens_details: InputTokensDetails {
             cached_tokens: cached,
         },
-        output_tokens: written.tokens,
-        output_tokens_details: OutputTokensDetails::default(),
-        total_tokens: planned.usage.prompt_tokens + written.tokens,
+        output_tokens: written.tokens + planned.reasoning,
+        output_tokens_details: OutputTokensDetails {
+            reasoning_tokens: planned.reasoning,
+        },
+        total_tokens: planned.usage.prompt_tokens + written.tokens + planned.reasoning,
     };
-    let timing = Timing::draw(model, ctx, &admission);
+    let timing = Timing::draw(model, ctx, &admission).thinking(planned.reasoning);
     let response_id = format!("resp_{}", hex_id(ctx, "response_id"));
     Generated {
         model: &request.model,

@@ -155,8 +155,9 @@ impl Script for Events {
         &self.plan.started.id
     }
 
-    /// A stream that ended early is billed for the prompt and the text delivered
-    /// (each item's counted alone, as the whole response's usage counts them).
+    /// A stream that ended early is billed for the prompt, the reasoning once the
+    /// answer began, and the text delivered (each item's counted alone, as the
+    /// whole response's usage counts them).
     fn ended_early(&self, sent: usize, ctx: &RequestCtx) {
         let mut delivered = vec![String::new(); self.pieces.len()];
         for (step, _) in &self.steps[..sent.min(self.steps.len())] {
@@ -166,10 +167,20 @@ impl Script for Events {
                 delivered[k].push_str(piece);
             }
         }
-        let tokens = delivered
+        // the reasoning was spent once the answer began
+        let answering = self.steps[..sent.min(self.steps.len())]
             .iter()
-            .map(|text| self.plan.encoding.count(text) as u64)
-            .sum();
+            .any(|(step, _)| matches!(step, Step::Delta(..) | Step::TextDone(_)));
+        let reasoning = if answering {
+            u64::from(self.plan.usage.output_tokens_details.reasoning_tokens)
+        } else {
+            0
+        };
+        let tokens = reasoning
+            + delivered
+                .iter()
+                .map(|text| self.plan.encoding.count(text) as u64)
+                .sum::<u64>();
         let content = hash(delivered.concat().as_bytes());
         ctx.serve(|served| {
             served.usage.output_tokens = tokens;
