@@ -133,6 +133,26 @@ pub enum GatewayError {
     Internal(String),
 }
 
+/// An error the gateway answered itself in OpenAI's shape, for [`Observe`]
+/// (crate::extract::Observe) to answer in `{"detail": {"status", "message"}}`
+/// on an ElevenLabs-style route, its status and headers kept.
+#[derive(Clone, Debug)]
+pub struct OwnError {
+    /// The machine-readable code (or the error's type when it has none).
+    pub status: String,
+    /// The message.
+    pub message: String,
+}
+
+impl OwnError {
+    /// The error in the `{"detail": ...}` shape.
+    pub fn detail_body(&self) -> Vec<u8> {
+        serde_json::json!({ "detail": { "status": self.status, "message": self.message } })
+            .to_string()
+            .into_bytes()
+    }
+}
+
 /// Whether `path` is one of the ElevenLabs-style routes (text-to-speech,
 /// personality, WebVTT), whose errors take the `{"detail": ...}` shape.
 pub fn detail_route(path: &str) -> bool {
@@ -281,7 +301,17 @@ impl IntoResponse for GatewayError {
             let body = serde_json::json!({ "detail": { "status": code, "message": message } });
             return (*status, Json(body)).into_response();
         }
-        let mut response = (self.status_code(), Json(self.body())).into_response();
+        let body = self.body();
+        let own = OwnError {
+            status: body
+                .error
+                .code
+                .clone()
+                .unwrap_or_else(|| body.error.kind.clone()),
+            message: body.error.message.clone(),
+        };
+        let mut response = (self.status_code(), Json(body)).into_response();
+        response.extensions_mut().insert(own);
         let headers = response.headers_mut();
         match &self {
             GatewayError::OverBudget { .. } => {

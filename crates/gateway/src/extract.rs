@@ -22,7 +22,7 @@ use pin_project_lite::pin_project;
 use serde::de::DeserializeOwned;
 use tower::{Layer, Service};
 
-use crate::error::{GatewayError, detail_route};
+use crate::error::{GatewayError, OwnError, detail_route};
 use crate::meta::Meta;
 use crate::request::{read, typed_object};
 use crate::state::Gateway;
@@ -31,6 +31,10 @@ use crate::timing::Timing;
 /// Status counted for a request whose client hung up before the answer (nginx's
 /// "client closed request").
 pub const CLIENT_CLOSED: u16 = 499;
+
+/// The route labels of the ElevenLabs-style routes, whose errors take the
+/// `{"detail": ...}` shape ([`detail_route`]'s paths).
+const DETAIL_ROUTES: [&str; 3] = ["tts", "personality", "webvtt"];
 
 /// The header a provider names its answer by, which SDKs read as the request's id.
 pub(crate) const X_REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
@@ -134,6 +138,13 @@ where
         }
         if let Some(Fault(detail)) = response.extensions_mut().remove::<Fault>() {
             tracing::error!(request_id = %id, route = in_flight.route, %detail, "internal error");
+        }
+        // the gateway's own refusals (a budget, a full queue, no upstream) in the
+        // shape of the route's provider, as its other errors are
+        if let Some(own) = response.extensions_mut().remove::<OwnError>()
+            && DETAIL_ROUTES.contains(&in_flight.route)
+        {
+            *response.body_mut() = Body::from(own.detail_body());
         }
         in_flight.status = response.status().as_u16();
         Poll::Ready(Ok(response))

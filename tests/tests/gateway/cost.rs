@@ -386,6 +386,42 @@ async fn a_tenant_over_budget_is_refused_and_told_not_to_retry() {
         response.json::<Value>().await.unwrap()["error"]["code"],
         "insufficient_quota"
     );
+    // On the ElevenLabs-style routes the refusal takes their `detail` shape, as
+    // their SDKs read every other error, headers kept.
+    let text = "A sentence long enough to cost more than this tenant has left. ".repeat(20);
+    for (path, body) in [
+        (
+            "/v1/text-to-speech/21m00Tcm4TlvDq8ikWAM",
+            json!({"text": text, "model_id": "eleven_multilingual_v2"}),
+        ),
+        (
+            "/v1/personality",
+            json!({"name": "Mia", "age": 4, "interests": ["unicorns"]}),
+        ),
+    ] {
+        let response = http
+            .post(format!("{}{path}", stack.gateway_url()))
+            .bearer_auth(BETA)
+            .header("xi-api-key", BETA)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 429, "{path}");
+        assert_eq!(response.headers()["x-should-retry"], "false", "{path}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(
+            error["detail"]["status"], "insufficient_quota",
+            "{path}: {error}"
+        );
+        assert!(
+            error["detail"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("budget"),
+            "{error}"
+        );
+    }
     // A call within the budget still goes through.
     let response = http
         .post(format!("{}/v1/chat/completions", stack.gateway_url()))
