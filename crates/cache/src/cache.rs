@@ -9,13 +9,14 @@
 //! Every entry records its tenant and partition, and every hit checks both against
 //! the caller's, on top of the keys already hashing the tenant in. A semantic hit
 //! also checks that the entry's query and the request's agree in negation
-//! ([`Polarity`]), which similarity alone cannot see.
+//! ([`Polarity`]) and name the same numbers ([`Figures`]), which similarity
+//! alone cannot see.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use gatebench_embed::Polarity;
+use gatebench_embed::{Figures, Polarity};
 use moka::notification::RemovalCause;
 use moka::sync::Cache;
 
@@ -106,6 +107,8 @@ struct Entry<V> {
     id: EntryId,
     /// Whether the entry's query is negated, to refuse it to the other polarity.
     polarity: Polarity,
+    /// The numbers the entry's query names, to refuse it to a query of others.
+    figures: Figures,
     value: V,
 }
 
@@ -216,6 +219,11 @@ impl<V: Clone + Send + Sync + 'static> SemanticCache<V> {
             Counters::bump(&self.counters.opposed);
             return None;
         }
+        // alike but for a number: "World War 1" is no "World War 2"
+        if Figures::of(&keys.query).differ(&entry.figures) {
+            Counters::bump(&self.counters.other_figures);
+            return None;
+        }
         Some(Hit {
             value: entry.value.clone(),
             similarity: found.similarity,
@@ -243,6 +251,7 @@ impl<V: Clone + Send + Sync + 'static> SemanticCache<V> {
             partition: keys.partition,
             id,
             polarity: Polarity::of(&keys.query),
+            figures: Figures::of(&keys.query),
             value,
         };
         self.entries.insert(keys.exact, Arc::new(entry));

@@ -182,6 +182,36 @@ fn a_negated_question_gets_its_own_answer() {
     }
 }
 
+/// Questions alike but for a number are close enough to hit, yet the stored
+/// answer is wrong for the other: each gets its own answer.
+#[test]
+fn a_question_about_another_number_gets_its_own_answer() {
+    let c = cache(100, Duration::from_secs(60));
+    let e = embedder();
+    let pairs = [
+        (
+            "What year did World War 1 start?",
+            "What year did World War 2 start?",
+        ),
+        ("Convert 250 USD to EUR.", "Convert 100 USD to EUR."),
+    ];
+    for (said, other) in pairs {
+        let similarity = gatebench_embed::cosine(&e.embed(said), &e.embed(other));
+        assert!(similarity >= THRESHOLD, "{said} / {other}: {similarity}");
+        lookup_or_insert(&c, "alpha", &chat_keys("alpha", "gpt-4o-mini", said), said);
+        let before = c.metrics().other_figures;
+        let other_keys = chat_keys("alpha", "gpt-4o-mini", other);
+        assert!(
+            matches!(
+                lookup_or_insert(&c, "alpha", &other_keys, other),
+                Lookup::Miss(_)
+            ),
+            "{other} served the answer to {said}"
+        );
+        assert_eq!(c.metrics().other_figures, before + 1);
+    }
+}
+
 /// Hard negatives: the same subject asked for as an explanation, facts, a poem
 /// and a story are four questions with four answers.
 #[test]

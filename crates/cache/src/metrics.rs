@@ -16,6 +16,9 @@ pub struct CacheMetrics {
     /// Misses whose nearest entry, similar enough, is negated where the query is
     /// not or the other way round ([`gatebench_embed::Polarity`]).
     pub opposed: u64,
+    /// Misses whose nearest entry, similar enough, names other numbers than the
+    /// query ([`gatebench_embed::Figures`]).
+    pub other_figures: u64,
     /// Entries stored.
     pub inserts: u64,
     /// Entries removed because their time to live passed.
@@ -37,6 +40,7 @@ pub(crate) struct Counters {
     pub(crate) semantic_hits: AtomicU64,
     pub(crate) misses: AtomicU64,
     pub(crate) opposed: AtomicU64,
+    pub(crate) other_figures: AtomicU64,
     pub(crate) inserts: AtomicU64,
     pub(crate) expired: AtomicU64,
     pub(crate) evicted: AtomicU64,
@@ -54,6 +58,7 @@ impl Counters {
             semantic_hits: get(&self.semantic_hits),
             misses: get(&self.misses),
             opposed: get(&self.opposed),
+            other_figures: get(&self.other_figures),
             inserts: get(&self.inserts),
             expired: get(&self.expired),
             evicted: get(&self.evicted),

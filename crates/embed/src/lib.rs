@@ -29,6 +29,7 @@
 //! keeps similarities close to the full vector's.
 
 pub mod features;
+mod figures;
 mod idf;
 mod lexicon;
 mod polarity;
@@ -42,6 +43,7 @@ mod tests;
 use xxhash_rust::xxh3::xxh3_64_with_seed;
 
 pub use features::{Feature, asks, features};
+pub use figures::Figures;
 pub use polarity::Polarity;
 
 /// The cosine similarity at or above which the semantic cache treats two

@@ -9,7 +9,7 @@
 
 use std::path::{Path, PathBuf};
 
-use gatebench_embed::Polarity;
+use gatebench_embed::{Figures, Polarity};
 use serde::Deserialize;
 
 /// The catalog files, in the order they are reported.
@@ -69,6 +69,16 @@ pub struct Prompt {
     pub partition: usize,
     /// Whether it is negated: the cache never serves one polarity to the other.
     pub polarity: Polarity,
+    /// The numbers it names: the cache never serves a prompt of other numbers.
+    pub figures: Figures,
+}
+
+impl Prompt {
+    /// Whether the cache may serve one of the two prompts the other's answer,
+    /// similarity aside: they agree in negation and in the numbers they name.
+    pub fn agrees(&self, other: &Prompt) -> bool {
+        !self.polarity.opposes(other.polarity) && !self.figures.differ(&other.figures)
+    }
 }
 
 /// The workspace's `fixtures/` folder.
@@ -114,6 +124,7 @@ pub fn flatten(catalogs: &[Catalog]) -> (Vec<Prompt>, Vec<String>) {
                     domain: catalog.domain.clone(),
                     partition,
                     polarity: Polarity::of(text),
+                    figures: Figures::of(text),
                 });
             }
         }

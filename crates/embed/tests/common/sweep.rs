@@ -150,10 +150,11 @@ pub fn nearest_row_of(
             continue;
         }
         row.answerable += 1;
-        // the cache refuses an entry of the other polarity, as a miss
+        // the cache refuses an entry of the other polarity or of other numbers,
+        // as a miss
         if let Some((j, s)) = *found
             && s >= threshold
-            && !prompts[i].polarity.opposes(prompts[j].polarity)
+            && prompts[i].agrees(&prompts[j])
         {
             row.hits += 1;
             if prompts[i].intent == prompts[j].intent {
@@ -200,7 +201,7 @@ pub fn replay_row_of(
             .map(|&c| (c, m.get(q, c)))
             .max_by(|a, b| a.1.total_cmp(&b.1));
         match best {
-            Some((c, s)) if s >= threshold && !prompts[c].polarity.opposes(prompts[q].polarity) => {
+            Some((c, s)) if s >= threshold && prompts[c].agrees(&prompts[q]) => {
                 if counts {
                     row.hits += 1;
                     if prompts[c].intent == prompts[q].intent {
