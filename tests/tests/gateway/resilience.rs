@@ -306,8 +306,9 @@ async fn an_unreachable_upstream_is_a_clean_502() {
     let gateway = gateway_before("http://127.0.0.1:9", None).await;
     let response = personality_call(&client(), &gateway).await;
     assert_eq!(response.status(), 502);
+    // in the personality service's own shape, as its other errors
     assert_eq!(
-        response.json::<Value>().await.unwrap()["error"]["type"],
+        response.json::<Value>().await.unwrap()["detail"]["status"],
         "server_error"
     );
     gateway.shutdown().await;
@@ -332,8 +333,9 @@ async fn an_https_upstream_is_reached_over_tls_and_a_failed_handshake_is_a_clean
     let gateway = gateway_before(&format!("https://{addr}"), None).await;
     let response = personality_call(&client(), &gateway).await;
     assert_eq!(response.status(), 502);
+    // in the personality service's own shape, as its other errors
     assert_eq!(
-        response.json::<Value>().await.unwrap()["error"]["type"],
+        response.json::<Value>().await.unwrap()["detail"]["status"],
         "server_error"
     );
     assert_eq!(
