@@ -72,7 +72,14 @@ pub async fn ledger(
             .into_response();
         }
     };
-    let limit = page.limit.unwrap_or(100).clamp(1, MAX_PAGE);
+    let limit = page.limit.unwrap_or(100);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return GatewayError::bad_request(
+            format!("limit must be between 1 and {MAX_PAGE}, got {limit}"),
+            Some("limit"),
+        )
+        .into_response();
+    }
     let tenant_id = tenant.id.to_string();
     let gw = Arc::clone(&gateway);
     // Reading waits for pending writes: off the async workers.

@@ -879,3 +879,28 @@ async fn a_text_completion_is_served_from_the_cache_in_its_own_shape() {
     assert_eq!(served, ["c-1", "c-3", "c-4", "c-5"]);
     stack.shutdown().await;
 }
+
+/// A ledger page of no entries or of more than a page holds is refused, naming
+/// the bounds, not answered with one entry or a thousand.
+#[tokio::test]
+async fn a_ledger_page_outside_its_bounds_is_refused() {
+    let stack = stack(|_| {}).await;
+    let http = client();
+    for limit in ["0", "1001"] {
+        let response = http
+            .get(format!(
+                "{}/v1/gatebench/ledger?limit={limit}",
+                stack.gateway_url()
+            ))
+            .bearer_auth(ALPHA)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "limit={limit}");
+        let error: Value = response.json().await.unwrap();
+        assert_eq!(error["error"]["param"], "limit", "{error}");
+        let message = error["error"]["message"].as_str().unwrap();
+        assert!(message.contains("between 1 and 1000"), "{message}");
+    }
+    stack.shutdown().await;
+}
