@@ -346,8 +346,9 @@ impl Script for Sse {
     }
 
     /// A stream that ended early (cut, or left by its client) is billed for what
-    /// went out: the prompt and the tokens of the content delivered, counted as a
-    /// client that read them would count them.
+    /// went out: the prompt, the reasoning once the first chunk was out, and the
+    /// tokens of the content delivered, counted as a client that read them would
+    /// count them.
     fn ended_early(&self, sent: usize, ctx: &RequestCtx) {
         // per choice, the text of each of its parts (a tool call's arguments are
         // counted alone, as the whole answer's usage counts them)

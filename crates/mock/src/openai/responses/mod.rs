@@ -148,7 +148,7 @@ async fn serve(mock: &OpenAiMock, ctx: &RequestCtx, body: &[u8]) -> Result<Respo
         stream: request.is_stream(),
     }
     .book(mock, ctx);
-    let started = skeleton(&request, &response_id);
+    let started = skeleton(&request, &response_id, model.reasoning_tokens.is_some());
     if started.store {
         // kept as it will end: a stream's response can be fetched while it streams
         let done = finished(started.clone(), &output, usage.clone());
@@ -386,7 +386,7 @@ fn item_id(rng: &mut MockRng, item: &InputItem) -> String {
 
 /// The response as created: `in_progress`, no output, no usage; the request's
 /// settings echoed as the API echoes them.
-fn skeleton(request: &ResponseRequest, id: &str) -> ResponseObject {
+fn skeleton(request: &ResponseRequest, id: &str, reasoning_model: bool) -> ResponseObject {
     ResponseObject {
         id: id.to_owned(),
         object: ResponseObject::OBJECT.to_owned(),
@@ -403,10 +403,20 @@ fn skeleton(request: &ResponseRequest, id: &str) -> ResponseObject {
         parallel_tool_calls: request.parallel_tool_calls.unwrap_or(true),
         previous_response_id: request.previous_response_id.clone(),
         prompt_cache_key: request.prompt_cache_key.clone(),
-        reasoning: request
-            .reasoning
-            .clone()
-            .unwrap_or_else(|| json!({"effort": null, "summary": null})),
+        reasoning: {
+            let mut reasoning = request
+                .reasoning
+                .clone()
+                .unwrap_or_else(|| json!({"effort": null, "summary": null}));
+            // a reasoning model states the effort it reasons at, `medium` unless asked
+            if reasoning_model && let Some(fields) = reasoning.as_object_mut() {
+                let effort = fields.entry("effort").or_insert(Value::Null);
+                if effort.is_null() {
+                    *effort = json!("medium");
+                }
+            }
+            reasoning
+        },
         safety_identifier: request.safety_identifier.clone(),
         temperature: request.temperature.unwrap_or(1.0),
         top_p: request.top_p.unwrap_or(1.0),
