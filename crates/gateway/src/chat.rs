@@ -212,9 +212,13 @@ pub(crate) fn to_cached(
     let finish = |reason: Option<&gatebench_wire::openai::FinishReason>| {
         reason.map_or_else(|| "stop".to_owned(), |f| f.as_str().to_owned())
     };
-    let (choices, system_fingerprint) = match form {
+    let (choices, system_fingerprint, reasoning_tokens) = match form {
         Form::Chat => {
             let completion: ChatCompletion = serde_json::from_slice(body).ok()?;
+            let reasoning = completion
+                .usage
+                .as_ref()
+                .map_or(0, |u| u.reasoning_tokens());
             let choices = completion
                 .choices
                 .iter()
@@ -224,7 +228,7 @@ pub(crate) fn to_cached(
                     finish_reason: finish(c.finish_reason.as_ref()),
                 })
                 .collect();
-            (choices, completion.system_fingerprint)
+            (choices, completion.system_fingerprint, u64::from(reasoning))
         }
         Form::Text => {
             let completion: TextCompletion = serde_json::from_slice(body).ok()?;
@@ -237,7 +241,7 @@ pub(crate) fn to_cached(
                     finish_reason: finish(c.finish_reason.as_ref()),
                 })
                 .collect();
-            (choices, completion.system_fingerprint)
+            (choices, completion.system_fingerprint, 0)
         }
         Form::Response => return None,
     };
@@ -246,6 +250,7 @@ pub(crate) fn to_cached(
         provider: provider.to_owned(),
         choices,
         completion_tokens: usage.completion_tokens,
+        reasoning_tokens,
         cached_tokens: usage.cached_tokens,
         system_fingerprint,
     })
@@ -293,7 +298,7 @@ pub(crate) fn hit(
         );
         fields.insert(
             "completion_tokens_details".into(),
-            json!({ "reasoning_tokens": 0, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0 }),
+            json!({ "reasoning_tokens": cached.reasoning_tokens, "audio_tokens": 0, "accepted_prediction_tokens": 0, "rejected_prediction_tokens": 0 }),
         );
     }
     let mut headers = HeaderMap::new();

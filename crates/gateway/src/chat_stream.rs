@@ -62,6 +62,8 @@ struct RelayState {
     finish: Vec<Option<String>>,
     /// The usage the provider reported, as billed.
     usage: Option<Usage>,
+    /// Of its completion tokens, those a reasoning model spent reasoning.
+    reasoning_tokens: u64,
     fingerprint: Option<String>,
     record: Record,
     store: Option<(ChatKeys, Option<Vec<f32>>)>,
@@ -99,6 +101,7 @@ impl Relay {
                 calls: Vec::new(),
                 finish: Vec::new(),
                 usage: None,
+                reasoning_tokens: 0,
                 fingerprint: None,
                 record,
                 store,
@@ -187,9 +190,11 @@ impl RelayState {
             return;
         };
         if let Some(usage) = chunk.get("usage").filter(|u| u.is_object())
-            && let Ok(usage) = serde_json::from_value(usage.clone())
+            && let Ok(usage) =
+                serde_json::from_value::<gatebench_wire::openai::Usage>(usage.clone())
         {
             self.usage = Some(billed_usage(&usage));
+            self.reasoning_tokens = u64::from(usage.reasoning_tokens());
         }
         if self.fingerprint.is_none() {
             self.fingerprint = chunk
@@ -346,6 +351,7 @@ impl RelayState {
                     })
                     .collect(),
                 completion_tokens: usage.completion_tokens,
+                reasoning_tokens: self.reasoning_tokens,
                 cached_tokens: usage.cached_tokens,
                 system_fingerprint: self.fingerprint.clone(),
             };

@@ -28,6 +28,9 @@ pub struct CachedChat {
     pub choices: Vec<CachedChoice>,
     /// Completion tokens of all choices.
     pub completion_tokens: u64,
+    /// Of them, the hidden reasoning tokens of a reasoning model, stated again
+    /// by a hit's usage.
+    pub reasoning_tokens: u64,
     /// Prompt tokens the provider served from its own prompt cache for the call
     /// that produced it: what a hit saves is priced with them, as the provider
     /// would have billed the call again.

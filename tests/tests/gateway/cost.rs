@@ -126,6 +126,7 @@ async fn every_ledger_entry_equals_an_independent_recomputation() {
 
     // A reasoning model, whole and streamed: its hidden reasoning tokens are
     // completion tokens, billed at the output price.
+    let mut reasoned = Vec::new();
     for stream in [false, true] {
         let body = json!({
             "model": "gpt-5-mini",
@@ -164,7 +165,28 @@ async fn every_ledger_entry_equals_an_independent_recomputation() {
             expected: chat_cost(&table, "gpt-5-mini", &usage),
             cache_hit: false,
         });
+        reasoned.push((body, usage));
     }
+
+    // A hit of the whole one states the usage it replays, its reasoning included.
+    let (body, usage) = &reasoned[0];
+    let r = http
+        .post(format!("{url}/v1/chat/completions"))
+        .bearer_auth(ALPHA)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&r, "x-gatebench-cache"), "hit");
+    let replayed: Value = r.json().await.unwrap();
+    assert_eq!(
+        replayed["usage"]["completion_tokens_details"]["reasoning_tokens"],
+        usage["completion_tokens_details"]["reasoning_tokens"]
+    );
+    assert_eq!(
+        replayed["usage"]["completion_tokens"],
+        usage["completion_tokens"]
+    );
 
     // A stream with include_usage: usage from its final chunk.
     let mut body = chat_body("gpt-4o-mini", "Write two sentences about recycling.");

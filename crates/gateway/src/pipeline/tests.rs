@@ -72,6 +72,7 @@ fn cached_chat(cached_tokens: u64) -> CachedChat {
             finish_reason: "stop".into(),
         }],
         completion_tokens: 12,
+        reasoning_tokens: 0,
         cached_tokens,
         system_fingerprint: None,
     }
