@@ -57,6 +57,17 @@ fn chat_cost(table: &PriceTable, model: &str, usage: &Value) -> Decimal {
         / million
 }
 
+/// The usage a chat stream's usage chunk carries.
+fn stream_usage(text: &str) -> Value {
+    text.split("\n\n")
+        .filter_map(|e| e.strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .map(|d| serde_json::from_str::<Value>(d).unwrap())
+        .find(|c| c["usage"].is_object())
+        .unwrap()["usage"]
+        .clone()
+}
+
 struct Seen {
     request_id: String,
     expected: Decimal,
@@ -148,13 +159,7 @@ async fn every_ledger_entry_equals_an_independent_recomputation() {
         let id = header(&r, "x-gatebench-request-id");
         let text = r.text().await.unwrap();
         let usage = if stream {
-            text.split("\n\n")
-                .filter_map(|e| e.strip_prefix("data: "))
-                .filter(|d| *d != "[DONE]")
-                .map(|d| serde_json::from_str::<Value>(d).unwrap())
-                .find(|c| c["usage"].is_object())
-                .unwrap()["usage"]
-                .clone()
+            stream_usage(&text)
         } else {
             serde_json::from_str::<Value>(&text).unwrap()["usage"].clone()
         };
@@ -201,14 +206,7 @@ async fn every_ledger_entry_equals_an_independent_recomputation() {
         .unwrap();
     let id = header(&r, "x-gatebench-request-id");
     let text = r.text().await.unwrap();
-    let usage = text
-        .split("\n\n")
-        .filter_map(|e| e.strip_prefix("data: "))
-        .filter(|d| *d != "[DONE]")
-        .map(|d| serde_json::from_str::<Value>(d).unwrap())
-        .find(|c| c["usage"].is_object())
-        .unwrap()["usage"]
-        .clone();
+    let usage = stream_usage(&text);
     // its cost, stated in a comment just before [DONE] (SSE clients skip comments)
     let stated = text
         .split("\n\n")
