@@ -417,19 +417,24 @@ pub(super) fn plan_for_prompt(
     let share = reasoning::effort(effort, "reasoning_effort", model)?;
     let tool_choice = tools::choice(request)?;
     strict::check(request)?;
-    let seed = request.seed.map(i64::to_le_bytes).unwrap_or_default();
-    let mut rng = mock.core.content_rng(&[
-        b"reasoning",
-        request.model.as_bytes(),
-        messages,
-        effort.unwrap_or_default().as_bytes(),
-        &seed,
-    ]);
-    // a cap below the reasoning cuts it there, and leaves no answer
-    let cap = request
-        .token_cap()
-        .map_or(u32::MAX, |c| c.clamp(0, i64::from(u32::MAX)) as u32);
-    let thought = reasoning::tokens(model, share, &mut rng).min(cap);
+    // only a reasoning model draws: seeding hashes the whole conversation again
+    let thought = if share.is_some() {
+        let seed = request.seed.map(i64::to_le_bytes).unwrap_or_default();
+        let mut rng = mock.core.content_rng(&[
+            b"reasoning",
+            request.model.as_bytes(),
+            messages,
+            effort.unwrap_or_default().as_bytes(),
+            &seed,
+        ]);
+        // a cap below the reasoning cuts it there, and leaves no answer
+        let cap = request
+            .token_cap()
+            .map_or(u32::MAX, |c| c.clamp(0, i64::from(u32::MAX)) as u32);
+        reasoning::tokens(model, share, &mut rng).min(cap)
+    } else {
+        0
+    };
     let choices = write_choices(mock, request, model, messages, tool_choice, thought);
     let n = choices.len() as u32;
     let reasoning_tokens = n.saturating_mul(thought);
